@@ -1,0 +1,40 @@
+# Ruta de Mejoramiento. `make run` and `make test` do all the set-up on a fresh machine.
+PYTHON ?= python3.11
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+export RUTA_ENV ?= development
+
+.PHONY: run test lint bench demo states clean
+
+$(STAMP): setup.cfg pyproject.toml
+	@command -v $(PYTHON) >/dev/null || { echo "Se necesita $(PYTHON)"; exit 1; }
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e '.[test]'
+	touch $(STAMP)
+
+node_modules/.installed: package.json package-lock.json
+	npm ci --silent --no-audit --no-fund
+	touch $@
+
+## run: the service with demo data on an embedded SQLite database, at http://127.0.0.1:5000
+run: $(STAMP)
+	mkdir -p instance
+	$(BIN)/ruta init-db
+	$(BIN)/ruta demo --if-empty
+	$(BIN)/ruta run --host 127.0.0.1 --port 5000
+
+## test: the whole suite (SQLite always; PostgreSQL too when TEST_DATABASE_URL is set)
+test: $(STAMP) node_modules/.installed
+	$(BIN)/ruff check .
+	$(BIN)/python -m pytest $(PYTEST_ARGS)
+
+lint: $(STAMP)
+	$(BIN)/ruff check .
+
+states: $(STAMP)
+	$(BIN)/ruta states --format mermaid
+
+clean:
+	rm -rf $(VENV) node_modules .pytest_cache .ruff_cache *.egg-info

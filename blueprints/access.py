@@ -1,0 +1,49 @@
+"""Who may open a view. Every view declares it, and a test walks the URL map to check it."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from functools import wraps
+from typing import Any, TypeVar
+
+from flask import abort
+from flask_login import current_user, login_required
+
+from workflow.roles import Role
+
+View = TypeVar("View", bound=Callable[..., Any])
+
+ALL_ROLES = frozenset(Role)
+SECRETARIA_ROLES = frozenset({Role.ADMINISTRADOR, Role.REVISOR, Role.CONSULTA})
+
+
+def roles_required(*roles: Role) -> Callable[[View], View]:
+    """Sign-in required, and one of ``roles`` (403 otherwise). Recorded on the view."""
+    allowed = frozenset(roles)
+
+    def decorate(view: View) -> View:
+        @wraps(view)
+        def wrapper(*args: Any, **kwargs: Any) -> Any:
+            if current_user.role not in allowed:
+                abort(403)
+            return view(*args, **kwargs)
+
+        guarded = login_required(wrapper)
+        guarded.allowed_roles = allowed  # type: ignore[attr-defined]
+        return guarded  # type: ignore[return-value]
+
+    return decorate
+
+
+def public(view: View) -> View:
+    """Open to everyone, signed in or not (sign-in page, health check)."""
+    view.allowed_roles = None  # type: ignore[attr-defined]
+    return view
+
+
+def form_int(value: str | None) -> int | None:
+    """A form field as an int, or None when it is missing or not a number."""
+    try:
+        return int(value) if value not in (None, "") else None
+    except ValueError:
+        return None

@@ -1,0 +1,123 @@
+"""Sign in, sign out, change password, and the landing page that sends each role home."""
+
+from __future__ import annotations
+
+from urllib.parse import urlsplit
+
+from flask import Blueprint, flash, redirect, render_template, request, session, url_for
+from flask_login import current_user, login_user, logout_user
+from sqlalchemy import text
+from werkzeug.wrappers import Response
+
+from blueprints.access import ALL_ROLES, public, roles_required
+from ruta.db import db_session
+from ruta.security import client_address, passwords, throttle_policy
+from workflow import accounts
+from workflow.errors import InvalidInput
+from workflow.roles import Role
+
+bp = Blueprint("auth", __name__)
+
+HOME_BY_ROLE = {
+    Role.RECTOR: "escuela.home",
+    Role.EQUIPO: "escuela.home",
+    Role.REVISOR: "revision.queue",
+    Role.CONSULTA: "revision.queue",
+    Role.ADMINISTRADOR: "admin.schools",
+}
+
+
+def safe_next(target: str | None) -> str | None:
+    """``target`` if it is a path on this site; None for anything that could leave it."""
+    if not target or not target.startswith("/") or target.startswith("//"):
+        return None
+    if "\\" in target or any(ord(char) < 32 for char in target):
+        return None
+    parts = urlsplit(target)
+    if parts.scheme or parts.netloc:
+        return None
+    return target
+
+
+@bp.get("/")
+@public
+def index() -> Response:
+    if not current_user.is_authenticated:
+        return redirect(url_for("auth.login"))
+    return redirect(url_for(HOME_BY_ROLE[current_user.role]))
+
+
+@bp.get("/salud")
+@public
+def health() -> tuple[dict[str, str], int]:
+    try:
+        db_session().execute(text("SELECT 1"))
+    except Exception:
+        return {"estado": "sin base de datos"}, 503
+    return {"estado": "ok"}, 200
+
+
+@bp.route("/ingresar", methods=["GET", "POST"])
+@public
+def login() -> Response | str | tuple[str, int]:
+    next_url = safe_next(request.values.get("next"))
+    if current_user.is_authenticated:
+        return redirect(next_url or url_for("auth.index"))
+    if request.method == "GET":
+        return render_template("auth/login.html", next_url=next_url, email="")
+
+    email = request.form.get("email", "")
+    password = request.form.get("password", "")
+    database = db_session()
+    try:
+        user = accounts.authenticate(database, email, password, address=client_address(),
+                                     passwords=passwords(), policy=throttle_policy())
+    except (accounts.LoginFailed, accounts.LoginThrottled) as error:
+        database.commit()  # the failure counts even though sign-in failed
+        return render_template("auth/login.html", next_url=next_url, email=email[:254],
+                               error=error.message), error.status
+    session.clear()  # a fresh session on sign-in: no fixation
+    accounts.start_session(database, user, address=client_address(),
+                           user_agent=request.headers.get("User-Agent"))
+    database.commit()
+    login_user(user)
+    flash(f"Bienvenido(a), {user.name}.", "success")
+    return redirect(next_url or url_for("auth.index"))
+
+
+@bp.post("/salir")
+@roles_required(*ALL_ROLES)
+def logout() -> Response:
+    database = db_session()
+    accounts.end_session(database, current_user.session_token)
+    database.commit()
+    logout_user()
+    session.clear()
+    flash("Cerró su sesión.", "info")
+    return redirect(url_for("auth.login"))
+
+
+@bp.route("/cuenta/contrasena", methods=["GET", "POST"])
+@roles_required(*ALL_ROLES)
+def change_password() -> Response | str | tuple[str, int]:
+    if request.method == "GET":
+        return render_template("auth/password.html", errors={})
+    database = db_session()
+    user = current_user._get_current_object()
+    try:
+        accounts.change_password(
+            database, user, current=request.form.get("current", ""),
+            new=request.form.get("new", ""), confirm=request.form.get("confirm", ""),
+            passwords=passwords())
+    except InvalidInput as error:
+        database.rollback()
+        return render_template("auth/password.html", errors=error.errors), 422
+    # Every other session of this user has ended; this browser gets a fresh one.
+    session.clear()
+    accounts.start_session(database, user, address=client_address(),
+                           user_agent=request.headers.get("User-Agent"))
+    database.commit()
+    login_user(user)
+    flash("Cambió su contraseña. Las demás sesiones abiertas con su cuenta se cerraron.",
+          "success")
+    return redirect(url_for("auth.index"))

@@ -1,0 +1,69 @@
+"""The Ruta web application: ``create_app`` builds it from configuration."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from flask import Flask
+
+from ruta.config import PROJECT_ROOT, check_production_safety, load_config
+
+
+def create_app(config: Mapping[str, Any] | None = None) -> Flask:
+    """Build the app. ``config`` overrides what the environment says (tests pass it)."""
+    app = Flask(
+        __name__,
+        template_folder=str(PROJECT_ROOT / "templates"),
+        static_folder=str(PROJECT_ROOT / "static"),
+        instance_path=str(PROJECT_ROOT / "instance"),
+    )
+    app.config.update(load_config())
+    if config:
+        app.config.update(config)
+    check_production_safety(app.config)
+
+    register_database(app)
+    register_security(app)
+    register_templates(app)
+    register_blueprints(app)
+    register_errors(app)
+    register_cli(app)
+    return app
+
+
+def register_database(app: Flask) -> None:
+    from ruta.db import Database
+
+    Database(app.config["DATABASE_URL"]).init_app(app)
+
+
+def register_security(app: Flask) -> None:
+    from ruta import security
+
+    security.init_app(app)
+
+
+def register_templates(app: Flask) -> None:
+    from ruta import presentation
+
+    presentation.init_app(app)
+
+
+def register_blueprints(app: Flask) -> None:
+    from blueprints import admin, auth, escuela, revision, rutas
+
+    for blueprint in (auth.bp, escuela.bp, rutas.bp, revision.bp, admin.bp):
+        app.register_blueprint(blueprint)
+
+
+def register_errors(app: Flask) -> None:
+    from ruta import errors
+
+    errors.init_app(app)
+
+
+def register_cli(app: Flask) -> None:
+    from ruta import cli
+
+    cli.init_app(app)

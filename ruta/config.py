@@ -1,0 +1,98 @@
+"""Configuration from environment variables, with safe development defaults.
+
+``RUTA_ENV`` is ``production`` unless said otherwise: a server started without thinking gets
+the strict settings, and refuses to start without a strong ``SECRET_KEY``. ``make run`` sets
+``RUTA_ENV=development``.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+# Only ever used with RUTA_ENV=development; production refuses it.
+DEVELOPMENT_SECRET = "desarrollo-local-no-usar-en-produccion"  # noqa: S105
+MIN_SECRET_LENGTH = 32
+
+
+class ConfigError(RuntimeError):
+    """The configuration cannot run safely. The message says what to set, in Spanish."""
+
+
+def _int(env: Mapping[str, str], name: str, default: int) -> int:
+    raw = env.get(name)
+    if raw is None or raw == "":
+        return default
+    try:
+        return int(raw)
+    except ValueError:
+        raise ConfigError(f"La variable {name} debe ser un número entero; vale «{raw}».") from None
+
+
+def _bool(env: Mapping[str, str], name: str, default: bool) -> bool:
+    raw = env.get(name)
+    if raw is None or raw == "":
+        return default
+    return raw.strip().lower() in {"1", "true", "yes", "si", "sí", "on"}
+
+
+def load_config(env: Mapping[str, str] | None = None) -> dict[str, Any]:
+    env = os.environ if env is None else env
+    mode = env.get("RUTA_ENV", "production").strip().lower()
+    if mode not in {"production", "development"}:
+        raise ConfigError(f"RUTA_ENV debe ser «production» o «development»; vale «{mode}».")
+    development = mode == "development"
+    default_db = f"sqlite:///{PROJECT_ROOT / 'instance' / 'ruta.db'}"
+    config: dict[str, Any] = {
+        "RUTA_ENV": mode,
+        "SECRET_KEY": env.get("SECRET_KEY", DEVELOPMENT_SECRET if development else ""),
+        "DATABASE_URL": env.get("DATABASE_URL", default_db),
+        "RUTA_BASE_URL": env.get("RUTA_BASE_URL", "http://127.0.0.1:5000"),
+        "MAIL_SERVER": env.get("MAIL_SERVER", "127.0.0.1"),
+        "MAIL_PORT": _int(env, "MAIL_PORT", 8025 if development else 587),
+        "MAIL_USE_TLS": _bool(env, "MAIL_USE_TLS", not development),
+        "MAIL_USE_SSL": _bool(env, "MAIL_USE_SSL", False),
+        "MAIL_USERNAME": env.get("MAIL_USERNAME") or None,
+        "MAIL_PASSWORD": env.get("MAIL_PASSWORD") or None,
+        "MAIL_DEFAULT_SENDER": env.get("MAIL_DEFAULT_SENDER",
+                                       "Ruta de Mejoramiento <no-responder@ruta.local>"),
+        "MAIL_TIMEOUT_SECONDS": _int(env, "MAIL_TIMEOUT_SECONDS", 30),
+        "LOGIN_MAX_FAILURES_PER_ACCOUNT": _int(env, "LOGIN_MAX_FAILURES_PER_ACCOUNT", 5),
+        "LOGIN_MAX_FAILURES_PER_ADDRESS": _int(env, "LOGIN_MAX_FAILURES_PER_ADDRESS", 20),
+        "LOGIN_WINDOW_MINUTES": _int(env, "LOGIN_WINDOW_MINUTES", 15),
+        "ARGON2_TIME_COST": _int(env, "ARGON2_TIME_COST", 3),
+        "ARGON2_MEMORY_COST": _int(env, "ARGON2_MEMORY_COST", 65536),
+        "ARGON2_PARALLELISM": _int(env, "ARGON2_PARALLELISM", 4),
+        # Behind a load balancer: how many proxies set X-Forwarded-For (0 = trust none).
+        "TRUSTED_PROXIES": _int(env, "TRUSTED_PROXIES", 0),
+        "QUEUE_PAGE_SIZE": _int(env, "QUEUE_PAGE_SIZE", 20),
+        "MAX_CONTENT_LENGTH": _int(env, "MAX_CONTENT_LENGTH", 2 * 1024 * 1024),
+        "SESSION_COOKIE_HTTPONLY": True,
+        "SESSION_COOKIE_SAMESITE": "Lax",
+        "SESSION_COOKIE_SECURE": not development,
+        "SESSION_COOKIE_NAME": "ruta_sesion",
+        "WTF_CSRF_TIME_LIMIT": 8 * 3600,
+        "TESTING": False,
+    }
+    return config
+
+
+def check_production_safety(config: Mapping[str, Any]) -> None:
+    """Refuse to run in production with a weak or missing secret key."""
+    if config.get("RUTA_ENV") != "production" or config.get("TESTING"):
+        return
+    secret = str(config.get("SECRET_KEY") or "")
+    if not secret:
+        raise ConfigError(
+            "Falta SECRET_KEY. En producción defina una clave aleatoria de al menos "
+            f"{MIN_SECRET_LENGTH} caracteres, por ejemplo con: "
+            "python3 -c 'import secrets; print(secrets.token_urlsafe(48))'. "
+            "Para probar en un equipo local use RUTA_ENV=development (o «make run»).")
+    if (len(secret) < MIN_SECRET_LENGTH or secret == DEVELOPMENT_SECRET
+            or len(set(secret)) < 10):
+        raise ConfigError(
+            f"SECRET_KEY es débil: en producción debe tener al menos {MIN_SECRET_LENGTH} "
+            "caracteres aleatorios y no puede ser la clave de desarrollo.")

@@ -1,0 +1,82 @@
+"""Every error answers with a Spanish page and the right status; never a stack trace."""
+
+from __future__ import annotations
+
+import logging
+
+from flask import Flask, render_template, request
+from flask_wtf.csrf import CSRFError
+from werkzeug.exceptions import HTTPException
+
+from ruta.db import db_session
+from workflow.errors import DomainError, GuardFailed, StaleRuta
+
+log = logging.getLogger(__name__)
+
+TITLES = {
+    400: "La solicitud no es válida",
+    401: "No pudimos verificar su identidad",
+    403: "No tiene permiso para esta acción",
+    404: "No encontramos esa página",
+    405: "Esa acción no se hace así",
+    409: "La Ruta cambió",
+    413: "El archivo o el formulario es demasiado grande",
+    422: "Todavía no se puede",
+    429: "Demasiados intentos",
+    500: "Algo salió mal de nuestro lado",
+}
+
+MESSAGES = {
+    400: "Revise los datos y vuelva a intentarlo.",
+    401: "Ingrese de nuevo para continuar.",
+    403: "Su rol no le permite hacer esto. Si cree que es un error, escriba a la Secretaría.",
+    404: "La dirección no existe o no está a su alcance.",
+    405: "Vuelva a la página anterior y use los botones de la página.",
+    413: "Reduzca el tamaño de lo que envía e inténtelo de nuevo.",
+    429: "Espere unos minutos e inténtelo de nuevo.",
+    500: "El error quedó registrado. Inténtelo de nuevo en unos minutos; si persiste, escriba "
+         "a la mesa de ayuda de la Secretaría.",
+}
+
+
+def _render(status: int, message: str | None = None, **context: object) -> tuple[str, int]:
+    return render_template(
+        "errors/error.html", status=status, title=TITLES.get(status, TITLES[400]),
+        message=message or MESSAGES.get(status, MESSAGES[400]), **context,
+    ), status
+
+
+def init_app(app: Flask) -> None:
+    @app.errorhandler(CSRFError)
+    def _csrf(error: CSRFError) -> tuple[str, int]:
+        return _render(400, "El formulario venció o no vino de esta página. Recargue la página "
+                            "e inténtelo de nuevo.")
+
+    @app.errorhandler(StaleRuta)
+    def _stale(error: StaleRuta) -> tuple[str, int]:
+        db_session().rollback()
+        return _render(409, error.message, ruta_id=error.ruta_id)
+
+    @app.errorhandler(GuardFailed)
+    def _guard(error: GuardFailed) -> tuple[str, int]:
+        db_session().rollback()
+        return _render(422, error.message, reasons=error.reasons)
+
+    @app.errorhandler(DomainError)
+    def _domain(error: DomainError) -> tuple[str, int]:
+        db_session().rollback()
+        return _render(error.status, error.message)
+
+    @app.errorhandler(HTTPException)
+    def _http(error: HTTPException) -> tuple[str, int]:
+        status = error.code or 500
+        return _render(status if status in TITLES else 400)
+
+    @app.errorhandler(Exception)
+    def _unexpected(error: Exception) -> tuple[str, int]:
+        log.exception("Unhandled error on %s %s", request.method, request.path)
+        try:
+            db_session().rollback()
+        except Exception:  # the database itself may be what failed
+            log.exception("Rollback after an unhandled error failed")
+        return _render(500)

@@ -1,0 +1,231 @@
+"""Fixtures shared by the whole suite.
+
+Every test that uses ``app`` or ``db`` runs on SQLite, and again on PostgreSQL when
+``TEST_DATABASE_URL`` is set. Without it a developer's laptop skips the PostgreSQL runs with a
+clear reason; under CI (``CI=true``) a missing PostgreSQL is a failure, never a skip.
+
+The schema is built by the real Alembic migrations: once per session into a template SQLite
+file that each test copies, and once per session on PostgreSQL, truncated between tests.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+from collections.abc import Iterator
+from dataclasses import dataclass
+from itertools import count
+from pathlib import Path
+from typing import Any
+
+import pytest
+from flask import Flask
+from flask.testing import FlaskClient
+from sqlalchemy import text
+from sqlalchemy.orm import Session
+
+from ruta import create_app
+from ruta.db import make_engine
+from ruta.migrate import upgrade
+from workflow.accounts import Passwords
+from workflow.models import Base, Ruta, School, Secretaria, User, Zona
+from workflow.roles import Role
+from workflow.states import State
+
+IN_CI = os.environ.get("CI", "").lower() == "true"
+PG_URL = os.environ.get("TEST_DATABASE_URL", "")
+PASSWORD = "clave-de-prueba-segura"
+
+# Cheap Argon2 for tests: the cost parameters are configuration, the algorithm is the same.
+TEST_ARGON2 = {"ARGON2_TIME_COST": 1, "ARGON2_MEMORY_COST": 8, "ARGON2_PARALLELISM": 1}
+TEST_PASSWORDS = Passwords(time_cost=1, memory_cost=8, parallelism=1)
+
+
+def require_postgres() -> str:
+    """The PostgreSQL URL, or skip (fail under CI) when there is none."""
+    if PG_URL:
+        return PG_URL
+    if IN_CI:
+        pytest.fail("CI=true but TEST_DATABASE_URL is not set: PostgreSQL tests must run in CI")
+    pytest.skip("TEST_DATABASE_URL is not set: PostgreSQL tests skipped on this machine")
+
+
+@pytest.fixture(scope="session")
+def sqlite_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    path = tmp_path_factory.mktemp("schema") / "template.db"
+    engine = make_engine(f"sqlite:///{path}")
+    upgrade(engine)
+    engine.dispose()
+    return path
+
+
+@pytest.fixture(scope="session")
+def postgres_schema() -> str:
+    url = require_postgres()
+    engine = make_engine(url)
+    with engine.begin() as connection:
+        connection.execute(text("DROP SCHEMA public CASCADE"))
+        connection.execute(text("CREATE SCHEMA public"))
+    upgrade(engine)
+    engine.dispose()
+    return url
+
+
+def _truncate_postgres(url: str) -> None:
+    engine = make_engine(url)
+    tables = ", ".join(table.name for table in Base.metadata.sorted_tables)
+    with engine.begin() as connection:
+        # TRUNCATE is not a row-level UPDATE/DELETE, so the append-only triggers allow it.
+        connection.execute(text(f"TRUNCATE {tables} RESTART IDENTITY CASCADE"))
+    engine.dispose()
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    if request.param == "sqlite":
+        path = tmp_path / "ruta.db"
+        shutil.copyfile(request.getfixturevalue("sqlite_template"), path)
+        return f"sqlite:///{path}"
+    url = request.getfixturevalue("postgres_schema")
+    _truncate_postgres(url)
+    return url
+
+
+def app_config(database_url: str, **overrides: Any) -> dict[str, Any]:
+    config: dict[str, Any] = {
+        "TESTING": True,
+        "RUTA_ENV": "development",
+        "SECRET_KEY": "clave-de-pruebas-" + "x" * 32,
+        "DATABASE_URL": database_url,
+        "WTF_CSRF_ENABLED": True,
+        "SERVER_NAME": None,
+        **TEST_ARGON2,
+    }
+    config.update(overrides)
+    return config
+
+
+@pytest.fixture
+def app(database_url: str) -> Iterator[Flask]:
+    application = create_app(app_config(database_url))
+    with application.app_context():
+        yield application
+    application.extensions["ruta_db"].dispose()
+
+
+@pytest.fixture
+def db(app: Flask) -> Session:
+    return app.extensions["ruta_db"].session()  # type: ignore[no-any-return]
+
+
+@pytest.fixture
+def backend(database_url: str) -> str:
+    return "postgresql" if database_url.startswith("postgresql") else "sqlite"
+
+
+# --- factories ----------------------------------------------------------------------------
+
+
+@dataclass
+class Factory:
+    """Builds test data directly in the database (flushes; tests commit when they need to)."""
+
+    db: Session
+    _numbers = count(1)
+
+    def secretaria(self, name: str = "Secretaría de Educación de Ibagué",
+                   divipola: str = "73001") -> Secretaria:
+        existing = self.db.query(Secretaria).filter_by(name=name).one_or_none()
+        if existing is not None:
+            return existing
+        secretaria = Secretaria(name=name, divipola=divipola, horizon_start_year=2024,
+                                horizon_years=3)
+        self.db.add(secretaria)
+        self.db.flush()
+        return secretaria
+
+    def school(self, secretaria: Secretaria | None = None, name: str | None = None,
+               zona: Zona = Zona.URBANA) -> School:
+        secretaria = secretaria or self.secretaria()
+        number = next(self._numbers)
+        school = School(secretaria=secretaria,
+                        dane_code=f"1{secretaria.divipola}{number:06d}"[:12].ljust(12, "0"),
+                        name=name or f"Institución Educativa Prueba {number}", zona=zona,
+                        locality="Comuna 1" if zona is Zona.URBANA else "Corregimiento Juntas")
+        self.db.add(school)
+        self.db.flush()
+        return school
+
+    def user(self, role: Role, school: School | None = None, email: str | None = None,
+             secretaria: Secretaria | None = None, password: str = PASSWORD,
+             active: bool = True) -> User:
+        if role.belongs_to_school and school is None:
+            school = self.school(secretaria)
+        secretaria = secretaria or (school.secretaria if school else self.secretaria())
+        number = next(self._numbers)
+        user = User(secretaria=secretaria, email=email or f"{role.value}{number}@prueba.co",
+                    name=f"{role.label} {number}", role=role, school=school, active=active,
+                    password_hash=TEST_PASSWORDS.hash(password))
+        self.db.add(user)
+        self.db.flush()
+        return user
+
+    def ruta(self, school: School | None = None, state: State = State.BORRADOR) -> Ruta:
+        """A Ruta placed directly in ``state`` (for tests of what happens from there)."""
+        school = school or self.school()
+        ruta = Ruta(school=school, horizon_start_year=2024, horizon_end_year=2026, state=state)
+        self.db.add(ruta)
+        self.db.flush()
+        return ruta
+
+
+@pytest.fixture
+def make(db: Session) -> Factory:
+    return Factory(db)
+
+
+# --- a browser-like client that speaks CSRF ------------------------------------------------
+
+CSRF_PATTERN = re.compile(r'name="csrf_token" value="([^"]+)"')
+
+
+class WebClient:
+    """The Flask test client with the CSRF token a real form would carry."""
+
+    def __init__(self, client: FlaskClient) -> None:
+        self.client = client
+        self.token = ""
+
+    def get(self, url: str, **kwargs: Any) -> Any:
+        response = self.client.get(url, **kwargs)
+        found = CSRF_PATTERN.search(response.get_data(as_text=True))
+        if found:
+            self.token = found.group(1)
+        return response
+
+    def post(self, url: str, data: dict[str, Any] | None = None, *, csrf: bool = True,
+             **kwargs: Any) -> Any:
+        if csrf and not self.token:
+            self.get("/ingresar")
+        form = dict(data or {})
+        if csrf:
+            form.setdefault("csrf_token", self.token)
+        return self.client.post(url, data=form, **kwargs)
+
+    def login(self, email: str, password: str = PASSWORD) -> Any:
+        self.get("/ingresar")
+        response = self.post("/ingresar", {"email": email, "password": password})
+        self.get("/cuenta/contrasena")  # a page with a form: refresh the token
+        return response
+
+
+@pytest.fixture
+def web(app: Flask) -> WebClient:
+    return WebClient(app.test_client())
+
+
+@pytest.fixture
+def web_factory(app: Flask) -> Any:
+    """More than one independent browser (two users at once)."""
+    return lambda: WebClient(app.test_client())

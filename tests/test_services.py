@@ -1,0 +1,223 @@
+"""Services: permission, freshness, the machine, and the exact audit row, in one flush."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+from sqlalchemy import select, text
+from sqlalchemy.exc import DBAPIError, IntegrityError
+from sqlalchemy.orm import Session
+
+from tests.conftest import Factory
+from workflow import services
+from workflow.errors import Forbidden, GuardFailed, InvalidTransition, NotFound, StaleRuta
+from workflow.models import OPENED, Ruta, RutaTransition
+from workflow.roles import Role
+from workflow.states import ReturnTarget, State, Trigger
+
+
+def only_log_row(db: Session, ruta: Ruta) -> dict[str, Any]:
+    rows = db.scalars(select(RutaTransition).where(RutaTransition.ruta_id == ruta.id)).all()
+    assert len(rows) == 1
+    row = rows[0]
+    return {"trigger": row.trigger, "from": row.from_state, "to": row.to_state,
+            "actor": row.actor_id, "observations": row.observations, "extra": row.extra}
+
+
+CASES: list[tuple[State, Trigger, Role, dict[str, Any], State, dict[str, Any]]] = [
+    (State.BORRADOR, Trigger.ENVIAR_AUTOEVALUACION, Role.RECTOR, {},
+     State.AUTOEVALUACION_ENVIADA, {}),
+    (State.AUTOEVALUACION_ENVIADA, Trigger.FORMULAR_PMI, Role.RECTOR, {},
+     State.PMI_FORMULADO, {}),
+    (State.PMI_FORMULADO, Trigger.TOMAR_REVISION, Role.REVISOR, {}, State.EN_REVISION, {}),
+    (State.EN_REVISION, Trigger.APROBAR, Role.REVISOR, {"observations": "  Bien hecho. "},
+     State.APROBADO, {}),
+    (State.EN_REVISION, Trigger.DEVOLVER, Role.REVISOR,
+     {"observations": "Falta la unidad de la meta 2.", "target": ReturnTarget.PMI},
+     State.AUTOEVALUACION_ENVIADA, {"return_target": "pmi"}),
+    (State.EN_REVISION, Trigger.DEVOLVER, Role.REVISOR,
+     {"observations": "Rehagan la valoración académica.",
+      "target": ReturnTarget.AUTOEVALUACION},
+     State.BORRADOR, {"return_target": "autoevaluacion"}),
+    (State.APROBADO, Trigger.INICIAR_SEGUIMIENTO, Role.REVISOR, {}, State.SEGUIMIENTO, {}),
+    (State.SEGUIMIENTO, Trigger.CERRAR, Role.REVISOR, {}, State.CERRADO, {}),
+]
+
+
+@pytest.mark.parametrize(("start", "trigger", "role", "given", "end", "extra"), CASES,
+                         ids=[f"{case[1].value}-{case[4].value}" for case in CASES])
+def test_service_moves_state_and_writes_exact_log_row(
+        db: Session, make: Factory, start: State, trigger: Trigger, role: Role,
+        given: dict[str, Any], end: State, extra: dict[str, Any]) -> None:
+    ruta = make.ruta(state=start)
+    actor = make.user(role, school=ruta.school if role is Role.RECTOR else None)
+    version = ruta.version
+
+    services.fire_action(db, ruta, trigger, actor=actor, expected_version=version, **given)
+    db.commit()
+
+    db.expire_all()
+    assert ruta.state is end
+    assert ruta.version == version + 1
+    assert only_log_row(db, ruta) == {
+        "trigger": trigger.value, "from": start, "to": end, "actor": actor.id,
+        "observations": given.get("observations", "").strip() or None, "extra": extra}
+
+
+def test_taking_a_plan_records_the_reviewer(db: Session, make: Factory) -> None:
+    ruta = make.ruta(state=State.PMI_FORMULADO)
+    reviewer = make.user(Role.REVISOR)
+    services.take_for_review(db, ruta, reviewer=reviewer, expected_version=ruta.version)
+    assert ruta.reviewer_id == reviewer.id
+
+
+def test_system_starts_follow_up_without_an_actor(db: Session, make: Factory) -> None:
+    ruta = make.ruta(state=State.APROBADO)
+    services.start_follow_up(db, ruta, actor=None, expected_version=ruta.version)
+    assert ruta.state is State.SEGUIMIENTO
+    assert only_log_row(db, ruta)["actor"] is None
+
+
+@pytest.mark.parametrize("role", [Role.EQUIPO, Role.ADMINISTRADOR, Role.CONSULTA, Role.REVISOR])
+def test_only_the_rector_submits_the_self_assessment(db: Session, make: Factory,
+                                                     role: Role) -> None:
+    ruta = make.ruta(state=State.BORRADOR)
+    actor = make.user(role, school=ruta.school if role.belongs_to_school else None)
+    with pytest.raises(Forbidden):
+        services.submit_self_assessment(db, ruta, actor=actor, expected_version=ruta.version)
+    assert ruta.state is State.BORRADOR
+    assert db.scalars(select(RutaTransition)).all() == []
+
+
+def test_rector_of_another_school_does_not_see_the_ruta(db: Session, make: Factory) -> None:
+    ruta = make.ruta(state=State.BORRADOR)
+    stranger = make.user(Role.RECTOR)
+    with pytest.raises(NotFound):
+        services.submit_self_assessment(db, ruta, actor=stranger, expected_version=ruta.version)
+
+
+def test_reviewer_of_another_secretaria_does_not_see_the_ruta(db: Session,
+                                                              make: Factory) -> None:
+    ruta = make.ruta(state=State.PMI_FORMULADO)
+    tolima = make.secretaria("Secretaría de Educación del Tolima", divipola="73")
+    outsider = make.user(Role.REVISOR, secretaria=tolima)
+    with pytest.raises(NotFound):
+        services.take_for_review(db, ruta, reviewer=outsider, expected_version=ruta.version)
+
+
+def test_wrong_state_is_an_invalid_transition(db: Session, make: Factory) -> None:
+    ruta = make.ruta(state=State.BORRADOR)
+    reviewer = make.user(Role.REVISOR)
+    with pytest.raises(InvalidTransition) as raised:
+        services.approve(db, ruta, reviewer=reviewer, expected_version=ruta.version)
+    assert "Autoevaluación en curso" in raised.value.message
+    assert ruta.state is State.BORRADOR
+
+
+def test_stale_version_is_refused(db: Session, make: Factory) -> None:
+    ruta = make.ruta(state=State.PMI_FORMULADO)
+    reviewer = make.user(Role.REVISOR)
+    with pytest.raises(StaleRuta):
+        services.take_for_review(db, ruta, reviewer=reviewer, expected_version=ruta.version - 1)
+    assert ruta.state is State.PMI_FORMULADO
+
+
+@pytest.mark.parametrize("observations", ["", "   \n\t "])
+def test_return_without_observations_is_refused_with_reason(db: Session, make: Factory,
+                                                            observations: str) -> None:
+    ruta = make.ruta(state=State.EN_REVISION)
+    reviewer = make.user(Role.REVISOR)
+    with pytest.raises(GuardFailed) as raised:
+        services.return_with_observations(db, ruta, reviewer=reviewer,
+                                          expected_version=ruta.version,
+                                          observations=observations, target=ReturnTarget.PMI)
+    assert raised.value.reasons == [
+        "Escriba las observaciones para la institución: una devolución sin observaciones no "
+        "le dice qué corregir."]
+    assert ruta.state is State.EN_REVISION
+
+
+def test_return_without_a_target_says_so(db: Session, make: Factory) -> None:
+    ruta = make.ruta(state=State.EN_REVISION)
+    reviewer = make.user(Role.REVISOR)
+    with pytest.raises(GuardFailed) as raised:
+        services.return_with_observations(db, ruta, reviewer=reviewer,
+                                          expected_version=ruta.version,
+                                          observations="Corregir metas.", target=None)
+    assert raised.value.reasons == [
+        "Indique a qué etapa vuelve la Ruta: al PMI o a la autoevaluación."]
+
+
+def test_inactive_user_may_fire_nothing(db: Session, make: Factory) -> None:
+    ruta = make.ruta(state=State.PMI_FORMULADO)
+    reviewer = make.user(Role.REVISOR, active=False)
+    assert services.available_actions(reviewer, ruta) == []
+    with pytest.raises((Forbidden, NotFound)):
+        services.take_for_review(db, ruta, reviewer=reviewer, expected_version=ruta.version)
+
+
+def test_available_actions_follow_machine_and_role(make: Factory) -> None:
+    ruta = make.ruta(state=State.EN_REVISION)
+    rector = make.user(Role.RECTOR, school=ruta.school)
+    reviewer = make.user(Role.REVISOR)
+    assert services.available_actions(rector, ruta) == []
+    assert services.available_actions(reviewer, ruta) == [Trigger.APROBAR, Trigger.DEVOLVER]
+
+
+def test_open_ruta_logs_the_opening_and_is_idempotent(db: Session, make: Factory) -> None:
+    school = make.school()
+    admin = make.user(Role.ADMINISTRADOR)
+    first = services.open_ruta(db, school, actor=admin)
+    again = services.open_ruta(db, school, actor=admin)
+    assert first is again
+    assert (first.horizon_start_year, first.horizon_end_year, first.state) == (
+        2024, 2026, State.BORRADOR)
+    assert only_log_row(db, first) == {"trigger": OPENED, "from": None,
+                                       "to": State.BORRADOR, "actor": admin.id,
+                                       "observations": None, "extra": {}}
+
+
+def test_one_ruta_per_school_and_horizon_in_the_database(db: Session, make: Factory) -> None:
+    school = make.school()
+    make.ruta(school=school)
+    with pytest.raises(IntegrityError):
+        make.ruta(school=school)
+
+
+def _log_row(db: Session, make: Factory) -> RutaTransition:
+    ruta = make.ruta(state=State.EN_REVISION)
+    reviewer = make.user(Role.REVISOR)
+    entry = services.return_with_observations(db, ruta, reviewer=reviewer,
+                                              expected_version=ruta.version,
+                                              observations="Corregir.",
+                                              target=ReturnTarget.PMI)
+    db.commit()
+    return entry
+
+
+@pytest.mark.parametrize("statement", [
+    "UPDATE ruta_transitions SET observations = 'otra cosa' WHERE id = :id",
+    "DELETE FROM ruta_transitions WHERE id = :id",
+])
+def test_log_is_append_only_in_the_database(db: Session, make: Factory,
+                                            statement: str) -> None:
+    entry = _log_row(db, make)
+    with pytest.raises(DBAPIError, match="append-only"):
+        db.execute(text(statement), {"id": entry.id})
+    db.rollback()
+    assert db.get(RutaTransition, entry.id).observations == "Corregir."
+
+
+def test_database_refuses_a_return_without_observations(db: Session, make: Factory) -> None:
+    ruta = make.ruta(state=State.EN_REVISION)
+    db.add(RutaTransition(ruta=ruta, trigger="devolver", from_state=State.EN_REVISION,
+                          to_state=State.BORRADOR, observations="  "))
+    with pytest.raises(IntegrityError):
+        db.flush()
+
+
+def test_helpers_are_exhaustive() -> None:
+    assert set(services._SERVICE_BY_TRIGGER) | {Trigger.DEVOLVER} == set(Trigger)
+
+

@@ -1,0 +1,298 @@
+"""Accounts: Argon2id passwords, server-side sessions, login throttling, user management.
+
+Sessions are rows (``UserSession``): the cookie carries a random token, the table its hash.
+Ending a session deletes its row, so a copied cookie dies with it; deactivating a user or
+changing a password deletes every row of that user.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+import secrets
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from argon2 import PasswordHasher
+from argon2.exceptions import InvalidHashError, VerificationError
+from sqlalchemy import delete, func, select
+from sqlalchemy.orm import Session
+
+from workflow.errors import DomainError, Forbidden, InvalidInput
+from workflow.models import LoginFailure, School, User, UserSession, utcnow
+from workflow.roles import Role
+
+MIN_PASSWORD_LENGTH = 10
+EMAIL_PATTERN = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
+
+
+class LoginFailed(DomainError):
+    status = 401
+
+    def __init__(self) -> None:
+        super().__init__("El correo o la contraseña no son correctos.")
+
+
+class LoginThrottled(DomainError):
+    status = 429
+
+    def __init__(self, minutes: int) -> None:
+        super().__init__("Demasiados intentos fallidos. Por seguridad, espere "
+                         f"{minutes} minutos antes de intentarlo de nuevo.")
+        self.minutes = minutes
+
+
+@dataclass(frozen=True)
+class ThrottlePolicy:
+    max_failures_per_account: int = 5
+    max_failures_per_address: int = 20
+    window: timedelta = timedelta(minutes=15)
+
+
+class Passwords:
+    """Argon2id hashing with configurable cost (tests use a cheap one)."""
+
+    def __init__(self, time_cost: int = 3, memory_cost: int = 65536, parallelism: int = 4):
+        self.hasher = PasswordHasher(time_cost=time_cost, memory_cost=memory_cost,
+                                     parallelism=parallelism)
+        # Verified against when the account does not exist, so both paths cost the same.
+        self._dummy = self.hasher.hash(secrets.token_hex(16))
+
+    def hash(self, password: str) -> str:
+        return self.hasher.hash(password)
+
+    def verify(self, password_hash: str | None, password: str) -> bool:
+        try:
+            return self.hasher.verify(password_hash or self._dummy, password) and bool(
+                password_hash)
+        except (VerificationError, InvalidHashError):
+            return False
+
+    def needs_rehash(self, password_hash: str) -> bool:
+        return self.hasher.check_needs_rehash(password_hash)
+
+
+def normalize_email(email: str) -> str:
+    return email.strip().lower()
+
+
+def password_problems(password: str, *, email: str = "") -> list[str]:
+    problems = []
+    if len(password) < MIN_PASSWORD_LENGTH:
+        problems.append(f"La contraseña debe tener al menos {MIN_PASSWORD_LENGTH} caracteres.")
+    if len(password) > 200:
+        problems.append("La contraseña no puede tener más de 200 caracteres.")
+    local_part = email.split("@")[0].lower()
+    if local_part and len(local_part) >= 4 and local_part in password.lower():
+        problems.append("La contraseña no puede contener su usuario de correo.")
+    if password and len(set(password)) < 4:
+        problems.append("La contraseña es demasiado repetitiva.")
+    return problems
+
+
+# --- signing in ---------------------------------------------------------------------------
+
+
+def _failures_since(session: Session, column: object, value: str, since: datetime) -> int:
+    return session.scalar(
+        select(func.count()).select_from(LoginFailure)
+        .where(column == value, LoginFailure.at >= since)  # type: ignore[operator]
+    ) or 0
+
+
+def authenticate(session: Session, email: str, password: str, *, address: str,
+                 passwords: Passwords, policy: ThrottlePolicy,
+                 now: datetime | None = None) -> User:
+    """The active user with these credentials, or ``LoginFailed`` / ``LoginThrottled``.
+
+    Changes: records a failure (committed by the caller even when it raises); on success
+    clears the account's failures, sets ``last_login_at`` and upgrades an outdated hash.
+    While throttled the password is not hashed at all, so guessing costs the server nothing.
+    """
+    moment = now or utcnow()
+    email = normalize_email(email)[:254]
+    address = address[:64]
+    since = moment - policy.window
+    if (_failures_since(session, LoginFailure.email, email, since)
+            >= policy.max_failures_per_account
+            or _failures_since(session, LoginFailure.address, address, since)
+            >= policy.max_failures_per_address):
+        raise LoginThrottled(int(policy.window.total_seconds() // 60))
+
+    user = session.scalar(select(User).where(User.email == email))
+    password_hash = user.password_hash if user is not None else None
+    if not passwords.verify(password_hash, password) or user is None or not user.active:
+        session.add(LoginFailure(email=email, address=address, at=moment))
+        session.flush()
+        raise LoginFailed()
+
+    session.execute(delete(LoginFailure).where(LoginFailure.email == email))
+    if user.password_hash and passwords.needs_rehash(user.password_hash):
+        user.password_hash = passwords.hash(password)
+    user.last_login_at = moment
+    session.flush()
+    return user
+
+
+def _token_hash(token: str) -> str:
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+def start_session(session: Session, user: User, *, address: str | None = None,
+                  user_agent: str | None = None) -> str:
+    """Create a session row for ``user``; returns the token for the cookie."""
+    token = secrets.token_urlsafe(32)
+    session.add(UserSession(token_hash=_token_hash(token), user_id=user.id,
+                            address=(address or "")[:64] or None,
+                            user_agent=(user_agent or "")[:300] or None))
+    session.flush()
+    user.session_token = token
+    return token
+
+
+def load_session_user(session: Session, token: str, *,
+                      now: datetime | None = None) -> User | None:
+    """The active user behind a session token, or None when the session has ended."""
+    row = session.get(UserSession, _token_hash(token))
+    if row is None or not row.user.active:
+        return None
+    moment = now or utcnow()
+    # Touch at most every few minutes: a write per request would be wasted work.
+    if moment - row.last_seen_at > timedelta(minutes=5):
+        row.last_seen_at = moment
+    row.user.session_token = token
+    return row.user
+
+
+def end_session(session: Session, token: str) -> None:
+    session.execute(delete(UserSession).where(UserSession.token_hash == _token_hash(token)))
+
+
+def end_all_sessions(session: Session, user: User) -> None:
+    session.execute(delete(UserSession).where(UserSession.user_id == user.id))
+
+
+def change_password(session: Session, user: User, *, current: str, new: str, confirm: str,
+                    passwords: Passwords) -> None:
+    """Set a new password. Ends every session of the user (the caller starts a fresh one)."""
+    errors: dict[str, list[str]] = {}
+    if not passwords.verify(user.password_hash, current):
+        errors["current"] = ["La contraseña actual no es correcta."]
+    problems = password_problems(new, email=user.email)
+    if problems:
+        errors["new"] = problems
+    elif new != confirm:
+        errors["confirm"] = ["La confirmación no coincide con la nueva contraseña."]
+    elif passwords.verify(user.password_hash, new):
+        errors["new"] = ["La nueva contraseña debe ser distinta de la actual."]
+    if errors:
+        raise InvalidInput(errors)
+    set_password(session, user, new, passwords=passwords)
+
+
+def set_password(session: Session, user: User, password: str, *, passwords: Passwords) -> None:
+    user.password_hash = passwords.hash(password)
+    user.password_changed_at = utcnow()
+    end_all_sessions(session, user)
+    session.flush()
+
+
+# --- managing users -----------------------------------------------------------------------
+
+
+@dataclass
+class UserData:
+    email: str
+    name: str
+    role: str
+    school_id: int | None = None
+
+
+def _require_admin(actor: User | None) -> None:
+    if actor is not None and actor.role is not Role.ADMINISTRADOR:
+        raise Forbidden("Solo la administración de la Secretaría gestiona usuarios.")
+
+
+def validate_user(session: Session, secretaria_id: int, data: UserData, *,
+                  existing: User | None = None) -> tuple[str, Role, School | None]:
+    errors: dict[str, list[str]] = {}
+    email = normalize_email(data.email)
+    if not EMAIL_PATTERN.match(email) or len(email) > 254:
+        errors["email"] = ["Escriba un correo electrónico válido, como nombre@dominio.gov.co."]
+    else:
+        other = session.scalar(select(User).where(User.email == email))
+        if other is not None and other is not existing:
+            errors["email"] = ["Ya existe un usuario con ese correo."]
+    if not data.name.strip():
+        errors["name"] = ["Escriba el nombre completo."]
+    elif len(data.name.strip()) > 200:
+        errors["name"] = ["El nombre no puede tener más de 200 caracteres."]
+    try:
+        role = Role(data.role)
+    except ValueError:
+        errors["role"] = ["Elija un rol de la lista."]
+        role = None
+    school = None
+    if role is not None and role.belongs_to_school:
+        school = session.get(School, data.school_id) if data.school_id else None
+        if school is None or school.secretaria_id != secretaria_id:
+            errors["school_id"] = [f"Un usuario con rol «{role.label}» necesita su institución."]
+        elif role is Role.RECTOR:
+            rector = session.scalar(select(User).where(
+                User.school_id == school.id, User.role == Role.RECTOR, User.active))
+            if rector is not None and rector is not existing:
+                errors["school_id"] = [f"{school.name} ya tiene rector(a) activo(a): "
+                                       f"{rector.name}. Desactívelo(a) primero."]
+    if errors:
+        raise InvalidInput(errors)
+    assert role is not None
+    return email, role, school
+
+
+def create_user(session: Session, *, actor: User | None, secretaria_id: int, data: UserData,
+                password: str | None = None, passwords: Passwords | None = None) -> User:
+    """Create a user. Changes: a new row; with ``password``, its hash."""
+    _require_admin(actor)
+    email, role, school = validate_user(session, secretaria_id, data)
+    if password is not None:
+        problems = password_problems(password, email=email)
+        if problems:
+            raise InvalidInput({"password": problems})
+    user = User(secretaria_id=secretaria_id, email=email, name=data.name.strip(), role=role,
+                school_id=school.id if school else None, active=True)
+    if password is not None:
+        assert passwords is not None
+        user.password_hash = passwords.hash(password)
+    session.add(user)
+    session.flush()
+    return user
+
+
+def update_user(session: Session, user: User, *, actor: User, data: UserData) -> User:
+    """Edit name, e-mail, role and school. Changes only those columns."""
+    _require_admin(actor)
+    email, role, school = validate_user(session, user.secretaria_id, data, existing=user)
+    if user.id == actor.id and role is not Role.ADMINISTRADOR:
+        raise InvalidInput({"role": ["No puede quitarse a sí mismo(a) el rol de administrador."]})
+    user.email, user.name, user.role = email, data.name.strip(), role
+    user.school_id = school.id if school else None
+    session.flush()
+    return user
+
+
+def set_user_active(session: Session, user: User, *, actor: User, active: bool) -> None:
+    """Deactivate (ending every session) or reactivate a user."""
+    _require_admin(actor)
+    if user.id == actor.id and not active:
+        raise InvalidInput({"": ["No puede desactivar su propia cuenta."]})
+    if active and user.role is Role.RECTOR and user.school_id is not None:
+        rector = session.scalar(select(User).where(
+            User.school_id == user.school_id, User.role == Role.RECTOR, User.active,
+            User.id != user.id))
+        if rector is not None:
+            raise InvalidInput({"": [f"La institución ya tiene rector(a) activo(a): "
+                                     f"{rector.name}."]})
+    user.active = active
+    if not active:
+        end_all_sessions(session, user)
+    session.flush()

@@ -1,0 +1,301 @@
+"""SQLAlchemy 2.0 typed models. Invariants live in the database too (NOT NULL, CHECK, unique).
+
+Enumerations are stored as their string values (``values_callable``), the same strings the
+state machine and the transition log use.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from enum import Enum as PyEnum
+from typing import Any
+
+from sqlalchemy import (
+    JSON,
+    Boolean,
+    CheckConstraint,
+    DateTime,
+    Enum,
+    ForeignKey,
+    Index,
+    Integer,
+    MetaData,
+    String,
+    Text,
+    TypeDecorator,
+    UniqueConstraint,
+    text,
+)
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
+
+from workflow.roles import Role
+from workflow.states import State, Trigger
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+class UTCDateTime(TypeDecorator[datetime]):
+    """A timezone-aware timestamp stored in UTC on every backend.
+
+    SQLite keeps no offset, so values come back naive; they are UTC by construction.
+    """
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Any) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError("naive datetimes are not stored: pass an aware one")
+        return value.astimezone(UTC)
+
+    def process_result_value(self, value: datetime | None, dialect: Any) -> datetime | None:
+        if value is None:
+            return None
+        return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+def str_enum(enum_class: type[PyEnum], name: str) -> Enum:
+    return Enum(
+        enum_class,
+        name=name,
+        native_enum=False,
+        create_constraint=True,
+        length=32,
+        values_callable=lambda members: [member.value for member in members],
+        validate_strings=True,
+    )
+
+
+class Zona(PyEnum):
+    URBANA = "urbana"
+    RURAL = "rural"
+
+    @property
+    def label(self) -> str:
+        return {"urbana": "Urbana", "rural": "Rural"}[self.value]
+
+    @property
+    def locality_label(self) -> str:
+        return {"urbana": "Comuna", "rural": "Corregimiento"}[self.value]
+
+
+NAMING_CONVENTION = {
+    "ix": "ix_%(column_0_label)s",
+    "uq": "uq_%(table_name)s_%(column_0_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+
+class Base(DeclarativeBase):
+    metadata = MetaData(naming_convention=NAMING_CONVENTION)
+    type_annotation_map = {datetime: UTCDateTime()}
+
+
+class Secretaria(Base):
+    """A Secretaría de Educación certificada: the tenant every school and user belongs to."""
+
+    __tablename__ = "secretarias"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(String(200))
+    # DIVIPOLA code of the entity (73001 for Ibagué, 73 for the department of Tolima):
+    # the DANE codes of its schools carry it in digits 2 onwards.
+    divipola: Mapped[str] = mapped_column(String(5))
+    horizon_start_year: Mapped[int] = mapped_column(Integer, default=2024)
+    horizon_years: Mapped[int] = mapped_column(Integer, default=3)
+
+    __table_args__ = (
+        UniqueConstraint("name"),
+        CheckConstraint("horizon_years BETWEEN 1 AND 10", name="horizon_years"),
+    )
+
+    @property
+    def horizon_end_year(self) -> int:
+        return self.horizon_start_year + self.horizon_years - 1
+
+
+class School(Base):
+    __tablename__ = "schools"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    secretaria_id: Mapped[int] = mapped_column(ForeignKey("secretarias.id"), index=True)
+    dane_code: Mapped[str] = mapped_column(String(12), unique=True)
+    name: Mapped[str] = mapped_column(String(200))
+    zona: Mapped[Zona] = mapped_column(str_enum(Zona, "zona"))
+    # The comuna of an urban school or the corregimiento of a rural one.
+    locality: Mapped[str] = mapped_column(String(120))
+    active: Mapped[bool] = mapped_column(Boolean, default=True, server_default=text("true"))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+    secretaria: Mapped[Secretaria] = relationship()
+    rutas: Mapped[list[Ruta]] = relationship(back_populates="school",
+                                             order_by="Ruta.horizon_start_year")
+
+    __table_args__ = (
+        CheckConstraint("length(dane_code) = 12", name="dane_code_length"),
+    )
+
+
+class User(Base):
+    __tablename__ = "users"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    secretaria_id: Mapped[int] = mapped_column(ForeignKey("secretarias.id"), index=True)
+    email: Mapped[str] = mapped_column(String(254), unique=True)
+    name: Mapped[str] = mapped_column(String(200))
+    role: Mapped[Role] = mapped_column(str_enum(Role, "role"))
+    school_id: Mapped[int | None] = mapped_column(ForeignKey("schools.id"), index=True)
+    active: Mapped[bool] = mapped_column(Boolean, default=True, server_default=text("true"))
+    # Argon2id; NULL until the person sets a password.
+    password_hash: Mapped[str | None] = mapped_column(String(255))
+    password_changed_at: Mapped[datetime | None]
+    last_login_at: Mapped[datetime | None]
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+    secretaria: Mapped[Secretaria] = relationship()
+    school: Mapped[School | None] = relationship()
+
+    __table_args__ = (
+        CheckConstraint(
+            "(role IN ('rector', 'equipo')) = (school_id IS NOT NULL)",
+            name="school_only_for_school_roles",
+        ),
+        CheckConstraint("email = lower(email)", name="email_lowercase"),
+        # A school has at most one active rector.
+        Index("uq_users_active_rector_per_school", "school_id", unique=True,
+              postgresql_where=text("role = 'rector' AND active"),
+              sqlite_where=text("role = 'rector' AND active")),
+    )
+
+    # Flask-Login reads these; defined here so the domain does not import Flask.
+    is_authenticated = True
+    is_anonymous = False
+    # The token of the session this object was loaded for (not a column).
+    session_token = None
+
+    @property
+    def is_active(self) -> bool:
+        return self.active
+
+    def get_id(self) -> str | None:
+        return self.session_token
+
+
+class UserSession(Base):
+    """A signed-in browser. Deleting the row ends that session wherever its cookie is."""
+
+    __tablename__ = "user_sessions"
+
+    # SHA-256 of the token the cookie carries: a leaked table does not leak sessions.
+    token_hash: Mapped[str] = mapped_column(String(64), primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id"), index=True)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    last_seen_at: Mapped[datetime] = mapped_column(default=utcnow)
+    address: Mapped[str | None] = mapped_column(String(64))
+    user_agent: Mapped[str | None] = mapped_column(String(300))
+
+    user: Mapped[User] = relationship()
+
+
+class LoginFailure(Base):
+    """A failed sign-in, counted per account and per address to throttle guessing.
+
+    Kept in the database so the limit holds across every web process.
+    """
+
+    __tablename__ = "login_failures"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    email: Mapped[str] = mapped_column(String(254))
+    address: Mapped[str] = mapped_column(String(64))
+    at: Mapped[datetime] = mapped_column(default=utcnow)
+
+    __table_args__ = (
+        Index("ix_login_failures_email_at", "email", "at"),
+        Index("ix_login_failures_address_at", "address", "at"),
+    )
+
+
+class Ruta(Base):
+    """One school's Ruta de Mejoramiento for one horizon (2024–2026 by default)."""
+
+    __tablename__ = "rutas"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    school_id: Mapped[int] = mapped_column(ForeignKey("schools.id"), index=True)
+    horizon_start_year: Mapped[int] = mapped_column(Integer)
+    horizon_end_year: Mapped[int] = mapped_column(Integer)
+    state: Mapped[State] = mapped_column(str_enum(State, "ruta_state"), default=State.BORRADOR,
+                                         index=True)
+    state_changed_at: Mapped[datetime] = mapped_column(default=utcnow)
+    # The revisor who took the plan; kept after approval so everyone knows who reviewed it.
+    reviewer_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    version: Mapped[int] = mapped_column(Integer, default=1)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+    school: Mapped[School] = relationship(back_populates="rutas")
+    reviewer: Mapped[User | None] = relationship()
+    transitions: Mapped[list[RutaTransition]] = relationship(
+        back_populates="ruta", order_by="RutaTransition.id")
+
+    __mapper_args__ = {"version_id_col": version}
+    __table_args__ = (
+        UniqueConstraint("school_id", "horizon_start_year", name="uq_rutas_school_horizon"),
+        CheckConstraint("horizon_end_year >= horizon_start_year", name="horizon_order"),
+    )
+
+    @property
+    def horizon_label(self) -> str:
+        return f"{self.horizon_start_year}–{self.horizon_end_year}"
+
+
+# The creation of a Ruta is logged too, under this name, with no previous state.
+OPENED = "abrir_ruta"
+
+
+class RutaTransition(Base):
+    """The append-only history of a Ruta: one row per state change.
+
+    Database triggers (see the migrations) refuse UPDATE and DELETE.
+    """
+
+    __tablename__ = "ruta_transitions"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    ruta_id: Mapped[int] = mapped_column(ForeignKey("rutas.id"), index=True)
+    trigger: Mapped[str] = mapped_column(String(40))
+    from_state: Mapped[State | None] = mapped_column(str_enum(State, "from_state"))
+    to_state: Mapped[State] = mapped_column(str_enum(State, "to_state"))
+    # NULL when the system fired it (the daily pass).
+    actor_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    at: Mapped[datetime] = mapped_column(default=utcnow)
+    observations: Mapped[str | None] = mapped_column(Text)
+    extra: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+
+    ruta: Mapped[Ruta] = relationship(back_populates="transitions")
+    actor: Mapped[User | None] = relationship()
+
+    __table_args__ = (
+        CheckConstraint(
+            f"trigger <> '{Trigger.DEVOLVER.value}' OR "
+            "(observations IS NOT NULL AND length(trim(observations)) > 0)",
+            name="return_has_observations",
+        ),
+        CheckConstraint(
+            "trigger IN ({})".format(
+                ", ".join(f"'{name}'" for name in [OPENED, *(t.value for t in Trigger)])),
+            name="known_trigger",
+        ),
+    )
+
+    @property
+    def trigger_label(self) -> str:
+        if self.trigger == OPENED:
+            return "Abrió la Ruta"
+        return Trigger(self.trigger).past_tense
