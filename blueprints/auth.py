@@ -18,6 +18,19 @@ from workflow.roles import Role
 
 bp = Blueprint("auth", __name__)
 
+# Where a person with a temporary password may still go.
+ALLOWED_WITH_TEMPORARY_PASSWORD = {"auth.change_password", "auth.logout", "auth.health",
+                                   "static"}
+
+
+@bp.before_app_request
+def _require_own_password() -> Response | None:
+    if (current_user.is_authenticated and current_user.must_change_password
+            and request.endpoint not in ALLOWED_WITH_TEMPORARY_PASSWORD):
+        flash("Su contraseña es temporal: elija una propia para continuar.", "info")
+        return redirect(url_for("auth.change_password"))
+    return None
+
 HOME_BY_ROLE = {
     Role.RECTOR: "escuela.home",
     Role.EQUIPO: "escuela.home",

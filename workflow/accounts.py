@@ -190,9 +190,15 @@ def change_password(session: Session, user: User, *, current: str, new: str, con
     set_password(session, user, new, passwords=passwords)
 
 
-def set_password(session: Session, user: User, password: str, *, passwords: Passwords) -> None:
+def set_password(session: Session, user: User, password: str, *, passwords: Passwords,
+                 temporary: bool = False) -> None:
+    """Store a new password and end every session of the user.
+
+    ``temporary`` marks a password an administrator chose: it must be replaced on sign-in.
+    """
     user.password_hash = passwords.hash(password)
     user.password_changed_at = utcnow()
+    user.must_change_password = temporary
     end_all_sessions(session, user)
     session.flush()
 
@@ -263,6 +269,8 @@ def create_user(session: Session, *, actor: User | None, secretaria_id: int, dat
     if password is not None:
         assert passwords is not None
         user.password_hash = passwords.hash(password)
+        # Chosen by an administrator through the web: only the person should know theirs.
+        user.must_change_password = actor is not None
     session.add(user)
     session.flush()
     return user

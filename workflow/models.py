@@ -154,6 +154,9 @@ class User(Base):
     active: Mapped[bool] = mapped_column(Boolean, default=True, server_default=text("true"))
     # Argon2id; NULL until the person sets a password.
     password_hash: Mapped[str | None] = mapped_column(String(255))
+    # Set when an administrator chose the password: the person must replace it on sign-in.
+    must_change_password: Mapped[bool] = mapped_column(Boolean, default=False,
+                                                       server_default=text("false"))
     password_changed_at: Mapped[datetime | None]
     last_login_at: Mapped[datetime | None]
     created_at: Mapped[datetime] = mapped_column(default=utcnow)

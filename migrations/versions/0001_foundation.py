@@ -65,6 +65,7 @@ def upgrade() -> None:
     sa.Column('school_id', sa.Integer(), nullable=True),
     sa.Column('active', sa.Boolean(), server_default=sa.text('(true)'), nullable=False),
     sa.Column('password_hash', sa.String(length=255), nullable=True),
+    sa.Column('must_change_password', sa.Boolean(), server_default=sa.text('false'), nullable=False),
     sa.Column('password_changed_at', sa.DateTime(timezone=True), nullable=True),
     sa.Column('last_login_at', sa.DateTime(timezone=True), nullable=True),
     sa.Column('created_at', sa.DateTime(timezone=True), nullable=False),
