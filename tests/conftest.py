@@ -108,15 +108,31 @@ def app_config(database_url: str, **overrides: Any) -> dict[str, Any]:
 
 @pytest.fixture
 def app(database_url: str) -> Iterator[Flask]:
+    """The app, with NO application context pushed.
+
+    A pushed context would be reused by every test-client request (Flask only pushes a new
+    one when none is active), so requests would share ``g`` and the database session with
+    each other and with the test, hiding real bugs. Use ``app_context`` when a test itself
+    needs ``current_app``.
+    """
     application = create_app(app_config(database_url))
-    with application.app_context():
-        yield application
+    yield application
     application.extensions["ruta_db"].dispose()
 
 
 @pytest.fixture
-def db(app: Flask) -> Session:
-    return app.extensions["ruta_db"].session()  # type: ignore[no-any-return]
+def app_context(app: Flask) -> Iterator[None]:
+    with app.app_context():
+        yield
+
+
+@pytest.fixture
+def db(app: Flask) -> Iterator[Session]:
+    """The test's own session, independent of the sessions requests use."""
+    session = app.extensions["ruta_db"].session_factory()
+    yield session
+    session.rollback()
+    session.close()
 
 
 @pytest.fixture

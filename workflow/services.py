@@ -82,6 +82,7 @@ def _transition(session: Session, ruta: Ruta, trigger: Trigger, *, actor: User |
         raise StaleRuta(ruta.id)
 
     given = given or TransitionInput()
+    ruta_id = ruta.id  # the object is unusable after a failed flush: keep what we report
     before = ruta.state
     results = guards.evaluate(session, ruta, _guard_names(trigger, before), given)
     subject = RutaSubject(state=before.value,
@@ -112,7 +113,7 @@ def _transition(session: Session, ruta: Ruta, trigger: Trigger, *, actor: User |
         session.flush()
     except StaleDataError:
         # The UPDATE ... WHERE version = expected matched nothing: another transaction won.
-        raise StaleRuta(ruta.id) from None
+        raise StaleRuta(ruta_id) from None
     return entry
 
 
