@@ -27,7 +27,7 @@ def queue() -> str:
     in_scope = scoped(current_user, Ruta)  # joined with School
     counts = dict(database.execute(
         in_scope.with_only_columns(Ruta.state, func.count(Ruta.id)).group_by(Ruta.state)
-    ).tuples().all())
+    ).all())
 
     statement = in_scope
     if state is not None:
