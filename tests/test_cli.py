@@ -114,3 +114,10 @@ def test_init_db_migrates_a_new_file(tmp_path: Path) -> None:
     assert result.returncode == 0, result.stderr
     assert result.stdout.strip() == "Base de datos lista."
     assert database.stat().st_size > 0
+
+
+def test_readme_diagram_is_the_generated_one() -> None:
+    from workflow.states import mermaid_diagram
+
+    readme = (PROJECT / "README.md").read_text()
+    assert f"```mermaid\n{mermaid_diagram().rstrip()}\n```" in readme
