@@ -30,6 +30,13 @@ test: $(STAMP) node_modules/.installed
 	$(BIN)/ruff check .
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
+## bench: speed and memory at the scale of every Secretaría (~9,000 schools); see BENCHMARKS.md
+## Set BENCH_DATABASE_URL to a scratch PostgreSQL database (it is wiped) to measure there too.
+bench: $(STAMP)
+	$(BIN)/python -m bench.run --schools 9000
+	if [ -n "$(BENCH_DATABASE_URL)" ]; then \
+	  $(BIN)/python -m bench.run --schools 9000 --database-url "$(BENCH_DATABASE_URL)"; fi
+
 lint: $(STAMP)
 	$(BIN)/ruff check .
 
