@@ -1,27 +1,397 @@
-"""The Secretaría's administration: schools and users. Consulta sees the lists read-only."""
+"""The Secretaría's administration: schools, users and the CSV import of schools.
+
+Administración manages; revisores and consulta see the same lists read-only (no forms, no
+buttons, and every POST answers 403 to them).
+"""
 
 from __future__ import annotations
 
-from flask import Blueprint, render_template
-from flask_login import current_user
+from typing import Any
 
-from blueprints.access import SECRETARIA_ROLES, roles_required
+from flask import (
+    Blueprint,
+    current_app,
+    flash,
+    redirect,
+    render_template,
+    request,
+    send_file,
+    url_for,
+)
+from flask_login import current_user
+from sqlalchemy import Select, exists, func, or_
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import InstrumentedAttribute, Session
+from werkzeug.datastructures import MultiDict
+from werkzeug.wrappers import Response
+
+from blueprints.access import SECRETARIA_ROLES, form_int, roles_required
+from blueprints.auth import safe_next
+from ruta.config import PROJECT_ROOT
 from ruta.db import db_session
-from workflow.models import School, User
-from workflow.scoping import scoped
+from ruta.security import passwords
+from workflow import accounts, school_import, schools, services
+from workflow.errors import InvalidInput
+from workflow.models import Ruta, School, User, Zona
+from workflow.roles import Role
+from workflow.scoping import get_in_scope, scoped
 
 bp = Blueprint("admin", __name__, url_prefix="/admin")
 
+EXAMPLE_FILE = PROJECT_ROOT / "docs" / "ejemplo-importacion-colegios.csv"
+# Filter values in the address bar → the ``active`` column.
+ACTIVE_FILTERS = {"activas": True, "inactivas": False}
+USER_ACTIVE_FILTERS = {"activos": True, "inactivos": False}
+# More than this and the page would be a wall: the CLI prints them all.
+MAX_ERRORS_SHOWN = 200
+CONFLICT = ("Otra persona guardó al mismo tiempo un dato que choca con este (un código DANE o "
+            "un correo). Revise la lista y vuelva a intentarlo.")
 
-@bp.get("/instituciones")
+
+def _actor() -> User:
+    return current_user._get_current_object()  # type: ignore[no-any-return]
+
+
+def _can_manage() -> bool:
+    return current_user.role is Role.ADMINISTRADOR
+
+
+def _back(default_endpoint: str) -> Response:
+    """Back to the list the button was pressed on, filters and page included."""
+    return redirect(safe_next(request.form.get("volver")) or url_for(default_endpoint))
+
+
+def _search() -> str:
+    return request.args.get("q", "").strip()[:100]
+
+
+def _paginate(database: Session, statement: Select[Any],
+              id_column: InstrumentedAttribute[int]) -> tuple[list[Any], int, int, int]:
+    page_size = current_app.config["QUEUE_PAGE_SIZE"]
+    total = database.scalar(
+        statement.with_only_columns(func.count(id_column)).order_by(None)) or 0
+    pages = max((total + page_size - 1) // page_size, 1)
+    page = min(max(form_int(request.args.get("pagina")) or 1, 1), pages)
+    rows = list(database.scalars(statement.limit(page_size).offset((page - 1) * page_size)))
+    return rows, page, pages, total
+
+
+def _errors_of(error: InvalidInput | IntegrityError) -> dict[str, list[str]]:
+    return error.errors if isinstance(error, InvalidInput) else {"": [CONFLICT]}
+
+
+# --- schools ------------------------------------------------------------------------------
+
+
+@bp.get("/instituciones", endpoint="schools")
 @roles_required(*SECRETARIA_ROLES)
-def schools() -> str:
-    rows = db_session().scalars(scoped(current_user, School).order_by(School.name)).all()
-    return render_template("admin/schools.html", schools=rows)
+def schools_list() -> str:
+    database = db_session()
+    query = _search()
+    zona_value = request.args.get("zona", "")
+    zona = Zona(zona_value) if zona_value in {member.value for member in Zona} else None
+    active_value = request.args.get("estado", "")
+    active = ACTIVE_FILTERS.get(active_value)
+
+    statement = scoped(current_user, School)
+    if query:
+        statement = statement.where(or_(
+            func.lower(School.name).contains(query.lower(), autoescape=True),
+            School.dane_code.contains(query, autoescape=True)))
+    if zona is not None:
+        statement = statement.where(School.zona == zona)
+    if active is not None:
+        statement = statement.where(School.active.is_(active))
+    rows, page, pages, total = _paginate(
+        database, statement.order_by(School.name, School.id), School.id)
+
+    secretaria = current_user.secretaria
+    ids = [school.id for school in rows]
+    current_rutas = {ruta.school_id: ruta for ruta in database.scalars(
+        scoped(current_user, Ruta).where(
+            Ruta.school_id.in_(ids),
+            Ruta.horizon_start_year == secretaria.horizon_start_year))}
+    rectors = {user.school_id: user for user in database.scalars(
+        scoped(current_user, User).where(
+            User.school_id.in_(ids), User.role == Role.RECTOR, User.active))}
+    missing_rutas = 0
+    if _can_manage():
+        missing_rutas = database.scalar(
+            scoped(current_user, School).with_only_columns(func.count(School.id))
+            .where(School.active, ~exists().where(
+                Ruta.school_id == School.id,
+                Ruta.horizon_start_year == secretaria.horizon_start_year))) or 0
+    return render_template(
+        "admin/schools.html", schools=rows, page=page, pages=pages, total=total,
+        query=query, zona=zona, active_value=active_value if active is not None else "",
+        zonas=list(Zona), current_rutas=current_rutas, rectors=rectors,
+        horizon=f"{secretaria.horizon_start_year}–{secretaria.horizon_end_year}",
+        missing_rutas=missing_rutas, can_manage=_can_manage())
 
 
-@bp.get("/usuarios")
+def _school_form(form: MultiDict[str, str]) -> schools.SchoolData:
+    return schools.SchoolData(
+        dane_code=form.get("dane_code", "")[:100], name=form.get("name", "")[:1000],
+        zona=form.get("zona", "")[:20], locality=form.get("locality", "")[:1000])
+
+
+def _render_school_form(school: School | None, data: schools.SchoolData,
+                        errors: dict[str, list[str]]) -> str:
+    return render_template("admin/school_form.html", school=school, data=data, errors=errors,
+                           zonas=list(Zona))
+
+
+@bp.route("/instituciones/nueva", methods=["GET", "POST"])
+@roles_required(Role.ADMINISTRADOR)
+def school_new() -> Response | str | tuple[str, int]:
+    if request.method == "GET":
+        return _render_school_form(None, schools.SchoolData("", "", "", ""), {})
+    database = db_session()
+    actor = _actor()
+    data = _school_form(request.form)
+    try:
+        school = schools.register_school(database, actor=actor, secretaria=actor.secretaria,
+                                         data=data)
+        database.commit()
+    except (InvalidInput, IntegrityError) as error:
+        database.rollback()
+        return _render_school_form(None, data, _errors_of(error)), 422
+    flash(f"Se registró «{school.name}» y se abrió su Ruta {school.rutas[-1].horizon_label}.",
+          "success")
+    return redirect(url_for("admin.schools"))
+
+
+@bp.route("/instituciones/<int:school_id>/editar", methods=["GET", "POST"])
+@roles_required(Role.ADMINISTRADOR)
+def school_edit(school_id: int) -> Response | str | tuple[str, int]:
+    database = db_session()
+    school = get_in_scope(database, current_user, School, school_id)
+    if request.method == "GET":
+        current = schools.SchoolData(school.dane_code, school.name, school.zona.value,
+                                     school.locality)
+        return _render_school_form(school, current, {})
+    data = _school_form(request.form)
+    try:
+        schools.update_school(database, school, actor=_actor(), data=data)
+        database.commit()
+    except (InvalidInput, IntegrityError) as error:
+        database.rollback()
+        return _render_school_form(school, data, _errors_of(error)), 422
+    flash(f"Se guardaron los cambios de «{school.name}».", "success")
+    return redirect(url_for("admin.schools"))
+
+
+@bp.post("/instituciones/<int:school_id>/desactivar")
+@roles_required(Role.ADMINISTRADOR)
+def school_deactivate(school_id: int) -> Response:
+    return _set_school_active(school_id, active=False)
+
+
+@bp.post("/instituciones/<int:school_id>/reactivar")
+@roles_required(Role.ADMINISTRADOR)
+def school_reactivate(school_id: int) -> Response:
+    return _set_school_active(school_id, active=True)
+
+
+def _set_school_active(school_id: int, *, active: bool) -> Response:
+    database = db_session()
+    school = get_in_scope(database, current_user, School, school_id)
+    schools.set_school_active(database, school, actor=_actor(), active=active)
+    database.commit()
+    flash(f"«{school.name}» quedó {'activa' if active else 'inactiva'}.", "success")
+    return _back("admin.schools")
+
+
+@bp.post("/instituciones/abrir-rutas")
+@roles_required(Role.ADMINISTRADOR)
+def open_missing_rutas() -> Response:
+    database = db_session()
+    active_schools = database.scalars(scoped(current_user, School).where(School.active)).all()
+    opened = services.open_missing_rutas(database, active_schools, actor=_actor())
+    database.commit()
+    secretaria = current_user.secretaria
+    horizon = f"{secretaria.horizon_start_year}–{secretaria.horizon_end_year}"
+    if opened:
+        opened_text = ("Se abrió 1 Ruta" if len(opened) == 1
+                       else f"Se abrieron {len(opened)} Rutas")
+        flash(f"{opened_text} del horizonte {horizon}.", "success")
+    else:
+        flash(f"Todas las instituciones activas ya tenían su Ruta {horizon}.", "info")
+    return _back("admin.schools")
+
+
+# --- CSV import ---------------------------------------------------------------------------
+
+
+def _render_import(report: school_import.ImportReport | None = None) -> str:
+    return render_template("admin/import.html", report=report,
+                           max_rows=school_import.MAX_ROWS, max_errors=MAX_ERRORS_SHOWN)
+
+
+@bp.route("/instituciones/importar", methods=["GET", "POST"])
+@roles_required(Role.ADMINISTRADOR)
+def school_import_page() -> Response | str | tuple[str, int]:
+    if request.method == "GET":
+        return _render_import()
+    upload = request.files.get("archivo")
+    if upload is None or not upload.filename:
+        return _render_import(school_import.ImportReport(
+            errors=["Elija el archivo CSV que va a importar."])), 422
+    database = db_session()
+    actor = _actor()
+    # One byte over the limit is enough for the import to say the file is too big.
+    content = upload.read(school_import.MAX_BYTES + 1)
+    try:
+        report = school_import.import_schools(database, actor=actor,
+                                               secretaria=actor.secretaria, content=content)
+        if report.ok:
+            database.commit()
+    except IntegrityError:
+        report = school_import.ImportReport(errors=[CONFLICT])
+    if not report.ok:
+        database.rollback()
+        return _render_import(report), 422
+    flash(report.summary(), "success")
+    return redirect(url_for("admin.schools"))
+
+
+@bp.get("/instituciones/importar/ejemplo.csv")
+@roles_required(Role.ADMINISTRADOR)
+def school_import_example() -> Response:
+    return send_file(EXAMPLE_FILE, mimetype="text/csv", as_attachment=True,
+                     download_name=EXAMPLE_FILE.name)
+
+
+# --- users --------------------------------------------------------------------------------
+
+
+@bp.get("/usuarios", endpoint="users")
 @roles_required(*SECRETARIA_ROLES)
-def users() -> str:
-    rows = db_session().scalars(scoped(current_user, User).order_by(User.name)).all()
-    return render_template("admin/users.html", users=rows)
+def users_list() -> str:
+    database = db_session()
+    query = _search()
+    role_value = request.args.get("rol", "")
+    role = Role(role_value) if role_value in set(Role) else None
+    active_value = request.args.get("estado", "")
+    active = USER_ACTIVE_FILTERS.get(active_value)
+
+    statement = scoped(current_user, User)
+    if query:
+        statement = statement.where(or_(
+            func.lower(User.name).contains(query.lower(), autoescape=True),
+            User.email.contains(query.lower(), autoescape=True)))
+    if role is not None:
+        statement = statement.where(User.role == role)
+    if active is not None:
+        statement = statement.where(User.active.is_(active))
+    rows, page, pages, total = _paginate(
+        database, statement.order_by(User.name, User.id), User.id)
+    return render_template(
+        "admin/users.html", users=rows, page=page, pages=pages, total=total, query=query,
+        role=role, roles=list(Role), active_value=active_value if active is not None else "",
+        can_manage=_can_manage())
+
+
+def _user_form(form: MultiDict[str, str]) -> accounts.UserData:
+    return accounts.UserData(
+        email=form.get("email", "")[:1000], name=form.get("name", "")[:1000],
+        role=form.get("role", "")[:40], school_id=form_int(form.get("school_id")))
+
+
+def _render_user_form(user: User | None, data: accounts.UserData, errors: dict[str, list[str]],
+                      password_errors: dict[str, list[str]] | None = None) -> str:
+    school_choices = db_session().scalars(
+        scoped(current_user, School).order_by(School.name, School.id)).all()
+    return render_template(
+        "admin/user_form.html", user=user, data=data, errors=errors,
+        password_errors=password_errors or {}, roles=list(Role), schools=school_choices,
+        school_roles=[role for role in Role if role.belongs_to_school])
+
+
+@bp.route("/usuarios/nuevo", methods=["GET", "POST"])
+@roles_required(Role.ADMINISTRADOR)
+def user_new() -> Response | str | tuple[str, int]:
+    if request.method == "GET":
+        return _render_user_form(None, accounts.UserData("", "", ""), {})
+    database = db_session()
+    actor = _actor()
+    data = _user_form(request.form)
+    password = request.form.get("password", "")[:1000]
+    try:
+        user = accounts.create_user(database, actor=actor, secretaria_id=actor.secretaria_id,
+                                    data=data, password=password or None,
+                                    passwords=passwords())
+        database.commit()
+    except (InvalidInput, IntegrityError) as error:
+        database.rollback()
+        return _render_user_form(None, data, _errors_of(error)), 422
+    if user.password_hash:
+        flash(f"Se creó la cuenta de {user.name}. Entréguele la contraseña temporal por un "
+              "medio seguro: deberá cambiarla al ingresar.", "success")
+    else:
+        flash(f"Se creó la cuenta de {user.name}, sin contraseña: asígnele una contraseña "
+              "temporal para que pueda ingresar.", "success")
+    return redirect(url_for("admin.users"))
+
+
+@bp.route("/usuarios/<int:user_id>/editar", methods=["GET", "POST"])
+@roles_required(Role.ADMINISTRADOR)
+def user_edit(user_id: int) -> Response | str | tuple[str, int]:
+    database = db_session()
+    user = get_in_scope(database, current_user, User, user_id)
+    if request.method == "GET":
+        current = accounts.UserData(user.email, user.name, user.role.value, user.school_id)
+        return _render_user_form(user, current, {})
+    data = _user_form(request.form)
+    try:
+        accounts.update_user(database, user, actor=_actor(), data=data)
+        database.commit()
+    except (InvalidInput, IntegrityError) as error:
+        database.rollback()
+        return _render_user_form(user, data, _errors_of(error)), 422
+    flash(f"Se guardaron los cambios de {user.name}.", "success")
+    return redirect(url_for("admin.users"))
+
+
+@bp.post("/usuarios/<int:user_id>/contrasena")
+@roles_required(Role.ADMINISTRADOR)
+def user_temporary_password(user_id: int) -> Response | tuple[str, int]:
+    database = db_session()
+    user = get_in_scope(database, current_user, User, user_id)
+    password = request.form.get("password", "")[:1000]
+    if user.id == current_user.id:
+        # Its page shows no such form: the error page explains it.
+        raise InvalidInput({"": ["Para cambiar su propia contraseña use la página "
+                                 "«Contraseña»."]})
+    problems = accounts.password_problems(password, email=user.email)
+    if problems:
+        current = accounts.UserData(user.email, user.name, user.role.value, user.school_id)
+        return _render_user_form(user, current, {}, {"password": problems}), 422
+    accounts.set_password(database, user, password, passwords=passwords(), temporary=True)
+    database.commit()
+    flash(f"Se asignó una contraseña temporal a {user.name}. Entréguesela por un medio seguro: "
+          "deberá cambiarla al ingresar. Sus sesiones abiertas se cerraron.", "success")
+    return redirect(url_for("admin.users"))
+
+
+@bp.post("/usuarios/<int:user_id>/desactivar")
+@roles_required(Role.ADMINISTRADOR)
+def user_deactivate(user_id: int) -> Response:
+    return _set_user_active(user_id, active=False)
+
+
+@bp.post("/usuarios/<int:user_id>/reactivar")
+@roles_required(Role.ADMINISTRADOR)
+def user_reactivate(user_id: int) -> Response:
+    return _set_user_active(user_id, active=True)
+
+
+def _set_user_active(user_id: int, *, active: bool) -> Response:
+    database = db_session()
+    user = get_in_scope(database, current_user, User, user_id)
+    # A refusal (own account, a second active rector) is an InvalidInput: the error page
+    # explains it with status 422.
+    accounts.set_user_active(database, user, actor=_actor(), active=active)
+    database.commit()
+    flash(f"La cuenta de {user.name} quedó {'activa' if active else 'inactiva'}.", "success")
+    return _back("admin.users")

@@ -172,6 +172,43 @@ def secretarias_create_command(name: str, divipola: str, horizon_start: int,
     click.echo(f"Secretaría creada: {name}.")
 
 
+@click.group("schools")
+def schools_group() -> None:
+    """Manage schools (instituciones educativas)."""
+
+
+@schools_group.command("import")
+@click.argument("csv_file", type=click.Path(exists=True, dir_okay=False, readable=True))
+@click.option("--secretaria", "secretaria_name", help="Nombre de la Secretaría (si hay varias).")
+@with_appcontext
+def schools_import_command(csv_file: str, secretaria_name: str | None) -> None:
+    """Import new schools and their rectors from a CSV file: all rows or none."""
+    from sqlalchemy.exc import IntegrityError
+
+    from workflow import school_import
+
+    database = db_session()
+    secretaria = _one_secretaria(secretaria_name)
+    with open(csv_file, "rb") as handle:
+        # One byte over the limit is enough for the import to say the file is too big.
+        content = handle.read(school_import.MAX_BYTES + 1)
+    try:
+        report = school_import.import_schools(database, actor=None, secretaria=secretaria,
+                                               content=content)
+        if report.ok:
+            database.commit()
+    except IntegrityError:
+        report = school_import.ImportReport(errors=[
+            "Otra persona registró al mismo tiempo un código DANE o un correo del archivo. "
+            "Vuelva a intentarlo."])
+    if not report.ok:
+        database.rollback()
+        for message in report.errors:
+            click.echo(message, err=True)
+        _fail(report.summary())
+    click.echo(report.summary())
+
+
 @click.group("rutas")
 def rutas_group() -> None:
     """Inspect Rutas."""
@@ -210,7 +247,85 @@ def states_command(output_format: str) -> None:
                    f"[{who}] si: {conditions}")
 
 
+@click.group("catalog")
+def catalog_group() -> None:
+    """Autoevaluación instruments (Guía 34 catalogs): versions are never edited in place."""
+
+
+@catalog_group.command("list")
+@with_appcontext
+def catalog_list_command() -> None:
+    """Every catalog version with its counts of áreas, procesos and componentes."""
+    from workflow.catalog import Catalog, catalog_counts, current_catalog
+
+    database = db_session()
+    found = database.scalars(select(Catalog).order_by(Catalog.year, Catalog.slug)).all()
+    counts = catalog_counts(database, [item.id for item in found])
+    current: dict[int, list[str]] = {}
+    for secretaria in database.scalars(select(Secretaria).order_by(Secretaria.name)):
+        chosen = current_catalog(database, secretaria.id)
+        if chosen is not None:
+            current.setdefault(chosen.id, []).append(secretaria.name)
+    for item in found:
+        areas, procesos, componentes = counts[item.id]
+        owner = item.secretaria.name if item.secretaria else "todas las Secretarías"
+        line = (f"{item.slug:<24} {item.year}  {areas} áreas · {procesos} procesos · "
+                f"{componentes} componentes  [{owner}]")
+        if item.id in current:
+            line += f"  vigente en: {', '.join(current[item.id])}"
+        click.echo(line)
+    click.echo(f"{len(found)} catálogo(s).")
+
+
+@catalog_group.command("load")
+@click.argument("catalog_file", type=click.Path(exists=True, dir_okay=False, readable=True))
+@with_appcontext
+def catalog_load_command(catalog_file: str) -> None:
+    """Load a catalog file (JSON) as a new version, for every Secretaría."""
+    from pathlib import Path
+
+    from workflow.catalog import MAX_FILE_BYTES, CatalogProblems, load_catalog
+
+    database = db_session()
+    path = Path(catalog_file)
+    with path.open("rb") as handle:
+        content = handle.read(MAX_FILE_BYTES + 1)
+    try:
+        loaded = load_catalog(database, content, source=path.name)
+    except CatalogProblems as refused:
+        database.rollback()
+        for problem in refused.problems:
+            click.echo(str(problem), err=True)
+        _fail(refused.message)
+        return
+    database.commit()
+    click.echo(_catalog_summary("Catálogo cargado", loaded))
+
+
+@catalog_group.command("load-shipped")
+@with_appcontext
+def catalog_load_shipped_command() -> None:
+    """Load the catalogs shipped with Ruta (Guía 34 of 2008 and 2026) that are missing."""
+    from workflow.catalog import load_shipped_catalogs
+
+    database = db_session()
+    loaded = load_shipped_catalogs(database)
+    database.commit()
+    for item in loaded:
+        click.echo(_catalog_summary("Catálogo cargado", item))
+    if not loaded:
+        click.echo("Los catálogos incluidos ya estaban cargados.")
+
+
+def _catalog_summary(prefix: str, item: object) -> str:
+    from workflow.catalog import catalog_counts
+
+    areas, procesos, componentes = catalog_counts(db_session(), [item.id])[item.id]  # type: ignore[attr-defined]
+    return (f"{prefix}: {item.slug} ({areas} áreas, {procesos} procesos, "  # type: ignore[attr-defined]
+            f"{componentes} componentes).")
+
+
 def init_app(app: Flask) -> None:
     for command in (init_db_command, demo_command, users_group, secretarias_group,
-                    rutas_group, states_command):
+                    rutas_group, states_command, schools_group, catalog_group):
         app.cli.add_command(command)

@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from workflow import services
 from workflow.errors import Forbidden, InvalidInput
 from workflow.models import School, Secretaria, User, Zona
 from workflow.roles import Role
@@ -64,7 +65,8 @@ def validate_school(session: Session, secretaria: Secretaria, data: SchoolData, 
         zona = None
     locality = " ".join(data.locality.split())
     if not locality and zona is not None:
-        errors["locality"] = [f"Escriba {zona.locality_label.lower()} de la institución."]
+        article = "la comuna" if zona is Zona.URBANA else "el corregimiento"
+        errors["locality"] = [f"Escriba {article} de la institución."]
     elif not locality:
         errors["locality"] = ["Escriba la comuna (zona urbana) o el corregimiento (zona rural)."]
     elif len(locality) > 120:
@@ -89,6 +91,17 @@ def create_school(session: Session, *, actor: User | None, secretaria: Secretari
                     locality=locality, active=True)
     session.add(school)
     session.flush()
+    return school
+
+
+def register_school(session: Session, *, actor: User | None, secretaria: Secretaria,
+                    data: SchoolData) -> School:
+    """Create a school with its Ruta open for the Secretaría's current horizon.
+
+    Changes: the school row, its Ruta in ``borrador`` and the Ruta's opening history row.
+    """
+    school = create_school(session, actor=actor, secretaria=secretaria, data=data)
+    services.open_ruta(session, school, actor=actor)
     return school
 
 
