@@ -1,0 +1,273 @@
+"""The review cycle in a real Chromium: what the rector and the revisores see and do.
+
+Every page a test visits is checked with axe-core (no serious or critical violation) while the
+Content-Security-Policy stays enforced.
+"""
+
+from __future__ import annotations
+
+import pytest
+from playwright.sync_api import Locator, Page, expect
+
+from workflow.states import STATE_EXPLANATIONS, STATE_LABELS, STATE_ORDER, State
+
+from .conftest import PHONE, Browsing, World
+
+pytestmark = pytest.mark.browser
+
+OBSERVATIONS = ("1. La meta del objetivo 2 no tiene unidad de medida ni fecha.\n"
+                "2. El PMI no retoma las debilidades de lectura crítica de Saber 11.")
+EMPTY_RETURN_REASON = ("Escriba las observaciones para la institución: una devolución sin "
+                       "observaciones no le dice qué corregir.")
+RETURN_BUTTON = "Devolver con observaciones"
+TAKE_BUTTON = "Tomar para revisión"
+APPROVE_BUTTON = "Aprobar el PMI"
+
+
+def current_step(page: Page) -> Locator:
+    return page.locator("ol.stepper > li[aria-current='step']")
+
+
+def state_badge(page: Page) -> Locator:
+    return page.locator("#estado-titulo .badge")
+
+
+def history_items(page: Page) -> Locator:
+    return page.locator("ol.timeline > li")
+
+
+def flash(page: Page) -> Locator:
+    return page.locator(".flashes .flash")
+
+
+def is_post(response: object) -> bool:
+    return response.request.method == "POST"  # type: ignore[attr-defined, no-any-return]
+
+
+def test_review_return_flow_shows_observations_to_rector(browsing: Browsing,
+                                                          world: World) -> None:
+    ruta_id = world.ruta(State.PMI_FORMULADO)
+
+    # The rector signs in through the form and lands on the Ruta.
+    rector = browsing.new_page()
+    rector.goto("/ingresar")
+    expect(rector.get_by_role("heading", level=1)).to_have_text("Ingresar")
+    browsing.check_accessibility(rector)
+    browsing.login(rector, world.rector_email)
+    expect(rector).to_have_url(f"{browsing.server.url}/rutas/{ruta_id}")
+    expect(rector.get_by_role("heading", level=1)).to_have_text(world.school_name)
+    steps = rector.locator("ol.stepper > li")
+    expect(steps).to_have_count(7)
+    expect(rector.locator("ol.stepper .step-label")).to_have_text(
+        [STATE_LABELS[state] for state in STATE_ORDER])
+    expect(current_step(rector)).to_have_count(1)
+    expect(current_step(rector)).to_contain_text("PMI enviado a la Secretaría")
+    expect(steps.nth(2)).to_have_attribute("aria-current", "step")
+    expect(state_badge(rector)).to_have_text("PMI enviado a la Secretaría")
+    expect(rector.get_by_text(STATE_EXPLANATIONS[State.PMI_FORMULADO][0])).to_be_visible()
+    expect(history_items(rector).locator(".timeline-head strong")).to_have_text(
+        ["Envió el PMI a la Secretaría", "Envió la autoevaluación", "Abrió la Ruta"])
+    # Nothing for the rector to do while the Secretaría has the plan.
+    expect(rector.locator("form.action")).to_have_count(0)
+    browsing.check_accessibility(rector)
+
+    # A revisor, in a browser of their own, finds it in the queue by state.
+    reviewer = browsing.new_page()
+    browsing.login(reviewer, world.reviewer_email)
+    expect(reviewer).to_have_url(f"{browsing.server.url}/revision/")
+    browsing.check_accessibility(reviewer)
+    reviewer.get_by_label("Estado", exact=True).select_option(State.PMI_FORMULADO.value)
+    reviewer.get_by_role("button", name="Filtrar").click()
+    expect(reviewer).to_have_url(f"{browsing.server.url}/revision/?estado=pmi_formulado&colegio=")
+    expect(reviewer.locator("tbody tr")).to_have_count(1)
+    expect(reviewer.get_by_text("1 Ruta en «PMI enviado a la Secretaría».")).to_be_visible()
+    browsing.check_accessibility(reviewer)
+    reviewer.get_by_role("link", name=world.school_name).click()
+    expect(reviewer).to_have_url(f"{browsing.server.url}/rutas/{ruta_id}")
+    expect(reviewer.get_by_text(STATE_EXPLANATIONS[State.PMI_FORMULADO][1])).to_be_visible()
+    browsing.check_accessibility(reviewer)
+
+    reviewer.get_by_role("button", name=TAKE_BUTTON).click()
+    expect(flash(reviewer)).to_contain_text("La Ruta quedó en «PMI en revisión».")
+    expect(state_badge(reviewer)).to_have_text("PMI en revisión")
+    browsing.check_accessibility(reviewer)
+
+    # Empty observations: the browser itself refuses to send the form.
+    posts: list[str] = []
+    reviewer.on("request", lambda request: posts.append(request.url)
+                if request.method == "POST" else None)
+    textarea = reviewer.get_by_label("Observaciones para la institución (obligatorias)")
+    reviewer.get_by_role("button", name=RETURN_BUTTON).click()
+    assert reviewer.evaluate("document.activeElement.id") == "observaciones-devolver"
+    assert textarea.evaluate("element => element.validity.valueMissing") is True
+    assert posts == []
+    expect(reviewer).to_have_url(f"{browsing.server.url}/rutas/{ruta_id}")
+
+    # Without the attribute (an old browser, a crafted request) the server refuses it.
+    textarea.evaluate("element => element.removeAttribute('required')")
+    with reviewer.expect_response(is_post) as refused:
+        reviewer.get_by_role("button", name=RETURN_BUTTON).click()
+    assert refused.value.status == 422
+    assert len(posts) == 1
+    summary = reviewer.locator(".error-summary")
+    expect(summary.get_by_role("heading")).to_have_text(
+        "Todavía no se puede «devolver con observaciones».")
+    expect(summary.locator("li")).to_have_text([EMPTY_RETURN_REASON])
+    expect(state_badge(reviewer)).to_have_text("PMI en revisión")
+    assert world.state_of(ruta_id) == (
+        State.EN_REVISION,
+        ["abrir_ruta", "enviar_autoevaluacion", "formular_pmi", "tomar_revision"])
+    browsing.check_accessibility(reviewer)
+
+    # With observations the return goes through.
+    reviewer.get_by_label("Observaciones para la institución (obligatorias)").fill(OBSERVATIONS)
+    with reviewer.expect_response(is_post) as returned:
+        reviewer.get_by_role("button", name=RETURN_BUTTON).click()
+    assert returned.value.status == 302
+    expect(reviewer).to_have_url(f"{browsing.server.url}/rutas/{ruta_id}")
+    expect(flash(reviewer)).to_have_text(
+        "Listo: devolvió con observaciones. La Ruta quedó en «Autoevaluación enviada».")
+    expect(state_badge(reviewer)).to_have_text("Autoevaluación enviada")
+    browsing.check_accessibility(reviewer)
+    assert world.state_of(ruta_id) == (
+        State.AUTOEVALUACION_ENVIADA,
+        ["abrir_ruta", "enviar_autoevaluacion", "formular_pmi", "tomar_revision", "devolver"])
+
+    # The rector reloads and reads the observations and the new state.
+    rector.reload()
+    expect(current_step(rector)).to_contain_text("Autoevaluación enviada")
+    expect(rector.locator("ol.stepper > li").nth(1)).to_have_attribute("aria-current", "step")
+    expect(state_badge(rector)).to_have_text("Autoevaluación enviada")
+    expect(rector.get_by_text(STATE_EXPLANATIONS[State.AUTOEVALUACION_ENVIADA][0])).to_be_visible()
+    latest = history_items(rector).first
+    expect(latest.locator(".timeline-head strong")).to_have_text("Devolvió con observaciones")
+    expect(latest.locator(".observations-title")).to_have_text("Observaciones de la Secretaría")
+    expect(latest.locator(".observations .prewrap")).to_have_text(OBSERVATIONS)
+    expect(rector.get_by_role("button", name="Enviar el PMI a la Secretaría")).to_be_visible()
+    browsing.check_accessibility(rector)
+    browsing.screenshot(rector, "ruta-rector-desktop")
+    assert len(browsing.checked_urls) == 9
+
+
+def assert_reachable(page: Page, target: Locator) -> None:
+    """Inside the 360 px viewport once scrolled to, and nothing covers it."""
+    target.scroll_into_view_if_needed()
+    box = target.bounding_box()
+    assert box is not None, target
+    assert box["x"] >= 0 and box["x"] + box["width"] <= PHONE["width"], (target, box)
+    target.click(trial=True)  # Playwright's check that a real click would land on it
+
+
+def assert_no_horizontal_scroll(page: Page) -> None:
+    width = page.evaluate("document.scrollingElement.scrollWidth")
+    assert width <= PHONE["width"], f"{page.url} is {width} px wide at {PHONE['width']} px"
+
+
+def test_mobile_360_has_no_horizontal_scroll(browsing: Browsing, world: World) -> None:
+    rector_ruta = world.ruta(State.AUTOEVALUACION_ENVIADA, return_observations=OBSERVATIONS)
+    reviewed_ruta = world.ruta(State.EN_REVISION, other_school=True)
+
+    rector = browsing.new_page(PHONE)
+    browsing.login(rector, world.rector_email)
+    expect(rector).to_have_url(f"{browsing.server.url}/rutas/{rector_ruta}")
+    assert_no_horizontal_scroll(rector)
+    for target in (rector.get_by_role("link", name="Mi Ruta"),
+                   rector.get_by_role("link", name="Contraseña"),
+                   rector.get_by_role("button", name="Salir"),
+                   rector.get_by_role("button", name="Enviar el PMI a la Secretaría")):
+        assert_reachable(rector, target)
+    browsing.check_accessibility(rector)
+    browsing.screenshot(rector, "ruta-rector-360")
+
+    reviewer = browsing.new_page(PHONE)
+    browsing.login(reviewer, world.reviewer_email)
+    expect(reviewer.locator("tbody tr")).to_have_count(2)
+    assert_no_horizontal_scroll(reviewer)
+    for target in (reviewer.get_by_role("link", name="Rutas", exact=True),
+                   reviewer.get_by_role("link", name="Instituciones"),
+                   reviewer.get_by_role("link", name="Usuarios"),
+                   reviewer.get_by_role("button", name="Salir"),
+                   reviewer.get_by_role("button", name="Filtrar"),
+                   reviewer.get_by_role("link", name=world.other_school_name)):
+        assert_reachable(reviewer, target)
+    browsing.check_accessibility(reviewer)
+    browsing.screenshot(reviewer, "cola-revisor-360")
+
+    reviewer.goto(f"/rutas/{reviewed_ruta}")
+    assert_no_horizontal_scroll(reviewer)
+    for target in (reviewer.get_by_role("button", name=APPROVE_BUTTON),
+                   reviewer.get_by_label("Observaciones para la institución (obligatorias)"),
+                   reviewer.get_by_role("button", name=RETURN_BUTTON)):
+        assert_reachable(reviewer, target)
+    browsing.check_accessibility(reviewer)
+    browsing.screenshot(reviewer, "ruta-revisor-360")
+
+
+def test_stale_page_409_offers_reload(browsing: Browsing, world: World) -> None:
+    ruta_id = world.ruta(State.EN_REVISION)
+    first = browsing.new_page()
+    second = browsing.new_page()
+    browsing.login(first, world.reviewer_email)
+    browsing.login(second, world.other_reviewer_email)
+    for page in (first, second):
+        page.goto(f"/rutas/{ruta_id}")
+        expect(state_badge(page)).to_have_text("PMI en revisión")
+
+    first.get_by_role("button", name=APPROVE_BUTTON).click()
+    expect(state_badge(first)).to_have_text("PMI aprobado")
+
+    with second.expect_response(is_post) as stale:
+        second.get_by_role("button", name=APPROVE_BUTTON).click()
+    assert stale.value.status == 409
+    expect(second.get_by_role("heading", level=1)).to_have_text("La Ruta cambió")
+    expect(second.locator(".error-page")).to_contain_text(
+        "Esta Ruta cambió mientras usted la tenía abierta. Recargue la página para ver su "
+        "estado actual antes de volver a intentarlo.")
+    reload_link = second.get_by_role("link", name="Recargar la Ruta")
+    expect(reload_link).to_have_attribute("href", f"/rutas/{ruta_id}")
+    browsing.check_accessibility(second)
+    browsing.screenshot(second, "ruta-cambio-409")
+    assert world.state_of(ruta_id) == (
+        State.APROBADO,
+        ["abrir_ruta", "enviar_autoevaluacion", "formular_pmi", "tomar_revision", "aprobar"])
+
+    reload_link.click()
+    expect(second).to_have_url(f"{browsing.server.url}/rutas/{ruta_id}")
+    expect(state_badge(second)).to_have_text("PMI aprobado")
+    expect(second.get_by_role("button", name=APPROVE_BUTTON)).to_have_count(0)
+
+
+def test_without_javascript_login_and_transitions_work(browsing: Browsing, world: World) -> None:
+    ruta_id = world.ruta(State.PMI_FORMULADO)
+    reviewer = browsing.new_page(javascript=False)
+    browsing.login(reviewer, world.reviewer_email)
+    expect(reviewer).to_have_url(f"{browsing.server.url}/revision/")
+    reviewer.get_by_role("link", name=world.school_name).click()
+
+    with reviewer.expect_response(is_post) as taken:
+        reviewer.get_by_role("button", name=TAKE_BUTTON).click()
+    assert taken.value.status == 302
+    expect(state_badge(reviewer)).to_have_text("PMI en revisión")
+
+    # Form validation is the browser's, not a script's: it still blocks an empty return.
+    posts: list[str] = []
+    reviewer.on("request", lambda request: posts.append(request.url)
+                if request.method == "POST" else None)
+    reviewer.get_by_role("button", name=RETURN_BUTTON).click()
+    expect(reviewer).to_have_url(f"{browsing.server.url}/rutas/{ruta_id}")
+    expect(state_badge(reviewer)).to_have_text("PMI en revisión")
+    assert posts == []
+
+    reviewer.get_by_label("Observaciones para la institución (obligatorias)").fill(OBSERVATIONS)
+    reviewer.get_by_label("A la autoevaluación (se rehace desde el principio)").check()
+    with reviewer.expect_response(is_post) as returned:
+        reviewer.get_by_role("button", name=RETURN_BUTTON).click()
+    assert returned.value.status == 302
+    expect(state_badge(reviewer)).to_have_text("Autoevaluación en curso")
+    assert world.state_of(ruta_id) == (
+        State.BORRADOR,
+        ["abrir_ruta", "enviar_autoevaluacion", "formular_pmi", "tomar_revision", "devolver"])
+
+    reviewer.get_by_role("button", name="Salir").click()
+    expect(reviewer).to_have_url(f"{browsing.server.url}/ingresar")
+    expect(reviewer.get_by_text("Cerró su sesión.")).to_be_visible()
