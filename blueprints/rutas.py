@@ -63,6 +63,7 @@ def act(ruta_id: int, trigger_name: str) -> Response | tuple[str, int]:
         return _render_detail(ruta, reasons=refused.reasons, error_message=refused.message,
                               posted_trigger=trigger, posted_observations=observations), 422
     database.commit()
-    flash(f"Listo: {trigger.past_tense.lower()}. La Ruta quedó en «{ruta.state.label}».",
+    past = trigger.past_tense
+    flash(f"Listo: {past[0].lower()}{past[1:]}. La Ruta quedó en «{ruta.state.label}».",
           "success")
     return redirect(url_for("rutas.detail", ruta_id=ruta.id))

@@ -139,7 +139,7 @@ def test_action_from_the_wrong_state_answers_409(db: Session, make: Factory,
     web.login(reviewer.email)
     response = web.post(f"/rutas/{ruta.id}/acciones/aprobar", {"version": "1"})
     assert response.status_code == 409
-    assert "No se puede «aprobar el pmi» cuando la Ruta está en «PMI enviado a la Secretaría»" \
+    assert "No se puede «Aprobar el PMI» cuando la Ruta está en «PMI enviado a la Secretaría»" \
         in text_of(response)
 
 

@@ -77,7 +77,7 @@ def _transition(session: Session, ruta: Ruta, trigger: Trigger, *, actor: User |
     if actor is not None and not _in_scope(session, actor, ruta):
         raise NotFound("No encontramos esa Ruta de Mejoramiento.")
     if not may_fire(actor, trigger):
-        raise Forbidden(f"Su rol no permite «{trigger.label.lower()}».")
+        raise Forbidden(f"Su rol no permite «{trigger.label}».")
     if ruta.version != expected_version:
         raise StaleRuta(ruta.id)
 
@@ -91,12 +91,12 @@ def _transition(session: Session, ruta: Ruta, trigger: Trigger, *, actor: User |
         changed = fire(subject, trigger)
     except MachineError:
         raise InvalidTransition(
-            f"No se puede «{trigger.label.lower()}» cuando la Ruta está en «{before.label}»."
+            f"No se puede «{trigger.label}» cuando la Ruta está en «{before.label}»."
         ) from None
     if not changed:
         reasons = list(dict.fromkeys(
             reason for result in results.values() for reason in result.reasons))
-        raise GuardFailed(f"Todavía no se puede «{trigger.label.lower()}».", reasons)
+        raise GuardFailed(f"Todavía no se puede «{trigger.label}».", reasons)
 
     moment = now or utcnow()
     ruta.state = State(subject.state)
