@@ -111,7 +111,7 @@ def test_review_return_flow_shows_observations_to_rector(browsing: Browsing,
     assert len(posts) == 1
     summary = reviewer.locator(".error-summary")
     expect(summary.get_by_role("heading")).to_have_text(
-        "Todavía no se puede «devolver con observaciones».")
+        "Todavía no se puede «Devolver con observaciones».")
     expect(summary.locator("li")).to_have_text([EMPTY_RETURN_REASON])
     expect(state_badge(reviewer)).to_have_text("PMI en revisión")
     assert world.state_of(ruta_id) == (
