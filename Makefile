@@ -18,11 +18,17 @@ node_modules/.installed: package.json package-lock.json
 	npm ci --silent --no-audit --no-fund
 	touch $@
 
-## run: the service with demo data on an embedded SQLite database, at http://127.0.0.1:5000
+## run: the service with demo data on an embedded SQLite database, at http://127.0.0.1:5000,
+## beside the scheduler (reminders, outbox delivery) and a local SMTP server on 127.0.0.1:8025
+## that keeps every message in instance/correo/ (also readable on «Correo saliente»).
+## Stopping the web server (Ctrl-C) stops the other two: the trap sends them TERM.
 run: $(STAMP)
 	mkdir -p instance
 	$(BIN)/ruta init-db
 	$(BIN)/ruta demo --if-empty
+	@trap 'kill $$scheduler $$sink 2>/dev/null; wait $$scheduler $$sink 2>/dev/null' EXIT INT TERM; \
+	$(BIN)/python -m jobs.smtp_sink --port 8025 --dir instance/correo & sink=$$!; \
+	$(BIN)/ruta scheduler & scheduler=$$!; \
 	$(BIN)/ruta run --host 127.0.0.1 --port 5000
 
 ## test: the whole suite (SQLite always; PostgreSQL too when TEST_DATABASE_URL is set)

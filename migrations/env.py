@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from alembic import context
 
+import workflow.calendar  # noqa: F401  (registers its tables)
 from ruta.config import load_config
 from ruta.db import make_engine
 from workflow.models import Base

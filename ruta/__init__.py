@@ -24,6 +24,7 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     check_production_safety(app.config)
 
     register_database(app)
+    register_mail(app)
     register_security(app)
     register_templates(app)
     register_blueprints(app)
@@ -36,6 +37,12 @@ def register_database(app: Flask) -> None:
     from ruta.db import Database
 
     Database(app.config["DATABASE_URL"]).init_app(app)
+
+
+def register_mail(app: Flask) -> None:
+    from ruta import mail
+
+    mail.init_app(app)
 
 
 def register_security(app: Flask) -> None:
@@ -51,9 +58,10 @@ def register_templates(app: Flask) -> None:
 
 
 def register_blueprints(app: Flask) -> None:
-    from blueprints import admin, auth, escuela, revision, rutas
+    from blueprints import admin, auth, calendario, escuela, outbox, revision, rutas
 
-    for blueprint in (auth.bp, escuela.bp, rutas.bp, revision.bp, admin.bp):
+    for blueprint in (auth.bp, escuela.bp, rutas.bp, revision.bp, admin.bp, outbox.bp,
+                      calendario.bp):
         app.register_blueprint(blueprint)
 
 
@@ -64,6 +72,10 @@ def register_errors(app: Flask) -> None:
 
 
 def register_cli(app: Flask) -> None:
+    from jobs.cli import jobs_group
+    from jobs.scheduler import scheduler_command
     from ruta import cli
 
     cli.init_app(app)
+    app.cli.add_command(jobs_group)
+    app.cli.add_command(scheduler_command)

@@ -60,6 +60,11 @@ def load_config(env: Mapping[str, str] | None = None) -> dict[str, Any]:
         "MAIL_DEFAULT_SENDER": env.get("MAIL_DEFAULT_SENDER",
                                        "Ruta de Mejoramiento <no-responder@ruta.local>"),
         "MAIL_TIMEOUT_SECONDS": _int(env, "MAIL_TIMEOUT_SECONDS", 30),
+        # The CA that signs the mail server's certificate, when it is not a public one.
+        "MAIL_CA_FILE": env.get("MAIL_CA_FILE") or None,
+        "MAIL_MAX_ATTEMPTS": _int(env, "MAIL_MAX_ATTEMPTS", 8),
+        "MAIL_BATCH_SIZE": _int(env, "MAIL_BATCH_SIZE", 50),
+        "MAIL_STALE_CLAIM_MINUTES": _int(env, "MAIL_STALE_CLAIM_MINUTES", 30),
         "LOGIN_MAX_FAILURES_PER_ACCOUNT": _int(env, "LOGIN_MAX_FAILURES_PER_ACCOUNT", 5),
         "LOGIN_MAX_FAILURES_PER_ADDRESS": _int(env, "LOGIN_MAX_FAILURES_PER_ADDRESS", 20),
         "LOGIN_WINDOW_MINUTES": _int(env, "LOGIN_WINDOW_MINUTES", 15),
@@ -69,6 +74,8 @@ def load_config(env: Mapping[str, str] | None = None) -> dict[str, Any]:
         # Behind a load balancer: how many proxies set X-Forwarded-For (0 = trust none).
         "TRUSTED_PROXIES": _int(env, "TRUSTED_PROXIES", 0),
         "QUEUE_PAGE_SIZE": _int(env, "QUEUE_PAGE_SIZE", 20),
+        # Hour (0–23, America/Bogota) of the scheduler's daily reminder pass.
+        "REMINDER_HOUR": _int(env, "REMINDER_HOUR", 6),
         "MAX_CONTENT_LENGTH": _int(env, "MAX_CONTENT_LENGTH", 2 * 1024 * 1024),
         "SESSION_COOKIE_HTTPONLY": True,
         "SESSION_COOKIE_SAMESITE": "Lax",

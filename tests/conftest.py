@@ -25,6 +25,7 @@ from flask.testing import FlaskClient
 from sqlalchemy import text
 from sqlalchemy.orm import Session
 
+import workflow.calendar  # noqa: F401  (registers its tables)
 from ruta import create_app
 from ruta.db import make_engine
 from ruta.migrate import upgrade

@@ -14,6 +14,7 @@ from sqlalchemy.orm import Session
 
 from workflow import services
 from workflow.accounts import Passwords
+from workflow.calendar import seed_demo_calendar
 from workflow.models import Ruta, School, Secretaria, User, Zona
 from workflow.roles import Role
 from workflow.states import ReturnTarget
@@ -126,6 +127,7 @@ def seed_demo(session: Session, *, school_count: int, password: str,
         _walk(session, ruta, PLANS[index % len(PLANS)], rector=rector,
               reviewer=reviewers[index % 2], start=opened_at, rng=rng)
     session.flush()
+    seed_demo_calendar(session, secretaria, actor=admin)
     return secretaria
 
 

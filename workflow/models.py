@@ -302,3 +302,67 @@ class RutaTransition(Base):
         if self.trigger == OPENED:
             return "Abrió la Ruta"
         return Trigger(self.trigger).past_tense
+
+
+class OutboxStatus(PyEnum):
+    """Where an outgoing e-mail is. ``unknown`` is never resent without a person deciding."""
+
+    PENDING = "pending"
+    SENDING = "sending"
+    SENT = "sent"
+    FAILED = "failed"
+    UNKNOWN = "unknown"
+
+    @property
+    def label(self) -> str:
+        return {
+            "pending": "Pendiente",
+            "sending": "Enviándose",
+            "sent": "Enviado",
+            "failed": "Fallido",
+            "unknown": "Incierto",
+        }[self.value]
+
+
+class OutboxMessage(Base):
+    """One outgoing e-mail, written in the same transaction as the event that causes it.
+
+    The subject and both bodies are rendered when the row is written, so what is delivered
+    is what the event said at that moment. ``dedupe_key`` makes queueing idempotent.
+    """
+
+    __tablename__ = "outbox"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    # Whose administrators see the message on their "Correo saliente" page.
+    secretaria_id: Mapped[int] = mapped_column(ForeignKey("secretarias.id"), index=True)
+    ruta_id: Mapped[int | None] = mapped_column(ForeignKey("rutas.id"), index=True)
+    # The template pair it was rendered from (``templates/email/<kind>.*``).
+    kind: Mapped[str] = mapped_column(String(60))
+    dedupe_key: Mapped[str] = mapped_column(String(200), unique=True)
+    recipients: Mapped[list[str]] = mapped_column(JSON)
+    cc: Mapped[list[str]] = mapped_column(JSON, default=list)
+    subject: Mapped[str] = mapped_column(String(300))
+    text_body: Mapped[str] = mapped_column(Text)
+    html_body: Mapped[str] = mapped_column(Text)
+    status: Mapped[OutboxStatus] = mapped_column(str_enum(OutboxStatus, "outbox_status"),
+                                                 default=OutboxStatus.PENDING)
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    next_attempt_at: Mapped[datetime] = mapped_column(default=utcnow)
+    # Set when a deliverer claims the row; a claim left in ``sending`` marks a crash.
+    claimed_at: Mapped[datetime | None]
+    claim_token: Mapped[str | None] = mapped_column(String(64))
+    last_error: Mapped[str | None] = mapped_column(Text)
+    # Recipients the server refused while accepting the message for the others:
+    # address → the server's reply ("550 5.1.1 ...").
+    refused_recipients: Mapped[dict[str, str]] = mapped_column(JSON, default=dict)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    sent_at: Mapped[datetime | None]
+
+    __table_args__ = (
+        Index("ix_outbox_status_next_attempt_at", "status", "next_attempt_at"),
+        CheckConstraint("attempts >= 0", name="attempts_not_negative"),
+        CheckConstraint("(status = 'sent') = (sent_at IS NOT NULL)", name="sent_has_time"),
+        CheckConstraint("status <> 'sending' OR (claim_token IS NOT NULL "
+                        "AND claimed_at IS NOT NULL)", name="sending_is_claimed"),
+    )

@@ -17,7 +17,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 from sqlalchemy.orm.exc import StaleDataError
 
-from workflow import guards
+from workflow import guards, notifications
 from workflow.errors import Forbidden, GuardFailed, InvalidTransition, NotFound, StaleRuta
 from workflow.guards import TransitionInput
 from workflow.models import OPENED, Ruta, RutaTransition, School, User, utcnow
@@ -114,6 +114,7 @@ def _transition(session: Session, ruta: Ruta, trigger: Trigger, *, actor: User |
     except StaleDataError:
         # The UPDATE ... WHERE version = expected matched nothing: another transaction won.
         raise StaleRuta(ruta_id) from None
+    notifications.transition_happened(session, entry)
     return entry
 
 

@@ -1,0 +1,74 @@
+"""``ruta jobs …``: run background jobs by hand (cron, a deploy check, a stuck queue)."""
+
+from __future__ import annotations
+
+import sys
+from datetime import date
+
+import click
+from flask import current_app
+from flask.cli import with_appcontext
+
+
+@click.group("jobs")
+def jobs_group() -> None:
+    """Background jobs: outbox delivery."""
+
+
+@jobs_group.command("deliver")
+@with_appcontext
+def deliver_command() -> None:
+    """Send the e-mails waiting in the outbox, once, and print what happened."""
+    from jobs.deliver import deliver_pending
+
+    report = deliver_pending(current_app._get_current_object())  # type: ignore[attr-defined]
+    if report.suppressed:
+        click.echo("El envío de correo está desactivado (MAIL_SUPPRESS_SEND): no se envió "
+                   "nada.", err=True)
+        sys.exit(1)
+    click.echo(f"Correo saliente: {report.sent} enviado(s), {report.retrying} por reintentar, "
+               f"{report.failed} fallido(s), {report.unknown} incierto(s).")
+    if report.refused_recipients:
+        click.echo(f"{report.refused_recipients} destinatario(s) rechazado(s) por el servidor: "
+                   "vea «Correo saliente».")
+    if report.recovered:
+        click.echo(f"{report.recovered} mensaje(s) quedaron inciertos porque un envío anterior "
+                   "se interrumpió.")
+    if report.unreachable:
+        click.echo("No se pudo conectar con el servidor de correo: se reintentará más tarde.",
+                   err=True)
+        sys.exit(1)
+
+
+def _as_of(_context: click.Context, _parameter: click.Parameter,
+           value: str | None) -> date | None:
+    if value is None:
+        return None
+    try:
+        return date.fromisoformat(value)
+    except ValueError:
+        raise click.BadParameter(f"«{value}» no es una fecha AAAA-MM-DD, por ejemplo "
+                                 "2024-01-22.") from None
+
+
+@jobs_group.command("run-once")
+@click.option("--as-of", "as_of", callback=_as_of, metavar="AAAA-MM-DD",
+              help="El día (America/Bogota) de la pasada; hoy si se omite.")
+@with_appcontext
+def run_once_command(as_of: date | None) -> None:
+    """Run the daily reminder pass for one day, once, and print what it queued."""
+    from jobs.daily import run_daily_pass
+    from workflow.models import utcnow
+
+    result = run_daily_pass(current_app._get_current_object(),  # type: ignore[attr-defined]
+                            now=utcnow(), day=as_of)
+    day = result.day.isoformat()
+    if not result.ran:
+        click.echo(f"La pasada diaria del {day} ya se había ejecutado: no se encoló nada.")
+        return
+    click.echo(f"Pasada diaria del {day} (America/Bogota):")
+    for reminder in result.queued:
+        copy = f"; copia: {', '.join(reminder.cc)}" if reminder.cc else ""
+        click.echo(f"  {reminder.rule.label}: {reminder.school_name} (Ruta {reminder.ruta_id})"
+                   f" → {', '.join(reminder.to)}{copy}")
+    click.echo(f"{len(result.queued)} recordatorio(s) encolado(s).")

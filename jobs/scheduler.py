@@ -1,0 +1,252 @@
+"""``ruta scheduler``: the one process that runs the periodic jobs (never a web worker).
+
+Jobs, by stable id (``JOBS``):
+
+- ``recordatorios``: the daily pass of reminder rules, every day at ``REMINDER_HOUR``
+  (default 6) America/Bogota, whatever the machine's timezone: the timezone is given to the
+  scheduler and to every trigger, because APScheduler 3 otherwise follows the machine's.
+  ``coalesce`` and a large ``misfire_grace_time`` make a late scheduler (a suspended
+  machine) run the pass once instead of skipping it silently; and at startup, a scheduler
+  that was down at the hour runs today's pass right away (``job_runs`` keeps it to once).
+- ``correo``: outbox delivery, every minute.
+
+Only one scheduler runs per database. A second one started by mistake does no harm: it
+asks for a lock and, without it, exits with code 0 and says why (``--esperar`` makes it
+wait instead, as a hot standby).
+
+- PostgreSQL: ``pg_try_advisory_lock(SCHEDULER_LOCK_KEY)`` on a dedicated connection held
+  for the life of the process. The lock dies with the connection, so a killed scheduler
+  never leaves it behind.
+- SQLite: an exclusive ``flock`` on the file ``<database file>.scheduler-lock`` beside the
+  database, held for the life of the process; the operating system releases it when the
+  process ends, however it ends. (A lock row would outlive a crashed scheduler.) SQLite is
+  for one machine, and so is this lock.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import signal
+import time
+from collections.abc import Callable
+from pathlib import Path
+from types import FrameType
+from typing import Any, Final
+
+import click
+from apscheduler.schedulers.blocking import BlockingScheduler
+from apscheduler.triggers.cron import CronTrigger
+from apscheduler.triggers.interval import IntervalTrigger
+from flask import Flask, current_app
+from flask.cli import with_appcontext
+from sqlalchemy import Connection, Engine, text
+from sqlalchemy.pool import NullPool
+
+from ruta.config import ConfigError
+from ruta.db import make_engine
+from workflow.models import utcnow
+from workflow.reminders import BOGOTA
+
+log = logging.getLogger(__name__)
+
+# "RUTA" in ASCII: the advisory lock key of the scheduler, the same in every process.
+SCHEDULER_LOCK_KEY: Final = 0x52555441
+# A pass more than this late is skipped (the next day's runs); until then it still runs once.
+DAILY_MISFIRE_GRACE_SECONDS: Final = 23 * 3600
+# Delivery runs every minute: a run later than that is covered by the next one.
+DELIVERY_MISFIRE_GRACE_SECONDS: Final = 60
+DAILY_JOB_ID: Final = "recordatorios"
+DELIVERY_JOB_ID: Final = "correo"
+ALREADY_RUNNING: Final = ("Ya hay un programador de tareas en ejecución para esta base de "
+                          "datos. Este proceso termina sin hacer nada.")
+WAIT_POLL_SECONDS: Final = 5.0
+
+
+# --- the jobs -----------------------------------------------------------------------------
+
+
+def daily_job(app: Flask) -> None:
+    from jobs.daily import run_daily_pass
+
+    run_daily_pass(app, now=utcnow())
+
+
+def delivery_job(app: Flask) -> None:
+    from jobs.deliver import deliver_pending
+
+    report = deliver_pending(app, now=utcnow())
+    if report.claimed:
+        log.info("Correo saliente: %d enviado(s), %d por reintentar, %d fallido(s), "
+                 "%d incierto(s).", report.sent, report.retrying, report.failed,
+                 report.unknown)
+
+
+def reminder_hour(config: dict[str, Any] | Any) -> int:
+    raw = config.get("REMINDER_HOUR", 6)
+    try:
+        hour = int(raw)
+    except (TypeError, ValueError):
+        hour = -1
+    if not 0 <= hour <= 23:
+        raise ConfigError(f"REMINDER_HOUR debe ser una hora entre 0 y 23; vale «{raw}».")
+    return hour
+
+
+def build_scheduler(app: Flask, *,
+                    daily: Callable[[Flask], None] = daily_job,
+                    deliver: Callable[[Flask], None] = delivery_job) -> BlockingScheduler:
+    """The scheduler with its jobs added, not started (tests inspect it as it is)."""
+    hour = reminder_hour(app.config)
+    scheduler = BlockingScheduler(
+        timezone=BOGOTA,
+        job_defaults={"coalesce": True, "max_instances": 1},
+    )
+    scheduler.add_job(
+        daily, CronTrigger(hour=hour, minute=0, timezone=BOGOTA), args=[app],
+        id=DAILY_JOB_ID, name="Pasada diaria de recordatorios", coalesce=True,
+        misfire_grace_time=DAILY_MISFIRE_GRACE_SECONDS, max_instances=1)
+    scheduler.add_job(
+        deliver, IntervalTrigger(minutes=1, timezone=BOGOTA), args=[app],
+        id=DELIVERY_JOB_ID, name="Envío del correo saliente", coalesce=True,
+        misfire_grace_time=DELIVERY_MISFIRE_GRACE_SECONDS, max_instances=1)
+    return scheduler
+
+
+# --- one scheduler per database -----------------------------------------------------------
+
+
+class SchedulerLock:
+    """The process-lifetime lock that keeps a second scheduler from running jobs."""
+
+    def __init__(self, database_url: str) -> None:
+        self.database_url = database_url
+        self._engine: Engine | None = None
+        self._connection: Connection | None = None
+        self._file: int | None = None
+
+    @property
+    def held(self) -> bool:
+        return self._connection is not None or self._file is not None
+
+    def _sqlite_lock_path(self) -> Path | None:
+        engine = make_engine(self.database_url)
+        database = engine.url.database
+        engine.dispose()
+        if not database or database == ":memory:" or database.startswith("file::memory:"):
+            return None
+        return Path(f"{Path(database).resolve()}.scheduler-lock")
+
+    def acquire(self) -> bool:
+        """Take the lock if nobody holds it. Never blocks."""
+        if self.held:
+            return True
+        if self.database_url.startswith("postgresql"):
+            return self._acquire_postgres()
+        return self._acquire_file()
+
+    def _acquire_postgres(self) -> bool:
+        # Its own engine without a pool: closing the connection must really end the
+        # PostgreSQL session (and so the lock), not park it in a pool still locked.
+        engine = make_engine(self.database_url, poolclass=NullPool)
+        connection = engine.connect()
+        got = bool(connection.execute(text("SELECT pg_try_advisory_lock(:key)"),
+                                      {"key": SCHEDULER_LOCK_KEY}).scalar())
+        connection.commit()  # session-level lock: it survives the transaction's end
+        if not got:
+            connection.close()
+            engine.dispose()
+            return False
+        self._engine, self._connection = engine, connection
+        return True
+
+    def _acquire_file(self) -> bool:
+        import fcntl
+
+        path = self._sqlite_lock_path()
+        if path is None:  # an in-memory database lives and dies with this one process
+            self._file = -1
+            return True
+        descriptor = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
+        try:
+            fcntl.flock(descriptor, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            os.close(descriptor)
+            return False
+        os.ftruncate(descriptor, 0)
+        os.write(descriptor, f"{os.getpid()}\n".encode())
+        self._file = descriptor
+        return True
+
+    def release(self) -> None:
+        if self._connection is not None:
+            try:
+                self._connection.execute(text("SELECT pg_advisory_unlock(:key)"),
+                                         {"key": SCHEDULER_LOCK_KEY})
+                self._connection.commit()
+            finally:
+                self._connection.close()
+                if self._engine is not None:
+                    self._engine.dispose()
+                self._connection = self._engine = None
+        if self._file is not None:
+            if self._file >= 0:
+                os.close(self._file)  # closing the descriptor releases the flock
+            self._file = None
+
+
+# --- the process --------------------------------------------------------------------------
+
+
+def _stop_on_sigterm(_signum: int, _frame: FrameType | None) -> None:
+    # ``make run`` stops its background processes with TERM: leave like Ctrl-C does.
+    raise KeyboardInterrupt
+
+
+def run_scheduler(app: Flask, *, wait: bool = False,
+                  echo: Callable[[str], None] = click.echo) -> int:
+    """Hold the lock, catch up today's pass if it was missed, then run the jobs until
+    stopped. Returns the exit code."""
+    from jobs.daily import catch_up
+
+    hour = reminder_hour(app.config)
+    lock = SchedulerLock(app.config["DATABASE_URL"])
+    if not lock.acquire():
+        if not wait:
+            echo(ALREADY_RUNNING)
+            return 0
+        echo("Ya hay un programador de tareas en ejecución para esta base de datos: este "
+             "proceso espera a que termine para reemplazarlo.")
+        while not lock.acquire():
+            time.sleep(WAIT_POLL_SECONDS)
+    try:
+        scheduler = build_scheduler(app)
+        echo(f"Programador de tareas iniciado (America/Bogota): recordatorios cada día a las "
+             f"{hour:02d}:00, correo saliente cada minuto. Detenga con Ctrl-C.")
+        catch_up(app, now=utcnow(), hour=hour)
+        previous = signal.signal(signal.SIGTERM, _stop_on_sigterm)
+        try:
+            scheduler.start()
+        except KeyboardInterrupt:
+            pass
+        finally:
+            signal.signal(signal.SIGTERM, previous)
+            if scheduler.running:
+                scheduler.shutdown(wait=False)
+        echo("Programador de tareas detenido.")
+        return 0
+    finally:
+        lock.release()
+
+
+@click.command("scheduler")
+@click.option("--esperar", "wait", is_flag=True,
+              help="Si ya hay otro programador en ejecución, esperar a que termine en vez de "
+                   "salir.")
+@with_appcontext
+def scheduler_command(wait: bool) -> None:
+    """Run the periodic jobs (reminders, outbox delivery) until stopped: one per database."""
+    logging.basicConfig(level=logging.INFO,
+                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    app = current_app._get_current_object()  # type: ignore[attr-defined]
+    raise SystemExit(run_scheduler(app, wait=wait))

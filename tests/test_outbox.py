@@ -1,0 +1,342 @@
+"""The outbox: queueing is idempotent and transactional, templates render safely, and the
+administrators' "Correo saliente" page lists, filters and retries, within their Secretaría."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import pytest
+from flask import Flask
+from sqlalchemy import func, select, update
+from sqlalchemy.orm import Session
+
+from ruta import create_app
+from tests.conftest import Factory, WebClient, app_config
+from workflow import outbox
+from workflow.errors import Forbidden
+from workflow.models import OutboxMessage, OutboxStatus, Secretaria, User
+from workflow.roles import Role
+
+BASE_URL = "https://ruta.ibague.gov.co"
+NOW = datetime(2025, 3, 4, 13, 0, tzinfo=UTC)
+CONTEXT: dict[str, Any] = {
+    "school_name": "Institución Educativa San Simón",
+    "dane_code": "173001000001",
+    "secretaria_name": "Secretaría de Educación de Ibagué",
+    "horizon": "2024–2026",
+    "ruta_url": f"{BASE_URL}/rutas/1",
+    "actor_name": "Ana Revisora",
+    "reviewer_name": "Ana Revisora",
+    "at": datetime(2025, 3, 4, 15, 30, tzinfo=UTC),
+    "state_label": "En revisión",
+    "observations": "Meta 2: <sin unidad> & sin línea base.",
+    "return_target": "a la formulación del PMI (la autoevaluación queda como está)",
+}
+
+
+@pytest.fixture
+def app(database_url: str) -> Iterator[Flask]:
+    """conftest's app, with a public address for links."""
+    application = create_app(app_config(database_url, RUTA_BASE_URL=BASE_URL))
+    yield application
+    application.extensions["ruta_db"].dispose()
+
+
+def count_rows(db: Session) -> int:
+    return db.scalar(select(func.count()).select_from(OutboxMessage)) or 0
+
+
+def queue(db: Session, secretaria: Secretaria, key: str, *,
+          to: tuple[str, ...] = ("rectora@sansimon.edu.co",), kind: str = "ruta_devuelta",
+          status: OutboxStatus = OutboxStatus.PENDING, **values: Any) -> OutboxMessage:
+    assert outbox.enqueue(db, kind=kind, to=list(to), context=CONTEXT, dedupe_key=key,
+                          secretaria_id=secretaria.id, now=NOW)
+    message = db.scalars(select(OutboxMessage).where(OutboxMessage.dedupe_key == key)).one()
+    if status is not OutboxStatus.PENDING or values:
+        if status is OutboxStatus.SENT:
+            values.setdefault("sent_at", NOW)
+        db.execute(update(OutboxMessage).where(OutboxMessage.id == message.id)
+                   .values(status=status, **values))
+    db.commit()
+    db.refresh(message)
+    return message
+
+
+# --- queueing -----------------------------------------------------------------------------
+
+
+def test_enqueue_renders_subject_text_and_html(db: Session, make: Factory) -> None:
+    secretaria = make.secretaria()
+
+    created = outbox.enqueue(db, kind="ruta_devuelta", to=["Rectora@SanSimon.edu.co"],
+                             cc=["equipo@sansimon.edu.co", "rectora@sansimon.edu.co"],
+                             context=CONTEXT, dedupe_key="prueba:1",
+                             secretaria_id=secretaria.id, now=NOW)
+    db.commit()
+
+    message = db.scalars(select(OutboxMessage)).one()
+    assert created is True
+    assert (message.kind, message.recipients, message.cc, message.subject, message.status,
+            message.attempts, message.next_attempt_at, message.created_at) == (
+        "ruta_devuelta", ["rectora@sansimon.edu.co"], ["equipo@sansimon.edu.co"],
+        "Ruta devuelta con observaciones: Institución Educativa San Simón",
+        OutboxStatus.PENDING, 0, NOW, NOW)
+    assert "Observaciones de la Secretaría:\n\nMeta 2: <sin unidad> & sin línea base.\n" in (
+        message.text_body)
+    assert "<blockquote>Meta 2: &lt;sin unidad&gt; &amp; sin línea base.</blockquote>" in (
+        message.html_body)
+    assert f'<a href="{BASE_URL}/rutas/1">' in message.html_body
+    assert message.html_body.startswith("<!doctype html>")
+
+
+def test_enqueue_twice_with_one_key_keeps_one_message(db: Session, make: Factory) -> None:
+    secretaria = make.secretaria()
+    arguments: dict[str, Any] = {"kind": "pmi_aprobado", "to": ["rectora@sansimon.edu.co"],
+                                 "context": CONTEXT, "dedupe_key": "transition:7:rector",
+                                 "secretaria_id": secretaria.id}
+
+    first = outbox.enqueue(db, **arguments)
+    second = outbox.enqueue(db, **{**arguments, "to": ["otra@sansimon.edu.co"]})
+    db.commit()
+
+    assert (first, second, count_rows(db)) == (True, False, 1)
+    assert db.scalars(select(OutboxMessage.recipients)).one() == ["rectora@sansimon.edu.co"]
+
+
+def test_enqueue_rolled_back_with_its_transaction_leaves_nothing(db: Session,
+                                                                 make: Factory) -> None:
+    secretaria = make.secretaria()
+    db.commit()
+    outbox.enqueue(db, kind="pmi_aprobado", to=["rectora@sansimon.edu.co"], context=CONTEXT,
+                   dedupe_key="prueba:1", secretaria_id=secretaria.id)
+
+    db.rollback()
+
+    assert count_rows(db) == 0
+
+
+@pytest.mark.parametrize(("to", "message"), [
+    ([], "an e-mail needs at least one recipient"),
+    (["sin-arroba"], "not an e-mail address: 'sin-arroba'"),
+    (["a@b.co\nBcc: x@y.co"], "not an e-mail address: 'a@b.co\\nbcc: x@y.co'"),
+])
+def test_enqueue_refuses_bad_recipients(db: Session, make: Factory, to: list[str],
+                                        message: str) -> None:
+    secretaria = make.secretaria()
+    with pytest.raises(ValueError) as refused:
+        outbox.enqueue(db, kind="pmi_aprobado", to=to, context=CONTEXT,
+                       dedupe_key="prueba:1", secretaria_id=secretaria.id)
+    assert str(refused.value) == message
+
+
+def test_subject_is_one_line_whatever_the_names_hold() -> None:
+    rendered = outbox.render("pmi_aprobado", {**CONTEXT, "school_name": "I. E.\n  San Simón"})
+    assert rendered.subject == "PMI aprobado: I. E. San Simón"
+
+
+def test_missing_context_value_is_an_error_not_a_hole() -> None:
+    context = {key: value for key, value in CONTEXT.items() if key != "ruta_url"}
+    with pytest.raises(Exception, match="ruta_url"):
+        outbox.render("pmi_aprobado", context)
+
+
+TRANSITION_KINDS = ("autoevaluacion_enviada", "pmi_enviado", "pmi_en_revision",
+                    "ruta_devuelta", "pmi_aprobado", "seguimiento_iniciado", "ruta_cerrada")
+
+
+def test_every_email_kind_has_its_three_templates() -> None:
+    names = {path.name for path in outbox.TEMPLATE_DIR.iterdir()}
+    kinds = {name.removesuffix(".subject.txt") for name in names
+             if name.endswith(".subject.txt")}
+    assert set(TRANSITION_KINDS) <= kinds
+    assert [kind for kind in sorted(kinds)
+            if not {f"{kind}.txt", f"{kind}.html"} <= names] == []
+
+
+@pytest.mark.parametrize("kind", TRANSITION_KINDS)
+def test_transition_messages_link_to_the_ruta_in_both_parts(kind: str) -> None:
+    rendered = outbox.render(kind, CONTEXT)
+    assert "\n" not in rendered.subject
+    assert f"\n{BASE_URL}/rutas/1\n" in rendered.text
+    assert f'<a href="{BASE_URL}/rutas/1">' in rendered.html
+
+
+def test_absolute_url_uses_the_configured_base(db: Session) -> None:
+    assert outbox.absolute_url(db, "/rutas/7") == f"{BASE_URL}/rutas/7"
+
+
+# --- the "Correo saliente" page -----------------------------------------------------------
+
+
+@pytest.fixture
+def admin(db: Session, make: Factory) -> User:
+    user = make.user(Role.ADMINISTRADOR, email="admin@ibague.gov.co")
+    db.commit()
+    return user
+
+
+def rows_listed(html: str) -> list[str]:
+    return re.findall(r'<th scope="row"><a href="/admin/correo/\d+">([^<]+)</a></th>', html)
+
+
+def test_outbox_page_lists_only_the_messages_of_the_admins_secretaria(
+        db: Session, make: Factory, web: WebClient, admin: User) -> None:
+    mine = queue(db, admin.secretaria, "mio", kind="pmi_aprobado")
+    other = make.secretaria(name="Secretaría de Educación del Tolima", divipola="73")
+    foreign = queue(db, other, "ajeno", kind="pmi_en_revision")
+    web.login(admin.email)
+
+    page = web.get("/admin/correo/")
+    html = page.get_data(as_text=True)
+
+    assert page.status_code == 200
+    assert rows_listed(html) == [mine.subject]
+    assert web.get(f"/admin/correo/{foreign.id}").status_code == 404
+    assert web.post(f"/admin/correo/{foreign.id}/reintentar").status_code == 404
+
+
+def test_outbox_page_filters_by_status_and_shows_the_last_error(
+        db: Session, web: WebClient, admin: User) -> None:
+    queue(db, admin.secretaria, "pendiente", kind="pmi_aprobado")
+    failed = queue(db, admin.secretaria, "fallido", kind="ruta_cerrada",
+                   status=OutboxStatus.FAILED, attempts=8,
+                   last_error="No se pudo conectar con el servidor de correo. "
+                              "ConnectionRefusedError: [Errno 111] Connection refused")
+    web.login(admin.email)
+
+    html = web.get("/admin/correo/?estado=failed").get_data(as_text=True)
+
+    assert rows_listed(html) == [failed.subject]
+    assert "ConnectionRefusedError: [Errno 111] Connection refused" in html
+    assert 'aria-current="page">Fallido (1)</a>' in html
+    assert ">Todos (2)</a>" in html
+    assert rows_listed(web.get("/admin/correo/?estado=otro").get_data(as_text=True)) == [
+        failed.subject, "PMI aprobado: Institución Educativa San Simón"]
+
+
+def test_message_page_shows_refused_recipients(db: Session, web: WebClient,
+                                               admin: User) -> None:
+    message = queue(db, admin.secretaria, "enviado", kind="pmi_aprobado",
+                    to=("rectora@sansimon.edu.co", "nadie@sansimon.edu.co"),
+                    status=OutboxStatus.SENT, attempts=1,
+                    refused_recipients={"nadie@sansimon.edu.co": "550 5.1.1 No existe"})
+    web.login(admin.email)
+
+    html = web.get(f"/admin/correo/{message.id}").get_data(as_text=True)
+
+    assert "Destinatarios rechazados por el servidor" in html
+    assert '<span class="cell-email">nadie@sansimon.edu.co</span>: 550 5.1.1 No existe' in html
+    assert "Reintentar el envío" not in html
+
+
+def test_retrying_a_failed_message_puts_it_back_in_the_queue(
+        db: Session, web: WebClient, admin: User) -> None:
+    failed = queue(db, admin.secretaria, "fallido", status=OutboxStatus.FAILED, attempts=8,
+                   last_error="El servidor de correo rechazó el mensaje. 554 spam")
+    web.login(admin.email)
+    web.get("/admin/correo/?estado=failed")
+
+    before = datetime.now(UTC)
+    response = web.post(f"/admin/correo/{failed.id}/reintentar")
+
+    assert response.status_code == 302
+    assert response.headers["Location"] == f"/admin/correo/{failed.id}"
+    db.expire_all()
+    row = db.get(OutboxMessage, failed.id)
+    assert row is not None
+    assert (row.status, row.attempts, row.claim_token) == (OutboxStatus.PENDING, 0, None)
+    assert before - timedelta(seconds=1) <= row.next_attempt_at <= datetime.now(UTC)
+    # The history of why it failed stays until the next attempt says otherwise.
+    assert row.last_error == "El servidor de correo rechazó el mensaje. 554 spam"
+    assert "El mensaje volvió a la cola" in web.get(response.headers["Location"]).get_data(
+        as_text=True)
+
+
+def test_retrying_an_unknown_message_needs_the_duplicate_warning_confirmed(
+        db: Session, web: WebClient, admin: User) -> None:
+    unknown = queue(db, admin.secretaria, "incierto", status=OutboxStatus.UNKNOWN, attempts=1)
+    web.login(admin.email)
+    page = web.get(f"/admin/correo/{unknown.id}").get_data(as_text=True)
+    assert "Si lo reintenta, los destinatarios pueden recibirlo dos veces." in page
+
+    unconfirmed = web.post(f"/admin/correo/{unknown.id}/reintentar")
+
+    assert unconfirmed.status_code == 422
+    assert "Confirme que entiende que el mensaje puede llegar dos veces" in (
+        unconfirmed.get_data(as_text=True))
+    db.expire_all()
+    assert db.get(OutboxMessage, unknown.id).status is OutboxStatus.UNKNOWN  # type: ignore[union-attr]
+
+    confirmed = web.post(f"/admin/correo/{unknown.id}/reintentar", {"confirmar": "si"})
+
+    assert confirmed.status_code == 302
+    db.expire_all()
+    assert db.get(OutboxMessage, unknown.id).status is OutboxStatus.PENDING  # type: ignore[union-attr]
+
+
+@pytest.mark.parametrize("status", [OutboxStatus.PENDING, OutboxStatus.SENT])
+def test_retrying_a_message_that_is_not_failed_changes_nothing(
+        db: Session, web: WebClient, admin: User, status: OutboxStatus) -> None:
+    message = queue(db, admin.secretaria, "otro", status=status, attempts=1)
+    web.login(admin.email)
+    web.get(f"/admin/correo/{message.id}")
+
+    response = web.post(f"/admin/correo/{message.id}/reintentar", {"confirmar": "si"})
+
+    assert response.status_code == 409
+    assert "solo se reintentan los mensajes fallidos o inciertos" in (
+        response.get_data(as_text=True))
+    db.expire_all()
+    row = db.get(OutboxMessage, message.id)
+    assert row is not None
+    assert (row.status, row.attempts) == (status, 1)
+
+
+def test_retry_without_the_form_token_is_refused(db: Session, web: WebClient,
+                                                 admin: User) -> None:
+    failed = queue(db, admin.secretaria, "fallido", status=OutboxStatus.FAILED)
+    web.login(admin.email)
+
+    response = web.post(f"/admin/correo/{failed.id}/reintentar", csrf=False)
+
+    assert response.status_code == 400
+    db.expire_all()
+    assert db.get(OutboxMessage, failed.id).status is OutboxStatus.FAILED  # type: ignore[union-attr]
+
+
+@pytest.mark.parametrize("role", [Role.CONSULTA, Role.REVISOR, Role.RECTOR, Role.EQUIPO])
+def test_outbox_is_for_administrators_only(db: Session, make: Factory, web: WebClient,
+                                           admin: User, role: Role) -> None:
+    failed = queue(db, admin.secretaria, "fallido", status=OutboxStatus.FAILED)
+    user = make.user(role, secretaria=admin.secretaria)
+    db.commit()
+    web.login(user.email)
+
+    assert web.get("/admin/correo/").status_code == 403
+    assert web.get(f"/admin/correo/{failed.id}").status_code == 403
+    assert web.post(f"/admin/correo/{failed.id}/reintentar").status_code == 403
+    db.expire_all()
+    assert db.get(OutboxMessage, failed.id).status is OutboxStatus.FAILED  # type: ignore[union-attr]
+
+
+@pytest.mark.parametrize(("role", "shown"), [(Role.ADMINISTRADOR, True),
+                                             (Role.REVISOR, False), (Role.CONSULTA, False)])
+def test_only_administrators_see_the_outbox_in_the_menu(db: Session, make: Factory,
+                                                       web: WebClient, role: Role,
+                                                       shown: bool) -> None:
+    user = make.user(role)
+    db.commit()
+    web.login(user.email)
+    html = web.get("/revision/").get_data(as_text=True)
+    assert ('<li><a href="/admin/correo/">Correo saliente</a></li>' in html) is shown
+
+
+def test_retry_service_refuses_other_roles(db: Session, make: Factory, admin: User) -> None:
+    failed = queue(db, admin.secretaria, "fallido", status=OutboxStatus.FAILED)
+    reviewer = make.user(Role.REVISOR, secretaria=admin.secretaria)
+
+    with pytest.raises(Forbidden):
+        outbox.retry(db, failed, actor=reviewer)
