@@ -9,6 +9,7 @@ from typing import Any, TypeVar
 from flask import abort
 from flask_login import current_user, login_required
 
+from ruta.security import MAX_DATABASE_INT
 from workflow.roles import Role
 
 View = TypeVar("View", bound=Callable[..., Any])
@@ -42,8 +43,12 @@ def public(view: View) -> View:
 
 
 def form_int(value: str | None) -> int | None:
-    """A form field as an int, or None when it is missing or not a number."""
+    """A form field as an int, or None when it is missing, not a number, or bigger than any
+    number the database stores (SQLite raises on those instead of finding nothing)."""
     try:
-        return int(value) if value not in (None, "") else None
+        number = int(value) if value not in (None, "") else None
     except ValueError:
         return None
+    if number is not None and abs(number) > MAX_DATABASE_INT:
+        return None
+    return number

@@ -29,8 +29,7 @@ from blueprints.access import SECRETARIA_ROLES, form_int, roles_required
 from blueprints.auth import safe_next
 from ruta.config import PROJECT_ROOT
 from ruta.db import db_session
-from ruta.security import passwords
-from workflow import accounts, school_import, schools, services
+from workflow import accounts, invitations, school_import, schools, services
 from workflow.errors import InvalidInput
 from workflow.models import Ruta, School, User, Zona
 from workflow.roles import Role
@@ -298,13 +297,13 @@ def _user_form(form: MultiDict[str, str]) -> accounts.UserData:
         role=form.get("role", "")[:40], school_id=form_int(form.get("school_id")))
 
 
-def _render_user_form(user: User | None, data: accounts.UserData, errors: dict[str, list[str]],
-                      password_errors: dict[str, list[str]] | None = None) -> str:
+def _render_user_form(user: User | None, data: accounts.UserData,
+                      errors: dict[str, list[str]]) -> str:
     school_choices = db_session().scalars(
         scoped(current_user, School).order_by(School.name, School.id)).all()
     return render_template(
         "admin/user_form.html", user=user, data=data, errors=errors,
-        password_errors=password_errors or {}, roles=list(Role), schools=school_choices,
+        roles=list(Role), schools=school_choices,
         school_roles=[role for role in Role if role.belongs_to_school])
 
 
@@ -316,21 +315,17 @@ def user_new() -> Response | str | tuple[str, int]:
     database = db_session()
     actor = _actor()
     data = _user_form(request.form)
-    password = request.form.get("password", "")[:1000]
     try:
         user = accounts.create_user(database, actor=actor, secretaria_id=actor.secretaria_id,
-                                    data=data, password=password or None,
-                                    passwords=passwords())
+                                    data=data)
+        # The person chooses their own password through the link: nobody else knows it.
+        invitations.send_invitation(database, user, actor=actor)
         database.commit()
     except (InvalidInput, IntegrityError) as error:
         database.rollback()
         return _render_user_form(None, data, _errors_of(error)), 422
-    if user.password_hash:
-        flash(f"Se creó la cuenta de {user.name}. Entréguele la contraseña temporal por un "
-              "medio seguro: deberá cambiarla al ingresar.", "success")
-    else:
-        flash(f"Se creó la cuenta de {user.name}, sin contraseña: asígnele una contraseña "
-              "temporal para que pueda ingresar.", "success")
+    flash(f"Se creó la cuenta de {user.name} y se le envió una invitación a {user.email} para "
+          "que elija su contraseña.", "success")
     return redirect(url_for("admin.users"))
 
 
@@ -353,24 +348,33 @@ def user_edit(user_id: int) -> Response | str | tuple[str, int]:
     return redirect(url_for("admin.users"))
 
 
-@bp.post("/usuarios/<int:user_id>/contrasena")
+@bp.post("/usuarios/<int:user_id>/invitar")
 @roles_required(Role.ADMINISTRADOR)
-def user_temporary_password(user_id: int) -> Response | tuple[str, int]:
+def user_invite(user_id: int) -> Response:
     database = db_session()
     user = get_in_scope(database, current_user, User, user_id)
-    password = request.form.get("password", "")[:1000]
-    if user.id == current_user.id:
-        # Its page shows no such form: the error page explains it.
-        raise InvalidInput({"": ["Para cambiar su propia contraseña use la página "
-                                 "«Contraseña»."]})
-    problems = accounts.password_problems(password, email=user.email)
-    if problems:
-        current = accounts.UserData(user.email, user.name, user.role.value, user.school_id)
-        return _render_user_form(user, current, {}, {"password": problems}), 422
-    accounts.set_password(database, user, password, passwords=passwords(), temporary=True)
+    # A refusal (deactivated account) is an InvalidInput: the error page explains it (422).
+    invitations.send_invitation(database, user, actor=_actor())
     database.commit()
-    flash(f"Se asignó una contraseña temporal a {user.name}. Entréguesela por un medio seguro: "
-          "deberá cambiarla al ingresar. Sus sesiones abiertas se cerraron.", "success")
+    flash(f"Se envió a {user.email} una invitación nueva; los enlaces anteriores dejaron de "
+          "servir.", "success")
+    return _back("admin.users")
+
+
+@bp.post("/usuarios/invitar-pendientes")
+@roles_required(Role.ADMINISTRADOR)
+def users_invite_pending() -> Response:
+    """Invite every active account that has no password yet (e.g. rectors just imported)."""
+    database = db_session()
+    actor = _actor()
+    pending = database.scalars(scoped(current_user, User).where(
+        User.active, User.password_hash.is_(None)).order_by(User.id)).all()
+    for user in pending:
+        invitations.send_invitation(database, user, actor=actor)
+    database.commit()
+    flash(f"Se enviaron {len(pending)} invitaciones a cuentas sin contraseña." if pending else
+          "Todas las cuentas activas ya tienen contraseña: no se envió ninguna invitación.",
+          "success")
     return redirect(url_for("admin.users"))
 
 

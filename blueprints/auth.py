@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from urllib.parse import urlsplit
-
 from flask import Blueprint, flash, redirect, render_template, request, session, url_for
 from flask_login import current_user, login_user, logout_user
 from sqlalchemy import text
@@ -11,7 +9,7 @@ from werkzeug.wrappers import Response
 
 from blueprints.access import ALL_ROLES, public, roles_required
 from ruta.db import db_session
-from ruta.security import client_address, passwords, throttle_policy
+from ruta.security import client_address, passwords, safe_next, throttle_policy
 from workflow import accounts
 from workflow.errors import InvalidInput
 from workflow.roles import Role
@@ -38,18 +36,6 @@ HOME_BY_ROLE = {
     Role.CONSULTA: "revision.queue",
     Role.ADMINISTRADOR: "admin.schools",
 }
-
-
-def safe_next(target: str | None) -> str | None:
-    """``target`` if it is a path on this site; None for anything that could leave it."""
-    if not target or not target.startswith("/") or target.startswith("//"):
-        return None
-    if "\\" in target or any(ord(char) < 32 for char in target):
-        return None
-    parts = urlsplit(target)
-    if parts.scheme or parts.netloc:
-        return None
-    return target
 
 
 @bp.get("/")

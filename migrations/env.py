@@ -4,7 +4,9 @@ from __future__ import annotations
 
 from alembic import context
 
+import workflow.autoevaluacion  # noqa: F401  (registers its tables and the catalog's)
 import workflow.calendar  # noqa: F401  (registers its tables)
+import workflow.tokens  # noqa: F401  (registers its tables)
 from ruta.config import load_config
 from ruta.db import make_engine
 from workflow.models import Base

@@ -18,7 +18,7 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
         static_folder=str(PROJECT_ROOT / "static"),
         instance_path=str(PROJECT_ROOT / "instance"),
     )
-    app.config.update(load_config())
+    app.config.update(load_config(mode=(config or {}).get("RUTA_ENV")))
     if config:
         app.config.update(config)
     check_production_safety(app.config)
@@ -58,11 +58,15 @@ def register_templates(app: Flask) -> None:
 
 
 def register_blueprints(app: Flask) -> None:
-    from blueprints import admin, auth, calendario, escuela, outbox, revision, rutas
+    from blueprints import admin, auth, autoevaluacion, calendario, escuela, outbox, revision, rutas
 
-    for blueprint in (auth.bp, escuela.bp, rutas.bp, revision.bp, admin.bp, outbox.bp,
-                      calendario.bp):
+    for blueprint in (auth.bp, escuela.bp, rutas.bp, revision.bp, admin.bp, outbox.bp):
         app.register_blueprint(blueprint)
+    app.register_blueprint(calendario.bp)
+    app.register_blueprint(autoevaluacion.bp)
+    from blueprints import cuenta
+
+    app.register_blueprint(cuenta.bp)
 
 
 def register_errors(app: Flask) -> None:

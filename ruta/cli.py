@@ -21,16 +21,17 @@ from workflow.states import State, mermaid_diagram
 def _create_app() -> Flask:
     from ruta import create_app
 
-    return create_app()
+    try:
+        return create_app()
+    except ConfigError as error:
+        # Flask's CLI would print a traceback (even for --help): say what to set, and stop.
+        click.echo(f"Error de configuración: {error}", err=True)
+        sys.exit(1)
 
 
 def main() -> None:
-    group = FlaskGroup(create_app=_create_app, help="Ruta de Mejoramiento: administración.")
-    try:
-        group.main(prog_name="ruta")
-    except ConfigError as error:
-        click.echo(f"Error de configuración: {error}", err=True)
-        sys.exit(1)
+    FlaskGroup(create_app=_create_app,
+               help="Ruta de Mejoramiento: administración.").main(prog_name="ruta")
 
 
 def _fail(message: str) -> None:
@@ -104,9 +105,11 @@ def users_group() -> None:
 @click.option("--school", "school_dane", help="Código DANE de la institución (rector, equipo).")
 @click.option("--password", prompt=True, hide_input=True, confirmation_prompt=True)
 @click.option("--secretaria", "secretaria_name", help="Nombre de la Secretaría (si hay varias).")
+@click.option("--temporal", "temporary", is_flag=True,
+              help="La persona debe cambiar la contraseña al ingresar (si no la eligió ella).")
 @with_appcontext
 def users_create_command(email: str, name: str, role: str, school_dane: str | None,
-                         password: str, secretaria_name: str | None) -> None:
+                         password: str, secretaria_name: str | None, temporary: bool) -> None:
     """Create a user with a password."""
     from ruta.security import passwords
 
@@ -123,7 +126,7 @@ def users_create_command(email: str, name: str, role: str, school_dane: str | No
         user = accounts.create_user(
             database, actor=None, secretaria_id=secretaria.id,
             data=accounts.UserData(email=email, name=name, role=role, school_id=school_id),
-            password=password, passwords=passwords())
+            password=password, passwords=passwords(), temporary=temporary)
     except DomainError as error:
         database.rollback()
         _fail(_input_errors(error))
@@ -299,7 +302,7 @@ def catalog_load_command(catalog_file: str) -> None:
         _fail(refused.message)
         return
     database.commit()
-    click.echo(_catalog_summary("Catálogo cargado", loaded))
+    click.echo(_catalog_summary("Catálogo cargado", loaded.id, loaded.slug))
 
 
 @catalog_group.command("load-shipped")
@@ -312,16 +315,16 @@ def catalog_load_shipped_command() -> None:
     loaded = load_shipped_catalogs(database)
     database.commit()
     for item in loaded:
-        click.echo(_catalog_summary("Catálogo cargado", item))
+        click.echo(_catalog_summary("Catálogo cargado", item.id, item.slug))
     if not loaded:
         click.echo("Los catálogos incluidos ya estaban cargados.")
 
 
-def _catalog_summary(prefix: str, item: object) -> str:
+def _catalog_summary(prefix: str, catalog_id: int, slug: str) -> str:
     from workflow.catalog import catalog_counts
 
-    areas, procesos, componentes = catalog_counts(db_session(), [item.id])[item.id]  # type: ignore[attr-defined]
-    return (f"{prefix}: {item.slug} ({areas} áreas, {procesos} procesos, "  # type: ignore[attr-defined]
+    areas, procesos, componentes = catalog_counts(db_session(), [catalog_id])[catalog_id]
+    return (f"{prefix}: {slug} ({areas} áreas, {procesos} procesos, "
             f"{componentes} componentes).")
 
 

@@ -39,9 +39,16 @@ def _bool(env: Mapping[str, str], name: str, default: bool) -> bool:
     return raw.strip().lower() in {"1", "true", "yes", "si", "sí", "on"}
 
 
-def load_config(env: Mapping[str, str] | None = None) -> dict[str, Any]:
+def load_config(env: Mapping[str, str] | None = None, *,
+                mode: str | None = None) -> dict[str, Any]:
+    """Settings from ``env`` (the process environment by default).
+
+    ``mode`` overrides ``RUTA_ENV``: every default that depends on it (secure cookies, TLS for
+    mail, the development secret) must follow the mode the app really runs in, even when the
+    mode comes from the caller's overrides rather than from the environment.
+    """
     env = os.environ if env is None else env
-    mode = env.get("RUTA_ENV", "production").strip().lower()
+    mode = (mode or env.get("RUTA_ENV", "production")).strip().lower()
     if mode not in {"production", "development"}:
         raise ConfigError(f"RUTA_ENV debe ser «production» o «development»; vale «{mode}».")
     development = mode == "development"
@@ -88,8 +95,11 @@ def load_config(env: Mapping[str, str] | None = None) -> dict[str, Any]:
 
 
 def check_production_safety(config: Mapping[str, Any]) -> None:
-    """Refuse to run in production with a weak or missing secret key."""
-    if config.get("RUTA_ENV") != "production" or config.get("TESTING"):
+    """Refuse to run in production with a weak or missing secret key.
+
+    ``TESTING`` does not relax this: a production app is checked the same way everywhere.
+    """
+    if config.get("RUTA_ENV") != "production":
         return
     secret = str(config.get("SECRET_KEY") or "")
     if not secret:

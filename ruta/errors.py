@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 
-from flask import Flask, render_template, request
+from flask import Flask, current_app, render_template, request
 from flask_wtf.csrf import CSRFError
 from werkzeug.exceptions import HTTPException
 
@@ -40,10 +40,25 @@ MESSAGES = {
 
 
 def _render(status: int, message: str | None = None, **context: object) -> tuple[str, int]:
-    return render_template(
-        "errors/error.html", status=status, title=TITLES.get(status, TITLES[400]),
-        message=message or MESSAGES.get(status, MESSAGES[400]), **context,
-    ), status
+    title = TITLES.get(status, TITLES[400])
+    message = message or MESSAGES.get(status, MESSAGES[400])
+    try:
+        return render_template("errors/error.html", status=status, title=title,
+                               message=message, **context), status
+    except Exception:
+        # The full page loads the signed-in user: with the database down that fails too. The
+        # plain page is rendered without context processors, which would load the user again.
+        log.exception("The error page failed; answering with the plain one")
+        _rollback()
+        plain = current_app.jinja_env.get_template("errors/plain.html")
+        return plain.render(status=status, title=title, message=message), status
+
+
+def _rollback() -> None:
+    try:
+        db_session().rollback()
+    except Exception:  # the database itself may be what failed
+        log.exception("Rollback after an error failed")
 
 
 def init_app(app: Flask) -> None:
@@ -75,8 +90,5 @@ def init_app(app: Flask) -> None:
     @app.errorhandler(Exception)
     def _unexpected(error: Exception) -> tuple[str, int]:
         log.exception("Unhandled error on %s %s", request.method, request.path)
-        try:
-            db_session().rollback()
-        except Exception:  # the database itself may be what failed
-            log.exception("Rollback after an unhandled error failed")
+        _rollback()
         return _render(500)

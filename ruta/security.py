@@ -2,13 +2,21 @@
 
 from __future__ import annotations
 
-from flask import Flask, Response, current_app, request
+from typing import Any
+from urllib.parse import urlsplit
+
+from flask import Flask, Response, current_app, flash, redirect, request, url_for
 from flask_login import LoginManager
 from flask_wtf.csrf import CSRFProtect
 from werkzeug.middleware.proxy_fix import ProxyFix
+from werkzeug.routing import IntegerConverter
 
 from workflow.accounts import Passwords, ThrottlePolicy, load_session_user
 from workflow.models import User
+
+# Ids are INTEGER columns: nothing bigger names a row, and SQLite cannot even compare a number
+# beyond 64 bits (it raises instead of finding nothing).
+MAX_DATABASE_INT = 2**31 - 1
 
 login_manager = LoginManager()
 csrf = CSRFProtect()
@@ -26,11 +34,23 @@ CONTENT_SECURITY_POLICY = "; ".join([
 ])
 
 
+class DatabaseIntConverter(IntegerConverter):
+    """``<int:…>`` in URLs, bounded to what an id can be: a bigger number is a plain 404."""
+
+    def __init__(self, url_map: Any, fixed_digits: int = 0, min: int | None = None,
+                 max: int | None = None, signed: bool = False) -> None:
+        super().__init__(url_map, fixed_digits=fixed_digits, min=min, signed=signed,
+                         max=MAX_DATABASE_INT if max is None else max)
+
+
 def init_app(app: Flask) -> None:
+    # Before any blueprint is registered: rules pick their converters when they are added.
+    app.url_map.converters["int"] = DatabaseIntConverter
     login_manager.init_app(app)
     login_manager.login_view = "auth.login"
     login_manager.login_message = "Ingrese para continuar."
     login_manager.login_message_category = "info"
+    login_manager.unauthorized_handler(_send_to_login)
     csrf.init_app(app)
     if app.config["TRUSTED_PROXIES"]:
         app.wsgi_app = ProxyFix(app.wsgi_app,  # type: ignore[method-assign]
@@ -40,6 +60,36 @@ def init_app(app: Flask) -> None:
         time_cost=app.config["ARGON2_TIME_COST"], memory_cost=app.config["ARGON2_MEMORY_COST"],
         parallelism=app.config["ARGON2_PARALLELISM"])
     app.after_request(_security_headers)
+
+
+def safe_next(target: str | None) -> str | None:
+    """``target`` if it is a path on this site; None for anything that could leave it."""
+    if not target or not target.startswith("/") or target.startswith("//"):
+        return None
+    # Browsers read a backslash as a slash and drop tabs and newlines, so a backslash or a
+    # control character anywhere could turn the path into another host.
+    if "\\" in target or any(ord(char) < 32 or ord(char) == 127 for char in target):
+        return None
+    parts = urlsplit(target)
+    if parts.scheme or parts.netloc:
+        return None
+    return target
+
+
+def _way_back() -> str | None:
+    """Where to return after signing in: this page, or for a form the page it was sent from
+    (an action's URL only takes POST, so it cannot be opened after signing in)."""
+    if request.method in {"GET", "HEAD"}:
+        return safe_next(request.full_path.removesuffix("?"))
+    referrer = urlsplit(request.referrer or "")
+    if referrer.netloc != request.host:
+        return None
+    return safe_next(referrer.path + (f"?{referrer.query}" if referrer.query else ""))
+
+
+def _send_to_login() -> Response:
+    flash(login_manager.login_message, login_manager.login_message_category)
+    return redirect(url_for("auth.login", next=_way_back()))
 
 
 @login_manager.user_loader

@@ -22,14 +22,17 @@ from typing import Any
 import pytest
 from flask import Flask
 from flask.testing import FlaskClient
-from sqlalchemy import text
+from sqlalchemy import text, update
 from sqlalchemy.orm import Session
 
 import workflow.calendar  # noqa: F401  (registers its tables)
+import workflow.tokens  # noqa: F401  (registers its tables)
 from ruta import create_app
 from ruta.db import make_engine
 from ruta.migrate import upgrade
 from workflow.accounts import Passwords
+from workflow.autoevaluacion import IdentityReview, Valoracion, Vigencia
+from workflow.catalog import Catalog, store_catalog, validate_catalog
 from workflow.models import Base, Ruta, School, Secretaria, User, Zona
 from workflow.roles import Role
 from workflow.states import State
@@ -188,13 +191,65 @@ class Factory:
         self.db.flush()
         return user
 
-    def ruta(self, school: School | None = None, state: State = State.BORRADOR) -> Ruta:
+    def ruta(self, school: School | None = None, state: State = State.BORRADOR,
+             catalog: Catalog | None = None) -> Ruta:
         """A Ruta placed directly in ``state`` (for tests of what happens from there)."""
         school = school or self.school()
-        ruta = Ruta(school=school, horizon_start_year=2024, horizon_end_year=2026, state=state)
+        ruta = Ruta(school=school, horizon_start_year=2024, horizon_end_year=2026, state=state,
+                    catalog_id=catalog.id if catalog else None)
         self.db.add(ruta)
         self.db.flush()
         return ruta
+
+    def catalog(self, slug: str = "prueba-mini",
+                secretaria: Secretaria | None = None) -> Catalog:
+        """A small catalog (two áreas, three procesos, five componentes), stored once; shared
+        by every Secretaría unless ``secretaria`` owns it."""
+        existing = self.db.query(Catalog).filter_by(slug=slug).one_or_none()
+        if existing is not None:
+            return existing
+        return store_catalog(self.db, validate_catalog({**MINI_CATALOG, "id": slug}),
+                             source="pruebas",
+                             secretaria_id=secretaria.id if secretaria else None)
+
+    def completed_self_assessment(self, ruta: Ruta, level: int = 3) -> Ruta:
+        """Pin the small catalog to ``ruta`` and complete its autoevaluación: identity
+        reviewed, every componente at ``level`` with evidence. The Ruta's version is kept, as
+        when ``open_ruta`` pins the catalog."""
+        catalog = self.catalog()
+        self.db.execute(update(Ruta).where(Ruta.id == ruta.id).values(catalog_id=catalog.id))
+        self.db.refresh(ruta)
+        self.db.add(IdentityReview(
+            ruta_id=ruta.id, mision="Formar ciudadanos críticos.", vision="Ser referente en 2030.",
+            principios="Respeto y responsabilidad.", pei_reference="Acuerdo 04 de 2021",
+            mision_vigencia=Vigencia.VIGENTE, vision_vigencia=Vigencia.VIGENTE,
+            principios_vigencia=Vigencia.VIGENTE, notes=""))
+        for componente in catalog.componentes:
+            self.db.add(Valoracion(ruta_id=ruta.id, componente_id=componente.id, level=level,
+                                   evidence="Acta 3 de 2024 del Consejo Directivo.",
+                                   comments=""))
+        self.db.flush()
+        return ruta
+
+
+SCALE = [{"level": level, "name": name, "summary": f"Descripción del nivel {level}."}
+         for level, name in ((1, "Existencia"), (2, "Pertinencia"), (3, "Apropiación"),
+                             (4, "Mejoramiento continuo"))]
+MINI_CATALOG: dict[str, Any] = {
+    "id": "prueba-mini", "title": "Instrumento de prueba", "year": 2024, "scale": SCALE,
+    "areas": [
+        {"code": "DIR", "name": "Gestión directiva", "procesos": [
+            {"code": "DIR.1", "name": "Direccionamiento estratégico", "componentes": [
+                {"code": "DIR.1.1", "name": "Misión, visión y principios"},
+                {"code": "DIR.1.2", "name": "Metas institucionales"}]},
+            {"code": "DIR.2", "name": "Gobierno escolar", "componentes": [
+                {"code": "DIR.2.1", "name": "Consejo directivo"}]}]},
+        {"code": "ACA", "name": "Gestión académica", "procesos": [
+            {"code": "ACA.1", "name": "Diseño pedagógico", "componentes": [
+                {"code": "ACA.1.1", "name": "Plan de estudios"},
+                {"code": "ACA.1.2", "name": "Evaluación"}]}]},
+    ],
+}
 
 
 @pytest.fixture

@@ -348,7 +348,7 @@ def test_import_page_imports_every_row_of_a_good_file(web: WebClient, db: Sessio
     assert ("Importación completa: 2 instituciones nuevas, 2 Rutas abiertas (horizonte "
             "2024–2026) y 1 cuenta de rector(a) sin contraseña.") in listing
     users = web.get("/admin/usuarios?rol=rector").get_data(as_text=True)
-    assert '<span class="meta">Sin contraseña</span>' in users
+    assert '<span class="meta">Sin contraseña (invitación pendiente)</span>' in users
 
 
 def test_import_page_with_two_bad_rows_imports_nothing_and_lists_both(

@@ -1,4 +1,4 @@
-"""Administración of users through the web: list, create, edit, deactivate, passwords."""
+"""Administración of users through the web: list, create, edit, deactivate, invitations."""
 
 from __future__ import annotations
 
@@ -10,10 +10,8 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from tests.conftest import PASSWORD, TEST_PASSWORDS, Factory, WebClient
-from workflow.models import User, UserSession
+from workflow.models import OutboxMessage, User
 from workflow.roles import Role
-
-TEMPORARY = "temporal-de-la-secretaria"
 
 
 def signed_in(web: WebClient, make: Factory, role: Role = Role.ADMINISTRADOR, **kwargs: Any,
@@ -28,6 +26,12 @@ def user_row(user: User) -> tuple[str, str, Role, int | None, bool]:
     return (user.email, user.name, user.role, user.school_id, user.active)
 
 
+def invitations_queued(db: Session) -> list[OutboxMessage]:
+    db.expire_all()
+    return list(db.scalars(select(OutboxMessage).where(OutboxMessage.kind == "invitacion")
+                           .order_by(OutboxMessage.id)).all())
+
+
 def user_count(db: Session) -> int:
     return db.scalar(select(func.count()).select_from(User)) or 0
 
@@ -39,57 +43,44 @@ def row_names(html: str) -> list[str]:
 # --- creating -----------------------------------------------------------------------------
 
 
-def test_user_create_with_temporary_password_must_change_it(web: WebClient, db: Session,
-                                                            make: Factory) -> None:
+def test_user_create_sends_an_invitation_instead_of_a_password(web: WebClient, db: Session,
+                                                               make: Factory) -> None:
     admin = signed_in(web, make)
     school = make.school()
     db.commit()
 
     response = web.post("/admin/usuarios/nuevo", {
         "name": " Rosa Elena Díaz ", "email": " Rosa.Diaz@Colegio.edu.co ", "role": "rector",
-        "school_id": str(school.id), "password": TEMPORARY})
+        "school_id": str(school.id)})
 
     assert (response.status_code, response.headers["Location"]) == (302, "/admin/usuarios")
     user = db.scalars(select(User).where(User.id != admin.id)).one()
     assert user_row(user) == ("rosa.diaz@colegio.edu.co", "Rosa Elena Díaz", Role.RECTOR,
                               school.id, True)
     assert user.secretaria_id == admin.secretaria_id
-    assert user.must_change_password is True
-    assert TEST_PASSWORDS.verify(user.password_hash, TEMPORARY) is True
+    assert (user.password_hash, user.must_change_password) == (None, False)
+    assert [(message.kind, message.recipients) for message in invitations_queued(db)] == [
+        ("invitacion", ["rosa.diaz@colegio.edu.co"])]
     listing = web.get("/admin/usuarios").get_data(as_text=True)
-    assert ("Se creó la cuenta de Rosa Elena Díaz. Entréguele la contraseña temporal por un "
-            "medio seguro: deberá cambiarla al ingresar.") in listing
-    assert '<span class="meta">Contraseña temporal</span>' in listing
+    assert ("Se creó la cuenta de Rosa Elena Díaz y se le envió una invitación a "
+            "rosa.diaz@colegio.edu.co para que elija su contraseña.") in listing
+    assert '<span class="meta">Sin contraseña (invitación pendiente)</span>' in listing
 
 
-def test_user_created_with_temporary_password_is_sent_to_change_it(
+def test_invited_user_chooses_a_password_and_signs_in(
         web: WebClient, web_factory: Any, db: Session, make: Factory) -> None:
     signed_in(web, make)
     web.post("/admin/usuarios/nuevo", {"name": "Revisor Nuevo", "email": "nuevo@ibague.gov.co",
-                                       "role": "revisor", "password": TEMPORARY})
+                                       "role": "revisor"})
+    [message] = invitations_queued(db)
+    link = re.search(r"/invitacion/[A-Za-z0-9_-]+", message.text_body).group(0)
     person = web_factory()
+    person.get(link)
+    assert person.post(link, {"new": "mi frase secreta", "confirm": "mi frase secreta"}
+                       ).status_code == 302
 
-    response = person.login("nuevo@ibague.gov.co", TEMPORARY)
-    after = person.get("/revision/")
-
-    assert response.status_code == 302
-    assert (after.status_code, after.headers["Location"]) == (302, "/cuenta/contrasena")
-
-
-def test_user_create_without_password_is_listed_as_sin_contrasena(
-        web: WebClient, db: Session, make: Factory) -> None:
-    signed_in(web, make)
-
-    response = web.post("/admin/usuarios/nuevo", {
-        "name": "Consulta Sin Clave", "email": "consulta@ibague.gov.co", "role": "consulta",
-        "school_id": "", "password": ""})
-
-    assert response.status_code == 302
-    user = db.scalars(select(User).where(User.email == "consulta@ibague.gov.co")).one()
-    assert (user.password_hash, user.must_change_password, user.school_id) == (None, False, None)
-    listing = web.get("/admin/usuarios?q=sin+clave").get_data(as_text=True)
-    assert row_names(listing) == ["Consulta Sin Clave"]
-    assert '<span class="meta">Sin contraseña</span>' in listing
+    assert person.login("nuevo@ibague.gov.co", "mi frase secreta").status_code == 302
+    assert person.get("/revision/").status_code == 200
 
 
 def test_user_create_with_bad_fields_answers_422_in_spanish_and_saves_nothing(
@@ -98,7 +89,7 @@ def test_user_create_with_bad_fields_answers_422_in_spanish_and_saves_nothing(
 
     response = web.post("/admin/usuarios/nuevo", {
         "name": "Persona Tecleada", "email": "no-es-correo", "role": "rector",
-        "school_id": "", "password": TEMPORARY})
+        "school_id": ""})
 
     assert response.status_code == 422
     html = response.get_data(as_text=True)
@@ -107,20 +98,8 @@ def test_user_create_with_bad_fields_answers_422_in_spanish_and_saves_nothing(
     assert 'value="Persona Tecleada"' in html
     assert 'value="no-es-correo"' in html
     assert '<option value="rector" selected>' in html
-    assert TEMPORARY not in html
     assert db.scalars(select(User.id)).all() == [admin.id]
-
-
-def test_user_create_refuses_a_weak_temporary_password(web: WebClient, db: Session,
-                                                       make: Factory) -> None:
-    signed_in(web, make)
-    response = web.post("/admin/usuarios/nuevo", {
-        "name": "Persona", "email": "persona@ibague.gov.co", "role": "consulta",
-        "password": "corta"})
-    assert response.status_code == 422
-    assert ("La contraseña debe tener al menos 10 caracteres."
-            in response.get_data(as_text=True))
-    assert user_count(db) == 1
+    assert invitations_queued(db) == []
 
 
 def test_user_create_refuses_a_second_active_rector(web: WebClient, db: Session,
@@ -191,7 +170,7 @@ def test_admin_cannot_take_away_their_own_role(web: WebClient, db: Session,
     assert admin.role is Role.ADMINISTRADOR
 
 
-# --- deactivating and temporary passwords -------------------------------------------------
+# --- deactivating and invitations -------------------------------------------------
 
 
 def test_user_deactivate_ends_sessions_then_reactivate(web: WebClient, web_factory: Any,
@@ -238,47 +217,55 @@ def test_reactivating_a_second_rector_is_refused(web: WebClient, db: Session,
     assert old.active is False
 
 
-def test_set_temporary_password_replaces_it_and_ends_sessions(
-        web: WebClient, web_factory: Any, db: Session, make: Factory) -> None:
+def test_invitation_can_be_sent_again_and_retires_the_old_link(
+        web: WebClient, db: Session, make: Factory) -> None:
     signed_in(web, make)
     rector = make.user(Role.RECTOR)
     db.commit()
-    person = web_factory()
-    person.login(rector.email)
 
-    response = web.post(f"/admin/usuarios/{rector.id}/contrasena", {"password": TEMPORARY})
+    first = web.post(f"/admin/usuarios/{rector.id}/invitar")
+    second = web.post(f"/admin/usuarios/{rector.id}/invitar")
+
+    assert first.status_code == second.status_code == 302
+    links = [re.search(r"/invitacion/[A-Za-z0-9_-]+", message.text_body).group(0)
+             for message in invitations_queued(db)]
+    assert len(links) == 2 and links[0] != links[1]
+    assert web.client.get(links[0]).status_code == 410
+    assert web.client.get(links[1]).status_code == 200
+    # The current password keeps working until the link is used.
+    db.refresh(rector)
+    assert TEST_PASSWORDS.verify(rector.password_hash, PASSWORD) is True
+
+
+def test_inviting_a_deactivated_user_is_refused(web: WebClient, db: Session,
+                                                make: Factory) -> None:
+    signed_in(web, make)
+    former = make.user(Role.REVISOR, active=False)
+    db.commit()
+    response = web.post(f"/admin/usuarios/{former.id}/invitar")
+    assert response.status_code == 422
+    assert "No se puede invitar a un usuario desactivado." in response.get_data(as_text=True)
+    assert invitations_queued(db) == []
+
+
+def test_invite_pending_reaches_every_active_account_without_password(
+        web: WebClient, db: Session, make: Factory) -> None:
+    signed_in(web, make)
+    imported = [make.user(Role.RECTOR), make.user(Role.RECTOR)]
+    for user in imported:
+        user.password_hash = None
+    inactive = make.user(Role.RECTOR, active=False)
+    inactive.password_hash = None
+    make.user(Role.REVISOR)  # has a password: not invited
+    db.commit()
+
+    response = web.post("/admin/usuarios/invitar-pendientes")
 
     assert response.status_code == 302
-    db.refresh(rector)
-    assert rector.must_change_password is True
-    assert TEST_PASSWORDS.verify(rector.password_hash, TEMPORARY) is True
-    assert db.scalar(select(func.count()).select_from(UserSession)
-                     .where(UserSession.user_id == rector.id)) == 0
-    assert person.get("/escuela/").headers["Location"].startswith("/ingresar")
-
-
-def test_set_temporary_password_refuses_a_weak_one(web: WebClient, db: Session,
-                                                   make: Factory) -> None:
-    signed_in(web, make)
-    rector = make.user(Role.RECTOR)
-    db.commit()
-    response = web.post(f"/admin/usuarios/{rector.id}/contrasena", {"password": "aaaaaaaaaaaa"})
-    assert response.status_code == 422
-    assert "La contraseña es demasiado repetitiva." in response.get_data(as_text=True)
-    db.refresh(rector)
-    assert (rector.must_change_password, TEST_PASSWORDS.verify(rector.password_hash, PASSWORD)
-            ) == (False, True)
-
-
-def test_set_temporary_password_is_not_for_ones_own_account(web: WebClient, db: Session,
-                                                            make: Factory) -> None:
-    admin = signed_in(web, make)
-    response = web.post(f"/admin/usuarios/{admin.id}/contrasena", {"password": TEMPORARY})
-    assert response.status_code == 422
-    assert ("Para cambiar su propia contraseña use la página «Contraseña»."
-            in response.get_data(as_text=True))
-    db.refresh(admin)
-    assert admin.must_change_password is False
+    assert sorted(message.recipients[0] for message in invitations_queued(db)) == sorted(
+        user.email for user in imported)
+    assert "Se enviaron 2 invitaciones a cuentas sin contraseña." in web.get(
+        "/admin/usuarios").get_data(as_text=True)
 
 
 # --- the list -----------------------------------------------------------------------------
@@ -334,17 +321,18 @@ def test_user_posts_are_forbidden_to_consulta_and_revisor(web: WebClient, db: Se
     target = make.user(Role.RECTOR)
     db.commit()
     before = (user_row(target), target.password_hash)
-    form = {"name": "X", "email": "x@y.co", "role": "administrador", "password": TEMPORARY}
+    form = {"name": "X", "email": "x@y.co", "role": "administrador"}
 
     statuses = [web.post(url.format(id=target.id), form).status_code for url in [
         "/admin/usuarios/nuevo", "/admin/usuarios/{id}/editar",
         "/admin/usuarios/{id}/desactivar", "/admin/usuarios/{id}/reactivar",
-        "/admin/usuarios/{id}/contrasena"]]
+        "/admin/usuarios/{id}/invitar", "/admin/usuarios/invitar-pendientes"]]
     pages = [web.get(url).status_code for url in [
         "/admin/usuarios/nuevo", f"/admin/usuarios/{target.id}/editar"]]
 
-    assert statuses == [403] * 5
+    assert statuses == [403] * 6
     assert pages == [403, 403]
+    assert invitations_queued(db) == []
     db.refresh(target)
     assert (user_row(target), target.password_hash) == before
     assert user_count(db) == 2
@@ -364,7 +352,7 @@ def test_user_of_another_secretaria_is_not_found(web: WebClient, db: Session,
                  {"name": "X", "email": "x@y.co", "role": "revisor"}).status_code,
         web.post(f"/admin/usuarios/{other.id}/desactivar").status_code,
         web.post(f"/admin/usuarios/{other.id}/reactivar").status_code,
-        web.post(f"/admin/usuarios/{other.id}/contrasena", {"password": TEMPORARY}).status_code,
+        web.post(f"/admin/usuarios/{other.id}/invitar").status_code,
     ]
 
     assert answers == [404] * 5

@@ -51,6 +51,8 @@ def test_service_moves_state_and_writes_exact_log_row(
         db: Session, make: Factory, start: State, trigger: Trigger, role: Role,
         given: dict[str, Any], end: State, extra: dict[str, Any]) -> None:
     ruta = make.ruta(state=start)
+    if trigger is Trigger.ENVIAR_AUTOEVALUACION:
+        make.completed_self_assessment(ruta)  # what its guard requires
     actor = make.user(role, school=ruta.school if role is Role.RECTOR else None)
     version = ruta.version
 

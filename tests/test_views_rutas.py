@@ -64,6 +64,7 @@ def test_reviewer_sees_approve_and_return_on_a_plan_in_review(
 def test_rector_submits_and_the_history_records_it(db: Session, make: Factory,
                                                    web: WebClient) -> None:
     ruta = make.ruta(state=State.BORRADOR)
+    make.completed_self_assessment(ruta)  # what the guard of the submission requires
     rector = make.user(Role.RECTOR, school=ruta.school)
     db.commit()
     web.login(rector.email)

@@ -190,15 +190,11 @@ def change_password(session: Session, user: User, *, current: str, new: str, con
     set_password(session, user, new, passwords=passwords)
 
 
-def set_password(session: Session, user: User, password: str, *, passwords: Passwords,
-                 temporary: bool = False) -> None:
-    """Store a new password and end every session of the user.
-
-    ``temporary`` marks a password an administrator chose: it must be replaced on sign-in.
-    """
+def set_password(session: Session, user: User, password: str, *, passwords: Passwords) -> None:
+    """Store the person's own new password and end every session of the user."""
     user.password_hash = passwords.hash(password)
     user.password_changed_at = utcnow()
-    user.must_change_password = temporary
+    user.must_change_password = False
     end_all_sessions(session, user)
     session.flush()
 
@@ -256,8 +252,13 @@ def validate_user(session: Session, secretaria_id: int, data: UserData, *,
 
 
 def create_user(session: Session, *, actor: User | None, secretaria_id: int, data: UserData,
-                password: str | None = None, passwords: Passwords | None = None) -> User:
-    """Create a user. Changes: a new row; with ``password``, its hash."""
+                password: str | None = None, passwords: Passwords | None = None,
+                temporary: bool = False) -> User:
+    """Create a user. Changes: a new row; with ``password``, its hash.
+
+    ``temporary`` marks a password someone else chose: the person must replace it on sign-in.
+    Without a password the account waits for an invitation (``workflow.invitations``).
+    """
     _require_admin(actor)
     email, role, school = validate_user(session, secretaria_id, data)
     if password is not None:
@@ -269,8 +270,7 @@ def create_user(session: Session, *, actor: User | None, secretaria_id: int, dat
     if password is not None:
         assert passwords is not None
         user.password_hash = passwords.hash(password)
-        # Chosen by an administrator through the web: only the person should know theirs.
-        user.must_change_password = actor is not None
+        user.must_change_password = temporary
     session.add(user)
     session.flush()
     return user

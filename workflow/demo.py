@@ -14,7 +14,9 @@ from sqlalchemy.orm import Session
 
 from workflow import services
 from workflow.accounts import Passwords
+from workflow.autoevaluacion_demo import fill_demo_autoevaluacion
 from workflow.calendar import seed_demo_calendar
+from workflow.catalog import load_shipped_catalogs
 from workflow.models import Ruta, School, Secretaria, User, Zona
 from workflow.roles import Role
 from workflow.states import ReturnTarget
@@ -109,6 +111,7 @@ def seed_demo(session: Session, *, school_count: int, password: str,
                  person("revisor2", Role.REVISOR, "Jenny Valbuena Torres")]
     person("consulta", Role.CONSULTA, "Juan Manuel Acevedo (consulta)")
     session.flush()
+    load_shipped_catalogs(session)  # before any Ruta opens: each is pinned to the current one
 
     opened_at = datetime(2024, 1, 9, 13, 0, tzinfo=UTC)
     for index in range(school_count):
@@ -120,10 +123,13 @@ def seed_demo(session: Session, *, school_count: int, password: str,
         session.add(school)
         rector = person(f"rector{index + 1:02d}", Role.RECTOR,
                         f"{rng.choice(FIRST_NAMES)} {rng.choice(LAST_NAMES)}", school)
-        person(f"equipo{index + 1:02d}", Role.EQUIPO,
-               f"{rng.choice(FIRST_NAMES)} {rng.choice(LAST_NAMES)}", school)
+        team_user = person(f"equipo{index + 1:02d}", Role.EQUIPO,
+                           f"{rng.choice(FIRST_NAMES)} {rng.choice(LAST_NAMES)}", school)
         session.flush()
         ruta = services.open_ruta(session, school, actor=admin, now=opened_at)
+        # Complete before the walk submits it; the Ruta that stays in borrador is half done.
+        fill_demo_autoevaluacion(session, ruta, rector=rector, team_user=team_user,
+                                 complete=bool(PLANS[index % len(PLANS)]), start=opened_at)
         _walk(session, ruta, PLANS[index % len(PLANS)], rector=rector,
               reviewer=reviewers[index % 2], start=opened_at, rng=rng)
     session.flush()

@@ -4,9 +4,8 @@ The machine (``workflow.states``) only combines named booleans; this module comp
 with the reasons a guard fails so the page can list exactly what is missing. Each provider
 is replaced by the issue that builds the content it judges:
 
-- ``self_assessment_complete``: the autoevaluación (every componente rated, evidence where
-  required, identity reviewed). There is no autoevaluación content yet, so nothing can be
-  missing and the guard holds.
+- ``self_assessment_complete``: the autoevaluación (``workflow.autoevaluacion``): a pinned
+  catalog, every componente rated, evidence where required, identity reviewed.
 - ``pmi_passes_blocking_checks``: the Circular 0488 rule set over the PMI. No PMI content yet.
 - ``no_open_observations``: itemized review observations. Observations are free text on the
   return today, so none can be left open.
@@ -20,6 +19,7 @@ from dataclasses import dataclass, field
 
 from sqlalchemy.orm import Session
 
+from workflow import autoevaluacion
 from workflow.models import Ruta
 from workflow.states import GUARDS, ReturnTarget
 
@@ -47,6 +47,14 @@ def _nothing_built_yet(session: Session, ruta: Ruta, given: TransitionInput) -> 
     return PASSED
 
 
+def _self_assessment_complete(session: Session, ruta: Ruta,
+                              given: TransitionInput) -> GuardResult:
+    # Locked first, so no save lands between this check and the state change.
+    autoevaluacion.lock_for_submission(session, ruta)
+    missing = autoevaluacion.missing_items(session, ruta)
+    return GuardResult(False, tuple(item.message for item in missing)) if missing else PASSED
+
+
 def _has_observations(session: Session, ruta: Ruta, given: TransitionInput) -> GuardResult:
     if given.observations.strip():
         return PASSED
@@ -66,7 +74,7 @@ def _returns_to(target: ReturnTarget) -> GuardProvider:
 
 
 GUARD_PROVIDERS: dict[str, GuardProvider] = {
-    "self_assessment_complete": _nothing_built_yet,
+    "self_assessment_complete": _self_assessment_complete,
     "pmi_passes_blocking_checks": _nothing_built_yet,
     "has_observations": _has_observations,
     "no_open_observations": _nothing_built_yet,

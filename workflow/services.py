@@ -18,6 +18,7 @@ from sqlalchemy.orm import Session
 from sqlalchemy.orm.exc import StaleDataError
 
 from workflow import guards, notifications
+from workflow.catalog import current_catalog_id
 from workflow.errors import Forbidden, GuardFailed, InvalidTransition, NotFound, StaleRuta
 from workflow.guards import TransitionInput
 from workflow.models import OPENED, Ruta, RutaTransition, School, User, utcnow
@@ -234,7 +235,9 @@ def open_ruta(session: Session, school: School, *, actor: User | None,
         return existing
     moment = now or utcnow()
     ruta = Ruta(school=school, horizon_start_year=start, horizon_end_year=start + length - 1,
-                state=State.BORRADOR, state_changed_at=moment, created_at=moment)
+                state=State.BORRADOR, state_changed_at=moment, created_at=moment,
+                # Pinned: a later change of the Secretaría's catalog never alters this Ruta.
+                catalog_id=current_catalog_id(session, school.secretaria_id))
     session.add(ruta)
     session.add(RutaTransition(ruta=ruta, trigger=OPENED, from_state=None,
                                to_state=State.BORRADOR, at=moment,

@@ -1,0 +1,534 @@
+"""The autoevaluación institucional of a Ruta, and the Secretaría's catalogs of instruments.
+
+School pages live under ``/rutas/<id>/autoevaluacion``: everyone who sees the Ruta reads
+them; the rector edits everything while the Ruta is in borrador, team members their áreas.
+The catalogs live under ``/catalogos``: the Secretaría reads them, its administración loads,
+adapts and chooses the current one.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from flask import (
+    Blueprint,
+    Response,
+    abort,
+    flash,
+    redirect,
+    render_template,
+    request,
+    url_for,
+)
+from flask_login import current_user
+from sqlalchemy import func, select
+from sqlalchemy.exc import IntegrityError
+
+from blueprints.access import ALL_ROLES, SECRETARIA_ROLES, form_int, roles_required
+from ruta.db import db_session
+from workflow import autoevaluacion as auto
+from workflow import catalog as catalogs
+from workflow.charts import Bar, averages_chart, decimal, levels_chart
+from workflow.errors import DomainError, InvalidInput
+from workflow.models import Ruta, Secretaria, User
+from workflow.roles import Role
+from workflow.scoping import get_in_scope
+
+bp = Blueprint("autoevaluacion", __name__)
+
+DERIVE_NEW_ROWS = 5
+
+
+class SaveConflict(DomainError):
+    status = 409
+
+
+def _actor() -> User:
+    return current_user._get_current_object()  # type: ignore[no-any-return]
+
+
+def _ruta(ruta_id: int) -> Ruta:
+    return get_in_scope(db_session(), current_user, Ruta, ruta_id)
+
+
+def _commit() -> None:
+    """Commit, turning a lost insert race (same componente saved twice) into a 409."""
+    database = db_session()
+    try:
+        database.commit()
+    except IntegrityError:
+        database.rollback()
+        raise SaveConflict("Otra persona guardó lo mismo al mismo tiempo. Recargue la página "
+                           "para ver lo que quedó y vuelva a intentarlo.") from None
+
+
+@bp.app_template_filter("decimal")
+def _decimal(value: float | None, digits: int = 1) -> str:
+    return decimal(value, digits)
+
+
+@bp.app_template_global("autoevaluacion_summary")
+def _summary(ruta: Ruta) -> auto.Overview:
+    """What the Ruta page shows of the autoevaluación (its include calls it)."""
+    return auto.overview(db_session(), ruta, _actor())
+
+
+def _area_links(overview: auto.Overview) -> dict[str, str]:
+    if overview.catalog is None:
+        return {}
+    return {area.code: url_for("autoevaluacion.area", ruta_id=overview.ruta.id,
+                               area_code=area.code) for area in overview.catalog.areas}
+
+
+@bp.app_template_global("autoevaluacion_missing_link")
+def missing_link(ruta: Ruta, item: auto.Missing) -> str:
+    """Where to fix one missing thing: the identity page, or the proceso on its área's page."""
+    if item.kind == "identity":
+        return url_for("autoevaluacion.identity", ruta_id=ruta.id)
+    if item.kind in ("rating", "evidence") and item.area_code:
+        return url_for("autoevaluacion.area", ruta_id=ruta.id, area_code=item.area_code,
+                       _anchor=f"proceso-{item.proceso_id}")
+    return url_for("autoevaluacion.index", ruta_id=ruta.id)
+
+
+# --- the school's pages -------------------------------------------------------------------
+
+
+@bp.get("/rutas/<int:ruta_id>/autoevaluacion")
+@roles_required(*ALL_ROLES)
+def index(ruta_id: int) -> str:
+    ruta = _ruta(ruta_id)
+    overview = auto.overview(db_session(), ruta, _actor())
+    return render_template("autoevaluacion/index.html", ruta=ruta, overview=overview,
+                           area_links=_area_links(overview),
+                           may_start=_may_start(ruta))
+
+
+def _may_start(ruta: Ruta) -> bool:
+    actor = _actor()
+    return (getattr(ruta, "catalog_id", None) is None and auto.is_editable(ruta)
+            and (auto.is_rector_of(actor, ruta) or actor.role is Role.ADMINISTRADOR))
+
+
+@bp.post("/rutas/<int:ruta_id>/autoevaluacion/empezar")
+@roles_required(Role.RECTOR, Role.ADMINISTRADOR)
+def start(ruta_id: int) -> Response:
+    ruta = _ruta(ruta_id)
+    catalog = auto.start_self_assessment(db_session(), ruta, actor=_actor())
+    db_session().commit()
+    flash(f"Listo: la autoevaluación usa «{catalog.title}».", "success")
+    return redirect(url_for("autoevaluacion.index", ruta_id=ruta.id))
+
+
+@bp.route("/rutas/<int:ruta_id>/autoevaluacion/identidad", methods=["GET", "POST"])
+@roles_required(*ALL_ROLES)
+def identity(ruta_id: int) -> Response | str | tuple[str, int]:
+    database = db_session()
+    ruta = _ruta(ruta_id)
+    review = database.get(auto.IdentityReview, ruta.id)
+    can_edit = auto.is_editable(ruta) and auto.can_edit_identity(database, ruta, _actor())
+    if request.method == "GET":
+        return render_template("autoevaluacion/identity.html", ruta=ruta, review=review,
+                               can_edit=can_edit, data=_identity_values(review),
+                               gaps=auto.identity_gaps(review), errors={})
+    if current_user.role not in (Role.RECTOR, Role.EQUIPO):
+        abort(403)
+    data = auto.IdentityData(**{name: request.form.get(name, "")[:auto.MAX_TEXT + 1]
+                                for name in _IDENTITY_FIELDS})
+    try:
+        saved = auto.save_identity(database, ruta, data, actor=_actor())
+    except InvalidInput as invalid:
+        database.rollback()
+        return render_template("autoevaluacion/identity.html", ruta=ruta, review=review,
+                               can_edit=can_edit, data=vars(data),
+                               gaps=auto.identity_gaps(review), errors=invalid.errors), 422
+    gaps = auto.identity_gaps(saved)
+    _commit()
+    if gaps:
+        flash("Guardado. Para enviar la autoevaluación todavía falta " + auto.join_phrases(gaps)
+              + ".", "success")
+    else:
+        flash("Guardado: la revisión de la identidad institucional está completa.", "success")
+    return redirect(url_for("autoevaluacion.identity", ruta_id=ruta.id))
+
+
+_IDENTITY_FIELDS = ("mision", "vision", "principios", "pei_reference", "mision_vigencia",
+                    "vision_vigencia", "principios_vigencia", "notes")
+
+
+def _identity_values(review: auto.IdentityReview | None) -> dict[str, str]:
+    if review is None:
+        return dict.fromkeys(_IDENTITY_FIELDS, "")
+    values = {name: getattr(review, name) for name in _IDENTITY_FIELDS}
+    return {name: (value.value if isinstance(value, auto.Vigencia) else value or "")
+            for name, value in values.items()}
+
+
+@bp.route("/rutas/<int:ruta_id>/autoevaluacion/equipo", methods=["GET", "POST"])
+@roles_required(*ALL_ROLES)
+def team(ruta_id: int) -> Response | str | tuple[str, int]:
+    """The team; a POST (the rector's only) adds a member and invites them."""
+    ruta = _ruta(ruta_id)
+    if request.method == "GET":
+        return _render_team(ruta)
+    if current_user.role is not Role.RECTOR:
+        abort(403)
+    return _add_member(ruta)
+
+
+def _render_team(ruta: Ruta, **context: Any) -> str:
+    database = db_session()
+    return render_template(
+        "autoevaluacion/team.html", ruta=ruta, members=auto.team(database, ruta),
+        can_manage=(auto.is_rector_of(_actor(), ruta) and ruta.state in auto.TEAM_STATES
+                    and getattr(ruta, "catalog", None) is not None),
+        catalog=getattr(ruta, "catalog", None), Estamento=auto.Estamento,
+        errors=context.pop("errors", {}), data=context.pop("data", None), **context)
+
+
+def _add_member(ruta: Ruta) -> Response | tuple[str, int]:
+    database = db_session()
+    data = auto.MemberData(name=request.form.get("name", "")[:300],
+                           email=request.form.get("email", "")[:300],
+                           estamento=request.form.get("estamento", ""),
+                           area_ids=request.form.getlist("areas"))
+    try:
+        member = auto.add_member(database, ruta, data, actor=_actor())
+    except InvalidInput as invalid:
+        database.rollback()
+        return _render_team(ruta, errors=invalid.errors, data=data), 422
+    _commit()
+    flash(f"Listo: {member.name} hace parte del equipo de gestión. Le llegará la invitación "
+          f"a {member.email}.", "success")
+    return redirect(url_for("autoevaluacion.team", ruta_id=ruta.id))
+
+
+@bp.post("/rutas/<int:ruta_id>/autoevaluacion/equipo/<int:member_id>/areas")
+@roles_required(Role.RECTOR)
+def member_areas(ruta_id: int, member_id: int) -> Response | tuple[str, int]:
+    database = db_session()
+    ruta = _ruta(ruta_id)
+    member = auto.get_member(database, ruta, member_id)
+    try:
+        auto.set_member_areas(database, ruta, member, request.form.getlist("areas"),
+                              actor=_actor())
+    except InvalidInput as invalid:
+        database.rollback()
+        return _render_team(ruta, errors=invalid.errors), 422
+    _commit()
+    flash(f"Listo: se actualizaron las áreas de {member.name}.", "success")
+    return redirect(url_for("autoevaluacion.team", ruta_id=ruta.id))
+
+
+@bp.post("/rutas/<int:ruta_id>/autoevaluacion/equipo/<int:member_id>/quitar")
+@roles_required(Role.RECTOR)
+def remove_member(ruta_id: int, member_id: int) -> Response:
+    database = db_session()
+    ruta = _ruta(ruta_id)
+    member = auto.get_member(database, ruta, member_id)
+    name = member.name
+    auto.remove_member(database, ruta, member, actor=_actor())
+    _commit()
+    flash(f"Listo: {name} ya no hace parte del equipo de gestión.", "success")
+    return redirect(url_for("autoevaluacion.team", ruta_id=ruta.id))
+
+
+@bp.get("/rutas/<int:ruta_id>/autoevaluacion/areas/<area_code>")
+@roles_required(*ALL_ROLES)
+def area(ruta_id: int, area_code: str) -> str:
+    ruta = _ruta(ruta_id)
+    return _render_area(ruta, auto.get_area(db_session(), ruta, area_code))
+
+
+def _render_area(ruta: Ruta, area_row: catalogs.CatalogArea, **context: Any) -> str:
+    database = db_session()
+    overview = auto.overview(database, ruta, _actor())
+    return render_template(
+        "autoevaluacion/area.html", ruta=ruta, area=area_row, overview=overview,
+        catalog=overview.catalog, rated=auto.valoraciones(database, ruta),
+        can_edit=area_row.id in overview.editable_area_ids,
+        area_links=_area_links(overview), errors=context.pop("errors", {}),
+        posted=context.pop("posted", {}), posted_proceso=context.pop("posted_proceso", None),
+        **context)
+
+
+def _rating_entries(form: Any) -> tuple[dict[int, auto.RatingInput], dict[str, list[str]]]:
+    entries: dict[int, auto.RatingInput] = {}
+    errors: dict[str, list[str]] = {}
+    for raw in form.getlist("componente"):
+        componente_id = form_int(raw)
+        if componente_id is None:
+            errors["componente"] = ["El formulario trae un componente que no existe."]
+            continue
+        entries[componente_id] = auto.RatingInput(
+            level=form.get(auto.level_field(componente_id), "")[:20],
+            evidence=form.get(f"evidencia-{componente_id}", "")[:auto.MAX_TEXT + 1],
+            comments=form.get(f"comentario-{componente_id}", "")[:auto.MAX_TEXT + 1])
+    return entries, errors
+
+
+@bp.post("/rutas/<int:ruta_id>/autoevaluacion/procesos/<int:proceso_id>")
+@roles_required(Role.RECTOR, Role.EQUIPO)
+def save_proceso(ruta_id: int, proceso_id: int) -> Response | tuple[str, int]:
+    database = db_session()
+    ruta = _ruta(ruta_id)
+    proceso = auto.get_proceso(database, ruta, proceso_id)
+    entries, errors = _rating_entries(request.form)
+    try:
+        if errors:
+            raise InvalidInput(errors)
+        result = auto.save_proceso(database, ruta, proceso, entries, actor=_actor())
+    except InvalidInput as invalid:
+        database.rollback()
+        posted = {componente_id: given for componente_id, given in entries.items()}
+        return _render_area(ruta, proceso.area, errors=invalid.errors, posted=posted,
+                            posted_proceso=proceso.id), 422
+    _commit()
+    message = f"Guardado: «{proceso.name}»."
+    if result.missing_evidence:
+        codes = ", ".join(componente.code for componente in result.missing_evidence)
+        message += (f" Falta la evidencia de {codes}: sin ella la autoevaluación no se "
+                    "podrá enviar.")
+    flash(message, "success")
+    return redirect(url_for("autoevaluacion.area", ruta_id=ruta.id,
+                            area_code=proceso.area.code, _anchor=f"proceso-{proceso.id}"))
+
+
+@bp.get("/rutas/<int:ruta_id>/autoevaluacion/perfil")
+@roles_required(*ALL_ROLES)
+def perfil(ruta_id: int) -> str:
+    ruta = _ruta(ruta_id)
+    result, before = auto.perfil_for(db_session(), ruta)
+    return render_template("autoevaluacion/perfil.html", ruta=ruta, perfil=result,
+                           previous=before, catalog=getattr(ruta, "catalog", None))
+
+
+def _svg(markup: str) -> Response:
+    response = Response(markup, mimetype="image/svg+xml")
+    # A chart has no script and loads nothing; opened on its own it may not either.
+    response.headers["Content-Security-Policy"] = "default-src 'none'"
+    return response
+
+
+@bp.get("/rutas/<int:ruta_id>/autoevaluacion/perfil/<chart>.svg")
+@roles_required(*ALL_ROLES)
+def perfil_chart(ruta_id: int, chart: str) -> Response:
+    ruta = _ruta(ruta_id)
+    result, before = auto.perfil_for(db_session(), ruta)
+    if chart == "areas":
+        return _svg(averages_chart(
+            "Promedio de la valoración por área de gestión",
+            [Bar(item.name, item.tally.average, item.previous) for item in result.areas]))
+    if chart == "procesos":
+        return _svg(averages_chart(
+            "Promedio de la valoración por proceso",
+            [Bar(f"{proceso.code} {proceso.name}", proceso.tally.average, proceso.previous)
+             for item in result.areas for proceso in item.procesos]))
+    if chart == "niveles":
+        catalog = getattr(ruta, "catalog", None)
+        names = {level: catalog.level_name(level) for level in catalogs.LEVELS} \
+            if catalog else {}
+        return _svg(levels_chart(
+            "Componentes en cada nivel, por área de gestión",
+            [(item.name, item.tally.counts, item.tally.unrated) for item in result.areas],
+            names))
+    abort(404)
+
+
+@bp.get("/rutas/<int:ruta_id>/autoevaluacion/fortalezas")
+@roles_required(*ALL_ROLES)
+def fortalezas(ruta_id: int) -> str:
+    ruta = _ruta(ruta_id)
+    return _render_fortalezas(ruta)
+
+
+def _render_fortalezas(ruta: Ruta, **context: Any) -> str:
+    database = db_session()
+    overview = auto.overview(database, ruta, _actor())
+    areas = {area.code: area.id for area in overview.catalog.areas} if overview.catalog else {}
+    return render_template(
+        "autoevaluacion/fortalezas.html", ruta=ruta, overview=overview,
+        classification=auto.classification_for(database, ruta), area_ids=areas,
+        errors=context.pop("errors", {}), posted=context.pop("posted", {}), **context)
+
+
+@bp.post("/rutas/<int:ruta_id>/autoevaluacion/priorizacion")
+@roles_required(Role.RECTOR, Role.EQUIPO)
+def prioritize(ruta_id: int) -> Response | tuple[str, int]:
+    database = db_session()
+    ruta = _ruta(ruta_id)
+    entries: dict[int, auto.PriorityInput] = {}
+    errors: dict[str, list[str]] = {}
+    for raw in request.form.getlist("componente"):
+        componente_id = form_int(raw)
+        if componente_id is None:
+            errors["componente"] = ["El formulario trae un componente que no existe."]
+            continue
+        entries[componente_id] = auto.PriorityInput(
+            *(request.form.get(f"{name}-{componente_id}", "")[:5]
+              for name, _ in auto.PRIORITY_FIELDS))
+    try:
+        if errors:
+            raise InvalidInput(errors)
+        changed = auto.save_priorities(database, ruta, entries, actor=_actor())
+    except InvalidInput as invalid:
+        database.rollback()
+        return _render_fortalezas(ruta, errors=invalid.errors, posted=entries), 422
+    _commit()
+    flash(f"Guardado: {changed} priorización{'es' if changed != 1 else ''} actualizada"
+          f"{'s' if changed != 1 else ''}.", "success")
+    return redirect(url_for("autoevaluacion.fortalezas", ruta_id=ruta.id))
+
+
+@bp.get("/rutas/<int:ruta_id>/autoevaluacion/imprimir")
+@roles_required(*ALL_ROLES)
+def printable(ruta_id: int) -> str:
+    database = db_session()
+    ruta = _ruta(ruta_id)
+    result, before = auto.perfil_for(database, ruta)
+    overview = auto.overview(database, ruta, _actor())
+    return render_template(
+        "autoevaluacion/print.html", ruta=ruta, overview=overview, perfil=result,
+        previous=before, items=auto.rated_items(database, ruta),
+        classification=auto.classification_for(database, ruta))
+
+
+# --- the Secretaría's catalogs ------------------------------------------------------------
+
+
+def _catalog_list_context() -> dict[str, Any]:
+    database = db_session()
+    actor = _actor()
+    found = database.scalars(catalogs.visible_catalogs(actor)).all()
+    current = catalogs.current_catalog(database, actor.secretaria_id)
+    return {
+        "catalogs": found, "counts": catalogs.catalog_counts(database, [c.id for c in found]),
+        "current": current, "rules": catalogs.rules_for(database, actor.secretaria_id),
+        "secretaria": database.get(Secretaria, actor.secretaria_id),
+        "can_manage": actor.role is Role.ADMINISTRADOR,
+    }
+
+
+@bp.get("/catalogos/")
+@roles_required(*SECRETARIA_ROLES)
+def catalog_list() -> str:
+    return render_template("autoevaluacion/catalogs.html", problems=[], errors={},
+                           **_catalog_list_context())
+
+
+@bp.post("/catalogos/cargar")
+@roles_required(Role.ADMINISTRADOR)
+def catalog_upload() -> Response | tuple[str, int]:
+    database = db_session()
+    upload = request.files.get("archivo")
+    if upload is None or not upload.filename:
+        problems = [catalogs.Problem(None, "Elija el archivo del catálogo (.json).")]
+        return render_template("autoevaluacion/catalogs.html", problems=problems, errors={},
+                               problems_message="No se cargó ningún archivo.",
+                               **_catalog_list_context()), 422
+    content = upload.stream.read(catalogs.MAX_FILE_BYTES + 1)
+    try:
+        loaded = catalogs.load_catalog(database, content, source=upload.filename[:200],
+                                       actor=_actor())
+    except catalogs.CatalogProblems as refused:
+        database.rollback()
+        return render_template("autoevaluacion/catalogs.html", problems=refused.problems,
+                               problems_message=refused.message, errors={},
+                               **_catalog_list_context()), 422
+    _commit()
+    flash(f"Listo: se cargó «{loaded.title}» ({loaded.slug}). Las Rutas ya abiertas siguen con "
+          "su instrumento.", "success")
+    return redirect(url_for("autoevaluacion.catalog_detail", catalog_id=loaded.id))
+
+
+@bp.post("/catalogos/reglas")
+@roles_required(Role.ADMINISTRADOR)
+def catalog_rules() -> Response | tuple[str, int]:
+    database = db_session()
+    try:
+        rules = catalogs.set_rules(
+            database, actor=_actor(),
+            evidence_from_level=request.form.get("evidence_from_level", ""),
+            fortaleza_from_level=request.form.get("fortaleza_from_level", ""))
+    except InvalidInput as invalid:
+        database.rollback()
+        return render_template("autoevaluacion/catalogs.html", problems=[],
+                               errors=invalid.errors, **_catalog_list_context()), 422
+    _commit()
+    flash(f"Listo: {rules.evidence_label} {rules.cutoff_label}", "success")
+    return redirect(url_for("autoevaluacion.catalog_list"))
+
+
+@bp.get("/catalogos/<int:catalog_id>")
+@roles_required(*SECRETARIA_ROLES)
+def catalog_detail(catalog_id: int) -> str:
+    database = db_session()
+    found = catalogs.get_visible_catalog(database, _actor(), catalog_id)
+    current = catalogs.current_catalog(database, current_user.secretaria_id)
+    rutas = database.scalar(select(func.count()).select_from(Ruta).where(
+        Ruta.catalog_id == found.id))  # type: ignore[attr-defined]
+    return render_template("autoevaluacion/catalog_detail.html", catalog=found,
+                           counts=catalogs.catalog_counts(database, [found.id])[found.id],
+                           is_current=current is not None and current.id == found.id,
+                           rutas_count=rutas or 0,
+                           can_manage=current_user.role is Role.ADMINISTRADOR)
+
+
+@bp.get("/catalogos/<int:catalog_id>.json")
+@roles_required(*SECRETARIA_ROLES)
+def catalog_download(catalog_id: int) -> Response:
+    found = catalogs.get_visible_catalog(db_session(), _actor(), catalog_id)
+    body = json.dumps(catalogs.catalog_to_dict(found), ensure_ascii=False, indent=1)
+    response = Response(body + "\n", mimetype="application/json")
+    response.headers["Content-Disposition"] = f'attachment; filename="{found.slug}.json"'
+    return response
+
+
+@bp.post("/catalogos/<int:catalog_id>/vigente")
+@roles_required(Role.ADMINISTRADOR)
+def catalog_make_current(catalog_id: int) -> Response:
+    database = db_session()
+    found = catalogs.get_visible_catalog(database, _actor(), catalog_id)
+    catalogs.set_current_catalog(database, found, actor=_actor())
+    _commit()
+    flash(f"Listo: las Rutas que se abran desde ahora usarán «{found.title}». Las que ya están "
+          "abiertas conservan su instrumento.", "success")
+    return redirect(url_for("autoevaluacion.catalog_list"))
+
+
+@bp.route("/catalogos/<int:catalog_id>/adaptar", methods=["GET", "POST"])
+@roles_required(Role.ADMINISTRADOR)
+def catalog_derive(catalog_id: int) -> Response | str | tuple[str, int]:
+    database = db_session()
+    source = catalogs.get_visible_catalog(database, _actor(), catalog_id)
+    if request.method == "GET":
+        return render_template("autoevaluacion/catalog_derive.html", catalog=source,
+                               form={}, problems=[], new_rows=range(DERIVE_NEW_ROWS))
+    form = request.form
+    change = catalogs.Derivation(slug=form.get("slug", "")[:80],
+                                 title=form.get("title", "")[:400])
+    for componente in source.componentes:
+        name = " ".join(form.get(f"nombre-{componente.code}", componente.name).split())
+        if form.get(f"quitar-{componente.code}"):
+            change.removals.add(componente.code)
+        elif name != componente.name:
+            change.renames[componente.code] = name
+    for row in range(DERIVE_NEW_ROWS):
+        code = form.get(f"nuevo-codigo-{row}", "").strip()
+        name = form.get(f"nuevo-nombre-{row}", "").strip()
+        if code or name:
+            change.additions.append((form.get(f"nuevo-proceso-{row}", ""), code[:60],
+                                     name[:400]))
+    try:
+        derived = catalogs.derive_catalog(database, source, change, actor=_actor())
+    except catalogs.CatalogProblems as refused:
+        database.rollback()
+        return render_template("autoevaluacion/catalog_derive.html", catalog=source,
+                               form=form, problems=refused.problems,
+                               problems_message=refused.message,
+                               new_rows=range(DERIVE_NEW_ROWS)), 422
+    _commit()
+    flash(f"Listo: se creó la versión «{derived.slug}». Para que las nuevas Rutas la usen, "
+          "márquela como vigente.", "success")
+    return redirect(url_for("autoevaluacion.catalog_detail", catalog_id=derived.id))

@@ -1,0 +1,87 @@
+"""The perfil's SVG charts, drawn on the server: well-formed, accessible, no script."""
+
+from __future__ import annotations
+
+import xml.etree.ElementTree as ET
+
+from workflow.charts import PLOT_WIDTH, Bar, averages_chart, decimal, levels_chart
+
+SVG = "{http://www.w3.org/2000/svg}"
+NAMES = {1: "Existencia", 2: "Pertinencia", 3: "Apropiación", 4: "Mejoramiento continuo"}
+
+
+def parse(markup: str) -> ET.Element:
+    # Our own output, parsed to check its structure: not untrusted input.
+    return ET.fromstring(markup.encode("utf-8"))  # noqa: S314
+
+
+def texts(root: ET.Element) -> list[str]:
+    return [element.text or "" for element in root.iter(f"{SVG}text")]
+
+
+def test_decimal_uses_a_comma_and_a_dash_for_nothing() -> None:
+    assert [decimal(2.75), decimal(3), decimal(None), decimal(2.0, 2)] == [
+        "2,8", "3,0", "—", "2,00"]
+
+
+def test_averages_chart_draws_one_bar_per_row_scaled_to_four() -> None:
+    root = parse(averages_chart("Promedio por área", [
+        Bar("Gestión directiva", 2.0, previous=1.5), Bar("Gestión académica", 4.0),
+        Bar("Gestión de la comunidad", None)]))
+
+    assert root.tag == f"{SVG}svg"
+    assert root.get("role") == "img"
+    assert root.find(f"{SVG}title").text == "Promedio por área"
+    assert root.find(f"{SVG}desc").text == (
+        "Gestión directiva: 2,0 (antes 1,5); Gestión académica: 4,0; Gestión de la "
+        "comunidad: —.")
+    bars = [rect for rect in root.iter(f"{SVG}rect") if rect.get("fill") == "#0b4f8a"
+            and rect.get("height") == "18"]
+    # 0..4 spans the plot: a 2.0 is half the width of a 4.0.
+    assert [float(rect.get("width")) for rect in bars] == [PLOT_WIDTH / 2, PLOT_WIDTH]
+    assert "sin valorar" in texts(root)
+    assert {"Esta Ruta", "Ruta anterior"} <= set(texts(root))
+    tooltips = [group.find(f"{SVG}title").text for group in root.iter(f"{SVG}g")]
+    assert tooltips == ["Gestión directiva: 2,0 (Ruta anterior: 1,5)", "Gestión académica: 4,0",
+                        "Gestión de la comunidad: —"]
+
+
+def test_averages_chart_without_previous_has_no_previous_legend() -> None:
+    root = parse(averages_chart("Promedio", [Bar("Gestión directiva", 3.0)]))
+    assert "Ruta anterior" not in texts(root)
+
+
+def test_long_labels_are_shortened_but_kept_whole_in_the_tooltip() -> None:
+    label = "ADM.3 Administración de servicios complementarios"
+    root = parse(averages_chart("Procesos", [Bar(label, 2.5)]))
+    assert "ADM.3 Administración de servici…" in texts(root)
+    assert root.find(f"{SVG}g/{SVG}title").text == f"{label}: 2,5"
+
+
+def test_levels_chart_stacks_counts_per_level_with_a_legend() -> None:
+    root = parse(levels_chart("Componentes por nivel", [
+        ("Gestión directiva", {1: 1, 2: 2, 3: 3, 4: 0}, 2),
+        ("Gestión académica", {1: 0, 2: 0, 3: 4, 4: 4}, 0),
+    ], NAMES))
+
+    segments = [(rect.get("fill"), float(rect.get("width"))) for rect in root.iter(f"{SVG}rect")
+                if rect.get("height") == "18"]
+    # The longest row (8 componentes) fills the plot.
+    unit = PLOT_WIDTH / 8
+    assert segments == [("#a1192a", round(unit, 1)), ("#8a4b00", round(2 * unit, 1)),
+                        ("#3d6e23", round(3 * unit, 1)), ("#b8c0cc", round(2 * unit, 1)),
+                        ("#3d6e23", round(4 * unit, 1)), ("#0b4f8a", round(4 * unit, 1))]
+    assert {"1 Existencia", "2 Pertinencia", "3 Apropiación", "4 Mejoramiento continuo",
+            "Sin valorar"} <= set(texts(root))
+    assert root.find(f"{SVG}desc").text == (
+        "Gestión directiva: nivel 1: 1, nivel 2: 2, nivel 3: 3, nivel 4: 0, sin valorar: 2; "
+        "Gestión académica: nivel 1: 0, nivel 2: 0, nivel 3: 4, nivel 4: 4.")
+
+
+def test_charts_escape_text_and_carry_no_script_or_style() -> None:
+    markup = averages_chart("A <b> & \"c\"", [Bar("<script>alert(1)</script>", 1.0)])
+    root = parse(markup)
+    assert root.find(f"{SVG}title").text == 'A <b> & "c"'
+    assert "<script" not in markup
+    assert "style=" not in markup
+    assert root.find(f".//{SVG}script") is None
