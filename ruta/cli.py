@@ -48,11 +48,17 @@ def _input_errors(error: DomainError) -> str:
 @click.command("init-db")
 @with_appcontext
 def init_db_command() -> None:
-    """Create or update the database schema (Alembic migrations)."""
+    """Create or update the database schema (Alembic migrations) and load the shipped
+    Guía 34 catalogs that are not stored yet."""
     from ruta.migrate import upgrade
+    from workflow.catalog import load_shipped_catalogs
 
     upgrade(get_db().engine)
-    click.echo("Base de datos lista.")
+    database = db_session()
+    loaded = load_shipped_catalogs(database)
+    database.commit()
+    click.echo("Base de datos lista." + (
+        f" Instrumentos cargados: {', '.join(item.slug for item in loaded)}." if loaded else ""))
 
 
 @click.command("demo")

@@ -112,7 +112,8 @@ def test_init_db_migrates_a_new_file(tmp_path: Path) -> None:
     result = subprocess.run([str(ruta), "init-db"], env=env, capture_output=True, text=True,
                             timeout=60, check=False, cwd=PROJECT)
     assert result.returncode == 0, result.stderr
-    assert result.stdout.strip() == "Base de datos lista."
+    assert result.stdout.strip() == ("Base de datos lista. Instrumentos cargados: guia34-2008, "
+                                     "guia34-2026.")
     assert database.stat().st_size > 0
 
 
@@ -121,3 +122,16 @@ def test_readme_diagram_is_the_generated_one() -> None:
 
     readme = (PROJECT / "README.md").read_text()
     assert f"```mermaid\n{mermaid_diagram().rstrip()}\n```" in readme
+
+
+def test_init_db_twice_loads_the_catalogs_once(tmp_path: Path) -> None:
+    env = {**os.environ, "RUTA_ENV": "development",
+           "DATABASE_URL": f"sqlite:///{tmp_path / 'dos.db'}"}
+    ruta = Path(sys.executable).parent / "ruta"
+    outputs = [subprocess.run([str(ruta), "init-db"], env=env, capture_output=True, text=True,
+                              timeout=60, check=True, cwd=PROJECT).stdout.strip()
+               for _ in range(2)]
+    listed = subprocess.run([str(ruta), "catalog", "list"], env=env, capture_output=True,
+                            text=True, timeout=60, check=True, cwd=PROJECT).stdout
+    assert outputs[1] == "Base de datos lista."
+    assert listed.count("guia34-2008") == 1 and listed.count("guia34-2026") == 1
