@@ -45,8 +45,8 @@ from sqlalchemy.pool import NullPool
 
 from ruta.config import ConfigError
 from ruta.db import make_engine
+from workflow.dates import BOGOTA
 from workflow.models import utcnow
-from workflow.reminders import BOGOTA
 
 log = logging.getLogger(__name__)
 

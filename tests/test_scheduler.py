@@ -36,8 +36,8 @@ from ruta.config import ConfigError
 from tests.conftest import Factory
 from workflow import outbox
 from workflow.calendar import JobRun, ReminderSent, seed_demo_calendar
+from workflow.dates import BOGOTA
 from workflow.models import OutboxMessage, OutboxStatus
-from workflow.reminders import BOGOTA
 from workflow.roles import Role
 from workflow.states import State
 

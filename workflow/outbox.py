@@ -29,19 +29,18 @@ import secrets
 import smtplib
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, fields
-from datetime import date, datetime, timedelta
+from datetime import datetime, timedelta
 from enum import StrEnum
 from pathlib import Path
 from typing import Any, Protocol
-from zoneinfo import ZoneInfo
 
-from babel.dates import format_date, format_datetime
 from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoescape
 from sqlalchemy import Select, false, select, update
 from sqlalchemy.dialects.postgresql import insert as postgresql_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
 
+from workflow.dates import fecha
 from workflow.errors import DomainError, Forbidden, NotFound
 from workflow.models import OutboxMessage, OutboxStatus, User, utcnow
 from workflow.roles import Role
@@ -74,8 +73,6 @@ __all__ = [
 ]
 
 TEMPLATE_DIR = Path(__file__).resolve().parent.parent / "templates" / "email"
-BOGOTA = ZoneInfo("America/Bogota")
-LOCALE = "es_CO"
 # ``Session.info`` key holding RUTA_BASE_URL; the app sets it on every session it makes.
 BASE_URL_INFO_KEY = "ruta_base_url"
 MAX_SUBJECT_LENGTH = 300
@@ -84,18 +81,6 @@ ADDRESS_PATTERN = re.compile(r"^[^@\s<>,;]+@[^@\s<>,;]+$")
 
 
 # --- rendering ----------------------------------------------------------------------------
-
-
-def _fecha(value: datetime | date | None, style: str = "long") -> str:
-    """A date or timestamp as a person in Colombia reads it, in Bogotá's time."""
-    if value is None:
-        return ""
-    if isinstance(value, datetime):
-        if style == "short":
-            return format_datetime(value, "d MMM y, h:mm a", tzinfo=BOGOTA, locale=LOCALE)
-        return format_datetime(value, "d 'de' MMMM 'de' y, h:mm a", tzinfo=BOGOTA,
-                               locale=LOCALE)
-    return format_date(value, "d 'de' MMMM 'de' y", locale=LOCALE)
 
 
 def _environment() -> Environment:
@@ -110,7 +95,7 @@ def _environment() -> Environment:
         lstrip_blocks=True,
         keep_trailing_newline=True,
     )
-    environment.filters["fecha"] = _fecha
+    environment.filters["fecha"] = fecha
     return environment
 
 

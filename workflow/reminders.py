@@ -18,7 +18,6 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from typing import Any, Final
-from zoneinfo import ZoneInfo
 
 from sqlalchemy import func, select
 from sqlalchemy.dialects import postgresql, sqlite
@@ -33,11 +32,11 @@ from workflow.calendar import (
     ReminderSent,
     fecha_corta,
 )
+from workflow.dates import BOGOTA
 from workflow.models import Ruta, RutaTransition, School, User, utcnow
 from workflow.roles import Role
 from workflow.states import State, Trigger
 
-BOGOTA: Final = ZoneInfo("America/Bogota")
 DAILY_JOB: Final = "recordatorios"
 
 # "Not yet at pmi_formulado": the school still owes its PMI.
