@@ -58,15 +58,22 @@ def register_templates(app: Flask) -> None:
 
 
 def register_blueprints(app: Flask) -> None:
-    from blueprints import admin, auth, autoevaluacion, calendario, escuela, outbox, revision, rutas
+    from blueprints import (
+        admin,
+        auth,
+        autoevaluacion,
+        calendario,
+        cuenta,
+        escuela,
+        outbox,
+        pmi,
+        revision,
+        rutas,
+    )
 
-    for blueprint in (auth.bp, escuela.bp, rutas.bp, revision.bp, admin.bp, outbox.bp):
-        app.register_blueprint(blueprint)
-    app.register_blueprint(calendario.bp)
-    app.register_blueprint(autoevaluacion.bp)
-    from blueprints import cuenta
-
-    app.register_blueprint(cuenta.bp)
+    for module in (auth, cuenta, escuela, rutas, autoevaluacion, pmi, revision, admin, outbox,
+                   calendario):
+        app.register_blueprint(module.bp)
 
 
 def register_errors(app: Flask) -> None:

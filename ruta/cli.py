@@ -14,6 +14,7 @@ from ruta.db import db_session, get_db
 from workflow import accounts
 from workflow.errors import DomainError, InvalidInput
 from workflow.models import Ruta, School, Secretaria
+from workflow.pmi_checks import check_ruta, render_text
 from workflow.roles import Role
 from workflow.states import State, mermaid_diagram
 
@@ -236,6 +237,22 @@ def rutas_list_command(state: str | None) -> None:
         click.echo(f"{ruta.id:>5}  {ruta.school.dane_code}  {ruta.horizon_label}  "
                    f"{ruta.state.value:<24} {ruta.school.name}")
     click.echo(f"{len(rutas)} Ruta(s).")
+
+
+@rutas_group.command("check")
+@click.argument("ruta_id", type=int)
+@with_appcontext
+def rutas_check_command(ruta_id: int) -> None:
+    """Print the Circular 0488 checks of a Ruta's PMI; exit 1 when a blocking rule fails."""
+    ruta = db_session().get(Ruta, ruta_id)
+    if ruta is None:
+        _fail(f"No existe la Ruta {ruta_id}.")
+        return
+    report = check_ruta(db_session(), ruta)
+    click.echo(f"PMI de {ruta.school.name}, Ruta {ruta.horizon_label} ({ruta.state.label})")
+    click.echo(render_text(report))
+    if not report.passes:
+        sys.exit(1)
 
 
 @click.command("states")

@@ -26,6 +26,7 @@ from sqlalchemy import text, update
 from sqlalchemy.orm import Session
 
 import workflow.calendar  # noqa: F401  (registers its tables)
+import workflow.review  # noqa: F401  (registers the PMI tables)
 import workflow.tokens  # noqa: F401  (registers its tables)
 from ruta import create_app
 from ruta.db import make_engine
@@ -271,7 +272,9 @@ class WebClient:
 
     def get(self, url: str, **kwargs: Any) -> Any:
         response = self.client.get(url, **kwargs)
-        found = CSRF_PATTERN.search(response.get_data(as_text=True))
+        # Only pages carry forms; a download (an Excel file) is not text.
+        found = (CSRF_PATTERN.search(response.get_data(as_text=True))
+                 if response.mimetype == "text/html" else None)
         if found:
             self.token = found.group(1)
         return response

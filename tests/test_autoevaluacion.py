@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import threading
 import time
 from dataclasses import dataclass
@@ -12,7 +13,7 @@ from flask import Flask
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from tests.conftest import Factory
+from tests.conftest import Factory, WebClient
 from workflow import autoevaluacion as auto
 from workflow import services
 from workflow.catalog import (
@@ -238,28 +239,41 @@ def test_equipo_account_not_on_the_team_rates_nothing(db: Session, make: Factory
     assert auto.editable_area_ids(db, school.ruta, outsider) == set()
 
 
-def test_member_is_linked_to_the_school_equipo_account_by_email(db: Session, make: Factory,
-                                                                school: School) -> None:
+def test_member_works_with_the_school_equipo_account_of_that_email(db: Session, make: Factory,
+                                                                   school: School) -> None:
     account = make.user(Role.EQUIPO, school=school.ruta.school, email="enlazada@prueba.co")
-    other_school = make.user(Role.EQUIPO, email="ajena@prueba.co")
     linked = auto.add_member(db, school.ruta, auto.MemberData(
         name="Enlazada", email=" Enlazada@Prueba.co ", estamento="docente"),
         actor=school.rector)
-    unlinked = auto.add_member(db, school.ruta, auto.MemberData(
-        name="Ajena", email="ajena@prueba.co", estamento="egresado"), actor=school.rector)
-    later = auto.add_member(db, school.ruta, auto.MemberData(
-        name="Llega después", email="despues@prueba.co", estamento="estudiante",
+    newcomer = auto.add_member(db, school.ruta, auto.MemberData(
+        name="Llega Nueva", email="nueva@prueba.co", estamento="estudiante",
         area_ids=[school.area_id("ACA")]), actor=school.rector)
-    assert (linked.email, linked.user_id, unlinked.user_id, later.user_id) == (
-        "enlazada@prueba.co", account.id, None, None)
-    # The account created after the member record still finds it by e-mail.
-    newcomer = make.user(Role.EQUIPO, school=school.ruta.school, email="despues@prueba.co")
-    assert auto.member_for(db, school.ruta, newcomer) is later
-    assert auto.member_for(db, school.ruta, other_school) is None
+
+    assert (linked.email, linked.user_id) == ("enlazada@prueba.co", account.id)
+    created = db.get(User, newcomer.user_id)
+    assert (created.email, created.name, created.role, created.school_id, created.active,
+            created.password_hash) == ("nueva@prueba.co", "Llega Nueva", Role.EQUIPO,
+                                       school.ruta.school_id, True, None)
+    assert auto.member_for(db, school.ruta, created) is newcomer
+    assert auto.editable_area_ids(db, school.ruta, created) == {int(school.area_id("ACA"))}
 
 
-def test_adding_a_member_queues_the_invitation(db: Session, make: Factory,
-                                               school: School) -> None:
+def test_member_email_of_another_school_or_the_secretaria_is_refused(
+        db: Session, make: Factory, school: School) -> None:
+    make.user(Role.EQUIPO, email="ajena@prueba.co")
+    make.user(Role.REVISOR, email="revisora@prueba.co")
+    for email in ("ajena@prueba.co", "revisora@prueba.co"):
+        with pytest.raises(InvalidInput) as refused:
+            auto.add_member(db, school.ruta, auto.MemberData(
+                name="Otra", email=email, estamento="egresado"), actor=school.rector)
+        assert refused.value.errors == {"email": [
+            "Ese correo ya es de una cuenta de otra institución o de la Secretaría. Use el "
+            "correo personal o institucional de esta persona en su colegio."]}
+    assert auto.team(db, school.ruta) == []
+
+
+def test_adding_a_member_queues_an_invitation_that_opens_the_account(
+        db: Session, make: Factory, school: School, web: WebClient) -> None:
     auto.add_member(db, school.ruta, auto.MemberData(
         name="Rosa Quiroga", email="rosa@prueba.co", estamento="padre_madre",
         area_ids=[school.area_id("ACA"), school.area_id("DIR")]), actor=school.rector)
@@ -273,7 +287,14 @@ def test_adding_a_member_queues_the_invitation(db: Session, make: Factory,
     assert "- Gestión directiva\n- Gestión académica\n" in message.text_body
     assert "padre o madre de familia" in message.text_body
     assert f"/rutas/{school.ruta.id}/autoevaluacion" in message.text_body
-    assert "Para valorar en línea necesita una cuenta" in message.text_body
+    assert "Primero active su cuenta" in message.text_body
+
+    link = re.search(r"/invitacion/[A-Za-z0-9_-]+", message.text_body).group(0)
+    web.get(link)
+    assert web.post(link, {"new": "una frase de la familia", "confirm":
+                           "una frase de la familia"}).status_code == 302
+    assert web.login("rosa@prueba.co", "una frase de la familia").status_code == 302
+    assert web.get(f"/rutas/{school.ruta.id}/autoevaluacion").status_code == 200
 
 
 def test_bad_member_data_is_refused_with_every_reason(db: Session, make: Factory,

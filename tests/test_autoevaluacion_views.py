@@ -267,7 +267,7 @@ def test_rector_adds_a_member_who_is_invited(db: Session, make: Factory,
     page = text_of(response)
     assert ("Listo: Marleny Yate hace parte del equipo de gestión. Le llegará la invitación "
             "a marleny@prueba.co.") in page
-    assert "Estudiante · marleny@prueba.co · Sin cuenta en Ruta" in page
+    assert "Estudiante · marleny@prueba.co · invitación enviada, cuenta sin activar" in page
     assert db.scalar(select(OutboxMessage.recipients)) == ["marleny@prueba.co"]
 
 

@@ -13,6 +13,7 @@ from tests.conftest import Factory
 from workflow import services
 from workflow.errors import Forbidden, GuardFailed, InvalidTransition, NotFound, StaleRuta
 from workflow.models import OPENED, Ruta, RutaTransition
+from workflow.pmi_demo import fill_demo_pmi
 from workflow.roles import Role
 from workflow.states import ReturnTarget, State, Trigger
 
@@ -54,6 +55,9 @@ def test_service_moves_state_and_writes_exact_log_row(
     if trigger is Trigger.ENVIAR_AUTOEVALUACION:
         make.completed_self_assessment(ruta)  # what its guard requires
     actor = make.user(role, school=ruta.school if role is Role.RECTOR else None)
+    if trigger is Trigger.FORMULAR_PMI:
+        make.completed_self_assessment(ruta, level=2)  # oportunidades for the PMI to address
+        fill_demo_pmi(db, ruta, actor=actor)  # a PMI that passes its guard
     version = ruta.version
 
     services.fire_action(db, ruta, trigger, actor=actor, expected_version=version, **given)

@@ -30,7 +30,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import Mapped, Session, mapped_column, relationship
 
-from workflow import outbox
+from workflow import accounts, outbox, tokens
 from workflow.accounts import EMAIL_PATTERN, normalize_email
 from workflow.catalog import (
     LEVELS,
@@ -411,9 +411,30 @@ def _areas_from_ids(ruta: Ruta, area_ids: Iterable[str | int],
     return sorted(chosen, key=lambda area: area.position)
 
 
-def _linked_user(session: Session, ruta: Ruta, email: str) -> User | None:
-    return session.scalar(select(User).where(User.email == email, User.role == Role.EQUIPO,
-                                             User.school_id == ruta.school_id))
+def _member_account(session: Session, ruta: Ruta, name: str, email: str,
+                    errors: dict[str, list[str]]) -> User | None:
+    """The ``equipo`` account a new member works with: the school's existing one with that
+    e-mail, or a new one (no password: the invitation carries the link to choose it).
+
+    The rector of the school needs none (they edit everything already). An e-mail that
+    belongs to someone else (another school, the Secretaría) is refused rather than shared.
+    """
+    existing = session.scalar(select(User).where(User.email == email))
+    if existing is None:
+        return accounts.create_user(
+            session, actor=None, secretaria_id=ruta.school.secretaria_id,
+            data=accounts.UserData(email=email, name=name, role=Role.EQUIPO.value,
+                                   school_id=ruta.school_id))
+    if existing.school_id == ruta.school_id and existing.role is Role.EQUIPO:
+        if not existing.active:
+            errors["email"] = ["La cuenta de ese correo está desactivada: pida a la Secretaría "
+                               "que la reactive."]
+        return existing
+    if existing.school_id == ruta.school_id and existing.role is Role.RECTOR:
+        return None
+    errors["email"] = ["Ese correo ya es de una cuenta de otra institución o de la Secretaría. "
+                       "Use el correo personal o institucional de esta persona en su colegio."]
+    return None
 
 
 @dataclass
@@ -428,8 +449,9 @@ def add_member(session: Session, ruta: Ruta, data: MemberData, *, actor: User,
                now: datetime | None = None, invite: bool = True) -> TeamMember:
     """Add a member to the equipo de gestión with their áreas. Flushes.
 
-    Links the member to the school's ``equipo`` account with the same e-mail, if any, and
-    queues the invitation e-mail (``equipo_invitacion``) in the same transaction.
+    Links the member to the school's ``equipo`` account with the same e-mail, creating it
+    when there is none, and queues the invitation e-mail (``equipo_invitacion``), with a link
+    to choose a password when the account has none, in the same transaction.
     """
     _require_team_manager(ruta, actor)
     errors: dict[str, list[str]] = {}
@@ -451,9 +473,11 @@ def add_member(session: Session, ruta: Ruta, data: MemberData, *, actor: User,
     areas = _areas_from_ids(ruta, data.area_ids, errors)
     if errors:
         raise InvalidInput(errors)
+    account = _member_account(session, ruta, name, email, errors)
+    if errors:
+        raise InvalidInput(errors)
     member = TeamMember(ruta_id=ruta.id, name=name, email=email, estamento=estamento,
-                        user=_linked_user(session, ruta, email), created_at=now or utcnow(),
-                        areas=areas)
+                        user=account, created_at=now or utcnow(), areas=areas)
     session.add(member)
     session.flush()
     if invite:
@@ -464,6 +488,12 @@ def add_member(session: Session, ruta: Ruta, data: MemberData, *, actor: User,
 def _invite(session: Session, ruta: Ruta, member: TeamMember, *, actor: User) -> None:
     """Queue the invitation e-mail, once per member and Ruta, in the same transaction."""
     school = ruta.school
+    account = member.user
+    activation_url = None
+    if account is not None and account.password_hash is None:
+        # A link to choose the password: without it the invitation would open nothing.
+        token = tokens.issue(session, account, tokens.TokenPurpose.INVITATION)
+        activation_url = outbox.absolute_url(session, f"/invitacion/{token}")
     outbox.enqueue(
         session, kind="equipo_invitacion", to=member.email,
         dedupe_key=f"equipo_invitacion:{ruta.id}:{member.email}",
@@ -474,7 +504,7 @@ def _invite(session: Session, ruta: Ruta, member: TeamMember, *, actor: User) ->
             "rector_name": actor.name, "school_name": school.name,
             "dane_code": school.dane_code, "horizon": ruta.horizon_label,
             "secretaria_name": school.secretaria.name,
-            "has_account": member.user_id is not None,
+            "activation_url": activation_url, "email": member.email,
             "autoevaluacion_url": outbox.absolute_url(session,
                                                       f"/rutas/{ruta.id}/autoevaluacion"),
         })

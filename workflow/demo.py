@@ -12,12 +12,13 @@ from datetime import UTC, datetime, timedelta
 
 from sqlalchemy.orm import Session
 
-from workflow import services
+from workflow import review, services
 from workflow.accounts import Passwords
 from workflow.autoevaluacion_demo import fill_demo_autoevaluacion
 from workflow.calendar import seed_demo_calendar
 from workflow.catalog import load_shipped_catalogs
 from workflow.models import Ruta, School, Secretaria, User, Zona
+from workflow.pmi_demo import fill_demo_pmi
 from workflow.roles import Role
 from workflow.states import ReturnTarget
 
@@ -63,6 +64,18 @@ RETURN_OBSERVATIONS = [
     "La autoevaluación valora en 4 (mejoramiento continuo) todos los componentes de la gestión "
     "académica sin evidencias que lo soporten. Revise las valoraciones con el equipo de "
     "gestión y adjunte las evidencias antes de formular el PMI.",
+]
+
+# Itemized observations of a return to the PMI: (element, criterion of the circular, text).
+DEMO_OBSERVATIONS: list[tuple[str, int, str]] = [
+    ("plan", 7, "El PMI retoma Saber 11 en matemáticas, pero no las debilidades en lectura "
+                "crítica que la institución identificó en la autoevaluación."),
+    ("plan", 5, "Precise cuándo y ante quién se socializa el plan en cada sede."),
+]
+DEMO_ANSWERS = [
+    "Agregamos el hallazgo de lectura crítica y lo articulamos con el objetivo 2.",
+    "La socialización se hará en la primera semana institucional en cada sede, ante el "
+    "Consejo Directivo y la asamblea de padres.",
 ]
 
 # The path each demo Ruta walks; cycled over the schools so every state appears.
@@ -132,6 +145,9 @@ def seed_demo(session: Session, *, school_count: int, password: str,
                                  complete=bool(PLANS[index % len(PLANS)]), start=opened_at)
         _walk(session, ruta, PLANS[index % len(PLANS)], rector=rector,
               reviewer=reviewers[index % 2], start=opened_at, rng=rng)
+        if PLANS[index % len(PLANS)] == ["enviar"]:
+            # Formulating: a draft halfway, so the page shows what the checks still ask for.
+            fill_demo_pmi(session, ruta, actor=rector, complete=False)
     session.flush()
     seed_demo_calendar(session, secretaria, actor=admin)
     return secretaria
@@ -147,19 +163,39 @@ def _walk(session: Session, ruta: Ruta, plan: list[str], *, rector: User, review
                                     hours=rng.randint(0, 8))
         return moment
 
+    def formulate() -> object:
+        if not review.observations(session, ruta):
+            fill_demo_pmi(session, ruta, actor=rector)
+        for number, row in enumerate(review.unanswered(session, ruta), 1):
+            review.answer(session, ruta, row.id, actor=rector, now=later(1, 3),
+                          response=DEMO_ANSWERS[(number - 1) % len(DEMO_ANSWERS)])
+        return services.submit_pmi(session, ruta, actor=rector,
+                                   expected_version=ruta.version, now=later(7, 20))
+
+    def approve() -> object:
+        for row in review.open_observations(session, ruta):
+            review.judge(session, ruta, row.id, reviewer=reviewer, resolved=True,
+                         now=later(1, 2))
+        return services.approve(
+            session, ruta, reviewer=reviewer, expected_version=ruta.version, now=later(2, 9),
+            observations="Plan coherente con la autoevaluación; metas medibles y viables.")
+
+    def return_to_pmi() -> object:
+        for element, criterion, text in DEMO_OBSERVATIONS:
+            review.add_observation(session, ruta, reviewer=reviewer, element=element,
+                                   criterion=criterion, text=text, now=later(1, 2))
+        return services.return_with_observations(
+            session, ruta, reviewer=reviewer, expected_version=ruta.version, now=later(2, 9),
+            observations=RETURN_OBSERVATIONS[0], target=ReturnTarget.PMI)
+
     actions: dict[str, Callable[[], object]] = {
         "enviar": lambda: services.submit_self_assessment(
             session, ruta, actor=rector, expected_version=ruta.version, now=later(10, 25)),
-        "formular": lambda: services.submit_pmi(
-            session, ruta, actor=rector, expected_version=ruta.version, now=later(7, 20)),
+        "formular": formulate,
         "tomar": lambda: services.take_for_review(
             session, ruta, reviewer=reviewer, expected_version=ruta.version, now=later(1, 6)),
-        "aprobar": lambda: services.approve(
-            session, ruta, reviewer=reviewer, expected_version=ruta.version, now=later(2, 9),
-            observations="Plan coherente con la autoevaluación; metas medibles y viables."),
-        "devolver_pmi": lambda: services.return_with_observations(
-            session, ruta, reviewer=reviewer, expected_version=ruta.version, now=later(2, 9),
-            observations=RETURN_OBSERVATIONS[0], target=ReturnTarget.PMI),
+        "aprobar": approve,
+        "devolver_pmi": return_to_pmi,
         "devolver_auto": lambda: services.return_with_observations(
             session, ruta, reviewer=reviewer, expected_version=ruta.version, now=later(2, 9),
             observations=RETURN_OBSERVATIONS[1], target=ReturnTarget.AUTOEVALUACION),

@@ -6,9 +6,11 @@ is replaced by the issue that builds the content it judges:
 
 - ``self_assessment_complete``: the autoevaluación (``workflow.autoevaluacion``): a pinned
   catalog, every componente rated, evidence where required, identity reviewed.
-- ``pmi_passes_blocking_checks``: the Circular 0488 rule set over the PMI. No PMI content yet.
-- ``no_open_observations``: itemized review observations. Observations are free text on the
-  return today, so none can be left open.
+- ``pmi_passes_blocking_checks``: the Circular 0488 rule set over the PMI
+  (``workflow.pmi_checks``), and every observation of the last return answered.
+- ``has_observations``: free text on the return, or itemized observations
+  (``workflow.review``) written during this review.
+- ``no_open_observations``: every itemized observation marked resolved by the revisor.
 - ``final_evaluation_recorded``: the seguimiento issue's final evaluation. Not built yet.
 """
 
@@ -19,7 +21,7 @@ from dataclasses import dataclass, field
 
 from sqlalchemy.orm import Session
 
-from workflow import autoevaluacion
+from workflow import autoevaluacion, pmi_checks, review
 from workflow.models import Ruta
 from workflow.states import GUARDS, ReturnTarget
 
@@ -55,8 +57,29 @@ def _self_assessment_complete(session: Session, ruta: Ruta,
     return GuardResult(False, tuple(item.message for item in missing)) if missing else PASSED
 
 
+def _pmi_passes_blocking_checks(session: Session, ruta: Ruta,
+                                given: TransitionInput) -> GuardResult:
+    # Locked first, so no edit lands between this check and the state change.
+    autoevaluacion.lock_for_submission(session, ruta)
+    reasons = [finding.message for finding in pmi_checks.check_ruta(session, ruta)
+               .blocking_failures]
+    numbers = review.numbered(session, ruta)
+    reasons += [f"Responda la observación {numbers[row.id]} de la Secretaría "
+                f"({row.element_label}) antes de volver a enviar el PMI."
+                for row in review.unanswered(session, ruta)]
+    return GuardResult(False, tuple(reasons)) if reasons else PASSED
+
+
+def _no_open_observations(session: Session, ruta: Ruta, given: TransitionInput) -> GuardResult:
+    numbers = review.numbered(session, ruta)
+    reasons = tuple(f"La observación {numbers[row.id]} ({row.element_label}) sigue sin "
+                    f"resolver: {row.status.label.lower()}."
+                    for row in review.open_observations(session, ruta))
+    return GuardResult(False, reasons) if reasons else PASSED
+
+
 def _has_observations(session: Session, ruta: Ruta, given: TransitionInput) -> GuardResult:
-    if given.observations.strip():
+    if given.observations.strip() or review.for_return(session, ruta):
         return PASSED
     return GuardResult(False, ("Escriba las observaciones para la institución: una devolución "
                                "sin observaciones no le dice qué corregir.",))
@@ -75,9 +98,9 @@ def _returns_to(target: ReturnTarget) -> GuardProvider:
 
 GUARD_PROVIDERS: dict[str, GuardProvider] = {
     "self_assessment_complete": _self_assessment_complete,
-    "pmi_passes_blocking_checks": _nothing_built_yet,
+    "pmi_passes_blocking_checks": _pmi_passes_blocking_checks,
     "has_observations": _has_observations,
-    "no_open_observations": _nothing_built_yet,
+    "no_open_observations": _no_open_observations,
     "final_evaluation_recorded": _nothing_built_yet,
     "returns_to_pmi": _returns_to(ReturnTarget.PMI),
     "returns_to_self_assessment": _returns_to(ReturnTarget.AUTOEVALUACION),

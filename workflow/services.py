@@ -17,7 +17,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 from sqlalchemy.orm.exc import StaleDataError
 
-from workflow import guards, notifications
+from workflow import guards, notifications, pmi_versions, review
 from workflow.catalog import current_catalog_id
 from workflow.errors import Forbidden, GuardFailed, InvalidTransition, NotFound, StaleRuta
 from workflow.guards import TransitionInput
@@ -133,10 +133,16 @@ def submit_self_assessment(session: Session, ruta: Ruta, *, actor: User,
 
 def submit_pmi(session: Session, ruta: Ruta, *, actor: User, expected_version: int,
                observations: str = "", now: datetime | None = None) -> RutaTransition:
-    """autoevaluacion_enviada → pmi_formulado (sent to the Secretaría). Appends the audit row."""
-    return _transition(session, ruta, Trigger.FORMULAR_PMI, actor=actor,
-                       expected_version=expected_version,
-                       given=TransitionInput(observations=observations), now=now)
+    """autoevaluacion_enviada → pmi_formulado (sent to the Secretaría).
+
+    Changes: state; appends the audit row; freezes the next snapshot of the PMI
+    (``pmi_versions``), the version the Secretaría reviews.
+    """
+    entry = _transition(session, ruta, Trigger.FORMULAR_PMI, actor=actor,
+                        expected_version=expected_version,
+                        given=TransitionInput(observations=observations), now=now)
+    pmi_versions.freeze(session, ruta, actor=actor, now=entry.at)
+    return entry
 
 
 def take_for_review(session: Session, ruta: Ruta, *, reviewer: User, expected_version: int,
@@ -162,13 +168,21 @@ def return_with_observations(session: Session, ruta: Ruta, *, reviewer: User,
                              now: datetime | None = None) -> RutaTransition:
     """en_revision → autoevaluacion_enviada (target PMI) or borrador (target autoevaluación).
 
-    Changes: state; appends the audit row with the observations and the target.
+    Changes: state; appends the audit row with the observations and the target; sends the
+    itemized observations written during this review (``review``). The row's observations
+    are the free text followed by a readable list of the new itemized ones and of those the
+    revisor left open, so the history and the e-mail carry them.
     """
-    return _transition(
+    itemized = review.for_return(session, ruta)
+    summary = review.summary_text(itemized, review.numbered(session, ruta))
+    text = "\n\n".join(part for part in (observations.strip(), summary) if part)
+    entry = _transition(
         session, ruta, Trigger.DEVOLVER, actor=reviewer, expected_version=expected_version,
-        given=TransitionInput(observations=observations, return_target=target),
+        given=TransitionInput(observations=text, return_target=target),
         extra={"return_target": target.value} if target else {}, now=now,
     )
+    review.send_drafts(session, ruta, now=entry.at)
+    return entry
 
 
 def start_follow_up(session: Session, ruta: Ruta, *, actor: User | None, expected_version: int,

@@ -1,0 +1,355 @@
+"""The PMI of a Ruta: the plan page with its live Circular 0488 report, the element forms,
+versions and their diffs, the printable plan, and the Secretaría's review with itemized
+observations.
+
+Everyone who sees the Ruta reads these pages. The rector and the equipo de gestión edit the
+plan while it is being formulated; only revisores write and judge observations; only the
+rector answers them. Element and observation ids travel in the form or the query string and
+are looked up within the Ruta, so another Ruta's element is never found.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask import Blueprint, Response, flash, redirect, render_template, request, url_for
+from flask_login import current_user
+from sqlalchemy.exc import IntegrityError
+
+from blueprints.access import ALL_ROLES, form_int, roles_required
+from ruta.db import db_session
+from workflow import pmi, pmi_checks, pmi_versions, review, services
+from workflow.errors import DomainError, InvalidInput
+from workflow.models import Ruta, User
+from workflow.roles import Role
+from workflow.scoping import get_in_scope
+from workflow.states import ReturnTarget, Trigger
+
+bp = Blueprint("pmi", __name__)
+
+SCHOOL_EDITORS = (Role.RECTOR, Role.EQUIPO)
+FORM_LIMIT = 6000
+
+
+class SaveConflict(DomainError):
+    status = 409
+
+
+def _actor() -> User:
+    return current_user._get_current_object()  # type: ignore[no-any-return]
+
+
+def _ruta(ruta_id: int) -> Ruta:
+    return get_in_scope(db_session(), current_user, Ruta, ruta_id)
+
+
+def _commit() -> None:
+    database = db_session()
+    try:
+        database.commit()
+    except IntegrityError:
+        database.rollback()
+        raise SaveConflict("Otra persona guardó lo mismo al mismo tiempo. Recargue la página "
+                           "para ver lo que quedó y vuelva a intentarlo.") from None
+
+
+def _form() -> dict[str, Any]:
+    """The posted fields, each cut to a sane length (lists stay lists)."""
+    values: dict[str, Any] = {}
+    for name in request.form:
+        items = [value[:FORM_LIMIT] for value in request.form.getlist(name)]
+        values[name] = items if name in ("componentes", "hallazgos", "trayectorias") \
+            else items[0]
+    return values
+
+
+def _required_id(name: str, message: str) -> int:
+    number = form_int(request.form.get(name))
+    if number is None:
+        raise InvalidInput({name: [message]})
+    return number
+
+
+@bp.app_context_processor
+def _summary_helper() -> dict[str, Any]:
+    return {"pmi_summary": _summary}
+
+
+def _summary(ruta: Ruta) -> dict[str, Any]:
+    """What the Ruta page shows of the PMI (``pmi/_ruta_summary.html`` calls it)."""
+    database = db_session()
+    actor = _actor()
+    return {"report": pmi_checks.check_ruta(database, ruta),
+            "versions": len(pmi_versions.snapshots(database, ruta)),
+            "observations": review.observations(database, ruta),
+            "can_edit": pmi.can_edit(database, ruta, actor),
+            "may_review": review.may_review(actor, ruta)}
+
+
+# --- the plan -----------------------------------------------------------------------------
+
+
+def _plan_context(ruta: Ruta) -> dict[str, Any]:
+    database = db_session()
+    plan = pmi.load_plan(database, ruta)
+    return {"ruta": ruta, "plan": plan, "report": pmi_checks.run_checks(plan.content),
+            "oportunidades": plan.content["autoevaluacion"]["oportunidades"],
+            "top": pmi.TOP_PRIORITY, "can_edit": pmi.can_edit(database, ruta, _actor()),
+            "Fuente": pmi.Fuente, "Trayectoria": pmi.Trayectoria, "years": pmi.years_of(ruta),
+            "CRITERION_LABELS": pmi_checks.CRITERION_LABELS, "Severity": pmi_checks.Severity,
+            "may_submit": Trigger.FORMULAR_PMI in services.available_actions(_actor(), ruta),
+            "unanswered": review.unanswered(database, ruta)}
+
+
+@bp.get("/rutas/<int:ruta_id>/pmi")
+@roles_required(*ALL_ROLES)
+def index(ruta_id: int) -> str:
+    return render_template("pmi/index.html", **_plan_context(_ruta(ruta_id)))
+
+
+@bp.post("/rutas/<int:ruta_id>/pmi/general")
+@roles_required(*SCHOOL_EDITORS)
+def general(ruta_id: int) -> Response | tuple[str, int]:
+    ruta = _ruta(ruta_id)
+    database = db_session()
+    try:
+        pmi.save_general(database, ruta, _form(), actor=_actor())
+    except InvalidInput as invalid:
+        database.rollback()
+        return render_template("pmi/index.html", errors=invalid.errors, posted=_form(),
+                               **_plan_context(ruta)), 422
+    _commit()
+    flash("Guardado: presupuesto y divulgación del plan.", "success")
+    return redirect(url_for("pmi.index", ruta_id=ruta.id, _anchor="general"))
+
+
+def _element_values(kind: str, element: Any) -> dict[str, Any]:
+    """What the form shows for a stored element."""
+    if element is None:
+        return {}
+    values: dict[str, Any] = {}
+    for column in element.__table__.columns:
+        value = getattr(element, column.name)
+        values[column.name] = value.value if hasattr(value, "value") else value
+    if kind == "objetivo":
+        values["componentes"] = [str(c.id) for c in element.componentes]
+        values["hallazgos"] = [str(h.id) for h in element.hallazgos]
+    if kind == "indicador":
+        values.update({f"meta_{year}": target
+                       for year, target in element.metas_anuales.items()})
+    for name in ("cantidad", "linea_base", *values):
+        if isinstance(values.get(name), float):
+            values[name] = f"{values[name]:g}".replace(".", ",")
+    for name in ("fecha_limite", "fecha_inicio", "fecha_fin"):
+        if values.get(name) is not None:
+            values[name] = values[name].isoformat()
+    if kind == "actividad":
+        values["trayectorias"] = list(element.trayectorias)
+    return {name: ("" if value is None else value) for name, value in values.items()}
+
+
+def _render_element(ruta: Ruta, kind: str, element: Any, values: dict[str, Any],
+                    errors: dict[str, list[str]]) -> str:
+    database = db_session()
+    plan = pmi.load_plan(database, ruta)
+    return render_template(
+        "pmi/element.html", ruta=ruta, kind=kind, element=element, values=values,
+        errors=errors, plan=plan, label=pmi.KIND_LABELS[kind],
+        oportunidades=plan.content["autoevaluacion"]["oportunidades"],
+        metas=[(meta, plan.labels[f"meta:{meta.id}"]) for objetivo in plan.objetivos
+               for meta in objetivo.metas],
+        Fuente=pmi.Fuente, Trayectoria=pmi.Trayectoria, years=pmi.years_of(ruta),
+        catalog_componentes=_componentes(ruta))
+
+
+def _componentes(ruta: Ruta) -> list[Any]:
+    catalog = getattr(ruta, "catalog", None)
+    return list(catalog.componentes) if catalog is not None else []
+
+
+@bp.route("/rutas/<int:ruta_id>/pmi/elemento", methods=["GET", "POST"])
+@roles_required(*SCHOOL_EDITORS)
+def element(ruta_id: int) -> Response | str | tuple[str, int]:
+    """The form of one element: ``tipo`` says which kind, ``elemento_id`` which one (none:
+    a new one)."""
+    ruta = _ruta(ruta_id)
+    database = db_session()
+    source = request.args if request.method == "GET" else request.form
+    kind = source.get("tipo", "")
+    element_id = form_int(source.get("elemento_id"))
+    if kind not in pmi.ELEMENT_KINDS:
+        if request.method == "GET":
+            return redirect(url_for("pmi.index", ruta_id=ruta.id))
+        raise InvalidInput({"tipo": ["Elija qué elemento del PMI quiere guardar."]})
+    stored = pmi.get_element(database, ruta, kind, element_id) if element_id else None
+    if request.method == "GET":
+        if not pmi.can_edit(database, ruta, _actor()):
+            flash("El PMI no se puede modificar ahora: solo se formula con la autoevaluación "
+                  "enviada, por el rector o la rectora y el equipo de gestión.", "error")
+            return redirect(url_for("pmi.index", ruta_id=ruta.id))
+        values = _element_values(kind, stored)
+        if stored is None and source.get("padre"):
+            values[{"meta": "objetivo_id"}.get(kind, "meta_id")] = source.get("padre", "")
+        if stored is None and source.get("componente"):
+            values["componente_id"] = source.get("componente", "")
+        return _render_element(ruta, kind, stored, values, {})
+    form = _form()
+    try:
+        saved = pmi.save_element(database, ruta, kind, element_id, form, actor=_actor())
+    except InvalidInput as invalid:
+        database.rollback()
+        return _render_element(ruta, kind, stored, form, invalid.errors), 422
+    _commit()
+    content = pmi.plan_content(database, ruta)
+    label = pmi.element_labels(content).get(f"{kind}:{saved.id}", pmi.KIND_LABELS[kind])
+    flash(f"Guardado: {label}.", "success")
+    return redirect(url_for("pmi.index", ruta_id=ruta.id, _anchor=f"{kind}-{saved.id}"))
+
+
+@bp.post("/rutas/<int:ruta_id>/pmi/eliminar")
+@roles_required(*SCHOOL_EDITORS)
+def delete(ruta_id: int) -> Response:
+    ruta = _ruta(ruta_id)
+    kind = request.form.get("tipo", "")
+    if kind not in pmi.ELEMENT_KINDS:
+        raise InvalidInput({"tipo": ["Elija qué elemento del PMI quiere eliminar."]})
+    element_id = _required_id("elemento_id", "Elija qué elemento del PMI quiere eliminar.")
+    label = pmi.delete_element(db_session(), ruta, kind, element_id, actor=_actor())
+    _commit()
+    flash(f"Eliminado: {label}.", "success")
+    return redirect(url_for("pmi.index", ruta_id=ruta.id))
+
+
+# --- versions and printing ----------------------------------------------------------------
+
+
+@bp.get("/rutas/<int:ruta_id>/pmi/versiones")
+@roles_required(*ALL_ROLES)
+def versions(ruta_id: int) -> str:
+    ruta = _ruta(ruta_id)
+    database = db_session()
+    snapshots = pmi_versions.snapshots(database, ruta)
+    older, newer = form_int(request.args.get("de")), form_int(request.args.get("a"))
+    if snapshots and (older is None or newer is None):
+        newer = snapshots[-1].number
+        older = snapshots[-2].number if len(snapshots) > 1 else None
+    changes = None
+    if older is not None and newer is not None:
+        changes = pmi_versions.diff_snapshots(database, ruta, older, newer)
+    return render_template("pmi/versions.html", ruta=ruta, snapshots=snapshots, older=older,
+                           newer=newer, changes=changes)
+
+
+@bp.get("/rutas/<int:ruta_id>/pmi/imprimir")
+@roles_required(*ALL_ROLES)
+def printable(ruta_id: int) -> str:
+    """The plan as sent (the latest version), or the draft when it was never sent."""
+    ruta = _ruta(ruta_id)
+    database = db_session()
+    number = form_int(request.args.get("version"))
+    snapshot = (pmi_versions.get_snapshot(database, ruta, number) if number is not None
+                else pmi_versions.latest(database, ruta))
+    content = snapshot.content if snapshot else pmi.plan_content(database, ruta)
+    return render_template("pmi/print.html", ruta=ruta, snapshot=snapshot, content=content,
+                           labels=pmi.element_labels(content),
+                           report=pmi_checks.run_checks(content),
+                           fuentes={f.value: f.label for f in pmi.Fuente},
+                           trayectorias={t.value: t.label for t in pmi.Trayectoria},
+                           componentes={c.id: c for c in _componentes(ruta)})
+
+
+# --- the review ---------------------------------------------------------------------------
+
+
+def _review_context(ruta: Ruta, **extra: Any) -> dict[str, Any]:
+    database = db_session()
+    actor = _actor()
+    plan = pmi.load_plan(database, ruta)
+    actions = services.available_actions(actor, ruta)
+    return {
+        "ruta": ruta, "plan": plan, "report": pmi_checks.run_checks(plan.content),
+        "oportunidades": plan.content["autoevaluacion"]["oportunidades"],
+        "observations": review.observations(database, ruta),
+        "numbers": review.numbered(database, ruta),
+        "since": review.since_last_review(database, ruta),
+        "latest": pmi_versions.latest(database, ruta),
+        "may_review": review.may_review(actor, ruta),
+        "may_answer": review.may_answer(actor, ruta),
+        "CRITERION_LABELS": pmi_checks.CRITERION_LABELS, "Status": review.ObservationStatus,
+        "may_return": Trigger.DEVOLVER in actions, "may_approve": Trigger.APROBAR in actions,
+        "ReturnTarget": ReturnTarget, "errors": {}, "posted": {}, **extra,
+    }
+
+
+@bp.get("/rutas/<int:ruta_id>/pmi/revision")
+@roles_required(*ALL_ROLES)
+def review_page(ruta_id: int) -> str:
+    return render_template("pmi/review.html", **_review_context(_ruta(ruta_id)))
+
+
+@bp.post("/rutas/<int:ruta_id>/pmi/observaciones")
+@roles_required(Role.REVISOR)
+def add_observation(ruta_id: int) -> Response | tuple[str, int]:
+    ruta = _ruta(ruta_id)
+    database = db_session()
+    form = _form()
+    try:
+        review.add_observation(database, ruta, reviewer=_actor(),
+                               element=str(form.get("elemento", "")),
+                               criterion=str(form.get("criterio", "")),
+                               text=str(form.get("texto", "")))
+    except InvalidInput as invalid:
+        database.rollback()
+        return render_template("pmi/review.html", **_review_context(
+            ruta, errors=invalid.errors, posted=form)), 422
+    _commit()
+    flash("Observación agregada. Se envía a la institución cuando devuelva el plan.", "success")
+    return redirect(url_for("pmi.review_page", ruta_id=ruta.id, _anchor="observaciones"))
+
+
+@bp.post("/rutas/<int:ruta_id>/pmi/observaciones/eliminar")
+@roles_required(Role.REVISOR)
+def delete_observation(ruta_id: int) -> Response:
+    ruta = _ruta(ruta_id)
+    observation_id = _required_id("observacion", "Elija la observación.")
+    review.delete_draft(db_session(), ruta, observation_id, reviewer=_actor())
+    _commit()
+    flash("Observación eliminada.", "success")
+    return redirect(url_for("pmi.review_page", ruta_id=ruta.id, _anchor="observaciones"))
+
+
+@bp.post("/rutas/<int:ruta_id>/pmi/observaciones/valorar")
+@roles_required(Role.REVISOR)
+def judge_observation(ruta_id: int) -> Response:
+    ruta = _ruta(ruta_id)
+    observation_id = _required_id("observacion", "Elija la observación.")
+    verdict = request.form.get("veredicto", "")
+    if verdict not in ("resuelta", "abierta"):
+        raise InvalidInput({"veredicto": ["Diga si la observación quedó resuelta o sigue "
+                                          "abierta."]})
+    row = review.judge(db_session(), ruta, observation_id, reviewer=_actor(),
+                       resolved=verdict == "resuelta")
+    _commit()
+    flash(f"La observación quedó «{row.status.label.lower()}».", "success")
+    return redirect(url_for("pmi.review_page", ruta_id=ruta.id,
+                            _anchor=f"observacion-{row.id}"))
+
+
+@bp.post("/rutas/<int:ruta_id>/pmi/observaciones/responder")
+@roles_required(Role.RECTOR)
+def answer_observation(ruta_id: int) -> Response | tuple[str, int]:
+    ruta = _ruta(ruta_id)
+    database = db_session()
+    observation_id = _required_id("observacion", "Elija la observación.")
+    try:
+        review.answer(database, ruta, observation_id, actor=_actor(),
+                      response=request.form.get("respuesta", "")[:FORM_LIMIT])
+    except InvalidInput as invalid:
+        database.rollback()
+        return render_template("pmi/review.html", **_review_context(
+            ruta, errors={f"respuesta-{observation_id}": invalid.errors["respuesta"]},
+            posted={f"respuesta-{observation_id}": request.form.get("respuesta", "")})), 422
+    _commit()
+    flash("Respuesta guardada. Cuando responda todas, vuelva a enviar el PMI.", "success")
+    return redirect(url_for("pmi.review_page", ruta_id=ruta.id,
+                            _anchor=f"observacion-{observation_id}"))

@@ -1,0 +1,182 @@
+"""The Circular 0488 rule set: every rule passes on a complete plan and fails on a plan that
+breaks exactly it, naming the element and saying why in Spanish."""
+
+from __future__ import annotations
+
+import copy
+from collections.abc import Callable
+from typing import Any
+
+import pytest
+
+from workflow.pmi_checks import RULES, RULES_BY_ID, Severity, render_text, run_checks
+
+
+def complete_plan() -> dict[str, Any]:
+    """A small plan that passes every rule: two oportunidades, one objetivo, one meta."""
+    return {
+        "horizon": [2024, 2026],
+        "autoevaluacion": {
+            "oportunidades": [
+                {"componente_id": 11, "code": "ACA.1.2", "name": "Evaluación",
+                 "area": "Gestión académica", "level": 1, "score": 60},
+                {"componente_id": 12, "code": "ACA.1.1", "name": "Plan de estudios",
+                 "area": "Gestión académica", "level": 2, "score": 30},
+            ],
+            "fortalezas": [{"componente_id": 13, "code": "DIR.1.1", "name": "Misión",
+                            "area": "Gestión directiva", "level": 3}],
+        },
+        "plan": {"presupuesto": 10_000_000, "divulgacion": "Asamblea de padres.",
+                 "divulgacion_fecha": "2024-02-09"},
+        "aplazamientos": [{"id": 1, "componente_id": 12,
+                           "razon": "Se atiende en la siguiente Ruta."}],
+        "hallazgos": [
+            {"id": 1, "fuente": "saber_11", "area": "Matemáticas", "grado": "11.°",
+             "descripcion": "68 % en el nivel 1."},
+            {"id": 2, "fuente": "interna", "area": "Lenguaje", "grado": "6.°",
+             "descripcion": "Reprobación del 14 %."},
+        ],
+        "objetivos": [{"id": 1, "enunciado": "Mejorar matemáticas.", "componentes": [11],
+                       "hallazgos": [1, 2]}],
+        "metas": [{"id": 1, "objetivo_id": 1, "enunciado": "Aumentar al 45 %.",
+                   "cantidad": 45.0, "unidad": "%", "fecha_limite": "2026-11-30",
+                   "linea_base": 32.0}],
+        "indicadores": [{"id": 1, "meta_id": 1, "nombre": "Porcentaje sobre el mínimo",
+                         "formula": "nivel 2 a 4 / evaluados × 100", "unidad": "porcentaje",
+                         "frecuencia": "Anual", "fuente": "ICFES", "linea_base": 32.0,
+                         "metas_anuales": {"2024": 36.0, "2025": 40.0, "2026": 45.0}}],
+        "actividades": [{"id": 1, "meta_id": 1, "descripcion": "Talleres.",
+                         "responsable": "Jefe de área", "fecha_inicio": "2024-02-05",
+                         "fecha_fin": "2026-10-30", "recursos": "Banco de preguntas.",
+                         "costo": 4_500_000, "fuente_financiacion": "FSE",
+                         "trayectorias": ["extraedad"]}],
+    }
+
+
+def _set(path: str, value: Any) -> Callable[[dict[str, Any]], None]:
+    def change(plan: dict[str, Any]) -> None:
+        *parents, last = path.split(".")
+        target: Any = plan
+        for part in parents:
+            target = target[int(part)] if part.isdigit() else target[part]
+        target[last] = value
+    return change
+
+
+# rule id → (how to break the plan, the exact messages of the failure)
+BREAKS: dict[str, tuple[Callable[[dict[str, Any]], None], list[str]]] = {
+    "plan_con_objetivos": (
+        lambda plan: plan.update(objetivos=[], metas=[], indicadores=[], actividades=[]),
+        ["El plan en general: el PMI todavía no tiene objetivos."]),
+    "objetivo_atiende_oportunidad": (
+        _set("objetivos.0.componentes", [13]),
+        ["Objetivo 1: los componentes que atiende no son oportunidades de mejoramiento en la "
+         "autoevaluación (son fortalezas)."]),
+    "prioridades_atendidas": (
+        _set("aplazamientos", []),
+        ["El plan en general: la oportunidad prioritaria «ACA.1.1 Plan de estudios» no la "
+         "atiende ningún objetivo ni está aplazada con una razón."]),
+    "meta_con_indicador": (
+        _set("indicadores", []), ["Meta 1.1: no tiene indicador."]),
+    "meta_medible": (
+        _set("metas.0.cantidad", None), ["Meta 1.1: le falta cantidad."]),
+    "meta_en_horizonte": (
+        lambda plan: (_set("metas.0.fecha_limite", "2027-06-30")(plan),
+                      _set("actividades.0.fecha_fin", "2026-06-30")(plan)),
+        ["Meta 1.1: la fecha límite (2027-06-30) queda fuera del horizonte 2024–2026."]),
+    "indicador_definido": (
+        _set("indicadores.0.fuente", " "), ["Indicador 1.1.1: le falta fuente."]),
+    "indicador_mide_su_meta": (
+        _set("indicadores.0.metas_anuales", {"2024": 36.0, "2025": 40.0, "2026": 50.0}),
+        ["Indicador 1.1.1: su meta para 2026 es 50, pero la meta que mide espera 45."]),
+    "actividad_en_plazo": (
+        _set("actividades.0.fecha_fin", "2026-12-15"),
+        ["Actividad 1.1.1: termina el 2026-12-15, después de la fecha límite de su meta "
+         "(2026-11-30)."]),
+    "actividad_con_responsable_y_recursos": (
+        _set("actividades.0.responsable", ""), ["Actividad 1.1.1: le falta responsable."]),
+    "costos_dentro_del_presupuesto": (
+        _set("actividades.0.costo", 12_000_000),
+        ["El plan en general: las actividades cuestan $12.000.000 y el presupuesto declarado "
+         "es $10.000.000."]),
+    "objetivo_con_metas": (
+        lambda plan: plan["objetivos"].append(
+            {"id": 2, "enunciado": "Convivencia.", "componentes": [11], "hallazgos": []}),
+        ["Objetivo 2: no tiene metas."]),
+    "meta_con_actividades": (
+        _set("actividades", []), ["Meta 1.1: no tiene actividades."]),
+    "debilidades_identificadas": (
+        lambda plan: (plan["hallazgos"].pop(1), _set("objetivos.0.hallazgos", [1])(plan)),
+        ["El plan en general: no registra debilidades de las evaluaciones internas."]),
+    "debilidad_atendida": (
+        _set("objetivos.0.hallazgos", [1]), ["Hallazgo 2: ningún objetivo lo atiende."]),
+    "trayectorias_diversas": (
+        _set("actividades.0.trayectorias", []),
+        ["El plan en general: ninguna actividad atiende a estudiantes con trayectorias "
+         "diversas (inclusión, extraedad, migrantes, ruralidad, discapacidad…)."]),
+    "divulgacion_definida": (
+        _set("plan.divulgacion_fecha", None),
+        ["El plan en general: falta decir cómo y cuándo se divulga el plan a la comunidad "
+         "educativa."]),
+}
+
+
+# Rules that cannot fail alone: breaking them breaks these too, by construction.
+ALSO_FAILING: dict[str, set[str]] = {
+    "plan_con_objetivos": {"prioridades_atendidas", "debilidad_atendida",
+                           "trayectorias_diversas"},
+    "objetivo_atiende_oportunidad": {"prioridades_atendidas"},
+    "meta_con_actividades": {"trayectorias_diversas"},
+}
+
+
+def test_rule_set_covers_every_rule_with_a_failing_plan() -> None:
+    assert set(BREAKS) == set(RULES_BY_ID)
+    assert {rule.criterion for rule in RULES} == {0, 1, 2, 3, 4, 5, 6, 7, 8}
+
+
+def test_complete_plan_passes_every_rule() -> None:
+    report = run_checks(complete_plan())
+    assert [result.rule.id for result in report.results if not result.passed] == []
+    assert report.passes is True
+
+
+@pytest.mark.parametrize("rule_id", list(BREAKS))
+def test_rule_fails_only_on_the_plan_that_breaks_it(rule_id: str) -> None:
+    plan = copy.deepcopy(complete_plan())
+    breaks, messages = BREAKS[rule_id]
+    breaks(plan)
+
+    report = run_checks(plan)
+
+    assert {result.rule.id for result in report.results if not result.passed} == {
+        rule_id, *ALSO_FAILING.get(rule_id, set())}
+    assert [finding.message for finding in report.result(rule_id).findings] == messages
+    blocking = RULES_BY_ID[rule_id].severity is Severity.BLOCKING
+    assert report.passes is not blocking
+
+
+def test_meta_without_everything_lists_what_is_missing() -> None:
+    plan = complete_plan()
+    plan["metas"][0].update(cantidad=None, unidad="", fecha_limite=None)
+    findings = run_checks(plan).result("meta_medible").findings
+    assert [(finding.element, finding.message) for finding in findings] == [
+        ("meta:1", "Meta 1.1: le falta cantidad y unidad de medida y fecha límite.")]
+
+
+def test_indicator_in_another_unit_does_not_measure_its_meta() -> None:
+    plan = complete_plan()
+    plan["indicadores"][0]["unidad"] = "estudiantes"
+    assert [finding.message for finding in
+            run_checks(plan).result("indicador_mide_su_meta").findings] == [
+        "Indicador 1.1.1: mide en «estudiantes» pero su meta está en «%»."]
+
+
+def test_report_text_marks_failures_and_counts_blocking_ones() -> None:
+    plan = complete_plan()
+    plan["actividades"] = []
+    text = render_text(run_checks(plan))
+    assert "[FALLA] meta_con_actividades (Obligatorio, criterio 6)" in text
+    assert "    - Meta 1.1: no tiene actividades." in text
+    assert "[AVISO] trayectorias_diversas (Recomendación, criterio 8)" in text
+    assert text.endswith("El PMI no cumple 1 verificación(es) obligatoria(s).")

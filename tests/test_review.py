@@ -1,0 +1,195 @@
+"""The review loop with itemized observations: write, return, answer, resubmit, judge."""
+
+from __future__ import annotations
+
+import pytest
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from tests.conftest import Factory
+from workflow import pmi, review, services
+from workflow.errors import Forbidden, GuardFailed, InvalidInput
+from workflow.models import OutboxMessage, Ruta, RutaTransition, User
+from workflow.pmi_demo import fill_demo_pmi
+from workflow.pmi_versions import ElementChange, FieldChange
+from workflow.review import ObservationStatus
+from workflow.roles import Role
+from workflow.states import ReturnTarget, State
+
+STATUS = ObservationStatus
+
+
+def in_review(db: Session, make: Factory) -> tuple[Ruta, User, User]:
+    ruta = make.ruta(state=State.AUTOEVALUACION_ENVIADA)
+    make.completed_self_assessment(ruta, level=2)
+    rector = make.user(Role.RECTOR, school=ruta.school)
+    reviewer = make.user(Role.REVISOR)
+    fill_demo_pmi(db, ruta, actor=rector)
+    services.submit_pmi(db, ruta, actor=rector, expected_version=ruta.version)
+    services.take_for_review(db, ruta, reviewer=reviewer, expected_version=ruta.version)
+    return ruta, rector, reviewer
+
+
+def first_meta(db: Session) -> pmi.Meta:
+    meta = db.scalars(select(pmi.Meta).order_by(pmi.Meta.id)).first()
+    assert meta is not None
+    return meta
+
+
+def test_review_loop_from_return_to_approval(db: Session, make: Factory) -> None:
+    ruta, rector, reviewer = in_review(db, make)
+    meta = first_meta(db)
+
+    # Two itemized observations, then the return.
+    on_meta = review.add_observation(
+        db, ruta, reviewer=reviewer, element=f"meta:{meta.id}", criterion="3",
+        text="La línea base no coincide con el reporte del ICFES de 2023.")
+    on_plan = review.add_observation(
+        db, ruta, reviewer=reviewer, element="plan", criterion="7",
+        text="Falta la debilidad de lectura crítica en Saber 11.")
+    entry = services.return_with_observations(db, ruta, reviewer=reviewer,
+                                              expected_version=ruta.version, observations="",
+                                              target=ReturnTarget.PMI)
+    summary = ("1. [Meta 1.1 · Criterio 3] La línea base no coincide con el reporte del ICFES "
+               "de 2023.\n2. [El plan en general · Criterio 7] Falta la debilidad de lectura "
+               "crítica en Saber 11.")
+    assert (ruta.state, entry.observations) == (State.AUTOEVALUACION_ENVIADA, summary)
+    assert [row.status for row in review.observations(db, ruta)] == [STATUS.ENVIADA] * 2
+    mail = db.scalars(select(OutboxMessage).where(OutboxMessage.kind == "ruta_devuelta")).one()
+    assert summary in mail.text_body
+
+    # Resubmitting before answering is refused, naming each observation.
+    with pytest.raises(GuardFailed) as refused:
+        services.submit_pmi(db, ruta, actor=rector, expected_version=ruta.version)
+    assert refused.value.reasons == [
+        "Responda la observación 1 de la Secretaría (Meta 1.1) antes de volver a enviar el PMI.",
+        "Responda la observación 2 de la Secretaría (El plan en general) antes de volver a "
+        "enviar el PMI."]
+
+    # The rector answers both, fixes the meta and resubmits.
+    review.answer(db, ruta, on_meta.id, actor=rector, response="Corregida: 30 %.")
+    review.answer(db, ruta, on_plan.id, actor=rector, response="La incluimos en 2025.")
+    pmi.save_element(db, ruta, "meta", meta.id, {
+        "objetivo_id": str(meta.objetivo_id), "enunciado": meta.enunciado, "cantidad": "45",
+        "unidad": "%", "fecha_limite": "2026-11-30", "linea_base": "30"}, actor=rector)
+    services.submit_pmi(db, ruta, actor=rector, expected_version=ruta.version)
+    services.take_for_review(db, ruta, reviewer=reviewer, expected_version=ruta.version)
+
+    # The next review opens on what changed and on each answer.
+    since = review.since_last_review(db, ruta)
+    assert since is not None
+    assert (since.older.number, since.newer.number) == (1, 2)
+    assert since.changes == [ElementChange("changed", f"meta:{meta.id}", "Meta 1.1", [
+        FieldChange("linea_base", "Línea base", 32.0, 30.0)])]
+    assert [(row.status, row.response) for row in review.observations(db, ruta)] == [
+        (STATUS.RESPONDIDA, "Corregida: 30 %."), (STATUS.RESPONDIDA, "La incluimos en 2025.")]
+
+    # One resolved, one still open: approval is refused.
+    review.judge(db, ruta, on_meta.id, reviewer=reviewer, resolved=True)
+    review.judge(db, ruta, on_plan.id, reviewer=reviewer, resolved=False)
+    with pytest.raises(GuardFailed) as blocked:
+        services.approve(db, ruta, reviewer=reviewer, expected_version=ruta.version)
+    assert blocked.value.reasons == [
+        "La observación 2 (El plan en general) sigue sin resolver: sigue abierta."]
+    assert ruta.state is State.EN_REVISION
+
+    # Resolved: approved.
+    review.judge(db, ruta, on_plan.id, reviewer=reviewer, resolved=True)
+    services.approve(db, ruta, reviewer=reviewer, expected_version=ruta.version)
+    assert ruta.state is State.APROBADO
+    assert [row.status for row in review.observations(db, ruta)] == [STATUS.RESUELTA] * 2
+
+
+def test_return_needs_an_observation_of_some_kind(db: Session, make: Factory) -> None:
+    ruta, _, reviewer = in_review(db, make)
+    with pytest.raises(GuardFailed):
+        services.return_with_observations(db, ruta, reviewer=reviewer,
+                                          expected_version=ruta.version, observations=" ",
+                                          target=ReturnTarget.PMI)
+    review.add_observation(db, ruta, reviewer=reviewer, element="plan", criterion="1",
+                           text="Revise la coherencia con la autoevaluación.")
+    entry = services.return_with_observations(db, ruta, reviewer=reviewer,
+                                              expected_version=ruta.version,
+                                              observations="Comentario general.",
+                                              target=ReturnTarget.PMI)
+    assert entry.observations == ("Comentario general.\n\n1. [El plan en general · Criterio 1] "
+                                  "Revise la coherencia con la autoevaluación.")
+    assert db.scalars(select(RutaTransition.trigger).order_by(RutaTransition.id)).all()[-1] \
+        == "devolver"
+
+
+def test_draft_observation_blocks_approval_until_deleted(db: Session, make: Factory) -> None:
+    ruta, _, reviewer = in_review(db, make)
+    draft = review.add_observation(db, ruta, reviewer=reviewer, element="plan",
+                                   criterion="5", text="Revise los costos.")
+    with pytest.raises(GuardFailed) as blocked:
+        services.approve(db, ruta, reviewer=reviewer, expected_version=ruta.version)
+    assert blocked.value.reasons == [
+        "La observación 1 (El plan en general) sigue sin resolver: sin enviar (se envía al "
+        "devolver)."]
+    review.delete_draft(db, ruta, draft.id, reviewer=reviewer)
+    services.approve(db, ruta, reviewer=reviewer, expected_version=ruta.version)
+    assert ruta.state is State.APROBADO
+
+
+def test_only_the_revisor_writes_and_only_the_rector_answers(db: Session,
+                                                              make: Factory) -> None:
+    ruta, rector, reviewer = in_review(db, make)
+    with pytest.raises(Forbidden):
+        review.add_observation(db, ruta, reviewer=rector, element="plan", criterion="1",
+                               text="Yo mismo.")
+    row = review.add_observation(db, ruta, reviewer=reviewer, element="plan", criterion="2",
+                                 text="Revise los indicadores.")
+    services.return_with_observations(db, ruta, reviewer=reviewer,
+                                      expected_version=ruta.version, observations="",
+                                      target=ReturnTarget.PMI)
+    for stranger in (reviewer, make.user(Role.EQUIPO, school=ruta.school),
+                     make.user(Role.RECTOR)):
+        with pytest.raises(Forbidden):
+            review.answer(db, ruta, row.id, actor=stranger, response="Listo.")
+    assert review.observations(db, ruta)[0].status is STATUS.ENVIADA
+
+
+def test_observation_needs_an_element_a_criterion_and_text(db: Session,
+                                                            make: Factory) -> None:
+    ruta, _, reviewer = in_review(db, make)
+    with pytest.raises(InvalidInput) as refused:
+        review.add_observation(db, ruta, reviewer=reviewer, element="meta:999999",
+                               criterion="9", text="  ")
+    assert refused.value.errors == {
+        "elemento": ["Elija el elemento del plan al que se refiere la observación, o «El plan "
+                     "en general»."],
+        "criterio": ["Elija el criterio de la Circular 0488 al que se refiere."],
+        "texto": ["Escriba la observación: qué debe corregir la institución y por qué."]}
+    assert review.observations(db, ruta) == []
+
+
+def test_return_with_only_a_still_open_observation_sends_it_again(db: Session,
+                                                                  make: Factory) -> None:
+    ruta, rector, reviewer = in_review(db, make)
+    row = review.add_observation(db, ruta, reviewer=reviewer, element="plan", criterion="6",
+                                 text="Las actividades no alcanzan para la meta 2.1.")
+    services.return_with_observations(db, ruta, reviewer=reviewer,
+                                      expected_version=ruta.version, observations="",
+                                      target=ReturnTarget.PMI)
+    review.answer(db, ruta, row.id, actor=rector, response="Agregamos una actividad.")
+    services.submit_pmi(db, ruta, actor=rector, expected_version=ruta.version)
+    services.take_for_review(db, ruta, reviewer=reviewer, expected_version=ruta.version)
+    review.judge(db, ruta, row.id, reviewer=reviewer, resolved=False)
+
+    entry = services.return_with_observations(db, ruta, reviewer=reviewer,
+                                              expected_version=ruta.version, observations="",
+                                              target=ReturnTarget.PMI)
+
+    assert entry.observations == ("1. [El plan en general · Criterio 6] Las actividades no "
+                                  "alcanzan para la meta 2.1.")
+    assert row.status is STATUS.ABIERTA
+    assert _submit_reasons(db, ruta, rector) == [
+        "Responda la observación 1 de la Secretaría (El plan en general) antes de volver a "
+        "enviar el PMI."]
+
+
+def _submit_reasons(db: Session, ruta: Ruta, rector: User) -> list[str]:
+    with pytest.raises(GuardFailed) as refused:
+        services.submit_pmi(db, ruta, actor=rector, expected_version=ruta.version)
+    return refused.value.reasons
