@@ -93,10 +93,13 @@ def demo_command(school_count: int, password: str, if_empty: bool) -> None:
 def _print_demo_accounts(database: object, password: str | None = None) -> None:
     from workflow.demo import DEMO_DOMAIN
 
-    click.echo("Cuentas de ejemplo" + (f" (contraseña «{password}»):" if password else ":"))
+    click.echo("Cuentas de ejemplo" + (
+        f" (contraseña «{password}»):" if password else
+        " (contraseña: la que se dio al cargarlas; por defecto «ruta-demo-2024»):"))
     click.echo(f"  admin@{DEMO_DOMAIN}       administración de la Secretaría")
     click.echo(f"  revisor1@{DEMO_DOMAIN}    revisor(a) de Calidad Educativa (también revisor2)")
     click.echo(f"  rector01@{DEMO_DOMAIN}    rector(a) de la institución 01 (y rector02, …)")
+    click.echo(f"  equipo01@{DEMO_DOMAIN}    equipo de gestión de la institución 01 (y equipo02…)")
     click.echo(f"  consulta@{DEMO_DOMAIN}    consulta (solo lectura)")
 
 

@@ -431,3 +431,22 @@ def test_revisor_reads_catalogs_without_forms(db: Session, make: Factory,
     detail = text_of(web.get(f"/catalogos/{catalog.id}"))
     assert "DIR.1.1 · Misión, visión y principios" in detail
     assert "Crear una versión adaptada" not in detail
+
+
+def test_perfil_page_compares_with_the_schools_previous_ruta(
+        db: Session, make: Factory, web: WebClient) -> None:
+    school = School(db, make)
+    previous = Ruta(school=school.ruta.school, horizon_start_year=2021, horizon_end_year=2023,
+                    state=State.CERRADO, catalog_id=school.catalog.id)
+    db.add(previous)
+    db.flush()
+    make.completed_self_assessment(previous, level=2)
+    make.completed_self_assessment(school.ruta, level=3)
+    db.commit()
+    signed_in(web, school.rector)
+
+    page = text_of(web.get(school.url("/perfil")))
+
+    assert '<th scope="col">Ruta 2021–2023</th><th scope="col">Cambio</th>' in page
+    assert "<td>2,0</td>" in page  # the previous averages
+    assert "+1,0" in page  # every componente went from 2 to 3

@@ -62,6 +62,8 @@ def test_demo_if_empty_leaves_existing_data_alone(app: Flask, db: Session,
     result = runner.invoke(args=["demo", "--if-empty"])
     assert result.exit_code == 0
     assert "ya tiene datos" in result.output
+    assert "equipo01@ruta.demo" in result.output
+    assert "por defecto «ruta-demo-2024»" in result.output
     refused = runner.invoke(args=["demo"])
     assert refused.exit_code == 1
     assert "solo se carga en una base vacía" in refused.output
