@@ -42,6 +42,9 @@ bench: $(STAMP)
 	$(BIN)/python -m bench.run --schools 9000
 	if [ -n "$(BENCH_DATABASE_URL)" ]; then \
 	  $(BIN)/python -m bench.run --schools 9000 --database-url "$(BENCH_DATABASE_URL)"; fi
+	$(BIN)/python -m bench.mail
+	if [ -n "$(BENCH_DATABASE_URL)" ]; then \
+	  $(BIN)/python -m bench.mail --database-url "$(BENCH_DATABASE_URL)"; fi
 
 lint: $(STAMP)
 	$(BIN)/ruff check .

@@ -253,3 +253,58 @@ def certificates_fixture(tmp_path_factory: pytest.TempPathFactory) -> Certificat
     ca_file = tmp_path_factory.mktemp("ca") / "ca.pem"
     authority.cert_pem.write_to_path(str(ca_file))
     return Certificates(authority, ca_file)
+
+
+# --- handlers for the fault tests (tests/test_mail_faults.py) ------------------------------
+
+
+class RefuseAfterHandler(RecordingHandler):
+    """Accepts ``accept`` messages, then refuses every MAIL FROM (and closes the connection)
+    until ``reopen()``: with ``how="421"`` it answers 421 first, with ``how="close"`` it cuts
+    the connection without a word."""
+
+    def __init__(self, accept: int, how: str = "421") -> None:
+        super().__init__()
+        self.accept = accept
+        self.how = how
+        self.refusing = True
+        self.refusals = 0
+
+    def reopen(self) -> None:
+        with self._lock:
+            self.refusing = False
+
+    async def handle_MAIL(self, server: SMTP, session: Session, envelope: Envelope,
+                          address: str, mail_options: list[str]) -> str:
+        with self._lock:
+            refuse = self.refusing and len(self._received) >= self.accept
+            if refuse:
+                self.refusals += 1
+        assert server.transport is not None
+        if refuse and self.how == "close":
+            server.transport.abort()
+            return "250 OK"  # written to a dead transport: the client never reads it
+        if refuse:
+            # close() flushes the reply first; scheduled so the reply is written before it.
+            asyncio.get_running_loop().call_soon(server.transport.close)
+            return "421 4.3.2 Service not available, closing transmission channel"
+        envelope.mail_from = address
+        envelope.mail_options.extend(mail_options)
+        return "250 OK"
+
+
+class SlowHandler(RecordingHandler):
+    """Records each message, then waits ``delay`` seconds before accepting it; the
+    ``hold_at``-th message (1-based) is recorded and never answered (its client hangs)."""
+
+    def __init__(self, delay: float, hold_at: int | None = None) -> None:
+        super().__init__()
+        self.delay = delay
+        self.hold_at = hold_at
+
+    async def handle_DATA(self, server: SMTP, session: Session, envelope: Envelope) -> str:
+        self.record(session, envelope)
+        with self._lock:
+            held = self.hold_at is not None and len(self._received) == self.hold_at
+        await asyncio.sleep(3600 if held else self.delay)  # cancelled when the server stops
+        return "250 Message accepted for delivery"

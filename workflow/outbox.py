@@ -51,12 +51,14 @@ __all__ = [
     "DeliveryPolicy",
     "DeliveryReport",
     "DuplicateRiskNotConfirmed",
+    "Email",
     "NotRetryable",
     "Outcome",
     "RenderedEmail",
     "Stage",
     "Transport",
     "absolute_url",
+    "enqueue_many",
     "backoff",
     "claim",
     "classify",
@@ -94,6 +96,9 @@ def _environment() -> Environment:
         trim_blocks=True,
         lstrip_blocks=True,
         keep_trailing_newline=True,
+        # Templates ship with the code: checking their files on every render (three per
+        # message) cost the daily pass a stat call per template.
+        auto_reload=False,
     )
     environment.filters["fecha"] = fecha
     return environment
@@ -148,6 +153,65 @@ def _addresses(addresses: Iterable[str]) -> list[str]:
     return cleaned
 
 
+@dataclass(frozen=True)
+class Email:
+    """One message to queue: what ``enqueue`` takes, as a value (see ``enqueue_many``)."""
+
+    kind: str
+    to: Sequence[str] | str
+    context: Mapping[str, Any]
+    dedupe_key: str
+    secretaria_id: int
+    ruta_id: int | None = None
+    cc: Sequence[str] = ()
+
+
+def _row(email: Email, moment: datetime) -> dict[str, Any]:
+    recipients = _addresses([email.to] if isinstance(email.to, str) else email.to)
+    if not recipients:
+        raise ValueError("an e-mail needs at least one recipient")
+    copies = [address for address in _addresses(email.cc) if address not in recipients]
+    if not email.dedupe_key or len(email.dedupe_key) > 200:
+        raise ValueError(f"a dedupe key has 1 to 200 characters: {email.dedupe_key!r}")
+    rendered = render(email.kind, email.context)
+    return {
+        "secretaria_id": email.secretaria_id, "ruta_id": email.ruta_id, "kind": email.kind,
+        "dedupe_key": email.dedupe_key, "recipients": recipients, "cc": copies,
+        "subject": rendered.subject, "text_body": rendered.text, "html_body": rendered.html,
+        "status": OutboxStatus.PENDING, "attempts": 0, "next_attempt_at": moment,
+        "claimed_at": None, "claim_token": None, "last_error": None,
+        "refused_recipients": {}, "created_at": moment, "sent_at": None,
+    }
+
+
+def enqueue_many(session: Session, emails: Sequence[Email], *,
+                 now: datetime | None = None) -> set[str]:
+    """Queue ``emails`` in the caller's transaction with a few multi-row INSERTs.
+
+    Returns the dedupe keys that were queued; a key that already had a message (or repeats
+    within ``emails``) queues nothing more. Same guarantees as ``enqueue``, which it backs.
+    """
+    moment = now or utcnow()
+    rows = list({row["dedupe_key"]: row for row in (_row(email, moment) for email in emails)
+                 }.values())
+    dialect = session.get_bind().dialect.name
+    if dialect == "postgresql":
+        insert = postgresql_insert
+    elif dialect == "sqlite":
+        insert = sqlite_insert
+    else:  # pragma: no cover - the project runs on these two
+        raise NotImplementedError(f"no idempotent insert for {dialect}")
+    if not rows:
+        return set()
+    # One statement, the rows as parameters: SQLAlchemy batches them into multi-row
+    # INSERTs ("insertmanyvalues") compiled once. RETURNING, not rowcount: psycopg 3
+    # reports -1 for some statements.
+    statement = (insert(OutboxMessage)
+                 .on_conflict_do_nothing(index_elements=["dedupe_key"])
+                 .returning(OutboxMessage.dedupe_key))
+    return set(session.execute(statement, rows).scalars())
+
+
 def enqueue(session: Session, *, kind: str, to: Sequence[str] | str,
             context: Mapping[str, Any], dedupe_key: str, secretaria_id: int,
             ruta_id: int | None = None, cc: Sequence[str] = (),
@@ -165,36 +229,9 @@ def enqueue(session: Session, *, kind: str, to: Sequence[str] | str,
 
     Flushes nothing of the caller's and never commits.
     """
-    recipients = _addresses([to] if isinstance(to, str) else to)
-    if not recipients:
-        raise ValueError("an e-mail needs at least one recipient")
-    copies = [address for address in _addresses(cc) if address not in recipients]
-    if not dedupe_key or len(dedupe_key) > 200:
-        raise ValueError(f"a dedupe key has 1 to 200 characters: {dedupe_key!r}")
-    rendered = render(kind, context)
-    moment = now or utcnow()
-    values = {
-        "secretaria_id": secretaria_id, "ruta_id": ruta_id, "kind": kind,
-        "dedupe_key": dedupe_key, "recipients": recipients, "cc": copies,
-        "subject": rendered.subject, "text_body": rendered.text, "html_body": rendered.html,
-        "status": OutboxStatus.PENDING, "attempts": 0, "next_attempt_at": moment,
-        "claimed_at": None, "claim_token": None, "last_error": None,
-        "refused_recipients": {}, "created_at": moment, "sent_at": None,
-    }
-    dialect = session.get_bind().dialect.name
-    if dialect == "postgresql":
-        statement = postgresql_insert(OutboxMessage)
-    elif dialect == "sqlite":
-        statement = sqlite_insert(OutboxMessage)
-    else:  # pragma: no cover - the project runs on these two
-        raise NotImplementedError(f"no idempotent insert for {dialect}")
-    # RETURNING, not rowcount: psycopg 3 reports -1 for some statements.
-    created = session.execute(
-        statement.values(**values)
-        .on_conflict_do_nothing(index_elements=["dedupe_key"])
-        .returning(OutboxMessage.id)
-    ).scalar_one_or_none()
-    return created is not None
+    email = Email(kind=kind, to=to, context=context, dedupe_key=dedupe_key,
+                  secretaria_id=secretaria_id, ruta_id=ruta_id, cc=cc)
+    return bool(enqueue_many(session, [email], now=now))
 
 
 # --- delivery -----------------------------------------------------------------------------
