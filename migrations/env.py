@@ -6,6 +6,7 @@ from alembic import context
 
 import workflow.autoevaluacion  # noqa: F401  (registers its tables and the catalog's)
 import workflow.calendar  # noqa: F401  (registers its tables)
+import workflow.evidence  # noqa: F401  (registers its tables)
 import workflow.review  # noqa: F401  (registers the PMI tables)
 import workflow.tokens  # noqa: F401  (registers its tables)
 from ruta.config import load_config

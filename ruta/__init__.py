@@ -65,14 +65,16 @@ def register_blueprints(app: Flask) -> None:
         calendario,
         cuenta,
         escuela,
+        evidencias,
         outbox,
         pmi,
+        reportes,
         revision,
         rutas,
     )
 
-    for module in (auth, cuenta, escuela, rutas, autoevaluacion, pmi, revision, admin, outbox,
-                   calendario):
+    for module in (auth, cuenta, escuela, rutas, autoevaluacion, evidencias, pmi, revision,
+                   reportes, admin, outbox, calendario):
         app.register_blueprint(module.bp)
 
 
@@ -86,7 +88,9 @@ def register_cli(app: Flask) -> None:
     from jobs.cli import jobs_group
     from jobs.scheduler import scheduler_command
     from ruta import cli
+    from ruta.cli_export import export_group
 
     cli.init_app(app)
+    app.cli.add_command(export_group)
     app.cli.add_command(jobs_group)
     app.cli.add_command(scheduler_command)

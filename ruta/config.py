@@ -84,6 +84,16 @@ def load_config(env: Mapping[str, str] | None = None, *,
         # Hour (0–23, America/Bogota) of the scheduler's daily reminder pass.
         "REMINDER_HOUR": _int(env, "REMINDER_HOUR", 6),
         "MAX_CONTENT_LENGTH": _int(env, "MAX_CONTENT_LENGTH", 2 * 1024 * 1024),
+        # Evidence uploads may exceed MAX_CONTENT_LENGTH: their route raises the limit to this.
+        "EVIDENCE_MAX_BYTES": _int(env, "EVIDENCE_MAX_BYTES", 10 * 1024 * 1024),
+        "EVIDENCE_QUOTA_BYTES_PER_SCHOOL": _int(env, "EVIDENCE_QUOTA_BYTES_PER_SCHOOL",
+                                                500 * 1024 * 1024),
+        # Outside the web root; blobs are stored under generated names only.
+        "EVIDENCE_FOLDER": env.get("EVIDENCE_FOLDER",
+                                   str(PROJECT_ROOT / "instance" / "evidencias")),
+        # A Ruta without a state change for longer than this is "estancada" in the
+        # consolidated view.
+        "STALLED_DAYS": _int(env, "STALLED_DAYS", 30),
         "SESSION_COOKIE_HTTPONLY": True,
         "SESSION_COOKIE_SAMESITE": "Lax",
         "SESSION_COOKIE_SECURE": not development,

@@ -14,10 +14,13 @@ parameter in neither makes the tests fail and say where to add it.
 
 from __future__ import annotations
 
+import io
+import tempfile
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import date
 from functools import cache
+from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
@@ -33,6 +36,7 @@ from tests.conftest import Factory, WebClient, app_config
 from workflow.autoevaluacion import Estamento, TeamMember
 from workflow.calendar import FollowUpCheckpoint, HorizonCalendar
 from workflow.catalog import Catalog, CatalogProceso
+from workflow.evidence import EvidenceFile, Limits, LocalStorage, store_file
 from workflow.models import (
     Base,
     OutboxMessage,
@@ -64,6 +68,7 @@ class Place:
     catalog: Catalog  # the Ruta's instrument, adapted by the school's Secretaría
     proceso: CatalogProceso  # of that instrument
     team_member: TeamMember  # of the Ruta's equipo de gestión
+    evidence: EvidenceFile | None = None  # a file of the Ruta (stored by ``build_world``)
 
 
 HORIZON_START = 2024  # of every Secretaría the tests build
@@ -79,6 +84,7 @@ PLACE_OBJECTS: dict[str, Callable[[Place], int]] = {
     "catalog_id": lambda place: place.catalog.id,
     "proceso_id": lambda place: place.proceso.id,
     "member_id": lambda place: place.team_member.id,
+    "evidence_id": lambda place: place.evidence.id,  # type: ignore[union-attr]
 }
 
 # Parameters that are not objects: a valid value, the same for every place.
@@ -265,7 +271,8 @@ def calendar_of(db: Session, secretaria: Secretaria) -> HorizonCalendar:
 
 
 def build_world(app: Flask, db: Session, make: Factory,
-                web_factory: Callable[[], WebClient]) -> World:
+                web_factory: Callable[[], WebClient], evidence_folder: Path | None = None
+                ) -> World:
     ours = make.secretaria()
     theirs = make.secretaria("Secretaría de Educación del Tolima", "73")
     home = build_place(make, ours)
@@ -286,14 +293,20 @@ def build_world(app: Flask, db: Session, make: Factory,
     for role in (Role.ADMINISTRADOR, Role.REVISOR, Role.CONSULTA):
         make.user(role, secretaria=theirs)
     make.user(Role.RECTOR, school=world.other_secretaria.school)
+    app.config["EVIDENCE_FOLDER"] = str(evidence_folder or tempfile.mkdtemp(prefix="evidencias"))
+    storage = LocalStorage(app.config["EVIDENCE_FOLDER"])
+    for place in (world.home, world.same_secretaria, world.other_secretaria):
+        place.evidence = store_file(db, storage, ruta=place.ruta, uploaded_by=None,
+                                    filename="acta.pdf", stream=io.BytesIO(b"%PDF-1.4\n%%EOF\n"),
+                                    limits=Limits())
     db.commit()
     return world
 
 
 @pytest.fixture
 def world(app: Flask, db: Session, make: Factory,
-          web_factory: Callable[[], WebClient]) -> World:
-    return build_world(app, db, make, web_factory)
+          web_factory: Callable[[], WebClient], tmp_path: Path) -> World:
+    return build_world(app, db, make, web_factory, tmp_path / "evidencias")
 
 
 def send(client: WebClient, route: Route, url: str, *, csrf: bool = True,

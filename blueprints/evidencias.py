@@ -1,0 +1,163 @@
+"""Evidence files of a Ruta: upload (to a valoración of the autoevaluación) and download.
+
+The upload route allows a bigger body than the rest of the app (``EVIDENCE_MAX_BYTES``), and
+refuses an announced size over it before reading anything: its CSRF check runs in the view's
+own decorator, after the limit is raised, because the app-wide check parses the form (and
+would apply the app-wide limit) before any view runs.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from functools import wraps
+from typing import Any, TypeVar
+
+from flask import (
+    Blueprint,
+    Response,
+    current_app,
+    flash,
+    redirect,
+    request,
+    send_file,
+    url_for,
+)
+from flask_login import current_user
+from werkzeug.exceptions import RequestEntityTooLarge
+
+from blueprints.access import ALL_ROLES, form_int, roles_required
+from ruta.db import db_session
+from ruta.security import csrf
+from workflow import evidence
+from workflow.errors import InvalidInput
+from workflow.models import Ruta, User
+from workflow.roles import Role
+from workflow.scoping import get_in_scope
+
+bp = Blueprint("evidencias", __name__)
+
+# Room for the multipart envelope and the small fields around the file.
+FORM_OVERHEAD = 64 * 1024
+
+View = TypeVar("View", bound=Callable[..., Any])
+
+
+def storage() -> evidence.Storage:
+    """The configured storage: one set on the app (an S3 client, say) or the local folder."""
+    configured = current_app.extensions.get("ruta_evidence_storage")
+    if configured is not None:
+        return configured  # type: ignore[no-any-return]
+    return evidence.LocalStorage(current_app.config["EVIDENCE_FOLDER"])
+
+
+def limits() -> evidence.Limits:
+    return evidence.Limits(max_bytes=current_app.config["EVIDENCE_MAX_BYTES"],
+                           quota_bytes=current_app.config["EVIDENCE_QUOTA_BYTES_PER_SCHOOL"])
+
+
+def _too_large() -> evidence.TooLarge:
+    return evidence.TooLarge(
+        f"El archivo supera el límite de {evidence.megabytes(limits().max_bytes)}: redúzcalo "
+        "e inténtelo de nuevo.")
+
+
+def upload_limits(view: View) -> View:
+    """Raise this request's body limit to the evidence limit, refuse a bigger announced body
+    at once, then check CSRF (exempted from the app-wide check, which would parse first)."""
+
+    @wraps(view)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        allowed = limits().max_bytes + FORM_OVERHEAD
+        request.max_content_length = allowed
+        if request.content_length is not None and request.content_length > allowed:
+            raise _too_large()
+        if current_app.config.get("WTF_CSRF_ENABLED", True):
+            try:
+                csrf.protect()
+            except RequestEntityTooLarge:
+                raise _too_large() from None
+        return view(*args, **kwargs)
+
+    csrf.exempt(wrapper)
+    return wrapper  # type: ignore[return-value]
+
+
+def _actor() -> User:
+    return current_user._get_current_object()  # type: ignore[no-any-return]
+
+
+@bp.post("/rutas/<int:ruta_id>/evidencias")
+@upload_limits
+@roles_required(Role.RECTOR, Role.EQUIPO)
+def upload(ruta_id: int) -> Response | tuple[str, int]:
+    from blueprints.autoevaluacion import _render_area
+
+    database = db_session()
+    ruta: Ruta = get_in_scope(database, _actor(), Ruta, ruta_id)
+    try:
+        upload_file = request.files.get("archivo")
+    except RequestEntityTooLarge:
+        raise _too_large() from None
+    componente_id = form_int(request.form.get("componente"))
+    store = storage()
+    try:
+        if upload_file is None or not upload_file.filename:
+            raise InvalidInput({"archivo": ["Elija el archivo que quiere adjuntar."]})
+        added = evidence.attach_to_valoracion(
+            database, store, ruta, componente_id=componente_id, actor=_actor(),
+            filename=upload_file.filename, stream=upload_file.stream, limits=limits())
+    except (InvalidInput, evidence.TooLarge) as refused:
+        database.rollback()
+        componente = next((c for c in (ruta.catalog.componentes if ruta.catalog else [])
+                           if c.id == componente_id), None)
+        if componente is None:
+            raise
+        return _render_area(ruta, componente.proceso.area,
+                            errors={"archivo": [refused.message]},
+                            posted_proceso=componente.proceso_id,
+                            upload_errors={componente.id: refused.message}), refused.status
+    try:
+        database.commit()
+    except BaseException:
+        database.rollback()
+        store.delete(added.storage_key)
+        raise
+    componente = next(c for c in ruta.catalog.componentes if c.id == componente_id)
+    flash(f"Listo: se adjuntó «{added.display_name}» a {componente.code}.", "success")
+    return redirect(url_for("autoevaluacion.area", ruta_id=ruta.id,
+                            area_code=componente.proceso.area.code,
+                            _anchor=f"archivos-{componente.id}"))
+
+
+@bp.get("/rutas/<int:ruta_id>/evidencias/<int:evidence_id>")
+@roles_required(*ALL_ROLES)
+def download(ruta_id: int, evidence_id: int) -> Response:
+    database = db_session()
+    ruta = get_in_scope(database, _actor(), Ruta, ruta_id)
+    found = evidence.get_file(database, ruta, evidence_id)
+    response = send_file(storage().open(found.storage_key), mimetype=found.content_type,
+                         as_attachment=True, download_name=evidence.download_name(found),
+                         conditional=False, etag=False, max_age=0)
+    response.content_length = found.size
+    response.headers["X-Content-Type-Options"] = "nosniff"
+    response.headers["Cache-Control"] = "private, no-store"
+    # Opened directly, a file must not run anything in our origin.
+    response.headers["Content-Security-Policy"] = "default-src 'none'; sandbox"
+    return response
+
+
+@bp.app_template_global("evidence_files")
+def _evidence_files(ruta: Ruta) -> dict[int, list[evidence.EvidenceFile]]:
+    """The autoevaluación files of ``ruta`` by componente (the área page lists them)."""
+    return evidence.files_by_componente(db_session(), ruta)
+
+
+@bp.app_context_processor
+def _evidence_labels() -> dict[str, str]:
+    return {"evidence_allowed_label": evidence.ALLOWED_LABEL,
+            "evidence_max_label": evidence.megabytes(limits().max_bytes)}
+
+
+@bp.app_template_filter("megabytes")
+def _megabytes(size: int) -> str:
+    return evidence.megabytes(size)

@@ -1,0 +1,56 @@
+"""``ruta export consolidado --out FILE.xlsx``: the Secretaría's consolidated workbook."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from pathlib import Path
+
+import click
+from flask import current_app
+from flask.cli import with_appcontext
+
+from ruta.cli import _fail, _one_secretaria
+from ruta.db import db_session
+from workflow import consolidado, exports
+from workflow.models import User, Zona
+from workflow.roles import Role
+
+
+@click.group("export")
+def export_group() -> None:
+    """Exportar datos de la Secretaría."""
+
+
+@export_group.command("consolidado")
+@click.option("--out", "out_path", required=True, type=click.Path(dir_okay=False,
+                                                                   path_type=Path),
+              help="Archivo .xlsx que se va a escribir.")
+@click.option("--secretaria", "secretaria_name", help="Nombre de la Secretaría (si hay varias).")
+@click.option("--zona", type=click.Choice([zona.value for zona in Zona]), default=None)
+@click.option("--comuna", default=None, help="Comuna o corregimiento.")
+@with_appcontext
+def export_consolidado_command(out_path: Path, secretaria_name: str | None, zona: str | None,
+                               comuna: str | None) -> None:
+    """Escribir el consolidado (instituciones, estados, perfil por componente) en Excel."""
+    if out_path.suffix.lower() != ".xlsx":
+        _fail("El archivo de salida debe terminar en .xlsx.")
+    if not out_path.parent.is_dir():
+        _fail(f"La carpeta {out_path.parent} no existe.")
+    secretaria = _one_secretaria(secretaria_name)
+    # Read as the Secretaría's administración would (a transient actor, never stored), so the
+    # command sees exactly what /reportes/ shows it.
+    actor = User(secretaria_id=secretaria.id, role=Role.ADMINISTRADOR, active=True,
+                 email="consola@ruta.local", name="Consola")
+    database = db_session()
+    data = consolidado.consolidate(database, actor, consolidado.Filters.parse(zona, comuna),
+                                   now=datetime.now(UTC),
+                                   stalled_days=current_app.config["STALLED_DAYS"])
+    all_sheets = exports.sheets(database, data)
+    partial = out_path.with_name(f".{out_path.name}.part")
+    with click.progressbar(length=exports.total_rows(all_sheets),
+                           label="Escribiendo filas") as bar, open(partial, "wb") as out:
+        exports.write_xlsx(all_sheets, out, progress=bar.update)
+    partial.replace(out_path)
+    database.rollback()
+    click.echo(f"Listo: {out_path} ({exports.total_rows(all_sheets)} filas en "
+               f"{len(all_sheets)} hojas).")
