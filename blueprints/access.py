@@ -10,6 +10,7 @@ from flask import abort
 from flask_login import current_user, login_required
 
 from ruta.security import MAX_DATABASE_INT
+from workflow.errors import DomainError
 from workflow.roles import Role
 
 View = TypeVar("View", bound=Callable[..., Any])
@@ -52,3 +53,38 @@ def form_int(value: str | None) -> int | None:
     if number is not None and abs(number) > MAX_DATABASE_INT:
         return None
     return number
+
+
+def current_actor() -> Any:
+    """The signed-in ``User`` itself (not Flask-Login's proxy), to hand to services."""
+    return current_user._get_current_object()
+
+
+def ruta_in_scope(ruta_id: int) -> Any:
+    """The Ruta with ``ruta_id`` if the signed-in user may see it; 404 otherwise."""
+    from ruta.db import db_session
+    from workflow.models import Ruta
+    from workflow.scoping import get_in_scope
+
+    return get_in_scope(db_session(), current_user, Ruta, ruta_id)
+
+
+class SaveConflict(DomainError):
+    """Two people saved the same thing at the same moment; the second reloads."""
+
+    status = 409
+
+
+def commit_or_conflict() -> None:
+    """Commit, turning a lost insert race (the same thing saved twice) into a 409 page."""
+    from sqlalchemy.exc import IntegrityError
+
+    from ruta.db import db_session
+
+    database = db_session()
+    try:
+        database.commit()
+    except IntegrityError:
+        database.rollback()
+        raise SaveConflict("Otra persona guardó lo mismo al mismo tiempo. Recargue la página "
+                           "para ver lo que quedó y vuelva a intentarlo.") from None

@@ -26,6 +26,7 @@ from werkzeug.datastructures import MultiDict
 from werkzeug.wrappers import Response
 
 from blueprints.access import SECRETARIA_ROLES, form_int, roles_required
+from blueprints.access import current_actor as _actor
 from blueprints.auth import safe_next
 from ruta.config import PROJECT_ROOT
 from ruta.db import db_session
@@ -45,10 +46,6 @@ USER_ACTIVE_FILTERS = {"activos": True, "inactivos": False}
 MAX_ERRORS_SHOWN = 200
 CONFLICT = ("Otra persona guardó al mismo tiempo un dato que choca con este (un código DANE o "
             "un correo). Revise la lista y vuelva a intentarlo.")
-
-
-def _actor() -> User:
-    return current_user._get_current_object()  # type: ignore[no-any-return]
 
 
 def _can_manage() -> bool:

@@ -23,44 +23,22 @@ from flask import (
 )
 from flask_login import current_user
 from sqlalchemy import func, select
-from sqlalchemy.exc import IntegrityError
 
 from blueprints.access import ALL_ROLES, SECRETARIA_ROLES, form_int, roles_required
+from blueprints.access import commit_or_conflict as _commit
+from blueprints.access import current_actor as _actor
+from blueprints.access import ruta_in_scope as _ruta
 from ruta.db import db_session
 from workflow import autoevaluacion as auto
 from workflow import catalog as catalogs
 from workflow.charts import Bar, averages_chart, decimal, levels_chart
-from workflow.errors import DomainError, InvalidInput
-from workflow.models import Ruta, Secretaria, User
+from workflow.errors import InvalidInput
+from workflow.models import Ruta, Secretaria
 from workflow.roles import Role
-from workflow.scoping import get_in_scope
 
 bp = Blueprint("autoevaluacion", __name__)
 
 DERIVE_NEW_ROWS = 5
-
-
-class SaveConflict(DomainError):
-    status = 409
-
-
-def _actor() -> User:
-    return current_user._get_current_object()  # type: ignore[no-any-return]
-
-
-def _ruta(ruta_id: int) -> Ruta:
-    return get_in_scope(db_session(), current_user, Ruta, ruta_id)
-
-
-def _commit() -> None:
-    """Commit, turning a lost insert race (same componente saved twice) into a 409."""
-    database = db_session()
-    try:
-        database.commit()
-    except IntegrityError:
-        database.rollback()
-        raise SaveConflict("Otra persona guardó lo mismo al mismo tiempo. Recargue la página "
-                           "para ver lo que quedó y vuelva a intentarlo.") from None
 
 
 @bp.app_template_filter("decimal")

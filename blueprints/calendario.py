@@ -14,6 +14,7 @@ from sqlalchemy.exc import IntegrityError
 from werkzeug.datastructures import MultiDict
 from werkzeug.wrappers import Response
 
+from blueprints.access import current_actor as _actor
 from blueprints.access import roles_required
 from ruta.db import db_session
 from workflow import calendar as calendars
@@ -40,10 +41,6 @@ CONFLICT = ("Otra persona guardó el calendario al mismo tiempo. Revise los dato
 def reminders_for_template(ruta: Ruta) -> list[ReminderSent]:
     """The reminders queued for ``ruta`` (the page already checked the user may see it)."""
     return reminders.reminders_for(db_session(), ruta)
-
-
-def _actor() -> User:
-    return current_user._get_current_object()  # type: ignore[no-any-return]
 
 
 def _calendar_form(form: MultiDict[str, str], years: range) -> CalendarData:

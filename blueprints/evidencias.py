@@ -22,15 +22,15 @@ from flask import (
     send_file,
     url_for,
 )
-from flask_login import current_user
 from werkzeug.exceptions import RequestEntityTooLarge
 
 from blueprints.access import ALL_ROLES, form_int, roles_required
+from blueprints.access import current_actor as _actor
 from ruta.db import db_session
 from ruta.security import csrf
 from workflow import evidence
 from workflow.errors import InvalidInput
-from workflow.models import Ruta, User
+from workflow.models import Ruta
 from workflow.roles import Role
 from workflow.scoping import get_in_scope
 
@@ -80,10 +80,6 @@ def upload_limits(view: View) -> View:
 
     csrf.exempt(wrapper)
     return wrapper  # type: ignore[return-value]
-
-
-def _actor() -> User:
-    return current_user._get_current_object()  # type: ignore[no-any-return]
 
 
 @bp.post("/rutas/<int:ruta_id>/evidencias")

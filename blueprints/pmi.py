@@ -13,44 +13,22 @@ from __future__ import annotations
 from typing import Any
 
 from flask import Blueprint, Response, flash, redirect, render_template, request, url_for
-from flask_login import current_user
-from sqlalchemy.exc import IntegrityError
 
 from blueprints.access import ALL_ROLES, form_int, roles_required
+from blueprints.access import commit_or_conflict as _commit
+from blueprints.access import current_actor as _actor
+from blueprints.access import ruta_in_scope as _ruta
 from ruta.db import db_session
 from workflow import pmi, pmi_checks, pmi_versions, review, services
-from workflow.errors import DomainError, InvalidInput
-from workflow.models import Ruta, User
+from workflow.errors import InvalidInput
+from workflow.models import Ruta
 from workflow.roles import Role
-from workflow.scoping import get_in_scope
 from workflow.states import ReturnTarget, Trigger
 
 bp = Blueprint("pmi", __name__)
 
 SCHOOL_EDITORS = (Role.RECTOR, Role.EQUIPO)
 FORM_LIMIT = 6000
-
-
-class SaveConflict(DomainError):
-    status = 409
-
-
-def _actor() -> User:
-    return current_user._get_current_object()  # type: ignore[no-any-return]
-
-
-def _ruta(ruta_id: int) -> Ruta:
-    return get_in_scope(db_session(), current_user, Ruta, ruta_id)
-
-
-def _commit() -> None:
-    database = db_session()
-    try:
-        database.commit()
-    except IntegrityError:
-        database.rollback()
-        raise SaveConflict("Otra persona guardó lo mismo al mismo tiempo. Recargue la página "
-                           "para ver lo que quedó y vuelva a intentarlo.") from None
 
 
 def _form() -> dict[str, Any]:

@@ -12,22 +12,18 @@ import tempfile
 from datetime import UTC, datetime
 
 from flask import Blueprint, Response, abort, current_app, render_template, request, send_file
-from flask_login import current_user
 
 from blueprints.access import SECRETARIA_ROLES, roles_required
+from blueprints.access import current_actor as _actor
 from ruta.db import db_session
 from workflow import consolidado, exports
 from workflow.catalog import LEVELS
 from workflow.charts import Bar, averages_chart, levels_chart
-from workflow.models import User, Zona
+from workflow.models import Zona
 
 bp = Blueprint("reportes", __name__, url_prefix="/reportes")
 
 XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
-
-
-def _actor() -> User:
-    return current_user._get_current_object()  # type: ignore[no-any-return]
 
 
 def _data() -> consolidado.Consolidado:
