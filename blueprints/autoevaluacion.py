@@ -31,10 +31,12 @@ from blueprints.access import ruta_in_scope as _ruta
 from ruta.db import db_session
 from workflow import autoevaluacion as auto
 from workflow import catalog as catalogs
+from workflow.catalog import Catalog
 from workflow.charts import Bar, averages_chart, decimal, levels_chart
 from workflow.errors import InvalidInput
 from workflow.models import Ruta, Secretaria
 from workflow.roles import Role
+from workflow.scoping import get_in_scope, scoped
 
 bp = Blueprint("autoevaluacion", __name__)
 
@@ -378,7 +380,7 @@ def printable(ruta_id: int) -> str:
 def _catalog_list_context() -> dict[str, Any]:
     database = db_session()
     actor = _actor()
-    found = database.scalars(catalogs.visible_catalogs(actor)).all()
+    found = database.scalars(scoped(actor, Catalog).order_by(Catalog.year, Catalog.slug)).all()
     current = catalogs.current_catalog(database, actor.secretaria_id)
     return {
         "catalogs": found, "counts": catalogs.catalog_counts(database, [c.id for c in found]),
@@ -442,7 +444,7 @@ def catalog_rules() -> Response | tuple[str, int]:
 @roles_required(*SECRETARIA_ROLES)
 def catalog_detail(catalog_id: int) -> str:
     database = db_session()
-    found = catalogs.get_visible_catalog(database, _actor(), catalog_id)
+    found = get_in_scope(database, _actor(), Catalog, catalog_id)
     current = catalogs.current_catalog(database, current_user.secretaria_id)
     rutas = database.scalar(select(func.count()).select_from(Ruta).where(
         Ruta.catalog_id == found.id))  # type: ignore[attr-defined]
@@ -456,7 +458,7 @@ def catalog_detail(catalog_id: int) -> str:
 @bp.get("/catalogos/<int:catalog_id>.json")
 @roles_required(*SECRETARIA_ROLES)
 def catalog_download(catalog_id: int) -> Response:
-    found = catalogs.get_visible_catalog(db_session(), _actor(), catalog_id)
+    found = get_in_scope(db_session(), _actor(), Catalog, catalog_id)
     body = json.dumps(catalogs.catalog_to_dict(found), ensure_ascii=False, indent=1)
     response = Response(body + "\n", mimetype="application/json")
     response.headers["Content-Disposition"] = f'attachment; filename="{found.slug}.json"'
@@ -467,7 +469,7 @@ def catalog_download(catalog_id: int) -> Response:
 @roles_required(Role.ADMINISTRADOR)
 def catalog_make_current(catalog_id: int) -> Response:
     database = db_session()
-    found = catalogs.get_visible_catalog(database, _actor(), catalog_id)
+    found = get_in_scope(database, _actor(), Catalog, catalog_id)
     catalogs.set_current_catalog(database, found, actor=_actor())
     _commit()
     flash(f"Listo: las Rutas que se abran desde ahora usarán «{found.title}». Las que ya están "
@@ -479,7 +481,7 @@ def catalog_make_current(catalog_id: int) -> Response:
 @roles_required(Role.ADMINISTRADOR)
 def catalog_derive(catalog_id: int) -> Response | str | tuple[str, int]:
     database = db_session()
-    source = catalogs.get_visible_catalog(database, _actor(), catalog_id)
+    source = get_in_scope(database, _actor(), Catalog, catalog_id)
     if request.method == "GET":
         return render_template("autoevaluacion/catalog_derive.html", catalog=source,
                                form={}, problems=[], new_rows=range(DERIVE_NEW_ROWS))

@@ -27,9 +27,10 @@ from workflow.calendar import (
     HorizonCalendar,
     ReminderSent,
 )
-from workflow.errors import InvalidInput
+from workflow.errors import InvalidInput, NotFound
 from workflow.models import Ruta, User
 from workflow.roles import Role
+from workflow.scoping import NOT_FOUND_MESSAGES, get_in_scope
 
 bp = Blueprint("calendario", __name__, url_prefix="/admin/calendario")
 
@@ -144,8 +145,10 @@ def add_checkpoint(start_year: int) -> Response | str | tuple[str, int]:
 def _load_checkpoint(start_year: int, checkpoint_id: int) -> tuple[FollowUpCheckpoint, int]:
     database = db_session()
     start_year, end_year = calendars.horizon_years(database, current_user, start_year)
-    return (calendars.get_checkpoint_in_scope(database, current_user, start_year,
-                                              checkpoint_id), end_year)
+    checkpoint = get_in_scope(database, current_user, FollowUpCheckpoint, checkpoint_id)
+    if checkpoint.calendar.horizon_start_year != start_year:
+        raise NotFound(NOT_FOUND_MESSAGES[FollowUpCheckpoint])  # another horizon's
+    return checkpoint, end_year
 
 
 @bp.post("/<int:start_year>/cortes/<int:checkpoint_id>")

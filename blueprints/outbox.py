@@ -17,6 +17,7 @@ from ruta.db import db_session
 from workflow import outbox
 from workflow.models import OutboxMessage, OutboxStatus
 from workflow.roles import Role
+from workflow.scoping import get_in_scope, scoped
 
 bp = Blueprint("outbox", __name__, url_prefix="/admin/correo")
 
@@ -32,7 +33,7 @@ def index() -> str:
     database = db_session()
     status_value = request.args.get("estado", "")
     status = next((item for item in OutboxStatus if item.value == status_value), None)
-    in_scope = outbox.scoped_messages(current_user)
+    in_scope = scoped(current_user, OutboxMessage)
     counts = {status: total for status, total in database.execute(
         in_scope.with_only_columns(OutboxMessage.status, func.count(OutboxMessage.id))
         .group_by(OutboxMessage.status))}
@@ -61,14 +62,14 @@ def _render_message(message: OutboxMessage, **context: object) -> str:
 @bp.get("/<int:message_id>")
 @roles_required(Role.ADMINISTRADOR)
 def message(message_id: int) -> str:
-    return _render_message(outbox.get_message_in_scope(db_session(), current_user, message_id))
+    return _render_message(get_in_scope(db_session(), current_user, OutboxMessage, message_id))
 
 
 @bp.post("/<int:message_id>/reintentar")
 @roles_required(Role.ADMINISTRADOR)
 def retry(message_id: int) -> Response | tuple[str, int]:
     database = db_session()
-    found = outbox.get_message_in_scope(database, current_user, message_id)
+    found = get_in_scope(database, current_user, OutboxMessage, message_id)
     try:
         outbox.retry(database, found, actor=current_user,
                      confirm_duplicate=request.form.get("confirmar") == "si")

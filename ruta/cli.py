@@ -78,7 +78,7 @@ def demo_command(school_count: int, password: str, if_empty: bool) -> None:
     if database.scalar(select(func.count()).select_from(Secretaria)):
         if if_empty:
             click.echo("La base de datos ya tiene datos: no se cargó el ejemplo.")
-            _print_demo_accounts(database)
+            _print_demo_accounts()
             return
         _fail("La base de datos ya tiene datos. El ejemplo solo se carga en una base vacía.")
     problems = accounts.password_problems(password)
@@ -87,10 +87,10 @@ def demo_command(school_count: int, password: str, if_empty: bool) -> None:
     seed_demo(database, school_count=school_count, password=password, passwords=passwords())
     database.commit()
     click.echo(f"Datos de ejemplo cargados: {school_count} instituciones.")
-    _print_demo_accounts(database, password)
+    _print_demo_accounts(password)
 
 
-def _print_demo_accounts(database: object, password: str | None = None) -> None:
+def _print_demo_accounts(password: str | None = None) -> None:
     from workflow.demo import DEMO_DOMAIN
 
     click.echo("Cuentas de ejemplo" + (

@@ -13,7 +13,9 @@ from __future__ import annotations
 import os
 import re
 import shutil
+import time
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from itertools import count
 from pathlib import Path
@@ -304,3 +306,19 @@ def web(app: Flask) -> WebClient:
 def web_factory(app: Flask) -> Any:
     """More than one independent browser (two users at once)."""
     return lambda: WebClient(app.test_client())
+
+
+@contextmanager
+def machine_timezone(name: str) -> Iterator[None]:
+    """Run with the process's local timezone set to ``name`` (``TZ``), then restore it."""
+    previous = os.environ.get("TZ")
+    os.environ["TZ"] = name
+    time.tzset()
+    try:
+        yield
+    finally:
+        if previous is None:
+            del os.environ["TZ"]
+        else:
+            os.environ["TZ"] = previous
+        time.tzset()

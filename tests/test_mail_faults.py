@@ -29,7 +29,7 @@ from jobs.daily import catch_up, run_daily_pass
 from jobs.deliver import deliver_pending
 from jobs.scheduler import DAILY_JOB_ID, build_scheduler
 from ruta import create_app
-from tests.conftest import Factory, app_config
+from tests.conftest import Factory, app_config, machine_timezone
 from tests.smtp import (
     LOOPBACK,
     RecordingHandler,
@@ -248,15 +248,8 @@ def bogota(day: date, hour: int, minute: int = 0, second: int = 0) -> datetime:
 @pytest.fixture
 def machine_in_utc() -> Iterator[None]:
     """The process's local timezone is UTC, as on most servers (Bogotá is UTC−5)."""
-    previous = os.environ.get("TZ")
-    os.environ["TZ"] = "UTC"
-    clock.tzset()
-    yield
-    if previous is None:
-        del os.environ["TZ"]
-    else:
-        os.environ["TZ"] = previous
-    clock.tzset()
+    with machine_timezone("UTC"):
+        yield
 
 
 def test_pmi_deadline_day_ends_at_midnight_in_bogota_not_in_utc(

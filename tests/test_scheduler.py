@@ -33,7 +33,7 @@ from jobs.scheduler import (
     run_scheduler,
 )
 from ruta.config import ConfigError
-from tests.conftest import Factory
+from tests.conftest import Factory, machine_timezone
 from workflow import outbox
 from workflow.calendar import JobRun, ReminderSent, seed_demo_calendar
 from workflow.dates import BOGOTA
@@ -52,15 +52,8 @@ def bogota(day: date, hour: int) -> datetime:
 @pytest.fixture
 def tokyo_machine() -> Iterator[None]:
     """The machine's local timezone is not Bogotá's (the scheduler must not care)."""
-    previous = os.environ.get("TZ")
-    os.environ["TZ"] = "Asia/Tokyo"
-    clock.tzset()
-    yield
-    if previous is None:
-        del os.environ["TZ"]
-    else:
-        os.environ["TZ"] = previous
-    clock.tzset()
+    with machine_timezone("Asia/Tokyo"):
+        yield
 
 
 # --- jobs and triggers --------------------------------------------------------------------

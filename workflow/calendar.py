@@ -261,18 +261,6 @@ def horizon_years(session: Session, actor: User, start_year: int) -> tuple[int, 
     raise NotFound("No hay un horizonte que empiece en ese año.")
 
 
-def get_checkpoint_in_scope(session: Session, actor: User, start_year: int,
-                            checkpoint_id: int) -> FollowUpCheckpoint:
-    found = session.scalar(
-        select(FollowUpCheckpoint).join(FollowUpCheckpoint.calendar)
-        .where(FollowUpCheckpoint.id == checkpoint_id,
-               HorizonCalendar.secretaria_id == actor.secretaria_id,
-               HorizonCalendar.horizon_start_year == start_year))
-    if found is None or not actor.active:
-        raise NotFound("No encontramos ese corte de seguimiento.")
-    return found
-
-
 # --- editing ------------------------------------------------------------------------------
 
 

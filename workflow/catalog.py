@@ -31,7 +31,6 @@ from sqlalchemy import (
     String,
     UniqueConstraint,
     func,
-    or_,
     select,
 )
 from sqlalchemy.orm import Mapped, Session, mapped_column, relationship
@@ -632,19 +631,6 @@ def derive_catalog(session: Session, source: Catalog, change: Derivation, *, act
 # --- which catalogs a Secretaría uses ------------------------------------------------------
 
 
-def visible_catalogs(actor: User) -> Select[tuple[Catalog]]:
-    """Catalogs ``actor``'s Secretaría may use: the shared ones and its own."""
-    return (select(Catalog)
-            .where(or_(Catalog.secretaria_id.is_(None),
-                       Catalog.secretaria_id == actor.secretaria_id))
-            .order_by(Catalog.year, Catalog.slug))
-
-
-def get_visible_catalog(session: Session, actor: User, catalog_id: int) -> Catalog:
-    found = session.scalar(visible_catalogs(actor).where(Catalog.id == catalog_id))
-    if found is None or not actor.active:
-        raise NotFound("No encontramos ese catálogo.")
-    return found
 
 
 def catalog_counts(session: Session,

@@ -35,7 +35,7 @@ from pathlib import Path
 from typing import Any, Protocol
 
 from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoescape
-from sqlalchemy import Select, false, select, update
+from sqlalchemy import select, update
 from sqlalchemy.dialects.postgresql import insert as postgresql_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
@@ -65,13 +65,11 @@ __all__ = [
     "deliver_batch",
     "deliver_due",
     "enqueue",
-    "get_message_in_scope",
     "mark_stuck_unknown",
     "refusal_texts",
     "refusals",
     "render",
     "retry",
-    "scoped_messages",
 ]
 
 TEMPLATE_DIR = Path(__file__).resolve().parent.parent / "templates" / "email"
@@ -558,22 +556,6 @@ class DuplicateRiskNotConfirmed(DomainError):
     def __init__(self) -> None:
         super().__init__("Confirme que entiende que el mensaje puede llegar dos veces: el "
                          "servidor de correo pudo haberlo recibido ya.")
-
-
-def scoped_messages(actor: User) -> Select[tuple[OutboxMessage]]:
-    """The outbox rows ``actor`` may see: their Secretaría's, for administrators only."""
-    statement = select(OutboxMessage)
-    if not actor.active or actor.role is not Role.ADMINISTRADOR:
-        return statement.where(false())
-    return statement.where(OutboxMessage.secretaria_id == actor.secretaria_id)
-
-
-def get_message_in_scope(session: Session, actor: User, message_id: int) -> OutboxMessage:
-    found = session.scalars(
-        scoped_messages(actor).where(OutboxMessage.id == message_id)).one_or_none()
-    if found is None:
-        raise NotFound("No encontramos ese mensaje.")
-    return found
 
 
 def retry(session: Session, message: OutboxMessage, *, actor: User,

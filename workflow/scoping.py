@@ -8,13 +8,16 @@ from __future__ import annotations
 
 from typing import TypeVar
 
-from sqlalchemy import Select, false, select
+from sqlalchemy import Select, false, or_, select
 from sqlalchemy.orm import Session
 
+from workflow.calendar import FollowUpCheckpoint, HorizonCalendar
+from workflow.catalog import Catalog
 from workflow.errors import NotFound
-from workflow.models import Ruta, RutaTransition, School, User
+from workflow.models import OutboxMessage, Ruta, RutaTransition, School, User
 
-ScopedModel = TypeVar("ScopedModel", School, Ruta, User, RutaTransition)
+ScopedModel = TypeVar("ScopedModel", School, Ruta, User, RutaTransition, OutboxMessage,
+                      FollowUpCheckpoint, Catalog)
 
 
 def scoped(actor: User, model: type[ScopedModel]) -> Select[tuple[ScopedModel]]:
@@ -22,6 +25,10 @@ def scoped(actor: User, model: type[ScopedModel]) -> Select[tuple[ScopedModel]]:
     statement = select(model)
     if not actor.active:
         return statement.where(false())
+    if model is Catalog:
+        # Everyone uses the shared catalogs and their own Secretaría's adaptations.
+        return statement.where(or_(Catalog.secretaria_id.is_(None),
+                                   Catalog.secretaria_id == actor.secretaria_id))
     if actor.role.belongs_to_school:
         if model is School:
             return statement.where(School.id == actor.school_id)
@@ -32,6 +39,8 @@ def scoped(actor: User, model: type[ScopedModel]) -> Select[tuple[ScopedModel]]:
             return statement.where(User.school_id == actor.school_id)
         if model is RutaTransition:
             return statement.join(RutaTransition.ruta).where(Ruta.school_id == actor.school_id)
+        if model in (OutboxMessage, FollowUpCheckpoint):
+            return statement.where(false())  # the Secretaría's business, not a school's
     else:
         if model is School:
             return statement.where(School.secretaria_id == actor.secretaria_id)
@@ -42,6 +51,11 @@ def scoped(actor: User, model: type[ScopedModel]) -> Select[tuple[ScopedModel]]:
         if model is RutaTransition:
             return (statement.join(RutaTransition.ruta).join(Ruta.school)
                     .where(School.secretaria_id == actor.secretaria_id))
+        if model is OutboxMessage:
+            return statement.where(OutboxMessage.secretaria_id == actor.secretaria_id)
+        if model is FollowUpCheckpoint:
+            return (statement.join(FollowUpCheckpoint.calendar)
+                    .where(HorizonCalendar.secretaria_id == actor.secretaria_id))
     raise TypeError(f"no scope rule for {model.__name__}")
 
 
@@ -50,6 +64,9 @@ NOT_FOUND_MESSAGES = {
     Ruta: "No encontramos esa Ruta de Mejoramiento.",
     User: "No encontramos ese usuario.",
     RutaTransition: "No encontramos ese registro del historial.",
+    OutboxMessage: "No encontramos ese mensaje.",
+    FollowUpCheckpoint: "No encontramos ese corte de seguimiento.",
+    Catalog: "No encontramos ese catálogo.",
 }
 
 
