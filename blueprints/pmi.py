@@ -12,7 +12,16 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import Blueprint, Response, flash, redirect, render_template, request, url_for
+from flask import (
+    Blueprint,
+    Response,
+    flash,
+    redirect,
+    render_template,
+    request,
+    session,
+    url_for,
+)
 
 from blueprints.access import ALL_ROLES, form_int, roles_required
 from blueprints.access import commit_or_conflict as _commit
@@ -50,7 +59,12 @@ def _required_id(name: str, message: str) -> int:
 
 @bp.app_context_processor
 def _summary_helper() -> dict[str, Any]:
-    return {"pmi_summary": _summary}
+    return {"pmi_summary": _summary, "observations_to_send": _to_send}
+
+
+def _to_send(ruta: Ruta) -> list[review.Observation]:
+    """The itemized observations a return would send now (the return forms list them)."""
+    return review.for_return(db_session(), ruta)
 
 
 def _summary(ruta: Ruta) -> dict[str, Any]:
@@ -214,8 +228,14 @@ def versions(ruta_id: int) -> str:
     changes = None
     if older is not None and newer is not None:
         changes = pmi_versions.diff_snapshots(database, ruta, older, newer)
+    judged = pmi_versions.judgments(database, ruta)
     return render_template("pmi/versions.html", ruta=ruta, snapshots=snapshots, older=older,
-                           newer=newer, changes=changes)
+                           newer=newer, changes=changes,
+                           approval=pmi_versions.approval(database, ruta),
+                           judgments={snapshot.id: [
+                               row for row in judged
+                               if row.snapshot is not None and row.snapshot.id == snapshot.id]
+                               for snapshot in snapshots})
 
 
 @bp.get("/rutas/<int:ruta_id>/pmi/imprimir")
@@ -228,7 +248,11 @@ def printable(ruta_id: int) -> str:
     snapshot = (pmi_versions.get_snapshot(database, ruta, number) if number is not None
                 else pmi_versions.latest(database, ruta))
     content = snapshot.content if snapshot else pmi.plan_content(database, ruta)
+    # The page is printed: pending messages are shown on screen only, never on paper.
+    messages = session.pop("_flashes", [])
     return render_template("pmi/print.html", ruta=ruta, snapshot=snapshot, content=content,
+                           approval=pmi_versions.approval(database, ruta), messages=messages,
+                           date_text=pmi_versions.date_text,
                            labels=pmi.element_labels(content),
                            report=pmi_checks.run_checks(content),
                            fuentes={f.value: f.label for f in pmi.Fuente},

@@ -15,7 +15,7 @@ from sqlalchemy.orm import Session
 
 from tests.conftest import Factory, WebClient
 from workflow import autoevaluacion as auto
-from workflow import services
+from workflow import review, services
 from workflow.catalog import (
     Catalog,
     CatalogComponente,
@@ -208,7 +208,10 @@ def test_a_return_to_the_autoevaluacion_reopens_editing(db: Session, make: Facto
         rate(db, school, "DIR.2", {"DIR.2.1": "4"})
     ruta.state = State.EN_REVISION
     db.flush()
-    services.return_with_observations(db, ruta, reviewer=make.user(Role.REVISOR),
+    reviewer = make.user(Role.REVISOR)
+    review.add_observation(db, ruta, reviewer=reviewer, element="plan", criterion="1",
+                           text="Revisen las valoraciones.")
+    services.return_with_observations(db, ruta, reviewer=reviewer,
                                       expected_version=ruta.version, observations="Revisen.",
                                       target=ReturnTarget.AUTOEVALUACION)
     rate(db, school, "DIR.2", {"DIR.2.1": "4"})

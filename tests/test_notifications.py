@@ -16,7 +16,7 @@ from jobs.deliver import deliver_pending
 from ruta import create_app
 from tests.conftest import Factory, WebClient, app_config
 from tests.smtp import SmtpServer, mail_config, smtp_fixture  # noqa: F401 (a fixture)
-from workflow import notifications, services
+from workflow import notifications, review, services
 from workflow.models import OutboxMessage, OutboxStatus, Ruta, RutaTransition, User
 from workflow.roles import Role
 from workflow.states import TRANSITIONS, State, Trigger
@@ -167,6 +167,10 @@ def test_transition_through_the_web_queues_its_message_in_the_same_commit(
         db: Session, web: WebClient, people: People, start: State, trigger: Trigger,
         form: dict[str, str], expected: tuple[str, list[str], list[str]]) -> None:
     move(db, people.ruta, start)
+    if trigger is Trigger.DEVOLVER:  # a return sends at least one itemized observation
+        review.add_observation(db, people.ruta, reviewer=people.reviewers[0], element="plan",
+                               criterion="3", text="La meta 2 no tiene unidad de medida.")
+        db.commit()
     web.login(people.reviewers[0].email)
     web.get(f"/rutas/{people.ruta.id}")  # the page the reviewer acts from (and its CSRF token)
 
@@ -190,20 +194,25 @@ def test_link_in_the_messages_opens_the_ruta_page(app: Flask, people: People) ->
 def test_returned_plan_mail_carries_the_observations_and_where_it_goes(
         db: Session, web: WebClient, people: People) -> None:
     move(db, people.ruta, State.EN_REVISION)
+    review.add_observation(db, people.ruta, reviewer=people.reviewers[0], element="plan",
+                           criterion="1", text="Revisen las valoraciones <sin> evidencias.")
+    db.commit()
     web.login(people.reviewers[0].email)
     web.get(f"/rutas/{people.ruta.id}")  # the page the reviewer acts from (and its CSRF token)
-    observations = "Meta 2: falta la unidad.\nMeta 3: <revisar> el indicador & la línea base."
+    note = "Meta 2: falta la unidad.\nMeta 3: <revisar> el indicador & la línea base."
 
     web.post(f"/rutas/{people.ruta.id}/acciones/devolver",
-             {"version": str(people.ruta.version), "observaciones": observations,
+             {"version": str(people.ruta.version), "observaciones": note,
               "destino": "autoevaluacion"})
 
     [row] = outbox_rows(db)
-    assert f"Observaciones de la Secretaría:\n\n{observations}\n" in row.text_body
+    itemized = "1. [El plan en general · Criterio 1] Revisen las valoraciones <sin> evidencias."
+    assert f"Observaciones de la Secretaría:\n\n{note}\n\n{itemized}\n" in row.text_body
     assert ("La Ruta vuelve a la autoevaluación institucional (se rehace desde el principio)."
             in row.text_body)
     assert ("<blockquote>Meta 2: falta la unidad.<br>\nMeta 3: &lt;revisar&gt; el indicador "
-            "&amp; la línea base.</blockquote>") in row.html_body
+            "&amp; la línea base.<br>\n<br>\n1. [El plan en general · Criterio 1] Revisen las "
+            "valoraciones &lt;sin&gt; evidencias.</blockquote>") in row.html_body
 
 
 def test_stale_transition_queues_nothing(db: Session, web: WebClient, people: People) -> None:

@@ -207,7 +207,8 @@ def test_demo_plans_pass_once_sent_and_a_draft_shows_failures(app: Flask, db: Se
     assert result.exit_code == 0, result.output
     rutas = db.scalars(select(Ruta).order_by(Ruta.id)).all()
     sent = [ruta for ruta in rutas if ruta.state in PAST_FORMULATION]
-    assert len(sent) == 9
+    # Nine of the current horizon (a closed Ruta of an earlier horizon may precede them).
+    assert len([ruta for ruta in sent if ruta.horizon_start_year == 2024]) == 9
     assert [ruta.id for ruta in sent if not check_ruta(db, ruta).passes] == []
     metas = db.scalars(select(pmi.Meta.enunciado).where(
         pmi.Meta.ruta_id == sent[0].id)).all()

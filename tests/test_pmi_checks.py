@@ -83,7 +83,7 @@ BREAKS: dict[str, tuple[Callable[[dict[str, Any]], None], list[str]]] = {
     "meta_en_horizonte": (
         lambda plan: (_set("metas.0.fecha_limite", "2027-06-30")(plan),
                       _set("actividades.0.fecha_fin", "2026-06-30")(plan)),
-        ["Meta 1.1: la fecha límite (2027-06-30) queda fuera del horizonte 2024–2026."]),
+        ["Meta 1.1: la fecha límite (30 de junio de 2027) queda fuera del horizonte 2024–2026."]),
     "indicador_definido": (
         _set("indicadores.0.fuente", " "), ["Indicador 1.1.1: le falta fuente."]),
     "indicador_mide_su_meta": (
@@ -91,8 +91,8 @@ BREAKS: dict[str, tuple[Callable[[dict[str, Any]], None], list[str]]] = {
         ["Indicador 1.1.1: su meta para 2026 es 50, pero la meta que mide espera 45."]),
     "actividad_en_plazo": (
         _set("actividades.0.fecha_fin", "2026-12-15"),
-        ["Actividad 1.1.1: termina el 2026-12-15, después de la fecha límite de su meta "
-         "(2026-11-30)."]),
+        ["Actividad 1.1.1: termina el 15 de diciembre de 2026, después de la fecha límite de su "
+         "meta (30 de noviembre de 2026)."]),
     "actividad_con_responsable_y_recursos": (
         _set("actividades.0.responsable", ""), ["Actividad 1.1.1: le falta responsable."]),
     "costos_dentro_del_presupuesto": (
@@ -180,3 +180,92 @@ def test_report_text_marks_failures_and_counts_blocking_ones() -> None:
     assert "    - Meta 1.1: no tiene actividades." in text
     assert "[AVISO] trayectorias_diversas (Recomendación, criterio 8)" in text
     assert text.endswith("El PMI no cumple 1 verificación(es) obligatoria(s).")
+
+
+# --- the other branches of each rule: more ways to fail, and edge cases that still pass ------
+
+# rule id, how to change the complete plan, the exact messages of that rule after the change
+BRANCHES: list[tuple[str, Callable[[dict[str, Any]], None], list[str]]] = [
+    ("objetivo_atiende_oportunidad", _set("objetivos.0.componentes", []),
+     ["Objetivo 1: no dice qué oportunidad de mejoramiento de la autoevaluación atiende."]),
+    ("prioridades_atendidas", _set("aplazamientos.0.razon", "   "),
+     ["El plan en general: la oportunidad prioritaria «ACA.1.1 Plan de estudios» no la "
+      "atiende ningún objetivo ni está aplazada con una razón."]),
+    ("prioridades_atendidas",  # addressed by an objetivo instead of deferred: passes
+     lambda plan: (_set("aplazamientos", [])(plan),
+                   _set("objetivos.0.componentes", [11, 12])(plan)), []),
+    ("meta_medible", _set("metas.0.unidad", "  "), ["Meta 1.1: le falta unidad de medida."]),
+    ("meta_en_horizonte", _set("metas.0.fecha_limite", "2023-12-31"),
+     ["Meta 1.1: la fecha límite (31 de diciembre de 2023) queda fuera del horizonte "
+      "2024–2026."]),
+    ("meta_en_horizonte", _set("metas.0.fecha_limite", "2026-12-31"), []),  # the last day
+    ("meta_en_horizonte", _set("metas.0.fecha_limite", None), []),  # meta_medible says it
+    ("indicador_definido",
+     lambda plan: plan["indicadores"][0].update(formula="", linea_base=None, metas_anuales={}),
+     ["Indicador 1.1.1: le falta fórmula, línea base, meta por año."]),
+    ("indicador_mide_su_meta",  # no target for the deadline's year: the last year is judged
+     _set("indicadores.0.metas_anuales", {"2024": 36.0, "2025": 44.0}),
+     ["Indicador 1.1.1: su meta para 2025 es 44, pero la meta que mide espera 45."]),
+    ("indicador_mide_su_meta", _set("indicadores.0.metas_anuales", {"2025": 45.0}), []),
+    ("indicador_mide_su_meta", _set("metas.0.cantidad", None), []),  # nothing to compare
+    ("indicador_mide_su_meta", _set("indicadores.0.meta_id", 99), []),  # no such meta
+    ("indicador_mide_su_meta", _set("indicadores.0.unidad", "Por ciento."), []),
+    ("actividad_en_plazo", _set("actividades.0.fecha_inicio", None),
+     ["Actividad 1.1.1: le faltan las fechas de inicio y terminación."]),
+    ("actividad_en_plazo", _set("actividades.0.fecha_inicio", "2023-11-01"),
+     ["Actividad 1.1.1: sus fechas quedan fuera del horizonte 2024–2026."]),
+    ("actividad_en_plazo",
+     lambda plan: plan["actividades"][0].update(fecha_inicio="2025-05-01",
+                                                fecha_fin="2025-03-01"),
+     ["Actividad 1.1.1: termina antes de empezar."]),
+    ("actividad_en_plazo", _set("actividades.0.fecha_fin", "2026-11-30"), []),  # the deadline
+    ("actividad_con_responsable_y_recursos",
+     lambda plan: plan["actividades"][0].update(recursos=" ", fuente_financiacion=""),
+     ["Actividad 1.1.1: le falta recursos, fuente de financiación."]),
+    ("costos_dentro_del_presupuesto", _set("plan.presupuesto", None), []),  # none declared
+    ("costos_dentro_del_presupuesto", _set("actividades.0.costo", 10_000_000), []),  # equal
+    ("costos_dentro_del_presupuesto",
+     lambda plan: (_set("actividades.0.costo", None)(plan), _set("plan.presupuesto", 0)(plan)),
+     []),
+    ("debilidades_identificadas",
+     lambda plan: (plan["hallazgos"].pop(0), _set("objetivos.0.hallazgos", [2])(plan)),
+     ["El plan en general: no registra debilidades de las pruebas externas (Saber 3.°, 5.°, "
+      "9.° u 11)."]),
+    ("debilidades_identificadas",
+     lambda plan: (_set("hallazgos", [])(plan), _set("objetivos.0.hallazgos", [])(plan)),
+     ["El plan en general: no registra debilidades de las pruebas externas (Saber 3.°, 5.°, "
+      "9.° u 11).",
+      "El plan en general: no registra debilidades de las evaluaciones internas."]),
+    ("divulgacion_definida", _set("plan.divulgacion", "  "),
+     ["El plan en general: falta decir cómo y cuándo se divulga el plan a la comunidad "
+      "educativa."]),
+]
+
+
+@pytest.mark.parametrize(("rule_id", "change", "messages"), BRANCHES,
+                         ids=[f"{row[0]}-{index}" for index, row in enumerate(BRANCHES)])
+def test_rule_branch(rule_id: str, change: Callable[[dict[str, Any]], None],
+                     messages: list[str]) -> None:
+    plan = copy.deepcopy(complete_plan())
+    change(plan)
+    assert [finding.message for finding in run_checks(plan).result(rule_id).findings] \
+        == messages
+
+
+def test_findings_are_found_by_element_and_split_by_severity() -> None:
+    plan = complete_plan()
+    plan["actividades"][0].update(trayectorias=[], responsable="")
+    report = run_checks(plan)
+    assert [finding.rule.id for finding in report.for_element("actividad:1")] == [
+        "actividad_con_responsable_y_recursos"]
+    assert [finding.rule.id for finding in report.advice] == ["trayectorias_diversas"]
+    assert [finding.rule.id for finding in report.blocking_failures] == [
+        "actividad_con_responsable_y_recursos"]
+    assert report.for_element("meta:1") == []
+
+
+def test_report_text_of_a_passing_plan() -> None:
+    text = render_text(run_checks(complete_plan()))
+    assert "[OK ] divulgacion_definida (Recomendación, Guía 34)" in text
+    assert "[OK ] plan_con_objetivos (Obligatorio, criterio 1)" in text
+    assert text.endswith("El PMI cumple todos los criterios obligatorios.")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import pytest
 from flask import Flask
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
@@ -145,3 +146,237 @@ def test_versions_and_print_pages_show_the_sent_plan(app: Flask, db: Session, ma
     assert "Porcentaje de estudiantes de 11.° en los niveles 2, 3 y 4 de matemáticas" in html
     missing = web.get(f"/rutas/{ruta.id}/pmi/imprimir?version=7")
     assert missing.status_code == 404
+
+
+# --- budget and divulgación (/pmi/general) ------------------------------------------------
+
+
+def test_rector_saves_budget_and_divulgacion(app: Flask, db: Session, make: Factory,
+                                             web: WebClient, web_factory: object) -> None:
+    ruta, rector = school_ruta(db, make, complete=True)
+    web.login(rector.email)
+    web.get(f"/rutas/{ruta.id}/pmi")
+    response = web.post(f"/rutas/{ruta.id}/pmi/general", {
+        "presupuesto": "$ 25.000.000", "divulgacion": "Asamblea de padres y Consejo Directivo.",
+        "divulgacion_fecha": "2024-03-15"})
+    assert response.status_code == 302
+    assert response.headers["Location"] == f"/rutas/{ruta.id}/pmi#general"
+    db.expire_all()
+    saved = db.get(pmi.PmiPlan, ruta.id)
+    assert saved is not None
+    assert (saved.presupuesto, saved.divulgacion, saved.divulgacion_fecha.isoformat(),
+            saved.updated_by_id) == (25_000_000, "Asamblea de padres y Consejo Directivo.",
+                                     "2024-03-15", rector.id)
+    html = page(web.get(f"/rutas/{ruta.id}/pmi"))
+    assert "Guardado: presupuesto y divulgación del plan." in html
+    assert 'name="presupuesto" type="text" inputmode="numeric" value="25000000"' in html
+    assert 'name="divulgacion_fecha" type="date" value="2024-03-15"' in html
+    # Who only reads the plan sees the values as people write them.
+    reader = make.user(Role.CONSULTA, secretaria=ruta.school.secretaria)
+    db.commit()
+    reader_web: WebClient = web_factory()  # type: ignore[operator]
+    reader_web.login(reader.email)
+    shown = page(reader_web.get(f"/rutas/{ruta.id}/pmi"))
+    assert "<dd>$25.000.000</dd>" in shown
+    assert "<dd>15 de marzo de 2024</dd>" in shown
+
+
+@pytest.mark.parametrize(("form", "field", "message"), [
+    ({"presupuesto": "-5000000"}, "presupuesto", "El presupuesto no puede ser negativo."),
+    ({"presupuesto": "veinte millones"}, "presupuesto",
+     "El presupuesto debe ser un valor en pesos, sin decimales (por ejemplo, 2500000)."),
+    ({"presupuesto": "2500000,50"}, "presupuesto",
+     "El presupuesto debe ser un valor en pesos, sin decimales (por ejemplo, 2500000)."),
+    ({"divulgacion_fecha": "2030-03-01"}, "divulgacion_fecha",
+     "La fecha de divulgación (2030-03-01) queda fuera del horizonte del plan (2024–2026)."),
+    ({"divulgacion_fecha": "15/03/2024"}, "divulgacion_fecha",
+     "La fecha de divulgación no es una fecha válida (AAAA-MM-DD)."),
+], ids=["negative", "words", "decimals", "outside-horizon", "not-a-date"])
+def test_bad_budget_or_date_answers_422_and_saves_nothing(
+        app: Flask, db: Session, make: Factory, web: WebClient, form: dict[str, str],
+        field: str, message: str) -> None:
+    ruta, rector = school_ruta(db, make, complete=True)
+    before = db.get(pmi.PmiPlan, ruta.id)
+    stored = None if before is None else (before.presupuesto, before.divulgacion,
+                                          before.divulgacion_fecha)
+    web.login(rector.email)
+    web.get(f"/rutas/{ruta.id}/pmi")
+    posted = {"presupuesto": "", "divulgacion": "Reunión de padres.", "divulgacion_fecha": "",
+              **form}
+    response = web.post(f"/rutas/{ruta.id}/pmi/general", posted)
+    assert response.status_code == 422
+    html = page(response)
+    assert message in html
+    assert f'value="{posted[field]}"' in html or posted[field] in html  # kept for correction
+    db.expire_all()
+    after = db.get(pmi.PmiPlan, ruta.id)
+    assert (None if after is None else (after.presupuesto, after.divulgacion,
+                                        after.divulgacion_fecha)) == stored
+
+
+def test_budget_cannot_change_while_the_plan_is_in_review(app: Flask, db: Session,
+                                                          make: Factory,
+                                                          web: WebClient) -> None:
+    ruta, rector = school_ruta(db, make, complete=True)
+    services.submit_pmi(db, ruta, actor=rector, expected_version=ruta.version)
+    db.commit()
+    web.login(rector.email)
+    response = web.post(f"/rutas/{ruta.id}/pmi/general", {"presupuesto": "1000"})
+    assert response.status_code == 409
+    assert "El PMI no se puede modificar mientras la Ruta está en «PMI enviado a la " \
+           "Secretaría»." in page(response)
+    db.expire_all()
+    assert db.get(pmi.PmiPlan, ruta.id).presupuesto != 1000  # type: ignore[union-attr]
+
+
+def test_team_outsider_cannot_save_the_budget(app: Flask, db: Session, make: Factory,
+                                              web: WebClient) -> None:
+    ruta, _ = school_ruta(db, make, complete=True)
+    budget = db.get(pmi.PmiPlan, ruta.id).presupuesto  # type: ignore[union-attr]
+    outsider = make.user(Role.RECTOR)  # the rector of another school
+    db.commit()
+    web.login(outsider.email)
+    response = web.post(f"/rutas/{ruta.id}/pmi/general", {"presupuesto": "1000"})
+    assert response.status_code == 404
+    db.expire_all()
+    assert db.get(pmi.PmiPlan, ruta.id).presupuesto == budget != 1000  # type: ignore[union-attr]
+
+
+# --- deleting -----------------------------------------------------------------------------
+
+
+def test_deleting_an_element_while_in_review_answers_409_and_keeps_it(
+        app: Flask, db: Session, make: Factory, web: WebClient) -> None:
+    ruta, rector = school_ruta(db, make, complete=True)
+    services.submit_pmi(db, ruta, actor=rector, expected_version=ruta.version)
+    services.take_for_review(db, ruta, reviewer=make.user(Role.REVISOR),
+                             expected_version=ruta.version)
+    db.commit()
+    actividad_id = db.scalar(select(pmi.Actividad.id).order_by(pmi.Actividad.id))
+    counts = {model: db.scalar(select(func.count()).select_from(model))
+              for model in (pmi.Objetivo, pmi.Meta, pmi.Actividad)}
+    web.login(rector.email)
+    for kind, element_id in (("actividad", actividad_id),
+                             ("objetivo", db.scalar(select(pmi.Objetivo.id)))):
+        response = web.post(f"/rutas/{ruta.id}/pmi/eliminar",
+                            {"tipo": kind, "elemento_id": str(element_id)})
+        assert response.status_code == 409
+        assert "El PMI no se puede modificar mientras la Ruta está en «PMI en revisión»." \
+            in page(response)
+    db.expire_all()
+    assert {model: db.scalar(select(func.count()).select_from(model))
+            for model in counts} == counts
+
+
+def test_deleting_an_element_while_formulating_takes_its_children(
+        app: Flask, db: Session, make: Factory, web: WebClient) -> None:
+    ruta, rector = school_ruta(db, make, complete=True)
+    meta_id = db.scalar(select(pmi.Meta.id).order_by(pmi.Meta.id))
+    web.login(rector.email)
+    web.get(f"/rutas/{ruta.id}/pmi")
+    response = web.post(f"/rutas/{ruta.id}/pmi/eliminar",
+                        {"tipo": "meta", "elemento_id": str(meta_id)})
+    assert response.status_code == 302
+    db.expire_all()
+    assert db.get(pmi.Meta, meta_id) is None
+    assert db.scalar(select(func.count()).select_from(pmi.Indicador)
+                     .where(pmi.Indicador.meta_id == meta_id)) == 0
+    assert "Eliminado: Meta 1.1." in page(web.get(f"/rutas/{ruta.id}/pmi"))
+
+
+# --- approval on the versions and print pages ---------------------------------------------
+
+
+def _approved_on_second_version(db: Session, make: Factory) -> tuple[Ruta, User, User]:
+    ruta, rector = school_ruta(db, make, complete=True)
+    reviewer = make.user(Role.REVISOR)
+    services.submit_pmi(db, ruta, actor=rector, expected_version=ruta.version)
+    services.take_for_review(db, ruta, reviewer=reviewer, expected_version=ruta.version)
+    row = review.add_observation(db, ruta, reviewer=reviewer, element="plan", criterion="0",
+                                 text="Precise la fecha de divulgación.")
+    services.return_with_observations(db, ruta, reviewer=reviewer,
+                                      expected_version=ruta.version, observations="",
+                                      target=ReturnTarget.PMI)
+    review.answer(db, ruta, row.id, actor=rector, response="Precisada.")
+    meta = db.scalars(select(pmi.Meta).order_by(pmi.Meta.id)).first()
+    assert meta is not None
+    pmi.save_element(db, ruta, "meta", meta.id, {
+        "objetivo_id": str(meta.objetivo_id), "enunciado": meta.enunciado, "cantidad": "45",
+        "unidad": "%", "fecha_limite": "2026-10-31", "linea_base": "32"}, actor=rector)
+    services.submit_pmi(db, ruta, actor=rector, expected_version=ruta.version)
+    services.take_for_review(db, ruta, reviewer=reviewer, expected_version=ruta.version)
+    review.judge(db, ruta, row.id, reviewer=reviewer, resolved=True)
+    services.approve(db, ruta, reviewer=reviewer, expected_version=ruta.version)
+    db.commit()
+    return ruta, rector, reviewer
+
+
+def test_versions_page_says_which_version_each_review_judged(
+        app: Flask, db: Session, make: Factory, web: WebClient) -> None:
+    ruta, rector, reviewer = _approved_on_second_version(db, make)
+    web.login(rector.email)
+    html = page(web.get(f"/rutas/{ruta.id}/pmi/versiones"))
+    assert f"<strong>Aprobado sobre la versión 2</strong> por {reviewer.name}, el" in html
+    first = html[html.index('id="version-1"'):html.index('id="version-2"')]
+    assert "Tomada para revisión por" in first and "Devuelta con observaciones por" in first
+    assert "Aprobada" not in first
+    assert f"Aprobada por {reviewer.name}, el" in html[html.index('id="version-2"'):]
+    # The diff of version 1 to 2, as people read it: no ids, no ISO dates.
+    assert "Modificado: Meta 1.1" in html
+    assert "<td class=\"prewrap\">30 de noviembre de 2026</td>" in html
+    assert "<td class=\"prewrap\">31 de octubre de 2026</td>" in html
+    assert "2026-10-31" not in html
+
+
+def test_print_page_shows_the_approval_or_that_it_is_not_approved(
+        app: Flask, db: Session, make: Factory, web: WebClient, web_factory: object) -> None:
+    ruta, rector, reviewer = _approved_on_second_version(db, make)
+    web.login(rector.email)
+    approved = page(web.get(f"/rutas/{ruta.id}/pmi/imprimir"))
+    assert "<strong>Aprobado por la Secretaría</strong> el " in approved
+    assert f"Revisor(a): {reviewer.name}" in approved
+    older = page(web.get(f"/rutas/{ruta.id}/pmi/imprimir?version=1"))
+    assert "<strong>Versión no aprobada.</strong> La Secretaría aprobó la versión 2 el" in older
+
+    draft, draft_rector = school_ruta(db, make, complete=True)
+    other: WebClient = web_factory()  # type: ignore[operator]
+    other.login(draft_rector.email)
+    html = page(other.get(f"/rutas/{draft.id}/pmi/imprimir"))
+    assert "<strong>Sin aprobar</strong> · Estado actual de la Ruta: «Autoevaluación enviada»" \
+        in html
+    assert "Aprobado por la Secretaría" not in html
+
+
+def test_print_page_keeps_flash_messages_off_paper(app: Flask, db: Session, make: Factory,
+                                                   web: WebClient) -> None:
+    ruta, rector = school_ruta(db, make, complete=True)
+    web.login(rector.email)
+    web.get(f"/rutas/{ruta.id}/pmi")
+    saved = web.post(f"/rutas/{ruta.id}/pmi/general", {"presupuesto": "1000000"})
+    assert saved.status_code == 302
+    # The message was flashed for the next page; that page is the printable one.
+    html = page(web.get(f"/rutas/{ruta.id}/pmi/imprimir"))
+    assert '<div class="flashes no-print" role="status">' in html
+    assert "Guardado: presupuesto y divulgación del plan." in html
+    assert '<div class="flashes" role="status">' not in html
+    # Shown once, as any message.
+    assert "Guardado: presupuesto" not in page(web.get(f"/rutas/{ruta.id}/pmi/imprimir"))
+
+
+def test_review_page_return_form_says_an_observation_is_needed(
+        app: Flask, db: Session, make: Factory, web: WebClient) -> None:
+    ruta, rector = school_ruta(db, make, complete=True)
+    reviewer = make.user(Role.REVISOR)
+    services.submit_pmi(db, ruta, actor=rector, expected_version=ruta.version)
+    services.take_for_review(db, ruta, reviewer=reviewer, expected_version=ruta.version)
+    db.commit()
+    web.login(reviewer.email)
+    html = page(web.get(f"/rutas/{ruta.id}/pmi/revision"))
+    assert "Todavía no hay observaciones para enviar" in html
+    assert 'id="agregar-observacion"' in html
+    refused = web.post(f"/rutas/{ruta.id}/acciones/devolver", {
+        "version": str(ruta.version), "destino": "pmi", "observaciones": "Corrijan."})
+    assert refused.status_code == 422
+    assert "Agregue al menos una observación antes de devolver" in page(refused)
+    db.expire_all()
+    assert db.get(Ruta, ruta.id).state is State.EN_REVISION

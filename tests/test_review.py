@@ -7,7 +7,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from tests.conftest import Factory
-from workflow import pmi, review, services
+from workflow import pmi, pmi_versions, review, services
 from workflow.errors import Forbidden, GuardFailed, InvalidInput
 from workflow.models import OutboxMessage, Ruta, RutaTransition, User
 from workflow.pmi_demo import fill_demo_pmi
@@ -100,12 +100,28 @@ def test_review_loop_from_return_to_approval(db: Session, make: Factory) -> None
     assert [row.status for row in review.observations(db, ruta)] == [STATUS.RESUELTA] * 2
 
 
-def test_return_needs_an_observation_of_some_kind(db: Session, make: Factory) -> None:
+@pytest.mark.parametrize("note", ["", " ", "Revisen la coherencia de todo el plan."])
+def test_return_needs_an_itemized_observation(db: Session, make: Factory, note: str) -> None:
     ruta, _, reviewer = in_review(db, make)
-    with pytest.raises(GuardFailed):
+    rows_before = db.scalars(select(RutaTransition.trigger)
+                             .where(RutaTransition.ruta_id == ruta.id)).all()
+    # A covering note alone is refused: there would be nothing to answer or resolve.
+    with pytest.raises(GuardFailed) as refused:
         services.return_with_observations(db, ruta, reviewer=reviewer,
-                                          expected_version=ruta.version, observations=" ",
+                                          expected_version=ruta.version, observations=note,
                                           target=ReturnTarget.PMI)
+    assert refused.value.reasons == [
+        "Agregue al menos una observación antes de devolver: en «Revisión y observaciones» "
+        "del PMI, sobre un elemento del plan o sobre «El plan en general», con el criterio de "
+        "la Circular 0488 al que se refiere. El comentario general es opcional y acompaña a "
+        "las observaciones."]
+    assert ruta.state is State.EN_REVISION
+    assert db.scalars(select(RutaTransition.trigger)
+                      .where(RutaTransition.ruta_id == ruta.id)).all() == rows_before
+
+
+def test_the_covering_note_goes_before_the_itemized_list(db: Session, make: Factory) -> None:
+    ruta, _, reviewer = in_review(db, make)
     review.add_observation(db, ruta, reviewer=reviewer, element="plan", criterion="1",
                            text="Revise la coherencia con la autoevaluación.")
     entry = services.return_with_observations(db, ruta, reviewer=reviewer,
@@ -116,6 +132,8 @@ def test_return_needs_an_observation_of_some_kind(db: Session, make: Factory) ->
                                   "Revise la coherencia con la autoevaluación.")
     assert db.scalars(select(RutaTransition.trigger).order_by(RutaTransition.id)).all()[-1] \
         == "devolver"
+    mail = db.scalars(select(OutboxMessage).where(OutboxMessage.kind == "ruta_devuelta")).one()
+    assert entry.observations in mail.text_body
 
 
 def test_draft_observation_blocks_approval_until_deleted(db: Session, make: Factory) -> None:
@@ -193,3 +211,52 @@ def _submit_reasons(db: Session, ruta: Ruta, rector: User) -> list[str]:
     with pytest.raises(GuardFailed) as refused:
         services.submit_pmi(db, ruta, actor=rector, expected_version=ruta.version)
     return refused.value.reasons
+
+
+def _extra(db: Session, ruta: Ruta, trigger: str) -> list[dict[str, object]]:
+    return [dict(row) for row in db.scalars(
+        select(RutaTransition.extra).where(RutaTransition.ruta_id == ruta.id,
+                                           RutaTransition.trigger == trigger)
+        .order_by(RutaTransition.id))]
+
+
+def test_take_return_and_approve_record_the_version_they_judged(db: Session,
+                                                                make: Factory) -> None:
+    ruta, rector, reviewer = in_review(db, make)
+    row = review.add_observation(db, ruta, reviewer=reviewer, element="plan", criterion="5",
+                                 text="Revise los costos de las actividades.")
+    services.return_with_observations(db, ruta, reviewer=reviewer,
+                                      expected_version=ruta.version, observations="",
+                                      target=ReturnTarget.PMI)
+    review.answer(db, ruta, row.id, actor=rector, response="Ajustados.")
+    services.submit_pmi(db, ruta, actor=rector, expected_version=ruta.version)
+    services.take_for_review(db, ruta, reviewer=reviewer, expected_version=ruta.version)
+    review.judge(db, ruta, row.id, reviewer=reviewer, resolved=True)
+    services.approve(db, ruta, reviewer=reviewer, expected_version=ruta.version)
+
+    first, second = pmi_versions.snapshots(db, ruta)
+    assert _extra(db, ruta, "tomar_revision") == [{"snapshot_id": first.id},
+                                                   {"snapshot_id": second.id}]
+    assert _extra(db, ruta, "devolver") == [{"snapshot_id": first.id, "return_target": "pmi"}]
+    assert _extra(db, ruta, "aprobar") == [{"snapshot_id": second.id}]
+    assert [(row.label, row.snapshot.number if row.snapshot else None)
+            for row in pmi_versions.judgments(db, ruta)] == [
+        ("Tomada para revisión", 1), ("Devuelta con observaciones", 1),
+        ("Tomada para revisión", 2), ("Aprobada", 2)]
+    approved = pmi_versions.approval(db, ruta)
+    assert approved is not None and approved.snapshot is second
+    assert pmi_versions.last_returned(db, ruta) is first
+
+
+def test_an_approval_recorded_without_its_version_judged_the_latest(db: Session,
+                                                                    make: Factory) -> None:
+    ruta, _, reviewer = in_review(db, make)
+    assert pmi_versions.approval(db, ruta) is None
+    # As rows written before the version was recorded: no snapshot in ``extra``.
+    db.add(RutaTransition(ruta=ruta, trigger="aprobar", from_state=State.EN_REVISION,
+                          to_state=State.APROBADO, actor_id=reviewer.id, extra={}))
+    db.flush()
+    approved = pmi_versions.approval(db, ruta)
+    assert approved is not None and approved.snapshot is not None
+    assert approved.snapshot.number == 1
+    assert pmi_versions.last_returned(db, ruta) is None

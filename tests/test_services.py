@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from typing import Any
 
 import pytest
@@ -10,12 +11,15 @@ from sqlalchemy.exc import DBAPIError, IntegrityError
 from sqlalchemy.orm import Session
 
 from tests.conftest import Factory
-from workflow import services
+from workflow import review, services
+from workflow.cierre_demo import record_demo_final_evaluation
 from workflow.errors import Forbidden, GuardFailed, InvalidTransition, NotFound, StaleRuta
 from workflow.models import OPENED, Ruta, RutaTransition
 from workflow.pmi_demo import fill_demo_pmi
 from workflow.roles import Role
 from workflow.states import ReturnTarget, State, Trigger
+
+ITEMIZED = "La meta 2 no tiene unidad de medida."
 
 
 def only_log_row(db: Session, ruta: Ruta) -> dict[str, Any]:
@@ -58,6 +62,14 @@ def test_service_moves_state_and_writes_exact_log_row(
     if trigger is Trigger.FORMULAR_PMI:
         make.completed_self_assessment(ruta, level=2)  # oportunidades for the PMI to address
         fill_demo_pmi(db, ruta, actor=actor)  # a PMI that passes its guard
+    if trigger is Trigger.CERRAR:  # its guard: the final evaluation, recorded
+        ruta = _with_recorded_final_evaluation(db, make)
+    expected_observations = given.get("observations", "").strip() or None
+    if trigger is Trigger.DEVOLVER:  # its guard: an itemized observation to send
+        review.add_observation(db, ruta, reviewer=actor, element="plan", criterion="3",
+                               text=ITEMIZED)
+        expected_observations = (f"{expected_observations}\n\n1. [El plan en general · "
+                                 f"Criterio 3] {ITEMIZED}")
     version = ruta.version
 
     services.fire_action(db, ruta, trigger, actor=actor, expected_version=version, **given)
@@ -68,7 +80,21 @@ def test_service_moves_state_and_writes_exact_log_row(
     assert ruta.version == version + 1
     assert only_log_row(db, ruta) == {
         "trigger": trigger.value, "from": start, "to": end, "actor": actor.id,
-        "observations": given.get("observations", "").strip() or None, "extra": extra}
+        "observations": expected_observations, "extra": extra}
+
+
+def _with_recorded_final_evaluation(db: Session, make: Factory) -> Ruta:
+    """A Ruta in seguimiento whose rector recorded the final evaluation (``cerrar``'s guard)."""
+    ruta = make.ruta(state=State.AUTOEVALUACION_ENVIADA)
+    make.completed_self_assessment(ruta, level=2)
+    rector = make.user(Role.RECTOR, school=ruta.school)
+    fill_demo_pmi(db, ruta, actor=rector)
+    ruta.state = State.SEGUIMIENTO
+    db.flush()
+    record_demo_final_evaluation(db, ruta, rector=rector,
+                                 now=datetime(2026, 11, 20, 15, 0, tzinfo=UTC))
+    db.flush()
+    return ruta
 
 
 def test_taking_a_plan_records_the_reviewer(db: Session, make: Factory) -> None:
@@ -129,24 +155,26 @@ def test_stale_version_is_refused(db: Session, make: Factory) -> None:
     assert ruta.state is State.PMI_FORMULADO
 
 
-@pytest.mark.parametrize("observations", ["", "   \n\t "])
-def test_return_without_observations_is_refused_with_reason(db: Session, make: Factory,
-                                                            observations: str) -> None:
+@pytest.mark.parametrize("observations", ["", "   \n\t ", "Corrijan las metas del plan."])
+def test_return_without_itemized_observations_is_refused_with_reason(
+        db: Session, make: Factory, observations: str) -> None:
     ruta = make.ruta(state=State.EN_REVISION)
     reviewer = make.user(Role.REVISOR)
     with pytest.raises(GuardFailed) as raised:
         services.return_with_observations(db, ruta, reviewer=reviewer,
                                           expected_version=ruta.version,
                                           observations=observations, target=ReturnTarget.PMI)
-    assert raised.value.reasons == [
-        "Escriba las observaciones para la institución: una devolución sin observaciones no "
-        "le dice qué corregir."]
+    assert raised.value.reasons == [review.NO_OBSERVATIONS_REASON]
+    assert "Agregue al menos una observación" in review.NO_OBSERVATIONS_REASON
     assert ruta.state is State.EN_REVISION
+    assert db.scalars(select(RutaTransition)).all() == []
 
 
 def test_return_without_a_target_says_so(db: Session, make: Factory) -> None:
     ruta = make.ruta(state=State.EN_REVISION)
     reviewer = make.user(Role.REVISOR)
+    review.add_observation(db, ruta, reviewer=reviewer, element="plan", criterion="3",
+                           text=ITEMIZED)
     with pytest.raises(GuardFailed) as raised:
         services.return_with_observations(db, ruta, reviewer=reviewer,
                                           expected_version=ruta.version,
@@ -194,6 +222,8 @@ def test_one_ruta_per_school_and_horizon_in_the_database(db: Session, make: Fact
 def _log_row(db: Session, make: Factory) -> RutaTransition:
     ruta = make.ruta(state=State.EN_REVISION)
     reviewer = make.user(Role.REVISOR)
+    review.add_observation(db, ruta, reviewer=reviewer, element="plan", criterion="3",
+                           text=ITEMIZED)
     entry = services.return_with_observations(db, ruta, reviewer=reviewer,
                                               expected_version=ruta.version,
                                               observations="Corregir.",
@@ -212,7 +242,8 @@ def test_log_is_append_only_in_the_database(db: Session, make: Factory,
     with pytest.raises(DBAPIError, match="append-only"):
         db.execute(text(statement), {"id": entry.id})
     db.rollback()
-    assert db.get(RutaTransition, entry.id).observations == "Corregir."
+    assert db.get(RutaTransition, entry.id).observations == (
+        f"Corregir.\n\n1. [El plan en general · Criterio 3] {ITEMIZED}")
 
 
 def test_database_refuses_a_return_without_observations(db: Session, make: Factory) -> None:

@@ -8,6 +8,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from tests.conftest import Factory, WebClient
+from workflow import review
 from workflow.models import Ruta, RutaTransition
 from workflow.roles import Role
 from workflow.states import State
@@ -58,7 +59,25 @@ def test_reviewer_sees_approve_and_return_on_a_plan_in_review(
     web.login(reviewer.email)
     html = text_of(web.get(f"/rutas/{ruta.id}"))
     assert action_buttons(html) == ["aprobar", "devolver"]
-    assert "Observaciones para la institución (obligatorias)" in html
+    assert "Comentario general para la institución (opcional)" in html
+    # No itemized observation yet: the form says so and where to write them.
+    assert "Todavía no hay observaciones para enviar" in html
+    assert f'href="/rutas/{ruta.id}/pmi/revision#agregar-observacion"' in html
+
+
+def test_return_form_lists_the_observations_it_sends(db: Session, make: Factory,
+                                                     web: WebClient) -> None:
+    ruta = make.ruta(state=State.EN_REVISION)
+    reviewer = make.user(Role.REVISOR)
+    review.add_observation(db, ruta, reviewer=reviewer, element="plan", criterion="7",
+                           text="Incluyan las debilidades de Saber 11 en lectura crítica.")
+    db.commit()
+    web.login(reviewer.email)
+    html = text_of(web.get(f"/rutas/{ruta.id}"))
+    assert "Se envían a la institución 1 observación(es) de la revisión del PMI" in html
+    assert ("El plan en general · Criterio 7: Incluyan las debilidades de Saber 11 en lectura "
+            "crítica.") in html
+    assert "Todavía no hay observaciones para enviar" not in html
 
 
 def test_rector_submits_and_the_history_records_it(db: Session, make: Factory,
@@ -89,9 +108,12 @@ def test_return_without_observations_answers_422_and_keeps_the_state(
     db.commit()
     web.login(reviewer.email)
     response = web.post(f"/rutas/{ruta.id}/acciones/devolver",
-                        {"version": "1", "observaciones": "   ", "destino": "pmi"})
+                        {"version": "1", "observaciones": "Corrijan las metas.",
+                         "destino": "pmi"})
     assert response.status_code == 422
-    assert "Escriba las observaciones para la institución" in text_of(response)
+    html = text_of(response)
+    assert "Agregue al menos una observación antes de devolver" in html
+    assert "Corrijan las metas." in html  # what the revisor wrote is kept
     db.expire_all()
     assert db.get(Ruta, ruta.id).state is State.EN_REVISION
     assert db.scalars(select(RutaTransition)).all() == []
@@ -102,6 +124,9 @@ def test_returned_observations_are_shown_to_the_rector(db: Session, make: Factor
     ruta = make.ruta(state=State.EN_REVISION)
     reviewer = make.user(Role.REVISOR)
     rector = make.user(Role.RECTOR, school=ruta.school)
+    db.commit()
+    review.add_observation(db, ruta, reviewer=reviewer, element="plan", criterion="1",
+                           text="Revisen las valoraciones de la gestión académica.")
     db.commit()
     secretaria = web_factory()  # type: ignore[operator]
     secretaria.login(reviewer.email)
@@ -115,7 +140,9 @@ def test_returned_observations_are_shown_to_the_rector(db: Session, make: Factor
     school.login(rector.email)
     html = text_of(school.get(f"/rutas/{ruta.id}"))
     assert "Observaciones de la Secretaría" in html
-    assert "La meta 1 no tiene unidad de medida.\nIncluyan Saber 11 de lectura." in html
+    assert ("La meta 1 no tiene unidad de medida.\nIncluyan Saber 11 de lectura.\n\n"
+            "1. [El plan en general · Criterio 1] Revisen las valoraciones de la gestión "
+            "académica.") in html
     assert action_buttons(html) == ["enviar_autoevaluacion"]  # back to borrador
 
 

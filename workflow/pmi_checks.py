@@ -18,6 +18,7 @@ from typing import Any, Final
 
 from sqlalchemy.orm import Session
 
+from workflow.dates import fecha
 from workflow.models import Ruta
 from workflow.pmi import TOP_PRIORITY, Fuente, element_labels, plan_content
 
@@ -225,7 +226,7 @@ def _meta_in_horizon(content: Mapping[str, Any]) -> Found:
     for meta in content["metas"]:
         deadline = _date(meta["fecha_limite"])
         if deadline and not start <= deadline <= end:
-            yield (f"meta:{meta['id']}", f"la fecha límite ({deadline.isoformat()}) queda "
+            yield (f"meta:{meta['id']}", f"la fecha límite ({fecha(deadline)}) queda "
                    f"fuera del horizonte {start.year}–{end.year}.")
 
 
@@ -278,8 +279,8 @@ def _activity_in_time(content: Mapping[str, Any]) -> Found:
         deadline = _date(metas[row["meta_id"]]["fecha_limite"]) \
             if row["meta_id"] in metas else None
         if deadline and ends > deadline:
-            yield (key, f"termina el {ends.isoformat()}, después de la fecha límite de su "
-                   f"meta ({deadline.isoformat()}).")
+            yield (key, f"termina el {fecha(ends)}, después de la fecha límite de su "
+                   f"meta ({fecha(deadline)}).")
 
 
 def _activity_resourced(content: Mapping[str, Any]) -> Found:

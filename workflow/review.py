@@ -35,6 +35,12 @@ from workflow.states import State
 MAX_TEXT = 5000
 # Where the school answers: the plan is back with it, at the PMI or at the autoevaluación.
 ANSWER_STATES = frozenset({State.AUTOEVALUACION_ENVIADA, State.BORRADOR})
+# Why a return is refused without an itemized observation (the ``has_observations`` guard).
+NO_OBSERVATIONS_REASON = (
+    "Agregue al menos una observación antes de devolver: en «Revisión y observaciones» del "
+    "PMI, sobre un elemento del plan o sobre «El plan en general», con el criterio de la "
+    "Circular 0488 al que se refiere. El comentario general es opcional y acompaña a las "
+    "observaciones.")
 
 
 class ObservationStatus(PyEnum):
@@ -278,11 +284,15 @@ def since_last_review(session: Session, ruta: Ruta) -> SinceLastReview | None:
     newer = pmi_versions.latest(session, ruta)
     if newer is None:
         return None
-    reviewed_ids = [row.snapshot_id for row in observations(session, ruta)
-                    if row.returned_at is not None and row.snapshot_id is not None]
-    older = session.get(pmi_versions.PmiSnapshot, max(reviewed_ids)) if reviewed_ids else None
+    older = pmi_versions.last_returned(session, ruta)
+    if older is None:  # returns recorded before the history named the version
+        reviewed_ids = [row.snapshot_id for row in observations(session, ruta)
+                        if row.returned_at is not None and row.snapshot_id is not None]
+        older = (session.get(pmi_versions.PmiSnapshot, max(reviewed_ids)) if reviewed_ids
+                 else None)
     if older is None and newer.number > 1:
         older = pmi_versions.get_snapshot(session, ruta, newer.number - 1)
     if older is None or older.id == newer.id:
         return None
-    return SinceLastReview(older, newer, pmi_versions.diff(older.content, newer.content))
+    return SinceLastReview(older, newer, pmi_versions.diff(
+        older.content, newer.content, componentes=pmi_versions.catalog_names(ruta)))

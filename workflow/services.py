@@ -145,21 +145,30 @@ def submit_pmi(session: Session, ruta: Ruta, *, actor: User, expected_version: i
     return entry
 
 
+def _judged(session: Session, ruta: Ruta) -> dict[str, Any]:
+    """The ``extra`` of a review's row: the snapshot (version of the PMI) it judged."""
+    snapshot = pmi_versions.latest(session, ruta)
+    return {} if snapshot is None else {"snapshot_id": snapshot.id}
+
+
 def take_for_review(session: Session, ruta: Ruta, *, reviewer: User, expected_version: int,
                     observations: str = "", now: datetime | None = None) -> RutaTransition:
-    """pmi_formulado → en_revision. Changes: state, ``reviewer``; appends the audit row."""
+    """pmi_formulado → en_revision. Changes: state, ``reviewer``; appends the audit row with
+    the snapshot taken (``extra["snapshot_id"]``)."""
     return _transition(session, ruta, Trigger.TOMAR_REVISION, actor=reviewer,
                        expected_version=expected_version,
                        given=TransitionInput(observations=observations), now=now,
-                       columns={"reviewer_id": reviewer.id})
+                       extra=_judged(session, ruta), columns={"reviewer_id": reviewer.id})
 
 
 def approve(session: Session, ruta: Ruta, *, reviewer: User, expected_version: int,
             observations: str = "", now: datetime | None = None) -> RutaTransition:
-    """en_revision → aprobado. Changes: state; appends the audit row (optional comments)."""
+    """en_revision → aprobado. Changes: state; appends the audit row (optional comments) with
+    the snapshot approved (``extra["snapshot_id"]``)."""
     return _transition(session, ruta, Trigger.APROBAR, actor=reviewer,
                        expected_version=expected_version,
-                       given=TransitionInput(observations=observations), now=now)
+                       given=TransitionInput(observations=observations), now=now,
+                       extra=_judged(session, ruta))
 
 
 def return_with_observations(session: Session, ruta: Ruta, *, reviewer: User,
@@ -168,18 +177,23 @@ def return_with_observations(session: Session, ruta: Ruta, *, reviewer: User,
                              now: datetime | None = None) -> RutaTransition:
     """en_revision → autoevaluacion_enviada (target PMI) or borrador (target autoevaluación).
 
-    Changes: state; appends the audit row with the observations and the target; sends the
-    itemized observations written during this review (``review``). The row's observations
-    are the free text followed by a readable list of the new itemized ones and of those the
+    Requires at least one itemized observation (``review``): written during this review, or
+    left open by the revisor; ``observations`` is only an optional covering note.
+
+    Changes: state; appends the audit row with the observations, the target and the snapshot
+    judged (``extra``); sends the itemized observations. The row's observations are the
+    covering note followed by a readable list of the new itemized ones and of those the
     revisor left open, so the history and the e-mail carry them.
     """
     itemized = review.for_return(session, ruta)
     summary = review.summary_text(itemized, review.numbered(session, ruta))
     text = "\n\n".join(part for part in (observations.strip(), summary) if part)
+    extra = _judged(session, ruta)
+    if target is not None:
+        extra["return_target"] = target.value
     entry = _transition(
         session, ruta, Trigger.DEVOLVER, actor=reviewer, expected_version=expected_version,
-        given=TransitionInput(observations=text, return_target=target),
-        extra={"return_target": target.value} if target else {}, now=now,
+        given=TransitionInput(observations=text, return_target=target), extra=extra, now=now,
     )
     review.send_drafts(session, ruta, now=entry.at)
     return entry

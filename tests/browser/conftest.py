@@ -30,7 +30,7 @@ from ruta import create_app
 from ruta.config import PROJECT_ROOT
 from ruta.db import Database
 from tests.conftest import IN_CI, PASSWORD, Factory, app_config
-from workflow import services
+from workflow import review, services
 from workflow.models import OPENED, Ruta, RutaTransition, School, User, Zona, utcnow
 from workflow.roles import Role
 from workflow.states import ReturnTarget, State, Trigger, triggers_from
@@ -172,9 +172,12 @@ class World:
             if return_observations is not None:
                 services.take_for_review(session, ruta, reviewer=reviewer,
                                          expected_version=ruta.version)
+                # A return sends itemized observations; this one is about the whole plan.
+                review.add_observation(session, ruta, reviewer=reviewer, element="plan",
+                                       criterion="1", text=return_observations)
                 services.return_with_observations(
                     session, ruta, reviewer=reviewer, expected_version=ruta.version,
-                    observations=return_observations, target=ReturnTarget.PMI)
+                    observations="", target=ReturnTarget.PMI)
             while ruta.state is not state:
                 trigger = triggers_from(ruta.state)[0]
                 services.fire_action(session, ruta, trigger, actor=reviewer,

@@ -13,7 +13,7 @@ import pytest
 from playwright.sync_api import Locator, Page, Response, expect
 from sqlalchemy import select
 
-from workflow.models import Ruta, RutaTransition
+from workflow.models import Ruta, RutaTransition, User
 from workflow.pmi_versions import PmiSnapshot
 from workflow.review import Observation, ObservationStatus
 from workflow.states import State
@@ -75,6 +75,9 @@ def test_pmi_full_loop_formulate_return_answer_resubmit_approve(browsing: Browsi
                                                                  world: World) -> None:
     ruta_id = draft_ruta(world)
     ruta_url = f"{browsing.server.url}/rutas/{ruta_id}"
+    with world.server.session() as session:
+        reviewer_name = session.scalars(select(User.name).where(
+            User.email == world.reviewer_email)).one()
 
     # --- the rector formulates; the checks fail and say why -------------------------------
     rector = browsing.new_page()
@@ -190,6 +193,11 @@ def test_pmi_full_loop_formulate_return_answer_resubmit_approve(browsing: Browsi
     expect(reviewer.get_by_role("heading", level=1)).to_have_text("Revisión del PMI")
     expect(reviewer.locator("#cambios")).to_have_count(0)
     expect(reviewer.get_by_text("Todavía no hay observaciones.")).to_be_visible()
+    # Returning needs at least one itemized observation; the decision form says so.
+    decision = reviewer.locator("form", has=reviewer.get_by_role(
+        "button", name="Devolver con observaciones"))
+    expect(decision.locator(".observations-title")).to_have_text(
+        "Todavía no hay observaciones para enviar")
     browsing.check_accessibility(reviewer)
 
     for element, criterion, text in (("Objetivo 1", "1", OBSERVATION_ONE),
@@ -208,6 +216,10 @@ def test_pmi_full_loop_formulate_return_answer_resubmit_approve(browsing: Browsi
     expect(observations.nth(1).locator(".meta")).to_contain_text(
         "Criterio 4: El indicador es claro y está relacionado con la meta y el objetivo")
     expect(statuses(reviewer)).to_have_text(["Estado: Sin enviar (se envía al devolver)"] * 2)
+    expect(decision.locator("li")).to_have_text([
+        f"Objetivo 1 · Criterio 1: {OBSERVATION_ONE}",
+        f"Indicador 1.1.1 · Criterio 4: {OBSERVATION_TWO}"])
+    expect(decision.locator(".observations-title")).to_have_count(0)
     browsing.check_accessibility(reviewer)
 
     reviewer.get_by_role("button", name="Devolver con observaciones").click()
@@ -257,7 +269,9 @@ def test_pmi_full_loop_formulate_return_answer_resubmit_approve(browsing: Browsi
     expect(state_badge(reviewer)).to_have_text("PMI en revisión")
     reviewer.get_by_role("link", name="Revisar el PMI y escribir observaciones").click()
     changes = reviewer.locator("#cambios")
-    expect(changes.get_by_role("heading")).to_have_text("Qué cambió desde su última revisión")
+    expect(changes.get_by_role("heading", level=2)).to_have_text(
+        "Qué cambió desde su última revisión")
+    expect(changes.get_by_role("heading", level=3)).to_have_text("Plan: elemento por elemento")
     expect(changes.locator(".meta")).to_have_text("De la versión 1 a la versión 2.")
     expect(changes.locator("li")).to_have_count(1)
     expect(changes.locator("li strong")).to_have_text("Modificado: Indicador 1.1.1")
@@ -294,6 +308,22 @@ def test_pmi_full_loop_formulate_return_answer_resubmit_approve(browsing: Browsi
     expect(state_badge(reviewer)).to_have_text("PMI aprobado")
     browsing.check_accessibility(reviewer)
 
+    # --- the versions and the printable plan say which version was approved, and by whom --
+    rector.goto(f"/rutas/{ruta_id}/pmi/versiones")
+    expect(rector.locator("#aprobacion")).to_contain_text(
+        f"Aprobado sobre la versión 2 por {reviewer_name}, el ")
+    expect(rector.locator("#version-1 .judgments li")).to_have_count(2)
+    expect(rector.locator("#version-2 .judgments li").last).to_contain_text(
+        f"Aprobada por {reviewer_name}, el ")
+    browsing.check_accessibility(rector)
+    rector.goto(f"/rutas/{ruta_id}/pmi/imprimir")
+    expect(rector.locator("#aprobacion")).to_contain_text("Aprobado por la Secretaría el ")
+    expect(rector.locator("#aprobacion")).to_contain_text(f"Revisor(a): {reviewer_name}")
+    rector.emulate_media(media="print")
+    expect(rector.locator("#aprobacion")).to_be_visible()
+    expect(rector.locator(".site-header")).to_be_hidden()
+    browsing.check_accessibility(rector)
+
     # --- and the database agrees ----------------------------------------------------------
     assert world.state_of(ruta_id) == (State.APROBADO, [
         "formular_pmi", "tomar_revision", "devolver", "formular_pmi", "tomar_revision",
@@ -310,7 +340,13 @@ def test_pmi_full_loop_formulate_return_answer_resubmit_approve(browsing: Browsi
         assert [(row.element_label, row.criterion, row.status, row.response) for row in rows] == [
             ("Objetivo 1", 1, ObservationStatus.RESUELTA, ANSWER_ONE),
             ("Indicador 1.1.1", 4, ObservationStatus.RESUELTA, ANSWER_TWO)]
-        numbers = session.scalars(select(PmiSnapshot.number).where(
+        versions = session.scalars(select(PmiSnapshot).where(
             PmiSnapshot.ruta_id == ruta_id).order_by(PmiSnapshot.number)).all()
-        assert numbers == [1, 2]
+        assert [row.number for row in versions] == [1, 2]
+        judged = session.execute(select(RutaTransition.trigger, RutaTransition.extra).where(
+            RutaTransition.ruta_id == ruta_id, RutaTransition.trigger.in_(
+                ["tomar_revision", "devolver", "aprobar"])).order_by(RutaTransition.id)).all()
+        assert [(trigger, extra.get("snapshot_id")) for trigger, extra in judged] == [
+            ("tomar_revision", versions[0].id), ("devolver", versions[0].id),
+            ("tomar_revision", versions[1].id), ("aprobar", versions[1].id)]
         assert ruta.state is State.APROBADO

@@ -17,8 +17,17 @@ pytestmark = pytest.mark.browser
 
 OBSERVATIONS = ("1. La meta del objetivo 2 no tiene unidad de medida ni fecha.\n"
                 "2. El PMI no retoma las debilidades de lectura crítica de Saber 11.")
-EMPTY_RETURN_REASON = ("Escriba las observaciones para la institución: una devolución sin "
-                       "observaciones no le dice qué corregir.")
+ITEMIZED = (("3", "La meta del objetivo 2 no tiene unidad de medida ni fecha."),
+            ("7", "El PMI no retoma las debilidades de lectura crítica de Saber 11."))
+NOTE = "Gracias por el plan. Atiendan las dos observaciones antes de volver a enviarlo."
+NOTE_LABEL = "Comentario general para la institución (opcional)"
+RETURNED_TEXT = (f"{NOTE}\n\n1. [El plan en general · Criterio 3] {ITEMIZED[0][1]}\n"
+                 f"2. [El plan en general · Criterio 7] {ITEMIZED[1][1]}")
+EMPTY_RETURN_REASON = (
+    "Agregue al menos una observación antes de devolver: en «Revisión y observaciones» del "
+    "PMI, sobre un elemento del plan o sobre «El plan en general», con el criterio de la "
+    "Circular 0488 al que se refiere. El comentario general es opcional y acompaña a las "
+    "observaciones.")
 RETURN_BUTTON = "Devolver con observaciones"
 TAKE_BUTTON = "Tomar para revisión"
 APPROVE_BUTTON = "Aprobar el PMI"
@@ -92,35 +101,44 @@ def test_review_return_flow_shows_observations_to_rector(browsing: Browsing,
     expect(state_badge(reviewer)).to_have_text("PMI en revisión")
     browsing.check_accessibility(reviewer)
 
-    # Empty observations: the browser itself refuses to send the form.
-    posts: list[str] = []
-    reviewer.on("request", lambda request: posts.append(request.url)
-                if request.method == "POST" else None)
-    textarea = reviewer.get_by_label("Observaciones para la institución (obligatorias)")
-    reviewer.get_by_role("button", name=RETURN_BUTTON).click()
-    assert reviewer.evaluate("document.activeElement.id") == "observaciones-devolver"
-    assert textarea.evaluate("element => element.validity.valueMissing") is True
-    assert posts == []
-    expect(reviewer).to_have_url(f"{browsing.server.url}/rutas/{ruta_id}")
-
-    # Without the attribute (an old browser, a crafted request) the server refuses it.
-    textarea.evaluate("element => element.removeAttribute('required')")
+    # No itemized observation yet: the form says so and where to write them.
+    note_box = reviewer.get_by_label(NOTE_LABEL)
+    expect(reviewer.locator(".action-devolver .observations-title")).to_have_text(
+        "Todavía no hay observaciones para enviar")
+    # A covering note alone is refused by the server, which keeps what was written.
+    note_box.fill(NOTE)
     with reviewer.expect_response(is_post) as refused:
         reviewer.get_by_role("button", name=RETURN_BUTTON).click()
     assert refused.value.status == 422
-    assert len(posts) == 1
     summary = reviewer.locator(".error-summary")
     expect(summary.get_by_role("heading")).to_have_text(
         "Todavía no se puede «Devolver con observaciones».")
     expect(summary.locator("li")).to_have_text([EMPTY_RETURN_REASON])
+    expect(reviewer.get_by_label(NOTE_LABEL)).to_have_value(NOTE)
     expect(state_badge(reviewer)).to_have_text("PMI en revisión")
     assert world.state_of(ruta_id) == (
         State.EN_REVISION,
         ["abrir_ruta", "enviar_autoevaluacion", "formular_pmi", "tomar_revision"])
     browsing.check_accessibility(reviewer)
 
-    # With observations the return goes through.
-    reviewer.get_by_label("Observaciones para la institución (obligatorias)").fill(OBSERVATIONS)
+    # The form points to where observations are written; two go on the plan as a whole.
+    reviewer.locator(".action-devolver").get_by_role("link", name="revisión del PMI").click()
+    expect(reviewer).to_have_url(
+        f"{browsing.server.url}/rutas/{ruta_id}/pmi/revision#agregar-observacion")
+    for criterion, text in ITEMIZED:
+        reviewer.get_by_label("Elemento del plan").select_option(label="El plan en general")
+        reviewer.get_by_label("Criterio de la Circular 0488").select_option(criterion)
+        reviewer.get_by_label("Observación", exact=True).fill(text)
+        reviewer.get_by_role("button", name="Agregar la observación").click()
+        expect(flash(reviewer)).to_have_text(
+            "Observación agregada. Se envía a la institución cuando devuelva el plan.")
+    browsing.check_accessibility(reviewer)
+    reviewer.get_by_role("link", name="Volver a la Ruta").click()
+    expect(reviewer.locator(".action-devolver li")).to_have_text(
+        [f"El plan en general · Criterio {criterion}: {text}" for criterion, text in ITEMIZED])
+
+    # With them the return goes through, the note going first.
+    reviewer.get_by_label(NOTE_LABEL).fill(NOTE)
     with reviewer.expect_response(is_post) as returned:
         reviewer.get_by_role("button", name=RETURN_BUTTON).click()
     assert returned.value.status == 302
@@ -142,11 +160,11 @@ def test_review_return_flow_shows_observations_to_rector(browsing: Browsing,
     latest = history_items(rector).first
     expect(latest.locator(".timeline-head strong")).to_have_text("Devolvió con observaciones")
     expect(latest.locator(".observations-title")).to_have_text("Observaciones de la Secretaría")
-    expect(latest.locator(".observations .prewrap")).to_have_text(OBSERVATIONS)
+    expect(latest.locator(".observations .prewrap")).to_have_text(RETURNED_TEXT)
     expect(rector.get_by_role("button", name="Enviar el PMI a la Secretaría")).to_be_visible()
     browsing.check_accessibility(rector)
     browsing.screenshot(rector, "ruta-rector-desktop")
-    assert len(browsing.checked_urls) == 9
+    assert len(browsing.checked_urls) == 10
 
 
 def assert_reachable(page: Page, target: Locator) -> None:
@@ -196,7 +214,9 @@ def test_mobile_360_has_no_horizontal_scroll(browsing: Browsing, world: World) -
     reviewer.goto(f"/rutas/{reviewed_ruta}")
     assert_no_horizontal_scroll(reviewer)
     for target in (reviewer.get_by_role("button", name=APPROVE_BUTTON),
-                   reviewer.get_by_label("Observaciones para la institución (obligatorias)"),
+                   reviewer.locator(".action-devolver").get_by_role("link",
+                                                                     name="revisión del PMI"),
+                   reviewer.get_by_label(NOTE_LABEL),
                    reviewer.get_by_role("button", name=RETURN_BUTTON)):
         assert_reachable(reviewer, target)
     browsing.check_accessibility(reviewer)
@@ -249,16 +269,19 @@ def test_without_javascript_login_and_transitions_work(browsing: Browsing, world
     assert taken.value.status == 302
     expect(state_badge(reviewer)).to_have_text("PMI en revisión")
 
-    # Form validation is the browser's, not a script's: it still blocks an empty return.
-    posts: list[str] = []
-    reviewer.on("request", lambda request: posts.append(request.url)
-                if request.method == "POST" else None)
-    reviewer.get_by_role("button", name=RETURN_BUTTON).click()
-    expect(reviewer).to_have_url(f"{browsing.server.url}/rutas/{ruta_id}")
+    # Without observations the server refuses the return and says why, with no script.
+    with reviewer.expect_response(is_post) as refused:
+        reviewer.get_by_role("button", name=RETURN_BUTTON).click()
+    assert refused.value.status == 422
+    expect(reviewer.locator(".error-summary li")).to_have_text([EMPTY_RETURN_REASON])
     expect(state_badge(reviewer)).to_have_text("PMI en revisión")
-    assert posts == []
 
-    reviewer.get_by_label("Observaciones para la institución (obligatorias)").fill(OBSERVATIONS)
+    reviewer.goto(f"/rutas/{ruta_id}/pmi/revision")
+    reviewer.get_by_label("Criterio de la Circular 0488").select_option("1")
+    reviewer.get_by_label("Observación", exact=True).fill(ITEMIZED[0][1])
+    reviewer.get_by_role("button", name="Agregar la observación").click()
+    expect(flash(reviewer)).to_have_text(
+        "Observación agregada. Se envía a la institución cuando devuelva el plan.")
     reviewer.get_by_label("A la autoevaluación (se rehace desde el principio)").check()
     with reviewer.expect_response(is_post) as returned:
         reviewer.get_by_role("button", name=RETURN_BUTTON).click()
