@@ -29,7 +29,7 @@ def test_demo_represents_every_state_with_real_histories(app: Flask, db: Session
 
     states = Counter(db.scalars(select(Ruta.state)).all())
     assert set(states) == set(State)
-    assert sum(states.values()) == 14
+    assert sum(states.values()) == 15  # 14 Rutas 2024–2026 and one closed 2021–2023
     emails = set(db.scalars(select(User.email)).all())
     assert {"admin@ruta.demo", "revisor1@ruta.demo", "revisor2@ruta.demo",
             "consulta@ruta.demo", "rector01@ruta.demo", "rector14@ruta.demo"} <= emails

@@ -812,12 +812,47 @@ def tally(items: Iterable[Rated]) -> Tally:
     return Tally(counts, total)
 
 
+# A change of an average smaller than this reads as "the same" (levels are whole numbers;
+# an average moves by at least 1/n when one of n componentes moves one level).
+SAME_AVERAGE = 0.05
+
+
+@dataclass(frozen=True)
+class Trend:
+    """How a level or an average moved from the previous Ruta to this one."""
+
+    key: str  # "up", "down", "same"
+    arrow: str
+    label: str
+
+
+UP = Trend("up", "↑", "Subió")
+DOWN = Trend("down", "↓", "Bajó")
+SAME = Trend("same", "=", "Igual")
+
+
+def trend(current: float | None, previous: float | None) -> Trend | None:
+    """↑, ↓ or = from ``previous`` to ``current``; None when either is missing."""
+    if current is None or previous is None:
+        return None
+    delta = current - previous
+    if delta > SAME_AVERAGE:
+        return UP
+    if delta < -SAME_AVERAGE:
+        return DOWN
+    return SAME
+
+
 @dataclass(frozen=True)
 class ProcesoPerfil:
     code: str
     name: str
     tally: Tally
     previous: float | None = None
+
+    @property
+    def trend(self) -> Trend | None:
+        return trend(self.tally.average, self.previous)
 
 
 @dataclass(frozen=True)
@@ -828,12 +863,49 @@ class AreaPerfil:
     procesos: list[ProcesoPerfil]
     previous: float | None = None
 
+    @property
+    def trend(self) -> Trend | None:
+        return trend(self.tally.average, self.previous)
+
+
+@dataclass(frozen=True)
+class ComponenteChange:
+    """One componente: its level in the previous Ruta and now (matched by code)."""
+
+    area_code: str
+    area_name: str
+    code: str
+    name: str
+    previous: int | None
+    level: int | None
+
+    @property
+    def trend(self) -> Trend | None:
+        return trend(self.level, self.previous)
+
 
 @dataclass(frozen=True)
 class Perfil:
     areas: list[AreaPerfil]
     overall: Tally
     previous_overall: float | None = None
+    # Empty without a previous Ruta.
+    componentes: list[ComponenteChange] = field(default_factory=list)
+
+    @property
+    def trend(self) -> Trend | None:
+        return trend(self.overall.average, self.previous_overall)
+
+    def count(self, key: str) -> int:
+        """How many componentes went up, down or stayed the same."""
+        return sum(1 for item in self.componentes if item.trend and item.trend.key == key)
+
+    def componentes_by_area(self) -> list[tuple[str, list[ComponenteChange]]]:
+        """The componente changes grouped by área, in the instrument's order."""
+        groups: dict[str, list[ComponenteChange]] = {}
+        for item in self.componentes:
+            groups.setdefault(item.area_name, []).append(item)
+        return list(groups.items())
 
 
 def compute_perfil(items: Sequence[Rated], previous: Sequence[Rated] | None = None, *,
@@ -842,7 +914,8 @@ def compute_perfil(items: Sequence[Rated], previous: Sequence[Rated] | None = No
 
     With ``previous`` (the school's previous Ruta), each área carries its previous average,
     matched by área code (stable across versions); procesos are matched only when
-    ``compare_procesos`` says both Rutas used the same catalog.
+    ``compare_procesos`` says both Rutas used the same catalog; every componente carries its
+    previous level, matched by code (``componentes``), with ↑/↓/= from ``trend``.
     """
     previous_areas: dict[str, float | None] = {}
     previous_procesos: dict[str, float | None] = {}
@@ -866,7 +939,13 @@ def compute_perfil(items: Sequence[Rated], previous: Sequence[Rated] | None = No
                                           previous_procesos.get(proceso_code)))
         areas.append(AreaPerfil(area_code, in_area[0].area_name, tally(in_area), procesos,
                                 previous_areas.get(area_code)))
-    return Perfil(areas, tally(items), previous_overall)
+    changes = []
+    if previous:
+        # Componente codes (Guía 34's numbering) are stable across catalog versions.
+        before = {item.code: item.level for item in previous}
+        changes = [ComponenteChange(item.area_code, item.area_name, item.code, item.name,
+                                    before.get(item.code), item.level) for item in items]
+    return Perfil(areas, tally(items), previous_overall, changes)
 
 
 def rated_items(session: Session, ruta: Ruta) -> list[Rated]:
@@ -887,7 +966,11 @@ def rated_items(session: Session, ruta: Ruta) -> list[Rated]:
 
 
 def previous_ruta(session: Session, ruta: Ruta) -> Ruta | None:
-    """The school's Ruta before this one that has a catalog, if any."""
+    """The Ruta this one continues (``previous_ruta_id``, set when the next cycle is opened
+    from a closed Ruta); else the school's latest earlier Ruta that has a catalog, if any."""
+    linked = session.get(Ruta, ruta.previous_ruta_id) if ruta.previous_ruta_id else None
+    if linked is not None and getattr(linked, "catalog_id", None) is not None:
+        return linked
     return session.scalar(
         select(Ruta).where(Ruta.school_id == ruta.school_id,
                            Ruta.horizon_start_year < ruta.horizon_start_year,

@@ -8,10 +8,11 @@ is replaced by the issue that builds the content it judges:
   catalog, every componente rated, evidence where required, identity reviewed.
 - ``pmi_passes_blocking_checks``: the Circular 0488 rule set over the PMI
   (``workflow.pmi_checks``), and every observation of the last return answered.
-- ``has_observations``: free text on the return, or itemized observations
-  (``workflow.review``) written during this review.
+- ``has_observations``: at least one itemized observation (``workflow.review``) to send:
+  written during this review, or left open by the revisor. The free text is only a note.
 - ``no_open_observations``: every itemized observation marked resolved by the revisor.
-- ``final_evaluation_recorded``: the seguimiento issue's final evaluation. Not built yet.
+- ``final_evaluation_recorded``: the final evaluation (``workflow.evaluacion_final``) marked
+  «registrada» by the rector.
 """
 
 from __future__ import annotations
@@ -21,7 +22,7 @@ from dataclasses import dataclass, field
 
 from sqlalchemy.orm import Session
 
-from workflow import autoevaluacion, pmi_checks, review
+from workflow import autoevaluacion, evaluacion_final, pmi_checks, review
 from workflow.models import Ruta
 from workflow.states import GUARDS, ReturnTarget
 
@@ -43,10 +44,6 @@ class GuardResult:
 GuardProvider = Callable[[Session, Ruta, TransitionInput], GuardResult]
 
 PASSED = GuardResult(True)
-
-
-def _nothing_built_yet(session: Session, ruta: Ruta, given: TransitionInput) -> GuardResult:
-    return PASSED
 
 
 def _self_assessment_complete(session: Session, ruta: Ruta,
@@ -79,10 +76,18 @@ def _no_open_observations(session: Session, ruta: Ruta, given: TransitionInput) 
 
 
 def _has_observations(session: Session, ruta: Ruta, given: TransitionInput) -> GuardResult:
-    if given.observations.strip() or review.for_return(session, ruta):
+    # Itemized only: the free-text comment is a covering note, not something to answer.
+    if review.for_return(session, ruta):
         return PASSED
-    return GuardResult(False, ("Escriba las observaciones para la institución: una devolución "
-                               "sin observaciones no le dice qué corregir.",))
+    return GuardResult(False, (review.NO_OBSERVATIONS_REASON,))
+
+
+def _final_evaluation_recorded(session: Session, ruta: Ruta,
+                               given: TransitionInput) -> GuardResult:
+    # Locked first, so the rector cannot reopen the evaluation while the Ruta closes.
+    autoevaluacion.lock_for_submission(session, ruta)
+    reasons = evaluacion_final.unrecorded_reasons(session, ruta)
+    return GuardResult(False, tuple(reasons)) if reasons else PASSED
 
 
 def _returns_to(target: ReturnTarget) -> GuardProvider:
@@ -101,7 +106,7 @@ GUARD_PROVIDERS: dict[str, GuardProvider] = {
     "pmi_passes_blocking_checks": _pmi_passes_blocking_checks,
     "has_observations": _has_observations,
     "no_open_observations": _no_open_observations,
-    "final_evaluation_recorded": _nothing_built_yet,
+    "final_evaluation_recorded": _final_evaluation_recorded,
     "returns_to_pmi": _returns_to(ReturnTarget.PMI),
     "returns_to_self_assessment": _returns_to(ReturnTarget.AUTOEVALUACION),
 }

@@ -239,6 +239,9 @@ class Ruta(Base):
     state_changed_at: Mapped[datetime] = mapped_column(default=utcnow)
     # The revisor who took the plan; kept after approval so everyone knows who reviewed it.
     reviewer_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    # The closed Ruta of the previous horizon this one continues (``evaluacion_final``);
+    # unique: a closed Ruta seeds one next cycle.
+    previous_ruta_id: Mapped[int | None] = mapped_column(ForeignKey("rutas.id"), unique=True)
     version: Mapped[int] = mapped_column(Integer, default=1)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
 

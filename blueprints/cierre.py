@@ -1,0 +1,159 @@
+"""The end of a Ruta: the final evaluation, the printable results summary, and the opening
+of the next cycle.
+
+Everyone who sees the Ruta reads the evaluation and the summary. The rector and the equipo
+de gestión fill the evaluation during seguimiento, from the day recording opens; only the
+rector marks it registrada (or reopens it to correct it). The revisor closes the Ruta from the
+Ruta page (``cerrar``, refused until the evaluation is registered). The administración opens
+the next horizon's Ruta from a closed one.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask import Blueprint, flash, redirect, render_template, request, url_for
+from werkzeug.wrappers import Response
+
+from blueprints.access import ALL_ROLES, roles_required
+from blueprints.access import commit_or_conflict as _commit
+from blueprints.access import current_actor as _actor
+from blueprints.access import ruta_in_scope as _ruta
+from ruta.db import db_session
+from workflow import evaluacion_final as final
+from workflow.autoevaluacion import is_rector_of
+from workflow.errors import GuardFailed, InvalidInput
+from workflow.models import Ruta
+from workflow.roles import Role
+from workflow.states import State
+
+bp = Blueprint("cierre", __name__)
+
+FORM_LIMIT = 6000
+
+
+def _form() -> dict[str, str]:
+    return {name: request.form.get(name, "")[:FORM_LIMIT] for name in request.form}
+
+
+@bp.app_context_processor
+def _summary_helper() -> dict[str, Any]:
+    return {"cierre_summary": _summary}
+
+
+def _summary(ruta: Ruta) -> dict[str, Any]:
+    """What the Ruta page shows of the end of the cycle (``cierre/_ruta_summary.html``)."""
+    database = db_session()
+    actor = _actor()
+    shown = ruta.state in (State.SEGUIMIENTO, State.CERRADO)
+    return {
+        "shown": shown,
+        "view": final.load(database, ruta) if shown else None,
+        "next": final.successor(database, ruta),
+        "previous": final.predecessor(database, ruta),
+        "next_label": final.next_horizon_label(ruta),
+        "may_open_next": ruta.state is State.CERRADO and final.may_open_next(actor, ruta),
+        "can_edit": final.can_edit(database, ruta, actor),
+    }
+
+
+def _page_context(ruta: Ruta, **extra: Any) -> dict[str, Any]:
+    database = db_session()
+    actor = _actor()
+    view = final.load(database, ruta)
+    evaluation = view.evaluation
+    values: dict[str, Any] = {
+        "lecciones": evaluation.lecciones if evaluation else "",
+        "comunicacion_medio": evaluation.comunicacion_medio if evaluation else "",
+        "comunicacion_fecha": (evaluation.comunicacion_fecha.isoformat()
+                               if evaluation and evaluation.comunicacion_fecha else ""),
+    }
+    for row in view.metas:
+        if row.result is not None:
+            values[final.verdict_field(row.meta.id)] = row.result.verdict.value
+            values[final.value_field(row.meta.id)] = _number(row.result.valor_alcanzado)
+            values[final.comment_field(row.meta.id)] = row.result.comentario
+        for indicator in row.indicadores:
+            if indicator.result is not None:
+                values[final.indicator_field(indicator.indicador.id)] = _number(
+                    indicator.result.valor)
+    values.update(extra.pop("posted", {}))
+    return {"ruta": ruta, "view": view, "values": values, "errors": extra.pop("errors", {}),
+            "reasons": extra.pop("reasons", []), "Verdict": final.Verdict, "final": final,
+            "can_edit": final.can_edit(database, ruta, actor),
+            "is_rector": is_rector_of(actor, ruta), **extra}
+
+
+def _number(value: float | None) -> str:
+    return "" if value is None else f"{value:g}".replace(".", ",")
+
+
+@bp.get("/rutas/<int:ruta_id>/cierre")
+@roles_required(*ALL_ROLES)
+def index(ruta_id: int) -> str:
+    return render_template("cierre/index.html", **_page_context(_ruta(ruta_id)))
+
+
+@bp.post("/rutas/<int:ruta_id>/cierre/guardar")
+@roles_required(Role.RECTOR, Role.EQUIPO)
+def save(ruta_id: int) -> Response | tuple[str, int]:
+    """Save the draft; with ``accion=registrar`` (the rector) also mark it registrada.
+
+    Registering is all or nothing with the save: when something is missing, neither lands.
+    """
+    ruta = _ruta(ruta_id)
+    database = db_session()
+    posted = _form()
+    registering = posted.get("accion") == "registrar"
+    try:
+        final.save(database, ruta, posted, actor=_actor())
+        if registering:
+            final.register(database, ruta, actor=_actor())
+    except InvalidInput as invalid:
+        database.rollback()
+        return render_template("cierre/index.html", **_page_context(
+            ruta, errors=invalid.errors, posted=posted)), 422
+    except GuardFailed as refused:
+        database.rollback()
+        return render_template("cierre/index.html", **_page_context(
+            ruta, reasons=refused.reasons, reasons_title=refused.message, posted=posted)), 422
+    _commit()
+    if registering:
+        flash("La evaluación final quedó registrada. La Secretaría ya puede cerrar la Ruta.",
+              "success")
+    else:
+        flash("Guardado: la evaluación final sigue en borrador.", "success")
+    return redirect(url_for("cierre.index", ruta_id=ruta.id))
+
+
+@bp.post("/rutas/<int:ruta_id>/cierre/reabrir")
+@roles_required(Role.RECTOR)
+def reopen(ruta_id: int) -> Response:
+    ruta = _ruta(ruta_id)
+    final.reopen(db_session(), ruta, actor=_actor())
+    _commit()
+    flash("La evaluación final volvió a borrador: corríjala y márquela de nuevo como "
+          "registrada.", "success")
+    return redirect(url_for("cierre.index", ruta_id=ruta.id))
+
+
+@bp.get("/rutas/<int:ruta_id>/resultados")
+@roles_required(*ALL_ROLES)
+def results(ruta_id: int) -> str:
+    ruta = _ruta(ruta_id)
+    database = db_session()
+    return render_template("cierre/resultados.html", ruta=ruta, view=final.load(database, ruta),
+                           Verdict=final.Verdict,
+                           closed_at=next((entry.at for entry in reversed(ruta.transitions)
+                                           if entry.to_state is State.CERRADO), None))
+
+
+@bp.post("/rutas/<int:ruta_id>/siguiente-ciclo")
+@roles_required(Role.ADMINISTRADOR)
+def open_next(ruta_id: int) -> Response:
+    ruta = _ruta(ruta_id)
+    opened = final.open_next_ruta(db_session(), ruta, actor=_actor())
+    _commit()
+    flash(f"Quedó abierta la Ruta {opened.horizon_label} de {ruta.school.name}, a partir de la "
+          f"Ruta {ruta.horizon_label}.", "success")
+    return redirect(url_for("rutas.detail", ruta_id=opened.id))
