@@ -171,12 +171,19 @@ def update_checkpoint(start_year: int, checkpoint_id: int) -> Response | str | t
 
 @bp.post("/<int:start_year>/cortes/<int:checkpoint_id>/eliminar")
 @roles_required(Role.ADMINISTRADOR)
-def delete_checkpoint(start_year: int, checkpoint_id: int) -> Response:
+def delete_checkpoint(start_year: int, checkpoint_id: int) -> Response | tuple[str, int]:
     database = db_session()
     checkpoint, _ = _load_checkpoint(start_year, checkpoint_id)
     name = checkpoint.name
-    calendars.delete_checkpoint(database, checkpoint)
-    database.commit()
+    try:
+        calendars.delete_checkpoint(database, checkpoint)
+        database.commit()
+    except InvalidInput as error:
+        database.rollback()
+        checkpoint, end_year = _load_checkpoint(start_year, checkpoint_id)
+        current = CheckpointData(checkpoint.name, checkpoint.due_on.isoformat())
+        return _render(start_year, end_year, checkpoint_target=checkpoint_id,
+                       checkpoint_data=current, checkpoint_errors=error.errors), 422
     flash(f"Se eliminó el corte «{name}». Los recordatorios que ya causó siguen en el "
           "historial de cada Ruta.", "success")
     return redirect(url_for("calendario.edit", start_year=start_year) + "#cortes")

@@ -63,6 +63,9 @@ def run_once_command(as_of: date | None) -> None:
     result = run_daily_pass(current_app._get_current_object(),  # type: ignore[attr-defined]
                             now=utcnow(), day=as_of)
     day = result.day.isoformat()
+    if result.started:
+        click.echo(f"{len(result.started)} plan(es) aprobado(s) iniciaron su seguimiento "
+                   f"(Rutas {', '.join(str(ruta_id) for ruta_id in result.started)}).")
     if not result.ran:
         click.echo(f"La pasada diaria del {day} ya se había ejecutado: no se encoló nada.")
         return

@@ -1,8 +1,12 @@
-"""The daily pass: evaluate the reminder rules for one day (America/Bogota), once.
+"""The daily pass for one day (America/Bogota): start the plans due, then the reminders.
 
-The rules live in ``workflow.reminders``; this job gives them a session, claims the day in
-``job_runs`` (so the pass runs once per day whoever starts it: the scheduler at its hour,
-the scheduler catching up at startup, or ``ruta jobs run-once``) and commits once.
+First, every approved Ruta whose plan has started (the earliest ``fecha_inicio`` of its
+actividades is on or before the day) enters ``seguimiento``: ``iniciar_seguimiento`` fired by
+the system (actor None), one transaction per Ruta, so a revisor starting the same Ruta at the
+same moment (or a second pass) costs that Ruta only; it is idempotent because a started Ruta
+is no longer ``aprobado``. Then the reminder rules (``workflow.reminders``): the job claims the
+day in ``job_runs`` (so they run once per day whoever starts the pass: the scheduler at its
+hour, the scheduler catching up at startup, or ``ruta jobs run-once``) and commits once.
 """
 
 from __future__ import annotations
@@ -13,6 +17,9 @@ from datetime import date, datetime
 
 from flask import Flask
 
+from workflow import seguimiento, services
+from workflow.errors import DomainError
+from workflow.models import Ruta
 from workflow.reminders import (
     BOGOTA,
     DAILY_JOB,
@@ -32,6 +39,36 @@ class DailyPass:
     # False when the day's pass had already run: nothing was evaluated.
     ran: bool
     queued: list[QueuedReminder] = field(default_factory=list)
+    # Rutas this pass moved to ``seguimiento`` (their plan's start date arrived).
+    started: list[int] = field(default_factory=list)
+
+
+def start_due_follow_ups(app: Flask, *, day: date, now: datetime) -> list[int]:
+    """Fire ``iniciar_seguimiento`` as the system for every approved Ruta whose plan started
+    by ``day``. One transaction per Ruta: a conflicting transition (a revisor starting it, a
+    second pass) makes that Ruta's attempt roll back, and the others go on."""
+    factory = app.extensions["ruta_db"].session_factory
+    with factory() as session:
+        due = seguimiento.rutas_due_to_start(session, day)
+    started = []
+    for ruta_id in due:
+        with factory() as session:
+            ruta = session.get(Ruta, ruta_id)
+            if ruta is None:
+                continue
+            try:
+                services.start_follow_up(session, ruta, actor=None,
+                                         expected_version=ruta.version, now=now)
+                session.commit()
+            except DomainError as conflict:
+                session.rollback()
+                log.info("La Ruta %d no se inició (%s).", ruta_id, conflict.message)
+                continue
+        started.append(ruta_id)
+    if started:
+        log.info("Pasada diaria del %s: %d plan(es) iniciaron su seguimiento.",
+                 day.isoformat(), len(started))
+    return started
 
 
 def run_daily_pass(app: Flask, *, now: datetime, day: date | None = None) -> DailyPass:
@@ -41,20 +78,21 @@ def run_daily_pass(app: Flask, *, now: datetime, day: date | None = None) -> Dai
     leaves the day unclaimed, and the next attempt runs it again.
     """
     day = day or bogota_day(now)
+    started = start_due_follow_ups(app, day=day, now=now)
     factory = app.extensions["ruta_db"].session_factory
     with factory() as session:
         run = claim_job_run(session, job=DAILY_JOB, day=day, now=now)
         if run is None:
             session.rollback()
             log.info("La pasada diaria del %s ya se había ejecutado.", day.isoformat())
-            return DailyPass(day=day, ran=False)
+            return DailyPass(day=day, ran=False, started=started)
         queued = evaluate_reminders(session, today=day, now=now)
         run.finished_at = now
         run.queued = len(queued)
         session.commit()
     log.info("Pasada diaria del %s: %d recordatorio(s) encolado(s).", day.isoformat(),
              len(queued))
-    return DailyPass(day=day, ran=True, queued=queued)
+    return DailyPass(day=day, ran=True, queued=queued, started=started)
 
 
 def catch_up(app: Flask, *, now: datetime, hour: int) -> DailyPass | None:

@@ -10,6 +10,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from tests.conftest import Factory, WebClient
+from tests.test_seguimiento import build_plan, opened
 from workflow.calendar import (
     LEAD_TIME_DEFAULTS,
     CalendarData,
@@ -235,6 +236,19 @@ def test_calendar_page_adds_edits_and_deletes_a_checkpoint(
     assert deleted.status_code == 302
     assert db.scalar(select(func.count()).select_from(FollowUpCheckpoint).where(
         FollowUpCheckpoint.calendar_id == calendar.id)) == 6
+
+
+def test_calendar_page_keeps_a_checkpoint_a_school_reported_on(
+        admin_web: WebClient, db: Session, make: Factory) -> None:
+    plan = build_plan(make)
+    opened(db, plan)
+    point = plan.june
+    response = admin_web.post(f"/admin/calendario/2024/cortes/{point.id}/eliminar")
+    assert response.status_code == 422
+    assert (f"El corte «{point.name}» ya tiene 1 informe de seguimiento"
+            in response.get_data(as_text=True))
+    db.expire_all()
+    assert db.get(FollowUpCheckpoint, point.id) is not None
 
 
 def test_calendar_page_checkpoint_before_saving_dates_is_refused(

@@ -28,12 +28,14 @@ from jobs.scheduler import (
     DAILY_JOB_ID,
     DAILY_MISFIRE_GRACE_SECONDS,
     DELIVERY_JOB_ID,
+    EXPORT_JOB_ID,
     SchedulerLock,
     build_scheduler,
     run_scheduler,
 )
 from ruta.config import ConfigError
 from tests.conftest import Factory, machine_timezone
+from tests.test_seguimiento import build_plan
 from workflow import outbox
 from workflow.calendar import JobRun, ReminderSent, seed_demo_calendar
 from workflow.dates import BOGOTA
@@ -64,7 +66,7 @@ def test_scheduler_jobs_run_in_bogota_whatever_the_machines_timezone(
     scheduler = build_scheduler(app)
     jobs = {job.id: job for job in scheduler.get_jobs()}
 
-    assert sorted(jobs) == [DELIVERY_JOB_ID, DAILY_JOB_ID]
+    assert sorted(jobs) == [DELIVERY_JOB_ID, EXPORT_JOB_ID, DAILY_JOB_ID]
     assert str(scheduler.timezone) == "America/Bogota"
     daily, delivery = jobs[DAILY_JOB_ID], jobs[DELIVERY_JOB_ID]
     assert str(daily.trigger.timezone) == "America/Bogota"
@@ -228,6 +230,23 @@ def test_run_once_before_the_week_ends_queues_nothing(
     result = app.test_cli_runner().invoke(args=["jobs", "run-once", "--as-of", "2024-01-18"])
     assert result.output == ("Pasada diaria del 2024-01-18 (America/Bogota):\n"
                              "0 recordatorio(s) encolado(s).\n")
+
+
+def test_run_once_starts_the_approved_plans_whose_start_date_came(
+        app: Flask, db: Session, make: Factory) -> None:
+    plan = build_plan(make, State.APROBADO)  # its first actividad starts on 2024-02-01
+    runner = app.test_cli_runner()
+    before = runner.invoke(args=["jobs", "run-once", "--as-of", "2024-01-31"])
+    assert "iniciaron su seguimiento" not in before.output
+
+    result = runner.invoke(args=["jobs", "run-once", "--as-of", "2024-02-01"])
+
+    assert result.exit_code == 0, result.output
+    assert result.output.startswith(
+        f"1 plan(es) aprobado(s) iniciaron su seguimiento (Rutas {plan.ruta.id}).\n")
+    db.expire_all()
+    assert plan.ruta.state is State.SEGUIMIENTO
+    assert plan.ruta.transitions[-1].actor_id is None  # the system, not a person
 
 
 def test_run_once_refuses_an_impossible_date(app: Flask) -> None:

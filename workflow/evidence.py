@@ -21,7 +21,7 @@ import zipfile
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
-from typing import BinaryIO, Protocol
+from typing import Any, BinaryIO, Protocol
 
 from sqlalchemy import CheckConstraint, ForeignKey, Integer, String, func, select
 from sqlalchemy.orm import Mapped, Session, mapped_column, relationship
@@ -225,6 +225,8 @@ class EvidenceFile(Base):
     ruta_id: Mapped[int] = mapped_column(ForeignKey("rutas.id"), index=True)
     valoracion_id: Mapped[int | None] = mapped_column(ForeignKey("valoraciones.id"),
                                                       index=True)
+    follow_up_report_id: Mapped[int | None] = mapped_column(
+        ForeignKey("follow_up_reports.id"), index=True)
     uploaded_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
     display_name: Mapped[str] = mapped_column(String(MAX_NAME))
     content_type: Mapped[str] = mapped_column(String(120))
@@ -357,6 +359,23 @@ def attach_to_valoracion(session: Session, storage: Storage, ruta: Ruta, *,
                       stream=stream, limits=limits, valoracion_id=valoracion.id)
 
 
+def attach_to_report(session: Session, storage: Storage, report: Any, *, actor: User,
+                     filename: str | None, stream: BinaryIO, limits: Limits) -> EvidenceFile:
+    """Attach a file to a seguimiento report (``workflow.seguimiento.FollowUpReport``).
+
+    Who: the rector or the equipo de gestión, while the report can be edited. Same checks,
+    limits and quota as every evidence file.
+    """
+    from workflow import seguimiento
+
+    seguimiento.require_editable(session, report, actor)
+    evidence = store_file(session, storage, ruta=report.ruta, uploaded_by=actor,
+                          filename=filename, stream=stream, limits=limits)
+    evidence.follow_up_report_id = report.id
+    session.flush()
+    return evidence
+
+
 def files_by_componente(session: Session, ruta: Ruta) -> dict[int, list[EvidenceFile]]:
     """The Ruta's autoevaluación files, by componente id, oldest first."""
     rows = session.execute(
@@ -378,3 +397,6 @@ def get_file(session: Session, ruta: Ruta, evidence_id: int) -> EvidenceFile:
         raise NotFound("No encontramos ese archivo.")
     return found
 
+
+# The seguimiento reports' table, which ``follow_up_report_id`` refers to.
+from workflow import seguimiento as _seguimiento  # noqa: E402, F401

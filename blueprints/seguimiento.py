@@ -1,0 +1,333 @@
+"""Seguimiento periódico: the checkpoints of a Ruta, each checkpoint's report (form, evidence
+files, sending), and the Secretaría's review of it (acknowledge, or return with itemized
+observations that the rector answers).
+
+Reports are named by their id within the Ruta (``/rutas/<ruta_id>/seguimiento/informes/
+<report_id>``): another Ruta's report is not found. A report is opened (created as a draft)
+by posting the checkpoint's id; a checkpoint outside the Ruta's calendar is not found either.
+Observation ids travel in the form and are looked up within the report.
+"""
+
+from __future__ import annotations
+
+from datetime import date
+from typing import Any
+
+from flask import Blueprint, Response, flash, redirect, render_template, request, url_for
+from werkzeug.exceptions import RequestEntityTooLarge
+
+from blueprints.access import ALL_ROLES, form_int, roles_required
+from blueprints.access import commit_or_conflict as _commit
+from blueprints.access import current_actor as _actor
+from blueprints.access import ruta_in_scope as _ruta
+from blueprints.evidencias import _too_large, limits, storage, upload_limits
+from ruta.db import db_session
+from workflow import evidence
+from workflow import seguimiento as seg
+from workflow.errors import GuardFailed, InvalidInput
+from workflow.models import Ruta, utcnow
+from workflow.roles import Role
+
+bp = Blueprint("seguimiento", __name__)
+
+SCHOOL_EDITORS = (Role.RECTOR, Role.EQUIPO)
+FORM_LIMIT = 6000
+SEMAFORO_CLASSES = {
+    seg.Semaforo.VERDE: "badge badge-aprobado",
+    seg.Semaforo.AMARILLO: "badge badge-en_revision",
+    seg.Semaforo.ROJO: "level level-1",
+    seg.Semaforo.CANCELADA: "badge badge-cerrado",
+    seg.Semaforo.SIN_CRONOGRAMA: "badge",
+}
+
+
+def today() -> date:
+    """Today in Bogotá: the day that decides which checkpoints can be reported."""
+    return seg.bogota_day(utcnow())
+
+
+def _form() -> dict[str, Any]:
+    return {name: request.form.get(name, "")[:FORM_LIMIT] for name in request.form}
+
+
+def _required_id(name: str, message: str) -> int:
+    number = form_int(request.form.get(name))
+    if number is None:
+        raise InvalidInput({name: [message]})
+    return number
+
+
+def _report(ruta_id: int, report_id: int) -> tuple[Ruta, seg.FollowUpReport]:
+    ruta = _ruta(ruta_id)
+    return ruta, seg.get_report(db_session(), ruta, report_id)
+
+
+def _version() -> int | None:
+    return form_int(request.form.get("version"))
+
+
+@bp.app_context_processor
+def _summary_helper() -> dict[str, Any]:
+    return {"seguimiento_summary": _summary, "SEMAFORO_CLASSES": SEMAFORO_CLASSES}
+
+
+def _summary(ruta: Ruta) -> dict[str, Any]:
+    """What the Ruta page shows of the seguimiento (``seguimiento/_ruta_summary.html``)."""
+    database = db_session()
+    return {"start": seg.plan_start(database, ruta.id),
+            "rows": seg.checkpoint_rows(database, ruta, today()),
+            "may_open": seg.is_school_editor(_actor(), ruta)}
+
+
+# --- the checkpoints ----------------------------------------------------------------------
+
+
+@bp.get("/rutas/<int:ruta_id>/seguimiento")
+@roles_required(*ALL_ROLES)
+def index(ruta_id: int) -> str:
+    ruta = _ruta(ruta_id)
+    return render_template("seguimiento/index.html", ruta=ruta, summary=_summary(ruta),
+                           rule=seg.SEMAFORO_RULE)
+
+
+@bp.post("/rutas/<int:ruta_id>/seguimiento/informes")
+@roles_required(*SCHOOL_EDITORS)
+def open_report(ruta_id: int) -> Response:
+    ruta = _ruta(ruta_id)
+    checkpoint_id = form_int(request.form.get("corte"))
+    if checkpoint_id is None:
+        raise InvalidInput({"corte": ["Elija el corte de seguimiento que quiere informar."]})
+    report = seg.open_report(db_session(), ruta, checkpoint_id, actor=_actor(), today=today())
+    _commit()
+    return redirect(url_for("seguimiento.report", ruta_id=ruta.id, report_id=report.id))
+
+
+# --- one report ---------------------------------------------------------------------------
+
+
+def _values(report: seg.FollowUpReport) -> dict[str, str]:
+    """The stored report as form values."""
+    values = {"dificultades": report.dificultades}
+    for line in report.lines:
+        key = line.actividad_id
+        values.update({f"avance-{key}": f"{line.avance:g}".replace(".", ","),
+                       f"estado-{key}": line.status.value,
+                       f"dificultades-{key}": line.dificultades,
+                       f"recursos-{key}": line.recursos,
+                       f"costo-{key}": "" if line.costo is None else str(line.costo),
+                       f"razones-{key}": line.razones})
+    for value in report.values:
+        values[f"valor-{value.indicador_id}"] = (
+            "" if value.valor is None else f"{value.valor:g}".replace(".", ","))
+        values[f"comentario-{value.indicador_id}"] = value.comentario
+    return values
+
+
+def _context(ruta: Ruta, report: seg.FollowUpReport, **extra: Any) -> dict[str, Any]:
+    database = db_session()
+    actor = _actor()
+    labels = seg.actividad_labels(database, ruta)
+    observations = seg.observations(database, report)
+    return {
+        "ruta": ruta, "report": report, "lines": seg.line_views(database, report, labels),
+        "indicadores": [(row, labels.get(f"indicador:{row.id}", "Indicador"))
+                        for row in seg.indicadores(database, ruta)],
+        "stored_values": {value.indicador_id: value for value in report.values},
+        "observations": observations,
+        "numbers": {row.id: index for index, row in enumerate(observations, 1)},
+        "files": seg.report_files(database, report),
+        "may_edit": seg.may_edit(actor, report), "may_submit": seg.may_submit(actor, report),
+        "may_review": seg.may_review(actor, report),
+        "may_answer": seg.is_rector_of(actor, ruta)
+        and report.status is seg.ReportStatus.DEVUELTO,
+        "missing": seg.missing_for_submission(database, report),
+        "choices": seg.element_choices(database, report),
+        "LineStatus": seg.LineStatus, "Status": seg.ObservationStatus,
+        "ReportStatus": seg.ReportStatus, "rule": seg.SEMAFORO_RULE,
+        "values": _values(report), "errors": {}, "posted": {}, **extra,
+    }
+
+
+@bp.get("/rutas/<int:ruta_id>/seguimiento/informes/<int:report_id>")
+@roles_required(*ALL_ROLES)
+def report(ruta_id: int, report_id: int) -> str:
+    ruta, found = _report(ruta_id, report_id)
+    return render_template("seguimiento/report.html", **_context(ruta, found))
+
+
+@bp.post("/rutas/<int:ruta_id>/seguimiento/informes/<int:report_id>/guardar")
+@roles_required(*SCHOOL_EDITORS)
+def save(ruta_id: int, report_id: int) -> Response | tuple[str, int]:
+    ruta, found = _report(ruta_id, report_id)
+    database = db_session()
+    form = _form()
+    try:
+        seg.save_report(database, found, form, actor=_actor(), expected_version=_version())
+    except InvalidInput as invalid:
+        database.rollback()
+        return render_template("seguimiento/report.html", **_context(
+            ruta, found, errors=invalid.errors, values=form)), 422
+    _commit()
+    flash("Guardado: el informe de seguimiento. Puede seguir completándolo o enviarlo.",
+          "success")
+    return redirect(url_for("seguimiento.report", ruta_id=ruta.id, report_id=found.id))
+
+
+@bp.post("/rutas/<int:ruta_id>/seguimiento/informes/<int:report_id>/enviar")
+@roles_required(Role.RECTOR)
+def submit(ruta_id: int, report_id: int) -> Response | tuple[str, int]:
+    ruta, found = _report(ruta_id, report_id)
+    database = db_session()
+    try:
+        seg.submit_report(database, found, actor=_actor(), expected_version=_version())
+    except GuardFailed as refused:
+        database.rollback()
+        return render_template("seguimiento/report.html", **_context(
+            ruta, found, reasons=refused.reasons, error_message=refused.message)), 422
+    _commit()
+    late = " Llegó después de la fecha del corte: quedará marcado como tardío." \
+        if found.late else ""
+    flash(f"Listo: el informe de «{found.checkpoint.name}» quedó enviado a la Secretaría.{late}",
+          "success")
+    return redirect(url_for("seguimiento.report", ruta_id=ruta.id, report_id=found.id))
+
+
+@bp.post("/rutas/<int:ruta_id>/seguimiento/informes/<int:report_id>/reconocer")
+@roles_required(Role.REVISOR)
+def acknowledge(ruta_id: int, report_id: int) -> Response | tuple[str, int]:
+    ruta, found = _report(ruta_id, report_id)
+    database = db_session()
+    comment = request.form.get("comentario", "")[:FORM_LIMIT]
+    try:
+        seg.acknowledge(database, found, reviewer=_actor(), expected_version=_version(),
+                        comment=comment)
+    except GuardFailed as refused:
+        database.rollback()
+        return render_template("seguimiento/report.html", **_context(
+            ruta, found, reasons=refused.reasons, error_message=refused.message)), 422
+    _commit()
+    flash(f"Listo: dio por recibido el informe de «{found.checkpoint.name}».", "success")
+    return redirect(url_for("seguimiento.report", ruta_id=ruta.id, report_id=found.id))
+
+
+@bp.post("/rutas/<int:ruta_id>/seguimiento/informes/<int:report_id>/devolver")
+@roles_required(Role.REVISOR)
+def return_report(ruta_id: int, report_id: int) -> Response | tuple[str, int]:
+    ruta, found = _report(ruta_id, report_id)
+    database = db_session()
+    try:
+        seg.return_report(database, found, reviewer=_actor(), expected_version=_version())
+    except GuardFailed as refused:
+        database.rollback()
+        return render_template("seguimiento/report.html", **_context(
+            ruta, found, reasons=refused.reasons, error_message=refused.message)), 422
+    _commit()
+    flash("Listo: devolvió el informe con sus observaciones a la institución.", "success")
+    return redirect(url_for("seguimiento.report", ruta_id=ruta.id, report_id=found.id))
+
+
+# --- observations -------------------------------------------------------------------------
+
+
+def _back(ruta: Ruta, found: seg.FollowUpReport, anchor: str = "observaciones") -> Response:
+    return redirect(url_for("seguimiento.report", ruta_id=ruta.id, report_id=found.id,
+                            _anchor=anchor))
+
+
+@bp.post("/rutas/<int:ruta_id>/seguimiento/informes/<int:report_id>/observaciones")
+@roles_required(Role.REVISOR)
+def add_observation(ruta_id: int, report_id: int) -> Response | tuple[str, int]:
+    ruta, found = _report(ruta_id, report_id)
+    database = db_session()
+    form = _form()
+    try:
+        seg.add_observation(database, found, reviewer=_actor(),
+                            element=form.get("elemento", ""), text=form.get("texto", ""))
+    except InvalidInput as invalid:
+        database.rollback()
+        return render_template("seguimiento/report.html", **_context(
+            ruta, found, errors=invalid.errors, posted=form)), 422
+    _commit()
+    flash("Observación agregada. Se envía a la institución cuando devuelva el informe.",
+          "success")
+    return _back(ruta, found)
+
+
+@bp.post("/rutas/<int:ruta_id>/seguimiento/informes/<int:report_id>/observaciones/eliminar")
+@roles_required(Role.REVISOR)
+def delete_observation(ruta_id: int, report_id: int) -> Response:
+    ruta, found = _report(ruta_id, report_id)
+    observation_id = _required_id("observacion", "Elija la observación.")
+    seg.delete_observation(db_session(), found, observation_id, reviewer=_actor())
+    _commit()
+    flash("Observación eliminada.", "success")
+    return _back(ruta, found)
+
+
+@bp.post("/rutas/<int:ruta_id>/seguimiento/informes/<int:report_id>/observaciones/valorar")
+@roles_required(Role.REVISOR)
+def judge_observation(ruta_id: int, report_id: int) -> Response:
+    ruta, found = _report(ruta_id, report_id)
+    observation_id = _required_id("observacion", "Elija la observación.")
+    verdict = request.form.get("veredicto", "")
+    if verdict not in ("resuelta", "abierta"):
+        raise InvalidInput({"veredicto": ["Diga si la observación quedó resuelta o sigue "
+                                          "abierta."]})
+    row = seg.judge_observation(db_session(), found, observation_id, reviewer=_actor(),
+                                resolved=verdict == "resuelta")
+    _commit()
+    flash(f"La observación quedó «{row.status.label.lower()}».", "success")
+    return _back(ruta, found, f"observacion-{row.id}")
+
+
+@bp.post("/rutas/<int:ruta_id>/seguimiento/informes/<int:report_id>/observaciones/responder")
+@roles_required(Role.RECTOR)
+def answer_observation(ruta_id: int, report_id: int) -> Response | tuple[str, int]:
+    ruta, found = _report(ruta_id, report_id)
+    database = db_session()
+    observation_id = _required_id("observacion", "Elija la observación.")
+    text = request.form.get("respuesta", "")[:FORM_LIMIT]
+    try:
+        seg.answer_observation(database, found, observation_id, actor=_actor(), response=text)
+    except InvalidInput as invalid:
+        database.rollback()
+        return render_template("seguimiento/report.html", **_context(
+            ruta, found, errors={f"respuesta-{observation_id}": invalid.errors["respuesta"]},
+            posted={f"respuesta-{observation_id}": text})), 422
+    _commit()
+    flash("Respuesta guardada. Cuando responda todas, vuelva a enviar el informe.", "success")
+    return _back(ruta, found, f"observacion-{observation_id}")
+
+
+# --- evidence -----------------------------------------------------------------------------
+
+
+@bp.post("/rutas/<int:ruta_id>/seguimiento/informes/<int:report_id>/evidencias")
+@upload_limits
+@roles_required(*SCHOOL_EDITORS)
+def upload(ruta_id: int, report_id: int) -> Response | tuple[str, int]:
+    ruta, found = _report(ruta_id, report_id)
+    database = db_session()
+    try:
+        upload_file = request.files.get("archivo")
+    except RequestEntityTooLarge:
+        raise _too_large() from None
+    store = storage()
+    try:
+        if upload_file is None or not upload_file.filename:
+            raise InvalidInput({"archivo": ["Elija el archivo que quiere adjuntar."]})
+        added = evidence.attach_to_report(database, store, found, actor=_actor(),
+                                          filename=upload_file.filename,
+                                          stream=upload_file.stream, limits=limits())
+    except (InvalidInput, evidence.TooLarge) as refused:
+        database.rollback()
+        return render_template("seguimiento/report.html", **_context(
+            ruta, found, upload_error=refused.message)), refused.status
+    try:
+        database.commit()
+    except BaseException:
+        database.rollback()
+        store.delete(added.storage_key)
+        raise
+    flash(f"Listo: se adjuntó «{added.display_name}» al informe.", "success")
+    return _back(ruta, found, "evidencias")
