@@ -47,6 +47,13 @@ def storage() -> evidence.Storage:
     configured = current_app.extensions.get("ruta_evidence_storage")
     if configured is not None:
         return configured  # type: ignore[no-any-return]
+    if current_app.config.get("EVIDENCE_STORAGE") == "s3":
+        from workflow.storage_s3 import from_config
+
+        # One client per app: building one costs tens of milliseconds; it is thread-safe.
+        built = from_config(current_app.config)
+        current_app.extensions["ruta_evidence_storage"] = built
+        return built
     return evidence.LocalStorage(current_app.config["EVIDENCE_FOLDER"])
 
 

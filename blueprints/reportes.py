@@ -1,42 +1,77 @@
 """The Secretaría's consolidated view (/reportes/) and its exports (Excel and CSV).
 
-Both read ``workflow.consolidado`` under the same filters. The Excel file is written in
-write-only mode to a temporary file and streamed from it; the CSV is streamed line by line.
-A Secretaría's data (hundreds of schools × about a hundred componentes) is built in a few
-seconds, so both run within the request: there is no background job.
+Both read ``workflow.consolidado`` under the same filters. Every CSV sheet is streamed line by
+line as its rows are read, batch by batch, so the browser shows the download growing from the
+first byte. The Excel file is written in write-only mode: up to ``EXPORT_INLINE_MAX_RUTAS``
+Rutas within the request (to a temporary file, then streamed); above it, the request queues an
+``ExportJob`` and the person follows its progress on /reportes/exportaciones/<id>, which
+refreshes itself every 2 seconds (an HTTP ``Refresh`` header, no script) until the file is
+ready. The job is run by ``ruta scheduler`` (every 15 s) and, to save the wait, by a thread
+this request starts; whichever claims it first writes it (``workflow.export_jobs``).
 """
 
 from __future__ import annotations
 
+import logging
 import tempfile
+import threading
+from collections.abc import Iterator
 from datetime import UTC, datetime
+from pathlib import Path
 
-from flask import Blueprint, Response, abort, current_app, render_template, request, send_file
+from flask import (
+    Blueprint,
+    Flask,
+    Response,
+    abort,
+    current_app,
+    flash,
+    redirect,
+    render_template,
+    request,
+    send_file,
+    stream_with_context,
+    url_for,
+)
 
-from blueprints.access import SECRETARIA_ROLES, roles_required
+from blueprints.access import SECRETARIA_ROLES, commit_or_conflict, roles_required
 from blueprints.access import current_actor as _actor
 from ruta.db import db_session
-from workflow import consolidado, exports
+from workflow import consolidado, export_jobs, exports
 from workflow.catalog import LEVELS
 from workflow.charts import Bar, averages_chart, levels_chart
-from workflow.models import Zona
+from workflow.models import Zona, utcnow
+from workflow.roles import Role
+
+log = logging.getLogger(__name__)
 
 bp = Blueprint("reportes", __name__, url_prefix="/reportes")
 
 XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+REFRESH_SECONDS = 2
+
+
+def _filters() -> consolidado.Filters:
+    return consolidado.Filters.parse(request.args.get("zona"), request.args.get("comuna"))
 
 
 def _data() -> consolidado.Consolidado:
-    filters = consolidado.Filters.parse(request.args.get("zona"), request.args.get("comuna"))
-    return consolidado.consolidate(db_session(), _actor(), filters, now=datetime.now(UTC),
+    return consolidado.consolidate(db_session(), _actor(), _filters(), now=datetime.now(UTC),
                                    stalled_days=current_app.config["STALLED_DAYS"])
+
+
+def _inline_max() -> int:
+    return int(current_app.config.get("EXPORT_INLINE_MAX_RUTAS", 500))
 
 
 @bp.get("/")
 @roles_required(*SECRETARIA_ROLES)
 def index() -> str:
-    return render_template("reportes/index.html", data=_data(), zonas=list(Zona),
-                           levels=LEVELS)
+    data = _data()
+    return render_template("reportes/index.html", data=data, zonas=list(Zona),
+                           levels=LEVELS, sheet_labels=exports.SHEET_LABELS,
+                           large=data.total_rutas > _inline_max(), inline_max=_inline_max(),
+                           jobs=export_jobs.jobs_for(db_session(), _actor(), limit=5))
 
 
 def _svg(markup: str) -> Response:
@@ -77,10 +112,20 @@ def _stamp() -> str:
 @bp.get("/consolidado.xlsx")
 @roles_required(*SECRETARIA_ROLES)
 def export_xlsx() -> Response:
+    filters = _filters()
+    rutas = consolidado.count_rutas(db_session(), _actor(), filters)
+    if rutas > _inline_max():
+        flash(f"Son {rutas} Rutas: el Excel se prepara en segundo plano. Pídalo aquí y siga "
+              "su avance; puede cerrar la página y volver después.", "success")
+        return redirect(url_for("reportes.exportaciones", **filters.as_query()))
     all_sheets = exports.sheets(db_session(), _data())
     # Deleted when closed: the response closes it once sent.
     spool = tempfile.TemporaryFile()  # noqa: SIM115
-    exports.write_xlsx(all_sheets, spool)
+    try:
+        exports.write_xlsx(all_sheets, spool)
+    except BaseException:
+        spool.close()
+        raise
     spool.seek(0)
     return send_file(spool, mimetype=XLSX, as_attachment=True,
                      download_name=f"consolidado-{_stamp()}.xlsx", conditional=False,
@@ -90,11 +135,121 @@ def export_xlsx() -> Response:
 @bp.get("/consolidado.csv")
 @roles_required(*SECRETARIA_ROLES)
 def export_csv() -> Response:
-    all_sheets = {sheet.slug: sheet for sheet in exports.sheets(db_session(), _data())}
-    sheet = all_sheets.get(request.args.get("hoja", "instituciones"))
-    if sheet is None:
+    slug = request.args.get("hoja", "instituciones")
+    if slug not in exports.SHEET_LABELS:
         abort(404)
-    response = Response(exports.csv_lines(sheet), mimetype="text/csv")
+    session = db_session()
+    all_sheets = {sheet.slug: sheet for sheet in exports.sheets(session, _data())}
+    sheet = all_sheets[slug]
+
+    def lines() -> Iterator[bytes]:
+        # The rows are read while the response is sent, after the request's teardown: the
+        # session they use is released when the stream ends or the client goes away.
+        try:
+            yield from exports.csv_lines(sheet)
+        finally:
+            session.close()
+
+    response = Response(stream_with_context(lines()), mimetype="text/csv")
     response.headers.set("Content-Disposition", "attachment",
                          filename=f"consolidado-{sheet.slug}-{_stamp()}.csv")
+    return response
+
+
+# --- background exports -------------------------------------------------------------------
+
+
+def _folder() -> Path:
+    return Path(current_app.config["EXPORT_FOLDER"])
+
+
+def _run_in_thread(app: Flask, job_id: int) -> None:
+    try:
+        with app.app_context():
+            factory = app.extensions["ruta_db"].session_factory
+            now = utcnow()
+            with factory() as session:
+                if not export_jobs.claim(session, job_id, now=now):
+                    return  # the scheduler took it first
+            export_jobs.run_job(factory, job_id, folder=Path(app.config["EXPORT_FOLDER"]),
+                                stalled_days=app.config["STALLED_DAYS"], now=now)
+    except Exception:  # the scheduler will claim it again once its heartbeat is stale
+        log.exception("La exportación %s no pudo correr en segundo plano.", job_id)
+
+
+def _start(job_id: int) -> None:
+    if not current_app.config.get("EXPORT_WEB_THREAD", not current_app.testing):
+        return
+    app = current_app._get_current_object()  # type: ignore[attr-defined]
+    threading.Thread(target=_run_in_thread, args=(app, job_id), daemon=True,
+                     name=f"exportacion-{job_id}").start()
+
+
+@bp.get("/exportaciones")
+@roles_required(*SECRETARIA_ROLES)
+def exportaciones() -> str:
+    filters = _filters()
+    return render_template(
+        "reportes/exportaciones.html", filters=filters,
+        rutas=consolidado.count_rutas(db_session(), _actor(), filters),
+        jobs=export_jobs.jobs_for(db_session(), _actor()),
+        zona_label=export_jobs.zona_label, is_admin=_actor().role is Role.ADMINISTRADOR)
+
+
+@bp.post("/exportaciones")
+@roles_required(*SECRETARIA_ROLES)
+def request_export() -> Response:
+    filters = consolidado.Filters.parse(request.form.get("zona"), request.form.get("comuna"))
+    job, created = export_jobs.request_export(db_session(), _actor(), filters, now=utcnow())
+    commit_or_conflict()
+    if created:
+        _start(job.id)
+    else:
+        flash("Ya había una exportación igual en preparación: esta es.", "success")
+    return redirect(url_for("reportes.exportacion", job_id=job.id), code=303)
+
+
+def _own_job(job_id: int) -> export_jobs.ExportJob | Response:
+    job = export_jobs.get_job(db_session(), _actor(), job_id)
+    if not export_jobs.may_open(_actor(), job):
+        flash("Esa exportación la pidió otra persona: solo ella o la administración de la "
+              "Secretaría pueden verla y descargarla. Puede pedir la suya aquí.", "error")
+        return redirect(url_for("reportes.exportaciones", **job.filters.as_query()))
+    return job
+
+
+@bp.get("/exportaciones/<int:job_id>")
+@roles_required(*SECRETARIA_ROLES)
+def exportacion(job_id: int) -> Response | str:
+    job = _own_job(job_id)
+    if isinstance(job, Response):
+        return job
+    paused = request.args.get("pausa") == "1"
+    available = export_jobs.file_path(_folder(), job) is not None
+    response = Response(render_template(
+        "reportes/exportacion.html", job=job, paused=paused, available=available,
+        zona_label=export_jobs.zona_label, refresh=REFRESH_SECONDS))
+    if job.status.pending and not paused:
+        # Reloads the page (no script needed); "Dejar de actualizar" turns it off.
+        response.headers["Refresh"] = str(REFRESH_SECONDS)
+    response.headers["Cache-Control"] = "no-store"
+    return response
+
+
+@bp.get("/exportaciones/<int:job_id>/descarga")
+@roles_required(*SECRETARIA_ROLES)
+def exportacion_descarga(job_id: int) -> Response:
+    job = _own_job(job_id)
+    if isinstance(job, Response):
+        return job
+    path = export_jobs.file_path(_folder(), job)
+    if path is None:
+        flash("Ese archivo no está disponible: " + (
+            "todavía se está preparando." if job.status.pending
+            else "ya se borró o no se pudo preparar. Pida uno nuevo."), "error")
+        return redirect(url_for("reportes.exportacion", job_id=job.id))
+    response = send_file(path, mimetype=XLSX, as_attachment=True,
+                         download_name=job.download_name, conditional=False, etag=False,
+                         max_age=0)
+    response.headers["Cache-Control"] = "private, no-store"
     return response

@@ -9,6 +9,8 @@ Jobs, by stable id (``JOBS``):
   machine) run the pass once instead of skipping it silently; and at startup, a scheduler
   that was down at the hour runs today's pass right away (``job_runs`` keeps it to once).
 - ``correo``: outbox delivery, every minute.
+- ``exportaciones``: large consolidated Excel files queued from the web, every 15 seconds
+  (``workflow.export_jobs.run_pending``; it also deletes files past their retention).
 
 Only one scheduler runs per database. A second one started by mistake does no harm: it
 asks for a lock and, without it, exits with code 0 and says why (``--esperar`` makes it
@@ -58,6 +60,8 @@ DAILY_MISFIRE_GRACE_SECONDS: Final = 23 * 3600
 DELIVERY_MISFIRE_GRACE_SECONDS: Final = 60
 DAILY_JOB_ID: Final = "recordatorios"
 DELIVERY_JOB_ID: Final = "correo"
+EXPORT_JOB_ID: Final = "exportaciones"
+EXPORT_INTERVAL_SECONDS: Final = 15
 ALREADY_RUNNING: Final = ("Ya hay un programador de tareas en ejecución para esta base de "
                           "datos. Este proceso termina sin hacer nada.")
 WAIT_POLL_SECONDS: Final = 5.0
@@ -82,6 +86,19 @@ def delivery_job(app: Flask) -> None:
                  report.unknown)
 
 
+def export_job(app: Flask) -> None:
+    from pathlib import Path as _Path
+
+    from workflow.export_jobs import run_pending
+
+    ran = run_pending(app.extensions["ruta_db"].session_factory,
+                      folder=_Path(app.config["EXPORT_FOLDER"]),
+                      stalled_days=app.config["STALLED_DAYS"], now=utcnow(),
+                      retention_days=app.config.get("EXPORT_RETENTION_DAYS", 7))
+    for job_id, status in ran:
+        log.info("Exportación %s: %s.", job_id, status.label)
+
+
 def reminder_hour(config: dict[str, Any] | Any) -> int:
     raw = config.get("REMINDER_HOUR", 6)
     try:
@@ -95,7 +112,8 @@ def reminder_hour(config: dict[str, Any] | Any) -> int:
 
 def build_scheduler(app: Flask, *,
                     daily: Callable[[Flask], None] = daily_job,
-                    deliver: Callable[[Flask], None] = delivery_job) -> BlockingScheduler:
+                    deliver: Callable[[Flask], None] = delivery_job,
+                    export: Callable[[Flask], None] = export_job) -> BlockingScheduler:
     """The scheduler with its jobs added, not started (tests inspect it as it is)."""
     hour = reminder_hour(app.config)
     scheduler = BlockingScheduler(
@@ -110,6 +128,10 @@ def build_scheduler(app: Flask, *,
         deliver, IntervalTrigger(minutes=1, timezone=BOGOTA), args=[app],
         id=DELIVERY_JOB_ID, name="Envío del correo saliente", coalesce=True,
         misfire_grace_time=DELIVERY_MISFIRE_GRACE_SECONDS, max_instances=1)
+    scheduler.add_job(
+        export, IntervalTrigger(seconds=EXPORT_INTERVAL_SECONDS, timezone=BOGOTA), args=[app],
+        id=EXPORT_JOB_ID, name="Exportaciones en segundo plano", coalesce=True,
+        misfire_grace_time=EXPORT_INTERVAL_SECONDS, max_instances=1)
     return scheduler
 
 

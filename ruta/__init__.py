@@ -63,6 +63,7 @@ def register_blueprints(app: Flask) -> None:
         auth,
         autoevaluacion,
         calendario,
+        cierre,
         cuenta,
         escuela,
         evidencias,
@@ -71,10 +72,11 @@ def register_blueprints(app: Flask) -> None:
         reportes,
         revision,
         rutas,
+        seguimiento,
     )
 
-    for module in (auth, cuenta, escuela, rutas, autoevaluacion, evidencias, pmi, revision,
-                   reportes, admin, outbox, calendario):
+    for module in (auth, cuenta, escuela, rutas, autoevaluacion, evidencias, pmi, cierre,
+                   revision, reportes, admin, outbox, calendario, seguimiento):
         app.register_blueprint(module.bp)
 
 

@@ -31,7 +31,7 @@ def export_group() -> None:
 @with_appcontext
 def export_consolidado_command(out_path: Path, secretaria_name: str | None, zona: str | None,
                                comuna: str | None) -> None:
-    """Escribir el consolidado (instituciones, estados, perfil por componente) en Excel."""
+    """Escribir el consolidado en Excel: instituciones, estados, perfil, PMI y metas por área."""
     if out_path.suffix.lower() != ".xlsx":
         _fail("El archivo de salida debe terminar en .xlsx.")
     if not out_path.parent.is_dir():
@@ -46,11 +46,12 @@ def export_consolidado_command(out_path: Path, secretaria_name: str | None, zona
                                    now=datetime.now(UTC),
                                    stalled_days=current_app.config["STALLED_DAYS"])
     all_sheets = exports.sheets(database, data)
+    total = exports.total_rows(all_sheets)
     partial = out_path.with_name(f".{out_path.name}.part")
-    with click.progressbar(length=exports.total_rows(all_sheets),
+    with click.progressbar(length=total,
                            label="Escribiendo filas") as bar, open(partial, "wb") as out:
         exports.write_xlsx(all_sheets, out, progress=bar.update)
     partial.replace(out_path)
     database.rollback()
-    click.echo(f"Listo: {out_path} ({exports.total_rows(all_sheets)} filas en "
+    click.echo(f"Listo: {out_path} ({total} filas en "
                f"{len(all_sheets)} hojas).")

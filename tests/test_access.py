@@ -37,6 +37,7 @@ from workflow.autoevaluacion import Estamento, TeamMember
 from workflow.calendar import FollowUpCheckpoint, HorizonCalendar
 from workflow.catalog import Catalog, CatalogProceso
 from workflow.evidence import EvidenceFile, Limits, LocalStorage, store_file
+from workflow.export_jobs import ExportJob
 from workflow.models import (
     Base,
     OutboxMessage,
@@ -47,6 +48,7 @@ from workflow.models import (
     User,
 )
 from workflow.roles import Role
+from workflow.seguimiento import FollowUpReport
 from workflow.states import State, Trigger
 
 METHODS = ("GET", "POST")
@@ -69,6 +71,9 @@ class Place:
     proceso: CatalogProceso  # of that instrument
     team_member: TeamMember  # of the Ruta's equipo de gestión
     evidence: EvidenceFile | None = None  # a file of the Ruta (stored by ``build_world``)
+    # An Excel export of the Secretaría, asked for by its administrador (``build_world``).
+    export_job: ExportJob | None = None
+    report: FollowUpReport | None = None  # the Ruta's seguimiento report for the checkpoint
 
 
 HORIZON_START = 2024  # of every Secretaría the tests build
@@ -85,6 +90,8 @@ PLACE_OBJECTS: dict[str, Callable[[Place], int]] = {
     "proceso_id": lambda place: place.proceso.id,
     "member_id": lambda place: place.team_member.id,
     "evidence_id": lambda place: place.evidence.id,  # type: ignore[union-attr]
+    "job_id": lambda place: place.export_job.id,  # type: ignore[union-attr]
+    "report_id": lambda place: place.report.id,  # type: ignore[union-attr]
 }
 
 # Parameters that are not objects: a valid value, the same for every place.
@@ -251,7 +258,10 @@ def build_place(make: Factory, secretaria: Secretaria) -> Place:
                                     name=f"Seguimiento de {school.name}", due_on=date(2024, 6, 28))
     make.db.add(checkpoint)
     make.db.flush()
-    return Place(school=school, ruta=ruta, member=member, message=message,
+    report = FollowUpReport(ruta_id=ruta.id, checkpoint_id=checkpoint.id)
+    make.db.add(report)
+    make.db.flush()
+    return Place(report=report, school=school, ruta=ruta, member=member, message=message,
                  checkpoint=checkpoint, catalog=catalog,
                  proceso=catalog.areas[0].procesos[0], team_member=team_member)
 
@@ -290,8 +300,14 @@ def build_world(app: Flask, db: Session, make: Factory,
         other_secretaria=build_place(make, theirs),
     )
     # Everyone of the other Secretaría exists too, so a leak across tenants would show.
-    for role in (Role.ADMINISTRADOR, Role.REVISOR, Role.CONSULTA):
-        make.user(role, secretaria=theirs)
+    their_users = {role: make.user(role, secretaria=theirs)
+                   for role in (Role.ADMINISTRADOR, Role.REVISOR, Role.CONSULTA)}
+    for place, requester in ((world.home, world.users[Role.ADMINISTRADOR]),
+                             (world.same_secretaria, world.users[Role.ADMINISTRADOR]),
+                             (world.other_secretaria, their_users[Role.ADMINISTRADOR])):
+        place.export_job = ExportJob(secretaria_id=place.school.secretaria_id,
+                                     requested_by_id=requester.id)
+        db.add(place.export_job)
     make.user(Role.RECTOR, school=world.other_secretaria.school)
     app.config["EVIDENCE_FOLDER"] = str(evidence_folder or tempfile.mkdtemp(prefix="evidencias"))
     storage = LocalStorage(app.config["EVIDENCE_FOLDER"])

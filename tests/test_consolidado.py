@@ -12,16 +12,25 @@ from typing import Any
 import pytest
 from flask import Flask
 from openpyxl import load_workbook
-from sqlalchemy import update
+from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from tests.conftest import Factory, WebClient
+from workflow import consolidado
 from workflow.autoevaluacion import Valoracion
-from workflow.calendar import HorizonCalendar, ReminderSent
-from workflow.catalog import InstrumentSettings
+from workflow.calendar import FollowUpCheckpoint, HorizonCalendar, ReminderSent
+from workflow.catalog import Catalog, InstrumentSettings
 from workflow.consolidado import Filters, consolidate
 from workflow.models import Ruta, School, User, Zona
+from workflow.pmi import Actividad, Indicador, Meta, Objetivo
 from workflow.roles import Role
+from workflow.seguimiento import (
+    FollowUpLine,
+    FollowUpReport,
+    IndicatorValue,
+    LineStatus,
+    ReportStatus,
+)
 from workflow.states import State
 
 NOW = datetime(2024, 5, 1, 15, 0, tzinfo=UTC)
@@ -85,6 +94,7 @@ def seed(db: Session, make: Factory, *, changed: dict[str, datetime] | None = No
         db.add(ReminderSent(ruta_id=rutas["A"].id, rule="pmi_vencido",
                             occurrence_key=f"{day.isoformat()}", day=day, summary=summary,
                             recipients="rector@prueba.co"))
+    seed_plans(db, catalog, rutas)
     # Another Secretaría: never counted.
     theirs = make.secretaria("Secretaría de Educación del Tolima", "73")
     make.ruta(make.school(theirs), State.BORRADOR)
@@ -93,6 +103,53 @@ def seed(db: Session, make: Factory, *, changed: dict[str, datetime] | None = No
     for ruta in rutas.values():
         db.refresh(ruta)
     return Seeded(admin, schools, rutas)
+
+
+def seed_plans(db: Session, catalog: Catalog, rutas: dict[str, Ruta]) -> None:
+    """D (aprobado): objetivo 1 → ACA.1.1 + ACA.1.2, meta 1.1 with an indicador and an
+    actividad; objetivo 2 → DIR.1.2, metas 2.1 and 2.2. C (PMI formulado): objetivo 1 →
+    ACA.1.2 + DIR.2.1 (two áreas), meta 1.1; objetivo 2 without componentes, meta 2.1.
+    B (autoevaluación enviada) has a draft that no sheet or count may show."""
+    by_code = {componente.code: componente for componente in catalog.componentes}
+
+    def objetivo(key: str, text: str, codes: list[str]) -> Objetivo:
+        row = Objetivo(ruta_id=rutas[key].id, enunciado=text,
+                       componentes=[by_code[code] for code in codes])
+        db.add(row)
+        db.flush()
+        return row
+
+    def meta(key: str, parent: Objetivo, text: str, cantidad: float | None, unidad: str,
+             linea_base: float | None = None) -> Meta:
+        row = Meta(ruta_id=rutas[key].id, objetivo_id=parent.id, enunciado=text,
+                   cantidad=cantidad, unidad=unidad, fecha_limite=date(2026, 11, 30),
+                   linea_base=linea_base)
+        db.add(row)
+        db.flush()
+        return row
+
+    d1 = objetivo("D", "Mejorar los resultados en matemáticas.", ["ACA.1.1", "ACA.1.2"])
+    d2 = objetivo("D", "Actualizar el horizonte institucional.", ["DIR.1.2"])
+    d11 = meta("D", d1, "Subir al 40 % los estudiantes sobre el nivel mínimo en Saber 11 "
+                        "matemáticas.", 40, "Porcentaje", 31)
+    meta("D", d2, "Socializar la misión con el 90 % de las familias.", 90, "porcentaje ")
+    meta("D", d2, "Publicar el PEI actualizado.", 1, "Documentos")
+    db.add(Indicador(ruta_id=rutas["D"].id, meta_id=d11.id, nombre="Estudiantes sobre el "
+                     "nivel mínimo", formula="sobre el mínimo / evaluados", unidad="Porcentaje",
+                     frecuencia="Anual", fuente="ICFES", linea_base=31,
+                     metas_anuales={"2024": 33, "2025": 36.5, "2026": 40}))
+    db.add(Actividad(ruta_id=rutas["D"].id, meta_id=d11.id, descripcion="=Talleres de "
+                     "pensamiento matemático", responsable="Coordinación académica",
+                     fecha_inicio=date(2024, 2, 5), fecha_fin=date(2024, 11, 29),
+                     recursos="Guías y docentes", costo=1_500_000,
+                     fuente_financiacion="SGP calidad", trayectorias=["inclusion", "rural"]))
+    c1 = objetivo("C", "Fortalecer la evaluación y el gobierno escolar.", ["ACA.1.2", "DIR.2.1"])
+    c2 = objetivo("C", "Mejorar la convivencia.", [])
+    meta("C", c1, "Aplicar evaluaciones de período comunes en el 100 % de los grados.", 100,
+         "porcentaje")
+    meta("C", c2, "Reducir a la mitad los casos de convivencia tipo II.", 50, "Casos")
+    b1 = objetivo("B", "Borrador que no cuenta.", ["DIR.1.1"])
+    meta("B", b1, "Meta de un borrador.", 10, "Borradores")
 
 
 def names(rows: list[Any]) -> list[str]:
@@ -218,11 +275,14 @@ def freeze(db: Session, seeded: Seeded) -> None:
 
 def check_workbook(path_or_file: Any, seeded: Seeded) -> None:
     workbook = load_workbook(path_or_file, read_only=True)
-    assert workbook.sheetnames == ["Instituciones", "Estados", "Perfil por componente"]
+    assert workbook.sheetnames == ["Instituciones", "Estados", "Perfil por componente",
+                                   "PMI - Objetivos", "PMI - Metas", "PMI - Indicadores",
+                                   "PMI - Actividades", "Metas por área", "Seguimiento",
+                                   "Indicadores medidos"]
     schools = [list(row) for row in workbook["Instituciones"].iter_rows(values_only=True)]
     assert schools[0] == ["Código DANE", "Institución", "Zona", "Comuna o corregimiento",
                           "Estado", "Días en el estado", "PMI vencido", "Estancada",
-                          "Último recordatorio", "Recordatorio"]
+                          "Último recordatorio", "Recordatorio", "Seguimiento"]
     a = seeded.schools["A"]
     assert schools[1][:8] == [a.dane_code, "Institución A", "Urbana", "Comuna 1",
                               State.BORRADOR.label, 40, "Sí", "Sí"]
@@ -230,7 +290,7 @@ def check_workbook(path_or_file: Any, seeded: Seeded) -> None:
     assert schools[1][9] == "Segundo aviso."
     f = seeded.schools["F"]
     assert schools[6] == [f.dane_code, "Institución F", "Rural", "Corregimiento Juntas",
-                          "Sin Ruta", None, "No", "No", None, None]
+                          "Sin Ruta", None, "No", "No", None, None, None]
     assert len(schools) == 8
     states = [list(row) for row in workbook["Estados"].iter_rows(values_only=True)]
     assert states == [["Estado", "Rutas"], *[[state.label, count] for state, count in zip(
@@ -248,7 +308,78 @@ def check_workbook(path_or_file: Any, seeded: Seeded) -> None:
     assert d_rows[0][:6] == [d.dane_code, "Institución D", "Gestión directiva",
                              "Direccionamiento estratégico", "DIR.1.1",
                              "Misión, visión y principios"]
+    check_pmi_sheets(workbook, seeded)
     workbook.close()
+
+
+def sheet_rows(workbook: Any, title: str) -> list[list[Any]]:
+    return [list(row) for row in workbook[title].iter_rows(values_only=True)]
+
+
+def check_pmi_sheets(workbook: Any, seeded: Seeded) -> None:
+    c, d = seeded.schools["C"], seeded.schools["D"]
+    school_c = [c.dane_code, "Institución C", "Rural", "Corregimiento Juntas",
+                State.PMI_FORMULADO.label]
+    school_d = [d.dane_code, "Institución D", "Urbana", "Comuna 2", State.APROBADO.label]
+    objetivos = sheet_rows(workbook, "PMI - Objetivos")
+    assert objetivos == [
+        ["Código DANE", "Institución", "Zona", "Comuna o corregimiento", "Estado", "Objetivo",
+         "Enunciado", "Áreas de gestión", "Componentes", "Metas"],
+        [*school_c, "1", "Fortalecer la evaluación y el gobierno escolar.",
+         "Gestión directiva; Gestión académica", "DIR.2.1 Consejo directivo; ACA.1.2 Evaluación",
+         1],
+        [*school_c, "2", "Mejorar la convivencia.", "Sin componente asociado", None, 1],
+        [*school_d, "1", "Mejorar los resultados en matemáticas.", "Gestión académica",
+         "ACA.1.1 Plan de estudios; ACA.1.2 Evaluación", 1],
+        [*school_d, "2", "Actualizar el horizonte institucional.", "Gestión directiva",
+         "DIR.1.2 Metas institucionales", 2],
+    ]
+    metas = sheet_rows(workbook, "PMI - Metas")
+    assert metas[0] == ["Código DANE", "Institución", "Zona", "Comuna o corregimiento", "Estado",
+                        "Meta", "Objetivo", "Enunciado", "Cantidad", "Unidad", "Fecha límite",
+                        "Línea base", "Áreas de gestión", "Componentes"]
+    assert [(row[1], row[5], row[6]) for row in metas[1:]] == [
+        ("Institución C", "1.1", "1"), ("Institución C", "2.1", "2"),
+        ("Institución D", "1.1", "1"), ("Institución D", "2.1", "2"),
+        ("Institución D", "2.2", "2")]
+    assert metas[3][5:] == ["1.1", "1", "Subir al 40 % los estudiantes sobre el nivel mínimo "
+                            "en Saber 11 matemáticas.", 40, "Porcentaje", metas[3][10], 31,
+                            "Gestión académica", "ACA.1.1 Plan de estudios; ACA.1.2 Evaluación"]
+    assert metas[3][10].date() == date(2026, 11, 30)
+    assert "Borrador" not in str(metas)
+    indicadores = sheet_rows(workbook, "PMI - Indicadores")
+    assert indicadores == [
+        ["Código DANE", "Institución", "Zona", "Comuna o corregimiento", "Estado", "Indicador",
+         "Meta", "Nombre", "Fórmula", "Unidad", "Frecuencia", "Fuente", "Línea base",
+         "Meta 2024", "Meta 2025", "Meta 2026"],
+        [*school_d, "1.1.1", "1.1", "Estudiantes sobre el nivel mínimo",
+         "sobre el mínimo / evaluados", "Porcentaje", "Anual", "ICFES", 31, 33, 36.5, 40],
+    ]
+    actividades = sheet_rows(workbook, "PMI - Actividades")
+    assert actividades[0][5:] == ["Actividad", "Meta", "Descripción", "Responsable",
+                                  "Fecha de inicio", "Fecha de terminación", "Recursos",
+                                  "Costo estimado (COP)", "Fuente de financiación",
+                                  "Trayectorias diversas"]
+    row = actividades[1]
+    assert row[:7] == [*school_d, "1.1.1", "1.1"]
+    # Text that a spreadsheet would run as a formula is quoted.
+    assert row[7:9] == ["'=Talleres de pensamiento matemático", "Coordinación académica"]
+    assert (row[9].date(), row[10].date()) == (date(2024, 2, 5), date(2024, 11, 29))
+    assert row[11:] == ["Guías y docentes", 1_500_000, "SGP calidad",
+                        "Educación inclusiva; Ruralidad"]
+    assert len(actividades) == 2
+    por_area = sheet_rows(workbook, "Metas por área")
+    assert por_area == [
+        ["Área de gestión", "Código", "Componente", "Metas", "Instituciones",
+         "Unidades más frecuentes"],
+        ["Gestión directiva", None, "Toda el área", 3, 2, "porcentaje (2); documentos (1)"],
+        ["Gestión directiva", "DIR.1.2", "Metas institucionales", 2, 1, None],
+        ["Gestión directiva", "DIR.2.1", "Consejo directivo", 1, 1, None],
+        ["Gestión académica", None, "Toda el área", 2, 2, "porcentaje (2)"],
+        ["Gestión académica", "ACA.1.1", "Plan de estudios", 1, 1, None],
+        ["Gestión académica", "ACA.1.2", "Evaluación", 2, 2, None],
+        ["Sin componente asociado", None, "Toda el área", 1, 1, "casos (1)"],
+    ]
 
 
 def test_export_xlsx_cell_by_cell(web: WebClient, db: Session, make: Factory) -> None:
@@ -319,7 +450,9 @@ def test_cli_export_consolidado_writes_workbook(app: Flask, db: Session, make: F
     result = runner.invoke(args=["export", "consolidado", "--out", str(out), "--secretaria",
                                  "Secretaría de Educación de Ibagué"])
     assert result.exit_code == 0, result.output
-    assert f"Listo: {out} (34 filas en 3 hojas)." in result.output
+    # 34 as before, plus 4 objetivos, 5 metas, 1 indicador, 1 actividad, 7 rows by área;
+    # no seguimiento report yet.
+    assert f"Listo: {out} (52 filas en 10 hojas)." in result.output
     check_workbook(out, seeded)
     assert [path.name for path in tmp_path.iterdir() if path.name.startswith(".")] == []
 
@@ -329,3 +462,148 @@ def test_cli_export_refuses_other_extension(app: Flask, tmp_path: Path) -> None:
         args=["export", "consolidado", "--out", str(tmp_path / "x.csv")])
     assert result.exit_code == 1
     assert "debe terminar en .xlsx" in result.output
+
+
+# --- the PMI: metas by área, PMI sheets in CSV ----------------------------------------------
+
+
+def test_metas_por_area_counts_sent_plans_only(db: Session, make: Factory) -> None:
+    seeded = seed(db, make)
+    data = consolidate(db, seeded.admin, Filters(), now=NOW, stalled_days=30)
+    mpa = data.metas_por_area
+    # C, D, E and G have sent plans; only C and D have metas. B's draft is not counted.
+    assert (mpa.metas, mpa.schools, mpa.plans) == (5, 2, 4)
+    summary = [(area.name, area.metas, area.schools, area.unidades) for area in mpa.areas]
+    assert summary == [
+        ("Gestión directiva", 3, 2, [("porcentaje", 2), ("documentos", 1)]),
+        ("Gestión académica", 2, 2, [("porcentaje", 2)]),
+        ("Sin componente asociado", 1, 1, [("casos", 1)]),
+    ]
+    academica = mpa.areas[1]
+    assert [(c.code, c.metas, c.schools) for c in academica.componentes] == [
+        ("ACA.1.1", 1, 1), ("ACA.1.2", 2, 2)]
+    # Samples in school order, with the school's name.
+    assert [(s.school_name, s.cantidad) for s in academica.componentes[1].samples] == [
+        ("Institución C", 100), ("Institución D", 40)]
+    rural = consolidate(db, seeded.admin, Filters(Zona.RURAL), now=NOW, stalled_days=30)
+    assert (rural.metas_por_area.metas, rural.metas_por_area.schools) == (2, 1)
+    assert [area.name for area in rural.metas_por_area.areas] == [
+        "Gestión directiva", "Gestión académica", "Sin componente asociado"]
+    nobody = consolidate(db, seeded.admin, Filters.parse("", "Comuna 1"), now=NOW,
+                         stalled_days=30)
+    # E (cerrado) and G (en revisión) sent plans without metas; A and B have none sent.
+    assert (nobody.metas_por_area.metas, nobody.metas_por_area.plans) == (0, 2)
+
+
+def test_reportes_page_shows_metas_by_area_truncated_with_link(
+        web: WebClient, db: Session, make: Factory, monkeypatch: pytest.MonkeyPatch) -> None:
+    seeded = seed(db, make)
+    monkeypatch.setattr(consolidado, "SAMPLE_PER_COMPONENTE", 1)
+    web.login(seeded.admin.email)
+    text = web.get("/reportes/").get_data(as_text=True)
+    assert "Metas por área de gestión" in text
+    assert "5 metas de 2 instituciones (4 planes enviados a la Secretaría)" in text
+    assert ("<tr><th scope=\"row\"><a href=\"#metas-1\">Gestión directiva</a></th><td>3</td>"
+            "<td>2</td><td>porcentaje (2), documentos (1)</td></tr>") in text
+    assert "ACA.1.2 Evaluación: 2 metas de 2 instituciones" in text
+    assert ("Aplicar evaluaciones de período comunes en el 100 % de los grados. "
+            "<span class=\"meta\">— Institución C") in text
+    assert "Y 1 más: están todas en la hoja" in text
+    assert 'href="/reportes/consolidado.csv?hoja=metas"' in text
+    for slug in ("objetivos", "metas", "indicadores", "actividades", "metas-por-area"):
+        assert f'href="/reportes/consolidado.csv?hoja={slug}"' in text
+    rural = web.get("/reportes/?zona=rural").get_data(as_text=True)
+    assert "2 metas de 1 institución (1 plan enviado a la Secretaría)" in rural
+    assert 'href="/reportes/consolidado.csv?hoja=metas&amp;zona=rural"' in rural
+
+
+def csv_rows(web: WebClient, url: str) -> list[list[str]]:
+    response = web.client.get(url)
+    assert response.status_code == 200, url
+    text = response.get_data().decode("utf-8")
+    response.close()
+    return list(csv.reader(io.StringIO(text.removeprefix("\ufeff"))))
+
+
+def test_export_csv_offers_every_pmi_sheet(app: Flask, web: WebClient, db: Session,
+                                           make: Factory) -> None:
+    seeded = seed(db, make)
+    web.login(seeded.admin.email)
+    metas = csv_rows(web, "/reportes/consolidado.csv?hoja=metas")
+    assert [row[5] for row in metas[1:]] == ["1.1", "2.1", "1.1", "2.1", "2.2"]
+    assert metas[3][8:10] == ["40.0", "Porcentaje"]
+    indicadores = csv_rows(web, "/reportes/consolidado.csv?hoja=indicadores")
+    assert indicadores[1][-3:] == ["33", "36.5", "40"]
+    actividades = csv_rows(web, "/reportes/consolidado.csv?hoja=actividades")
+    assert actividades[1][-1] == "Educación inclusiva; Ruralidad"
+    objetivos = csv_rows(web, "/reportes/consolidado.csv?hoja=objetivos&zona=rural")
+    assert [row[1] for row in objetivos[1:]] == ["Institución C", "Institución C"]
+    por_area = csv_rows(web, "/reportes/consolidado.csv?hoja=metas-por-area")
+    assert por_area[1] == ["Gestión directiva", "", "Toda el área", "3", "2",
+                           "porcentaje (2); documentos (1)"]
+    # The streamed rows' session is given back when the stream ends.
+    db.rollback()
+    assert app.extensions["ruta_db"].engine.pool.checkedout() == 0
+
+
+# --- seguimiento ----------------------------------------------------------------------------
+
+
+def test_seguimiento_progress_column_and_sheets(app: Flask, web: WebClient, db: Session,
+                                                make: Factory) -> None:
+    """D in seguimiento, two checkpoints past, one report sent a week late."""
+    seeded = seed(db, make)
+    d = seeded.rutas["D"]
+    db.execute(update(Ruta).where(Ruta.id == d.id).values(state=State.SEGUIMIENTO))
+    calendar = db.scalars(select(HorizonCalendar)).one()
+    first = FollowUpCheckpoint(calendar_id=calendar.id, name="Seguimiento 1er semestre 2024",
+                               due_on=date(2024, 6, 28))
+    second = FollowUpCheckpoint(calendar_id=calendar.id, name="Seguimiento 2.º semestre 2024",
+                                due_on=date(2024, 12, 13))
+    db.add_all([first, second])
+    db.flush()
+    report = FollowUpReport(ruta_id=d.id, checkpoint_id=first.id, status=ReportStatus.ENVIADO,
+                            submitted_at=datetime(2024, 7, 5, 15, 0, tzinfo=UTC),
+                            submissions=1)
+    db.add(report)
+    db.flush()
+    actividad = db.scalars(select(Actividad).where(Actividad.ruta_id == d.id)).one()
+    indicador = db.scalars(select(Indicador).where(Indicador.ruta_id == d.id)).one()
+    db.add(FollowUpLine(report_id=report.id, actividad_id=actividad.id, avance=40,
+                        status=LineStatus.EN_CURSO, dificultades="Paro de docentes."))
+    db.add(IndicatorValue(report_id=report.id, indicador_id=indicador.id, valor=34.5,
+                          comentario="Simulacro de mayo."))
+    db.commit()
+    later = datetime(2025, 1, 10, 15, 0, tzinfo=UTC)
+    data = consolidate(db, seeded.admin, Filters(), now=later, stalled_days=30)
+    by_name = {row.school.name: row for row in data.schools}
+    progress = by_name["Institución D"].progress
+    assert progress is not None
+    assert (progress.percent, progress.reports, progress.due, progress.late) == (40.0, 1, 2, 1)
+    assert by_name["Institución D"].seguimiento == progress.label
+    assert progress.label.startswith("40 % de avance · 1 de 2 informes · 1 tarde")
+    # Rutas not in seguimiento owe nothing yet.
+    assert by_name["Institución C"].seguimiento == "—"
+    assert by_name["Institución C"].progress is None
+
+    web.login(seeded.admin.email)
+    page = web.get("/reportes/").get_data(as_text=True)
+    assert "40 % de avance · 1 de 2 informes · 1 tarde" in page
+    assert 'href="/reportes/consolidado.csv?hoja=seguimiento"' in page
+    lines = csv_rows(web, "/reportes/consolidado.csv?hoja=seguimiento")
+    assert lines[0][:3] == ["Código DANE", "Institución", "Corte"]
+    assert [row[1:3] for row in lines[1:]] == [["Institución D",
+                                                "Seguimiento 1er semestre 2024"]]
+    assert lines[1][7:10] == ["'=Talleres de pensamiento matemático", "40.0", "En curso"]
+    measured = csv_rows(web, "/reportes/consolidado.csv?hoja=indicadores-medidos")
+    assert measured[1][5] == "Estudiantes sobre el nivel mínimo"
+    assert measured[1][9:] == ["34.5", "Simulacro de mayo."]
+    response = web.client.get("/reportes/consolidado.xlsx")
+    workbook = load_workbook(io.BytesIO(response.get_data()), read_only=True)
+    response.close()
+    seguimiento = sheet_rows(workbook, "Seguimiento")
+    instituciones = sheet_rows(workbook, "Instituciones")
+    workbook.close()
+    assert len(seguimiento) == 2 and seguimiento[1][1] == "Institución D"
+    # Both checkpoints are past today too: the same progress as on the page.
+    assert [row[-1] for row in instituciones if row[1] == "Institución D"] == [progress.label]

@@ -4,15 +4,22 @@ Pure queries over what ``scoped`` lets the actor see, for the Secretaría's curr
 optionally narrowed to one zona and one comuna (or corregimiento). The municipal perfil pools
 the valoraciones of submitted autoevaluaciones made with the Secretaría's current catalog
 only: levels of different versions of the instrument are not comparable.
+
+The metas grouped by área de gestión come from the plans of Rutas at or past
+``pmi_formulado`` (``PLAN_STATES``): a plan the school has sent, whatever its review says. A
+draft still being written in ``autoevaluacion_enviada`` is not a plan the Dirección de Calidad
+can build on. A meta belongs to the área(s) of its objetivo's componentes, so a meta whose
+objetivo addresses componentes of two áreas counts in both.
 """
 
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Sequence
-from dataclasses import dataclass
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from html import escape
+from typing import Any
 
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
@@ -20,18 +27,42 @@ from sqlalchemy.orm import Session
 from workflow import charts
 from workflow.autoevaluacion import Perfil, Rated, Valoracion, compute_perfil
 from workflow.calendar import ReminderSent, calendar_for
-from workflow.catalog import Catalog, current_catalog
+from workflow.catalog import (
+    Catalog,
+    CatalogArea,
+    CatalogComponente,
+    CatalogProceso,
+    current_catalog,
+)
 from workflow.models import Ruta, School, Secretaria, User, Zona
+from workflow.pmi import Meta, Objetivo, objetivo_componentes
 from workflow.reminders import PMI_OWED, bogota_day
 from workflow.scoping import scoped
+from workflow.seguimiento import FollowUpProgress, progress_by_ruta
 from workflow.states import STATE_ORDER, State
 
 # The autoevaluación of a Ruta in these states has been sent (and not returned to editing).
 SUBMITTED_STATES = frozenset(STATE_ORDER) - {State.BORRADOR}
 LOW_LEVELS = (1, 2)
 TOP_LOW_RATED = 10
-# Shown until the seguimiento reports exist (issue 6): no number is better than a made-up one.
+# Shown for Rutas that have not reached seguimiento: nothing is due from them yet.
 SEGUIMIENTO_PENDING = "—"
+# The states in which seguimiento reports are (or were) owed.
+FOLLOW_UP_STATES = frozenset({State.SEGUIMIENTO, State.CERRADO})
+# A plan the school has sent: what the PMI sheets and the metas by área count.
+PLAN_STATES = frozenset({State.PMI_FORMULADO, State.EN_REVISION, State.APROBADO,
+                         State.SEGUIMIENTO, State.CERRADO})
+# Rutas per query: bounded IN lists and bounded memory, whatever the number of schools.
+BATCH = 500
+# Metas shown per componente on the page; the rest are in the export.
+SAMPLE_PER_COMPONENTE = 5
+TOP_UNIDADES = 3
+NO_AREA = "Sin componente asociado"
+
+
+def batches(items: Sequence[Any], size: int = BATCH) -> Iterator[Sequence[Any]]:
+    for start in range(0, len(items), size):
+        yield items[start:start + size]
 
 
 @dataclass(frozen=True)
@@ -63,6 +94,7 @@ class SchoolRow:
     overdue: bool
     stalled: bool
     seguimiento: str = SEGUIMIENTO_PENDING
+    progress: FollowUpProgress | None = None
 
 
 @dataclass(frozen=True)
@@ -72,6 +104,53 @@ class LowRated:
     area_name: str
     count: int
     rated: int
+
+
+@dataclass(frozen=True)
+class MetaSample:
+    school_name: str
+    ruta_id: int
+    enunciado: str
+    cantidad: float | None
+    unidad: str
+
+
+@dataclass
+class ComponenteMetas:
+    code: str
+    name: str
+    metas: int = 0
+    school_ids: set[int] = field(default_factory=set)
+    samples: list[MetaSample] = field(default_factory=list)
+
+    @property
+    def schools(self) -> int:
+        return len(self.school_ids)
+
+    @property
+    def hidden(self) -> int:
+        return self.metas - len(self.samples)
+
+
+@dataclass
+class AreaMetas:
+    name: str
+    metas: int = 0
+    school_ids: set[int] = field(default_factory=set)
+    unidades: list[tuple[str, int]] = field(default_factory=list)
+    componentes: list[ComponenteMetas] = field(default_factory=list)
+
+    @property
+    def schools(self) -> int:
+        return len(self.school_ids)
+
+
+@dataclass(frozen=True)
+class MetasPorArea:
+    areas: list[AreaMetas]
+    metas: int  # every meta once, whatever its áreas
+    schools: int  # schools with at least one meta
+    plans: int  # Rutas at or past pmi_formulado in scope
 
 
 @dataclass(frozen=True)
@@ -89,10 +168,23 @@ class Consolidado:
     comunas: list[str]
     pmi_deadline: date | None
     stalled_days: int
+    metas_por_area: MetasPorArea = MetasPorArea([], 0, 0, 0)
 
     @property
     def total_rutas(self) -> int:
         return sum(count for _, count in self.funnel)
+
+    @property
+    def plan_rows(self) -> list[SchoolRow]:
+        """The schools whose Ruta has a plan to export, in the order of the table."""
+        return [row for row in self.schools
+                if row.ruta is not None and row.ruta.state in PLAN_STATES]
+
+    @property
+    def horizon_years(self) -> list[int]:
+        ends = [row.ruta.horizon_end_year for row in self.schools if row.ruta is not None]
+        end = max(ends, default=self.horizon_start_year + 2)
+        return list(range(self.horizon_start_year, end + 1))
 
 
 def _schools(session: Session, actor: User, filters: Filters) -> list[School]:
@@ -168,6 +260,111 @@ def municipal_perfil(session: Session, rutas: Sequence[Ruta],
     return compute_perfil(items), len(pooled), low_rated
 
 
+def count_rutas(session: Session, actor: User, filters: Filters) -> int:
+    """How many Rutas of the current horizon ``actor`` sees under ``filters`` (one query)."""
+    secretaria = session.get(Secretaria, actor.secretaria_id)
+    if secretaria is None:
+        return 0
+    statement = scoped(actor, Ruta).where(
+        School.active.is_(True), Ruta.horizon_start_year == secretaria.horizon_start_year)
+    if filters.zona is not None:
+        statement = statement.where(School.zona == filters.zona)
+    if filters.comuna:
+        statement = statement.where(School.locality == filters.comuna)
+    return session.scalar(statement.with_only_columns(func.count(Ruta.id))) or 0
+
+
+@dataclass(frozen=True)
+class ObjetivoComponente:
+    area_name: str
+    area_position: int
+    proceso_position: int
+    position: int
+    code: str
+    name: str
+
+
+def objetivo_componentes_of(session: Session, ruta_ids: Sequence[int]
+                            ) -> dict[int, list[ObjetivoComponente]]:
+    """The componentes (with their área) each objetivo of ``ruta_ids`` addresses."""
+    found: dict[int, list[ObjetivoComponente]] = {}
+    if not ruta_ids:
+        return found
+    rows = session.execute(
+        select(Objetivo.id, CatalogArea.name, CatalogArea.position, CatalogProceso.position,
+               CatalogComponente.position, CatalogComponente.code, CatalogComponente.name)
+        .join(objetivo_componentes, objetivo_componentes.c.objetivo_id == Objetivo.id)
+        .join(CatalogComponente, CatalogComponente.id == objetivo_componentes.c.componente_id)
+        .join(CatalogProceso, CatalogProceso.id == CatalogComponente.proceso_id)
+        .join(CatalogArea, CatalogArea.id == CatalogProceso.area_id)
+        .where(Objetivo.ruta_id.in_(ruta_ids))
+        .order_by(Objetivo.id, CatalogArea.position, CatalogProceso.position,
+                  CatalogComponente.position))
+    for objetivo_id, *values in rows:
+        found.setdefault(objetivo_id, []).append(ObjetivoComponente(*values))
+    return found
+
+
+def areas_label(componentes: Sequence[ObjetivoComponente]) -> str:
+    return "; ".join(dict.fromkeys(item.area_name for item in componentes))
+
+
+def componentes_label(componentes: Sequence[ObjetivoComponente]) -> str:
+    return "; ".join(f"{item.code} {item.name}" for item in componentes)
+
+
+def metas_por_area(session: Session, plan_rows: Sequence[SchoolRow]) -> MetasPorArea:
+    """Per área de gestión (and componente): metas, schools, frequent unidades, a sample."""
+    areas: dict[str, AreaMetas] = {}
+    area_order: dict[str, tuple[int, str]] = {}
+    componentes: dict[tuple[str, str], ComponenteMetas] = {}
+    componente_order: dict[tuple[str, str], tuple[int, int, str]] = {}
+    unidades: dict[str, Counter[str]] = {}
+    all_metas: set[int] = set()
+    all_schools: set[int] = set()
+    by_ruta = {row.ruta.id: row.school for row in plan_rows if row.ruta is not None}
+    for chunk in batches(list(by_ruta)):
+        links = objetivo_componentes_of(session, chunk)
+        metas = session.execute(
+            select(Meta.id, Meta.ruta_id, Meta.objetivo_id, Meta.enunciado, Meta.cantidad,
+                   Meta.unidad).where(Meta.ruta_id.in_(chunk)).order_by(Meta.id))
+        for meta_id, ruta_id, objetivo_id, enunciado, cantidad, unidad in metas:
+            school = by_ruta[ruta_id]
+            all_metas.add(meta_id)
+            all_schools.add(school.id)
+            linked = links.get(objetivo_id) or [
+                ObjetivoComponente(NO_AREA, 10**6, 0, 0, "", "")]
+            seen_areas: set[str] = set()
+            for item in linked:
+                area = areas.setdefault(item.area_name, AreaMetas(item.area_name))
+                area_order.setdefault(item.area_name, (item.area_position, item.area_name))
+                if item.area_name not in seen_areas:
+                    seen_areas.add(item.area_name)
+                    area.metas += 1
+                    area.school_ids.add(school.id)
+                    label = " ".join((unidad or "").split()).lower()
+                    if label:
+                        unidades.setdefault(item.area_name, Counter())[label] += 1
+                key = (item.area_name, item.code)
+                componente = componentes.setdefault(key, ComponenteMetas(item.code, item.name))
+                componente_order.setdefault(key, (item.proceso_position, item.position,
+                                                  item.code))
+                componente.metas += 1
+                componente.school_ids.add(school.id)
+                componente.samples.append(MetaSample(school.name, ruta_id, enunciado, cantidad,
+                                                     unidad))
+    for key, componente in componentes.items():
+        componente.samples.sort(key=lambda sample: (sample.school_name.lower(), sample.ruta_id))
+        del componente.samples[SAMPLE_PER_COMPONENTE:]
+        areas[key[0]].componentes.append(componente)
+    for name, area in areas.items():
+        area.componentes.sort(key=lambda item: componente_order[(name, item.code)])
+        area.unidades = sorted(unidades.get(name, Counter()).items(),
+                               key=lambda pair: (-pair[1], pair[0]))[:TOP_UNIDADES]
+    ordered = sorted(areas.values(), key=lambda area: area_order[area.name])
+    return MetasPorArea(ordered, len(all_metas), len(all_schools), len(by_ruta))
+
+
 def consolidate(session: Session, actor: User, filters: Filters, *, now: datetime,
                 stalled_days: int) -> Consolidado:
     """Everything the consolidated page (and the export) shows, for ``actor``'s Secretaría."""
@@ -180,6 +377,8 @@ def consolidate(session: Session, actor: User, filters: Filters, *, now: datetim
     schools = _schools(session, actor, filters)
     rutas = _rutas(session, actor, [school.id for school in schools], horizon)
     reminders = _last_reminders(session, [ruta.id for ruta in rutas.values()])
+    progress = progress_by_ruta(session, [ruta.id for ruta in rutas.values()
+                                          if ruta.state in FOLLOW_UP_STATES], today=today)
     rows = []
     for school in schools:
         ruta = rutas.get(school.id)
@@ -190,11 +389,14 @@ def consolidate(session: Session, actor: User, filters: Filters, *, now: datetim
         overdue = deadline is not None and today > deadline and ruta.state in PMI_OWED
         stalled = ruta.state is not State.CERRADO and now - ruta.state_changed_at > timedelta(
             days=stalled_days)
-        rows.append(SchoolRow(school, ruta, days, reminders.get(ruta.id), overdue, stalled))
+        followed = progress.get(ruta.id)
+        rows.append(SchoolRow(school, ruta, days, reminders.get(ruta.id), overdue, stalled,
+                              followed.label if followed else SEGUIMIENTO_PENDING, followed))
     counts = Counter(ruta.state for ruta in rutas.values())
     catalog = current_catalog(session, secretaria.id)
     perfil, perfil_schools, low_rated = municipal_perfil(
         session, [rutas[school.id] for school in schools if school.id in rutas], catalog)
+    plan_rows = [row for row in rows if row.ruta is not None and row.ruta.state in PLAN_STATES]
     return Consolidado(
         horizon_start_year=horizon, filters=filters,
         funnel=[(state, counts.get(state, 0)) for state in STATE_ORDER],
@@ -202,7 +404,7 @@ def consolidate(session: Session, actor: User, filters: Filters, *, now: datetim
         stalled=[row for row in rows if row.stalled], catalog=catalog, perfil=perfil,
         perfil_schools=perfil_schools, low_rated=low_rated,
         comunas=comunas_of(session, actor, filters.zona), pmi_deadline=deadline,
-        stalled_days=stalled_days)
+        stalled_days=stalled_days, metas_por_area=metas_por_area(session, plan_rows))
 
 
 # --- the funnel chart ---------------------------------------------------------------------

@@ -10,6 +10,7 @@ import random
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from workflow import review, services
@@ -17,9 +18,11 @@ from workflow.accounts import Passwords
 from workflow.autoevaluacion_demo import fill_demo_autoevaluacion
 from workflow.calendar import seed_demo_calendar
 from workflow.catalog import load_shipped_catalogs
+from workflow.cierre_demo import record_demo_final_evaluation, seed_previous_cycle
 from workflow.models import Ruta, School, Secretaria, User, Zona
 from workflow.pmi_demo import fill_demo_pmi
 from workflow.roles import Role
+from workflow.seguimiento_demo import seed_demo_follow_up
 from workflow.states import ReturnTarget
 
 DEMO_DOMAIN = "ruta.demo"
@@ -56,15 +59,17 @@ LAST_NAMES = ["Rodríguez Bonilla", "Vargas Lozano", "Cárdenas Oviedo", "Prada 
               "Guzmán Reyes", "Ospina Barreto", "Tovar Aldana", "Londoño Varón",
               "Castillo Ramírez", "Sánchez Quintero", "Rojas Ortiz", "Hernández Díaz"]
 
+# Covering notes of the demo returns; what must change goes in itemized observations.
 RETURN_OBSERVATIONS = [
-    "1. La meta del objetivo 2 no tiene unidad de medida ni fecha: indique cuánto, de qué y "
-    "para cuándo (por ejemplo, «reducir al 10 % la reprobación en matemáticas de 6.° a 9.° "
-    "a diciembre de 2025»).\n2. El PMI no retoma las debilidades de las pruebas Saber 11 en "
-    "lectura crítica que la institución identificó en la autoevaluación.",
-    "La autoevaluación valora en 4 (mejoramiento continuo) todos los componentes de la gestión "
-    "académica sin evidencias que lo soporten. Revise las valoraciones con el equipo de "
-    "gestión y adjunte las evidencias antes de formular el PMI.",
+    "El plan va por buen camino. Antes de aprobarlo, atiendan las observaciones numeradas y "
+    "respondan cada una en «Revisión y observaciones».",
+    "",
 ]
+# The itemized observation of the demo return to the autoevaluación.
+AUTO_OBSERVATION = (
+    "plan", 1, "La autoevaluación valora en 4 (mejoramiento continuo) todos los componentes "
+    "de la gestión académica sin evidencias que lo soporten. Revise las valoraciones con el "
+    "equipo de gestión y adjunte las evidencias antes de formular el PMI.")
 
 # Itemized observations of a return to the PMI: (element, criterion of the circular, text).
 DEMO_OBSERVATIONS: list[tuple[str, int, str]] = [
@@ -149,7 +154,13 @@ def seed_demo(session: Session, *, school_count: int, password: str,
             # Formulating: a draft halfway, so the page shows what the checks still ask for.
             fill_demo_pmi(session, ruta, actor=rector, complete=False)
     session.flush()
+    first_school = session.scalar(select(School).where(School.secretaria_id == secretaria.id)
+                                  .order_by(School.id).limit(1))
+    if first_school is not None:
+        # The first school closed a Ruta 2021–2023, which its current Ruta continues.
+        seed_previous_cycle(session, first_school, admin=admin, reviewer=reviewers[0])
     seed_demo_calendar(session, secretaria, actor=admin)
+    seed_demo_follow_up(session, secretaria)  # needs the calendar's checkpoints
     return secretaria
 
 
@@ -188,6 +199,14 @@ def _walk(session: Session, ruta: Ruta, plan: list[str], *, rector: User, review
             session, ruta, reviewer=reviewer, expected_version=ruta.version, now=later(2, 9),
             observations=RETURN_OBSERVATIONS[0], target=ReturnTarget.PMI)
 
+    def return_to_autoevaluacion() -> object:
+        element, criterion, text = AUTO_OBSERVATION
+        review.add_observation(session, ruta, reviewer=reviewer, element=element,
+                               criterion=criterion, text=text, now=later(1, 2))
+        return services.return_with_observations(
+            session, ruta, reviewer=reviewer, expected_version=ruta.version, now=later(2, 9),
+            observations=RETURN_OBSERVATIONS[1], target=ReturnTarget.AUTOEVALUACION)
+
     actions: dict[str, Callable[[], object]] = {
         "enviar": lambda: services.submit_self_assessment(
             session, ruta, actor=rector, expected_version=ruta.version, now=later(10, 25)),
@@ -196,15 +215,15 @@ def _walk(session: Session, ruta: Ruta, plan: list[str], *, rector: User, review
             session, ruta, reviewer=reviewer, expected_version=ruta.version, now=later(1, 6)),
         "aprobar": approve,
         "devolver_pmi": return_to_pmi,
-        "devolver_auto": lambda: services.return_with_observations(
-            session, ruta, reviewer=reviewer, expected_version=ruta.version, now=later(2, 9),
-            observations=RETURN_OBSERVATIONS[1], target=ReturnTarget.AUTOEVALUACION),
+        "devolver_auto": return_to_autoevaluacion,
         "iniciar": lambda: services.start_follow_up(
             session, ruta, actor=None, expected_version=ruta.version, now=later(10, 20)),
-        "cerrar": lambda: services.close(
+        "cerrar": lambda: (record_demo_final_evaluation(
+            session, ruta, rector=rector, now=datetime(2026, 11, 9, 15, 0, tzinfo=UTC)),
+            services.close(
             session, ruta, reviewer=reviewer, expected_version=ruta.version,
             now=datetime(2026, 11, 16, 15, 0, tzinfo=UTC),
-            observations="Evaluación final revisada. Resultados comunicados a la comunidad."),
+            observations="Evaluación final revisada. Resultados comunicados a la comunidad.")),
     }
     for step in plan:
         actions[step]()
