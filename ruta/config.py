@@ -39,6 +39,14 @@ def _bool(env: Mapping[str, str], name: str, default: bool) -> bool:
     return raw.strip().lower() in {"1", "true", "yes", "si", "sí", "on"}
 
 
+def _choice(env: Mapping[str, str], name: str, allowed: tuple[str, ...], default: str) -> str:
+    raw = (env.get(name) or default).strip().lower()
+    if raw not in allowed:
+        raise ConfigError(f"La variable {name} debe ser una de: {', '.join(allowed)}; "
+                          f"vale «{raw}».")
+    return raw
+
+
 def load_config(env: Mapping[str, str] | None = None, *,
                 mode: str | None = None) -> dict[str, Any]:
     """Settings from ``env`` (the process environment by default).
@@ -72,6 +80,7 @@ def load_config(env: Mapping[str, str] | None = None, *,
         "MAIL_MAX_ATTEMPTS": _int(env, "MAIL_MAX_ATTEMPTS", 8),
         "MAIL_BATCH_SIZE": _int(env, "MAIL_BATCH_SIZE", 50),
         "MAIL_STALE_CLAIM_MINUTES": _int(env, "MAIL_STALE_CLAIM_MINUTES", 30),
+        "MAIL_DELIVERY_WORKERS": _int(env, "MAIL_DELIVERY_WORKERS", 4),
         "LOGIN_MAX_FAILURES_PER_ACCOUNT": _int(env, "LOGIN_MAX_FAILURES_PER_ACCOUNT", 5),
         "LOGIN_MAX_FAILURES_PER_ADDRESS": _int(env, "LOGIN_MAX_FAILURES_PER_ADDRESS", 20),
         "LOGIN_WINDOW_MINUTES": _int(env, "LOGIN_WINDOW_MINUTES", 15),
@@ -94,6 +103,19 @@ def load_config(env: Mapping[str, str] | None = None, *,
         # A Ruta without a state change for longer than this is "estancada" in the
         # consolidated view.
         "STALLED_DAYS": _int(env, "STALLED_DAYS", 30),
+        # Evidence storage: "local" (EVIDENCE_FOLDER) or "s3" (an S3-compatible bucket;
+        # credentials come from the environment, as boto3 reads them).
+        "EVIDENCE_STORAGE": _choice(env, "EVIDENCE_STORAGE", ("local", "s3"), "local"),
+        "S3_BUCKET": env.get("S3_BUCKET") or None,
+        "S3_ENDPOINT_URL": env.get("S3_ENDPOINT_URL") or None,
+        "S3_REGION": env.get("S3_REGION") or None,
+        "S3_PREFIX": env.get("S3_PREFIX", "evidencias/"),
+        # Consolidated Excel downloads over this many Rutas are prepared in the background,
+        # into EXPORT_FOLDER (outside the web root), and deleted after EXPORT_RETENTION_DAYS.
+        "EXPORT_INLINE_MAX_RUTAS": _int(env, "EXPORT_INLINE_MAX_RUTAS", 500),
+        "EXPORT_FOLDER": env.get("EXPORT_FOLDER",
+                                 str(PROJECT_ROOT / "instance" / "exportaciones")),
+        "EXPORT_RETENTION_DAYS": _int(env, "EXPORT_RETENTION_DAYS", 7),
         "SESSION_COOKIE_HTTPONLY": True,
         "SESSION_COOKIE_SAMESITE": "Lax",
         "SESSION_COOKIE_SECURE": not development,
@@ -123,3 +145,9 @@ def check_production_safety(config: Mapping[str, Any]) -> None:
         raise ConfigError(
             f"SECRET_KEY es débil: en producción debe tener al menos {MIN_SECRET_LENGTH} "
             "caracteres aleatorios y no puede ser la clave de desarrollo.")
+    if config.get("EVIDENCE_STORAGE") == "s3" and not config.get("S3_BUCKET"):
+        raise ConfigError(
+            "EVIDENCE_STORAGE=s3 necesita S3_BUCKET: el nombre del bucket donde se guardan "
+            "las evidencias (y, si no es AWS, S3_ENDPOINT_URL). Las credenciales se leen del "
+            "entorno como lo hace boto3 (AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY). "
+            "/ EVIDENCE_STORAGE=s3 requires S3_BUCKET.")

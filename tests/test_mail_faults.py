@@ -198,8 +198,10 @@ def test_deliverer_killed_mid_batch_sends_nothing_twice_after_restart(
     # keeps it and never answers; the deliverer is killed while it waits for that answer.
     handler = SlowHandler(delay=0.05, hold_at=4)
     with smtp_server(handler) as server:
+        # One deliverer, so its batches go in order (several split the rows between them).
         config = app_config(database_url, **mail_config(server, MAIL_BATCH_SIZE=3,
-                                                        MAIL_STALE_CLAIM_MINUTES=30))
+                                                        MAIL_STALE_CLAIM_MINUTES=30,
+                                                        MAIL_DELIVERY_WORKERS=1))
         process = subprocess.Popen(
             [sys.executable, "-c", DELIVERER, json.dumps(config), NOW.isoformat()],
             cwd=PROJECT, env={**os.environ, "PYTHONPATH": str(PROJECT)},
@@ -216,7 +218,8 @@ def test_deliverer_killed_mid_batch_sends_nothing_twice_after_restart(
         killed_rows = statuses(db, ids)
 
         # Restarted before the claims are stale: the claimed rows are left alone.
-        deliver_to(app, server, MAIL_BATCH_SIZE=3, MAIL_STALE_CLAIM_MINUTES=30)
+        deliver_to(app, server, MAIL_BATCH_SIZE=3, MAIL_STALE_CLAIM_MINUTES=30,
+                   MAIL_DELIVERY_WORKERS=1)
         too_soon = deliver_pending(app, now=NOW + timedelta(minutes=29))
         stale = deliver_pending(app, now=NOW + timedelta(minutes=31))
         received = arrivals(server)

@@ -106,6 +106,46 @@ def test_enqueue_twice_with_one_key_keeps_one_message(db: Session, make: Factory
     assert db.scalars(select(OutboxMessage.recipients)).one() == ["rectora@sansimon.edu.co"]
 
 
+def test_enqueue_many_queues_only_the_keys_not_queued_before(db: Session,
+                                                              make: Factory) -> None:
+    secretaria = make.secretaria()
+    assert outbox.enqueue(db, kind="pmi_aprobado", to=["primera@sansimon.edu.co"],
+                          context=CONTEXT, dedupe_key="lote:1", secretaria_id=secretaria.id,
+                          now=NOW)
+    emails = [outbox.Email(kind="pmi_aprobado", to=f"rector{number}@sansimon.edu.co",
+                           context=CONTEXT, dedupe_key=f"lote:{number}",
+                           secretaria_id=secretaria.id) for number in (1, 2, 3, 3)]
+
+    queued = outbox.enqueue_many(db, emails, now=NOW)
+    again = outbox.enqueue_many(db, emails, now=NOW)
+    db.commit()
+
+    # One INSERT decides: the key queued before and the repeated one queue nothing more.
+    assert (queued, again) == ({"lote:2", "lote:3"}, set())
+    assert {message.dedupe_key: (message.recipients, message.next_attempt_at, message.status)
+            for message in db.scalars(select(OutboxMessage))} == {
+        "lote:1": (["primera@sansimon.edu.co"], NOW, OutboxStatus.PENDING),
+        "lote:2": (["rector2@sansimon.edu.co"], NOW, OutboxStatus.PENDING),
+        "lote:3": (["rector3@sansimon.edu.co"], NOW, OutboxStatus.PENDING)}
+
+
+def test_enqueue_many_in_chunks_inserts_each_chunk_while_rendering_the_next(
+        db: Session, make: Factory, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(outbox, "ENQUEUE_CHUNK", 2)  # 7 messages: four chunks
+    secretaria = make.secretaria()
+    assert outbox.enqueue(db, kind="pmi_aprobado", to=["antes@sansimon.edu.co"],
+                          context=CONTEXT, dedupe_key="trozo:4", secretaria_id=secretaria.id)
+    emails = [outbox.Email(kind="pmi_aprobado", to=f"rector{number}@sansimon.edu.co",
+                           context=CONTEXT, dedupe_key=f"trozo:{number}",
+                           secretaria_id=secretaria.id) for number in range(7)]
+
+    queued = outbox.enqueue_many(db, emails, now=NOW)
+    db.rollback()  # the helper thread wrote in the caller's transaction: all of it goes
+
+    assert queued == {f"trozo:{number}" for number in range(7) if number != 4}
+    assert count_rows(db) == 0
+
+
 def test_enqueue_rolled_back_with_its_transaction_leaves_nothing(db: Session,
                                                                  make: Factory) -> None:
     secretaria = make.secretaria()

@@ -36,6 +36,7 @@ from workflow.reminders import (
     reminders_for,
 )
 from workflow.roles import Role
+from workflow.seguimiento import FollowUpReport, ReportStatus
 from workflow.states import State
 
 
@@ -355,8 +356,6 @@ def test_checkpoint_reminded_after_it_while_the_report_is_missing(
     db.commit()
     assert rector is not None
     checkpoint = calendar.checkpoints[0]
-    # No report model exists yet (the seguimiento issue builds it): every Ruta counts as
-    # missing its report, which is what this rule keys on.
     assert has_follow_up_report(db, ruta, checkpoint) is False
 
     assert run(db, date(2024, 6, 30)) == []  # two days after: within the grace of three
@@ -368,6 +367,31 @@ def test_checkpoint_reminded_after_it_while_the_report_is_missing(
     message = db.scalars(select(OutboxMessage)).one()
     assert message.subject == ("Falta el informe de seguimiento «Seguimiento 1er semestre "
                                f"2024»: {ruta.school.name}")
+
+
+@pytest.mark.parametrize("status", list(ReportStatus))
+def test_checkpoint_reminders_skip_rutas_that_sent_their_report(
+        db: Session, make: Factory, calendar: HorizonCalendar, status: ReportStatus) -> None:
+    changed = datetime(2024, 4, 1, 15, 0, tzinfo=UTC)
+    ruta, rector = school_ruta(make, State.SEGUIMIENTO, changed=changed)
+    other, other_rector = school_ruta(make, State.SEGUIMIENTO, changed=changed)
+    assert rector is not None and other_rector is not None
+    checkpoint = calendar.checkpoints[0]
+    sent = status is not ReportStatus.BORRADOR  # a draft is not a report yet
+    db.add(FollowUpReport(ruta_id=ruta.id, checkpoint_id=checkpoint.id, status=status,
+                          submitted_at=datetime(2024, 6, 20, 15, 0, tzinfo=UTC)
+                          if sent else None, submissions=1 if sent else 0))
+    db.commit()
+    assert has_follow_up_report(db, ruta, checkpoint) is sent
+    assert has_follow_up_report(db, other, checkpoint) is False
+
+    before = run(db, date(2024, 6, 21))
+    after = run(db, date(2024, 7, 1))
+
+    reminded = {other.id} | (set() if sent else {ruta.id})
+    assert {item.ruta_id for item in before} == reminded
+    assert {item.ruta_id for item in after} == reminded
+    assert {item.rule.value for item in before + after} == {"corte_proximo", "corte_vencido"}
 
 
 def test_checkpoint_missed_only_the_latest_one_when_the_scheduler_starts_late(

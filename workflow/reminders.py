@@ -17,13 +17,14 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
+from functools import cached_property
 from typing import Any, Final
 
 from sqlalchemy import func, select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session, contains_eager
 
-from workflow import outbox
+from workflow import outbox, seguimiento
 from workflow.calendar import (
     FollowUpCheckpoint,
     HorizonCalendar,
@@ -53,13 +54,9 @@ def iso_week(day: date) -> str:
 
 
 def has_follow_up_report(session: Session, ruta: Ruta, checkpoint: FollowUpCheckpoint) -> bool:
-    """Whether ``ruta`` has reported its seguimiento for ``checkpoint``.
-
-    Always False today: the seguimiento report is built by another piece of work and no
-    report model exists yet, so every Ruta in seguimiento counts as not having reported.
-    When the report model lands, this is the one function to change.
-    """
-    return False
+    """Whether ``ruta`` has reported its seguimiento for ``checkpoint``: a report sent at
+    least once counts (``workflow.seguimiento.has_report``); a draft does not."""
+    return seguimiento.has_report(session, ruta.id, checkpoint.id)
 
 
 @dataclass(frozen=True)
@@ -119,18 +116,37 @@ class Situation:
     def in_state(self, *states: State) -> list[Ruta]:
         return [ruta for ruta in self.rutas if ruta.state in states]
 
+    def has_reported(self, ruta: Ruta, checkpoint: FollowUpCheckpoint) -> bool:
+        """``has_follow_up_report``, with one query per checkpoint for the whole pass."""
+        if checkpoint.id not in self._reported:
+            self._reported[checkpoint.id] = seguimiento.reported_ruta_ids(self.session,
+                                                                          checkpoint.id)
+        return ruta.id in self._reported[checkpoint.id]
+
+    @cached_property
+    def _reported(self) -> dict[int, set[int]]:
+        return {}
+
+    @cached_property
+    def _constants(self) -> tuple[str, str, str]:
+        # The same for every Ruta of the pass: worked out once, not 10,000 times.
+        return (self.calendar.secretaria.name, outbox.absolute_url(self.session, "/rutas/"),
+                fecha_corta(self.today))
+
     def context(self, ruta: Ruta, **extra: Any) -> dict[str, Any]:
         """What every reminder template receives: plain strings, safe to store as JSON."""
         rector = self.people.rectors.get(ruta.school_id)
+        secretaria_name, rutas_url, today = self._constants
+        school = ruta.school
         return {
-            "secretaria_name": self.calendar.secretaria.name,
-            "school_name": ruta.school.name,
-            "dane_code": ruta.school.dane_code,
+            "secretaria_name": secretaria_name,
+            "school_name": school.name,
+            "dane_code": school.dane_code,
             "horizon": ruta.horizon_label,
             "rector_name": rector.name if rector else "",
             "state_label": ruta.state.label,
-            "ruta_url": outbox.absolute_url(self.session, f"/rutas/{ruta.id}"),
-            "today": fecha_corta(self.today),
+            "ruta_url": f"{rutas_url}{ruta.id}",
+            "today": today,
             **extra,
         }
 
@@ -285,7 +301,7 @@ def checkpoint_near(situation: Situation) -> Iterable[DueReminder]:
             continue
         days_left = (checkpoint.due_on - situation.today).days
         for ruta in situation.in_state(State.SEGUIMIENTO):
-            if has_follow_up_report(situation.session, ruta, checkpoint):
+            if situation.has_reported(ruta, checkpoint):
                 continue
             yield DueReminder(
                 ruta=ruta, rule=ReminderRule.CORTE_PROXIMO,
@@ -314,7 +330,7 @@ def checkpoint_missed(situation: Situation) -> Iterable[DueReminder]:
         for ruta in situation.in_state(State.SEGUIMIENTO):
             if bogota_day(ruta.state_changed_at) > checkpoint.due_on:
                 continue
-            if has_follow_up_report(situation.session, ruta, checkpoint):
+            if situation.has_reported(ruta, checkpoint):
                 continue
             yield DueReminder(
                 ruta=ruta, rule=ReminderRule.CORTE_VENCIDO,
@@ -362,25 +378,40 @@ RULES: Final[tuple[RuleSpec, ...]] = (
 # --- the pass -----------------------------------------------------------------------------
 
 
+# What a pass reads of a user (a ``Row`` with these attributes stands for the ``User``) and
+# of a log entry (for the ``RutaTransition``).
+PERSON_COLUMNS: Final = (User.id, User.secretaria_id, User.school_id, User.email, User.name,
+                         User.role, User.active)
+ENTRY_COLUMNS: Final = (RutaTransition.id, RutaTransition.ruta_id, RutaTransition.trigger,
+                        RutaTransition.from_state, RutaTransition.to_state,
+                        RutaTransition.actor_id, RutaTransition.at,
+                        RutaTransition.observations, RutaTransition.extra)
+
+
 def _situation(session: Session, calendar: HorizonCalendar, today: date) -> Situation:
+    in_calendar = (School.secretaria_id == calendar.secretaria_id, School.active,
+                   Ruta.horizon_start_year == calendar.horizon_start_year)
     rutas = list(session.scalars(
         select(Ruta).join(Ruta.school).options(contains_eager(Ruta.school))
-        .where(School.secretaria_id == calendar.secretaria_id, School.active,
-               Ruta.horizon_start_year == calendar.horizon_start_year)
-        .order_by(Ruta.id)))
+        .where(*in_calendar).order_by(Ruta.id)))
     people = Recipients()
-    for user in session.scalars(select(User).where(
+    # The people and the last log entries are read-only here: plain rows with the same
+    # attribute names, not ORM objects (a pass reads every rector of the Secretaría, and
+    # building 10,000 tracked objects cost more than the query).
+    for user in session.execute(select(*PERSON_COLUMNS).where(
             User.secretaria_id == calendar.secretaria_id, User.active,
             User.role.in_([Role.RECTOR, Role.REVISOR])).order_by(User.id)):
         if user.role is Role.RECTOR and user.school_id is not None:
             people.rectors[user.school_id] = user
         elif user.role is Role.REVISOR:
             people.reviewers.append(user)
+    # The calendar's Rutas as a subquery, not a list of 10,000 ids to bind and parse.
+    calendar_rutas = select(Ruta.id).join(Ruta.school).where(*in_calendar)
     last_ids = (select(func.max(RutaTransition.id))
-                .where(RutaTransition.ruta_id.in_([ruta.id for ruta in rutas]))
+                .where(RutaTransition.ruta_id.in_(calendar_rutas))
                 .group_by(RutaTransition.ruta_id))
-    last_entries = {entry.ruta_id: entry for entry in session.scalars(
-        select(RutaTransition).where(RutaTransition.id.in_(last_ids)))}
+    last_entries = {entry.ruta_id: entry for entry in session.execute(
+        select(*ENTRY_COLUMNS).where(RutaTransition.id.in_(last_ids)))}
     return Situation(session=session, calendar=calendar, rutas=rutas, today=today,
                      people=people, last_entries=last_entries)
 
@@ -389,23 +420,19 @@ def _claim_all(session: Session, dues: list[DueReminder], *, today: date,
                now: datetime) -> set[tuple[int, str, str]]:
     """Record the reminders; the (Ruta, rule, occurrence) of those not recorded before.
 
-    INSERT ... ON CONFLICT DO NOTHING RETURNING over all the rows: the UNIQUE
-    constraint still decides, so a reminder recorded now or by another pass is left out.
+    INSERT ... ON CONFLICT DO NOTHING RETURNING over all the rows in one statement
+    (``outbox.insert_new``): the UNIQUE constraint still decides, so a reminder recorded now
+    or by another pass is left out.
     """
-    insert = postgresql.insert if session.get_bind().dialect.name == "postgresql" \
-        else sqlite.insert
     rows = list({(due.ruta.id, due.rule.value, due.occurrence_key): {
         "ruta_id": due.ruta.id, "rule": due.rule.value, "occurrence_key": due.occurrence_key,
         "day": today, "summary": due.summary[:300],
         "recipients": ", ".join(user.email for user in [*due.to, *due.cc]),
         "created_at": now} for due in dues}.values())
-    if not rows:
-        return set()
-    # The rows as parameters of one statement: batched into multi-row INSERTs compiled once.
-    statement = (insert(ReminderSent)
-                 .on_conflict_do_nothing(index_elements=["ruta_id", "rule", "occurrence_key"])
-                 .returning(ReminderSent.ruta_id, ReminderSent.rule, ReminderSent.occurrence_key))
-    return {tuple(row) for row in session.execute(statement, rows)}
+    new = outbox.insert_new(session, ReminderSent.__table__,  # type: ignore[arg-type]
+                            rows, conflict=["ruta_id", "rule", "occurrence_key"],
+                            returning=["ruta_id", "rule", "occurrence_key"])
+    return {(ruta_id, rule, key) for ruta_id, rule, key in new}
 
 
 def dedupe_key(due: DueReminder) -> str:
