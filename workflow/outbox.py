@@ -114,6 +114,11 @@ def _environment() -> Environment:
         auto_reload=False,
     )
     environment.filters["fecha"] = fecha
+    # The shared macros are globals, not a ``{% from %}`` in each template: an import runs on
+    # every render (a template lookup and a new module object).
+    macros: Any = environment.get_template("_macros.html").module
+    environment.globals.update(action_link=macros.action_link,
+                               observations_block=macros.observations_block)
     return environment
 
 
