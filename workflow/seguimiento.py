@@ -86,6 +86,7 @@ from workflow.dates import BOGOTA
 from workflow.errors import DomainError, Forbidden, GuardFailed, InvalidInput, NotFound
 from workflow.models import Base, Ruta, School, User, str_enum, utcnow
 from workflow.pmi import Actividad, Indicador, Meta
+from workflow.review import ObservationStatus
 from workflow.roles import Role
 from workflow.states import State
 
@@ -170,24 +171,7 @@ SEMAFORO_RULE: Final = (
     f"{YELLOW_TOLERANCE:g} puntos por debajo. Las actividades canceladas se muestran aparte.")
 
 
-class ObservationStatus(PyEnum):
-    BORRADOR = "borrador"
-    ENVIADA = "enviada"
-    RESPONDIDA = "respondida"
-    RESUELTA = "resuelta"
-    ABIERTA = "abierta"
-
-    @property
-    def label(self) -> str:
-        return {
-            "borrador": "Sin enviar (se envía al devolver)",
-            "enviada": "Enviada, sin respuesta",
-            "respondida": "Respondida por la institución",
-            "resuelta": "Resuelta",
-            "abierta": "Sigue abierta",
-        }[self.value]
-
-
+# The life of an observation is the PMI review's (``workflow.review``), reused as is.
 ANSWERABLE: Final = frozenset({ObservationStatus.ENVIADA, ObservationStatus.RESPONDIDA,
                                ObservationStatus.ABIERTA})
 UNANSWERED: Final = frozenset({ObservationStatus.ENVIADA, ObservationStatus.ABIERTA})
