@@ -2,21 +2,23 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 from functools import wraps
 from typing import Any, TypeVar
 
-from flask import abort
+from flask import abort, request
 from flask_login import current_user, login_required
 
 from ruta.security import MAX_DATABASE_INT
-from workflow.errors import DomainError
+from workflow.errors import DomainError, InvalidInput
 from workflow.roles import Role
 
 View = TypeVar("View", bound=Callable[..., Any])
 
 ALL_ROLES = frozenset(Role)
 SECRETARIA_ROLES = frozenset({Role.ADMINISTRADOR, Role.REVISOR, Role.CONSULTA})
+# What a long text field may bring (the services refuse beyond their own, smaller, limits).
+FORM_LIMIT = 6000
 
 
 def roles_required(*roles: Role) -> Callable[[View], View]:
@@ -52,6 +54,24 @@ def form_int(value: str | None) -> int | None:
         return None
     if number is not None and abs(number) > MAX_DATABASE_INT:
         return None
+    return number
+
+
+def posted_form(lists: Collection[str] = ()) -> dict[str, Any]:
+    """The posted fields, each cut to ``FORM_LIMIT``; the names in ``lists`` keep every
+    value they were posted with (multiple selections)."""
+    values: dict[str, Any] = {}
+    for name in request.form:
+        items = [value[:FORM_LIMIT] for value in request.form.getlist(name)]
+        values[name] = items if name in lists else items[0]
+    return values
+
+
+def required_form_id(name: str, message: str) -> int:
+    """The id posted in ``name``; ``InvalidInput`` with ``message`` when missing or bad."""
+    number = form_int(request.form.get(name))
+    if number is None:
+        raise InvalidInput({name: [message]})
     return number
 
 

@@ -12,10 +12,10 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import Blueprint, flash, redirect, render_template, request, url_for
+from flask import Blueprint, flash, redirect, render_template, url_for
 from werkzeug.wrappers import Response
 
-from blueprints.access import ALL_ROLES, roles_required
+from blueprints.access import ALL_ROLES, posted_form, roles_required
 from blueprints.access import commit_or_conflict as _commit
 from blueprints.access import current_actor as _actor
 from blueprints.access import ruta_in_scope as _ruta
@@ -29,11 +29,6 @@ from workflow.states import State
 
 bp = Blueprint("cierre", __name__)
 
-FORM_LIMIT = 6000
-
-
-def _form() -> dict[str, str]:
-    return {name: request.form.get(name, "")[:FORM_LIMIT] for name in request.form}
 
 
 @bp.app_context_processor
@@ -103,7 +98,7 @@ def save(ruta_id: int) -> Response | tuple[str, int]:
     """
     ruta = _ruta(ruta_id)
     database = db_session()
-    posted = _form()
+    posted = posted_form()
     registering = posted.get("accion") == "registrar"
     try:
         final.save(database, ruta, posted, actor=_actor())

@@ -22,6 +22,7 @@ from flask import (
     send_file,
     url_for,
 )
+from werkzeug.datastructures import FileStorage
 from werkzeug.exceptions import RequestEntityTooLarge
 
 from blueprints.access import ALL_ROLES, form_int, roles_required
@@ -68,6 +69,26 @@ def _too_large() -> evidence.TooLarge:
         "e inténtelo de nuevo.")
 
 
+def posted_file() -> FileStorage | None:
+    """The file posted as «archivo» (None when there is none); past the limit, 413."""
+    try:
+        return request.files.get("archivo")
+    except RequestEntityTooLarge:
+        raise _too_large() from None
+
+
+def commit_upload(store: evidence.Storage, added: evidence.EvidenceFile) -> None:
+    """Commit the new evidence row; if the commit fails, the stored blob goes too, so no file
+    is left behind that no row names."""
+    database = db_session()
+    try:
+        database.commit()
+    except BaseException:
+        database.rollback()
+        store.delete(added.storage_key)
+        raise
+
+
 def upload_limits(view: View) -> View:
     """Raise this request's body limit to the evidence limit, refuse a bigger announced body
     at once, then check CSRF (exempted from the app-wide check, which would parse first)."""
@@ -97,10 +118,7 @@ def upload(ruta_id: int) -> Response | tuple[str, int]:
 
     database = db_session()
     ruta: Ruta = get_in_scope(database, _actor(), Ruta, ruta_id)
-    try:
-        upload_file = request.files.get("archivo")
-    except RequestEntityTooLarge:
-        raise _too_large() from None
+    upload_file = posted_file()
     componente_id = form_int(request.form.get("componente"))
     store = storage()
     try:
@@ -119,12 +137,7 @@ def upload(ruta_id: int) -> Response | tuple[str, int]:
                             errors={"archivo": [refused.message]},
                             posted_proceso=componente.proceso_id,
                             upload_errors={componente.id: refused.message}), refused.status
-    try:
-        database.commit()
-    except BaseException:
-        database.rollback()
-        store.delete(added.storage_key)
-        raise
+    commit_upload(store, added)
     componente = next(c for c in ruta.catalog.componentes if c.id == componente_id)
     flash(f"Listo: se adjuntó «{added.display_name}» a {componente.code}.", "success")
     return redirect(url_for("autoevaluacion.area", ruta_id=ruta.id,

@@ -23,12 +23,19 @@ from flask import (
     url_for,
 )
 
-from blueprints.access import ALL_ROLES, form_int, roles_required
+from blueprints.access import (
+    ALL_ROLES,
+    FORM_LIMIT,
+    form_int,
+    posted_form,
+    required_form_id,
+    roles_required,
+)
 from blueprints.access import commit_or_conflict as _commit
 from blueprints.access import current_actor as _actor
 from blueprints.access import ruta_in_scope as _ruta
 from ruta.db import db_session
-from workflow import pmi, pmi_checks, pmi_versions, review, services
+from workflow import observations, pmi, pmi_checks, pmi_versions, review, services
 from workflow.errors import InvalidInput
 from workflow.models import Ruta
 from workflow.roles import Role
@@ -37,24 +44,10 @@ from workflow.states import ReturnTarget, Trigger
 bp = Blueprint("pmi", __name__)
 
 SCHOOL_EDITORS = (Role.RECTOR, Role.EQUIPO)
-FORM_LIMIT = 6000
 
 
-def _form() -> dict[str, Any]:
-    """The posted fields, each cut to a sane length (lists stay lists)."""
-    values: dict[str, Any] = {}
-    for name in request.form:
-        items = [value[:FORM_LIMIT] for value in request.form.getlist(name)]
-        values[name] = items if name in ("componentes", "hallazgos", "trayectorias") \
-            else items[0]
-    return values
-
-
-def _required_id(name: str, message: str) -> int:
-    number = form_int(request.form.get(name))
-    if number is None:
-        raise InvalidInput({name: [message]})
-    return number
+# Fields posted with several values (multiple selections).
+MULTIPLE = ("componentes", "hallazgos", "trayectorias")
 
 
 @bp.app_context_processor
@@ -105,10 +98,11 @@ def general(ruta_id: int) -> Response | tuple[str, int]:
     ruta = _ruta(ruta_id)
     database = db_session()
     try:
-        pmi.save_general(database, ruta, _form(), actor=_actor())
+        pmi.save_general(database, ruta, posted_form(lists=MULTIPLE), actor=_actor())
     except InvalidInput as invalid:
         database.rollback()
-        return render_template("pmi/index.html", errors=invalid.errors, posted=_form(),
+        return render_template("pmi/index.html", errors=invalid.errors,
+                               posted=posted_form(lists=MULTIPLE),
                                **_plan_context(ruta)), 422
     _commit()
     flash("Guardado: presupuesto y divulgación del plan.", "success")
@@ -185,7 +179,7 @@ def element(ruta_id: int) -> Response | str | tuple[str, int]:
         if stored is None and source.get("componente"):
             values["componente_id"] = source.get("componente", "")
         return _render_element(ruta, kind, stored, values, {})
-    form = _form()
+    form = posted_form(lists=MULTIPLE)
     try:
         saved = pmi.save_element(database, ruta, kind, element_id, form, actor=_actor())
     except InvalidInput as invalid:
@@ -205,7 +199,7 @@ def delete(ruta_id: int) -> Response:
     kind = request.form.get("tipo", "")
     if kind not in pmi.ELEMENT_KINDS:
         raise InvalidInput({"tipo": ["Elija qué elemento del PMI quiere eliminar."]})
-    element_id = _required_id("elemento_id", "Elija qué elemento del PMI quiere eliminar.")
+    element_id = required_form_id("elemento_id", "Elija qué elemento del PMI quiere eliminar.")
     label = pmi.delete_element(db_session(), ruta, kind, element_id, actor=_actor())
     _commit()
     flash(f"Eliminado: {label}.", "success")
@@ -277,7 +271,7 @@ def _review_context(ruta: Ruta, **extra: Any) -> dict[str, Any]:
         "latest": pmi_versions.latest(database, ruta),
         "may_review": review.may_review(actor, ruta),
         "may_answer": review.may_answer(actor, ruta),
-        "CRITERION_LABELS": pmi_checks.CRITERION_LABELS, "Status": review.ObservationStatus,
+        "CRITERION_LABELS": pmi_checks.CRITERION_LABELS,
         "may_return": Trigger.DEVOLVER in actions, "may_approve": Trigger.APROBAR in actions,
         "ReturnTarget": ReturnTarget, "errors": {}, "posted": {}, **extra,
     }
@@ -294,7 +288,7 @@ def review_page(ruta_id: int) -> str:
 def add_observation(ruta_id: int) -> Response | tuple[str, int]:
     ruta = _ruta(ruta_id)
     database = db_session()
-    form = _form()
+    form = posted_form(lists=MULTIPLE)
     try:
         review.add_observation(database, ruta, reviewer=_actor(),
                                element=str(form.get("elemento", "")),
@@ -313,7 +307,7 @@ def add_observation(ruta_id: int) -> Response | tuple[str, int]:
 @roles_required(Role.REVISOR)
 def delete_observation(ruta_id: int) -> Response:
     ruta = _ruta(ruta_id)
-    observation_id = _required_id("observacion", "Elija la observación.")
+    observation_id = required_form_id("observacion", "Elija la observación.")
     review.delete_draft(db_session(), ruta, observation_id, reviewer=_actor())
     _commit()
     flash("Observación eliminada.", "success")
@@ -324,13 +318,10 @@ def delete_observation(ruta_id: int) -> Response:
 @roles_required(Role.REVISOR)
 def judge_observation(ruta_id: int) -> Response:
     ruta = _ruta(ruta_id)
-    observation_id = _required_id("observacion", "Elija la observación.")
-    verdict = request.form.get("veredicto", "")
-    if verdict not in ("resuelta", "abierta"):
-        raise InvalidInput({"veredicto": ["Diga si la observación quedó resuelta o sigue "
-                                          "abierta."]})
+    observation_id = required_form_id("observacion", "Elija la observación.")
+    resolved = observations.parse_verdict(request.form.get("veredicto", ""))
     row = review.judge(db_session(), ruta, observation_id, reviewer=_actor(),
-                       resolved=verdict == "resuelta")
+                       resolved=resolved)
     _commit()
     flash(f"La observación quedó «{row.status.label.lower()}».", "success")
     return redirect(url_for("pmi.review_page", ruta_id=ruta.id,
@@ -342,7 +333,7 @@ def judge_observation(ruta_id: int) -> Response:
 def answer_observation(ruta_id: int) -> Response | tuple[str, int]:
     ruta = _ruta(ruta_id)
     database = db_session()
-    observation_id = _required_id("observacion", "Elija la observación.")
+    observation_id = required_form_id("observacion", "Elija la observación.")
     try:
         review.answer(database, ruta, observation_id, actor=_actor(),
                       response=request.form.get("respuesta", "")[:FORM_LIMIT])

@@ -165,14 +165,10 @@ def _folder() -> Path:
 
 def _run_in_thread(app: Flask, job_id: int) -> None:
     try:
-        with app.app_context():
-            factory = app.extensions["ruta_db"].session_factory
-            now = utcnow()
-            with factory() as session:
-                if not export_jobs.claim(session, job_id, now=now):
-                    return  # the scheduler took it first
-            export_jobs.run_job(factory, job_id, folder=Path(app.config["EXPORT_FOLDER"]),
-                                stalled_days=app.config["STALLED_DAYS"], now=now)
+        with app.app_context():  # None: the scheduler took it first
+            export_jobs.claim_and_run(app.extensions["ruta_db"].session_factory, job_id,
+                                      folder=Path(app.config["EXPORT_FOLDER"]),
+                                      stalled_days=app.config["STALLED_DAYS"], now=utcnow())
     except Exception:  # the scheduler will claim it again once its heartbeat is stale
         log.exception("La exportación %s no pudo correr en segundo plano.", job_id)
 

@@ -14,15 +14,21 @@ from datetime import date
 from typing import Any
 
 from flask import Blueprint, Response, flash, redirect, render_template, request, url_for
-from werkzeug.exceptions import RequestEntityTooLarge
 
-from blueprints.access import ALL_ROLES, form_int, roles_required
+from blueprints.access import (
+    ALL_ROLES,
+    FORM_LIMIT,
+    form_int,
+    posted_form,
+    required_form_id,
+    roles_required,
+)
 from blueprints.access import commit_or_conflict as _commit
 from blueprints.access import current_actor as _actor
 from blueprints.access import ruta_in_scope as _ruta
-from blueprints.evidencias import _too_large, limits, storage, upload_limits
+from blueprints.evidencias import commit_upload, limits, posted_file, storage, upload_limits
 from ruta.db import db_session
-from workflow import evidence
+from workflow import evidence, observations
 from workflow import seguimiento as seg
 from workflow.errors import GuardFailed, InvalidInput
 from workflow.models import Ruta, utcnow
@@ -31,7 +37,6 @@ from workflow.roles import Role
 bp = Blueprint("seguimiento", __name__)
 
 SCHOOL_EDITORS = (Role.RECTOR, Role.EQUIPO)
-FORM_LIMIT = 6000
 SEMAFORO_CLASSES = {
     seg.Semaforo.VERDE: "badge badge-aprobado",
     seg.Semaforo.AMARILLO: "badge badge-en_revision",
@@ -44,17 +49,6 @@ SEMAFORO_CLASSES = {
 def today() -> date:
     """Today in Bogotá: the day that decides which checkpoints can be reported."""
     return seg.bogota_day(utcnow())
-
-
-def _form() -> dict[str, Any]:
-    return {name: request.form.get(name, "")[:FORM_LIMIT] for name in request.form}
-
-
-def _required_id(name: str, message: str) -> int:
-    number = form_int(request.form.get(name))
-    if number is None:
-        raise InvalidInput({name: [message]})
-    return number
 
 
 def _report(ruta_id: int, report_id: int) -> tuple[Ruta, seg.FollowUpReport]:
@@ -142,7 +136,7 @@ def _context(ruta: Ruta, report: seg.FollowUpReport, **extra: Any) -> dict[str, 
         and report.status is seg.ReportStatus.DEVUELTO,
         "missing": seg.missing_for_submission(database, report),
         "choices": seg.element_choices(database, report),
-        "LineStatus": seg.LineStatus, "Status": seg.ObservationStatus,
+        "LineStatus": seg.LineStatus,
         "ReportStatus": seg.ReportStatus, "rule": seg.SEMAFORO_RULE,
         "values": _values(report), "errors": {}, "posted": {}, **extra,
     }
@@ -160,7 +154,7 @@ def report(ruta_id: int, report_id: int) -> str:
 def save(ruta_id: int, report_id: int) -> Response | tuple[str, int]:
     ruta, found = _report(ruta_id, report_id)
     database = db_session()
-    form = _form()
+    form = posted_form()
     try:
         seg.save_report(database, found, form, actor=_actor(), expected_version=_version())
     except InvalidInput as invalid:
@@ -239,7 +233,7 @@ def _back(ruta: Ruta, found: seg.FollowUpReport, anchor: str = "observaciones") 
 def add_observation(ruta_id: int, report_id: int) -> Response | tuple[str, int]:
     ruta, found = _report(ruta_id, report_id)
     database = db_session()
-    form = _form()
+    form = posted_form()
     try:
         seg.add_observation(database, found, reviewer=_actor(),
                             element=form.get("elemento", ""), text=form.get("texto", ""))
@@ -257,7 +251,7 @@ def add_observation(ruta_id: int, report_id: int) -> Response | tuple[str, int]:
 @roles_required(Role.REVISOR)
 def delete_observation(ruta_id: int, report_id: int) -> Response:
     ruta, found = _report(ruta_id, report_id)
-    observation_id = _required_id("observacion", "Elija la observación.")
+    observation_id = required_form_id("observacion", "Elija la observación.")
     seg.delete_observation(db_session(), found, observation_id, reviewer=_actor())
     _commit()
     flash("Observación eliminada.", "success")
@@ -268,13 +262,10 @@ def delete_observation(ruta_id: int, report_id: int) -> Response:
 @roles_required(Role.REVISOR)
 def judge_observation(ruta_id: int, report_id: int) -> Response:
     ruta, found = _report(ruta_id, report_id)
-    observation_id = _required_id("observacion", "Elija la observación.")
-    verdict = request.form.get("veredicto", "")
-    if verdict not in ("resuelta", "abierta"):
-        raise InvalidInput({"veredicto": ["Diga si la observación quedó resuelta o sigue "
-                                          "abierta."]})
+    observation_id = required_form_id("observacion", "Elija la observación.")
+    resolved = observations.parse_verdict(request.form.get("veredicto", ""))
     row = seg.judge_observation(db_session(), found, observation_id, reviewer=_actor(),
-                                resolved=verdict == "resuelta")
+                                resolved=resolved)
     _commit()
     flash(f"La observación quedó «{row.status.label.lower()}».", "success")
     return _back(ruta, found, f"observacion-{row.id}")
@@ -285,7 +276,7 @@ def judge_observation(ruta_id: int, report_id: int) -> Response:
 def answer_observation(ruta_id: int, report_id: int) -> Response | tuple[str, int]:
     ruta, found = _report(ruta_id, report_id)
     database = db_session()
-    observation_id = _required_id("observacion", "Elija la observación.")
+    observation_id = required_form_id("observacion", "Elija la observación.")
     text = request.form.get("respuesta", "")[:FORM_LIMIT]
     try:
         seg.answer_observation(database, found, observation_id, actor=_actor(), response=text)
@@ -308,10 +299,7 @@ def answer_observation(ruta_id: int, report_id: int) -> Response | tuple[str, in
 def upload(ruta_id: int, report_id: int) -> Response | tuple[str, int]:
     ruta, found = _report(ruta_id, report_id)
     database = db_session()
-    try:
-        upload_file = request.files.get("archivo")
-    except RequestEntityTooLarge:
-        raise _too_large() from None
+    upload_file = posted_file()
     store = storage()
     try:
         if upload_file is None or not upload_file.filename:
@@ -323,11 +311,6 @@ def upload(ruta_id: int, report_id: int) -> Response | tuple[str, int]:
         database.rollback()
         return render_template("seguimiento/report.html", **_context(
             ruta, found, upload_error=refused.message)), refused.status
-    try:
-        database.commit()
-    except BaseException:
-        database.rollback()
-        store.delete(added.storage_key)
-        raise
+    commit_upload(store, added)
     flash(f"Listo: se adjuntó «{added.display_name}» al informe.", "success")
     return _back(ruta, found, "evidencias")

@@ -10,8 +10,8 @@ from sqlalchemy.orm import Session
 from tests.conftest import Factory, WebClient
 from workflow import pmi, review, services
 from workflow.models import Ruta, User
+from workflow.observations import ObservationStatus
 from workflow.pmi_demo import fill_demo_pmi
-from workflow.review import ObservationStatus
 from workflow.roles import Role
 from workflow.states import ReturnTarget, State
 

@@ -10,9 +10,9 @@ from tests.conftest import Factory
 from workflow import pmi, pmi_versions, review, services
 from workflow.errors import Forbidden, GuardFailed, InvalidInput
 from workflow.models import OutboxMessage, Ruta, RutaTransition, User
+from workflow.observations import ObservationStatus
 from workflow.pmi_demo import fill_demo_pmi
 from workflow.pmi_versions import ElementChange, FieldChange
-from workflow.review import ObservationStatus
 from workflow.roles import Role
 from workflow.states import ReturnTarget, State
 

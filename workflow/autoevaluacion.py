@@ -42,7 +42,7 @@ from workflow.catalog import (
     current_catalog,
     rules_for,
 )
-from workflow.errors import DomainError, Forbidden, InvalidInput, NotFound
+from workflow.errors import Forbidden, InvalidInput, NotEditable, NotFound
 from workflow.models import Base, Ruta, User, str_enum, utcnow
 from workflow.roles import Role
 from workflow.states import State
@@ -56,12 +56,6 @@ EDITABLE_STATES = frozenset({State.BORRADOR})
 TEAM_STATES = frozenset({State.BORRADOR, State.AUTOEVALUACION_ENVIADA})
 # Misión, visión and principios belong to the direccionamiento estratégico of this área.
 IDENTITY_AREA_CODE = "DIR"
-
-
-class NotEditable(DomainError):
-    """The autoevaluación of this Ruta cannot change in its current state."""
-
-    status = 409
 
 
 # --- models -------------------------------------------------------------------------------

@@ -38,6 +38,13 @@ class StaleRuta(DomainError):
         self.ruta_id = ruta_id
 
 
+class NotEditable(DomainError):
+    """What the user tried to change cannot change now (the Ruta's state, a report already
+    sent, an evaluation already closed); the message says why and when it can."""
+
+    status = 409
+
+
 class InvalidTransition(DomainError):
     """The action is not possible from the Ruta's current state."""
 

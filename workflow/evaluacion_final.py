@@ -34,7 +34,7 @@ from sqlalchemy.orm import Mapped, Session, mapped_column
 from workflow import autoevaluacion as auto
 from workflow.calendar import calendar_for
 from workflow.dates import BOGOTA, fecha
-from workflow.errors import DomainError, Forbidden, GuardFailed, InvalidInput
+from workflow.errors import Forbidden, GuardFailed, InvalidInput, NotEditable
 from workflow.models import Base, Ruta, User, str_enum, utcnow
 from workflow.pmi import Indicador, Meta, element_labels, plan_content
 from workflow.roles import Role
@@ -44,12 +44,6 @@ MAX_TEXT = 5000
 NUMBER = re.compile(r"^-?\d{1,12}([.,]\d{1,4})?$")
 # Recording opens on this day of the horizon's last year at the latest.
 LATEST_OPENING = (11, 1)
-
-
-class NotEditable(DomainError):
-    """The final evaluation of this Ruta cannot change now."""
-
-    status = 409
 
 
 class Verdict(PyEnum):

@@ -315,12 +315,21 @@ def run_pending(session_factory: SessionFactory, *, folder: Path, stalled_days: 
     with session_factory() as session:
         candidates = claimable(session, now=now, limit=limit)
     for job_id in candidates:
-        with session_factory() as session:
-            if not claim(session, job_id, now=now):
-                continue
-        ran.append((job_id, run_job(session_factory, job_id, folder=folder,
-                                    stalled_days=stalled_days, now=now)))
+        status = claim_and_run(session_factory, job_id, folder=folder,
+                               stalled_days=stalled_days, now=now)
+        if status is not None:
+            ran.append((job_id, status))
     return ran
+
+
+def claim_and_run(session_factory: SessionFactory, job_id: int, *, folder: Path,
+                  stalled_days: int, now: datetime) -> ExportStatus | None:
+    """Run ``job_id`` if this runner wins its claim (None when another runner has it): the
+    scheduler's way and the web request's thread's way alike."""
+    with session_factory() as session:
+        if not claim(session, job_id, now=now):
+            return None
+    return run_job(session_factory, job_id, folder=folder, stalled_days=stalled_days, now=now)
 
 
 def zona_label(value: str | None) -> str:

@@ -41,7 +41,7 @@ from sqlalchemy.orm import Mapped, Session, mapped_column, relationship
 
 from workflow import autoevaluacion as auto
 from workflow.catalog import CatalogComponente
-from workflow.errors import DomainError, Forbidden, InvalidInput, NotFound
+from workflow.errors import Forbidden, InvalidInput, NotEditable, NotFound
 from workflow.models import Base, Ruta, User, str_enum, utcnow
 from workflow.states import State
 
@@ -51,12 +51,6 @@ MAX_SHORT = 300
 EDITABLE_STATES = frozenset({State.AUTOEVALUACION_ENVIADA})
 # How many of the top-priority oportunidades must be addressed or explicitly deferred.
 TOP_PRIORITY = 3
-
-
-class NotEditable(DomainError):
-    """The PMI of this Ruta cannot change in its current state."""
-
-    status = 409
 
 
 # --- enumerations -------------------------------------------------------------------------

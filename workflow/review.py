@@ -2,11 +2,7 @@
 
 An observation is attached to one element of the plan (or the plan as a whole), tagged with
 the criterion of Circular 0488 it concerns, and refers to the snapshot the revisor read. Its
-life:
-
-    borrador ──(devolver)──▶ enviada ──(rector answers)──▶ respondida ──▶ resuelta
-                                 ▲                              │
-                                 └──── abierta ◀── (revisor: "sigue abierta")
+life is ``workflow.observations``' (shared with the seguimiento reports).
 
 Only the revisor writes and judges observations (while the plan is ``en_revision``); only the
 rector answers them (while the plan is back with the school). Approval is refused while any
@@ -18,21 +14,21 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from enum import Enum as PyEnum
 
 from sqlalchemy import CheckConstraint, ForeignKey, Integer, String, Text, select
 from sqlalchemy.orm import Mapped, Session, mapped_column, relationship
 
 from workflow import autoevaluacion as auto
+from workflow import observations as life
 from workflow import pmi_versions
-from workflow.errors import Forbidden, InvalidInput, NotFound
+from workflow.errors import Forbidden, InvalidInput, NotEditable, NotFound
 from workflow.models import Base, Ruta, User, str_enum, utcnow
-from workflow.pmi import NotEditable, element_labels, plan_content
+from workflow.observations import ObservationStatus
+from workflow.pmi import element_labels, plan_content
 from workflow.pmi_checks import CRITERION_LABELS
 from workflow.roles import Role
 from workflow.states import State
 
-MAX_TEXT = 5000
 # Where the school answers: the plan is back with it, at the PMI or at the autoevaluación.
 ANSWER_STATES = frozenset({State.AUTOEVALUACION_ENVIADA, State.BORRADOR})
 # Why a return is refused without an itemized observation (the ``has_observations`` guard).
@@ -41,30 +37,6 @@ NO_OBSERVATIONS_REASON = (
     "PMI, sobre un elemento del plan o sobre «El plan en general», con el criterio de la "
     "Circular 0488 al que se refiere. El comentario general es opcional y acompaña a las "
     "observaciones.")
-
-
-class ObservationStatus(PyEnum):
-    BORRADOR = "borrador"
-    ENVIADA = "enviada"
-    RESPONDIDA = "respondida"
-    RESUELTA = "resuelta"
-    ABIERTA = "abierta"
-
-    @property
-    def label(self) -> str:
-        return {
-            "borrador": "Sin enviar (se envía al devolver)",
-            "enviada": "Enviada, sin respuesta",
-            "respondida": "Respondida por la institución",
-            "resuelta": "Resuelta",
-            "abierta": "Sigue abierta",
-        }[self.value]
-
-
-SENT = frozenset({ObservationStatus.ENVIADA, ObservationStatus.RESPONDIDA,
-                  ObservationStatus.ABIERTA})
-ANSWERABLE = frozenset({ObservationStatus.ENVIADA, ObservationStatus.RESPONDIDA,
-                        ObservationStatus.ABIERTA})
 
 
 class Observation(Base):
@@ -125,8 +97,7 @@ def drafts(session: Session, ruta: Ruta) -> list[Observation]:
 
 def for_return(session: Session, ruta: Ruta) -> list[Observation]:
     """What a return sends the school: the new drafts and those the revisor left open."""
-    return [row for row in observations(session, ruta)
-            if row.status in (ObservationStatus.BORRADOR, ObservationStatus.ABIERTA)]
+    return [row for row in observations(session, ruta) if row.status in life.TO_SEND]
 
 
 def open_observations(session: Session, ruta: Ruta) -> list[Observation]:
@@ -134,8 +105,7 @@ def open_observations(session: Session, ruta: Ruta) -> list[Observation]:
 
 
 def unanswered(session: Session, ruta: Ruta) -> list[Observation]:
-    return [row for row in observations(session, ruta)
-            if row.status in (ObservationStatus.ENVIADA, ObservationStatus.ABIERTA)]
+    return [row for row in observations(session, ruta) if row.status in life.UNANSWERED]
 
 
 def numbered(session: Session, ruta: Ruta) -> dict[int, int]:
@@ -192,17 +162,17 @@ def add_observation(session: Session, ruta: Ruta, *, reviewer: User, element: st
     number = int(criterion) if str(criterion).isdigit() and len(str(criterion)) < 3 else None
     if number not in CRITERION_LABELS:
         errors["criterio"] = ["Elija el criterio de la Circular 0488 al que se refiere."]
-    cleaned = text.strip()
-    if not cleaned:
-        errors["texto"] = ["Escriba la observación: qué debe corregir la institución y por qué."]
-    elif len(cleaned) > MAX_TEXT:
-        errors["texto"] = [f"La observación no puede pasar de {MAX_TEXT} caracteres."]
+    problem = life.text_problem(
+        text, noun="La observación",
+        empty="Escriba la observación: qué debe corregir la institución y por qué.")
+    if problem:
+        errors["texto"] = [problem]
     if errors:
         raise InvalidInput(errors)
     snapshot = pmi_versions.latest(session, ruta)
     row = Observation(ruta_id=ruta.id, snapshot_id=snapshot.id if snapshot else None,
                       element=element, element_label=labels[element], criterion=number,
-                      text=cleaned, status=ObservationStatus.BORRADOR, author_id=reviewer.id,
+                      text=text.strip(), status=ObservationStatus.BORRADOR, author_id=reviewer.id,
                       created_at=now or utcnow())
     session.add(row)
     session.flush()
@@ -214,9 +184,7 @@ def delete_draft(session: Session, ruta: Ruta, observation_id: int | None, *,
     """Delete an observation not sent yet. Flushes."""
     _require_reviewer(reviewer, ruta)
     row = _observation(session, ruta, observation_id)
-    if row.status is not ObservationStatus.BORRADOR:
-        raise NotEditable("Esa observación ya se envió a la institución: márquela como "
-                          "resuelta o como abierta, no se borra.")
+    life.require_draft(row)
     session.delete(row)
     session.flush()
 
@@ -226,11 +194,7 @@ def judge(session: Session, ruta: Ruta, observation_id: int | None, *, reviewer:
     """Mark a sent observation resolved, or still open. Flushes."""
     _require_reviewer(reviewer, ruta)
     row = _observation(session, ruta, observation_id)
-    if row.status not in SENT | {ObservationStatus.RESUELTA}:
-        raise NotEditable("Esa observación todavía no se ha enviado: se valora después de que "
-                          "la institución la responda.")
-    row.status = ObservationStatus.RESUELTA if resolved else ObservationStatus.ABIERTA
-    row.judged_at, row.judged_by_id = now or utcnow(), reviewer.id
+    life.judge(row, reviewer=reviewer, resolved=resolved, now=now)
     session.flush()
     return row
 
@@ -245,17 +209,8 @@ def answer(session: Session, ruta: Ruta, observation_id: int | None, *, actor: U
         raise NotEditable("Las observaciones se responden cuando la Secretaría devuelve la "
                           "Ruta, antes de volver a enviarla.")
     row = _observation(session, ruta, observation_id)
-    if row.status not in ANSWERABLE:
-        raise NotEditable("Esa observación no espera respuesta.")
-    cleaned = response.strip()
-    if not cleaned:
-        raise InvalidInput({"respuesta": ["Escriba la respuesta: qué ajustó la institución o "
-                                          "por qué no lo ajustó."]})
-    if len(cleaned) > MAX_TEXT:
-        raise InvalidInput({"respuesta": [f"La respuesta no puede pasar de {MAX_TEXT} "
-                                          "caracteres."]})
-    row.response, row.responded_at, row.responded_by_id = cleaned, now or utcnow(), actor.id
-    row.status = ObservationStatus.RESPONDIDA
+    life.answer(row, actor=actor, response=response, now=now,
+                empty="Escriba la respuesta: qué ajustó la institución o por qué no lo ajustó.")
     session.flush()
     return row
 
@@ -263,8 +218,7 @@ def answer(session: Session, ruta: Ruta, observation_id: int | None, *, actor: U
 def send_drafts(session: Session, ruta: Ruta, *, now: datetime) -> list[Observation]:
     """The return happened: its draft observations go to the school. Flushes."""
     sent = drafts(session, ruta)
-    for row in sent:
-        row.status, row.returned_at = ObservationStatus.ENVIADA, now
+    life.send(sent, now)
     session.flush()
     return sent
 

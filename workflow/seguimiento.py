@@ -80,13 +80,14 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Mapped, Session, mapped_column, relationship
 from sqlalchemy.orm.exc import StaleDataError
 
+from workflow import observations as life
 from workflow import outbox
 from workflow.calendar import FollowUpCheckpoint, HorizonCalendar, calendar_for, fecha_corta
 from workflow.dates import BOGOTA
-from workflow.errors import DomainError, Forbidden, GuardFailed, InvalidInput, NotFound
+from workflow.errors import DomainError, Forbidden, GuardFailed, InvalidInput, NotEditable, NotFound
 from workflow.models import Base, Ruta, School, User, str_enum, utcnow
+from workflow.observations import ObservationStatus
 from workflow.pmi import Actividad, Indicador, Meta
-from workflow.review import ObservationStatus
 from workflow.roles import Role
 from workflow.states import State
 
@@ -172,9 +173,6 @@ SEMAFORO_RULE: Final = (
 
 
 # The life of an observation is the PMI review's (``workflow.review``), reused as is.
-ANSWERABLE: Final = frozenset({ObservationStatus.ENVIADA, ObservationStatus.RESPONDIDA,
-                               ObservationStatus.ABIERTA})
-UNANSWERED: Final = frozenset({ObservationStatus.ENVIADA, ObservationStatus.ABIERTA})
 
 
 # --- models -------------------------------------------------------------------------------
@@ -327,12 +325,6 @@ class StaleReport(DomainError):
         super().__init__("Este informe de seguimiento cambió mientras usted lo tenía abierto "
                          "(otra persona lo guardó, lo envió o lo revisó). Recargue la página "
                          "para ver cómo quedó antes de volver a intentarlo.")
-
-
-class NotEditable(DomainError):
-    """The report cannot change in its current status (or the Ruta's)."""
-
-    status = 409
 
 
 # --- the rules, as pure functions ---------------------------------------------------------
@@ -823,7 +815,7 @@ def missing_for_submission(session: Session, report: FollowUpReport) -> list[str
             reasons.append(f"Falta informar la {label.lower()}: guarde el formulario con su "
                            "avance y su estado.")
     for row in observations(session, report):
-        if row.status in UNANSWERED:
+        if row.status in life.UNANSWERED:
             reasons.append(f"Falta responder la observación sobre «{row.element_label}».")
     return reasons
 
@@ -929,16 +921,13 @@ def return_report(session: Session, report: FollowUpReport, *, reviewer: User,
                   now: datetime | None = None) -> FollowUpReport:
     """enviado → devuelto, with at least one observation (new drafts or still open ones)."""
     _require_reviewer(session, report, reviewer, expected_version)
-    rows = [row for row in observations(session, report)
-            if row.status in (ObservationStatus.BORRADOR, ObservationStatus.ABIERTA)]
+    rows = [row for row in observations(session, report) if row.status in life.TO_SEND]
     if not rows:
         raise GuardFailed("Todavía no se puede devolver el informe.",
                           ["Escriba al menos una observación (sobre una actividad, un "
                            "indicador o el informe en general) antes de devolverlo."])
     moment = now or utcnow()
-    for row in rows:
-        if row.status is ObservationStatus.BORRADOR:
-            row.status, row.returned_at = ObservationStatus.ENVIADA, moment
+    life.send(rows, moment)
     report.status = ReportStatus.DEVUELTO
     report.returned_at = moment
     _touch(session, report, reviewer, moment)
@@ -986,15 +975,15 @@ def add_observation(session: Session, report: FollowUpReport, *, reviewer: User,
     if element not in choices:
         errors["elemento"] = ["Elija a qué se refiere la observación: una actividad, un "
                               "indicador o «El informe en general»."]
-    cleaned = text.strip()
-    if not cleaned:
-        errors["texto"] = ["Escriba la observación: qué debe corregir o aclarar la institución."]
-    elif len(cleaned) > MAX_TEXT:
-        errors["texto"] = [f"La observación no puede pasar de {MAX_TEXT} caracteres."]
+    problem = life.text_problem(
+        text, noun="La observación",
+        empty="Escriba la observación: qué debe corregir o aclarar la institución.")
+    if problem:
+        errors["texto"] = [problem]
     if errors:
         raise InvalidInput(errors)
     row = FollowUpObservation(report_id=report.id, element=element,
-                              element_label=choices[element][:120], text=cleaned,
+                              element_label=choices[element][:120], text=text.strip(),
                               status=ObservationStatus.BORRADOR, author_id=reviewer.id,
                               created_at=now or utcnow())
     session.add(row)
@@ -1006,9 +995,7 @@ def delete_observation(session: Session, report: FollowUpReport, observation_id:
                        *, reviewer: User) -> None:
     _require_reviewer(session, report, reviewer)
     row = _observation(session, report, observation_id)
-    if row.status is not ObservationStatus.BORRADOR:
-        raise NotEditable("Esa observación ya se envió a la institución: márquela resuelta o "
-                          "abierta; no se borra.")
+    life.require_draft(row)
     session.delete(row)
     session.flush()
 
@@ -1018,11 +1005,7 @@ def judge_observation(session: Session, report: FollowUpReport, observation_id: 
                       now: datetime | None = None) -> FollowUpObservation:
     _require_reviewer(session, report, reviewer)
     row = _observation(session, report, observation_id)
-    if row.status is ObservationStatus.BORRADOR:
-        raise NotEditable("Esa observación todavía no se ha enviado: se valora después de que "
-                          "la institución la responda.")
-    row.status = ObservationStatus.RESUELTA if resolved else ObservationStatus.ABIERTA
-    row.judged_at, row.judged_by_id = now or utcnow(), reviewer.id
+    life.judge(row, reviewer=reviewer, resolved=resolved, now=now)
     session.flush()
     return row
 
@@ -1039,17 +1022,8 @@ def answer_observation(session: Session, report: FollowUpReport, observation_id:
         raise NotEditable("Las observaciones se responden cuando la Secretaría devuelve el "
                           "informe, antes de volver a enviarlo.")
     row = _observation(session, report, observation_id)
-    if row.status not in ANSWERABLE:
-        raise NotEditable("Esa observación no espera respuesta.")
-    cleaned = response.strip()
-    if not cleaned:
-        raise InvalidInput({"respuesta": ["Escriba la respuesta: qué corrigió la institución o "
-                                          "qué aclara."]})
-    if len(cleaned) > MAX_TEXT:
-        raise InvalidInput({"respuesta": [f"La respuesta no puede pasar de {MAX_TEXT} "
-                                          "caracteres."]})
-    row.response, row.responded_at, row.responded_by_id = cleaned, now or utcnow(), actor.id
-    row.status = ObservationStatus.RESPONDIDA
+    life.answer(row, actor=actor, response=response, now=now,
+                empty="Escriba la respuesta: qué corrigió la institución o qué aclara.")
     session.flush()
     return row
 

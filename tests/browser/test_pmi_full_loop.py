@@ -14,8 +14,9 @@ from playwright.sync_api import Locator, Page, Response, expect
 from sqlalchemy import select
 
 from workflow.models import Ruta, RutaTransition, User
+from workflow.observations import ObservationStatus
 from workflow.pmi_versions import PmiSnapshot
-from workflow.review import Observation, ObservationStatus
+from workflow.review import Observation
 from workflow.states import State
 
 from .conftest import Browsing, World
