@@ -34,7 +34,7 @@ from bench.run import FAST_HASH, PASSWORD, prepare
 from jobs.daily import run_daily_pass
 from jobs.deliver import deliver_pending
 from ruta import create_app
-from workflow.calendar import seed_demo_calendar
+from workflow.horizontes.calendar import seed_demo_calendar
 from workflow.models import (
     OutboxMessage,
     OutboxStatus,

@@ -22,7 +22,7 @@ from ruta import create_app
 from ruta.db import make_engine
 from ruta.migrate import upgrade
 from workflow import services
-from workflow.accounts import Passwords
+from workflow.cuentas.accounts import Passwords
 from workflow.models import Ruta, RutaTransition, School, Secretaria, User, Zona
 from workflow.roles import Role
 from workflow.states import RutaSubject, State, Trigger, fire

@@ -30,7 +30,8 @@ from blueprints.access import current_actor as _actor
 from blueprints.auth import safe_next
 from ruta.config import PROJECT_ROOT
 from ruta.db import db_session
-from workflow import accounts, invitations, school_import, schools, services
+from workflow import services
+from workflow.cuentas import accounts, invitations, school_import, schools
 from workflow.errors import InvalidInput
 from workflow.models import Ruta, School, User, Zona
 from workflow.roles import Role

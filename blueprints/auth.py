@@ -10,7 +10,7 @@ from werkzeug.wrappers import Response
 from blueprints.access import ALL_ROLES, public, roles_required
 from ruta.db import db_session
 from ruta.security import client_address, passwords, safe_next, throttle_policy
-from workflow import accounts
+from workflow.cuentas import accounts
 from workflow.errors import InvalidInput
 from workflow.roles import Role
 

@@ -29,9 +29,9 @@ from blueprints.access import commit_or_conflict as _commit
 from blueprints.access import current_actor as _actor
 from blueprints.access import ruta_in_scope as _ruta
 from ruta.db import db_session
-from workflow import autoevaluacion as auto
-from workflow import catalog as catalogs
-from workflow.catalog import Catalog
+from workflow.autoevaluacion import services as auto
+from workflow.catalogo import catalog as catalogs
+from workflow.catalogo.catalog import Catalog
 from workflow.charts import Bar, averages_chart, decimal, levels_chart
 from workflow.errors import InvalidInput
 from workflow.models import Ruta, Secretaria

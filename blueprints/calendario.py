@@ -17,9 +17,10 @@ from werkzeug.wrappers import Response
 from blueprints.access import current_actor as _actor
 from blueprints.access import roles_required
 from ruta.db import db_session
-from workflow import calendar as calendars
-from workflow import reminders
-from workflow.calendar import (
+from workflow.correo import reminders
+from workflow.errors import InvalidInput, NotFound
+from workflow.horizontes import calendar as calendars
+from workflow.horizontes.calendar import (
     LEAD_TIMES,
     CalendarData,
     CheckpointData,
@@ -27,7 +28,6 @@ from workflow.calendar import (
     HorizonCalendar,
     ReminderSent,
 )
-from workflow.errors import InvalidInput, NotFound
 from workflow.models import Ruta, User
 from workflow.roles import Role
 from workflow.scoping import NOT_FOUND_MESSAGES, get_in_scope

@@ -8,9 +8,9 @@ from werkzeug.wrappers import Response
 from blueprints.access import public
 from ruta.db import db_session
 from ruta.security import passwords
-from workflow import invitations
+from workflow.cuentas import invitations
+from workflow.cuentas.tokens import TokenPurpose, check, redeem
 from workflow.errors import InvalidInput
-from workflow.tokens import TokenPurpose, check, redeem
 
 bp = Blueprint("cuenta", __name__)
 

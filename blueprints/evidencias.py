@@ -29,8 +29,8 @@ from blueprints.access import ALL_ROLES, form_int, roles_required
 from blueprints.access import current_actor as _actor
 from ruta.db import db_session
 from ruta.security import csrf
-from workflow import evidence
 from workflow.errors import InvalidInput
+from workflow.evidencias import storage as evidence
 from workflow.models import Ruta
 from workflow.roles import Role
 from workflow.scoping import get_in_scope
@@ -49,7 +49,7 @@ def storage() -> evidence.Storage:
     if configured is not None:
         return configured  # type: ignore[no-any-return]
     if current_app.config.get("EVIDENCE_STORAGE") == "s3":
-        from workflow.storage_s3 import from_config
+        from workflow.evidencias.s3 import from_config
 
         # One client per app: building one costs tens of milliseconds; it is thread-safe.
         built = from_config(current_app.config)

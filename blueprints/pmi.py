@@ -35,9 +35,13 @@ from blueprints.access import commit_or_conflict as _commit
 from blueprints.access import current_actor as _actor
 from blueprints.access import ruta_in_scope as _ruta
 from ruta.db import db_session
-from workflow import observations, pmi, pmi_checks, pmi_versions, review, services
+from workflow import observations, services
 from workflow.errors import InvalidInput
 from workflow.models import Ruta
+from workflow.pmi import checks as pmi_checks
+from workflow.pmi import plan as pmi
+from workflow.pmi import review
+from workflow.pmi import versions as pmi_versions
 from workflow.roles import Role
 from workflow.states import ReturnTarget, Trigger
 

@@ -28,11 +28,12 @@ from blueprints.access import current_actor as _actor
 from blueprints.access import ruta_in_scope as _ruta
 from blueprints.evidencias import commit_upload, limits, posted_file, storage, upload_limits
 from ruta.db import db_session
-from workflow import evidence, observations
-from workflow import seguimiento as seg
+from workflow import observations
 from workflow.errors import GuardFailed, InvalidInput
+from workflow.evidencias import storage as evidence
 from workflow.models import Ruta, utcnow
 from workflow.roles import Role
+from workflow.seguimiento import reports as seg
 
 bp = Blueprint("seguimiento", __name__)
 

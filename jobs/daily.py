@@ -17,10 +17,8 @@ from datetime import date, datetime
 
 from flask import Flask
 
-from workflow import seguimiento, services
-from workflow.errors import DomainError
-from workflow.models import Ruta
-from workflow.reminders import (
+from workflow import services
+from workflow.correo.reminders import (
     BOGOTA,
     DAILY_JOB,
     QueuedReminder,
@@ -29,6 +27,9 @@ from workflow.reminders import (
     evaluate_reminders,
     has_run,
 )
+from workflow.errors import DomainError
+from workflow.models import Ruta
+from workflow.seguimiento import reports as seguimiento
 
 log = logging.getLogger(__name__)
 

@@ -89,7 +89,7 @@ def delivery_job(app: Flask) -> None:
 def export_job(app: Flask) -> None:
     from pathlib import Path as _Path
 
-    from workflow.export_jobs import run_pending
+    from workflow.consolidado.export_jobs import run_pending
 
     ran = run_pending(app.extensions["ruta_db"].session_factory,
                       folder=_Path(app.config["EXPORT_FOLDER"]),

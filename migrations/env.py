@@ -4,14 +4,14 @@ from __future__ import annotations
 
 from alembic import context
 
-import workflow.autoevaluacion  # noqa: F401  (registers its tables and the catalog's)
-import workflow.calendar  # noqa: F401  (registers its tables)
-import workflow.evaluacion_final  # noqa: F401  (registers its tables)
-import workflow.evidence  # noqa: F401  (registers its tables)
-import workflow.export_jobs  # noqa: F401  (registers its tables)
-import workflow.review  # noqa: F401  (registers the PMI tables)
-import workflow.seguimiento  # noqa: F401  (registers its tables)
-import workflow.tokens  # noqa: F401  (registers its tables)
+import workflow.autoevaluacion.services  # noqa: F401  (registers its tables and the catalog's)
+import workflow.cierre.evaluacion_final  # noqa: F401  (registers its tables)
+import workflow.consolidado.export_jobs  # noqa: F401  (registers its tables)
+import workflow.cuentas.tokens  # noqa: F401  (registers its tables)
+import workflow.evidencias.storage  # noqa: F401  (registers its tables)
+import workflow.horizontes.calendar  # noqa: F401  (registers its tables)
+import workflow.pmi.review  # noqa: F401  (registers the PMI tables)
+import workflow.seguimiento.reports  # noqa: F401  (registers its tables)
 from ruta.config import load_config
 from ruta.db import make_engine
 from workflow.models import Base

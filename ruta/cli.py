@@ -11,10 +11,10 @@ from sqlalchemy import func, select
 
 from ruta.config import ConfigError
 from ruta.db import db_session, get_db
-from workflow import accounts
+from workflow.cuentas import accounts
 from workflow.errors import DomainError, InvalidInput
 from workflow.models import Ruta, School, Secretaria
-from workflow.pmi_checks import check_ruta, render_text
+from workflow.pmi.checks import check_ruta, render_text
 from workflow.roles import Role
 from workflow.states import State, mermaid_diagram
 
@@ -52,7 +52,7 @@ def init_db_command() -> None:
     """Create or update the database schema (Alembic migrations) and load the shipped
     Guía 34 catalogs that are not stored yet."""
     from ruta.migrate import upgrade
-    from workflow.catalog import load_shipped_catalogs
+    from workflow.catalogo.catalog import load_shipped_catalogs
 
     upgrade(get_db().engine)
     database = db_session()
@@ -71,8 +71,8 @@ def init_db_command() -> None:
 @with_appcontext
 def demo_command(school_count: int, password: str, if_empty: bool) -> None:
     """Load Ibagué-like demo data: accounts, schools and Rutas in every state."""
+    from demo.seed import seed_demo
     from ruta.security import passwords
-    from workflow.demo import seed_demo
 
     database = db_session()
     if database.scalar(select(func.count()).select_from(Secretaria)):
@@ -91,7 +91,7 @@ def demo_command(school_count: int, password: str, if_empty: bool) -> None:
 
 
 def _print_demo_accounts(password: str | None = None) -> None:
-    from workflow.demo import DEMO_DOMAIN
+    from demo.seed import DEMO_DOMAIN
 
     click.echo("Cuentas de ejemplo" + (
         f" (contraseña «{password}»):" if password else
@@ -198,7 +198,7 @@ def schools_import_command(csv_file: str, secretaria_name: str | None) -> None:
     """Import new schools and their rectors from a CSV file: all rows or none."""
     from sqlalchemy.exc import IntegrityError
 
-    from workflow import school_import
+    from workflow.cuentas import school_import
 
     database = db_session()
     secretaria = _one_secretaria(secretaria_name)
@@ -285,7 +285,7 @@ def catalog_group() -> None:
 @with_appcontext
 def catalog_list_command() -> None:
     """Every catalog version with its counts of áreas, procesos and componentes."""
-    from workflow.catalog import Catalog, catalog_counts, current_catalog
+    from workflow.catalogo.catalog import Catalog, catalog_counts, current_catalog
 
     database = db_session()
     found = database.scalars(select(Catalog).order_by(Catalog.year, Catalog.slug)).all()
@@ -313,7 +313,7 @@ def catalog_load_command(catalog_file: str) -> None:
     """Load a catalog file (JSON) as a new version, for every Secretaría."""
     from pathlib import Path
 
-    from workflow.catalog import MAX_FILE_BYTES, CatalogProblems, load_catalog
+    from workflow.catalogo.catalog import MAX_FILE_BYTES, CatalogProblems, load_catalog
 
     database = db_session()
     path = Path(catalog_file)
@@ -335,7 +335,7 @@ def catalog_load_command(catalog_file: str) -> None:
 @with_appcontext
 def catalog_load_shipped_command() -> None:
     """Load the catalogs shipped with Ruta (Guía 34 of 2008 and 2026) that are missing."""
-    from workflow.catalog import load_shipped_catalogs
+    from workflow.catalogo.catalog import load_shipped_catalogs
 
     database = db_session()
     loaded = load_shipped_catalogs(database)
@@ -347,7 +347,7 @@ def catalog_load_shipped_command() -> None:
 
 
 def _catalog_summary(prefix: str, catalog_id: int, slug: str) -> str:
-    from workflow.catalog import catalog_counts
+    from workflow.catalogo.catalog import catalog_counts
 
     areas, procesos, componentes = catalog_counts(db_session(), [catalog_id])[catalog_id]
     return (f"{prefix}: {slug} ({areas} áreas, {procesos} procesos, "

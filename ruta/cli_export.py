@@ -11,7 +11,8 @@ from flask.cli import with_appcontext
 
 from ruta.cli import _fail, _one_secretaria
 from ruta.db import db_session
-from workflow import consolidado, exports
+from workflow.consolidado import consolidate as consolidado
+from workflow.consolidado import exports
 from workflow.models import User, Zona
 from workflow.roles import Role
 

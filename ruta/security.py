@@ -11,7 +11,7 @@ from flask_wtf.csrf import CSRFProtect
 from werkzeug.middleware.proxy_fix import ProxyFix
 from werkzeug.routing import IntegerConverter
 
-from workflow.accounts import Passwords, ThrottlePolicy, load_session_user
+from workflow.cuentas.accounts import Passwords, ThrottlePolicy, load_session_user
 from workflow.models import User
 
 # Ids are INTEGER columns: nothing bigger names a row, and SQLite cannot even compare a number

@@ -27,15 +27,15 @@ from flask.testing import FlaskClient
 from sqlalchemy import text, update
 from sqlalchemy.orm import Session
 
-import workflow.calendar  # noqa: F401  (registers its tables)
-import workflow.review  # noqa: F401  (registers the PMI tables)
-import workflow.tokens  # noqa: F401  (registers its tables)
+import workflow.cuentas.tokens  # noqa: F401  (registers its tables)
+import workflow.horizontes.calendar  # noqa: F401  (registers its tables)
+import workflow.pmi.review  # noqa: F401  (registers the PMI tables)
 from ruta import create_app
 from ruta.db import make_engine
 from ruta.migrate import upgrade
-from workflow.accounts import Passwords
-from workflow.autoevaluacion import IdentityReview, Valoracion, Vigencia
-from workflow.catalog import Catalog, store_catalog, validate_catalog
+from workflow.autoevaluacion.services import IdentityReview, Valoracion, Vigencia
+from workflow.catalogo.catalog import Catalog, store_catalog, validate_catalog
+from workflow.cuentas.accounts import Passwords
 from workflow.models import Base, Ruta, School, Secretaria, User, Zona
 from workflow.roles import Role
 from workflow.states import State

@@ -33,11 +33,11 @@ from werkzeug.routing import IntegerConverter
 from ruta import create_app
 from ruta.errors import TITLES
 from tests.conftest import Factory, WebClient, app_config
-from workflow.autoevaluacion import Estamento, TeamMember
-from workflow.calendar import FollowUpCheckpoint, HorizonCalendar
-from workflow.catalog import Catalog, CatalogProceso
-from workflow.evidence import EvidenceFile, Limits, LocalStorage, store_file
-from workflow.export_jobs import ExportJob
+from workflow.autoevaluacion.services import Estamento, TeamMember
+from workflow.catalogo.catalog import Catalog, CatalogProceso
+from workflow.consolidado.export_jobs import ExportJob
+from workflow.evidencias.storage import EvidenceFile, Limits, LocalStorage, store_file
+from workflow.horizontes.calendar import FollowUpCheckpoint, HorizonCalendar
 from workflow.models import (
     Base,
     OutboxMessage,
@@ -48,7 +48,7 @@ from workflow.models import (
     User,
 )
 from workflow.roles import Role
-from workflow.seguimiento import FollowUpReport
+from workflow.seguimiento.reports import FollowUpReport
 from workflow.states import State, Trigger
 
 METHODS = ("GET", "POST")

@@ -10,11 +10,11 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from tests.conftest import PASSWORD, Factory, WebClient
-from workflow import invitations, tokens
+from workflow.cuentas import invitations, tokens
+from workflow.cuentas.tokens import TokenPurpose
 from workflow.errors import Forbidden, InvalidInput
 from workflow.models import OutboxMessage, User, utcnow
 from workflow.roles import Role
-from workflow.tokens import TokenPurpose
 
 NEW_PASSWORD = "una frase nueva y larga"
 

@@ -14,9 +14,9 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from tests.conftest import Factory, WebClient
-from workflow import autoevaluacion as auto
-from workflow import review, services
-from workflow.catalog import (
+from workflow import services
+from workflow.autoevaluacion import services as auto
+from workflow.catalogo.catalog import (
     Catalog,
     CatalogComponente,
     CatalogProceso,
@@ -26,6 +26,7 @@ from workflow.catalog import (
 )
 from workflow.errors import Forbidden, GuardFailed, InvalidInput
 from workflow.models import OutboxMessage, Ruta, User
+from workflow.pmi import review
 from workflow.roles import Role
 from workflow.states import ReturnTarget, State
 

@@ -13,9 +13,9 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from tests.conftest import MINI_CATALOG, Factory, WebClient
-from workflow import autoevaluacion as auto
 from workflow import services
-from workflow.catalog import Catalog, current_catalog, load_shipped_catalogs
+from workflow.autoevaluacion import services as auto
+from workflow.catalogo.catalog import Catalog, current_catalog, load_shipped_catalogs
 from workflow.models import OutboxMessage, Ruta, User
 from workflow.roles import Role
 from workflow.states import State

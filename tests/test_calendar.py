@@ -11,7 +11,8 @@ from sqlalchemy.orm import Session
 
 from tests.conftest import Factory, WebClient
 from tests.test_seguimiento import build_plan, opened
-from workflow.calendar import (
+from workflow.errors import InvalidInput
+from workflow.horizontes.calendar import (
     LEAD_TIME_DEFAULTS,
     CalendarData,
     CheckpointData,
@@ -22,7 +23,6 @@ from workflow.calendar import (
     save_calendar,
     seed_demo_calendar,
 )
-from workflow.errors import InvalidInput
 from workflow.models import Secretaria
 from workflow.roles import Role
 

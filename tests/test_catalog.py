@@ -13,7 +13,7 @@ from sqlalchemy.orm import Session
 
 from tests.conftest import MINI_CATALOG, Factory
 from workflow import services
-from workflow.catalog import (
+from workflow.catalogo.catalog import (
     DEFAULT_CATALOG_SLUG,
     SHIPPED_DIR,
     Catalog,

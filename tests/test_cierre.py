@@ -10,14 +10,14 @@ import pytest
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from demo.pmi import fill_demo_pmi
 from tests.conftest import Factory
-from workflow import autoevaluacion as auto
-from workflow import evaluacion_final as final
 from workflow import services
-from workflow.calendar import FollowUpCheckpoint, HorizonCalendar, calendar_for
+from workflow.autoevaluacion import services as auto
+from workflow.cierre import evaluacion_final as final
 from workflow.errors import Forbidden, GuardFailed, InvalidInput
+from workflow.horizontes.calendar import FollowUpCheckpoint, HorizonCalendar, calendar_for
 from workflow.models import OPENED, Ruta, RutaTransition, User
-from workflow.pmi_demo import fill_demo_pmi
 from workflow.roles import Role
 from workflow.states import State
 

@@ -14,7 +14,7 @@ from sqlalchemy.orm import Session
 
 from tests.conftest import Factory, WebClient
 from tests.test_cierre import LESSONS, NOT_RECORDED, Following, complete_form, following
-from workflow import evaluacion_final as final
+from workflow.cierre import evaluacion_final as final
 from workflow.models import Ruta
 from workflow.roles import Role
 from workflow.states import State

@@ -16,15 +16,15 @@ from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from tests.conftest import Factory, WebClient
-from workflow import consolidado
-from workflow.autoevaluacion import Valoracion
-from workflow.calendar import FollowUpCheckpoint, HorizonCalendar, ReminderSent
-from workflow.catalog import Catalog, InstrumentSettings
-from workflow.consolidado import Filters, consolidate
+from workflow.autoevaluacion.services import Valoracion
+from workflow.catalogo.catalog import Catalog, InstrumentSettings
+from workflow.consolidado import consolidate as consolidado
+from workflow.consolidado.consolidate import Filters, consolidate
+from workflow.horizontes.calendar import FollowUpCheckpoint, HorizonCalendar, ReminderSent
 from workflow.models import Ruta, School, User, Zona
-from workflow.pmi import Actividad, Indicador, Meta, Objetivo
+from workflow.pmi.plan import Actividad, Indicador, Meta, Objetivo
 from workflow.roles import Role
-from workflow.seguimiento import (
+from workflow.seguimiento.reports import (
     FollowUpLine,
     FollowUpReport,
     IndicatorValue,

@@ -19,10 +19,17 @@ from werkzeug.test import encode_multipart
 
 from blueprints.evidencias import FORM_OVERHEAD
 from tests.conftest import Factory, WebClient
-from workflow import evidence
-from workflow.autoevaluacion import Valoracion
+from workflow.autoevaluacion.services import Valoracion
 from workflow.errors import InvalidInput
-from workflow.evidence import EvidenceFile, Limits, LocalStorage, TooLarge, sniff, store_file
+from workflow.evidencias import storage as evidence
+from workflow.evidencias.storage import (
+    EvidenceFile,
+    Limits,
+    LocalStorage,
+    TooLarge,
+    sniff,
+    store_file,
+)
 from workflow.models import Ruta
 from workflow.roles import Role
 from workflow.states import State

@@ -20,8 +20,8 @@ from sqlalchemy.orm import Session
 from jobs.scheduler import EXPORT_INTERVAL_SECONDS, EXPORT_JOB_ID, build_scheduler
 from tests.conftest import Factory, WebClient
 from tests.test_consolidado import seed
-from workflow.consolidado import Filters
-from workflow.export_jobs import (
+from workflow.consolidado.consolidate import Filters
+from workflow.consolidado.export_jobs import (
     STALE_AFTER,
     ExportJob,
     ExportStatus,

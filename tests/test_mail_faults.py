@@ -46,8 +46,8 @@ from tests.test_delivery import (
     queue,
     reload,
 )
-from workflow.calendar import ReminderSent, seed_demo_calendar
 from workflow.dates import BOGOTA
+from workflow.horizontes.calendar import ReminderSent, seed_demo_calendar
 from workflow.models import OutboxMessage, OutboxStatus
 from workflow.roles import Role
 from workflow.states import State

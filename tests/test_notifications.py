@@ -16,8 +16,9 @@ from jobs.deliver import deliver_pending
 from ruta import create_app
 from tests.conftest import Factory, WebClient, app_config
 from tests.smtp import SmtpServer, mail_config, smtp_fixture  # noqa: F401 (a fixture)
-from workflow import notifications, review, services
+from workflow import notifications, services
 from workflow.models import OutboxMessage, OutboxStatus, Ruta, RutaTransition, User
+from workflow.pmi import review
 from workflow.roles import Role
 from workflow.states import TRANSITIONS, State, Trigger
 

@@ -9,14 +9,15 @@ from flask import Flask
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from demo.pmi import fill_demo_pmi
 from tests.conftest import Factory
-from workflow import pmi, services
-from workflow.autoevaluacion import Estamento, TeamMember
+from workflow import services
+from workflow.autoevaluacion.services import Estamento, TeamMember
 from workflow.errors import Forbidden, GuardFailed, InvalidInput
 from workflow.models import Ruta, RutaTransition, User
-from workflow.pmi_checks import check_ruta
-from workflow.pmi_demo import fill_demo_pmi
-from workflow.pmi_versions import PmiSnapshot
+from workflow.pmi import plan as pmi
+from workflow.pmi.checks import check_ruta
+from workflow.pmi.versions import PmiSnapshot
 from workflow.roles import Role
 from workflow.states import State
 

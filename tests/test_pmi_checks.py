@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from workflow.pmi_checks import RULES, RULES_BY_ID, Severity, render_text, run_checks
+from workflow.pmi.checks import RULES, RULES_BY_ID, Severity, render_text, run_checks
 
 
 def complete_plan() -> dict[str, Any]:

@@ -7,11 +7,13 @@ from sqlalchemy import select, text, update
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session
 
+from demo.pmi import fill_demo_pmi
 from tests.conftest import Factory
-from workflow import pmi, review, services
+from workflow import services
 from workflow.models import Ruta, User
-from workflow.pmi_demo import fill_demo_pmi
-from workflow.pmi_versions import (
+from workflow.pmi import plan as pmi
+from workflow.pmi import review
+from workflow.pmi.versions import (
     ElementChange,
     FieldChange,
     PmiSnapshot,

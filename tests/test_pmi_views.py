@@ -7,11 +7,13 @@ from flask import Flask
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from demo.pmi import fill_demo_pmi
 from tests.conftest import Factory, WebClient
-from workflow import pmi, review, services
+from workflow import services
 from workflow.models import Ruta, User
 from workflow.observations import ObservationStatus
-from workflow.pmi_demo import fill_demo_pmi
+from workflow.pmi import plan as pmi
+from workflow.pmi import review
 from workflow.roles import Role
 from workflow.states import ReturnTarget, State
 

@@ -19,15 +19,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from tests.conftest import Factory, WebClient
-from workflow.calendar import (
-    FollowUpCheckpoint,
-    HorizonCalendar,
-    ReminderRule,
-    ReminderSent,
-    seed_demo_calendar,
-)
-from workflow.models import OutboxMessage, Ruta, RutaTransition, User
-from workflow.reminders import (
+from workflow.correo.reminders import (
     BOGOTA,
     QueuedReminder,
     evaluate_reminders,
@@ -35,8 +27,16 @@ from workflow.reminders import (
     iso_week,
     reminders_for,
 )
+from workflow.horizontes.calendar import (
+    FollowUpCheckpoint,
+    HorizonCalendar,
+    ReminderRule,
+    ReminderSent,
+    seed_demo_calendar,
+)
+from workflow.models import OutboxMessage, Ruta, RutaTransition, User
 from workflow.roles import Role
-from workflow.seguimiento import FollowUpReport, ReportStatus
+from workflow.seguimiento.reports import FollowUpReport, ReportStatus
 from workflow.states import State
 
 

@@ -6,13 +6,16 @@ import pytest
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from demo.pmi import fill_demo_pmi
 from tests.conftest import Factory
-from workflow import pmi, pmi_versions, review, services
+from workflow import services
 from workflow.errors import Forbidden, GuardFailed, InvalidInput
 from workflow.models import OutboxMessage, Ruta, RutaTransition, User
 from workflow.observations import ObservationStatus
-from workflow.pmi_demo import fill_demo_pmi
-from workflow.pmi_versions import ElementChange, FieldChange
+from workflow.pmi import plan as pmi
+from workflow.pmi import review
+from workflow.pmi import versions as pmi_versions
+from workflow.pmi.versions import ElementChange, FieldChange
 from workflow.roles import Role
 from workflow.states import ReturnTarget, State
 

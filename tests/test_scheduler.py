@@ -37,8 +37,8 @@ from ruta.config import ConfigError
 from tests.conftest import Factory, machine_timezone
 from tests.test_seguimiento import build_plan
 from workflow import outbox
-from workflow.calendar import JobRun, ReminderSent, seed_demo_calendar
 from workflow.dates import BOGOTA
+from workflow.horizontes.calendar import JobRun, ReminderSent, seed_demo_calendar
 from workflow.models import OutboxMessage, OutboxStatus
 from workflow.roles import Role
 from workflow.states import State

@@ -11,10 +11,10 @@ from sqlalchemy.orm import Session
 
 from ruta.config import PROJECT_ROOT
 from tests.conftest import Factory
-from workflow import school_import
+from workflow.cuentas import school_import
+from workflow.cuentas.school_import import ImportReport, UnreadableFile, import_schools, parse
 from workflow.models import OPENED, Ruta, RutaTransition, School, Secretaria, User, Zona
 from workflow.roles import Role
-from workflow.school_import import ImportReport, UnreadableFile, import_schools, parse
 from workflow.states import State
 
 HEADER = "codigo_dane,nombre,zona,comuna_o_corregimiento,rector_nombre,rector_correo"

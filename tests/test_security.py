@@ -31,7 +31,7 @@ from tests.test_access import (
     snapshot,
     url_for_route,
 )
-from workflow import accounts
+from workflow.cuentas import accounts
 from workflow.models import LoginFailure, User, UserSession, utcnow
 from workflow.roles import Role
 

@@ -19,14 +19,16 @@ from sqlalchemy.orm import Session
 from jobs.daily import run_daily_pass
 from tests.conftest import Factory
 from tests.test_race import run_together
-from workflow import evidence, seguimiento, services
-from workflow.calendar import FollowUpCheckpoint, HorizonCalendar, seed_demo_calendar
+from workflow import services
 from workflow.dates import BOGOTA
 from workflow.errors import Forbidden, GuardFailed, InvalidInput, NotFound
+from workflow.evidencias import storage as evidence
+from workflow.horizontes.calendar import FollowUpCheckpoint, HorizonCalendar, seed_demo_calendar
 from workflow.models import OutboxMessage, Ruta, RutaTransition, User
-from workflow.pmi import Actividad, Indicador, Meta, Objetivo
+from workflow.pmi.plan import Actividad, Indicador, Meta, Objetivo
 from workflow.roles import Role
-from workflow.seguimiento import (
+from workflow.seguimiento import reports as seguimiento
+from workflow.seguimiento.reports import (
     FollowUpLine,
     FollowUpReport,
     LineStatus,

@@ -14,9 +14,14 @@ from sqlalchemy.orm import Session
 
 from tests.conftest import Factory, WebClient
 from tests.test_seguimiento import Plan, build_plan, form_for
-from workflow.evidence import EvidenceFile
+from workflow.evidencias.storage import EvidenceFile
 from workflow.models import Ruta, RutaTransition
-from workflow.seguimiento import FollowUpLine, FollowUpObservation, FollowUpReport, ReportStatus
+from workflow.seguimiento.reports import (
+    FollowUpLine,
+    FollowUpObservation,
+    FollowUpReport,
+    ReportStatus,
+)
 from workflow.states import State
 
 PDF = b"%PDF-1.4\n1 0 obj<<>>endobj\ntrailer<<>>\n%%EOF\n"

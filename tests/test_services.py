@@ -10,12 +10,13 @@ from sqlalchemy import select, text
 from sqlalchemy.exc import DBAPIError, IntegrityError
 from sqlalchemy.orm import Session
 
+from demo.cierre import record_demo_final_evaluation
+from demo.pmi import fill_demo_pmi
 from tests.conftest import Factory
-from workflow import review, services
-from workflow.cierre_demo import record_demo_final_evaluation
+from workflow import services
 from workflow.errors import Forbidden, GuardFailed, InvalidTransition, NotFound, StaleRuta
 from workflow.models import OPENED, Ruta, RutaTransition
-from workflow.pmi_demo import fill_demo_pmi
+from workflow.pmi import review
 from workflow.roles import Role
 from workflow.states import ReturnTarget, State, Trigger
 

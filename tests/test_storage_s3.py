@@ -23,9 +23,9 @@ from ruta.config import ConfigError, check_production_safety, load_config
 from tests.conftest import Factory, WebClient
 from tests.test_evidence import docx_bytes, rector_with_ruta, upload
 from workflow.errors import NotFound
-from workflow.evidence import EvidenceFile
+from workflow.evidencias.s3 import S3Storage
+from workflow.evidencias.storage import EvidenceFile
 from workflow.roles import Role
-from workflow.storage_s3 import S3Storage
 
 BUCKET = "evidencias-prueba"
 CREDENTIALS = {"AWS_ACCESS_KEY_ID": "prueba", "AWS_SECRET_ACCESS_KEY": "prueba-secreta",

@@ -8,8 +8,8 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from tests.conftest import Factory, WebClient
-from workflow import review
 from workflow.models import Ruta, RutaTransition
+from workflow.pmi import review
 from workflow.roles import Role
 from workflow.states import State
 

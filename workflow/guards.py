@@ -22,8 +22,11 @@ from dataclasses import dataclass, field
 
 from sqlalchemy.orm import Session
 
-from workflow import autoevaluacion, evaluacion_final, pmi_checks, review
+from workflow.autoevaluacion import services as autoevaluacion
+from workflow.cierre import evaluacion_final
 from workflow.models import Ruta
+from workflow.pmi import checks as pmi_checks
+from workflow.pmi import review
 from workflow.states import GUARDS, ReturnTarget
 
 

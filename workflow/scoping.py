@@ -11,9 +11,9 @@ from typing import TypeVar
 from sqlalchemy import Select, false, or_, select
 from sqlalchemy.orm import Session
 
-from workflow.calendar import FollowUpCheckpoint, HorizonCalendar
-from workflow.catalog import Catalog
+from workflow.catalogo.catalog import Catalog
 from workflow.errors import NotFound
+from workflow.horizontes.calendar import FollowUpCheckpoint, HorizonCalendar
 from workflow.models import OutboxMessage, Ruta, RutaTransition, School, User
 
 ScopedModel = TypeVar("ScopedModel", School, Ruta, User, RutaTransition, OutboxMessage,

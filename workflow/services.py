@@ -17,11 +17,13 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 from sqlalchemy.orm.exc import StaleDataError
 
-from workflow import guards, notifications, pmi_versions, review
-from workflow.catalog import current_catalog_id
+from workflow import guards, notifications
+from workflow.catalogo.catalog import current_catalog_id
 from workflow.errors import Forbidden, GuardFailed, InvalidTransition, NotFound, StaleRuta
 from workflow.guards import TransitionInput
 from workflow.models import OPENED, Ruta, RutaTransition, School, User, utcnow
+from workflow.pmi import review
+from workflow.pmi import versions as pmi_versions
 from workflow.roles import Role
 from workflow.scoping import scoped
 from workflow.states import (

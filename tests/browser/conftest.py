@@ -30,8 +30,9 @@ from ruta import create_app
 from ruta.config import PROJECT_ROOT
 from ruta.db import Database
 from tests.conftest import IN_CI, PASSWORD, Factory, app_config
-from workflow import review, services
+from workflow import services
 from workflow.models import OPENED, Ruta, RutaTransition, School, User, Zona, utcnow
+from workflow.pmi import review
 from workflow.roles import Role
 from workflow.states import ReturnTarget, State, Trigger, triggers_from
 

@@ -11,7 +11,7 @@ import pytest
 from playwright.sync_api import Page, expect
 
 from tests.conftest import Factory
-from workflow import autoevaluacion as auto
+from workflow.autoevaluacion import services as auto
 from workflow.models import Ruta
 from workflow.roles import Role
 from workflow.states import State

@@ -12,12 +12,12 @@ import pytest
 from playwright.sync_api import Locator, Page, expect
 from sqlalchemy import select
 
+from demo.pmi import fill_demo_pmi
 from tests.conftest import Factory
-from workflow import autoevaluacion as auto
 from workflow import services
+from workflow.autoevaluacion import services as auto
 from workflow.models import Ruta, School, User
-from workflow.pmi import Meta
-from workflow.pmi_demo import fill_demo_pmi
+from workflow.pmi.plan import Meta
 from workflow.roles import Role
 from workflow.states import State
 

@@ -8,10 +8,10 @@ from __future__ import annotations
 import pytest
 from playwright.sync_api import Page, expect
 
+from demo.pmi import fill_demo_pmi
 from tests.conftest import Factory
 from workflow import services
 from workflow.models import School, User
-from workflow.pmi_demo import fill_demo_pmi
 from workflow.states import State
 
 from .conftest import PHONE, Browsing, World

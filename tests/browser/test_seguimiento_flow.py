@@ -17,13 +17,14 @@ import pytest
 from playwright.sync_api import Locator, Page, expect
 from sqlalchemy import select
 
+from demo.pmi import fill_demo_pmi
 from tests.conftest import Factory
-from workflow import seguimiento, services
-from workflow.calendar import seed_demo_calendar
+from workflow import services
+from workflow.horizontes.calendar import seed_demo_calendar
 from workflow.models import School, User
-from workflow.pmi import Actividad, Indicador
-from workflow.pmi_demo import fill_demo_pmi
-from workflow.seguimiento import FollowUpReport, ReportStatus
+from workflow.pmi.plan import Actividad, Indicador
+from workflow.seguimiento import reports as seguimiento
+from workflow.seguimiento.reports import FollowUpReport, ReportStatus
 from workflow.states import State
 
 from .conftest import Browsing, World

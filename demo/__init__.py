@@ -1,0 +1,1 @@
+"""Demo data, written through the real services as a user would. The domain never imports it."""

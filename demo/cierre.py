@@ -1,0 +1,154 @@
+"""Demo data for the end of a cycle: final evaluations, and a closed Ruta 2021–2023.
+
+The first demo school walked the whole previous horizon: its Ruta 2021–2023 has a complete
+autoevaluación (somewhat lower than today's, so the 2024–2026 perfil shows the change), an
+approved PMI, seguimiento, a registered final evaluation (one meta reached, one not) and the
+closing by the Secretaría. Its Ruta 2024–2026 continues it (``previous_ruta_id``). Everything
+goes through the real services with dates in 2021–2023, so the history reads as it happened.
+Each piece draws from its own random generator, so the rest of the demo is unchanged.
+"""
+
+from __future__ import annotations
+
+import random
+from datetime import UTC, datetime, timedelta
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from demo.autoevaluacion import fill_demo_autoevaluacion
+from demo.pmi import fill_demo_pmi
+from workflow import services
+from workflow.autoevaluacion import services as auto
+from workflow.catalogo.catalog import rules_for
+from workflow.cierre import evaluacion_final as final
+from workflow.models import Ruta, School, User
+from workflow.pmi.plan import Meta
+from workflow.roles import Role
+
+PREVIOUS_START = 2021
+
+LESSONS = (
+    "Las metas con seguimiento por periodo (reprobación) avanzaron; las que dependen de una "
+    "prueba anual (Saber 11) necesitan acciones desde 9.° y no solo en 11.°. Los talleres "
+    "funcionaron en la jornada de la mañana; en la tarde faltó tiempo institucional. En la "
+    "próxima Ruta: metas intermedias por año, responsables por sede y un banco de preguntas "
+    "compartido entre áreas."
+)
+COMMUNICATION = (
+    "Asamblea general de padres y madres, sesión del Consejo Directivo y publicación del "
+    "resumen de resultados en la cartelera y la página web de la institución."
+)
+
+# Per meta, in the plan's order: (verdict, share of the way from línea base to the meta).
+PREVIOUS_RESULTS = [(final.Verdict.NO_ALCANZADA, 0.3), (final.Verdict.ALCANZADA, 1.1)]
+CURRENT_RESULTS = [(final.Verdict.PARCIAL, 0.7), (final.Verdict.ALCANZADA, 1.0)]
+
+
+def _reached(meta: Meta, share: float) -> float | None:
+    """The value reached: ``share`` of the way from the línea base to the meta."""
+    if meta.cantidad is None or meta.linea_base is None:
+        return meta.cantidad
+    return round(meta.linea_base + (meta.cantidad - meta.linea_base) * share, 1)
+
+
+def record_demo_final_evaluation(session: Session, ruta: Ruta, *, rector: User,
+                                 now: datetime, results: list[tuple[final.Verdict, float]]
+                                 | None = None, register: bool = True) -> None:
+    """Fill the Ruta's final evaluation (it must be in seguimiento, recording open) and mark
+    it registrada. Flushes."""
+    results = results or CURRENT_RESULTS
+    view = final.load(session, ruta, now=now)
+    form: dict[str, str] = {
+        "lecciones": LESSONS, "comunicacion_medio": COMMUNICATION,
+        "comunicacion_fecha": (now - timedelta(days=3)).astimezone(UTC).date().isoformat()}
+    for index, row in enumerate(view.metas):
+        verdict, share = results[index % len(results)]
+        value = _reached(row.meta, share)
+        form[final.verdict_field(row.meta.id)] = verdict.value
+        form[final.value_field(row.meta.id)] = "" if value is None else str(value)
+        form[final.comment_field(row.meta.id)] = {
+            final.Verdict.ALCANZADA: "Se cumplió con las comisiones por periodo y los planes "
+                                     "de apoyo.",
+            final.Verdict.PARCIAL: "Avanzó, pero no llegó a la meta: los talleres empezaron "
+                                   "tarde en la jornada de la tarde.",
+            final.Verdict.NO_ALCANZADA: "La rotación docente en matemáticas interrumpió los "
+                                        "talleres durante un año."}[verdict]
+        for indicator in row.indicadores:
+            form[final.indicator_field(indicator.indicador.id)] = form[
+                final.value_field(row.meta.id)]
+    final.save(session, ruta, form, actor=rector, now=now)
+    if register:
+        final.register(session, ruta, actor=rector, now=now + timedelta(days=2))
+
+
+def _lower_some_levels(session: Session, ruta: Ruta, *, actor: User, now: datetime,
+                       rng: random.Random) -> None:
+    """Make the earlier autoevaluación plausibly weaker: about half the componentes one level
+    lower, a few one higher (the comparison then shows ↑, ↓ and =)."""
+    catalog = ruta.catalog  # type: ignore[attr-defined]
+    rules = rules_for(session, ruta.school.secretaria_id)
+    items = {item.componente_id: item for item in auto.rated_items(session, ruta)}
+    for area in catalog.areas:
+        for proceso in area.procesos:
+            entries: dict[int, auto.RatingInput] = {}
+            for componente in proceso.componentes:
+                item = items[componente.id]
+                if item.level is None:
+                    continue
+                draw = rng.random()
+                level = max(1, item.level - 1) if draw < 0.5 else (
+                    min(4, item.level + 1) if draw > 0.9 else item.level)
+                evidence = item.evidence
+                if rules.needs_evidence(level) and not evidence.strip():
+                    evidence = "Actas del Consejo Académico de 2020."
+                entries[componente.id] = auto.RatingInput(str(level), evidence, item.comments)
+            auto.save_proceso(session, ruta, proceso, entries, actor=actor, now=now)
+
+
+def seed_previous_cycle(session: Session, school: School, *, admin: User,
+                        reviewer: User) -> Ruta:
+    """Walk ``school``'s Ruta 2021–2023 from opening to closing and link its Ruta 2024–2026
+    to it. Flushes."""
+    rng = random.Random(f"cierre-{school.dane_code}")
+    rector = session.scalar(select(User).where(User.school_id == school.id,
+                                               User.role == Role.RECTOR, User.active))
+    team_user = session.scalar(select(User).where(User.school_id == school.id,
+                                                  User.role == Role.EQUIPO))
+    assert rector is not None, "the demo school has a rector"
+    opened_at = datetime(PREVIOUS_START, 1, 12, 14, 0, tzinfo=UTC)
+    ruta = services.open_ruta(session, school, actor=admin, start_year=PREVIOUS_START,
+                              years=3, now=opened_at)
+    fill_demo_autoevaluacion(session, ruta, rector=rector, team_user=team_user, complete=True,
+                             start=opened_at)
+    _lower_some_levels(session, ruta, actor=rector, now=opened_at + timedelta(days=20),
+                       rng=rng)
+    identity = session.get(auto.IdentityReview, ruta.id)
+    if identity is not None:
+        identity.notes = ("La visión debe precisar metas medibles y alinearse con el horizonte "
+                          "de la Ruta 2021–2023; la misión y los principios siguen vigentes.")
+    services.submit_self_assessment(session, ruta, actor=rector, expected_version=ruta.version,
+                                    now=datetime(2021, 2, 19, 16, 0, tzinfo=UTC))
+    fill_demo_pmi(session, ruta, actor=rector)
+    services.submit_pmi(session, ruta, actor=rector, expected_version=ruta.version,
+                        now=datetime(2021, 3, 10, 15, 30, tzinfo=UTC))
+    services.take_for_review(session, ruta, reviewer=reviewer, expected_version=ruta.version,
+                             now=datetime(2021, 3, 15, 13, 0, tzinfo=UTC))
+    services.approve(session, ruta, reviewer=reviewer, expected_version=ruta.version,
+                     now=datetime(2021, 3, 26, 20, 0, tzinfo=UTC),
+                     observations="Plan coherente con la autoevaluación; metas medibles.")
+    services.start_follow_up(session, ruta, actor=None, expected_version=ruta.version,
+                             now=datetime(2021, 4, 5, 10, 0, tzinfo=UTC))
+    record_demo_final_evaluation(session, ruta, rector=rector,
+                                 now=datetime(2023, 11, 17, 15, 0, tzinfo=UTC),
+                                 results=PREVIOUS_RESULTS)
+    services.close(session, ruta, reviewer=reviewer, expected_version=ruta.version,
+                   now=datetime(2023, 11, 28, 16, 0, tzinfo=UTC),
+                   observations="Evaluación final revisada. Resultados comunicados a la "
+                                "comunidad educativa.")
+    current = session.scalar(select(Ruta).where(Ruta.school_id == school.id,
+                                                Ruta.horizon_start_year == PREVIOUS_START + 3))
+    if current is not None:
+        current.previous_ruta_id = ruta.id
+    session.flush()
+    return ruta

@@ -1,0 +1,1 @@
+"""The autoevaluación institucional (first stage): identity, equipo de gestión, valoraciones, perfil."""

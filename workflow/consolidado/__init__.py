@@ -1,0 +1,1 @@
+"""The Secretaría's consolidated view of every school, and its exports."""

@@ -1,0 +1,370 @@
+"""The consolidated data as sheets: Excel (openpyxl, write-only) and CSV.
+
+Sheets, by their ``hoja=`` slug:
+
+- ``instituciones``: every school, its Ruta's state, days in it, last reminder;
+- ``estados``: Rutas per state;
+- ``perfil``: one row per school × componente of the Secretaría's current catalog;
+- ``objetivos``, ``metas``, ``indicadores``, ``actividades``: the PMI, one row per element,
+  each with its school (DANE code, name, zona, comuna) and the Ruta's state. Only Rutas at or
+  past ``pmi_formulado`` (``consolidado.PLAN_STATES``) have a plan to export: drafts are not;
+- ``metas-por-area``: per área de gestión and componente, how many metas and schools;
+- ``seguimiento``: one row per actividad of every seguimiento report sent;
+- ``indicadores-medidos``: one row per indicador measured in every report sent.
+
+Rows are produced lazily, ``consolidado.BATCH`` Rutas per query, so a Secretaría of thousands
+of schools is written with bounded memory; each sheet knows its row count beforehand (a
+COUNT query), for progress bars.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import itertools
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from dataclasses import dataclass
+from typing import IO, Any
+
+from openpyxl import Workbook
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from workflow.autoevaluacion.services import Valoracion
+from workflow.consolidado.consolidate import (
+    NO_AREA,
+    SUBMITTED_STATES,
+    Consolidado,
+    SchoolRow,
+    areas_label,
+    batches,
+    componentes_label,
+    objetivo_componentes_of,
+)
+from workflow.pmi.plan import Actividad, Indicador, Meta, Objetivo, Trayectoria
+from workflow.seguimiento import reports as seguimiento
+from workflow.states import STATE_ORDER
+
+Row = tuple[Any, ...]
+
+
+@dataclass(frozen=True)
+class Sheet:
+    slug: str  # the ``hoja=`` of the CSV download
+    title: str  # the Excel tab (at most 31 characters)
+    header: tuple[str, ...]
+    produce: Callable[[], Iterable[Row]]
+    size: Callable[[], int]
+
+    def rows(self) -> Iterable[Row]:
+        return self.produce()
+
+
+def fixed(slug: str, title: str, header: tuple[str, ...], rows: Sequence[Row]) -> Sheet:
+    """A sheet whose rows are already in memory."""
+    return Sheet(slug, title, header, lambda: rows, lambda: len(rows))
+
+
+FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+
+
+def cell(value: Any) -> Any:
+    """A value safe for a spreadsheet: text that a program would run as a formula is quoted
+    (openpyxl writes any text starting with "=" as a formula)."""
+    if isinstance(value, str) and value.startswith(FORMULA_STARTS):
+        return "'" + value
+    return value
+
+
+SCHOOL_HEADER = ("Código DANE", "Institución", "Zona", "Comuna o corregimiento", "Estado")
+
+
+def school_cells(row: SchoolRow) -> Row:
+    return (row.school.dane_code, row.school.name, row.school.zona.label, row.school.locality,
+            row.ruta.state.label if row.ruta else "Sin Ruta")
+
+
+def _school_rows(data: Consolidado) -> list[Row]:
+    rows = []
+    for row in data.schools:
+        reminder = row.last_reminder
+        rows.append((
+            *school_cells(row), row.days_in_state, "Sí" if row.overdue else "No",
+            "Sí" if row.stalled else "No",
+            reminder.day if reminder else None, reminder.summary if reminder else "",
+            row.progress.label if row.progress else "",
+        ))
+    return rows
+
+
+def _perfil_rutas(data: Consolidado) -> list[SchoolRow]:
+    catalog = data.catalog
+    if catalog is None:
+        return []
+    return [row for row in data.schools if row.ruta is not None
+            and row.ruta.state in SUBMITTED_STATES
+            and getattr(row.ruta, "catalog_id", None) == catalog.id]
+
+
+def _perfil_rows(session: Session, data: Consolidado) -> Iterator[Row]:
+    catalog = data.catalog
+    if catalog is None:
+        return
+    for chunk in batches(_perfil_rutas(data)):
+        levels = {(ruta_id, componente_id): level for ruta_id, componente_id, level in
+                  session.execute(select(Valoracion.ruta_id, Valoracion.componente_id,
+                                         Valoracion.level).where(
+                      Valoracion.ruta_id.in_([row.ruta.id for row in chunk if row.ruta])))}
+        for row in chunk:
+            assert row.ruta is not None
+            for area in catalog.areas:
+                for proceso in area.procesos:
+                    for componente in proceso.componentes:
+                        yield (row.school.dane_code, row.school.name, area.name,
+                               proceso.name, componente.code, componente.name,
+                               levels.get((row.ruta.id, componente.id)))
+
+
+# --- the PMI ------------------------------------------------------------------------------
+
+
+@dataclass
+class _Numbers:
+    """The plan's own numbering: "Objetivo 2", "Meta 2.1", "Indicador 2.1.3"."""
+
+    objetivos: dict[int, str]
+    metas: dict[int, str]
+
+
+def _numbers(session: Session, ruta_ids: Sequence[int]) -> _Numbers:
+    objetivos: dict[int, str] = {}
+    per_ruta: dict[int, int] = {}
+    for objetivo_id, ruta_id in session.execute(
+            select(Objetivo.id, Objetivo.ruta_id).where(Objetivo.ruta_id.in_(ruta_ids))
+            .order_by(Objetivo.id)):
+        per_ruta[ruta_id] = per_ruta.get(ruta_id, 0) + 1
+        objetivos[objetivo_id] = str(per_ruta[ruta_id])
+    metas: dict[int, str] = {}
+    per_objetivo: dict[int, int] = {}
+    for meta_id, objetivo_id in session.execute(
+            select(Meta.id, Meta.objetivo_id).where(Meta.ruta_id.in_(ruta_ids))
+            .order_by(Meta.id)):
+        per_objetivo[objetivo_id] = per_objetivo.get(objetivo_id, 0) + 1
+        metas[meta_id] = f"{objetivos.get(objetivo_id, '?')}.{per_objetivo[objetivo_id]}"
+    return _Numbers(objetivos, metas)
+
+
+def _by_ruta(rows: Iterable[Any]) -> dict[int, list[Any]]:
+    grouped: dict[int, list[Any]] = {}
+    for row in rows:
+        grouped.setdefault(row.ruta_id, []).append(row)
+    return grouped
+
+
+def _plan_chunks(data: Consolidado) -> Iterator[tuple[list[SchoolRow], list[int]]]:
+    for chunk in batches(data.plan_rows):
+        yield list(chunk), [row.ruta.id for row in chunk if row.ruta is not None]
+
+
+def _count(session: Session, model: type[Any], data: Consolidado) -> int:
+    return sum(session.scalar(select(func.count(model.id)).where(model.ruta_id.in_(ids))) or 0
+               for _, ids in _plan_chunks(data))
+
+
+def _objetivo_rows(session: Session, data: Consolidado) -> Iterator[Row]:
+    for chunk, ids in _plan_chunks(data):
+        links = objetivo_componentes_of(session, ids)
+        counts = {objetivo_id: count for objetivo_id, count in session.execute(
+            select(Meta.objetivo_id, func.count(Meta.id)).where(Meta.ruta_id.in_(ids))
+            .group_by(Meta.objetivo_id))}
+        objetivos = _by_ruta(session.execute(
+            select(Objetivo.id, Objetivo.ruta_id, Objetivo.enunciado)
+            .where(Objetivo.ruta_id.in_(ids)).order_by(Objetivo.id)))
+        for row in chunk:
+            assert row.ruta is not None
+            for number, objetivo in enumerate(objetivos.get(row.ruta.id, []), 1):
+                linked = links.get(objetivo.id, [])
+                yield (*school_cells(row), str(number), objetivo.enunciado,
+                       areas_label(linked) or NO_AREA, componentes_label(linked),
+                       counts.get(objetivo.id, 0))
+
+
+def _meta_rows(session: Session, data: Consolidado) -> Iterator[Row]:
+    for chunk, ids in _plan_chunks(data):
+        links = objetivo_componentes_of(session, ids)
+        numbers = _numbers(session, ids)
+        metas = _by_ruta(session.execute(
+            select(Meta.id, Meta.ruta_id, Meta.objetivo_id, Meta.enunciado, Meta.cantidad,
+                   Meta.unidad, Meta.fecha_limite, Meta.linea_base)
+            .where(Meta.ruta_id.in_(ids)).order_by(Meta.id)))
+        for row in chunk:
+            assert row.ruta is not None
+            for meta in metas.get(row.ruta.id, []):
+                linked = links.get(meta.objetivo_id, [])
+                yield (*school_cells(row), numbers.metas[meta.id],
+                       numbers.objetivos.get(meta.objetivo_id), meta.enunciado, meta.cantidad,
+                       meta.unidad, meta.fecha_limite, meta.linea_base,
+                       areas_label(linked) or NO_AREA, componentes_label(linked))
+
+
+def _element_rows(session: Session, data: Consolidado, model: type[Any],
+                  columns: Sequence[Any],
+                  cells: Callable[[Any], Row]) -> Iterator[Row]:
+    """Indicadores or actividades: numbered within their meta, "1.2.3"."""
+    for chunk, ids in _plan_chunks(data):
+        numbers = _numbers(session, ids)
+        found = _by_ruta(session.execute(
+            select(model.id, model.ruta_id, model.meta_id, *columns)
+            .where(model.ruta_id.in_(ids)).order_by(model.id)))
+        for row in chunk:
+            assert row.ruta is not None
+            per_meta: dict[int, int] = {}
+            for element in found.get(row.ruta.id, []):
+                per_meta[element.meta_id] = per_meta.get(element.meta_id, 0) + 1
+                meta_number = numbers.metas.get(element.meta_id, "?")
+                yield (*school_cells(row), f"{meta_number}.{per_meta[element.meta_id]}",
+                       meta_number, *cells(element))
+
+
+def _target(value: Any) -> Any:
+    return None if value is None or value == "" else value
+
+
+def _indicador_sheet(session: Session, data: Consolidado) -> Sheet:
+    years = data.horizon_years
+
+    def cells(row: Any) -> Row:
+        targets = row.metas_anuales or {}
+        return (row.nombre, row.formula, row.unidad, row.frecuencia, row.fuente,
+                row.linea_base, *[_target(targets.get(str(year))) for year in years])
+
+    columns = [Indicador.nombre, Indicador.formula, Indicador.unidad, Indicador.frecuencia,
+               Indicador.fuente, Indicador.linea_base, Indicador.metas_anuales]
+    return Sheet(
+        "indicadores", "PMI - Indicadores",
+        (*SCHOOL_HEADER, "Indicador", "Meta", "Nombre", "Fórmula", "Unidad", "Frecuencia",
+         "Fuente", "Línea base", *[f"Meta {year}" for year in years]),
+        lambda: _element_rows(session, data, Indicador, columns, cells),
+        lambda: _count(session, Indicador, data))
+
+
+def trayectorias_label(values: Iterable[str]) -> str:
+    labels = {item.value: item.label for item in Trayectoria}
+    return "; ".join(labels.get(value, value) for value in values)
+
+
+def _actividad_sheet(session: Session, data: Consolidado) -> Sheet:
+    def cells(row: Any) -> Row:
+        return (row.descripcion, row.responsable, row.fecha_inicio, row.fecha_fin,
+                row.recursos, row.costo, row.fuente_financiacion,
+                trayectorias_label(row.trayectorias or []))
+
+    columns = [Actividad.descripcion, Actividad.responsable, Actividad.fecha_inicio,
+               Actividad.fecha_fin, Actividad.recursos, Actividad.costo,
+               Actividad.fuente_financiacion, Actividad.trayectorias]
+    return Sheet(
+        "actividades", "PMI - Actividades",
+        (*SCHOOL_HEADER, "Actividad", "Meta", "Descripción", "Responsable", "Fecha de inicio",
+         "Fecha de terminación", "Recursos", "Costo estimado (COP)", "Fuente de financiación",
+         "Trayectorias diversas"),
+        lambda: _element_rows(session, data, Actividad, columns, cells),
+        lambda: _count(session, Actividad, data))
+
+
+def _metas_por_area_rows(data: Consolidado) -> list[Row]:
+    rows: list[Row] = []
+    for area in data.metas_por_area.areas:
+        unidades = "; ".join(f"{name} ({count})" for name, count in area.unidades)
+        rows.append((area.name, "", "Toda el área", area.metas, area.schools, unidades))
+        for componente in area.componentes:
+            if componente.code:
+                rows.append((area.name, componente.code, componente.name, componente.metas,
+                             componente.schools, ""))
+    return rows
+
+
+def sheets(session: Session, data: Consolidado) -> list[Sheet]:
+    counts = dict(data.funnel)
+    return [
+        fixed("instituciones", "Instituciones",
+              (*SCHOOL_HEADER, "Días en el estado", "PMI vencido", "Estancada",
+               "Último recordatorio", "Recordatorio", "Seguimiento"),
+              _school_rows(data)),
+        fixed("estados", "Estados", ("Estado", "Rutas"),
+              [(state.label, counts.get(state, 0)) for state in STATE_ORDER]),
+        Sheet("perfil", "Perfil por componente",
+              ("Código DANE", "Institución", "Área", "Proceso", "Código", "Componente",
+               "Nivel"),
+              lambda: _perfil_rows(session, data),
+              lambda: len(_perfil_rutas(data)) * len(data.catalog.componentes
+                                                      if data.catalog else [])),
+        Sheet("objetivos", "PMI - Objetivos",
+              (*SCHOOL_HEADER, "Objetivo", "Enunciado", "Áreas de gestión", "Componentes",
+               "Metas"),
+              lambda: _objetivo_rows(session, data), lambda: _count(session, Objetivo, data)),
+        Sheet("metas", "PMI - Metas",
+              (*SCHOOL_HEADER, "Meta", "Objetivo", "Enunciado", "Cantidad", "Unidad",
+               "Fecha límite", "Línea base", "Áreas de gestión", "Componentes"),
+              lambda: _meta_rows(session, data), lambda: _count(session, Meta, data)),
+        _indicador_sheet(session, data),
+        _actividad_sheet(session, data),
+        fixed("metas-por-area", "Metas por área",
+              ("Área de gestión", "Código", "Componente", "Metas", "Instituciones",
+               "Unidades más frecuentes"),
+              _metas_por_area_rows(data)),
+        _follow_up_sheet("seguimiento", "Seguimiento", seguimiento.EXPORT_HEADER,
+                         seguimiento.export_rows, session, data),
+        _follow_up_sheet("indicadores-medidos", "Indicadores medidos",
+                         seguimiento.INDICATOR_EXPORT_HEADER,
+                         seguimiento.indicator_export_rows, session, data),
+    ]
+
+
+def _follow_up_sheet(slug: str, title: str, header: tuple[str, ...],
+                     produce: Callable[[Session, Sequence[int]], Iterator[Row]],
+                     session: Session, data: Consolidado) -> Sheet:
+    """A seguimiento sheet over every Ruta in scope (only reports sent have rows)."""
+    ids = [row.ruta.id for row in data.schools if row.ruta is not None]
+    # Counted by reading the rows once: the seguimiento module owns which reports count.
+    return Sheet(slug, title, header, lambda: produce(session, ids),
+                 lambda: sum(1 for _ in produce(session, ids)))
+
+
+SHEET_LABELS = {
+    "instituciones": "instituciones", "estados": "estados", "perfil": "perfil por componente",
+    "objetivos": "objetivos del PMI", "metas": "metas del PMI",
+    "indicadores": "indicadores del PMI", "actividades": "actividades del PMI",
+    "metas-por-area": "metas por área", "seguimiento": "seguimiento de actividades",
+    "indicadores-medidos": "indicadores medidos",
+}
+
+
+def write_xlsx(all_sheets: Sequence[Sheet], out: IO[bytes],
+               progress: Callable[[int], None] | None = None) -> None:
+    """Write the workbook in write-only mode (rows go to disk as they come). ``progress`` is
+    told how many rows were written since its last call."""
+    workbook = Workbook(write_only=True)
+    for sheet in all_sheets:
+        worksheet = workbook.create_sheet(sheet.title[:31])
+        worksheet.append(list(sheet.header))
+        for row in sheet.rows():
+            worksheet.append([cell(value) for value in row])
+            if progress is not None:
+                progress(1)
+    workbook.save(out)
+
+
+def total_rows(all_sheets: Iterable[Sheet]) -> int:
+    return sum(sheet.size() for sheet in all_sheets)
+
+
+def csv_lines(sheet: Sheet) -> Iterator[bytes]:
+    """The sheet as UTF-8 CSV, line by line (with a BOM, so Excel reads the accents)."""
+    buffer = io.StringIO()
+    writer = csv.writer(buffer)
+    yield "\ufeff".encode()
+    for row in itertools.chain([sheet.header], sheet.rows()):
+        writer.writerow(["" if value is None else cell(value) for value in row])
+        yield buffer.getvalue().encode("utf-8")
+        buffer.seek(0)
+        buffer.truncate()

@@ -1,0 +1,1 @@
+"""Mail that is not a transition's: the reminders of the calendar."""

@@ -1,0 +1,1 @@
+"""Who uses Ruta: accounts, sessions, tokens, invitations, schools and their import."""

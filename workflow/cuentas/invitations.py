@@ -1,0 +1,56 @@
+"""Invitations and password resets by e-mail: a single-use link, queued in the outbox."""
+
+from __future__ import annotations
+
+import hashlib
+from datetime import datetime
+
+from sqlalchemy.orm import Session
+
+from workflow.cuentas import tokens
+from workflow.cuentas.tokens import LIFETIMES, TokenPurpose
+from workflow.models import User, utcnow
+from workflow.outbox import absolute_url, enqueue
+
+
+def _context(session: Session, user: User, link: str, expires_at: datetime) -> dict[str, object]:
+    return {
+        "user_name": user.name, "email": user.email, "role_label": user.role.label,
+        "school_name": user.school.name if user.school else "",
+        "secretaria_name": user.secretaria.name, "link": link, "expires_at": expires_at,
+    }
+
+
+def _dedupe_key(purpose: TokenPurpose, token: str) -> str:
+    # One message per link; the key names the link without revealing it.
+    return f"account:{purpose.value}:{hashlib.sha256(token.encode()).hexdigest()[:32]}"
+
+
+def send_invitation(session: Session, user: User, *, actor: User | None,
+                    now: datetime | None = None) -> None:
+    """Invite ``user`` to choose a password. Changes: a new link (older ones stop working)
+    and one outbox message."""
+    moment = now or utcnow()
+    token = tokens.invite(session, user, actor=actor, now=moment)
+    link = absolute_url(session, f"/invitacion/{token}")
+    enqueue(session, kind="invitacion", to=user.email,
+            context=_context(session, user, link, moment + LIFETIMES[TokenPurpose.INVITATION]),
+            dedupe_key=_dedupe_key(TokenPurpose.INVITATION, token),
+            secretaria_id=user.secretaria_id, now=moment)
+
+
+def send_password_reset(session: Session, email: str, *, now: datetime | None = None) -> bool:
+    """Mail a reset link to the active account with ``email``, if there is one and it has not
+    asked too often. True when a message was queued (the page never says which)."""
+    moment = now or utcnow()
+    found = tokens.reset_for_email(session, email, now=moment)
+    if found is None:
+        return False
+    user, token = found
+    link = absolute_url(session, f"/restablecer/{token}")
+    return enqueue(
+        session, kind="restablecer_contrasena", to=user.email,
+        context=_context(session, user, link,
+                         moment + LIFETIMES[TokenPurpose.PASSWORD_RESET]),
+        dedupe_key=_dedupe_key(TokenPurpose.PASSWORD_RESET, token),
+        secretaria_id=user.secretaria_id, now=moment)

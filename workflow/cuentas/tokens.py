@@ -1,0 +1,143 @@
+"""Single-use, expiring links for account invitations and password resets.
+
+Administrators never handle passwords: they invite, and the person chooses their own. The
+link carries a random token; the database keeps only its SHA-256, so a leaked table opens no
+account. Issuing a new link of the same purpose retires the previous unused ones.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import secrets
+from datetime import datetime, timedelta
+from enum import Enum as PyEnum
+
+from sqlalchemy import ForeignKey, Index, String, func, select, update
+from sqlalchemy.orm import Mapped, Session, mapped_column, relationship
+
+from workflow.cuentas.accounts import Passwords, normalize_email, password_problems, set_password
+from workflow.errors import Forbidden, InvalidInput
+from workflow.models import Base, User, str_enum, utcnow
+from workflow.roles import Role
+
+
+class TokenPurpose(PyEnum):
+    INVITATION = "invitacion"
+    PASSWORD_RESET = "restablecer"  # noqa: S105 (a purpose, not a password)
+
+
+LIFETIMES = {
+    TokenPurpose.INVITATION: timedelta(days=7),
+    TokenPurpose.PASSWORD_RESET: timedelta(hours=2),
+}
+# Resets one account may request per hour; more would let anyone flood a mailbox.
+MAX_RESETS_PER_HOUR = 3
+
+
+class AccountToken(Base):
+    __tablename__ = "account_tokens"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
+    purpose: Mapped[TokenPurpose] = mapped_column(str_enum(TokenPurpose, "token_purpose"))
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    expires_at: Mapped[datetime]
+    # Set when the link is used, or when a newer link of the same purpose retires it.
+    used_at: Mapped[datetime | None]
+
+    user: Mapped[User] = relationship()
+
+    __table_args__ = (Index("ix_account_tokens_user_purpose", "user_id", "purpose"),)
+
+
+def _hash(token: str) -> str:
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+def issue(session: Session, user: User, purpose: TokenPurpose, *,
+          now: datetime | None = None) -> str:
+    """A fresh link token for ``user``; earlier unused ones of the same purpose stop working."""
+    moment = now or utcnow()
+    session.execute(update(AccountToken).where(
+        AccountToken.user_id == user.id, AccountToken.purpose == purpose,
+        AccountToken.used_at.is_(None)).values(used_at=moment))
+    token = secrets.token_urlsafe(32)
+    session.add(AccountToken(user_id=user.id, purpose=purpose, token_hash=_hash(token),
+                             created_at=moment, expires_at=moment + LIFETIMES[purpose]))
+    session.flush()
+    return token
+
+
+INVALID_LINK = ("El enlace no es válido. Pida uno nuevo: use «¿Olvidó su contraseña?» en la "
+                "página de ingreso, o escriba a la Secretaría si es una invitación.")
+
+
+def _find(session: Session, token: str, purpose: TokenPurpose, moment: datetime) -> AccountToken:
+    found = session.scalar(select(AccountToken).where(AccountToken.token_hash == _hash(token),
+                                                      AccountToken.purpose == purpose))
+    if found is None or not found.user.active:
+        raise InvalidInput({"": [INVALID_LINK]})
+    if found.used_at is not None:
+        raise InvalidInput({"": ["Este enlace ya se usó o fue reemplazado por uno más reciente. "
+                                 "Use el último que recibió, o pida uno nuevo."]})
+    if found.expires_at <= moment:
+        raise InvalidInput({"": ["Este enlace venció. Pida uno nuevo."]})
+    return found
+
+
+def check(session: Session, token: str, purpose: TokenPurpose, *,
+          now: datetime | None = None) -> User:
+    """The user a still-valid link belongs to (``InvalidInput`` otherwise). Changes nothing."""
+    return _find(session, token, purpose, now or utcnow()).user
+
+
+def redeem(session: Session, token: str, purpose: TokenPurpose, *, password: str,
+           confirm: str, passwords: Passwords, now: datetime | None = None) -> User:
+    """Use the link to set the person's own password. The link stops working.
+
+    Changes: the password (not temporary), ends the user's other sessions, marks the link used.
+    """
+    moment = now or utcnow()
+    found = _find(session, token, purpose, moment)
+    user = found.user
+    problems = password_problems(password, email=user.email)
+    if problems:
+        raise InvalidInput({"new": problems})
+    if password != confirm:
+        raise InvalidInput({"confirm": ["La confirmación no coincide con la contraseña."]})
+    set_password(session, user, password, passwords=passwords)
+    found.used_at = moment
+    session.flush()
+    return user
+
+
+def invite(session: Session, user: User, *, actor: User | None,
+           now: datetime | None = None) -> str:
+    """Issue an invitation link for ``user`` (administrators only). Returns the token."""
+    if actor is not None and actor.role is not Role.ADMINISTRADOR:
+        raise Forbidden("Solo la administración de la Secretaría invita usuarios.")
+    if not user.active:
+        raise InvalidInput({"": ["No se puede invitar a un usuario desactivado."]})
+    return issue(session, user, TokenPurpose.INVITATION, now=now)
+
+
+def reset_for_email(session: Session, email: str, *,
+                    now: datetime | None = None) -> tuple[User, str] | None:
+    """A reset token for the active account with ``email``, or None.
+
+    None when there is no such account or it asked too often; the page says the same thing
+    either way, so nobody learns which e-mails have accounts.
+    """
+    moment = now or utcnow()
+    user = session.scalar(select(User).where(User.email == normalize_email(email)[:254],
+                                             User.active))
+    if user is None:
+        return None
+    recent = session.scalar(select(func.count()).select_from(AccountToken).where(
+        AccountToken.user_id == user.id,
+        AccountToken.purpose == TokenPurpose.PASSWORD_RESET,
+        AccountToken.created_at > moment - timedelta(hours=1))) or 0
+    if recent >= MAX_RESETS_PER_HOUR:
+        return None
+    return user, issue(session, user, TokenPurpose.PASSWORD_RESET, now=moment)

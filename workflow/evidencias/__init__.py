@@ -1,0 +1,1 @@
+"""Evidence files: uploads checked and stored locally or in S3."""

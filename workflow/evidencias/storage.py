@@ -1,0 +1,402 @@
+"""Evidence files: what a school uploads to back a valoración (and, later, a seguimiento report).
+
+A file is accepted by what its bytes are, never by its name: PDF, PNG, JPEG and office
+documents (OOXML and OpenDocument, recognised by their internal structure). It is copied in
+bounded chunks to a temporary file, sniffed, checked against the size limit and the school's
+quota, and only then handed to the storage under a generated key; the name the person gave is
+kept for display only. Services flush, never commit; a view that fails to commit deletes the
+stored blob so no orphan stays behind.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import re
+import secrets
+import shutil
+import tempfile
+import unicodedata
+import zipfile
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+from typing import Any, BinaryIO, Protocol
+
+from sqlalchemy import CheckConstraint, ForeignKey, Integer, String, func, select
+from sqlalchemy.orm import Mapped, Session, mapped_column, relationship
+
+from workflow.autoevaluacion import services as auto
+from workflow.catalogo.catalog import CatalogComponente
+from workflow.errors import DomainError, Forbidden, InvalidInput, NotFound
+from workflow.models import Base, Ruta, User, utcnow
+
+CHUNK = 64 * 1024
+MAX_NAME = 200
+# The head of a file is enough for every signature below.
+HEAD = 8
+MAX_ZIP_MEMBER_READ = 256 * 1024
+MiB = 1024 * 1024
+
+
+class TooLarge(DomainError):
+    """Over the size limit or the school's quota: answered as 413 with the reason."""
+
+    status = 413
+
+
+@dataclass(frozen=True)
+class FileType:
+    mime: str
+    extension: str
+    label: str
+
+
+PDF = FileType("application/pdf", "pdf", "PDF")
+PNG = FileType("image/png", "png", "imagen PNG")
+JPEG = FileType("image/jpeg", "jpg", "imagen JPEG")
+DOCX = FileType("application/vnd.openxmlformats-officedocument.wordprocessingml.document",
+                "docx", "documento de Word")
+XLSX = FileType("application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+                "xlsx", "hoja de cálculo de Excel")
+PPTX = FileType("application/vnd.openxmlformats-officedocument.presentationml.presentation",
+                "pptx", "presentación de PowerPoint")
+ODT = FileType("application/vnd.oasis.opendocument.text", "odt", "documento de OpenDocument")
+ODS = FileType("application/vnd.oasis.opendocument.spreadsheet", "ods",
+               "hoja de cálculo de OpenDocument")
+ALLOWED_TYPES = (PDF, PNG, JPEG, DOCX, XLSX, PPTX, ODT, ODS)
+ALLOWED_LABEL = "PDF, PNG, JPEG, Word (.docx), Excel (.xlsx), PowerPoint (.pptx), .odt u .ods"
+
+# OOXML: the main part's content type in [Content_Types].xml and the part that must exist.
+# Macro-enabled variants (.docm, .xlsm) declare other content types and are refused.
+OOXML = (
+    (DOCX, "application/vnd.openxmlformats-officedocument.wordprocessingml.document.main+xml",
+     "word/document.xml"),
+    (XLSX, "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet.main+xml",
+     "xl/workbook.xml"),
+    (PPTX, "application/vnd.openxmlformats-officedocument.presentationml.presentation.main+xml",
+     "ppt/presentation.xml"),
+)
+ODF = {ODT.mime: ODT, ODS.mime: ODS}
+
+
+def _zip_member(archive: zipfile.ZipFile, name: str) -> bytes:
+    # Bounded: a crafted archive cannot make us inflate a huge member.
+    with archive.open(name) as member:
+        return member.read(MAX_ZIP_MEMBER_READ)
+
+
+def _sniff_zip(stream: BinaryIO) -> FileType | None:
+    try:
+        with zipfile.ZipFile(stream) as archive:
+            names = set(archive.namelist())
+            if "mimetype" in names and "content.xml" in names:
+                declared = _zip_member(archive, "mimetype").decode("ascii", "replace").strip()
+                return ODF.get(declared)
+            if "[Content_Types].xml" in names:
+                types = _zip_member(archive, "[Content_Types].xml").decode("utf-8", "replace")
+                for file_type, main_type, main_part in OOXML:
+                    if f'ContentType="{main_type}"' in types and main_part in names:
+                        return file_type
+    except (zipfile.BadZipFile, OSError, KeyError, RuntimeError, EOFError,
+            NotImplementedError, ValueError):
+        return None
+    return None
+
+
+def sniff(stream: BinaryIO) -> FileType | None:
+    """The allowed type ``stream``'s content is, or None. Reads from the start; seekable."""
+    stream.seek(0)
+    head = stream.read(HEAD)
+    stream.seek(0)
+    if head.startswith(b"%PDF-"):
+        return PDF
+    if head.startswith(b"\x89PNG\r\n\x1a\n"):
+        return PNG
+    if head.startswith(b"\xff\xd8\xff"):
+        return JPEG
+    if head.startswith(b"PK\x03\x04"):
+        found = _sniff_zip(stream)
+        stream.seek(0)
+        return found
+    return None
+
+
+# --- names --------------------------------------------------------------------------------
+
+_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
+
+
+def display_name(raw: str | None) -> str:
+    """The name the person gave, fit to show; ``InvalidInput`` for a path-like one.
+
+    The name is never used to store the file: refusing paths keeps anyone from believing it
+    is, and keeps "../../etc/passwd" out of pages and downloads.
+    """
+    name = unicodedata.normalize("NFC", (raw or "").strip())
+    if not name:
+        raise InvalidInput({"archivo": ["Elija el archivo que quiere adjuntar."]})
+    if ("/" in name or "\\" in name or ":" in name or _CONTROL.search(name)
+            or name.startswith("..") or name == "."):
+        raise InvalidInput({"archivo": [
+            "El nombre del archivo no puede ser una ruta (sin «/», «\\», «..», «:» ni "
+            "caracteres de control). Cámbiele el nombre e inténtelo de nuevo."]})
+    return name[:MAX_NAME]
+
+
+def download_name(evidence: EvidenceFile) -> str:
+    """The display name, with the extension of what the file really is."""
+    stem, dot, extension = evidence.display_name.rpartition(".")
+    wanted = ALLOWED_BY_MIME[evidence.content_type].extension
+    if dot and extension.lower() in {wanted, "jpeg"} and stem:
+        return evidence.display_name
+    return f"{evidence.display_name}.{wanted}"
+
+
+ALLOWED_BY_MIME = {file_type.mime: file_type for file_type in ALLOWED_TYPES}
+
+
+# --- storage ------------------------------------------------------------------------------
+
+
+class Storage(Protocol):
+    """Where blobs live. Keys are generated by the storage, never derived from user input.
+
+    ``LocalStorage`` is the default; an S3-compatible store (``put`` = PutObject under a
+    random key, ``open`` = GetObject's body, ``delete`` = DeleteObject) is the production
+    option for several web servers without a shared disk.
+    """
+
+    def put(self, stream: BinaryIO) -> str: ...
+
+    def open(self, key: str) -> BinaryIO: ...
+
+    def delete(self, key: str) -> None: ...
+
+
+KEY_PATTERN = re.compile(r"^[0-9a-f]{32}$")
+
+
+class LocalStorage:
+    """Blobs in a folder outside the web root, each under a random 128-bit name."""
+
+    def __init__(self, folder: str | os.PathLike[str]) -> None:
+        self.folder = Path(folder)
+
+    def _path(self, key: str) -> Path:
+        if not KEY_PATTERN.fullmatch(key):
+            raise NotFound("No encontramos ese archivo.")
+        return self.folder / key[:2] / key
+
+    def put(self, stream: BinaryIO) -> str:
+        key = secrets.token_hex(16)
+        target = self._path(key)
+        target.parent.mkdir(parents=True, exist_ok=True)
+        partial = target.with_name(f".{key}.part")
+        stream.seek(0)
+        with open(partial, "wb") as out:
+            shutil.copyfileobj(stream, out, CHUNK)
+        # Atomic on one filesystem: a reader never sees half a file under the key.
+        os.replace(partial, target)
+        return key
+
+    def open(self, key: str) -> BinaryIO:
+        try:
+            return open(self._path(key), "rb")
+        except FileNotFoundError:
+            raise NotFound("El archivo ya no está disponible.") from None
+
+    def delete(self, key: str) -> None:
+        self._path(key).unlink(missing_ok=True)
+
+
+# --- the model ----------------------------------------------------------------------------
+
+
+class EvidenceFile(Base):
+    """One uploaded file. ``valoracion_id`` attaches it to a valoración of the
+    autoevaluación; the seguimiento reports will attach theirs with a column of their own.
+    """
+
+    __tablename__ = "evidence_files"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    school_id: Mapped[int] = mapped_column(ForeignKey("schools.id"), index=True)
+    ruta_id: Mapped[int] = mapped_column(ForeignKey("rutas.id"), index=True)
+    valoracion_id: Mapped[int | None] = mapped_column(ForeignKey("valoraciones.id"),
+                                                      index=True)
+    follow_up_report_id: Mapped[int | None] = mapped_column(
+        ForeignKey("follow_up_reports.id"), index=True)
+    uploaded_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    display_name: Mapped[str] = mapped_column(String(MAX_NAME))
+    content_type: Mapped[str] = mapped_column(String(120))
+    size: Mapped[int] = mapped_column(Integer)
+    sha256: Mapped[str] = mapped_column(String(64))
+    storage_key: Mapped[str] = mapped_column(String(200), unique=True)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+    uploaded_by: Mapped[User | None] = relationship()
+
+    __table_args__ = (
+        CheckConstraint("size > 0", name="size_positive"),
+        CheckConstraint("length(sha256) = 64", name="sha256_length"),
+    )
+
+    @property
+    def type_label(self) -> str:
+        found = ALLOWED_BY_MIME.get(self.content_type)
+        return found.label if found else self.content_type
+
+
+@dataclass(frozen=True)
+class Limits:
+    max_bytes: int = 10 * MiB
+    quota_bytes: int = 500 * MiB
+
+
+def megabytes(size: int) -> str:
+    return f"{size / MiB:.1f}".replace(".", ",") + " MB"
+
+
+def used_bytes(session: Session, school_id: int) -> int:
+    return int(session.scalar(select(func.coalesce(func.sum(EvidenceFile.size), 0))
+                              .where(EvidenceFile.school_id == school_id)) or 0)
+
+
+def _spool(stream: BinaryIO, limits: Limits) -> tuple[BinaryIO, int, str]:
+    """Copy ``stream`` to a temporary file in bounded chunks: (file, size, sha256)."""
+    spooled = tempfile.TemporaryFile()  # noqa: SIM115  (returned open; the caller closes it)
+    digest = hashlib.sha256()
+    size = 0
+    try:
+        while chunk := stream.read(CHUNK):
+            size += len(chunk)
+            if size > limits.max_bytes:
+                raise TooLarge(f"El archivo supera el límite de {megabytes(limits.max_bytes)}: "
+                               "redúzcalo (por ejemplo, escanee a menor resolución o divídalo) "
+                               "e inténtelo de nuevo.")
+            digest.update(chunk)
+            spooled.write(chunk)
+    except BaseException:
+        spooled.close()
+        raise
+    spooled.seek(0)
+    return spooled, size, digest.hexdigest()
+
+
+def store_file(session: Session, storage: Storage, *, ruta: Ruta, uploaded_by: User | None,
+               filename: str | None, stream: BinaryIO, limits: Limits,
+               valoracion_id: int | None = None) -> EvidenceFile:
+    """Check and store one file for ``ruta``'s school; add its row (flushed).
+
+    Side effects: a blob in ``storage`` (only when every check passed) and one row. On any
+    refusal nothing is stored: ``InvalidInput`` (name, empty, type) or ``TooLarge`` (size,
+    quota).
+    """
+    name = display_name(filename)
+    spooled, size, sha256 = _spool(stream, limits)
+    with spooled:
+        if size == 0:
+            raise InvalidInput({"archivo": ["El archivo está vacío."]})
+        found = sniff(spooled)
+        if found is None:
+            raise InvalidInput({"archivo": [
+                f"El contenido de «{name}» no es de un tipo permitido ({ALLOWED_LABEL}). Se "
+                "revisa el contenido, no el nombre: guárdelo o expórtelo en uno de esos "
+                "formatos."]})
+        used = used_bytes(session, ruta.school_id)
+        if used + size > limits.quota_bytes:
+            raise TooLarge(
+                f"La institución ya usa {megabytes(used)} de {megabytes(limits.quota_bytes)} "
+                f"para evidencias y este archivo ({megabytes(size)}) no cabe. Pida a la "
+                "Secretaría más espacio.")
+        key = storage.put(spooled)
+    evidence = EvidenceFile(school_id=ruta.school_id, ruta_id=ruta.id,
+                            valoracion_id=valoracion_id,
+                            uploaded_by_id=uploaded_by.id if uploaded_by else None,
+                            display_name=name, content_type=found.mime, size=size,
+                            sha256=sha256, storage_key=key)
+    session.add(evidence)
+    try:
+        session.flush()
+    except BaseException:
+        storage.delete(key)
+        raise
+    return evidence
+
+
+def _componente_of(ruta: Ruta, componente_id: int | None) -> CatalogComponente:
+    catalog = getattr(ruta, "catalog", None)
+    found = next((c for c in (catalog.componentes if catalog else [])
+                  if c.id == componente_id), None)
+    if found is None:
+        raise InvalidInput({"componente": ["Ese componente no está en el instrumento de esta "
+                                           "Ruta."]})
+    return found
+
+
+def attach_to_valoracion(session: Session, storage: Storage, ruta: Ruta, *,
+                         componente_id: int | None, actor: User, filename: str | None,
+                         stream: BinaryIO, limits: Limits) -> EvidenceFile:
+    """Attach a file to the valoración of one componente of ``ruta``'s autoevaluación.
+
+    Who: the rector, or a team member the componente's área is assigned to, while the
+    autoevaluación is editable. Creates the valoración (unrated) when it does not exist yet.
+    """
+    componente = _componente_of(ruta, componente_id)
+    if componente.proceso.area_id not in auto.editable_area_ids(session, ruta, actor):
+        raise Forbidden("Solo el rector o la rectora y el equipo que tiene asignada esta área "
+                        "pueden adjuntar evidencias aquí.")
+    auto._require_editable(session, ruta)
+    valoracion = session.scalar(select(auto.Valoracion).where(
+        auto.Valoracion.ruta_id == ruta.id, auto.Valoracion.componente_id == componente.id))
+    if valoracion is None:
+        valoracion = auto.Valoracion(ruta_id=ruta.id, componente_id=componente.id, level=None,
+                                     evidence="", comments="", updated_by_id=actor.id)
+        session.add(valoracion)
+        session.flush()
+    return store_file(session, storage, ruta=ruta, uploaded_by=actor, filename=filename,
+                      stream=stream, limits=limits, valoracion_id=valoracion.id)
+
+
+def attach_to_report(session: Session, storage: Storage, report: Any, *, actor: User,
+                     filename: str | None, stream: BinaryIO, limits: Limits) -> EvidenceFile:
+    """Attach a file to a seguimiento report (``workflow.seguimiento.FollowUpReport``).
+
+    Who: the rector or the equipo de gestión, while the report can be edited. Same checks,
+    limits and quota as every evidence file.
+    """
+    from workflow.seguimiento import reports as seguimiento
+
+    seguimiento.require_editable(session, report, actor)
+    evidence = store_file(session, storage, ruta=report.ruta, uploaded_by=actor,
+                          filename=filename, stream=stream, limits=limits)
+    evidence.follow_up_report_id = report.id
+    session.flush()
+    return evidence
+
+
+def files_by_componente(session: Session, ruta: Ruta) -> dict[int, list[EvidenceFile]]:
+    """The Ruta's autoevaluación files, by componente id, oldest first."""
+    rows = session.execute(
+        select(EvidenceFile, auto.Valoracion.componente_id)
+        .join(auto.Valoracion, auto.Valoracion.id == EvidenceFile.valoracion_id)
+        .where(EvidenceFile.ruta_id == ruta.id).order_by(EvidenceFile.id))
+    found: dict[int, list[EvidenceFile]] = {}
+    for evidence, componente_id in rows:
+        found.setdefault(componente_id, []).append(evidence)
+    return found
+
+
+def get_file(session: Session, ruta: Ruta, evidence_id: int) -> EvidenceFile:
+    """A file of ``ruta`` (already loaded in the actor's scope); 404 for any other."""
+    found = session.scalar(select(EvidenceFile).where(EvidenceFile.id == evidence_id,
+                                                      EvidenceFile.ruta_id == ruta.id,
+                                                      EvidenceFile.school_id == ruta.school_id))
+    if found is None:
+        raise NotFound("No encontramos ese archivo.")
+    return found
+
+
+# The seguimiento reports' table, which ``follow_up_report_id`` refers to.
+from workflow.seguimiento import reports as _seguimiento  # noqa: E402, F401

@@ -1,0 +1,1 @@
+"""A Secretaría's horizons: the calendar of each horizon."""

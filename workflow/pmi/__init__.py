@@ -1,0 +1,1 @@
+"""The Plan de Mejoramiento Institucional (second stage): formulation, checks, versions, review."""

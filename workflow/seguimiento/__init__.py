@@ -1,0 +1,1 @@
+"""Seguimiento periódico (third stage): a report per checkpoint, and progress."""
