@@ -30,7 +30,7 @@ from workflow.horizontes.calendar import (
 )
 from workflow.models import Ruta, User
 from workflow.roles import Role
-from workflow.scoping import NOT_FOUND_MESSAGES, get_in_scope
+from workflow.scoping import get_in_scope, not_found_message
 
 bp = Blueprint("calendario", __name__, url_prefix="/admin/calendario")
 
@@ -147,7 +147,7 @@ def _load_checkpoint(start_year: int, checkpoint_id: int) -> tuple[FollowUpCheck
     start_year, end_year = calendars.horizon_years(database, current_user, start_year)
     checkpoint = get_in_scope(database, current_user, FollowUpCheckpoint, checkpoint_id)
     if checkpoint.calendar.horizon_start_year != start_year:
-        raise NotFound(NOT_FOUND_MESSAGES[FollowUpCheckpoint])  # another horizon's
+        raise NotFound(not_found_message(FollowUpCheckpoint))  # another horizon's
     return checkpoint, end_year
 
 

@@ -2,78 +2,112 @@
 
 Views never filter by hand: they call ``get_in_scope`` (404 outside the scope) or build lists
 from ``scoped`` selects.
+
+The rules for the core models (schools, Rutas, users, history, outbox) are written here. A
+stage package that defines a model people reach by id registers its rule beside the model
+with ``scope_rule``, so this module never imports a stage: stages build on the core, never
+the reverse. A model nobody registered raises ``TypeError``: a forgotten rule fails loudly
+instead of showing everything.
 """
 
 from __future__ import annotations
 
-from typing import TypeVar
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any, TypeVar
 
-from sqlalchemy import Select, false, or_, select
+from sqlalchemy import Select, false, select
 from sqlalchemy.orm import Session
 
-from workflow.catalogo.catalog import Catalog
 from workflow.errors import NotFound
-from workflow.horizontes.calendar import FollowUpCheckpoint, HorizonCalendar
 from workflow.models import OutboxMessage, Ruta, RutaTransition, School, User
 
-ScopedModel = TypeVar("ScopedModel", School, Ruta, User, RutaTransition, OutboxMessage,
-                      FollowUpCheckpoint, Catalog)
+ScopedModel = TypeVar("ScopedModel")
+
+#: narrows ``select(model)`` to what ``actor`` (active) may see
+ScopeFilter = Callable[[User, Select[Any]], Select[Any]]
+
+
+@dataclass(frozen=True)
+class ScopeRule:
+    narrow: ScopeFilter
+    not_found: str
+
+
+_RULES: dict[type[Any], ScopeRule] = {}
+
+
+def scope_rule(model: type[Any], *, not_found: str) -> Callable[[ScopeFilter], ScopeFilter]:
+    """Register how ``model`` is narrowed to an actor's scope, and its 404 message."""
+    def register(narrow: ScopeFilter) -> ScopeFilter:
+        if model in _RULES:
+            raise RuntimeError(f"{model.__name__} already has a scope rule")
+        _RULES[model] = ScopeRule(narrow, not_found)
+        return narrow
+    return register
 
 
 def scoped(actor: User, model: type[ScopedModel]) -> Select[tuple[ScopedModel]]:
     """A select of every ``model`` row ``actor`` may see."""
-    statement = select(model)
+    rule = _RULES.get(model)
+    if rule is None:
+        raise TypeError(f"no scope rule for {model.__name__}")
+    statement: Select[Any] = select(model)
     if not actor.active:
         return statement.where(false())
-    if model is Catalog:
-        # Everyone uses the shared catalogs and their own Secretaría's adaptations.
-        return statement.where(or_(Catalog.secretaria_id.is_(None),
-                                   Catalog.secretaria_id == actor.secretaria_id))
-    if actor.role.belongs_to_school:
-        if model is School:
-            return statement.where(School.id == actor.school_id)
-        if model is Ruta:
-            # Joined as for the Secretaría, so callers can always filter on School columns.
-            return statement.join(Ruta.school).where(Ruta.school_id == actor.school_id)
-        if model is User:
-            return statement.where(User.school_id == actor.school_id)
-        if model is RutaTransition:
-            return statement.join(RutaTransition.ruta).where(Ruta.school_id == actor.school_id)
-        if model in (OutboxMessage, FollowUpCheckpoint):
-            return statement.where(false())  # the Secretaría's business, not a school's
-    else:
-        if model is School:
-            return statement.where(School.secretaria_id == actor.secretaria_id)
-        if model is Ruta:
-            return statement.join(Ruta.school).where(School.secretaria_id == actor.secretaria_id)
-        if model is User:
-            return statement.where(User.secretaria_id == actor.secretaria_id)
-        if model is RutaTransition:
-            return (statement.join(RutaTransition.ruta).join(Ruta.school)
-                    .where(School.secretaria_id == actor.secretaria_id))
-        if model is OutboxMessage:
-            return statement.where(OutboxMessage.secretaria_id == actor.secretaria_id)
-        if model is FollowUpCheckpoint:
-            return (statement.join(FollowUpCheckpoint.calendar)
-                    .where(HorizonCalendar.secretaria_id == actor.secretaria_id))
-    raise TypeError(f"no scope rule for {model.__name__}")
+    return rule.narrow(actor, statement)
 
 
-NOT_FOUND_MESSAGES = {
-    School: "No encontramos esa institución educativa.",
-    Ruta: "No encontramos esa Ruta de Mejoramiento.",
-    User: "No encontramos ese usuario.",
-    RutaTransition: "No encontramos ese registro del historial.",
-    OutboxMessage: "No encontramos ese mensaje.",
-    FollowUpCheckpoint: "No encontramos ese corte de seguimiento.",
-    Catalog: "No encontramos ese catálogo.",
-}
+def not_found_message(model: type[Any]) -> str:
+    return _RULES[model].not_found
 
 
 def get_in_scope(session: Session, actor: User, model: type[ScopedModel],
                  object_id: int) -> ScopedModel:
     """The ``model`` row with ``object_id`` if ``actor`` may see it; ``NotFound`` otherwise."""
-    found = session.scalars(scoped(actor, model).where(model.id == object_id)).one_or_none()
+    found = session.scalars(scoped(actor, model)
+                            .where(model.id == object_id)).one_or_none()  # type: ignore[attr-defined]
     if found is None:
-        raise NotFound(NOT_FOUND_MESSAGES[model])
+        raise NotFound(not_found_message(model))
     return found
+
+
+# --- the core models' rules ---------------------------------------------------------------
+
+
+@scope_rule(School, not_found="No encontramos esa institución educativa.")
+def _schools(actor: User, statement: Select[Any]) -> Select[Any]:
+    if actor.role.belongs_to_school:
+        return statement.where(School.id == actor.school_id)
+    return statement.where(School.secretaria_id == actor.secretaria_id)
+
+
+@scope_rule(Ruta, not_found="No encontramos esa Ruta de Mejoramiento.")
+def _rutas(actor: User, statement: Select[Any]) -> Select[Any]:
+    # Joined for everyone, so callers can always filter on School columns.
+    statement = statement.join(Ruta.school)
+    if actor.role.belongs_to_school:
+        return statement.where(Ruta.school_id == actor.school_id)
+    return statement.where(School.secretaria_id == actor.secretaria_id)
+
+
+@scope_rule(User, not_found="No encontramos ese usuario.")
+def _users(actor: User, statement: Select[Any]) -> Select[Any]:
+    if actor.role.belongs_to_school:
+        return statement.where(User.school_id == actor.school_id)
+    return statement.where(User.secretaria_id == actor.secretaria_id)
+
+
+@scope_rule(RutaTransition, not_found="No encontramos ese registro del historial.")
+def _history(actor: User, statement: Select[Any]) -> Select[Any]:
+    statement = statement.join(RutaTransition.ruta)
+    if actor.role.belongs_to_school:
+        return statement.where(Ruta.school_id == actor.school_id)
+    return statement.join(Ruta.school).where(School.secretaria_id == actor.secretaria_id)
+
+
+@scope_rule(OutboxMessage, not_found="No encontramos ese mensaje.")
+def _outbox(actor: User, statement: Select[Any]) -> Select[Any]:
+    if actor.role.belongs_to_school:
+        return statement.where(false())  # the Secretaría's business, not a school's
+    return statement.where(OutboxMessage.secretaria_id == actor.secretaria_id)

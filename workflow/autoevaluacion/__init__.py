@@ -1,1 +1,2 @@
-"""The autoevaluación institucional (first stage): identity, equipo de gestión, valoraciones, perfil."""
+"""The autoevaluación institucional (first stage): identity, equipo de gestión, valoraciones,
+perfil."""

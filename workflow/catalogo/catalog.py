@@ -31,6 +31,7 @@ from sqlalchemy import (
     String,
     UniqueConstraint,
     func,
+    or_,
     select,
 )
 from sqlalchemy.orm import Mapped, Session, mapped_column, relationship
@@ -38,6 +39,7 @@ from sqlalchemy.orm import Mapped, Session, mapped_column, relationship
 from workflow.errors import DomainError, Forbidden, InvalidInput, NotFound
 from workflow.models import Base, Ruta, Secretaria, User, utcnow
 from workflow.roles import Role
+from workflow.scoping import scope_rule
 
 SHIPPED_DIR = Path(__file__).resolve().parents[2] / "catalogs"
 # The instrument Circular 0488 de 2023 refers to: current for a Secretaría that chose none.
@@ -98,6 +100,13 @@ class Catalog(Base):
     @property
     def label(self) -> str:
         return f"{self.title} ({self.slug})"
+
+
+@scope_rule(Catalog, not_found="No encontramos ese catálogo.")
+def _catalogs(actor: User, statement: Select[Any]) -> Select[Any]:
+    # Everyone uses the shared catalogs and their own Secretaría's adaptations.
+    return statement.where(or_(Catalog.secretaria_id.is_(None),
+                               Catalog.secretaria_id == actor.secretaria_id))
 
 
 class CatalogArea(Base):

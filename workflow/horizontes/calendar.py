@@ -13,16 +13,18 @@ import re
 from dataclasses import dataclass
 from datetime import date, datetime
 from enum import StrEnum
-from typing import Final
+from typing import Any, Final
 
 from sqlalchemy import (
     CheckConstraint,
     Date,
     ForeignKey,
     Integer,
+    Select,
     String,
     Text,
     UniqueConstraint,
+    false,
     func,
     select,
 )
@@ -30,6 +32,7 @@ from sqlalchemy.orm import Mapped, Session, mapped_column, relationship
 
 from workflow.errors import InvalidInput, NotFound
 from workflow.models import Base, Ruta, Secretaria, User, utcnow
+from workflow.scoping import scope_rule
 
 # Lead times the administrator may choose, in days: (column, Spanish label, default, min, max).
 LEAD_TIMES: Final[tuple[tuple[str, str, int, int, int], ...]] = (
@@ -175,6 +178,14 @@ class FollowUpCheckpoint(Base):
         CheckConstraint("length(trim(name)) > 0", name="name_not_blank"),
         {"sqlite_autoincrement": True},
     )
+
+
+@scope_rule(FollowUpCheckpoint, not_found="No encontramos ese corte de seguimiento.")
+def _checkpoints(actor: User, statement: Select[Any]) -> Select[Any]:
+    if actor.role.belongs_to_school:
+        return statement.where(false())  # the Secretaría's business, not a school's
+    return (statement.join(FollowUpCheckpoint.calendar)
+            .where(HorizonCalendar.secretaria_id == actor.secretaria_id))
 
 
 class ReminderSent(Base):
