@@ -21,9 +21,9 @@ from sqlalchemy import text
 from ruta import create_app
 from ruta.db import make_engine
 from ruta.migrate import upgrade
-from workflow import services
 from workflow.cuentas.accounts import Passwords
 from workflow.models import Ruta, RutaTransition, School, Secretaria, User, Zona
+from workflow.pmi import actions as pmi_actions
 from workflow.roles import Role
 from workflow.states import RutaSubject, State, Trigger, fire
 
@@ -149,8 +149,8 @@ def main() -> None:
             ruta = session.get(Ruta, waiting_id)
             actor = session.query(User).filter_by(email="revisor@bench.co").one()
             if ruta.state is State.PMI_FORMULADO:
-                services.take_for_review(session, ruta, reviewer=actor,
-                                         expected_version=ruta.version)
+                pmi_actions.take_for_review(session, ruta, reviewer=actor,
+                                            expected_version=ruta.version)
             session.rollback()  # measure the work, keep the data as it was
             session.close()
 

@@ -30,9 +30,9 @@ from blueprints.access import current_actor as _actor
 from blueprints.auth import safe_next
 from ruta.config import PROJECT_ROOT
 from ruta.db import db_session
-from workflow import services
 from workflow.cuentas import accounts, invitations, school_import, schools
 from workflow.errors import InvalidInput
+from workflow.horizontes import opening
 from workflow.models import Ruta, School, User, Zona
 from workflow.roles import Role
 from workflow.scoping import get_in_scope, scoped
@@ -204,7 +204,7 @@ def _set_school_active(school_id: int, *, active: bool) -> Response:
 def open_missing_rutas() -> Response:
     database = db_session()
     active_schools = database.scalars(scoped(current_user, School).where(School.active)).all()
-    opened = services.open_missing_rutas(database, active_schools, actor=_actor())
+    opened = opening.open_missing_rutas(database, active_schools, actor=_actor())
     database.commit()
     secretaria = current_user.secretaria
     horizon = f"{secretaria.horizon_start_year}–{secretaria.horizon_end_year}"

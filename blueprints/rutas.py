@@ -8,17 +8,46 @@ from __future__ import annotations
 
 from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
 from flask_login import current_user
+from sqlalchemy.orm import Session
 from werkzeug.wrappers import Response
 
 from blueprints.access import ALL_ROLES, form_int, roles_required
 from ruta.db import db_session
 from workflow import services
+from workflow.autoevaluacion import actions as auto_actions
+from workflow.cierre import actions as cierre_actions
 from workflow.errors import GuardFailed
-from workflow.models import Ruta
+from workflow.models import Ruta, RutaTransition, User
+from workflow.pmi import actions as pmi_actions
 from workflow.scoping import get_in_scope
+from workflow.seguimiento import actions as seguimiento_actions
 from workflow.states import ReturnTarget, Trigger
 
 bp = Blueprint("rutas", __name__, url_prefix="/rutas")
+
+#: The service behind each button of the Ruta page, and the keyword its actor goes by. The
+#: services live in the ``actions`` module of the stage that owns what they judge.
+ACTIONS = {
+    Trigger.ENVIAR_AUTOEVALUACION: (auto_actions.submit_self_assessment, "actor"),
+    Trigger.FORMULAR_PMI: (pmi_actions.submit_pmi, "actor"),
+    Trigger.TOMAR_REVISION: (pmi_actions.take_for_review, "reviewer"),
+    Trigger.APROBAR: (pmi_actions.approve, "reviewer"),
+    Trigger.INICIAR_SEGUIMIENTO: (seguimiento_actions.start_follow_up, "actor"),
+    Trigger.CERRAR: (cierre_actions.close, "reviewer"),
+}
+
+
+def fire_action(session: Session, ruta: Ruta, trigger: Trigger, *, actor: User,
+                expected_version: int, observations: str = "",
+                target: ReturnTarget | None = None) -> RutaTransition:
+    """Dispatch a button of the Ruta page to its service, so one view serves every button."""
+    if trigger is Trigger.DEVOLVER:
+        return pmi_actions.return_with_observations(
+            session, ruta, reviewer=actor, expected_version=expected_version,
+            observations=observations, target=target)
+    service, actor_keyword = ACTIONS[trigger]
+    return service(session, ruta, expected_version=expected_version,  # type: ignore[operator]
+                   observations=observations, **{actor_keyword: actor})
 
 
 def _render_detail(ruta: Ruta, **context: object) -> str:
@@ -54,9 +83,9 @@ def act(ruta_id: int, trigger_name: str) -> Response | tuple[str, int]:
     target = ReturnTarget(target_value) if target_value in set(ReturnTarget) else None
     observations = request.form.get("observaciones", "")[:20000]
     try:
-        services.fire_action(database, ruta, trigger, actor=current_user,
-                             expected_version=expected_version, observations=observations,
-                             target=target)
+        fire_action(database, ruta, trigger, actor=current_user,
+                    expected_version=expected_version, observations=observations,
+                    target=target)
     except GuardFailed as refused:
         # Back to the page with what is missing, keeping what the person wrote.
         database.rollback()

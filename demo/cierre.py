@@ -18,13 +18,17 @@ from sqlalchemy.orm import Session
 
 from demo.autoevaluacion import fill_demo_autoevaluacion
 from demo.pmi import fill_demo_pmi
-from workflow import services
+from workflow.autoevaluacion import actions as auto_actions
 from workflow.autoevaluacion import services as auto
 from workflow.catalogo.catalog import rules_for
+from workflow.cierre import actions as cierre_actions
 from workflow.cierre import evaluacion_final as final
+from workflow.horizontes import opening
 from workflow.models import Ruta, School, User
+from workflow.pmi import actions as pmi_actions
 from workflow.pmi.plan import Meta
 from workflow.roles import Role
+from workflow.seguimiento import actions as seguimiento_actions
 
 PREVIOUS_START = 2021
 
@@ -117,8 +121,8 @@ def seed_previous_cycle(session: Session, school: School, *, admin: User,
                                                   User.role == Role.EQUIPO))
     assert rector is not None, "the demo school has a rector"
     opened_at = datetime(PREVIOUS_START, 1, 12, 14, 0, tzinfo=UTC)
-    ruta = services.open_ruta(session, school, actor=admin, start_year=PREVIOUS_START,
-                              years=3, now=opened_at)
+    ruta = opening.open_ruta(session, school, actor=admin, start_year=PREVIOUS_START,
+                             years=3, now=opened_at)
     fill_demo_autoevaluacion(session, ruta, rector=rector, team_user=team_user, complete=True,
                              start=opened_at)
     _lower_some_levels(session, ruta, actor=rector, now=opened_at + timedelta(days=20),
@@ -127,24 +131,24 @@ def seed_previous_cycle(session: Session, school: School, *, admin: User,
     if identity is not None:
         identity.notes = ("La visión debe precisar metas medibles y alinearse con el horizonte "
                           "de la Ruta 2021–2023; la misión y los principios siguen vigentes.")
-    services.submit_self_assessment(session, ruta, actor=rector, expected_version=ruta.version,
-                                    now=datetime(2021, 2, 19, 16, 0, tzinfo=UTC))
+    auto_actions.submit_self_assessment(session, ruta, actor=rector, expected_version=ruta.version,
+                                        now=datetime(2021, 2, 19, 16, 0, tzinfo=UTC))
     fill_demo_pmi(session, ruta, actor=rector)
-    services.submit_pmi(session, ruta, actor=rector, expected_version=ruta.version,
-                        now=datetime(2021, 3, 10, 15, 30, tzinfo=UTC))
-    services.take_for_review(session, ruta, reviewer=reviewer, expected_version=ruta.version,
-                             now=datetime(2021, 3, 15, 13, 0, tzinfo=UTC))
-    services.approve(session, ruta, reviewer=reviewer, expected_version=ruta.version,
-                     now=datetime(2021, 3, 26, 20, 0, tzinfo=UTC),
-                     observations="Plan coherente con la autoevaluación; metas medibles.")
-    services.start_follow_up(session, ruta, actor=None, expected_version=ruta.version,
-                             now=datetime(2021, 4, 5, 10, 0, tzinfo=UTC))
+    pmi_actions.submit_pmi(session, ruta, actor=rector, expected_version=ruta.version,
+                           now=datetime(2021, 3, 10, 15, 30, tzinfo=UTC))
+    pmi_actions.take_for_review(session, ruta, reviewer=reviewer, expected_version=ruta.version,
+                                now=datetime(2021, 3, 15, 13, 0, tzinfo=UTC))
+    pmi_actions.approve(session, ruta, reviewer=reviewer, expected_version=ruta.version,
+                        now=datetime(2021, 3, 26, 20, 0, tzinfo=UTC),
+                        observations="Plan coherente con la autoevaluación; metas medibles.")
+    seguimiento_actions.start_follow_up(session, ruta, actor=None, expected_version=ruta.version,
+                                        now=datetime(2021, 4, 5, 10, 0, tzinfo=UTC))
     record_demo_final_evaluation(session, ruta, rector=rector,
                                  now=datetime(2023, 11, 17, 15, 0, tzinfo=UTC),
                                  results=PREVIOUS_RESULTS)
-    services.close(session, ruta, reviewer=reviewer, expected_version=ruta.version,
-                   now=datetime(2023, 11, 28, 16, 0, tzinfo=UTC),
-                   observations="Evaluación final revisada. Resultados comunicados a la "
+    cierre_actions.close(session, ruta, reviewer=reviewer, expected_version=ruta.version,
+                         now=datetime(2023, 11, 28, 16, 0, tzinfo=UTC),
+                         observations="Evaluación final revisada. Resultados comunicados a la "
                                 "comunidad educativa.")
     current = session.scalar(select(Ruta).where(Ruta.school_id == school.id,
                                                 Ruta.horizon_start_year == PREVIOUS_START + 3))

@@ -17,13 +17,17 @@ from demo.autoevaluacion import fill_demo_autoevaluacion
 from demo.cierre import record_demo_final_evaluation, seed_previous_cycle
 from demo.pmi import fill_demo_pmi
 from demo.seguimiento import seed_demo_follow_up
-from workflow import services
+from workflow.autoevaluacion import actions as auto_actions
 from workflow.catalogo.catalog import load_shipped_catalogs
+from workflow.cierre import actions as cierre_actions
 from workflow.cuentas.accounts import Passwords
+from workflow.horizontes import opening
 from workflow.horizontes.calendar import seed_demo_calendar
 from workflow.models import Ruta, School, Secretaria, User, Zona
+from workflow.pmi import actions as pmi_actions
 from workflow.pmi import review
 from workflow.roles import Role
+from workflow.seguimiento import actions as seguimiento_actions
 from workflow.states import ReturnTarget
 
 DEMO_DOMAIN = "ruta.demo"
@@ -145,7 +149,7 @@ def seed_demo(session: Session, *, school_count: int, password: str,
         team_user = person(f"equipo{index + 1:02d}", Role.EQUIPO,
                            f"{rng.choice(FIRST_NAMES)} {rng.choice(LAST_NAMES)}", school)
         session.flush()
-        ruta = services.open_ruta(session, school, actor=admin, now=opened_at)
+        ruta = opening.open_ruta(session, school, actor=admin, now=opened_at)
         # Complete before the walk submits it; the Ruta that stays in borrador is half done.
         fill_demo_autoevaluacion(session, ruta, rector=rector, team_user=team_user,
                                  complete=bool(PLANS[index % len(PLANS)]), start=opened_at)
@@ -181,14 +185,14 @@ def _walk(session: Session, ruta: Ruta, plan: list[str], *, rector: User, review
         for number, row in enumerate(review.unanswered(session, ruta), 1):
             review.answer(session, ruta, row.id, actor=rector, now=later(1, 3),
                           response=DEMO_ANSWERS[(number - 1) % len(DEMO_ANSWERS)])
-        return services.submit_pmi(session, ruta, actor=rector,
-                                   expected_version=ruta.version, now=later(7, 20))
+        return pmi_actions.submit_pmi(session, ruta, actor=rector,
+                                      expected_version=ruta.version, now=later(7, 20))
 
     def approve() -> object:
         for row in review.open_observations(session, ruta):
             review.judge(session, ruta, row.id, reviewer=reviewer, resolved=True,
                          now=later(1, 2))
-        return services.approve(
+        return pmi_actions.approve(
             session, ruta, reviewer=reviewer, expected_version=ruta.version, now=later(2, 9),
             observations="Plan coherente con la autoevaluación; metas medibles y viables.")
 
@@ -196,7 +200,7 @@ def _walk(session: Session, ruta: Ruta, plan: list[str], *, rector: User, review
         for element, criterion, text in DEMO_OBSERVATIONS:
             review.add_observation(session, ruta, reviewer=reviewer, element=element,
                                    criterion=criterion, text=text, now=later(1, 2))
-        return services.return_with_observations(
+        return pmi_actions.return_with_observations(
             session, ruta, reviewer=reviewer, expected_version=ruta.version, now=later(2, 9),
             observations=RETURN_OBSERVATIONS[0], target=ReturnTarget.PMI)
 
@@ -204,24 +208,24 @@ def _walk(session: Session, ruta: Ruta, plan: list[str], *, rector: User, review
         element, criterion, text = AUTO_OBSERVATION
         review.add_observation(session, ruta, reviewer=reviewer, element=element,
                                criterion=criterion, text=text, now=later(1, 2))
-        return services.return_with_observations(
+        return pmi_actions.return_with_observations(
             session, ruta, reviewer=reviewer, expected_version=ruta.version, now=later(2, 9),
             observations=RETURN_OBSERVATIONS[1], target=ReturnTarget.AUTOEVALUACION)
 
     actions: dict[str, Callable[[], object]] = {
-        "enviar": lambda: services.submit_self_assessment(
+        "enviar": lambda: auto_actions.submit_self_assessment(
             session, ruta, actor=rector, expected_version=ruta.version, now=later(10, 25)),
         "formular": formulate,
-        "tomar": lambda: services.take_for_review(
+        "tomar": lambda: pmi_actions.take_for_review(
             session, ruta, reviewer=reviewer, expected_version=ruta.version, now=later(1, 6)),
         "aprobar": approve,
         "devolver_pmi": return_to_pmi,
         "devolver_auto": return_to_autoevaluacion,
-        "iniciar": lambda: services.start_follow_up(
+        "iniciar": lambda: seguimiento_actions.start_follow_up(
             session, ruta, actor=None, expected_version=ruta.version, now=later(10, 20)),
         "cerrar": lambda: (record_demo_final_evaluation(
             session, ruta, rector=rector, now=datetime(2026, 11, 9, 15, 0, tzinfo=UTC)),
-            services.close(
+            cierre_actions.close(
             session, ruta, reviewer=reviewer, expected_version=ruta.version,
             now=datetime(2026, 11, 16, 15, 0, tzinfo=UTC),
             observations="Evaluación final revisada. Resultados comunicados a la comunidad.")),

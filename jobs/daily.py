@@ -17,7 +17,6 @@ from datetime import date, datetime
 
 from flask import Flask
 
-from workflow import services
 from workflow.correo.reminders import (
     BOGOTA,
     DAILY_JOB,
@@ -29,6 +28,7 @@ from workflow.correo.reminders import (
 )
 from workflow.errors import DomainError
 from workflow.models import Ruta
+from workflow.seguimiento import actions as seguimiento_actions
 from workflow.seguimiento import reports as seguimiento
 
 log = logging.getLogger(__name__)
@@ -58,8 +58,8 @@ def start_due_follow_ups(app: Flask, *, day: date, now: datetime) -> list[int]:
             if ruta is None:
                 continue
             try:
-                services.start_follow_up(session, ruta, actor=None,
-                                         expected_version=ruta.version, now=now)
+                seguimiento_actions.start_follow_up(session, ruta, actor=None,
+                                                    expected_version=ruta.version, now=now)
                 session.commit()
             except DomainError as conflict:
                 session.rollback()

@@ -14,7 +14,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from tests.conftest import Factory, WebClient
-from workflow import services
+from workflow.autoevaluacion import actions as auto_actions
 from workflow.autoevaluacion import services as auto
 from workflow.catalogo.catalog import (
     Catalog,
@@ -26,6 +26,7 @@ from workflow.catalogo.catalog import (
 )
 from workflow.errors import Forbidden, GuardFailed, InvalidInput
 from workflow.models import OutboxMessage, Ruta, User
+from workflow.pmi import actions as pmi_actions
 from workflow.pmi import review
 from workflow.roles import Role
 from workflow.states import ReturnTarget, State
@@ -204,7 +205,8 @@ def test_a_return_to_the_autoevaluacion_reopens_editing(db: Session, make: Facto
     rate_everything(db, school)
     auto.save_identity(db, school.ruta, COMPLETE_IDENTITY, actor=school.rector)
     ruta = school.ruta
-    services.submit_self_assessment(db, ruta, actor=school.rector, expected_version=ruta.version)
+    auto_actions.submit_self_assessment(db, ruta, actor=school.rector,
+                                        expected_version=ruta.version)
     with pytest.raises(auto.NotEditable):
         rate(db, school, "DIR.2", {"DIR.2.1": "4"})
     ruta.state = State.EN_REVISION
@@ -212,9 +214,9 @@ def test_a_return_to_the_autoevaluacion_reopens_editing(db: Session, make: Facto
     reviewer = make.user(Role.REVISOR)
     review.add_observation(db, ruta, reviewer=reviewer, element="plan", criterion="1",
                            text="Revisen las valoraciones.")
-    services.return_with_observations(db, ruta, reviewer=reviewer,
-                                      expected_version=ruta.version, observations="Revisen.",
-                                      target=ReturnTarget.AUTOEVALUACION)
+    pmi_actions.return_with_observations(db, ruta, reviewer=reviewer,
+                                         expected_version=ruta.version, observations="Revisen.",
+                                         target=ReturnTarget.AUTOEVALUACION)
     rate(db, school, "DIR.2", {"DIR.2.1": "4"})
     assert stored(db, ruta)["DIR.2.1"] == (4, "Acta 2 de 2024.", "")
 
@@ -377,8 +379,8 @@ def test_submission_lists_exactly_what_is_missing(db: Session, school: School) -
     auto.save_identity(db, school.ruta, auto.IdentityData(mision="Formar."), actor=school.rector)
     ruta = school.ruta
     with pytest.raises(GuardFailed) as refused:
-        services.submit_self_assessment(db, ruta, actor=school.rector,
-                                        expected_version=ruta.version)
+        auto_actions.submit_self_assessment(db, ruta, actor=school.rector,
+                                            expected_version=ruta.version)
     assert refused.value.reasons == [
         "Revisión de la identidad institucional: falta escribir la visión, escribir los "
         "principios, escribir la referencia del PEI, decir si la misión sigue vigente, decir "
@@ -401,8 +403,8 @@ def test_complete_autoevaluacion_is_submitted(db: Session, school: School) -> No
     rate_everything(db, school)
     auto.save_identity(db, school.ruta, COMPLETE_IDENTITY, actor=school.rector)
     assert auto.missing_items(db, school.ruta) == []
-    services.submit_self_assessment(db, school.ruta, actor=school.rector,
-                                    expected_version=school.ruta.version)
+    auto_actions.submit_self_assessment(db, school.ruta, actor=school.rector,
+                                        expected_version=school.ruta.version)
     assert school.ruta.state is State.AUTOEVALUACION_ENVIADA
 
 
@@ -410,7 +412,7 @@ def test_ruta_without_an_instrument_cannot_be_submitted(db: Session, make: Facto
     ruta = make.ruta()
     rector = make.user(Role.RECTOR, school=ruta.school)
     with pytest.raises(GuardFailed) as refused:
-        services.submit_self_assessment(db, ruta, actor=rector, expected_version=ruta.version)
+        auto_actions.submit_self_assessment(db, ruta, actor=rector, expected_version=ruta.version)
     assert refused.value.reasons == [
         "La Ruta no tiene instrumento de autoevaluación: el rector o la rectora debe empezar "
         "la autoevaluación con el instrumento vigente de la Secretaría."]
@@ -459,8 +461,8 @@ def test_a_save_waits_for_a_submission_in_progress_and_is_then_refused(
         ruta = submitting.get(Ruta, school.ruta.id)
         rector = submitting.get(User, school.rector.id)
         # The guard has run (and locked the Ruta); the transaction is still open.
-        services.submit_self_assessment(submitting, ruta, actor=rector,
-                                        expected_version=ruta.version)
+        auto_actions.submit_self_assessment(submitting, ruta, actor=rector,
+                                            expected_version=ruta.version)
 
         def clear_a_level() -> None:
             with factory() as saving:

@@ -13,9 +13,9 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from tests.conftest import MINI_CATALOG, Factory, WebClient
-from workflow import services
 from workflow.autoevaluacion import services as auto
 from workflow.catalogo.catalog import Catalog, current_catalog, load_shipped_catalogs
+from workflow.horizontes import opening
 from workflow.models import OutboxMessage, Ruta, User
 from workflow.roles import Role
 from workflow.states import State
@@ -393,7 +393,7 @@ def test_adapted_version_made_current_is_used_by_new_rutas_only(
         db: Session, make: Factory, web: WebClient) -> None:
     admin = make.user(Role.ADMINISTRADOR)
     source = make.catalog()
-    early = services.open_ruta(db, make.school(), actor=admin)  # no current catalog yet
+    early = opening.open_ruta(db, make.school(), actor=admin)  # no current catalog yet
     db.commit()
     signed_in(web, admin)
     web.get(f"/catalogos/{source.id}/adaptar")
@@ -413,7 +413,7 @@ def test_adapted_version_made_current_is_used_by_new_rutas_only(
         "DIR.1.1", "DIR.2.1", "ACA.1.1", "ACA.1.2", "ACA.1.3"]
     assert web.post(f"/catalogos/{derived.id}/vigente").status_code == 302
     assert current_catalog(db, admin.secretaria_id).id == derived.id
-    late = services.open_ruta(db, make.school(), actor=db.get(User, admin.id))
+    late = opening.open_ruta(db, make.school(), actor=db.get(User, admin.id))
     db.commit()
     db.expire_all()
     assert (db.get(Ruta, early.id).catalog_id, db.get(Ruta, late.id).catalog_id) == (

@@ -12,7 +12,6 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from tests.conftest import MINI_CATALOG, Factory
-from workflow import services
 from workflow.catalogo.catalog import (
     DEFAULT_CATALOG_SLUG,
     SHIPPED_DIR,
@@ -32,6 +31,7 @@ from workflow.catalogo.catalog import (
     set_rules,
 )
 from workflow.errors import Forbidden, InvalidInput, NotFound
+from workflow.horizontes import opening
 from workflow.roles import Role
 
 SHIPPED_2008 = SHIPPED_DIR / "guia34-2008.json"
@@ -231,9 +231,9 @@ def test_open_ruta_pins_the_current_catalog_and_a_change_leaves_it_alone(
         db: Session, make: Factory) -> None:
     first, update = load_shipped_catalogs(db)
     admin = make.user(Role.ADMINISTRADOR)
-    early = services.open_ruta(db, make.school(), actor=admin)
+    early = opening.open_ruta(db, make.school(), actor=admin)
     set_current_catalog(db, update, actor=admin)
-    late = services.open_ruta(db, make.school(), actor=admin)
+    late = opening.open_ruta(db, make.school(), actor=admin)
     db.commit()
     db.expire_all()
     assert (early.catalog_id, late.catalog_id) == (first.id, update.id)

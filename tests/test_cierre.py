@@ -12,13 +12,16 @@ from sqlalchemy.orm import Session
 
 from demo.pmi import fill_demo_pmi
 from tests.conftest import Factory
-from workflow import services
 from workflow.autoevaluacion import services as auto
+from workflow.cierre import actions as cierre_actions
 from workflow.cierre import evaluacion_final as final
 from workflow.errors import Forbidden, GuardFailed, InvalidInput
+from workflow.horizontes import opening
 from workflow.horizontes.calendar import FollowUpCheckpoint, HorizonCalendar, calendar_for
 from workflow.models import OPENED, Ruta, RutaTransition, User
+from workflow.pmi import actions as pmi_actions
 from workflow.roles import Role
+from workflow.seguimiento import actions as seguimiento_actions
 from workflow.states import State
 
 # Recording opens on 1 November 2026 for a Ruta 2024–2026 without a calendar.
@@ -51,10 +54,10 @@ def following(db: Session, make: Factory) -> Following:
     reviewer = make.user(Role.REVISOR, secretaria=ruta.school.secretaria)
     admin = make.user(Role.ADMINISTRADOR, secretaria=ruta.school.secretaria)
     fill_demo_pmi(db, ruta, actor=rector)
-    services.submit_pmi(db, ruta, actor=rector, expected_version=ruta.version)
-    services.take_for_review(db, ruta, reviewer=reviewer, expected_version=ruta.version)
-    services.approve(db, ruta, reviewer=reviewer, expected_version=ruta.version)
-    services.start_follow_up(db, ruta, actor=None, expected_version=ruta.version)
+    pmi_actions.submit_pmi(db, ruta, actor=rector, expected_version=ruta.version)
+    pmi_actions.take_for_review(db, ruta, reviewer=reviewer, expected_version=ruta.version)
+    pmi_actions.approve(db, ruta, reviewer=reviewer, expected_version=ruta.version)
+    seguimiento_actions.start_follow_up(db, ruta, actor=None, expected_version=ruta.version)
     assert ruta.state is State.SEGUIMIENTO
     return Following(ruta, rector, reviewer, admin)
 
@@ -79,8 +82,8 @@ def count(db: Session, model: type[Any]) -> int:
 
 
 def close(db: Session, people: Following) -> RutaTransition:
-    return services.close(db, people.ruta, reviewer=people.reviewer,
-                          expected_version=people.ruta.version, now=OPEN)
+    return cierre_actions.close(db, people.ruta, reviewer=people.reviewer,
+                                expected_version=people.ruta.version, now=OPEN)
 
 
 def recorded(db: Session, people: Following) -> None:
@@ -319,7 +322,7 @@ def test_opening_the_next_ruta_twice_or_from_a_ruta_not_closed_is_refused(
 def test_a_next_horizon_ruta_opened_before_is_linked_not_duplicated(
         db: Session, make: Factory) -> None:
     people = closed(db, make)
-    existing = services.open_ruta(db, people.ruta.school, actor=people.admin, start_year=2027)
+    existing = opening.open_ruta(db, people.ruta.school, actor=people.admin, start_year=2027)
     assert final.open_next_ruta(db, people.ruta, actor=people.admin) is existing
     assert existing.previous_ruta_id == people.ruta.id
 

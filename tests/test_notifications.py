@@ -16,10 +16,12 @@ from jobs.deliver import deliver_pending
 from ruta import create_app
 from tests.conftest import Factory, WebClient, app_config
 from tests.smtp import SmtpServer, mail_config, smtp_fixture  # noqa: F401 (a fixture)
-from workflow import notifications, services
+from workflow import notifications
 from workflow.models import OutboxMessage, OutboxStatus, Ruta, RutaTransition, User
+from workflow.pmi import actions as pmi_actions
 from workflow.pmi import review
 from workflow.roles import Role
+from workflow.seguimiento import actions as seguimiento_actions
 from workflow.states import TRANSITIONS, State, Trigger
 
 BASE_URL = "https://ruta.ibague.gov.co"
@@ -244,8 +246,8 @@ def test_refused_transition_queues_nothing(db: Session, web: WebClient,
 
 def test_rolled_back_transition_leaves_no_mail(db: Session, people: People) -> None:
     move(db, people.ruta, State.PMI_FORMULADO)
-    services.take_for_review(db, people.ruta, reviewer=people.reviewers[0],
-                             expected_version=people.ruta.version)
+    pmi_actions.take_for_review(db, people.ruta, reviewer=people.reviewers[0],
+                                expected_version=people.ruta.version)
     assert db.scalar(select(func.count()).select_from(OutboxMessage)) == 1
 
     db.rollback()
@@ -257,7 +259,8 @@ def test_system_start_of_follow_up_says_it_began_on_the_plan_date(
         db: Session, people: People) -> None:
     move(db, people.ruta, State.APROBADO)
 
-    services.start_follow_up(db, people.ruta, actor=None, expected_version=people.ruta.version)
+    seguimiento_actions.start_follow_up(db, people.ruta, actor=None,
+                                        expected_version=people.ruta.version)
     db.commit()
 
     [row] = outbox_rows(db)
@@ -271,8 +274,8 @@ def test_school_without_an_active_rector_gets_no_rector_mail(db: Session,
     people.rector.active = False
     move(db, people.ruta, State.PMI_FORMULADO)
 
-    services.take_for_review(db, people.ruta, reviewer=people.reviewers[0],
-                             expected_version=people.ruta.version)
+    pmi_actions.take_for_review(db, people.ruta, reviewer=people.reviewers[0],
+                                expected_version=people.ruta.version)
     db.commit()
 
     assert outbox_rows(db) == []
@@ -283,8 +286,8 @@ def test_return_without_an_active_rector_goes_to_the_team(db: Session,
     people.rector.active = False
     move(db, people.ruta, State.EN_REVISION)
 
-    services.approve(db, people.ruta, reviewer=people.reviewers[0],
-                     expected_version=people.ruta.version)
+    pmi_actions.approve(db, people.ruta, reviewer=people.reviewers[0],
+                        expected_version=people.ruta.version)
     db.commit()
 
     [row] = outbox_rows(db)
@@ -293,8 +296,8 @@ def test_return_without_an_active_rector_goes_to_the_team(db: Session,
 
 def test_queueing_the_same_transition_twice_adds_nothing(db: Session, people: People) -> None:
     move(db, people.ruta, State.PMI_FORMULADO)
-    entry = services.take_for_review(db, people.ruta, reviewer=people.reviewers[0],
-                                     expected_version=people.ruta.version)
+    entry = pmi_actions.take_for_review(db, people.ruta, reviewer=people.reviewers[0],
+                                        expected_version=people.ruta.version)
 
     again = notifications.transition_happened(db, entry)
     db.commit()
@@ -335,8 +338,8 @@ def test_transition_mail_arrives_by_smtp_with_both_parts_and_the_link(
 
 def test_transition_context_is_plain_values(db: Session, people: People) -> None:
     move(db, people.ruta, State.PMI_FORMULADO)
-    entry = services.take_for_review(db, people.ruta, reviewer=people.reviewers[0],
-                                     expected_version=people.ruta.version)
+    entry = pmi_actions.take_for_review(db, people.ruta, reviewer=people.reviewers[0],
+                                        expected_version=people.ruta.version)
 
     context: dict[str, Any] = notifications.transition_context(db, entry)
 

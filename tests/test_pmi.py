@@ -11,10 +11,10 @@ from sqlalchemy.orm import Session
 
 from demo.pmi import fill_demo_pmi
 from tests.conftest import Factory
-from workflow import services
 from workflow.autoevaluacion.services import Estamento, TeamMember
 from workflow.errors import Forbidden, GuardFailed, InvalidInput
 from workflow.models import Ruta, RutaTransition, User
+from workflow.pmi import actions as pmi_actions
 from workflow.pmi import plan as pmi
 from workflow.pmi.checks import check_ruta
 from workflow.pmi.versions import PmiSnapshot
@@ -150,7 +150,7 @@ def test_formular_pmi_is_refused_while_a_blocking_rule_fails(db: Session,
     fill_demo_pmi(db, ruta, actor=rector, complete=False)
     expected = [finding.message for finding in check_ruta(db, ruta).blocking_failures]
     with pytest.raises(GuardFailed) as refused:
-        services.submit_pmi(db, ruta, actor=rector, expected_version=ruta.version)
+        pmi_actions.submit_pmi(db, ruta, actor=rector, expected_version=ruta.version)
     assert refused.value.reasons == expected
     assert expected[:2] == [
         "El plan en general: la oportunidad prioritaria «DIR.1.2 Metas institucionales» no la "
@@ -165,7 +165,7 @@ def test_formular_pmi_is_refused_while_a_blocking_rule_fails(db: Session,
 def test_formular_pmi_passes_with_a_complete_plan(db: Session, make: Factory) -> None:
     ruta, rector = formulating(make)
     fill_demo_pmi(db, ruta, actor=rector)
-    services.submit_pmi(db, ruta, actor=rector, expected_version=ruta.version)
+    pmi_actions.submit_pmi(db, ruta, actor=rector, expected_version=ruta.version)
     assert ruta.state is State.PMI_FORMULADO
     assert count(db, PmiSnapshot) == 1
 

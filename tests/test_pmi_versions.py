@@ -9,8 +9,8 @@ from sqlalchemy.orm import Session
 
 from demo.pmi import fill_demo_pmi
 from tests.conftest import Factory
-from workflow import services
 from workflow.models import Ruta, User
+from workflow.pmi import actions as pmi_actions
 from workflow.pmi import plan as pmi
 from workflow.pmi import review
 from workflow.pmi.versions import (
@@ -33,17 +33,17 @@ def submitted(db: Session, make: Factory) -> tuple[Ruta, User, User]:
     make.completed_self_assessment(ruta, level=2)
     rector = make.user(Role.RECTOR, school=ruta.school)
     fill_demo_pmi(db, ruta, actor=rector)
-    services.submit_pmi(db, ruta, actor=rector, expected_version=ruta.version)
+    pmi_actions.submit_pmi(db, ruta, actor=rector, expected_version=ruta.version)
     return ruta, rector, make.user(Role.REVISOR)
 
 
 def back_to_pmi(db: Session, ruta: Ruta, reviewer: User, rector: User) -> None:
-    services.take_for_review(db, ruta, reviewer=reviewer, expected_version=ruta.version)
+    pmi_actions.take_for_review(db, ruta, reviewer=reviewer, expected_version=ruta.version)
     row = review.add_observation(db, ruta, reviewer=reviewer, element="plan", criterion="3",
                                  text="Ajuste la meta 2.")
-    services.return_with_observations(db, ruta, reviewer=reviewer,
-                                      expected_version=ruta.version, observations="",
-                                      target=ReturnTarget.PMI)
+    pmi_actions.return_with_observations(db, ruta, reviewer=reviewer,
+                                         expected_version=ruta.version, observations="",
+                                         target=ReturnTarget.PMI)
     review.answer(db, ruta, row.id, actor=rector, response="Ajustada.")
 
 
@@ -96,7 +96,7 @@ def test_resubmission_adds_a_version_and_the_diff_names_each_change(db: Session,
         actor=rector)
     deleted = db.scalars(select(pmi.Actividad).order_by(pmi.Actividad.id)).all()[1]
     pmi.delete_element(db, ruta, "actividad", deleted.id, actor=rector)
-    services.submit_pmi(db, ruta, actor=rector, expected_version=ruta.version)
+    pmi_actions.submit_pmi(db, ruta, actor=rector, expected_version=ruta.version)
 
     changes = diff_snapshots(db, ruta, 1, 2)
 

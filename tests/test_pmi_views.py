@@ -9,9 +9,9 @@ from sqlalchemy.orm import Session
 
 from demo.pmi import fill_demo_pmi
 from tests.conftest import Factory, WebClient
-from workflow import services
 from workflow.models import Ruta, User
 from workflow.observations import ObservationStatus
+from workflow.pmi import actions as pmi_actions
 from workflow.pmi import plan as pmi
 from workflow.pmi import review
 from workflow.roles import Role
@@ -80,7 +80,7 @@ def test_rector_adds_an_element_through_the_form(app: Flask, db: Session, make: 
 def test_editing_a_plan_under_review_answers_409(app: Flask, db: Session, make: Factory,
                                                  web: WebClient) -> None:
     ruta, rector = school_ruta(db, make, complete=True)
-    services.submit_pmi(db, ruta, actor=rector, expected_version=ruta.version)
+    pmi_actions.submit_pmi(db, ruta, actor=rector, expected_version=ruta.version)
     db.commit()
     web.login(rector.email)
     response = web.post(f"/rutas/{ruta.id}/pmi/elemento", {
@@ -95,8 +95,8 @@ def test_review_pages_carry_the_loop(app: Flask, db: Session, make: Factory,
                                      web_factory: object) -> None:
     ruta, rector = school_ruta(db, make, complete=True)
     reviewer = make.user(Role.REVISOR)
-    services.submit_pmi(db, ruta, actor=rector, expected_version=ruta.version)
-    services.take_for_review(db, ruta, reviewer=reviewer, expected_version=ruta.version)
+    pmi_actions.submit_pmi(db, ruta, actor=rector, expected_version=ruta.version)
+    pmi_actions.take_for_review(db, ruta, reviewer=reviewer, expected_version=ruta.version)
     db.commit()
     revisor_web: WebClient = web_factory()  # type: ignore[operator]
     rector_web: WebClient = web_factory()  # type: ignore[operator]
@@ -135,7 +135,7 @@ def test_review_pages_carry_the_loop(app: Flask, db: Session, make: Factory,
 def test_versions_and_print_pages_show_the_sent_plan(app: Flask, db: Session, make: Factory,
                                                      web: WebClient) -> None:
     ruta, rector = school_ruta(db, make, complete=True)
-    services.submit_pmi(db, ruta, actor=rector, expected_version=ruta.version)
+    pmi_actions.submit_pmi(db, ruta, actor=rector, expected_version=ruta.version)
     db.commit()
     web.login(rector.email)
     versions = page(web.get(f"/rutas/{ruta.id}/pmi/versiones"))
@@ -220,7 +220,7 @@ def test_budget_cannot_change_while_the_plan_is_in_review(app: Flask, db: Sessio
                                                           make: Factory,
                                                           web: WebClient) -> None:
     ruta, rector = school_ruta(db, make, complete=True)
-    services.submit_pmi(db, ruta, actor=rector, expected_version=ruta.version)
+    pmi_actions.submit_pmi(db, ruta, actor=rector, expected_version=ruta.version)
     db.commit()
     web.login(rector.email)
     response = web.post(f"/rutas/{ruta.id}/pmi/general", {"presupuesto": "1000"})
@@ -250,9 +250,9 @@ def test_team_outsider_cannot_save_the_budget(app: Flask, db: Session, make: Fac
 def test_deleting_an_element_while_in_review_answers_409_and_keeps_it(
         app: Flask, db: Session, make: Factory, web: WebClient) -> None:
     ruta, rector = school_ruta(db, make, complete=True)
-    services.submit_pmi(db, ruta, actor=rector, expected_version=ruta.version)
-    services.take_for_review(db, ruta, reviewer=make.user(Role.REVISOR),
-                             expected_version=ruta.version)
+    pmi_actions.submit_pmi(db, ruta, actor=rector, expected_version=ruta.version)
+    pmi_actions.take_for_review(db, ruta, reviewer=make.user(Role.REVISOR),
+                                expected_version=ruta.version)
     db.commit()
     actividad_id = db.scalar(select(pmi.Actividad.id).order_by(pmi.Actividad.id))
     counts = {model: db.scalar(select(func.count()).select_from(model))
@@ -292,23 +292,23 @@ def test_deleting_an_element_while_formulating_takes_its_children(
 def _approved_on_second_version(db: Session, make: Factory) -> tuple[Ruta, User, User]:
     ruta, rector = school_ruta(db, make, complete=True)
     reviewer = make.user(Role.REVISOR)
-    services.submit_pmi(db, ruta, actor=rector, expected_version=ruta.version)
-    services.take_for_review(db, ruta, reviewer=reviewer, expected_version=ruta.version)
+    pmi_actions.submit_pmi(db, ruta, actor=rector, expected_version=ruta.version)
+    pmi_actions.take_for_review(db, ruta, reviewer=reviewer, expected_version=ruta.version)
     row = review.add_observation(db, ruta, reviewer=reviewer, element="plan", criterion="0",
                                  text="Precise la fecha de divulgación.")
-    services.return_with_observations(db, ruta, reviewer=reviewer,
-                                      expected_version=ruta.version, observations="",
-                                      target=ReturnTarget.PMI)
+    pmi_actions.return_with_observations(db, ruta, reviewer=reviewer,
+                                         expected_version=ruta.version, observations="",
+                                         target=ReturnTarget.PMI)
     review.answer(db, ruta, row.id, actor=rector, response="Precisada.")
     meta = db.scalars(select(pmi.Meta).order_by(pmi.Meta.id)).first()
     assert meta is not None
     pmi.save_element(db, ruta, "meta", meta.id, {
         "objetivo_id": str(meta.objetivo_id), "enunciado": meta.enunciado, "cantidad": "45",
         "unidad": "%", "fecha_limite": "2026-10-31", "linea_base": "32"}, actor=rector)
-    services.submit_pmi(db, ruta, actor=rector, expected_version=ruta.version)
-    services.take_for_review(db, ruta, reviewer=reviewer, expected_version=ruta.version)
+    pmi_actions.submit_pmi(db, ruta, actor=rector, expected_version=ruta.version)
+    pmi_actions.take_for_review(db, ruta, reviewer=reviewer, expected_version=ruta.version)
     review.judge(db, ruta, row.id, reviewer=reviewer, resolved=True)
-    services.approve(db, ruta, reviewer=reviewer, expected_version=ruta.version)
+    pmi_actions.approve(db, ruta, reviewer=reviewer, expected_version=ruta.version)
     db.commit()
     return ruta, rector, reviewer
 
@@ -369,8 +369,8 @@ def test_review_page_return_form_says_an_observation_is_needed(
         app: Flask, db: Session, make: Factory, web: WebClient) -> None:
     ruta, rector = school_ruta(db, make, complete=True)
     reviewer = make.user(Role.REVISOR)
-    services.submit_pmi(db, ruta, actor=rector, expected_version=ruta.version)
-    services.take_for_review(db, ruta, reviewer=reviewer, expected_version=ruta.version)
+    pmi_actions.submit_pmi(db, ruta, actor=rector, expected_version=ruta.version)
+    pmi_actions.take_for_review(db, ruta, reviewer=reviewer, expected_version=ruta.version)
     db.commit()
     web.login(reviewer.email)
     html = page(web.get(f"/rutas/{ruta.id}/pmi/revision"))

@@ -15,9 +15,9 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from tests.conftest import Factory, WebClient
-from workflow import services
 from workflow.errors import StaleRuta
 from workflow.models import Ruta, RutaTransition
+from workflow.pmi import actions as pmi_actions
 from workflow.roles import Role
 from workflow.states import State
 
@@ -69,7 +69,7 @@ def test_two_services_approving_at_once_one_wins(pg_only: None, app: Flask, db: 
             reviewer = session.get(type(first), reviewer_id)
             version = mine.version
             loaded.wait()  # both have read version 1 before either writes
-            services.approve(session, mine, reviewer=reviewer, expected_version=version)
+            pmi_actions.approve(session, mine, reviewer=reviewer, expected_version=version)
             session.commit()
             return "aprobado"
 

@@ -8,10 +8,10 @@ from sqlalchemy.orm import Session
 
 from demo.pmi import fill_demo_pmi
 from tests.conftest import Factory
-from workflow import services
 from workflow.errors import Forbidden, GuardFailed, InvalidInput
 from workflow.models import OutboxMessage, Ruta, RutaTransition, User
 from workflow.observations import ObservationStatus
+from workflow.pmi import actions as pmi_actions
 from workflow.pmi import plan as pmi
 from workflow.pmi import review
 from workflow.pmi import versions as pmi_versions
@@ -28,8 +28,8 @@ def in_review(db: Session, make: Factory) -> tuple[Ruta, User, User]:
     rector = make.user(Role.RECTOR, school=ruta.school)
     reviewer = make.user(Role.REVISOR)
     fill_demo_pmi(db, ruta, actor=rector)
-    services.submit_pmi(db, ruta, actor=rector, expected_version=ruta.version)
-    services.take_for_review(db, ruta, reviewer=reviewer, expected_version=ruta.version)
+    pmi_actions.submit_pmi(db, ruta, actor=rector, expected_version=ruta.version)
+    pmi_actions.take_for_review(db, ruta, reviewer=reviewer, expected_version=ruta.version)
     return ruta, rector, reviewer
 
 
@@ -50,9 +50,9 @@ def test_review_loop_from_return_to_approval(db: Session, make: Factory) -> None
     on_plan = review.add_observation(
         db, ruta, reviewer=reviewer, element="plan", criterion="7",
         text="Falta la debilidad de lectura crítica en Saber 11.")
-    entry = services.return_with_observations(db, ruta, reviewer=reviewer,
-                                              expected_version=ruta.version, observations="",
-                                              target=ReturnTarget.PMI)
+    entry = pmi_actions.return_with_observations(db, ruta, reviewer=reviewer,
+                                                 expected_version=ruta.version, observations="",
+                                                 target=ReturnTarget.PMI)
     summary = ("1. [Meta 1.1 · Criterio 3] La línea base no coincide con el reporte del ICFES "
                "de 2023.\n2. [El plan en general · Criterio 7] Falta la debilidad de lectura "
                "crítica en Saber 11.")
@@ -63,7 +63,7 @@ def test_review_loop_from_return_to_approval(db: Session, make: Factory) -> None
 
     # Resubmitting before answering is refused, naming each observation.
     with pytest.raises(GuardFailed) as refused:
-        services.submit_pmi(db, ruta, actor=rector, expected_version=ruta.version)
+        pmi_actions.submit_pmi(db, ruta, actor=rector, expected_version=ruta.version)
     assert refused.value.reasons == [
         "Responda la observación 1 de la Secretaría (Meta 1.1) antes de volver a enviar el PMI.",
         "Responda la observación 2 de la Secretaría (El plan en general) antes de volver a "
@@ -75,8 +75,8 @@ def test_review_loop_from_return_to_approval(db: Session, make: Factory) -> None
     pmi.save_element(db, ruta, "meta", meta.id, {
         "objetivo_id": str(meta.objetivo_id), "enunciado": meta.enunciado, "cantidad": "45",
         "unidad": "%", "fecha_limite": "2026-11-30", "linea_base": "30"}, actor=rector)
-    services.submit_pmi(db, ruta, actor=rector, expected_version=ruta.version)
-    services.take_for_review(db, ruta, reviewer=reviewer, expected_version=ruta.version)
+    pmi_actions.submit_pmi(db, ruta, actor=rector, expected_version=ruta.version)
+    pmi_actions.take_for_review(db, ruta, reviewer=reviewer, expected_version=ruta.version)
 
     # The next review opens on what changed and on each answer.
     since = review.since_last_review(db, ruta)
@@ -91,14 +91,14 @@ def test_review_loop_from_return_to_approval(db: Session, make: Factory) -> None
     review.judge(db, ruta, on_meta.id, reviewer=reviewer, resolved=True)
     review.judge(db, ruta, on_plan.id, reviewer=reviewer, resolved=False)
     with pytest.raises(GuardFailed) as blocked:
-        services.approve(db, ruta, reviewer=reviewer, expected_version=ruta.version)
+        pmi_actions.approve(db, ruta, reviewer=reviewer, expected_version=ruta.version)
     assert blocked.value.reasons == [
         "La observación 2 (El plan en general) sigue sin resolver: sigue abierta."]
     assert ruta.state is State.EN_REVISION
 
     # Resolved: approved.
     review.judge(db, ruta, on_plan.id, reviewer=reviewer, resolved=True)
-    services.approve(db, ruta, reviewer=reviewer, expected_version=ruta.version)
+    pmi_actions.approve(db, ruta, reviewer=reviewer, expected_version=ruta.version)
     assert ruta.state is State.APROBADO
     assert [row.status for row in review.observations(db, ruta)] == [STATUS.RESUELTA] * 2
 
@@ -110,9 +110,9 @@ def test_return_needs_an_itemized_observation(db: Session, make: Factory, note: 
                              .where(RutaTransition.ruta_id == ruta.id)).all()
     # A covering note alone is refused: there would be nothing to answer or resolve.
     with pytest.raises(GuardFailed) as refused:
-        services.return_with_observations(db, ruta, reviewer=reviewer,
-                                          expected_version=ruta.version, observations=note,
-                                          target=ReturnTarget.PMI)
+        pmi_actions.return_with_observations(db, ruta, reviewer=reviewer,
+                                             expected_version=ruta.version, observations=note,
+                                             target=ReturnTarget.PMI)
     assert refused.value.reasons == [
         "Agregue al menos una observación antes de devolver: en «Revisión y observaciones» "
         "del PMI, sobre un elemento del plan o sobre «El plan en general», con el criterio de "
@@ -127,10 +127,10 @@ def test_the_covering_note_goes_before_the_itemized_list(db: Session, make: Fact
     ruta, _, reviewer = in_review(db, make)
     review.add_observation(db, ruta, reviewer=reviewer, element="plan", criterion="1",
                            text="Revise la coherencia con la autoevaluación.")
-    entry = services.return_with_observations(db, ruta, reviewer=reviewer,
-                                              expected_version=ruta.version,
-                                              observations="Comentario general.",
-                                              target=ReturnTarget.PMI)
+    entry = pmi_actions.return_with_observations(db, ruta, reviewer=reviewer,
+                                                 expected_version=ruta.version,
+                                                 observations="Comentario general.",
+                                                 target=ReturnTarget.PMI)
     assert entry.observations == ("Comentario general.\n\n1. [El plan en general · Criterio 1] "
                                   "Revise la coherencia con la autoevaluación.")
     assert db.scalars(select(RutaTransition.trigger).order_by(RutaTransition.id)).all()[-1] \
@@ -144,12 +144,12 @@ def test_draft_observation_blocks_approval_until_deleted(db: Session, make: Fact
     draft = review.add_observation(db, ruta, reviewer=reviewer, element="plan",
                                    criterion="5", text="Revise los costos.")
     with pytest.raises(GuardFailed) as blocked:
-        services.approve(db, ruta, reviewer=reviewer, expected_version=ruta.version)
+        pmi_actions.approve(db, ruta, reviewer=reviewer, expected_version=ruta.version)
     assert blocked.value.reasons == [
         "La observación 1 (El plan en general) sigue sin resolver: sin enviar (se envía al "
         "devolver)."]
     review.delete_draft(db, ruta, draft.id, reviewer=reviewer)
-    services.approve(db, ruta, reviewer=reviewer, expected_version=ruta.version)
+    pmi_actions.approve(db, ruta, reviewer=reviewer, expected_version=ruta.version)
     assert ruta.state is State.APROBADO
 
 
@@ -161,9 +161,9 @@ def test_only_the_revisor_writes_and_only_the_rector_answers(db: Session,
                                text="Yo mismo.")
     row = review.add_observation(db, ruta, reviewer=reviewer, element="plan", criterion="2",
                                  text="Revise los indicadores.")
-    services.return_with_observations(db, ruta, reviewer=reviewer,
-                                      expected_version=ruta.version, observations="",
-                                      target=ReturnTarget.PMI)
+    pmi_actions.return_with_observations(db, ruta, reviewer=reviewer,
+                                         expected_version=ruta.version, observations="",
+                                         target=ReturnTarget.PMI)
     for stranger in (reviewer, make.user(Role.EQUIPO, school=ruta.school),
                      make.user(Role.RECTOR)):
         with pytest.raises(Forbidden):
@@ -190,17 +190,17 @@ def test_return_with_only_a_still_open_observation_sends_it_again(db: Session,
     ruta, rector, reviewer = in_review(db, make)
     row = review.add_observation(db, ruta, reviewer=reviewer, element="plan", criterion="6",
                                  text="Las actividades no alcanzan para la meta 2.1.")
-    services.return_with_observations(db, ruta, reviewer=reviewer,
-                                      expected_version=ruta.version, observations="",
-                                      target=ReturnTarget.PMI)
+    pmi_actions.return_with_observations(db, ruta, reviewer=reviewer,
+                                         expected_version=ruta.version, observations="",
+                                         target=ReturnTarget.PMI)
     review.answer(db, ruta, row.id, actor=rector, response="Agregamos una actividad.")
-    services.submit_pmi(db, ruta, actor=rector, expected_version=ruta.version)
-    services.take_for_review(db, ruta, reviewer=reviewer, expected_version=ruta.version)
+    pmi_actions.submit_pmi(db, ruta, actor=rector, expected_version=ruta.version)
+    pmi_actions.take_for_review(db, ruta, reviewer=reviewer, expected_version=ruta.version)
     review.judge(db, ruta, row.id, reviewer=reviewer, resolved=False)
 
-    entry = services.return_with_observations(db, ruta, reviewer=reviewer,
-                                              expected_version=ruta.version, observations="",
-                                              target=ReturnTarget.PMI)
+    entry = pmi_actions.return_with_observations(db, ruta, reviewer=reviewer,
+                                                 expected_version=ruta.version, observations="",
+                                                 target=ReturnTarget.PMI)
 
     assert entry.observations == ("1. [El plan en general · Criterio 6] Las actividades no "
                                   "alcanzan para la meta 2.1.")
@@ -212,7 +212,7 @@ def test_return_with_only_a_still_open_observation_sends_it_again(db: Session,
 
 def _submit_reasons(db: Session, ruta: Ruta, rector: User) -> list[str]:
     with pytest.raises(GuardFailed) as refused:
-        services.submit_pmi(db, ruta, actor=rector, expected_version=ruta.version)
+        pmi_actions.submit_pmi(db, ruta, actor=rector, expected_version=ruta.version)
     return refused.value.reasons
 
 
@@ -228,14 +228,14 @@ def test_take_return_and_approve_record_the_version_they_judged(db: Session,
     ruta, rector, reviewer = in_review(db, make)
     row = review.add_observation(db, ruta, reviewer=reviewer, element="plan", criterion="5",
                                  text="Revise los costos de las actividades.")
-    services.return_with_observations(db, ruta, reviewer=reviewer,
-                                      expected_version=ruta.version, observations="",
-                                      target=ReturnTarget.PMI)
+    pmi_actions.return_with_observations(db, ruta, reviewer=reviewer,
+                                         expected_version=ruta.version, observations="",
+                                         target=ReturnTarget.PMI)
     review.answer(db, ruta, row.id, actor=rector, response="Ajustados.")
-    services.submit_pmi(db, ruta, actor=rector, expected_version=ruta.version)
-    services.take_for_review(db, ruta, reviewer=reviewer, expected_version=ruta.version)
+    pmi_actions.submit_pmi(db, ruta, actor=rector, expected_version=ruta.version)
+    pmi_actions.take_for_review(db, ruta, reviewer=reviewer, expected_version=ruta.version)
     review.judge(db, ruta, row.id, reviewer=reviewer, resolved=True)
-    services.approve(db, ruta, reviewer=reviewer, expected_version=ruta.version)
+    pmi_actions.approve(db, ruta, reviewer=reviewer, expected_version=ruta.version)
 
     first, second = pmi_versions.snapshots(db, ruta)
     assert _extra(db, ruta, "tomar_revision") == [{"snapshot_id": first.id},

@@ -19,7 +19,6 @@ from sqlalchemy.orm import Session
 from jobs.daily import run_daily_pass
 from tests.conftest import Factory
 from tests.test_race import run_together
-from workflow import services
 from workflow.dates import BOGOTA
 from workflow.errors import Forbidden, GuardFailed, InvalidInput, NotFound
 from workflow.evidencias import storage as evidence
@@ -27,6 +26,7 @@ from workflow.horizontes.calendar import FollowUpCheckpoint, HorizonCalendar, se
 from workflow.models import OutboxMessage, Ruta, RutaTransition, User
 from workflow.pmi.plan import Actividad, Indicador, Meta, Objetivo
 from workflow.roles import Role
+from workflow.seguimiento import actions as seguimiento_actions
 from workflow.seguimiento import reports as seguimiento
 from workflow.seguimiento.reports import (
     FollowUpLine,
@@ -424,8 +424,9 @@ def test_daily_pass_goes_on_when_a_ruta_was_started_meanwhile(
         found = original(session, day)
         with app.extensions["ruta_db"].session_factory() as other:
             ruta = other.get(Ruta, first.ruta.id)
-            services.start_follow_up(other, ruta, actor=other.get(User, first.revisor.id),
-                                     expected_version=ruta.version)
+            seguimiento_actions.start_follow_up(other, ruta,
+                                                actor=other.get(User, first.revisor.id),
+                                                expected_version=ruta.version)
             other.commit()
         return found
 

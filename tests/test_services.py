@@ -10,14 +10,19 @@ from sqlalchemy import select, text
 from sqlalchemy.exc import DBAPIError, IntegrityError
 from sqlalchemy.orm import Session
 
+from blueprints.rutas import ACTIONS, fire_action
 from demo.cierre import record_demo_final_evaluation
 from demo.pmi import fill_demo_pmi
 from tests.conftest import Factory
 from workflow import services
+from workflow.autoevaluacion import actions as auto_actions
 from workflow.errors import Forbidden, GuardFailed, InvalidTransition, NotFound, StaleRuta
+from workflow.horizontes import opening
 from workflow.models import OPENED, Ruta, RutaTransition
+from workflow.pmi import actions as pmi_actions
 from workflow.pmi import review
 from workflow.roles import Role
+from workflow.seguimiento import actions as seguimiento_actions
 from workflow.states import ReturnTarget, State, Trigger
 
 ITEMIZED = "La meta 2 no tiene unidad de medida."
@@ -73,7 +78,7 @@ def test_service_moves_state_and_writes_exact_log_row(
                                  f"Criterio 3] {ITEMIZED}")
     version = ruta.version
 
-    services.fire_action(db, ruta, trigger, actor=actor, expected_version=version, **given)
+    fire_action(db, ruta, trigger, actor=actor, expected_version=version, **given)
     db.commit()
 
     db.expire_all()
@@ -101,13 +106,13 @@ def _with_recorded_final_evaluation(db: Session, make: Factory) -> Ruta:
 def test_taking_a_plan_records_the_reviewer(db: Session, make: Factory) -> None:
     ruta = make.ruta(state=State.PMI_FORMULADO)
     reviewer = make.user(Role.REVISOR)
-    services.take_for_review(db, ruta, reviewer=reviewer, expected_version=ruta.version)
+    pmi_actions.take_for_review(db, ruta, reviewer=reviewer, expected_version=ruta.version)
     assert ruta.reviewer_id == reviewer.id
 
 
 def test_system_starts_follow_up_without_an_actor(db: Session, make: Factory) -> None:
     ruta = make.ruta(state=State.APROBADO)
-    services.start_follow_up(db, ruta, actor=None, expected_version=ruta.version)
+    seguimiento_actions.start_follow_up(db, ruta, actor=None, expected_version=ruta.version)
     assert ruta.state is State.SEGUIMIENTO
     assert only_log_row(db, ruta)["actor"] is None
 
@@ -118,7 +123,7 @@ def test_only_the_rector_submits_the_self_assessment(db: Session, make: Factory,
     ruta = make.ruta(state=State.BORRADOR)
     actor = make.user(role, school=ruta.school if role.belongs_to_school else None)
     with pytest.raises(Forbidden):
-        services.submit_self_assessment(db, ruta, actor=actor, expected_version=ruta.version)
+        auto_actions.submit_self_assessment(db, ruta, actor=actor, expected_version=ruta.version)
     assert ruta.state is State.BORRADOR
     assert db.scalars(select(RutaTransition)).all() == []
 
@@ -127,7 +132,7 @@ def test_rector_of_another_school_does_not_see_the_ruta(db: Session, make: Facto
     ruta = make.ruta(state=State.BORRADOR)
     stranger = make.user(Role.RECTOR)
     with pytest.raises(NotFound):
-        services.submit_self_assessment(db, ruta, actor=stranger, expected_version=ruta.version)
+        auto_actions.submit_self_assessment(db, ruta, actor=stranger, expected_version=ruta.version)
 
 
 def test_reviewer_of_another_secretaria_does_not_see_the_ruta(db: Session,
@@ -136,14 +141,14 @@ def test_reviewer_of_another_secretaria_does_not_see_the_ruta(db: Session,
     tolima = make.secretaria("Secretaría de Educación del Tolima", divipola="73")
     outsider = make.user(Role.REVISOR, secretaria=tolima)
     with pytest.raises(NotFound):
-        services.take_for_review(db, ruta, reviewer=outsider, expected_version=ruta.version)
+        pmi_actions.take_for_review(db, ruta, reviewer=outsider, expected_version=ruta.version)
 
 
 def test_wrong_state_is_an_invalid_transition(db: Session, make: Factory) -> None:
     ruta = make.ruta(state=State.BORRADOR)
     reviewer = make.user(Role.REVISOR)
     with pytest.raises(InvalidTransition) as raised:
-        services.approve(db, ruta, reviewer=reviewer, expected_version=ruta.version)
+        pmi_actions.approve(db, ruta, reviewer=reviewer, expected_version=ruta.version)
     assert "Autoevaluación en curso" in raised.value.message
     assert ruta.state is State.BORRADOR
 
@@ -152,7 +157,7 @@ def test_stale_version_is_refused(db: Session, make: Factory) -> None:
     ruta = make.ruta(state=State.PMI_FORMULADO)
     reviewer = make.user(Role.REVISOR)
     with pytest.raises(StaleRuta):
-        services.take_for_review(db, ruta, reviewer=reviewer, expected_version=ruta.version - 1)
+        pmi_actions.take_for_review(db, ruta, reviewer=reviewer, expected_version=ruta.version - 1)
     assert ruta.state is State.PMI_FORMULADO
 
 
@@ -162,9 +167,9 @@ def test_return_without_itemized_observations_is_refused_with_reason(
     ruta = make.ruta(state=State.EN_REVISION)
     reviewer = make.user(Role.REVISOR)
     with pytest.raises(GuardFailed) as raised:
-        services.return_with_observations(db, ruta, reviewer=reviewer,
-                                          expected_version=ruta.version,
-                                          observations=observations, target=ReturnTarget.PMI)
+        pmi_actions.return_with_observations(db, ruta, reviewer=reviewer,
+                                             expected_version=ruta.version,
+                                             observations=observations, target=ReturnTarget.PMI)
     assert raised.value.reasons == [review.NO_OBSERVATIONS_REASON]
     assert "Agregue al menos una observación" in review.NO_OBSERVATIONS_REASON
     assert ruta.state is State.EN_REVISION
@@ -177,9 +182,9 @@ def test_return_without_a_target_says_so(db: Session, make: Factory) -> None:
     review.add_observation(db, ruta, reviewer=reviewer, element="plan", criterion="3",
                            text=ITEMIZED)
     with pytest.raises(GuardFailed) as raised:
-        services.return_with_observations(db, ruta, reviewer=reviewer,
-                                          expected_version=ruta.version,
-                                          observations="Corregir metas.", target=None)
+        pmi_actions.return_with_observations(db, ruta, reviewer=reviewer,
+                                             expected_version=ruta.version,
+                                             observations="Corregir metas.", target=None)
     assert raised.value.reasons == [
         "Indique a qué etapa vuelve la Ruta: al PMI o a la autoevaluación."]
 
@@ -189,7 +194,7 @@ def test_inactive_user_may_fire_nothing(db: Session, make: Factory) -> None:
     reviewer = make.user(Role.REVISOR, active=False)
     assert services.available_actions(reviewer, ruta) == []
     with pytest.raises((Forbidden, NotFound)):
-        services.take_for_review(db, ruta, reviewer=reviewer, expected_version=ruta.version)
+        pmi_actions.take_for_review(db, ruta, reviewer=reviewer, expected_version=ruta.version)
 
 
 def test_available_actions_follow_machine_and_role(make: Factory) -> None:
@@ -203,8 +208,8 @@ def test_available_actions_follow_machine_and_role(make: Factory) -> None:
 def test_open_ruta_logs_the_opening_and_is_idempotent(db: Session, make: Factory) -> None:
     school = make.school()
     admin = make.user(Role.ADMINISTRADOR)
-    first = services.open_ruta(db, school, actor=admin)
-    again = services.open_ruta(db, school, actor=admin)
+    first = opening.open_ruta(db, school, actor=admin)
+    again = opening.open_ruta(db, school, actor=admin)
     assert first is again
     assert (first.horizon_start_year, first.horizon_end_year, first.state) == (
         2024, 2026, State.BORRADOR)
@@ -225,10 +230,10 @@ def _log_row(db: Session, make: Factory) -> RutaTransition:
     reviewer = make.user(Role.REVISOR)
     review.add_observation(db, ruta, reviewer=reviewer, element="plan", criterion="3",
                            text=ITEMIZED)
-    entry = services.return_with_observations(db, ruta, reviewer=reviewer,
-                                              expected_version=ruta.version,
-                                              observations="Corregir.",
-                                              target=ReturnTarget.PMI)
+    entry = pmi_actions.return_with_observations(db, ruta, reviewer=reviewer,
+                                                 expected_version=ruta.version,
+                                                 observations="Corregir.",
+                                                 target=ReturnTarget.PMI)
     db.commit()
     return entry
 
@@ -256,6 +261,6 @@ def test_database_refuses_a_return_without_observations(db: Session, make: Facto
 
 
 def test_helpers_are_exhaustive() -> None:
-    assert set(services._SERVICE_BY_TRIGGER) | {Trigger.DEVOLVER} == set(Trigger)
+    assert set(ACTIONS) | {Trigger.DEVOLVER} == set(Trigger)
 
 

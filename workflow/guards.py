@@ -1,18 +1,23 @@
-"""The facts behind the machine's named guards, computed from a Ruta's content.
+"""The facts behind the machine's named guards, and how a transition gets them.
 
-The machine (``workflow.states``) only combines named booleans; this module computes them,
-with the reasons a guard fails so the page can list exactly what is missing. Each provider
-is replaced by the issue that builds the content it judges:
+The machine (``workflow.states``) only combines named booleans. Which fact stands behind each
+name is the business of the stage that owns the content it judges, so each stage's
+``actions`` module passes its providers to ``services.transition``:
 
-- ``self_assessment_complete``: the autoevaluación (``workflow.autoevaluacion``): a pinned
-  catalog, every componente rated, evidence where required, identity reviewed.
-- ``pmi_passes_blocking_checks``: the Circular 0488 rule set over the PMI
-  (``workflow.pmi_checks``), and every observation of the last return answered.
-- ``has_observations``: at least one itemized observation (``workflow.review``) to send:
-  written during this review, or left open by the revisor. The free text is only a note.
-- ``no_open_observations``: every itemized observation marked resolved by the revisor.
-- ``final_evaluation_recorded``: the final evaluation (``workflow.evaluacion_final``) marked
-  «registrada» by the rector.
+- ``self_assessment_complete`` (``workflow.autoevaluacion.actions``): a pinned catalog, every
+  componente rated, evidence where required, identity reviewed;
+- ``pmi_passes_blocking_checks`` (``workflow.pmi.actions``): the Circular 0488 rule set over
+  the PMI, and every observation of the last return answered;
+- ``has_observations`` (``workflow.pmi.actions``): at least one itemized observation to send
+  (the free text is only a note);
+- ``no_open_observations`` (``workflow.pmi.actions``): every itemized observation resolved;
+- ``final_evaluation_recorded`` (``workflow.cierre.actions``): the final evaluation marked
+  «registrada»;
+- ``returns_to_pmi``, ``returns_to_self_assessment`` (here): where the revisor said the Ruta
+  goes back.
+
+A provider returns the reasons a guard fails, so the page can list exactly what is missing.
+This module imports no stage: stages build on the core, never the reverse.
 """
 
 from __future__ import annotations
@@ -20,14 +25,11 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from workflow.autoevaluacion import services as autoevaluacion
-from workflow.cierre import evaluacion_final
 from workflow.models import Ruta
-from workflow.pmi import checks as pmi_checks
-from workflow.pmi import review
-from workflow.states import GUARDS, ReturnTarget
+from workflow.states import ReturnTarget
 
 
 @dataclass(frozen=True)
@@ -49,48 +51,15 @@ GuardProvider = Callable[[Session, Ruta, TransitionInput], GuardResult]
 PASSED = GuardResult(True)
 
 
-def _self_assessment_complete(session: Session, ruta: Ruta,
-                              given: TransitionInput) -> GuardResult:
-    # Locked first, so no save lands between this check and the state change.
-    autoevaluacion.lock_for_submission(session, ruta)
-    missing = autoevaluacion.missing_items(session, ruta)
-    return GuardResult(False, tuple(item.message for item in missing)) if missing else PASSED
-
-
-def _pmi_passes_blocking_checks(session: Session, ruta: Ruta,
-                                given: TransitionInput) -> GuardResult:
-    # Locked first, so no edit lands between this check and the state change.
-    autoevaluacion.lock_for_submission(session, ruta)
-    reasons = [finding.message for finding in pmi_checks.check_ruta(session, ruta)
-               .blocking_failures]
-    numbers = review.numbered(session, ruta)
-    reasons += [f"Responda la observación {numbers[row.id]} de la Secretaría "
-                f"({row.element_label}) antes de volver a enviar el PMI."
-                for row in review.unanswered(session, ruta)]
+def failed_unless_empty(reasons: list[str] | tuple[str, ...]) -> GuardResult:
+    """Passed when there is nothing to report; failed with ``reasons`` otherwise."""
     return GuardResult(False, tuple(reasons)) if reasons else PASSED
 
 
-def _no_open_observations(session: Session, ruta: Ruta, given: TransitionInput) -> GuardResult:
-    numbers = review.numbered(session, ruta)
-    reasons = tuple(f"La observación {numbers[row.id]} ({row.element_label}) sigue sin "
-                    f"resolver: {row.status.label.lower()}."
-                    for row in review.open_observations(session, ruta))
-    return GuardResult(False, reasons) if reasons else PASSED
-
-
-def _has_observations(session: Session, ruta: Ruta, given: TransitionInput) -> GuardResult:
-    # Itemized only: the free-text comment is a covering note, not something to answer.
-    if review.for_return(session, ruta):
-        return PASSED
-    return GuardResult(False, (review.NO_OBSERVATIONS_REASON,))
-
-
-def _final_evaluation_recorded(session: Session, ruta: Ruta,
-                               given: TransitionInput) -> GuardResult:
-    # Locked first, so the rector cannot reopen the evaluation while the Ruta closes.
-    autoevaluacion.lock_for_submission(session, ruta)
-    reasons = evaluacion_final.unrecorded_reasons(session, ruta)
-    return GuardResult(False, tuple(reasons)) if reasons else PASSED
+def lock_ruta(session: Session, ruta: Ruta) -> None:
+    """Lock the Ruta's row so no edit lands between a guard's check and the state change
+    (PostgreSQL; SQLite serialises writers anyway)."""
+    session.execute(select(Ruta.id).where(Ruta.id == ruta.id).with_for_update())
 
 
 def _returns_to(target: ReturnTarget) -> GuardProvider:
@@ -104,18 +73,19 @@ def _returns_to(target: ReturnTarget) -> GuardProvider:
     return provider
 
 
-GUARD_PROVIDERS: dict[str, GuardProvider] = {
-    "self_assessment_complete": _self_assessment_complete,
-    "pmi_passes_blocking_checks": _pmi_passes_blocking_checks,
-    "has_observations": _has_observations,
-    "no_open_observations": _no_open_observations,
-    "final_evaluation_recorded": _final_evaluation_recorded,
+#: The guards that depend only on what the person said, not on a stage's content.
+CORE_PROVIDERS: Mapping[str, GuardProvider] = {
     "returns_to_pmi": _returns_to(ReturnTarget.PMI),
     "returns_to_self_assessment": _returns_to(ReturnTarget.AUTOEVALUACION),
 }
-assert set(GUARD_PROVIDERS) == set(GUARDS), "every named guard needs a provider"
 
 
-def evaluate(session: Session, ruta: Ruta, names: list[str],
-             given: TransitionInput) -> Mapping[str, GuardResult]:
-    return {name: GUARD_PROVIDERS[name](session, ruta, given) for name in names}
+def evaluate(session: Session, ruta: Ruta, names: list[str], given: TransitionInput,
+             providers: Mapping[str, GuardProvider]) -> Mapping[str, GuardResult]:
+    """Compute each named guard with the stage's ``providers`` (or the core's)."""
+    every = {**CORE_PROVIDERS, **providers}
+    missing = [name for name in names if name not in every]
+    if missing:
+        # A programming error: the action that fires this trigger forgot a provider.
+        raise LookupError(f"no provider for the guard(s) {', '.join(missing)}")
+    return {name: every[name](session, ruta, given) for name in names}

@@ -26,12 +26,13 @@ from playwright.sync_api import Browser, BrowserContext, ConsoleMessage, Page, s
 from sqlalchemy.orm import Session
 from werkzeug.serving import BaseWSGIServer, WSGIRequestHandler, make_server
 
+from blueprints.rutas import fire_action
 from ruta import create_app
 from ruta.config import PROJECT_ROOT
 from ruta.db import Database
 from tests.conftest import IN_CI, PASSWORD, Factory, app_config
-from workflow import services
 from workflow.models import OPENED, Ruta, RutaTransition, School, User, Zona, utcnow
+from workflow.pmi import actions as pmi_actions
 from workflow.pmi import review
 from workflow.roles import Role
 from workflow.states import ReturnTarget, State, Trigger, triggers_from
@@ -171,18 +172,18 @@ class World:
                     at=now - timedelta(days=days_ago)))
             session.flush()
             if return_observations is not None:
-                services.take_for_review(session, ruta, reviewer=reviewer,
-                                         expected_version=ruta.version)
+                pmi_actions.take_for_review(session, ruta, reviewer=reviewer,
+                                            expected_version=ruta.version)
                 # A return sends itemized observations; this one is about the whole plan.
                 review.add_observation(session, ruta, reviewer=reviewer, element="plan",
                                        criterion="1", text=return_observations)
-                services.return_with_observations(
+                pmi_actions.return_with_observations(
                     session, ruta, reviewer=reviewer, expected_version=ruta.version,
                     observations="", target=ReturnTarget.PMI)
             while ruta.state is not state:
                 trigger = triggers_from(ruta.state)[0]
-                services.fire_action(session, ruta, trigger, actor=reviewer,
-                                     expected_version=ruta.version)
+                fire_action(session, ruta, trigger, actor=reviewer,
+                            expected_version=ruta.version)
             session.commit()
             return ruta.id
 

@@ -14,11 +14,12 @@ from sqlalchemy import select
 
 from demo.pmi import fill_demo_pmi
 from tests.conftest import Factory
-from workflow import services
 from workflow.autoevaluacion import services as auto
 from workflow.models import Ruta, School, User
+from workflow.pmi import actions as pmi_actions
 from workflow.pmi.plan import Meta
 from workflow.roles import Role
+from workflow.seguimiento import actions as seguimiento_actions
 from workflow.states import State
 
 from .conftest import Browsing, World
@@ -46,11 +47,12 @@ def following_ruta(world: World) -> tuple[int, list[int]]:
         ruta = make.ruta(school=school, state=State.AUTOEVALUACION_ENVIADA)
         make.completed_self_assessment(ruta, level=2)
         fill_demo_pmi(session, ruta, actor=rector)
-        services.submit_pmi(session, ruta, actor=rector, expected_version=ruta.version)
-        services.take_for_review(session, ruta, reviewer=reviewer,
-                                 expected_version=ruta.version)
-        services.approve(session, ruta, reviewer=reviewer, expected_version=ruta.version)
-        services.start_follow_up(session, ruta, actor=None, expected_version=ruta.version)
+        pmi_actions.submit_pmi(session, ruta, actor=rector, expected_version=ruta.version)
+        pmi_actions.take_for_review(session, ruta, reviewer=reviewer,
+                                    expected_version=ruta.version)
+        pmi_actions.approve(session, ruta, reviewer=reviewer, expected_version=ruta.version)
+        seguimiento_actions.start_follow_up(session, ruta, actor=None,
+                                            expected_version=ruta.version)
         session.commit()
         metas = list(session.scalars(select(Meta.id).where(Meta.ruta_id == ruta.id)
                                      .order_by(Meta.id)))

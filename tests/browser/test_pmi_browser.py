@@ -10,8 +10,8 @@ from playwright.sync_api import Page, expect
 
 from demo.pmi import fill_demo_pmi
 from tests.conftest import Factory
-from workflow import services
 from workflow.models import School, User
+from workflow.pmi import actions as pmi_actions
 from workflow.states import State
 
 from .conftest import PHONE, Browsing, World
@@ -109,9 +109,9 @@ def test_reviewer_returns_with_an_itemized_observation_and_rector_answers(
         ruta = make.ruta(school=school, state=State.AUTOEVALUACION_ENVIADA)
         make.completed_self_assessment(ruta, level=2)
         fill_demo_pmi(session, ruta, actor=rector_user)
-        services.submit_pmi(session, ruta, actor=rector_user, expected_version=ruta.version)
-        services.take_for_review(session, ruta, reviewer=reviewer_user,
-                                 expected_version=ruta.version)
+        pmi_actions.submit_pmi(session, ruta, actor=rector_user, expected_version=ruta.version)
+        pmi_actions.take_for_review(session, ruta, reviewer=reviewer_user,
+                                    expected_version=ruta.version)
         session.commit()
         ruta_id = ruta.id
 

@@ -19,10 +19,11 @@ from sqlalchemy import select
 
 from demo.pmi import fill_demo_pmi
 from tests.conftest import Factory
-from workflow import services
 from workflow.horizontes.calendar import seed_demo_calendar
 from workflow.models import School, User
+from workflow.pmi import actions as pmi_actions
 from workflow.pmi.plan import Actividad, Indicador
+from workflow.seguimiento import actions as seguimiento_actions
 from workflow.seguimiento import reports as seguimiento
 from workflow.seguimiento.reports import FollowUpReport, ReportStatus
 from workflow.states import State
@@ -56,11 +57,12 @@ def following_ruta(world: World) -> tuple[int, list[int], list[int]]:
         ruta = make.ruta(school=school, state=State.AUTOEVALUACION_ENVIADA)
         make.completed_self_assessment(ruta, level=2)
         fill_demo_pmi(session, ruta, actor=rector)
-        services.submit_pmi(session, ruta, actor=rector, expected_version=ruta.version)
-        services.take_for_review(session, ruta, reviewer=reviewer,
-                                 expected_version=ruta.version)
-        services.approve(session, ruta, reviewer=reviewer, expected_version=ruta.version)
-        services.start_follow_up(session, ruta, actor=None, expected_version=ruta.version)
+        pmi_actions.submit_pmi(session, ruta, actor=rector, expected_version=ruta.version)
+        pmi_actions.take_for_review(session, ruta, reviewer=reviewer,
+                                    expected_version=ruta.version)
+        pmi_actions.approve(session, ruta, reviewer=reviewer, expected_version=ruta.version)
+        seguimiento_actions.start_follow_up(session, ruta, actor=None,
+                                            expected_version=ruta.version)
         session.commit()
         actividades = list(session.scalars(select(Actividad.id).where(
             Actividad.ruta_id == ruta.id).order_by(Actividad.meta_id, Actividad.id)))

@@ -14,7 +14,7 @@ can then evaluate right after its last report, and never later than November, so
 Secretaría can close the Ruta before the school year ends.
 
 A closed Ruta seeds the next one (``open_next_ruta``): the administración opens the next
-horizon's Ruta through ``services.open_ruta``, linked by ``Ruta.previous_ruta_id``, with the
+horizon's Ruta through ``opening.open_ruta``, linked by ``Ruta.previous_ruta_id``, with the
 identity review copied as a starting point. Services flush, never commit; bad input raises
 ``InvalidInput`` before anything is written.
 """
@@ -34,6 +34,7 @@ from sqlalchemy.orm import Mapped, Session, mapped_column
 from workflow.autoevaluacion import services as auto
 from workflow.dates import BOGOTA, fecha
 from workflow.errors import Forbidden, GuardFailed, InvalidInput, NotEditable
+from workflow.horizontes import opening
 from workflow.horizontes.calendar import calendar_for
 from workflow.models import Base, Ruta, User, str_enum, utcnow
 from workflow.pmi.plan import Indicador, Meta, element_labels, plan_content
@@ -515,7 +516,7 @@ def predecessor(session: Session, ruta: Ruta) -> Ruta | None:
 
 
 def may_open_next(actor: User, ruta: Ruta) -> bool:
-    """The administración opens Rutas (``services.open_ruta``), the next cycle's too."""
+    """The administración opens Rutas (``opening.open_ruta``), the next cycle's too."""
     return (actor.active and actor.role is Role.ADMINISTRADOR
             and actor.secretaria_id == ruta.school.secretaria_id)
 
@@ -524,15 +525,13 @@ def open_next_ruta(session: Session, ruta: Ruta, *, actor: User,
                    now: datetime | None = None) -> Ruta:
     """Open the next horizon's Ruta from a closed one (administración only). Flushes.
 
-    Changes: a new Ruta in ``borrador`` through ``services.open_ruta`` (pinned to the current
+    Changes: a new Ruta in ``borrador`` through ``opening.open_ruta`` (pinned to the current
     catalog, or to ``ruta``'s when the Secretaría has none; with its opening row in the
     history), ``previous_ruta_id`` pointing to ``ruta``,
     and a copy of the identity review (texts only: the team decides again whether they hold).
     If a Ruta for that horizon was already opened for the school without a link (the
     Secretaría's yearly opening), it is linked instead and nothing is copied.
     """
-    from workflow import services  # services → guards → this module
-
     if not may_open_next(actor, ruta):
         raise Forbidden("Solo la administración de la Secretaría abre la Ruta del siguiente "
                         "ciclo.")
@@ -553,8 +552,8 @@ def open_next_ruta(session: Session, ruta: Ruta, *, actor: User,
         existing.previous_ruta_id = ruta.id
         session.flush()
         return existing
-    opened = services.open_ruta(session, ruta.school, actor=actor, start_year=start,
-                                years=end - start + 1, now=now)
+    opened = opening.open_ruta(session, ruta.school, actor=actor, start_year=start,
+                               years=end - start + 1, now=now)
     opened.previous_ruta_id = ruta.id
     if getattr(opened, "catalog_id", None) is None:
         # The Secretaría has no current instrument: keep the one the previous cycle used, so

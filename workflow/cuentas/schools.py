@@ -7,8 +7,8 @@ from dataclasses import dataclass
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from workflow import services
 from workflow.errors import Forbidden, InvalidInput
+from workflow.horizontes import opening
 from workflow.models import School, Secretaria, User, Zona
 from workflow.roles import Role
 
@@ -101,7 +101,7 @@ def register_school(session: Session, *, actor: User | None, secretaria: Secreta
     Changes: the school row, its Ruta in ``borrador`` and the Ruta's opening history row.
     """
     school = create_school(session, actor=actor, secretaria=secretaria, data=data)
-    services.open_ruta(session, school, actor=actor)
+    opening.open_ruta(session, school, actor=actor)
     return school
 
 
