@@ -23,7 +23,7 @@ from workflow.autoevaluacion import services as auto
 from workflow.catalogo.catalog import rules_for
 from workflow.cierre import evaluacion_final as final
 from workflow.models import Ruta, School, User
-from workflow.pmi.plan import Meta
+from workflow.pmi.models import Meta
 from workflow.roles import Role
 
 PREVIOUS_START = 2021
