@@ -42,6 +42,7 @@ from workflow.pmi import checks as pmi_checks
 from workflow.pmi import plan as pmi
 from workflow.pmi import review
 from workflow.pmi import versions as pmi_versions
+from workflow.pmi.models import Fuente, Trayectoria
 from workflow.roles import Role
 from workflow.states import ReturnTarget, Trigger
 
@@ -84,7 +85,7 @@ def _plan_context(ruta: Ruta) -> dict[str, Any]:
     return {"ruta": ruta, "plan": plan, "report": pmi_checks.run_checks(plan.content),
             "oportunidades": plan.content["autoevaluacion"]["oportunidades"],
             "top": pmi.TOP_PRIORITY, "can_edit": pmi.can_edit(database, ruta, _actor()),
-            "Fuente": pmi.Fuente, "Trayectoria": pmi.Trayectoria, "years": pmi.years_of(ruta),
+            "Fuente": Fuente, "Trayectoria": Trayectoria, "years": pmi.years_of(ruta),
             "CRITERION_LABELS": pmi_checks.CRITERION_LABELS, "Severity": pmi_checks.Severity,
             "may_submit": Trigger.FORMULAR_PMI in services.available_actions(_actor(), ruta),
             "unanswered": review.unanswered(database, ruta)}
@@ -148,7 +149,7 @@ def _render_element(ruta: Ruta, kind: str, element: Any, values: dict[str, Any],
         oportunidades=plan.content["autoevaluacion"]["oportunidades"],
         metas=[(meta, plan.labels[f"meta:{meta.id}"]) for objetivo in plan.objetivos
                for meta in objetivo.metas],
-        Fuente=pmi.Fuente, Trayectoria=pmi.Trayectoria, years=pmi.years_of(ruta),
+        Fuente=Fuente, Trayectoria=Trayectoria, years=pmi.years_of(ruta),
         catalog_componentes=_componentes(ruta))
 
 
@@ -253,8 +254,8 @@ def printable(ruta_id: int) -> str:
                            date_text=pmi_versions.date_text,
                            labels=pmi.element_labels(content),
                            report=pmi_checks.run_checks(content),
-                           fuentes={f.value: f.label for f in pmi.Fuente},
-                           trayectorias={t.value: t.label for t in pmi.Trayectoria},
+                           fuentes={f.value: f.label for f in Fuente},
+                           trayectorias={t.value: t.label for t in Trayectoria},
                            componentes={c.id: c for c in _componentes(ruta)})
 
 

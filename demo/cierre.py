@@ -26,7 +26,7 @@ from workflow.cierre import evaluacion_final as final
 from workflow.horizontes import opening
 from workflow.models import Ruta, School, User
 from workflow.pmi import actions as pmi_actions
-from workflow.pmi.plan import Meta
+from workflow.pmi.models import Meta
 from workflow.roles import Role
 from workflow.seguimiento import actions as seguimiento_actions
 

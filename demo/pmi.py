@@ -16,6 +16,7 @@ from sqlalchemy.orm import Session
 from workflow.autoevaluacion import services as auto
 from workflow.models import Ruta, User
 from workflow.pmi import plan as pmi
+from workflow.pmi.models import Fuente, Trayectoria
 
 
 def fill_demo_pmi(session: Session, ruta: Ruta, *, actor: User, complete: bool = True) -> None:
@@ -29,7 +30,7 @@ def fill_demo_pmi(session: Session, ruta: Ruta, *, actor: User, complete: bool =
     def save(kind: str, **form: Any) -> Any:
         return pmi.save_element(session, ruta, kind, None, form, actor=actor)
 
-    saber = save("hallazgo", fuente=pmi.Fuente.SABER_11.value, area="Matemáticas",
+    saber = save("hallazgo", fuente=Fuente.SABER_11.value, area="Matemáticas",
                  grado="11.°", descripcion="El 68 % de los estudiantes quedó en el nivel 1 "
                  "(insuficiente) de matemáticas; la mayor debilidad está en el razonamiento "
                  "cuantitativo y la resolución de problemas.")
@@ -64,9 +65,9 @@ def fill_demo_pmi(session: Session, ruta: Ruta, *, actor: User, complete: bool =
          fecha_inicio=date(start, 3, 1).isoformat(), fecha_fin=date(end, 9, 30).isoformat(),
          recursos="Docente de apoyo, guías de aprendizaje flexibles.",
          costo="6000000", fuente_financiacion="Sistema General de Participaciones (calidad)",
-         trayectorias=[pmi.Trayectoria.EXTRAEDAD.value, pmi.Trayectoria.MIGRANTES.value])
+         trayectorias=[Trayectoria.EXTRAEDAD.value, Trayectoria.MIGRANTES.value])
 
-    interna = save("hallazgo", fuente=pmi.Fuente.INTERNA.value, area="Lenguaje y matemáticas",
+    interna = save("hallazgo", fuente=Fuente.INTERNA.value, area="Lenguaje y matemáticas",
                    grado="6.° a 9.°", descripcion="La reprobación del año en lenguaje y "
                    "matemáticas de 6.° a 9.° fue del 14 %, concentrada en el primer periodo.")
     second = save("objetivo", enunciado="Fortalecer el seguimiento académico y la evaluación "
@@ -93,7 +94,7 @@ def fill_demo_pmi(session: Session, ruta: Ruta, *, actor: User, complete: bool =
          fecha_fin=date(middle, 11, 30).isoformat(),
          recursos="Tiempo institucional de las comisiones, formato de plan de apoyo.",
          costo="0", fuente_financiacion="Recursos propios (tiempo docente)",
-         trayectorias=[pmi.Trayectoria.INCLUSION.value, pmi.Trayectoria.DISCAPACIDAD.value])
+         trayectorias=[Trayectoria.INCLUSION.value, Trayectoria.DISCAPACIDAD.value])
     pmi.save_general(session, ruta, {
         "presupuesto": "18000000",
         "divulgacion": "Socialización en la primera semana institucional, en el Consejo "

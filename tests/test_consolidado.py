@@ -22,7 +22,7 @@ from workflow.consolidado import consolidate as consolidado
 from workflow.consolidado.consolidate import Filters, consolidate
 from workflow.horizontes.calendar import FollowUpCheckpoint, HorizonCalendar, ReminderSent
 from workflow.models import Ruta, School, User, Zona
-from workflow.pmi.plan import Actividad, Indicador, Meta, Objetivo
+from workflow.pmi.models import Actividad, Indicador, Meta, Objetivo
 from workflow.roles import Role
 from workflow.seguimiento.reports import (
     FollowUpLine,

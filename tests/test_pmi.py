@@ -12,11 +12,12 @@ from sqlalchemy.orm import Session
 from demo.pmi import fill_demo_pmi
 from tests.conftest import Factory
 from workflow.autoevaluacion.services import Estamento, TeamMember
-from workflow.errors import Forbidden, GuardFailed, InvalidInput
+from workflow.errors import Forbidden, GuardFailed, InvalidInput, NotEditable
 from workflow.models import Ruta, RutaTransition, User
 from workflow.pmi import actions as pmi_actions
 from workflow.pmi import plan as pmi
 from workflow.pmi.checks import check_ruta
+from workflow.pmi.models import Actividad, Aplazamiento, Fuente, Hallazgo, Indicador, Meta, Objetivo
 from workflow.pmi.versions import PmiSnapshot
 from workflow.roles import Role
 from workflow.states import State
@@ -34,7 +35,7 @@ def count(db: Session, model: type[Any]) -> int:
     return db.scalar(select(func.count()).select_from(model)) or 0
 
 
-def an_objetivo(db: Session, ruta: Ruta, rector: User) -> pmi.Objetivo:
+def an_objetivo(db: Session, ruta: Ruta, rector: User) -> Objetivo:
     componente = ruta.catalog.componentes[0]  # type: ignore[attr-defined]
     return pmi.save_element(db, ruta, "objetivo", None, {
         "enunciado": "Mejorar matemáticas.", "componentes": [str(componente.id)]},
@@ -79,11 +80,11 @@ def test_bad_input_is_refused_with_a_spanish_message_and_nothing_saved(
                             actor=rector)
     form = ({**META, "objetivo_id": str(objetivo.id)} if kind == "meta" else
             {"meta_id": str(meta.id), "descripcion": "Talleres.", "costo": "100000"})
-    before = (count(db, pmi.Meta), count(db, pmi.Actividad))
+    before = (count(db, Meta), count(db, Actividad))
     with pytest.raises(InvalidInput) as refused:
         pmi.save_element(db, ruta, kind, None, {**form, **change}, actor=rector)
     assert refused.value.errors == errors
-    assert (count(db, pmi.Meta), count(db, pmi.Actividad)) == before
+    assert (count(db, Meta), count(db, Actividad)) == before
 
 
 def test_indicator_tied_to_a_meta_of_another_ruta_is_refused(db: Session,
@@ -99,19 +100,19 @@ def test_indicator_tied_to_a_meta_of_another_ruta_is_refused(db: Session,
             "unidad": "%"}, actor=rector)
     assert refused.value.errors == {"meta_id": ["Elija la meta que mide el indicador de este "
                                                 "PMI."]}
-    assert count(db, pmi.Indicador) == 0
+    assert count(db, Indicador) == 0
 
 
 def test_editing_a_plan_under_review_is_refused(db: Session, make: Factory) -> None:
     ruta, rector = formulating(make, State.EN_REVISION)
-    with pytest.raises(pmi.NotEditable) as refused:
+    with pytest.raises(NotEditable) as refused:
         pmi.save_element(db, ruta, "hallazgo", None, {
             "fuente": "saber_11", "area": "Matemáticas", "descripcion": "Bajo."}, actor=rector)
     assert refused.value.message == (
         "El PMI no se puede modificar mientras la Ruta está en «PMI en revisión». Solo se "
         "formula con la autoevaluación enviada, o cuando la Secretaría lo devuelve al PMI.")
     assert refused.value.status == 409
-    assert count(db, pmi.Hallazgo) == 0
+    assert count(db, Hallazgo) == 0
 
 
 def test_team_member_edits_the_plan_and_others_may_not(db: Session, make: Factory) -> None:
@@ -123,22 +124,22 @@ def test_team_member_edits_the_plan_and_others_may_not(db: Session, make: Factor
     db.flush()
     form = {"fuente": "interna", "area": "Lenguaje", "descripcion": "Reprobación del 14 %."}
     saved = pmi.save_element(db, ruta, "hallazgo", None, form, actor=member)
-    assert saved.fuente is pmi.Fuente.INTERNA
+    assert saved.fuente is Fuente.INTERNA
     for stranger in (outsider, make.user(Role.REVISOR), make.user(Role.CONSULTA)):
         with pytest.raises(Forbidden):
             pmi.save_element(db, ruta, "hallazgo", None, form, actor=stranger)
-    assert count(db, pmi.Hallazgo) == 1
+    assert count(db, Hallazgo) == 1
 
 
 def test_deleting_an_objetivo_takes_its_metas(db: Session, make: Factory) -> None:
     ruta, rector = formulating(make)
     fill_demo_pmi(db, ruta, actor=rector)
-    first = db.scalars(select(pmi.Objetivo).order_by(pmi.Objetivo.id)).first()
+    first = db.scalars(select(Objetivo).order_by(Objetivo.id)).first()
     assert first is not None
     label = pmi.delete_element(db, ruta, "objetivo", first.id, actor=rector)
     assert label == "Objetivo 1"
-    assert (count(db, pmi.Objetivo), count(db, pmi.Meta), count(db, pmi.Indicador),
-            count(db, pmi.Actividad)) == (1, 1, 1, 1)
+    assert (count(db, Objetivo), count(db, Meta), count(db, Indicador),
+            count(db, Actividad)) == (1, 1, 1, 1)
 
 
 # --- the guard ----------------------------------------------------------------------------
@@ -211,8 +212,8 @@ def test_demo_plans_pass_once_sent_and_a_draft_shows_failures(app: Flask, db: Se
     # Nine of the current horizon (a closed Ruta of an earlier horizon may precede them).
     assert len([ruta for ruta in sent if ruta.horizon_start_year == 2024]) == 9
     assert [ruta.id for ruta in sent if not check_ruta(db, ruta).passes] == []
-    metas = db.scalars(select(pmi.Meta.enunciado).where(
-        pmi.Meta.ruta_id == sent[0].id)).all()
+    metas = db.scalars(select(Meta.enunciado).where(
+        Meta.ruta_id == sent[0].id)).all()
     assert metas[0] == ("Aumentar al 45 % la proporción de estudiantes de 11.° por encima del "
                         "nivel mínimo en matemáticas de Saber 11 a noviembre de 2026.")
     drafts = [ruta for ruta in rutas if ruta.state is State.AUTOEVALUACION_ENVIADA
@@ -234,4 +235,4 @@ def test_deferral_is_edited_in_place_and_not_duplicated(db: Session, make: Facto
     with pytest.raises(InvalidInput) as refused:
         pmi.save_element(db, ruta, "aplazamiento", None, form, actor=rector)
     assert refused.value.errors == {"componente_id": ["«DIR.1.2» ya está aplazada."]}
-    assert count(db, pmi.Aplazamiento) == 1
+    assert count(db, Aplazamiento) == 1

@@ -13,6 +13,7 @@ from workflow.models import Ruta, User
 from workflow.pmi import actions as pmi_actions
 from workflow.pmi import plan as pmi
 from workflow.pmi import review
+from workflow.pmi.models import Actividad, Meta
 from workflow.pmi.versions import (
     ElementChange,
     FieldChange,
@@ -59,7 +60,7 @@ def test_submission_freezes_the_plan_as_it_was(db: Session, make: Factory) -> No
 def test_later_edits_do_not_change_a_snapshot(db: Session, make: Factory) -> None:
     ruta, rector, reviewer = submitted(db, make)
     back_to_pmi(db, ruta, reviewer, rector)
-    meta = db.scalars(select(pmi.Meta).order_by(pmi.Meta.id)).first()
+    meta = db.scalars(select(Meta).order_by(Meta.id)).first()
     assert meta is not None
     pmi.save_element(db, ruta, "meta", meta.id, {
         "objetivo_id": str(meta.objetivo_id), "enunciado": meta.enunciado, "cantidad": "45",
@@ -85,7 +86,7 @@ def test_resubmission_adds_a_version_and_the_diff_names_each_change(db: Session,
                                                                     make: Factory) -> None:
     ruta, rector, reviewer = submitted(db, make)
     back_to_pmi(db, ruta, reviewer, rector)
-    metas = db.scalars(select(pmi.Meta).order_by(pmi.Meta.id)).all()
+    metas = db.scalars(select(Meta).order_by(Meta.id)).all()
     pmi.save_element(db, ruta, "meta", metas[0].id, {
         "objetivo_id": str(metas[0].objetivo_id), "enunciado": metas[0].enunciado,
         "cantidad": "45", "unidad": "%", "fecha_limite": "2026-11-30", "linea_base": "30"},
@@ -94,7 +95,7 @@ def test_resubmission_adds_a_version_and_the_diff_names_each_change(db: Session,
     deferred = pmi.save_element(db, ruta, "aplazamiento", None, {
         "componente_id": str(componente.id), "razon": "Se atiende en la siguiente Ruta."},
         actor=rector)
-    deleted = db.scalars(select(pmi.Actividad).order_by(pmi.Actividad.id)).all()[1]
+    deleted = db.scalars(select(Actividad).order_by(Actividad.id)).all()[1]
     pmi.delete_element(db, ruta, "actividad", deleted.id, actor=rector)
     pmi_actions.submit_pmi(db, ruta, actor=rector, expected_version=ruta.version)
 

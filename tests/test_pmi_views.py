@@ -14,6 +14,7 @@ from workflow.observations import ObservationStatus
 from workflow.pmi import actions as pmi_actions
 from workflow.pmi import plan as pmi
 from workflow.pmi import review
+from workflow.pmi.models import Actividad, Hallazgo, Indicador, Meta, Objetivo, PmiPlan
 from workflow.roles import Role
 from workflow.states import ReturnTarget, State
 
@@ -49,7 +50,7 @@ def test_meta_without_cantidad_answers_422_and_saves_nothing(app: Flask, db: Ses
                                                              make: Factory,
                                                              web: WebClient) -> None:
     ruta, rector = school_ruta(db, make, complete=False)
-    objetivo_id = db.scalar(select(pmi.Objetivo.id))
+    objetivo_id = db.scalar(select(Objetivo.id))
     web.login(rector.email)
     web.get(f"/rutas/{ruta.id}/pmi/elemento?tipo=meta&padre={objetivo_id}")
     response = web.post(f"/rutas/{ruta.id}/pmi/elemento", {
@@ -57,13 +58,13 @@ def test_meta_without_cantidad_answers_422_and_saves_nothing(app: Flask, db: Ses
         "cantidad": "", "unidad": "%", "fecha_limite": "2026-11-30"})
     assert response.status_code == 422
     assert "Escriba la cantidad de la meta: un número (por ejemplo, 60 o 12,5)." in page(response)
-    assert db.scalar(select(func.count()).select_from(pmi.Meta)) == 1
+    assert db.scalar(select(func.count()).select_from(Meta)) == 1
 
 
 def test_rector_adds_an_element_through_the_form(app: Flask, db: Session, make: Factory,
                                                  web: WebClient) -> None:
     ruta, rector = school_ruta(db, make, complete=False)
-    meta_id = db.scalar(select(pmi.Meta.id))
+    meta_id = db.scalar(select(Meta.id))
     web.login(rector.email)
     web.get(f"/rutas/{ruta.id}/pmi/elemento?tipo=actividad&padre={meta_id}")
     response = web.post(f"/rutas/{ruta.id}/pmi/elemento", {
@@ -72,7 +73,7 @@ def test_rector_adds_an_element_through_the_form(app: Flask, db: Session, make: 
         "fecha_fin": "2026-10-30", "recursos": "Fotocopias", "costo": "1.500.000",
         "fuente_financiacion": "FSE", "trayectorias": ["rural", "migrantes"]})
     assert response.status_code == 302
-    saved = db.scalars(select(pmi.Actividad)).one()
+    saved = db.scalars(select(Actividad)).one()
     assert (saved.costo, saved.trayectorias, response.headers["Location"]) == (
         1_500_000, ["rural", "migrantes"], f"/rutas/{ruta.id}/pmi#actividad-{saved.id}")
 
@@ -88,7 +89,7 @@ def test_editing_a_plan_under_review_answers_409(app: Flask, db: Session, make: 
     assert response.status_code == 409
     assert "El PMI no se puede modificar mientras la Ruta está en «PMI enviado a la " \
            "Secretaría»." in page(response)
-    assert db.scalar(select(func.count()).select_from(pmi.Hallazgo)) == 2
+    assert db.scalar(select(func.count()).select_from(Hallazgo)) == 2
 
 
 def test_review_pages_carry_the_loop(app: Flask, db: Session, make: Factory,
@@ -164,7 +165,7 @@ def test_rector_saves_budget_and_divulgacion(app: Flask, db: Session, make: Fact
     assert response.status_code == 302
     assert response.headers["Location"] == f"/rutas/{ruta.id}/pmi#general"
     db.expire_all()
-    saved = db.get(pmi.PmiPlan, ruta.id)
+    saved = db.get(PmiPlan, ruta.id)
     assert saved is not None
     assert (saved.presupuesto, saved.divulgacion, saved.divulgacion_fecha.isoformat(),
             saved.updated_by_id) == (25_000_000, "Asamblea de padres y Consejo Directivo.",
@@ -198,7 +199,7 @@ def test_bad_budget_or_date_answers_422_and_saves_nothing(
         app: Flask, db: Session, make: Factory, web: WebClient, form: dict[str, str],
         field: str, message: str) -> None:
     ruta, rector = school_ruta(db, make, complete=True)
-    before = db.get(pmi.PmiPlan, ruta.id)
+    before = db.get(PmiPlan, ruta.id)
     stored = None if before is None else (before.presupuesto, before.divulgacion,
                                           before.divulgacion_fecha)
     web.login(rector.email)
@@ -211,7 +212,7 @@ def test_bad_budget_or_date_answers_422_and_saves_nothing(
     assert message in html
     assert f'value="{posted[field]}"' in html or posted[field] in html  # kept for correction
     db.expire_all()
-    after = db.get(pmi.PmiPlan, ruta.id)
+    after = db.get(PmiPlan, ruta.id)
     assert (None if after is None else (after.presupuesto, after.divulgacion,
                                         after.divulgacion_fecha)) == stored
 
@@ -228,20 +229,20 @@ def test_budget_cannot_change_while_the_plan_is_in_review(app: Flask, db: Sessio
     assert "El PMI no se puede modificar mientras la Ruta está en «PMI enviado a la " \
            "Secretaría»." in page(response)
     db.expire_all()
-    assert db.get(pmi.PmiPlan, ruta.id).presupuesto != 1000  # type: ignore[union-attr]
+    assert db.get(PmiPlan, ruta.id).presupuesto != 1000  # type: ignore[union-attr]
 
 
 def test_team_outsider_cannot_save_the_budget(app: Flask, db: Session, make: Factory,
                                               web: WebClient) -> None:
     ruta, _ = school_ruta(db, make, complete=True)
-    budget = db.get(pmi.PmiPlan, ruta.id).presupuesto  # type: ignore[union-attr]
+    budget = db.get(PmiPlan, ruta.id).presupuesto  # type: ignore[union-attr]
     outsider = make.user(Role.RECTOR)  # the rector of another school
     db.commit()
     web.login(outsider.email)
     response = web.post(f"/rutas/{ruta.id}/pmi/general", {"presupuesto": "1000"})
     assert response.status_code == 404
     db.expire_all()
-    assert db.get(pmi.PmiPlan, ruta.id).presupuesto == budget != 1000  # type: ignore[union-attr]
+    assert db.get(PmiPlan, ruta.id).presupuesto == budget != 1000  # type: ignore[union-attr]
 
 
 # --- deleting -----------------------------------------------------------------------------
@@ -254,12 +255,12 @@ def test_deleting_an_element_while_in_review_answers_409_and_keeps_it(
     pmi_actions.take_for_review(db, ruta, reviewer=make.user(Role.REVISOR),
                                 expected_version=ruta.version)
     db.commit()
-    actividad_id = db.scalar(select(pmi.Actividad.id).order_by(pmi.Actividad.id))
+    actividad_id = db.scalar(select(Actividad.id).order_by(Actividad.id))
     counts = {model: db.scalar(select(func.count()).select_from(model))
-              for model in (pmi.Objetivo, pmi.Meta, pmi.Actividad)}
+              for model in (Objetivo, Meta, Actividad)}
     web.login(rector.email)
     for kind, element_id in (("actividad", actividad_id),
-                             ("objetivo", db.scalar(select(pmi.Objetivo.id)))):
+                             ("objetivo", db.scalar(select(Objetivo.id)))):
         response = web.post(f"/rutas/{ruta.id}/pmi/eliminar",
                             {"tipo": kind, "elemento_id": str(element_id)})
         assert response.status_code == 409
@@ -273,16 +274,16 @@ def test_deleting_an_element_while_in_review_answers_409_and_keeps_it(
 def test_deleting_an_element_while_formulating_takes_its_children(
         app: Flask, db: Session, make: Factory, web: WebClient) -> None:
     ruta, rector = school_ruta(db, make, complete=True)
-    meta_id = db.scalar(select(pmi.Meta.id).order_by(pmi.Meta.id))
+    meta_id = db.scalar(select(Meta.id).order_by(Meta.id))
     web.login(rector.email)
     web.get(f"/rutas/{ruta.id}/pmi")
     response = web.post(f"/rutas/{ruta.id}/pmi/eliminar",
                         {"tipo": "meta", "elemento_id": str(meta_id)})
     assert response.status_code == 302
     db.expire_all()
-    assert db.get(pmi.Meta, meta_id) is None
-    assert db.scalar(select(func.count()).select_from(pmi.Indicador)
-                     .where(pmi.Indicador.meta_id == meta_id)) == 0
+    assert db.get(Meta, meta_id) is None
+    assert db.scalar(select(func.count()).select_from(Indicador)
+                     .where(Indicador.meta_id == meta_id)) == 0
     assert "Eliminado: Meta 1.1." in page(web.get(f"/rutas/{ruta.id}/pmi"))
 
 
@@ -300,7 +301,7 @@ def _approved_on_second_version(db: Session, make: Factory) -> tuple[Ruta, User,
                                          expected_version=ruta.version, observations="",
                                          target=ReturnTarget.PMI)
     review.answer(db, ruta, row.id, actor=rector, response="Precisada.")
-    meta = db.scalars(select(pmi.Meta).order_by(pmi.Meta.id)).first()
+    meta = db.scalars(select(Meta).order_by(Meta.id)).first()
     assert meta is not None
     pmi.save_element(db, ruta, "meta", meta.id, {
         "objetivo_id": str(meta.objetivo_id), "enunciado": meta.enunciado, "cantidad": "45",

@@ -15,6 +15,7 @@ from workflow.pmi import actions as pmi_actions
 from workflow.pmi import plan as pmi
 from workflow.pmi import review
 from workflow.pmi import versions as pmi_versions
+from workflow.pmi.models import Meta
 from workflow.pmi.versions import ElementChange, FieldChange
 from workflow.roles import Role
 from workflow.states import ReturnTarget, State
@@ -33,8 +34,8 @@ def in_review(db: Session, make: Factory) -> tuple[Ruta, User, User]:
     return ruta, rector, reviewer
 
 
-def first_meta(db: Session) -> pmi.Meta:
-    meta = db.scalars(select(pmi.Meta).order_by(pmi.Meta.id)).first()
+def first_meta(db: Session) -> Meta:
+    meta = db.scalars(select(Meta).order_by(Meta.id)).first()
     assert meta is not None
     return meta
 

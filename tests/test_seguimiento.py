@@ -24,7 +24,7 @@ from workflow.errors import Forbidden, GuardFailed, InvalidInput, NotFound
 from workflow.evidencias import storage as evidence
 from workflow.horizontes.calendar import FollowUpCheckpoint, HorizonCalendar, seed_demo_calendar
 from workflow.models import OutboxMessage, Ruta, RutaTransition, User
-from workflow.pmi.plan import Actividad, Indicador, Meta, Objetivo
+from workflow.pmi.models import Actividad, Indicador, Meta, Objetivo
 from workflow.roles import Role
 from workflow.seguimiento import actions as seguimiento_actions
 from workflow.seguimiento import reports as seguimiento

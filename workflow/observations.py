@@ -1,4 +1,4 @@
-"""The life of an itemized observation, shared by the PMI review (``workflow.review``) and
+"""The life of an itemized observation, shared by the PMI review (``workflow.pmi.review``) and
 the seguimiento reports (``workflow.seguimiento``).
 
 Both keep their observations in their own table (an observation belongs to a plan version or

@@ -17,7 +17,7 @@ from tests.conftest import Factory
 from workflow.autoevaluacion import services as auto
 from workflow.models import Ruta, School, User
 from workflow.pmi import actions as pmi_actions
-from workflow.pmi.plan import Meta
+from workflow.pmi.models import Meta
 from workflow.roles import Role
 from workflow.seguimiento import actions as seguimiento_actions
 from workflow.states import State

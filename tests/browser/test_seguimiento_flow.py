@@ -22,7 +22,7 @@ from tests.conftest import Factory
 from workflow.horizontes.calendar import seed_demo_calendar
 from workflow.models import School, User
 from workflow.pmi import actions as pmi_actions
-from workflow.pmi.plan import Actividad, Indicador
+from workflow.pmi.models import Actividad, Indicador
 from workflow.seguimiento import actions as seguimiento_actions
 from workflow.seguimiento import reports as seguimiento
 from workflow.seguimiento.reports import FollowUpReport, ReportStatus

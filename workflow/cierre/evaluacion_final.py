@@ -37,7 +37,8 @@ from workflow.errors import Forbidden, GuardFailed, InvalidInput, NotEditable
 from workflow.horizontes import opening
 from workflow.horizontes.calendar import calendar_for
 from workflow.models import Base, Ruta, User, str_enum, utcnow
-from workflow.pmi.plan import Indicador, Meta, element_labels, plan_content
+from workflow.pmi.models import Indicador, Meta
+from workflow.pmi.plan import element_labels, plan_content
 from workflow.roles import Role
 from workflow.states import State
 

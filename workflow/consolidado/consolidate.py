@@ -36,7 +36,7 @@ from workflow.catalogo.catalog import (
 from workflow.correo.reminders import PMI_OWED, bogota_day
 from workflow.horizontes.calendar import ReminderSent, calendar_for
 from workflow.models import Ruta, School, Secretaria, User, Zona
-from workflow.pmi.plan import Meta, Objetivo, objetivo_componentes
+from workflow.pmi.models import Meta, Objetivo, objetivo_componentes
 from workflow.scoping import scoped
 from workflow.seguimiento.reports import FollowUpProgress, progress_by_ruta
 from workflow.states import STATE_ORDER, State

@@ -41,7 +41,7 @@ from workflow.consolidado.consolidate import (
     componentes_label,
     objetivo_componentes_of,
 )
-from workflow.pmi.plan import Actividad, Indicador, Meta, Objetivo, Trayectoria
+from workflow.pmi.models import Actividad, Indicador, Meta, Objetivo, Trayectoria
 from workflow.seguimiento import reports as seguimiento
 from workflow.states import STATE_ORDER
 

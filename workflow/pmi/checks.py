@@ -4,7 +4,7 @@ Each rule has a stable id, the criterion of the circular it belongs to, a severi
 rules stop ``formular_pmi``; advice is shown but never blocks) and a title. Running the rules
 over a plan gives one finding per element that fails, with a Spanish message naming it.
 
-The rules read the plain data of ``workflow.pmi.plan_content`` (or a frozen snapshot of it),
+The rules read the plain data of ``workflow.pmi.plan.plan_content`` (or a frozen snapshot of it),
 so the same report is computed for the live plan, for any version and by the CLI.
 """
 
@@ -20,7 +20,8 @@ from sqlalchemy.orm import Session
 
 from workflow.dates import fecha
 from workflow.models import Ruta
-from workflow.pmi.plan import TOP_PRIORITY, Fuente, element_labels, plan_content
+from workflow.pmi.models import Fuente
+from workflow.pmi.plan import TOP_PRIORITY, element_labels, plan_content
 
 # The eight considerations of the circular, numbered as it lists them.
 CRITERIA: Final[Mapping[int, str]] = {

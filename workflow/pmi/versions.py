@@ -1,7 +1,7 @@
 """Versions of a PMI: an immutable snapshot per submission, and element-by-element diffs.
 
 Every ``formular_pmi`` freezes the autoevaluación summary and the whole PMI as they were sent
-(``workflow.pmi.plan_content``). Database triggers refuse UPDATE and DELETE of a snapshot.
+(``workflow.pmi.plan.plan_content``). Database triggers refuse UPDATE and DELETE of a snapshot.
 Reviews refer to the snapshot they judged: each observation in its ``snapshot_id``, each take,
 return and approval in its history row (``extra["snapshot_id"]``).
 
@@ -23,7 +23,8 @@ from sqlalchemy.orm import Mapped, Session, mapped_column, relationship
 from workflow.dates import fecha
 from workflow.errors import NotFound
 from workflow.models import Base, Ruta, RutaTransition, User, utcnow
-from workflow.pmi.plan import FUENTE_LABELS, TRAYECTORIA_LABELS, element_labels, plan_content
+from workflow.pmi.models import FUENTE_LABELS, TRAYECTORIA_LABELS
+from workflow.pmi.plan import element_labels, plan_content
 from workflow.states import Trigger
 
 

@@ -92,7 +92,7 @@ from workflow.horizontes.calendar import (
 )
 from workflow.models import Base, Ruta, School, User, str_enum, utcnow
 from workflow.observations import ObservationStatus
-from workflow.pmi.plan import Actividad, Indicador, Meta
+from workflow.pmi.models import Actividad, Indicador, Meta
 from workflow.roles import Role
 from workflow.states import State
 
