@@ -27,6 +27,7 @@ from werkzeug.exceptions import RequestEntityTooLarge
 
 from blueprints.access import ALL_ROLES, form_int, roles_required
 from blueprints.access import current_actor as _actor
+from blueprints.autoevaluacion import _render_area
 from ruta.db import db_session
 from ruta.security import csrf
 from workflow.errors import InvalidInput
@@ -114,8 +115,6 @@ def upload_limits(view: View) -> View:
 @upload_limits
 @roles_required(Role.RECTOR, Role.EQUIPO)
 def upload(ruta_id: int) -> Response | tuple[str, int]:
-    from blueprints.autoevaluacion import _render_area
-
     database = db_session()
     ruta: Ruta = get_in_scope(database, _actor(), Ruta, ruta_id)
     upload_file = posted_file()
