@@ -12,7 +12,7 @@ from sqlalchemy.orm import Session
 from demo.pmi import fill_demo_pmi
 from tests.conftest import Factory
 from workflow import services
-from workflow.autoevaluacion.services import Estamento, TeamMember
+from workflow.autoevaluacion.models import Estamento, TeamMember
 from workflow.errors import Forbidden, GuardFailed, InvalidInput
 from workflow.models import Ruta, RutaTransition, User
 from workflow.pmi import plan as pmi
