@@ -29,7 +29,10 @@ from blueprints.access import commit_or_conflict as _commit
 from blueprints.access import current_actor as _actor
 from blueprints.access import ruta_in_scope as _ruta
 from ruta.db import db_session
-from workflow.autoevaluacion import services as auto
+from workflow.autoevaluacion import perfil as auto_perfil
+from workflow.autoevaluacion import services as auto_services
+from workflow.autoevaluacion import team as auto_team
+from workflow.autoevaluacion.models import MAX_TEXT, Estamento, IdentityReview, Vigencia
 from workflow.catalogo import catalog as catalogs
 from workflow.catalogo.catalog import Catalog
 from workflow.charts import Bar, averages_chart, decimal, levels_chart
@@ -49,12 +52,12 @@ def _decimal(value: float | None, digits: int = 1) -> str:
 
 
 @bp.app_template_global("autoevaluacion_summary")
-def _summary(ruta: Ruta) -> auto.Overview:
+def _summary(ruta: Ruta) -> auto_services.Overview:
     """What the Ruta page shows of the autoevaluación (its include calls it)."""
-    return auto.overview(db_session(), ruta, _actor())
+    return auto_services.overview(db_session(), ruta, _actor())
 
 
-def _area_links(overview: auto.Overview) -> dict[str, str]:
+def _area_links(overview: auto_services.Overview) -> dict[str, str]:
     if overview.catalog is None:
         return {}
     return {area.code: url_for("autoevaluacion.area", ruta_id=overview.ruta.id,
@@ -62,7 +65,7 @@ def _area_links(overview: auto.Overview) -> dict[str, str]:
 
 
 @bp.app_template_global("autoevaluacion_missing_link")
-def missing_link(ruta: Ruta, item: auto.Missing) -> str:
+def missing_link(ruta: Ruta, item: auto_services.Missing) -> str:
     """Where to fix one missing thing: the identity page, or the proceso on its área's page."""
     if item.kind == "identity":
         return url_for("autoevaluacion.identity", ruta_id=ruta.id)
@@ -79,7 +82,7 @@ def missing_link(ruta: Ruta, item: auto.Missing) -> str:
 @roles_required(*ALL_ROLES)
 def index(ruta_id: int) -> str:
     ruta = _ruta(ruta_id)
-    overview = auto.overview(db_session(), ruta, _actor())
+    overview = auto_services.overview(db_session(), ruta, _actor())
     return render_template("autoevaluacion/index.html", ruta=ruta, overview=overview,
                            area_links=_area_links(overview),
                            may_start=_may_start(ruta))
@@ -87,15 +90,15 @@ def index(ruta_id: int) -> str:
 
 def _may_start(ruta: Ruta) -> bool:
     actor = _actor()
-    return (getattr(ruta, "catalog_id", None) is None and auto.is_editable(ruta)
-            and (auto.is_rector_of(actor, ruta) or actor.role is Role.ADMINISTRADOR))
+    return (getattr(ruta, "catalog_id", None) is None and auto_team.is_editable(ruta)
+            and (auto_team.is_rector_of(actor, ruta) or actor.role is Role.ADMINISTRADOR))
 
 
 @bp.post("/rutas/<int:ruta_id>/autoevaluacion/empezar")
 @roles_required(Role.RECTOR, Role.ADMINISTRADOR)
 def start(ruta_id: int) -> Response:
     ruta = _ruta(ruta_id)
-    catalog = auto.start_self_assessment(db_session(), ruta, actor=_actor())
+    catalog = auto_team.start_self_assessment(db_session(), ruta, actor=_actor())
     db_session().commit()
     flash(f"Listo: la autoevaluación usa «{catalog.title}».", "success")
     return redirect(url_for("autoevaluacion.index", ruta_id=ruta.id))
@@ -106,28 +109,29 @@ def start(ruta_id: int) -> Response:
 def identity(ruta_id: int) -> Response | str | tuple[str, int]:
     database = db_session()
     ruta = _ruta(ruta_id)
-    review = database.get(auto.IdentityReview, ruta.id)
-    can_edit = auto.is_editable(ruta) and auto.can_edit_identity(database, ruta, _actor())
+    review = database.get(IdentityReview, ruta.id)
+    can_edit = (auto_team.is_editable(ruta)
+                and auto_team.can_edit_identity(database, ruta, _actor()))
     if request.method == "GET":
         return render_template("autoevaluacion/identity.html", ruta=ruta, review=review,
                                can_edit=can_edit, data=_identity_values(review),
-                               gaps=auto.identity_gaps(review), errors={})
+                               gaps=auto_team.identity_gaps(review), errors={})
     if current_user.role not in (Role.RECTOR, Role.EQUIPO):
         abort(403)
-    data = auto.IdentityData(**{name: request.form.get(name, "")[:auto.MAX_TEXT + 1]
-                                for name in _IDENTITY_FIELDS})
+    data = auto_team.IdentityData(**{name: request.form.get(name, "")[:MAX_TEXT + 1]
+                                     for name in _IDENTITY_FIELDS})
     try:
-        saved = auto.save_identity(database, ruta, data, actor=_actor())
+        saved = auto_team.save_identity(database, ruta, data, actor=_actor())
     except InvalidInput as invalid:
         database.rollback()
         return render_template("autoevaluacion/identity.html", ruta=ruta, review=review,
                                can_edit=can_edit, data=vars(data),
-                               gaps=auto.identity_gaps(review), errors=invalid.errors), 422
-    gaps = auto.identity_gaps(saved)
+                               gaps=auto_team.identity_gaps(review), errors=invalid.errors), 422
+    gaps = auto_team.identity_gaps(saved)
     _commit()
     if gaps:
-        flash("Guardado. Para enviar la autoevaluación todavía falta " + auto.join_phrases(gaps)
-              + ".", "success")
+        flash("Guardado. Para enviar la autoevaluación todavía falta "
+              + auto_services.join_phrases(gaps) + ".", "success")
     else:
         flash("Guardado: la revisión de la identidad institucional está completa.", "success")
     return redirect(url_for("autoevaluacion.identity", ruta_id=ruta.id))
@@ -137,11 +141,11 @@ _IDENTITY_FIELDS = ("mision", "vision", "principios", "pei_reference", "mision_v
                     "vision_vigencia", "principios_vigencia", "notes")
 
 
-def _identity_values(review: auto.IdentityReview | None) -> dict[str, str]:
+def _identity_values(review: IdentityReview | None) -> dict[str, str]:
     if review is None:
         return dict.fromkeys(_IDENTITY_FIELDS, "")
     values = {name: getattr(review, name) for name in _IDENTITY_FIELDS}
-    return {name: (value.value if isinstance(value, auto.Vigencia) else value or "")
+    return {name: (value.value if isinstance(value, Vigencia) else value or "")
             for name, value in values.items()}
 
 
@@ -160,21 +164,22 @@ def team(ruta_id: int) -> Response | str | tuple[str, int]:
 def _render_team(ruta: Ruta, **context: Any) -> str:
     database = db_session()
     return render_template(
-        "autoevaluacion/team.html", ruta=ruta, members=auto.team(database, ruta),
-        can_manage=(auto.is_rector_of(_actor(), ruta) and ruta.state in auto.TEAM_STATES
+        "autoevaluacion/team.html", ruta=ruta, members=auto_team.team(database, ruta),
+        can_manage=(auto_team.is_rector_of(_actor(), ruta)
+                    and ruta.state in auto_team.TEAM_STATES
                     and getattr(ruta, "catalog", None) is not None),
-        catalog=getattr(ruta, "catalog", None), Estamento=auto.Estamento,
+        catalog=getattr(ruta, "catalog", None), Estamento=Estamento,
         errors=context.pop("errors", {}), data=context.pop("data", None), **context)
 
 
 def _add_member(ruta: Ruta) -> Response | tuple[str, int]:
     database = db_session()
-    data = auto.MemberData(name=request.form.get("name", "")[:300],
-                           email=request.form.get("email", "")[:300],
-                           estamento=request.form.get("estamento", ""),
-                           area_ids=request.form.getlist("areas"))
+    data = auto_team.MemberData(name=request.form.get("name", "")[:300],
+                                email=request.form.get("email", "")[:300],
+                                estamento=request.form.get("estamento", ""),
+                                area_ids=request.form.getlist("areas"))
     try:
-        member = auto.add_member(database, ruta, data, actor=_actor())
+        member = auto_team.add_member(database, ruta, data, actor=_actor())
     except InvalidInput as invalid:
         database.rollback()
         return _render_team(ruta, errors=invalid.errors, data=data), 422
@@ -189,10 +194,10 @@ def _add_member(ruta: Ruta) -> Response | tuple[str, int]:
 def member_areas(ruta_id: int, member_id: int) -> Response | tuple[str, int]:
     database = db_session()
     ruta = _ruta(ruta_id)
-    member = auto.get_member(database, ruta, member_id)
+    member = auto_team.get_member(database, ruta, member_id)
     try:
-        auto.set_member_areas(database, ruta, member, request.form.getlist("areas"),
-                              actor=_actor())
+        auto_team.set_member_areas(database, ruta, member, request.form.getlist("areas"),
+                                   actor=_actor())
     except InvalidInput as invalid:
         database.rollback()
         return _render_team(ruta, errors=invalid.errors), 422
@@ -206,9 +211,9 @@ def member_areas(ruta_id: int, member_id: int) -> Response | tuple[str, int]:
 def remove_member(ruta_id: int, member_id: int) -> Response:
     database = db_session()
     ruta = _ruta(ruta_id)
-    member = auto.get_member(database, ruta, member_id)
+    member = auto_team.get_member(database, ruta, member_id)
     name = member.name
-    auto.remove_member(database, ruta, member, actor=_actor())
+    auto_team.remove_member(database, ruta, member, actor=_actor())
     _commit()
     flash(f"Listo: {name} ya no hace parte del equipo de gestión.", "success")
     return redirect(url_for("autoevaluacion.team", ruta_id=ruta.id))
@@ -218,33 +223,34 @@ def remove_member(ruta_id: int, member_id: int) -> Response:
 @roles_required(*ALL_ROLES)
 def area(ruta_id: int, area_code: str) -> str:
     ruta = _ruta(ruta_id)
-    return _render_area(ruta, auto.get_area(db_session(), ruta, area_code))
+    return _render_area(ruta, auto_services.get_area(db_session(), ruta, area_code))
 
 
 def _render_area(ruta: Ruta, area_row: catalogs.CatalogArea, **context: Any) -> str:
     database = db_session()
-    overview = auto.overview(database, ruta, _actor())
+    overview = auto_services.overview(database, ruta, _actor())
     return render_template(
         "autoevaluacion/area.html", ruta=ruta, area=area_row, overview=overview,
-        catalog=overview.catalog, rated=auto.valoraciones(database, ruta),
+        catalog=overview.catalog, rated=auto_services.valoraciones(database, ruta),
         can_edit=area_row.id in overview.editable_area_ids,
         area_links=_area_links(overview), errors=context.pop("errors", {}),
         posted=context.pop("posted", {}), posted_proceso=context.pop("posted_proceso", None),
         **context)
 
 
-def _rating_entries(form: Any) -> tuple[dict[int, auto.RatingInput], dict[str, list[str]]]:
-    entries: dict[int, auto.RatingInput] = {}
+def _rating_entries(form: Any
+                    ) -> tuple[dict[int, auto_services.RatingInput], dict[str, list[str]]]:
+    entries: dict[int, auto_services.RatingInput] = {}
     errors: dict[str, list[str]] = {}
     for raw in form.getlist("componente"):
         componente_id = form_int(raw)
         if componente_id is None:
             errors["componente"] = ["El formulario trae un componente que no existe."]
             continue
-        entries[componente_id] = auto.RatingInput(
-            level=form.get(auto.level_field(componente_id), "")[:20],
-            evidence=form.get(f"evidencia-{componente_id}", "")[:auto.MAX_TEXT + 1],
-            comments=form.get(f"comentario-{componente_id}", "")[:auto.MAX_TEXT + 1])
+        entries[componente_id] = auto_services.RatingInput(
+            level=form.get(auto_services.level_field(componente_id), "")[:20],
+            evidence=form.get(f"evidencia-{componente_id}", "")[:MAX_TEXT + 1],
+            comments=form.get(f"comentario-{componente_id}", "")[:MAX_TEXT + 1])
     return entries, errors
 
 
@@ -253,12 +259,12 @@ def _rating_entries(form: Any) -> tuple[dict[int, auto.RatingInput], dict[str, l
 def save_proceso(ruta_id: int, proceso_id: int) -> Response | tuple[str, int]:
     database = db_session()
     ruta = _ruta(ruta_id)
-    proceso = auto.get_proceso(database, ruta, proceso_id)
+    proceso = auto_services.get_proceso(database, ruta, proceso_id)
     entries, errors = _rating_entries(request.form)
     try:
         if errors:
             raise InvalidInput(errors)
-        result = auto.save_proceso(database, ruta, proceso, entries, actor=_actor())
+        result = auto_services.save_proceso(database, ruta, proceso, entries, actor=_actor())
     except InvalidInput as invalid:
         database.rollback()
         posted = {componente_id: given for componente_id, given in entries.items()}
@@ -279,7 +285,7 @@ def save_proceso(ruta_id: int, proceso_id: int) -> Response | tuple[str, int]:
 @roles_required(*ALL_ROLES)
 def perfil(ruta_id: int) -> str:
     ruta = _ruta(ruta_id)
-    result, before = auto.perfil_for(db_session(), ruta)
+    result, before = auto_perfil.perfil_for(db_session(), ruta)
     return render_template("autoevaluacion/perfil.html", ruta=ruta, perfil=result,
                            previous=before, catalog=getattr(ruta, "catalog", None))
 
@@ -295,7 +301,7 @@ def _svg(markup: str) -> Response:
 @roles_required(*ALL_ROLES)
 def perfil_chart(ruta_id: int, chart: str) -> Response:
     ruta = _ruta(ruta_id)
-    result, before = auto.perfil_for(db_session(), ruta)
+    result, before = auto_perfil.perfil_for(db_session(), ruta)
     if chart == "areas":
         return _svg(averages_chart(
             "Promedio de la valoración por área de gestión",
@@ -325,11 +331,11 @@ def fortalezas(ruta_id: int) -> str:
 
 def _render_fortalezas(ruta: Ruta, **context: Any) -> str:
     database = db_session()
-    overview = auto.overview(database, ruta, _actor())
+    overview = auto_services.overview(database, ruta, _actor())
     areas = {area.code: area.id for area in overview.catalog.areas} if overview.catalog else {}
     return render_template(
         "autoevaluacion/fortalezas.html", ruta=ruta, overview=overview,
-        classification=auto.classification_for(database, ruta), area_ids=areas,
+        classification=auto_perfil.classification_for(database, ruta), area_ids=areas,
         errors=context.pop("errors", {}), posted=context.pop("posted", {}), **context)
 
 
@@ -338,20 +344,20 @@ def _render_fortalezas(ruta: Ruta, **context: Any) -> str:
 def prioritize(ruta_id: int) -> Response | tuple[str, int]:
     database = db_session()
     ruta = _ruta(ruta_id)
-    entries: dict[int, auto.PriorityInput] = {}
+    entries: dict[int, auto_perfil.PriorityInput] = {}
     errors: dict[str, list[str]] = {}
     for raw in request.form.getlist("componente"):
         componente_id = form_int(raw)
         if componente_id is None:
             errors["componente"] = ["El formulario trae un componente que no existe."]
             continue
-        entries[componente_id] = auto.PriorityInput(
+        entries[componente_id] = auto_perfil.PriorityInput(
             *(request.form.get(f"{name}-{componente_id}", "")[:5]
-              for name, _ in auto.PRIORITY_FIELDS))
+              for name, _ in auto_perfil.PRIORITY_FIELDS))
     try:
         if errors:
             raise InvalidInput(errors)
-        changed = auto.save_priorities(database, ruta, entries, actor=_actor())
+        changed = auto_perfil.save_priorities(database, ruta, entries, actor=_actor())
     except InvalidInput as invalid:
         database.rollback()
         return _render_fortalezas(ruta, errors=invalid.errors, posted=entries), 422
@@ -366,12 +372,12 @@ def prioritize(ruta_id: int) -> Response | tuple[str, int]:
 def printable(ruta_id: int) -> str:
     database = db_session()
     ruta = _ruta(ruta_id)
-    result, before = auto.perfil_for(database, ruta)
-    overview = auto.overview(database, ruta, _actor())
+    result, before = auto_perfil.perfil_for(database, ruta)
+    overview = auto_services.overview(database, ruta, _actor())
     return render_template(
         "autoevaluacion/print.html", ruta=ruta, overview=overview, perfil=result,
-        previous=before, items=auto.rated_items(database, ruta),
-        classification=auto.classification_for(database, ruta))
+        previous=before, items=auto_perfil.rated_items(database, ruta),
+        classification=auto_perfil.classification_for(database, ruta))
 
 
 # --- the Secretaría's catalogs ------------------------------------------------------------

@@ -20,7 +20,7 @@ from blueprints.access import commit_or_conflict as _commit
 from blueprints.access import current_actor as _actor
 from blueprints.access import ruta_in_scope as _ruta
 from ruta.db import db_session
-from workflow.autoevaluacion.services import is_rector_of
+from workflow.autoevaluacion.team import is_rector_of
 from workflow.cierre import evaluacion_final as final
 from workflow.errors import GuardFailed, InvalidInput
 from workflow.models import Ruta

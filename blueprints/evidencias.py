@@ -30,6 +30,7 @@ from blueprints.access import current_actor as _actor
 from blueprints.autoevaluacion import _render_area
 from ruta.db import db_session
 from ruta.security import csrf
+from workflow.autoevaluacion.evidence import attach_to_valoracion, files_by_componente
 from workflow.errors import InvalidInput
 from workflow.evidencias import storage as evidence
 from workflow.models import Ruta
@@ -123,7 +124,7 @@ def upload(ruta_id: int) -> Response | tuple[str, int]:
     try:
         if upload_file is None or not upload_file.filename:
             raise InvalidInput({"archivo": ["Elija el archivo que quiere adjuntar."]})
-        added = evidence.attach_to_valoracion(
+        added = attach_to_valoracion(
             database, store, ruta, componente_id=componente_id, actor=_actor(),
             filename=upload_file.filename, stream=upload_file.stream, limits=limits())
     except (InvalidInput, evidence.TooLarge) as refused:
@@ -164,7 +165,7 @@ def download(ruta_id: int, evidence_id: int) -> Response:
 @bp.app_template_global("evidence_files")
 def _evidence_files(ruta: Ruta) -> dict[int, list[evidence.EvidenceFile]]:
     """The autoevaluación files of ``ruta`` by componente (the área page lists them)."""
-    return evidence.files_by_componente(db_session(), ruta)
+    return files_by_componente(db_session(), ruta)
 
 
 @bp.app_context_processor

@@ -11,7 +11,10 @@ from datetime import datetime, timedelta
 
 from sqlalchemy.orm import Session
 
-from workflow.autoevaluacion import services as auto
+from workflow.autoevaluacion.models import Estamento
+from workflow.autoevaluacion.perfil import PriorityInput, classification_for, save_priorities
+from workflow.autoevaluacion.services import RatingInput, save_proceso
+from workflow.autoevaluacion.team import IdentityData, MemberData, add_member, save_identity
 from workflow.catalogo.catalog import Catalog, rules_for
 from workflow.models import Ruta, User
 
@@ -65,10 +68,10 @@ COMMENTS = [
 ]
 
 TEAM = [  # (name, e-mail local part, estamento, área codes)
-    ("Coordinación académica", "coordinacion", auto.Estamento.DIRECTIVO, ["DIR", "ACA"]),
-    ("Representante de las familias", "familias", auto.Estamento.PADRE_MADRE, ["COM"]),
-    ("Personería estudiantil", "personeria", auto.Estamento.ESTUDIANTE, ["COM"]),
-    ("Pagaduría", "pagaduria", auto.Estamento.ADMINISTRATIVO, ["ADM"]),
+    ("Coordinación académica", "coordinacion", Estamento.DIRECTIVO, ["DIR", "ACA"]),
+    ("Representante de las familias", "familias", Estamento.PADRE_MADRE, ["COM"]),
+    ("Personería estudiantil", "personeria", Estamento.ESTUDIANTE, ["COM"]),
+    ("Pagaduría", "pagaduria", Estamento.ADMINISTRATIVO, ["ADM"]),
 ]
 FIRST = ["Marleny", "Wilson", "Yaneth", "Fredy", "Lorena", "Nelson", "Deisy", "Rubén"]
 LAST = ["Bocanegra", "Lozano", "Montealegre", "Quiroga", "Barragán", "Perdomo", "Yate", "Oyola"]
@@ -95,20 +98,20 @@ def fill_demo_autoevaluacion(session: Session, ruta: Ruta, *, rector: User,
     members: dict[str, User] = {}
     if team_user is not None:
         # The school's team account works on the académica and the comunidad.
-        auto.add_member(session, ruta, auto.MemberData(
-            name=team_user.name, email=team_user.email, estamento=auto.Estamento.DOCENTE.value,
+        add_member(session, ruta, MemberData(
+            name=team_user.name, email=team_user.email, estamento=Estamento.DOCENTE.value,
             area_ids=[str(areas[code].id) for code in ("ACA", "COM") if code in areas]),
             actor=rector, now=later(), invite=False)
         members = {code: team_user for code in ("ACA", "COM")}
     for label, local, estamento, codes in TEAM:
-        auto.add_member(session, ruta, auto.MemberData(
+        add_member(session, ruta, MemberData(
             name=f"{rng.choice(FIRST)} {rng.choice(LAST)} ({label.lower()})",
             email=f"{local}{number}@{domain}", estamento=estamento.value,
             area_ids=[str(areas[code].id) for code in codes if code in areas]),
             actor=rector, now=later(), invite=False)
 
     school = ruta.school.name
-    auto.save_identity(session, ruta, auto.IdentityData(
+    save_identity(session, ruta, IdentityData(
         mision=f"La {school} forma niños, niñas, adolescentes y jóvenes críticos, "
                "responsables y solidarios, con una educación inclusiva de calidad que les "
                "permita construir su proyecto de vida y transformar su entorno.",
@@ -136,7 +139,7 @@ def fill_demo_autoevaluacion(session: Session, ruta: Ruta, *, rector: User,
         base = AREA_BASE.get(area.code, 2.5) + bias
         evidence = EVIDENCE.get(area.code, EVIDENCE["DIR"])
         for proceso in area.procesos:
-            entries: dict[int, auto.RatingInput] = {}
+            entries: dict[int, RatingInput] = {}
             for componente in proceso.componentes:
                 if rated >= to_rate:
                     break
@@ -148,14 +151,14 @@ def fill_demo_autoevaluacion(session: Session, ruta: Ruta, *, rector: User,
                         n=rng.randint(2, 14), year=rng.choice([2022, 2023]),
                         m=rng.randint(120, 600), k=rng.randint(4, 25), day=rng.randint(2, 28))
                 comment = rng.choice(COMMENTS) if rng.random() < 0.25 else ""
-                entries[componente.id] = auto.RatingInput(str(level), text, comment)
+                entries[componente.id] = RatingInput(str(level), text, comment)
             if entries:
                 actor = members.get(area.code, rector)
-                auto.save_proceso(session, ruta, proceso, entries, actor=actor, now=later())
+                save_proceso(session, ruta, proceso, entries, actor=actor, now=later())
 
     if complete:
-        oportunidades = auto.classification_for(session, ruta).oportunidades
-        auto.save_priorities(session, ruta, {
-            item.item.componente_id: auto.PriorityInput(
+        oportunidades = classification_for(session, ruta).oportunidades
+        save_priorities(session, ruta, {
+            item.item.componente_id: PriorityInput(
                 str(rng.randint(3, 5)), str(rng.randint(2, 5)), str(rng.randint(3, 5)))
             for item in oportunidades[:6]}, actor=rector, now=later())

@@ -19,7 +19,9 @@ from sqlalchemy.orm import Session
 from demo.autoevaluacion import fill_demo_autoevaluacion
 from demo.pmi import fill_demo_pmi
 from workflow.autoevaluacion import actions as auto_actions
-from workflow.autoevaluacion import services as auto
+from workflow.autoevaluacion.models import IdentityReview
+from workflow.autoevaluacion.perfil import rated_items
+from workflow.autoevaluacion.services import RatingInput, save_proceso
 from workflow.catalogo.catalog import rules_for
 from workflow.cierre import actions as cierre_actions
 from workflow.cierre import evaluacion_final as final
@@ -92,10 +94,10 @@ def _lower_some_levels(session: Session, ruta: Ruta, *, actor: User, now: dateti
     lower, a few one higher (the comparison then shows ↑, ↓ and =)."""
     catalog = ruta.catalog  # type: ignore[attr-defined]
     rules = rules_for(session, ruta.school.secretaria_id)
-    items = {item.componente_id: item for item in auto.rated_items(session, ruta)}
+    items = {item.componente_id: item for item in rated_items(session, ruta)}
     for area in catalog.areas:
         for proceso in area.procesos:
-            entries: dict[int, auto.RatingInput] = {}
+            entries: dict[int, RatingInput] = {}
             for componente in proceso.componentes:
                 item = items[componente.id]
                 if item.level is None:
@@ -106,8 +108,8 @@ def _lower_some_levels(session: Session, ruta: Ruta, *, actor: User, now: dateti
                 evidence = item.evidence
                 if rules.needs_evidence(level) and not evidence.strip():
                     evidence = "Actas del Consejo Académico de 2020."
-                entries[componente.id] = auto.RatingInput(str(level), evidence, item.comments)
-            auto.save_proceso(session, ruta, proceso, entries, actor=actor, now=now)
+                entries[componente.id] = RatingInput(str(level), evidence, item.comments)
+            save_proceso(session, ruta, proceso, entries, actor=actor, now=now)
 
 
 def seed_previous_cycle(session: Session, school: School, *, admin: User,
@@ -127,7 +129,7 @@ def seed_previous_cycle(session: Session, school: School, *, admin: User,
                              start=opened_at)
     _lower_some_levels(session, ruta, actor=rector, now=opened_at + timedelta(days=20),
                        rng=rng)
-    identity = session.get(auto.IdentityReview, ruta.id)
+    identity = session.get(IdentityReview, ruta.id)
     if identity is not None:
         identity.notes = ("La visión debe precisar metas medibles y alinearse con el horizonte "
                           "de la Ruta 2021–2023; la misión y los principios siguen vigentes.")

@@ -13,7 +13,7 @@ from typing import Any
 
 from sqlalchemy.orm import Session
 
-from workflow.autoevaluacion import services as auto
+from workflow.autoevaluacion.perfil import classification_for
 from workflow.models import Ruta, User
 from workflow.pmi import plan as pmi
 from workflow.pmi.models import Fuente, Trayectoria
@@ -24,7 +24,7 @@ def fill_demo_pmi(session: Session, ruta: Ruta, *, actor: User, complete: bool =
     start, end = ruta.horizon_start_year, ruta.horizon_end_year
     middle = min(start + 1, end)
     oportunidades = [o.item.componente_id
-                     for o in auto.classification_for(session, ruta).oportunidades]
+                     for o in classification_for(session, ruta).oportunidades]
     first, rest = oportunidades[:1], oportunidades[1:pmi.TOP_PRIORITY]
 
     def save(kind: str, **form: Any) -> Any:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from alembic import context
 
-import workflow.autoevaluacion.services  # noqa: F401  (registers its tables and the catalog's)
+import workflow.autoevaluacion.models  # noqa: F401  (registers its tables and the catalog's)
 import workflow.cierre.evaluacion_final  # noqa: F401  (registers its tables)
 import workflow.consolidado.export_jobs  # noqa: F401  (registers its tables)
 import workflow.cuentas.tokens  # noqa: F401  (registers its tables)

@@ -33,7 +33,7 @@ import workflow.pmi.review  # noqa: F401  (registers the PMI tables)
 from ruta import create_app
 from ruta.db import make_engine
 from ruta.migrate import upgrade
-from workflow.autoevaluacion.services import IdentityReview, Valoracion, Vigencia
+from workflow.autoevaluacion.models import IdentityReview, Valoracion, Vigencia
 from workflow.catalogo.catalog import Catalog, store_catalog, validate_catalog
 from workflow.cuentas.accounts import Passwords
 from workflow.models import Base, Ruta, School, Secretaria, User, Zona

@@ -15,7 +15,41 @@ from sqlalchemy.orm import Session
 
 from tests.conftest import Factory, WebClient
 from workflow.autoevaluacion import actions as auto_actions
-from workflow.autoevaluacion import services as auto
+from workflow.autoevaluacion.models import IdentityReview, Valoracion, Vigencia
+from workflow.autoevaluacion.perfil import (
+    PriorityInput,
+    Rated,
+    classification_for,
+    classify,
+    compute_perfil,
+    perfil_for,
+    priorities_of,
+    rated_items,
+    save_priorities,
+    top_oportunidades,
+)
+from workflow.autoevaluacion.services import (
+    Progress,
+    RatingInput,
+    SaveResult,
+    missing_items,
+    progress_by_area,
+    save_proceso,
+    valoraciones,
+)
+from workflow.autoevaluacion.team import (
+    IdentityData,
+    MemberData,
+    add_member,
+    editable_area_ids,
+    identity_gaps,
+    member_for,
+    remove_member,
+    save_identity,
+    set_member_areas,
+    start_self_assessment,
+    team,
+)
 from workflow.catalogo.catalog import (
     Catalog,
     CatalogComponente,
@@ -24,7 +58,7 @@ from workflow.catalogo.catalog import (
     load_shipped_catalogs,
     set_rules,
 )
-from workflow.errors import Forbidden, GuardFailed, InvalidInput
+from workflow.errors import Forbidden, GuardFailed, InvalidInput, NotEditable
 from workflow.models import OutboxMessage, Ruta, User
 from workflow.pmi import actions as pmi_actions
 from workflow.pmi import review
@@ -33,7 +67,7 @@ from workflow.states import ReturnTarget, State
 
 NOT_EDITABLE = ("La autoevaluación ya fue enviada y no se puede modificar. Solo vuelve a ser "
                 "editable si la Secretaría devuelve la Ruta a la autoevaluación.")
-COMPLETE_IDENTITY = auto.IdentityData(
+COMPLETE_IDENTITY = IdentityData(
     mision="Formar ciudadanos críticos.", vision="Ser referente en 2030.",
     principios="Respeto, responsabilidad.", pei_reference="Acuerdo 04 de 2021",
     mision_vigencia="vigente", vision_vigencia="ajustar", principios_vigencia="vigente",
@@ -65,11 +99,11 @@ def school(db: Session, make: Factory) -> School:
 
 
 def rate(db: Session, school: School, proceso: str, levels: dict[str, str], *,
-         actor: User | None = None, evidence: str = "Acta 2 de 2024.") -> auto.SaveResult:
-    entries = {school.componente(code).id: auto.RatingInput(level, evidence if level else "")
+         actor: User | None = None, evidence: str = "Acta 2 de 2024.") -> SaveResult:
+    entries = {school.componente(code).id: RatingInput(level, evidence if level else "")
                for code, level in levels.items()}
-    return auto.save_proceso(db, school.ruta, school.proceso(proceso), entries,
-                             actor=actor or school.rector)
+    return save_proceso(db, school.ruta, school.proceso(proceso), entries,
+                        actor=actor or school.rector)
 
 
 def rate_everything(db: Session, school: School, level: str = "3") -> None:
@@ -80,7 +114,7 @@ def rate_everything(db: Session, school: School, level: str = "3") -> None:
 
 def stored(db: Session, ruta: Ruta) -> dict[str, tuple[int | None, str, str]]:
     db.expire_all()
-    rows = db.scalars(select(auto.Valoracion).where(auto.Valoracion.ruta_id == ruta.id))
+    rows = db.scalars(select(Valoracion).where(Valoracion.ruta_id == ruta.id))
     return {row.componente.code: (row.level, row.evidence, row.comments) for row in rows}
 
 
@@ -88,7 +122,7 @@ def member(db: Session, make: Factory, school: School, areas: list[str],
            email: str = "docente@prueba.co") -> User:
     """An ``equipo`` account on the team with ``areas``."""
     user = make.user(Role.EQUIPO, school=school.ruta.school, email=email)
-    auto.add_member(db, school.ruta, auto.MemberData(
+    add_member(db, school.ruta, MemberData(
         name="Docente de matemáticas", email=email, estamento="docente",
         area_ids=[school.area_id(code) for code in areas]), actor=school.rector)
     return user
@@ -100,12 +134,12 @@ def member(db: Session, make: Factory, school: School, areas: list[str],
 def test_saving_a_proceso_stores_levels_evidence_and_comments(db: Session,
                                                               school: School) -> None:
     entries = {
-        school.componente("DIR.1.1").id: auto.RatingInput("3", "  PEI socializado en 2024. ",
-                                                          "Falta la jornada de la tarde."),
-        school.componente("DIR.1.2").id: auto.RatingInput("2", "", ""),
+        school.componente("DIR.1.1").id: RatingInput("3", "  PEI socializado en 2024. ",
+                                                     "Falta la jornada de la tarde."),
+        school.componente("DIR.1.2").id: RatingInput("2", "", ""),
     }
-    result = auto.save_proceso(db, school.ruta, school.proceso("DIR.1"), entries,
-                               actor=school.rector)
+    result = save_proceso(db, school.ruta, school.proceso("DIR.1"), entries,
+                          actor=school.rector)
     db.commit()
     assert (result.saved, result.missing_evidence) == (2, [])
     assert stored(db, school.ruta) == {
@@ -122,12 +156,12 @@ def test_a_level_that_requires_evidence_is_saved_and_flagged(db: Session,
 
 
 def test_blank_level_keeps_a_draft_without_rating_it(db: Session, school: School) -> None:
-    auto.save_proceso(db, school.ruta, school.proceso("DIR.1"), {
-        school.componente("DIR.1.1").id: auto.RatingInput("", "Borrador de evidencia", ""),
-        school.componente("DIR.1.2").id: auto.RatingInput("", "", "")}, actor=school.rector)
+    save_proceso(db, school.ruta, school.proceso("DIR.1"), {
+        school.componente("DIR.1.1").id: RatingInput("", "Borrador de evidencia", ""),
+        school.componente("DIR.1.2").id: RatingInput("", "", "")}, actor=school.rector)
     assert stored(db, school.ruta) == {"DIR.1.1": (None, "Borrador de evidencia", "")}
-    progress = auto.progress_by_area(school.catalog, auto.valoraciones(db, school.ruta))
-    assert progress == {"DIR": auto.Progress(0, 3), "ACA": auto.Progress(0, 2)}
+    progress = progress_by_area(school.catalog, valoraciones(db, school.ruta))
+    assert progress == {"DIR": Progress(0, 3), "ACA": Progress(0, 2)}
 
 
 @pytest.mark.parametrize("level", ["0", "5", "7", "-1", "tres", "3.5"])
@@ -135,9 +169,9 @@ def test_level_outside_one_to_four_is_refused_and_nothing_saved(db: Session, sch
                                                                 level: str) -> None:
     good, bad = school.componente("DIR.1.1"), school.componente("DIR.1.2")
     with pytest.raises(InvalidInput) as refused:
-        auto.save_proceso(db, school.ruta, school.proceso("DIR.1"), {
-            good.id: auto.RatingInput("3", "Acta.", ""),
-            bad.id: auto.RatingInput(level, "", "")}, actor=school.rector)
+        save_proceso(db, school.ruta, school.proceso("DIR.1"), {
+            good.id: RatingInput("3", "Acta.", ""),
+            bad.id: RatingInput(level, "", "")}, actor=school.rector)
     assert refused.value.errors == {f"nivel-{bad.id}": [
         f"«DIR.1.2 Metas institucionales»: el nivel debe ser 1, 2, 3 o 4 (llegó «{level}»)."]}
     db.rollback()
@@ -146,8 +180,8 @@ def test_level_outside_one_to_four_is_refused_and_nothing_saved(db: Session, sch
 
 def test_unknown_componente_is_refused(db: Session, school: School) -> None:
     with pytest.raises(InvalidInput) as refused:
-        auto.save_proceso(db, school.ruta, school.proceso("DIR.1"), {
-            999_999: auto.RatingInput("3", "Acta.", "")}, actor=school.rector)
+        save_proceso(db, school.ruta, school.proceso("DIR.1"), {
+            999_999: RatingInput("3", "Acta.", "")}, actor=school.rector)
     assert refused.value.errors == {"nivel-999999": ["No existe el componente número 999999."]}
 
 
@@ -156,9 +190,9 @@ def test_componente_of_another_catalog_version_is_refused(db: Session, make: Fac
     other = make.catalog("prueba-otra-version")
     stranger = next(c for c in other.componentes if c.code == "DIR.1.1")
     with pytest.raises(InvalidInput) as refused:
-        auto.save_proceso(db, school.ruta, school.proceso("DIR.1"), {
-            school.componente("DIR.1.2").id: auto.RatingInput("2", "", ""),
-            stranger.id: auto.RatingInput("3", "Acta.", "")}, actor=school.rector)
+        save_proceso(db, school.ruta, school.proceso("DIR.1"), {
+            school.componente("DIR.1.2").id: RatingInput("2", "", ""),
+            stranger.id: RatingInput("3", "Acta.", "")}, actor=school.rector)
     assert refused.value.errors == {f"nivel-{stranger.id}": [
         "El componente «DIR.1.1 Misión, visión y principios» es de otra versión del instrumento "
         "(«prueba-otra-version»), no de la que usa esta Ruta («prueba-mini»)."]}
@@ -169,8 +203,8 @@ def test_componente_of_another_catalog_version_is_refused(db: Session, make: Fac
 def test_componente_of_another_proceso_is_refused(db: Session, school: School) -> None:
     elsewhere = school.componente("ACA.1.1")
     with pytest.raises(InvalidInput) as refused:
-        auto.save_proceso(db, school.ruta, school.proceso("DIR.1"), {
-            elsewhere.id: auto.RatingInput("3", "Acta.", "")}, actor=school.rector)
+        save_proceso(db, school.ruta, school.proceso("DIR.1"), {
+            elsewhere.id: RatingInput("3", "Acta.", "")}, actor=school.rector)
     assert refused.value.errors == {f"nivel-{elsewhere.id}": [
         "El componente «ACA.1.1» no es del proceso «Direccionamiento estratégico»: valórelo en "
         "su propio proceso."]}
@@ -179,8 +213,8 @@ def test_componente_of_another_proceso_is_refused(db: Session, school: School) -
 def test_too_long_evidence_is_refused(db: Session, school: School) -> None:
     componente = school.componente("DIR.1.1")
     with pytest.raises(InvalidInput) as refused:
-        auto.save_proceso(db, school.ruta, school.proceso("DIR.1"), {
-            componente.id: auto.RatingInput("3", "x" * 5001, "")}, actor=school.rector)
+        save_proceso(db, school.ruta, school.proceso("DIR.1"), {
+            componente.id: RatingInput("3", "x" * 5001, "")}, actor=school.rector)
     assert refused.value.errors == {f"evidencia-{componente.id}": [
         "«DIR.1.1»: la evidencia no puede pasar de 5000 caracteres."]}
 
@@ -191,23 +225,23 @@ def test_edits_after_submission_are_refused(db: Session, make: Factory, state: S
     ruta = make.ruta(state=state, catalog=catalog)
     rector = make.user(Role.RECTOR, school=ruta.school)
     proceso = catalog.areas[0].procesos[0]
-    with pytest.raises(auto.NotEditable) as refused:
-        auto.save_proceso(db, ruta, proceso, {
-            proceso.componentes[0].id: auto.RatingInput("3", "Acta.", "")}, actor=rector)
+    with pytest.raises(NotEditable) as refused:
+        save_proceso(db, ruta, proceso, {
+            proceso.componentes[0].id: RatingInput("3", "Acta.", "")}, actor=rector)
     assert (refused.value.message, refused.value.status) == (NOT_EDITABLE, 409)
-    with pytest.raises(auto.NotEditable):
-        auto.save_identity(db, ruta, COMPLETE_IDENTITY, actor=rector)
-    assert db.scalar(select(func.count()).select_from(auto.Valoracion)) == 0
+    with pytest.raises(NotEditable):
+        save_identity(db, ruta, COMPLETE_IDENTITY, actor=rector)
+    assert db.scalar(select(func.count()).select_from(Valoracion)) == 0
 
 
 def test_a_return_to_the_autoevaluacion_reopens_editing(db: Session, make: Factory,
                                                         school: School) -> None:
     rate_everything(db, school)
-    auto.save_identity(db, school.ruta, COMPLETE_IDENTITY, actor=school.rector)
+    save_identity(db, school.ruta, COMPLETE_IDENTITY, actor=school.rector)
     ruta = school.ruta
     auto_actions.submit_self_assessment(db, ruta, actor=school.rector,
                                         expected_version=ruta.version)
-    with pytest.raises(auto.NotEditable):
+    with pytest.raises(NotEditable):
         rate(db, school, "DIR.2", {"DIR.2.1": "4"})
     ruta.state = State.EN_REVISION
     db.flush()
@@ -234,7 +268,7 @@ def test_member_rates_only_the_areas_assigned(db: Session, make: Factory,
         "Usted no tiene asignada el área «Gestión directiva». Solo puede valorar las áreas que "
         "le asignó el rector o la rectora.")
     assert stored(db, school.ruta) == {"ACA.1.1": (2, "Acta 2 de 2024.", "")}
-    assert auto.editable_area_ids(db, school.ruta, teacher) == {int(school.area_id("ACA"))}
+    assert editable_area_ids(db, school.ruta, teacher) == {int(school.area_id("ACA"))}
 
 
 def test_equipo_account_not_on_the_team_rates_nothing(db: Session, make: Factory,
@@ -242,16 +276,16 @@ def test_equipo_account_not_on_the_team_rates_nothing(db: Session, make: Factory
     outsider = make.user(Role.EQUIPO, school=school.ruta.school)
     with pytest.raises(Forbidden):
         rate(db, school, "ACA.1", {"ACA.1.1": "2"}, actor=outsider)
-    assert auto.editable_area_ids(db, school.ruta, outsider) == set()
+    assert editable_area_ids(db, school.ruta, outsider) == set()
 
 
 def test_member_works_with_the_school_equipo_account_of_that_email(db: Session, make: Factory,
                                                                    school: School) -> None:
     account = make.user(Role.EQUIPO, school=school.ruta.school, email="enlazada@prueba.co")
-    linked = auto.add_member(db, school.ruta, auto.MemberData(
+    linked = add_member(db, school.ruta, MemberData(
         name="Enlazada", email=" Enlazada@Prueba.co ", estamento="docente"),
         actor=school.rector)
-    newcomer = auto.add_member(db, school.ruta, auto.MemberData(
+    newcomer = add_member(db, school.ruta, MemberData(
         name="Llega Nueva", email="nueva@prueba.co", estamento="estudiante",
         area_ids=[school.area_id("ACA")]), actor=school.rector)
 
@@ -260,8 +294,8 @@ def test_member_works_with_the_school_equipo_account_of_that_email(db: Session, 
     assert (created.email, created.name, created.role, created.school_id, created.active,
             created.password_hash) == ("nueva@prueba.co", "Llega Nueva", Role.EQUIPO,
                                        school.ruta.school_id, True, None)
-    assert auto.member_for(db, school.ruta, created) is newcomer
-    assert auto.editable_area_ids(db, school.ruta, created) == {int(school.area_id("ACA"))}
+    assert member_for(db, school.ruta, created) is newcomer
+    assert editable_area_ids(db, school.ruta, created) == {int(school.area_id("ACA"))}
 
 
 def test_member_email_of_another_school_or_the_secretaria_is_refused(
@@ -270,17 +304,17 @@ def test_member_email_of_another_school_or_the_secretaria_is_refused(
     make.user(Role.REVISOR, email="revisora@prueba.co")
     for email in ("ajena@prueba.co", "revisora@prueba.co"):
         with pytest.raises(InvalidInput) as refused:
-            auto.add_member(db, school.ruta, auto.MemberData(
+            add_member(db, school.ruta, MemberData(
                 name="Otra", email=email, estamento="egresado"), actor=school.rector)
         assert refused.value.errors == {"email": [
             "Ese correo ya es de una cuenta de otra institución o de la Secretaría. Use el "
             "correo personal o institucional de esta persona en su colegio."]}
-    assert auto.team(db, school.ruta) == []
+    assert team(db, school.ruta) == []
 
 
 def test_adding_a_member_queues_an_invitation_that_opens_the_account(
         db: Session, make: Factory, school: School, web: WebClient) -> None:
-    auto.add_member(db, school.ruta, auto.MemberData(
+    add_member(db, school.ruta, MemberData(
         name="Rosa Quiroga", email="rosa@prueba.co", estamento="padre_madre",
         area_ids=[school.area_id("ACA"), school.area_id("DIR")]), actor=school.rector)
     db.commit()
@@ -305,11 +339,11 @@ def test_adding_a_member_queues_an_invitation_that_opens_the_account(
 
 def test_bad_member_data_is_refused_with_every_reason(db: Session, make: Factory,
                                                       school: School) -> None:
-    auto.add_member(db, school.ruta, auto.MemberData(
+    add_member(db, school.ruta, MemberData(
         name="Ya está", email="ya@prueba.co", estamento="docente"), actor=school.rector)
     foreign_area = make.catalog("prueba-ajena").areas[0].id
     with pytest.raises(InvalidInput) as refused:
-        auto.add_member(db, school.ruta, auto.MemberData(
+        add_member(db, school.ruta, MemberData(
             name="  ", email="ya@prueba.co", estamento="rector",
             area_ids=[str(foreign_area)]), actor=school.rector)
     assert refused.value.errors == {
@@ -318,19 +352,19 @@ def test_bad_member_data_is_refused_with_every_reason(db: Session, make: Factory
         "estamento": ["Elija el estamento que representa."],
         "areas": ["Una de las áreas elegidas no es de esta Ruta."],
     }
-    assert len(auto.team(db, school.ruta)) == 1
+    assert len(team(db, school.ruta)) == 1
 
 
 def test_only_the_rector_manages_the_team(db: Session, make: Factory, school: School) -> None:
     teacher = member(db, make, school, ["ACA"])
-    record = auto.member_for(db, school.ruta, teacher)
+    record = member_for(db, school.ruta, teacher)
     with pytest.raises(Forbidden):
-        auto.set_member_areas(db, school.ruta, record, [school.area_id("DIR")], actor=teacher)
-    auto.set_member_areas(db, school.ruta, record, [school.area_id("DIR")], actor=school.rector)
+        set_member_areas(db, school.ruta, record, [school.area_id("DIR")], actor=teacher)
+    set_member_areas(db, school.ruta, record, [school.area_id("DIR")], actor=school.rector)
     assert [area.code for area in record.areas] == ["DIR"]
-    auto.remove_member(db, school.ruta, record, actor=school.rector)
-    assert auto.team(db, school.ruta) == []
-    assert auto.editable_area_ids(db, school.ruta, teacher) == set()
+    remove_member(db, school.ruta, record, actor=school.rector)
+    assert team(db, school.ruta) == []
+    assert editable_area_ids(db, school.ruta, teacher) == set()
 
 
 # --- identity ------------------------------------------------------------------------------
@@ -338,26 +372,26 @@ def test_only_the_rector_manages_the_team(db: Session, make: Factory, school: Sc
 
 def test_identity_review_saves_and_reports_what_is_missing(db: Session,
                                                            school: School) -> None:
-    partial = auto.save_identity(db, school.ruta, auto.IdentityData(
+    partial = save_identity(db, school.ruta, IdentityData(
         mision="  Formar ciudadanos críticos. ", vision_vigencia="ajustar"),
         actor=school.rector)
-    assert auto.identity_gaps(partial) == [
+    assert identity_gaps(partial) == [
         "escribir la visión", "escribir los principios", "escribir la referencia del PEI",
         "decir si la misión sigue vigente", "decir si los principios siguen vigentes",
         "explicar en las notas qué ajustar"]
-    complete = auto.save_identity(db, school.ruta, COMPLETE_IDENTITY, actor=school.rector)
+    complete = save_identity(db, school.ruta, COMPLETE_IDENTITY, actor=school.rector)
     assert complete is partial
-    assert (complete.mision, complete.vision_vigencia, auto.identity_gaps(complete)) == (
-        "Formar ciudadanos críticos.", auto.Vigencia.AJUSTAR, [])
+    assert (complete.mision, complete.vision_vigencia, identity_gaps(complete)) == (
+        "Formar ciudadanos críticos.", Vigencia.AJUSTAR, [])
 
 
 def test_identity_with_a_bad_verdict_is_refused(db: Session, school: School) -> None:
     with pytest.raises(InvalidInput) as refused:
-        auto.save_identity(db, school.ruta, auto.IdentityData(mision_vigencia="quizas"),
-                           actor=school.rector)
+        save_identity(db, school.ruta, IdentityData(mision_vigencia="quizas"),
+                      actor=school.rector)
     assert refused.value.errors == {
         "mision_vigencia": ["La misión: elija «Sigue vigente» o «Requiere ajustes»."]}
-    assert db.get(auto.IdentityReview, school.ruta.id) is None
+    assert db.get(IdentityReview, school.ruta.id) is None
 
 
 def test_identity_is_reviewed_by_the_rector_and_the_directiva_team(db: Session, make: Factory,
@@ -365,9 +399,9 @@ def test_identity_is_reviewed_by_the_rector_and_the_directiva_team(db: Session, 
     academic = member(db, make, school, ["ACA"], email="academica@prueba.co")
     directive = member(db, make, school, ["DIR"], email="directiva@prueba.co")
     with pytest.raises(Forbidden):
-        auto.save_identity(db, school.ruta, COMPLETE_IDENTITY, actor=academic)
-    assert auto.save_identity(db, school.ruta, COMPLETE_IDENTITY,
-                              actor=directive).updated_by_id == directive.id
+        save_identity(db, school.ruta, COMPLETE_IDENTITY, actor=academic)
+    assert save_identity(db, school.ruta, COMPLETE_IDENTITY,
+                         actor=directive).updated_by_id == directive.id
 
 
 # --- the guard of enviar_autoevaluacion ------------------------------------------------------
@@ -376,7 +410,7 @@ def test_identity_is_reviewed_by_the_rector_and_the_directiva_team(db: Session, 
 def test_submission_lists_exactly_what_is_missing(db: Session, school: School) -> None:
     rate(db, school, "DIR.1", {"DIR.1.1": "3", "DIR.1.2": "4"}, evidence="")
     rate(db, school, "ACA.1", {"ACA.1.1": "1"})
-    auto.save_identity(db, school.ruta, auto.IdentityData(mision="Formar."), actor=school.rector)
+    save_identity(db, school.ruta, IdentityData(mision="Formar."), actor=school.rector)
     ruta = school.ruta
     with pytest.raises(GuardFailed) as refused:
         auto_actions.submit_self_assessment(db, ruta, actor=school.rector,
@@ -392,7 +426,7 @@ def test_submission_lists_exactly_what_is_missing(db: Session, school: School) -
         "(ACA.1.2).",
     ]
     assert ruta.state is State.BORRADOR
-    missing = auto.missing_items(db, ruta)
+    missing = missing_items(db, ruta)
     assert [(item.kind, item.area_code) for item in missing] == [
         ("identity", None), ("evidence", "DIR"), ("evidence", "DIR"), ("rating", "DIR"),
         ("rating", "ACA")]
@@ -401,8 +435,8 @@ def test_submission_lists_exactly_what_is_missing(db: Session, school: School) -
 
 def test_complete_autoevaluacion_is_submitted(db: Session, school: School) -> None:
     rate_everything(db, school)
-    auto.save_identity(db, school.ruta, COMPLETE_IDENTITY, actor=school.rector)
-    assert auto.missing_items(db, school.ruta) == []
+    save_identity(db, school.ruta, COMPLETE_IDENTITY, actor=school.rector)
+    assert missing_items(db, school.ruta) == []
     auto_actions.submit_self_assessment(db, school.ruta, actor=school.rector,
                                         expected_version=school.ruta.version)
     assert school.ruta.state is State.AUTOEVALUACION_ENVIADA
@@ -422,27 +456,27 @@ def test_evidence_requirement_follows_the_secretaria_rules(db: Session, make: Fa
                                                            school: School) -> None:
     rate_everything(db, school, level="4")
     for code in ("DIR.1.1", "DIR.1.2", "DIR.2.1", "ACA.1.1", "ACA.1.2"):
-        db.scalar(select(auto.Valoracion).where(
-            auto.Valoracion.componente_id == school.componente(code).id)).evidence = ""
-    auto.save_identity(db, school.ruta, COMPLETE_IDENTITY, actor=school.rector)
-    assert len(auto.missing_items(db, school.ruta)) == 5
+        db.scalar(select(Valoracion).where(
+            Valoracion.componente_id == school.componente(code).id)).evidence = ""
+    save_identity(db, school.ruta, COMPLETE_IDENTITY, actor=school.rector)
+    assert len(missing_items(db, school.ruta)) == 5
     admin = make.user(Role.ADMINISTRADOR, secretaria=school.ruta.school.secretaria)
     set_rules(db, actor=admin, evidence_from_level="5", fortaleza_from_level="3")
-    assert auto.missing_items(db, school.ruta) == []
+    assert missing_items(db, school.ruta) == []
 
 
 def test_legacy_ruta_starts_with_the_current_catalog(db: Session, make: Factory) -> None:
     ruta = make.ruta()
     rector = make.user(Role.RECTOR, school=ruta.school)
-    with pytest.raises(auto.NotEditable) as refused:
-        auto.start_self_assessment(db, ruta, actor=rector)
+    with pytest.raises(NotEditable) as refused:
+        start_self_assessment(db, ruta, actor=rector)
     assert refused.value.message == (
         "La Secretaría todavía no tiene un instrumento de autoevaluación cargado. Pida a la "
         "administración que cargue uno.")
     with pytest.raises(Forbidden):
-        auto.start_self_assessment(db, ruta, actor=make.user(Role.REVISOR))
+        start_self_assessment(db, ruta, actor=make.user(Role.REVISOR))
     guia_2008 = load_shipped_catalogs(db)[0]
-    assert auto.start_self_assessment(db, ruta, actor=rector) is guia_2008
+    assert start_self_assessment(db, ruta, actor=rector) is guia_2008
     assert ruta.catalog_id == guia_2008.id
 
 
@@ -452,7 +486,7 @@ def test_a_save_waits_for_a_submission_in_progress_and_is_then_refused(
     if backend != "postgresql":
         pytest.skip("row locks need PostgreSQL: SQLite serializes writers and hides the race")
     rate_everything(db, school)
-    auto.save_identity(db, school.ruta, COMPLETE_IDENTITY, actor=school.rector)
+    save_identity(db, school.ruta, COMPLETE_IDENTITY, actor=school.rector)
     db.commit()
     factory = app.extensions["ruta_db"].session_factory
     outcome: dict[str, Any] = {}
@@ -469,12 +503,12 @@ def test_a_save_waits_for_a_submission_in_progress_and_is_then_refused(
                 mine = saving.get(Ruta, school.ruta.id)
                 proceso = saving.get(CatalogProceso, school.proceso("ACA.1").id)
                 try:
-                    auto.save_proceso(saving, mine, proceso, {
-                        school.componente("ACA.1.2").id: auto.RatingInput("", "", "")},
+                    save_proceso(saving, mine, proceso, {
+                        school.componente("ACA.1.2").id: RatingInput("", "", "")},
                         actor=saving.get(User, school.rector.id))
                     saving.commit()
                     outcome["saved"] = True
-                except auto.NotEditable as refused:
+                except NotEditable as refused:
                     outcome["refused"] = refused.message
 
         saver = threading.Thread(target=clear_a_level)
@@ -485,15 +519,15 @@ def test_a_save_waits_for_a_submission_in_progress_and_is_then_refused(
     saver.join(timeout=10)
     assert outcome == {"refused": NOT_EDITABLE}
     db.expire_all()
-    assert auto.missing_items(db, db.get(Ruta, school.ruta.id)) == []
+    assert missing_items(db, db.get(Ruta, school.ruta.id)) == []
 
 
 # --- perfil ----------------------------------------------------------------------------------
 
 
-def item(area: str, proceso: str, code: str, level: int | None) -> auto.Rated:
-    return auto.Rated(area, f"Área {area}", proceso, f"Proceso {proceso}", code,
-                      f"Componente {code}", level)
+def item(area: str, proceso: str, code: str, level: int | None) -> Rated:
+    return Rated(area, f"Área {area}", proceso, f"Proceso {proceso}", code,
+                 f"Componente {code}", level)
 
 
 ITEMS = [item("DIR", "DIR.1", "DIR.1.1", 1), item("DIR", "DIR.1", "DIR.1.2", 2),
@@ -502,7 +536,7 @@ ITEMS = [item("DIR", "DIR.1", "DIR.1.1", 1), item("DIR", "DIR.1", "DIR.1.2", 2),
 
 
 def test_perfil_averages_and_counts_per_level() -> None:
-    perfil = auto.compute_perfil(ITEMS)
+    perfil = compute_perfil(ITEMS)
     summary = [(area.code, area.tally.counts, area.tally.total, area.tally.average,
                 [(p.code, p.tally.counts, p.tally.average) for p in area.procesos])
                for area in perfil.areas]
@@ -519,12 +553,12 @@ def test_perfil_averages_and_counts_per_level() -> None:
 def test_perfil_compares_with_the_previous_ruta() -> None:
     previous = [item("DIR", "DIR.1", "DIR.1.1", 1), item("DIR", "DIR.2", "DIR.2.1", 1),
                 item("COM", "COM.1", "COM.1.1", 2)]
-    by_area = auto.compute_perfil(ITEMS, previous)
+    by_area = compute_perfil(ITEMS, previous)
     assert [(area.code, area.previous) for area in by_area.areas] == [("DIR", 1.0),
                                                                       ("ACA", None)]
     assert [p.previous for p in by_area.areas[0].procesos] == [None, None]
     assert by_area.previous_overall == 4 / 3
-    same_catalog = auto.compute_perfil(ITEMS, previous, compare_procesos=True)
+    same_catalog = compute_perfil(ITEMS, previous, compare_procesos=True)
     assert [p.previous for p in same_catalog.areas[0].procesos] == [1.0, 1.0]
 
 
@@ -535,9 +569,9 @@ def test_perfil_of_a_ruta_with_a_previous_one(db: Session, make: Factory,
     db.add(earlier)
     db.flush()
     for componente in school.catalog.componentes:
-        db.add(auto.Valoracion(ruta_id=earlier.id, componente_id=componente.id, level=1))
+        db.add(Valoracion(ruta_id=earlier.id, componente_id=componente.id, level=1))
     rate_everything(db, school, level="3")
-    perfil, before = auto.perfil_for(db, school.ruta)
+    perfil, before = perfil_for(db, school.ruta)
     assert before is earlier
     assert [(area.code, area.tally.average, area.previous) for area in perfil.areas] == [
         ("DIR", 3.0, 1.0), ("ACA", 3.0, 1.0)]
@@ -548,10 +582,10 @@ def test_perfil_of_a_ruta_with_a_previous_one(db: Session, make: Factory,
 
 
 def test_cutoff_splits_fortalezas_and_oportunidades() -> None:
-    default = auto.classify(ITEMS, Rules())
+    default = classify(ITEMS, Rules())
     assert [i.code for i in default.fortalezas] == ["DIR.2.1", "ACA.1.1"]
     assert [o.item.code for o in default.oportunidades] == ["DIR.1.1", "DIR.1.2"]
-    strict = auto.classify(ITEMS, Rules(fortaleza_from_level=4))
+    strict = classify(ITEMS, Rules(fortaleza_from_level=4))
     assert [i.code for i in strict.fortalezas] == ["DIR.2.1"]
     assert [o.item.code for o in strict.oportunidades] == ["DIR.1.1", "DIR.1.2", "ACA.1.1"]
 
@@ -561,20 +595,20 @@ def test_oportunidades_are_ordered_by_priority(db: Session, make: Factory,
     rate(db, school, "DIR.1", {"DIR.1.1": "1", "DIR.1.2": "2"})
     rate(db, school, "DIR.2", {"DIR.2.1": "2"})
     rate(db, school, "ACA.1", {"ACA.1.1": "2", "ACA.1.2": "3"})
-    changed = auto.save_priorities(db, school.ruta, {
-        school.componente("DIR.2.1").id: auto.PriorityInput("5", "4", "5"),
-        school.componente("ACA.1.1").id: auto.PriorityInput("2", "2", "2"),
+    changed = save_priorities(db, school.ruta, {
+        school.componente("DIR.2.1").id: PriorityInput("5", "4", "5"),
+        school.componente("ACA.1.1").id: PriorityInput("2", "2", "2"),
     }, actor=school.rector)
-    ordered = auto.classification_for(db, school.ruta).oportunidades
+    ordered = classification_for(db, school.ruta).oportunidades
     assert changed == 2
     assert [(o.item.code, o.score) for o in ordered] == [
         ("DIR.2.1", 100), ("ACA.1.1", 8), ("DIR.1.1", None), ("DIR.1.2", None)]
-    assert [o.item.code for o in auto.top_oportunidades(db, school.ruta, 2)] == [
+    assert [o.item.code for o in top_oportunidades(db, school.ruta, 2)] == [
         "DIR.2.1", "ACA.1.1"]
     # All three blank clears a priority.
-    auto.save_priorities(db, school.ruta, {
-        school.componente("ACA.1.1").id: auto.PriorityInput("", "", "")}, actor=school.rector)
-    assert set(auto.priorities_of(db, school.ruta)) == {school.componente("DIR.2.1").id}
+    save_priorities(db, school.ruta, {
+        school.componente("ACA.1.1").id: PriorityInput("", "", "")}, actor=school.rector)
+    assert set(priorities_of(db, school.ruta)) == {school.componente("DIR.2.1").id}
 
 
 def test_bad_priorities_are_refused_and_nothing_saved(db: Session, make: Factory,
@@ -584,10 +618,10 @@ def test_bad_priorities_are_refused_and_nothing_saved(db: Session, make: Factory
     teacher = member(db, make, school, ["ACA"])
     weak, strong = school.componente("DIR.1.1"), school.componente("DIR.1.2")
     with pytest.raises(InvalidInput) as refused:
-        auto.save_priorities(db, school.ruta, {
-            weak.id: auto.PriorityInput("0", "6", "x"),
-            strong.id: auto.PriorityInput("3", "3", "3"),
-            school.componente("ACA.1.2").id: auto.PriorityInput("3", "3", "3"),
+        save_priorities(db, school.ruta, {
+            weak.id: PriorityInput("0", "6", "x"),
+            strong.id: PriorityInput("3", "3", "3"),
+            school.componente("ACA.1.2").id: PriorityInput("3", "3", "3"),
         }, actor=school.rector)
     assert refused.value.errors == {
         f"urgencia-{weak.id}": ["«DIR.1.1»: la urgencia debe ser un número de 1 a 5."],
@@ -600,11 +634,11 @@ def test_bad_priorities_are_refused_and_nothing_saved(db: Session, make: Factory
             "oportunidades."],
     }
     with pytest.raises(InvalidInput) as refused:
-        auto.save_priorities(db, school.ruta, {weak.id: auto.PriorityInput("3", "3", "3")},
-                             actor=teacher)
+        save_priorities(db, school.ruta, {weak.id: PriorityInput("3", "3", "3")},
+                        actor=teacher)
     assert refused.value.errors == {f"urgencia-{weak.id}": [
         "«DIR.1.1» es del área «Gestión directiva», que usted no tiene asignada."]}
-    assert auto.priorities_of(db, school.ruta) == {}
+    assert priorities_of(db, school.ruta) == {}
 
 
 # --- the demo -------------------------------------------------------------------------------
@@ -619,12 +653,12 @@ def test_demo_autoevaluaciones_are_complete_past_borrador_and_half_done_in_it(
     progress = {}
     for ruta in rutas:
         assert ruta.catalog.slug == "guia34-2008"
-        items = auto.rated_items(db, ruta)
+        items = rated_items(db, ruta)
         progress[ruta.id] = sum(1 for entry in items if entry.level is not None)
         if ruta.state is not State.BORRADOR:
-            assert auto.missing_items(db, ruta) == [], ruta.school.name
+            assert missing_items(db, ruta) == [], ruta.school.name
             assert len({entry.level for entry in items}) >= 3  # varied, plausible levels
-            assert len(auto.team(db, ruta)) == 5
+            assert len(team(db, ruta)) == 5
     in_borrador = sorted(progress[ruta.id] for ruta in rutas if ruta.state is State.BORRADOR)
     # One never sent (half rated) and one returned to the autoevaluación (complete).
     assert in_borrador == [47, 93]

@@ -13,7 +13,8 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from tests.conftest import MINI_CATALOG, Factory, WebClient
-from workflow.autoevaluacion import services as auto
+from workflow.autoevaluacion.models import IdentityReview, TeamMember, Valoracion
+from workflow.autoevaluacion.team import MemberData, add_member
 from workflow.catalogo.catalog import Catalog, current_catalog, load_shipped_catalogs
 from workflow.horizontes import opening
 from workflow.models import OutboxMessage, Ruta, User
@@ -53,8 +54,8 @@ class School:
 
     def stored(self) -> dict[str, int | None]:
         self.db.expire_all()
-        rows = self.db.scalars(select(auto.Valoracion).where(
-            auto.Valoracion.ruta_id == self.ruta.id))
+        rows = self.db.scalars(select(Valoracion).where(
+            Valoracion.ruta_id == self.ruta.id))
         return {row.componente.code: row.level for row in rows}
 
 
@@ -140,7 +141,7 @@ def test_member_rating_an_area_not_assigned_gets_403_with_the_reason(
         db: Session, make: Factory, web: WebClient) -> None:
     school = School(db, make)
     teacher = make.user(Role.EQUIPO, school=school.ruta.school, email="docente@prueba.co")
-    auto.add_member(db, school.ruta, auto.MemberData(
+    add_member(db, school.ruta, MemberData(
         name="Docente", email=teacher.email, estamento="docente",
         area_ids=[str(school.catalog.areas[1].id)]), actor=school.rector)
     db.commit()
@@ -178,8 +179,8 @@ def test_saving_after_submission_answers_409(db: Session, make: Factory,
 def test_ruta_page_shows_progress_and_links_to_what_is_missing(db: Session, make: Factory,
                                                                web: WebClient) -> None:
     school = School(db, make)
-    db.add(auto.Valoracion(ruta_id=school.ruta.id,
-                           componente_id=school.componente("DIR.1.1").id, level=2))
+    db.add(Valoracion(ruta_id=school.ruta.id,
+                      componente_id=school.componente("DIR.1.1").id, level=2))
     db.commit()
     signed_in(web, school.rector)
     page = text_of(web.get(f"/rutas/{school.ruta.id}"))
@@ -241,7 +242,7 @@ def test_identity_form_saves_and_refuses_a_bad_verdict(db: Session, make: Factor
     bad = web.post(school.url("/identidad"), {"mision": "Formar.", "mision_vigencia": "tal vez"})
     assert bad.status_code == 422
     assert "La misión: elija «Sigue vigente» o «Requiere ajustes»." in text_of(bad)
-    assert db.get(auto.IdentityReview, school.ruta.id) is None
+    assert db.get(IdentityReview, school.ruta.id) is None
     good = web.post(school.url("/identidad"), {
         "mision": "Formar.", "vision": "Ser referente.", "principios": "Respeto.",
         "pei_reference": "Acuerdo 1 de 2020", "mision_vigencia": "vigente",
@@ -280,7 +281,7 @@ def test_team_member_cannot_add_members(db: Session, make: Factory, web: WebClie
     response = web.post(school.url("/equipo"), {"name": "X", "email": "x@prueba.co",
                                                 "estamento": "docente"})
     assert response.status_code == 403
-    assert db.scalar(select(func.count()).select_from(auto.TeamMember)) == 0
+    assert db.scalar(select(func.count()).select_from(TeamMember)) == 0
 
 
 def test_perfil_page_has_tables_and_svg_charts_served_as_images(

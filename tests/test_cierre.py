@@ -12,7 +12,8 @@ from sqlalchemy.orm import Session
 
 from demo.pmi import fill_demo_pmi
 from tests.conftest import Factory
-from workflow.autoevaluacion import services as auto
+from workflow.autoevaluacion.models import Estamento, IdentityReview, TeamMember, Valoracion
+from workflow.autoevaluacion.perfil import Rated, compute_perfil, perfil_for
 from workflow.cierre import actions as cierre_actions
 from workflow.cierre import evaluacion_final as final
 from workflow.errors import Forbidden, GuardFailed, InvalidInput
@@ -175,9 +176,9 @@ def test_a_team_member_saves_drafts_but_only_the_rector_registers(
         db: Session, make: Factory) -> None:
     people = following(db, make)
     member_user = make.user(Role.EQUIPO, school=people.ruta.school)
-    db.add(auto.TeamMember(ruta_id=people.ruta.id, name=member_user.name,
-                           email=member_user.email, estamento=auto.Estamento.DOCENTE,
-                           user_id=member_user.id))
+    db.add(TeamMember(ruta_id=people.ruta.id, name=member_user.name,
+                      email=member_user.email, estamento=Estamento.DOCENTE,
+                      user_id=member_user.id))
     db.flush()
     final.save(db, people.ruta, complete_form(db, people), actor=member_user, now=OPEN)
     with pytest.raises(Forbidden):
@@ -290,7 +291,7 @@ def test_a_closed_ruta_opens_the_next_one_even_without_its_calendar(
     assert getattr(opened, "catalog_id") == getattr(people.ruta, "catalog_id")  # noqa: B009
     assert [(row.trigger, row.actor_id, row.at) for row in opened.transitions] == [
         (OPENED, people.admin.id, moment)]
-    identity = db.get(auto.IdentityReview, opened.id)
+    identity = db.get(IdentityReview, opened.id)
     assert identity is not None
     assert (identity.mision, identity.pei_reference) == ("Formar ciudadanos críticos.",
                                                          "Acuerdo 04 de 2021")
@@ -330,8 +331,8 @@ def test_a_next_horizon_ruta_opened_before_is_linked_not_duplicated(
 # --- the comparison with the previous Ruta --------------------------------------------------
 
 
-def rated(code: str, level: int | None, area: str = "DIR") -> auto.Rated:
-    return auto.Rated(area, f"Gestión {area}", f"{area}.1", "Proceso", code, f"C {code}", level)
+def rated(code: str, level: int | None, area: str = "DIR") -> Rated:
+    return Rated(area, f"Gestión {area}", f"{area}.1", "Proceso", code, f"C {code}", level)
 
 
 def test_perfil_compares_each_area_and_componente_with_up_down_and_same() -> None:
@@ -339,7 +340,7 @@ def test_perfil_compares_each_area_and_componente_with_up_down_and_same() -> Non
                 rated("ACA.1.1", 3, "ACA")]
     current = [rated("DIR.1.1", 3), rated("DIR.1.2", 2), rated("DIR.1.3", 2),
                rated("DIR.1.4", 4), rated("ACA.1.1", 3, "ACA")]
-    perfil = auto.compute_perfil(current, previous)
+    perfil = compute_perfil(current, previous)
     assert [(c.code, c.previous, c.level, c.trend.arrow if c.trend else None)
             for c in perfil.componentes] == [
         ("DIR.1.1", 2, 3, "↑"), ("DIR.1.2", 3, 2, "↓"), ("DIR.1.3", 2, 2, "="),
@@ -350,7 +351,7 @@ def test_perfil_compares_each_area_and_componente_with_up_down_and_same() -> Non
         ("DIR", "Subió"), ("ACA", "Igual")]
     assert [name for name, _ in perfil.componentes_by_area()] == ["Gestión DIR",
                                                                   "Gestión ACA"]
-    assert auto.compute_perfil(current).componentes == []
+    assert compute_perfil(current).componentes == []
 
 
 def test_perfil_of_the_next_ruta_compares_with_the_closed_one(db: Session,
@@ -359,10 +360,10 @@ def test_perfil_of_the_next_ruta_compares_with_the_closed_one(db: Session,
     opened = final.open_next_ruta(db, people.ruta, actor=people.admin)
     catalog = people.ruta.catalog  # type: ignore[attr-defined]
     for number, componente in enumerate(catalog.componentes):
-        db.add(auto.Valoracion(ruta_id=opened.id, componente_id=componente.id,
-                               level=(3, 2, 1)[number % 3], evidence="Acta."))
+        db.add(Valoracion(ruta_id=opened.id, componente_id=componente.id,
+                          level=(3, 2, 1)[number % 3], evidence="Acta."))
     db.flush()
-    perfil, before = auto.perfil_for(db, opened)
+    perfil, before = perfil_for(db, opened)
     assert before is people.ruta
     assert [(c.code, c.trend.key if c.trend else None) for c in perfil.componentes] == [
         ("DIR.1.1", "up"), ("DIR.1.2", "same"), ("DIR.2.1", "down"), ("ACA.1.1", "up"),

@@ -16,7 +16,7 @@ from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from tests.conftest import Factory, WebClient
-from workflow.autoevaluacion.services import Valoracion
+from workflow.autoevaluacion.models import Valoracion
 from workflow.catalogo.catalog import Catalog, InstrumentSettings
 from workflow.consolidado import consolidate as consolidado
 from workflow.consolidado.consolidate import Filters, consolidate

@@ -19,7 +19,7 @@ from werkzeug.test import encode_multipart
 
 from blueprints.evidencias import FORM_OVERHEAD
 from tests.conftest import Factory, WebClient
-from workflow.autoevaluacion.services import Valoracion
+from workflow.autoevaluacion.models import Valoracion
 from workflow.errors import InvalidInput
 from workflow.evidencias import storage as evidence
 from workflow.evidencias.storage import (

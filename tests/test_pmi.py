@@ -11,7 +11,7 @@ from sqlalchemy.orm import Session
 
 from demo.pmi import fill_demo_pmi
 from tests.conftest import Factory
-from workflow.autoevaluacion.services import Estamento, TeamMember
+from workflow.autoevaluacion.models import Estamento, TeamMember
 from workflow.errors import Forbidden, GuardFailed, InvalidInput, NotEditable
 from workflow.models import Ruta, RutaTransition, User
 from workflow.pmi import actions as pmi_actions

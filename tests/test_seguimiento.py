@@ -19,6 +19,7 @@ from sqlalchemy.orm import Session
 from jobs.daily import run_daily_pass
 from tests.conftest import Factory
 from tests.test_race import run_together
+from workflow.autoevaluacion.evidence import files_by_componente
 from workflow.dates import BOGOTA
 from workflow.errors import Forbidden, GuardFailed, InvalidInput, NotFound
 from workflow.evidencias import storage as evidence
@@ -374,7 +375,7 @@ def test_evidence_attaches_to_an_editable_report(db: Session, plan: Plan,
                                       limits=evidence.Limits())
     db.commit()
     assert [item.id for item in seguimiento.report_files(db, report)] == [added.id]
-    assert evidence.files_by_componente(db, plan.ruta) == {}  # not an autoevaluación file
+    assert files_by_componente(db, plan.ruta) == {}  # not an autoevaluación file
     with pytest.raises(InvalidInput, match="no es de un tipo permitido"):
         evidence.attach_to_report(db, store, report, actor=plan.equipo, filename="x.pdf",
                                   stream=io.BytesIO(b"MZ\x90\x00"), limits=evidence.Limits())

@@ -11,7 +11,7 @@ import pytest
 from playwright.sync_api import Page, expect
 
 from tests.conftest import Factory
-from workflow.autoevaluacion import services as auto
+from workflow.autoevaluacion.team import MemberData, add_member
 from workflow.models import Ruta
 from workflow.roles import Role
 from workflow.states import State
@@ -42,7 +42,7 @@ def setting(live_server: LiveServer) -> Setting:
         rector = make.user(Role.RECTOR, school=ruta.school, email=RECTOR)
         make.user(Role.EQUIPO, school=ruta.school, email=TEACHER)
         academica = next(area for area in catalog.areas if area.code == "ACA")
-        auto.add_member(session, ruta, auto.MemberData(
+        add_member(session, ruta, MemberData(
             name="Wilson Oyola", email=TEACHER, estamento="docente",
             area_ids=[str(academica.id)]), actor=rector, invite=False)
         session.commit()

@@ -14,7 +14,7 @@ from sqlalchemy import select
 
 from demo.pmi import fill_demo_pmi
 from tests.conftest import Factory
-from workflow.autoevaluacion import services as auto
+from workflow.autoevaluacion.models import Valoracion
 from workflow.models import Ruta, School, User
 from workflow.pmi import actions as pmi_actions
 from workflow.pmi.models import Meta
@@ -134,8 +134,8 @@ def test_final_evaluation_close_print_and_next_cycle(browsing: Browsing, world: 
         levels = {"DIR.1.1": 3, "DIR.2.1": 1, "ACA.1.1": 2}
         for componente in catalog.componentes:
             if componente.code in levels:
-                session.add(auto.Valoracion(ruta_id=next_id, componente_id=componente.id,
-                                            level=levels[componente.code], evidence="Acta 2."))
+                session.add(Valoracion(ruta_id=next_id, componente_id=componente.id,
+                                       level=levels[componente.code], evidence="Acta 2."))
         session.commit()
 
     # --- the new perfil shows the change ---------------------------------------------------

@@ -31,7 +31,8 @@ from typing import Any
 from sqlalchemy import CheckConstraint, Date, Float, ForeignKey, Text, select
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
-from workflow.autoevaluacion import services as auto
+from workflow.autoevaluacion.models import IdentityReview
+from workflow.autoevaluacion.team import is_rector_of, member_for
 from workflow.dates import BOGOTA, fecha
 from workflow.errors import Forbidden, GuardFailed, InvalidInput, NotEditable
 from workflow.horizontes import opening
@@ -145,7 +146,7 @@ def opens_on(session: Session, ruta: Ruta) -> date:
 
 def may_record(session: Session, ruta: Ruta, actor: User) -> bool:
     """The rector and the members of the equipo de gestión record the evaluation."""
-    return auto.is_rector_of(actor, ruta) or auto.member_for(session, ruta, actor) is not None
+    return is_rector_of(actor, ruta) or member_for(session, ruta, actor) is not None
 
 
 def _lock(session: Session, ruta: Ruta) -> None:
@@ -174,7 +175,7 @@ def _require_recorder(session: Session, ruta: Ruta, actor: User) -> None:
 
 
 def _require_rector(ruta: Ruta, actor: User, what: str) -> None:
-    if not auto.is_rector_of(actor, ruta):
+    if not is_rector_of(actor, ruta):
         raise Forbidden(f"Solo el rector o la rectora de la institución {what}.")
 
 
@@ -560,9 +561,9 @@ def open_next_ruta(session: Session, ruta: Ruta, *, actor: User,
         # The Secretaría has no current instrument: keep the one the previous cycle used, so
         # the school can start and the comparison holds componente by componente.
         opened.catalog_id = getattr(ruta, "catalog_id", None)  # type: ignore[attr-defined]
-    identity = session.get(auto.IdentityReview, ruta.id)
+    identity = session.get(IdentityReview, ruta.id)
     if identity is not None:
-        session.add(auto.IdentityReview(
+        session.add(IdentityReview(
             ruta_id=opened.id, mision=identity.mision, vision=identity.vision,
             principios=identity.principios, pei_reference=identity.pei_reference,
             notes="", updated_at=now or utcnow(), updated_by_id=actor.id))

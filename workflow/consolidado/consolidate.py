@@ -25,7 +25,8 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from workflow import charts
-from workflow.autoevaluacion.services import Perfil, Rated, Valoracion, compute_perfil
+from workflow.autoevaluacion.models import Valoracion
+from workflow.autoevaluacion.perfil import Perfil, Rated, compute_perfil
 from workflow.catalogo.catalog import (
     Catalog,
     CatalogArea,

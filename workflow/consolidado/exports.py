@@ -30,7 +30,7 @@ from openpyxl import Workbook
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from workflow.autoevaluacion.services import Valoracion
+from workflow.autoevaluacion.models import Valoracion
 from workflow.consolidado.consolidate import (
     NO_AREA,
     SUBMITTED_STATES,

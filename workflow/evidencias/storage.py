@@ -26,9 +26,7 @@ from typing import Any, BinaryIO, Protocol
 from sqlalchemy import CheckConstraint, ForeignKey, Integer, String, func, select
 from sqlalchemy.orm import Mapped, Session, mapped_column, relationship
 
-from workflow.autoevaluacion import services as auto
-from workflow.catalogo.catalog import CatalogComponente
-from workflow.errors import DomainError, Forbidden, InvalidInput, NotFound
+from workflow.errors import DomainError, InvalidInput, NotFound
 from workflow.models import Base, Ruta, User, utcnow
 
 CHUNK = 64 * 1024
@@ -325,40 +323,6 @@ def store_file(session: Session, storage: Storage, *, ruta: Ruta, uploaded_by: U
     return evidence
 
 
-def _componente_of(ruta: Ruta, componente_id: int | None) -> CatalogComponente:
-    catalog = getattr(ruta, "catalog", None)
-    found = next((c for c in (catalog.componentes if catalog else [])
-                  if c.id == componente_id), None)
-    if found is None:
-        raise InvalidInput({"componente": ["Ese componente no está en el instrumento de esta "
-                                           "Ruta."]})
-    return found
-
-
-def attach_to_valoracion(session: Session, storage: Storage, ruta: Ruta, *,
-                         componente_id: int | None, actor: User, filename: str | None,
-                         stream: BinaryIO, limits: Limits) -> EvidenceFile:
-    """Attach a file to the valoración of one componente of ``ruta``'s autoevaluación.
-
-    Who: the rector, or a team member the componente's área is assigned to, while the
-    autoevaluación is editable. Creates the valoración (unrated) when it does not exist yet.
-    """
-    componente = _componente_of(ruta, componente_id)
-    if componente.proceso.area_id not in auto.editable_area_ids(session, ruta, actor):
-        raise Forbidden("Solo el rector o la rectora y el equipo que tiene asignada esta área "
-                        "pueden adjuntar evidencias aquí.")
-    auto._require_editable(session, ruta)
-    valoracion = session.scalar(select(auto.Valoracion).where(
-        auto.Valoracion.ruta_id == ruta.id, auto.Valoracion.componente_id == componente.id))
-    if valoracion is None:
-        valoracion = auto.Valoracion(ruta_id=ruta.id, componente_id=componente.id, level=None,
-                                     evidence="", comments="", updated_by_id=actor.id)
-        session.add(valoracion)
-        session.flush()
-    return store_file(session, storage, ruta=ruta, uploaded_by=actor, filename=filename,
-                      stream=stream, limits=limits, valoracion_id=valoracion.id)
-
-
 def attach_to_report(session: Session, storage: Storage, report: Any, *, actor: User,
                      filename: str | None, stream: BinaryIO, limits: Limits) -> EvidenceFile:
     """Attach a file to a seguimiento report (``workflow.seguimiento.FollowUpReport``).
@@ -374,18 +338,6 @@ def attach_to_report(session: Session, storage: Storage, report: Any, *, actor: 
     evidence.follow_up_report_id = report.id
     session.flush()
     return evidence
-
-
-def files_by_componente(session: Session, ruta: Ruta) -> dict[int, list[EvidenceFile]]:
-    """The Ruta's autoevaluación files, by componente id, oldest first."""
-    rows = session.execute(
-        select(EvidenceFile, auto.Valoracion.componente_id)
-        .join(auto.Valoracion, auto.Valoracion.id == EvidenceFile.valoracion_id)
-        .where(EvidenceFile.ruta_id == ruta.id).order_by(EvidenceFile.id))
-    found: dict[int, list[EvidenceFile]] = {}
-    for evidence, componente_id in rows:
-        found.setdefault(componente_id, []).append(evidence)
-    return found
 
 
 def get_file(session: Session, ruta: Ruta, evidence_id: int) -> EvidenceFile:

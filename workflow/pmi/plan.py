@@ -26,7 +26,8 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from workflow.autoevaluacion import services as auto
+from workflow.autoevaluacion.perfil import classification_for
+from workflow.autoevaluacion.team import is_rector_of, member_for
 from workflow.catalogo.catalog import CatalogComponente
 from workflow.errors import Forbidden, InvalidInput, NotEditable, NotFound
 from workflow.models import Ruta, User, utcnow
@@ -58,11 +59,11 @@ def can_edit(session: Session, ruta: Ruta, actor: User) -> bool:
     """The rector and the members of the equipo de gestión formulate the PMI, while editable."""
     if ruta.state not in EDITABLE_STATES:
         return False
-    return auto.is_rector_of(actor, ruta) or auto.member_for(session, ruta, actor) is not None
+    return is_rector_of(actor, ruta) or member_for(session, ruta, actor) is not None
 
 
 def _require_editable(session: Session, ruta: Ruta, actor: User) -> None:
-    if not (auto.is_rector_of(actor, ruta) or auto.member_for(session, ruta, actor)):
+    if not (is_rector_of(actor, ruta) or member_for(session, ruta, actor)):
         raise Forbidden("El PMI lo formulan el rector o la rectora y el equipo de gestión de "
                         "la institución.")
     # Locked, so an edit and the submission of the PMI cannot interleave (PostgreSQL).
@@ -383,7 +384,7 @@ def _iso(value: date | None) -> str | None:
 
 def autoevaluacion_summary(session: Session, ruta: Ruta) -> dict[str, Any]:
     """What the PMI answers to: the oportunidades (priority order) and the fortalezas."""
-    classification = auto.classification_for(session, ruta)
+    classification = classification_for(session, ruta)
     return {
         "oportunidades": [
             {"componente_id": o.item.componente_id, "code": o.item.code, "name": o.item.name,

@@ -19,7 +19,7 @@ from sqlalchemy import CheckConstraint, ForeignKey, Integer, String, Text, selec
 from sqlalchemy.orm import Mapped, Session, mapped_column, relationship
 
 from workflow import observations as life
-from workflow.autoevaluacion import services as auto
+from workflow.autoevaluacion.team import is_rector_of
 from workflow.errors import Forbidden, InvalidInput, NotEditable, NotFound
 from workflow.models import Base, Ruta, User, str_enum, utcnow
 from workflow.observations import ObservationStatus
@@ -127,7 +127,7 @@ def may_review(actor: User, ruta: Ruta) -> bool:
 
 
 def may_answer(actor: User, ruta: Ruta) -> bool:
-    return auto.is_rector_of(actor, ruta) and ruta.state in ANSWER_STATES
+    return is_rector_of(actor, ruta) and ruta.state in ANSWER_STATES
 
 
 def _require_reviewer(actor: User, ruta: Ruta) -> None:
@@ -202,7 +202,7 @@ def judge(session: Session, ruta: Ruta, observation_id: int | None, *, reviewer:
 def answer(session: Session, ruta: Ruta, observation_id: int | None, *, actor: User,
            response: str, now: datetime | None = None) -> Observation:
     """The rector's answer to a sent observation. Flushes."""
-    if not auto.is_rector_of(actor, ruta):
+    if not is_rector_of(actor, ruta):
         raise Forbidden("Solo el rector o la rectora responde las observaciones de la "
                         "Secretaría.")
     if ruta.state not in ANSWER_STATES:

@@ -1,0 +1,380 @@
+"""The perfil institucional and the oportunidades de mejoramiento the team prioritises.
+
+From the valoraciones come averages and counts per level by proceso and área, compared with
+the school's previous Ruta (↑/↓/=); the componentes split into fortalezas and oportunidades
+by the Secretaría's cut-off, and the team weighs each oportunidad (urgencia × tendencia ×
+impacto) to say where the PMI starts. Services flush, never commit.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from workflow.autoevaluacion.models import Priorizacion
+from workflow.autoevaluacion.services import valoraciones
+from workflow.autoevaluacion.team import editable_area_ids, require_editable
+from workflow.catalogo.catalog import LEVELS, Catalog, Rules, rules_for
+from workflow.errors import Forbidden, InvalidInput
+from workflow.models import Ruta, User, utcnow
+
+PRIORITY_RANGE = range(1, 6)
+
+
+# --- perfil institucional -----------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Rated:
+    """One componente with its level (None when not rated): the input of the perfil."""
+
+    area_code: str
+    area_name: str
+    proceso_code: str
+    proceso_name: str
+    code: str
+    name: str
+    level: int | None
+    componente_id: int = 0
+    evidence: str = ""
+    comments: str = ""
+
+
+@dataclass(frozen=True)
+class Tally:
+    counts: dict[int, int]
+    total: int
+
+    @property
+    def rated(self) -> int:
+        return sum(self.counts.values())
+
+    @property
+    def unrated(self) -> int:
+        return self.total - self.rated
+
+    @property
+    def average(self) -> float | None:
+        if not self.rated:
+            return None
+        return sum(level * count for level, count in self.counts.items()) / self.rated
+
+
+def tally(items: Iterable[Rated]) -> Tally:
+    counts = dict.fromkeys(LEVELS, 0)
+    total = 0
+    for item in items:
+        total += 1
+        if item.level is not None:
+            counts[item.level] += 1
+    return Tally(counts, total)
+
+
+# A change of an average smaller than this reads as "the same" (levels are whole numbers;
+# an average moves by at least 1/n when one of n componentes moves one level).
+SAME_AVERAGE = 0.05
+
+
+@dataclass(frozen=True)
+class Trend:
+    """How a level or an average moved from the previous Ruta to this one."""
+
+    key: str  # "up", "down", "same"
+    arrow: str
+    label: str
+
+
+UP = Trend("up", "↑", "Subió")
+DOWN = Trend("down", "↓", "Bajó")
+SAME = Trend("same", "=", "Igual")
+
+
+def trend(current: float | None, previous: float | None) -> Trend | None:
+    """↑, ↓ or = from ``previous`` to ``current``; None when either is missing."""
+    if current is None or previous is None:
+        return None
+    delta = current - previous
+    if delta > SAME_AVERAGE:
+        return UP
+    if delta < -SAME_AVERAGE:
+        return DOWN
+    return SAME
+
+
+@dataclass(frozen=True)
+class ProcesoPerfil:
+    code: str
+    name: str
+    tally: Tally
+    previous: float | None = None
+
+    @property
+    def trend(self) -> Trend | None:
+        return trend(self.tally.average, self.previous)
+
+
+@dataclass(frozen=True)
+class AreaPerfil:
+    code: str
+    name: str
+    tally: Tally
+    procesos: list[ProcesoPerfil]
+    previous: float | None = None
+
+    @property
+    def trend(self) -> Trend | None:
+        return trend(self.tally.average, self.previous)
+
+
+@dataclass(frozen=True)
+class ComponenteChange:
+    """One componente: its level in the previous Ruta and now (matched by code)."""
+
+    area_code: str
+    area_name: str
+    code: str
+    name: str
+    previous: int | None
+    level: int | None
+
+    @property
+    def trend(self) -> Trend | None:
+        return trend(self.level, self.previous)
+
+
+@dataclass(frozen=True)
+class Perfil:
+    areas: list[AreaPerfil]
+    overall: Tally
+    previous_overall: float | None = None
+    # Empty without a previous Ruta.
+    componentes: list[ComponenteChange] = field(default_factory=list)
+
+    @property
+    def trend(self) -> Trend | None:
+        return trend(self.overall.average, self.previous_overall)
+
+    def count(self, key: str) -> int:
+        """How many componentes went up, down or stayed the same."""
+        return sum(1 for item in self.componentes if item.trend and item.trend.key == key)
+
+    def componentes_by_area(self) -> list[tuple[str, list[ComponenteChange]]]:
+        """The componente changes grouped by área, in the instrument's order."""
+        groups: dict[str, list[ComponenteChange]] = {}
+        for item in self.componentes:
+            groups.setdefault(item.area_name, []).append(item)
+        return list(groups.items())
+
+
+def compute_perfil(items: Sequence[Rated], previous: Sequence[Rated] | None = None, *,
+                   compare_procesos: bool = False) -> Perfil:
+    """Averages and counts per level, per proceso and área, in the instrument's order.
+
+    With ``previous`` (the school's previous Ruta), each área carries its previous average,
+    matched by área code (stable across versions); procesos are matched only when
+    ``compare_procesos`` says both Rutas used the same catalog; every componente carries its
+    previous level, matched by code (``componentes``), with ↑/↓/= from ``trend``.
+    """
+    previous_areas: dict[str, float | None] = {}
+    previous_procesos: dict[str, float | None] = {}
+    previous_overall = None
+    if previous:
+        previous_overall = tally(previous).average
+        for code in dict.fromkeys(item.area_code for item in previous):
+            previous_areas[code] = tally(i for i in previous if i.area_code == code).average
+        if compare_procesos:
+            for code in dict.fromkeys(item.proceso_code for item in previous):
+                previous_procesos[code] = tally(
+                    i for i in previous if i.proceso_code == code).average
+    areas = []
+    for area_code in dict.fromkeys(item.area_code for item in items):
+        in_area = [item for item in items if item.area_code == area_code]
+        procesos = []
+        for proceso_code in dict.fromkeys(item.proceso_code for item in in_area):
+            in_proceso = [item for item in in_area if item.proceso_code == proceso_code]
+            procesos.append(ProcesoPerfil(proceso_code, in_proceso[0].proceso_name,
+                                          tally(in_proceso),
+                                          previous_procesos.get(proceso_code)))
+        areas.append(AreaPerfil(area_code, in_area[0].area_name, tally(in_area), procesos,
+                                previous_areas.get(area_code)))
+    changes = []
+    if previous:
+        # Componente codes (Guía 34's numbering) are stable across catalog versions.
+        before = {item.code: item.level for item in previous}
+        changes = [ComponenteChange(item.area_code, item.area_name, item.code, item.name,
+                                    before.get(item.code), item.level) for item in items]
+    return Perfil(areas, tally(items), previous_overall, changes)
+
+
+def rated_items(session: Session, ruta: Ruta) -> list[Rated]:
+    catalog: Catalog | None = getattr(ruta, "catalog", None)
+    if catalog is None:
+        return []
+    rows = valoraciones(session, ruta)
+    items = []
+    for area in catalog.areas:
+        for proceso in area.procesos:
+            for componente in proceso.componentes:
+                row = rows.get(componente.id)
+                items.append(Rated(area.code, area.name, proceso.code, proceso.name,
+                                   componente.code, componente.name,
+                                   row.level if row else None, componente.id,
+                                   row.evidence if row else "", row.comments if row else ""))
+    return items
+
+
+def previous_ruta(session: Session, ruta: Ruta) -> Ruta | None:
+    """The Ruta this one continues (``previous_ruta_id``, set when the next cycle is opened
+    from a closed Ruta); else the school's latest earlier Ruta that has a catalog, if any."""
+    linked = session.get(Ruta, ruta.previous_ruta_id) if ruta.previous_ruta_id else None
+    if linked is not None and getattr(linked, "catalog_id", None) is not None:
+        return linked
+    return session.scalar(
+        select(Ruta).where(Ruta.school_id == ruta.school_id,
+                           Ruta.horizon_start_year < ruta.horizon_start_year,
+                           Ruta.catalog_id.isnot(None))  # type: ignore[attr-defined]
+        .order_by(Ruta.horizon_start_year.desc()).limit(1))
+
+
+def perfil_for(session: Session, ruta: Ruta) -> tuple[Perfil, Ruta | None]:
+    """The Ruta's perfil, compared with the school's previous Ruta when there is one."""
+    before = previous_ruta(session, ruta)
+    previous_items = rated_items(session, before) if before is not None else None
+    same_catalog = before is not None and getattr(before, "catalog_id", None) == getattr(
+        ruta, "catalog_id", None)
+    return (compute_perfil(rated_items(session, ruta), previous_items,
+                           compare_procesos=same_catalog), before)
+
+
+# --- fortalezas and oportunidades ---------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Oportunidad:
+    item: Rated
+    priority: Priorizacion | None
+
+    @property
+    def score(self) -> int | None:
+        return None if self.priority is None else self.priority.score
+
+
+@dataclass(frozen=True)
+class Classification:
+    fortalezas: list[Rated]
+    oportunidades: list[Oportunidad]
+
+
+def classify(items: Sequence[Rated], rules: Rules,
+             priorities: Mapping[int, Priorizacion] | None = None) -> Classification:
+    """Fortalezas and oportunidades by the cut-off; oportunidades most urgent first.
+
+    Prioritised oportunidades come first, by urgencia × tendencia × impacto (ties: lower
+    level, then the instrument's order); the ones not prioritised yet follow by level.
+    """
+    priorities = priorities or {}
+    rated = [item for item in items if item.level is not None]
+    fortalezas = [item for item in rated if rules.is_fortaleza(item.level)]  # type: ignore[arg-type]
+    order = {item.code: index for index, item in enumerate(items)}
+    oportunidades = [Oportunidad(item, priorities.get(item.componente_id))
+                     for item in rated if not rules.is_fortaleza(item.level)]  # type: ignore[arg-type]
+    oportunidades.sort(key=lambda o: (o.score is None, -(o.score or 0), o.item.level,
+                                      order[o.item.code]))
+    return Classification(fortalezas, oportunidades)
+
+
+def priorities_of(session: Session, ruta: Ruta) -> dict[int, Priorizacion]:
+    return {row.componente_id: row for row in session.scalars(
+        select(Priorizacion).where(Priorizacion.ruta_id == ruta.id))}
+
+
+def classification_for(session: Session, ruta: Ruta) -> Classification:
+    return classify(rated_items(session, ruta), rules_for(session, ruta.school.secretaria_id),
+                    priorities_of(session, ruta))
+
+
+def top_oportunidades(session: Session, ruta: Ruta, limit: int = 5) -> list[Oportunidad]:
+    """Where the PMI starts: the oportunidades the team put first."""
+    return classification_for(session, ruta).oportunidades[:limit]
+
+
+@dataclass(frozen=True)
+class PriorityInput:
+    urgencia: str = ""
+    tendencia: str = ""
+    impacto: str = ""
+
+
+PRIORITY_FIELDS = (("urgencia", "la urgencia"), ("tendencia", "la tendencia"),
+                   ("impacto", "el impacto"))
+
+
+def save_priorities(session: Session, ruta: Ruta, entries: Mapping[int, PriorityInput], *,
+                    actor: User, now: datetime | None = None) -> int:
+    """Save urgencia, tendencia and impacto (1–5) of oportunidades, all or nothing.
+
+    All three blank clears a componente's priority. Only oportunidades of áreas the actor
+    may edit are accepted. Returns how many changed. Flushes.
+    """
+    allowed = editable_area_ids(session, ruta, actor)
+    if not allowed:
+        raise Forbidden("Solo el rector o la rectora y el equipo de gestión priorizan las "
+                        "oportunidades de mejoramiento de sus áreas.")
+    require_editable(session, ruta)
+    items = {item.componente_id: item for item in rated_items(session, ruta)}
+    rules = rules_for(session, ruta.school.secretaria_id)
+    areas = {area.code: area for area in ruta.catalog.areas}  # type: ignore[attr-defined]
+    errors: dict[str, list[str]] = {}
+    accepted: list[tuple[int, tuple[int, int, int] | None]] = []
+    for componente_id, given in entries.items():
+        key = f"urgencia-{componente_id}"
+        item = items.get(componente_id)
+        if item is None:
+            errors[key] = [f"El componente número {componente_id} no es del instrumento de "
+                           "esta Ruta."]
+            continue
+        if item.level is None or rules.is_fortaleza(item.level):
+            errors[key] = [f"«{item.code} {item.name}» no es una oportunidad de mejoramiento: "
+                           "solo se priorizan las oportunidades."]
+            continue
+        if areas[item.area_code].id not in allowed:
+            errors[key] = [f"«{item.code}» es del área «{item.area_name}», que usted no tiene "
+                           "asignada."]
+            continue
+        raw = [getattr(given, name).strip() for name, _ in PRIORITY_FIELDS]
+        if not any(raw):
+            accepted.append((componente_id, None))
+            continue
+        values = []
+        for (name, label), text in zip(PRIORITY_FIELDS, raw, strict=True):
+            number = int(text) if text.isdigit() else None
+            if number not in PRIORITY_RANGE:
+                errors[f"{name}-{componente_id}"] = [
+                    f"«{item.code}»: {label} debe ser un número de 1 a 5."]
+            values.append(number or 0)
+        accepted.append((componente_id, (values[0], values[1], values[2])))
+    if errors:
+        raise InvalidInput(errors)
+    existing = priorities_of(session, ruta)
+    changed = 0
+    for componente_id, values in accepted:
+        row = existing.get(componente_id)
+        if values is None:
+            if row is not None:
+                session.delete(row)
+                changed += 1
+            continue
+        if row is None:
+            row = Priorizacion(ruta_id=ruta.id, componente_id=componente_id)
+            session.add(row)
+        elif (row.urgencia, row.tendencia, row.impacto) == values:
+            continue
+        row.urgencia, row.tendencia, row.impacto = values
+        row.updated_at, row.updated_by_id = now or utcnow(), actor.id
+        changed += 1
+    session.flush()
+    return changed

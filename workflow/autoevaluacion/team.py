@@ -1,0 +1,378 @@
+"""Who may edit what in the autoevaluación, its start, the identity review and the team.
+
+The rector edits everything; a member of the equipo de gestión rates the áreas assigned to
+them (and the identity, with the direccionamiento estratégico). Content is editable only while
+the Ruta is in ``borrador`` (also after a return to the autoevaluación); the rector forms the
+equipo de gestión, and members are invited by e-mail. Services flush, never commit; bad input
+raises ``InvalidInput`` before anything is written.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from workflow import outbox
+from workflow.autoevaluacion.models import (
+    MAX_REFERENCE,
+    MAX_TEXT,
+    Estamento,
+    IdentityReview,
+    TeamMember,
+    Vigencia,
+)
+from workflow.catalogo.catalog import Catalog, CatalogArea, current_catalog
+from workflow.cuentas import accounts, tokens
+from workflow.cuentas.accounts import EMAIL_PATTERN, normalize_email
+from workflow.errors import Forbidden, InvalidInput, NotEditable, NotFound
+from workflow.models import Ruta, User, utcnow
+from workflow.roles import Role
+from workflow.states import State
+
+# The autoevaluación is content of these states only; a return to it reopens editing.
+EDITABLE_STATES = frozenset({State.BORRADOR})
+# The team keeps working after the autoevaluación is sent: it formulates the PMI too.
+TEAM_STATES = frozenset({State.BORRADOR, State.AUTOEVALUACION_ENVIADA})
+# Misión, visión and principios belong to the direccionamiento estratégico of this área.
+IDENTITY_AREA_CODE = "DIR"
+
+
+# --- who may do what ----------------------------------------------------------------------
+
+
+def is_rector_of(actor: User, ruta: Ruta) -> bool:
+    return actor.active and actor.role is Role.RECTOR and actor.school_id == ruta.school_id
+
+
+def member_for(session: Session, ruta: Ruta, actor: User) -> TeamMember | None:
+    """The team record of an ``equipo`` account: linked by account, or else by e-mail."""
+    if not actor.active or actor.role is not Role.EQUIPO or actor.school_id != ruta.school_id:
+        return None
+    members = session.scalars(select(TeamMember).where(TeamMember.ruta_id == ruta.id)).all()
+    return (next((member for member in members if member.user_id == actor.id), None)
+            or next((member for member in members if member.email == actor.email), None))
+
+
+def editable_area_ids(session: Session, ruta: Ruta, actor: User) -> set[int]:
+    """The áreas ``actor`` may rate in this Ruta, whatever its state."""
+    if ruta.catalog is None:
+        return set()
+    if is_rector_of(actor, ruta):
+        return {area.id for area in ruta.catalog.areas}
+    member = member_for(session, ruta, actor)
+    return {area.id for area in member.areas} if member else set()
+
+
+def can_edit_identity(session: Session, ruta: Ruta, actor: User) -> bool:
+    if is_rector_of(actor, ruta):
+        return True
+    member = member_for(session, ruta, actor)
+    return member is not None and any(area.code == IDENTITY_AREA_CODE for area in member.areas)
+
+
+def is_editable(ruta: Ruta) -> bool:
+    return ruta.state in EDITABLE_STATES
+
+
+def require_editable(session: Session, ruta: Ruta) -> None:
+    """Lock the Ruta's row, then check its state as committed.
+
+    With the row locked, a save and the submission of the autoevaluación cannot interleave:
+    whichever comes second sees what the first did (PostgreSQL; SQLite serialises writers).
+    """
+    session.scalars(select(Ruta).where(Ruta.id == ruta.id).with_for_update()
+                    .execution_options(populate_existing=True)).one()
+    if not is_editable(ruta):
+        raise NotEditable("La autoevaluación ya fue enviada y no se puede modificar. Solo "
+                          "vuelve a ser editable si la Secretaría devuelve la Ruta a la "
+                          "autoevaluación.")
+    if ruta.catalog is None:
+        raise NotEditable("Esta Ruta todavía no tiene instrumento de autoevaluación: "
+                          "empiece la autoevaluación primero.")
+
+
+# --- starting: pin the instrument ---------------------------------------------------------
+
+
+def start_self_assessment(session: Session, ruta: Ruta, *, actor: User) -> Catalog:
+    """Pin the Secretaría's current catalog to a Ruta opened without one. Flushes.
+
+    Rutas opened before any catalog was loaded have none; the rector (or the
+    administración) starts their autoevaluación with the current one.
+    """
+    allowed = is_rector_of(actor, ruta) or (
+        actor.active and actor.role is Role.ADMINISTRADOR
+        and actor.secretaria_id == ruta.school.secretaria_id)
+    if not allowed:
+        raise Forbidden("Solo el rector o la rectora de la institución empieza la "
+                        "autoevaluación.")
+    if ruta.catalog is not None:
+        return ruta.catalog
+    if not is_editable(ruta):
+        raise NotEditable("La autoevaluación solo se empieza mientras la Ruta está en "
+                          "«Autoevaluación en curso».")
+    catalog = current_catalog(session, ruta.school.secretaria_id)
+    if catalog is None:
+        raise NotEditable("La Secretaría todavía no tiene un instrumento de autoevaluación "
+                          "cargado. Pida a la administración que cargue uno.")
+    ruta.catalog = catalog  # type: ignore[attr-defined]
+    session.flush()
+    return catalog
+
+
+# --- identity -----------------------------------------------------------------------------
+
+
+@dataclass
+class IdentityData:
+    mision: str = ""
+    vision: str = ""
+    principios: str = ""
+    pei_reference: str = ""
+    mision_vigencia: str = ""
+    vision_vigencia: str = ""
+    principios_vigencia: str = ""
+    notes: str = ""
+
+
+IDENTITY_TEXTS = {"mision": "La misión", "vision": "La visión", "principios": "Los principios",
+                  "notes": "Las notas del equipo"}
+
+
+def _vigencia(value: str, field_name: str, label: str,
+              errors: dict[str, list[str]]) -> Vigencia | None:
+    if not value:
+        return None
+    try:
+        return Vigencia(value)
+    except ValueError:
+        errors[field_name] = [f"{label}: elija «Sigue vigente» o «Requiere ajustes»."]
+        return None
+
+
+def save_identity(session: Session, ruta: Ruta, data: IdentityData, *, actor: User,
+                  now: datetime | None = None) -> IdentityReview:
+    """Save the identity review (a draft may be partial). Flushes."""
+    if not can_edit_identity(session, ruta, actor):
+        raise Forbidden("La identidad institucional la revisan el rector o la rectora y el "
+                        "equipo asignado a la gestión directiva.")
+    require_editable(session, ruta)
+    errors: dict[str, list[str]] = {}
+    texts = {name: getattr(data, name).strip() for name in IDENTITY_TEXTS}
+    for name, label in IDENTITY_TEXTS.items():
+        if len(texts[name]) > MAX_TEXT:
+            errors[name] = [f"{label} no puede pasar de {MAX_TEXT} caracteres."]
+    reference = " ".join(data.pei_reference.split())
+    if len(reference) > MAX_REFERENCE:
+        errors["pei_reference"] = [f"La referencia del PEI no puede pasar de {MAX_REFERENCE} "
+                                   "caracteres."]
+    verdicts = {
+        name: _vigencia(getattr(data, f"{name}_vigencia").strip(), f"{name}_vigencia",
+                        IDENTITY_TEXTS[name], errors)
+        for name in ("mision", "vision", "principios")}
+    if errors:
+        raise InvalidInput(errors)
+    review = session.get(IdentityReview, ruta.id) or IdentityReview(ruta_id=ruta.id)
+    session.add(review)
+    review.mision, review.vision, review.principios, review.notes = (
+        texts["mision"], texts["vision"], texts["principios"], texts["notes"])
+    review.pei_reference = reference
+    review.mision_vigencia = verdicts["mision"]
+    review.vision_vigencia = verdicts["vision"]
+    review.principios_vigencia = verdicts["principios"]
+    review.updated_at = now or utcnow()
+    review.updated_by_id = actor.id
+    session.flush()
+    return review
+
+
+def identity_gaps(review: IdentityReview | None) -> list[str]:
+    """What the identity review still lacks, as phrases that follow «falta»."""
+    written = {"la misión": "", "la visión": "", "los principios": "",
+               "la referencia del PEI": ""}
+    verdicts: dict[str, Vigencia | None] = {"la misión sigue vigente": None,
+                                            "la visión sigue vigente": None,
+                                            "los principios siguen vigentes": None}
+    notes = ""
+    if review is not None:
+        written = {"la misión": review.mision, "la visión": review.vision,
+                   "los principios": review.principios,
+                   "la referencia del PEI": review.pei_reference}
+        verdicts = {"la misión sigue vigente": review.mision_vigencia,
+                    "la visión sigue vigente": review.vision_vigencia,
+                    "los principios siguen vigentes": review.principios_vigencia}
+        notes = review.notes
+    gaps = [f"escribir {phrase}" for phrase, value in written.items() if not value.strip()]
+    gaps += [f"decir si {phrase}" for phrase, verdict in verdicts.items() if verdict is None]
+    if Vigencia.AJUSTAR in verdicts.values() and not notes.strip():
+        gaps.append("explicar en las notas qué ajustar")
+    return gaps
+
+
+# --- the equipo de gestión ----------------------------------------------------------------
+
+
+def _require_team_manager(ruta: Ruta, actor: User) -> None:
+    if not is_rector_of(actor, ruta):
+        raise Forbidden("Solo el rector o la rectora conforma el equipo de gestión.")
+    if ruta.state not in TEAM_STATES:
+        raise NotEditable("El equipo de gestión se conforma mientras la institución hace la "
+                          "autoevaluación o formula el PMI.")
+    if ruta.catalog is None:
+        raise NotEditable("Esta Ruta todavía no tiene instrumento de autoevaluación: "
+                          "empiece la autoevaluación primero.")
+
+
+def _areas_from_ids(ruta: Ruta, area_ids: Iterable[str | int],
+                    errors: dict[str, list[str]]) -> list[CatalogArea]:
+    by_id = {area.id: area for area in ruta.catalog.areas}  # type: ignore[attr-defined]
+    chosen = []
+    for raw in area_ids:
+        try:
+            area = by_id[int(raw)]
+        except (KeyError, TypeError, ValueError):
+            errors["areas"] = ["Una de las áreas elegidas no es de esta Ruta."]
+            continue
+        if area not in chosen:
+            chosen.append(area)
+    return sorted(chosen, key=lambda area: area.position)
+
+
+def _member_account(session: Session, ruta: Ruta, name: str, email: str,
+                    errors: dict[str, list[str]]) -> User | None:
+    """The ``equipo`` account a new member works with: the school's existing one with that
+    e-mail, or a new one (no password: the invitation carries the link to choose it).
+
+    The rector of the school needs none (they edit everything already). An e-mail that
+    belongs to someone else (another school, the Secretaría) is refused rather than shared.
+    """
+    existing = session.scalar(select(User).where(User.email == email))
+    if existing is None:
+        return accounts.create_user(
+            session, actor=None, secretaria_id=ruta.school.secretaria_id,
+            data=accounts.UserData(email=email, name=name, role=Role.EQUIPO.value,
+                                   school_id=ruta.school_id))
+    if existing.school_id == ruta.school_id and existing.role is Role.EQUIPO:
+        if not existing.active:
+            errors["email"] = ["La cuenta de ese correo está desactivada: pida a la Secretaría "
+                               "que la reactive."]
+        return existing
+    if existing.school_id == ruta.school_id and existing.role is Role.RECTOR:
+        return None
+    errors["email"] = ["Ese correo ya es de una cuenta de otra institución o de la Secretaría. "
+                       "Use el correo personal o institucional de esta persona en su colegio."]
+    return None
+
+
+@dataclass
+class MemberData:
+    name: str = ""
+    email: str = ""
+    estamento: str = ""
+    area_ids: list[str] = field(default_factory=list)
+
+
+def add_member(session: Session, ruta: Ruta, data: MemberData, *, actor: User,
+               now: datetime | None = None, invite: bool = True) -> TeamMember:
+    """Add a member to the equipo de gestión with their áreas. Flushes.
+
+    Links the member to the school's ``equipo`` account with the same e-mail, creating it
+    when there is none, and queues the invitation e-mail (``equipo_invitacion``), with a link
+    to choose a password when the account has none, in the same transaction.
+    """
+    _require_team_manager(ruta, actor)
+    errors: dict[str, list[str]] = {}
+    name = " ".join(data.name.split())
+    if not name:
+        errors["name"] = ["Escriba el nombre completo."]
+    elif len(name) > 200:
+        errors["name"] = ["El nombre no puede pasar de 200 caracteres."]
+    email = normalize_email(data.email)
+    if not EMAIL_PATTERN.match(email) or len(email) > 254:
+        errors["email"] = ["Escriba un correo electrónico válido, como nombre@dominio.co."]
+    elif session.scalar(select(TeamMember.id).where(TeamMember.ruta_id == ruta.id,
+                                                    TeamMember.email == email)):
+        errors["email"] = ["Ya hay un integrante del equipo con ese correo."]
+    try:
+        estamento = Estamento(data.estamento)
+    except ValueError:
+        errors["estamento"] = ["Elija el estamento que representa."]
+    areas = _areas_from_ids(ruta, data.area_ids, errors)
+    if errors:
+        raise InvalidInput(errors)
+    account = _member_account(session, ruta, name, email, errors)
+    if errors:
+        raise InvalidInput(errors)
+    member = TeamMember(ruta_id=ruta.id, name=name, email=email, estamento=estamento,
+                        user=account, created_at=now or utcnow(), areas=areas)
+    session.add(member)
+    session.flush()
+    if invite:
+        _invite(session, ruta, member, actor=actor)
+    return member
+
+
+def _invite(session: Session, ruta: Ruta, member: TeamMember, *, actor: User) -> None:
+    """Queue the invitation e-mail, once per member and Ruta, in the same transaction."""
+    school = ruta.school
+    account = member.user
+    activation_url = None
+    if account is not None and account.password_hash is None:
+        # A link to choose the password: without it the invitation would open nothing.
+        token = tokens.issue(session, account, tokens.TokenPurpose.INVITATION)
+        activation_url = outbox.absolute_url(session, f"/invitacion/{token}")
+    outbox.enqueue(
+        session, kind="equipo_invitacion", to=member.email,
+        dedupe_key=f"equipo_invitacion:{ruta.id}:{member.email}",
+        secretaria_id=school.secretaria_id, ruta_id=ruta.id,
+        context={
+            "member_name": member.name, "estamento": member.estamento.label,
+            "areas": [area.name for area in member.areas],
+            "rector_name": actor.name, "school_name": school.name,
+            "dane_code": school.dane_code, "horizon": ruta.horizon_label,
+            "secretaria_name": school.secretaria.name,
+            "activation_url": activation_url, "email": member.email,
+            "autoevaluacion_url": outbox.absolute_url(session,
+                                                      f"/rutas/{ruta.id}/autoevaluacion"),
+        })
+
+
+def set_member_areas(session: Session, ruta: Ruta, member: TeamMember,
+                     area_ids: Sequence[str | int], *, actor: User) -> TeamMember:
+    """Replace the áreas assigned to ``member``. Flushes."""
+    _require_team_manager(ruta, actor)
+    if member.ruta_id != ruta.id:
+        raise NotFound("No encontramos ese integrante del equipo.")
+    errors: dict[str, list[str]] = {}
+    areas = _areas_from_ids(ruta, area_ids, errors)
+    if errors:
+        raise InvalidInput(errors)
+    member.areas = areas
+    session.flush()
+    return member
+
+
+def remove_member(session: Session, ruta: Ruta, member: TeamMember, *, actor: User) -> None:
+    """Take ``member`` off the team. What they rated stays, with their name on it."""
+    _require_team_manager(ruta, actor)
+    if member.ruta_id != ruta.id:
+        raise NotFound("No encontramos ese integrante del equipo.")
+    member.areas = []
+    session.delete(member)
+    session.flush()
+
+
+def get_member(session: Session, ruta: Ruta, member_id: int) -> TeamMember:
+    member = session.get(TeamMember, member_id)
+    if member is None or member.ruta_id != ruta.id:
+        raise NotFound("No encontramos ese integrante del equipo.")
+    return member
+
+
+def team(session: Session, ruta: Ruta) -> list[TeamMember]:
+    return list(session.scalars(select(TeamMember).where(TeamMember.ruta_id == ruta.id)
+                                .order_by(TeamMember.name, TeamMember.id)))
