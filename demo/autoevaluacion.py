@@ -12,7 +12,8 @@ from datetime import datetime, timedelta
 from sqlalchemy.orm import Session
 
 from workflow.autoevaluacion import services as auto
-from workflow.catalogo.catalog import Catalog, rules_for
+from workflow.catalogo.catalog import rules_for
+from workflow.catalogo.models import Catalog
 from workflow.models import Ruta, User
 
 AREA_BASE = {"DIR": 2.7, "ACA": 2.5, "ADM": 2.8, "COM": 2.2}

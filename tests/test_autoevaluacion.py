@@ -16,14 +16,8 @@ from sqlalchemy.orm import Session
 from tests.conftest import Factory, WebClient
 from workflow import services
 from workflow.autoevaluacion import services as auto
-from workflow.catalogo.catalog import (
-    Catalog,
-    CatalogComponente,
-    CatalogProceso,
-    Rules,
-    load_shipped_catalogs,
-    set_rules,
-)
+from workflow.catalogo.catalog import Rules, load_shipped_catalogs, set_rules
+from workflow.catalogo.models import Catalog, CatalogComponente, CatalogProceso
 from workflow.errors import Forbidden, GuardFailed, InvalidInput
 from workflow.models import OutboxMessage, Ruta, User
 from workflow.pmi import review

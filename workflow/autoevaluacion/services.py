@@ -31,16 +31,8 @@ from sqlalchemy import (
 from sqlalchemy.orm import Mapped, Session, mapped_column, relationship
 
 from workflow import outbox
-from workflow.catalogo.catalog import (
-    LEVELS,
-    Catalog,
-    CatalogArea,
-    CatalogComponente,
-    CatalogProceso,
-    Rules,
-    current_catalog,
-    rules_for,
-)
+from workflow.catalogo.catalog import Rules, current_catalog, rules_for
+from workflow.catalogo.models import LEVELS, Catalog, CatalogArea, CatalogComponente, CatalogProceso
 from workflow.cuentas import accounts, tokens
 from workflow.cuentas.accounts import EMAIL_PATTERN, normalize_email
 from workflow.errors import Forbidden, InvalidInput, NotEditable, NotFound

@@ -26,13 +26,8 @@ from sqlalchemy.orm import Session
 
 from workflow import charts
 from workflow.autoevaluacion.services import Perfil, Rated, Valoracion, compute_perfil
-from workflow.catalogo.catalog import (
-    Catalog,
-    CatalogArea,
-    CatalogComponente,
-    CatalogProceso,
-    current_catalog,
-)
+from workflow.catalogo.catalog import current_catalog
+from workflow.catalogo.models import Catalog, CatalogArea, CatalogComponente, CatalogProceso
 from workflow.correo.reminders import PMI_OWED, bogota_day
 from workflow.horizontes.calendar import ReminderSent, calendar_for
 from workflow.models import Ruta, School, Secretaria, User, Zona

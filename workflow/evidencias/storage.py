@@ -27,7 +27,7 @@ from sqlalchemy import CheckConstraint, ForeignKey, Integer, String, func, selec
 from sqlalchemy.orm import Mapped, Session, mapped_column, relationship
 
 from workflow.autoevaluacion import services as auto
-from workflow.catalogo.catalog import CatalogComponente
+from workflow.catalogo.models import CatalogComponente
 from workflow.errors import DomainError, Forbidden, InvalidInput, NotFound
 from workflow.models import Base, Ruta, User, utcnow
 

@@ -40,7 +40,7 @@ from sqlalchemy import (
 from sqlalchemy.orm import Mapped, Session, mapped_column, relationship
 
 from workflow.autoevaluacion import services as auto
-from workflow.catalogo.catalog import CatalogComponente
+from workflow.catalogo.models import CatalogComponente
 from workflow.errors import Forbidden, InvalidInput, NotEditable, NotFound
 from workflow.models import Base, Ruta, User, str_enum, utcnow
 from workflow.states import State
