@@ -34,7 +34,8 @@ from workflow.autoevaluacion import services as auto_services
 from workflow.autoevaluacion import team as auto_team
 from workflow.autoevaluacion.models import MAX_TEXT, Estamento, IdentityReview, Vigencia
 from workflow.catalogo import catalog as catalogs
-from workflow.catalogo.catalog import Catalog
+from workflow.catalogo.files import MAX_FILE_BYTES, CatalogProblems, Problem, catalog_to_dict
+from workflow.catalogo.models import LEVELS, Catalog, CatalogArea
 from workflow.charts import Bar, averages_chart, decimal, levels_chart
 from workflow.errors import InvalidInput
 from workflow.models import Ruta, Secretaria
@@ -226,7 +227,7 @@ def area(ruta_id: int, area_code: str) -> str:
     return _render_area(ruta, auto_services.get_area(db_session(), ruta, area_code))
 
 
-def _render_area(ruta: Ruta, area_row: catalogs.CatalogArea, **context: Any) -> str:
+def _render_area(ruta: Ruta, area_row: CatalogArea, **context: Any) -> str:
     database = db_session()
     overview = auto_services.overview(database, ruta, _actor())
     return render_template(
@@ -313,7 +314,7 @@ def perfil_chart(ruta_id: int, chart: str) -> Response:
              for item in result.areas for proceso in item.procesos]))
     if chart == "niveles":
         catalog = getattr(ruta, "catalog", None)
-        names = {level: catalog.level_name(level) for level in catalogs.LEVELS} \
+        names = {level: catalog.level_name(level) for level in LEVELS} \
             if catalog else {}
         return _svg(levels_chart(
             "Componentes en cada nivel, por área de gestión",
@@ -409,15 +410,15 @@ def catalog_upload() -> Response | tuple[str, int]:
     database = db_session()
     upload = request.files.get("archivo")
     if upload is None or not upload.filename:
-        problems = [catalogs.Problem(None, "Elija el archivo del catálogo (.json).")]
+        problems = [Problem(None, "Elija el archivo del catálogo (.json).")]
         return render_template("autoevaluacion/catalogs.html", problems=problems, errors={},
                                problems_message="No se cargó ningún archivo.",
                                **_catalog_list_context()), 422
-    content = upload.stream.read(catalogs.MAX_FILE_BYTES + 1)
+    content = upload.stream.read(MAX_FILE_BYTES + 1)
     try:
         loaded = catalogs.load_catalog(database, content, source=upload.filename[:200],
                                        actor=_actor())
-    except catalogs.CatalogProblems as refused:
+    except CatalogProblems as refused:
         database.rollback()
         return render_template("autoevaluacion/catalogs.html", problems=refused.problems,
                                problems_message=refused.message, errors={},
@@ -465,7 +466,7 @@ def catalog_detail(catalog_id: int) -> str:
 @roles_required(*SECRETARIA_ROLES)
 def catalog_download(catalog_id: int) -> Response:
     found = get_in_scope(db_session(), _actor(), Catalog, catalog_id)
-    body = json.dumps(catalogs.catalog_to_dict(found), ensure_ascii=False, indent=1)
+    body = json.dumps(catalog_to_dict(found), ensure_ascii=False, indent=1)
     response = Response(body + "\n", mimetype="application/json")
     response.headers["Content-Disposition"] = f'attachment; filename="{found.slug}.json"'
     return response
@@ -508,7 +509,7 @@ def catalog_derive(catalog_id: int) -> Response | str | tuple[str, int]:
                                      name[:400]))
     try:
         derived = catalogs.derive_catalog(database, source, change, actor=_actor())
-    except catalogs.CatalogProblems as refused:
+    except CatalogProblems as refused:
         database.rollback()
         return render_template("autoevaluacion/catalog_derive.html", catalog=source,
                                form=form, problems=refused.problems,

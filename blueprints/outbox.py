@@ -14,7 +14,7 @@ from werkzeug.wrappers import Response
 
 from blueprints.access import form_int, roles_required
 from ruta.db import db_session
-from workflow import outbox
+from workflow.correo import delivery
 from workflow.models import OutboxMessage, OutboxStatus
 from workflow.roles import Role
 from workflow.scoping import get_in_scope, scoped
@@ -71,9 +71,9 @@ def retry(message_id: int) -> Response | tuple[str, int]:
     database = db_session()
     found = get_in_scope(database, current_user, OutboxMessage, message_id)
     try:
-        outbox.retry(database, found, actor=current_user,
+        delivery.retry(database, found, actor=current_user,
                      confirm_duplicate=request.form.get("confirmar") == "si")
-    except (outbox.DuplicateRiskNotConfirmed, outbox.NotRetryable) as refused:
+    except (delivery.DuplicateRiskNotConfirmed, delivery.NotRetryable) as refused:
         database.rollback()
         return _render_message(found, error_message=refused.message), refused.status
     database.commit()

@@ -37,7 +37,7 @@ from flask import (
 from blueprints.access import SECRETARIA_ROLES, commit_or_conflict, roles_required
 from blueprints.access import current_actor as _actor
 from ruta.db import db_session
-from workflow.catalogo.catalog import LEVELS
+from workflow.catalogo.models import LEVELS
 from workflow.charts import Bar, averages_chart, levels_chart
 from workflow.consolidado import consolidate as consolidado
 from workflow.consolidado import export_jobs, exports

@@ -15,7 +15,8 @@ from workflow.autoevaluacion.models import Estamento
 from workflow.autoevaluacion.perfil import PriorityInput, classification_for, save_priorities
 from workflow.autoevaluacion.services import RatingInput, save_proceso
 from workflow.autoevaluacion.team import IdentityData, MemberData, add_member, save_identity
-from workflow.catalogo.catalog import Catalog, rules_for
+from workflow.catalogo.catalog import rules_for
+from workflow.catalogo.models import Catalog
 from workflow.models import Ruta, User
 
 AREA_BASE = {"DIR": 2.7, "ACA": 2.5, "ADM": 2.8, "COM": 2.2}

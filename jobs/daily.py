@@ -18,7 +18,6 @@ from datetime import date, datetime
 from flask import Flask
 
 from workflow.correo.reminders import (
-    BOGOTA,
     DAILY_JOB,
     QueuedReminder,
     bogota_day,
@@ -26,6 +25,7 @@ from workflow.correo.reminders import (
     evaluate_reminders,
     has_run,
 )
+from workflow.dates import BOGOTA
 from workflow.errors import DomainError
 from workflow.models import Ruta
 from workflow.seguimiento import actions as seguimiento_actions

@@ -1,6 +1,6 @@
 """Outbox delivery: drain due e-mails once, over SMTP, with Flask-Mail.
 
-The logic (claiming, outcomes, backoff) lives in ``workflow.outbox``; this job wires it to
+The logic (claiming, outcomes, backoff) lives in ``workflow.correo.delivery``; this job wires it to
 the app's database and mail settings. ``MAIL_DELIVERY_WORKERS`` deliverers drain the outbox
 side by side, each with its own database session and its own SMTP connection (reused for a
 batch of ``MAIL_BATCH_SIZE``): the claim is atomic, so they split the rows and never send
@@ -21,9 +21,9 @@ from datetime import datetime
 from flask import Flask, current_app, has_app_context
 
 from ruta.mail import SmtpTransport, delivery_policy, mail_state
-from workflow import outbox
+from workflow.correo import delivery
+from workflow.correo.delivery import DeliveryPolicy, DeliveryReport
 from workflow.models import utcnow
-from workflow.outbox import DeliveryPolicy, DeliveryReport
 
 
 @contextmanager
@@ -50,8 +50,8 @@ def _drain(app: Flask, now: datetime, policy: DeliveryPolicy, unreachable: threa
     with _app_context(app):
         factory = app.extensions["ruta_db"].session_factory
         with factory() as session:
-            report = outbox.deliver_due(session, lambda: SmtpTransport(app), now=now,
-                                        policy=policy, go_on=go_on)
+            report = delivery.deliver_due(session, lambda: SmtpTransport(app), now=now,
+                                          policy=policy, go_on=go_on)
     if report.unreachable:
         unreachable.set()
     return report

@@ -285,7 +285,8 @@ def catalog_group() -> None:
 @with_appcontext
 def catalog_list_command() -> None:
     """Every catalog version with its counts of áreas, procesos and componentes."""
-    from workflow.catalogo.catalog import Catalog, catalog_counts, current_catalog
+    from workflow.catalogo.catalog import catalog_counts, current_catalog
+    from workflow.catalogo.models import Catalog
 
     database = db_session()
     found = database.scalars(select(Catalog).order_by(Catalog.year, Catalog.slug)).all()
@@ -313,7 +314,8 @@ def catalog_load_command(catalog_file: str) -> None:
     """Load a catalog file (JSON) as a new version, for every Secretaría."""
     from pathlib import Path
 
-    from workflow.catalogo.catalog import MAX_FILE_BYTES, CatalogProblems, load_catalog
+    from workflow.catalogo.catalog import load_catalog
+    from workflow.catalogo.files import MAX_FILE_BYTES, CatalogProblems
 
     database = db_session()
     path = Path(catalog_file)

@@ -27,14 +27,8 @@ from typing import Any
 import flask_mail
 from flask import Flask, current_app
 
-from workflow.outbox import (
-    BASE_URL_INFO_KEY,
-    DeliveryError,
-    DeliveryPolicy,
-    Outgoing,
-    Stage,
-    refusal_texts,
-)
+from workflow.correo.delivery import DeliveryError, DeliveryPolicy, Outgoing, Stage, refusal_texts
+from workflow.outbox import BASE_URL_INFO_KEY
 
 DEFAULTS: Mapping[str, Any] = {
     "MAIL_TIMEOUT_SECONDS": 30,

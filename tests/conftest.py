@@ -34,7 +34,9 @@ from ruta import create_app
 from ruta.db import make_engine
 from ruta.migrate import upgrade
 from workflow.autoevaluacion.models import IdentityReview, Valoracion, Vigencia
-from workflow.catalogo.catalog import Catalog, store_catalog, validate_catalog
+from workflow.catalogo.catalog import store_catalog
+from workflow.catalogo.files import validate_catalog
+from workflow.catalogo.models import Catalog
 from workflow.cuentas.accounts import Passwords
 from workflow.models import Base, Ruta, School, Secretaria, User, Zona
 from workflow.roles import Role

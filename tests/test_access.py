@@ -34,7 +34,7 @@ from ruta import create_app
 from ruta.errors import TITLES
 from tests.conftest import Factory, WebClient, app_config
 from workflow.autoevaluacion.models import Estamento, TeamMember
-from workflow.catalogo.catalog import Catalog, CatalogProceso
+from workflow.catalogo.models import Catalog, CatalogProceso
 from workflow.consolidado.export_jobs import ExportJob
 from workflow.evidencias.storage import EvidenceFile, Limits, LocalStorage, store_file
 from workflow.horizontes.calendar import FollowUpCheckpoint, HorizonCalendar

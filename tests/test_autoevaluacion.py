@@ -50,14 +50,8 @@ from workflow.autoevaluacion.team import (
     start_self_assessment,
     team,
 )
-from workflow.catalogo.catalog import (
-    Catalog,
-    CatalogComponente,
-    CatalogProceso,
-    Rules,
-    load_shipped_catalogs,
-    set_rules,
-)
+from workflow.catalogo.catalog import Rules, load_shipped_catalogs, set_rules
+from workflow.catalogo.models import Catalog, CatalogComponente, CatalogProceso
 from workflow.errors import Forbidden, GuardFailed, InvalidInput, NotEditable
 from workflow.models import OutboxMessage, Ruta, User
 from workflow.pmi import actions as pmi_actions

@@ -15,7 +15,8 @@ from sqlalchemy.orm import Session
 from tests.conftest import MINI_CATALOG, Factory, WebClient
 from workflow.autoevaluacion.models import IdentityReview, TeamMember, Valoracion
 from workflow.autoevaluacion.team import MemberData, add_member
-from workflow.catalogo.catalog import Catalog, current_catalog, load_shipped_catalogs
+from workflow.catalogo.catalog import current_catalog, load_shipped_catalogs
+from workflow.catalogo.models import Catalog
 from workflow.horizontes import opening
 from workflow.models import OutboxMessage, Ruta, User
 from workflow.roles import Role

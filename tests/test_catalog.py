@@ -15,21 +15,18 @@ from tests.conftest import MINI_CATALOG, Factory
 from workflow.catalogo.catalog import (
     DEFAULT_CATALOG_SLUG,
     SHIPPED_DIR,
-    Catalog,
-    CatalogComponente,
-    CatalogProblems,
     Derivation,
     catalog_counts,
-    catalog_to_dict,
     current_catalog,
     derive_catalog,
     load_catalog,
     load_shipped_catalogs,
-    parse_catalog,
     rules_for,
     set_current_catalog,
     set_rules,
 )
+from workflow.catalogo.files import CatalogProblems, catalog_to_dict, parse_catalog
+from workflow.catalogo.models import Catalog, CatalogComponente
 from workflow.errors import Forbidden, InvalidInput, NotFound
 from workflow.horizontes import opening
 from workflow.roles import Role

@@ -17,7 +17,7 @@ from sqlalchemy.orm import Session
 
 from tests.conftest import Factory, WebClient
 from workflow.autoevaluacion.models import Valoracion
-from workflow.catalogo.catalog import Catalog, InstrumentSettings
+from workflow.catalogo.models import Catalog, InstrumentSettings
 from workflow.consolidado import consolidate as consolidado
 from workflow.consolidado.consolidate import Filters, consolidate
 from workflow.horizontes.calendar import FollowUpCheckpoint, HorizonCalendar, ReminderSent

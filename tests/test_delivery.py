@@ -37,8 +37,9 @@ from tests.smtp import (  # noqa: F401 (the *_fixture names are fixtures)
     smtp_server,
 )
 from workflow import outbox
+from workflow.correo import delivery
+from workflow.correo.delivery import DeliveryError, DeliveryPolicy, Outcome, Stage
 from workflow.models import OutboxMessage, OutboxStatus
-from workflow.outbox import DeliveryError, DeliveryPolicy, Outcome, Stage
 
 NOW = datetime(2025, 3, 4, 13, 0, tzinfo=UTC)
 SENDER = "no-responder@ruta.prueba.co"
@@ -238,7 +239,7 @@ def test_delivered_message_is_not_sent_again(app: Flask, db: Session, make: Fact
 
 def test_backoff_doubles_from_one_minute_up_to_the_cap() -> None:
     policy = DeliveryPolicy()
-    minutes = [outbox.backoff(attempts, policy) / timedelta(minutes=1)
+    minutes = [delivery.backoff(attempts, policy) / timedelta(minutes=1)
                for attempts in range(1, 11)]
     assert minutes == [1, 2, 4, 8, 16, 32, 64, 128, 240, 240]
 
@@ -433,7 +434,7 @@ def test_message_refused_for_every_recipient_fails_at_once(
 ])
 def test_classify_failure_by_stage_and_reply(stage: Stage, cause: BaseException,
                                              expected: Outcome) -> None:
-    assert outbox.classify(DeliveryError(stage, cause)) is expected
+    assert delivery.classify(DeliveryError(stage, cause)) is expected
 
 
 # --- TLS ----------------------------------------------------------------------------------
@@ -549,12 +550,12 @@ def test_concurrent_claims_split_the_rows_without_waiting(
     second: list[list[int]] = []
 
     with factory() as first_session:
-        first = outbox.claim(first_session, now=NOW, limit=5, token="primero")
+        first = delivery.claim(first_session, now=NOW, limit=5, token="primero")
         # The first claim is not committed yet: its rows are locked.
 
         def claim_second() -> None:
             with factory() as second_session:
-                second.append(outbox.claim(second_session, now=NOW, limit=5, token="segundo"))
+                second.append(delivery.claim(second_session, now=NOW, limit=5, token="segundo"))
                 second_session.commit()
 
         thread = threading.Thread(target=claim_second)

@@ -16,6 +16,7 @@ from sqlalchemy.orm import Session
 from ruta import create_app
 from tests.conftest import Factory, WebClient, app_config
 from workflow import outbox
+from workflow.correo import delivery
 from workflow.errors import Forbidden
 from workflow.models import OutboxMessage, OutboxStatus, Secretaria, User
 from workflow.roles import Role
@@ -379,4 +380,4 @@ def test_retry_service_refuses_other_roles(db: Session, make: Factory, admin: Us
     reviewer = make.user(Role.REVISOR, secretaria=admin.secretaria)
 
     with pytest.raises(Forbidden):
-        outbox.retry(db, failed, actor=reviewer)
+        delivery.retry(db, failed, actor=reviewer)

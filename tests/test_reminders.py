@@ -20,13 +20,13 @@ from sqlalchemy.orm import Session
 
 from tests.conftest import Factory, WebClient
 from workflow.correo.reminders import (
-    BOGOTA,
     QueuedReminder,
     evaluate_reminders,
     has_follow_up_report,
     iso_week,
     reminders_for,
 )
+from workflow.dates import BOGOTA
 from workflow.horizontes.calendar import (
     FollowUpCheckpoint,
     HorizonCalendar,

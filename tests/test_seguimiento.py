@@ -21,7 +21,7 @@ from tests.conftest import Factory
 from tests.test_race import run_together
 from workflow.autoevaluacion.evidence import files_by_componente
 from workflow.dates import BOGOTA
-from workflow.errors import Forbidden, GuardFailed, InvalidInput, NotFound
+from workflow.errors import Forbidden, GuardFailed, InvalidInput, NotEditable, NotFound
 from workflow.evidencias import storage as evidence
 from workflow.horizontes.calendar import FollowUpCheckpoint, HorizonCalendar, seed_demo_calendar
 from workflow.models import OutboxMessage, Ruta, RutaTransition, User
@@ -33,7 +33,6 @@ from workflow.seguimiento.reports import (
     FollowUpLine,
     FollowUpReport,
     LineStatus,
-    NotEditable,
     ReportStatus,
     Semaforo,
     StaleReport,

@@ -14,7 +14,7 @@ from sqlalchemy.orm import Session
 
 from workflow.autoevaluacion.models import Valoracion
 from workflow.autoevaluacion.team import editable_area_ids, require_editable
-from workflow.catalogo.catalog import CatalogComponente
+from workflow.catalogo.models import CatalogComponente
 from workflow.errors import Forbidden, InvalidInput
 from workflow.evidencias.storage import EvidenceFile, Limits, Storage, store_file
 from workflow.models import Ruta, User

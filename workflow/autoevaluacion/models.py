@@ -21,7 +21,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from workflow.catalogo.catalog import CatalogArea, CatalogComponente
+from workflow.catalogo.models import CatalogArea, CatalogComponente
 from workflow.models import Base, User, str_enum, utcnow
 
 MAX_TEXT = 5000

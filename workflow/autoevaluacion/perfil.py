@@ -18,7 +18,8 @@ from sqlalchemy.orm import Session
 from workflow.autoevaluacion.models import Priorizacion
 from workflow.autoevaluacion.services import valoraciones
 from workflow.autoevaluacion.team import editable_area_ids, require_editable
-from workflow.catalogo.catalog import LEVELS, Catalog, Rules, rules_for
+from workflow.catalogo.catalog import Rules, rules_for
+from workflow.catalogo.models import LEVELS, Catalog
 from workflow.errors import Forbidden, InvalidInput
 from workflow.models import Ruta, User, utcnow
 

@@ -28,15 +28,8 @@ from workflow.autoevaluacion.team import (
     require_editable,
     team,
 )
-from workflow.catalogo.catalog import (
-    LEVELS,
-    Catalog,
-    CatalogArea,
-    CatalogComponente,
-    CatalogProceso,
-    Rules,
-    rules_for,
-)
+from workflow.catalogo.catalog import Rules, rules_for
+from workflow.catalogo.models import LEVELS, Catalog, CatalogArea, CatalogComponente, CatalogProceso
 from workflow.errors import Forbidden, InvalidInput, NotFound
 from workflow.models import Ruta, User, utcnow
 

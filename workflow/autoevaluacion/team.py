@@ -25,7 +25,8 @@ from workflow.autoevaluacion.models import (
     TeamMember,
     Vigencia,
 )
-from workflow.catalogo.catalog import Catalog, CatalogArea, current_catalog
+from workflow.catalogo.catalog import current_catalog
+from workflow.catalogo.models import Catalog, CatalogArea
 from workflow.cuentas import accounts, tokens
 from workflow.cuentas.accounts import EMAIL_PATTERN, normalize_email
 from workflow.errors import Forbidden, InvalidInput, NotEditable, NotFound

@@ -27,13 +27,8 @@ from sqlalchemy.orm import Session
 from workflow import charts
 from workflow.autoevaluacion.models import Valoracion
 from workflow.autoevaluacion.perfil import Perfil, Rated, compute_perfil
-from workflow.catalogo.catalog import (
-    Catalog,
-    CatalogArea,
-    CatalogComponente,
-    CatalogProceso,
-    current_catalog,
-)
+from workflow.catalogo.catalog import current_catalog
+from workflow.catalogo.models import Catalog, CatalogArea, CatalogComponente, CatalogProceso
 from workflow.correo.reminders import PMI_OWED, bogota_day
 from workflow.horizontes.calendar import ReminderSent, calendar_for
 from workflow.models import Ruta, School, Secretaria, User, Zona

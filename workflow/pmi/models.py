@@ -26,7 +26,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from workflow.catalogo.catalog import CatalogComponente
+from workflow.catalogo.models import CatalogComponente
 from workflow.models import Base, str_enum, utcnow
 
 MAX_SHORT = 300

@@ -28,7 +28,7 @@ from sqlalchemy.orm import Session
 
 from workflow.autoevaluacion.perfil import classification_for
 from workflow.autoevaluacion.team import is_rector_of, member_for
-from workflow.catalogo.catalog import CatalogComponente
+from workflow.catalogo.models import CatalogComponente
 from workflow.errors import Forbidden, InvalidInput, NotEditable, NotFound
 from workflow.models import Ruta, User, utcnow
 from workflow.pmi.models import (

@@ -1,0 +1,168 @@
+"""The catalog tables: versions of the instrument, their áreas, procesos and componentes.
+
+Also each Secretaría's ``InstrumentSettings`` (its current catalog and its rules), the
+column that pins a Ruta to its catalog, and the scope rule of ``Catalog``.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import (
+    JSON,
+    CheckConstraint,
+    ForeignKey,
+    Integer,
+    Select,
+    String,
+    UniqueConstraint,
+    or_,
+)
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from workflow.models import Base, Ruta, Secretaria, User, utcnow
+from workflow.scoping import scope_rule
+
+# The valoración levels of every catalog's scale (``Catalog.scale``).
+LEVELS = (1, 2, 3, 4)
+MAX_NAME = 300
+MAX_TITLE = 300
+
+
+class Catalog(Base):
+    """One version of the instrument. Rows below it never change once it is stored."""
+
+    __tablename__ = "catalogs"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    # The version's stable name, as in the file's "id" (``guia34-2008``).
+    slug: Mapped[str] = mapped_column(String(60), unique=True)
+    title: Mapped[str] = mapped_column(String(MAX_TITLE))
+    year: Mapped[int] = mapped_column(Integer)
+    # The 1–4 valoración scale: [{level, name, summary}], as the file gave it.
+    scale: Mapped[list[dict[str, Any]]] = mapped_column(JSON)
+    # NULL for the catalogs every Secretaría may use (shipped or loaded from the console);
+    # otherwise the Secretaría that loaded or adapted it, the only one that sees it.
+    secretaria_id: Mapped[int | None] = mapped_column(ForeignKey("secretarias.id"), index=True)
+    derived_from_id: Mapped[int | None] = mapped_column(ForeignKey("catalogs.id"))
+    # Where it came from: a file name, or the adaptation it is.
+    source: Mapped[str] = mapped_column(String(200))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+    areas: Mapped[list[CatalogArea]] = relationship(
+        back_populates="catalog", order_by="CatalogArea.position")
+    derived_from: Mapped[Catalog | None] = relationship(remote_side="Catalog.id")
+    secretaria: Mapped[Secretaria | None] = relationship()
+
+    __table_args__ = (
+        CheckConstraint("year BETWEEN 1990 AND 2100", name="year_range"),
+    )
+
+    def level_name(self, level: int | None) -> str:
+        for step in self.scale:
+            if step["level"] == level:
+                return str(step["name"])
+        return ""
+
+    @property
+    def componentes(self) -> list[CatalogComponente]:
+        return [componente for area in self.areas for proceso in area.procesos
+                for componente in proceso.componentes]
+
+    @property
+    def label(self) -> str:
+        return f"{self.title} ({self.slug})"
+
+
+@scope_rule(Catalog, not_found="No encontramos ese catálogo.")
+def _catalogs(actor: User, statement: Select[Any]) -> Select[Any]:
+    # Everyone uses the shared catalogs and their own Secretaría's adaptations.
+    return statement.where(or_(Catalog.secretaria_id.is_(None),
+                               Catalog.secretaria_id == actor.secretaria_id))
+
+
+class CatalogArea(Base):
+    __tablename__ = "catalog_areas"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    catalog_id: Mapped[int] = mapped_column(ForeignKey("catalogs.id"), index=True)
+    code: Mapped[str] = mapped_column(String(20))
+    name: Mapped[str] = mapped_column(String(MAX_NAME))
+    position: Mapped[int] = mapped_column(Integer)
+
+    catalog: Mapped[Catalog] = relationship(back_populates="areas")
+    procesos: Mapped[list[CatalogProceso]] = relationship(
+        back_populates="area", order_by="CatalogProceso.position")
+
+    __table_args__ = (UniqueConstraint("catalog_id", "code"),)
+
+    @property
+    def componentes(self) -> list[CatalogComponente]:
+        return [componente for proceso in self.procesos for componente in proceso.componentes]
+
+
+class CatalogProceso(Base):
+    __tablename__ = "catalog_procesos"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    area_id: Mapped[int] = mapped_column(ForeignKey("catalog_areas.id"), index=True)
+    code: Mapped[str] = mapped_column(String(40))
+    name: Mapped[str] = mapped_column(String(MAX_NAME))
+    position: Mapped[int] = mapped_column(Integer)
+
+    area: Mapped[CatalogArea] = relationship(back_populates="procesos")
+    componentes: Mapped[list[CatalogComponente]] = relationship(
+        back_populates="proceso", order_by="CatalogComponente.position")
+
+    __table_args__ = (UniqueConstraint("area_id", "code"),)
+
+
+class CatalogComponente(Base):
+    __tablename__ = "catalog_componentes"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    proceso_id: Mapped[int] = mapped_column(ForeignKey("catalog_procesos.id"), index=True)
+    # Repeated from the proceso so "is this componente of that version?" is one comparison.
+    catalog_id: Mapped[int] = mapped_column(ForeignKey("catalogs.id"), index=True)
+    code: Mapped[str] = mapped_column(String(60))
+    name: Mapped[str] = mapped_column(String(MAX_NAME))
+    position: Mapped[int] = mapped_column(Integer)
+
+    proceso: Mapped[CatalogProceso] = relationship(back_populates="componentes")
+    catalog: Mapped[Catalog] = relationship()
+
+    __table_args__ = (UniqueConstraint("catalog_id", "code"),)
+
+
+class InstrumentSettings(Base):
+    """A Secretaría's choices about the autoevaluación: its current catalog and its rules.
+
+    No row means the defaults: the shipped Guía 34 of 2008, evidence required from level 3,
+    fortaleza from level 3.
+    """
+
+    __tablename__ = "instrument_settings"
+
+    secretaria_id: Mapped[int] = mapped_column(ForeignKey("secretarias.id"), primary_key=True)
+    catalog_id: Mapped[int | None] = mapped_column(ForeignKey("catalogs.id"))
+    # Evidence is required for levels >= this; 5 means never.
+    evidence_from_level: Mapped[int] = mapped_column(Integer, default=3)
+    # Levels >= this are fortalezas, the ones below oportunidades de mejoramiento.
+    fortaleza_from_level: Mapped[int] = mapped_column(Integer, default=3)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+    catalog: Mapped[Catalog | None] = relationship()
+
+    __table_args__ = (
+        CheckConstraint("evidence_from_level BETWEEN 1 AND 5", name="evidence_from_level"),
+        CheckConstraint("fortaleza_from_level BETWEEN 2 AND 4", name="fortaleza_from_level"),
+    )
+
+
+# The version a Ruta was opened with. Declared here, next to what it points to, so the core
+# models need not know about catalogs; declarative maps a column added to the class this way
+# exactly as if it had been written in its body.
+Ruta.catalog_id = mapped_column(  # type: ignore[attr-defined]
+    "catalog_id", ForeignKey("catalogs.id"), nullable=True, index=True)
+Ruta.catalog = relationship(Catalog)  # type: ignore[attr-defined]
