@@ -23,8 +23,8 @@ from workflow import services
 from workflow.horizontes.calendar import seed_demo_calendar
 from workflow.models import School, User
 from workflow.pmi.plan import Actividad, Indicador
-from workflow.seguimiento import reports as seguimiento
-from workflow.seguimiento.reports import FollowUpReport, ReportStatus
+from workflow.seguimiento.models import FollowUpReport, ReportStatus, bogota_day
+from workflow.seguimiento.progress import progress_by_ruta
 from workflow.states import State
 
 from .conftest import Browsing, World
@@ -130,8 +130,8 @@ def test_rector_reports_reviewer_acknowledges_consolidado_and_excel_reflect_it(
         report = session.scalars(select(FollowUpReport).where(
             FollowUpReport.ruta_id == ruta_id)).one()
         assert report.status is ReportStatus.RECONOCIDO and report.late
-        label = seguimiento.progress_by_ruta(
-            session, [ruta_id], today=seguimiento.bogota_day(datetime.now(UTC)))[ruta_id].label
+        label = progress_by_ruta(
+            session, [ruta_id], today=bogota_day(datetime.now(UTC)))[ruta_id].label
     assert label.startswith("23 % de avance · 1 de ")
 
     # --- the consolidated view and the Excel export reflect it ---
