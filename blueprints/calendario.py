@@ -31,6 +31,7 @@ from workflow.horizontes.calendar import (
 from workflow.models import Ruta, User
 from workflow.roles import Role
 from workflow.scoping import get_in_scope, not_found_message
+from workflow.seguimiento import checkpoints
 
 bp = Blueprint("calendario", __name__, url_prefix="/admin/calendario")
 
@@ -176,7 +177,7 @@ def delete_checkpoint(start_year: int, checkpoint_id: int) -> Response | tuple[s
     checkpoint, _ = _load_checkpoint(start_year, checkpoint_id)
     name = checkpoint.name
     try:
-        calendars.delete_checkpoint(database, checkpoint)
+        checkpoints.delete_checkpoint(database, checkpoint)
         database.commit()
     except InvalidInput as error:
         database.rollback()

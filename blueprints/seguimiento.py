@@ -34,25 +34,29 @@ from workflow.evidencias import storage as evidence
 from workflow.models import Ruta, utcnow
 from workflow.roles import Role
 from workflow.seguimiento import reports as seg
+from workflow.seguimiento.checkpoints import checkpoint_rows
+from workflow.seguimiento.evidence import attach_to_report, report_files
+from workflow.seguimiento.models import FollowUpReport, LineStatus, ReportStatus, bogota_day
+from workflow.seguimiento.progress import SEMAFORO_RULE, Semaforo, plan_start
 
 bp = Blueprint("seguimiento", __name__)
 
 SCHOOL_EDITORS = (Role.RECTOR, Role.EQUIPO)
 SEMAFORO_CLASSES = {
-    seg.Semaforo.VERDE: "badge badge-aprobado",
-    seg.Semaforo.AMARILLO: "badge badge-en_revision",
-    seg.Semaforo.ROJO: "level level-1",
-    seg.Semaforo.CANCELADA: "badge badge-cerrado",
-    seg.Semaforo.SIN_CRONOGRAMA: "badge",
+    Semaforo.VERDE: "badge badge-aprobado",
+    Semaforo.AMARILLO: "badge badge-en_revision",
+    Semaforo.ROJO: "level level-1",
+    Semaforo.CANCELADA: "badge badge-cerrado",
+    Semaforo.SIN_CRONOGRAMA: "badge",
 }
 
 
 def today() -> date:
     """Today in Bogotá: the day that decides which checkpoints can be reported."""
-    return seg.bogota_day(utcnow())
+    return bogota_day(utcnow())
 
 
-def _report(ruta_id: int, report_id: int) -> tuple[Ruta, seg.FollowUpReport]:
+def _report(ruta_id: int, report_id: int) -> tuple[Ruta, FollowUpReport]:
     ruta = _ruta(ruta_id)
     return ruta, seg.get_report(db_session(), ruta, report_id)
 
@@ -69,8 +73,8 @@ def _summary_helper() -> dict[str, Any]:
 def _summary(ruta: Ruta) -> dict[str, Any]:
     """What the Ruta page shows of the seguimiento (``seguimiento/_ruta_summary.html``)."""
     database = db_session()
-    return {"start": seg.plan_start(database, ruta.id),
-            "rows": seg.checkpoint_rows(database, ruta, today()),
+    return {"start": plan_start(database, ruta.id),
+            "rows": checkpoint_rows(database, ruta, today()),
             "may_open": seg.is_school_editor(_actor(), ruta)}
 
 
@@ -82,7 +86,7 @@ def _summary(ruta: Ruta) -> dict[str, Any]:
 def index(ruta_id: int) -> str:
     ruta = _ruta(ruta_id)
     return render_template("seguimiento/index.html", ruta=ruta, summary=_summary(ruta),
-                           rule=seg.SEMAFORO_RULE)
+                           rule=SEMAFORO_RULE)
 
 
 @bp.post("/rutas/<int:ruta_id>/seguimiento/informes")
@@ -100,7 +104,7 @@ def open_report(ruta_id: int) -> Response:
 # --- one report ---------------------------------------------------------------------------
 
 
-def _values(report: seg.FollowUpReport) -> dict[str, str]:
+def _values(report: FollowUpReport) -> dict[str, str]:
     """The stored report as form values."""
     values = {"dificultades": report.dificultades}
     for line in report.lines:
@@ -118,7 +122,7 @@ def _values(report: seg.FollowUpReport) -> dict[str, str]:
     return values
 
 
-def _context(ruta: Ruta, report: seg.FollowUpReport, **extra: Any) -> dict[str, Any]:
+def _context(ruta: Ruta, report: FollowUpReport, **extra: Any) -> dict[str, Any]:
     database = db_session()
     actor = _actor()
     labels = seg.actividad_labels(database, ruta)
@@ -130,15 +134,15 @@ def _context(ruta: Ruta, report: seg.FollowUpReport, **extra: Any) -> dict[str, 
         "stored_values": {value.indicador_id: value for value in report.values},
         "observations": observations,
         "numbers": {row.id: index for index, row in enumerate(observations, 1)},
-        "files": seg.report_files(database, report),
+        "files": report_files(database, report),
         "may_edit": seg.may_edit(actor, report), "may_submit": seg.may_submit(actor, report),
         "may_review": seg.may_review(actor, report),
         "may_answer": seg.is_rector_of(actor, ruta)
-        and report.status is seg.ReportStatus.DEVUELTO,
+        and report.status is ReportStatus.DEVUELTO,
         "missing": seg.missing_for_submission(database, report),
         "choices": seg.element_choices(database, report),
-        "LineStatus": seg.LineStatus,
-        "ReportStatus": seg.ReportStatus, "rule": seg.SEMAFORO_RULE,
+        "LineStatus": LineStatus,
+        "ReportStatus": ReportStatus, "rule": SEMAFORO_RULE,
         "values": _values(report), "errors": {}, "posted": {}, **extra,
     }
 
@@ -224,7 +228,7 @@ def return_report(ruta_id: int, report_id: int) -> Response | tuple[str, int]:
 # --- observations -------------------------------------------------------------------------
 
 
-def _back(ruta: Ruta, found: seg.FollowUpReport, anchor: str = "observaciones") -> Response:
+def _back(ruta: Ruta, found: FollowUpReport, anchor: str = "observaciones") -> Response:
     return redirect(url_for("seguimiento.report", ruta_id=ruta.id, report_id=found.id,
                             _anchor=anchor))
 
@@ -305,9 +309,9 @@ def upload(ruta_id: int, report_id: int) -> Response | tuple[str, int]:
     try:
         if upload_file is None or not upload_file.filename:
             raise InvalidInput({"archivo": ["Elija el archivo que quiere adjuntar."]})
-        added = evidence.attach_to_report(database, store, found, actor=_actor(),
-                                          filename=upload_file.filename,
-                                          stream=upload_file.stream, limits=limits())
+        added = attach_to_report(database, store, found, actor=_actor(),
+                                 filename=upload_file.filename,
+                                 stream=upload_file.stream, limits=limits())
     except (InvalidInput, evidence.TooLarge) as refused:
         database.rollback()
         return render_template("seguimiento/report.html", **_context(

@@ -19,6 +19,9 @@ from workflow.dates import BOGOTA
 from workflow.models import Ruta, RutaTransition, School, Secretaria, User, utcnow
 from workflow.roles import Role
 from workflow.seguimiento import reports as seg
+from workflow.seguimiento.checkpoints import checkpoints_of
+from workflow.seguimiento.models import FollowUpReport, LineStatus
+from workflow.seguimiento.progress import planned_percent, reason_required
 from workflow.states import State, Trigger
 
 DIFICULTADES = [
@@ -42,22 +45,22 @@ def _at(day: date, hour: int = 15) -> datetime:
     return datetime.combine(day, time(hour, 0), tzinfo=BOGOTA).astimezone(UTC)
 
 
-def _form(session: Session, report: seg.FollowUpReport, behind: int,
+def _form(session: Session, report: FollowUpReport, behind: int,
           number: int) -> dict[str, Any]:
     """Plausible values: on time, except ``behind`` points off on the first actividad."""
     due_on = report.checkpoint.due_on
     form: dict[str, Any] = {"dificultades": DIFICULTADES[number % len(DIFICULTADES)]}
     for index, actividad in enumerate(seg.actividades(session, report.ruta)):
-        planned = seg.planned_percent(actividad.fecha_inicio, actividad.fecha_fin, due_on) or 0
+        planned = planned_percent(actividad.fecha_inicio, actividad.fecha_fin, due_on) or 0
         avance = max(0.0, min(100.0, planned - (behind if index == 0 else -5)))
         avance = float(round(avance))
-        status = (seg.LineStatus.CUMPLIDA if avance >= 100 else
-                  seg.LineStatus.NO_INICIADA if avance == 0 else seg.LineStatus.EN_CURSO)
+        status = (LineStatus.CUMPLIDA if avance >= 100 else
+                  LineStatus.NO_INICIADA if avance == 0 else LineStatus.EN_CURSO)
         key = actividad.id
         form.update({f"avance-{key}": f"{avance:g}", f"estado-{key}": status.value,
                      f"recursos-{key}": RECURSOS[(number + index) % len(RECURSOS)],
                      f"costo-{key}": str(1_500_000 + 250_000 * number)})
-        if seg.reason_required(avance, status, planned):
+        if reason_required(avance, status, planned):
             form[f"dificultades-{key}"] = DIFICULTADES[(number + 1) % len(DIFICULTADES)]
             form[f"razones-{key}"] = RAZONES[(number + index) % len(RAZONES)]
     for indicador in seg.indicadores(session, report.ruta):
@@ -93,7 +96,7 @@ def seed_demo_follow_up(session: Session, secretaria: Secretaria, *,
             RutaTransition.trigger == Trigger.INICIAR_SEGUIMIENTO.value)
             .order_by(RutaTransition.id.desc()))
         start_day = started.astimezone(BOGOTA).date() if started else date.min
-        points = [point for point in seg.checkpoints_of(session, ruta)
+        points = [point for point in checkpoints_of(session, ruta)
                   if start_day <= point.due_on < today]
         for number, point in enumerate(points):
             report = seg.open_report(session, ruta, point.id, actor=rector, today=today,

@@ -29,7 +29,7 @@ from workflow.dates import BOGOTA
 from workflow.errors import DomainError
 from workflow.models import Ruta
 from workflow.seguimiento import actions as seguimiento_actions
-from workflow.seguimiento import reports as seguimiento
+from workflow.seguimiento import progress as seguimiento
 
 log = logging.getLogger(__name__)
 

@@ -11,7 +11,7 @@ import workflow.cuentas.tokens  # noqa: F401  (registers its tables)
 import workflow.evidencias.storage  # noqa: F401  (registers its tables)
 import workflow.horizontes.calendar  # noqa: F401  (registers its tables)
 import workflow.pmi.review  # noqa: F401  (registers the PMI tables)
-import workflow.seguimiento.reports  # noqa: F401  (registers its tables)
+import workflow.seguimiento.models  # noqa: F401  (registers its tables)
 from ruta.config import load_config
 from ruta.db import make_engine
 from workflow.models import Base

@@ -48,7 +48,7 @@ from workflow.models import (
     User,
 )
 from workflow.roles import Role
-from workflow.seguimiento.reports import FollowUpReport
+from workflow.seguimiento.models import FollowUpReport
 from workflow.states import State, Trigger
 
 METHODS = ("GET", "POST")

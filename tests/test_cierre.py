@@ -16,7 +16,7 @@ from workflow.autoevaluacion.models import Estamento, IdentityReview, TeamMember
 from workflow.autoevaluacion.perfil import Rated, compute_perfil, perfil_for
 from workflow.cierre import actions as cierre_actions
 from workflow.cierre import evaluacion_final as final
-from workflow.errors import Forbidden, GuardFailed, InvalidInput
+from workflow.errors import Forbidden, GuardFailed, InvalidInput, NotEditable
 from workflow.horizontes import opening
 from workflow.horizontes.calendar import FollowUpCheckpoint, HorizonCalendar, calendar_for
 from workflow.models import OPENED, Ruta, RutaTransition, User
@@ -122,7 +122,7 @@ def test_recording_opens_on_the_earlier_of_last_checkpoint_and_november(
 def test_saving_before_recording_opens_is_refused_and_saves_nothing(
         db: Session, make: Factory) -> None:
     people = following(db, make)
-    with pytest.raises(final.NotEditable) as refused:
+    with pytest.raises(NotEditable) as refused:
         final.save(db, people.ruta, complete_form(db, people), actor=people.rector, now=BEFORE)
     assert refused.value.message == ("La evaluación final se registra desde el 1 de noviembre "
                                      "de 2026, al final del horizonte 2024–2026.")
@@ -241,7 +241,7 @@ def test_a_registered_evaluation_is_edited_only_after_reopening(db: Session,
                                                                 make: Factory) -> None:
     people = following(db, make)
     recorded(db, people)
-    with pytest.raises(final.NotEditable):
+    with pytest.raises(NotEditable):
         final.save(db, people.ruta, complete_form(db, people, lecciones="Otra."),
                    actor=people.rector, now=OPEN)
     final.reopen(db, people.ruta, actor=people.rector, now=OPEN)
@@ -261,7 +261,7 @@ def test_after_closing_the_evaluation_no_longer_changes(db: Session, make: Facto
             lambda: final.save(db, people.ruta, complete_form(db, people, lecciones="Otra."),
                                actor=people.rector, now=OPEN),
             lambda: final.reopen(db, people.ruta, actor=people.rector, now=OPEN)):
-        with pytest.raises(final.NotEditable) as refused:
+        with pytest.raises(NotEditable) as refused:
             attempt()
         assert refused.value.message.startswith("La Ruta está cerrada")
     assert final.get_evaluation(db, people.ruta).lecciones == LESSONS  # type: ignore[union-attr]
@@ -304,7 +304,7 @@ def test_a_closed_ruta_opens_the_next_one_even_without_its_calendar(
 def test_opening_the_next_ruta_twice_or_from_a_ruta_not_closed_is_refused(
         db: Session, make: Factory) -> None:
     people = following(db, make)
-    with pytest.raises(final.NotEditable) as refused:
+    with pytest.raises(NotEditable) as refused:
         final.open_next_ruta(db, people.ruta, actor=people.admin)
     assert refused.value.message == ("Solo una Ruta cerrada abre el siguiente ciclo; esta está "
                                      "en «Seguimiento periódico».")
@@ -313,7 +313,7 @@ def test_opening_the_next_ruta_twice_or_from_a_ruta_not_closed_is_refused(
     with pytest.raises(Forbidden):
         final.open_next_ruta(db, people.ruta, actor=people.rector)
     final.open_next_ruta(db, people.ruta, actor=people.admin)
-    with pytest.raises(final.NotEditable) as twice:
+    with pytest.raises(NotEditable) as twice:
         final.open_next_ruta(db, people.ruta, actor=people.admin)
     assert twice.value.message == "La Ruta 2027–2029 de esta institución ya fue abierta."
     assert db.scalar(select(func.count()).select_from(Ruta).where(

@@ -24,7 +24,7 @@ from workflow.horizontes.calendar import FollowUpCheckpoint, HorizonCalendar, Re
 from workflow.models import Ruta, School, User, Zona
 from workflow.pmi.models import Actividad, Indicador, Meta, Objetivo
 from workflow.roles import Role
-from workflow.seguimiento.reports import (
+from workflow.seguimiento.models import (
     FollowUpLine,
     FollowUpReport,
     IndicatorValue,

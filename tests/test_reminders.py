@@ -36,7 +36,7 @@ from workflow.horizontes.calendar import (
 )
 from workflow.models import OutboxMessage, Ruta, RutaTransition, User
 from workflow.roles import Role
-from workflow.seguimiento.reports import FollowUpReport, ReportStatus
+from workflow.seguimiento.models import FollowUpReport, ReportStatus
 from workflow.states import State
 
 

@@ -28,15 +28,19 @@ from workflow.models import OutboxMessage, Ruta, RutaTransition, User
 from workflow.pmi.models import Actividad, Indicador, Meta, Objetivo
 from workflow.roles import Role
 from workflow.seguimiento import actions as seguimiento_actions
+from workflow.seguimiento import progress
 from workflow.seguimiento import reports as seguimiento
-from workflow.seguimiento.reports import (
+from workflow.seguimiento.checkpoints import reportable_ids
+from workflow.seguimiento.evidence import attach_to_report, report_files
+from workflow.seguimiento.models import (
     FollowUpLine,
     FollowUpReport,
     LineStatus,
     ReportStatus,
-    Semaforo,
     StaleReport,
+    is_late,
 )
+from workflow.seguimiento.progress import Semaforo
 from workflow.states import State
 
 JULY_1 = date(2024, 7, 1)
@@ -139,13 +143,13 @@ def sent(db: Session, plan: Plan, now: datetime | None = None) -> FollowUpReport
 
 def test_planned_percent_is_the_elapsed_share_of_the_actividad() -> None:
     start, end = date(2024, 1, 1), date(2024, 1, 11)
-    assert seguimiento.planned_percent(start, end, date(2023, 12, 31)) == 0
-    assert seguimiento.planned_percent(start, end, start) == 0
-    assert seguimiento.planned_percent(start, end, date(2024, 1, 6)) == 50
-    assert seguimiento.planned_percent(start, end, end) == 100
-    assert seguimiento.planned_percent(start, end, date(2024, 3, 1)) == 100
-    assert seguimiento.planned_percent(start, start, start) == 100  # one day
-    assert seguimiento.planned_percent(None, end, start) is None
+    assert progress.planned_percent(start, end, date(2023, 12, 31)) == 0
+    assert progress.planned_percent(start, end, start) == 0
+    assert progress.planned_percent(start, end, date(2024, 1, 6)) == 50
+    assert progress.planned_percent(start, end, end) == 100
+    assert progress.planned_percent(start, end, date(2024, 3, 1)) == 100
+    assert progress.planned_percent(start, start, start) == 100  # one day
+    assert progress.planned_percent(None, end, start) is None
 
 
 @pytest.mark.parametrize(("avance", "status", "expected"), [
@@ -160,38 +164,38 @@ def test_planned_percent_is_the_elapsed_share_of_the_actividad() -> None:
 ])
 def test_semaforo_boundaries_at_planned_50(avance: float, status: LineStatus,
                                            expected: Semaforo) -> None:
-    assert seguimiento.semaforo(avance, status, 50.0) is expected
+    assert progress.semaforo(avance, status, 50.0) is expected
 
 
 def test_semaforo_without_dates_and_cumplida_is_always_green() -> None:
-    assert seguimiento.semaforo(0, LineStatus.EN_CURSO, None) is Semaforo.SIN_CRONOGRAMA
-    assert seguimiento.semaforo(100, LineStatus.CUMPLIDA, None) is Semaforo.VERDE
+    assert progress.semaforo(0, LineStatus.EN_CURSO, None) is Semaforo.SIN_CRONOGRAMA
+    assert progress.semaforo(100, LineStatus.CUMPLIDA, None) is Semaforo.VERDE
 
 
 def test_reason_required_when_cancelled_not_started_when_due_or_behind() -> None:
-    assert seguimiento.reason_required(0, LineStatus.CANCELADA, 0)
-    assert seguimiento.reason_required(0, LineStatus.NO_INICIADA, 5)
-    assert not seguimiento.reason_required(0, LineStatus.NO_INICIADA, 0)  # not due to start
-    assert seguimiento.reason_required(30, LineStatus.EN_CURSO, 50)  # yellow
-    assert not seguimiento.reason_required(40, LineStatus.EN_CURSO, 50)
+    assert progress.reason_required(0, LineStatus.CANCELADA, 0)
+    assert progress.reason_required(0, LineStatus.NO_INICIADA, 5)
+    assert not progress.reason_required(0, LineStatus.NO_INICIADA, 0)  # not due to start
+    assert progress.reason_required(30, LineStatus.EN_CURSO, 50)  # yellow
+    assert not progress.reason_required(40, LineStatus.EN_CURSO, 50)
 
 
 def test_late_is_decided_by_the_day_in_bogota() -> None:
     due = date(2024, 6, 28)
-    assert not seguimiento.is_late(bogota(due, 23, 59), due)
-    assert seguimiento.is_late(bogota(due + timedelta(days=1), 0, 0, 30), due)
+    assert not is_late(bogota(due, 23, 59), due)
+    assert is_late(bogota(due + timedelta(days=1), 0, 0, 30), due)
     # 23:59 in Bogotá is already the next day in UTC: the UTC date must not decide.
     assert bogota(due, 23, 59).date() == due + timedelta(days=1)
-    assert not seguimiento.is_late(None, due)
+    assert not is_late(None, due)
 
 
 def test_only_checkpoints_arrived_and_the_next_one_can_be_reported(plan: Plan) -> None:
     june, november, next_june = plan.checkpoints[:3]
-    allowed = seguimiento.reportable_ids(plan.checkpoints, JULY_1)
+    allowed = reportable_ids(plan.checkpoints, JULY_1)
     assert june.id in allowed and november.id in allowed
     assert next_june.id not in allowed
-    assert seguimiento.reportable_ids(plan.checkpoints, date(2024, 6, 28)) == {june.id,
-                                                                                november.id}
+    assert reportable_ids(plan.checkpoints, date(2024, 6, 28)) == {june.id,
+                                                                   november.id}
 
 
 # --- the services ------------------------------------------------------------------------------
@@ -200,8 +204,8 @@ def test_only_checkpoints_arrived_and_the_next_one_can_be_reported(plan: Plan) -
 def test_report_flow_send_return_answer_resend_acknowledge(db: Session, plan: Plan) -> None:
     report = sent(db, plan)
     assert report.status is ReportStatus.ENVIADO and not report.late
-    assert seguimiento.has_report(db, plan.ruta.id, plan.june.id)
-    assert not seguimiento.has_report(db, plan.ruta.id, plan.checkpoints[1].id)
+    assert progress.has_report(db, plan.ruta.id, plan.june.id)
+    assert not progress.has_report(db, plan.ruta.id, plan.checkpoints[1].id)
     mail = db.scalars(select(OutboxMessage).where(
         OutboxMessage.kind == "seguimiento_informe_enviado")).one()
     assert mail.recipients == [plan.revisor.email]
@@ -218,7 +222,7 @@ def test_report_flow_send_return_answer_resend_acknowledge(db: Session, plan: Pl
                               expected_version=report.version)
     db.commit()
     assert report.status is ReportStatus.DEVUELTO
-    assert seguimiento.has_report(db, plan.ruta.id, plan.june.id)  # it was sent
+    assert progress.has_report(db, plan.ruta.id, plan.june.id)  # it was sent
     returned = db.scalars(select(OutboxMessage).where(
         OutboxMessage.kind == "seguimiento_informe_devuelto")).one()
     assert "Adjunte las actas de los talleres." in returned.text_body
@@ -328,9 +332,9 @@ def test_a_sent_report_cannot_be_edited(db: Session, plan: Plan) -> None:
                                 expected_version=report.version)
     db.rollback()
     with pytest.raises(NotEditable):
-        evidence.attach_to_report(db, evidence.LocalStorage("/nonexistent"), report,
-                                  actor=plan.rector, filename="acta.pdf",
-                                  stream=io.BytesIO(b"%PDF-1.4\n"), limits=evidence.Limits())
+        attach_to_report(db, evidence.LocalStorage("/nonexistent"), report,
+                         actor=plan.rector, filename="acta.pdf",
+                         stream=io.BytesIO(b"%PDF-1.4\n"), limits=evidence.Limits())
 
 
 def test_a_stale_version_is_a_conflict(db: Session, plan: Plan) -> None:
@@ -368,16 +372,16 @@ def test_evidence_attaches_to_an_editable_report(db: Session, plan: Plan,
                                                  tmp_path: object) -> None:
     report = opened(db, plan)
     store = evidence.LocalStorage(str(tmp_path))
-    added = evidence.attach_to_report(db, store, report, actor=plan.equipo,
-                                      filename="acta.pdf",
-                                      stream=io.BytesIO(b"%PDF-1.4\n%%EOF\n"),
-                                      limits=evidence.Limits())
+    added = attach_to_report(db, store, report, actor=plan.equipo,
+                             filename="acta.pdf",
+                             stream=io.BytesIO(b"%PDF-1.4\n%%EOF\n"),
+                             limits=evidence.Limits())
     db.commit()
-    assert [item.id for item in seguimiento.report_files(db, report)] == [added.id]
+    assert [item.id for item in report_files(db, report)] == [added.id]
     assert files_by_componente(db, plan.ruta) == {}  # not an autoevaluación file
     with pytest.raises(InvalidInput, match="no es de un tipo permitido"):
-        evidence.attach_to_report(db, store, report, actor=plan.equipo, filename="x.pdf",
-                                  stream=io.BytesIO(b"MZ\x90\x00"), limits=evidence.Limits())
+        attach_to_report(db, store, report, actor=plan.equipo, filename="x.pdf",
+                         stream=io.BytesIO(b"MZ\x90\x00"), limits=evidence.Limits())
 
 
 # --- the daily pass starts plans ------------------------------------------------------------
@@ -390,7 +394,7 @@ def test_daily_pass_starts_approved_plans_on_their_start_date_once(
     db.query(Actividad).filter(Actividad.ruta_id == without_dates.ruta.id).update(
         {"fecha_inicio": None, "fecha_fin": None})
     db.commit()
-    assert seguimiento.plan_start(db, plan.ruta.id) == date(2024, 2, 1)
+    assert progress.plan_start(db, plan.ruta.id) == date(2024, 2, 1)
 
     before = run_daily_pass(app, now=bogota(date(2024, 1, 31), 7))
     assert before.started == []
@@ -416,9 +420,9 @@ def test_daily_pass_goes_on_when_a_ruta_was_started_meanwhile(
     first, second = build_plan(make, State.APROBADO), build_plan(make, State.APROBADO)
     # A revisor starts the first one right after the pass listed it: the pass's attempt on
     # it conflicts (stale version, then a wrong state) and the pass goes on with the second.
-    listed = seguimiento.rutas_due_to_start(db, date(2024, 2, 1))
+    listed = progress.rutas_due_to_start(db, date(2024, 2, 1))
     assert listed == [first.ruta.id, second.ruta.id]
-    original = seguimiento.rutas_due_to_start
+    original = progress.rutas_due_to_start
 
     def listing_then_racing(session: Session, day: date) -> list[int]:
         found = original(session, day)
@@ -430,7 +434,7 @@ def test_daily_pass_goes_on_when_a_ruta_was_started_meanwhile(
             other.commit()
         return found
 
-    monkeypatch.setattr(seguimiento, "rutas_due_to_start", listing_then_racing)
+    monkeypatch.setattr(progress, "rutas_due_to_start", listing_then_racing)
     result = run_daily_pass(app, now=bogota(date(2024, 2, 1), 7))
     assert result.started == [second.ruta.id]
     db.expire_all()
@@ -454,7 +458,7 @@ def test_progress_by_ruta_counts_reports_due_late_and_red(db: Session, make: Fac
                               now=bogota(date(2024, 6, 29), 0, 0, 30))
     db.commit()
 
-    found = seguimiento.progress_by_ruta(db, [plan.ruta.id, quiet.ruta.id, approved.ruta.id],
+    found = progress.progress_by_ruta(db, [plan.ruta.id, quiet.ruta.id, approved.ruta.id],
                                          today=date(2024, 12, 2))
     mine = found[plan.ruta.id]
     assert (mine.percent, mine.reports, mine.due, mine.late, mine.behind) == (55.0, 1, 2, 1, 1)
@@ -469,18 +473,18 @@ def test_export_rows_one_per_actividad_of_reports_sent(db: Session, make: Factor
     plan, draft = build_plan(make), build_plan(make)
     sent(db, plan)
     opened(db, draft)  # a draft is not exported
-    rows = list(seguimiento.export_rows(db, [plan.ruta.id, draft.ruta.id]))
+    rows = list(progress.export_rows(db, [plan.ruta.id, draft.ruta.id]))
     assert len(rows) == 2
-    assert all(len(row) == len(seguimiento.EXPORT_HEADER) for row in rows)
-    header = seguimiento.EXPORT_HEADER
+    assert all(len(row) == len(progress.EXPORT_HEADER) for row in rows)
+    header = progress.EXPORT_HEADER
     first = dict(zip(header, rows[0], strict=True))
     assert first["Código DANE"] == plan.ruta.school.dane_code
     assert first["Actividad"] == "Talleres de lectura"
     assert first["% de avance"] == 45.0
     assert first["Semáforo"] == Semaforo.VERDE.label
     assert first["Enviado tarde"] == "No"
-    indicators = list(seguimiento.indicator_export_rows(db, [plan.ruta.id]))
-    values = dict(zip(seguimiento.INDICATOR_EXPORT_HEADER, indicators[0], strict=True))
+    indicators = list(progress.indicator_export_rows(db, [plan.ruta.id]))
+    values = dict(zip(progress.INDICATOR_EXPORT_HEADER, indicators[0], strict=True))
     assert (values["Valor medido"], values["Meta del año"]) == (41.5, 42.0)
 
 

@@ -16,7 +16,7 @@ from tests.conftest import Factory, WebClient
 from tests.test_seguimiento import Plan, build_plan, form_for
 from workflow.evidencias.storage import EvidenceFile
 from workflow.models import Ruta, RutaTransition
-from workflow.seguimiento.reports import (
+from workflow.seguimiento.models import (
     FollowUpLine,
     FollowUpObservation,
     FollowUpReport,

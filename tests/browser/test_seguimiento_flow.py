@@ -24,8 +24,8 @@ from workflow.models import School, User
 from workflow.pmi import actions as pmi_actions
 from workflow.pmi.models import Actividad, Indicador
 from workflow.seguimiento import actions as seguimiento_actions
-from workflow.seguimiento import reports as seguimiento
-from workflow.seguimiento.reports import FollowUpReport, ReportStatus
+from workflow.seguimiento.models import FollowUpReport, ReportStatus, bogota_day
+from workflow.seguimiento.progress import progress_by_ruta
 from workflow.states import State
 
 from .conftest import Browsing, World
@@ -132,8 +132,8 @@ def test_rector_reports_reviewer_acknowledges_consolidado_and_excel_reflect_it(
         report = session.scalars(select(FollowUpReport).where(
             FollowUpReport.ruta_id == ruta_id)).one()
         assert report.status is ReportStatus.RECONOCIDO and report.late
-        label = seguimiento.progress_by_ruta(
-            session, [ruta_id], today=seguimiento.bogota_day(datetime.now(UTC)))[ruta_id].label
+        label = progress_by_ruta(
+            session, [ruta_id], today=bogota_day(datetime.now(UTC)))[ruta_id].label
     assert label.startswith("23 % de avance · 1 de ")
 
     # --- the consolidated view and the Excel export reflect it ---

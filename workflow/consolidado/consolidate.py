@@ -34,7 +34,7 @@ from workflow.horizontes.calendar import ReminderSent, calendar_for
 from workflow.models import Ruta, School, Secretaria, User, Zona
 from workflow.pmi.models import Meta, Objetivo, objetivo_componentes
 from workflow.scoping import scoped
-from workflow.seguimiento.reports import FollowUpProgress, progress_by_ruta
+from workflow.seguimiento.progress import FollowUpProgress, progress_by_ruta
 from workflow.states import STATE_ORDER, State
 
 # The autoevaluación of a Ruta in these states has been sent (and not returned to editing).

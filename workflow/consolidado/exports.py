@@ -42,7 +42,7 @@ from workflow.consolidado.consolidate import (
     objetivo_componentes_of,
 )
 from workflow.pmi.models import Actividad, Indicador, Meta, Objetivo, Trayectoria
-from workflow.seguimiento import reports as seguimiento
+from workflow.seguimiento import progress as seguimiento
 from workflow.states import STATE_ORDER
 
 Row = tuple[Any, ...]

@@ -36,7 +36,7 @@ from workflow.horizontes.calendar import (
 )
 from workflow.models import Ruta, RutaTransition, School, User, utcnow
 from workflow.roles import Role
-from workflow.seguimiento import reports as seguimiento
+from workflow.seguimiento import progress as seguimiento
 from workflow.states import State, Trigger
 
 DAILY_JOB: Final = "recordatorios"
@@ -56,7 +56,7 @@ def iso_week(day: date) -> str:
 
 def has_follow_up_report(session: Session, ruta: Ruta, checkpoint: FollowUpCheckpoint) -> bool:
     """Whether ``ruta`` has reported its seguimiento for ``checkpoint``: a report sent at
-    least once counts (``workflow.seguimiento.has_report``); a draft does not."""
+    least once counts (``workflow.seguimiento.progress.has_report``); a draft does not."""
     return seguimiento.has_report(session, ruta.id, checkpoint.id)
 
 

@@ -21,7 +21,7 @@ import zipfile
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
-from typing import Any, BinaryIO, Protocol
+from typing import BinaryIO, Protocol
 
 from sqlalchemy import CheckConstraint, ForeignKey, Integer, String, func, select
 from sqlalchemy.orm import Mapped, Session, mapped_column, relationship
@@ -323,21 +323,6 @@ def store_file(session: Session, storage: Storage, *, ruta: Ruta, uploaded_by: U
     return evidence
 
 
-def attach_to_report(session: Session, storage: Storage, report: Any, *, actor: User,
-                     filename: str | None, stream: BinaryIO, limits: Limits) -> EvidenceFile:
-    """Attach a file to a seguimiento report (``workflow.seguimiento.FollowUpReport``).
-
-    Who: the rector or the equipo de gestión, while the report can be edited. Same checks,
-    limits and quota as every evidence file.
-    """
-    from workflow.seguimiento import reports as seguimiento
-
-    seguimiento.require_editable(session, report, actor)
-    evidence = store_file(session, storage, ruta=report.ruta, uploaded_by=actor,
-                          filename=filename, stream=stream, limits=limits)
-    evidence.follow_up_report_id = report.id
-    session.flush()
-    return evidence
 
 
 def get_file(session: Session, ruta: Ruta, evidence_id: int) -> EvidenceFile:
@@ -348,7 +333,3 @@ def get_file(session: Session, ruta: Ruta, evidence_id: int) -> EvidenceFile:
     if found is None:
         raise NotFound("No encontramos ese archivo.")
     return found
-
-
-# The seguimiento reports' table, which ``follow_up_report_id`` refers to.
-from workflow.seguimiento import reports as _seguimiento  # noqa: E402, F401

@@ -25,7 +25,6 @@ from sqlalchemy import (
     Text,
     UniqueConstraint,
     false,
-    func,
     select,
 )
 from sqlalchemy.orm import Mapped, Session, mapped_column, relationship
@@ -491,26 +490,6 @@ def update_checkpoint(session: Session, checkpoint: FollowUpCheckpoint,
     checkpoint.due_on = due_on
     session.flush()
     return checkpoint
-
-
-def delete_checkpoint(session: Session, checkpoint: FollowUpCheckpoint) -> None:
-    """Remove a checkpoint. The reminders it caused stay on the Rutas' pages.
-
-    A checkpoint some school already reported on is kept: its reports are part of that
-    school's record. It can still be renamed or moved.
-    """
-    from workflow.seguimiento.reports import FollowUpReport  # seguimiento builds on the calendar
-
-    reports = session.scalar(select(func.count()).select_from(FollowUpReport).where(
-        FollowUpReport.checkpoint_id == checkpoint.id)) or 0
-    if reports:
-        raise InvalidInput({"": [
-            f"El corte «{checkpoint.name}» ya tiene {reports} "
-            f"{'informe' if reports == 1 else 'informes'} de seguimiento, que son parte del "
-            "registro de cada institución: no se puede eliminar. Puede cambiarle el nombre o "
-            "la fecha."]})
-    checkpoint.calendar.checkpoints.remove(checkpoint)
-    session.flush()
 
 
 # --- demo ---------------------------------------------------------------------------------

@@ -9,7 +9,8 @@ and horizon (``FollowUpCheckpoint``) the school writes one report (UNIQUE (ruta,
   cumplida, cancelada), difficulties, resources actually used (text and pesos) and the reasons
   for what was not done;
 - per indicador: the value measured;
-- evidence files (``workflow.evidence``, same types, limits and quota as the autoevaluación);
+- evidence files (``workflow.seguimiento.evidence``: same types, limits and quota as the
+  autoevaluación's);
 - the general difficulties of the period.
 
 Life of a report::
@@ -27,28 +28,10 @@ whole; drafts go to the school when the revisor returns the report; the rector a
 the revisor marks each resolved or still open, and acknowledgement is refused while any
 observation is not resolved.
 
-Which checkpoints can be reported: those whose date has arrived and the next one (a school
-may report early, when its period's work is done; it cannot report a semester that has not
-begun). The Ruta must be in ``seguimiento``.
-
-**Late**: a report is late when the Bogotá day of its first submission is after the
-checkpoint's date (sent at 23:59 of the checkpoint day is on time; at 00:00:30 the next day
-it is late). A resubmission after a return does not change it.
-
-**Semáforo** of an actividad at a checkpoint (``semaforo``):
-
-- planned % = the elapsed share of the actividad's ``fecha_inicio``..``fecha_fin`` at the
-  checkpoint's date (0 before it starts, 100 from its end on; an actividad of one day is 100
-  from that day);
-- *cancelada*: shown apart, never green nor red;
-- *verde*: cumplida, or actual ≥ planned − 10 points;
-- *amarillo*: actual ≥ planned − 25 points (behind by more than 10, at most 25);
-- *rojo*: behind by more than 25 points;
-- *sin cronograma*: the actividad has no dates, so nothing is planned to compare with.
-
-Reasons for what was not done are required when the actividad is cancelada, when it is no
-iniciada although it should have started (planned > 0), and when it is behind schedule
-(amarillo or rojo).
+The rules live beside: the tables and lateness in ``workflow.seguimiento.models``, which
+checkpoints can be reported in ``workflow.seguimiento.checkpoints``, the semáforo, the planned
+% and the reasons required in ``workflow.seguimiento.progress``, the form's fields in
+``workflow.seguimiento.form``, the evidence files in ``workflow.seguimiento.evidence``.
 
 Services flush, never commit; the views commit once. Concurrent changes to one report are
 caught by its version (``version_id_col``) and a row lock: the loser gets ``StaleReport`` (409).
@@ -56,375 +39,41 @@ caught by its version (``version_id_col``) and a row lock: the loser gets ``Stal
 
 from __future__ import annotations
 
-import re
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import date, datetime
-from enum import Enum as PyEnum
-from enum import StrEnum
-from typing import Any, Final
+from typing import Any
 
-from sqlalchemy import (
-    BigInteger,
-    CheckConstraint,
-    Float,
-    ForeignKey,
-    Integer,
-    String,
-    Text,
-    UniqueConstraint,
-    func,
-    select,
-)
+from sqlalchemy import select
 from sqlalchemy.dialects import postgresql, sqlite
-from sqlalchemy.orm import Mapped, Session, mapped_column, relationship
+from sqlalchemy.orm import Session
 from sqlalchemy.orm.exc import StaleDataError
 
 from workflow import observations as life
 from workflow import outbox
-from workflow.dates import BOGOTA
-from workflow.errors import DomainError, Forbidden, GuardFailed, InvalidInput, NotEditable, NotFound
-from workflow.horizontes.calendar import (
-    FollowUpCheckpoint,
-    HorizonCalendar,
-    calendar_for,
-    fecha_corta,
-)
-from workflow.models import Base, Ruta, School, User, str_enum, utcnow
+from workflow.errors import Forbidden, GuardFailed, InvalidInput, NotEditable, NotFound
+from workflow.horizontes.calendar import fecha_corta
+from workflow.models import Ruta, User, utcnow
+from workflow.notifications import rector, reviewers, team
 from workflow.observations import ObservationStatus
-from workflow.pmi.models import Actividad, Indicador, Meta
+from workflow.pmi.models import Actividad, Indicador
+from workflow.pmi.plan import element_labels, plan_content
 from workflow.roles import Role
-from workflow.states import State
-
-MAX_TEXT = 5000
-# Points behind the planned progress still shown green, and the limit of yellow.
-GREEN_TOLERANCE: Final = 10.0
-YELLOW_TOLERANCE: Final = 25.0
-# Rutas per query in the batched readers (IN lists stay small on both databases).
-BATCH: Final = 500
-REPORTING_STATES: Final = frozenset({State.SEGUIMIENTO})
-
-
-# --- enumerations -------------------------------------------------------------------------
-
-
-class ReportStatus(PyEnum):
-    BORRADOR = "borrador"
-    ENVIADO = "enviado"
-    RECONOCIDO = "reconocido"
-    DEVUELTO = "devuelto"
-
-    @property
-    def label(self) -> str:
-        return REPORT_STATUS_LABELS[self]
-
-
-REPORT_STATUS_LABELS: Final = {
-    ReportStatus.BORRADOR: "En preparación",
-    ReportStatus.ENVIADO: "Enviado a la Secretaría",
-    ReportStatus.RECONOCIDO: "Recibido por la Secretaría",
-    ReportStatus.DEVUELTO: "Devuelto con observaciones",
-}
-# Sent at least once: the school has reported this checkpoint (``has_report``).
-SUBMITTED: Final = frozenset({ReportStatus.ENVIADO, ReportStatus.RECONOCIDO,
-                              ReportStatus.DEVUELTO})
-EDITABLE: Final = frozenset({ReportStatus.BORRADOR, ReportStatus.DEVUELTO})
-
-
-class LineStatus(PyEnum):
-    NO_INICIADA = "no_iniciada"
-    EN_CURSO = "en_curso"
-    CUMPLIDA = "cumplida"
-    CANCELADA = "cancelada"
-
-    @property
-    def label(self) -> str:
-        return LINE_STATUS_LABELS[self]
-
-
-LINE_STATUS_LABELS: Final = {
-    LineStatus.NO_INICIADA: "No iniciada",
-    LineStatus.EN_CURSO: "En curso",
-    LineStatus.CUMPLIDA: "Cumplida",
-    LineStatus.CANCELADA: "Cancelada",
-}
-
-
-class Semaforo(StrEnum):
-    VERDE = "verde"
-    AMARILLO = "amarillo"
-    ROJO = "rojo"
-    CANCELADA = "cancelada"
-    SIN_CRONOGRAMA = "sin_cronograma"
-
-    @property
-    def label(self) -> str:
-        return SEMAFORO_LABELS[self]
-
-
-SEMAFORO_LABELS: Final = {
-    Semaforo.VERDE: "Verde: al día",
-    Semaforo.AMARILLO: "Amarillo: algo atrasada",
-    Semaforo.ROJO: "Rojo: atrasada",
-    Semaforo.CANCELADA: "Cancelada",
-    Semaforo.SIN_CRONOGRAMA: "Sin cronograma",
-}
-SEMAFORO_RULE: Final = (
-    "El avance esperado es la parte del tiempo de la actividad (de su fecha de inicio a su "
-    "fecha de terminación) transcurrida en la fecha del corte. Verde: cumplida, o con un "
-    f"avance de hasta {GREEN_TOLERANCE:g} puntos por debajo del esperado. Amarillo: entre "
-    f"{GREEN_TOLERANCE:g} y {YELLOW_TOLERANCE:g} puntos por debajo. Rojo: más de "
-    f"{YELLOW_TOLERANCE:g} puntos por debajo. Las actividades canceladas se muestran aparte.")
-
-
-# The life of an observation is the PMI review's (``workflow.review``), reused as is.
-
-
-# --- models -------------------------------------------------------------------------------
-
-
-class FollowUpReport(Base):
-    """One Ruta's report for one checkpoint."""
-
-    __tablename__ = "follow_up_reports"
-
-    id: Mapped[int] = mapped_column(primary_key=True)
-    ruta_id: Mapped[int] = mapped_column(ForeignKey("rutas.id"), index=True)
-    checkpoint_id: Mapped[int] = mapped_column(ForeignKey("follow_up_checkpoints.id"),
-                                               index=True)
-    status: Mapped[ReportStatus] = mapped_column(
-        str_enum(ReportStatus, "follow_up_report_status"), default=ReportStatus.BORRADOR)
-    dificultades: Mapped[str] = mapped_column(Text, default="")
-    # The first submission decides lateness; the last one is when it was resent.
-    submitted_at: Mapped[datetime | None]
-    submitted_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
-    last_submitted_at: Mapped[datetime | None]
-    submissions: Mapped[int] = mapped_column(Integer, default=0)
-    returned_at: Mapped[datetime | None]
-    acknowledged_at: Mapped[datetime | None]
-    acknowledged_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
-    acknowledgement: Mapped[str] = mapped_column(Text, default="")
-    created_at: Mapped[datetime] = mapped_column(default=utcnow)
-    updated_at: Mapped[datetime] = mapped_column(default=utcnow)
-    updated_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
-    version: Mapped[int] = mapped_column(Integer, default=1)
-
-    ruta: Mapped[Ruta] = relationship()
-    checkpoint: Mapped[FollowUpCheckpoint] = relationship()
-    submitted_by: Mapped[User | None] = relationship(foreign_keys=[submitted_by_id])
-    acknowledged_by: Mapped[User | None] = relationship(foreign_keys=[acknowledged_by_id])
-    lines: Mapped[list[FollowUpLine]] = relationship(
-        back_populates="report", order_by="FollowUpLine.actividad_id",
-        cascade="all, delete-orphan")
-    values: Mapped[list[IndicatorValue]] = relationship(
-        back_populates="report", order_by="IndicatorValue.indicador_id",
-        cascade="all, delete-orphan")
-
-    __mapper_args__ = {"version_id_col": version}
-    __table_args__ = (
-        UniqueConstraint("ruta_id", "checkpoint_id", name="uq_follow_up_reports_ruta_checkpoint"),
-        CheckConstraint("status = 'borrador' OR submitted_at IS NOT NULL",
-                        name="sent_has_time"),
-        CheckConstraint("submissions >= 0", name="submissions_not_negative"),
-    )
-
-    @property
-    def late(self) -> bool:
-        return is_late(self.submitted_at, self.checkpoint.due_on)
-
-    @property
-    def editable(self) -> bool:
-        return self.status in EDITABLE
-
-
-class FollowUpLine(Base):
-    """What the school reports of one actividad at one checkpoint."""
-
-    __tablename__ = "follow_up_lines"
-
-    id: Mapped[int] = mapped_column(primary_key=True)
-    report_id: Mapped[int] = mapped_column(ForeignKey("follow_up_reports.id"), index=True)
-    actividad_id: Mapped[int] = mapped_column(ForeignKey("pmi_actividades.id"), index=True)
-    avance: Mapped[float] = mapped_column(Float)
-    status: Mapped[LineStatus] = mapped_column(str_enum(LineStatus, "follow_up_line_status"))
-    dificultades: Mapped[str] = mapped_column(Text, default="")
-    recursos: Mapped[str] = mapped_column(Text, default="")
-    # Pesos colombianos actually spent; NULL when not reported.
-    costo: Mapped[int | None] = mapped_column(BigInteger)
-    razones: Mapped[str] = mapped_column(Text, default="")
-
-    report: Mapped[FollowUpReport] = relationship(back_populates="lines")
-    actividad: Mapped[Actividad] = relationship()
-
-    __table_args__ = (
-        UniqueConstraint("report_id", "actividad_id", name="uq_follow_up_lines_report_actividad"),
-        CheckConstraint("avance >= 0 AND avance <= 100", name="avance_range"),
-        CheckConstraint("costo IS NULL OR costo >= 0", name="costo_positive"),
-    )
-
-
-class IndicatorValue(Base):
-    """The value of one indicador measured for one report."""
-
-    __tablename__ = "follow_up_indicator_values"
-
-    id: Mapped[int] = mapped_column(primary_key=True)
-    report_id: Mapped[int] = mapped_column(ForeignKey("follow_up_reports.id"), index=True)
-    indicador_id: Mapped[int] = mapped_column(ForeignKey("pmi_indicadores.id"), index=True)
-    valor: Mapped[float | None] = mapped_column(Float)
-    comentario: Mapped[str] = mapped_column(Text, default="")
-
-    report: Mapped[FollowUpReport] = relationship(back_populates="values")
-    indicador: Mapped[Indicador] = relationship()
-
-    __table_args__ = (
-        UniqueConstraint("report_id", "indicador_id",
-                         name="uq_follow_up_indicator_values_report_indicador"),
-    )
-
-
-class FollowUpObservation(Base):
-    """The revisor's itemized observation on a report (an actividad, an indicador, or all)."""
-
-    __tablename__ = "follow_up_observations"
-
-    id: Mapped[int] = mapped_column(primary_key=True)
-    report_id: Mapped[int] = mapped_column(ForeignKey("follow_up_reports.id"), index=True)
-    # "informe", "actividad:<id>" or "indicador:<id>".
-    element: Mapped[str] = mapped_column(String(40))
-    element_label: Mapped[str] = mapped_column(String(120))
-    text: Mapped[str] = mapped_column(Text)
-    status: Mapped[ObservationStatus] = mapped_column(
-        str_enum(ObservationStatus, "follow_up_observation_status"),
-        default=ObservationStatus.BORRADOR)
-    author_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
-    created_at: Mapped[datetime] = mapped_column(default=utcnow)
-    returned_at: Mapped[datetime | None]
-    response: Mapped[str | None] = mapped_column(Text)
-    responded_at: Mapped[datetime | None]
-    responded_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
-    judged_at: Mapped[datetime | None]
-    judged_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
-
-    author: Mapped[User] = relationship(foreign_keys=[author_id])
-    responded_by: Mapped[User | None] = relationship(foreign_keys=[responded_by_id])
-
-    __table_args__ = (
-        CheckConstraint("length(trim(text)) > 0", name="text_present"),
-        CheckConstraint("status = 'borrador' OR returned_at IS NOT NULL", name="sent_has_time"),
-        CheckConstraint("status <> 'respondida' OR response IS NOT NULL",
-                        name="answered_has_response"),
-    )
-
-    @property
-    def is_open(self) -> bool:
-        return self.status is not ObservationStatus.RESUELTA
-
-
-class StaleReport(DomainError):
-    """Someone else changed the report since the user loaded it."""
-
-    status = 409
-
-    def __init__(self) -> None:
-        super().__init__("Este informe de seguimiento cambió mientras usted lo tenía abierto "
-                         "(otra persona lo guardó, lo envió o lo revisó). Recargue la página "
-                         "para ver cómo quedó antes de volver a intentarlo.")
-
-
-# --- the rules, as pure functions ---------------------------------------------------------
-
-
-def bogota_day(moment: datetime) -> date:
-    return moment.astimezone(BOGOTA).date()
-
-
-def is_late(submitted_at: datetime | None, due_on: date) -> bool:
-    """Sent after the checkpoint's day ended in Bogotá. Not sent yet: not late (yet)."""
-    return submitted_at is not None and bogota_day(submitted_at) > due_on
-
-
-def planned_percent(inicio: date | None, fin: date | None, at: date) -> float | None:
-    """The share of the actividad's time elapsed at ``at``, 0–100; None without dates."""
-    if inicio is None or fin is None:
-        return None
-    if at < inicio:
-        return 0.0
-    if at >= fin:
-        return 100.0
-    return round(100.0 * (at - inicio).days / (fin - inicio).days, 1)
-
-
-def semaforo(avance: float, status: LineStatus, planned: float | None) -> Semaforo:
-    """The light of one actividad (rule in the module's docstring)."""
-    if status is LineStatus.CANCELADA:
-        return Semaforo.CANCELADA
-    if status is LineStatus.CUMPLIDA:
-        return Semaforo.VERDE
-    if planned is None:
-        return Semaforo.SIN_CRONOGRAMA
-    if avance >= planned - GREEN_TOLERANCE:
-        return Semaforo.VERDE
-    if avance >= planned - YELLOW_TOLERANCE:
-        return Semaforo.AMARILLO
-    return Semaforo.ROJO
-
-
-def reason_required(avance: float, status: LineStatus, planned: float | None) -> bool:
-    """Whether the school must say why (see the module's docstring)."""
-    if status is LineStatus.CANCELADA:
-        return True
-    if status is LineStatus.NO_INICIADA and (planned or 0) > 0:
-        return True
-    return semaforo(avance, status, planned) in (Semaforo.AMARILLO, Semaforo.ROJO)
-
-
-def reportable_ids(checkpoints: Sequence[FollowUpCheckpoint], today: date) -> set[int]:
-    """Checkpoints whose date has arrived, and the next one."""
-    ordered = sorted(checkpoints, key=lambda point: (point.due_on, point.id))
-    found = {point.id for point in ordered if point.due_on <= today}
-    upcoming = next((point for point in ordered if point.due_on > today), None)
-    if upcoming is not None:
-        found.add(upcoming.id)
-    return found
-
+from workflow.seguimiento.checkpoints import checkpoint_for, checkpoints_of, reportable_ids
+from workflow.seguimiento.form import MAX_TEXT, Form, FormParser, parse_line
+from workflow.seguimiento.models import (
+    EDITABLE,
+    REPORTING_STATES,
+    FollowUpLine,
+    FollowUpObservation,
+    FollowUpReport,
+    IndicatorValue,
+    ReportStatus,
+    StaleReport,
+)
+from workflow.seguimiento.progress import Semaforo, planned_percent, semaforo
 
 # --- reading ------------------------------------------------------------------------------
-
-
-def plan_start(session: Session, ruta_id: int) -> date | None:
-    """The plan's start date: the earliest ``fecha_inicio`` of its actividades."""
-    return session.scalar(select(func.min(Actividad.fecha_inicio))
-                          .where(Actividad.ruta_id == ruta_id))
-
-
-def plan_starts(session: Session, ruta_ids: Sequence[int]) -> dict[int, date]:
-    found: dict[int, date] = {}
-    for chunk in _chunks(ruta_ids):
-        for ruta_id, start in session.execute(
-                select(Actividad.ruta_id, func.min(Actividad.fecha_inicio))
-                .where(Actividad.ruta_id.in_(chunk), Actividad.fecha_inicio.is_not(None))
-                .group_by(Actividad.ruta_id)):
-            found[ruta_id] = start
-    return found
-
-
-def rutas_due_to_start(session: Session, today: date) -> list[int]:
-    """Approved Rutas whose plan has started by ``today``: the daily pass starts them."""
-    starts = (select(Actividad.ruta_id, func.min(Actividad.fecha_inicio).label("start"))
-              .group_by(Actividad.ruta_id).subquery())
-    return list(session.scalars(
-        select(Ruta.id).join(starts, starts.c.ruta_id == Ruta.id)
-        .where(Ruta.state == State.APROBADO, starts.c.start <= today).order_by(Ruta.id)))
-
-
-def calendar_of(session: Session, ruta: Ruta) -> HorizonCalendar | None:
-    return calendar_for(session, ruta.school.secretaria_id, ruta.horizon_start_year)
-
-
-def checkpoints_of(session: Session, ruta: Ruta) -> list[FollowUpCheckpoint]:
-    calendar = calendar_of(session, ruta)
-    return list(calendar.checkpoints) if calendar is not None else []
 
 
 def actividades(session: Session, ruta: Ruta) -> list[Actividad]:
@@ -443,63 +92,12 @@ def report_for(session: Session, ruta_id: int, checkpoint_id: int) -> FollowUpRe
         FollowUpReport.ruta_id == ruta_id, FollowUpReport.checkpoint_id == checkpoint_id))
 
 
-def has_report(session: Session, ruta_id: int, checkpoint_id: int) -> bool:
-    """Whether the Ruta reported the checkpoint: a report sent at least once (sent,
-    acknowledged, or returned for corrections) counts; a draft does not."""
-    return session.scalar(select(FollowUpReport.id).where(
-        FollowUpReport.ruta_id == ruta_id, FollowUpReport.checkpoint_id == checkpoint_id,
-        FollowUpReport.status.in_(list(SUBMITTED)))) is not None
-
-
-def reported_ruta_ids(session: Session, checkpoint_id: int) -> set[int]:
-    """The Rutas that reported ``checkpoint_id`` (by ``has_report``'s rule), in one query."""
-    return set(session.scalars(select(FollowUpReport.ruta_id).where(
-        FollowUpReport.checkpoint_id == checkpoint_id,
-        FollowUpReport.status.in_(list(SUBMITTED)))))
-
-
 def get_report(session: Session, ruta: Ruta, report_id: int) -> FollowUpReport:
     """A report of ``ruta`` (already loaded in the actor's scope); 404 for any other."""
     found = session.get(FollowUpReport, report_id)
     if found is None or found.ruta_id != ruta.id:
         raise NotFound("No encontramos ese informe de seguimiento.")
     return found
-
-
-@dataclass(frozen=True)
-class CheckpointRow:
-    """One checkpoint as the Ruta page lists it."""
-
-    checkpoint: FollowUpCheckpoint
-    report: FollowUpReport | None
-    reportable: bool
-    # The date has passed and the school has not sent its report.
-    missing: bool
-
-    @property
-    def status_label(self) -> str:
-        if self.report is not None:
-            label = self.report.status.label
-            return f"{label} (tarde)" if self.report.late else label
-        if self.missing:
-            return "Sin informe (vencido)"
-        return "Sin informe" if self.reportable else "Todavía no se informa"
-
-
-def checkpoint_rows(session: Session, ruta: Ruta, today: date) -> list[CheckpointRow]:
-    points = checkpoints_of(session, ruta)
-    reports = {report.checkpoint_id: report for report in session.scalars(
-        select(FollowUpReport).where(FollowUpReport.ruta_id == ruta.id))}
-    allowed = reportable_ids(points, today)
-    rows = []
-    for point in points:
-        report = reports.get(point.id)
-        sent = report is not None and report.status in SUBMITTED
-        rows.append(CheckpointRow(
-            checkpoint=point, report=report,
-            reportable=point.id in allowed and ruta.state in REPORTING_STATES,
-            missing=ruta.state in REPORTING_STATES and point.due_on < today and not sent))
-    return rows
 
 
 @dataclass(frozen=True)
@@ -520,8 +118,6 @@ class LineView:
 
 def actividad_labels(session: Session, ruta: Ruta) -> dict[str, str]:
     """"Actividad 1.1.2" and "Indicador 1.1.1", as the PMI numbers them."""
-    from workflow.pmi.plan import element_labels, plan_content
-
     return element_labels(plan_content(session, ruta))
 
 
@@ -540,14 +136,6 @@ def observations(session: Session, report: FollowUpReport) -> list[FollowUpObser
     return list(session.scalars(select(FollowUpObservation)
                                 .where(FollowUpObservation.report_id == report.id)
                                 .order_by(FollowUpObservation.id)))
-
-
-def report_files(session: Session, report: FollowUpReport) -> list[Any]:
-    from workflow.evidencias.storage import EvidenceFile
-
-    return list(session.scalars(select(EvidenceFile)
-                                .where(EvidenceFile.follow_up_report_id == report.id)
-                                .order_by(EvidenceFile.id)))
 
 
 # --- who may do what ----------------------------------------------------------------------
@@ -626,16 +214,6 @@ def _touch(session: Session, report: FollowUpReport, actor: User | None,
 # --- opening a report ---------------------------------------------------------------------
 
 
-def checkpoint_for(session: Session, ruta: Ruta, checkpoint_id: int | None) -> FollowUpCheckpoint:
-    """A checkpoint of the calendar of ``ruta``'s Secretaría and horizon; 404 for any other."""
-    calendar = calendar_of(session, ruta)
-    found = next((point for point in (calendar.checkpoints if calendar else [])
-                  if point.id == checkpoint_id), None)
-    if found is None:
-        raise NotFound("No encontramos ese corte de seguimiento en el calendario de esta Ruta.")
-    return found
-
-
 def open_report(session: Session, ruta: Ruta, checkpoint_id: int | None, *, actor: User,
                 today: date, now: datetime | None = None) -> FollowUpReport:
     """The report of ``ruta`` for the checkpoint, created as a draft when there is none.
@@ -672,95 +250,6 @@ def open_report(session: Session, ruta: Ruta, checkpoint_id: int | None, *, acto
 
 # --- saving the form ----------------------------------------------------------------------
 
-Form = Mapping[str, Any]
-NUMBER = re.compile(r"^-?\d{1,12}([.,]\d{1,4})?$")
-
-
-def _text(form: Form, name: str) -> str:
-    value = form.get(name, "")
-    if isinstance(value, list):
-        value = value[0] if value else ""
-    return str(value).strip()
-
-
-class _Parser:
-    def __init__(self, form: Form) -> None:
-        self.form = form
-        self.errors: dict[str, list[str]] = {}
-
-    def error(self, name: str, message: str) -> None:
-        self.errors.setdefault(name, []).append(message)
-
-    def text(self, name: str, label: str) -> str:
-        value = _text(self.form, name)
-        if len(value) > MAX_TEXT:
-            self.error(name, f"{label[0].upper()}{label[1:]} no puede pasar de {MAX_TEXT} "
-                             "caracteres.")
-        return value
-
-    def number(self, name: str, label: str) -> float | None:
-        raw = _text(self.form, name).replace(" ", "").removesuffix("%")
-        if not raw:
-            return None
-        if not NUMBER.match(raw):
-            self.error(name, f"{label[0].upper()}{label[1:]} debe ser un número (por ejemplo, "
-                             "60 o 12,5).")
-            return None
-        return float(raw.replace(",", "."))
-
-    def pesos(self, name: str, label: str) -> int | None:
-        raw = _text(self.form, name).replace("$", "").replace(" ", "").replace(".", "")
-        if not raw:
-            return None
-        if not raw.isdigit() or len(raw) > 15:
-            self.error(name, f"{label[0].upper()}{label[1:]} debe ser un valor en pesos, sin "
-                             "decimales ni signo (por ejemplo, 2500000).")
-            return None
-        return int(raw)
-
-
-def parse_line(parse: _Parser, actividad: Actividad, label: str,
-               due_on: date) -> dict[str, Any] | None:
-    """The values of one actividad's line, or None (errors recorded in ``parse``)."""
-    key = actividad.id
-    avance = parse.number(f"avance-{key}", f"el % de avance de la {label}")
-    if avance is None and f"avance-{key}" not in parse.errors:
-        parse.error(f"avance-{key}", f"Escriba el % de avance de la {label}: un número de 0 "
-                                     "a 100.")
-    elif avance is not None and not 0 <= avance <= 100:
-        parse.error(f"avance-{key}", f"El % de avance de la {label} debe estar entre 0 y 100; "
-                                     f"escribió {avance:g}.")
-        avance = None
-    raw_status = _text(parse.form, f"estado-{key}")
-    status = next((item for item in LineStatus if item.value == raw_status), None)
-    if status is None:
-        parse.error(f"estado-{key}", f"Elija el estado de la {label}: no iniciada, en curso, "
-                                     "cumplida o cancelada.")
-    dificultades = parse.text(f"dificultades-{key}", f"las dificultades de la {label}")
-    recursos = parse.text(f"recursos-{key}", f"los recursos usados en la {label}")
-    costo = parse.pesos(f"costo-{key}", f"lo gastado en la {label}")
-    razones = parse.text(f"razones-{key}", f"las razones de la {label}")
-    if avance is None or status is None:
-        return None
-    if status is LineStatus.CUMPLIDA and avance < 100:
-        parse.error(f"avance-{key}", f"La {label} está «cumplida»: su avance es 100 %. Si no "
-                                     "terminó, márquela «en curso».")
-        return None
-    if status is LineStatus.NO_INICIADA and avance > 0:
-        parse.error(f"avance-{key}", f"La {label} está «no iniciada» pero tiene {avance:g} % "
-                                     "de avance: márquela «en curso» o deje el avance en 0.")
-        return None
-    planned = planned_percent(actividad.fecha_inicio, actividad.fecha_fin, due_on)
-    if reason_required(avance, status, planned) and not razones:
-        why = {LineStatus.CANCELADA: "está cancelada",
-               LineStatus.NO_INICIADA: "no se ha iniciado y ya debía empezar"}.get(
-            status, f"va atrasada (avance {avance:g} %, esperado {planned or 0:g} %)")
-        parse.error(f"razones-{key}", f"La {label} {why}: explique por qué en «Razones de lo "
-                                      "no realizado».")
-        return None
-    return {"avance": avance, "status": status, "dificultades": dificultades,
-            "recursos": recursos, "costo": costo, "razones": razones}
-
 
 def save_report(session: Session, report: FollowUpReport, form: Form, *, actor: User,
                 expected_version: int | None, now: datetime | None = None) -> FollowUpReport:
@@ -768,7 +257,7 @@ def save_report(session: Session, report: FollowUpReport, form: Form, *, actor: 
     difficulties. All or nothing: ``InvalidInput`` before anything changes. Flushes."""
     require_editable(session, report, actor, expected_version)
     labels = actividad_labels(session, report.ruta)
-    parse = _Parser(form)
+    parse = FormParser(form)
     due_on = report.checkpoint.due_on
     parsed_lines = {}
     for actividad in actividades(session, report.ruta):
@@ -826,15 +315,11 @@ def missing_for_submission(session: Session, report: FollowUpReport) -> list[str
 
 
 def _school_addressees(session: Session, ruta: Ruta) -> tuple[list[str], list[str]]:
-    from workflow.notifications import rector, team
-
     to, cc = rector(session, ruta.school_id), team(session, ruta.school_id)
     return (to, cc) if to else (cc, [])
 
 
 def _reviewer_addressees(session: Session, ruta: Ruta) -> list[str]:
-    from workflow.notifications import reviewers
-
     if ruta.reviewer is not None and ruta.reviewer.active:
         return [ruta.reviewer.email]
     return reviewers(session, ruta.school.secretaria_id)
@@ -1031,179 +516,3 @@ def answer_observation(session: Session, report: FollowUpReport, observation_id:
                 empty="Escriba la respuesta: qué corrigió la institución o qué aclara.")
     session.flush()
     return row
-
-
-# --- consolidated progress (the Secretaría's view) -----------------------------------------
-
-
-@dataclass(frozen=True)
-class FollowUpProgress:
-    # Average % de avance (canceladas left out) of the latest report sent.
-    percent: float | None
-    # Checkpoints reported (sent at least once) and checkpoints due by ``today``.
-    reports: int
-    due: int
-    late: int
-    # Actividades in red in the latest report sent.
-    behind: int
-    label: str
-
-
-def _chunks(ids: Sequence[int]) -> Iterator[list[int]]:
-    unique = list(dict.fromkeys(ids))
-    for start in range(0, len(unique), BATCH):
-        yield unique[start:start + BATCH]
-
-
-def progress_label(percent: float | None, reports: int, due: int, late: int,
-                   behind: int) -> str:
-    if percent is None and reports == 0 and due == 0:
-        return "Sin cortes vencidos"
-    parts = [f"{percent:.0f} % de avance" if percent is not None else "Sin informes",
-             f"{reports} de {due} informe{'s' if due != 1 else ''}"]
-    if late:
-        parts.append(f"{late} tarde")
-    if behind:
-        parts.append(f"{behind} en rojo")
-    return " · ".join(parts)
-
-
-def progress_by_ruta(session: Session, ruta_ids: Sequence[int], *,
-                     today: date) -> dict[int, FollowUpProgress]:
-    """The seguimiento progress of each Ruta, in a few queries per 500 Rutas.
-
-    Rutas that never reached ``seguimiento`` have nothing due. ``due`` counts the
-    checkpoints of the Ruta's calendar dated from the plan's start to ``today``.
-    """
-    calendars: dict[tuple[int, int], list[tuple[int, date]]] = {}
-    for secretaria_id, start_year, point_id, due_on in session.execute(
-            select(HorizonCalendar.secretaria_id,
-                   HorizonCalendar.horizon_start_year, FollowUpCheckpoint.id,
-                   FollowUpCheckpoint.due_on)
-            .join(FollowUpCheckpoint, FollowUpCheckpoint.calendar_id == HorizonCalendar.id)):
-        calendars.setdefault((secretaria_id, start_year), []).append((point_id, due_on))
-    result: dict[int, FollowUpProgress] = {}
-    for chunk in _chunks(ruta_ids):
-        rutas = session.execute(
-            select(Ruta.id, Ruta.state, Ruta.horizon_start_year, School.secretaria_id)
-            .join(School, School.id == Ruta.school_id).where(Ruta.id.in_(chunk))).all()
-        starts = plan_starts(session, chunk)
-        reports: dict[int, list[tuple[int, date, datetime]]] = {}
-        for report_id, ruta_id, due_on, submitted_at in session.execute(
-                select(FollowUpReport.id, FollowUpReport.ruta_id, FollowUpCheckpoint.due_on,
-                       FollowUpReport.submitted_at)
-                .join(FollowUpCheckpoint, FollowUpCheckpoint.id == FollowUpReport.checkpoint_id)
-                .where(FollowUpReport.ruta_id.in_(chunk),
-                       FollowUpReport.status.in_(list(SUBMITTED)))):
-            reports.setdefault(ruta_id, []).append((report_id, due_on, submitted_at))
-        latest = {ruta_id: max(rows, key=lambda row: (row[1], row[0]))
-                  for ruta_id, rows in reports.items()}
-        lines: dict[int, list[tuple[float, LineStatus, float | None]]] = {}
-        if latest:
-            due_by_report = {row[0]: row[1] for row in latest.values()}
-            for report_id, avance, status, inicio, fin in session.execute(
-                    select(FollowUpLine.report_id, FollowUpLine.avance, FollowUpLine.status,
-                           Actividad.fecha_inicio, Actividad.fecha_fin)
-                    .join(Actividad, Actividad.id == FollowUpLine.actividad_id)
-                    .where(FollowUpLine.report_id.in_(list(due_by_report)))):
-                lines.setdefault(report_id, []).append(
-                    (avance, status, planned_percent(inicio, fin, due_by_report[report_id])))
-        for ruta_id, state, start_year, secretaria_id in rutas:
-            sent = reports.get(ruta_id, [])
-            due = 0
-            if state in (State.SEGUIMIENTO, State.CERRADO):
-                start = starts.get(ruta_id)
-                due = sum(1 for _, due_on in calendars.get((secretaria_id, start_year), [])
-                          if due_on <= today and (start is None or due_on >= start))
-            percent: float | None = None
-            behind = 0
-            if ruta_id in latest:
-                rows = lines.get(latest[ruta_id][0], [])
-                counted = [avance for avance, status, _ in rows
-                           if status is not LineStatus.CANCELADA]
-                percent = round(sum(counted) / len(counted), 1) if counted else None
-                behind = sum(1 for avance, status, planned in rows
-                             if semaforo(avance, status, planned) is Semaforo.ROJO)
-            late = sum(1 for _, due_on, submitted_at in sent if is_late(submitted_at, due_on))
-            result[ruta_id] = FollowUpProgress(
-                percent=percent, reports=len(sent), due=due, late=late, behind=behind,
-                label=progress_label(percent, len(sent), due, late, behind))
-    return result
-
-
-# --- exports ------------------------------------------------------------------------------
-
-EXPORT_HEADER: Final[tuple[str, ...]] = (
-    "Código DANE", "Institución", "Corte", "Fecha del corte", "Estado del informe",
-    "Enviado el", "Enviado tarde", "Actividad", "% de avance", "Estado de la actividad",
-    "Avance esperado (%)", "Semáforo", "Dificultades", "Recursos usados",
-    "Costo ejecutado (pesos)", "Razones de lo no realizado",
-)
-INDICATOR_EXPORT_HEADER: Final[tuple[str, ...]] = (
-    "Código DANE", "Institución", "Corte", "Fecha del corte", "Estado del informe",
-    "Indicador", "Unidad", "Línea base", "Meta del año", "Valor medido", "Comentario",
-)
-
-
-def _yes_no(value: bool) -> str:
-    return "Sí" if value else "No"
-
-
-def export_rows(session: Session, ruta_ids: Sequence[int]) -> Iterator[tuple[Any, ...]]:
-    """One row per actividad of every report sent (drafts are the school's, not exported),
-    in the order of ``EXPORT_HEADER``; read 500 Rutas at a time."""
-    for chunk in _chunks(ruta_ids):
-        statement = (
-            select(School.dane_code, School.name, FollowUpCheckpoint.name,
-                   FollowUpCheckpoint.due_on, FollowUpReport.status,
-                   FollowUpReport.submitted_at, Actividad.descripcion, Actividad.fecha_inicio,
-                   Actividad.fecha_fin, FollowUpLine.avance, FollowUpLine.status,
-                   FollowUpLine.dificultades, FollowUpLine.recursos, FollowUpLine.costo,
-                   FollowUpLine.razones)
-            .select_from(FollowUpLine)
-            .join(FollowUpReport, FollowUpReport.id == FollowUpLine.report_id)
-            .join(FollowUpCheckpoint, FollowUpCheckpoint.id == FollowUpReport.checkpoint_id)
-            .join(Actividad, Actividad.id == FollowUpLine.actividad_id)
-            .join(Ruta, Ruta.id == FollowUpReport.ruta_id)
-            .join(School, School.id == Ruta.school_id)
-            .where(FollowUpReport.ruta_id.in_(chunk),
-                   FollowUpReport.status.in_(list(SUBMITTED)))
-            .order_by(School.dane_code, FollowUpCheckpoint.due_on, Actividad.meta_id,
-                      Actividad.id))
-        for (dane, school, checkpoint, due_on, report_status, submitted_at, descripcion,
-             inicio, fin, avance, status, dificultades, recursos, costo,
-             razones) in session.execute(statement):
-            planned = planned_percent(inicio, fin, due_on)
-            yield (dane, school, checkpoint, due_on, report_status.label,
-                   bogota_day(submitted_at) if submitted_at else None,
-                   _yes_no(is_late(submitted_at, due_on)), descripcion, avance, status.label,
-                   planned, semaforo(avance, status, planned).label, dificultades, recursos,
-                   costo, razones)
-
-
-def indicator_export_rows(session: Session,
-                          ruta_ids: Sequence[int]) -> Iterator[tuple[Any, ...]]:
-    """One row per indicador of every report sent, in the order of
-    ``INDICATOR_EXPORT_HEADER``; the year's target is the indicador's for the checkpoint's
-    year."""
-    for chunk in _chunks(ruta_ids):
-        statement = (
-            select(School.dane_code, School.name, FollowUpCheckpoint.name,
-                   FollowUpCheckpoint.due_on, FollowUpReport.status, Indicador.nombre,
-                   Indicador.unidad, Indicador.linea_base, Indicador.metas_anuales,
-                   IndicatorValue.valor, IndicatorValue.comentario)
-            .select_from(IndicatorValue)
-            .join(FollowUpReport, FollowUpReport.id == IndicatorValue.report_id)
-            .join(FollowUpCheckpoint, FollowUpCheckpoint.id == FollowUpReport.checkpoint_id)
-            .join(Indicador, Indicador.id == IndicatorValue.indicador_id)
-            .join(Meta, Meta.id == Indicador.meta_id)
-            .join(Ruta, Ruta.id == FollowUpReport.ruta_id)
-            .join(School, School.id == Ruta.school_id)
-            .where(FollowUpReport.ruta_id.in_(chunk),
-                   FollowUpReport.status.in_(list(SUBMITTED)))
-            .order_by(School.dane_code, FollowUpCheckpoint.due_on, Indicador.meta_id,
-                      Indicador.id))
-        for (dane, school, checkpoint, due_on, report_status, nombre, unidad, linea_base,
-             targets, valor, comentario) in session.execute(statement):
-            yield (dane, school, checkpoint, due_on, report_status.label, nombre, unidad,
-                   linea_base, (targets or {}).get(str(due_on.year)), valor, comentario)
