@@ -31,10 +31,10 @@ from aiosmtpd.controller import Controller
 from sqlalchemy import func, insert, select, text
 
 from bench.run import FAST_HASH, PASSWORD, prepare
+from demo.calendario import seed_demo_calendar
 from jobs.daily import run_daily_pass
 from jobs.deliver import deliver_pending
 from ruta import create_app
-from workflow.horizontes.calendar import seed_demo_calendar
 from workflow.models import (
     OutboxMessage,
     OutboxStatus,

@@ -30,7 +30,7 @@ from blueprints.access import current_actor as _actor
 from blueprints.access import ruta_in_scope as _ruta
 from ruta.db import db_session
 from workflow.autoevaluacion import perfil as auto_perfil
-from workflow.autoevaluacion import services as auto_services
+from workflow.autoevaluacion import ratings as auto_ratings
 from workflow.autoevaluacion import team as auto_team
 from workflow.autoevaluacion.models import MAX_TEXT, Estamento, IdentityReview, Vigencia
 from workflow.catalogo import catalog as catalogs
@@ -53,12 +53,12 @@ def _decimal(value: float | None, digits: int = 1) -> str:
 
 
 @bp.app_template_global("autoevaluacion_summary")
-def _summary(ruta: Ruta) -> auto_services.Overview:
+def _summary(ruta: Ruta) -> auto_ratings.Overview:
     """What the Ruta page shows of the autoevaluación (its include calls it)."""
-    return auto_services.overview(db_session(), ruta, _actor())
+    return auto_ratings.overview(db_session(), ruta, _actor())
 
 
-def _area_links(overview: auto_services.Overview) -> dict[str, str]:
+def _area_links(overview: auto_ratings.Overview) -> dict[str, str]:
     if overview.catalog is None:
         return {}
     return {area.code: url_for("autoevaluacion.area", ruta_id=overview.ruta.id,
@@ -66,7 +66,7 @@ def _area_links(overview: auto_services.Overview) -> dict[str, str]:
 
 
 @bp.app_template_global("autoevaluacion_missing_link")
-def missing_link(ruta: Ruta, item: auto_services.Missing) -> str:
+def missing_link(ruta: Ruta, item: auto_ratings.Missing) -> str:
     """Where to fix one missing thing: the identity page, or the proceso on its área's page."""
     if item.kind == "identity":
         return url_for("autoevaluacion.identity", ruta_id=ruta.id)
@@ -83,7 +83,7 @@ def missing_link(ruta: Ruta, item: auto_services.Missing) -> str:
 @roles_required(*ALL_ROLES)
 def index(ruta_id: int) -> str:
     ruta = _ruta(ruta_id)
-    overview = auto_services.overview(db_session(), ruta, _actor())
+    overview = auto_ratings.overview(db_session(), ruta, _actor())
     return render_template("autoevaluacion/index.html", ruta=ruta, overview=overview,
                            area_links=_area_links(overview),
                            may_start=_may_start(ruta))
@@ -132,7 +132,7 @@ def identity(ruta_id: int) -> Response | str | tuple[str, int]:
     _commit()
     if gaps:
         flash("Guardado. Para enviar la autoevaluación todavía falta "
-              + auto_services.join_phrases(gaps) + ".", "success")
+              + auto_ratings.join_phrases(gaps) + ".", "success")
     else:
         flash("Guardado: la revisión de la identidad institucional está completa.", "success")
     return redirect(url_for("autoevaluacion.identity", ruta_id=ruta.id))
@@ -224,15 +224,15 @@ def remove_member(ruta_id: int, member_id: int) -> Response:
 @roles_required(*ALL_ROLES)
 def area(ruta_id: int, area_code: str) -> str:
     ruta = _ruta(ruta_id)
-    return _render_area(ruta, auto_services.get_area(db_session(), ruta, area_code))
+    return _render_area(ruta, auto_ratings.get_area(db_session(), ruta, area_code))
 
 
 def _render_area(ruta: Ruta, area_row: CatalogArea, **context: Any) -> str:
     database = db_session()
-    overview = auto_services.overview(database, ruta, _actor())
+    overview = auto_ratings.overview(database, ruta, _actor())
     return render_template(
         "autoevaluacion/area.html", ruta=ruta, area=area_row, overview=overview,
-        catalog=overview.catalog, rated=auto_services.valoraciones(database, ruta),
+        catalog=overview.catalog, rated=auto_ratings.valoraciones(database, ruta),
         can_edit=area_row.id in overview.editable_area_ids,
         area_links=_area_links(overview), errors=context.pop("errors", {}),
         posted=context.pop("posted", {}), posted_proceso=context.pop("posted_proceso", None),
@@ -240,16 +240,16 @@ def _render_area(ruta: Ruta, area_row: CatalogArea, **context: Any) -> str:
 
 
 def _rating_entries(form: Any
-                    ) -> tuple[dict[int, auto_services.RatingInput], dict[str, list[str]]]:
-    entries: dict[int, auto_services.RatingInput] = {}
+                    ) -> tuple[dict[int, auto_ratings.RatingInput], dict[str, list[str]]]:
+    entries: dict[int, auto_ratings.RatingInput] = {}
     errors: dict[str, list[str]] = {}
     for raw in form.getlist("componente"):
         componente_id = form_int(raw)
         if componente_id is None:
             errors["componente"] = ["El formulario trae un componente que no existe."]
             continue
-        entries[componente_id] = auto_services.RatingInput(
-            level=form.get(auto_services.level_field(componente_id), "")[:20],
+        entries[componente_id] = auto_ratings.RatingInput(
+            level=form.get(auto_ratings.level_field(componente_id), "")[:20],
             evidence=form.get(f"evidencia-{componente_id}", "")[:MAX_TEXT + 1],
             comments=form.get(f"comentario-{componente_id}", "")[:MAX_TEXT + 1])
     return entries, errors
@@ -260,12 +260,12 @@ def _rating_entries(form: Any
 def save_proceso(ruta_id: int, proceso_id: int) -> Response | tuple[str, int]:
     database = db_session()
     ruta = _ruta(ruta_id)
-    proceso = auto_services.get_proceso(database, ruta, proceso_id)
+    proceso = auto_ratings.get_proceso(database, ruta, proceso_id)
     entries, errors = _rating_entries(request.form)
     try:
         if errors:
             raise InvalidInput(errors)
-        result = auto_services.save_proceso(database, ruta, proceso, entries, actor=_actor())
+        result = auto_ratings.save_proceso(database, ruta, proceso, entries, actor=_actor())
     except InvalidInput as invalid:
         database.rollback()
         posted = {componente_id: given for componente_id, given in entries.items()}
@@ -332,7 +332,7 @@ def fortalezas(ruta_id: int) -> str:
 
 def _render_fortalezas(ruta: Ruta, **context: Any) -> str:
     database = db_session()
-    overview = auto_services.overview(database, ruta, _actor())
+    overview = auto_ratings.overview(database, ruta, _actor())
     areas = {area.code: area.id for area in overview.catalog.areas} if overview.catalog else {}
     return render_template(
         "autoevaluacion/fortalezas.html", ruta=ruta, overview=overview,
@@ -374,7 +374,7 @@ def printable(ruta_id: int) -> str:
     database = db_session()
     ruta = _ruta(ruta_id)
     result, before = auto_perfil.perfil_for(database, ruta)
-    overview = auto_services.overview(database, ruta, _actor())
+    overview = auto_ratings.overview(database, ruta, _actor())
     return render_template(
         "autoevaluacion/print.html", ruta=ruta, overview=overview, perfil=result,
         previous=before, items=auto_perfil.rated_items(database, ruta),

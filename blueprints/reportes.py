@@ -7,7 +7,7 @@ Rutas within the request (to a temporary file, then streamed); above it, the req
 ``ExportJob`` and the person follows its progress on /reportes/exportaciones/<id>, which
 refreshes itself every 2 seconds (an HTTP ``Refresh`` header, no script) until the file is
 ready. The job is run by ``ruta scheduler`` (every 15 s) and, to save the wait, by a thread
-this request starts; whichever claims it first writes it (``workflow.export_jobs``).
+this request starts; whichever claims it first writes it (``workflow.consolidado.export_jobs``).
 """
 
 from __future__ import annotations

@@ -13,7 +13,7 @@ from sqlalchemy.orm import Session
 
 from workflow.autoevaluacion.models import Estamento
 from workflow.autoevaluacion.perfil import PriorityInput, classification_for, save_priorities
-from workflow.autoevaluacion.services import RatingInput, save_proceso
+from workflow.autoevaluacion.ratings import RatingInput, save_proceso
 from workflow.autoevaluacion.team import IdentityData, MemberData, add_member, save_identity
 from workflow.catalogo.catalog import rules_for
 from workflow.catalogo.models import Catalog

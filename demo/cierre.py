@@ -21,7 +21,7 @@ from demo.pmi import fill_demo_pmi
 from workflow.autoevaluacion import actions as auto_actions
 from workflow.autoevaluacion.models import IdentityReview
 from workflow.autoevaluacion.perfil import rated_items
-from workflow.autoevaluacion.services import RatingInput, save_proceso
+from workflow.autoevaluacion.ratings import RatingInput, save_proceso
 from workflow.catalogo.catalog import rules_for
 from workflow.cierre import actions as cierre_actions
 from workflow.cierre import evaluacion_final as final

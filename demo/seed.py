@@ -14,6 +14,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from demo.autoevaluacion import fill_demo_autoevaluacion
+from demo.calendario import seed_demo_calendar
 from demo.cierre import record_demo_final_evaluation, seed_previous_cycle
 from demo.pmi import fill_demo_pmi
 from demo.seguimiento import seed_demo_follow_up
@@ -22,7 +23,6 @@ from workflow.catalogo.catalog import load_shipped_catalogs
 from workflow.cierre import actions as cierre_actions
 from workflow.cuentas.accounts import Passwords
 from workflow.horizontes import opening
-from workflow.horizontes.calendar import seed_demo_calendar
 from workflow.models import Ruta, School, Secretaria, User, Zona
 from workflow.pmi import actions as pmi_actions
 from workflow.pmi import review

@@ -4,9 +4,10 @@ First, every approved Ruta whose plan has started (the earliest ``fecha_inicio``
 actividades is on or before the day) enters ``seguimiento``: ``iniciar_seguimiento`` fired by
 the system (actor None), one transaction per Ruta, so a revisor starting the same Ruta at the
 same moment (or a second pass) costs that Ruta only; it is idempotent because a started Ruta
-is no longer ``aprobado``. Then the reminder rules (``workflow.reminders``): the job claims the
-day in ``job_runs`` (so they run once per day whoever starts the pass: the scheduler at its
-hour, the scheduler catching up at startup, or ``ruta jobs run-once``) and commits once.
+is no longer ``aprobado``. Then the reminder rules (``workflow.correo.reminders``): the job
+claims the day in ``job_runs`` (so they run once per day whoever starts the pass: the
+scheduler at its hour, the scheduler catching up at startup, or ``ruta jobs run-once``) and
+commits once.
 """
 
 from __future__ import annotations

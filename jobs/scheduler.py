@@ -10,7 +10,7 @@ Jobs, by stable id (``JOBS``):
   that was down at the hour runs today's pass right away (``job_runs`` keeps it to once).
 - ``correo``: outbox delivery, every minute.
 - ``exportaciones``: large consolidated Excel files queued from the web, every 15 seconds
-  (``workflow.export_jobs.run_pending``; it also deletes files past their retention).
+  (``workflow.consolidado.export_jobs.run_pending``; it also deletes files past their retention).
 
 Only one scheduler runs per database. A second one started by mistake does no harm: it
 asks for a lock and, without it, exits with code 0 and says why (``--esperar`` makes it

@@ -4,13 +4,14 @@ from __future__ import annotations
 
 from alembic import context
 
-import workflow.autoevaluacion.models  # noqa: F401  (registers its tables and the catalog's)
+import workflow.autoevaluacion.models  # noqa: F401  (registers its tables)
+import workflow.catalogo.models  # noqa: F401  (registers its tables)
 import workflow.cierre.evaluacion_final  # noqa: F401  (registers its tables)
 import workflow.consolidado.export_jobs  # noqa: F401  (registers its tables)
 import workflow.cuentas.tokens  # noqa: F401  (registers its tables)
 import workflow.evidencias.storage  # noqa: F401  (registers its tables)
 import workflow.horizontes.calendar  # noqa: F401  (registers its tables)
-import workflow.pmi.review  # noqa: F401  (registers the PMI tables)
+import workflow.pmi.review  # noqa: F401  (registers the PMI tables, its own and versions')
 import workflow.seguimiento.models  # noqa: F401  (registers its tables)
 from ruta.config import load_config
 from ruta.db import make_engine

@@ -28,7 +28,7 @@ from workflow.autoevaluacion.perfil import (
     save_priorities,
     top_oportunidades,
 )
-from workflow.autoevaluacion.services import (
+from workflow.autoevaluacion.ratings import (
     Progress,
     RatingInput,
     SaveResult,

@@ -9,6 +9,7 @@ from flask import Flask
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from demo.calendario import seed_demo_calendar
 from tests.conftest import Factory, WebClient
 from tests.test_seguimiento import build_plan, opened
 from workflow.errors import InvalidInput
@@ -21,7 +22,6 @@ from workflow.horizontes.calendar import (
     add_checkpoint,
     calendar_for,
     save_calendar,
-    seed_demo_calendar,
 )
 from workflow.models import Secretaria
 from workflow.roles import Role

@@ -25,6 +25,7 @@ from flask import Flask
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from demo.calendario import seed_demo_calendar
 from jobs.daily import catch_up, run_daily_pass
 from jobs.deliver import deliver_pending
 from jobs.scheduler import DAILY_JOB_ID, build_scheduler
@@ -47,7 +48,7 @@ from tests.test_delivery import (
     reload,
 )
 from workflow.dates import BOGOTA
-from workflow.horizontes.calendar import ReminderSent, seed_demo_calendar
+from workflow.horizontes.calendar import ReminderSent
 from workflow.models import OutboxMessage, OutboxStatus
 from workflow.roles import Role
 from workflow.states import State

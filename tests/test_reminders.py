@@ -18,6 +18,7 @@ from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
+from demo.calendario import seed_demo_calendar
 from tests.conftest import Factory, WebClient
 from workflow.correo.reminders import (
     QueuedReminder,
@@ -32,7 +33,6 @@ from workflow.horizontes.calendar import (
     HorizonCalendar,
     ReminderRule,
     ReminderSent,
-    seed_demo_calendar,
 )
 from workflow.models import OutboxMessage, Ruta, RutaTransition, User
 from workflow.roles import Role

@@ -21,6 +21,7 @@ from flask import Flask
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from demo.calendario import seed_demo_calendar
 from jobs.daily import catch_up, run_daily_pass
 from jobs.deliver import deliver_pending
 from jobs.scheduler import (
@@ -38,7 +39,7 @@ from tests.conftest import Factory, machine_timezone
 from tests.test_seguimiento import build_plan
 from workflow import outbox
 from workflow.dates import BOGOTA
-from workflow.horizontes.calendar import JobRun, ReminderSent, seed_demo_calendar
+from workflow.horizontes.calendar import JobRun, ReminderSent
 from workflow.models import OutboxMessage, OutboxStatus
 from workflow.roles import Role
 from workflow.states import State

@@ -16,6 +16,7 @@ from flask import Flask
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from demo.calendario import seed_demo_calendar
 from jobs.daily import run_daily_pass
 from tests.conftest import Factory
 from tests.test_race import run_together
@@ -23,7 +24,7 @@ from workflow.autoevaluacion.evidence import files_by_componente
 from workflow.dates import BOGOTA
 from workflow.errors import Forbidden, GuardFailed, InvalidInput, NotEditable, NotFound
 from workflow.evidencias import storage as evidence
-from workflow.horizontes.calendar import FollowUpCheckpoint, HorizonCalendar, seed_demo_calendar
+from workflow.horizontes.calendar import FollowUpCheckpoint, HorizonCalendar
 from workflow.models import OutboxMessage, Ruta, RutaTransition, User
 from workflow.pmi.models import Actividad, Indicador, Meta, Objetivo
 from workflow.roles import Role

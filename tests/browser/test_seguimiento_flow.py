@@ -17,9 +17,9 @@ import pytest
 from playwright.sync_api import Locator, Page, expect
 from sqlalchemy import select
 
+from demo.calendario import seed_demo_calendar
 from demo.pmi import fill_demo_pmi
 from tests.conftest import Factory
-from workflow.horizontes.calendar import seed_demo_calendar
 from workflow.models import School, User
 from workflow.pmi import actions as pmi_actions
 from workflow.pmi.models import Actividad, Indicador

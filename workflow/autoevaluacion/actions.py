@@ -10,7 +10,7 @@ from datetime import datetime
 
 from sqlalchemy.orm import Session
 
-from workflow.autoevaluacion import services as autoevaluacion
+from workflow.autoevaluacion import ratings
 from workflow.guards import GuardResult, TransitionInput, failed_unless_empty, lock_ruta
 from workflow.models import Ruta, RutaTransition, User
 from workflow.services import transition
@@ -22,7 +22,7 @@ def self_assessment_complete(session: Session, ruta: Ruta,
     # Locked first, so no save lands between this check and the state change.
     lock_ruta(session, ruta)
     return failed_unless_empty([item.message
-                                for item in autoevaluacion.missing_items(session, ruta)])
+                                for item in ratings.missing_items(session, ruta)])
 
 
 def submit_self_assessment(session: Session, ruta: Ruta, *, actor: User,

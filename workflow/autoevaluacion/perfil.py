@@ -16,7 +16,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from workflow.autoevaluacion.models import Priorizacion
-from workflow.autoevaluacion.services import valoraciones
+from workflow.autoevaluacion.ratings import valoraciones
 from workflow.autoevaluacion.team import editable_area_ids, require_editable
 from workflow.catalogo.catalog import Rules, rules_for
 from workflow.catalogo.models import LEVELS, Catalog

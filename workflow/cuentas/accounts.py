@@ -257,7 +257,7 @@ def create_user(session: Session, *, actor: User | None, secretaria_id: int, dat
     """Create a user. Changes: a new row; with ``password``, its hash.
 
     ``temporary`` marks a password someone else chose: the person must replace it on sign-in.
-    Without a password the account waits for an invitation (``workflow.invitations``).
+    Without a password the account waits for an invitation (``workflow.cuentas.invitations``).
     """
     _require_admin(actor)
     email, role, school = validate_user(session, secretaria_id, data)

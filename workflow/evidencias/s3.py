@@ -1,11 +1,11 @@
 """Evidence blobs in an S3-compatible bucket (AWS S3, MinIO, Ceph, DigitalOcean Spaces…).
 
 The production option for several web servers without a shared disk. It implements
-``workflow.evidence.Storage``: ``put`` uploads under a random 128-bit key (the same shape as
-the local folder's, so stored keys stay valid whichever storage wrote them), ``open`` reads
-the object into a spooled temporary file (in memory up to 1 MiB, then on disk) so the caller
-gets an ordinary seekable file, and ``delete`` removes it. Keys that do not look generated are
-refused before any request is made.
+``workflow.evidencias.storage.Storage``: ``put`` uploads under a random 128-bit key (the
+same shape as the local folder's, so stored keys stay valid whichever storage wrote them),
+``open`` reads the object into a spooled temporary file (in memory up to 1 MiB, then on disk)
+so the caller gets an ordinary seekable file, and ``delete`` removes it. Keys that do not
+look generated are refused before any request is made.
 
 Credentials are never configuration of ours: boto3 reads them from the environment
 (``AWS_ACCESS_KEY_ID``/``AWS_SECRET_ACCESS_KEY``), its config files or an instance role.

@@ -5,4 +5,6 @@
 - ``checks``: the Circular 0488 rules over a plan, and their report.
 - ``versions``: an immutable snapshot per submission, and element-by-element diffs.
 - ``review``: the Secretaría's itemized observations, the rector's answers, verdicts.
+- ``actions``: sending the PMI and the Secretaría's review (take, approve, return), with
+  their guards.
 """
