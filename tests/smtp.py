@@ -255,7 +255,7 @@ def certificates_fixture(tmp_path_factory: pytest.TempPathFactory) -> Certificat
     return Certificates(authority, ca_file)
 
 
-# --- handlers for the fault tests (tests/test_mail_faults.py) ------------------------------
+# --- handlers for the fault tests (tests/correo/test_mail_faults.py) -----------------------
 
 
 class RefuseAfterHandler(RecordingHandler):

@@ -21,7 +21,7 @@ from sqlalchemy.orm import Session
 from blueprints.evidencias import storage
 from ruta.config import ConfigError, check_production_safety, load_config
 from tests.conftest import Factory, WebClient
-from tests.test_evidence import docx_bytes, rector_with_ruta, upload
+from tests.evidencias.test_evidence import docx_bytes, rector_with_ruta, upload
 from workflow.errors import NotFound
 from workflow.evidencias.s3 import S3Storage
 from workflow.evidencias.storage import EvidenceFile

@@ -19,7 +19,7 @@ from sqlalchemy.orm import Session
 from demo.calendario import seed_demo_calendar
 from jobs.daily import run_daily_pass
 from tests.conftest import Factory
-from tests.test_race import run_together
+from tests.core.test_race import run_together
 from workflow.autoevaluacion.evidence import files_by_componente
 from workflow.dates import BOGOTA
 from workflow.errors import Forbidden, GuardFailed, InvalidInput, NotEditable, NotFound

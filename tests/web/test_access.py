@@ -190,7 +190,7 @@ def url_for_route(app: Flask, route: Route, objects: Mapping[str, int],
         elif name in FIXED_VALUES:
             values[name] = FIXED_VALUES[name]
         else:
-            pytest.fail(f"{route} takes <{name}>, which tests/test_access.py cannot fill: add "
+            pytest.fail(f"{route} takes <{name}>, which tests/web/test_access.py cannot fill: add "
                         "it to PLACE_OBJECTS (an id of an object of a school) or to "
                         "FIXED_VALUES (a valid value that is not an object)")
     adapter = app.url_map.bind("localhost")
@@ -366,7 +366,7 @@ def test_route_declares_roles_and_known_parameters(endpoint: str) -> None:
         for name in rule.arguments:
             assert name in PLACE_OBJECTS or name in FIXED_VALUES, (
                 f"{rule.rule} takes <{name}>: add it to PLACE_OBJECTS or FIXED_VALUES in "
-                "tests/test_access.py so the access tests can fill it")
+                "tests/web/test_access.py so the access tests can fill it")
 
 
 def test_url_map_has_the_known_routes() -> None:

@@ -36,7 +36,7 @@ from jobs.scheduler import (
 )
 from ruta.config import ConfigError
 from tests.conftest import Factory, machine_timezone
-from tests.test_seguimiento import build_plan
+from tests.seguimiento.test_seguimiento import build_plan
 from workflow import outbox
 from workflow.dates import BOGOTA
 from workflow.horizontes.calendar import JobRun, ReminderSent
@@ -44,7 +44,7 @@ from workflow.models import OutboxMessage, OutboxStatus
 from workflow.roles import Role
 from workflow.states import State
 
-PROJECT = Path(__file__).resolve().parent.parent
+PROJECT = Path(__file__).resolve().parents[2]
 RUTA = Path(sys.executable).parent / "ruta"
 
 

@@ -11,7 +11,7 @@ from sqlalchemy.orm import Session
 
 from demo.calendario import seed_demo_calendar
 from tests.conftest import Factory, WebClient
-from tests.test_seguimiento import build_plan, opened
+from tests.seguimiento.test_seguimiento import build_plan, opened
 from workflow.errors import InvalidInput
 from workflow.horizontes.calendar import (
     LEAD_TIME_DEFAULTS,

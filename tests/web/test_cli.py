@@ -17,7 +17,7 @@ from workflow.models import Ruta, RutaTransition, School, User
 from workflow.roles import Role
 from workflow.states import State
 
-PROJECT = Path(__file__).resolve().parent.parent
+PROJECT = Path(__file__).resolve().parents[2]
 
 
 def test_demo_represents_every_state_with_real_histories(app: Flask, db: Session) -> None:

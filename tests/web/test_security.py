@@ -21,7 +21,7 @@ from ruta import create_app
 from ruta.config import PROJECT_ROOT
 from ruta.errors import TITLES
 from tests.conftest import PASSWORD, Factory, WebClient, app_config
-from tests.test_access import (
+from tests.web.test_access import (
     CSRF_MESSAGE,
     Route,
     World,

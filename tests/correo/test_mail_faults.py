@@ -31,6 +31,12 @@ from jobs.deliver import deliver_pending
 from jobs.scheduler import DAILY_JOB_ID, build_scheduler
 from ruta import create_app
 from tests.conftest import Factory, app_config, machine_timezone
+from tests.correo.test_delivery import (
+    NOW,
+    deliver_to,
+    queue,
+    reload,
+)
 from tests.smtp import (
     LOOPBACK,
     RecordingHandler,
@@ -41,19 +47,13 @@ from tests.smtp import (
     mail_config,
     smtp_server,
 )
-from tests.test_delivery import (
-    NOW,
-    deliver_to,
-    queue,
-    reload,
-)
 from workflow.dates import BOGOTA
 from workflow.horizontes.calendar import ReminderSent
 from workflow.models import OutboxMessage, OutboxStatus
 from workflow.roles import Role
 from workflow.states import State
 
-PROJECT = Path(__file__).resolve().parent.parent
+PROJECT = Path(__file__).resolve().parents[2]
 
 
 @pytest.fixture

@@ -19,7 +19,7 @@ from sqlalchemy.orm import Session
 
 from jobs.scheduler import EXPORT_INTERVAL_SECONDS, EXPORT_JOB_ID, build_scheduler
 from tests.conftest import Factory, WebClient
-from tests.test_consolidado import seed
+from tests.consolidado.test_consolidado import seed
 from workflow.consolidado.consolidate import Filters
 from workflow.consolidado.export_jobs import (
     STALE_AFTER,

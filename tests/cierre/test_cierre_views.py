@@ -12,8 +12,8 @@ import re
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from tests.cierre.test_cierre import LESSONS, NOT_RECORDED, Following, complete_form, following
 from tests.conftest import Factory, WebClient
-from tests.test_cierre import LESSONS, NOT_RECORDED, Following, complete_form, following
 from workflow.cierre import evaluacion_final as final
 from workflow.models import Ruta
 from workflow.roles import Role
