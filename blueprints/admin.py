@@ -27,9 +27,9 @@ from werkzeug.wrappers import Response
 
 from blueprints.access import SECRETARIA_ROLES, form_int, roles_required
 from blueprints.access import current_actor as _actor
-from blueprints.auth import safe_next
 from ruta.config import PROJECT_ROOT
 from ruta.db import db_session
+from ruta.security import safe_next
 from workflow.cuentas import accounts, invitations, school_import, schools
 from workflow.errors import InvalidInput
 from workflow.horizontes import opening

@@ -234,6 +234,42 @@ def test_upward_is_what_the_layers_say(module: str, target: str, upward: bool) -
     assert _upward(module, target) is upward
 
 
+def _top_level_names(module: str) -> tuple[set[str], set[str]]:
+    """(names ``module`` defines at its top level, names it imports from outside the project)."""
+    defined: set[str] = set()
+    foreign: set[str] = set()
+    statements = list(ast.parse(MODULES[module].read_text(encoding="utf-8")).body)
+    while statements:
+        node = statements.pop()
+        if isinstance(node, (ast.ClassDef, ast.FunctionDef, ast.AsyncFunctionDef)):
+            defined.add(node.name)
+        elif isinstance(node, (ast.Assign, ast.AnnAssign)):
+            targets = node.targets if isinstance(node, ast.Assign) else [node.target]
+            defined.update(name.id for target in targets for name in ast.walk(target)
+                           if isinstance(name, ast.Name))
+        elif isinstance(node, ast.ImportFrom) and not node.level:
+            if not _resolve(node.module or ""):
+                foreign.update(alias.asname or alias.name for alias in node.names)
+        elif isinstance(node, (ast.If, ast.Try)):
+            statements += [*node.body, *node.orelse, *getattr(node, "finalbody", [])]
+    return defined, foreign
+
+
+def test_imports_name_the_module_that_defines_the_name() -> None:
+    # No re-exports inside the project: a reader finds a name where its import says it is.
+    # A module may pass on a library's name (``workflow.states`` wraps transitions' errors).
+    misplaced = []
+    for module, path in MODULES.items():
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            if not isinstance(node, ast.ImportFrom) or node.level or node.module not in MODULES:
+                continue
+            defined, foreign = _top_level_names(node.module)
+            misplaced += [f"{module}: {alias.name} from {node.module}" for alias in node.names
+                          if f"{node.module}.{alias.name}" not in MODULES
+                          and alias.name not in defined | foreign]
+    assert misplaced == []
+
+
 def test_modules_are_small_or_say_why_not() -> None:
     oversized = []
     for module, path in MODULES.items():

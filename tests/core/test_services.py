@@ -16,14 +16,16 @@ from demo.pmi import fill_demo_pmi
 from tests.conftest import Factory
 from workflow import services
 from workflow.autoevaluacion import actions as auto_actions
+from workflow.cierre import actions as cierre_actions
 from workflow.errors import Forbidden, GuardFailed, InvalidTransition, NotFound, StaleRuta
+from workflow.guards import CORE_PROVIDERS
 from workflow.horizontes import opening
 from workflow.models import OPENED, Ruta, RutaTransition
 from workflow.pmi import actions as pmi_actions
 from workflow.pmi import review
 from workflow.roles import Role
 from workflow.seguimiento import actions as seguimiento_actions
-from workflow.states import ReturnTarget, State, Trigger
+from workflow.states import GUARDS, ReturnTarget, State, Trigger
 
 ITEMIZED = "La meta 2 no tiene unidad de medida."
 
@@ -264,3 +266,24 @@ def test_helpers_are_exhaustive() -> None:
     assert set(ACTIONS) | {Trigger.DEVOLVER} == set(Trigger)
 
 
+
+
+def test_a_transition_without_its_guard_provider_is_refused_loudly(db: Session,
+                                                                  make: Factory) -> None:
+    # The core does not know the stages' facts: an action that forgot to pass its guard's
+    # provider must not fire the trigger as if the guard had passed.
+    ruta = make.ruta()
+    rector = make.user(Role.RECTOR, school=ruta.school)
+    with pytest.raises(LookupError, match="self_assessment_complete"):
+        services.transition(db, ruta, Trigger.ENVIAR_AUTOEVALUACION, actor=rector,
+                            expected_version=ruta.version)
+    assert ruta.state is State.BORRADOR
+
+
+def test_every_named_guard_has_a_provider_in_some_action() -> None:
+    # The core's own providers plus those the stages' actions pass cover the machine's names.
+    stage_providers = {provider.__name__ for provider in (
+        auto_actions.self_assessment_complete, pmi_actions.pmi_passes_blocking_checks,
+        pmi_actions.has_observations, pmi_actions.no_open_observations,
+        cierre_actions.final_evaluation_recorded)}
+    assert set(GUARDS) == set(CORE_PROVIDERS) | stage_providers
