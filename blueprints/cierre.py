@@ -22,6 +22,7 @@ from blueprints.access import ruta_in_scope as _ruta
 from ruta.db import db_session
 from workflow.autoevaluacion.team import is_rector_of
 from workflow.cierre import evaluacion_final as final
+from workflow.cierre.models import Verdict
 from workflow.errors import GuardFailed, InvalidInput
 from workflow.models import Ruta
 from workflow.roles import Role
@@ -74,7 +75,7 @@ def _page_context(ruta: Ruta, **extra: Any) -> dict[str, Any]:
                     indicator.result.valor)
     values.update(extra.pop("posted", {}))
     return {"ruta": ruta, "view": view, "values": values, "errors": extra.pop("errors", {}),
-            "reasons": extra.pop("reasons", []), "Verdict": final.Verdict, "final": final,
+            "reasons": extra.pop("reasons", []), "Verdict": Verdict, "final": final,
             "can_edit": final.can_edit(database, ruta, actor),
             "is_rector": is_rector_of(actor, ruta), **extra}
 
@@ -138,7 +139,7 @@ def results(ruta_id: int) -> str:
     ruta = _ruta(ruta_id)
     database = db_session()
     return render_template("cierre/resultados.html", ruta=ruta, view=final.load(database, ruta),
-                           Verdict=final.Verdict,
+                           Verdict=Verdict,
                            closed_at=next((entry.at for entry in reversed(ruta.transitions)
                                            if entry.to_state is State.CERRADO), None))
 

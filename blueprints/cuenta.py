@@ -9,7 +9,8 @@ from blueprints.access import public
 from ruta.db import db_session
 from ruta.security import passwords
 from workflow.cuentas import invitations
-from workflow.cuentas.tokens import TokenPurpose, check, redeem
+from workflow.cuentas.models import TokenPurpose
+from workflow.cuentas.tokens import check, redeem
 from workflow.errors import InvalidInput
 
 bp = Blueprint("cuenta", __name__)

@@ -41,6 +41,7 @@ from workflow.catalogo.models import LEVELS
 from workflow.charts import Bar, averages_chart, levels_chart
 from workflow.consolidado import consolidate as consolidado
 from workflow.consolidado import export_jobs, exports
+from workflow.consolidado.models import ExportJob
 from workflow.models import Zona, utcnow
 from workflow.roles import Role
 
@@ -206,7 +207,7 @@ def request_export() -> Response:
     return redirect(url_for("reportes.exportacion", job_id=job.id), code=303)
 
 
-def _own_job(job_id: int) -> export_jobs.ExportJob | Response:
+def _own_job(job_id: int) -> ExportJob | Response:
     job = export_jobs.get_job(db_session(), _actor(), job_id)
     if not export_jobs.may_open(_actor(), job):
         flash("Esa exportación la pidió otra persona: solo ella o la administración de la "

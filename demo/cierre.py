@@ -25,6 +25,7 @@ from workflow.autoevaluacion.ratings import RatingInput, save_proceso
 from workflow.catalogo.catalog import rules_for
 from workflow.cierre import actions as cierre_actions
 from workflow.cierre import evaluacion_final as final
+from workflow.cierre.models import Verdict
 from workflow.horizontes import opening
 from workflow.models import Ruta, School, User
 from workflow.pmi import actions as pmi_actions
@@ -47,8 +48,8 @@ COMMUNICATION = (
 )
 
 # Per meta, in the plan's order: (verdict, share of the way from línea base to the meta).
-PREVIOUS_RESULTS = [(final.Verdict.NO_ALCANZADA, 0.3), (final.Verdict.ALCANZADA, 1.1)]
-CURRENT_RESULTS = [(final.Verdict.PARCIAL, 0.7), (final.Verdict.ALCANZADA, 1.0)]
+PREVIOUS_RESULTS = [(Verdict.NO_ALCANZADA, 0.3), (Verdict.ALCANZADA, 1.1)]
+CURRENT_RESULTS = [(Verdict.PARCIAL, 0.7), (Verdict.ALCANZADA, 1.0)]
 
 
 def _reached(meta: Meta, share: float) -> float | None:
@@ -59,7 +60,7 @@ def _reached(meta: Meta, share: float) -> float | None:
 
 
 def record_demo_final_evaluation(session: Session, ruta: Ruta, *, rector: User,
-                                 now: datetime, results: list[tuple[final.Verdict, float]]
+                                 now: datetime, results: list[tuple[Verdict, float]]
                                  | None = None, register: bool = True) -> None:
     """Fill the Ruta's final evaluation (it must be in seguimiento, recording open) and mark
     it registrada. Flushes."""
@@ -74,12 +75,12 @@ def record_demo_final_evaluation(session: Session, ruta: Ruta, *, rector: User,
         form[final.verdict_field(row.meta.id)] = verdict.value
         form[final.value_field(row.meta.id)] = "" if value is None else str(value)
         form[final.comment_field(row.meta.id)] = {
-            final.Verdict.ALCANZADA: "Se cumplió con las comisiones por periodo y los planes "
-                                     "de apoyo.",
-            final.Verdict.PARCIAL: "Avanzó, pero no llegó a la meta: los talleres empezaron "
-                                   "tarde en la jornada de la tarde.",
-            final.Verdict.NO_ALCANZADA: "La rotación docente en matemáticas interrumpió los "
-                                        "talleres durante un año."}[verdict]
+            Verdict.ALCANZADA: "Se cumplió con las comisiones por periodo y los planes "
+                               "de apoyo.",
+            Verdict.PARCIAL: "Avanzó, pero no llegó a la meta: los talleres empezaron "
+                             "tarde en la jornada de la tarde.",
+            Verdict.NO_ALCANZADA: "La rotación docente en matemáticas interrumpió los "
+                                  "talleres durante un año."}[verdict]
         for indicator in row.indicadores:
             form[final.indicator_field(indicator.indicador.id)] = form[
                 final.value_field(row.meta.id)]

@@ -6,9 +6,9 @@ from alembic import context
 
 import workflow.autoevaluacion.models  # noqa: F401  (registers its tables)
 import workflow.catalogo.models  # noqa: F401  (registers its tables)
-import workflow.cierre.evaluacion_final  # noqa: F401  (registers its tables)
-import workflow.consolidado.export_jobs  # noqa: F401  (registers its tables)
-import workflow.cuentas.tokens  # noqa: F401  (registers its tables)
+import workflow.cierre.models  # noqa: F401  (registers its tables)
+import workflow.consolidado.models  # noqa: F401  (registers its tables)
+import workflow.cuentas.models  # noqa: F401  (registers its tables)
 import workflow.evidencias.storage  # noqa: F401  (registers its tables)
 import workflow.horizontes.calendar  # noqa: F401  (registers its tables)
 import workflow.pmi.review  # noqa: F401  (registers the PMI tables, its own and versions')

@@ -27,7 +27,7 @@ from flask.testing import FlaskClient
 from sqlalchemy import text, update
 from sqlalchemy.orm import Session
 
-import workflow.cuentas.tokens  # noqa: F401  (registers its tables)
+import workflow.cuentas.models  # noqa: F401  (registers its tables)
 import workflow.horizontes.calendar  # noqa: F401  (registers its tables)
 import workflow.pmi.review  # noqa: F401  (registers the PMI tables)
 from ruta import create_app

@@ -16,6 +16,7 @@ from workflow.autoevaluacion.models import Estamento, IdentityReview, TeamMember
 from workflow.autoevaluacion.perfil import Rated, compute_perfil, perfil_for
 from workflow.cierre import actions as cierre_actions
 from workflow.cierre import evaluacion_final as final
+from workflow.cierre.models import FinalEvaluation, IndicatorResult, MetaResult, Verdict
 from workflow.errors import Forbidden, GuardFailed, InvalidInput, NotEditable
 from workflow.horizontes import opening
 from workflow.horizontes.calendar import FollowUpCheckpoint, HorizonCalendar, calendar_for
@@ -127,7 +128,7 @@ def test_saving_before_recording_opens_is_refused_and_saves_nothing(
     assert refused.value.message == ("La evaluación final se registra desde el 1 de noviembre "
                                      "de 2026, al final del horizonte 2024–2026.")
     assert refused.value.status == 409
-    assert count(db, final.FinalEvaluation) == count(db, final.MetaResult) == 0
+    assert count(db, FinalEvaluation) == count(db, MetaResult) == 0
 
 
 # --- recording and the guard of cerrar -------------------------------------------------------
@@ -150,8 +151,8 @@ def test_rector_records_a_draft_then_registers_and_the_reviewer_closes(
     view = final.load(db, people.ruta, now=OPEN)
     assert [(row.label, row.result.verdict, row.result.valor_alcanzado, row.result.comentario)
             for row in view.metas if row.result] == [
-        ("Meta 1.1", final.Verdict.PARCIAL, 41.5, "Comentario de Meta 1.1."),
-        ("Meta 2.1", final.Verdict.ALCANZADA, 7.0, "Comentario de Meta 2.1.")]
+        ("Meta 1.1", Verdict.PARCIAL, 41.5, "Comentario de Meta 1.1."),
+        ("Meta 2.1", Verdict.ALCANZADA, 7.0, "Comentario de Meta 2.1.")]
     assert [item.result.valor for row in view.metas for item in row.indicadores
             if item.result] == [41.5, 7.0]
     assert view.evaluation is not None
@@ -202,8 +203,8 @@ def test_a_value_that_is_not_a_number_is_refused_and_nothing_is_saved(
     assert refused.value.errors == {final.value_field(meta.id): [
         "Meta 1.1 (valor alcanzado): el valor debe ser un número (por ejemplo, 42 o 12,5); "
         "llegó «cuarenta»."]}
-    assert count(db, final.FinalEvaluation) == count(db, final.MetaResult) == 0
-    assert count(db, final.IndicatorResult) == 0
+    assert count(db, FinalEvaluation) == count(db, MetaResult) == 0
+    assert count(db, IndicatorResult) == 0
 
 
 def test_a_value_or_comment_without_a_verdict_is_refused(db: Session, make: Factory) -> None:
@@ -218,7 +219,7 @@ def test_a_value_or_comment_without_a_verdict_is_refused(db: Session, make: Fact
     unknown = complete_form(db, people, **{final.verdict_field(meta.id): "casi"})
     with pytest.raises(InvalidInput):
         final.save(db, people.ruta, unknown, actor=people.rector, now=OPEN)
-    assert count(db, final.MetaResult) == 0
+    assert count(db, MetaResult) == 0
 
 
 def test_registering_without_lessons_or_with_a_meta_unjudged_says_what_is_missing(

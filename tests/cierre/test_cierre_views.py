@@ -15,6 +15,7 @@ from sqlalchemy.orm import Session
 from tests.cierre.test_cierre import LESSONS, NOT_RECORDED, Following, complete_form, following
 from tests.conftest import Factory, WebClient
 from workflow.cierre import evaluacion_final as final
+from workflow.cierre.models import FinalEvaluation, MetaResult
 from workflow.models import Ruta
 from workflow.roles import Role
 from workflow.states import State
@@ -105,8 +106,8 @@ def test_bad_input_answers_422_with_the_message_and_saves_nothing(
     assert no_lessons.status_code == 422  # type: ignore[attr-defined]
     assert "Escriba las lecciones aprendidas." in text(no_lessons)
     # Registering failed, so the save that came with it did not land either.
-    assert db.scalar(select(func.count()).select_from(final.FinalEvaluation)) == 0
-    assert db.scalar(select(func.count()).select_from(final.MetaResult)) == 0
+    assert db.scalar(select(func.count()).select_from(FinalEvaluation)) == 0
+    assert db.scalar(select(func.count()).select_from(MetaResult)) == 0
 
 
 def test_editing_after_closing_answers_409(db: Session, make: Factory,
@@ -169,7 +170,7 @@ def test_scope_and_read_only_roles(db: Session, make: Factory, web_factory: obje
     assert reader.post(f"/rutas/{people.ruta.id}/cierre/guardar",
                        complete_form(db, people)).status_code == 403
     assert reader.post(f"/rutas/{people.ruta.id}/siguiente-ciclo").status_code == 403
-    assert db.scalar(select(func.count()).select_from(final.FinalEvaluation)) == 0
+    assert db.scalar(select(func.count()).select_from(FinalEvaluation)) == 0
 
 
 def test_administration_opens_the_next_cycle_once_and_its_perfil_compares(

@@ -23,14 +23,13 @@ from tests.consolidado.test_consolidado import seed
 from workflow.consolidado.consolidate import Filters
 from workflow.consolidado.export_jobs import (
     STALE_AFTER,
-    ExportJob,
-    ExportStatus,
     claim,
     purge_expired,
     request_export,
     run_job,
     run_pending,
 )
+from workflow.consolidado.models import ExportJob, ExportStatus
 from workflow.models import User
 from workflow.roles import Role
 

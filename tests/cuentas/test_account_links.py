@@ -11,7 +11,7 @@ from sqlalchemy.orm import Session
 
 from tests.conftest import PASSWORD, Factory, WebClient
 from workflow.cuentas import invitations, tokens
-from workflow.cuentas.tokens import TokenPurpose
+from workflow.cuentas.models import TokenPurpose
 from workflow.errors import Forbidden, InvalidInput
 from workflow.models import OutboxMessage, User, utcnow
 from workflow.roles import Role

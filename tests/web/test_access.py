@@ -35,7 +35,7 @@ from ruta.errors import TITLES
 from tests.conftest import Factory, WebClient, app_config
 from workflow.autoevaluacion.models import Estamento, TeamMember
 from workflow.catalogo.models import Catalog, CatalogProceso
-from workflow.consolidado.export_jobs import ExportJob
+from workflow.consolidado.models import ExportJob
 from workflow.evidencias.storage import EvidenceFile, Limits, LocalStorage, store_file
 from workflow.horizontes.calendar import FollowUpCheckpoint, HorizonCalendar
 from workflow.models import (

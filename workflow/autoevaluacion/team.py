@@ -29,6 +29,7 @@ from workflow.catalogo.catalog import current_catalog
 from workflow.catalogo.models import Catalog, CatalogArea
 from workflow.cuentas import accounts, tokens
 from workflow.cuentas.accounts import EMAIL_PATTERN, normalize_email
+from workflow.cuentas.models import TokenPurpose
 from workflow.errors import Forbidden, InvalidInput, NotEditable, NotFound
 from workflow.models import Ruta, User, utcnow
 from workflow.roles import Role
@@ -324,7 +325,7 @@ def _invite(session: Session, ruta: Ruta, member: TeamMember, *, actor: User) ->
     activation_url = None
     if account is not None and account.password_hash is None:
         # A link to choose the password: without it the invitation would open nothing.
-        token = tokens.issue(session, account, tokens.TokenPurpose.INVITATION)
+        token = tokens.issue(session, account, TokenPurpose.INVITATION)
         activation_url = outbox.absolute_url(session, f"/invitacion/{token}")
     outbox.enqueue(
         session, kind="equipo_invitacion", to=member.email,

@@ -22,28 +22,17 @@ import os
 import secrets
 from collections.abc import Callable
 from datetime import datetime, timedelta
-from enum import Enum as PyEnum
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import (
-    CheckConstraint,
-    ForeignKey,
-    Index,
-    Integer,
-    String,
-    Text,
-    and_,
-    or_,
-    select,
-    update,
-)
-from sqlalchemy.orm import Mapped, Session, mapped_column, relationship
+from sqlalchemy import and_, or_, select, update
+from sqlalchemy.orm import Session
 
 from workflow.consolidado import consolidate as consolidado
 from workflow.consolidado import exports
+from workflow.consolidado.models import FILE_PREFIX, ExportJob, ExportStatus
 from workflow.errors import NotFound
-from workflow.models import Base, User, Zona, str_enum, utcnow
+from workflow.models import User, Zona, utcnow
 from workflow.roles import Role
 
 log = logging.getLogger(__name__)
@@ -51,75 +40,6 @@ log = logging.getLogger(__name__)
 STALE_AFTER = timedelta(minutes=15)
 PROGRESS_EVERY = 500
 RETENTION_DAYS = 7
-FILE_PREFIX = "consolidado-"
-
-
-class ExportStatus(PyEnum):
-    QUEUED = "queued"
-    RUNNING = "running"
-    DONE = "done"
-    FAILED = "failed"
-    EXPIRED = "expired"
-
-    @property
-    def label(self) -> str:
-        return {
-            "queued": "En cola", "running": "Preparándose", "done": "Listo",
-            "failed": "No se pudo preparar", "expired": "Vencido (el archivo se borró)",
-        }[self.value]
-
-    @property
-    def pending(self) -> bool:
-        return self in (ExportStatus.QUEUED, ExportStatus.RUNNING)
-
-
-class ExportJob(Base):
-    """One consolidated Excel file asked for by one person, with its filters and progress."""
-
-    __tablename__ = "export_jobs"
-
-    id: Mapped[int] = mapped_column(primary_key=True)
-    secretaria_id: Mapped[int] = mapped_column(ForeignKey("secretarias.id"), index=True)
-    requested_by_id: Mapped[int] = mapped_column(ForeignKey("users.id"), index=True)
-    zona: Mapped[str | None] = mapped_column(String(20))
-    comuna: Mapped[str | None] = mapped_column(String(120))
-    status: Mapped[ExportStatus] = mapped_column(str_enum(ExportStatus, "export_status"),
-                                                 default=ExportStatus.QUEUED)
-    rows_done: Mapped[int] = mapped_column(Integer, default=0)
-    rows_total: Mapped[int | None] = mapped_column(Integer)
-    # A generated name inside the export folder; NULL until written and after expiry.
-    file_name: Mapped[str | None] = mapped_column(String(80))
-    file_size: Mapped[int | None] = mapped_column(Integer)
-    error: Mapped[str | None] = mapped_column(Text)
-    created_at: Mapped[datetime] = mapped_column(default=utcnow)
-    started_at: Mapped[datetime | None]
-    heartbeat_at: Mapped[datetime | None]
-    finished_at: Mapped[datetime | None]
-
-    requested_by: Mapped[User] = relationship()
-
-    __table_args__ = (
-        Index("ix_export_jobs_status_id", "status", "id"),
-        CheckConstraint("rows_done >= 0", name="rows_done_not_negative"),
-        CheckConstraint("status <> 'done' OR (file_name IS NOT NULL "
-                        "AND finished_at IS NOT NULL)", name="done_has_file"),
-    )
-
-    @property
-    def filters(self) -> consolidado.Filters:
-        return consolidado.Filters.parse(self.zona, self.comuna)
-
-    @property
-    def percent(self) -> int:
-        if self.status is ExportStatus.DONE:
-            return 100
-        if not self.rows_total:
-            return 0
-        return min(99, self.rows_done * 100 // self.rows_total)
-
-    @property
-    def download_name(self) -> str:
-        return f"{FILE_PREFIX}{self.created_at.strftime('%Y%m%d')}-{self.id}.xlsx"
 
 
 # --- what a request does ------------------------------------------------------------------

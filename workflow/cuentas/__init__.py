@@ -1,6 +1,7 @@
 """Who uses Ruta: accounts, sessions, tokens, invitations, schools and their import.
 
 - ``accounts``: passwords (Argon2id), server-side sessions, login throttling, users.
+- ``models``: the table of single-use links (``AccountToken``) and their purposes.
 - ``tokens``: single-use links (invitation, password reset) stored as hashes.
 - ``invitations``: the e-mails that carry those links.
 - ``schools``: registering and editing schools (opening their Ruta).

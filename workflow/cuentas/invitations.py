@@ -8,7 +8,8 @@ from datetime import datetime
 from sqlalchemy.orm import Session
 
 from workflow.cuentas import tokens
-from workflow.cuentas.tokens import LIFETIMES, TokenPurpose
+from workflow.cuentas.models import TokenPurpose
+from workflow.cuentas.tokens import LIFETIMES
 from workflow.models import User, utcnow
 from workflow.outbox import absolute_url, enqueue
 

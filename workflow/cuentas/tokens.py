@@ -10,21 +10,15 @@ from __future__ import annotations
 import hashlib
 import secrets
 from datetime import datetime, timedelta
-from enum import Enum as PyEnum
 
-from sqlalchemy import ForeignKey, Index, String, func, select, update
-from sqlalchemy.orm import Mapped, Session, mapped_column, relationship
+from sqlalchemy import func, select, update
+from sqlalchemy.orm import Session
 
 from workflow.cuentas.accounts import Passwords, normalize_email, password_problems, set_password
+from workflow.cuentas.models import AccountToken, TokenPurpose
 from workflow.errors import Forbidden, InvalidInput
-from workflow.models import Base, User, str_enum, utcnow
+from workflow.models import User, utcnow
 from workflow.roles import Role
-
-
-class TokenPurpose(PyEnum):
-    INVITATION = "invitacion"
-    PASSWORD_RESET = "restablecer"  # noqa: S105 (a purpose, not a password)
-
 
 LIFETIMES = {
     TokenPurpose.INVITATION: timedelta(days=7),
@@ -32,23 +26,6 @@ LIFETIMES = {
 }
 # Resets one account may request per hour; more would let anyone flood a mailbox.
 MAX_RESETS_PER_HOUR = 3
-
-
-class AccountToken(Base):
-    __tablename__ = "account_tokens"
-
-    id: Mapped[int] = mapped_column(primary_key=True)
-    user_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
-    purpose: Mapped[TokenPurpose] = mapped_column(str_enum(TokenPurpose, "token_purpose"))
-    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
-    created_at: Mapped[datetime] = mapped_column(default=utcnow)
-    expires_at: Mapped[datetime]
-    # Set when the link is used, or when a newer link of the same purpose retires it.
-    used_at: Mapped[datetime | None]
-
-    user: Mapped[User] = relationship()
-
-    __table_args__ = (Index("ix_account_tokens_user_purpose", "user_id", "purpose"),)
 
 
 def _hash(token: str) -> str:
