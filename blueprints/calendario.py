@@ -20,14 +20,8 @@ from ruta.db import db_session
 from workflow.correo import reminders
 from workflow.errors import InvalidInput, NotFound
 from workflow.horizontes import calendar as calendars
-from workflow.horizontes.calendar import (
-    LEAD_TIMES,
-    CalendarData,
-    CheckpointData,
-    FollowUpCheckpoint,
-    HorizonCalendar,
-    ReminderSent,
-)
+from workflow.horizontes.calendar import CalendarData, CheckpointData
+from workflow.horizontes.models import LEAD_TIMES, FollowUpCheckpoint, HorizonCalendar, ReminderSent
 from workflow.models import Ruta, User
 from workflow.roles import Role
 from workflow.scoping import get_in_scope, not_found_message

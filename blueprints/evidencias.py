@@ -33,6 +33,7 @@ from ruta.security import csrf
 from workflow.autoevaluacion.evidence import attach_to_valoracion, files_by_componente
 from workflow.errors import InvalidInput
 from workflow.evidencias import storage as evidence
+from workflow.evidencias.models import EvidenceFile
 from workflow.models import Ruta
 from workflow.roles import Role
 from workflow.scoping import get_in_scope
@@ -79,7 +80,7 @@ def posted_file() -> FileStorage | None:
         raise _too_large() from None
 
 
-def commit_upload(store: evidence.Storage, added: evidence.EvidenceFile) -> None:
+def commit_upload(store: evidence.Storage, added: EvidenceFile) -> None:
     """Commit the new evidence row; if the commit fails, the stored blob goes too, so no file
     is left behind that no row names."""
     database = db_session()
@@ -163,7 +164,7 @@ def download(ruta_id: int, evidence_id: int) -> Response:
 
 
 @bp.app_template_global("evidence_files")
-def _evidence_files(ruta: Ruta) -> dict[int, list[evidence.EvidenceFile]]:
+def _evidence_files(ruta: Ruta) -> dict[int, list[EvidenceFile]]:
     """The autoevaluación files of ``ruta`` by componente (the área page lists them)."""
     return files_by_componente(db_session(), ruta)
 

@@ -10,10 +10,10 @@ from workflow.horizontes.calendar import (
     LEAD_TIME_DEFAULTS,
     CalendarData,
     CheckpointData,
-    HorizonCalendar,
     add_checkpoint,
     save_calendar,
 )
+from workflow.horizontes.models import HorizonCalendar
 from workflow.models import Secretaria, User
 
 # Ibagué 2024–2026 (Circular 0488 de 2023): the PMI is reported after the first semana

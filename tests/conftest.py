@@ -28,7 +28,7 @@ from sqlalchemy import text, update
 from sqlalchemy.orm import Session
 
 import workflow.cuentas.models  # noqa: F401  (registers its tables)
-import workflow.horizontes.calendar  # noqa: F401  (registers its tables)
+import workflow.horizontes.models  # noqa: F401  (registers its tables)
 import workflow.pmi.review  # noqa: F401  (registers the PMI tables)
 from ruta import create_app
 from ruta.db import make_engine

@@ -19,7 +19,8 @@ from workflow.cierre import evaluacion_final as final
 from workflow.cierre.models import FinalEvaluation, IndicatorResult, MetaResult, Verdict
 from workflow.errors import Forbidden, GuardFailed, InvalidInput, NotEditable
 from workflow.horizontes import opening
-from workflow.horizontes.calendar import FollowUpCheckpoint, HorizonCalendar, calendar_for
+from workflow.horizontes.calendar import calendar_for
+from workflow.horizontes.models import FollowUpCheckpoint, HorizonCalendar
 from workflow.models import OPENED, Ruta, RutaTransition, User
 from workflow.pmi import actions as pmi_actions
 from workflow.roles import Role

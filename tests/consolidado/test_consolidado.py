@@ -20,7 +20,7 @@ from workflow.autoevaluacion.models import Valoracion
 from workflow.catalogo.models import Catalog, InstrumentSettings
 from workflow.consolidado import consolidate as consolidado
 from workflow.consolidado.consolidate import Filters, consolidate
-from workflow.horizontes.calendar import FollowUpCheckpoint, HorizonCalendar, ReminderSent
+from workflow.horizontes.models import FollowUpCheckpoint, HorizonCalendar, ReminderSent
 from workflow.models import Ruta, School, User, Zona
 from workflow.pmi.models import Actividad, Indicador, Meta, Objetivo
 from workflow.roles import Role

@@ -48,7 +48,7 @@ from tests.smtp import (
     smtp_server,
 )
 from workflow.dates import BOGOTA
-from workflow.horizontes.calendar import ReminderSent
+from workflow.horizontes.models import ReminderSent
 from workflow.models import OutboxMessage, OutboxStatus
 from workflow.roles import Role
 from workflow.states import State

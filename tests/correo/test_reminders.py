@@ -28,7 +28,7 @@ from workflow.correo.reminders import (
     reminders_for,
 )
 from workflow.dates import BOGOTA
-from workflow.horizontes.calendar import (
+from workflow.horizontes.models import (
     FollowUpCheckpoint,
     HorizonCalendar,
     ReminderRule,

@@ -22,14 +22,8 @@ from tests.conftest import Factory, WebClient
 from workflow.autoevaluacion.models import Valoracion
 from workflow.errors import InvalidInput
 from workflow.evidencias import storage as evidence
-from workflow.evidencias.storage import (
-    EvidenceFile,
-    Limits,
-    LocalStorage,
-    TooLarge,
-    sniff,
-    store_file,
-)
+from workflow.evidencias.models import DOCX, JPEG, ODT, PDF, PNG, XLSX, EvidenceFile, FileType
+from workflow.evidencias.storage import Limits, LocalStorage, TooLarge, sniff, store_file
 from workflow.models import Ruta
 from workflow.roles import Role
 from workflow.states import State
@@ -104,14 +98,14 @@ ELF_BYTES = b"\x7fELF\x02\x01\x01" + b"\x00" * 64
 
 
 @pytest.mark.parametrize(("content", "expected"), [
-    (PDF_BYTES, evidence.PDF),
-    (png_bytes(), evidence.PNG),
-    (JPEG_BYTES, evidence.JPEG),
-    (docx_bytes(), evidence.DOCX),
-    (xlsx_bytes(), evidence.XLSX),
-    (odt_bytes(), evidence.ODT),
+    (PDF_BYTES, PDF),
+    (png_bytes(), PNG),
+    (JPEG_BYTES, JPEG),
+    (docx_bytes(), DOCX),
+    (xlsx_bytes(), XLSX),
+    (odt_bytes(), ODT),
 ])
-def test_sniff_allowed_content_is_recognised(content: bytes, expected: evidence.FileType) -> None:
+def test_sniff_allowed_content_is_recognised(content: bytes, expected: FileType) -> None:
     assert sniff(io.BytesIO(content)) == expected
 
 
@@ -264,7 +258,7 @@ def test_upload_attaches_file_and_area_lists_it(web: WebClient, db: Session, mak
     added = db.scalars(select(EvidenceFile)).one()
     valoracion = db.get(Valoracion, added.valoracion_id)
     assert (valoracion.ruta_id, valoracion.componente_id) == (ruta.id, componente.id)
-    assert added.content_type == evidence.DOCX.mime
+    assert added.content_type == DOCX.mime
     page = web.get(f"/rutas/{ruta.id}/autoevaluacion/areas/DIR").get_data(as_text=True)
     assert f'href="/rutas/{ruta.id}/evidencias/{added.id}">Acta de reunión.docx</a>' in page
     assert 'enctype="multipart/form-data"' in page

@@ -23,8 +23,8 @@ from ruta.config import ConfigError, check_production_safety, load_config
 from tests.conftest import Factory, WebClient
 from tests.evidencias.test_evidence import docx_bytes, rector_with_ruta, upload
 from workflow.errors import NotFound
+from workflow.evidencias.models import EvidenceFile
 from workflow.evidencias.s3 import S3Storage
-from workflow.evidencias.storage import EvidenceFile
 from workflow.roles import Role
 
 BUCKET = "evidencias-prueba"

@@ -17,12 +17,11 @@ from workflow.horizontes.calendar import (
     LEAD_TIME_DEFAULTS,
     CalendarData,
     CheckpointData,
-    FollowUpCheckpoint,
-    HorizonCalendar,
     add_checkpoint,
     calendar_for,
     save_calendar,
 )
+from workflow.horizontes.models import FollowUpCheckpoint, HorizonCalendar
 from workflow.models import Secretaria
 from workflow.roles import Role
 

@@ -39,7 +39,7 @@ from tests.conftest import Factory, machine_timezone
 from tests.seguimiento.test_seguimiento import build_plan
 from workflow import outbox
 from workflow.dates import BOGOTA
-from workflow.horizontes.calendar import JobRun, ReminderSent
+from workflow.horizontes.models import JobRun, ReminderSent
 from workflow.models import OutboxMessage, OutboxStatus
 from workflow.roles import Role
 from workflow.states import State

@@ -24,7 +24,7 @@ from workflow.autoevaluacion.evidence import files_by_componente
 from workflow.dates import BOGOTA
 from workflow.errors import Forbidden, GuardFailed, InvalidInput, NotEditable, NotFound
 from workflow.evidencias import storage as evidence
-from workflow.horizontes.calendar import FollowUpCheckpoint, HorizonCalendar
+from workflow.horizontes.models import FollowUpCheckpoint, HorizonCalendar
 from workflow.models import OutboxMessage, Ruta, RutaTransition, User
 from workflow.pmi.models import Actividad, Indicador, Meta, Objetivo
 from workflow.roles import Role

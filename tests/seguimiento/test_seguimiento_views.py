@@ -14,7 +14,7 @@ from sqlalchemy.orm import Session
 
 from tests.conftest import Factory, WebClient
 from tests.seguimiento.test_seguimiento import Plan, build_plan, form_for
-from workflow.evidencias.storage import EvidenceFile
+from workflow.evidencias.models import EvidenceFile
 from workflow.models import Ruta, RutaTransition
 from workflow.seguimiento.models import (
     FollowUpLine,

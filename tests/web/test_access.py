@@ -36,8 +36,9 @@ from tests.conftest import Factory, WebClient, app_config
 from workflow.autoevaluacion.models import Estamento, TeamMember
 from workflow.catalogo.models import Catalog, CatalogProceso
 from workflow.consolidado.models import ExportJob
-from workflow.evidencias.storage import EvidenceFile, Limits, LocalStorage, store_file
-from workflow.horizontes.calendar import FollowUpCheckpoint, HorizonCalendar
+from workflow.evidencias.models import EvidenceFile
+from workflow.evidencias.storage import Limits, LocalStorage, store_file
+from workflow.horizontes.models import FollowUpCheckpoint, HorizonCalendar
 from workflow.models import (
     Base,
     OutboxMessage,

@@ -16,7 +16,8 @@ from workflow.autoevaluacion.models import Valoracion
 from workflow.autoevaluacion.team import editable_area_ids, require_editable
 from workflow.catalogo.models import CatalogComponente
 from workflow.errors import Forbidden, InvalidInput
-from workflow.evidencias.storage import EvidenceFile, Limits, Storage, store_file
+from workflow.evidencias.models import EvidenceFile
+from workflow.evidencias.storage import Limits, Storage, store_file
 from workflow.models import Ruta, User
 
 

@@ -30,7 +30,8 @@ from workflow.autoevaluacion.perfil import Perfil, Rated, compute_perfil
 from workflow.catalogo.catalog import current_catalog
 from workflow.catalogo.models import Catalog, CatalogArea, CatalogComponente, CatalogProceso
 from workflow.correo.reminders import PMI_OWED, bogota_day
-from workflow.horizontes.calendar import ReminderSent, calendar_for
+from workflow.horizontes.calendar import calendar_for
+from workflow.horizontes.models import ReminderSent
 from workflow.models import Ruta, School, Secretaria, User, Zona
 from workflow.pmi.models import Meta, Objetivo, objetivo_componentes
 from workflow.scoping import scoped

@@ -26,13 +26,13 @@ from sqlalchemy.orm import Session
 
 from workflow import outbox
 from workflow.dates import BOGOTA
-from workflow.horizontes.calendar import (
+from workflow.horizontes.calendar import fecha_corta
+from workflow.horizontes.models import (
     FollowUpCheckpoint,
     HorizonCalendar,
     JobRun,
     ReminderRule,
     ReminderSent,
-    fecha_corta,
 )
 from workflow.models import Ruta, RutaTransition, School, User, utcnow
 from workflow.roles import Role

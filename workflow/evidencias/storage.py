@@ -5,7 +5,8 @@ documents (OOXML and OpenDocument, recognised by their internal structure). It i
 bounded chunks to a temporary file, sniffed, checked against the size limit and the school's
 quota, and only then handed to the storage under a generated key; the name the person gave is
 kept for display only. Services flush, never commit; a view that fails to commit deletes the
-stored blob so no orphan stays behind.
+stored blob so no orphan stays behind. The table and the file types are
+``workflow.evidencias.models``'.
 """
 
 from __future__ import annotations
@@ -19,18 +20,30 @@ import tempfile
 import unicodedata
 import zipfile
 from dataclasses import dataclass
-from datetime import datetime
 from pathlib import Path
 from typing import BinaryIO, Protocol
 
-from sqlalchemy import CheckConstraint, ForeignKey, Integer, String, func, select
-from sqlalchemy.orm import Mapped, Session, mapped_column, relationship
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
 
 from workflow.errors import DomainError, InvalidInput, NotFound
-from workflow.models import Base, Ruta, User, utcnow
+from workflow.evidencias.models import (
+    ALLOWED_BY_MIME,
+    DOCX,
+    JPEG,
+    MAX_NAME,
+    ODS,
+    ODT,
+    PDF,
+    PNG,
+    PPTX,
+    XLSX,
+    EvidenceFile,
+    FileType,
+)
+from workflow.models import Ruta, User
 
 CHUNK = 64 * 1024
-MAX_NAME = 200
 # The head of a file is enough for every signature below.
 HEAD = 8
 MAX_ZIP_MEMBER_READ = 256 * 1024
@@ -43,26 +56,6 @@ class TooLarge(DomainError):
     status = 413
 
 
-@dataclass(frozen=True)
-class FileType:
-    mime: str
-    extension: str
-    label: str
-
-
-PDF = FileType("application/pdf", "pdf", "PDF")
-PNG = FileType("image/png", "png", "imagen PNG")
-JPEG = FileType("image/jpeg", "jpg", "imagen JPEG")
-DOCX = FileType("application/vnd.openxmlformats-officedocument.wordprocessingml.document",
-                "docx", "documento de Word")
-XLSX = FileType("application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
-                "xlsx", "hoja de cálculo de Excel")
-PPTX = FileType("application/vnd.openxmlformats-officedocument.presentationml.presentation",
-                "pptx", "presentación de PowerPoint")
-ODT = FileType("application/vnd.oasis.opendocument.text", "odt", "documento de OpenDocument")
-ODS = FileType("application/vnd.oasis.opendocument.spreadsheet", "ods",
-               "hoja de cálculo de OpenDocument")
-ALLOWED_TYPES = (PDF, PNG, JPEG, DOCX, XLSX, PPTX, ODT, ODS)
 ALLOWED_LABEL = "PDF, PNG, JPEG, Word (.docx), Excel (.xlsx), PowerPoint (.pptx), .odt u .ods"
 
 # OOXML: the main part's content type in [Content_Types].xml and the part that must exist.
@@ -151,9 +144,6 @@ def download_name(evidence: EvidenceFile) -> str:
     return f"{evidence.display_name}.{wanted}"
 
 
-ALLOWED_BY_MIME = {file_type.mime: file_type for file_type in ALLOWED_TYPES}
-
-
 # --- storage ------------------------------------------------------------------------------
 
 
@@ -208,42 +198,7 @@ class LocalStorage:
         self._path(key).unlink(missing_ok=True)
 
 
-# --- the model ----------------------------------------------------------------------------
-
-
-class EvidenceFile(Base):
-    """One uploaded file. ``valoracion_id`` attaches it to a valoración of the
-    autoevaluación; the seguimiento reports will attach theirs with a column of their own.
-    """
-
-    __tablename__ = "evidence_files"
-
-    id: Mapped[int] = mapped_column(primary_key=True)
-    school_id: Mapped[int] = mapped_column(ForeignKey("schools.id"), index=True)
-    ruta_id: Mapped[int] = mapped_column(ForeignKey("rutas.id"), index=True)
-    valoracion_id: Mapped[int | None] = mapped_column(ForeignKey("valoraciones.id"),
-                                                      index=True)
-    follow_up_report_id: Mapped[int | None] = mapped_column(
-        ForeignKey("follow_up_reports.id"), index=True)
-    uploaded_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
-    display_name: Mapped[str] = mapped_column(String(MAX_NAME))
-    content_type: Mapped[str] = mapped_column(String(120))
-    size: Mapped[int] = mapped_column(Integer)
-    sha256: Mapped[str] = mapped_column(String(64))
-    storage_key: Mapped[str] = mapped_column(String(200), unique=True)
-    created_at: Mapped[datetime] = mapped_column(default=utcnow)
-
-    uploaded_by: Mapped[User | None] = relationship()
-
-    __table_args__ = (
-        CheckConstraint("size > 0", name="size_positive"),
-        CheckConstraint("length(sha256) = 64", name="sha256_length"),
-    )
-
-    @property
-    def type_label(self) -> str:
-        found = ALLOWED_BY_MIME.get(self.content_type)
-        return found.label if found else self.content_type
+# --- storing and fetching -----------------------------------------------------------------
 
 
 @dataclass(frozen=True)

@@ -17,7 +17,8 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from workflow.errors import InvalidInput, NotFound
-from workflow.horizontes.calendar import FollowUpCheckpoint, HorizonCalendar, calendar_for
+from workflow.horizontes.calendar import calendar_for
+from workflow.horizontes.models import FollowUpCheckpoint, HorizonCalendar
 from workflow.models import Ruta
 from workflow.seguimiento.models import REPORTING_STATES, SUBMITTED, FollowUpReport
 

@@ -9,7 +9,8 @@ from typing import BinaryIO
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from workflow.evidencias.storage import EvidenceFile, Limits, Storage, store_file
+from workflow.evidencias.models import EvidenceFile
+from workflow.evidencias.storage import Limits, Storage, store_file
 from workflow.models import User
 from workflow.seguimiento.models import FollowUpReport
 from workflow.seguimiento.reports import require_editable

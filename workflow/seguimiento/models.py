@@ -27,7 +27,7 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from workflow.dates import BOGOTA
 from workflow.errors import DomainError
-from workflow.horizontes.calendar import FollowUpCheckpoint
+from workflow.horizontes.models import FollowUpCheckpoint
 from workflow.models import Base, Ruta, User, str_enum, utcnow
 from workflow.observations import ObservationStatus
 from workflow.pmi.models import Actividad, Indicador

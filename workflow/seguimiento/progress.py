@@ -30,7 +30,7 @@ from typing import Any, Final
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from workflow.horizontes.calendar import FollowUpCheckpoint, HorizonCalendar
+from workflow.horizontes.models import FollowUpCheckpoint, HorizonCalendar
 from workflow.models import Ruta, School
 from workflow.pmi.models import Actividad, Indicador, Meta
 from workflow.seguimiento.models import (
