@@ -42,7 +42,7 @@ from workflow.pmi import checks as pmi_checks
 from workflow.pmi import plan as pmi
 from workflow.pmi import review
 from workflow.pmi import versions as pmi_versions
-from workflow.pmi.models import Fuente, Trayectoria
+from workflow.pmi.models import CRITERION_LABELS, Fuente, Observation, Trayectoria
 from workflow.roles import Role
 from workflow.states import ReturnTarget, Trigger
 
@@ -60,7 +60,7 @@ def _summary_helper() -> dict[str, Any]:
     return {"pmi_summary": _summary, "observations_to_send": _to_send}
 
 
-def _to_send(ruta: Ruta) -> list[review.Observation]:
+def _to_send(ruta: Ruta) -> list[Observation]:
     """The itemized observations a return would send now (the return forms list them)."""
     return review.for_return(db_session(), ruta)
 
@@ -86,7 +86,7 @@ def _plan_context(ruta: Ruta) -> dict[str, Any]:
             "oportunidades": plan.content["autoevaluacion"]["oportunidades"],
             "top": pmi.TOP_PRIORITY, "can_edit": pmi.can_edit(database, ruta, _actor()),
             "Fuente": Fuente, "Trayectoria": Trayectoria, "years": pmi.years_of(ruta),
-            "CRITERION_LABELS": pmi_checks.CRITERION_LABELS, "Severity": pmi_checks.Severity,
+            "CRITERION_LABELS": CRITERION_LABELS, "Severity": pmi_checks.Severity,
             "may_submit": Trigger.FORMULAR_PMI in services.available_actions(_actor(), ruta),
             "unanswered": review.unanswered(database, ruta)}
 
@@ -276,7 +276,7 @@ def _review_context(ruta: Ruta, **extra: Any) -> dict[str, Any]:
         "latest": pmi_versions.latest(database, ruta),
         "may_review": review.may_review(actor, ruta),
         "may_answer": review.may_answer(actor, ruta),
-        "CRITERION_LABELS": pmi_checks.CRITERION_LABELS,
+        "CRITERION_LABELS": CRITERION_LABELS,
         "may_return": Trigger.DEVOLVER in actions, "may_approve": Trigger.APROBAR in actions,
         "ReturnTarget": ReturnTarget, "errors": {}, "posted": {}, **extra,
     }

@@ -29,7 +29,7 @@ from sqlalchemy.orm import Session
 
 import workflow.cuentas.models  # noqa: F401  (registers its tables)
 import workflow.horizontes.models  # noqa: F401  (registers its tables)
-import workflow.pmi.review  # noqa: F401  (registers the PMI tables)
+import workflow.pmi.models  # noqa: F401  (registers its tables)
 from ruta import create_app
 from ruta.db import make_engine
 from ruta.migrate import upgrade

@@ -270,6 +270,23 @@ def test_imports_name_the_module_that_defines_the_name() -> None:
     assert misplaced == []
 
 
+def test_every_table_lives_in_a_models_module() -> None:
+    # One guess for a table: the core's in workflow/models.py, a package's in its models.py.
+    elsewhere = []
+    for module, path in MODULES.items():
+        if not module.startswith("workflow") or module.rpartition(".")[2] == "models":
+            continue
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            declares = (isinstance(node, ast.ClassDef)
+                        and any(isinstance(base, ast.Name) and base.id == "Base"
+                                for base in node.bases)) or (
+                isinstance(node, ast.Call) and isinstance(node.func, ast.Name)
+                and node.func.id == "Table")
+            if declares:
+                elsewhere.append(f"{module}:{node.lineno}")
+    assert elsewhere == []
+
+
 def test_modules_are_small_or_say_why_not() -> None:
     oversized = []
     for module, path in MODULES.items():

@@ -15,8 +15,7 @@ from sqlalchemy import select
 
 from workflow.models import Ruta, RutaTransition, User
 from workflow.observations import ObservationStatus
-from workflow.pmi.review import Observation
-from workflow.pmi.versions import PmiSnapshot
+from workflow.pmi.models import Observation, PmiSnapshot
 from workflow.states import State
 
 from .conftest import Browsing, World

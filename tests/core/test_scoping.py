@@ -9,7 +9,7 @@ from sqlalchemy.orm import Session
 from tests.conftest import Factory
 from workflow import scoping
 from workflow.catalogo.models import Catalog
-from workflow.horizontes.calendar import FollowUpCheckpoint
+from workflow.horizontes.models import FollowUpCheckpoint
 from workflow.models import OutboxMessage, Ruta, RutaTransition, School, User
 from workflow.roles import Role
 

@@ -17,8 +17,16 @@ from workflow.models import Ruta, RutaTransition, User
 from workflow.pmi import actions as pmi_actions
 from workflow.pmi import plan as pmi
 from workflow.pmi.checks import check_ruta
-from workflow.pmi.models import Actividad, Aplazamiento, Fuente, Hallazgo, Indicador, Meta, Objetivo
-from workflow.pmi.versions import PmiSnapshot
+from workflow.pmi.models import (
+    Actividad,
+    Aplazamiento,
+    Fuente,
+    Hallazgo,
+    Indicador,
+    Meta,
+    Objetivo,
+    PmiSnapshot,
+)
 from workflow.roles import Role
 from workflow.states import State
 

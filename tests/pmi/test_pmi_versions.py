@@ -13,15 +13,8 @@ from workflow.models import Ruta, User
 from workflow.pmi import actions as pmi_actions
 from workflow.pmi import plan as pmi
 from workflow.pmi import review
-from workflow.pmi.models import Actividad, Meta
-from workflow.pmi.versions import (
-    ElementChange,
-    FieldChange,
-    PmiSnapshot,
-    diff,
-    diff_snapshots,
-    snapshots,
-)
+from workflow.pmi.models import Actividad, Meta, PmiSnapshot
+from workflow.pmi.versions import ElementChange, FieldChange, diff, diff_snapshots, snapshots
 from workflow.roles import Role
 from workflow.states import ReturnTarget, State
 

@@ -20,24 +20,8 @@ from sqlalchemy.orm import Session
 
 from workflow.dates import fecha
 from workflow.models import Ruta
-from workflow.pmi.models import Fuente
+from workflow.pmi.models import CRITERION_LABELS, GUIA_34, Fuente
 from workflow.pmi.plan import TOP_PRIORITY, element_labels, plan_content
-
-# The eight considerations of the circular, numbered as it lists them.
-CRITERIA: Final[Mapping[int, str]] = {
-    1: "Coherencia entre la autoevaluación institucional y las acciones del PMI",
-    2: "Coherencia entre los objetivos, metas e indicadores",
-    3: "Las metas contienen cantidad, unidad de medida y tiempo",
-    4: "El indicador es claro y está relacionado con la meta y el objetivo",
-    5: "Viabilidad de las acciones en tiempo y recursos",
-    6: "Las acciones son eficaces para cumplir los objetivos y metas",
-    7: "El PMI identifica las debilidades de las pruebas externas e internas",
-    8: "El PMI se articula con la oferta a estudiantes con trayectorias diversas",
-}
-# Guía 34 steps the circular does not list but the plan needs (divulgación).
-GUIA_34 = 0
-CRITERION_LABELS: Final[Mapping[int, str]] = {
-    **CRITERIA, GUIA_34: "Guía 34: divulgación del plan a la comunidad educativa"}
 
 
 class Severity(StrEnum):

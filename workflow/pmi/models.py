@@ -3,13 +3,18 @@
 The plan as a whole (``PmiPlan``: budget and divulgación), the hallazgos of the pruebas externas
 and internal evaluations, the objetivos with their metas, indicadores and actividades, and the
 top-priority oportunidades deferred (``Aplazamiento``); the labels of ``Fuente`` and
-``Trayectoria``. Formulating the plan is ``workflow.pmi.plan``'s.
+``Trayectoria``. Then what the Secretaría's review keeps: the snapshot frozen at each
+submission (``PmiSnapshot``), the itemized observations (``Observation``) and the criteria of
+Circular 0488 they and the checks are tagged with. Formulating the plan is
+``workflow.pmi.plan``'s; checking it ``checks``'; versions ``versions``'; reviewing ``review``'s.
 """
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from datetime import date, datetime
 from enum import Enum as PyEnum
+from typing import Any, Final
 
 from sqlalchemy import (
     JSON,
@@ -19,6 +24,7 @@ from sqlalchemy import (
     Date,
     Float,
     ForeignKey,
+    Integer,
     String,
     Table,
     Text,
@@ -27,7 +33,8 @@ from sqlalchemy import (
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from workflow.catalogo.models import CatalogComponente
-from workflow.models import Base, str_enum, utcnow
+from workflow.models import Base, User, str_enum, utcnow
+from workflow.observations import ObservationStatus
 
 MAX_SHORT = 300
 
@@ -239,3 +246,85 @@ class Aplazamiento(Base):
     componente: Mapped[CatalogComponente] = relationship()
 
     __table_args__ = (UniqueConstraint("ruta_id", "componente_id"),)
+
+
+# --- versions and review -------------------------------------------------------------------
+
+# The eight considerations of the circular, numbered as it lists them.
+CRITERIA: Final[Mapping[int, str]] = {
+    1: "Coherencia entre la autoevaluación institucional y las acciones del PMI",
+    2: "Coherencia entre los objetivos, metas e indicadores",
+    3: "Las metas contienen cantidad, unidad de medida y tiempo",
+    4: "El indicador es claro y está relacionado con la meta y el objetivo",
+    5: "Viabilidad de las acciones en tiempo y recursos",
+    6: "Las acciones son eficaces para cumplir los objetivos y metas",
+    7: "El PMI identifica las debilidades de las pruebas externas e internas",
+    8: "El PMI se articula con la oferta a estudiantes con trayectorias diversas",
+}
+# Guía 34 steps the circular does not list but the plan needs (divulgación).
+GUIA_34 = 0
+CRITERION_LABELS: Final[Mapping[int, str]] = {
+    **CRITERIA, GUIA_34: "Guía 34: divulgación del plan a la comunidad educativa"}
+
+
+class PmiSnapshot(Base):
+    __tablename__ = "pmi_snapshots"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    ruta_id: Mapped[int] = mapped_column(ForeignKey("rutas.id"), index=True)
+    # 1 for the first submission of the Ruta's PMI, 2 for the next, ...
+    number: Mapped[int] = mapped_column(Integer)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    created_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    content: Mapped[dict[str, Any]] = mapped_column(JSON)
+
+    created_by: Mapped[User | None] = relationship()
+
+    __table_args__ = (UniqueConstraint("ruta_id", "number", name="uq_pmi_snapshots_number"),)
+
+    @property
+    def label(self) -> str:
+        return f"Versión {self.number}"
+
+
+class Observation(Base):
+    __tablename__ = "pmi_observations"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    ruta_id: Mapped[int] = mapped_column(ForeignKey("rutas.id"), index=True)
+    # The version the revisor was reading; NULL only for plans sent before versions existed.
+    snapshot_id: Mapped[int | None] = mapped_column(ForeignKey("pmi_snapshots.id"))
+    element: Mapped[str] = mapped_column(String(40))
+    element_label: Mapped[str] = mapped_column(String(120))
+    criterion: Mapped[int] = mapped_column(Integer)
+    text: Mapped[str] = mapped_column(Text)
+    status: Mapped[ObservationStatus] = mapped_column(
+        str_enum(ObservationStatus, "observation_status"), default=ObservationStatus.BORRADOR)
+    author_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    returned_at: Mapped[datetime | None]
+    response: Mapped[str | None] = mapped_column(Text)
+    responded_at: Mapped[datetime | None]
+    responded_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    judged_at: Mapped[datetime | None]
+    judged_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+
+    author: Mapped[User] = relationship(foreign_keys=[author_id])
+    responded_by: Mapped[User | None] = relationship(foreign_keys=[responded_by_id])
+    snapshot: Mapped[PmiSnapshot | None] = relationship()
+
+    __table_args__ = (
+        CheckConstraint("criterion BETWEEN 0 AND 8", name="criterion_range"),
+        CheckConstraint("length(trim(text)) > 0", name="text_present"),
+        CheckConstraint("status = 'borrador' OR returned_at IS NOT NULL", name="sent_has_time"),
+        CheckConstraint("status <> 'respondida' OR response IS NOT NULL",
+                        name="answered_has_response"),
+    )
+
+    @property
+    def criterion_label(self) -> str:
+        return CRITERION_LABELS[self.criterion]
+
+    @property
+    def is_open(self) -> bool:
+        return self.status is not ObservationStatus.RESUELTA

@@ -15,16 +15,16 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import CheckConstraint, ForeignKey, Integer, String, Text, select
-from sqlalchemy.orm import Mapped, Session, mapped_column, relationship
+from sqlalchemy import select
+from sqlalchemy.orm import Session
 
 from workflow import observations as life
 from workflow.autoevaluacion.team import is_rector_of
 from workflow.errors import Forbidden, InvalidInput, NotEditable, NotFound
-from workflow.models import Base, Ruta, User, str_enum, utcnow
+from workflow.models import Ruta, User, utcnow
 from workflow.observations import ObservationStatus
 from workflow.pmi import versions as pmi_versions
-from workflow.pmi.checks import CRITERION_LABELS
+from workflow.pmi.models import CRITERION_LABELS, Observation, PmiSnapshot
 from workflow.pmi.plan import element_labels, plan_content
 from workflow.roles import Role
 from workflow.states import State
@@ -37,49 +37,6 @@ NO_OBSERVATIONS_REASON = (
     "PMI, sobre un elemento del plan o sobre «El plan en general», con el criterio de la "
     "Circular 0488 al que se refiere. El comentario general es opcional y acompaña a las "
     "observaciones.")
-
-
-class Observation(Base):
-    __tablename__ = "pmi_observations"
-
-    id: Mapped[int] = mapped_column(primary_key=True)
-    ruta_id: Mapped[int] = mapped_column(ForeignKey("rutas.id"), index=True)
-    # The version the revisor was reading; NULL only for plans sent before versions existed.
-    snapshot_id: Mapped[int | None] = mapped_column(ForeignKey("pmi_snapshots.id"))
-    element: Mapped[str] = mapped_column(String(40))
-    element_label: Mapped[str] = mapped_column(String(120))
-    criterion: Mapped[int] = mapped_column(Integer)
-    text: Mapped[str] = mapped_column(Text)
-    status: Mapped[ObservationStatus] = mapped_column(
-        str_enum(ObservationStatus, "observation_status"), default=ObservationStatus.BORRADOR)
-    author_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
-    created_at: Mapped[datetime] = mapped_column(default=utcnow)
-    returned_at: Mapped[datetime | None]
-    response: Mapped[str | None] = mapped_column(Text)
-    responded_at: Mapped[datetime | None]
-    responded_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
-    judged_at: Mapped[datetime | None]
-    judged_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
-
-    author: Mapped[User] = relationship(foreign_keys=[author_id])
-    responded_by: Mapped[User | None] = relationship(foreign_keys=[responded_by_id])
-    snapshot: Mapped[pmi_versions.PmiSnapshot | None] = relationship()
-
-    __table_args__ = (
-        CheckConstraint("criterion BETWEEN 0 AND 8", name="criterion_range"),
-        CheckConstraint("length(trim(text)) > 0", name="text_present"),
-        CheckConstraint("status = 'borrador' OR returned_at IS NOT NULL", name="sent_has_time"),
-        CheckConstraint("status <> 'respondida' OR response IS NOT NULL",
-                        name="answered_has_response"),
-    )
-
-    @property
-    def criterion_label(self) -> str:
-        return CRITERION_LABELS[self.criterion]
-
-    @property
-    def is_open(self) -> bool:
-        return self.status is not ObservationStatus.RESUELTA
 
 
 # --- queries ------------------------------------------------------------------------------
@@ -228,8 +185,8 @@ def send_drafts(session: Session, ruta: Ruta, *, now: datetime) -> list[Observat
 
 @dataclass(frozen=True)
 class SinceLastReview:
-    older: pmi_versions.PmiSnapshot
-    newer: pmi_versions.PmiSnapshot
+    older: PmiSnapshot
+    newer: PmiSnapshot
     changes: list[pmi_versions.ElementChange]
 
 
@@ -242,7 +199,7 @@ def since_last_review(session: Session, ruta: Ruta) -> SinceLastReview | None:
     if older is None:  # returns recorded before the history named the version
         reviewed_ids = [row.snapshot_id for row in observations(session, ruta)
                         if row.returned_at is not None and row.snapshot_id is not None]
-        older = (session.get(pmi_versions.PmiSnapshot, max(reviewed_ids)) if reviewed_ids
+        older = (session.get(PmiSnapshot, max(reviewed_ids)) if reviewed_ids
                  else None)
     if older is None and newer.number > 1:
         older = pmi_versions.get_snapshot(session, ruta, newer.number - 1)

@@ -17,35 +17,15 @@ from dataclasses import dataclass, field
 from datetime import date, datetime
 from typing import Any
 
-from sqlalchemy import JSON, ForeignKey, Integer, UniqueConstraint, func, select
-from sqlalchemy.orm import Mapped, Session, mapped_column, relationship
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
 
 from workflow.dates import fecha
 from workflow.errors import NotFound
-from workflow.models import Base, Ruta, RutaTransition, User, utcnow
-from workflow.pmi.models import FUENTE_LABELS, TRAYECTORIA_LABELS
+from workflow.models import Ruta, RutaTransition, User, utcnow
+from workflow.pmi.models import FUENTE_LABELS, TRAYECTORIA_LABELS, PmiSnapshot
 from workflow.pmi.plan import element_labels, plan_content
 from workflow.states import Trigger
-
-
-class PmiSnapshot(Base):
-    __tablename__ = "pmi_snapshots"
-
-    id: Mapped[int] = mapped_column(primary_key=True)
-    ruta_id: Mapped[int] = mapped_column(ForeignKey("rutas.id"), index=True)
-    # 1 for the first submission of the Ruta's PMI, 2 for the next, ...
-    number: Mapped[int] = mapped_column(Integer)
-    created_at: Mapped[datetime] = mapped_column(default=utcnow)
-    created_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
-    content: Mapped[dict[str, Any]] = mapped_column(JSON)
-
-    created_by: Mapped[User | None] = relationship()
-
-    __table_args__ = (UniqueConstraint("ruta_id", "number", name="uq_pmi_snapshots_number"),)
-
-    @property
-    def label(self) -> str:
-        return f"Versión {self.number}"
 
 
 def freeze(session: Session, ruta: Ruta, *, actor: User | None,
