@@ -72,7 +72,7 @@ def retry(message_id: int) -> Response | tuple[str, int]:
     found = get_in_scope(database, current_user, OutboxMessage, message_id)
     try:
         delivery.retry(database, found, actor=current_user,
-                     confirm_duplicate=request.form.get("confirmar") == "si")
+                       confirm_duplicate=request.form.get("confirmar") == "si")
     except (delivery.DuplicateRiskNotConfirmed, delivery.NotRetryable) as refused:
         database.rollback()
         return _render_message(found, error_message=refused.message), refused.status

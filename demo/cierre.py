@@ -152,7 +152,7 @@ def seed_previous_cycle(session: Session, school: School, *, admin: User,
     cierre_actions.close(session, ruta, reviewer=reviewer, expected_version=ruta.version,
                          now=datetime(2023, 11, 28, 16, 0, tzinfo=UTC),
                          observations="Evaluación final revisada. Resultados comunicados a la "
-                                "comunidad educativa.")
+                                      "comunidad educativa.")
     current = session.scalar(select(Ruta).where(Ruta.school_id == school.id,
                                                 Ruta.horizon_start_year == PREVIOUS_START + 3))
     if current is not None:

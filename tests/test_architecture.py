@@ -18,6 +18,7 @@ the bottom (see ``docs/arquitectura.md``):
 from __future__ import annotations
 
 import ast
+from functools import cache
 from pathlib import Path
 
 import pytest
@@ -63,6 +64,8 @@ def _modules() -> dict[str, Path]:
 
 
 MODULES = _modules()
+#: Every module parsed once; the tests below only read the trees.
+TREES = {module: ast.parse(path.read_text(encoding="utf-8")) for module, path in MODULES.items()}
 
 
 def _resolve(name: str) -> str | None:
@@ -76,7 +79,7 @@ def _imports(module: str) -> set[str]:
     path = MODULES[module]
     package = module if path.name == "__init__.py" else module.rpartition(".")[0]
     found: set[str] = set()
-    for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+    for node in ast.walk(TREES[module]):
         names: list[str] = []
         if isinstance(node, ast.Import):
             names = [alias.name for alias in node.names]
@@ -140,10 +143,9 @@ def test_imports_run_downward_only() -> None:
 
 def test_the_domain_imports_no_flask_and_no_demo() -> None:
     offending = []
-    for module, path in MODULES.items():
+    for module, tree in TREES.items():
         if not module.startswith("workflow"):
             continue
-        tree = ast.parse(path.read_text(encoding="utf-8"))
         for node in ast.walk(tree):
             if isinstance(node, ast.Import):
                 names = [alias.name for alias in node.names]
@@ -234,11 +236,12 @@ def test_upward_is_what_the_layers_say(module: str, target: str, upward: bool) -
     assert _upward(module, target) is upward
 
 
+@cache
 def _top_level_names(module: str) -> tuple[set[str], set[str]]:
     """(names ``module`` defines at its top level, names it imports from outside the project)."""
     defined: set[str] = set()
     foreign: set[str] = set()
-    statements = list(ast.parse(MODULES[module].read_text(encoding="utf-8")).body)
+    statements = list(TREES[module].body)
     while statements:
         node = statements.pop()
         if isinstance(node, (ast.ClassDef, ast.FunctionDef, ast.AsyncFunctionDef)):
@@ -259,8 +262,8 @@ def test_imports_name_the_module_that_defines_the_name() -> None:
     # No re-exports inside the project: a reader finds a name where its import says it is.
     # A module may pass on a library's name (``workflow.states`` wraps transitions' errors).
     misplaced = []
-    for module, path in MODULES.items():
-        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+    for module, tree in TREES.items():
+        for node in ast.walk(tree):
             if not isinstance(node, ast.ImportFrom) or node.level or node.module not in MODULES:
                 continue
             defined, foreign = _top_level_names(node.module)
@@ -273,10 +276,10 @@ def test_imports_name_the_module_that_defines_the_name() -> None:
 def test_every_table_lives_in_a_models_module() -> None:
     # One guess for a table: the core's in workflow/models.py, a package's in its models.py.
     elsewhere = []
-    for module, path in MODULES.items():
+    for module, tree in TREES.items():
         if not module.startswith("workflow") or module.rpartition(".")[2] == "models":
             continue
-        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+        for node in ast.walk(tree):
             declares = (isinstance(node, ast.ClassDef)
                         and any(isinstance(base, ast.Name) and base.id == "Base"
                                 for base in node.bases)) or (
@@ -290,8 +293,7 @@ def test_every_table_lives_in_a_models_module() -> None:
 def test_modules_are_small_or_say_why_not() -> None:
     oversized = []
     for module, path in MODULES.items():
-        text = path.read_text(encoding="utf-8")
-        lines = len(text.splitlines())
-        if lines > MAX_LINES and KEPT_WHOLE not in (ast.get_docstring(ast.parse(text)) or ""):
+        lines = len(path.read_text(encoding="utf-8").splitlines())
+        if lines > MAX_LINES and KEPT_WHOLE not in (ast.get_docstring(TREES[module]) or ""):
             oversized.append(f"{module} ({lines} lines)")
     assert oversized == []

@@ -170,8 +170,9 @@ class ReturnTarget(StrEnum):
 # The actor that is not a person: the daily pass that starts seguimiento on the plan's date.
 SYSTEM: Final = "sistema"
 
-# Named guards. Each is a fact about the Ruta's content that the service layer computes
-# before firing (``workflow.guards``); the machine only combines them.
+# Named guards. Each is a fact about the Ruta's content, computed before firing by the
+# provider the stage's ``actions`` module passes (``workflow.guards`` lists them); the machine
+# only combines them.
 GUARDS: Final[tuple[str, ...]] = (
     "self_assessment_complete",
     "pmi_passes_blocking_checks",

@@ -17,7 +17,7 @@ from workflow.roles import Role
 def test_a_model_without_a_rule_is_refused_instead_of_shown(db: Session,
                                                             make: Factory) -> None:
     class Unscoped:
-        __name__ = "Unscoped"
+        pass
 
     admin = make.user(Role.ADMINISTRADOR)
     with pytest.raises(TypeError, match="no scope rule for Unscoped"):

@@ -460,7 +460,7 @@ def test_progress_by_ruta_counts_reports_due_late_and_red(db: Session, make: Fac
     db.commit()
 
     found = progress.progress_by_ruta(db, [plan.ruta.id, quiet.ruta.id, approved.ruta.id],
-                                         today=date(2024, 12, 2))
+                                      today=date(2024, 12, 2))
     mine = found[plan.ruta.id]
     assert (mine.percent, mine.reports, mine.due, mine.late, mine.behind) == (55.0, 1, 2, 1, 1)
     assert mine.label == "55 % de avance · 1 de 2 informes · 1 tarde · 1 en rojo"

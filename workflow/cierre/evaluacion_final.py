@@ -6,7 +6,7 @@ alcanzada, no alcanzada), the value reached in the meta's unit and a comment; pe
 its final value; the lessons learned; and how the results were communicated to the
 comunidad educativa. The rector marks it «registrada» when every meta is judged and the
 lessons are written: that is the fact behind the ``final_evaluation_recorded`` guard of
-``cerrar`` (``workflow.guards``). Once the Ruta is closed nothing here changes.
+``cerrar`` (``workflow.cierre.actions``). Once the Ruta is closed nothing here changes.
 
 When recording opens: from the due date of the last seguimiento checkpoint of the horizon's
 last year, or from 1 November of that year, whichever comes first (``opens_on``). The school
