@@ -392,6 +392,8 @@ def _catalog_list_context() -> dict[str, Any]:
     return {
         "catalogs": found, "counts": catalogs.catalog_counts(database, [c.id for c in found]),
         "current": current, "rules": catalogs.rules_for(database, actor.secretaria_id),
+        "usage": catalogs.rule_set_usage(database, actor.secretaria_id),
+        "formulas": catalogs.PRIORITY_FORMULAS, "rule_values": None,
         "secretaria": database.get(Secretaria, actor.secretaria_id),
         "can_manage": actor.role is Role.ADMINISTRADOR,
     }
@@ -433,17 +435,22 @@ def catalog_upload() -> Response | tuple[str, int]:
 @roles_required(Role.ADMINISTRADOR)
 def catalog_rules() -> Response | tuple[str, int]:
     database = db_session()
+    given = {name: request.form.get(name, "") for name in catalogs.RULE_FIELDS}
     try:
-        rules = catalogs.set_rules(
-            database, actor=_actor(),
-            evidence_from_level=request.form.get("evidence_from_level", ""),
-            fortaleza_from_level=request.form.get("fortaleza_from_level", ""))
+        rules, stored = catalogs.set_rules(database, actor=_actor(), **given)
     except InvalidInput as invalid:
         database.rollback()
+        context = _catalog_list_context()
+        context["rule_values"] = given
         return render_template("autoevaluacion/catalogs.html", problems=[],
-                               errors=invalid.errors, **_catalog_list_context()), 422
+                               errors=invalid.errors, **context), 422
     _commit()
-    flash(f"Listo: {rules.evidence_label} {rules.cutoff_label}", "success")
+    if not stored:
+        flash("No cambió ninguna regla: se conserva el conjunto vigente.", "info")
+    else:
+        flash(f"Listo: se guardó el conjunto de reglas {rules.number}. Lo toman las Rutas que "
+              f"se abran desde ahora; las ya abiertas conservan el suyo. {rules.evidence_label} "
+              f"{rules.cutoff_label}", "success")
     return redirect(url_for("autoevaluacion.catalog_list"))
 
 

@@ -50,7 +50,12 @@ from workflow.autoevaluacion.team import (
     start_self_assessment,
     team,
 )
-from workflow.catalogo.catalog import Rules, load_shipped_catalogs, set_rules
+from workflow.catalogo.catalog import (
+    Rules,
+    current_rule_set,
+    load_shipped_catalogs,
+    set_rules,
+)
 from workflow.catalogo.models import Catalog, CatalogComponente, CatalogProceso
 from workflow.errors import Forbidden, GuardFailed, InvalidInput, NotEditable
 from workflow.models import OutboxMessage, Ruta, User
@@ -446,8 +451,8 @@ def test_ruta_without_an_instrument_cannot_be_submitted(db: Session, make: Facto
         "la autoevaluación con el instrumento vigente de la Secretaría."]
 
 
-def test_evidence_requirement_follows_the_secretaria_rules(db: Session, make: Factory,
-                                                           school: School) -> None:
+def test_evidence_requirement_is_the_rule_set_of_the_ruta(db: Session, make: Factory,
+                                                          school: School) -> None:
     rate_everything(db, school, level="4")
     for code in ("DIR.1.1", "DIR.1.2", "DIR.2.1", "ACA.1.1", "ACA.1.2"):
         db.scalar(select(Valoracion).where(
@@ -456,6 +461,9 @@ def test_evidence_requirement_follows_the_secretaria_rules(db: Session, make: Fa
     assert len(missing_items(db, school.ruta)) == 5
     admin = make.user(Role.ADMINISTRADOR, secretaria=school.ruta.school.secretaria)
     set_rules(db, actor=admin, evidence_from_level="5", fortaleza_from_level="3")
+    # The Ruta keeps the rules it opened with: the Secretaría's change is for later Rutas.
+    assert len(missing_items(db, school.ruta)) == 5
+    school.ruta.rule_set_id = current_rule_set(db, admin.secretaria_id).id
     assert missing_items(db, school.ruta) == []
 
 
@@ -595,8 +603,14 @@ def test_oportunidades_are_ordered_by_priority(db: Session, make: Factory,
     }, actor=school.rector)
     ordered = classification_for(db, school.ruta).oportunidades
     assert changed == 2
+    # The default formula adds urgencia, tendencia and impacto.
     assert [(o.item.code, o.score) for o in ordered] == [
-        ("DIR.2.1", 100), ("ACA.1.1", 8), ("DIR.1.1", None), ("DIR.1.2", None)]
+        ("DIR.2.1", 14), ("ACA.1.1", 6), ("DIR.1.1", None), ("DIR.1.2", None)]
+    admin = make.user(Role.ADMINISTRADOR, secretaria=school.ruta.school.secretaria)
+    set_rules(db, actor=admin, priority_formula="producto")
+    school.ruta.rule_set_id = current_rule_set(db, admin.secretaria_id).id
+    assert [(o.item.code, o.score) for o in classification_for(db, school.ruta).oportunidades][
+        :2] == [("DIR.2.1", 100), ("ACA.1.1", 8)]
     assert [o.item.code for o in top_oportunidades(db, school.ruta, 2)] == [
         "DIR.2.1", "ACA.1.1"]
     # All three blank clears a priority.

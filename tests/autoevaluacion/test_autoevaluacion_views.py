@@ -329,7 +329,8 @@ def test_priorities_are_saved_from_the_fortalezas_page(db: Session, make: Factor
     page = text_of(good)
     assert "Guardado: 1 priorización actualizada." in page
     first_row = page.split("<tbody>")[1].split("</tr>")[0]
-    assert "ACA.1.2 · Evaluación" in first_row and "<td>60" in first_row
+    # The rule set's default score is the sum (5 + 4 + 3), as the 2026 guide computes it.
+    assert "ACA.1.2 · Evaluación" in first_row and "<td>12" in first_row
 
 
 def test_printable_page_has_every_part(db: Session, make: Factory, web: WebClient) -> None:

@@ -244,13 +244,15 @@ def test_rules_default_and_change(db: Session, make: Factory) -> None:
     assert default.evidence_label == "Los niveles 3 y 4 exigen evidencia."
     assert default.cutoff_label == ("Oportunidad de mejoramiento: niveles 1 y 2. Fortaleza: "
                                     "niveles 3 y 4.")
-    changed = set_rules(db, actor=admin, evidence_from_level="2", fortaleza_from_level="4")
+    changed, stored = set_rules(db, actor=admin, evidence_from_level="2",
+                                fortaleza_from_level="4")
+    assert stored and changed.number == 1
     assert rules_for(db, admin.secretaria_id) == changed
     assert changed.evidence_label == "Los niveles 2, 3 y 4 exigen evidencia."
     assert changed.cutoff_label == ("Oportunidad de mejoramiento: niveles 1 a 3. Fortaleza: "
                                     "nivel 4.")
     assert set_rules(db, actor=admin, evidence_from_level="4",
-                     fortaleza_from_level="2").cutoff_label == (
+                     fortaleza_from_level="2")[0].cutoff_label == (
         "Oportunidad de mejoramiento: nivel 1. Fortaleza: niveles 2 a 4.")
 
 

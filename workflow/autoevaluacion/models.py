@@ -160,7 +160,3 @@ class Priorizacion(Base):
         CheckConstraint("tendencia BETWEEN 1 AND 5", name="tendencia_range"),
         CheckConstraint("impacto BETWEEN 1 AND 5", name="impacto_range"),
     )
-
-    @property
-    def score(self) -> int:
-        return self.urgencia * self.tendencia * self.impacto

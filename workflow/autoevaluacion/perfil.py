@@ -2,8 +2,9 @@
 
 From the valoraciones come averages and counts per level by proceso and área, compared with
 the school's previous Ruta (↑/↓/=); the componentes split into fortalezas and oportunidades
-by the Secretaría's cut-off, and the team weighs each oportunidad (urgencia × tendencia ×
-impacto) to say where the PMI starts. Services flush, never commit.
+by the cut-off of the Ruta's rule set, and the team weighs each oportunidad (urgencia,
+tendencia, impacto, added or multiplied as the rule set says) to say where the PMI starts.
+Services flush, never commit.
 """
 
 from __future__ import annotations
@@ -18,7 +19,7 @@ from sqlalchemy.orm import Session
 from workflow.autoevaluacion.models import Priorizacion
 from workflow.autoevaluacion.ratings import valoraciones
 from workflow.autoevaluacion.team import editable_area_ids, require_editable
-from workflow.catalogo.catalog import Rules, rules_for
+from workflow.catalogo.catalog import Rules, rules_of
 from workflow.catalogo.models import LEVELS, Catalog
 from workflow.errors import Forbidden, InvalidInput
 from workflow.models import Ruta, User, utcnow
@@ -258,10 +259,8 @@ def perfil_for(session: Session, ruta: Ruta) -> tuple[Perfil, Ruta | None]:
 class Oportunidad:
     item: Rated
     priority: Priorizacion | None
-
-    @property
-    def score(self) -> int | None:
-        return None if self.priority is None else self.priority.score
+    # By the rule set's formula; None while the team has not prioritised it.
+    score: int | None = None
 
 
 @dataclass(frozen=True)
@@ -274,15 +273,18 @@ def classify(items: Sequence[Rated], rules: Rules,
              priorities: Mapping[int, Priorizacion] | None = None) -> Classification:
     """Fortalezas and oportunidades by the cut-off; oportunidades most urgent first.
 
-    Prioritised oportunidades come first, by urgencia × tendencia × impacto (ties: lower
+    Prioritised oportunidades come first, by the rule set's score (ties: lower
     level, then the instrument's order); the ones not prioritised yet follow by level.
     """
     priorities = priorities or {}
     rated = [item for item in items if item.level is not None]
     fortalezas = [item for item in rated if rules.is_fortaleza(item.level)]  # type: ignore[arg-type]
     order = {item.code: index for index, item in enumerate(items)}
-    oportunidades = [Oportunidad(item, priorities.get(item.componente_id))
-                     for item in rated if not rules.is_fortaleza(item.level)]  # type: ignore[arg-type]
+    oportunidades = [Oportunidad(item, priority, None if priority is None else
+                                 rules.priority_score(priority.urgencia, priority.tendencia,
+                                                      priority.impacto))
+                     for item in rated if not rules.is_fortaleza(item.level)  # type: ignore[arg-type]
+                     for priority in [priorities.get(item.componente_id)]]
     oportunidades.sort(key=lambda o: (o.score is None, -(o.score or 0), o.item.level,
                                       order[o.item.code]))
     return Classification(fortalezas, oportunidades)
@@ -294,7 +296,7 @@ def priorities_of(session: Session, ruta: Ruta) -> dict[int, Priorizacion]:
 
 
 def classification_for(session: Session, ruta: Ruta) -> Classification:
-    return classify(rated_items(session, ruta), rules_for(session, ruta.school.secretaria_id),
+    return classify(rated_items(session, ruta), rules_of(session, ruta),
                     priorities_of(session, ruta))
 
 
@@ -327,7 +329,7 @@ def save_priorities(session: Session, ruta: Ruta, entries: Mapping[int, Priority
                         "oportunidades de mejoramiento de sus áreas.")
     require_editable(session, ruta)
     items = {item.componente_id: item for item in rated_items(session, ruta)}
-    rules = rules_for(session, ruta.school.secretaria_id)
+    rules = rules_of(session, ruta)
     areas = {area.code: area for area in ruta.catalog.areas}  # type: ignore[attr-defined]
     errors: dict[str, list[str]] = {}
     accepted: list[tuple[int, tuple[int, int, int] | None]] = []

@@ -28,7 +28,7 @@ from workflow.autoevaluacion.team import (
     require_editable,
     team,
 )
-from workflow.catalogo.catalog import Rules, rules_for
+from workflow.catalogo.catalog import Rules, rules_of
 from workflow.catalogo.models import LEVELS, Catalog, CatalogArea, CatalogComponente, CatalogProceso
 from workflow.errors import Forbidden, InvalidInput, NotFound
 from workflow.models import Ruta, User, utcnow
@@ -134,7 +134,7 @@ def save_proceso(session: Session, ruta: Ruta, proceso: CatalogProceso,
     if errors:
         raise InvalidInput(errors)
 
-    rules = rules_for(session, ruta.school.secretaria_id)
+    rules = rules_of(session, ruta)
     existing = {valoracion.componente_id: valoracion for valoracion in session.scalars(
         select(Valoracion).where(Valoracion.ruta_id == ruta.id,
                                  Valoracion.componente_id.in_([c.id for c, *_ in accepted])))}
@@ -222,7 +222,7 @@ def missing_items(session: Session, ruta: Ruta) -> list[Missing]:
         found.append(Missing("Revisión de la identidad institucional: falta "
                              + join_phrases(gaps) + ".", "identity"))
     rated = valoraciones(session, ruta)
-    rules = rules_for(session, ruta.school.secretaria_id)
+    rules = rules_of(session, ruta)
     for area in catalog.areas:
         for proceso in area.procesos:
             unrated = [c for c in proceso.componentes
@@ -277,7 +277,7 @@ def overview(session: Session, ruta: Ruta, actor: User) -> Overview:
     rated = valoraciones(session, ruta)
     by_area = progress_by_area(catalog, rated) if catalog else {}
     return Overview(
-        ruta=ruta, catalog=catalog, rules=rules_for(session, ruta.school.secretaria_id),
+        ruta=ruta, catalog=catalog, rules=rules_of(session, ruta),
         by_area=by_area, overall=overall_progress(by_area),
         missing=missing_items(session, ruta) if is_editable(ruta) else [],
         identity=session.get(IdentityReview, ruta.id), members=team(session, ruta),

@@ -36,30 +36,68 @@ from workflow.catalogo.models import (
     CatalogComponente,
     CatalogProceso,
     InstrumentSettings,
+    RuleSet,
 )
 from workflow.errors import Forbidden, InvalidInput, NotFound
-from workflow.models import User, utcnow
+from workflow.models import Ruta, User, utcnow
 from workflow.roles import Role
 
 SHIPPED_DIR = Path(__file__).resolve().parents[2] / "catalogs"
 # The instrument Circular 0488 de 2023 refers to: current for a Secretaría that chose none.
 DEFAULT_CATALOG_SLUG = "guia34-2008"
-DEFAULT_EVIDENCE_FROM_LEVEL = 3
-DEFAULT_FORTALEZA_FROM_LEVEL = 3
+PRIORITY_FORMULAS = {"suma": "suma (urgencia + tendencia + impacto)",
+                     "producto": "producto (urgencia × tendencia × impacto)"}
 
 
 @dataclass(frozen=True)
 class Rules:
-    """The autoevaluación rules in force for a Secretaría."""
+    """The settings that decide a Ruta's results: one ``RuleSet`` version, as plain values."""
 
-    evidence_from_level: int = DEFAULT_EVIDENCE_FROM_LEVEL
-    fortaleza_from_level: int = DEFAULT_FORTALEZA_FROM_LEVEL
+    evidence_from_level: int = 3
+    fortaleza_from_level: int = 3
+    priority_formula: str = "suma"
+    priority_count: int = 3
+    min_text_chars: int = 20
+    min_text_words: int = 3
+    team_min_members: int = 4
+    team_min_estamentos: int = 2
+    # The version the values come from; None for the defaults of a Ruta opened without one.
+    number: int | None = None
 
     def needs_evidence(self, level: int | None) -> bool:
         return level is not None and level >= self.evidence_from_level
 
     def is_fortaleza(self, level: int) -> bool:
         return level >= self.fortaleza_from_level
+
+    def priority_score(self, urgencia: int, tendencia: int, impacto: int) -> int:
+        if self.priority_formula == "producto":
+            return urgencia * tendencia * impacto
+        return urgencia + tendencia + impacto
+
+    def is_sentence(self, text: str) -> bool:
+        """Long enough to be read: the rule set's characters and words."""
+        cleaned = " ".join(text.split())
+        return (len(cleaned) >= self.min_text_chars
+                and len(cleaned.split(" ")) >= self.min_text_words)
+
+    @property
+    def sentence_label(self) -> str:
+        return (f"al menos {self.min_text_chars} caracteres y {self.min_text_words} "
+                f"{'palabra' if self.min_text_words == 1 else 'palabras'}")
+
+    @property
+    def formula_label(self) -> str:
+        return PRIORITY_FORMULAS[self.priority_formula]
+
+    def as_dict(self) -> dict[str, Any]:
+        return {name: getattr(self, name) for name in RULE_FIELDS}
+
+    @classmethod
+    def of(cls, row: RuleSet | None) -> Rules:
+        if row is None:
+            return cls()
+        return cls(**{name: getattr(row, name) for name in RULE_FIELDS}, number=row.number)
 
     @property
     def evidence_label(self) -> str:
@@ -234,19 +272,56 @@ def current_catalog_id(session: Session, secretaria_id: int) -> int | None:
     return None if found is None else found.id
 
 
-def rules_for(session: Session, secretaria_id: int) -> Rules:
+RULE_FIELDS = ("evidence_from_level", "fortaleza_from_level", "priority_formula",
+               "priority_count", "min_text_chars", "min_text_words", "team_min_members",
+               "team_min_estamentos")
+
+
+def current_rule_set(session: Session, secretaria_id: int) -> RuleSet | None:
+    """The rule set Rutas of the Secretaría opened now take (None: never set, the defaults)."""
     settings = settings_of(session, secretaria_id)
-    if settings is None:
-        return Rules()
-    return Rules(settings.evidence_from_level, settings.fortaleza_from_level)
+    return None if settings is None else settings.rule_set
+
+
+def rules_for(session: Session, secretaria_id: int) -> Rules:
+    """The Secretaría's current rules: what a Ruta opened now would take."""
+    return Rules.of(current_rule_set(session, secretaria_id))
+
+
+def rules_of(session: Session, ruta: Ruta) -> Rules:
+    """The rules pinned to ``ruta`` when it opened; a later change never alters them."""
+    rule_set_id = ruta.rule_set_id  # type: ignore[attr-defined]
+    return Rules.of(None if rule_set_id is None else session.get(RuleSet, rule_set_id))
+
+
+def pin_rule_set(session: Session, secretaria_id: int) -> int:
+    """The id of the Secretaría's current rule set, storing the defaults as version 1 when it
+    has none yet, so that every Ruta opened is pinned to a stored version. Flushes."""
+    found = current_rule_set(session, secretaria_id)
+    if found is None:
+        found = _store_rule_set(session, secretaria_id, Rules(), actor=None)
+    return found.id
+
+
+def _store_rule_set(session: Session, secretaria_id: int, rules: Rules, *,
+                    actor: User | None) -> RuleSet:
+    number = (session.scalar(select(func.max(RuleSet.number))
+                             .where(RuleSet.secretaria_id == secretaria_id)) or 0) + 1
+    row = RuleSet(secretaria_id=secretaria_id, number=number, created_at=utcnow(),
+                  created_by_id=None if actor is None else actor.id, **rules.as_dict())
+    session.add(row)
+    session.flush()
+    settings = _settings_row(session, secretaria_id)
+    settings.rule_set_id = row.id
+    settings.updated_at = utcnow()
+    session.flush()
+    return row
 
 
 def _settings_row(session: Session, secretaria_id: int) -> InstrumentSettings:
     settings = settings_of(session, secretaria_id)
     if settings is None:
-        settings = InstrumentSettings(secretaria_id=secretaria_id,
-                                      evidence_from_level=DEFAULT_EVIDENCE_FROM_LEVEL,
-                                      fortaleza_from_level=DEFAULT_FORTALEZA_FROM_LEVEL)
+        settings = InstrumentSettings(secretaria_id=secretaria_id)
         session.add(settings)
     return settings
 
@@ -262,27 +337,65 @@ def set_current_catalog(session: Session, catalog: Catalog, *, actor: User) -> N
     session.flush()
 
 
-def set_rules(session: Session, *, actor: User, evidence_from_level: str | int,
-              fortaleza_from_level: str | int) -> Rules:
-    """Change when evidence is required and where fortalezas start. Flushes."""
+# (field, allowed values, Spanish message when the value is not one of them)
+_RULE_INPUTS: tuple[tuple[str, range | tuple[str, ...], str], ...] = (
+    ("evidence_from_level", range(1, 6),
+     "Elija desde qué nivel se exige evidencia (1 a 4), o «nunca»."),
+    ("fortaleza_from_level", range(2, 5),
+     "Elija desde qué nivel un componente es fortaleza (2, 3 o 4)."),
+    ("priority_formula", tuple(PRIORITY_FORMULAS),
+     "Elija cómo se calcula el puntaje de prioridad: suma o producto."),
+    ("priority_count", range(1, 11),
+     "Las oportunidades prioritarias que el PMI debe atender son de 1 a 10."),
+    ("min_text_chars", range(1, 201),
+     "El mínimo de caracteres de un texto es un número de 1 a 200."),
+    ("min_text_words", range(1, 31),
+     "El mínimo de palabras de un texto es un número de 1 a 30."),
+    ("team_min_members", range(1, 31),
+     "El mínimo de integrantes del equipo de gestión es un número de 1 a 30."),
+    ("team_min_estamentos", range(1, 8),
+     "El mínimo de estamentos del equipo de gestión es un número de 1 a 7."),
+)
+
+
+def set_rules(session: Session, *, actor: User, **given: str | int) -> tuple[Rules, bool]:
+    """Store a new rule set version from the given values (absent ones keep the current).
+
+    Returns the rules and whether a new version was stored (False when nothing changed).
+    Rutas already opened keep their version. All or nothing; flushes.
+    """
     _require_admin(actor)
+    current = rules_for(session, actor.secretaria_id)
     errors: dict[str, list[str]] = {}
-    evidence = _int_in(evidence_from_level, range(1, 6))
-    if evidence is None:
-        errors["evidence_from_level"] = ["Elija desde qué nivel se exige evidencia (1 a 4), o "
-                                         "«nunca»."]
-    cutoff = _int_in(fortaleza_from_level, range(2, 5))
-    if cutoff is None:
-        errors["fortaleza_from_level"] = ["Elija desde qué nivel un componente es fortaleza "
-                                          "(2, 3 o 4)."]
+    values: dict[str, Any] = {}
+    for name, allowed, message in _RULE_INPUTS:
+        raw = given.get(name, getattr(current, name))
+        if isinstance(allowed, range):
+            value: Any = _int_in(raw, allowed)
+        else:
+            value = str(raw).strip() if str(raw).strip() in allowed else None
+        if value is None:
+            errors[name] = [message]
+        values[name] = value
     if errors:
         raise InvalidInput(errors)
-    settings = _settings_row(session, actor.secretaria_id)
-    settings.evidence_from_level = evidence  # type: ignore[assignment]
-    settings.fortaleza_from_level = cutoff  # type: ignore[assignment]
-    settings.updated_at = utcnow()
-    session.flush()
-    return Rules(settings.evidence_from_level, settings.fortaleza_from_level)
+    wanted = Rules(**values)
+    if wanted.as_dict() == current.as_dict() \
+            and current_rule_set(session, actor.secretaria_id) is not None:
+        return current, False
+    row = _store_rule_set(session, actor.secretaria_id, wanted, actor=actor)
+    return Rules.of(row), True
+
+
+def rule_set_usage(session: Session, secretaria_id: int) -> list[tuple[RuleSet, int]]:
+    """Every rule set version of the Secretaría, newest first, with how many Rutas use it."""
+    counts = dict(session.execute(
+        select(Ruta.rule_set_id, func.count())  # type: ignore[attr-defined]
+        .where(Ruta.rule_set_id.is_not(None))  # type: ignore[attr-defined]
+        .group_by(Ruta.rule_set_id)).all())  # type: ignore[attr-defined]
+    rows = session.scalars(select(RuleSet).where(RuleSet.secretaria_id == secretaria_id)
+                           .order_by(RuleSet.number.desc()))
+    return [(row, counts.get(row.id, 0)) for row in rows]
 
 
 def _int_in(value: str | int, allowed: range) -> int | None:

@@ -1,7 +1,8 @@
 """The catalog tables: versions of the instrument, their áreas, procesos and componentes.
 
-Also each Secretaría's ``InstrumentSettings`` (its current catalog and its rules), the
-column that pins a Ruta to its catalog, and the scope rule of ``Catalog``.
+Also the versioned ``RuleSet`` (the settings that decide a Ruta's results), each Secretaría's
+``InstrumentSettings`` (its current catalog and rule set), the columns that pin a Ruta to its
+catalog and rule set, and the scope rule of ``Catalog``.
 """
 
 from __future__ import annotations
@@ -135,29 +136,73 @@ class CatalogComponente(Base):
     __table_args__ = (UniqueConstraint("catalog_id", "code"),)
 
 
-class InstrumentSettings(Base):
-    """A Secretaría's choices about the autoevaluación: its current catalog and its rules.
+class RuleSet(Base):
+    """One version of the settings that decide a Ruta's results, never edited in place.
 
-    No row means the defaults: the shipped Guía 34 of 2008, evidence required from level 3,
-    fortaleza from level 3.
+    A Secretaría's change of any setting stores a new version (``number`` + 1); every Ruta keeps
+    the version it was opened with (``Ruta.rule_set_id``), so a change never moves a verdict of
+    a Ruta already opened, sent, approved or closed.
+    """
+
+    __tablename__ = "rule_sets"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    secretaria_id: Mapped[int] = mapped_column(ForeignKey("secretarias.id"), index=True)
+    # 1 for a Secretaría's first version, 2 for the next, ...
+    number: Mapped[int] = mapped_column(Integer)
+    # Evidence is required for levels >= this; 5 means never.
+    evidence_from_level: Mapped[int] = mapped_column(Integer, default=3)
+    # Levels >= this are fortalezas, the ones below oportunidades de mejoramiento.
+    fortaleza_from_level: Mapped[int] = mapped_column(Integer, default=3)
+    # How urgencia, tendencia and impacto make one score: "suma" (Guía 2026) or "producto".
+    priority_formula: Mapped[str] = mapped_column(String(16), default="suma")
+    # How many of the prioritised oportunidades the PMI must attend or defer with a reason.
+    priority_count: Mapped[int] = mapped_column(Integer, default=3)
+    # A text meant to be read (objetivo, meta, actividad, hallazgo, misión...) has at least
+    # this many characters and words.
+    min_text_chars: Mapped[int] = mapped_column(Integer, default=20)
+    min_text_words: Mapped[int] = mapped_column(Integer, default=3)
+    # The equipo de gestión needed to send the autoevaluación.
+    team_min_members: Mapped[int] = mapped_column(Integer, default=4)
+    team_min_estamentos: Mapped[int] = mapped_column(Integer, default=2)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    created_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+
+    created_by: Mapped[User | None] = relationship()
+
+    __table_args__ = (
+        UniqueConstraint("secretaria_id", "number", name="uq_rule_sets_number"),
+        CheckConstraint("evidence_from_level BETWEEN 1 AND 5", name="evidence_from_level"),
+        CheckConstraint("fortaleza_from_level BETWEEN 2 AND 4", name="fortaleza_from_level"),
+        CheckConstraint("priority_formula IN ('suma', 'producto')", name="priority_formula"),
+        CheckConstraint("priority_count BETWEEN 1 AND 10", name="priority_count"),
+        CheckConstraint("min_text_chars BETWEEN 1 AND 200", name="min_text_chars"),
+        CheckConstraint("min_text_words BETWEEN 1 AND 30", name="min_text_words"),
+        CheckConstraint("team_min_members BETWEEN 1 AND 30", name="team_min_members"),
+        CheckConstraint("team_min_estamentos BETWEEN 1 AND 7", name="team_min_estamentos"),
+    )
+
+    @property
+    def label(self) -> str:
+        return f"Conjunto de reglas {self.number}"
+
+
+class InstrumentSettings(Base):
+    """A Secretaría's choices about the autoevaluación: its current catalog and rule set.
+
+    No row means the defaults: the shipped Guía 34 of 2008 and the default rules.
     """
 
     __tablename__ = "instrument_settings"
 
     secretaria_id: Mapped[int] = mapped_column(ForeignKey("secretarias.id"), primary_key=True)
     catalog_id: Mapped[int | None] = mapped_column(ForeignKey("catalogs.id"))
-    # Evidence is required for levels >= this; 5 means never.
-    evidence_from_level: Mapped[int] = mapped_column(Integer, default=3)
-    # Levels >= this are fortalezas, the ones below oportunidades de mejoramiento.
-    fortaleza_from_level: Mapped[int] = mapped_column(Integer, default=3)
+    # The rule set Rutas opened from now on take.
+    rule_set_id: Mapped[int | None] = mapped_column(ForeignKey("rule_sets.id"))
     updated_at: Mapped[datetime] = mapped_column(default=utcnow)
 
     catalog: Mapped[Catalog | None] = relationship()
-
-    __table_args__ = (
-        CheckConstraint("evidence_from_level BETWEEN 1 AND 5", name="evidence_from_level"),
-        CheckConstraint("fortaleza_from_level BETWEEN 2 AND 4", name="fortaleza_from_level"),
-    )
+    rule_set: Mapped[RuleSet | None] = relationship()
 
 
 # The version a Ruta was opened with. Declared here, next to what it points to, so the core
@@ -166,3 +211,7 @@ class InstrumentSettings(Base):
 Ruta.catalog_id = mapped_column(  # type: ignore[attr-defined]
     "catalog_id", ForeignKey("catalogs.id"), nullable=True, index=True)
 Ruta.catalog = relationship(Catalog)  # type: ignore[attr-defined]
+# The rule set a Ruta was opened with (NULL: the defaults, for a Ruta opened without a set).
+Ruta.rule_set_id = mapped_column(  # type: ignore[attr-defined]
+    "rule_set_id", ForeignKey("rule_sets.id"), nullable=True, index=True)
+Ruta.rule_set = relationship(RuleSet)  # type: ignore[attr-defined]

@@ -12,7 +12,7 @@ from datetime import datetime
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from workflow.catalogo.catalog import current_catalog_id
+from workflow.catalogo.catalog import current_catalog_id, pin_rule_set
 from workflow.errors import Forbidden
 from workflow.models import OPENED, Ruta, RutaTransition, School, User, utcnow
 from workflow.roles import Role
@@ -39,7 +39,9 @@ def open_ruta(session: Session, school: School, *, actor: User | None,
     ruta = Ruta(school=school, horizon_start_year=start, horizon_end_year=start + length - 1,
                 state=State.BORRADOR, state_changed_at=moment, created_at=moment,
                 # Pinned: a later change of the Secretaría's catalog never alters this Ruta.
-                catalog_id=current_catalog_id(session, school.secretaria_id))
+                catalog_id=current_catalog_id(session, school.secretaria_id),
+                # Pinned too: a later change of the Secretaría's rules never moves its results.
+                rule_set_id=pin_rule_set(session, school.secretaria_id))
     session.add(ruta)
     session.add(RutaTransition(ruta=ruta, trigger=OPENED, from_state=None,
                                to_state=State.BORRADOR, at=moment,

@@ -28,6 +28,7 @@ from sqlalchemy.orm import Session
 
 from workflow.autoevaluacion.perfil import classification_for
 from workflow.autoevaluacion.team import is_rector_of, member_for
+from workflow.catalogo.catalog import rules_of
 from workflow.catalogo.models import CatalogComponente
 from workflow.errors import Forbidden, InvalidInput, NotEditable, NotFound
 from workflow.models import Ruta, User, utcnow
@@ -405,6 +406,8 @@ def plan_content(session: Session, ruta: Ruta) -> dict[str, Any]:
     plan = session.get(PmiPlan, ruta.id)
     return {
         "horizon": [ruta.horizon_start_year, ruta.horizon_end_year],
+        # The Ruta's pinned rule set, frozen with every snapshot so its verdicts never move.
+        "rules": rules_of(session, ruta).as_dict(),
         "autoevaluacion": autoevaluacion_summary(session, ruta),
         "plan": {"presupuesto": plan.presupuesto if plan else None,
                  "divulgacion": plan.divulgacion if plan else "",
