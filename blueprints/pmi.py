@@ -153,6 +153,8 @@ def _element_values(kind: str, element: Any) -> dict[str, Any]:
         values["componentes"] = [str(c.id) for c in element.componentes]
     if kind == "objetivo":
         values["hallazgos"] = [str(h.id) for h in element.hallazgos]
+    if kind in ("meta", "indicador"):
+        values[f"tipo_{kind}"] = element.tipo.value
     if kind == "indicador":
         values["binario"] = "1" if element.binario else ""
         values.update({f"meta_{year}": target

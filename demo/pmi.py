@@ -58,14 +58,14 @@ def fill_demo_pmi(session: Session, ruta: Ruta, *, actor: User, complete: bool =
     objetivo = save("objetivo", enunciado="Mejorar los desempeños en matemáticas de los "
                     "estudiantes de la media, con énfasis en el razonamiento cuantitativo.",
                     componentes=[str(c) for c in first], hallazgos=[str(saber.id)])
-    meta = save("meta", objetivo_id=str(objetivo.id), tipo=MetaTipo.ALCANZAR.value,
+    meta = save("meta", objetivo_id=str(objetivo.id), tipo_meta=MetaTipo.ALCANZAR.value,
                 enunciado=f"Aumentar al 45 % la proporción de estudiantes de 11.° por encima "
                           f"del nivel mínimo en matemáticas de Saber 11 a noviembre de {end}.",
                 cantidad="45", unidad="%", fecha_limite=date(end, 11, 30).isoformat(),
                 linea_base="32")
     if not complete:
         return
-    save("indicador", meta_id=str(meta.id), tipo="resultado",
+    save("indicador", meta_id=str(meta.id), tipo_indicador="resultado",
          nombre="Porcentaje de estudiantes de 11.° en los niveles 2, 3 y 4 de matemáticas",
          formula="Estudiantes de 11.° en los niveles 2 a 4 de matemáticas / estudiantes de "
                  "11.° evaluados × 100",
@@ -98,13 +98,13 @@ def fill_demo_pmi(session: Session, ruta: Ruta, *, actor: User, complete: bool =
     second = save("objetivo", enunciado="Fortalecer el seguimiento académico y la evaluación "
                   "formativa en la básica secundaria.",
                   componentes=[str(c) for c in rest or first], hallazgos=[str(interna.id)])
-    meta_two = save("meta", objetivo_id=str(second.id), tipo=MetaTipo.REDUCIR_A.value,
+    meta_two = save("meta", objetivo_id=str(second.id), tipo_meta=MetaTipo.REDUCIR_A.value,
                     enunciado=f"Reducir al 8 % la reprobación de lenguaje y matemáticas de 6.° "
                               f"a 9.° a diciembre de {middle}.",
                     cantidad="8", unidad="%", fecha_limite=date(middle, 12, 10).isoformat(),
                     linea_base="14")
     targets = {start: "11", middle: "8"}
-    save("indicador", meta_id=str(meta_two.id), tipo="resultado",
+    save("indicador", meta_id=str(meta_two.id), tipo_indicador="resultado",
          nombre="Tasa de reprobación en lenguaje y matemáticas de 6.° a 9.°",
          formula="Estudiantes de 6.° a 9.° que reprueban lenguaje o matemáticas / "
                  "estudiantes matriculados de 6.° a 9.° × 100",

@@ -221,7 +221,7 @@ def count(db: Session, model: type[Any]) -> int:
     return db.scalar(select(func.count()).select_from(model)) or 0
 
 
-META = {"tipo": "alcanzar", "enunciado": "Aumentar al 45 % los estudiantes sobre el mínimo.",
+META = {"tipo_meta": "alcanzar", "enunciado": "Aumentar al 45 % los estudiantes sobre el mínimo.",
         "cantidad": "45", "unidad": "%", "fecha_limite": "2026-11-30", "linea_base": "32"}
 
 
@@ -231,22 +231,22 @@ META = {"tipo": "alcanzar", "enunciado": "Aumentar al 45 % los estudiantes sobre
                    "la línea base (32)."],
       "enunciado": ["El enunciado dice 45, pero la cantidad de la meta es 10: corrija uno de "
                     "los dos."]}),
-    ({"tipo": "reducir_a", "enunciado": "Disminuir la deserción escolar al 40 % en la media.",
+    ({"tipo_meta": "reducir_a", "enunciado": "Disminuir la deserción escolar al 40 % en la media.",
       "cantidad": "40"},
      {"cantidad": ["Una meta «reducir a» termina por debajo de la línea base (32), pero la "
                    "cantidad es 40."]}),
-    ({"tipo": "reducir_en", "enunciado": "Reducir la reprobación en la básica secundaria.",
+    ({"tipo_meta": "reducir_en", "enunciado": "Reducir la reprobación en la básica secundaria.",
       "cantidad": "40"},
      {"cantidad": ["La reducción (40) es mayor que la línea base (32): la meta quedaría por "
                    "debajo de 0."]}),
-    ({"tipo": "aumentar_en", "linea_base": "",
+    ({"tipo_meta": "aumentar_en", "linea_base": "",
       "enunciado": "Aumentar el promedio de lectura crítica de la media."},
      {"linea_base": ["Una meta «aumentar en» necesita la línea base: la meta se mide desde "
                      "ella."]}),
-    ({"tipo": "aumentar_en", "cantidad": "80",
+    ({"tipo_meta": "aumentar_en", "cantidad": "80",
       "enunciado": "Aumentar en 80 puntos los estudiantes sobre el mínimo."},
      {"cantidad": ["La meta llegaría a 112 %: un porcentaje no pasa de 100."]}),
-    ({"tipo": "subir"}, {"tipo": ["Elija el tipo de meta."]}),
+    ({"tipo_meta": "subir"}, {"tipo_meta": ["Elija el tipo de meta."]}),
     ({"enunciado": "x"},
      {"enunciado": ["Escriba la meta en una frase que se pueda leer: al menos 20 caracteres "
                     "y 3 palabras."]}),
@@ -267,12 +267,12 @@ def test_meta_of_each_type_is_saved_with_it(db: Session, make: Factory) -> None:
     ruta, rector = formulating(make)
     objetivo = an_objetivo(db, ruta, rector)
     meta = pmi.save_element(db, ruta, "meta", None, {
-        **META, "objetivo_id": str(objetivo.id), "tipo": "reducir_en", "cantidad": "5",
+        **META, "objetivo_id": str(objetivo.id), "tipo_meta": "reducir_en", "cantidad": "5",
         "unidad": "puntos porcentuales", "linea_base": "14",
         "enunciado": "Reducir en 5 puntos porcentuales la reprobación de 6.° a 9.°."},
         actor=rector)
     indicator = pmi.save_element(db, ruta, "indicador", None, {
-        "meta_id": str(meta.id), "tipo": "resultado", "nombre": "Tasa de reprobación",
+        "meta_id": str(meta.id), "tipo_indicador": "resultado", "nombre": "Tasa de reprobación",
         "formula": "Reprobados / matriculados × 100", "unidad": "%", "frecuencia": "Anual",
         "fuente": "SIMAT", "linea_base": "14", "meta_2024": "12", "meta_2025": "10",
         "meta_2026": "9"}, actor=rector)
@@ -291,7 +291,7 @@ def test_binary_indicator_values_are_zero_or_one(db: Session, make: Factory) -> 
         "linea_base": "0",
         "enunciado": "Lograr que el Consejo Directivo apruebe el acuerdo de convivencia."},
         actor=rector)
-    form = {"meta_id": str(meta.id), "tipo": "resultado", "binario": "1",
+    form = {"meta_id": str(meta.id), "tipo_indicador": "resultado", "binario": "1",
             "nombre": "Acuerdo aprobado", "formula": "Acta del Consejo Directivo",
             "frecuencia": "Anual", "fuente": "Actas", "linea_base": "0", "meta_2024": "0",
             "meta_2025": "2", "meta_2026": "1"}

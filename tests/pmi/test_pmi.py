@@ -46,7 +46,8 @@ def count(db: Session, model: type[Any]) -> int:
 def an_objetivo(db: Session, ruta: Ruta, rector: User) -> Objetivo:
     componente = ruta.catalog.componentes[0]  # type: ignore[attr-defined]
     return pmi.save_element(db, ruta, "objetivo", None, {
-        "enunciado": "Mejorar los desempeños en matemáticas de la media.", "componentes": [str(componente.id)]},
+        "enunciado": "Mejorar los desempeños en matemáticas de la media.",
+        "componentes": [str(componente.id)]},
         actor=rector)
 
 
@@ -88,7 +89,8 @@ def test_bad_input_is_refused_with_a_spanish_message_and_nothing_saved(
     meta = pmi.save_element(db, ruta, "meta", None, {**META, "objetivo_id": str(objetivo.id)},
                             actor=rector)
     form = ({**META, "objetivo_id": str(objetivo.id)} if kind == "meta" else
-            {"meta_id": str(meta.id), "descripcion": "Talleres semanales de resolución de problemas.", "costo": "100000"})
+            {"meta_id": str(meta.id), "costo": "100000",
+             "descripcion": "Talleres semanales de resolución de problemas."})
     before = (count(db, Meta), count(db, Actividad))
     with pytest.raises(InvalidInput) as refused:
         pmi.save_element(db, ruta, kind, None, {**form, **change}, actor=rector)
@@ -116,7 +118,8 @@ def test_editing_a_plan_under_review_is_refused(db: Session, make: Factory) -> N
     ruta, rector = formulating(make, State.EN_REVISION)
     with pytest.raises(NotEditable) as refused:
         pmi.save_element(db, ruta, "hallazgo", None, {
-            "fuente": "saber_11", "area": "Matemáticas", "descripcion": "El 68 % quedó en el nivel 1 de matemáticas."}, actor=rector)
+            "fuente": "saber_11", "area": "Matemáticas",
+            "descripcion": "El 68 % quedó en el nivel 1 de matemáticas."}, actor=rector)
     assert refused.value.message == (
         "El PMI no se puede modificar mientras la Ruta está en «PMI en revisión». Solo se "
         "formula con la autoevaluación enviada, o cuando la Secretaría lo devuelve al PMI.")
@@ -131,7 +134,8 @@ def test_team_member_edits_the_plan_and_others_may_not(db: Session, make: Factor
     db.add(TeamMember(ruta_id=ruta.id, name=member.name, email=member.email,
                       estamento=Estamento.DOCENTE, user_id=member.id))
     db.flush()
-    form = {"fuente": "interna", "area": "Lenguaje", "descripcion": "La reprobación del año en 6.° fue del 14 %."}
+    form = {"fuente": "interna", "area": "Lenguaje",
+            "descripcion": "La reprobación del año en 6.° fue del 14 %."}
     saved = pmi.save_element(db, ruta, "hallazgo", None, form, actor=member)
     assert saved.fuente == Fuente.INTERNA.value
     for stranger in (outsider, make.user(Role.REVISOR), make.user(Role.CONSULTA)):

@@ -69,7 +69,8 @@ def test_rector_adds_an_element_through_the_form(app: Flask, db: Session, make: 
     web.login(rector.email)
     web.get(f"/rutas/{ruta.id}/pmi/elemento?tipo=actividad&padre={meta_id}")
     response = web.post(f"/rutas/{ruta.id}/pmi/elemento", {
-        "tipo": "actividad", "meta_id": str(meta_id), "descripcion": "Talleres semanales con preguntas tipo Saber.",
+        "tipo": "actividad", "meta_id": str(meta_id),
+        "descripcion": "Talleres semanales con preguntas tipo Saber.",
         "responsable": "Jefatura de matemáticas", "fecha_inicio": "2024-02-05",
         "fecha_fin": "2026-10-30", "recursos": "Fotocopias", "costo": "1.500.000",
         "fuente_financiacion": "FSE", "trayectorias": ["rural", "migrantes"]})

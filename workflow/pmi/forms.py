@@ -248,8 +248,9 @@ def _objetivo(session: Session, parse: Parser) -> dict[str, Any]:
 def _meta(session: Session, parse: Parser) -> dict[str, Any]:
     objetivo = parse.element(session, "objetivo_id", Objetivo, "el objetivo de la meta")
     # A form without a type (older clients) means «alcanzar un valor», as migrated metas.
-    tipo = (parse.choice("tipo", "el tipo de meta", MetaTipo) if text_of(parse.form, "tipo")
-            else MetaTipo.ALCANZAR)
+    # «tipo» names the element kind in the form; the meta's type is «tipo_meta».
+    tipo = (parse.choice("tipo_meta", "el tipo de meta", MetaTipo)
+            if text_of(parse.form, "tipo_meta") else MetaTipo.ALCANZAR)
     values = {
         "objetivo_id": objetivo.id if objetivo else None,
         "enunciado": parse.sentence("enunciado", "la meta"),
@@ -263,14 +264,14 @@ def _meta(session: Session, parse: Parser) -> dict[str, Any]:
     }
     if tipo is not None and not parse.errors:
         for name, message in coherence.meta_problems({**values, "tipo": tipo.value}):
-            parse.error(name, message)
+            parse.error("tipo_meta" if name == "tipo" else name, message)
     return values
 
 
 def _indicador(session: Session, parse: Parser) -> dict[str, Any]:
     meta = parse.element(session, "meta_id", Meta, "la meta que mide el indicador")
-    tipo = (parse.choice("tipo", "el tipo de indicador", IndicadorTipo)
-            if text_of(parse.form, "tipo") else IndicadorTipo.RESULTADO)
+    tipo = (parse.choice("tipo_indicador", "el tipo de indicador", IndicadorTipo)
+            if text_of(parse.form, "tipo_indicador") else IndicadorTipo.RESULTADO)
     binario = text_of(parse.form, "binario") in {"1", "on", "si", "sí", "true"}
     targets: dict[str, float] = {}
     for year in range(parse.ruta.horizon_start_year, parse.ruta.horizon_end_year + 1):
