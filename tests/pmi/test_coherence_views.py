@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import csv
+import io
+
 from flask import Flask
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
@@ -181,3 +184,29 @@ def test_page_wording_says_complete_and_consistent_never_cumple(
     for html in (plan, detail, printed):
         assert "Cumple todas" not in html and "cumple todas" not in html
         assert "verificación(es)" not in html
+
+
+def test_consolidado_lists_each_hallazgo_with_its_data(
+        app: Flask, db: Session, make: Factory, web: WebClient) -> None:
+    ruta, rector = school_ruta(db, make, complete=True)
+    pmi_actions.submit_pmi(db, ruta, actor=rector, expected_version=ruta.version)
+    admin = make.user(Role.ADMINISTRADOR, secretaria=ruta.school.secretaria)
+    db.commit()
+    web.login(admin.email)
+    response = web.client.get("/reportes/consolidado.csv?hoja=hallazgos")
+    assert response.status_code == 200
+    rows = list(csv.reader(io.StringIO(
+        response.get_data().decode("utf-8").removeprefix("\ufeff"))))
+    response.close()
+    componente = ruta.catalog.componentes[0]  # type: ignore[attr-defined]
+    assert rows[0][5:] == ["Hallazgo", "Fuente", "Prueba externa", "Año", "Grado",
+                           "Área o competencia", "Valor", "Unidad del valor", "Comparación",
+                           "Valor de comparación", "Componentes a los que apunta",
+                           "Objetivos que lo atienden", "Qué se encontró"]
+    assert rows[1][:2] == [ruta.school.dane_code, ruta.school.name]
+    assert rows[1][5:16] == ["1", "Saber 11", "Sí", "2023", "11.°", "Matemáticas", "68.0",
+                             "Porcentaje (0 a 100 %)", "Promedio municipal", "52.0",
+                             f"{componente.code} {componente.name}"]
+    assert rows[1][16] == "Objetivo 1"
+    assert rows[2][5:8] == ["2", "Evaluación interna", "No"]
+    assert len(rows) == 3

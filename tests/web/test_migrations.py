@@ -94,33 +94,35 @@ def test_pmi_coherence_migration_keeps_hallazgos_metas_and_indicators(tmp_path: 
 
     engine = make_engine(f"sqlite:///{tmp_path / 'pmi.db'}")
     upgrade(engine, "0011")
-    created = "'2024-02-01 13:00:00'"
+    statements = (
+        "INSERT INTO secretarias (id, name, divipola, horizon_start_year, horizon_years) "
+        "VALUES (1, 'Secretaría de Educación de Ibagué', '73001', 2024, 3)",
+        "INSERT INTO schools (id, secretaria_id, dane_code, name, zona, locality, active, "
+        "created_at) VALUES (1, 1, '173001000001', 'IE San Simón', 'urbana', 'Comuna 2', "
+        "true, :at)",
+        "INSERT INTO rutas (id, school_id, horizon_start_year, horizon_end_year, state, "
+        "state_changed_at, version, created_at) VALUES (1, 1, 2024, 2026, 'en_revision', "
+        ":at, 4, :at)",
+        "INSERT INTO pmi_hallazgos (id, ruta_id, fuente, area, grado, descripcion, "
+        "created_at) VALUES (1, 1, 'saber_11', 'Matemáticas', '11.°', 'Nivel 1: 68 %.', "
+        ":at), (2, 1, 'interna', 'Lenguaje', '6.°', 'Reprobación 14 %.', :at)",
+        "INSERT INTO pmi_objetivos (id, ruta_id, enunciado, created_at) VALUES (1, 1, "
+        "'Mejorar matemáticas.', :at)",
+        "INSERT INTO pmi_metas (id, ruta_id, objetivo_id, enunciado, cantidad, unidad, "
+        "fecha_limite, linea_base, created_at) VALUES (1, 1, 1, 'Aumentar al 45 %.', 45, "
+        "'%', '2026-11-30', 32, :at)",
+        "INSERT INTO pmi_indicadores (id, ruta_id, meta_id, nombre, formula, unidad, "
+        "frecuencia, fuente, linea_base, metas_anuales, created_at) VALUES "
+        "(1, 1, 1, 'Porcentaje sobre el mínimo', 'a / b', '%', 'Anual', 'ICFES', 32, "
+        ":result, :at), (2, 1, 1, 'Talleres realizados', 'conteo', 'talleres', 'Anual', "
+        "'Actas', 0, :process, :at)",
+    )
+    values = {"at": "2024-02-01 13:00:00", "result": '{"2026": 45}',
+              "process": '{"2026": 20}'}
     with engine.begin() as connection:
-        for statement in (
-            "INSERT INTO secretarias (id, name, divipola, horizon_start_year, horizon_years) "
-            "VALUES (1, 'Secretaría de Educación de Ibagué', '73001', 2024, 3)",
-            "INSERT INTO schools (id, secretaria_id, dane_code, name, zona, locality, active, "
-            f"created_at) VALUES (1, 1, '173001000001', 'IE San Simón', 'urbana', 'Comuna 2', "
-            f"true, {created})",
-            "INSERT INTO rutas (id, school_id, horizon_start_year, horizon_end_year, state, "
-            f"state_changed_at, version, created_at) VALUES (1, 1, 2024, 2026, 'en_revision', "
-            f"{created}, 4, {created})",
-            "INSERT INTO pmi_hallazgos (id, ruta_id, fuente, area, grado, descripcion, "
-            f"created_at) VALUES (1, 1, 'saber_11', 'Matemáticas', '11.°', 'Nivel 1: 68 %.', "
-            f"{created}), (2, 1, 'interna', 'Lenguaje', '6.°', 'Reprobación 14 %.', {created})",
-            "INSERT INTO pmi_objetivos (id, ruta_id, enunciado, created_at) VALUES (1, 1, "
-            f"'Mejorar matemáticas.', {created})",
-            "INSERT INTO pmi_metas (id, ruta_id, objetivo_id, enunciado, cantidad, unidad, "
-            "fecha_limite, linea_base, created_at) VALUES (1, 1, 1, 'Aumentar al 45 %.', 45, "
-            f"'%', '2026-11-30', 32, {created})",
-            "INSERT INTO pmi_indicadores (id, ruta_id, meta_id, nombre, formula, unidad, "
-            "frecuencia, fuente, linea_base, metas_anuales, created_at) VALUES "
-            "(1, 1, 1, 'Porcentaje sobre el mínimo', 'a / b', '%', 'Anual', 'ICFES', 32, "
-            f"'{{\"2026\": 45}}', {created}), "
-            "(2, 1, 1, 'Talleres realizados', 'conteo', 'talleres', 'Anual', 'Actas', 0, "
-            f"'{{\"2026\": 20}}', {created})",
-        ):
-            connection.execute(text(statement))
+        for statement in statements:
+            connection.execute(text(statement), {name: value for name, value in values.items()
+                                                 if f":{name}" in statement})
 
     upgrade(engine)
 
