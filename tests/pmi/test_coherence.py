@@ -374,3 +374,35 @@ def test_hallazgo_records_its_data_and_the_componentes_it_points_to(
         "fuente_externa": True, "anio": 2023, "valor": 68.0, "valor_unidad": "porcentaje",
         "comparacion": "municipal", "comparacion_valor": 52.0,
         "componentes": [componente.id]}
+
+
+def test_new_trayectorias_are_offered_and_old_values_stay_valid(
+        db: Session, make: Factory) -> None:
+    ruta, rector = formulating(make)
+    objetivo = an_objetivo(db, ruta, rector)
+    meta = pmi.save_element(db, ruta, "meta", None, {**META, "objetivo_id": str(objetivo.id)},
+                            actor=rector)
+    chosen = ["victimas", "clei", "talentos", "hospitalarias", "srpa", "flexibles",
+              "extraedad"]
+    saved = pmi.save_element(db, ruta, "actividad", None, {
+        "meta_id": str(meta.id), "descripcion": "Nivelación con modelos flexibles y CLEI.",
+        "trayectorias": chosen}, actor=rector)
+    assert saved.trayectorias == chosen
+
+
+def test_diff_names_the_new_fields_as_a_person_reads_them() -> None:
+    from workflow.pmi.versions import diff
+
+    before = complete_plan()
+    after = copy.deepcopy(before)
+    after["metas"][0].update(tipo="reducir_en")
+    after["hallazgos"][0].update(componentes=[11, 12], fuente_label="Saber 11 (ICFES)")
+    after["indicadores"][0].update(tipo="proceso")
+    changes = {change.element: [(field.label, field.before_text, field.after_text)
+                                for field in change.fields]
+               for change in diff(before, after)}
+    assert changes["meta:1"] == [("Tipo de meta", "Alcanzar un valor",
+                                  "Reducir en (la cantidad es la reducción)")]
+    assert changes["hallazgo:1"] == [("Componentes a los que apunta", "ACA.1.2 Evaluación",
+                                      "ACA.1.2 Evaluación; ACA.1.1 Plan de estudios")]
+    assert changes["indicador:1"] == [("Tipo de indicador", "De resultado", "De proceso")]
