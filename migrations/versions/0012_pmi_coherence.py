@@ -79,9 +79,11 @@ def upgrade() -> None:
 
 def downgrade() -> None:
     with op.batch_alter_table('pmi_indicadores', schema=None) as batch_op:
+        batch_op.drop_constraint(batch_op.f('ck_pmi_indicadores_indicador_tipo'), type_='check')
         batch_op.drop_column('binario')
         batch_op.drop_column('tipo')
     with op.batch_alter_table('pmi_metas', schema=None) as batch_op:
+        batch_op.drop_constraint(batch_op.f('ck_pmi_metas_meta_tipo'), type_='check')
         batch_op.drop_column('tipo')
     with op.batch_alter_table('pmi_objetivos', schema=None) as batch_op:
         batch_op.drop_column('razon_fortaleza')
@@ -91,6 +93,8 @@ def downgrade() -> None:
     with op.batch_alter_table('pmi_hallazgos', schema=None) as batch_op:
         batch_op.drop_constraint(batch_op.f('ck_pmi_hallazgos_comparison_with_value'), type_='check')
         batch_op.drop_constraint(batch_op.f('ck_pmi_hallazgos_valor_with_unit'), type_='check')
+        batch_op.drop_constraint(batch_op.f('ck_pmi_hallazgos_hallazgo_comparacion'), type_='check')
+        batch_op.drop_constraint(batch_op.f('ck_pmi_hallazgos_hallazgo_valor_unidad'), type_='check')
         batch_op.drop_column('comparacion_valor')
         batch_op.drop_column('comparacion')
         batch_op.drop_column('valor_unidad')
