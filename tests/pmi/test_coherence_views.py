@@ -210,3 +210,9 @@ def test_consolidado_lists_each_hallazgo_with_its_data(
     assert rows[1][16] == "Objetivo 1"
     assert rows[2][5:8] == ["2", "Evaluación interna", "No"]
     assert len(rows) == 3
+    por_fuente = web.client.get("/reportes/consolidado.csv?hoja=hallazgos-por-fuente")
+    counted = list(csv.reader(io.StringIO(
+        por_fuente.get_data().decode("utf-8").removeprefix("\ufeff"))))
+    por_fuente.close()
+    assert counted == [["Fuente", "Prueba externa", "Hallazgos", "Instituciones"],
+                       ["Saber 11", "Sí", "1", "1"], ["Evaluación interna", "No", "1", "1"]]

@@ -9,7 +9,7 @@ Sheets, by their ``hoja=`` slug:
   each with its school (DANE code, name, zona, comuna) and the Ruta's state. Only Rutas at or
   past ``pmi_formulado`` (``consolidado.PLAN_STATES``) have a plan to export: drafts are not;
 - ``hallazgos``: every hallazgo with its source, data, componentes and the objetivos that
-  attend it;
+  attend it; ``hallazgos-por-fuente``: per source, hallazgos and schools;
 - ``metas-por-area``: per área de gestión and componente, how many metas and schools;
 - ``seguimiento``: one row per actividad of every seguimiento report sent;
 - ``indicadores-medidos``: one row per indicador measured in every report sent.
@@ -41,6 +41,7 @@ from workflow.consolidado.consolidate import (
     areas_label,
     batches,
     componentes_label,
+    hallazgos_por_fuente,
     objetivo_componentes_of,
 )
 from workflow.pmi.models import (
@@ -331,6 +332,10 @@ def sheets(session: Session, data: Consolidado) -> list[Sheet]:
                          seguimiento.INDICATOR_EXPORT_HEADER,
                          seguimiento.indicator_export_rows, session, data),
         hallazgo_sheet(session, data),
+        fixed("hallazgos-por-fuente", "Hallazgos por fuente",
+              ("Fuente", "Prueba externa", "Hallazgos", "Instituciones"),
+              [(row.label, "Sí" if row.external else "No", row.hallazgos, row.schools)
+               for row in hallazgos_por_fuente(session, data.plan_rows)]),
     ]
 
 
@@ -430,3 +435,4 @@ def hallazgo_sheet(session: Session, data: Consolidado) -> Sheet:
 
 
 SHEET_LABELS["hallazgos"] = "hallazgos del PMI"
+SHEET_LABELS["hallazgos-por-fuente"] = "hallazgos por fuente"
