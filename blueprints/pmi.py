@@ -39,6 +39,7 @@ from workflow import observations, services
 from workflow.errors import InvalidInput
 from workflow.models import Ruta
 from workflow.pmi import checks as pmi_checks
+from workflow.pmi import criteria as pmi_criteria
 from workflow.pmi import fuentes as pmi_fuentes
 from workflow.pmi import plan as pmi
 from workflow.pmi import review
@@ -103,19 +104,13 @@ def _plan_context(ruta: Ruta) -> dict[str, Any]:
     return {"ruta": ruta, "plan": plan, "report": report,
             "oportunidades": plan.content["autoevaluacion"]["oportunidades"],
             "top": plan.content["rules"]["priority_count"],
-            "top_ids": {row["componente_id"] for row in _top(plan.content)},
+            "top_ids": {row["componente_id"]
+                        for row in pmi_criteria.top_priorities(plan.content)},
             "can_edit": pmi.can_edit(database, ruta, _actor()),
             "Trayectoria": Trayectoria, "years": pmi.years_of(ruta),
             "CRITERION_LABELS": CRITERION_LABELS, "Severity": pmi_checks.Severity,
             "may_submit": Trigger.FORMULAR_PMI in services.available_actions(_actor(), ruta),
             "unanswered": review.unanswered(database, ruta)}
-
-
-def _top(content: dict[str, Any]) -> list[dict[str, Any]]:
-    """The prioritised oportunidades the plan must attend: the highest scores only."""
-    scored = [row for row in content["autoevaluacion"]["oportunidades"]
-              if row.get("score") is not None]
-    return sorted(scored, key=lambda row: -row["score"])[:content["rules"]["priority_count"]]
 
 
 @bp.get("/rutas/<int:ruta_id>/pmi")

@@ -119,7 +119,9 @@ def _opportunities_prioritised(content: Mapping[str, Any]) -> Found:
                "enviar el PMI.")
 
 
-def _top_priorities(content: Mapping[str, Any]) -> list[Mapping[str, Any]]:
+def top_priorities(content: Mapping[str, Any]) -> list[Mapping[str, Any]]:
+    """The oportunidades the plan must attend or defer: the highest scores, as many as the
+    rule set says; a version frozen before scores were required, the first ones."""
     oportunidades = content["autoevaluacion"]["oportunidades"]
     count = _rules(content).priority_count
     if content.get("formato", 1) < CONTENT_FORMAT:
@@ -132,7 +134,7 @@ def _priorities_addressed(content: Mapping[str, Any]) -> Found:
     addressed = _addressed(content)
     deferred = {row["componente_id"] for row in content["aplazamientos"]
                 if row["razon"].strip()}
-    for oportunidad in _top_priorities(content):
+    for oportunidad in top_priorities(content):
         componente = oportunidad["componente_id"]
         if componente not in addressed and componente not in deferred:
             yield ("plan", f"la oportunidad prioritaria «{oportunidad['code']} "
