@@ -406,3 +406,30 @@ def test_diff_names_the_new_fields_as_a_person_reads_them() -> None:
     assert changes["hallazgo:1"] == [("Componentes a los que apunta", "ACA.1.2 Evaluación",
                                       "ACA.1.2 Evaluación; ACA.1.1 Plan de estudios")]
     assert changes["indicador:1"] == [("Tipo de indicador", "De resultado", "De proceso")]
+
+
+def test_diff_from_a_version_frozen_before_the_new_fields_shows_only_real_changes() -> None:
+    from workflow.pmi.versions import diff
+
+    after = complete_plan()
+    before = copy.deepcopy(after)
+    for row in before["metas"]:
+        del row["tipo"]
+    for row in before["indicadores"]:
+        del row["tipo"], row["binario"]
+    for row in before["hallazgos"]:
+        for name in ("anio", "valor", "valor_unidad", "comparacion", "comparacion_valor",
+                     "fuente_label", "fuente_externa"):
+            del row[name]
+    del before["objetivos"][0]["razon_fortaleza"]
+    changes = {change.element: [(field.label, field.after_text) for field in change.fields]
+               for change in diff(before, after)}
+    # The data typed since is a change; the defaults nobody chose are not.
+    assert changes == {
+        "hallazgo:1": [("Año", "2023"), ("Valor", "68"), ("Unidad del valor",
+                                                          "Porcentaje (0 a 100 %)"),
+                       ("Comparación", "Promedio municipal"), ("Valor de comparación", "52")],
+        "hallazgo:2": [("Año", "2023"), ("Valor", "14"), ("Unidad del valor",
+                                                          "Porcentaje (0 a 100 %)"),
+                       ("Comparación", "Resultado del año anterior"),
+                       ("Valor de comparación", "11")]}

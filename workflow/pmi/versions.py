@@ -290,6 +290,16 @@ def display(kind: str, name: str, value: Any, row: Mapping[str, Any], names: _Na
     return str(value)
 
 
+# What a field added later (meta and indicator types, hallazgo data) holds when nobody chose
+# anything: a version frozen before the field existed is not "changed" to it.
+UNRECORDED_DEFAULTS: tuple[Any, ...] = (None, "", [], False, "alcanzar", "resultado")
+
+
+def _unrecorded_default(old: Mapping[str, Any], name: str, value: Any) -> bool:
+    return name not in old and any(value == default and type(value) is type(default)
+                                   for default in UNRECORDED_DEFAULTS)
+
+
 def _rows(content: Mapping[str, Any]) -> dict[str, tuple[str, dict[str, Any]]]:
     rows = {"plan": ("plan", dict(content.get("plan", {})))}
     for section, kind in SECTIONS:
@@ -342,7 +352,7 @@ def _compare(old_rows: Mapping[str, tuple[str, dict[str, Any]]],
             continue
         old = old_rows[key][1]
         fields = [change(name, kind, old, row) for name, value in row.items()
-                  if old.get(name) != value]
+                  if old.get(name) != value and not _unrecorded_default(old, name, value)]
         if fields:
             changes.append(ElementChange("changed", key, label(key, new_names), fields,
                                          section))
