@@ -1,6 +1,6 @@
 """The PMI of a Ruta: the plan page with its live Circular 0488 report, the element forms,
-versions and their diffs, the printable plan, and the Secretaría's review with itemized
-observations.
+versions and their diffs, the printable plan, the Secretaría's review with itemized
+observations, and the Secretaría's list of hallazgo sources (administradores add to it).
 
 Everyone who sees the Ruta reads these pages. The rector and the equipo de gestión edit the
 plan while it is being formulated; only revisores write and judge observations; only the
@@ -39,10 +39,21 @@ from workflow import observations, services
 from workflow.errors import InvalidInput
 from workflow.models import Ruta
 from workflow.pmi import checks as pmi_checks
+from workflow.pmi import criteria as pmi_criteria
+from workflow.pmi import fuentes as pmi_fuentes
 from workflow.pmi import plan as pmi
 from workflow.pmi import review
 from workflow.pmi import versions as pmi_versions
-from workflow.pmi.models import CRITERION_LABELS, Fuente, Observation, Trayectoria
+from workflow.pmi.models import (
+    COMPARACION_LABELS,
+    CRITERION_LABELS,
+    META_TIPO_LABELS,
+    Fuente,
+    IndicadorTipo,
+    Observation,
+    Trayectoria,
+    ValorUnidad,
+)
 from workflow.roles import Role
 from workflow.states import ReturnTarget, Trigger
 
@@ -53,6 +64,13 @@ SCHOOL_EDITORS = (Role.RECTOR, Role.EQUIPO)
 
 # Fields posted with several values (multiple selections).
 MULTIPLE = ("componentes", "hallazgos", "trayectorias")
+# What the element forms offer: meta and indicator types, hallazgo units and comparisons.
+FORM_CHOICES = {
+    "meta_tipo_options": [(item.value, label) for item, label in META_TIPO_LABELS.items()],
+    "indicador_tipo_options": [(item.value, item.label) for item in IndicadorTipo],
+    "valor_unidad_options": [(item.value, item.label) for item in ValorUnidad],
+    "comparacion_options": [(item.value, label) for item, label in COMPARACION_LABELS.items()],
+    "Trayectoria": Trayectoria}
 
 
 @bp.app_context_processor
@@ -82,10 +100,14 @@ def _summary(ruta: Ruta) -> dict[str, Any]:
 def _plan_context(ruta: Ruta) -> dict[str, Any]:
     database = db_session()
     plan = pmi.load_plan(database, ruta)
-    return {"ruta": ruta, "plan": plan, "report": pmi_checks.run_checks(plan.content),
+    report = pmi_checks.run_checks(plan.content)
+    return {"ruta": ruta, "plan": plan, "report": report,
             "oportunidades": plan.content["autoevaluacion"]["oportunidades"],
-            "top": pmi.TOP_PRIORITY, "can_edit": pmi.can_edit(database, ruta, _actor()),
-            "Fuente": Fuente, "Trayectoria": Trayectoria, "years": pmi.years_of(ruta),
+            "top": plan.content["rules"]["priority_count"],
+            "top_ids": {row["componente_id"]
+                        for row in pmi_criteria.top_priorities(plan.content)},
+            "can_edit": pmi.can_edit(database, ruta, _actor()),
+            "Trayectoria": Trayectoria, "years": pmi.years_of(ruta),
             "CRITERION_LABELS": CRITERION_LABELS, "Severity": pmi_checks.Severity,
             "may_submit": Trigger.FORMULAR_PMI in services.available_actions(_actor(), ruta),
             "unanswered": review.unanswered(database, ruta)}
@@ -122,10 +144,14 @@ def _element_values(kind: str, element: Any) -> dict[str, Any]:
     for column in element.__table__.columns:
         value = getattr(element, column.name)
         values[column.name] = value.value if hasattr(value, "value") else value
-    if kind == "objetivo":
+    if kind in ("objetivo", "hallazgo"):
         values["componentes"] = [str(c.id) for c in element.componentes]
+    if kind == "objetivo":
         values["hallazgos"] = [str(h.id) for h in element.hallazgos]
+    if kind in ("meta", "indicador"):
+        values[f"tipo_{kind}"] = element.tipo.value
     if kind == "indicador":
+        values["binario"] = "1" if element.binario else ""
         values.update({f"meta_{year}": target
                        for year, target in element.metas_anuales.items()})
     for name in ("cantidad", "linea_base", *values):
@@ -147,10 +173,13 @@ def _render_element(ruta: Ruta, kind: str, element: Any, values: dict[str, Any],
         "pmi/element.html", ruta=ruta, kind=kind, element=element, values=values,
         errors=errors, plan=plan, label=pmi.KIND_LABELS[kind],
         oportunidades=plan.content["autoevaluacion"]["oportunidades"],
+        fortalezas=plan.content["autoevaluacion"]["fortalezas"],
         metas=[(meta, plan.labels[f"meta:{meta.id}"]) for objetivo in plan.objetivos
                for meta in objetivo.metas],
-        Fuente=Fuente, Trayectoria=Trayectoria, years=pmi.years_of(ruta),
-        catalog_componentes=_componentes(ruta))
+        fuente_options=[(option.code, option.label)
+                        for option in pmi_fuentes.options_for_ruta(database, ruta)],
+        years=pmi.years_of(ruta),
+        rules=plan.content["rules"], catalog_componentes=_componentes(ruta), **FORM_CHOICES)
 
 
 def _componentes(ruta: Ruta) -> list[Any]:
@@ -255,6 +284,10 @@ def printable(ruta_id: int) -> str:
                            labels=pmi.element_labels(content),
                            report=pmi_checks.run_checks(content),
                            fuentes={f.value: f.label for f in Fuente},
+                           units={u.value: u.label for u in ValorUnidad},
+                           comparaciones={c.value: label
+                                          for c, label in COMPARACION_LABELS.items()},
+                           meta_tipos={t.value: label for t, label in META_TIPO_LABELS.items()},
                            trayectorias={t.value: t.label for t in Trayectoria},
                            componentes={c.id: c for c in _componentes(ruta)})
 
@@ -351,3 +384,38 @@ def answer_observation(ruta_id: int) -> Response | tuple[str, int]:
     flash("Respuesta guardada. Cuando responda todas, vuelva a enviar el PMI.", "success")
     return redirect(url_for("pmi.review_page", ruta_id=ruta.id,
                             _anchor=f"observacion-{observation_id}"))
+
+
+# --- the Secretaría's sources of hallazgos --------------------------------------------------
+
+
+def _fuentes_page(**extra: Any) -> str:
+    actor = _actor()
+    return render_template(
+        "pmi/fuentes.html", shipped=pmi_fuentes.shipped(),
+        own=pmi_fuentes.secretaria_fuentes(db_session(), actor.secretaria_id),
+        can_manage=actor.role is Role.ADMINISTRADOR,
+        **{"errors": {}, "posted": {}, **extra})
+
+
+@bp.get("/pmi/fuentes")
+@roles_required(Role.ADMINISTRADOR, Role.REVISOR, Role.CONSULTA)
+def fuentes() -> str:
+    return _fuentes_page()
+
+
+@bp.post("/pmi/fuentes")
+@roles_required(Role.ADMINISTRADOR)
+def add_fuente() -> Response | tuple[str, int]:
+    database = db_session()
+    form = posted_form()
+    try:
+        row = pmi_fuentes.add_fuente(database, actor=_actor(),
+                                     nombre=str(form.get("nombre", "")),
+                                     externa=form.get("externa") != "0")
+    except InvalidInput as invalid:
+        database.rollback()
+        return _fuentes_page(errors=invalid.errors, posted=form), 422
+    _commit()
+    flash(f"Fuente agregada: «{row.nombre}». Las instituciones ya la pueden elegir.", "success")
+    return redirect(url_for("pmi.fuentes"))

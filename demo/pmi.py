@@ -1,9 +1,10 @@
 """A realistic PMI for a demo Ruta, written through the real services (so it is validated).
 
-A complete plan passes every blocking rule of Circular 0488: its metas are the kind a school
-in Ibagué would set (raise the share of grade 11 students above the minimum level in Saber 11
-mathematics, lower failure rates in 6.° to 9.°). A draft stops halfway and fails some rules,
-to show the report.
+A complete plan is complete and consistent for review: its metas are the kind a school in
+Ibagué would set (raise the share of grade 11 students above the minimum level in Saber 11
+mathematics, lower failure rates in 6.° to 9.°), with typed metas, one result indicator each,
+hallazgos with their data and every oportunidad prioritised. A draft stops halfway and fails
+some rules, to show the report.
 """
 
 from __future__ import annotations
@@ -13,38 +14,58 @@ from typing import Any
 
 from sqlalchemy.orm import Session
 
+from workflow.autoevaluacion.models import Priorizacion
 from workflow.autoevaluacion.perfil import classification_for
+from workflow.catalogo.catalog import rules_of
 from workflow.models import Ruta, User
 from workflow.pmi import plan as pmi
-from workflow.pmi.models import Fuente, Trayectoria
+from workflow.pmi.models import Comparacion, Fuente, MetaTipo, Trayectoria, ValorUnidad
+
+
+def _prioritise_the_rest(session: Session, ruta: Ruta, actor: User) -> None:
+    """Every oportunidad is prioritised before the PMI is sent (the ``checks`` rule). The demo
+    autoevaluación scores the first few; the rest get a low priority here, written directly
+    because the autoevaluación is already sent (the lead's demo rewrite may move this)."""
+    for item in classification_for(session, ruta).oportunidades:
+        if item.score is None:
+            session.add(Priorizacion(ruta_id=ruta.id, componente_id=item.item.componente_id,
+                                     urgencia=1, tendencia=1, impacto=1,
+                                     updated_by_id=actor.id))
+    session.flush()
 
 
 def fill_demo_pmi(session: Session, ruta: Ruta, *, actor: User, complete: bool = True) -> None:
     """Write the Ruta's PMI (the Ruta must be in ``autoevaluacion_enviada``). Flushes."""
     start, end = ruta.horizon_start_year, ruta.horizon_end_year
     middle = min(start + 1, end)
+    _prioritise_the_rest(session, ruta, actor)
     oportunidades = [o.item.componente_id
                      for o in classification_for(session, ruta).oportunidades]
-    first, rest = oportunidades[:1], oportunidades[1:pmi.TOP_PRIORITY]
+    first, rest = oportunidades[:1], oportunidades[1:rules_of(session, ruta).priority_count]
+    pointed = first or [ruta.catalog.componentes[0].id]  # type: ignore[attr-defined]
 
     def save(kind: str, **form: Any) -> Any:
         return pmi.save_element(session, ruta, kind, None, form, actor=actor)
 
     saber = save("hallazgo", fuente=Fuente.SABER_11.value, area="Matemáticas",
-                 grado="11.°", descripcion="El 68 % de los estudiantes quedó en el nivel 1 "
+                 grado="11.°", anio=str(start - 1), valor="68",
+                 valor_unidad=ValorUnidad.PORCENTAJE.value,
+                 comparacion=Comparacion.MUNICIPAL.value, comparacion_valor="52",
+                 componentes=[str(c) for c in pointed],
+                 descripcion="El 68 % de los estudiantes quedó en el nivel 1 "
                  "(insuficiente) de matemáticas; la mayor debilidad está en el razonamiento "
                  "cuantitativo y la resolución de problemas.")
     objetivo = save("objetivo", enunciado="Mejorar los desempeños en matemáticas de los "
                     "estudiantes de la media, con énfasis en el razonamiento cuantitativo.",
                     componentes=[str(c) for c in first], hallazgos=[str(saber.id)])
-    meta = save("meta", objetivo_id=str(objetivo.id),
+    meta = save("meta", objetivo_id=str(objetivo.id), tipo_meta=MetaTipo.ALCANZAR.value,
                 enunciado=f"Aumentar al 45 % la proporción de estudiantes de 11.° por encima "
                           f"del nivel mínimo en matemáticas de Saber 11 a noviembre de {end}.",
                 cantidad="45", unidad="%", fecha_limite=date(end, 11, 30).isoformat(),
                 linea_base="32")
     if not complete:
         return
-    save("indicador", meta_id=str(meta.id),
+    save("indicador", meta_id=str(meta.id), tipo_indicador="resultado",
          nombre="Porcentaje de estudiantes de 11.° en los niveles 2, 3 y 4 de matemáticas",
          formula="Estudiantes de 11.° en los niveles 2 a 4 de matemáticas / estudiantes de "
                  "11.° evaluados × 100",
@@ -68,18 +89,22 @@ def fill_demo_pmi(session: Session, ruta: Ruta, *, actor: User, complete: bool =
          trayectorias=[Trayectoria.EXTRAEDAD.value, Trayectoria.MIGRANTES.value])
 
     interna = save("hallazgo", fuente=Fuente.INTERNA.value, area="Lenguaje y matemáticas",
-                   grado="6.° a 9.°", descripcion="La reprobación del año en lenguaje y "
+                   grado="6.° a 9.°", anio=str(start - 1), valor="14",
+                   valor_unidad=ValorUnidad.PORCENTAJE.value,
+                   comparacion=Comparacion.ANIO_ANTERIOR.value, comparacion_valor="11",
+                   componentes=[str(c) for c in (rest or pointed)],
+                   descripcion="La reprobación del año en lenguaje y "
                    "matemáticas de 6.° a 9.° fue del 14 %, concentrada en el primer periodo.")
     second = save("objetivo", enunciado="Fortalecer el seguimiento académico y la evaluación "
                   "formativa en la básica secundaria.",
                   componentes=[str(c) for c in rest or first], hallazgos=[str(interna.id)])
-    meta_two = save("meta", objetivo_id=str(second.id),
+    meta_two = save("meta", objetivo_id=str(second.id), tipo_meta=MetaTipo.REDUCIR_A.value,
                     enunciado=f"Reducir al 8 % la reprobación de lenguaje y matemáticas de 6.° "
                               f"a 9.° a diciembre de {middle}.",
                     cantidad="8", unidad="%", fecha_limite=date(middle, 12, 10).isoformat(),
                     linea_base="14")
     targets = {start: "11", middle: "8"}
-    save("indicador", meta_id=str(meta_two.id),
+    save("indicador", meta_id=str(meta_two.id), tipo_indicador="resultado",
          nombre="Tasa de reprobación en lenguaje y matemáticas de 6.° a 9.°",
          formula="Estudiantes de 6.° a 9.° que reprueban lenguaje o matemáticas / "
                  "estudiantes matriculados de 6.° a 9.° × 100",

@@ -44,7 +44,7 @@ def test_plan_page_report_follows_each_save(browsing: Browsing, world: World) ->
     expect(rector.get_by_role("heading", level=1)).to_have_text(
         "Plan de Mejoramiento Institucional")
     summary = rector.locator(".check-summary")
-    expect(summary).to_contain_text("Faltan 5 verificación(es) obligatoria(s)")
+    expect(summary).to_contain_text("Faltan 5 verificaciones obligatorias")
     meta = rector.locator("section.pmi-element", has_text="Meta 1.1")
     expect(meta.locator(".finding")).to_have_text([
         "Obligatorio Meta 1.1: no tiene indicador. (criterio: Coherencia entre los objetivos, "
@@ -65,11 +65,12 @@ def test_plan_page_report_follows_each_save(browsing: Browsing, world: World) ->
     rector.get_by_label("Frecuencia de medición").fill("Anual")
     rector.get_by_label("Fuente de información").fill("ICFES")
     rector.get_by_label("Línea base").fill("32")
-    rector.get_by_label("Meta para 2026").fill("45")
+    for year, target in (("2024", "36"), ("2025", "40"), ("2026", "45")):
+        rector.get_by_label(f"Meta para {year}").fill(target)
     rector.get_by_role("button", name="Guardar").click()
 
     expect(rector.locator(".flashes .flash")).to_have_text("Guardado: Indicador 1.1.1.")
-    expect(summary).to_contain_text("Faltan 4 verificación(es) obligatoria(s)")
+    expect(summary).to_contain_text("Faltan 4 verificaciones obligatorias")
     assert rule_row(rector, "meta_con_indicador") == "rule-ok"
     browsing.screenshot(rector, "pmi-plan-report")
     expect(meta.locator("> .findings .finding")).to_have_text([

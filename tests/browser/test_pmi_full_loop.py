@@ -32,14 +32,18 @@ DRAFT_FAILURES = [
     "El plan en general: la oportunidad prioritaria «DIR.2.1 Consejo directivo» no la atiende "
     "ningún objetivo ni está aplazada con una razón.",
     "Meta 1.1: no tiene indicador.",
+    *[f"El plan en general: el plan no tiene metas anuales de resultado ni actividades en "
+      f"{year}: un PMI abarca cada año de su horizonte (2024–2026)."
+      for year in (2024, 2025, 2026)],
     "Meta 1.1: no tiene actividades.",
     "El plan en general: no registra debilidades de las evaluaciones internas.",
 ]
 FAILING_RULES = {
     "prioridades_atendidas": DRAFT_FAILURES[0:2],
     "meta_con_indicador": DRAFT_FAILURES[2:3],
-    "meta_con_actividades": DRAFT_FAILURES[3:4],
-    "debilidades_identificadas": DRAFT_FAILURES[4:5],
+    "plan_abarca_horizonte": DRAFT_FAILURES[3:6],
+    "meta_con_actividades": DRAFT_FAILURES[6:7],
+    "debilidades_identificadas": DRAFT_FAILURES[7:8],
 }
 OBSERVATION_ONE = ("El objetivo ahora atiende «Metas institucionales», pero su enunciado solo "
                    "habla de matemáticas: explique cómo se relacionan.")
@@ -87,7 +91,7 @@ def test_pmi_full_loop_formulate_return_answer_resubmit_approve(browsing: Browsi
         "Plan de Mejoramiento Institucional")
     summary = rector.locator(".check-summary")
     expect(summary).to_have_text(
-        "Faltan 5 verificación(es) obligatoria(s): mientras falten, el PMI no se puede "
+        "Faltan 5 verificaciones obligatorias: mientras falten, el PMI no se puede "
         "enviar a la Secretaría.")
     expect(rector.locator("tr.rule-fail")).to_have_count(len(FAILING_RULES))
     for rule_id, messages in FAILING_RULES.items():
@@ -124,8 +128,14 @@ def test_pmi_full_loop_formulate_return_answer_resubmit_approve(browsing: Browsi
     expect(rector.get_by_role("heading", level=1)).to_have_text("Nuevo elemento: hallazgo")
     browsing.check_accessibility(rector)
     rector.get_by_label("Fuente (obligatorio)").select_option(label="Evaluación interna")
-    rector.get_by_label("Área evaluada (obligatorio)").fill("Matemáticas")
+    rector.get_by_label("Área o competencia evaluada (obligatorio)").fill("Matemáticas")
     rector.get_by_label("Grado", exact=True).fill("10.°")
+    rector.get_by_label("Año del resultado").fill("2023")
+    rector.get_by_label("Valor del resultado").fill("22")
+    rector.get_by_label("Unidad del valor").select_option(label="Porcentaje (0 a 100 %)")
+    rector.get_by_label("Se compara con").select_option(label="Resultado del año anterior")
+    rector.get_by_label("Valor de esa comparación").fill("18")
+    rector.get_by_label("ACA.1.2 Evaluación").check()
     rector.get_by_label("Qué se encontró (obligatorio)").fill(
         "El 22 % de 10.° reprobó matemáticas en el primer periodo.")
     save_element(rector, "Hallazgo 2")
@@ -164,11 +174,11 @@ def test_pmi_full_loop_formulate_return_answer_resubmit_approve(browsing: Browsi
     rector.get_by_label("Fuente de financiación").fill("Fondo de Servicios Educativos")
     save_element(rector, "Actividad 1.1.1")
 
-    expect(summary).to_contain_text("El PMI cumple todas las verificaciones obligatorias.")
+    expect(summary).to_contain_text("El PMI está completo y consistente para revisión.")
     expect(rector.locator("tr.rule-fail")).to_have_count(0)
-    expect(rector.get_by_text("El plan cumple todas las verificaciones obligatorias. Al "
-                              "enviarlo se guarda una versión que la Secretaría revisa.")
-           ).to_be_visible()
+    expect(rector.get_by_text("El plan está completo y consistente para revisión. Al "
+                              "enviarlo se guarda una versión; la Secretaría juzga si cumple "
+                              "cada criterio.")).to_be_visible()
     browsing.check_accessibility(rector)
 
     rector.get_by_role("button", name=SEND).click()
@@ -233,7 +243,7 @@ def test_pmi_full_loop_formulate_return_answer_resubmit_approve(browsing: Browsi
     expect(rector.get_by_text("Observaciones de la Secretaría: 2 (2 sin resolver).")
            ).to_be_visible()
     rector.get_by_role("link", name="Formular el PMI").click()
-    expect(rector.get_by_text("La Secretaría devolvió el plan con 2 observación(es) por "
+    expect(rector.get_by_text("La Secretaría devolvió el plan con 2 observaciones por "
                               "responder.")).to_be_visible()
     browsing.check_accessibility(rector)
     rector.get_by_role("link", name="Responder las observaciones").click()

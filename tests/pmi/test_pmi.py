@@ -46,7 +46,8 @@ def count(db: Session, model: type[Any]) -> int:
 def an_objetivo(db: Session, ruta: Ruta, rector: User) -> Objetivo:
     componente = ruta.catalog.componentes[0]  # type: ignore[attr-defined]
     return pmi.save_element(db, ruta, "objetivo", None, {
-        "enunciado": "Mejorar matemáticas.", "componentes": [str(componente.id)]},
+        "enunciado": "Mejorar los desempeños en matemáticas de la media.",
+        "componentes": [str(componente.id)]},
         actor=rector)
 
 
@@ -61,7 +62,8 @@ def test_rector_saves_a_meta_with_its_fields(db: Session, make: Factory) -> None
     ruta, rector = formulating(make)
     objetivo = an_objetivo(db, ruta, rector)
     meta = pmi.save_element(db, ruta, "meta", None,
-                            {**META, "objetivo_id": str(objetivo.id), "cantidad": "45,5 %"},
+                            {**META, "objetivo_id": str(objetivo.id), "cantidad": "45,5 %",
+                             "enunciado": "Aumentar al 45,5 % los estudiantes sobre el mínimo."},
                             actor=rector)
     assert (meta.objetivo_id, meta.cantidad, meta.unidad, meta.fecha_limite.isoformat(),
             meta.linea_base) == (objetivo.id, 45.5, "%", "2026-11-30", 32.0)
@@ -87,7 +89,8 @@ def test_bad_input_is_refused_with_a_spanish_message_and_nothing_saved(
     meta = pmi.save_element(db, ruta, "meta", None, {**META, "objetivo_id": str(objetivo.id)},
                             actor=rector)
     form = ({**META, "objetivo_id": str(objetivo.id)} if kind == "meta" else
-            {"meta_id": str(meta.id), "descripcion": "Talleres.", "costo": "100000"})
+            {"meta_id": str(meta.id), "costo": "100000",
+             "descripcion": "Talleres semanales de resolución de problemas."})
     before = (count(db, Meta), count(db, Actividad))
     with pytest.raises(InvalidInput) as refused:
         pmi.save_element(db, ruta, kind, None, {**form, **change}, actor=rector)
@@ -115,7 +118,8 @@ def test_editing_a_plan_under_review_is_refused(db: Session, make: Factory) -> N
     ruta, rector = formulating(make, State.EN_REVISION)
     with pytest.raises(NotEditable) as refused:
         pmi.save_element(db, ruta, "hallazgo", None, {
-            "fuente": "saber_11", "area": "Matemáticas", "descripcion": "Bajo."}, actor=rector)
+            "fuente": "saber_11", "area": "Matemáticas",
+            "descripcion": "El 68 % quedó en el nivel 1 de matemáticas."}, actor=rector)
     assert refused.value.message == (
         "El PMI no se puede modificar mientras la Ruta está en «PMI en revisión». Solo se "
         "formula con la autoevaluación enviada, o cuando la Secretaría lo devuelve al PMI.")
@@ -130,9 +134,10 @@ def test_team_member_edits_the_plan_and_others_may_not(db: Session, make: Factor
     db.add(TeamMember(ruta_id=ruta.id, name=member.name, email=member.email,
                       estamento=Estamento.DOCENTE, user_id=member.id))
     db.flush()
-    form = {"fuente": "interna", "area": "Lenguaje", "descripcion": "Reprobación del 14 %."}
+    form = {"fuente": "interna", "area": "Lenguaje",
+            "descripcion": "La reprobación del año en 6.° fue del 14 %."}
     saved = pmi.save_element(db, ruta, "hallazgo", None, form, actor=member)
-    assert saved.fuente is Fuente.INTERNA
+    assert saved.fuente == Fuente.INTERNA.value
     for stranger in (outsider, make.user(Role.REVISOR), make.user(Role.CONSULTA)):
         with pytest.raises(Forbidden):
             pmi.save_element(db, ruta, "hallazgo", None, form, actor=stranger)
@@ -196,12 +201,16 @@ def test_cli_check_prints_the_report_and_fails_on_blocking_rules(app: Flask, db:
     missing = runner.invoke(args=["rutas", "check", "999999"])
 
     assert failing.exit_code == 1
-    assert "[FALLA] meta_con_indicador (Obligatorio, criterio 2)" in failing.output
+    assert "[FALTA] meta_con_indicador (Obligatorio, criterio 2)" in failing.output
     assert "    - Meta 1.1: no tiene indicador." in failing.output
     assert failing.output.rstrip().endswith(
-        "El PMI no cumple 5 verificación(es) obligatoria(s).")
+        "Faltan 5 verificaciones obligatorias para que el PMI esté completo y consistente "
+        "para revisión.")
     assert passing.exit_code == 0
-    assert passing.output.rstrip().endswith("El PMI cumple todos los criterios obligatorios.")
+    assert passing.output.rstrip().endswith(
+        "El PMI está completo y consistente para revisión. Si cumple cada criterio de la "
+        "Circular 0488 lo juzga la Secretaría al revisarlo.")
+    assert "cumple todos" not in passing.output
     assert (missing.exit_code, missing.output) == (1, "No existe la Ruta 999999.\n")
 
 

@@ -82,7 +82,8 @@ def test_resubmission_adds_a_version_and_the_diff_names_each_change(db: Session,
     metas = db.scalars(select(Meta).order_by(Meta.id)).all()
     pmi.save_element(db, ruta, "meta", metas[0].id, {
         "objetivo_id": str(metas[0].objetivo_id), "enunciado": metas[0].enunciado,
-        "cantidad": "45", "unidad": "%", "fecha_limite": "2026-11-30", "linea_base": "30"},
+        "cantidad": "45", "unidad": "porcentaje", "fecha_limite": "2026-11-30",
+        "linea_base": "32"},
         actor=rector)
     componente = ruta.catalog.componentes[3]  # type: ignore[attr-defined]
     deferred = pmi.save_element(db, ruta, "aplazamiento", None, {
@@ -97,7 +98,7 @@ def test_resubmission_adds_a_version_and_the_diff_names_each_change(db: Session,
     assert [row.number for row in snapshots(db, ruta)] == [1, 2]
     assert changes[:2] == [
         ElementChange("changed", f"meta:{metas[0].id}", "Meta 1.1", [
-            FieldChange("linea_base", "Línea base", 32.0, 30.0)]),
+            FieldChange("unidad", "Unidad de medida", "%", "porcentaje")]),
         ElementChange("added", f"aplazamiento:{deferred.id}", "Oportunidad aplazada ACA.1.1", [
             FieldChange("componente_id", "Oportunidad", None, componente.id),
             FieldChange("razon", "Razón", None, "Se atiende en la siguiente Ruta.")]),
@@ -109,7 +110,7 @@ def test_resubmission_adds_a_version_and_the_diff_names_each_change(db: Session,
         ("responsable", deleted.responsable, None)]
     # What the pages show: labels and readable values, never ids or raw values.
     assert [(field.before_text, field.after_text) for field in changes[0].fields] == [
-        ("32", "30")]
+        ("%", "porcentaje")]
     assert changes[1].fields[0].after_text == f"ACA.1.1 {componente.name}"
     shown = {field.name: field.before_text for field in changes[2].fields}
     assert shown["meta_id"] == "Meta 1.1"

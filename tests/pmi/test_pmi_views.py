@@ -39,7 +39,8 @@ def test_plan_page_shows_the_report_element_by_element(app: Flask, db: Session, 
     response = web.get(f"/rutas/{ruta.id}/pmi")
     html = page(response)
     assert response.status_code == 200
-    assert "Faltan 5 verificación(es) obligatoria(s)" in html
+    assert "Faltan 5 verificaciones obligatorias" in html
+    assert "cumple" not in html.lower().replace("si cumple cada criterio", "")
     assert "Meta 1.1: no tiene indicador." in html
     assert 'class="rule-fail" id="regla-meta_con_indicador"' in html
     assert 'class="rule-ok" id="regla-meta_medible"' in html
@@ -68,7 +69,8 @@ def test_rector_adds_an_element_through_the_form(app: Flask, db: Session, make: 
     web.login(rector.email)
     web.get(f"/rutas/{ruta.id}/pmi/elemento?tipo=actividad&padre={meta_id}")
     response = web.post(f"/rutas/{ruta.id}/pmi/elemento", {
-        "tipo": "actividad", "meta_id": str(meta_id), "descripcion": "Talleres Saber.",
+        "tipo": "actividad", "meta_id": str(meta_id),
+        "descripcion": "Talleres semanales con preguntas tipo Saber.",
         "responsable": "Jefatura de matemáticas", "fecha_inicio": "2024-02-05",
         "fecha_fin": "2026-10-30", "recursos": "Fotocopias", "costo": "1.500.000",
         "fuente_financiacion": "FSE", "trayectorias": ["rural", "migrantes"]})
@@ -145,7 +147,8 @@ def test_versions_and_print_pages_show_the_sent_plan(app: Flask, db: Session, ma
     assert printed.status_code == 200
     html = page(printed)
     assert "Versión 1, enviada a la Secretaría el" in html
-    assert "Cumple todas las verificaciones obligatorias." in html
+    assert "El PMI está completo y consistente para revisión." in html
+    assert "Cumple todas" not in html
     assert "Porcentaje de estudiantes de 11.° en los niveles 2, 3 y 4 de matemáticas" in html
     missing = web.get(f"/rutas/{ruta.id}/pmi/imprimir?version=7")
     assert missing.status_code == 404

@@ -75,7 +75,7 @@ def test_review_loop_from_return_to_approval(db: Session, make: Factory) -> None
     review.answer(db, ruta, on_plan.id, actor=rector, response="La incluimos en 2025.")
     pmi.save_element(db, ruta, "meta", meta.id, {
         "objetivo_id": str(meta.objetivo_id), "enunciado": meta.enunciado, "cantidad": "45",
-        "unidad": "%", "fecha_limite": "2026-11-30", "linea_base": "30"}, actor=rector)
+        "unidad": "%", "fecha_limite": "2026-10-31", "linea_base": "32"}, actor=rector)
     pmi_actions.submit_pmi(db, ruta, actor=rector, expected_version=ruta.version)
     pmi_actions.take_for_review(db, ruta, reviewer=reviewer, expected_version=ruta.version)
 
@@ -84,7 +84,7 @@ def test_review_loop_from_return_to_approval(db: Session, make: Factory) -> None
     assert since is not None
     assert (since.older.number, since.newer.number) == (1, 2)
     assert since.changes == [ElementChange("changed", f"meta:{meta.id}", "Meta 1.1", [
-        FieldChange("linea_base", "Línea base", 32.0, 30.0)])]
+        FieldChange("fecha_limite", "Fecha límite", "2026-11-30", "2026-10-31")])]
     assert [(row.status, row.response) for row in review.observations(db, ruta)] == [
         (STATUS.RESPONDIDA, "Corregida: 30 %."), (STATUS.RESPONDIDA, "La incluimos en 2025.")]
 

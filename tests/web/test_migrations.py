@@ -80,3 +80,63 @@ def test_a_failed_upgrade_leaves_the_database_as_it_was(tmp_path: Path) -> None:
     engine.dispose()
     assert version == "0001"
     assert "outbox" not in tables
+
+
+def test_pmi_coherence_migration_keeps_hallazgos_metas_and_indicators(tmp_path: Path) -> None:
+    """0012: existing metas become «alcanzar un valor», each meta's first indicator its result
+    indicator (the rest process ones), hallazgos keep their Saber source with empty data."""
+    from sqlalchemy import text
+    from sqlalchemy.orm import Session
+
+    from ruta.db import make_engine
+    from ruta.migrate import upgrade
+    from workflow.pmi.models import Hallazgo, Indicador, IndicadorTipo, Meta, MetaTipo
+
+    engine = make_engine(f"sqlite:///{tmp_path / 'pmi.db'}")
+    upgrade(engine, "0011")
+    statements = (
+        "INSERT INTO secretarias (id, name, divipola, horizon_start_year, horizon_years) "
+        "VALUES (1, 'Secretaría de Educación de Ibagué', '73001', 2024, 3)",
+        "INSERT INTO schools (id, secretaria_id, dane_code, name, zona, locality, active, "
+        "created_at) VALUES (1, 1, '173001000001', 'IE San Simón', 'urbana', 'Comuna 2', "
+        "true, :at)",
+        "INSERT INTO rutas (id, school_id, horizon_start_year, horizon_end_year, state, "
+        "state_changed_at, version, created_at) VALUES (1, 1, 2024, 2026, 'en_revision', "
+        ":at, 4, :at)",
+        "INSERT INTO pmi_hallazgos (id, ruta_id, fuente, area, grado, descripcion, "
+        "created_at) VALUES (1, 1, 'saber_11', 'Matemáticas', '11.°', 'Nivel 1: 68 %.', "
+        ":at), (2, 1, 'interna', 'Lenguaje', '6.°', 'Reprobación 14 %.', :at)",
+        "INSERT INTO pmi_objetivos (id, ruta_id, enunciado, created_at) VALUES (1, 1, "
+        "'Mejorar matemáticas.', :at)",
+        "INSERT INTO pmi_metas (id, ruta_id, objetivo_id, enunciado, cantidad, unidad, "
+        "fecha_limite, linea_base, created_at) VALUES (1, 1, 1, 'Aumentar al 45 %.', 45, "
+        "'%', '2026-11-30', 32, :at)",
+        "INSERT INTO pmi_indicadores (id, ruta_id, meta_id, nombre, formula, unidad, "
+        "frecuencia, fuente, linea_base, metas_anuales, created_at) VALUES "
+        "(1, 1, 1, 'Porcentaje sobre el mínimo', 'a / b', '%', 'Anual', 'ICFES', 32, "
+        ":result, :at), (2, 1, 1, 'Talleres realizados', 'conteo', 'talleres', 'Anual', "
+        "'Actas', 0, :process, :at)",
+    )
+    values = {"at": "2024-02-01 13:00:00", "result": '{"2026": 45}',
+              "process": '{"2026": 20}'}
+    with engine.begin() as connection:
+        for statement in statements:
+            connection.execute(text(statement), {name: value for name, value in values.items()
+                                                 if f":{name}" in statement})
+
+    upgrade(engine)
+
+    with Session(engine) as session:
+        hallazgos = session.query(Hallazgo).order_by(Hallazgo.id).all()
+        meta = session.get(Meta, 1)
+        indicators = session.query(Indicador).order_by(Indicador.id).all()
+        assert [(row.fuente, row.anio, row.valor, row.componentes) for row in hallazgos] == [
+            ("saber_11", None, None, []), ("interna", None, None, [])]
+        assert meta is not None and meta.tipo is MetaTipo.ALCANZAR
+        assert [(row.tipo, row.binario) for row in indicators] == [
+            (IndicadorTipo.RESULTADO, False), (IndicadorTipo.PROCESO, False)]
+        # The new source list fits: a code the old enum refused is stored now.
+        session.add(Hallazgo(ruta_id=1, fuente="evaluar_para_avanzar", area="Lectura",
+                             grado="5.°", descripcion="El 40 % no identifica la idea."))
+        session.commit()
+    engine.dispose()

@@ -33,7 +33,16 @@ from workflow.correo.reminders import PMI_OWED, bogota_day
 from workflow.horizontes.calendar import calendar_for
 from workflow.horizontes.models import ReminderSent
 from workflow.models import Ruta, School, Secretaria, User, Zona
-from workflow.pmi.models import Meta, Objetivo, objetivo_componentes
+from workflow.pmi.models import (
+    FUENTE_LABELS,
+    SECRETARIA_FUENTE_PREFIX,
+    Fuente,
+    FuenteSecretaria,
+    Hallazgo,
+    Meta,
+    Objetivo,
+    objetivo_componentes,
+)
 from workflow.scoping import scoped
 from workflow.seguimiento.progress import FollowUpProgress, progress_by_ruta
 from workflow.states import STATE_ORDER, State
@@ -433,3 +442,35 @@ def funnel_chart(funnel: Sequence[tuple[State, int]]) -> str:
 def level_distribution(perfil: Perfil) -> list[tuple[str, dict[int, int], int]]:
     return [(area.name, area.tally.counts, area.tally.unrated) for area in perfil.areas]
 
+
+
+# --- hallazgos by source (criterion 7) ------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class FuenteCount:
+    label: str
+    external: bool
+    hallazgos: int
+    schools: int
+
+
+def hallazgos_por_fuente(session: Session, plan_rows: Sequence[SchoolRow]) -> list[FuenteCount]:
+    """Per source (the shipped list and the Secretaría's own): how many hallazgos and schools
+    the sent plans record, most used first."""
+    ruta_ids = [row.ruta.id for row in plan_rows if row.ruta is not None]
+    labels = {item.value: (FUENTE_LABELS[item], item.external) for item in Fuente}
+    hallazgos: Counter[str] = Counter()
+    schools: dict[str, set[int]] = {}
+    for chunk in batches(ruta_ids):
+        for fuente, ruta_id in session.execute(select(Hallazgo.fuente, Hallazgo.ruta_id)
+                                               .where(Hallazgo.ruta_id.in_(chunk))):
+            hallazgos[fuente] += 1
+            schools.setdefault(fuente, set()).add(ruta_id)
+    own = [int(code.removeprefix(SECRETARIA_FUENTE_PREFIX)) for code in hallazgos
+           if code.startswith(SECRETARIA_FUENTE_PREFIX)
+           and code.removeprefix(SECRETARIA_FUENTE_PREFIX).isdigit()]
+    for row in session.scalars(select(FuenteSecretaria).where(FuenteSecretaria.id.in_(own))):
+        labels[row.code] = (row.nombre, row.externa)
+    return [FuenteCount(*labels.get(code, (code, True)), count, len(schools[code]))
+            for code, count in hallazgos.most_common()]

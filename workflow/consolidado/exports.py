@@ -8,6 +8,8 @@ Sheets, by their ``hoja=`` slug:
 - ``objetivos``, ``metas``, ``indicadores``, ``actividades``: the PMI, one row per element,
   each with its school (DANE code, name, zona, comuna) and the Ruta's state. Only Rutas at or
   past ``pmi_formulado`` (``consolidado.PLAN_STATES``) have a plan to export: drafts are not;
+- ``hallazgos``: every hallazgo with its source, data, componentes and the objetivos that
+  attend it; ``hallazgos-por-fuente``: per source, hallazgos and schools;
 - ``metas-por-area``: per área de gestión and componente, how many metas and schools;
 - ``seguimiento``: one row per actividad of every seguimiento report sent;
 - ``indicadores-medidos``: one row per indicador measured in every report sent.
@@ -39,9 +41,21 @@ from workflow.consolidado.consolidate import (
     areas_label,
     batches,
     componentes_label,
+    hallazgos_por_fuente,
     objetivo_componentes_of,
 )
-from workflow.pmi.models import Actividad, Indicador, Meta, Objetivo, Trayectoria
+from workflow.pmi.models import (
+    COMPARACION_LABELS,
+    Actividad,
+    Fuente,
+    FuenteSecretaria,
+    Hallazgo,
+    Indicador,
+    Meta,
+    Objetivo,
+    Trayectoria,
+    ValorUnidad,
+)
 from workflow.seguimiento import progress as seguimiento
 from workflow.states import STATE_ORDER
 
@@ -317,6 +331,11 @@ def sheets(session: Session, data: Consolidado) -> list[Sheet]:
         _follow_up_sheet("indicadores-medidos", "Indicadores medidos",
                          seguimiento.INDICATOR_EXPORT_HEADER,
                          seguimiento.indicator_export_rows, session, data),
+        hallazgo_sheet(session, data),
+        fixed("hallazgos-por-fuente", "Hallazgos por fuente",
+              ("Fuente", "Prueba externa", "Hallazgos", "Instituciones"),
+              [(row.label, "Sí" if row.external else "No", row.hallazgos, row.schools)
+               for row in hallazgos_por_fuente(session, data.plan_rows)]),
     ]
 
 
@@ -368,3 +387,52 @@ def csv_lines(sheet: Sheet) -> Iterator[bytes]:
         yield buffer.getvalue().encode("utf-8")
         buffer.seek(0)
         buffer.truncate()
+
+
+# --- hallazgos (criterion 7): their source, data and componentes ------------------------------
+
+
+def _hallazgo_rows(session: Session, data: Consolidado) -> Iterator[Row]:
+    shipped = {item.value: item.label for item in Fuente}
+    units = {item.value: item.label for item in ValorUnidad}
+    comparisons = {item.value: label for item, label in COMPARACION_LABELS.items()}
+    for chunk, ids in _plan_chunks(data):
+        own = {row.code: row for row in session.scalars(select(FuenteSecretaria).where(
+            FuenteSecretaria.secretaria_id.in_({row.school.secretaria_id for row in chunk})))}
+        found = _by_ruta(session.scalars(select(Hallazgo).where(Hallazgo.ruta_id.in_(ids))
+                                         .order_by(Hallazgo.id)))
+        objetivos = {objetivo_id: number for objetivo_id, number in
+                     _numbers(session, ids).objetivos.items()}
+        for row in chunk:
+            assert row.ruta is not None
+            for number, hallazgo in enumerate(found.get(row.ruta.id, []), 1):
+                source = own.get(hallazgo.fuente)
+                label = source.nombre if source else shipped.get(hallazgo.fuente,
+                                                                 hallazgo.fuente)
+                if hallazgo.fuente_nombre:
+                    label = f"{label}: {hallazgo.fuente_nombre}"
+                external = source.externa if source else hallazgo.fuente != Fuente.INTERNA.value
+                yield (*school_cells(row), str(number), label, "Sí" if external else "No",
+                       hallazgo.anio, hallazgo.grado, hallazgo.area, hallazgo.valor,
+                       units.get(hallazgo.valor_unidad.value) if hallazgo.valor_unidad
+                       else None,
+                       comparisons.get(hallazgo.comparacion.value) if hallazgo.comparacion
+                       else None, hallazgo.comparacion_valor,
+                       "; ".join(f"{c.code} {c.name}" for c in hallazgo.componentes),
+                       ", ".join(f"Objetivo {objetivos[o.id]}" for o in hallazgo.objetivos
+                                 if o.id in objetivos),
+                       hallazgo.descripcion)
+
+
+def hallazgo_sheet(session: Session, data: Consolidado) -> Sheet:
+    return Sheet(
+        "hallazgos", "PMI - Hallazgos",
+        (*SCHOOL_HEADER, "Hallazgo", "Fuente", "Prueba externa", "Año", "Grado",
+         "Área o competencia", "Valor", "Unidad del valor", "Comparación",
+         "Valor de comparación", "Componentes a los que apunta", "Objetivos que lo atienden",
+         "Qué se encontró"),
+        lambda: _hallazgo_rows(session, data), lambda: _count(session, Hallazgo, data))
+
+
+SHEET_LABELS["hallazgos"] = "hallazgos del PMI"
+SHEET_LABELS["hallazgos-por-fuente"] = "hallazgos por fuente"

@@ -19,6 +19,7 @@ from typing import Any, Final
 from sqlalchemy import (
     JSON,
     BigInteger,
+    Boolean,
     CheckConstraint,
     Column,
     Date,
@@ -29,6 +30,7 @@ from sqlalchemy import (
     Table,
     Text,
     UniqueConstraint,
+    text,
 )
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
@@ -43,13 +45,18 @@ MAX_SHORT = 300
 
 
 class Fuente(PyEnum):
-    """Where a hallazgo comes from: a prueba Saber, or the school's own evaluations."""
+    """The sources every Secretaría offers for a hallazgo: the pruebas Saber, Evaluar para
+    Avanzar, the school's own evaluations, and another external test named by the school.
+    A Secretaría adds its own (``FuenteSecretaria``); a hallazgo stores the source's code."""
 
     SABER_3 = "saber_3"
     SABER_5 = "saber_5"
+    SABER_7 = "saber_7"
     SABER_9 = "saber_9"
     SABER_11 = "saber_11"
+    EVALUAR_PARA_AVANZAR = "evaluar_para_avanzar"
     INTERNA = "interna"
+    OTRA_EXTERNA = "otra_externa"
 
     @property
     def label(self) -> str:
@@ -63,10 +70,96 @@ class Fuente(PyEnum):
 FUENTE_LABELS = {
     Fuente.SABER_3: "Saber 3.°",
     Fuente.SABER_5: "Saber 5.°",
+    Fuente.SABER_7: "Saber 7.°",
     Fuente.SABER_9: "Saber 9.°",
     Fuente.SABER_11: "Saber 11",
+    Fuente.EVALUAR_PARA_AVANZAR: "Evaluar para Avanzar",
     Fuente.INTERNA: "Evaluación interna",
+    Fuente.OTRA_EXTERNA: "Otra prueba externa",
 }
+# A Secretaría's own source is stored on a hallazgo as this prefix and the row's id.
+SECRETARIA_FUENTE_PREFIX = "sec_"
+
+
+class ValorUnidad(PyEnum):
+    """What a hallazgo's value is measured in, and the range a value of it can take."""
+
+    PORCENTAJE = "porcentaje"
+    PUNTAJE_500 = "puntaje_500"
+    PUNTAJE_100 = "puntaje_100"
+    NIVEL = "nivel"
+
+    @property
+    def label(self) -> str:
+        return VALOR_UNIDAD_LABELS[self][0]
+
+    @property
+    def bounds(self) -> tuple[float, float]:
+        return VALOR_UNIDAD_LABELS[self][1]
+
+
+VALOR_UNIDAD_LABELS: Final[Mapping[ValorUnidad, tuple[str, tuple[float, float]]]] = {
+    ValorUnidad.PORCENTAJE: ("Porcentaje (0 a 100 %)", (0, 100)),
+    ValorUnidad.PUNTAJE_500: ("Puntaje global (0 a 500)", (0, 500)),
+    ValorUnidad.PUNTAJE_100: ("Puntaje por prueba o competencia (0 a 100)", (0, 100)),
+    ValorUnidad.NIVEL: ("Nivel de desempeño (1 a 4)", (1, 4)),
+}
+
+
+class Comparacion(PyEnum):
+    """What a hallazgo's value is compared with."""
+
+    MUNICIPAL = "municipal"
+    NACIONAL = "nacional"
+    ETC = "etc"
+    ANIO_ANTERIOR = "anio_anterior"
+
+    @property
+    def label(self) -> str:
+        return COMPARACION_LABELS[self]
+
+
+COMPARACION_LABELS = {
+    Comparacion.MUNICIPAL: "Promedio municipal",
+    Comparacion.NACIONAL: "Promedio nacional",
+    Comparacion.ETC: "Promedio de la entidad territorial certificada (ETC)",
+    Comparacion.ANIO_ANTERIOR: "Resultado del año anterior",
+}
+
+
+class MetaTipo(PyEnum):
+    """How a meta moves its measure: the cantidad is a final value («alcanzar», «reducir a»,
+    «mantener») or a change from the línea base («aumentar en», «reducir en»)."""
+
+    ALCANZAR = "alcanzar"
+    AUMENTAR_EN = "aumentar_en"
+    REDUCIR_EN = "reducir_en"
+    REDUCIR_A = "reducir_a"
+    MANTENER = "mantener"
+
+    @property
+    def label(self) -> str:
+        return META_TIPO_LABELS[self]
+
+
+META_TIPO_LABELS = {
+    MetaTipo.ALCANZAR: "Alcanzar un valor",
+    MetaTipo.AUMENTAR_EN: "Aumentar en (la cantidad es el aumento)",
+    MetaTipo.REDUCIR_EN: "Reducir en (la cantidad es la reducción)",
+    MetaTipo.REDUCIR_A: "Reducir a un valor",
+    MetaTipo.MANTENER: "Mantener un valor",
+}
+
+
+class IndicadorTipo(PyEnum):
+    """A result indicator measures its meta; a process indicator follows the actions."""
+
+    RESULTADO = "resultado"
+    PROCESO = "proceso"
+
+    @property
+    def label(self) -> str:
+        return "De resultado" if self is IndicadorTipo.RESULTADO else "De proceso"
 
 
 class Trayectoria(PyEnum):
@@ -78,6 +171,12 @@ class Trayectoria(PyEnum):
     RURAL = "rural"
     DISCAPACIDAD = "discapacidad"
     ETNICA = "etnica"
+    VICTIMAS = "victimas"
+    CLEI = "clei"
+    TALENTOS = "talentos"
+    HOSPITALARIAS = "hospitalarias"
+    SRPA = "srpa"
+    FLEXIBLES = "flexibles"
 
     @property
     def label(self) -> str:
@@ -86,11 +185,17 @@ class Trayectoria(PyEnum):
 
 TRAYECTORIA_LABELS = {
     Trayectoria.INCLUSION: "Educación inclusiva",
-    Trayectoria.EXTRAEDAD: "Extraedad (modelos flexibles)",
+    Trayectoria.EXTRAEDAD: "Extraedad",
     Trayectoria.MIGRANTES: "Población migrante",
     Trayectoria.RURAL: "Ruralidad",
     Trayectoria.DISCAPACIDAD: "Estudiantes con discapacidad",
     Trayectoria.ETNICA: "Grupos étnicos",
+    Trayectoria.VICTIMAS: "Víctimas del conflicto armado",
+    Trayectoria.CLEI: "Jóvenes y adultos (CLEI)",
+    Trayectoria.TALENTOS: "Capacidades o talentos excepcionales",
+    Trayectoria.HOSPITALARIAS: "Aulas hospitalarias",
+    Trayectoria.SRPA: "Adolescentes en el Sistema de Responsabilidad Penal (SRPA)",
+    Trayectoria.FLEXIBLES: "Modelos educativos flexibles",
 }
 
 
@@ -100,6 +205,12 @@ TRAYECTORIA_LABELS = {
 objetivo_componentes = Table(
     "pmi_objetivo_componentes", Base.metadata,
     Column("objetivo_id", ForeignKey("pmi_objetivos.id"), primary_key=True),
+    Column("componente_id", ForeignKey("catalog_componentes.id"), primary_key=True),
+)
+
+hallazgo_componentes = Table(
+    "pmi_hallazgo_componentes", Base.metadata,
+    Column("hallazgo_id", ForeignKey("pmi_hallazgos.id"), primary_key=True),
     Column("componente_id", ForeignKey("catalog_componentes.id"), primary_key=True),
 )
 
@@ -128,21 +239,62 @@ class PmiPlan(Base):
     )
 
 
+class FuenteSecretaria(Base):
+    """A source of hallazgos a Secretaría adds to the shipped list (``Fuente``)."""
+
+    __tablename__ = "pmi_fuentes"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    secretaria_id: Mapped[int] = mapped_column(ForeignKey("secretarias.id"), index=True)
+    nombre: Mapped[str] = mapped_column(String(120))
+    externa: Mapped[bool] = mapped_column(Boolean, default=True, server_default=text("true"))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    created_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+
+    __table_args__ = (UniqueConstraint("secretaria_id", "nombre",
+                                       name="uq_pmi_fuentes_nombre"),)
+
+    @property
+    def code(self) -> str:
+        return f"{SECRETARIA_FUENTE_PREFIX}{self.id}"
+
+
 class Hallazgo(Base):
-    """A weakness found in a prueba externa or an internal evaluation."""
+    """A weakness found in a prueba externa or an internal evaluation, with its data."""
 
     __tablename__ = "pmi_hallazgos"
 
     id: Mapped[int] = mapped_column(primary_key=True)
     ruta_id: Mapped[int] = mapped_column(ForeignKey("rutas.id"), index=True)
-    fuente: Mapped[Fuente] = mapped_column(str_enum(Fuente, "hallazgo_fuente"))
+    # A ``Fuente`` value, or ``sec_<id>`` for a ``FuenteSecretaria``.
+    fuente: Mapped[str] = mapped_column(String(40))
+    # The name of the test when ``fuente`` is «otra_externa».
+    fuente_nombre: Mapped[str] = mapped_column(String(MAX_SHORT), default="",
+                                               server_default="")
+    # Área or competencia evaluated.
     area: Mapped[str] = mapped_column(String(MAX_SHORT))
     grado: Mapped[str] = mapped_column(String(80), default="")
     descripcion: Mapped[str] = mapped_column(Text)
+    # The data; NULL on hallazgos recorded before they were asked for.
+    anio: Mapped[int | None] = mapped_column(Integer)
+    valor: Mapped[float | None] = mapped_column(Float)
+    valor_unidad: Mapped[ValorUnidad | None] = mapped_column(
+        str_enum(ValorUnidad, "hallazgo_valor_unidad"))
+    comparacion: Mapped[Comparacion | None] = mapped_column(
+        str_enum(Comparacion, "hallazgo_comparacion"))
+    comparacion_valor: Mapped[float | None] = mapped_column(Float)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
     objetivos: Mapped[list[Objetivo]] = relationship(secondary=objetivo_hallazgos,
                                                      back_populates="hallazgos")
+    componentes: Mapped[list[CatalogComponente]] = relationship(
+        secondary=hallazgo_componentes, order_by=CatalogComponente.id)
+
+    __table_args__ = (
+        CheckConstraint("(valor IS NULL) = (valor_unidad IS NULL)", name="valor_with_unit"),
+        CheckConstraint("(comparacion IS NULL) = (comparacion_valor IS NULL)",
+                        name="comparison_with_value"),
+    )
 
 
 class Objetivo(Base):
@@ -151,6 +303,8 @@ class Objetivo(Base):
     id: Mapped[int] = mapped_column(primary_key=True)
     ruta_id: Mapped[int] = mapped_column(ForeignKey("rutas.id"), index=True)
     enunciado: Mapped[str] = mapped_column(Text)
+    # Why the objetivo works on componentes the autoevaluación rated fortalezas.
+    razon_fortaleza: Mapped[str] = mapped_column(Text, default="", server_default="")
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
     componentes: Mapped[list[CatalogComponente]] = relationship(
@@ -168,6 +322,10 @@ class Meta(Base):
     ruta_id: Mapped[int] = mapped_column(ForeignKey("rutas.id"), index=True)
     objetivo_id: Mapped[int] = mapped_column(ForeignKey("pmi_objetivos.id"), index=True)
     enunciado: Mapped[str] = mapped_column(Text)
+    tipo: Mapped[MetaTipo] = mapped_column(str_enum(MetaTipo, "meta_tipo"),
+                                           default=MetaTipo.ALCANZAR,
+                                           server_default=MetaTipo.ALCANZAR.value)
+    # The final value, or the change for «aumentar en» and «reducir en».
     cantidad: Mapped[float | None] = mapped_column(Float)
     unidad: Mapped[str] = mapped_column(String(120), default="")
     fecha_limite: Mapped[date | None] = mapped_column(Date)
@@ -192,6 +350,11 @@ class Indicador(Base):
     ruta_id: Mapped[int] = mapped_column(ForeignKey("rutas.id"), index=True)
     meta_id: Mapped[int] = mapped_column(ForeignKey("pmi_metas.id"), index=True)
     nombre: Mapped[str] = mapped_column(String(MAX_SHORT))
+    tipo: Mapped[IndicadorTipo] = mapped_column(
+        str_enum(IndicadorTipo, "indicador_tipo"), default=IndicadorTipo.RESULTADO,
+        server_default=IndicadorTipo.RESULTADO.value)
+    # A sí/no indicator («acuerdo aprobado»): línea base and targets are 0 or 1.
+    binario: Mapped[bool] = mapped_column(Boolean, default=False, server_default=text("false"))
     # "numerador / denominador", or a description of how it is computed.
     formula: Mapped[str] = mapped_column(Text, default="")
     unidad: Mapped[str] = mapped_column(String(120), default="")

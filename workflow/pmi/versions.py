@@ -23,7 +23,15 @@ from sqlalchemy.orm import Session
 from workflow.dates import fecha
 from workflow.errors import NotFound
 from workflow.models import Ruta, RutaTransition, User, utcnow
-from workflow.pmi.models import FUENTE_LABELS, TRAYECTORIA_LABELS, PmiSnapshot
+from workflow.pmi.models import (
+    COMPARACION_LABELS,
+    FUENTE_LABELS,
+    META_TIPO_LABELS,
+    TRAYECTORIA_LABELS,
+    IndicadorTipo,
+    PmiSnapshot,
+    ValorUnidad,
+)
 from workflow.pmi.plan import element_labels, plan_content
 from workflow.states import Trigger
 
@@ -132,7 +140,17 @@ FIELD_LABELS = {
     "fuente_financiacion": "Fuente de financiación", "trayectorias": "Trayectorias diversas",
     "componente_id": "Oportunidad", "razon": "Razón", "presupuesto": "Presupuesto",
     "divulgacion": "Divulgación", "divulgacion_fecha": "Fecha de divulgación",
+    "tipo": "Tipo", "binario": "Indicador sí/no", "razon_fortaleza": "Por qué trabaja sobre "
+    "una fortaleza", "fuente_nombre": "Nombre de la prueba", "anio": "Año",
+    "valor": "Valor", "valor_unidad": "Unidad del valor", "comparacion": "Comparación",
+    "comparacion_valor": "Valor de comparación",
 }
+# Fields whose label depends on the element's kind.
+KIND_FIELD_LABELS = {("hallazgo", "componentes"): "Componentes a los que apunta",
+                     ("hallazgo", "area"): "Área o competencia",
+                     ("meta", "tipo"): "Tipo de meta", ("indicador", "tipo"): "Tipo de indicador"}
+# What a version stores beside a field to read it later; not a change of its own.
+DERIVED_FIELDS = frozenset({"fuente_label", "fuente_externa"})
 # The autoevaluación summary a snapshot stores, per componente.
 AUTO_FIELD_LABELS = {"clasificacion": "Clasificación", "level": "Valoración",
                      "score": "Puntaje de prioridad"}
@@ -140,7 +158,7 @@ CLASSIFICATION_LABELS = {"oportunidad": "Oportunidad de mejoramiento",
                          "fortaleza": "Fortaleza"}
 DATE_FIELDS = frozenset({"fecha_limite", "fecha_inicio", "fecha_fin", "divulgacion_fecha"})
 PESOS_FIELDS = frozenset({"presupuesto", "costo"})
-NUMBER_FIELDS = frozenset({"cantidad", "linea_base"})
+NUMBER_FIELDS = frozenset({"cantidad", "linea_base", "valor", "comparacion_valor"})
 EMPTY = "—"
 
 
@@ -224,8 +242,21 @@ def display(kind: str, name: str, value: Any, row: Mapping[str, Any], names: _Na
     if not _filled(value):
         return EMPTY
     if kind == "hallazgo" and name == "fuente":
-        return next((label for fuente, label in FUENTE_LABELS.items()
-                     if fuente.value == value), str(value))
+        return row.get("fuente_label") or next(
+            (label for fuente, label in FUENTE_LABELS.items() if fuente.value == value),
+            str(value))
+    if kind == "meta" and name == "tipo":
+        return next((label for item, label in META_TIPO_LABELS.items() if item.value == value),
+                    str(value))
+    if kind == "indicador" and name == "tipo":
+        return next((item.label for item in IndicadorTipo if item.value == value), str(value))
+    if name == "valor_unidad":
+        return next((item.label for item in ValorUnidad if item.value == value), str(value))
+    if name == "comparacion":
+        return next((label for item, label in COMPARACION_LABELS.items()
+                     if item.value == value), str(value))
+    if kind == "hallazgo" and name == "componentes":
+        return "; ".join(names.componente(item) for item in value)
     if name == "componentes":
         return "; ".join(names.componente(item) for item in value)
     if name == "componente_id":
@@ -259,12 +290,23 @@ def display(kind: str, name: str, value: Any, row: Mapping[str, Any], names: _Na
     return str(value)
 
 
+# What a field added later (meta and indicator types, hallazgo data) holds when nobody chose
+# anything: a version frozen before the field existed is not "changed" to it.
+UNRECORDED_DEFAULTS: tuple[Any, ...] = (None, "", [], False, "alcanzar", "resultado")
+
+
+def _unrecorded_default(old: Mapping[str, Any], name: str, value: Any) -> bool:
+    return name not in old and any(value == default and type(value) is type(default)
+                                   for default in UNRECORDED_DEFAULTS)
+
+
 def _rows(content: Mapping[str, Any]) -> dict[str, tuple[str, dict[str, Any]]]:
     rows = {"plan": ("plan", dict(content.get("plan", {})))}
     for section, kind in SECTIONS:
         for row in content.get(section, []):
             rows[f"{kind}:{row['id']}"] = (kind, {name: value for name, value in row.items()
-                                                  if name != "id"})
+                                                  if name != "id"
+                                                  and name not in DERIVED_FIELDS})
     return rows
 
 
@@ -291,7 +333,8 @@ def _compare(old_rows: Mapping[str, tuple[str, dict[str, Any]]],
         before = None if old is None else old.get(name)
         after = None if new is None else new.get(name)
         return FieldChange(
-            name, field_labels.get(name, name), before, after,
+            name, KIND_FIELD_LABELS.get((kind, name), field_labels.get(name, name)), before,
+            after,
             EMPTY if old is None else display(kind, name, before, old, old_names),
             EMPTY if new is None else display(kind, name, after, new, new_names))
 
@@ -309,7 +352,7 @@ def _compare(old_rows: Mapping[str, tuple[str, dict[str, Any]]],
             continue
         old = old_rows[key][1]
         fields = [change(name, kind, old, row) for name, value in row.items()
-                  if old.get(name) != value]
+                  if old.get(name) != value and not _unrecorded_default(old, name, value)]
         if fields:
             changes.append(ElementChange("changed", key, label(key, new_names), fields,
                                          section))
