@@ -17,7 +17,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from demo.autoevaluacion import fill_demo_autoevaluacion
-from demo.pmi import fill_demo_pmi
+from demo.pmi_escuela import fill_school_pmi
 from workflow.autoevaluacion import actions as auto_actions
 from workflow.autoevaluacion.models import IdentityReview
 from workflow.autoevaluacion.perfil import rated_items
@@ -29,6 +29,7 @@ from workflow.cierre.models import Verdict
 from workflow.horizontes import opening
 from workflow.models import Ruta, School, User
 from workflow.pmi import actions as pmi_actions
+from workflow.pmi.coherence import final_value
 from workflow.pmi.models import Meta
 from workflow.roles import Role
 from workflow.seguimiento import actions as seguimiento_actions
@@ -53,10 +54,13 @@ CURRENT_RESULTS = [(Verdict.PARCIAL, 0.7), (Verdict.ALCANZADA, 1.0)]
 
 
 def _reached(meta: Meta, share: float) -> float | None:
-    """The value reached: ``share`` of the way from the línea base to the meta."""
-    if meta.cantidad is None or meta.linea_base is None:
+    """The value reached: ``share`` of the way from the línea base to the meta's final value
+    (for «aumentar en» and «reducir en» the cantidad is the change, not the final value)."""
+    final = final_value({"tipo": meta.tipo.value if meta.tipo else None,
+                         "cantidad": meta.cantidad, "linea_base": meta.linea_base})
+    if final is None or meta.linea_base is None:
         return meta.cantidad
-    return round(meta.linea_base + (meta.cantidad - meta.linea_base) * share, 1)
+    return round(meta.linea_base + (final - meta.linea_base) * share, 1)
 
 
 def record_demo_final_evaluation(session: Session, ruta: Ruta, *, rector: User,
@@ -136,7 +140,7 @@ def seed_previous_cycle(session: Session, school: School, *, admin: User,
                           "de la Ruta 2021–2023; la misión y los principios siguen vigentes.")
     auto_actions.submit_self_assessment(session, ruta, actor=rector, expected_version=ruta.version,
                                         now=datetime(2021, 2, 19, 16, 0, tzinfo=UTC))
-    fill_demo_pmi(session, ruta, actor=rector)
+    fill_school_pmi(session, ruta, actor=rector)
     pmi_actions.submit_pmi(session, ruta, actor=rector, expected_version=ruta.version,
                            now=datetime(2021, 3, 10, 15, 30, tzinfo=UTC))
     pmi_actions.take_for_review(session, ruta, reviewer=reviewer, expected_version=ruta.version,

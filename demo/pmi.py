@@ -22,7 +22,7 @@ from workflow.pmi import plan as pmi
 from workflow.pmi.models import Comparacion, Fuente, MetaTipo, Trayectoria, ValorUnidad
 
 
-def _prioritise_the_rest(session: Session, ruta: Ruta, actor: User) -> None:
+def prioritise_the_rest(session: Session, ruta: Ruta, actor: User) -> None:
     """Every oportunidad is prioritised before the PMI is sent (the ``checks`` rule). The demo
     autoevaluación scores the first few; the rest get a low priority here, written directly
     because the autoevaluación is already sent (the lead's demo rewrite may move this)."""
@@ -38,7 +38,7 @@ def fill_demo_pmi(session: Session, ruta: Ruta, *, actor: User, complete: bool =
     """Write the Ruta's PMI (the Ruta must be in ``autoevaluacion_enviada``). Flushes."""
     start, end = ruta.horizon_start_year, ruta.horizon_end_year
     middle = min(start + 1, end)
-    _prioritise_the_rest(session, ruta, actor)
+    prioritise_the_rest(session, ruta, actor)
     oportunidades = [o.item.componente_id
                      for o in classification_for(session, ruta).oportunidades]
     first, rest = oportunidades[:1], oportunidades[1:rules_of(session, ruta).priority_count]

@@ -16,7 +16,7 @@ from sqlalchemy.orm import Session
 from demo.autoevaluacion import fill_demo_autoevaluacion
 from demo.calendario import seed_demo_calendar
 from demo.cierre import record_demo_final_evaluation, seed_previous_cycle
-from demo.pmi import fill_demo_pmi
+from demo.pmi_escuela import fill_school_pmi, revise_after_return
 from demo.seguimiento import seed_demo_follow_up
 from workflow.autoevaluacion import actions as auto_actions
 from workflow.catalogo.catalog import load_shipped_catalogs
@@ -78,12 +78,13 @@ AUTO_OBSERVATION = (
 
 # Itemized observations of a return to the PMI: (element, criterion of the circular, text).
 DEMO_OBSERVATIONS: list[tuple[str, int, str]] = [
-    ("plan", 7, "El PMI retoma Saber 11 en matemáticas, pero no las debilidades en lectura "
-                "crítica que la institución identificó en la autoevaluación."),
+    ("plan", 7, "El PMI retoma una prueba externa, pero no las debilidades en lectura crítica "
+                "de Saber 11 que la institución identificó en la autoevaluación."),
     ("plan", 5, "Precise cuándo y ante quién se socializa el plan en cada sede."),
 ]
 DEMO_ANSWERS = [
-    "Agregamos el hallazgo de lectura crítica y lo articulamos con el objetivo 2.",
+    "Agregamos el hallazgo de lectura crítica de Saber 11 y lo articulamos con el objetivo "
+    "que atiende las pruebas externas.",
     "La socialización se hará en la primera semana institucional en cada sede, ante el "
     "Consejo Directivo y la asamblea de padres.",
 ]
@@ -157,7 +158,7 @@ def seed_demo(session: Session, *, school_count: int, password: str,
               reviewer=reviewers[index % 2], start=opened_at, rng=rng)
         if PLANS[index % len(PLANS)] == ["enviar"]:
             # Formulating: a draft halfway, so the page shows what the checks still ask for.
-            fill_demo_pmi(session, ruta, actor=rector, complete=False)
+            fill_school_pmi(session, ruta, actor=rector, complete=False)
     session.flush()
     first_school = session.scalar(select(School).where(School.secretaria_id == secretaria.id)
                                   .order_by(School.id).limit(1))
@@ -181,7 +182,10 @@ def _walk(session: Session, ruta: Ruta, plan: list[str], *, rector: User, review
 
     def formulate() -> object:
         if not review.observations(session, ruta):
-            fill_demo_pmi(session, ruta, actor=rector)
+            fill_school_pmi(session, ruta, actor=rector)
+        elif review.unanswered(session, ruta):
+            # Returned: the school changes what the observations ask for (a real diff).
+            revise_after_return(session, ruta, actor=rector)
         for number, row in enumerate(review.unanswered(session, ruta), 1):
             review.answer(session, ruta, row.id, actor=rector, now=later(1, 3),
                           response=DEMO_ANSWERS[(number - 1) % len(DEMO_ANSWERS)])

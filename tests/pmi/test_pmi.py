@@ -12,6 +12,8 @@ from sqlalchemy.orm import Session
 from demo.pmi import fill_demo_pmi
 from tests.conftest import Factory
 from workflow.autoevaluacion.models import Estamento, TeamMember
+from workflow.autoevaluacion.perfil import classification_for
+from workflow.catalogo.catalog import rules_of
 from workflow.errors import Forbidden, GuardFailed, InvalidInput, NotEditable
 from workflow.models import Ruta, RutaTransition, User
 from workflow.pmi import actions as pmi_actions
@@ -27,6 +29,7 @@ from workflow.pmi.models import (
     Objetivo,
     PmiSnapshot,
 )
+from workflow.pmi.versions import diff_snapshots, snapshots
 from workflow.roles import Role
 from workflow.states import State
 
@@ -229,10 +232,31 @@ def test_demo_plans_pass_once_sent_and_a_draft_shows_failures(app: Flask, db: Se
     # Nine of the current horizon (a closed Ruta of an earlier horizon may precede them).
     assert len([ruta for ruta in sent if ruta.horizon_start_year == 2024]) == 9
     assert [ruta.id for ruta in sent if not check_ruta(db, ruta).passes] == []
-    metas = db.scalars(select(Meta.enunciado).where(
-        Meta.ruta_id == sent[0].id)).all()
-    assert metas[0] == ("Aumentar al 45 % la proporción de estudiantes de 11.° por encima del "
-                        "nivel mínimo en matemáticas de Saber 11 a noviembre de 2026.")
+    # Each school's objectives follow from its own priorities: every componente an objective
+    # works on is one of its prioritised oportunidades, or the académica componente that
+    # answers the pruebas externas (a fortaleza only with a written reason).
+    linked_sets = set()
+    for ruta in sent:
+        rules = rules_of(db, ruta)
+        classification = classification_for(db, ruta)
+        scored = [o for o in classification.oportunidades if o.score is not None]
+        top = {o.item.componente_id for o in scored[:rules.priority_count]}
+        fortalezas = {item.componente_id for item in classification.fortalezas}
+        for objetivo in db.scalars(select(Objetivo).where(Objetivo.ruta_id == ruta.id)):
+            ids = {c.id for c in objetivo.componentes}
+            linked_sets.add(frozenset(ids))
+            outside = ids - top
+            assert not outside or {c.proceso.area.code for c in objetivo.componentes
+                                   if c.id in outside} == {"ACA"}, ruta.school.name
+            assert not ids & fortalezas or objetivo.razon_fortaleza
+        values = db.scalars(select(Hallazgo.valor).where(Hallazgo.ruta_id == ruta.id)).all()
+        assert values and None not in values
+    assert len(linked_sets) >= 10  # not the same two objectives everywhere
+    # A Ruta returned to the PMI was changed before it was sent again: a real diff.
+    resent = [ruta for ruta in sent if len(snapshots(db, ruta)) >= 2]
+    assert resent
+    changes = diff_snapshots(db, resent[0], 1, 2)
+    assert {change.kind for change in changes} >= {"added", "changed"}
     drafts = [ruta for ruta in rutas if ruta.state is State.AUTOEVALUACION_ENVIADA
               and not check_ruta(db, ruta).passes]
     assert len(drafts) == 2
