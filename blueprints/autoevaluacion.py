@@ -378,8 +378,12 @@ def prioritize(ruta_id: int) -> Response | tuple[str, int]:
         database.rollback()
         return _render_fortalezas(ruta, errors={"": [locked.message]}, posted=entries), 409
     _commit()
-    flash(f"Guardado: {changed} priorización{'es' if changed != 1 else ''} actualizada"
-          f"{'s' if changed != 1 else ''}.", "success")
+    if changed == 0:
+        flash("No cambió ninguna priorización.", "info")
+    elif changed == 1:
+        flash("Guardado: 1 priorización actualizada.", "success")
+    else:
+        flash(f"Guardado: {changed} priorizaciones actualizadas.", "success")
     return redirect(url_for("autoevaluacion.fortalezas", ruta_id=ruta.id))
 
 

@@ -374,6 +374,10 @@ def test_prioritising_through_the_web_while_the_pmi_is_formulated(db: Session, m
         f"impacto-{cid}": "2"}, follow_redirects=True)
     assert "Guardado: 1 priorización actualizada." in text_of(good)
     assert priority_of(db, ruta, "DIR.1.2") == (5, 4, 2)
+    same = web.post(f"/rutas/{ruta.id}/autoevaluacion/priorizacion", {
+        "componente": [str(cid)], f"urgencia-{cid}": "5", f"tendencia-{cid}": "4",
+        f"impacto-{cid}": "2"}, follow_redirects=True)
+    assert "No cambió ninguna priorización." in text_of(same)
 
 
 def test_prioritising_after_the_pmi_is_sent_is_refused_with_a_message(
