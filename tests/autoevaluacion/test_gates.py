@@ -411,3 +411,21 @@ def test_a_reviewer_reads_the_prioritisation_without_a_form(db: Session, make: F
     refused = web.post(f"/rutas/{ruta.id}/autoevaluacion/priorizacion", {"componente": []})
     assert refused.status_code == 403
 
+
+
+def test_printable_autoevaluacion_lists_priorities_only_when_there_are(
+        db: Session, make: Factory, web: WebClient) -> None:
+    ruta, rector = completed(make, level=2)
+    db.commit()
+    web.login(rector.email)
+    page = text_of(web.get(f"/rutas/{ruta.id}/autoevaluacion/imprimir"))
+    assert "<p>Sin priorizar todavía.</p>" in page
+    assert page.count("(nivel 2)</li>") == 5  # all of them under «sin priorizar»
+    cid = ruta.catalog.componentes[4].id
+    save_priorities(db, ruta, {cid: PriorityInput("1", "2", "3")}, actor=rector)
+    db.commit()
+    page = text_of(web.get(f"/rutas/{ruta.id}/autoevaluacion/imprimir"))
+    assert ("<li>ACA.1.2 · Evaluación (nivel 2; urgencia 1, tendencia 2, impacto 3: puntaje "
+            "6)</li>") in page
+    assert "Puntaje: suma (urgencia + tendencia + impacto)." in page
+    assert page.count("(nivel 2)</li>") == 4
