@@ -491,11 +491,12 @@ def test_legacy_ruta_starts_with_the_current_catalog(db: Session, make: Factory)
 
 @pytest.mark.postgres
 def test_a_save_waits_for_a_submission_in_progress_and_is_then_refused(
-        backend: str, app: Flask, db: Session, school: School) -> None:
+        backend: str, app: Flask, db: Session, make: Factory, school: School) -> None:
     if backend != "postgresql":
         pytest.skip("row locks need PostgreSQL: SQLite serializes writers and hides the race")
     rate_everything(db, school)
     save_identity(db, school.ruta, COMPLETE_IDENTITY, actor=school.rector)
+    make.add_team(school.ruta)
     db.commit()
     factory = app.extensions["ruta_db"].session_factory
     outcome: dict[str, Any] = {}
