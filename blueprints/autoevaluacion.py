@@ -37,7 +37,7 @@ from workflow.catalogo import catalog as catalogs
 from workflow.catalogo.files import MAX_FILE_BYTES, CatalogProblems, Problem, catalog_to_dict
 from workflow.catalogo.models import LEVELS, Catalog, CatalogArea
 from workflow.charts import Bar, averages_chart, decimal, levels_chart
-from workflow.errors import InvalidInput
+from workflow.errors import InvalidInput, NotEditable
 from workflow.models import Ruta, Secretaria
 from workflow.roles import Role
 from workflow.scoping import get_in_scope, scoped
@@ -70,6 +70,8 @@ def missing_link(ruta: Ruta, item: auto_ratings.Missing) -> str:
     """Where to fix one missing thing: the identity page, or the proceso on its área's page."""
     if item.kind == "identity":
         return url_for("autoevaluacion.identity", ruta_id=ruta.id)
+    if item.kind == "team":
+        return url_for("autoevaluacion.team", ruta_id=ruta.id)
     if item.kind in ("rating", "evidence") and item.area_code:
         return url_for("autoevaluacion.area", ruta_id=ruta.id, area_code=item.area_code,
                        _anchor=f"proceso-{item.proceso_id}")
@@ -113,10 +115,11 @@ def identity(ruta_id: int) -> Response | str | tuple[str, int]:
     review = database.get(IdentityReview, ruta.id)
     can_edit = (auto_team.is_editable(ruta)
                 and auto_team.can_edit_identity(database, ruta, _actor()))
+    rules = catalogs.rules_of(database, ruta)
     if request.method == "GET":
         return render_template("autoevaluacion/identity.html", ruta=ruta, review=review,
-                               can_edit=can_edit, data=_identity_values(review),
-                               gaps=auto_team.identity_gaps(review), errors={})
+                               can_edit=can_edit, data=_identity_values(review), rules=rules,
+                               gaps=auto_team.identity_gaps(review, rules), errors={})
     if current_user.role not in (Role.RECTOR, Role.EQUIPO):
         abort(403)
     data = auto_team.IdentityData(**{name: request.form.get(name, "")[:MAX_TEXT + 1]
@@ -126,9 +129,10 @@ def identity(ruta_id: int) -> Response | str | tuple[str, int]:
     except InvalidInput as invalid:
         database.rollback()
         return render_template("autoevaluacion/identity.html", ruta=ruta, review=review,
-                               can_edit=can_edit, data=vars(data),
-                               gaps=auto_team.identity_gaps(review), errors=invalid.errors), 422
-    gaps = auto_team.identity_gaps(saved)
+                               can_edit=can_edit, data=vars(data), rules=rules,
+                               gaps=auto_team.identity_gaps(review, rules),
+                               errors=invalid.errors), 422
+    gaps = auto_team.identity_gaps(saved, rules)
     _commit()
     if gaps:
         flash("Guardado. Para enviar la autoevaluación todavía falta "
@@ -164,8 +168,12 @@ def team(ruta_id: int) -> Response | str | tuple[str, int]:
 
 def _render_team(ruta: Ruta, **context: Any) -> str:
     database = db_session()
+    members = auto_team.team(database, ruta)
+    rules = catalogs.rules_of(database, ruta)
     return render_template(
-        "autoevaluacion/team.html", ruta=ruta, members=auto_team.team(database, ruta),
+        "autoevaluacion/team.html", ruta=ruta, members=members, rules=rules,
+        estamentos=len({member.estamento for member in members}),
+        team_gaps=auto_team.team_gaps(members, rules),
         can_manage=(auto_team.is_rector_of(_actor(), ruta)
                     and ruta.state in auto_team.TEAM_STATES
                     and getattr(ruta, "catalog", None) is not None),
@@ -334,9 +342,13 @@ def _render_fortalezas(ruta: Ruta, **context: Any) -> str:
     database = db_session()
     overview = auto_ratings.overview(database, ruta, _actor())
     areas = {area.code: area.id for area in overview.catalog.areas} if overview.catalog else {}
+    classification = auto_perfil.classification_for(database, ruta)
     return render_template(
         "autoevaluacion/fortalezas.html", ruta=ruta, overview=overview,
-        classification=auto_perfil.classification_for(database, ruta), area_ids=areas,
+        classification=classification, area_ids=areas,
+        prioritized=sum(1 for item in classification.oportunidades if item.score is not None),
+        prioritizable_ids=auto_perfil.prioritizable_area_ids(database, ruta, _actor()),
+        open_for_priorities=auto_perfil.may_prioritize(ruta),
         errors=context.pop("errors", {}), posted=context.pop("posted", {}), **context)
 
 
@@ -362,9 +374,16 @@ def prioritize(ruta_id: int) -> Response | tuple[str, int]:
     except InvalidInput as invalid:
         database.rollback()
         return _render_fortalezas(ruta, errors=invalid.errors, posted=entries), 422
+    except NotEditable as locked:
+        database.rollback()
+        return _render_fortalezas(ruta, errors={"": [locked.message]}, posted=entries), 409
     _commit()
-    flash(f"Guardado: {changed} priorización{'es' if changed != 1 else ''} actualizada"
-          f"{'s' if changed != 1 else ''}.", "success")
+    if changed == 0:
+        flash("No cambió ninguna priorización.", "info")
+    elif changed == 1:
+        flash("Guardado: 1 priorización actualizada.", "success")
+    else:
+        flash(f"Guardado: {changed} priorizaciones actualizadas.", "success")
     return redirect(url_for("autoevaluacion.fortalezas", ruta_id=ruta.id))
 
 

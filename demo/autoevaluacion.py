@@ -158,8 +158,9 @@ def fill_demo_autoevaluacion(session: Session, ruta: Ruta, *, rector: User,
                 save_proceso(session, ruta, proceso, entries, actor=actor, now=later())
 
     if complete:
+        # Every oportunidad weighed, as the PMI requires before it is sent.
         oportunidades = classification_for(session, ruta).oportunidades
         save_priorities(session, ruta, {
             item.item.componente_id: PriorityInput(
-                str(rng.randint(3, 5)), str(rng.randint(2, 5)), str(rng.randint(3, 5)))
-            for item in oportunidades[:6]}, actor=rector, now=later())
+                str(rng.randint(1, 5)), str(rng.randint(1, 5)), str(rng.randint(1, 5)))
+            for item in oportunidades}, actor=rector, now=later())

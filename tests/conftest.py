@@ -33,7 +33,13 @@ import workflow.pmi.models  # noqa: F401  (registers its tables)
 from ruta import create_app
 from ruta.db import make_engine
 from ruta.migrate import upgrade
-from workflow.autoevaluacion.models import IdentityReview, Valoracion, Vigencia
+from workflow.autoevaluacion.models import (
+    Estamento,
+    IdentityReview,
+    TeamMember,
+    Valoracion,
+    Vigencia,
+)
 from workflow.catalogo.catalog import store_catalog
 from workflow.catalogo.files import validate_catalog
 from workflow.catalogo.models import Catalog
@@ -219,7 +225,8 @@ class Factory:
 
     def completed_self_assessment(self, ruta: Ruta, level: int = 3) -> Ruta:
         """Pin the small catalog to ``ruta`` and complete its autoevaluación: identity
-        reviewed, every componente at ``level`` with evidence. The Ruta's version is kept, as
+        reviewed, an equipo de gestión of four from three estamentos (the default rules'
+        minimum), every componente at ``level`` with evidence. The Ruta's version is kept, as
         when ``open_ruta`` pins the catalog."""
         catalog = self.catalog()
         self.db.execute(update(Ruta).where(Ruta.id == ruta.id).values(catalog_id=catalog.id))
@@ -229,12 +236,25 @@ class Factory:
             principios="Respeto y responsabilidad.", pei_reference="Acuerdo 04 de 2021",
             mision_vigencia=Vigencia.VIGENTE, vision_vigencia=Vigencia.VIGENTE,
             principios_vigencia=Vigencia.VIGENTE, notes=""))
+        self.add_team(ruta)
         for componente in catalog.componentes:
             self.db.add(Valoracion(ruta_id=ruta.id, componente_id=componente.id, level=level,
                                    evidence="Acta 3 de 2024 del Consejo Directivo.",
                                    comments=""))
         self.db.flush()
         return ruta
+
+    def add_team(self, ruta: Ruta, estamentos: tuple[Estamento, ...] = (
+            Estamento.DIRECTIVO, Estamento.DOCENTE, Estamento.DOCENTE,
+            Estamento.PADRE_MADRE)) -> list[TeamMember]:
+        """An equipo de gestión for ``ruta``, one member per estamento given (no accounts)."""
+        members = [TeamMember(ruta_id=ruta.id, name=f"Integrante {number} del equipo",
+                              email=f"equipo{number}.ruta{ruta.id}@prueba.co",
+                              estamento=estamento)
+                   for number, estamento in enumerate(estamentos, 1)]
+        self.db.add_all(members)
+        self.db.flush()
+        return members
 
 
 SCALE = [{"level": level, "name": name, "summary": f"Descripción del nivel {level}."}

@@ -68,7 +68,7 @@ NOT_EDITABLE = ("La autoevaluación ya fue enviada y no se puede modificar. Solo
                 "editable si la Secretaría devuelve la Ruta a la autoevaluación.")
 COMPLETE_IDENTITY = IdentityData(
     mision="Formar ciudadanos críticos.", vision="Ser referente en 2030.",
-    principios="Respeto, responsabilidad.", pei_reference="Acuerdo 04 de 2021",
+    principios="Respeto, responsabilidad y solidaridad.", pei_reference="Acuerdo 04 de 2021",
     mision_vigencia="vigente", vision_vigencia="ajustar", principios_vigencia="vigente",
     notes="La visión debe fijar metas medibles.")
 
@@ -237,6 +237,7 @@ def test_a_return_to_the_autoevaluacion_reopens_editing(db: Session, make: Facto
                                                         school: School) -> None:
     rate_everything(db, school)
     save_identity(db, school.ruta, COMPLETE_IDENTITY, actor=school.rector)
+    make.add_team(school.ruta)
     ruta = school.ruta
     auto_actions.submit_self_assessment(db, ruta, actor=school.rector,
                                         expected_version=ruta.version)
@@ -406,10 +407,13 @@ def test_identity_is_reviewed_by_the_rector_and_the_directiva_team(db: Session, 
 # --- the guard of enviar_autoevaluacion ------------------------------------------------------
 
 
-def test_submission_lists_exactly_what_is_missing(db: Session, school: School) -> None:
+def test_submission_lists_exactly_what_is_missing(db: Session, make: Factory,
+                                                   school: School) -> None:
+    make.add_team(school.ruta)
     rate(db, school, "DIR.1", {"DIR.1.1": "3", "DIR.1.2": "4"}, evidence="")
     rate(db, school, "ACA.1", {"ACA.1.1": "1"})
-    save_identity(db, school.ruta, IdentityData(mision="Formar."), actor=school.rector)
+    save_identity(db, school.ruta, IdentityData(mision="Formar ciudadanos críticos."),
+                  actor=school.rector)
     ruta = school.ruta
     with pytest.raises(GuardFailed) as refused:
         auto_actions.submit_self_assessment(db, ruta, actor=school.rector,
@@ -432,9 +436,11 @@ def test_submission_lists_exactly_what_is_missing(db: Session, school: School) -
     assert missing[3].proceso_id == school.proceso("DIR.2").id
 
 
-def test_complete_autoevaluacion_is_submitted(db: Session, school: School) -> None:
+def test_complete_autoevaluacion_is_submitted(db: Session, make: Factory,
+                                             school: School) -> None:
     rate_everything(db, school)
     save_identity(db, school.ruta, COMPLETE_IDENTITY, actor=school.rector)
+    make.add_team(school.ruta)
     assert missing_items(db, school.ruta) == []
     auto_actions.submit_self_assessment(db, school.ruta, actor=school.rector,
                                         expected_version=school.ruta.version)
@@ -458,6 +464,7 @@ def test_evidence_requirement_is_the_rule_set_of_the_ruta(db: Session, make: Fac
         db.scalar(select(Valoracion).where(
             Valoracion.componente_id == school.componente(code).id)).evidence = ""
     save_identity(db, school.ruta, COMPLETE_IDENTITY, actor=school.rector)
+    make.add_team(school.ruta)
     assert len(missing_items(db, school.ruta)) == 5
     admin = make.user(Role.ADMINISTRADOR, secretaria=school.ruta.school.secretaria)
     set_rules(db, actor=admin, evidence_from_level="5", fortaleza_from_level="3")
@@ -484,11 +491,12 @@ def test_legacy_ruta_starts_with_the_current_catalog(db: Session, make: Factory)
 
 @pytest.mark.postgres
 def test_a_save_waits_for_a_submission_in_progress_and_is_then_refused(
-        backend: str, app: Flask, db: Session, school: School) -> None:
+        backend: str, app: Flask, db: Session, make: Factory, school: School) -> None:
     if backend != "postgresql":
         pytest.skip("row locks need PostgreSQL: SQLite serializes writers and hides the race")
     rate_everything(db, school)
     save_identity(db, school.ruta, COMPLETE_IDENTITY, actor=school.rector)
+    make.add_team(school.ruta)
     db.commit()
     factory = app.extensions["ruta_db"].session_factory
     outcome: dict[str, Any] = {}

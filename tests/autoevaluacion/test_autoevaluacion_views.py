@@ -245,7 +245,8 @@ def test_identity_form_saves_and_refuses_a_bad_verdict(db: Session, make: Factor
     assert "La misión: elija «Sigue vigente» o «Requiere ajustes»." in text_of(bad)
     assert db.get(IdentityReview, school.ruta.id) is None
     good = web.post(school.url("/identidad"), {
-        "mision": "Formar.", "vision": "Ser referente.", "principios": "Respeto.",
+        "mision": "Formar ciudadanos críticos.", "vision": "Ser referente en la región.",
+        "principios": "Respeto, responsabilidad y solidaridad.",
         "pei_reference": "Acuerdo 1 de 2020", "mision_vigencia": "vigente",
         "vision_vigencia": "vigente", "principios_vigencia": "vigente", "notes": ""},
         follow_redirects=True)

@@ -11,6 +11,7 @@ import pytest
 from playwright.sync_api import Page, expect
 
 from tests.conftest import Factory
+from workflow.autoevaluacion.models import Estamento
 from workflow.autoevaluacion.team import MemberData, add_member
 from workflow.models import Ruta
 from workflow.roles import Role
@@ -45,6 +46,8 @@ def setting(live_server: LiveServer) -> Setting:
         add_member(session, ruta, MemberData(
             name="Wilson Oyola", email=TEACHER, estamento="docente",
             area_ids=[str(academica.id)]), actor=rector, invite=False)
+        # The rest of the equipo de gestión, so that only the ratings keep it from being sent.
+        make.add_team(ruta, (Estamento.DIRECTIVO, Estamento.PADRE_MADRE, Estamento.ESTUDIANTE))
         session.commit()
         return Setting(ruta.id, {c.code: c.id for c in catalog.componentes},
                        {p.code: p.id for a in catalog.areas for p in a.procesos})

@@ -140,3 +140,57 @@ def test_pmi_coherence_migration_keeps_hallazgos_metas_and_indicators(tmp_path: 
                              grado="5.°", descripcion="El 40 % no identifica la idea."))
         session.commit()
     engine.dispose()
+
+
+def test_rule_sets_pin_every_existing_ruta_to_version_one_of_its_settings(
+        tmp_path: Path) -> None:
+    """0011 turns each Secretaría's settings into rule set 1 (with the product every Ruta was
+    prioritised with so far) and pins its Rutas to it; a Secretaría with Rutas but no settings
+    gets the defaults."""
+    from sqlalchemy import text
+
+    from ruta.db import make_engine
+    from ruta.migrate import upgrade
+
+    engine = make_engine(f"sqlite:///{tmp_path / 'reglas.db'}")
+    upgrade(engine, "0010")
+    with engine.begin() as connection:
+        for secretaria_id, name, divipola in ((1, "Secretaría de Educación de Ibagué", "73001"),
+                                              (2, "Secretaría de Educación del Tolima", "73000")):
+            connection.execute(text(
+                "INSERT INTO secretarias (id, name, divipola, horizon_start_year, "
+                "horizon_years) VALUES (:id, :name, :divipola, 2024, 3)"),
+                {"id": secretaria_id, "name": name, "divipola": divipola})
+        connection.execute(text(
+            "INSERT INTO instrument_settings (secretaria_id, catalog_id, evidence_from_level, "
+            "fortaleza_from_level, updated_at) VALUES (1, NULL, 2, 4, '2024-01-02 10:00:00')"))
+        for school_id, secretaria_id, state in ((1, 1, "borrador"), (2, 1, "aprobado"),
+                                                (3, 1, "cerrado"), (4, 2, "en_revision")):
+            connection.execute(text(
+                "INSERT INTO schools (id, secretaria_id, dane_code, name, zona, locality, "
+                "active, created_at) VALUES (:id, :s, :dane, :name, 'urbana', 'Comuna 2', "
+                "true, '2024-01-09 13:00:00')"),
+                {"id": school_id, "s": secretaria_id, "dane": f"17300100000{school_id}",
+                 "name": f"IE número {school_id}"})
+            connection.execute(text(
+                "INSERT INTO rutas (id, school_id, horizon_start_year, horizon_end_year, "
+                "state, state_changed_at, version, created_at) VALUES (:id, :id, 2024, 2026, "
+                ":state, '2024-02-20 13:00:00', 3, '2024-01-09 13:00:00')"),
+                {"id": school_id, "state": state})
+
+    upgrade(engine)
+
+    with engine.connect() as connection:
+        sets = connection.execute(text(
+            "SELECT id, secretaria_id, number, evidence_from_level, fortaleza_from_level, "
+            "priority_formula, priority_count, team_min_members, team_min_estamentos "
+            "FROM rule_sets ORDER BY secretaria_id")).all()
+        pinned = dict(connection.execute(text("SELECT id, rule_set_id FROM rutas")).all())
+        current = dict(connection.execute(text(
+            "SELECT secretaria_id, rule_set_id FROM instrument_settings")).all())
+    engine.dispose()
+    ibague, tolima = sets
+    assert tuple(ibague)[1:] == (1, 1, 2, 4, "producto", 3, 4, 2)
+    assert tuple(tolima)[1:] == (2, 1, 3, 3, "producto", 3, 4, 2)
+    assert pinned == {1: ibague.id, 2: ibague.id, 3: ibague.id, 4: tolima.id}
+    assert current == {1: ibague.id, 2: tolima.id}

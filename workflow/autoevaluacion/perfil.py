@@ -4,6 +4,8 @@ From the valoraciones come averages and counts per level by proceso and área, c
 the school's previous Ruta (↑/↓/=); the componentes split into fortalezas and oportunidades
 by the cut-off of the Ruta's rule set, and the team weighs each oportunidad (urgencia,
 tendencia, impacto, added or multiplied as the rule set says) to say where the PMI starts.
+The prioritisation serves the PMI: it is not needed to send the autoevaluación, stays open
+while the PMI is formulated (also after a return to it) and is fixed once the PMI is sent.
 Services flush, never commit.
 """
 
@@ -18,13 +20,17 @@ from sqlalchemy.orm import Session
 
 from workflow.autoevaluacion.models import Priorizacion
 from workflow.autoevaluacion.ratings import valoraciones
-from workflow.autoevaluacion.team import editable_area_ids, require_editable
+from workflow.autoevaluacion.team import editable_area_ids
 from workflow.catalogo.catalog import Rules, rules_of
 from workflow.catalogo.models import LEVELS, Catalog
-from workflow.errors import Forbidden, InvalidInput
+from workflow.errors import Forbidden, InvalidInput, NotEditable
 from workflow.models import Ruta, User, utcnow
+from workflow.states import State
 
 PRIORITY_RANGE = range(1, 6)
+# The team prioritises while doing the autoevaluación and while formulating the PMI (also
+# after the Secretaría returns the PMI); from the PMI's sending on, the priorities are fixed.
+PRIORITY_STATES = frozenset({State.BORRADOR, State.AUTOEVALUACION_ENVIADA})
 
 
 # --- perfil institucional -----------------------------------------------------------------
@@ -301,8 +307,39 @@ def classification_for(session: Session, ruta: Ruta) -> Classification:
 
 
 def top_oportunidades(session: Session, ruta: Ruta, limit: int = 5) -> list[Oportunidad]:
-    """Where the PMI starts: the oportunidades the team put first."""
-    return classification_for(session, ruta).oportunidades[:limit]
+    """Where the PMI starts: the oportunidades the team prioritised highest.
+
+    Only prioritised ones: an oportunidad not weighed yet is no priority, whatever its place
+    in the instrument.
+    """
+    return [item for item in classification_for(session, ruta).oportunidades
+            if item.score is not None][:limit]
+
+
+def may_prioritize(ruta: Ruta) -> bool:
+    """Whether the Ruta's state lets anyone change its priorities."""
+    return ruta.state in PRIORITY_STATES and getattr(ruta, "catalog", None) is not None
+
+
+def prioritizable_area_ids(session: Session, ruta: Ruta, actor: User) -> set[int]:
+    """The áreas whose oportunidades ``actor`` may prioritise now (empty when none)."""
+    return editable_area_ids(session, ruta, actor) if may_prioritize(ruta) else set()
+
+
+LOCKED_MESSAGE = ("La priorización ya no se puede cambiar: el PMI fue enviado a la Secretaría "
+                  "con ella. Vuelve a abrirse solo si la Secretaría devuelve la Ruta.")
+
+
+def _require_prioritizable(session: Session, ruta: Ruta) -> None:
+    """Lock the Ruta's row, then check its state as committed, so a save and the sending of
+    the PMI cannot interleave: whichever comes second sees what the first did."""
+    session.scalars(select(Ruta).where(Ruta.id == ruta.id).with_for_update()
+                    .execution_options(populate_existing=True)).one()
+    if getattr(ruta, "catalog", None) is None:
+        raise NotEditable("Esta Ruta todavía no tiene instrumento de autoevaluación: "
+                          "empiece la autoevaluación primero.")
+    if ruta.state not in PRIORITY_STATES:
+        raise NotEditable(LOCKED_MESSAGE)
 
 
 @dataclass(frozen=True)
@@ -320,14 +357,15 @@ def save_priorities(session: Session, ruta: Ruta, entries: Mapping[int, Priority
                     actor: User, now: datetime | None = None) -> int:
     """Save urgencia, tendencia and impacto (1–5) of oportunidades, all or nothing.
 
-    All three blank clears a componente's priority. Only oportunidades of áreas the actor
-    may edit are accepted. Returns how many changed. Flushes.
+    Open while the autoevaluación is in borrador and while the PMI is formulated
+    (``PRIORITY_STATES``). All three blank clears a componente's priority. Only oportunidades
+    of áreas the actor may edit are accepted. Returns how many changed. Flushes.
     """
     allowed = editable_area_ids(session, ruta, actor)
     if not allowed:
         raise Forbidden("Solo el rector o la rectora y el equipo de gestión priorizan las "
                         "oportunidades de mejoramiento de sus áreas.")
-    require_editable(session, ruta)
+    _require_prioritizable(session, ruta)
     items = {item.componente_id: item for item in rated_items(session, ruta)}
     rules = rules_of(session, ruta)
     areas = {area.code: area for area in ruta.catalog.areas}  # type: ignore[attr-defined]

@@ -27,6 +27,7 @@ from workflow.autoevaluacion.team import (
     is_rector_of,
     require_editable,
     team,
+    team_gaps,
 )
 from workflow.catalogo.catalog import Rules, rules_of
 from workflow.catalogo.models import LEVELS, Catalog, CatalogArea, CatalogComponente, CatalogProceso
@@ -189,7 +190,7 @@ class Missing:
     """One thing that keeps the autoevaluación from being sent, and where to fix it."""
 
     message: str
-    kind: str  # "catalog", "identity", "rating", "evidence"
+    kind: str  # "catalog", "identity", "team", "rating", "evidence"
     area_code: str | None = None
     proceso_id: int | None = None
 
@@ -217,12 +218,13 @@ def missing_items(session: Session, ruta: Ruta) -> list[Missing]:
                         "debe empezar la autoevaluación con el instrumento vigente de la "
                         "Secretaría.", "catalog")]
     found: list[Missing] = []
-    gaps = identity_gaps(session.get(IdentityReview, ruta.id))
+    rules = rules_of(session, ruta)
+    gaps = identity_gaps(session.get(IdentityReview, ruta.id), rules)
     if gaps:
         found.append(Missing("Revisión de la identidad institucional: falta "
                              + join_phrases(gaps) + ".", "identity"))
+    found += [Missing(message, "team") for message in team_gaps(team(session, ruta), rules)]
     rated = valoraciones(session, ruta)
-    rules = rules_of(session, ruta)
     for area in catalog.areas:
         for proceso in area.procesos:
             unrated = [c for c in proceso.componentes

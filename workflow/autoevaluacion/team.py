@@ -25,7 +25,7 @@ from workflow.autoevaluacion.models import (
     TeamMember,
     Vigencia,
 )
-from workflow.catalogo.catalog import current_catalog
+from workflow.catalogo.catalog import Rules, current_catalog, rules_of
 from workflow.catalogo.models import Catalog, CatalogArea
 from workflow.cuentas import accounts, tokens
 from workflow.cuentas.accounts import EMAIL_PATTERN, normalize_email
@@ -143,6 +143,19 @@ class IdentityData:
 
 IDENTITY_TEXTS = {"mision": "La misión", "vision": "La visión", "principios": "Los principios",
                   "notes": "Las notas del equipo"}
+# The identity texts a reader needs, each a real sentence (``Rules.is_sentence``): the phrase
+# after «falta escribir…» and the start of the message when the text is too short.
+IDENTITY_SENTENCES = {
+    "mision": ("completa la misión", "La misión es muy corta: escríbala completa"),
+    "vision": ("completa la visión", "La visión es muy corta: escríbala completa"),
+    "principios": ("completos los principios",
+                   "Los principios son muy cortos: escríbalos completos"),
+}
+
+
+def short_text_message(name: str, rules: Rules) -> str:
+    """What to do when an identity text is too short to be read."""
+    return f"{IDENTITY_SENTENCES[name][1]}, con {rules.sentence_label}."
 
 
 def _vigencia(value: str, field_name: str, label: str,
@@ -168,6 +181,11 @@ def save_identity(session: Session, ruta: Ruta, data: IdentityData, *, actor: Us
     for name, label in IDENTITY_TEXTS.items():
         if len(texts[name]) > MAX_TEXT:
             errors[name] = [f"{label} no puede pasar de {MAX_TEXT} caracteres."]
+    # A draft may leave a text blank, never write one that cannot be read («m»).
+    rules = rules_of(session, ruta)
+    for name in IDENTITY_SENTENCES:
+        if texts[name] and name not in errors and not rules.is_sentence(texts[name]):
+            errors[name] = [short_text_message(name, rules)]
     reference = " ".join(data.pei_reference.split())
     if len(reference) > MAX_REFERENCE:
         errors["pei_reference"] = [f"La referencia del PEI no puede pasar de {MAX_REFERENCE} "
@@ -192,8 +210,12 @@ def save_identity(session: Session, ruta: Ruta, data: IdentityData, *, actor: Us
     return review
 
 
-def identity_gaps(review: IdentityReview | None) -> list[str]:
-    """What the identity review still lacks, as phrases that follow «falta»."""
+def identity_gaps(review: IdentityReview | None, rules: Rules | None = None) -> list[str]:
+    """What the identity review still lacks, as phrases that follow «falta».
+
+    With ``rules``, a misión, visión or principios too short to be read (``is_sentence``)
+    lacks its complete text too.
+    """
     written = {"la misión": "", "la visión": "", "los principios": "",
                "la referencia del PEI": ""}
     verdicts: dict[str, Vigencia | None] = {"la misión sigue vigente": None,
@@ -209,6 +231,11 @@ def identity_gaps(review: IdentityReview | None) -> list[str]:
                     "los principios siguen vigentes": review.principios_vigencia}
         notes = review.notes
     gaps = [f"escribir {phrase}" for phrase, value in written.items() if not value.strip()]
+    if rules is not None and review is not None:
+        texts = {name: getattr(review, name).strip() for name in IDENTITY_SENTENCES}
+        gaps += [f"escribir {phrase} ({rules.sentence_label})"
+                 for name, (phrase, _) in IDENTITY_SENTENCES.items()
+                 if texts[name] and not rules.is_sentence(texts[name])]
     gaps += [f"decir si {phrase}" for phrase, verdict in verdicts.items() if verdict is None]
     if Vigencia.AJUSTAR in verdicts.values() and not notes.strip():
         gaps.append("explicar en las notas qué ajustar")
@@ -378,3 +405,31 @@ def get_member(session: Session, ruta: Ruta, member_id: int) -> TeamMember:
 def team(session: Session, ruta: Ruta) -> list[TeamMember]:
     return list(session.scalars(select(TeamMember).where(TeamMember.ruta_id == ruta.id)
                                 .order_by(TeamMember.name, TeamMember.id)))
+
+
+def team_gaps(members: Sequence[TeamMember], rules: Rules) -> list[str]:
+    """What the equipo de gestión lacks to send the autoevaluación, as whole sentences.
+
+    The team is the people listed on its page; the rector or the rectora counts when listed
+    too (added with their own e-mail, as «directivo»), never implicitly: the list is what
+    the Secretaría reads as the equipo «conformado por diversos integrantes».
+    """
+    gaps = []
+    count = len(members)
+    if count < rules.team_min_members:
+        has = ("no tiene integrantes" if count == 0 else
+               f"tiene {count} integrante{'' if count == 1 else 's'}")
+        gaps.append(f"El equipo de gestión {has} y necesita al menos {rules.team_min_members}: "
+                    "agregue a los que faltan en la página del equipo (usted también cuenta si "
+                    "se agrega).")
+    estamentos = sorted({member.estamento for member in members}, key=list(Estamento).index)
+    # With nobody listed, the first message says it all.
+    if members and len(estamentos) < rules.team_min_estamentos:
+        named = ", ".join(item.label.lower() for item in estamentos)
+        which = (f"un solo estamento ({named})" if len(estamentos) == 1 else
+                 f"{len(estamentos)} estamentos ({named})")
+        gaps.append(f"El equipo de gestión representa {which} y necesita al menos "
+                    f"{rules.team_min_estamentos} estamentos distintos: agregue integrantes de "
+                    "otros estamentos (docentes, familias, estudiantes, administrativos, "
+                    "egresados, sector productivo).")
+    return gaps
