@@ -14,8 +14,7 @@ from typing import Any
 
 from sqlalchemy.orm import Session
 
-from workflow.autoevaluacion.models import Priorizacion
-from workflow.autoevaluacion.perfil import classification_for
+from workflow.autoevaluacion.perfil import PriorityInput, classification_for, save_priorities
 from workflow.catalogo.catalog import rules_of
 from workflow.models import Ruta, User
 from workflow.pmi import plan as pmi
@@ -23,15 +22,14 @@ from workflow.pmi.models import Comparacion, Fuente, MetaTipo, Trayectoria, Valo
 
 
 def prioritise_the_rest(session: Session, ruta: Ruta, actor: User) -> None:
-    """Every oportunidad is prioritised before the PMI is sent (the ``checks`` rule). The demo
-    autoevaluación scores the first few; the rest get a low priority here, written directly
-    because the autoevaluación is already sent (the lead's demo rewrite may move this)."""
-    for item in classification_for(session, ruta).oportunidades:
-        if item.score is None:
-            session.add(Priorizacion(ruta_id=ruta.id, componente_id=item.item.componente_id,
-                                     urgencia=1, tendencia=1, impacto=1,
-                                     updated_by_id=actor.id))
-    session.flush()
+    """Every oportunidad is prioritised before the PMI is sent (the ``checks`` rule): the ones
+    a test's autoevaluación left unweighed get a low priority, through the real service (it is
+    open while the PMI is formulated)."""
+    missing = {item.item.componente_id: PriorityInput("1", "1", "1")
+               for item in classification_for(session, ruta).oportunidades
+               if item.score is None}
+    if missing:
+        save_priorities(session, ruta, missing, actor=actor)
 
 
 def fill_demo_pmi(session: Session, ruta: Ruta, *, actor: User, complete: bool = True) -> None:
