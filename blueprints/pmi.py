@@ -36,13 +36,15 @@ from blueprints.access import current_actor as _actor
 from blueprints.access import ruta_in_scope as _ruta
 from ruta.db import db_session
 from workflow import observations, services
-from workflow.errors import InvalidInput
+from workflow.errors import GuardFailed, InvalidInput
 from workflow.models import Ruta
+from workflow.pmi import actions as pmi_actions
 from workflow.pmi import checks as pmi_checks
 from workflow.pmi import plan as pmi
 from workflow.pmi import review
+from workflow.pmi import rubric as rubrics
 from workflow.pmi import versions as pmi_versions
-from workflow.pmi.models import CRITERION_LABELS, Fuente, Observation, Trayectoria
+from workflow.pmi.models import CRITERION_LABELS, Fuente, Observation, Trayectoria, Verdict
 from workflow.roles import Role
 from workflow.states import ReturnTarget, Trigger
 
@@ -254,6 +256,7 @@ def printable(ruta_id: int) -> str:
                            date_text=pmi_versions.date_text,
                            labels=pmi.element_labels(content),
                            report=pmi_checks.run_checks(content),
+                           rubric_round=rubrics.round_of_snapshot(database, ruta, snapshot),
                            fuentes={f.value: f.label for f in Fuente},
                            trayectorias={t.value: t.label for t in Trayectoria},
                            componentes={c.id: c for c in _componentes(ruta)})
@@ -278,7 +281,10 @@ def _review_context(ruta: Ruta, **extra: Any) -> dict[str, Any]:
         "may_answer": review.may_answer(actor, ruta),
         "CRITERION_LABELS": CRITERION_LABELS,
         "may_return": Trigger.DEVOLVER in actions, "may_approve": Trigger.APROBAR in actions,
-        "ReturnTarget": ReturnTarget, "errors": {}, "posted": {}, **extra,
+        "ReturnTarget": ReturnTarget, "errors": {}, "posted": {},
+        "rounds": rubrics.rounds(database, ruta), "RUBRIC_ORDER": rubrics.ORDER,
+        "RUBRIC_OBLIGATORY": rubrics.OBLIGATORY, "Verdict": Verdict,
+        "rubric_field": rubrics.field_name, **extra,
     }
 
 
@@ -286,6 +292,43 @@ def _review_context(ruta: Ruta, **extra: Any) -> dict[str, Any]:
 @roles_required(*ALL_ROLES)
 def review_page(ruta_id: int) -> str:
     return render_template("pmi/review.html", **_review_context(_ruta(ruta_id)))
+
+
+@bp.post("/rutas/<int:ruta_id>/pmi/decision")
+@roles_required(Role.REVISOR)
+def decide(ruta_id: int) -> Response | tuple[str, int]:
+    """Approve or return the PMI with the rubric; a refusal re-shows everything typed."""
+    ruta = _ruta(ruta_id)
+    database = db_session()
+    decision = request.form.get("decision", "")
+    expected_version = form_int(request.form.get("version"))
+    raw = rubrics.from_form(request.form)
+    comment = request.form.get("observaciones", "")[:FORM_LIMIT]
+    target_value = request.form.get("destino", "")
+    posted = {**rubrics.posted_values(raw), "observaciones": comment, "destino": target_value}
+    try:
+        if decision not in ("aprobar", "devolver") or expected_version is None:
+            raise InvalidInput({"decision": ["Elija si aprueba el PMI o lo devuelve con "
+                                             "observaciones."]})
+        if decision == "aprobar":
+            pmi_actions.approve(database, ruta, reviewer=_actor(), rubric=raw,
+                                expected_version=expected_version, observations=comment)
+        else:
+            target = next((item for item in ReturnTarget if item.value == target_value), None)
+            pmi_actions.return_with_observations(
+                database, ruta, reviewer=_actor(), rubric=raw, target=target,
+                expected_version=expected_version, observations=comment)
+    except (InvalidInput, GuardFailed) as refused:
+        database.rollback()
+        errors = (refused.errors if isinstance(refused, InvalidInput)
+                  else {"decision": [refused.message, *refused.reasons]})
+        return render_template("pmi/review.html", **_review_context(
+            ruta, errors=errors, posted=posted)), 422
+    _commit()
+    past = (Trigger.APROBAR if decision == "aprobar" else Trigger.DEVOLVER).past_tense
+    flash(f"Listo: {past[0].lower()}{past[1:]} con la rúbrica. La Ruta quedó en "
+          f"«{ruta.state.label}».", "success")
+    return redirect(url_for("pmi.review_page", ruta_id=ruta.id, _anchor="rubrica"))
 
 
 @bp.post("/rutas/<int:ruta_id>/pmi/observaciones")
