@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
+import threading
+
 import pytest
+from flask import Flask
 from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from demo.pmi import fill_demo_pmi
 from tests.conftest import PASSING_RUBRIC, Factory
+from tests.core.test_race import run_together
 from workflow.errors import GuardFailed, InvalidInput, InvalidTransition, StaleRuta
 from workflow.models import Ruta, RutaTransition, User
 from workflow.pmi import actions as pmi_actions
@@ -224,3 +228,37 @@ def test_a_round_is_judged_once(db: Session, make: Factory) -> None:
     with pytest.raises(IntegrityError):
         db.flush()
     db.rollback()
+
+
+@pytest.mark.postgres
+def test_two_reviewers_deciding_at_once_store_one_rubric(backend: str, app: Flask, db: Session,
+                                                         make: Factory) -> None:
+    if backend != "postgresql":
+        pytest.skip("races need PostgreSQL: SQLite serializes writers and hides them")
+    ruta, _, first = in_review(db, make)
+    second = make.user(Role.REVISOR)
+    db.commit()
+    factory = app.extensions["ruta_db"].session_factory
+    loaded = threading.Barrier(2)
+    notes = {first.id: "Primera revisora.", second.id: "Segundo revisor."}
+
+    def approve_as(reviewer_id: int) -> str:
+        with factory() as session:
+            mine = session.get(Ruta, ruta.id)
+            reviewer = session.get(User, reviewer_id)
+            version = mine.version
+            loaded.wait()  # both have read the same version before either writes
+            pmi_actions.approve(session, mine, reviewer=reviewer, expected_version=version,
+                                rubric=with_verdicts(c8=("no_cumple", notes[reviewer_id])))
+            session.commit()
+            return notes[reviewer_id]
+
+    results = run_together(lambda: approve_as(first.id), lambda: approve_as(second.id))
+
+    assert sorted(type(result).__name__ for result in results) == ["StaleRuta", "str"]
+    winner = next(result for result in results if isinstance(result, str))
+    db.expire_all()
+    assert db.get(Ruta, ruta.id).state is State.APROBADO
+    assert [(row[0], row[1], row[4]) for row in stored(db) if row[3] != "cumple"] == [
+        (1, 8, winner)]
+    assert len(stored(db)) == 9
