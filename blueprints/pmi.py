@@ -326,9 +326,9 @@ def decide(ruta_id: int) -> Response | tuple[str, int]:
             ruta, errors=errors, posted=posted)), 422
     _commit()
     past = (Trigger.APROBAR if decision == "aprobar" else Trigger.DEVOLVER).past_tense
-    flash(f"Listo: {past[0].lower()}{past[1:]} con la rúbrica. La Ruta quedó en "
-          f"«{ruta.state.label}».", "success")
-    return redirect(url_for("pmi.review_page", ruta_id=ruta.id, _anchor="rubrica"))
+    flash(f"Listo: {past[0].lower()}{past[1:]}. La Ruta quedó en «{ruta.state.label}».",
+          "success")
+    return redirect(url_for("rutas.detail", ruta_id=ruta.id))
 
 
 @bp.post("/rutas/<int:ruta_id>/pmi/observaciones")
