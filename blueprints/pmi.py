@@ -318,12 +318,15 @@ def decide(ruta_id: int) -> Response | tuple[str, int]:
             pmi_actions.return_with_observations(
                 database, ruta, reviewer=_actor(), rubric=raw, target=target,
                 expected_version=expected_version, observations=comment)
-    except (InvalidInput, GuardFailed) as refused:
+    except InvalidInput as invalid:
         database.rollback()
-        errors = (refused.errors if isinstance(refused, InvalidInput)
-                  else {"decision": [refused.message, *refused.reasons]})
         return render_template("pmi/review.html", **_review_context(
-            ruta, errors=errors, posted=posted)), 422
+            ruta, errors=invalid.errors, posted=posted)), 422
+    except GuardFailed as refused:
+        database.rollback()
+        return render_template("pmi/review.html", **_review_context(
+            ruta, posted=posted, error_message=refused.message,
+            reasons=refused.reasons)), 422
     _commit()
     past = (Trigger.APROBAR if decision == "aprobar" else Trigger.DEVOLVER).past_tense
     flash(f"Listo: {past[0].lower()}{past[1:]}. La Ruta quedó en «{ruta.state.label}».",

@@ -169,9 +169,9 @@ def test_rubric_return_resend_refused_then_approved_and_printed(browsing: Browsi
     with reviewer.expect_response(is_post) as refused_approval:
         reviewer.get_by_role("button", name="Aprobar el PMI").click()
     assert refused_approval.value.status == 422
-    errors = reviewer.locator(".error-summary li")
-    expect(errors).to_have_text([
-        "Todavía no se puede «Aprobar el PMI».",
+    summary = reviewer.locator(".error-summary")
+    expect(summary.get_by_role("heading")).to_have_text("Todavía no se puede «Aprobar el PMI».")
+    expect(summary.locator("li")).to_have_text([
         "No se puede aprobar con «no cumple» en el criterio 3 (Las metas contienen cantidad, "
         "unidad de medida y tiempo): es obligatorio en la Circular 0488. Devuelva el plan con "
         "observaciones, o cambie la valoración si el plan sí cumple."])
