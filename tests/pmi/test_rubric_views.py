@@ -11,7 +11,7 @@ from sqlalchemy.orm import Session
 
 from demo.pmi import fill_demo_pmi
 from tests.conftest import PASSING_RUBRIC_FORM, Factory, WebClient
-from workflow.models import Ruta, RutaTransition, User
+from workflow.models import OutboxMessage, Ruta, RutaTransition, User
 from workflow.pmi import actions as pmi_actions
 from workflow.pmi import review
 from workflow.pmi.models import RubricVerdict
@@ -116,6 +116,8 @@ def test_return_with_the_rubric_shows_it_to_the_school(db: Session, make: Factor
     db.expire_all()
     assert db.get(Ruta, ruta.id).state is State.AUTOEVALUACION_ENVIADA
     assert db.scalar(select(func.count()).select_from(RubricVerdict)) == 9
+    [mail] = db.scalars(select(OutboxMessage).where(OutboxMessage.kind == "ruta_devuelta"))
+    assert "En esa misma página está la rúbrica de la Secretaría" in mail.text_body
 
     school = web_factory()  # type: ignore[operator]
     school.login(rector.email)
