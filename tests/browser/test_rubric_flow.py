@@ -103,7 +103,7 @@ def test_rubric_return_resend_refused_then_approved_and_printed(browsing: Browsi
         reviewer.get_by_role("button", name="Devolver con observaciones").click()
     assert refused.value.status == 422
     expect(reviewer.locator(".error-summary li")).to_have_text([
-        "Escriba la nota de el criterio 8: qué le falta al plan para cumplir (la valoró "
+        "Escriba la nota del criterio 8: qué le falta al plan para cumplir (la valoró "
         "«cumple parcialmente»)."])
     expect(reviewer.locator("#rubrica-8-nota-error")).to_be_visible()
     # Everything typed is still there.

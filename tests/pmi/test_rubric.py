@@ -79,7 +79,7 @@ def test_rubric_without_verdicts_says_so_per_field(db: Session, make: Factory) -
     assert refused.value.errors["rubrica-8-veredicto"] == [
         "Valore el criterio 8: «cumple», «cumple parcialmente» o «no cumple»."]
     assert refused.value.errors["rubrica-0-veredicto"] == [
-        "Valore divulgación (guía 34): «cumple», «cumple parcialmente» o «no cumple»."]
+        "Valore la divulgación (Guía 34): «cumple», «cumple parcialmente» o «no cumple»."]
     assert ruta.state is State.EN_REVISION
 
 
@@ -90,7 +90,7 @@ def test_note_is_required_unless_cumple(db: Session, make: Factory, verdict: str
         return_plan(db, ruta, reviewer, with_verdicts(c3=(verdict, "   ")))
     label = Verdict(verdict).label.lower()
     assert refused.value.errors == {"rubrica-3-nota": [
-        f"Escriba la nota de el criterio 3: qué le falta al plan para cumplir (la valoró "
+        f"Escriba la nota del criterio 3: qué le falta al plan para cumplir (la valoró "
         f"«{label}»)."]}
     db.rollback()
     assert db.scalar(select(func.count()).select_from(RubricVerdict)) == 0

@@ -82,7 +82,7 @@ def test_return_with_a_missing_note_answers_422_and_keeps_everything_typed(
 
     assert response.status_code == 422  # type: ignore[attr-defined]
     page = text(response)
-    assert ("Escriba la nota de el criterio 8: qué le falta al plan para cumplir (la valoró "
+    assert ("Escriba la nota del criterio 8: qué le falta al plan para cumplir (la valoró "
             "«cumple parcialmente»).") in page
     assert "Valore el criterio 5: «cumple», «cumple parcialmente» o «no cumple»." in page
     assert checked(page, 3) == ["no_cumple"]

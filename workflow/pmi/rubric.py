@@ -75,21 +75,22 @@ def validate(raw: RawRubric) -> list[Judged]:
     for criterion in ORDER:
         value, note = raw.get(criterion, ("", ""))
         note = (note or "").strip()
-        name = short_label(criterion).lower() if criterion == GUIA_34 else \
-            f"el criterio {criterion}"
+        subject, of_subject = (("la divulgación (Guía 34)", "de la divulgación (Guía 34)")
+                               if criterion == GUIA_34 else
+                               (f"el criterio {criterion}", f"del criterio {criterion}"))
         verdict = next((item for item in Verdict if item.value == value), None)
         if verdict is None:
             errors[field_name(criterion, "veredicto")] = [
-                f"Valore {name}: «cumple», «cumple parcialmente» o «no cumple»."]
+                f"Valore {subject}: «cumple», «cumple parcialmente» o «no cumple»."]
             continue
         if verdict is not Verdict.CUMPLE and not note:
             errors[field_name(criterion, "nota")] = [
-                f"Escriba la nota de {name}: qué le falta al plan para cumplir "
+                f"Escriba la nota {of_subject}: qué le falta al plan para cumplir "
                 f"(la valoró «{verdict.label.lower()}»)."]
             continue
         if len(note) > MAX_NOTE:
             errors[field_name(criterion, "nota")] = [
-                f"La nota de {name} no puede pasar de {MAX_NOTE} caracteres."]
+                f"La nota {of_subject} no puede pasar de {MAX_NOTE} caracteres."]
             continue
         judged.append(Judged(criterion, verdict, note))
     if errors:
