@@ -294,6 +294,21 @@ def review_page(ruta_id: int) -> str:
     return render_template("pmi/review.html", **_review_context(_ruta(ruta_id)))
 
 
+def _add_with_return(ruta: Ruta, adding: dict[str, str],
+                     expected_version: int) -> dict[str, list[str]]:
+    """Add the observation typed in the return form as a draft the return then sends; what
+    is wrong with it, under the return form's field names."""
+    services.check_attempt(db_session(), ruta, Trigger.DEVOLVER, actor=_actor(),
+                           expected_version=expected_version)
+    try:
+        review.add_observation(db_session(), ruta, reviewer=_actor(),
+                               element=adding["elemento"], criterion=adding["criterio"],
+                               text=adding["texto"])
+    except InvalidInput as invalid:
+        return {f"nueva-{name}": messages for name, messages in invalid.errors.items()}
+    return {}
+
+
 @bp.post("/rutas/<int:ruta_id>/pmi/decision")
 @roles_required(Role.REVISOR)
 def decide(ruta_id: int) -> Response | tuple[str, int]:
@@ -305,11 +320,23 @@ def decide(ruta_id: int) -> Response | tuple[str, int]:
     raw = rubrics.from_form(request.form)
     comment = request.form.get("observaciones", "")[:FORM_LIMIT]
     target_value = request.form.get("destino", "")
-    posted = {**rubrics.posted_values(raw), "observaciones": comment, "destino": target_value}
+    # An itemized observation typed in the return form goes with the return.
+    adding = {name: request.form.get(f"nueva-{name}", "")[:FORM_LIMIT]
+              for name in ("elemento", "criterio", "texto")}
+    posted = {**rubrics.posted_values(raw), "observaciones": comment, "destino": target_value,
+              **{f"nueva-{name}": value for name, value in adding.items()}}
     try:
         if decision not in ("aprobar", "devolver") or expected_version is None:
             raise InvalidInput({"decision": ["Elija si aprueba el PMI o lo devuelve con "
                                              "observaciones."]})
+        if decision == "devolver" and adding["texto"].strip():
+            problems = _add_with_return(ruta, adding, expected_version)
+            if problems:  # said together with the rubric's, so one refusal lists all
+                try:
+                    rubrics.validate(raw)
+                except InvalidInput as invalid:
+                    problems = {**invalid.errors, **problems}
+                raise InvalidInput(problems)
         if decision == "aprobar":
             pmi_actions.approve(database, ruta, reviewer=_actor(), rubric=raw,
                                 expected_version=expected_version, observations=comment)

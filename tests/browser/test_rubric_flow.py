@@ -24,11 +24,13 @@ from .conftest import PHONE, Browsing, World
 pytestmark = pytest.mark.browser
 
 OBSERVATION = "La meta 1.1 no dice en qué unidad se mide: indíquela."
+SECOND = "Nombren la oferta para estudiantes migrantes en las actividades."
 NOTE_3 = "La meta 1.1 no tiene unidad de medida."
 NOTE_8 = "Las actividades no nombran la oferta para estudiantes migrantes."
 NOTE_3_PARTIAL = "La unidad quedó, pero la fecha límite es la del horizonte, no la de la meta."
 COMMENT = "Gracias por el plan; atiendan la rúbrica y la observación."
 ANSWER = "Agregamos la unidad (% de estudiantes) a la meta 1.1."
+SECOND_ANSWER = "La actividad 2.1.1 ahora nombra el aula de aceleración para migrantes."
 
 
 def is_post(response: Response) -> bool:
@@ -89,7 +91,7 @@ def test_rubric_return_resend_refused_then_approved_and_printed(browsing: Browsi
     expect(reviewer.get_by_role("heading", level=1)).to_have_text("Revisión del PMI")
     expect(reviewer.locator("#rubrica")).to_contain_text("Todavía no hay rúbrica")
     browsing.check_accessibility(reviewer)
-    reviewer.get_by_label("Criterio de la Circular 0488").select_option("3")
+    reviewer.get_by_label("Criterio de la Circular 0488", exact=True).select_option("3")
     reviewer.get_by_label("Observación", exact=True).fill(OBSERVATION)
     reviewer.get_by_role("button", name="Agregar la observación").click()
     expect(flash(reviewer)).to_have_text(
@@ -99,6 +101,10 @@ def test_rubric_return_resend_refused_then_approved_and_printed(browsing: Browsi
     judge(reviewer, 3, "No cumple", NOTE_3)
     judge(reviewer, 8, "Cumple parcialmente")  # the note forgotten
     reviewer.get_by_label("Comentario general para la institución (opcional)").fill(COMMENT)
+    # A second observation, written in the return form itself.
+    reviewer.get_by_text("Agregar otra observación con la devolución (opcional)").click()
+    reviewer.get_by_label("Criterio de la observación adicional").select_option("8")
+    reviewer.get_by_label("Observación adicional", exact=True).fill(SECOND)
     with reviewer.expect_response(is_post) as refused:
         reviewer.get_by_role("button", name="Devolver con observaciones").click()
     assert refused.value.status == 422
@@ -118,6 +124,9 @@ def test_rubric_return_resend_refused_then_approved_and_printed(browsing: Browsi
            ).to_have_value(COMMENT)
     expect(reviewer.locator("#decision fieldset.action > ul > li")).to_have_text(
         [f"El plan en general · Criterio 3: {OBSERVATION}"])
+    expect(reviewer.get_by_label("Observación adicional", exact=True)).to_have_value(SECOND)
+    expect(reviewer.get_by_label("Criterio de la observación adicional")
+           ).to_have_value("8")
     browsing.check_accessibility(reviewer)
     assert world.state_of(ruta_id)[0] is State.EN_REVISION
 
@@ -141,18 +150,21 @@ def test_rubric_return_resend_refused_then_approved_and_printed(browsing: Browsi
     expect(rubric_row(rector, "#rubrica", 8).locator("td")).to_have_text(
         ["Cumple parcialmente", NOTE_8])
     expect(rubric_row(rector, "#rubrica", 1).locator("td")).to_have_text(["Cumple", "—"])
-    expect(rector.locator("#observaciones article .prewrap").first).to_have_text(OBSERVATION)
+    expect(rector.locator("#observaciones article > .prewrap")).to_have_text(
+        [OBSERVATION, SECOND])
     expect(rector.locator("#decision")).to_have_count(0)
     width = rector.evaluate("document.scrollingElement.scrollWidth")
     assert width <= PHONE["width"], f"the review page is {width} px wide at 360 px"
     browsing.check_accessibility(rector)
     browsing.screenshot(rector, "rubrica-rector-360")
 
-    form = rector.locator("form", has=rector.get_by_label("Su respuesta a la observación 1"))
-    form.get_by_role("textbox").fill(ANSWER)
-    form.get_by_role("button", name="Guardar la respuesta").click()
-    expect(flash(rector)).to_have_text(
-        "Respuesta guardada. Cuando responda todas, vuelva a enviar el PMI.")
+    for number, answer in ((1, ANSWER), (2, SECOND_ANSWER)):
+        form = rector.locator("form", has=rector.get_by_label(
+            f"Su respuesta a la observación {number}"))
+        form.get_by_role("textbox").fill(answer)
+        form.get_by_role("button", name="Guardar la respuesta").click()
+        expect(flash(rector)).to_have_text(
+            "Respuesta guardada. Cuando responda todas, vuelva a enviar el PMI.")
     rector.goto(f"/rutas/{ruta_id}")
     rector.get_by_role("button", name="Enviar el PMI a la Secretaría").click()
     expect(state_badge(rector)).to_have_text("PMI enviado a la Secretaría")
@@ -162,8 +174,9 @@ def test_rubric_return_resend_refused_then_approved_and_printed(browsing: Browsi
     reviewer.get_by_role("button", name="Tomar para revisión").click()
     expect(state_badge(reviewer)).to_have_text("PMI en revisión")
     reviewer.goto(review_url)
-    reviewer.get_by_role("button", name="Marcar resuelta (observación 1)").click()
-    expect(flash(reviewer)).to_have_text("La observación quedó «resuelta».")
+    for number in (1, 2):
+        reviewer.get_by_role("button", name=f"Marcar resuelta (observación {number})").click()
+        expect(flash(reviewer)).to_have_text("La observación quedó «resuelta».")
     judge_all_cumple(reviewer)
     judge(reviewer, 3, "No cumple", NOTE_3)
     with reviewer.expect_response(is_post) as refused_approval:

@@ -14,7 +14,7 @@ from tests.conftest import PASSING_RUBRIC_FORM, Factory, WebClient
 from workflow.models import OutboxMessage, Ruta, RutaTransition, User
 from workflow.pmi import actions as pmi_actions
 from workflow.pmi import review
-from workflow.pmi.models import RubricVerdict
+from workflow.pmi.models import Observation, RubricVerdict
 from workflow.roles import Role
 from workflow.states import State
 
@@ -206,3 +206,42 @@ def test_only_revisores_decide(db: Session, make: Factory, web: WebClient) -> No
     assert response.status_code == 403  # type: ignore[attr-defined]
     db.expire_all()
     assert db.get(Ruta, ruta.id).state is State.EN_REVISION
+
+
+def test_an_observation_typed_in_the_return_form_is_kept_and_then_sent(
+        db: Session, make: Factory, web: WebClient) -> None:
+    ruta, _, reviewer = in_review(db, make)
+    review.add_observation(db, ruta, reviewer=reviewer, element="plan", criterion="3",
+                           text=OBSERVATION)
+    db.commit()
+    web.login(reviewer.email)
+    web.get(f"/rutas/{ruta.id}/pmi/revision")
+    typed = {"nueva-elemento": "plan", "nueva-criterio": "8", "nueva-texto": NOTE_8}
+
+    # A forgotten note: refused, and the observation being written is still in the form.
+    refused = decide(web, ruta, "devolver", form(**{
+        "rubrica-8-veredicto": "no_cumple", "rubrica-8-nota": "", **typed}))
+    assert refused.status_code == 422  # type: ignore[attr-defined]
+    page = text(refused)
+    assert f'<textarea id="nueva-texto" name="nueva-texto" rows="3">{NOTE_8}</textarea>' in page
+    assert '<option value="8" selected>' in page
+    assert '<details class="new-observation" open>' in page
+    db.expire_all()
+    assert db.scalar(select(func.count()).select_from(Observation)) == 1
+
+    # Without a criterion: its message and the rubric's, together.
+    both = decide(web, ruta, "devolver", form(**{
+        "rubrica-8-veredicto": "no_cumple", "rubrica-8-nota": "",
+        **typed, "nueva-criterio": ""}))
+    assert both.status_code == 422  # type: ignore[attr-defined]
+    page = text(both)
+    assert "Elija el criterio de la Circular 0488 al que se refiere." in page
+    assert "Escriba la nota del criterio 8" in page
+
+    sent = decide(web, ruta, "devolver", form(**{
+        "rubrica-8-veredicto": "no_cumple", "rubrica-8-nota": NOTE_8, **typed}))
+    assert sent.status_code == 302  # type: ignore[attr-defined]
+    db.expire_all()
+    rows = review.observations(db, db.get(Ruta, ruta.id))
+    assert [(row.criterion, row.text, row.status.value) for row in rows] == [
+        (3, OBSERVATION, "enviada"), (8, NOTE_8, "enviada")]
