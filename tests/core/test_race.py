@@ -95,13 +95,14 @@ def test_two_reviewers_approving_through_the_web_one_gets_409(
     for reviewer in reviewers:
         browser = web_factory()
         browser.login(reviewer.email)
-        page = browser.get(f"/rutas/{ruta.id}")
+        # The decision form (with the rubric) is on the PMI's review page.
+        page = browser.get(f"/rutas/{ruta.id}/pmi/revision")
         assert 'name="version" value="1"' in page.get_data(as_text=True)
         browsers.append(browser)
 
     def approve(browser: WebClient) -> Any:
-        return browser.post(f"/rutas/{ruta.id}/acciones/aprobar",
-                            {"version": "1", **PASSING_RUBRIC_FORM})
+        return browser.post(f"/rutas/{ruta.id}/pmi/decision",
+                            {"version": "1", "decision": "aprobar", **PASSING_RUBRIC_FORM})
 
     responses = run_together(*(lambda b=browser: approve(b) for browser in browsers))
 
