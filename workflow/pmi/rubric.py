@@ -24,7 +24,6 @@ from sqlalchemy.orm import Session
 
 from workflow.errors import InvalidInput
 from workflow.models import Ruta, RutaTransition, User
-from workflow.pmi import versions
 from workflow.pmi.models import (
     CRITERIA,
     CRITERION_LABELS,
@@ -190,8 +189,3 @@ def posted_values(raw: RawRubric) -> dict[str, str]:
         values[field_name(criterion, "veredicto")] = value
         values[field_name(criterion, "nota")] = note
     return values
-
-
-def snapshot_judged(session: Session, ruta: Ruta) -> PmiSnapshot | None:
-    """The version a decision now judges: the latest sent."""
-    return versions.latest(session, ruta)
