@@ -245,3 +245,18 @@ def test_an_observation_typed_in_the_return_form_is_kept_and_then_sent(
     rows = review.observations(db, db.get(Ruta, ruta.id))
     assert [(row.criterion, row.text, row.status.value) for row in rows] == [
         (3, OBSERVATION, "enviada"), (8, NOTE_8, "enviada")]
+
+
+def test_the_ruta_pages_action_endpoint_requires_the_rubric_too(db: Session, make: Factory,
+                                                                 web: WebClient) -> None:
+    ruta, _, reviewer = in_review(db, make)
+    web.login(reviewer.email)
+    web.get(f"/rutas/{ruta.id}")
+    response = web.post(f"/rutas/{ruta.id}/acciones/aprobar", {"version": str(ruta.version)})
+    assert response.status_code == 422  # type: ignore[attr-defined]
+    page = text(response)
+    assert "Registre la rúbrica en la revisión del PMI antes de decidir." in page
+    assert "Valore el criterio 1: «cumple», «cumple parcialmente» o «no cumple»." in page
+    db.expire_all()
+    assert db.get(Ruta, ruta.id).state is State.EN_REVISION
+    assert db.scalar(select(func.count()).select_from(RubricVerdict)) == 0
