@@ -233,6 +233,9 @@ def versions(ruta_id: int) -> str:
     return render_template("pmi/versions.html", ruta=ruta, snapshots=snapshots, older=older,
                            newer=newer, changes=changes,
                            approval=pmi_versions.approval(database, ruta),
+                           rubric_rounds={item.snapshot.id: item
+                                          for item in rubrics.rounds(database, ruta)
+                                          if item.snapshot is not None},
                            judgments={snapshot.id: [
                                row for row in judged
                                if row.snapshot is not None and row.snapshot.id == snapshot.id]

@@ -131,6 +131,10 @@ def test_return_with_the_rubric_shows_it_to_the_school(db: Session, make: Factor
     assert 'name="rubrica-1-veredicto"' not in page  # the school reads, never judges
     history = text(school.get(f"/rutas/{ruta.id}"))
     assert "Ver la rúbrica de la Secretaría" in history
+    versions = text(school.get(f"/rutas/{ruta.id}/pmi/versiones"))
+    assert ("Rúbrica (devuelto con observaciones): criterio 3 «no cumple», criterio 8 «cumple "
+            "parcialmente» · ") in versions
+    assert f'href="/rutas/{ruta.id}/pmi/revision#rubrica-1"' in versions
 
 
 def test_approval_refused_with_an_obligatory_no_cumple_keeps_the_form(
