@@ -36,13 +36,15 @@ from blueprints.access import current_actor as _actor
 from blueprints.access import ruta_in_scope as _ruta
 from ruta.db import db_session
 from workflow import observations, services
-from workflow.errors import InvalidInput
+from workflow.errors import GuardFailed, InvalidInput
 from workflow.models import Ruta
+from workflow.pmi import actions as pmi_actions
 from workflow.pmi import checks as pmi_checks
 from workflow.pmi import criteria as pmi_criteria
 from workflow.pmi import fuentes as pmi_fuentes
 from workflow.pmi import plan as pmi
 from workflow.pmi import review
+from workflow.pmi import rubric as rubrics
 from workflow.pmi import versions as pmi_versions
 from workflow.pmi.models import (
     COMPARACION_LABELS,
@@ -53,6 +55,7 @@ from workflow.pmi.models import (
     Observation,
     Trayectoria,
     ValorUnidad,
+    Verdict,
 )
 from workflow.roles import Role
 from workflow.states import ReturnTarget, Trigger
@@ -260,6 +263,9 @@ def versions(ruta_id: int) -> str:
     return render_template("pmi/versions.html", ruta=ruta, snapshots=snapshots, older=older,
                            newer=newer, changes=changes,
                            approval=pmi_versions.approval(database, ruta),
+                           rubric_rounds={item.snapshot.id: item
+                                          for item in rubrics.rounds(database, ruta)
+                                          if item.snapshot is not None},
                            judgments={snapshot.id: [
                                row for row in judged
                                if row.snapshot is not None and row.snapshot.id == snapshot.id]
@@ -283,6 +289,7 @@ def printable(ruta_id: int) -> str:
                            date_text=pmi_versions.date_text,
                            labels=pmi.element_labels(content),
                            report=pmi_checks.run_checks(content),
+                           rubric_round=rubrics.round_of_snapshot(database, ruta, snapshot),
                            fuentes={f.value: f.label for f in Fuente},
                            units={u.value: u.label for u in ValorUnidad},
                            comparaciones={c.value: label
@@ -311,7 +318,10 @@ def _review_context(ruta: Ruta, **extra: Any) -> dict[str, Any]:
         "may_answer": review.may_answer(actor, ruta),
         "CRITERION_LABELS": CRITERION_LABELS,
         "may_return": Trigger.DEVOLVER in actions, "may_approve": Trigger.APROBAR in actions,
-        "ReturnTarget": ReturnTarget, "errors": {}, "posted": {}, **extra,
+        "ReturnTarget": ReturnTarget, "errors": {}, "posted": {},
+        "rounds": rubrics.rounds(database, ruta), "RUBRIC_ORDER": rubrics.ORDER,
+        "RUBRIC_OBLIGATORY": rubrics.OBLIGATORY, "Verdict": Verdict,
+        "rubric_field": rubrics.field_name, **extra,
     }
 
 
@@ -319,6 +329,73 @@ def _review_context(ruta: Ruta, **extra: Any) -> dict[str, Any]:
 @roles_required(*ALL_ROLES)
 def review_page(ruta_id: int) -> str:
     return render_template("pmi/review.html", **_review_context(_ruta(ruta_id)))
+
+
+def _add_with_return(ruta: Ruta, adding: dict[str, str],
+                     expected_version: int) -> dict[str, list[str]]:
+    """Add the observation typed in the return form as a draft the return then sends; what
+    is wrong with it, under the return form's field names."""
+    services.check_attempt(db_session(), ruta, Trigger.DEVOLVER, actor=_actor(),
+                           expected_version=expected_version)
+    try:
+        review.add_observation(db_session(), ruta, reviewer=_actor(),
+                               element=adding["elemento"], criterion=adding["criterio"],
+                               text=adding["texto"])
+    except InvalidInput as invalid:
+        return {f"nueva-{name}": messages for name, messages in invalid.errors.items()}
+    return {}
+
+
+@bp.post("/rutas/<int:ruta_id>/pmi/decision")
+@roles_required(Role.REVISOR)
+def decide(ruta_id: int) -> Response | tuple[str, int]:
+    """Approve or return the PMI with the rubric; a refusal re-shows everything typed."""
+    ruta = _ruta(ruta_id)
+    database = db_session()
+    decision = request.form.get("decision", "")
+    expected_version = form_int(request.form.get("version"))
+    raw = rubrics.from_form(request.form)
+    comment = request.form.get("observaciones", "")[:FORM_LIMIT]
+    target_value = request.form.get("destino", "")
+    # An itemized observation typed in the return form goes with the return.
+    adding = {name: request.form.get(f"nueva-{name}", "")[:FORM_LIMIT]
+              for name in ("elemento", "criterio", "texto")}
+    posted = {**rubrics.posted_values(raw), "observaciones": comment, "destino": target_value,
+              **{f"nueva-{name}": value for name, value in adding.items()}}
+    try:
+        if decision not in ("aprobar", "devolver") or expected_version is None:
+            raise InvalidInput({"decision": ["Elija si aprueba el PMI o lo devuelve con "
+                                             "observaciones."]})
+        if decision == "devolver" and adding["texto"].strip():
+            problems = _add_with_return(ruta, adding, expected_version)
+            if problems:  # said together with the rubric's, so one refusal lists all
+                try:
+                    rubrics.validate(raw)
+                except InvalidInput as invalid:
+                    problems = {**invalid.errors, **problems}
+                raise InvalidInput(problems)
+        if decision == "aprobar":
+            pmi_actions.approve(database, ruta, reviewer=_actor(), rubric=raw,
+                                expected_version=expected_version, observations=comment)
+        else:
+            target = next((item for item in ReturnTarget if item.value == target_value), None)
+            pmi_actions.return_with_observations(
+                database, ruta, reviewer=_actor(), rubric=raw, target=target,
+                expected_version=expected_version, observations=comment)
+    except InvalidInput as invalid:
+        database.rollback()
+        return render_template("pmi/review.html", **_review_context(
+            ruta, errors=invalid.errors, posted=posted)), 422
+    except GuardFailed as refused:
+        database.rollback()
+        return render_template("pmi/review.html", **_review_context(
+            ruta, posted=posted, error_message=refused.message,
+            reasons=refused.reasons)), 422
+    _commit()
+    past = (Trigger.APROBAR if decision == "aprobar" else Trigger.DEVOLVER).past_tense
+    flash(f"Listo: {past[0].lower()}{past[1:]}. La Ruta quedó en «{ruta.state.label}».",
+          "success")
+    return redirect(url_for("rutas.detail", ruta_id=ruta.id))
 
 
 @bp.post("/rutas/<int:ruta_id>/pmi/observaciones")

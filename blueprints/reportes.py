@@ -42,6 +42,7 @@ from workflow.charts import Bar, averages_chart, levels_chart
 from workflow.consolidado import consolidate as consolidado
 from workflow.consolidado import export_jobs, exports
 from workflow.consolidado.models import ExportJob
+from workflow.consolidado.rubric import rubric_shares
 from workflow.models import Zona, utcnow
 from workflow.roles import Role
 
@@ -71,6 +72,7 @@ def _inline_max() -> int:
 def index() -> str:
     data = _data()
     return render_template("reportes/index.html", data=data, zonas=list(Zona),
+                           rubric=rubric_shares(db_session(), data),
                            levels=LEVELS, sheet_labels=exports.SHEET_LABELS,
                            large=data.total_rutas > _inline_max(), inline_max=_inline_max(),
                            jobs=export_jobs.jobs_for(db_session(), _actor(), limit=5))

@@ -16,9 +16,10 @@ from ruta.db import db_session
 from workflow import services
 from workflow.autoevaluacion import actions as auto_actions
 from workflow.cierre import actions as cierre_actions
-from workflow.errors import GuardFailed
+from workflow.errors import GuardFailed, InvalidInput
 from workflow.models import Ruta, RutaTransition, User
 from workflow.pmi import actions as pmi_actions
+from workflow.pmi import rubric as rubrics
 from workflow.scoping import get_in_scope
 from workflow.seguimiento import actions as seguimiento_actions
 from workflow.states import ReturnTarget, Trigger
@@ -31,7 +32,6 @@ ACTIONS = {
     Trigger.ENVIAR_AUTOEVALUACION: (auto_actions.submit_self_assessment, "actor"),
     Trigger.FORMULAR_PMI: (pmi_actions.submit_pmi, "actor"),
     Trigger.TOMAR_REVISION: (pmi_actions.take_for_review, "reviewer"),
-    Trigger.APROBAR: (pmi_actions.approve, "reviewer"),
     Trigger.INICIAR_SEGUIMIENTO: (seguimiento_actions.start_follow_up, "actor"),
     Trigger.CERRAR: (cierre_actions.close, "reviewer"),
 }
@@ -39,12 +39,20 @@ ACTIONS = {
 
 def fire_action(session: Session, ruta: Ruta, trigger: Trigger, *, actor: User,
                 expected_version: int, observations: str = "",
-                target: ReturnTarget | None = None) -> RutaTransition:
-    """Dispatch a button of the Ruta page to its service, so one view serves every button."""
+                target: ReturnTarget | None = None,
+                rubric: rubrics.RawRubric | None = None) -> RutaTransition:
+    """Dispatch a button of the Ruta page to its service, so one view serves every button.
+
+    Returning and approving carry the revisor's rubric (the PMI's review page posts it to
+    ``pmi.decide``; posted here, it is validated the same way)."""
     if trigger is Trigger.DEVOLVER:
         return pmi_actions.return_with_observations(
             session, ruta, reviewer=actor, expected_version=expected_version,
-            observations=observations, target=target)
+            observations=observations, target=target, rubric=rubric or {})
+    if trigger is Trigger.APROBAR:
+        return pmi_actions.approve(session, ruta, reviewer=actor, rubric=rubric or {},
+                                   expected_version=expected_version,
+                                   observations=observations)
     service, actor_keyword = ACTIONS[trigger]
     return service(session, ruta, expected_version=expected_version,  # type: ignore[operator]
                    observations=observations, **{actor_keyword: actor})
@@ -55,7 +63,9 @@ def _render_detail(ruta: Ruta, **context: object) -> str:
     return render_template(
         "rutas/detail.html", ruta=ruta, perspective=perspective,
         actions=services.available_actions(current_user, ruta), ReturnTarget=ReturnTarget,
-        history=list(reversed(ruta.transitions)), **context,
+        history=list(reversed(ruta.transitions)),
+        rubric_entries={item.verdicts[0].transition_id
+                        for item in rubrics.rounds(db_session(), ruta)}, **context,
     )
 
 
@@ -85,11 +95,15 @@ def act(ruta_id: int, trigger_name: str) -> Response | tuple[str, int]:
     try:
         fire_action(database, ruta, trigger, actor=current_user,
                     expected_version=expected_version, observations=observations,
-                    target=target)
-    except GuardFailed as refused:
+                    target=target, rubric=rubrics.from_form(request.form))
+    except (GuardFailed, InvalidInput) as refused:
         # Back to the page with what is missing, keeping what the person wrote.
         database.rollback()
-        return _render_detail(ruta, reasons=refused.reasons, error_message=refused.message,
+        reasons = (refused.reasons if isinstance(refused, GuardFailed) else
+                   [message for messages in refused.errors.values() for message in messages])
+        message = (refused.message if isinstance(refused, GuardFailed) else
+                   "Registre la rúbrica en la revisión del PMI antes de decidir.")
+        return _render_detail(ruta, reasons=reasons, error_message=message,
                               posted_trigger=trigger, posted_observations=observations), 422
     database.commit()
     past = trigger.past_tense

@@ -18,6 +18,7 @@ from sqlalchemy.orm import Session
 
 from demo.autoevaluacion import fill_demo_autoevaluacion
 from demo.pmi_escuela import fill_school_pmi
+from demo.rubric import APPROVAL_RUBRIC
 from workflow.autoevaluacion import actions as auto_actions
 from workflow.autoevaluacion.models import IdentityReview
 from workflow.autoevaluacion.perfil import rated_items
@@ -147,7 +148,8 @@ def seed_previous_cycle(session: Session, school: School, *, admin: User,
                                 now=datetime(2021, 3, 15, 13, 0, tzinfo=UTC))
     pmi_actions.approve(session, ruta, reviewer=reviewer, expected_version=ruta.version,
                         now=datetime(2021, 3, 26, 20, 0, tzinfo=UTC),
-                        observations="Plan coherente con la autoevaluación; metas medibles.")
+                        observations="Plan coherente con la autoevaluación; metas medibles.",
+                        rubric=APPROVAL_RUBRIC)
     seguimiento_actions.start_follow_up(session, ruta, actor=None, expected_version=ruta.version,
                                         now=datetime(2021, 4, 5, 10, 0, tzinfo=UTC))
     record_demo_final_evaluation(session, ruta, rector=rector,

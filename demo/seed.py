@@ -17,6 +17,7 @@ from demo.autoevaluacion import fill_demo_autoevaluacion
 from demo.calendario import seed_demo_calendar
 from demo.cierre import record_demo_final_evaluation, seed_previous_cycle
 from demo.pmi_escuela import fill_school_pmi, revise_after_return
+from demo.rubric import APPROVAL_RUBRIC, RETURN_RUBRIC, RETURN_TO_SELF_ASSESSMENT_RUBRIC
 from demo.seguimiento import seed_demo_follow_up
 from workflow.autoevaluacion import actions as auto_actions
 from workflow.catalogo.catalog import load_shipped_catalogs
@@ -198,7 +199,8 @@ def _walk(session: Session, ruta: Ruta, plan: list[str], *, rector: User, review
                          now=later(1, 2))
         return pmi_actions.approve(
             session, ruta, reviewer=reviewer, expected_version=ruta.version, now=later(2, 9),
-            observations="Plan coherente con la autoevaluación; metas medibles y viables.")
+            observations="Plan coherente con la autoevaluación; metas medibles y viables.",
+            rubric=APPROVAL_RUBRIC)
 
     def return_to_pmi() -> object:
         for element, criterion, text in DEMO_OBSERVATIONS:
@@ -206,7 +208,7 @@ def _walk(session: Session, ruta: Ruta, plan: list[str], *, rector: User, review
                                    criterion=criterion, text=text, now=later(1, 2))
         return pmi_actions.return_with_observations(
             session, ruta, reviewer=reviewer, expected_version=ruta.version, now=later(2, 9),
-            observations=RETURN_OBSERVATIONS[0], target=ReturnTarget.PMI)
+            observations=RETURN_OBSERVATIONS[0], target=ReturnTarget.PMI, rubric=RETURN_RUBRIC)
 
     def return_to_autoevaluacion() -> object:
         element, criterion, text = AUTO_OBSERVATION
@@ -214,7 +216,8 @@ def _walk(session: Session, ruta: Ruta, plan: list[str], *, rector: User, review
                                criterion=criterion, text=text, now=later(1, 2))
         return pmi_actions.return_with_observations(
             session, ruta, reviewer=reviewer, expected_version=ruta.version, now=later(2, 9),
-            observations=RETURN_OBSERVATIONS[1], target=ReturnTarget.AUTOEVALUACION)
+            observations=RETURN_OBSERVATIONS[1], target=ReturnTarget.AUTOEVALUACION,
+            rubric=RETURN_TO_SELF_ASSESSMENT_RUBRIC)
 
     actions: dict[str, Callable[[], object]] = {
         "enviar": lambda: auto_actions.submit_self_assessment(

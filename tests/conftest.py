@@ -45,6 +45,8 @@ from workflow.catalogo.files import validate_catalog
 from workflow.catalogo.models import Catalog
 from workflow.cuentas.accounts import Passwords
 from workflow.models import Base, Ruta, School, Secretaria, User, Zona
+from workflow.pmi.rubric import ORDER as RUBRIC_ORDER
+from workflow.pmi.rubric import field_name as rubric_field
 from workflow.roles import Role
 from workflow.states import State
 
@@ -344,3 +346,9 @@ def machine_timezone(name: str) -> Iterator[None]:
         else:
             os.environ["TZ"] = previous
         time.tzset()
+
+
+#: A rubric judging every criterion «cumple»: returns and approvals carry one.
+PASSING_RUBRIC = {criterion: ("cumple", "") for criterion in RUBRIC_ORDER}
+#: The same rubric as the review page's form posts it.
+PASSING_RUBRIC_FORM = {rubric_field(criterion, "veredicto"): "cumple" for criterion in RUBRIC_ORDER}

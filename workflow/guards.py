@@ -11,6 +11,8 @@ name is the business of the stage that owns the content it judges, so each stage
 - ``has_observations`` (``workflow.pmi.actions``): at least one itemized observation to send
   (the free text is only a note);
 - ``no_open_observations`` (``workflow.pmi.actions``): every itemized observation resolved;
+- ``rubric_allows_approval`` (``workflow.pmi.actions``): the revisor's rubric has no «no
+  cumple» on an obligatory criterion (1–7) of Circular 0488;
 - ``final_evaluation_recorded`` (``workflow.cierre.actions``): the final evaluation marked
   «registrada»;
 - ``returns_to_pmi``, ``returns_to_self_assessment`` (here): where the revisor said the Ruta

@@ -72,6 +72,23 @@ def _in_scope(session: Session, actor: User, ruta: Ruta) -> bool:
     return session.scalar(scoped(actor, Ruta).where(Ruta.id == ruta.id)) is not None
 
 
+def check_attempt(session: Session, ruta: Ruta, trigger: Trigger, *, actor: User | None,
+                  expected_version: int) -> None:
+    """What ``transition`` checks before computing guards: scope (404), role (403), the
+    version the actor loaded (409) and a trigger possible from this state (409). An action
+    that validates its own input first (the rubric of a review) calls it so a stale or
+    wrong-state request answers the same as without that input."""
+    if actor is not None and not _in_scope(session, actor, ruta):
+        raise NotFound("No encontramos esa Ruta de Mejoramiento.")
+    if not may_fire(actor, trigger):
+        raise Forbidden(f"Su rol no permite «{trigger.label}».")
+    if ruta.version != expected_version:
+        raise StaleRuta(ruta.id)
+    if trigger not in triggers_from(ruta.state):
+        raise InvalidTransition(
+            f"No se puede «{trigger.label}» cuando la Ruta está en «{ruta.state.label}».")
+
+
 def transition(session: Session, ruta: Ruta, trigger: Trigger, *, actor: User | None,
                expected_version: int, given: TransitionInput | None = None,
                guards_from: Mapping[str, GuardProvider] | None = None,
@@ -83,12 +100,7 @@ def transition(session: Session, ruta: Ruta, trigger: Trigger, *, actor: User | 
     such as ``returns_to_pmi``, need none). Changes: state, ``state_changed_at``, ``columns``;
     appends the audit row; queues the notifications (``workflow.notifications``).
     """
-    if actor is not None and not _in_scope(session, actor, ruta):
-        raise NotFound("No encontramos esa Ruta de Mejoramiento.")
-    if not may_fire(actor, trigger):
-        raise Forbidden(f"Su rol no permite «{trigger.label}».")
-    if ruta.version != expected_version:
-        raise StaleRuta(ruta.id)
+    check_attempt(session, ruta, trigger, actor=actor, expected_version=expected_version)
 
     given = given or TransitionInput()
     ruta_id = ruta.id  # the object is unusable after a failed flush: keep what we report

@@ -178,6 +178,7 @@ GUARDS: Final[tuple[str, ...]] = (
     "pmi_passes_blocking_checks",
     "has_observations",
     "no_open_observations",
+    "rubric_allows_approval",
     "final_evaluation_recorded",
     "returns_to_pmi",
     "returns_to_self_assessment",
@@ -192,7 +193,7 @@ TRANSITIONS: Final[tuple[dict[str, object], ...]] = (
      "dest": S.PMI_FORMULADO, "conditions": ["pmi_passes_blocking_checks"]},
     {"trigger": T.TOMAR_REVISION, "source": S.PMI_FORMULADO, "dest": S.EN_REVISION},
     {"trigger": T.APROBAR, "source": S.EN_REVISION, "dest": S.APROBADO,
-     "conditions": ["no_open_observations"]},
+     "conditions": ["no_open_observations", "rubric_allows_approval"]},
     {"trigger": T.DEVOLVER, "source": S.EN_REVISION, "dest": S.AUTOEVALUACION_ENVIADA,
      "conditions": ["has_observations", "returns_to_pmi"]},
     {"trigger": T.DEVOLVER, "source": S.EN_REVISION, "dest": S.BORRADOR,
@@ -236,6 +237,9 @@ class RutaSubject:
 
     def no_open_observations(self) -> bool:
         return self._fact("no_open_observations")
+
+    def rubric_allows_approval(self) -> bool:
+        return self._fact("rubric_allows_approval")
 
     def final_evaluation_recorded(self) -> bool:
         return self._fact("final_evaluation_recorded")

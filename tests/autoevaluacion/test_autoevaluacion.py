@@ -13,7 +13,7 @@ from flask import Flask
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from tests.conftest import Factory, WebClient
+from tests.conftest import PASSING_RUBRIC, Factory, WebClient
 from workflow.autoevaluacion import actions as auto_actions
 from workflow.autoevaluacion.models import IdentityReview, Valoracion, Vigencia
 from workflow.autoevaluacion.perfil import (
@@ -250,7 +250,7 @@ def test_a_return_to_the_autoevaluacion_reopens_editing(db: Session, make: Facto
                            text="Revisen las valoraciones.")
     pmi_actions.return_with_observations(db, ruta, reviewer=reviewer,
                                          expected_version=ruta.version, observations="Revisen.",
-                                         target=ReturnTarget.AUTOEVALUACION)
+                                         target=ReturnTarget.AUTOEVALUACION, rubric=PASSING_RUBRIC)
     rate(db, school, "DIR.2", {"DIR.2.1": "4"})
     assert stored(db, ruta)["DIR.2.1"] == (4, "Acta 2 de 2024.", "")
 

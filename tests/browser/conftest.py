@@ -30,7 +30,7 @@ from blueprints.rutas import fire_action
 from ruta import create_app
 from ruta.config import PROJECT_ROOT
 from ruta.db import Database
-from tests.conftest import IN_CI, PASSWORD, Factory, app_config
+from tests.conftest import IN_CI, PASSING_RUBRIC, PASSWORD, Factory, app_config
 from workflow.models import OPENED, Ruta, RutaTransition, School, User, Zona, utcnow
 from workflow.pmi import actions as pmi_actions
 from workflow.pmi import review
@@ -179,11 +179,11 @@ class World:
                                        criterion="1", text=return_observations)
                 pmi_actions.return_with_observations(
                     session, ruta, reviewer=reviewer, expected_version=ruta.version,
-                    observations="", target=ReturnTarget.PMI)
+                    observations="", target=ReturnTarget.PMI, rubric=PASSING_RUBRIC)
             while ruta.state is not state:
                 trigger = triggers_from(ruta.state)[0]
                 fire_action(session, ruta, trigger, actor=reviewer,
-                            expected_version=ruta.version)
+                            expected_version=ruta.version, rubric=PASSING_RUBRIC)
             session.commit()
             return ruta.id
 

@@ -12,6 +12,7 @@ from demo.pmi import fill_demo_pmi
 from tests.conftest import Factory
 from workflow.models import School, User
 from workflow.pmi import actions as pmi_actions
+from workflow.pmi.rubric import ORDER
 from workflow.states import State
 
 from .conftest import PHONE, Browsing, World
@@ -130,6 +131,9 @@ def test_reviewer_returns_with_an_itemized_observation_and_rector_answers(
         ["Observación 1 · Meta 2.1"])
     browsing.check_accessibility(reviewer)
     browsing.screenshot(reviewer, "pmi-review")
+    for criterion in ORDER:  # the rubric a return carries (its own flow: test_rubric_flow)
+        reviewer.locator(f"#rubrica-{criterion}-veredicto").get_by_label(
+            "Cumple", exact=True).check()
     reviewer.get_by_role("button", name="Devolver con observaciones").click()
     expect(reviewer.locator(".flashes .flash")).to_have_text(
         "Listo: devolvió con observaciones. La Ruta quedó en «Autoevaluación enviada».")

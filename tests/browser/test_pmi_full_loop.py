@@ -16,6 +16,7 @@ from sqlalchemy import select
 from workflow.models import Ruta, RutaTransition, User
 from workflow.observations import ObservationStatus
 from workflow.pmi.models import Observation, PmiSnapshot
+from workflow.pmi.rubric import ORDER
 from workflow.states import State
 
 from .conftest import Browsing, World
@@ -68,6 +69,12 @@ def statuses(page: Page) -> Locator:
 
 def is_post(response: Response) -> bool:
     return response.request.method == "POST"
+
+
+def judge_all_cumple(page: Page) -> None:
+    """The rubric every return and approval carries (its own flow: test_rubric_flow)."""
+    for criterion in ORDER:
+        page.locator(f"#rubrica-{criterion}-veredicto").get_by_label("Cumple", exact=True).check()
 
 
 def save_element(page: Page, saved_label: str) -> None:
@@ -232,6 +239,7 @@ def test_pmi_full_loop_formulate_return_answer_resubmit_approve(browsing: Browsi
     expect(decision.locator(".observations-title")).to_have_count(0)
     browsing.check_accessibility(reviewer)
 
+    judge_all_cumple(reviewer)
     reviewer.get_by_role("button", name="Devolver con observaciones").click()
     expect(reviewer).to_have_url(ruta_url)
     expect(flash(reviewer)).to_have_text(
@@ -297,6 +305,7 @@ def test_pmi_full_loop_formulate_return_answer_resubmit_approve(browsing: Browsi
     expect(flash(reviewer)).to_have_text("La observación quedó «resuelta».")
     expect(statuses(reviewer)).to_have_text(
         ["Estado: Resuelta", "Estado: Respondida por la institución"])
+    judge_all_cumple(reviewer)
     with reviewer.expect_response(is_post) as refused:
         reviewer.get_by_role("button", name=APPROVE).click()
     assert refused.value.status == 422
@@ -305,12 +314,13 @@ def test_pmi_full_loop_formulate_return_answer_resubmit_approve(browsing: Browsi
     expect(errors.locator("li")).to_have_text([
         "La observación 2 (Indicador 1.1.1) sigue sin resolver: respondida por la "
         "institución."])
-    expect(state_badge(reviewer)).to_have_text("PMI en revisión")
+    # The decision is on the review page now (with the rubric): it stays there.
+    expect(reviewer.get_by_role("heading", level=1)).to_have_text("Revisión del PMI")
     browsing.check_accessibility(reviewer)
 
-    reviewer.get_by_role("link", name="Revisar el PMI y escribir observaciones").click()
     reviewer.get_by_role("button", name="Marcar resuelta (observación 2)").click()
     expect(statuses(reviewer)).to_have_text(["Estado: Resuelta"] * 2)
+    judge_all_cumple(reviewer)
     reviewer.get_by_role("button", name=APPROVE).click()
     expect(reviewer).to_have_url(ruta_url)
     expect(flash(reviewer)).to_have_text(

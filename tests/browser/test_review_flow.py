@@ -9,6 +9,7 @@ from __future__ import annotations
 import pytest
 from playwright.sync_api import Locator, Page, expect
 
+from workflow.pmi.rubric import ORDER
 from workflow.states import STATE_EXPLANATIONS, STATE_LABELS, STATE_ORDER, State
 
 from .conftest import PHONE, Browsing, World
@@ -47,6 +48,12 @@ def history_items(page: Page) -> Locator:
 
 def flash(page: Page) -> Locator:
     return page.locator(".flashes .flash")
+
+
+def judge_all_cumple(page: Page) -> None:
+    """The rubric a return or an approval carries (its own flow: test_rubric_flow)."""
+    for criterion in ORDER:
+        page.locator(f"#rubrica-{criterion}-veredicto").get_by_label("Cumple", exact=True).check()
 
 
 def is_post(response: object) -> bool:
@@ -101,12 +108,16 @@ def test_review_return_flow_shows_observations_to_rector(browsing: Browsing,
     expect(state_badge(reviewer)).to_have_text("PMI en revisión")
     browsing.check_accessibility(reviewer)
 
+    # Returning carries the rubric: the decision is on the PMI's review page.
+    reviewer.get_by_role("link", name="Decidir en la revisión del PMI").click()
+    expect(reviewer).to_have_url(f"{browsing.server.url}/rutas/{ruta_id}/pmi/revision#decision")
     # No itemized observation yet: the form says so and where to write them.
     note_box = reviewer.get_by_label(NOTE_LABEL)
-    expect(reviewer.locator(".action-devolver .observations-title")).to_have_text(
+    expect(reviewer.locator("#decision .observations-title")).to_have_text(
         "Todavía no hay observaciones para enviar")
     # A covering note alone is refused by the server, which keeps what was written.
     note_box.fill(NOTE)
+    judge_all_cumple(reviewer)
     with reviewer.expect_response(is_post) as refused:
         reviewer.get_by_role("button", name=RETURN_BUTTON).click()
     assert refused.value.status == 422
@@ -115,14 +126,13 @@ def test_review_return_flow_shows_observations_to_rector(browsing: Browsing,
         "Todavía no se puede «Devolver con observaciones».")
     expect(summary.locator("li")).to_have_text([EMPTY_RETURN_REASON])
     expect(reviewer.get_by_label(NOTE_LABEL)).to_have_value(NOTE)
-    expect(state_badge(reviewer)).to_have_text("PMI en revisión")
     assert world.state_of(ruta_id) == (
         State.EN_REVISION,
         ["abrir_ruta", "enviar_autoevaluacion", "formular_pmi", "tomar_revision"])
     browsing.check_accessibility(reviewer)
 
     # The form points to where observations are written; two go on the plan as a whole.
-    reviewer.locator(".action-devolver").get_by_role("link", name="revisión del PMI").click()
+    reviewer.locator("#decision").get_by_role("link", name="revisión del PMI").click()
     expect(reviewer).to_have_url(
         f"{browsing.server.url}/rutas/{ruta_id}/pmi/revision#agregar-observacion")
     for criterion, text in ITEMIZED:
@@ -133,12 +143,12 @@ def test_review_return_flow_shows_observations_to_rector(browsing: Browsing,
         expect(flash(reviewer)).to_have_text(
             "Observación agregada. Se envía a la institución cuando devuelva el plan.")
     browsing.check_accessibility(reviewer)
-    reviewer.get_by_role("link", name="Volver a la Ruta").click()
-    expect(reviewer.locator(".action-devolver li")).to_have_text(
+    expect(reviewer.locator("#decision fieldset.action > ul > li")).to_have_text(
         [f"El plan en general · Criterio {criterion}: {text}" for criterion, text in ITEMIZED])
 
     # With them the return goes through, the note going first.
     reviewer.get_by_label(NOTE_LABEL).fill(NOTE)
+    judge_all_cumple(reviewer)
     with reviewer.expect_response(is_post) as returned:
         reviewer.get_by_role("button", name=RETURN_BUTTON).click()
     assert returned.value.status == 302
@@ -213,9 +223,16 @@ def test_mobile_360_has_no_horizontal_scroll(browsing: Browsing, world: World) -
 
     reviewer.goto(f"/rutas/{reviewed_ruta}")
     assert_no_horizontal_scroll(reviewer)
-    for target in (reviewer.get_by_role("button", name=APPROVE_BUTTON),
-                   reviewer.locator(".action-devolver").get_by_role("link",
-                                                                     name="revisión del PMI"),
+    assert_reachable(reviewer, reviewer.get_by_role("link",
+                                                    name="Decidir en la revisión del PMI"))
+    browsing.check_accessibility(reviewer)
+    reviewer.goto(f"/rutas/{reviewed_ruta}/pmi/revision")
+    assert_no_horizontal_scroll(reviewer)
+    for target in (reviewer.locator("#rubrica-3-veredicto").get_by_label("No cumple",
+                                                                         exact=True),
+                   reviewer.locator("#rubrica-3-nota"),
+                   reviewer.get_by_role("button", name=APPROVE_BUTTON),
+                   reviewer.locator("#decision").get_by_role("link", name="revisión del PMI"),
                    reviewer.get_by_label(NOTE_LABEL),
                    reviewer.get_by_role("button", name=RETURN_BUTTON)):
         assert_reachable(reviewer, target)
@@ -230,8 +247,10 @@ def test_stale_page_409_offers_reload(browsing: Browsing, world: World) -> None:
     browsing.login(first, world.reviewer_email)
     browsing.login(second, world.other_reviewer_email)
     for page in (first, second):
-        page.goto(f"/rutas/{ruta_id}")
-        expect(state_badge(page)).to_have_text("PMI en revisión")
+        page.goto(f"/rutas/{ruta_id}/pmi/revision")
+        expect(page.get_by_role("heading", level=2, name="Estado: PMI en revisión")
+               ).to_be_visible()
+        judge_all_cumple(page)
 
     first.get_by_role("button", name=APPROVE_BUTTON).click()
     expect(state_badge(first)).to_have_text("PMI aprobado")
@@ -270,11 +289,12 @@ def test_without_javascript_login_and_transitions_work(browsing: Browsing, world
     expect(state_badge(reviewer)).to_have_text("PMI en revisión")
 
     # Without observations the server refuses the return and says why, with no script.
+    reviewer.get_by_role("link", name="Decidir en la revisión del PMI").click()
+    judge_all_cumple(reviewer)
     with reviewer.expect_response(is_post) as refused:
         reviewer.get_by_role("button", name=RETURN_BUTTON).click()
     assert refused.value.status == 422
     expect(reviewer.locator(".error-summary li")).to_have_text([EMPTY_RETURN_REASON])
-    expect(state_badge(reviewer)).to_have_text("PMI en revisión")
 
     reviewer.goto(f"/rutas/{ruta_id}/pmi/revision")
     reviewer.get_by_label("Criterio de la Circular 0488").select_option("1")
@@ -282,6 +302,7 @@ def test_without_javascript_login_and_transitions_work(browsing: Browsing, world
     reviewer.get_by_role("button", name="Agregar la observación").click()
     expect(flash(reviewer)).to_have_text(
         "Observación agregada. Se envía a la institución cuando devuelva el plan.")
+    judge_all_cumple(reviewer)
     reviewer.get_by_label("A la autoevaluación (se rehace desde el principio)").check()
     with reviewer.expect_response(is_post) as returned:
         reviewer.get_by_role("button", name=RETURN_BUTTON).click()

@@ -19,7 +19,7 @@ from sqlalchemy import select
 
 from demo.calendario import seed_demo_calendar
 from demo.pmi import fill_demo_pmi
-from tests.conftest import Factory
+from tests.conftest import PASSING_RUBRIC, Factory
 from workflow.models import School, User
 from workflow.pmi import actions as pmi_actions
 from workflow.pmi.models import Actividad, Indicador
@@ -60,7 +60,8 @@ def following_ruta(world: World) -> tuple[int, list[int], list[int]]:
         pmi_actions.submit_pmi(session, ruta, actor=rector, expected_version=ruta.version)
         pmi_actions.take_for_review(session, ruta, reviewer=reviewer,
                                     expected_version=ruta.version)
-        pmi_actions.approve(session, ruta, reviewer=reviewer, expected_version=ruta.version)
+        pmi_actions.approve(session, ruta, reviewer=reviewer, expected_version=ruta.version,
+                            rubric=PASSING_RUBRIC)
         seguimiento_actions.start_follow_up(session, ruta, actor=None,
                                             expected_version=ruta.version)
         session.commit()

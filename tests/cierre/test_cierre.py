@@ -11,7 +11,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from demo.pmi import fill_demo_pmi
-from tests.conftest import Factory
+from tests.conftest import PASSING_RUBRIC, Factory
 from workflow.autoevaluacion.models import Estamento, IdentityReview, TeamMember, Valoracion
 from workflow.autoevaluacion.perfil import Rated, compute_perfil, perfil_for
 from workflow.cierre import actions as cierre_actions
@@ -59,7 +59,8 @@ def following(db: Session, make: Factory) -> Following:
     fill_demo_pmi(db, ruta, actor=rector)
     pmi_actions.submit_pmi(db, ruta, actor=rector, expected_version=ruta.version)
     pmi_actions.take_for_review(db, ruta, reviewer=reviewer, expected_version=ruta.version)
-    pmi_actions.approve(db, ruta, reviewer=reviewer, expected_version=ruta.version)
+    pmi_actions.approve(db, ruta, reviewer=reviewer, expected_version=ruta.version,
+                        rubric=PASSING_RUBRIC)
     seguimiento_actions.start_follow_up(db, ruta, actor=None, expected_version=ruta.version)
     assert ruta.state is State.SEGUIMIENTO
     return Following(ruta, rector, reviewer, admin)

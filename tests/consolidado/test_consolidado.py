@@ -279,7 +279,8 @@ def check_workbook(path_or_file: Any, seeded: Seeded) -> None:
                                    "PMI - Objetivos", "PMI - Metas", "PMI - Indicadores",
                                    "PMI - Actividades", "Metas por área", "Seguimiento",
                                    "Indicadores medidos", "PMI - Hallazgos",
-                                   "Hallazgos por fuente"]
+                                   "Hallazgos por fuente",
+                                   "Rúbrica de la revisión"]
     schools = [list(row) for row in workbook["Instituciones"].iter_rows(values_only=True)]
     assert schools[0] == ["Código DANE", "Institución", "Zona", "Comuna o corregimiento",
                           "Estado", "Días en el estado", "PMI vencido", "Estancada",
@@ -453,7 +454,7 @@ def test_cli_export_consolidado_writes_workbook(app: Flask, db: Session, make: F
     assert result.exit_code == 0, result.output
     # 34 as before, plus 4 objetivos, 5 metas, 1 indicador, 1 actividad, 7 rows by área;
     # no seguimiento report yet.
-    assert f"Listo: {out} (52 filas en 12 hojas)." in result.output
+    assert f"Listo: {out} (52 filas en 13 hojas)." in result.output
     check_workbook(out, seeded)
     assert [path.name for path in tmp_path.iterdir() if path.name.startswith(".")] == []
 

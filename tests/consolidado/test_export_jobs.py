@@ -107,7 +107,7 @@ def test_web_lifecycle_from_request_to_download(app: Flask, web: WebClient, db: 
     assert download.headers["Content-Disposition"] == (
         f"attachment; filename=consolidado-{job.created_at:%Y%m%d}-{job_id}.xlsx")
     workbook = load_workbook(io.BytesIO(body), read_only=True)
-    assert len(workbook.sheetnames) == 12
+    assert len(workbook.sheetnames) == 13  # hallazgos and the rubric too
     assert len(list(workbook["PMI - Metas"].iter_rows(values_only=True))) == 6
     workbook.close()
     # The file lives in the export folder under a generated name, nowhere else.

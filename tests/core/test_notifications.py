@@ -14,7 +14,7 @@ from sqlalchemy.orm import Session
 
 from jobs.deliver import deliver_pending
 from ruta import create_app
-from tests.conftest import Factory, WebClient, app_config
+from tests.conftest import PASSING_RUBRIC, PASSING_RUBRIC_FORM, Factory, WebClient, app_config
 from tests.smtp import SmtpServer, mail_config, smtp_fixture  # noqa: F401 (a fixture)
 from workflow import notifications
 from workflow.models import OutboxMessage, OutboxStatus, Ruta, RutaTransition, User
@@ -163,7 +163,8 @@ def test_each_transition_queues_exactly_its_message(
     (State.PMI_FORMULADO, Trigger.TOMAR_REVISION, {},
      ("pmi_en_revision", ["rector"], [])),
     (State.EN_REVISION, Trigger.DEVOLVER,
-     {"observaciones": "Falta la unidad de medida de la meta 2.", "destino": "pmi"},
+     {"observaciones": "Falta la unidad de medida de la meta 2.", "destino": "pmi",
+      **PASSING_RUBRIC_FORM},
      ("ruta_devuelta", ["rector"], ["team"])),
 ], ids=["tomar_revision", "devolver"])
 def test_transition_through_the_web_queues_its_message_in_the_same_commit(
@@ -206,7 +207,7 @@ def test_returned_plan_mail_carries_the_observations_and_where_it_goes(
 
     web.post(f"/rutas/{people.ruta.id}/acciones/devolver",
              {"version": str(people.ruta.version), "observaciones": note,
-              "destino": "autoevaluacion"})
+              "destino": "autoevaluacion", **PASSING_RUBRIC_FORM})
 
     [row] = outbox_rows(db)
     itemized = "1. [El plan en general · Criterio 1] Revisen las valoraciones <sin> evidencias."
@@ -238,7 +239,7 @@ def test_refused_transition_queues_nothing(db: Session, web: WebClient,
 
     response = web.post(f"/rutas/{people.ruta.id}/acciones/devolver",
                         {"version": str(people.ruta.version), "observaciones": "  ",
-                         "destino": "pmi"})
+                         "destino": "pmi", **PASSING_RUBRIC_FORM})
 
     assert response.status_code == 422
     assert outbox_rows(db) == []
@@ -287,7 +288,7 @@ def test_return_without_an_active_rector_goes_to_the_team(db: Session,
     move(db, people.ruta, State.EN_REVISION)
 
     pmi_actions.approve(db, people.ruta, reviewer=people.reviewers[0],
-                        expected_version=people.ruta.version)
+                        expected_version=people.ruta.version, rubric=PASSING_RUBRIC)
     db.commit()
 
     [row] = outbox_rows(db)
@@ -315,7 +316,8 @@ def test_transition_mail_arrives_by_smtp_with_both_parts_and_the_link(
     move(db, people.ruta, State.EN_REVISION)
     web.login(people.reviewers[0].email)
     web.get(f"/rutas/{people.ruta.id}")  # the page the reviewer acts from (and its CSRF token)
-    web.post(f"/rutas/{people.ruta.id}/acciones/aprobar", {"version": str(people.ruta.version)})
+    web.post(f"/rutas/{people.ruta.id}/acciones/aprobar",
+             {"version": str(people.ruta.version), **PASSING_RUBRIC_FORM})
     # Nothing is sent from inside the request.
     assert smtp.received == []
     app.config.update(mail_config(smtp))

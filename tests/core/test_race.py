@@ -14,7 +14,7 @@ from flask import Flask
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from tests.conftest import Factory, WebClient
+from tests.conftest import PASSING_RUBRIC, PASSING_RUBRIC_FORM, Factory, WebClient
 from workflow.errors import StaleRuta
 from workflow.models import Ruta, RutaTransition
 from workflow.pmi import actions as pmi_actions
@@ -69,7 +69,8 @@ def test_two_services_approving_at_once_one_wins(pg_only: None, app: Flask, db: 
             reviewer = session.get(type(first), reviewer_id)
             version = mine.version
             loaded.wait()  # both have read version 1 before either writes
-            pmi_actions.approve(session, mine, reviewer=reviewer, expected_version=version)
+            pmi_actions.approve(session, mine, reviewer=reviewer, expected_version=version,
+                                rubric=PASSING_RUBRIC)
             session.commit()
             return "aprobado"
 
@@ -94,12 +95,14 @@ def test_two_reviewers_approving_through_the_web_one_gets_409(
     for reviewer in reviewers:
         browser = web_factory()
         browser.login(reviewer.email)
-        page = browser.get(f"/rutas/{ruta.id}")
+        # The decision form (with the rubric) is on the PMI's review page.
+        page = browser.get(f"/rutas/{ruta.id}/pmi/revision")
         assert 'name="version" value="1"' in page.get_data(as_text=True)
         browsers.append(browser)
 
     def approve(browser: WebClient) -> Any:
-        return browser.post(f"/rutas/{ruta.id}/acciones/aprobar", {"version": "1"})
+        return browser.post(f"/rutas/{ruta.id}/pmi/decision",
+                            {"version": "1", "decision": "aprobar", **PASSING_RUBRIC_FORM})
 
     responses = run_together(*(lambda b=browser: approve(b) for browser in browsers))
 

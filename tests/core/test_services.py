@@ -13,7 +13,7 @@ from sqlalchemy.orm import Session
 from blueprints.rutas import ACTIONS, fire_action
 from demo.cierre import record_demo_final_evaluation
 from demo.pmi import fill_demo_pmi
-from tests.conftest import Factory
+from tests.conftest import PASSING_RUBRIC, Factory
 from workflow import services
 from workflow.autoevaluacion import actions as auto_actions
 from workflow.cierre import actions as cierre_actions
@@ -80,6 +80,8 @@ def test_service_moves_state_and_writes_exact_log_row(
                                  f"Criterio 3] {ITEMIZED}")
     version = ruta.version
 
+    if trigger in (Trigger.APROBAR, Trigger.DEVOLVER):  # a decision carries the rubric
+        given = {**given, "rubric": PASSING_RUBRIC}
     fire_action(db, ruta, trigger, actor=actor, expected_version=version, **given)
     db.commit()
 
@@ -150,7 +152,8 @@ def test_wrong_state_is_an_invalid_transition(db: Session, make: Factory) -> Non
     ruta = make.ruta(state=State.BORRADOR)
     reviewer = make.user(Role.REVISOR)
     with pytest.raises(InvalidTransition) as raised:
-        pmi_actions.approve(db, ruta, reviewer=reviewer, expected_version=ruta.version)
+        pmi_actions.approve(db, ruta, reviewer=reviewer, expected_version=ruta.version,
+                            rubric=PASSING_RUBRIC)
     assert "Autoevaluación en curso" in raised.value.message
     assert ruta.state is State.BORRADOR
 
@@ -171,7 +174,8 @@ def test_return_without_itemized_observations_is_refused_with_reason(
     with pytest.raises(GuardFailed) as raised:
         pmi_actions.return_with_observations(db, ruta, reviewer=reviewer,
                                              expected_version=ruta.version,
-                                             observations=observations, target=ReturnTarget.PMI)
+                                             observations=observations, target=ReturnTarget.PMI,
+                                             rubric=PASSING_RUBRIC)
     assert raised.value.reasons == [review.NO_OBSERVATIONS_REASON]
     assert "Agregue al menos una observación" in review.NO_OBSERVATIONS_REASON
     assert ruta.state is State.EN_REVISION
@@ -186,7 +190,8 @@ def test_return_without_a_target_says_so(db: Session, make: Factory) -> None:
     with pytest.raises(GuardFailed) as raised:
         pmi_actions.return_with_observations(db, ruta, reviewer=reviewer,
                                              expected_version=ruta.version,
-                                             observations="Corregir metas.", target=None)
+                                             observations="Corregir metas.", target=None,
+                                             rubric=PASSING_RUBRIC)
     assert raised.value.reasons == [
         "Indique a qué etapa vuelve la Ruta: al PMI o a la autoevaluación."]
 
@@ -235,7 +240,7 @@ def _log_row(db: Session, make: Factory) -> RutaTransition:
     entry = pmi_actions.return_with_observations(db, ruta, reviewer=reviewer,
                                                  expected_version=ruta.version,
                                                  observations="Corregir.",
-                                                 target=ReturnTarget.PMI)
+                                                 target=ReturnTarget.PMI, rubric=PASSING_RUBRIC)
     db.commit()
     return entry
 
@@ -263,7 +268,7 @@ def test_database_refuses_a_return_without_observations(db: Session, make: Facto
 
 
 def test_helpers_are_exhaustive() -> None:
-    assert set(ACTIONS) | {Trigger.DEVOLVER} == set(Trigger)
+    assert set(ACTIONS) | {Trigger.DEVOLVER, Trigger.APROBAR} == set(Trigger)
 
 
 
@@ -285,5 +290,5 @@ def test_every_named_guard_has_a_provider_in_some_action() -> None:
     stage_providers = {provider.__name__ for provider in (
         auto_actions.self_assessment_complete, pmi_actions.pmi_passes_blocking_checks,
         pmi_actions.has_observations, pmi_actions.no_open_observations,
-        cierre_actions.final_evaluation_recorded)}
+        pmi_actions.rubric_allows_approval([]), cierre_actions.final_evaluation_recorded)}
     assert set(GUARDS) == set(CORE_PROVIDERS) | stage_providers

@@ -8,7 +8,7 @@ from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session
 
 from demo.pmi import fill_demo_pmi
-from tests.conftest import Factory
+from tests.conftest import PASSING_RUBRIC, Factory
 from workflow.models import Ruta, User
 from workflow.pmi import actions as pmi_actions
 from workflow.pmi import plan as pmi
@@ -37,7 +37,7 @@ def back_to_pmi(db: Session, ruta: Ruta, reviewer: User, rector: User) -> None:
                                  text="Ajuste la meta 2.")
     pmi_actions.return_with_observations(db, ruta, reviewer=reviewer,
                                          expected_version=ruta.version, observations="",
-                                         target=ReturnTarget.PMI)
+                                         target=ReturnTarget.PMI, rubric=PASSING_RUBRIC)
     review.answer(db, ruta, row.id, actor=rector, response="Ajustada.")
 
 

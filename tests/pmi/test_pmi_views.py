@@ -8,7 +8,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from demo.pmi import fill_demo_pmi
-from tests.conftest import Factory, WebClient
+from tests.conftest import PASSING_RUBRIC, PASSING_RUBRIC_FORM, Factory, WebClient
 from workflow.models import Ruta, User
 from workflow.observations import ObservationStatus
 from workflow.pmi import actions as pmi_actions
@@ -116,7 +116,7 @@ def test_review_pages_carry_the_loop(app: Flask, db: Session, make: Factory,
     assert "Elija el criterio de la Circular 0488 al que se refiere." in page(refused)
     returned = revisor_web.post(f"/rutas/{ruta.id}/acciones/devolver", {
         "version": str(db.get(Ruta, ruta.id).version), "destino": ReturnTarget.PMI.value,
-        "observaciones": ""})
+        "observaciones": "", **PASSING_RUBRIC_FORM})
     assert returned.status_code == 302
 
     db.expire_all()
@@ -302,7 +302,7 @@ def _approved_on_second_version(db: Session, make: Factory) -> tuple[Ruta, User,
                                  text="Precise la fecha de divulgación.")
     pmi_actions.return_with_observations(db, ruta, reviewer=reviewer,
                                          expected_version=ruta.version, observations="",
-                                         target=ReturnTarget.PMI)
+                                         target=ReturnTarget.PMI, rubric=PASSING_RUBRIC)
     review.answer(db, ruta, row.id, actor=rector, response="Precisada.")
     meta = db.scalars(select(Meta).order_by(Meta.id)).first()
     assert meta is not None
@@ -312,7 +312,8 @@ def _approved_on_second_version(db: Session, make: Factory) -> tuple[Ruta, User,
     pmi_actions.submit_pmi(db, ruta, actor=rector, expected_version=ruta.version)
     pmi_actions.take_for_review(db, ruta, reviewer=reviewer, expected_version=ruta.version)
     review.judge(db, ruta, row.id, reviewer=reviewer, resolved=True)
-    pmi_actions.approve(db, ruta, reviewer=reviewer, expected_version=ruta.version)
+    pmi_actions.approve(db, ruta, reviewer=reviewer, expected_version=ruta.version,
+                        rubric=PASSING_RUBRIC)
     db.commit()
     return ruta, rector, reviewer
 
@@ -381,7 +382,8 @@ def test_review_page_return_form_says_an_observation_is_needed(
     assert "Todavía no hay observaciones para enviar" in html
     assert 'id="agregar-observacion"' in html
     refused = web.post(f"/rutas/{ruta.id}/acciones/devolver", {
-        "version": str(ruta.version), "destino": "pmi", "observaciones": "Corrijan."})
+        "version": str(ruta.version), "destino": "pmi", "observaciones": "Corrijan.",
+        **PASSING_RUBRIC_FORM})
     assert refused.status_code == 422
     assert "Agregue al menos una observación antes de devolver" in page(refused)
     db.expire_all()

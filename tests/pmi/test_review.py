@@ -7,7 +7,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from demo.pmi import fill_demo_pmi
-from tests.conftest import Factory
+from tests.conftest import PASSING_RUBRIC, Factory
 from workflow.errors import Forbidden, GuardFailed, InvalidInput
 from workflow.models import OutboxMessage, Ruta, RutaTransition, User
 from workflow.observations import ObservationStatus
@@ -53,7 +53,7 @@ def test_review_loop_from_return_to_approval(db: Session, make: Factory) -> None
         text="Falta la debilidad de lectura crítica en Saber 11.")
     entry = pmi_actions.return_with_observations(db, ruta, reviewer=reviewer,
                                                  expected_version=ruta.version, observations="",
-                                                 target=ReturnTarget.PMI)
+                                                 target=ReturnTarget.PMI, rubric=PASSING_RUBRIC)
     summary = ("1. [Meta 1.1 · Criterio 3] La línea base no coincide con el reporte del ICFES "
                "de 2023.\n2. [El plan en general · Criterio 7] Falta la debilidad de lectura "
                "crítica en Saber 11.")
@@ -92,14 +92,16 @@ def test_review_loop_from_return_to_approval(db: Session, make: Factory) -> None
     review.judge(db, ruta, on_meta.id, reviewer=reviewer, resolved=True)
     review.judge(db, ruta, on_plan.id, reviewer=reviewer, resolved=False)
     with pytest.raises(GuardFailed) as blocked:
-        pmi_actions.approve(db, ruta, reviewer=reviewer, expected_version=ruta.version)
+        pmi_actions.approve(db, ruta, reviewer=reviewer, expected_version=ruta.version,
+                            rubric=PASSING_RUBRIC)
     assert blocked.value.reasons == [
         "La observación 2 (El plan en general) sigue sin resolver: sigue abierta."]
     assert ruta.state is State.EN_REVISION
 
     # Resolved: approved.
     review.judge(db, ruta, on_plan.id, reviewer=reviewer, resolved=True)
-    pmi_actions.approve(db, ruta, reviewer=reviewer, expected_version=ruta.version)
+    pmi_actions.approve(db, ruta, reviewer=reviewer, expected_version=ruta.version,
+                        rubric=PASSING_RUBRIC)
     assert ruta.state is State.APROBADO
     assert [row.status for row in review.observations(db, ruta)] == [STATUS.RESUELTA] * 2
 
@@ -113,7 +115,7 @@ def test_return_needs_an_itemized_observation(db: Session, make: Factory, note: 
     with pytest.raises(GuardFailed) as refused:
         pmi_actions.return_with_observations(db, ruta, reviewer=reviewer,
                                              expected_version=ruta.version, observations=note,
-                                             target=ReturnTarget.PMI)
+                                             target=ReturnTarget.PMI, rubric=PASSING_RUBRIC)
     assert refused.value.reasons == [
         "Agregue al menos una observación antes de devolver: en «Revisión y observaciones» "
         "del PMI, sobre un elemento del plan o sobre «El plan en general», con el criterio de "
@@ -131,7 +133,7 @@ def test_the_covering_note_goes_before_the_itemized_list(db: Session, make: Fact
     entry = pmi_actions.return_with_observations(db, ruta, reviewer=reviewer,
                                                  expected_version=ruta.version,
                                                  observations="Comentario general.",
-                                                 target=ReturnTarget.PMI)
+                                                 target=ReturnTarget.PMI, rubric=PASSING_RUBRIC)
     assert entry.observations == ("Comentario general.\n\n1. [El plan en general · Criterio 1] "
                                   "Revise la coherencia con la autoevaluación.")
     assert db.scalars(select(RutaTransition.trigger).order_by(RutaTransition.id)).all()[-1] \
@@ -145,12 +147,14 @@ def test_draft_observation_blocks_approval_until_deleted(db: Session, make: Fact
     draft = review.add_observation(db, ruta, reviewer=reviewer, element="plan",
                                    criterion="5", text="Revise los costos.")
     with pytest.raises(GuardFailed) as blocked:
-        pmi_actions.approve(db, ruta, reviewer=reviewer, expected_version=ruta.version)
+        pmi_actions.approve(db, ruta, reviewer=reviewer, expected_version=ruta.version,
+                            rubric=PASSING_RUBRIC)
     assert blocked.value.reasons == [
         "La observación 1 (El plan en general) sigue sin resolver: sin enviar (se envía al "
         "devolver)."]
     review.delete_draft(db, ruta, draft.id, reviewer=reviewer)
-    pmi_actions.approve(db, ruta, reviewer=reviewer, expected_version=ruta.version)
+    pmi_actions.approve(db, ruta, reviewer=reviewer, expected_version=ruta.version,
+                        rubric=PASSING_RUBRIC)
     assert ruta.state is State.APROBADO
 
 
@@ -164,7 +168,7 @@ def test_only_the_revisor_writes_and_only_the_rector_answers(db: Session,
                                  text="Revise los indicadores.")
     pmi_actions.return_with_observations(db, ruta, reviewer=reviewer,
                                          expected_version=ruta.version, observations="",
-                                         target=ReturnTarget.PMI)
+                                         target=ReturnTarget.PMI, rubric=PASSING_RUBRIC)
     for stranger in (reviewer, make.user(Role.EQUIPO, school=ruta.school),
                      make.user(Role.RECTOR)):
         with pytest.raises(Forbidden):
@@ -193,7 +197,7 @@ def test_return_with_only_a_still_open_observation_sends_it_again(db: Session,
                                  text="Las actividades no alcanzan para la meta 2.1.")
     pmi_actions.return_with_observations(db, ruta, reviewer=reviewer,
                                          expected_version=ruta.version, observations="",
-                                         target=ReturnTarget.PMI)
+                                         target=ReturnTarget.PMI, rubric=PASSING_RUBRIC)
     review.answer(db, ruta, row.id, actor=rector, response="Agregamos una actividad.")
     pmi_actions.submit_pmi(db, ruta, actor=rector, expected_version=ruta.version)
     pmi_actions.take_for_review(db, ruta, reviewer=reviewer, expected_version=ruta.version)
@@ -201,7 +205,7 @@ def test_return_with_only_a_still_open_observation_sends_it_again(db: Session,
 
     entry = pmi_actions.return_with_observations(db, ruta, reviewer=reviewer,
                                                  expected_version=ruta.version, observations="",
-                                                 target=ReturnTarget.PMI)
+                                                 target=ReturnTarget.PMI, rubric=PASSING_RUBRIC)
 
     assert entry.observations == ("1. [El plan en general · Criterio 6] Las actividades no "
                                   "alcanzan para la meta 2.1.")
@@ -231,12 +235,13 @@ def test_take_return_and_approve_record_the_version_they_judged(db: Session,
                                  text="Revise los costos de las actividades.")
     pmi_actions.return_with_observations(db, ruta, reviewer=reviewer,
                                          expected_version=ruta.version, observations="",
-                                         target=ReturnTarget.PMI)
+                                         target=ReturnTarget.PMI, rubric=PASSING_RUBRIC)
     review.answer(db, ruta, row.id, actor=rector, response="Ajustados.")
     pmi_actions.submit_pmi(db, ruta, actor=rector, expected_version=ruta.version)
     pmi_actions.take_for_review(db, ruta, reviewer=reviewer, expected_version=ruta.version)
     review.judge(db, ruta, row.id, reviewer=reviewer, resolved=True)
-    pmi_actions.approve(db, ruta, reviewer=reviewer, expected_version=ruta.version)
+    pmi_actions.approve(db, ruta, reviewer=reviewer, expected_version=ruta.version,
+                        rubric=PASSING_RUBRIC)
 
     first, second = pmi_versions.snapshots(db, ruta)
     assert _extra(db, ruta, "tomar_revision") == [{"snapshot_id": first.id},

@@ -32,7 +32,7 @@ from werkzeug.routing import IntegerConverter
 
 from ruta import create_app
 from ruta.errors import TITLES
-from tests.conftest import Factory, WebClient, app_config
+from tests.conftest import PASSING_RUBRIC_FORM, Factory, WebClient, app_config
 from workflow.autoevaluacion.models import Estamento, TeamMember
 from workflow.catalogo.models import Catalog, CatalogProceso
 from workflow.consolidado.models import ExportJob
@@ -523,6 +523,6 @@ def test_revisor_approves_ruta_of_own_secretaria(world: World, db: Session) -> N
     ruta = world.same_secretaria.ruta
     client = world.client(Role.REVISOR)
     response = client.post(f"/rutas/{ruta.id}/acciones/{Trigger.APROBAR.value}",
-                           {"version": str(ruta.version)})
+                           {"version": str(ruta.version), **PASSING_RUBRIC_FORM})
     assert (response.status_code, response.headers["Location"]) == (302, f"/rutas/{ruta.id}")
     assert db.scalar(select(Ruta.state).where(Ruta.id == ruta.id)) is State.APROBADO

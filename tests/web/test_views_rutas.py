@@ -7,7 +7,7 @@ import re
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from tests.conftest import Factory, WebClient
+from tests.conftest import PASSING_RUBRIC_FORM, Factory, WebClient
 from workflow.models import Ruta, RutaTransition
 from workflow.pmi import review
 from workflow.roles import Role
@@ -51,18 +51,24 @@ def test_team_member_sees_the_ruta_without_actions(db: Session, make: Factory,
     assert response.status_code == 403
 
 
-def test_reviewer_sees_approve_and_return_on_a_plan_in_review(
+def test_reviewer_is_sent_to_the_review_page_to_approve_or_return(
         db: Session, make: Factory, web: WebClient) -> None:
+    # Approving and returning carry the rubric: the Ruta page links to the review page, whose
+    # decision form has both buttons (changed with the rubric, issue 11).
     ruta = make.ruta(state=State.EN_REVISION)
     reviewer = make.user(Role.REVISOR)
     db.commit()
     web.login(reviewer.email)
     html = text_of(web.get(f"/rutas/{ruta.id}"))
-    assert action_buttons(html) == ["aprobar", "devolver"]
-    assert "Comentario general para la institución (opcional)" in html
+    assert action_buttons(html) == []
+    assert f'href="/rutas/{ruta.id}/pmi/revision#decision"' in html
+    review_page = text_of(web.get(f"/rutas/{ruta.id}/pmi/revision"))
+    assert re.findall(r'name="decision" value="([a-z]+)"', review_page) == [
+        "aprobar", "devolver"]
+    assert "Comentario general para la institución (opcional)" in review_page
     # No itemized observation yet: the form says so and where to write them.
-    assert "Todavía no hay observaciones para enviar" in html
-    assert f'href="/rutas/{ruta.id}/pmi/revision#agregar-observacion"' in html
+    assert "Todavía no hay observaciones para enviar" in review_page
+    assert f'href="/rutas/{ruta.id}/pmi/revision#agregar-observacion"' in review_page
 
 
 def test_return_form_lists_the_observations_it_sends(db: Session, make: Factory,
@@ -73,7 +79,7 @@ def test_return_form_lists_the_observations_it_sends(db: Session, make: Factory,
                            text="Incluyan las debilidades de Saber 11 en lectura crítica.")
     db.commit()
     web.login(reviewer.email)
-    html = text_of(web.get(f"/rutas/{ruta.id}"))
+    html = text_of(web.get(f"/rutas/{ruta.id}/pmi/revision"))
     assert "Se envían a la institución 1 observación(es) de la revisión del PMI" in html
     assert ("El plan en general · Criterio 7: Incluyan las debilidades de Saber 11 en lectura "
             "crítica.") in html
@@ -107,9 +113,9 @@ def test_return_without_observations_answers_422_and_keeps_the_state(
     reviewer = make.user(Role.REVISOR)
     db.commit()
     web.login(reviewer.email)
-    response = web.post(f"/rutas/{ruta.id}/acciones/devolver",
+    response = web.post(f"/rutas/{ruta.id}/pmi/decision",
                         {"version": "1", "observaciones": "Corrijan las metas.",
-                         "destino": "pmi"})
+                         "destino": "pmi", "decision": "devolver", **PASSING_RUBRIC_FORM})
     assert response.status_code == 422
     html = text_of(response)
     assert "Agregue al menos una observación antes de devolver" in html
@@ -133,7 +139,7 @@ def test_returned_observations_are_shown_to_the_rector(db: Session, make: Factor
     observations = "La meta 1 no tiene unidad de medida.\nIncluyan Saber 11 de lectura."
     response = secretaria.post(f"/rutas/{ruta.id}/acciones/devolver",
                                {"version": "1", "observaciones": observations,
-                                "destino": "autoevaluacion"})
+                                "destino": "autoevaluacion", **PASSING_RUBRIC_FORM})
     assert response.status_code == 302
 
     school = web_factory()  # type: ignore[operator]

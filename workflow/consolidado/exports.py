@@ -12,7 +12,9 @@ Sheets, by their ``hoja=`` slug:
   attend it; ``hallazgos-por-fuente``: per source, hallazgos and schools;
 - ``metas-por-area``: per área de gestión and componente, how many metas and schools;
 - ``seguimiento``: one row per actividad of every seguimiento report sent;
-- ``indicadores-medidos``: one row per indicador measured in every report sent.
+- ``indicadores-medidos``: one row per indicador measured in every report sent;
+- ``rubrica``: the reviewers' rubrics, per round, zona and comuna: the share of plans failing
+  each criterion of Circular 0488 (``consolidado.rubric``).
 
 Rows are produced lazily, ``consolidado.BATCH`` Rutas per query, so a Secretaría of thousands
 of schools is written with bounded memory; each sheet knows its row count beforehand (a
@@ -44,6 +46,9 @@ from workflow.consolidado.consolidate import (
     hallazgos_por_fuente,
     objetivo_componentes_of,
 )
+from workflow.consolidado.rubric import SHEET_HEADER as RUBRIC_HEADER
+from workflow.consolidado.rubric import rubric_shares
+from workflow.consolidado.rubric import sheet_rows as rubric_rows
 from workflow.pmi.models import (
     COMPARACION_LABELS,
     Actividad,
@@ -336,7 +341,22 @@ def sheets(session: Session, data: Consolidado) -> list[Sheet]:
               ("Fuente", "Prueba externa", "Hallazgos", "Instituciones"),
               [(row.label, "Sí" if row.external else "No", row.hallazgos, row.schools)
                for row in hallazgos_por_fuente(session, data.plan_rows)]),
+        rubric_sheet(session, data),
     ]
+
+
+def rubric_sheet(session: Session, data: Consolidado) -> Sheet:
+    """The rubric sheet: computed once, when first counted or written (a few rows per
+    round, zona and comuna, whatever the number of schools)."""
+    computed: dict[str, list[Row]] = {}
+
+    def rows() -> list[Row]:
+        if "rows" not in computed:
+            computed["rows"] = rubric_rows(rubric_shares(session, data))
+        return computed["rows"]
+
+    return Sheet("rubrica", "Rúbrica de la revisión", RUBRIC_HEADER, rows,
+                 lambda: len(rows()))
 
 
 def _follow_up_sheet(slug: str, title: str, header: tuple[str, ...],
@@ -355,6 +375,7 @@ SHEET_LABELS = {
     "indicadores": "indicadores del PMI", "actividades": "actividades del PMI",
     "metas-por-area": "metas por área", "seguimiento": "seguimiento de actividades",
     "indicadores-medidos": "indicadores medidos",
+    "rubrica": "rúbrica de la revisión (criterios que no se cumplen)",
 }
 
 

@@ -3,13 +3,15 @@
 - ``submit_pmi`` fires ``formular_pmi``, guarded by ``pmi_passes_blocking_checks``: the
   Circular 0488 blocking rules (``checks``) and every observation of the last return answered;
 - ``take_for_review`` fires ``tomar_revision``;
-- ``approve`` fires ``aprobar``, guarded by ``no_open_observations``: every itemized
-  observation resolved;
+- ``approve`` fires ``aprobar``, guarded by ``no_open_observations`` (every itemized
+  observation resolved) and ``rubric_allows_approval`` (no «no cumple» on an obligatory
+  criterion of the revisor's rubric, ``rubric``);
 - ``return_with_observations`` fires ``devolver``, guarded by ``has_observations`` (at least
   one itemized observation to send, ``review``) and the core's ``returns_to_*``.
 
 Sending freezes a version of the plan (``versions``); every review step records the version it
-judged (``extra["snapshot_id"]``).
+judged (``extra["snapshot_id"]``). A return or an approval carries the revisor's rubric: it is
+validated before anything is written and stored in the same transaction as the transition.
 """
 
 from __future__ import annotations
@@ -19,10 +21,19 @@ from typing import Any
 
 from sqlalchemy.orm import Session
 
-from workflow.guards import PASSED, GuardResult, TransitionInput, failed_unless_empty, lock_ruta
+from workflow.guards import (
+    PASSED,
+    GuardProvider,
+    GuardResult,
+    TransitionInput,
+    failed_unless_empty,
+    lock_ruta,
+)
 from workflow.models import Ruta, RutaTransition, User
 from workflow.pmi import checks, review, versions
-from workflow.services import transition
+from workflow.pmi import rubric as rubrics
+from workflow.pmi.models import Decision
+from workflow.services import check_attempt, transition
 from workflow.states import ReturnTarget, Trigger
 
 # --- guard providers ----------------------------------------------------------------------
@@ -54,6 +65,14 @@ def has_observations(session: Session, ruta: Ruta, given: TransitionInput) -> Gu
     if review.for_return(session, ruta):
         return PASSED
     return GuardResult(False, (review.NO_OBSERVATIONS_REASON,))
+
+
+def rubric_allows_approval(judged: list[rubrics.Judged]) -> GuardProvider:
+    """The provider of ``rubric_allows_approval`` for the rubric posted with this approval."""
+    def provider(session: Session, ruta: Ruta, given: TransitionInput) -> GuardResult:
+        return failed_unless_empty(rubrics.approval_refusals(judged))
+    provider.__name__ = "rubric_allows_approval"
+    return provider
 
 
 # --- one function per action --------------------------------------------------------------
@@ -91,19 +110,31 @@ def take_for_review(session: Session, ruta: Ruta, *, reviewer: User, expected_ve
 
 
 def approve(session: Session, ruta: Ruta, *, reviewer: User, expected_version: int,
-            observations: str = "", now: datetime | None = None) -> RutaTransition:
+            rubric: rubrics.RawRubric, observations: str = "",
+            now: datetime | None = None) -> RutaTransition:
     """en_revision → aprobado. Changes: state; appends the audit row (optional comments) with
-    the snapshot approved (``extra["snapshot_id"]``)."""
-    return transition(session, ruta, Trigger.APROBAR, actor=reviewer,
-                      expected_version=expected_version,
-                      given=TransitionInput(observations=observations), now=now,
-                      extra=_judged(session, ruta),
-                      guards_from={"no_open_observations": no_open_observations})
+    the snapshot approved (``extra["snapshot_id"]``); stores the rubric (``rubric``).
+
+    An incomplete rubric raises ``InvalidInput`` (a message per field) before anything is
+    written; a «no cumple» on an obligatory criterion fails the guard."""
+    check_attempt(session, ruta, Trigger.APROBAR, actor=reviewer,
+                  expected_version=expected_version)
+    judged = rubrics.validate(rubric)
+    snapshot = versions.latest(session, ruta)
+    entry = transition(session, ruta, Trigger.APROBAR, actor=reviewer,
+                       expected_version=expected_version,
+                       given=TransitionInput(observations=observations), now=now,
+                       extra=_judged(session, ruta),
+                       guards_from={"no_open_observations": no_open_observations,
+                                    "rubric_allows_approval": rubric_allows_approval(judged)})
+    rubrics.record(session, ruta, entry, judged, decision=Decision.APROBADO, author=reviewer,
+                  snapshot=snapshot)
+    return entry
 
 
 def return_with_observations(session: Session, ruta: Ruta, *, reviewer: User,
                              expected_version: int, observations: str,
-                             target: ReturnTarget | None,
+                             target: ReturnTarget | None, rubric: rubrics.RawRubric,
                              now: datetime | None = None) -> RutaTransition:
     """en_revision → autoevaluacion_enviada (target PMI) or borrador (target autoevaluación).
 
@@ -111,10 +142,15 @@ def return_with_observations(session: Session, ruta: Ruta, *, reviewer: User,
     left open by the revisor; ``observations`` is only an optional covering note.
 
     Changes: state; appends the audit row with the observations, the target and the snapshot
-    judged (``extra``); sends the itemized observations. The row's observations are the
-    covering note followed by a readable list of the new itemized ones and of those the
-    revisor left open, so the history and the e-mail carry them.
+    judged (``extra``); sends the itemized observations; stores the rubric (``rubric``; an
+    incomplete one raises ``InvalidInput`` before anything is written). The row's
+    observations are the covering note followed by a readable list of the new itemized ones
+    and of those the revisor left open, so the history and the e-mail carry them.
     """
+    check_attempt(session, ruta, Trigger.DEVOLVER, actor=reviewer,
+                  expected_version=expected_version)
+    judged = rubrics.validate(rubric)
+    snapshot = versions.latest(session, ruta)
     itemized = review.for_return(session, ruta)
     summary = review.summary_text(itemized, review.numbered(session, ruta))
     text = "\n\n".join(part for part in (observations.strip(), summary) if part)
@@ -127,4 +163,6 @@ def return_with_observations(session: Session, ruta: Ruta, *, reviewer: User,
         guards_from={"has_observations": has_observations},
     )
     review.send_drafts(session, ruta, now=entry.at)
+    rubrics.record(session, ruta, entry, judged, decision=Decision.DEVUELTO, author=reviewer,
+                  snapshot=snapshot)
     return entry

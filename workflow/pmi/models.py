@@ -491,3 +491,68 @@ class Observation(Base):
     @property
     def is_open(self) -> bool:
         return self.status is not ObservationStatus.RESUELTA
+
+
+# --- the reviewer's rubric ----------------------------------------------------------------
+
+
+class Verdict(PyEnum):
+    """The reviewer's judgement of one criterion of Circular 0488."""
+
+    CUMPLE = "cumple"
+    PARCIAL = "cumple_parcialmente"
+    NO_CUMPLE = "no_cumple"
+
+    @property
+    def label(self) -> str:
+        return {"cumple": "Cumple", "cumple_parcialmente": "Cumple parcialmente",
+                "no_cumple": "No cumple"}[self.value]
+
+
+class Decision(PyEnum):
+    """What the review that recorded a rubric decided."""
+
+    DEVUELTO = "devuelto"
+    APROBADO = "aprobado"
+
+    @property
+    def label(self) -> str:
+        return {"devuelto": "Devuelto con observaciones", "aprobado": "Aprobado"}[self.value]
+
+
+class RubricVerdict(Base):
+    """One criterion judged by the revisor when returning or approving a version of the PMI.
+
+    A decision writes one row per criterion (the eight of the circular and divulgación) in the
+    transaction of its transition (``transition_id``); the round is the number of the snapshot
+    judged, so every submission keeps its own rubric.
+    """
+
+    __tablename__ = "pmi_rubric_verdicts"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    ruta_id: Mapped[int] = mapped_column(ForeignKey("rutas.id"), index=True)
+    transition_id: Mapped[int] = mapped_column(ForeignKey("ruta_transitions.id"), index=True)
+    # NULL only for plans sent before versions existed; ``round`` is then counted.
+    snapshot_id: Mapped[int | None] = mapped_column(ForeignKey("pmi_snapshots.id"))
+    round: Mapped[int] = mapped_column(Integer)
+    decision: Mapped[Decision] = mapped_column(str_enum(Decision, "rubric_decision"))
+    criterion: Mapped[int] = mapped_column(Integer)
+    verdict: Mapped[Verdict] = mapped_column(str_enum(Verdict, "rubric_verdict"))
+    note: Mapped[str] = mapped_column(Text, default="")
+    author_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
+    decided_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+    author: Mapped[User] = relationship()
+    snapshot: Mapped[PmiSnapshot | None] = relationship()
+
+    __table_args__ = (
+        UniqueConstraint("ruta_id", "round", "criterion", name="uq_pmi_rubric_verdicts_round"),
+        CheckConstraint("criterion BETWEEN 0 AND 8", name="criterion_range"),
+        CheckConstraint("round >= 1", name="round_positive"),
+        CheckConstraint("verdict = 'cumple' OR length(trim(note)) > 0", name="note_present"),
+    )
+
+    @property
+    def criterion_label(self) -> str:
+        return CRITERION_LABELS[self.criterion]
