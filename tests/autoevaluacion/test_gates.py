@@ -13,7 +13,7 @@ import pytest
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from tests.conftest import Factory, WebClient
+from tests.conftest import PASSING_RUBRIC, Factory, WebClient
 from workflow.autoevaluacion import actions as auto_actions
 from workflow.autoevaluacion.models import Estamento, IdentityReview, TeamMember
 from workflow.autoevaluacion.perfil import (
@@ -257,7 +257,10 @@ def test_a_return_to_the_pmi_reopens_the_prioritisation(db: Session, make: Facto
                            text="Prioricen las oportunidades con el equipo.")
     pmi_actions.return_with_observations(db, ruta, reviewer=reviewer,
                                          expected_version=ruta.version, observations="",
-                                         target=ReturnTarget.PMI)
+                                         target=ReturnTarget.PMI, rubric={
+                                             **PASSING_RUBRIC, 1: (
+                                                 "cumple_parcialmente",
+                                                 "La priorización no refleja al equipo.")})
     assert ruta.state is State.AUTOEVALUACION_ENVIADA
     cid = ruta.catalog.componentes[2].id
     assert save_priorities(db, ruta, {cid: PriorityInput("4", "4", "4")}, actor=rector) == 1
