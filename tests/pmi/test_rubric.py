@@ -10,9 +10,9 @@ from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from demo.pmi import fill_demo_pmi
 from tests.conftest import PASSING_RUBRIC, Factory
 from tests.core.test_race import run_together
+from tests.pmi.test_review import in_review
 from workflow.errors import GuardFailed, InvalidInput, InvalidTransition, StaleRuta
 from workflow.models import Ruta, RutaTransition, User
 from workflow.pmi import actions as pmi_actions
@@ -24,17 +24,6 @@ from workflow.roles import Role
 from workflow.states import ReturnTarget, State
 
 NOTE = "Las metas 1.1 y 2.1 no dicen en qué unidad se miden."
-
-
-def in_review(db: Session, make: Factory) -> tuple[Ruta, User, User]:
-    ruta = make.ruta(state=State.AUTOEVALUACION_ENVIADA)
-    make.completed_self_assessment(ruta, level=2)
-    rector = make.user(Role.RECTOR, school=ruta.school)
-    reviewer = make.user(Role.REVISOR)
-    fill_demo_pmi(db, ruta, actor=rector)
-    pmi_actions.submit_pmi(db, ruta, actor=rector, expected_version=ruta.version)
-    pmi_actions.take_for_review(db, ruta, reviewer=reviewer, expected_version=ruta.version)
-    return ruta, rector, reviewer
 
 
 def with_verdicts(**changes: tuple[str, str]) -> dict[int, tuple[str, str]]:

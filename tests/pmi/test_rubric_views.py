@@ -9,13 +9,11 @@ import re
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from demo.pmi import fill_demo_pmi
 from tests.conftest import PASSING_RUBRIC_FORM, Factory, WebClient
+from tests.pmi import test_review as review_helpers
 from workflow.models import OutboxMessage, Ruta, RutaTransition, User
-from workflow.pmi import actions as pmi_actions
 from workflow.pmi import review
 from workflow.pmi.models import Observation, RubricVerdict
-from workflow.roles import Role
 from workflow.states import State
 
 NOTE_3 = "La meta 1.1 no dice en qué unidad se mide."
@@ -24,15 +22,10 @@ OBSERVATION = "Indique la unidad de medida de la meta 1.1."
 
 
 def in_review(db: Session, make: Factory) -> tuple[Ruta, User, User]:
-    ruta = make.ruta(state=State.AUTOEVALUACION_ENVIADA)
-    make.completed_self_assessment(ruta, level=2)
-    rector = make.user(Role.RECTOR, school=ruta.school)
-    reviewer = make.user(Role.REVISOR)
-    fill_demo_pmi(db, ruta, actor=rector)
-    pmi_actions.submit_pmi(db, ruta, actor=rector, expected_version=ruta.version)
-    pmi_actions.take_for_review(db, ruta, reviewer=reviewer, expected_version=ruta.version)
+    """A PMI in review (``test_review.in_review``), committed for the web client."""
+    found = review_helpers.in_review(db, make)
     db.commit()
-    return ruta, rector, reviewer
+    return found
 
 
 def text(response: object) -> str:
