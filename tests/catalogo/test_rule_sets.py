@@ -122,14 +122,18 @@ def test_rule_set_page_lists_each_version_with_its_rutas_and_says_what_a_change_
     db.commit()
     page = text_of(web.get("/catalogos/"))
     rows = usage_rows(page)
-    assert [(row[0], row[6], row[7]) for row in rows] == [
+    assert [(row[0], row[6], row[7].split()[0]) for row in rows] == [
         ("2 (vigente)", "6 integrantes, 2 estamentos", "1"),
         ("1", "4 integrantes, 2 estamentos", "3")]
+    # Which Rutas: each set lists its schools and horizons.
+    newest = db.scalars(select(Ruta).order_by(Ruta.id.desc())).first()
+    assert f"{newest.school.name} (2024–2026)" in rows[0][7]
+    assert f"{newest.school.name} (2024–2026)" not in rows[1][7]
     assert ("Un cambio crea un conjunto de reglas nuevo que solo toman las Rutas que se abran "
             "después. Las Rutas ya abiertas, enviadas, aprobadas o cerradas conservan el "
             "conjunto con el que se abrieron, y sus resultados no cambian.") in page
-    assert [(row.number, count) for row, count in rule_set_usage(db, admin.secretaria_id)] == [
-        (2, 1), (1, 3)]
+    assert [(entry.rule_set.number, entry.count)
+            for entry in rule_set_usage(db, admin.secretaria_id)] == [(2, 1), (1, 3)]
 
 
 def test_rule_set_page_counts_only_the_rutas_of_its_secretaria(
@@ -142,7 +146,7 @@ def test_rule_set_page_counts_only_the_rutas_of_its_secretaria(
     opening.open_ruta(db, make.school(other), actor=other_admin)
     db.commit()
     web.login(admin.email)
-    assert [row[-1] for row in usage_rows(text_of(web.get("/catalogos/")))] == ["1"]
+    assert [row[-1].split()[0] for row in usage_rows(text_of(web.get("/catalogos/")))] == ["1"]
 
 
 def test_rule_set_bad_values_are_refused_with_the_typed_values_kept(

@@ -39,7 +39,7 @@ from workflow.catalogo.models import (
     RuleSet,
 )
 from workflow.errors import Forbidden, InvalidInput, NotFound
-from workflow.models import Ruta, User, utcnow
+from workflow.models import Ruta, School, User, utcnow
 from workflow.roles import Role
 
 SHIPPED_DIR = Path(__file__).resolve().parents[2] / "catalogs"
@@ -387,15 +387,38 @@ def set_rules(session: Session, *, actor: User, **given: str | int) -> tuple[Rul
     return Rules.of(row), True
 
 
-def rule_set_usage(session: Session, secretaria_id: int) -> list[tuple[RuleSet, int]]:
-    """Every rule set version of the Secretaría, newest first, with how many Rutas use it."""
+USAGE_SAMPLE = 30
+
+
+@dataclass(frozen=True)
+class RuleSetUsage:
+    """A rule set version, how many Rutas use it and the first of them (school, horizon)."""
+
+    rule_set: RuleSet
+    count: int
+    rutas: list[tuple[str, int, int]]
+
+
+def rule_set_usage(session: Session, secretaria_id: int) -> list[RuleSetUsage]:
+    """Every rule set version of the Secretaría, newest first, with the Rutas that use it
+    (the first ``USAGE_SAMPLE`` by school name, so the page stays short at any scale)."""
     counts = dict(session.execute(
         select(Ruta.rule_set_id, func.count())  # type: ignore[attr-defined]
-        .where(Ruta.rule_set_id.is_not(None))  # type: ignore[attr-defined]
+        .join(School, School.id == Ruta.school_id)
+        .where(School.secretaria_id == secretaria_id)
         .group_by(Ruta.rule_set_id)).all())  # type: ignore[attr-defined]
-    rows = session.scalars(select(RuleSet).where(RuleSet.secretaria_id == secretaria_id)
-                           .order_by(RuleSet.number.desc()))
-    return [(row, counts.get(row.id, 0)) for row in rows]
+    found = []
+    for row in session.scalars(select(RuleSet).where(RuleSet.secretaria_id == secretaria_id)
+                               .order_by(RuleSet.number.desc())):
+        count = counts.get(row.id, 0)
+        rutas = [] if not count else [
+            (name, start, end) for name, start, end in session.execute(
+                select(School.name, Ruta.horizon_start_year, Ruta.horizon_end_year)
+                .join(School, School.id == Ruta.school_id)
+                .where(Ruta.rule_set_id == row.id)  # type: ignore[attr-defined]
+                .order_by(School.name, Ruta.horizon_start_year).limit(USAGE_SAMPLE))]
+        found.append(RuleSetUsage(row, count, rutas))
+    return found
 
 
 def _int_in(value: str | int, allowed: range) -> int | None:
