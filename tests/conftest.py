@@ -78,7 +78,7 @@ def sqlite_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 @pytest.fixture(scope="session")
-def postgres_schema() -> str:
+def postgres_schema() -> Iterator[str]:
     url = require_postgres()
     engine = make_engine(url)
     with engine.begin() as connection:
@@ -86,7 +86,11 @@ def postgres_schema() -> str:
         connection.execute(text("CREATE SCHEMA public"))
     upgrade(engine)
     engine.dispose()
-    return url
+    yield url
+    # The cleaner's engine lives as long as the session: close its connection with it.
+    cleaner = _CLEANERS.pop(url, None)
+    if cleaner is not None:
+        cleaner.dispose()
 
 
 _CLEANERS: dict[str, Engine] = {}
