@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Collection
+from collections.abc import Callable, Collection, Mapping
+from dataclasses import dataclass
 from functools import wraps
 from typing import Any, TypeVar
 
@@ -108,3 +109,32 @@ def commit_or_conflict() -> None:
         database.rollback()
         raise SaveConflict("Otra persona guardó lo mismo al mismo tiempo. Recargue la página "
                            "para ver lo que quedó y vuelva a intentarlo.") from None
+
+
+@dataclass(frozen=True)
+class Conflict:
+    """What a 409 form shows beside the person's own values: the record as saved now.
+
+    ``saved`` holds the saved values as the form would show them; ``changed`` the fields where
+    they differ from what the person posted (only those get a «Quedó guardado» line)."""
+
+    saved: Mapping[str, Any]
+    changed: frozenset[str]
+    saved_by: str = ""
+
+
+def _as_text(value: Any) -> str:
+    if value is None:
+        return ""
+    if isinstance(value, list | tuple | set | frozenset):
+        return "\n".join(sorted(str(item) for item in value))
+    return str(value).strip().replace("\r\n", "\n")
+
+
+def conflict_between(posted: Mapping[str, Any], saved: Mapping[str, Any],
+                     saved_by: str = "") -> Conflict:
+    """The fields of ``saved`` whose values differ from ``posted`` (a missing posted field of
+    a checkbox or a multiple selection counts as empty)."""
+    changed = frozenset(name for name, value in saved.items()
+                        if _as_text(value) != _as_text(posted.get(name)))
+    return Conflict(saved=dict(saved), changed=changed, saved_by=saved_by)

@@ -5,6 +5,7 @@ from __future__ import annotations
 from flask import Flask
 
 from workflow.dates import fecha
+from workflow.form_tokens import new_token
 from workflow.roles import ROLE_LABELS, Role
 from workflow.states import STATE_EXPLANATIONS, STATE_LABELS, STATE_ORDER, State, Trigger
 
@@ -14,7 +15,7 @@ def init_app(app: Flask) -> None:
     app.jinja_env.globals.update(
         State=State, Trigger=Trigger, Role=Role, STATE_ORDER=STATE_ORDER,
         STATE_LABELS=STATE_LABELS, STATE_EXPLANATIONS=STATE_EXPLANATIONS,
-        ROLE_LABELS=ROLE_LABELS,
+        ROLE_LABELS=ROLE_LABELS, new_form_token=new_token,
     )
     app.jinja_env.trim_blocks = True
     app.jinja_env.lstrip_blocks = True

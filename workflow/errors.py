@@ -70,3 +70,26 @@ class InvalidInput(DomainError):
         first = next((messages[0] for messages in errors.values() if messages), "Dato inválido.")
         super().__init__(first)
         self.errors = errors
+
+
+class StaleEdit(DomainError):
+    """Someone saved the same record (a PMI element, a valoración, a team member, a report
+    line…) after this person opened it. The view re-shows the person's own values with the
+    saved ones beside them, to merge and save again; nothing of either is lost."""
+
+    status = 409
+
+    def __init__(self, what: str) -> None:
+        super().__init__(f"Otra persona guardó cambios en {what} mientras usted lo editaba. "
+                         "Sus valores siguen en el formulario, sin guardar; al lado de cada "
+                         "campo que cambió está lo que quedó guardado. Combine y guarde de "
+                         "nuevo.")
+        self.what = what
+
+
+def require_version(current: int, expected: int | None, what: str) -> None:
+    """Raise ``StaleEdit`` when the form was drawn from an older version than ``current``.
+
+    ``expected`` None (a form that predates versioning) is accepted."""
+    if expected is not None and expected != current:
+        raise StaleEdit(what)

@@ -369,3 +369,19 @@ class OutboxMessage(Base):
         CheckConstraint("status <> 'sending' OR (claim_token IS NOT NULL "
                         "AND claimed_at IS NOT NULL)", name="sending_is_claimed"),
     )
+
+
+class FormSubmission(Base):
+    """A one-time token of a form that creates something, recorded on its first use.
+
+    Back, a double tap or a retry after a timeout post the same token again: the second post
+    finds this row and shows what the first one created instead of creating it twice.
+    ``result`` names what was created (``objetivo:12``) once the service knows it.
+    """
+
+    __tablename__ = "form_submissions"
+
+    token: Mapped[str] = mapped_column(String(64), primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    result: Mapped[str | None] = mapped_column(String(120))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow, index=True)
