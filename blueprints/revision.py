@@ -10,6 +10,7 @@ from blueprints.access import SECRETARIA_ROLES, form_int, roles_required
 from ruta.db import db_session
 from workflow.models import Ruta, School
 from workflow.scoping import scoped
+from workflow.situation import situations_of
 from workflow.states import STATE_ORDER, State
 
 bp = Blueprint("revision", __name__, url_prefix="/revision")
@@ -47,4 +48,5 @@ def queue() -> str:
     return render_template(
         "revision/queue.html", rutas=rutas, state=state, school_query=school_query,
         page=page, pages=pages, total=total, counts=counts, states=STATE_ORDER,
+        situations=situations_of(database, rutas),
     )

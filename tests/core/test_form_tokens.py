@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import threading
 from datetime import UTC, datetime, timedelta
 
@@ -79,10 +80,8 @@ def test_two_posts_of_one_token_at_once_claim_it_once(backend: str, app: Flask, 
             if earlier is not None:
                 return f"earlier:{earlier.result}"
             form_tokens.record(session, token, "meta:3")
-            try:
+            with contextlib.suppress(threading.BrokenBarrierError):
                 inserted.wait()  # the other post is now blocked on our uncommitted row
-            except threading.BrokenBarrierError:
-                pass
             session.commit()
             return "first"
 

@@ -26,6 +26,7 @@ from workflow.correo.reminders import (
     has_follow_up_report,
     iso_week,
     reminders_for,
+    week_label,
 )
 from workflow.dates import BOGOTA
 from workflow.horizontes.models import (
@@ -214,7 +215,8 @@ def test_pmi_overdue_weekly_with_the_reviewer_in_copy(
          [first.email, second.email]),
     ]
     assert saturday[0].summary == ("El plazo del PMI venció el 16 de febrero de 2024 y la Ruta "
-                                   "no lo ha enviado (aviso de la semana 2024-W07).")
+                                   "no lo ha enviado (aviso de la semana del 12 al 18 de "
+                                   "febrero de 2024).")
     assert run(db, date(2024, 2, 18)) == []  # Sunday: still ISO week 7
     monday = run(db, date(2024, 2, 19))
     assert [(item.ruta_id, item.occurrence_key) for item in monday] == [
@@ -231,11 +233,21 @@ def test_pmi_overdue_weekly_with_the_reviewer_in_copy(
                                                 [first.email, second.email])
     assert message.subject == (f"PMI vencido: {draft.school.name} no lo ha enviado (plazo 16 "
                                "de febrero de 2024)")
+    assert "(semana del 12 al 18 de febrero de 2024)" in message.text_body
+    assert "W07" not in message.text_body + message.html_body
 
 
 def test_iso_week_keys_follow_iso_years() -> None:
     assert iso_week(date(2024, 2, 17)) == "2024-W07"
     assert iso_week(date(2024, 12, 30)) == "2025-W01"
+
+
+def test_week_labels_are_spanish_date_ranges() -> None:
+    assert week_label(date(2024, 2, 17)) == "semana del 12 al 18 de febrero de 2024"
+    assert week_label(date(2024, 7, 3)) == "semana del 1 al 7 de julio de 2024"
+    assert week_label(date(2024, 1, 31)) == "semana del 29 de enero al 4 de febrero de 2024"
+    assert week_label(date(2024, 12, 31)) == ("semana del 30 de diciembre de 2024 al 5 de "
+                                              "enero de 2025")
 
 
 def test_returned_not_resubmitted_after_more_than_n_days(

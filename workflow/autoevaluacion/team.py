@@ -180,7 +180,8 @@ def save_identity(session: Session, ruta: Ruta, data: IdentityData, *, actor: Us
     texts = {name: getattr(data, name).strip() for name in IDENTITY_TEXTS}
     for name, label in IDENTITY_TEXTS.items():
         if len(texts[name]) > MAX_TEXT:
-            errors[name] = [f"{label} no puede pasar de {MAX_TEXT} caracteres."]
+            errors[name] = [f"El texto de {label.lower()} no puede pasar de {MAX_TEXT} "
+                            "caracteres."]
     # A draft may leave a text blank, never write one that cannot be read («m»).
     rules = rules_of(session, ruta)
     for name in IDENTITY_SENTENCES:

@@ -50,8 +50,22 @@ def bogota_day(moment: datetime) -> date:
 
 
 def iso_week(day: date) -> str:
+    """The week's code, as the key that sends a weekly reminder once («2024-W27»); people
+    read ``week_label`` instead."""
     year, week, _ = day.isocalendar()
     return f"{year}-W{week:02d}"
+
+
+def week_label(day: date) -> str:
+    """The week of ``day`` in words: «semana del 29 de junio al 5 de julio de 2026»."""
+    monday = day - timedelta(days=day.weekday())
+    sunday = monday + timedelta(days=6)
+    start = fecha_corta(monday)
+    if monday.year == sunday.year:
+        start = start.removesuffix(f" de {monday.year}")
+        if monday.month == sunday.month:
+            start = str(monday.day)
+    return f"semana del {start} al {fecha_corta(sunday)}"
 
 
 def has_follow_up_report(session: Session, ruta: Ruta, checkpoint: FollowUpCheckpoint) -> bool:
@@ -260,10 +274,10 @@ def pmi_overdue(situation: Situation) -> Iterable[DueReminder]:
             ruta=ruta, rule=ReminderRule.PMI_VENCIDO, occurrence_key=week,
             to=situation.people.rector(ruta), cc=situation.people.reviewer_or_all(ruta),
             summary=f"El plazo del PMI venció el {fecha_corta(deadline)} y la Ruta no lo ha "
-                    f"enviado (aviso de la semana {week}).",
+                    f"enviado (aviso de la {week_label(situation.today)}).",
             context=situation.context(ruta, deadline=fecha_corta(deadline),
                                       deadline_iso=deadline.isoformat(), days_late=days_late,
-                                      week=week))
+                                      week=week_label(situation.today)))
 
 
 def returned_not_resubmitted(situation: Situation) -> Iterable[DueReminder]:

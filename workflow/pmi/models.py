@@ -430,6 +430,12 @@ CRITERION_LABELS: Final[Mapping[int, str]] = {
     **CRITERIA, GUIA_34: "Guía 34: divulgación del plan a la comunidad educativa"}
 
 
+def criterion_name(criterion: int) -> str:
+    """How a criterion is named in a line of text: «Criterio 3», and the Guía 34 step (which
+    the circular does not number) by its name, never «Criterio 0»."""
+    return "Divulgación (Guía 34)" if criterion == GUIA_34 else f"Criterio {criterion}"
+
+
 class PmiSnapshot(Base):
     __tablename__ = "pmi_snapshots"
 
@@ -487,6 +493,10 @@ class Observation(Base):
     @property
     def criterion_label(self) -> str:
         return CRITERION_LABELS[self.criterion]
+
+    @property
+    def criterion_name(self) -> str:
+        return criterion_name(self.criterion)
 
     @property
     def is_open(self) -> bool:

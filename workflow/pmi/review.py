@@ -72,8 +72,8 @@ def numbered(session: Session, ruta: Ruta) -> dict[int, int]:
 
 def summary_text(rows: Sequence[Observation], numbers: dict[int, int]) -> str:
     """The readable list the history and the e-mail carry."""
-    return "\n".join(f"{numbers.get(row.id, index)}. [{row.element_label} · Criterio "
-                     f"{row.criterion}] {row.text}" for index, row in enumerate(rows, 1))
+    return "\n".join(f"{numbers.get(row.id, index)}. [{row.element_label} · "
+                     f"{row.criterion_name}] {row.text}" for index, row in enumerate(rows, 1))
 
 
 # --- who may do what ----------------------------------------------------------------------

@@ -32,6 +32,7 @@ from workflow.pmi.models import (
     PmiSnapshot,
     RubricVerdict,
     Verdict,
+    criterion_name,
 )
 
 # The order of the form, the pages and the exports: the circular's eight, then divulgación.
@@ -50,7 +51,7 @@ def field_name(criterion: int, part: str) -> str:
 
 
 def short_label(criterion: int) -> str:
-    return "Divulgación (Guía 34)" if criterion == GUIA_34 else f"Criterio {criterion}"
+    return criterion_name(criterion)
 
 
 def from_form(form: Mapping[str, Any]) -> dict[int, tuple[str, str]]:
