@@ -14,10 +14,11 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass, field
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 
 from flask import Flask
 
+from workflow import form_tokens
 from workflow.correo.reminders import (
     DAILY_JOB,
     QueuedReminder,
@@ -34,6 +35,10 @@ from workflow.seguimiento import progress as seguimiento
 
 log = logging.getLogger(__name__)
 
+# How long a one-time form token is remembered: a form left open for a week and posted twice
+# is still caught; older tokens are forgotten by the daily pass.
+FORM_TOKEN_RETENTION = timedelta(days=30)
+
 
 @dataclass(frozen=True)
 class DailyPass:
@@ -43,6 +48,8 @@ class DailyPass:
     queued: list[QueuedReminder] = field(default_factory=list)
     # Rutas this pass moved to ``seguimiento`` (their plan's start date arrived).
     started: list[int] = field(default_factory=list)
+    # One-time form tokens older than ``FORM_TOKEN_RETENTION`` that the pass forgot.
+    forgotten_tokens: int = 0
 
 
 def start_due_follow_ups(app: Flask, *, day: date, now: datetime) -> list[int]:
@@ -89,12 +96,14 @@ def run_daily_pass(app: Flask, *, now: datetime, day: date | None = None) -> Dai
             log.info("La pasada diaria del %s ya se había ejecutado.", day.isoformat())
             return DailyPass(day=day, ran=False, started=started)
         queued = evaluate_reminders(session, today=day, now=now)
+        forgotten = form_tokens.purge(session, before=now - FORM_TOKEN_RETENTION)
         run.finished_at = now
         run.queued = len(queued)
         session.commit()
     log.info("Pasada diaria del %s: %d recordatorio(s) encolado(s).", day.isoformat(),
              len(queued))
-    return DailyPass(day=day, ran=True, queued=queued, started=started)
+    return DailyPass(day=day, ran=True, queued=queued, started=started,
+                     forgotten_tokens=forgotten)
 
 
 def catch_up(app: Flask, *, now: datetime, hour: int) -> DailyPass | None:

@@ -12,7 +12,7 @@ import sys
 import threading
 import time as clock
 from collections.abc import Iterator
-from datetime import UTC, date, datetime, time
+from datetime import UTC, date, datetime, time, timedelta
 from email import message_from_bytes, policy
 from pathlib import Path
 
@@ -22,7 +22,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from demo.calendario import seed_demo_calendar
-from jobs.daily import catch_up, run_daily_pass
+from jobs.daily import FORM_TOKEN_RETENTION, catch_up, run_daily_pass
 from jobs.deliver import deliver_pending
 from jobs.scheduler import (
     ALREADY_RUNNING,
@@ -37,10 +37,10 @@ from jobs.scheduler import (
 from ruta.config import ConfigError
 from tests.conftest import Factory, machine_timezone
 from tests.seguimiento.test_seguimiento import build_plan
-from workflow import outbox
+from workflow import form_tokens, outbox
 from workflow.dates import BOGOTA
 from workflow.horizontes.models import JobRun, ReminderSent
-from workflow.models import OutboxMessage, OutboxStatus
+from workflow.models import FormSubmission, OutboxMessage, OutboxStatus
 from workflow.roles import Role
 from workflow.states import State
 
@@ -187,6 +187,22 @@ def test_run_daily_pass_runs_once_per_day(app: Flask, db: Session,
     run = db.scalars(select(JobRun)).one()
     assert (run.job, run.day, run.queued) == ("recordatorios", date(2024, 1, 22), 2)
     assert run.finished_at == bogota(date(2024, 1, 22), 6)
+
+
+def test_run_daily_pass_forgets_form_tokens_older_than_the_retention(
+        app: Flask, db: Session, make: Factory, owed: list[tuple[str, str, int]]) -> None:
+    rector = make.user(Role.RECTOR)
+    now = bogota(date(2024, 1, 22), 6)
+    old, kept = form_tokens.new_token(), form_tokens.new_token()
+    form_tokens.claim(db, old, user=rector, now=now - FORM_TOKEN_RETENTION - timedelta(hours=1))
+    form_tokens.claim(db, kept, user=rector, now=now - FORM_TOKEN_RETENTION + timedelta(hours=1))
+    db.commit()
+
+    result = run_daily_pass(app, now=now)
+
+    assert result.forgotten_tokens == 1
+    db.expire_all()
+    assert db.scalars(select(FormSubmission.token)).all() == [kept]
 
 
 def test_run_daily_pass_day_is_bogotas_not_utcs(app: Flask, owed: list[tuple[str, str, int]]
