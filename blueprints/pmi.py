@@ -58,6 +58,7 @@ from workflow.pmi.models import (
     Verdict,
 )
 from workflow.roles import Role
+from workflow.situation import situation_of
 from workflow.states import ReturnTarget, Trigger
 
 bp = Blueprint("pmi", __name__)
@@ -393,7 +394,8 @@ def decide(ruta_id: int) -> Response | tuple[str, int]:
             reasons=refused.reasons)), 422
     _commit()
     past = (Trigger.APROBAR if decision == "aprobar" else Trigger.DEVOLVER).past_tense
-    flash(f"Listo: {past[0].lower()}{past[1:]}. La Ruta quedó en «{ruta.state.label}».",
+    where = situation_of(database, ruta).label
+    flash(f"Listo: {past[0].lower()}{past[1:]}. La Ruta quedó en «{where}».",
           "success")
     return redirect(url_for("rutas.detail", ruta_id=ruta.id))
 

@@ -22,6 +22,7 @@ from workflow.pmi import actions as pmi_actions
 from workflow.pmi import rubric as rubrics
 from workflow.scoping import get_in_scope
 from workflow.seguimiento import actions as seguimiento_actions
+from workflow.situation import situation_of
 from workflow.states import ReturnTarget, Trigger
 
 bp = Blueprint("rutas", __name__, url_prefix="/rutas")
@@ -107,6 +108,7 @@ def act(ruta_id: int, trigger_name: str) -> Response | tuple[str, int]:
                               posted_trigger=trigger, posted_observations=observations), 422
     database.commit()
     past = trigger.past_tense
-    flash(f"Listo: {past[0].lower()}{past[1:]}. La Ruta quedó en «{ruta.state.label}».",
+    where = situation_of(database, ruta).label
+    flash(f"Listo: {past[0].lower()}{past[1:]}. La Ruta quedó en «{where}».",
           "success")
     return redirect(url_for("rutas.detail", ruta_id=ruta.id))

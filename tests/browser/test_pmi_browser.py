@@ -136,7 +136,7 @@ def test_reviewer_returns_with_an_itemized_observation_and_rector_answers(
             "Cumple", exact=True).check()
     reviewer.get_by_role("button", name="Devolver con observaciones").click()
     expect(reviewer.locator(".flashes .flash")).to_have_text(
-        "Listo: devolvió con observaciones. La Ruta quedó en «Autoevaluación enviada».")
+        "Listo: devolvió con observaciones. La Ruta quedó en «PMI devuelto con observaciones».")
 
     rector = browsing.new_page()
     browsing.login(rector, world.rector_email)

@@ -243,11 +243,11 @@ def test_pmi_full_loop_formulate_return_answer_resubmit_approve(browsing: Browsi
     reviewer.get_by_role("button", name="Devolver con observaciones").click()
     expect(reviewer).to_have_url(ruta_url)
     expect(flash(reviewer)).to_have_text(
-        "Listo: devolvió con observaciones. La Ruta quedó en «Autoevaluación enviada».")
+        "Listo: devolvió con observaciones. La Ruta quedó en «PMI devuelto con observaciones».")
 
     # --- the rector answers both, changes the indicator and sends it again ----------------
     rector.reload()
-    expect(state_badge(rector)).to_have_text("Autoevaluación enviada")
+    expect(state_badge(rector)).to_have_text("PMI devuelto con observaciones")
     expect(rector.get_by_text("Observaciones de la Secretaría: 2 (2 sin resolver).")
            ).to_be_visible()
     rector.get_by_role("link", name="Formular el PMI").click()

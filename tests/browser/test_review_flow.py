@@ -10,6 +10,7 @@ import pytest
 from playwright.sync_api import Locator, Page, expect
 
 from workflow.pmi.rubric import ORDER
+from workflow.situation import RETURNED_EXPLANATIONS
 from workflow.states import STATE_EXPLANATIONS, STATE_LABELS, STATE_ORDER, State
 
 from .conftest import PHONE, Browsing, World
@@ -154,8 +155,8 @@ def test_review_return_flow_shows_observations_to_rector(browsing: Browsing,
     assert returned.value.status == 302
     expect(reviewer).to_have_url(f"{browsing.server.url}/rutas/{ruta_id}")
     expect(flash(reviewer)).to_have_text(
-        "Listo: devolvió con observaciones. La Ruta quedó en «Autoevaluación enviada».")
-    expect(state_badge(reviewer)).to_have_text("Autoevaluación enviada")
+        "Listo: devolvió con observaciones. La Ruta quedó en «PMI devuelto con observaciones».")
+    expect(state_badge(reviewer)).to_have_text("PMI devuelto con observaciones")
     browsing.check_accessibility(reviewer)
     assert world.state_of(ruta_id) == (
         State.AUTOEVALUACION_ENVIADA,
@@ -163,10 +164,13 @@ def test_review_return_flow_shows_observations_to_rector(browsing: Browsing,
 
     # The rector reloads and reads the observations and the new state.
     rector.reload()
-    expect(current_step(rector)).to_contain_text("Autoevaluación enviada")
+    # Named as a return, not as a first formulation (issue 12, item 9).
+    expect(current_step(rector)).to_contain_text("PMI devuelto con observaciones")
     expect(rector.locator("ol.stepper > li").nth(1)).to_have_attribute("aria-current", "step")
-    expect(state_badge(rector)).to_have_text("Autoevaluación enviada")
-    expect(rector.get_by_text(STATE_EXPLANATIONS[State.AUTOEVALUACION_ENVIADA][0])).to_be_visible()
+    expect(state_badge(rector)).to_have_text("PMI devuelto con observaciones")
+    expect(rector.get_by_text(RETURNED_EXPLANATIONS[State.AUTOEVALUACION_ENVIADA][0])
+           ).to_be_visible()
+    expect(rector.get_by_text(STATE_EXPLANATIONS[State.AUTOEVALUACION_ENVIADA][0])).to_have_count(0)
     latest = history_items(rector).first
     expect(latest.locator(".timeline-head strong")).to_have_text("Devolvió con observaciones")
     expect(latest.locator(".observations-title")).to_have_text("Observaciones de la Secretaría")
@@ -307,7 +311,7 @@ def test_without_javascript_login_and_transitions_work(browsing: Browsing, world
     with reviewer.expect_response(is_post) as returned:
         reviewer.get_by_role("button", name=RETURN_BUTTON).click()
     assert returned.value.status == 302
-    expect(state_badge(reviewer)).to_have_text("Autoevaluación en curso")
+    expect(state_badge(reviewer)).to_have_text("Autoevaluación devuelta con observaciones")
     assert world.state_of(ruta_id) == (
         State.BORRADOR,
         ["abrir_ruta", "enviar_autoevaluacion", "formular_pmi", "tomar_revision", "devolver"])

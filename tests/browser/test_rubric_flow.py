@@ -135,7 +135,7 @@ def test_rubric_return_resend_refused_then_approved_and_printed(browsing: Browsi
         reviewer.get_by_role("button", name="Devolver con observaciones").click()
     assert returned.value.status == 302
     expect(flash(reviewer)).to_have_text(
-        "Listo: devolvió con observaciones. La Ruta quedó en «Autoevaluación enviada».")
+        "Listo: devolvió con observaciones. La Ruta quedó en «PMI devuelto con observaciones».")
     expect(reviewer.get_by_role("link", name="Ver la rúbrica de la Secretaría "
                                                "(valoración de cada criterio)")).to_be_visible()
 
