@@ -24,7 +24,7 @@ from typing import Any
 import pytest
 from flask import Flask
 from flask.testing import FlaskClient
-from sqlalchemy import Engine, text, update
+from sqlalchemy import Engine, make_url, text, update
 from sqlalchemy.orm import Session
 
 import workflow.cuentas.models  # noqa: F401  (registers its tables)
@@ -77,9 +77,30 @@ def sqlite_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return path
 
 
+def _worker_database(url: str) -> str:
+    """Under pytest-xdist each worker gets its own database beside ``url``'s (``test_gw0``…),
+    created when missing: workers truncating one shared schema would empty each other's
+    tables mid-test."""
+    worker = os.environ.get("PYTEST_XDIST_WORKER")
+    if not worker:
+        return url
+    base = make_url(url)
+    name = f"{base.database}_{worker}"
+    if not re.fullmatch(r"[a-z0-9_]+", name):
+        pytest.fail(f"Unexpected PostgreSQL database name for the worker: {name!r}")
+    engine = make_engine(url, isolation_level="AUTOCOMMIT")
+    with engine.connect() as connection:
+        exists = connection.scalar(text("SELECT 1 FROM pg_database WHERE datname = :name"),
+                                   {"name": name})
+        if not exists:
+            connection.execute(text(f'CREATE DATABASE "{name}"'))
+    engine.dispose()
+    return base.set(database=name).render_as_string(hide_password=False)
+
+
 @pytest.fixture(scope="session")
 def postgres_schema() -> Iterator[str]:
-    url = require_postgres()
+    url = _worker_database(require_postgres())
     engine = make_engine(url)
     with engine.begin() as connection:
         connection.execute(text("DROP SCHEMA public CASCADE"))
