@@ -1,9 +1,10 @@
-"""Compressed responses (Flask-Compress: brotli, zstd or gzip, as the browser accepts).
+"""Compressed responses (Flask-Compress: brotli or gzip, as the browser accepts).
 
-On a slow link this is most of the gain: a page shrinks to a fifth or less of its size. What is
-compressed: pages, stylesheets, scripts, SVG charts, JSON, CSV and plain text. What is not:
-files that are compressed already (xlsx, pdf, docx, images: their types are not listed) and
-evidence downloads whatever their type, which are sent as stored, with their exact length.
+On a slow link this is most of the gain: a page shrinks to between an eighth and a half of
+its size (small pages gain least). What is compressed: pages, stylesheets, scripts, SVG
+charts, JSON, CSV and plain text. What is not: files that are compressed already (xlsx, pdf,
+docx, images: their types are not listed) and evidence downloads whatever their type, which
+are sent as stored, with their exact length.
 
 BREACH (an attacker who can make the victim's browser send many requests that reflect chosen
 text beside a secret, and who can watch the sizes of the encrypted responses, guesses the
