@@ -11,11 +11,12 @@ text beside a secret, and who can watch the sizes of the encrypted responses, gu
 secret one character at a time): our pages carry a CSRF token and some reflect what was
 typed (a search box). The session cookie is ``SameSite=Lax``, so the requests another site
 can fire in the background (images, scripts, ``fetch``, frames) carry no session: they get
-the sign-in redirect, with no token in it. Only a top-level navigation carries the cookie,
-and an attacker would need thousands of them, visible to the person, while watching the
-network. The token in a page also changes every second (Flask-WTF signs it with a
-timestamp), so its tail is never the same in two guesses. We accept that small remaining
-risk; serving pages uncompressed would cost a slow link three to eight times the bytes.
+the sign-in redirect, or a brand-new session's token, never the person's. Only a top-level
+navigation carries the cookie, and an attacker would need thousands of them, visible to the
+person, while watching the network. The token in a page also changes every second
+(Flask-WTF signs it with a timestamp), so its tail is never the same in two guesses. We
+accept that small remaining risk; serving pages uncompressed would cost a slow link two to
+eight times the bytes.
 """
 
 from __future__ import annotations

@@ -267,7 +267,7 @@ def test_excel_export_is_not_compressed(app: Flask, db: Session, make: Factory,
 # --- requests per page ----------------------------------------------------------------------------
 
 SUBRESOURCE = re.compile(
-    r'<link\b[^>]*\brel="(?:stylesheet|preload|modulepreload|icon)"[^>]*>'
+    r'<link\b[^>]*\brel="(?:stylesheet|preload|modulepreload|icon)"[^>]*\bhref="(?!data:)'
     r'|<script\b[^>]*\bsrc="[^"]+"|<img\b[^>]*\bsrc="(?!data:)[^"]+"')
 
 
