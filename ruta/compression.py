@@ -14,9 +14,10 @@ can fire in the background (images, scripts, ``fetch``, frames) carry no session
 the sign-in redirect, or a brand-new session's token, never the person's. Only a top-level
 navigation carries the cookie, and an attacker would need thousands of them, visible to the
 person, while watching the network. The token in a page also changes every second
-(Flask-WTF signs it with a timestamp), so its tail is never the same in two guesses. We
-accept that small remaining risk; serving pages uncompressed would cost a slow link two to
-eight times the bytes.
+(Flask-WTF signs it with a timestamp): the part that stays the same is useless without the
+signature only the server can make, and the signature changes between guesses. We accept
+that small remaining risk; serving pages uncompressed would cost a slow link two to eight
+times the bytes.
 """
 
 from __future__ import annotations
