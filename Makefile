@@ -40,6 +40,7 @@ test: $(STAMP) node_modules/.installed
 
 ## bench: speed and memory at the scale of every Secretaría (~9,000 schools); see BENCHMARKS.md
 ## Set BENCH_DATABASE_URL to a scratch PostgreSQL database (it is wiped) to measure there too.
+## Then a rector's pages in Chromium over a throttled link (400 kbps, 400 ms): bench.slow_link.
 bench: $(STAMP)
 	$(BIN)/python -m bench.run --schools 9000
 	if [ -n "$(BENCH_DATABASE_URL)" ]; then \
@@ -47,6 +48,7 @@ bench: $(STAMP)
 	$(BIN)/python -m bench.mail
 	if [ -n "$(BENCH_DATABASE_URL)" ]; then \
 	  $(BIN)/python -m bench.mail --database-url "$(BENCH_DATABASE_URL)"; fi
+	$(BIN)/python -m bench.slow_link
 
 lint: $(STAMP)
 	$(BIN)/ruff check .

@@ -8,13 +8,15 @@ from sqlalchemy import text
 from werkzeug.wrappers import Response
 
 from blueprints.access import ALL_ROLES, public, roles_required
+from blueprints.landing import home_url
 from ruta.db import db_session
 from ruta.security import client_address, passwords, safe_next, throttle_policy
 from workflow.cuentas import accounts
 from workflow.errors import InvalidInput
-from workflow.roles import Role
 
 bp = Blueprint("auth", __name__)
+
+MUST_CHANGE_NOTICE = "Su contraseña es temporal: elija una propia para continuar."
 
 # Where a person with a temporary password may still go.
 ALLOWED_WITH_TEMPORARY_PASSWORD = {"auth.change_password", "auth.logout", "auth.health",
@@ -25,17 +27,9 @@ ALLOWED_WITH_TEMPORARY_PASSWORD = {"auth.change_password", "auth.logout", "auth.
 def _require_own_password() -> Response | None:
     if (current_user.is_authenticated and current_user.must_change_password
             and request.endpoint not in ALLOWED_WITH_TEMPORARY_PASSWORD):
-        flash("Su contraseña es temporal: elija una propia para continuar.", "info")
+        flash(MUST_CHANGE_NOTICE, "info")
         return redirect(url_for("auth.change_password"))
     return None
-
-HOME_BY_ROLE = {
-    Role.RECTOR: "escuela.home",
-    Role.EQUIPO: "escuela.home",
-    Role.REVISOR: "revision.queue",
-    Role.CONSULTA: "revision.queue",
-    Role.ADMINISTRADOR: "admin.schools",
-}
 
 
 @bp.get("/")
@@ -43,7 +37,7 @@ HOME_BY_ROLE = {
 def index() -> Response:
     if not current_user.is_authenticated:
         return redirect(url_for("auth.login"))
-    return redirect(url_for(HOME_BY_ROLE[current_user.role]))
+    return redirect(home_url(current_user))
 
 
 @bp.get("/salud")
@@ -61,7 +55,7 @@ def health() -> tuple[dict[str, str], int]:
 def login() -> Response | str | tuple[str, int]:
     next_url = safe_next(request.values.get("next"))
     if current_user.is_authenticated:
-        return redirect(next_url or url_for("auth.index"))
+        return redirect(next_url or home_url(current_user))
     if request.method == "GET":
         return render_template("auth/login.html", next_url=next_url, email="")
 
@@ -81,7 +75,11 @@ def login() -> Response | str | tuple[str, int]:
     database.commit()
     login_user(user)
     flash(f"Bienvenido(a), {user.name}.", "success")
-    return redirect(next_url or url_for("auth.index"))
+    # Straight to where the person is going: each redirect is a round trip on a slow link.
+    if user.must_change_password:
+        flash(MUST_CHANGE_NOTICE, "info")
+        return redirect(url_for("auth.change_password"))
+    return redirect(next_url or home_url(user))
 
 
 @bp.post("/salir")
@@ -119,4 +117,4 @@ def change_password() -> Response | str | tuple[str, int]:
     login_user(user)
     flash("Cambió su contraseña. Las demás sesiones abiertas con su cuenta se cerraron.",
           "success")
-    return redirect(url_for("auth.index"))
+    return redirect(home_url(user))

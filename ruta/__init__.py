@@ -26,6 +26,8 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     register_database(app)
     register_mail(app)
     register_security(app)
+    register_assets(app)
+    register_compression(app)
     register_templates(app)
     register_blueprints(app)
     register_errors(app)
@@ -49,6 +51,18 @@ def register_security(app: Flask) -> None:
     from ruta import security
 
     security.init_app(app)
+
+
+def register_assets(app: Flask) -> None:
+    from ruta import assets
+
+    assets.init_app(app)
+
+
+def register_compression(app: Flask) -> None:
+    from ruta import compression
+
+    compression.init_app(app)
 
 
 def register_templates(app: Flask) -> None:

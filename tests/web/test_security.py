@@ -224,7 +224,7 @@ def test_password_change_ends_other_sessions_and_keeps_this_one(
     new_password = "una frase nueva y larga"
     response = here.post("/cuenta/contrasena", {"current": PASSWORD, "new": new_password,
                                                 "confirm": new_password})
-    assert (response.status_code, response.headers["Location"]) == (302, "/")
+    assert (response.status_code, response.headers["Location"]) == (302, "/revision/")
     assert (signed_in(here), signed_in(elsewhere)) == (True, False)
     assert db.scalar(select(func.count()).select_from(UserSession)
                      .where(UserSession.user_id == user.id)) == 1
@@ -409,10 +409,10 @@ def test_login_ignores_next_leaving_the_site(target: str, app: Flask, db: Sessio
     assert 'name="next"' not in page.get_data(as_text=True)
     response = web.post("/ingresar", {"email": user.email, "password": PASSWORD,
                                       "next": target})
-    assert (response.status_code, response.headers["Location"]) == (302, "/")
+    assert (response.status_code, response.headers["Location"]) == (302, "/revision/")
     # Already signed in, the sign-in page sends home too.
     again = web.get("/ingresar", query_string={"next": target})
-    assert (again.status_code, again.headers["Location"]) == (302, "/")
+    assert (again.status_code, again.headers["Location"]) == (302, "/revision/")
 
 
 def test_login_honours_next_on_the_site(app: Flask, db: Session, make: Factory,
