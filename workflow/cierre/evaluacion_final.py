@@ -34,7 +34,7 @@ from workflow.autoevaluacion.models import IdentityReview
 from workflow.autoevaluacion.team import is_rector_of, member_for
 from workflow.cierre.models import FinalEvaluation, IndicatorResult, MetaResult, Verdict
 from workflow.dates import BOGOTA, fecha
-from workflow.errors import Forbidden, GuardFailed, InvalidInput, NotEditable
+from workflow.errors import Forbidden, GuardFailed, InvalidInput, NotEditable, require_version
 from workflow.horizontes import opening
 from workflow.horizontes.calendar import calendar_for
 from workflow.models import Ruta, User, utcnow
@@ -318,18 +318,33 @@ def _parse(view: EvaluationView, form: Form, today: date) -> _Parsed:
 # --- writing ------------------------------------------------------------------------------
 
 
+# What a stale save names (``StaleEdit``).
+WHAT = "la evaluación final"
+
+
+def version_of(evaluation: FinalEvaluation | None) -> int:
+    """The version a form is drawn from: 0 while nothing is saved."""
+    return evaluation.version if evaluation is not None else 0
+
+
 def save(session: Session, ruta: Ruta, form: Form, *, actor: User,
-         now: datetime | None = None) -> FinalEvaluation:
+         expected_version: int | None = None, now: datetime | None = None) -> FinalEvaluation:
     """Save the evaluation as a draft, all or nothing. Flushes.
 
-    Changes: the ``FinalEvaluation`` row, one ``MetaResult`` per judged meta (a meta left
-    blank has none) and one ``IndicatorResult`` per indicador with a value. Refused after
-    the Ruta is closed, before recording opens, and while it is registered.
+    Changes: the ``FinalEvaluation`` row (its ``version`` + 1), one ``MetaResult`` per judged
+    meta (a meta left blank has none) and one ``IndicatorResult`` per indicador with a value.
+    Refused after the Ruta is closed, before recording opens, and while it is registered;
+    ``StaleEdit`` (409) when ``expected_version`` (the version the form was drawn from; None:
+    not checked) is not the saved one: someone saved in between.
     """
     _require_recorder(session, ruta, actor)
     _lock(session, ruta)
     _require_open(session, ruta, now)
     evaluation = get_evaluation(session, ruta)
+    if evaluation is not None:
+        # Re-read: the Ruta's lock serializes savers, the row may have changed meanwhile.
+        session.refresh(evaluation)
+    require_version(version_of(evaluation), expected_version, WHAT)
     if evaluation is not None and evaluation.registered:
         raise NotEditable("La evaluación final ya está registrada. Para corregirla, el rector "
                           "o la rectora debe reabrirla primero.")
@@ -337,8 +352,9 @@ def save(session: Session, ruta: Ruta, form: Form, *, actor: User,
     view = load(session, ruta, now=now)
     parsed = _parse(view, form, today_in_bogota(now))
     if evaluation is None:
-        evaluation = FinalEvaluation(ruta_id=ruta.id)
+        evaluation = FinalEvaluation(ruta_id=ruta.id, version=0)
         session.add(evaluation)
+    evaluation.version += 1
     evaluation.lecciones = parsed.lecciones
     evaluation.comunicacion_medio = parsed.comunicacion_medio
     evaluation.comunicacion_fecha = parsed.comunicacion_fecha
@@ -392,6 +408,7 @@ def register(session: Session, ruta: Ruta, *, actor: User,
     if evaluation.registered:
         raise NotEditable("La evaluación final ya estaba registrada.")
     evaluation.registered_at, evaluation.registered_by_id = now or utcnow(), actor.id
+    evaluation.version += 1
     session.flush()
     return evaluation
 
@@ -411,6 +428,7 @@ def reopen(session: Session, ruta: Ruta, *, actor: User,
         raise NotEditable("La evaluación final no está registrada: ya se puede editar.")
     evaluation.registered_at = evaluation.registered_by_id = None
     evaluation.updated_at, evaluation.updated_by_id = now or utcnow(), actor.id
+    evaluation.version += 1
     session.flush()
     return evaluation
 

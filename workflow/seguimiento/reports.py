@@ -481,13 +481,24 @@ def add_observation(session: Session, report: FollowUpReport, *, reviewer: User,
     return row
 
 
-def delete_observation(session: Session, report: FollowUpReport, observation_id: int | None,
-                       *, reviewer: User) -> None:
+def observation_to_delete(session: Session, report: FollowUpReport,
+                          observation_id: int | None, *, reviewer: User) -> FollowUpObservation:
+    """The draft observation a revisor is about to delete (what the confirmation shows);
+    the same refusals as ``delete_observation``. Writes nothing."""
     _require_reviewer(session, report, reviewer)
     row = _observation(session, report, observation_id)
     life.require_draft(row)
+    return row
+
+
+def delete_observation(session: Session, report: FollowUpReport, observation_id: int | None,
+                       *, reviewer: User) -> FollowUpObservation:
+    """Delete a draft observation (never sent to the school). Returns the deleted row, whose
+    element and text can add it again (the page's «Deshacer»). Flushes."""
+    row = observation_to_delete(session, report, observation_id, reviewer=reviewer)
     session.delete(row)
     session.flush()
+    return row
 
 
 def judge_observation(session: Session, report: FollowUpReport, observation_id: int | None,
