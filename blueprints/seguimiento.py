@@ -290,7 +290,15 @@ def acknowledge(ruta_id: int, report_id: int) -> Response | tuple[str, int]:
     except GuardFailed as refused:
         database.rollback()
         return render_template("seguimiento/report.html", **_context(
-            ruta, found, reasons=refused.reasons, error_message=refused.message)), 422
+            ruta, found, reasons=refused.reasons, error_message=refused.message,
+            posted={"comentario": comment})), 422
+    except StaleReport as stale:
+        # The comment stays; the page shows the report as it is now, with its new version.
+        database.rollback()
+        database.refresh(found)
+        return render_template("seguimiento/report.html", **_context(
+            ruta, found, reasons=[stale.message], error_message="No se dio por recibido",
+            posted={"comentario": comment})), 409
     _commit()
     flash(f"Listo: dio por recibido el informe de «{found.checkpoint.name}».", "success")
     return redirect(url_for("seguimiento.report", ruta_id=ruta.id, report_id=found.id))

@@ -234,3 +234,14 @@ def test_sent_report_times_end_with_a_single_period(plan: Plan, db: Session,
     assert "m.." not in html
     assert re.search(r"Enviado por primera vez el [^<]*m\.", html)
     assert db.scalar(select(FollowUpReport.submitted_by_id)) == plan.rector.id
+
+
+def test_stale_acknowledgement_keeps_the_comment(plan: Plan, db: Session,
+                                                  web_factory: Callable[[], WebClient]) -> None:
+    url, reviewer = sent_report(plan, db, web_factory)
+    stale = reviewer.post(f"{url}/reconocer", {"version": "2", "comentario": "Bien hecho."})
+    assert stale.status_code == 409
+    html = page(stale)
+    assert "cambió mientras usted lo tenía abierto" in html
+    assert '<textarea id="comentario" name="comentario" rows="2">Bien hecho.</textarea>' in html
+    assert hidden_version(html) == "3"
