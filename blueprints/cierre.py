@@ -84,6 +84,7 @@ def _page_context(ruta: Ruta, **extra: Any) -> dict[str, Any]:
     return {"ruta": ruta, "view": view, "values": values, "errors": extra.pop("errors", {}),
             "reasons": extra.pop("reasons", []), "Verdict": Verdict, "final": final,
             "conflict": extra.pop("conflict", None),
+            "reason_fields": extra.pop("reason_fields", None),
             "can_edit": final.can_edit(database, ruta, actor),
             "is_rector": is_rector_of(actor, ruta), **extra}
 
@@ -140,7 +141,8 @@ def save(ruta_id: int) -> Response | tuple[str, int]:
     except GuardFailed as refused:
         database.rollback()
         return render_template("cierre/index.html", **_page_context(
-            ruta, reasons=refused.reasons, reasons_title=refused.message, posted=posted)), 422
+            ruta, reasons=refused.reasons, reasons_title=refused.message, posted=posted,
+            reason_fields=getattr(refused, "fields", None))), 422
     _commit()
     if registering:
         flash("La evaluación final quedó registrada. La Secretaría ya puede cerrar la Ruta.",

@@ -169,7 +169,7 @@ def _context(ruta: Ruta, report: FollowUpReport, **extra: Any) -> dict[str, Any]
         "LineStatus": LineStatus,
         "ReportStatus": ReportStatus, "rule": SEMAFORO_RULE,
         "values": _values(report), "errors": {}, "posted": {}, "conflict": None,
-        "undo": None, **extra,
+        "undo": None, "reason_fields": None, **extra,
     }
 
 
@@ -269,7 +269,8 @@ def submit(ruta_id: int, report_id: int) -> Response | tuple[str, int]:
     except GuardFailed as refused:
         database.rollback()
         return render_template("seguimiento/report.html", **_context(
-            ruta, found, reasons=refused.reasons, error_message=refused.message)), 422
+            ruta, found, reasons=refused.reasons, error_message=refused.message,
+            reason_fields=getattr(refused, "fields", None))), 422
     _commit()
     late = " Llegó después de la fecha del corte: quedará marcado como tardío." \
         if found.late else ""

@@ -115,3 +115,22 @@ def test_registered_time_ends_with_one_period(db: Session, make: Factory,
     html = page(web.get(url))
     assert re.search(r"<strong>Registrada</strong> el [^<]*m\.", html)
     assert "m.." not in html
+
+
+def test_registering_too_early_links_each_missing_item_to_its_field(
+        db: Session, make: Factory, web: WebClient) -> None:
+    people = following(db, make)
+    db.commit()
+    meta = people.metas(db)[0].meta
+    web.login(people.rector.email)
+    response = web.post(f"/rutas/{people.ruta.id}/cierre/guardar", {
+        **complete_form(db, people, lecciones="", **{final.verdict_field(meta.id): "",
+                                                     final.value_field(meta.id): "",
+                                                     final.comment_field(meta.id): ""}),
+        "accion": "registrar", "version": "0"})
+    assert response.status_code == 422
+    html = page(response)
+    assert "Todavía no se puede marcar la evaluación final como registrada." in html
+    assert '<a href="#lecciones">Escriba las lecciones aprendidas.</a>' in html
+    assert f'<a href="#{final.verdict_field(meta.id)}">Meta 1.1: diga si se alcanzó' in html
+    assert final.get_evaluation(db, people.ruta) is None

@@ -245,3 +245,17 @@ def test_stale_acknowledgement_keeps_the_comment(plan: Plan, db: Session,
     assert "cambió mientras usted lo tenía abierto" in html
     assert '<textarea id="comentario" name="comentario" rows="2">Bien hecho.</textarea>' in html
     assert hidden_version(html) == "3"
+
+
+def test_refused_submission_links_each_missing_line_to_its_field(
+        plan: Plan, db: Session, web: WebClient) -> None:
+    web.login(plan.rector.email)
+    url = open_june(web, plan)
+    refused = web.post(f"{url}/enviar", {"version": "1"})
+    assert refused.status_code == 422
+    html = page(refused)
+    assert "Todavía no se puede enviar el informe de seguimiento." in html
+    for actividad in (plan.first, plan.second):
+        assert f'<a href="#avance-{actividad.id}">Falta informar la actividad' in html
+        assert f'id="avance-{actividad.id}"' in html
+    assert db.scalar(select(FollowUpReport.status)).value == "borrador"

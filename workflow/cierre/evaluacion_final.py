@@ -34,13 +34,14 @@ from workflow.autoevaluacion.models import IdentityReview
 from workflow.autoevaluacion.team import is_rector_of, member_for
 from workflow.cierre.models import FinalEvaluation, IndicatorResult, MetaResult, Verdict
 from workflow.dates import BOGOTA, fecha
-from workflow.errors import Forbidden, GuardFailed, InvalidInput, NotEditable, require_version
+from workflow.errors import Forbidden, InvalidInput, NotEditable, require_version
 from workflow.horizontes import opening
 from workflow.horizontes.calendar import calendar_for
 from workflow.models import Ruta, User, utcnow
 from workflow.pmi.models import Indicador, Meta
 from workflow.pmi.plan import element_labels, plan_content
 from workflow.roles import Role
+from workflow.seguimiento.models import ReasonsByField
 from workflow.states import State
 
 MAX_TEXT = 5000
@@ -173,15 +174,22 @@ def load(session: Session, ruta: Ruta, *, now: datetime | None = None) -> Evalua
     return view
 
 
+def missing_by_field(view: EvaluationView) -> dict[str, list[str]]:
+    """What the evaluation lacks to be registered, keyed by the id of the field that fixes
+    it ("" when no field does), in the order of the page."""
+    missing = {verdict_field(row.meta.id): [f"{row.label}: diga si se alcanzó, se alcanzó "
+                                            "parcialmente o no se alcanzó."]
+               for row in view.metas if row.result is None}
+    if not view.metas:
+        missing[""] = ["El PMI no tiene metas que evaluar."]
+    if view.evaluation is None or not view.evaluation.lecciones.strip():
+        missing["lecciones"] = ["Escriba las lecciones aprendidas."]
+    return missing
+
+
 def _missing(view: EvaluationView) -> list[str]:
     """What the evaluation lacks to be registered, in the order of the page."""
-    missing = [f"{row.label}: diga si se alcanzó, se alcanzó parcialmente o no se alcanzó."
-               for row in view.metas if row.result is None]
-    if not view.metas:
-        missing.append("El PMI no tiene metas que evaluar.")
-    if view.evaluation is None or not view.evaluation.lecciones.strip():
-        missing.append("Escriba las lecciones aprendidas.")
-    return missing
+    return [text for texts in missing_by_field(view).values() for text in texts]
 
 
 def unrecorded_reasons(session: Session, ruta: Ruta) -> list[str]:
@@ -393,16 +401,16 @@ def register(session: Session, ruta: Ruta, *, actor: User,
              now: datetime | None = None) -> FinalEvaluation:
     """Mark the evaluation «registrada» (rector only): every meta judged, lessons written.
 
-    Changes: ``registered_at`` and ``registered_by_id``. Raises ``GuardFailed`` with what is
-    missing. Flushes.
+    Changes: ``registered_at`` and ``registered_by_id``. Raises ``ReasonsByField`` (a
+    ``GuardFailed``) with what is missing, keyed by the field that fixes it. Flushes.
     """
     _require_rector(ruta, actor, "marca la evaluación final como registrada")
     _lock(session, ruta)
     _require_open(session, ruta, now)
     view = load(session, ruta, now=now)
     if view.missing:
-        raise GuardFailed("Todavía no se puede marcar la evaluación final como registrada.",
-                          view.missing)
+        raise ReasonsByField("Todavía no se puede marcar la evaluación final como registrada.",
+                             missing_by_field(view))
     evaluation = view.evaluation
     assert evaluation is not None  # no lessons without a row: ``missing`` says so
     if evaluation.registered:
