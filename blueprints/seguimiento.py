@@ -6,6 +6,12 @@ Reports are named by their id within the Ruta (``/rutas/<ruta_id>/seguimiento/in
 <report_id>``): another Ruta's report is not found. A report is opened (created as a draft)
 by posting the checkpoint's id; a checkpoint outside the Ruta's calendar is not found either.
 Observation ids travel in the form and are looked up within the report.
+
+Nothing typed is lost: the report's values and its new evidence files go in one multipart
+submit (``save``, with the evidence body limit and its own CSRF check); a refusal re-draws
+every value and names each file to choose again; a stale save answers 409 with the person's
+values, the saved ones beside them and the new version. Adding an observation carries a
+one-time form token; deleting one asks first (a page, no JavaScript) and offers «Deshacer».
 """
 
 from __future__ import annotations

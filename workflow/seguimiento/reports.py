@@ -10,7 +10,7 @@ and horizon (``FollowUpCheckpoint``) the school writes one report (UNIQUE (ruta,
   for what was not done;
 - per indicador: the value measured;
 - evidence files (``workflow.seguimiento.evidence``: same types, limits and quota as the
-  autoevaluación's);
+  autoevaluación's; saved with the form's values in one go, ``save_with_files``);
 - the general difficulties of the period.
 
 Life of a report::
