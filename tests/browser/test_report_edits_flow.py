@@ -155,6 +155,7 @@ def test_two_tabs_on_one_report_409_shows_both_and_the_merge_saves(
         "Quedó guardado: Biblioteca escolar.")
     expect(tab_b.locator(f"#avance-{actividades[1]}-guardado")).to_have_count(0)
     browsing.check_accessibility(tab_b)
+    browsing.screenshot(tab_b, "seguimiento-informe-409")
 
     # The merge: B's avance, both resources.
     tab_b.locator(f"#recursos-{first}").fill("Biblioteca escolar y fotocopias.")
@@ -214,6 +215,7 @@ def test_report_at_360_px_refuses_and_saves_without_sideways_scrolling(
     phone.get_by_role("button", name="Guardar el informe").click()
     expect(phone.locator("#resumen-errores")).to_contain_text("debe ser un número")
     expect(phone.locator(f"#avance-{actividades[0]}")).to_have_value("ciento")
+    browsing.screenshot(phone, "seguimiento-informe-360-422")
     assert phone.evaluate("document.documentElement.scrollWidth") <= PHONE["width"]
     browsing.check_accessibility(phone)
     phone.locator(f"#avance-{actividades[0]}").fill(AVANCES[0])
