@@ -170,7 +170,7 @@ def _context(ruta: Ruta, report: FollowUpReport, **extra: Any) -> dict[str, Any]
         "may_review": seg.may_review(actor, report),
         "may_answer": seg.is_rector_of(actor, ruta)
         and report.status is ReportStatus.DEVUELTO,
-        "missing": seg.missing_for_submission(database, report),
+        "missing": seg.missing_by_field(database, report),
         "choices": seg.element_choices(database, report),
         "LineStatus": LineStatus,
         "ReportStatus": ReportStatus, "rule": SEMAFORO_RULE,

@@ -259,3 +259,12 @@ def test_refused_submission_links_each_missing_line_to_its_field(
         assert f'<a href="#avance-{actividad.id}">Falta informar la actividad' in html
         assert f'id="avance-{actividad.id}"' in html
     assert db.scalar(select(FollowUpReport.status)).value == "borrador"
+
+
+def test_what_is_missing_before_sending_links_to_each_field(plan: Plan,
+                                                            web: WebClient) -> None:
+    web.login(plan.rector.email)
+    html = page(web.get(open_june(web, plan)))
+    section = html[html.index('id="enviar-titulo"'):]
+    assert f'<li><a href="#avance-{plan.first.id}">Falta informar la actividad' in section
+    assert f'<li><a href="#avance-{plan.second.id}">Falta informar la actividad' in section
