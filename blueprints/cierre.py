@@ -10,12 +10,13 @@ the next horizon's Ruta from a closed one.
 
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import Any
 
 from flask import Blueprint, flash, redirect, render_template, url_for
 from werkzeug.wrappers import Response
 
-from blueprints.access import ALL_ROLES, posted_form, roles_required
+from blueprints.access import ALL_ROLES, conflict_between, form_int, posted_form, roles_required
 from blueprints.access import commit_or_conflict as _commit
 from blueprints.access import current_actor as _actor
 from blueprints.access import ruta_in_scope as _ruta
@@ -23,14 +24,13 @@ from ruta.db import db_session
 from workflow.autoevaluacion.team import is_rector_of
 from workflow.cierre import evaluacion_final as final
 from workflow.cierre.models import Verdict
-from workflow.errors import GuardFailed, InvalidInput
-from workflow.models import Ruta
+from workflow.dates import fecha
+from workflow.errors import GuardFailed, InvalidInput, StaleEdit
+from workflow.models import Ruta, User
 from workflow.roles import Role
 from workflow.states import State
 
 bp = Blueprint("cierre", __name__)
-
-
 
 @bp.app_context_processor
 def _summary_helper() -> dict[str, Any]:
@@ -53,12 +53,11 @@ def _summary(ruta: Ruta) -> dict[str, Any]:
     }
 
 
-def _page_context(ruta: Ruta, **extra: Any) -> dict[str, Any]:
-    database = db_session()
-    actor = _actor()
-    view = final.load(database, ruta)
+def _saved_values(view: final.EvaluationView) -> dict[str, Any]:
+    """The saved evaluation as form values (with the version the form is drawn from)."""
     evaluation = view.evaluation
     values: dict[str, Any] = {
+        "version": str(final.version_of(evaluation)),
         "lecciones": evaluation.lecciones if evaluation else "",
         "comunicacion_medio": evaluation.comunicacion_medio if evaluation else "",
         "comunicacion_fecha": (evaluation.comunicacion_fecha.isoformat()
@@ -73,9 +72,19 @@ def _page_context(ruta: Ruta, **extra: Any) -> dict[str, Any]:
             if indicator.result is not None:
                 values[final.indicator_field(indicator.indicador.id)] = _number(
                     indicator.result.valor)
+    return values
+
+
+def _page_context(ruta: Ruta, **extra: Any) -> dict[str, Any]:
+    database = db_session()
+    actor = _actor()
+    view = final.load(database, ruta)
+    values = _saved_values(view)
     values.update(extra.pop("posted", {}))
     return {"ruta": ruta, "view": view, "values": values, "errors": extra.pop("errors", {}),
             "reasons": extra.pop("reasons", []), "Verdict": Verdict, "final": final,
+            "conflict": extra.pop("conflict", None),
+            "reason_fields": extra.pop("reason_fields", None),
             "can_edit": final.can_edit(database, ruta, actor),
             "is_rector": is_rector_of(actor, ruta), **extra}
 
@@ -96,15 +105,35 @@ def save(ruta_id: int) -> Response | tuple[str, int]:
     """Save the draft; with ``accion=registrar`` (the rector) also mark it registrada.
 
     Registering is all or nothing with the save: when something is missing, neither lands.
+    A form drawn from an older version (someone saved since) answers 409 with the person's
+    values, what is saved beside each changed field, and the new version to save again.
     """
     ruta = _ruta(ruta_id)
     database = db_session()
     posted = posted_form()
     registering = posted.get("accion") == "registrar"
     try:
-        final.save(database, ruta, posted, actor=_actor())
+        final.save(database, ruta, posted, actor=_actor(),
+                   expected_version=form_int(posted.get("version")))
         if registering:
             final.register(database, ruta, actor=_actor())
+    except StaleEdit:
+        database.rollback()
+        saved = _saved_values(final.load(database, ruta))
+        evaluation = final.get_evaluation(database, ruta)
+        author = (database.get(User, evaluation.updated_by_id)
+                  if evaluation is not None and evaluation.updated_by_id else None)
+        version = saved.pop("version")
+        conflict = conflict_between(posted, saved, author.name if author else "")
+        verdicts = {verdict.value: verdict.label for verdict in Verdict}
+        # Beside a changed verdict, its label rather than its stored value.
+        shown = {name: verdicts.get(value, value) if name.startswith("veredicto-") else value
+                 for name, value in saved.items()}
+        if evaluation is not None and evaluation.comunicacion_fecha is not None:
+            shown["comunicacion_fecha"] = fecha(evaluation.comunicacion_fecha)
+        return render_template("cierre/index.html", **_page_context(
+            ruta, posted={**posted, "version": version},
+            conflict=replace(conflict, saved=shown))), 409
     except InvalidInput as invalid:
         database.rollback()
         return render_template("cierre/index.html", **_page_context(
@@ -112,7 +141,8 @@ def save(ruta_id: int) -> Response | tuple[str, int]:
     except GuardFailed as refused:
         database.rollback()
         return render_template("cierre/index.html", **_page_context(
-            ruta, reasons=refused.reasons, reasons_title=refused.message, posted=posted)), 422
+            ruta, reasons=refused.reasons, reasons_title=refused.message, posted=posted,
+            reason_fields=getattr(refused, "fields", None))), 422
     _commit()
     if registering:
         flash("La evaluación final quedó registrada. La Secretaría ya puede cerrar la Ruta.",

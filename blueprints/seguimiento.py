@@ -6,18 +6,35 @@ Reports are named by their id within the Ruta (``/rutas/<ruta_id>/seguimiento/in
 <report_id>``): another Ruta's report is not found. A report is opened (created as a draft)
 by posting the checkpoint's id; a checkpoint outside the Ruta's calendar is not found either.
 Observation ids travel in the form and are looked up within the report.
+
+Nothing typed is lost: the report's values and its new evidence files go in one multipart
+submit (``save``, with the evidence body limit and its own CSRF check); a refusal re-draws
+every value and names each file to choose again; a stale save answers 409 with the person's
+values, the saved ones beside them and the new version. Adding an observation carries a
+one-time form token; deleting one asks first (a page, no JavaScript) and offers «Deshacer».
 """
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import date
 from typing import Any
 
-from flask import Blueprint, Response, flash, redirect, render_template, request, url_for
+from flask import (
+    Blueprint,
+    Response,
+    flash,
+    redirect,
+    render_template,
+    request,
+    session,
+    url_for,
+)
 
 from blueprints.access import (
     ALL_ROLES,
     FORM_LIMIT,
+    conflict_between,
     form_int,
     posted_form,
     required_form_id,
@@ -28,20 +45,34 @@ from blueprints.access import current_actor as _actor
 from blueprints.access import ruta_in_scope as _ruta
 from blueprints.evidencias import commit_upload, limits, posted_file, storage, upload_limits
 from ruta.db import db_session
-from workflow import observations
+from workflow import form_tokens, observations
 from workflow.errors import GuardFailed, InvalidInput
 from workflow.evidencias import storage as evidence
-from workflow.models import Ruta, utcnow
+from workflow.models import Ruta, User, utcnow
 from workflow.roles import Role
 from workflow.seguimiento import reports as seg
 from workflow.seguimiento.checkpoints import checkpoint_rows
-from workflow.seguimiento.evidence import attach_to_report, report_files
-from workflow.seguimiento.models import FollowUpReport, LineStatus, ReportStatus, bogota_day
+from workflow.seguimiento.evidence import (
+    FILE_FIELD,
+    Upload,
+    attach_to_report,
+    report_files,
+    save_with_files,
+)
+from workflow.seguimiento.models import (
+    FollowUpReport,
+    LineStatus,
+    ReportStatus,
+    StaleReport,
+    bogota_day,
+)
 from workflow.seguimiento.progress import SEMAFORO_RULE, Semaforo, plan_start
 
 bp = Blueprint("seguimiento", __name__)
 
 SCHOOL_EDITORS = (Role.RECTOR, Role.EQUIPO)
+# The observation just deleted, kept in the session for one page so «Deshacer» can add it back.
+UNDO_KEY = "seguimiento_deshacer"
 SEMAFORO_CLASSES = {
     Semaforo.VERDE: "badge badge-aprobado",
     Semaforo.AMARILLO: "badge badge-en_revision",
@@ -105,8 +136,8 @@ def open_report(ruta_id: int) -> Response:
 
 
 def _values(report: FollowUpReport) -> dict[str, str]:
-    """The stored report as form values."""
-    values = {"dificultades": report.dificultades}
+    """The stored report as form values (with the version the form is drawn from)."""
+    values = {"dificultades": report.dificultades, "version": str(report.version)}
     for line in report.lines:
         key = line.actividad_id
         values.update({f"avance-{key}": f"{line.avance:g}".replace(".", ","),
@@ -139,11 +170,12 @@ def _context(ruta: Ruta, report: FollowUpReport, **extra: Any) -> dict[str, Any]
         "may_review": seg.may_review(actor, report),
         "may_answer": seg.is_rector_of(actor, ruta)
         and report.status is ReportStatus.DEVUELTO,
-        "missing": seg.missing_for_submission(database, report),
+        "missing": seg.missing_by_field(database, report),
         "choices": seg.element_choices(database, report),
         "LineStatus": LineStatus,
         "ReportStatus": ReportStatus, "rule": SEMAFORO_RULE,
-        "values": _values(report), "errors": {}, "posted": {}, **extra,
+        "values": _values(report), "errors": {}, "posted": {}, "conflict": None,
+        "undo": None, "reason_fields": None, **extra,
     }
 
 
@@ -151,24 +183,85 @@ def _context(ruta: Ruta, report: FollowUpReport, **extra: Any) -> dict[str, Any]
 @roles_required(*ALL_ROLES)
 def report(ruta_id: int, report_id: int) -> str:
     ruta, found = _report(ruta_id, report_id)
-    return render_template("seguimiento/report.html", **_context(ruta, found))
+    undo = session.get(UNDO_KEY)
+    if undo is not None and undo.get("report") == found.id:
+        session.pop(UNDO_KEY)
+    else:
+        undo = None
+    return render_template("seguimiento/report.html", **_context(ruta, found, undo=undo))
+
+
+def _uploads() -> list[Upload]:
+    """The files chosen in the report's form (none chosen: an empty list)."""
+    if posted_file() is None:  # parses the body; past the evidence limit, 413
+        return []
+    return [Upload(item.filename, item.stream) for item in request.files.getlist(FILE_FIELD)
+            if item.filename]
+
+
+def _chosen_note(uploads: list[Upload]) -> dict[str, list[str]]:
+    if not uploads:
+        return {}
+    names = ", ".join(f"«{item.filename[-80:]}»" for item in uploads)
+    return {FILE_FIELD: [f"Tampoco se adjuntó {names}: vuelva a elegir el archivo antes de "
+                         "guardar."]}
 
 
 @bp.post("/rutas/<int:ruta_id>/seguimiento/informes/<int:report_id>/guardar")
+@upload_limits
 @roles_required(*SCHOOL_EDITORS)
 def save(ruta_id: int, report_id: int) -> Response | tuple[str, int]:
+    """Save the report's values and attach the chosen files in one submit (multipart).
+
+    A refusal re-draws the form with everything typed; a stale version (someone saved
+    since the form was drawn) answers 409 with the person's values, what is saved beside
+    each changed field, and the new version, so saving again works. Posted twice with one
+    form token (double tap, back and «Guardar»), the files are attached once.
+    """
     ruta, found = _report(ruta_id, report_id)
     database = db_session()
     form = posted_form()
+    uploads = _uploads()
+    token = form.get(form_tokens.FIELD)
+    actor = _actor()
+    if uploads and form_tokens.claim(database, token, user=actor) is not None:
+        database.rollback()
+        flash("Este formulario ya se había guardado con sus archivos: no se adjuntaron de "
+              "nuevo.", "success")
+        return _back(ruta, found, "evidencias")
+    store = storage()
     try:
-        seg.save_report(database, found, form, actor=_actor(), expected_version=_version())
+        added = save_with_files(database, store, found, form, uploads, actor=actor,
+                                expected_version=_version(), limits=limits())
     except InvalidInput as invalid:
         database.rollback()
         return render_template("seguimiento/report.html", **_context(
             ruta, found, errors=invalid.errors, values=form)), 422
-    _commit()
-    flash("Guardado: el informe de seguimiento. Puede seguir completándolo o enviarlo.",
-          "success")
+    except StaleReport:
+        database.rollback()
+        database.refresh(found)
+        saved = _values(found)
+        posted = {**form, "version": saved.pop("version")}
+        author = database.get(User, found.updated_by_id) if found.updated_by_id else None
+        conflict = conflict_between(form, saved, author.name if author else "")
+        # Beside a changed status, its label rather than its stored value.
+        shown = {name: LineStatus(value).label if name.startswith("estado-") else value
+                 for name, value in saved.items()}
+        return render_template("seguimiento/report.html", **_context(
+            ruta, found, values=posted, conflict=replace(conflict, saved=shown),
+            errors=_chosen_note(uploads))), 409
+    if added:
+        form_tokens.record(database, token, f"follow_up_report:{found.id}")
+    try:
+        _commit()
+    except BaseException:
+        for row in added:
+            store.delete(row.storage_key)
+        raise
+    names = ", ".join(f"«{row.display_name}»" for row in added)
+    attached = f" Se adjuntó {names}." if added else ""
+    flash(f"Guardado: el informe de seguimiento.{attached} Puede seguir completándolo o "
+          "enviarlo.", "success")
     return redirect(url_for("seguimiento.report", ruta_id=ruta.id, report_id=found.id))
 
 
@@ -182,7 +275,8 @@ def submit(ruta_id: int, report_id: int) -> Response | tuple[str, int]:
     except GuardFailed as refused:
         database.rollback()
         return render_template("seguimiento/report.html", **_context(
-            ruta, found, reasons=refused.reasons, error_message=refused.message)), 422
+            ruta, found, reasons=refused.reasons, error_message=refused.message,
+            reason_fields=getattr(refused, "fields", None))), 422
     _commit()
     late = " Llegó después de la fecha del corte: quedará marcado como tardío." \
         if found.late else ""
@@ -203,7 +297,15 @@ def acknowledge(ruta_id: int, report_id: int) -> Response | tuple[str, int]:
     except GuardFailed as refused:
         database.rollback()
         return render_template("seguimiento/report.html", **_context(
-            ruta, found, reasons=refused.reasons, error_message=refused.message)), 422
+            ruta, found, reasons=refused.reasons, error_message=refused.message,
+            posted={"comentario": comment})), 422
+    except StaleReport as stale:
+        # The comment stays; the page shows the report as it is now, with its new version.
+        database.rollback()
+        database.refresh(found)
+        return render_template("seguimiento/report.html", **_context(
+            ruta, found, reasons=[stale.message], error_message="No se dio por recibido",
+            posted={"comentario": comment})), 409
     _commit()
     flash(f"Listo: dio por recibido el informe de «{found.checkpoint.name}».", "success")
     return redirect(url_for("seguimiento.report", ruta_id=ruta.id, report_id=found.id))
@@ -239,13 +341,21 @@ def add_observation(ruta_id: int, report_id: int) -> Response | tuple[str, int]:
     ruta, found = _report(ruta_id, report_id)
     database = db_session()
     form = posted_form()
+    token = form.get(form_tokens.FIELD)
+    earlier = form_tokens.claim(database, token, user=_actor())
+    if earlier is not None:
+        # Posted twice (double tap, back and «Agregar» again): the first one added it.
+        database.rollback()
+        flash("Esta observación ya estaba agregada: no se agregó de nuevo.", "success")
+        return _back(ruta, found)
     try:
-        seg.add_observation(database, found, reviewer=_actor(),
-                            element=form.get("elemento", ""), text=form.get("texto", ""))
+        row = seg.add_observation(database, found, reviewer=_actor(),
+                                  element=form.get("elemento", ""), text=form.get("texto", ""))
     except InvalidInput as invalid:
         database.rollback()
         return render_template("seguimiento/report.html", **_context(
             ruta, found, errors=invalid.errors, posted=form)), 422
+    form_tokens.record(database, token, f"follow_up_observation:{row.id}")
     _commit()
     flash("Observación agregada. Se envía a la institución cuando devuelva el informe.",
           "success")
@@ -254,11 +364,19 @@ def add_observation(ruta_id: int, report_id: int) -> Response | tuple[str, int]:
 
 @bp.post("/rutas/<int:ruta_id>/seguimiento/informes/<int:report_id>/observaciones/eliminar")
 @roles_required(Role.REVISOR)
-def delete_observation(ruta_id: int, report_id: int) -> Response:
+def delete_observation(ruta_id: int, report_id: int) -> Response | str:
+    """Delete a draft observation, after a confirmation page (no JavaScript needed): the
+    first post shows what will be deleted; only the post from that page deletes it."""
     ruta, found = _report(ruta_id, report_id)
     observation_id = required_form_id("observacion", "Elija la observación.")
-    seg.delete_observation(db_session(), found, observation_id, reviewer=_actor())
+    if request.form.get("confirmado") != "si":
+        row = seg.observation_to_delete(db_session(), found, observation_id, reviewer=_actor())
+        return render_template("seguimiento/confirm_delete.html", ruta=ruta, report=found,
+                               row=row)
+    row = seg.delete_observation(db_session(), found, observation_id, reviewer=_actor())
+    undo = {"report": found.id, "elemento": row.element, "texto": row.text}
     _commit()
+    session[UNDO_KEY] = undo
     flash("Observación eliminada.", "success")
     return _back(ruta, found)
 
@@ -315,7 +433,7 @@ def upload(ruta_id: int, report_id: int) -> Response | tuple[str, int]:
     except (InvalidInput, evidence.TooLarge) as refused:
         database.rollback()
         return render_template("seguimiento/report.html", **_context(
-            ruta, found, upload_error=refused.message)), refused.status
+            ruta, found, errors={FILE_FIELD: [refused.message]})), refused.status
     commit_upload(store, added)
     flash(f"Listo: se adjuntó «{added.display_name}» al informe.", "success")
     return _back(ruta, found, "evidencias")

@@ -34,13 +34,14 @@ from workflow.autoevaluacion.models import IdentityReview
 from workflow.autoevaluacion.team import is_rector_of, member_for
 from workflow.cierre.models import FinalEvaluation, IndicatorResult, MetaResult, Verdict
 from workflow.dates import BOGOTA, fecha
-from workflow.errors import Forbidden, GuardFailed, InvalidInput, NotEditable
+from workflow.errors import Forbidden, InvalidInput, NotEditable, require_version
 from workflow.horizontes import opening
 from workflow.horizontes.calendar import calendar_for
 from workflow.models import Ruta, User, utcnow
 from workflow.pmi.models import Indicador, Meta
 from workflow.pmi.plan import element_labels, plan_content
 from workflow.roles import Role
+from workflow.seguimiento.models import ReasonsByField
 from workflow.states import State
 
 MAX_TEXT = 5000
@@ -173,15 +174,22 @@ def load(session: Session, ruta: Ruta, *, now: datetime | None = None) -> Evalua
     return view
 
 
+def missing_by_field(view: EvaluationView) -> dict[str, list[str]]:
+    """What the evaluation lacks to be registered, keyed by the id of the field that fixes
+    it ("" when no field does), in the order of the page."""
+    missing = {verdict_field(row.meta.id): [f"{row.label}: diga si se alcanzó, se alcanzó "
+                                            "parcialmente o no se alcanzó."]
+               for row in view.metas if row.result is None}
+    if not view.metas:
+        missing[""] = ["El PMI no tiene metas que evaluar."]
+    if view.evaluation is None or not view.evaluation.lecciones.strip():
+        missing["lecciones"] = ["Escriba las lecciones aprendidas."]
+    return missing
+
+
 def _missing(view: EvaluationView) -> list[str]:
     """What the evaluation lacks to be registered, in the order of the page."""
-    missing = [f"{row.label}: diga si se alcanzó, se alcanzó parcialmente o no se alcanzó."
-               for row in view.metas if row.result is None]
-    if not view.metas:
-        missing.append("El PMI no tiene metas que evaluar.")
-    if view.evaluation is None or not view.evaluation.lecciones.strip():
-        missing.append("Escriba las lecciones aprendidas.")
-    return missing
+    return [text for texts in missing_by_field(view).values() for text in texts]
 
 
 def unrecorded_reasons(session: Session, ruta: Ruta) -> list[str]:
@@ -318,18 +326,33 @@ def _parse(view: EvaluationView, form: Form, today: date) -> _Parsed:
 # --- writing ------------------------------------------------------------------------------
 
 
+# What a stale save names (``StaleEdit``).
+WHAT = "la evaluación final"
+
+
+def version_of(evaluation: FinalEvaluation | None) -> int:
+    """The version a form is drawn from: 0 while nothing is saved."""
+    return evaluation.version if evaluation is not None else 0
+
+
 def save(session: Session, ruta: Ruta, form: Form, *, actor: User,
-         now: datetime | None = None) -> FinalEvaluation:
+         expected_version: int | None = None, now: datetime | None = None) -> FinalEvaluation:
     """Save the evaluation as a draft, all or nothing. Flushes.
 
-    Changes: the ``FinalEvaluation`` row, one ``MetaResult`` per judged meta (a meta left
-    blank has none) and one ``IndicatorResult`` per indicador with a value. Refused after
-    the Ruta is closed, before recording opens, and while it is registered.
+    Changes: the ``FinalEvaluation`` row (its ``version`` + 1), one ``MetaResult`` per judged
+    meta (a meta left blank has none) and one ``IndicatorResult`` per indicador with a value.
+    Refused after the Ruta is closed, before recording opens, and while it is registered;
+    ``StaleEdit`` (409) when ``expected_version`` (the version the form was drawn from; None:
+    not checked) is not the saved one: someone saved in between.
     """
     _require_recorder(session, ruta, actor)
     _lock(session, ruta)
     _require_open(session, ruta, now)
     evaluation = get_evaluation(session, ruta)
+    if evaluation is not None:
+        # Re-read: the Ruta's lock serializes savers, the row may have changed meanwhile.
+        session.refresh(evaluation)
+    require_version(version_of(evaluation), expected_version, WHAT)
     if evaluation is not None and evaluation.registered:
         raise NotEditable("La evaluación final ya está registrada. Para corregirla, el rector "
                           "o la rectora debe reabrirla primero.")
@@ -337,8 +360,9 @@ def save(session: Session, ruta: Ruta, form: Form, *, actor: User,
     view = load(session, ruta, now=now)
     parsed = _parse(view, form, today_in_bogota(now))
     if evaluation is None:
-        evaluation = FinalEvaluation(ruta_id=ruta.id)
+        evaluation = FinalEvaluation(ruta_id=ruta.id, version=0)
         session.add(evaluation)
+    evaluation.version += 1
     evaluation.lecciones = parsed.lecciones
     evaluation.comunicacion_medio = parsed.comunicacion_medio
     evaluation.comunicacion_fecha = parsed.comunicacion_fecha
@@ -377,21 +401,22 @@ def register(session: Session, ruta: Ruta, *, actor: User,
              now: datetime | None = None) -> FinalEvaluation:
     """Mark the evaluation «registrada» (rector only): every meta judged, lessons written.
 
-    Changes: ``registered_at`` and ``registered_by_id``. Raises ``GuardFailed`` with what is
-    missing. Flushes.
+    Changes: ``registered_at`` and ``registered_by_id``. Raises ``ReasonsByField`` (a
+    ``GuardFailed``) with what is missing, keyed by the field that fixes it. Flushes.
     """
     _require_rector(ruta, actor, "marca la evaluación final como registrada")
     _lock(session, ruta)
     _require_open(session, ruta, now)
     view = load(session, ruta, now=now)
     if view.missing:
-        raise GuardFailed("Todavía no se puede marcar la evaluación final como registrada.",
-                          view.missing)
+        raise ReasonsByField("Todavía no se puede marcar la evaluación final como registrada.",
+                             missing_by_field(view))
     evaluation = view.evaluation
     assert evaluation is not None  # no lessons without a row: ``missing`` says so
     if evaluation.registered:
         raise NotEditable("La evaluación final ya estaba registrada.")
     evaluation.registered_at, evaluation.registered_by_id = now or utcnow(), actor.id
+    evaluation.version += 1
     session.flush()
     return evaluation
 
@@ -411,6 +436,7 @@ def reopen(session: Session, ruta: Ruta, *, actor: User,
         raise NotEditable("La evaluación final no está registrada: ya se puede editar.")
     evaluation.registered_at = evaluation.registered_by_id = None
     evaluation.updated_at, evaluation.updated_by_id = now or utcnow(), actor.id
+    evaluation.version += 1
     session.flush()
     return evaluation
 

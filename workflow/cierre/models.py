@@ -11,7 +11,7 @@ from __future__ import annotations
 from datetime import date, datetime
 from enum import Enum as PyEnum
 
-from sqlalchemy import CheckConstraint, Date, Float, ForeignKey, Text
+from sqlalchemy import CheckConstraint, Date, Float, ForeignKey, Integer, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from workflow.models import Base, str_enum, utcnow
@@ -51,6 +51,9 @@ class FinalEvaluation(Base):
     registered_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
     updated_at: Mapped[datetime] = mapped_column(default=utcnow)
     updated_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    # Every save, registration and reopening adds one: a form drawn from an older version is
+    # a stale edit (``evaluacion_final.save``). A Ruta without a row is at version 0.
+    version: Mapped[int] = mapped_column(Integer, default=1, server_default="1")
 
     __table_args__ = (
         CheckConstraint("registered_at IS NULL OR length(trim(lecciones)) > 0",

@@ -26,7 +26,7 @@ from sqlalchemy import (
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from workflow.dates import BOGOTA
-from workflow.errors import DomainError
+from workflow.errors import DomainError, GuardFailed
 from workflow.horizontes.models import FollowUpCheckpoint
 from workflow.models import Base, Ruta, User, str_enum, utcnow
 from workflow.observations import ObservationStatus
@@ -235,6 +235,16 @@ class StaleReport(DomainError):
         super().__init__("Este informe de seguimiento cambió mientras usted lo tenía abierto "
                          "(otra persona lo guardó, lo envió o lo revisó). Recargue la página "
                          "para ver cómo quedó antes de volver a intentarlo.")
+
+
+class ReasonsByField(GuardFailed):
+    """``GuardFailed`` whose reasons also say which field of the page fixes each one
+    (``fields``: field id → messages; "" for a reason no field fixes), so the page's error
+    summary links each reason to its field."""
+
+    def __init__(self, message: str, fields: dict[str, list[str]]) -> None:
+        super().__init__(message, [text for texts in fields.values() for text in texts])
+        self.fields = fields
 
 
 # --- lateness -----------------------------------------------------------------------------

@@ -10,7 +10,7 @@ and horizon (``FollowUpCheckpoint``) the school writes one report (UNIQUE (ruta,
   for what was not done;
 - per indicador: the value measured;
 - evidence files (``workflow.seguimiento.evidence``: same types, limits and quota as the
-  autoevaluación's);
+  autoevaluación's; saved with the form's values in one go, ``save_with_files``);
 - the general difficulties of the period.
 
 Life of a report::
@@ -68,6 +68,7 @@ from workflow.seguimiento.models import (
     FollowUpObservation,
     FollowUpReport,
     IndicatorValue,
+    ReasonsByField,
     ReportStatus,
     StaleReport,
 )
@@ -298,20 +299,28 @@ def save_report(session: Session, report: FollowUpReport, form: Form, *, actor: 
 # --- sending, acknowledging, returning ----------------------------------------------------
 
 
-def missing_for_submission(session: Session, report: FollowUpReport) -> list[str]:
-    """What keeps the report from being sent, in plain words (empty: it can be sent)."""
-    reasons = []
+def missing_by_field(session: Session, report: FollowUpReport) -> dict[str, list[str]]:
+    """What keeps the report from being sent, keyed by the id of the field that fixes it
+    (an actividad's % de avance, an observation's answer)."""
+    reasons: dict[str, list[str]] = {}
     labels = actividad_labels(session, report.ruta)
     reported = {line.actividad_id for line in report.lines}
     for actividad in actividades(session, report.ruta):
         if actividad.id not in reported:
             label = labels.get(f"actividad:{actividad.id}", "Actividad")
-            reasons.append(f"Falta informar la {label.lower()}: guarde el formulario con su "
-                           "avance y su estado.")
+            reasons[f"avance-{actividad.id}"] = [
+                f"Falta informar la {label.lower()}: guarde el formulario con su avance y su "
+                "estado."]
     for row in observations(session, report):
         if row.status in life.UNANSWERED:
-            reasons.append(f"Falta responder la observación sobre «{row.element_label}».")
+            reasons[f"respuesta-{row.id}"] = [
+                f"Falta responder la observación sobre «{row.element_label}»."]
     return reasons
+
+
+def missing_for_submission(session: Session, report: FollowUpReport) -> list[str]:
+    """What keeps the report from being sent, in plain words (empty: it can be sent)."""
+    return [text for texts in missing_by_field(session, report).values() for text in texts]
 
 
 def _school_addressees(session: Session, ruta: Ruta) -> tuple[list[str], list[str]]:
@@ -358,9 +367,9 @@ def submit_report(session: Session, report: FollowUpReport, *, actor: User,
         raise Forbidden("Solo el rector o la rectora envía el informe de seguimiento a la "
                         "Secretaría.")
     require_editable(session, report, actor, expected_version)
-    reasons = missing_for_submission(session, report)
+    reasons = missing_by_field(session, report)
     if reasons:
-        raise GuardFailed("Todavía no se puede enviar el informe de seguimiento.", reasons)
+        raise ReasonsByField("Todavía no se puede enviar el informe de seguimiento.", reasons)
     moment = now or utcnow()
     resent = report.submitted_at is not None
     report.status = ReportStatus.ENVIADO
@@ -481,13 +490,24 @@ def add_observation(session: Session, report: FollowUpReport, *, reviewer: User,
     return row
 
 
-def delete_observation(session: Session, report: FollowUpReport, observation_id: int | None,
-                       *, reviewer: User) -> None:
+def observation_to_delete(session: Session, report: FollowUpReport,
+                          observation_id: int | None, *, reviewer: User) -> FollowUpObservation:
+    """The draft observation a revisor is about to delete (what the confirmation shows);
+    the same refusals as ``delete_observation``. Writes nothing."""
     _require_reviewer(session, report, reviewer)
     row = _observation(session, report, observation_id)
     life.require_draft(row)
+    return row
+
+
+def delete_observation(session: Session, report: FollowUpReport, observation_id: int | None,
+                       *, reviewer: User) -> FollowUpObservation:
+    """Delete a draft observation (never sent to the school). Returns the deleted row, whose
+    element and text can add it again (the page's «Deshacer»). Flushes."""
+    row = observation_to_delete(session, report, observation_id, reviewer=reviewer)
     session.delete(row)
     session.flush()
+    return row
 
 
 def judge_observation(session: Session, report: FollowUpReport, observation_id: int | None,
