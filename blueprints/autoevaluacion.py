@@ -21,24 +21,47 @@ from flask import (
     request,
     url_for,
 )
+from flask import session as browser_session
 from flask_login import current_user
 from sqlalchemy import func, select
 
-from blueprints.access import ALL_ROLES, SECRETARIA_ROLES, form_int, roles_required
+from blueprints.access import (
+    ALL_ROLES,
+    SECRETARIA_ROLES,
+    Conflict,
+    conflict_between,
+    form_int,
+    roles_required,
+)
 from blueprints.access import commit_or_conflict as _commit
 from blueprints.access import current_actor as _actor
 from blueprints.access import ruta_in_scope as _ruta
+from blueprints.evidencias import (
+    commit_uploads,
+    form_upload_limits,
+    limits,
+    posted_files,
+    storage,
+)
 from ruta.db import db_session
+from workflow import form_tokens
+from workflow.autoevaluacion import evidence as auto_evidence
 from workflow.autoevaluacion import perfil as auto_perfil
 from workflow.autoevaluacion import ratings as auto_ratings
 from workflow.autoevaluacion import team as auto_team
-from workflow.autoevaluacion.models import MAX_TEXT, Estamento, IdentityReview, Vigencia
+from workflow.autoevaluacion.models import (
+    MAX_TEXT,
+    Estamento,
+    IdentityReview,
+    TeamMember,
+    Vigencia,
+)
 from workflow.catalogo import catalog as catalogs
 from workflow.catalogo.files import MAX_FILE_BYTES, CatalogProblems, Problem, catalog_to_dict
 from workflow.catalogo.models import LEVELS, Catalog, CatalogArea
 from workflow.charts import Bar, averages_chart, decimal, levels_chart
-from workflow.errors import InvalidInput, NotEditable
-from workflow.models import Ruta, Secretaria
+from workflow.errors import InvalidInput, NotEditable, StaleEdit
+from workflow.models import Ruta, Secretaria, utcnow
 from workflow.roles import Role
 from workflow.scoping import get_in_scope, scoped
 
@@ -166,36 +189,77 @@ def team(ruta_id: int) -> Response | str | tuple[str, int]:
     return _add_member(ruta)
 
 
+# Where the person's session keeps the last removal, for «Deshacer».
+UNDO_KEY = "equipo_deshacer"
+
+
+def _pending_undo(ruta: Ruta) -> auto_team.RemovedMember | None:
+    removed = auto_team.RemovedMember.from_dict(browser_session.get(UNDO_KEY))
+    if removed is None or removed.ruta_id != ruta.id or not removed.undoable(utcnow()):
+        return None
+    return removed
+
+
 def _render_team(ruta: Ruta, **context: Any) -> str:
     database = db_session()
     members = auto_team.team(database, ruta)
     rules = catalogs.rules_of(database, ruta)
+    can_manage = (auto_team.is_rector_of(_actor(), ruta)
+                  and ruta.state in auto_team.TEAM_STATES
+                  and getattr(ruta, "catalog", None) is not None)
     return render_template(
         "autoevaluacion/team.html", ruta=ruta, members=members, rules=rules,
         estamentos=len({member.estamento for member in members}),
-        team_gaps=auto_team.team_gaps(members, rules),
-        can_manage=(auto_team.is_rector_of(_actor(), ruta)
-                    and ruta.state in auto_team.TEAM_STATES
-                    and getattr(ruta, "catalog", None) is not None),
+        team_gaps=auto_team.team_gaps(members, rules), can_manage=can_manage,
         catalog=getattr(ruta, "catalog", None), Estamento=Estamento,
-        errors=context.pop("errors", {}), data=context.pop("data", None), **context)
+        undo=_pending_undo(ruta) if can_manage else None,
+        errors=context.pop("errors", {}), data=context.pop("data", None),
+        form_token=context.pop("form_token", None), conflict=context.pop("conflict", None),
+        member_errors=context.pop("member_errors", {}),
+        posted_member=context.pop("posted_member", None),
+        posted_areas=context.pop("posted_areas", []), **context)
 
 
 def _add_member(ruta: Ruta) -> Response | tuple[str, int]:
     database = db_session()
+    actor = _actor()
+    token = request.form.get(form_tokens.FIELD)
     data = auto_team.MemberData(name=request.form.get("name", "")[:300],
                                 email=request.form.get("email", "")[:300],
                                 estamento=request.form.get("estamento", ""),
                                 area_ids=request.form.getlist("areas"))
+    # A second post of the same form (a double click, «Atrás» and again) adds nobody.
+    earlier = form_tokens.claim(database, token, user=actor)
+    if earlier is not None:
+        database.rollback()
+        added = _earlier_member(ruta, earlier.result)
+        flash(f"{added.name} ya hace parte del equipo de gestión: el formulario llegó dos "
+              "veces y se agregó una sola vez." if added else
+              "Ese formulario ya se había enviado: revise la lista del equipo.", "info")
+        return redirect(url_for("autoevaluacion.team", ruta_id=ruta.id))
     try:
-        member = auto_team.add_member(database, ruta, data, actor=_actor())
+        member = auto_team.add_member(database, ruta, data, actor=actor)
     except InvalidInput as invalid:
         database.rollback()
-        return _render_team(ruta, errors=invalid.errors, data=data), 422
+        return _render_team(ruta, errors=invalid.errors, data=data, form_token=token), 422
+    form_tokens.record(database, token, f"team_member:{member.id}")
     _commit()
     flash(f"Listo: {member.name} hace parte del equipo de gestión. Le llegará la invitación "
           f"a {member.email}.", "success")
     return redirect(url_for("autoevaluacion.team", ruta_id=ruta.id))
+
+
+def _earlier_member(ruta: Ruta, result: str | None) -> TeamMember | None:
+    kind, _, number = (result or "").partition(":")
+    member_id = form_int(number) if kind == "team_member" else None
+    found = db_session().get(TeamMember, member_id) if member_id is not None else None
+    return found if found is not None and found.ruta_id == ruta.id else None
+
+
+def _area_names(ruta: Ruta, area_ids: list[str]) -> list[str]:
+    chosen = {form_int(raw) for raw in area_ids}
+    catalog = getattr(ruta, "catalog", None)
+    return [area.name for area in (catalog.areas if catalog else []) if area.id in chosen]
 
 
 @bp.post("/rutas/<int:ruta_id>/autoevaluacion/equipo/<int:member_id>/areas")
@@ -204,27 +268,83 @@ def member_areas(ruta_id: int, member_id: int) -> Response | tuple[str, int]:
     database = db_session()
     ruta = _ruta(ruta_id)
     member = auto_team.get_member(database, ruta, member_id)
+    posted = request.form.getlist("areas")
     try:
-        auto_team.set_member_areas(database, ruta, member, request.form.getlist("areas"),
-                                   actor=_actor())
+        auto_team.set_member_areas(database, ruta, member, posted, actor=_actor(),
+                                   expected_version=form_int(request.form.get("version")))
+    except StaleEdit:
+        database.rollback()
+        saved = auto_team.get_member(database, ruta, member_id)
+        found = conflict_between({"areas": _area_names(ruta, posted)},
+                                 {"areas": [area.name for area in saved.areas]})
+        shown = Conflict(saved={"areas": ", ".join(area.name for area in saved.areas)
+                                or "ninguna área"}, changed=found.changed)
+        return _render_team(ruta, conflict=shown, posted_member=member_id,
+                            posted_areas=posted), 409
     except InvalidInput as invalid:
         database.rollback()
-        return _render_team(ruta, errors=invalid.errors), 422
+        return _render_team(ruta, member_errors={
+            f"areas-{member_id}": messages for messages in invalid.errors.values()},
+            posted_member=member_id, posted_areas=posted), 422
     _commit()
     flash(f"Listo: se actualizaron las áreas de {member.name}.", "success")
     return redirect(url_for("autoevaluacion.team", ruta_id=ruta.id))
 
 
-@bp.post("/rutas/<int:ruta_id>/autoevaluacion/equipo/<int:member_id>/quitar")
+@bp.route("/rutas/<int:ruta_id>/autoevaluacion/equipo/<int:member_id>/quitar",
+          methods=["GET", "POST"])
 @roles_required(Role.RECTOR)
-def remove_member(ruta_id: int, member_id: int) -> Response:
+def remove_member(ruta_id: int, member_id: int) -> Response | str | tuple[str, int]:
+    """GET: what goes with the member, and «Sí, quitar» / «Cancelar». POST: remove them,
+    keeping what «Deshacer» needs in the person's session."""
     database = db_session()
     ruta = _ruta(ruta_id)
     member = auto_team.get_member(database, ruta, member_id)
+    if request.method == "GET":
+        return _render_remove(ruta, member)
     name = member.name
-    auto_team.remove_member(database, ruta, member, actor=_actor())
+    try:
+        removed = auto_team.remove_member(
+            database, ruta, member, actor=_actor(),
+            expected_version=form_int(request.form.get("version")))
+    except (StaleEdit, NotEditable) as refused:
+        database.rollback()
+        member = auto_team.get_member(database, ruta, member_id)
+        return _render_remove(ruta, member, problem=refused.message), refused.status
     _commit()
+    browser_session[UNDO_KEY] = removed.to_dict()
     flash(f"Listo: {name} ya no hace parte del equipo de gestión.", "success")
+    return redirect(url_for("autoevaluacion.team", ruta_id=ruta.id, _anchor="deshacer"))
+
+
+def _render_remove(ruta: Ruta, member: TeamMember, problem: str | None = None) -> str:
+    effects = auto_team.removal_effects(db_session(), ruta, member)
+    return render_template("autoevaluacion/team_remove.html", ruta=ruta, member=member,
+                           effects=effects, problem=problem,
+                           undo_minutes=int(auto_team.UNDO_WINDOW.total_seconds() // 60))
+
+
+@bp.post("/rutas/<int:ruta_id>/autoevaluacion/equipo/deshacer")
+@roles_required(Role.RECTOR)
+def undo_removal(ruta_id: int) -> Response:
+    database = db_session()
+    ruta = _ruta(ruta_id)
+    removed = auto_team.RemovedMember.from_dict(browser_session.get(UNDO_KEY))
+    if removed is None or removed.ruta_id != ruta.id:
+        flash("No hay ninguna salida del equipo que deshacer.", "info")
+        return redirect(url_for("autoevaluacion.team", ruta_id=ruta.id))
+    try:
+        member = auto_team.restore_member(database, ruta, removed, actor=_actor())
+    except NotEditable as refused:
+        database.rollback()
+        browser_session.pop(UNDO_KEY, None)
+        flash(refused.message, "info")
+        return redirect(url_for("autoevaluacion.team", ruta_id=ruta.id))
+    _commit()
+    browser_session.pop(UNDO_KEY, None)
+    areas = ", ".join(area.name for area in member.areas) or "ninguna área"
+    flash(f"Listo: {member.name} volvió al equipo de gestión, con sus áreas ({areas}).",
+          "success")
     return redirect(url_for("autoevaluacion.team", ruta_id=ruta.id))
 
 
@@ -241,10 +361,11 @@ def _render_area(ruta: Ruta, area_row: CatalogArea, **context: Any) -> str:
     return render_template(
         "autoevaluacion/area.html", ruta=ruta, area=area_row, overview=overview,
         catalog=overview.catalog, rated=auto_ratings.valoraciones(database, ruta),
+        files=auto_evidence.files_by_componente(database, ruta),
         can_edit=area_row.id in overview.editable_area_ids,
         area_links=_area_links(overview), errors=context.pop("errors", {}),
         posted=context.pop("posted", {}), posted_proceso=context.pop("posted_proceso", None),
-        **context)
+        conflict=context.pop("conflict", None), **context)
 
 
 def _rating_entries(form: Any
@@ -259,32 +380,84 @@ def _rating_entries(form: Any
         entries[componente_id] = auto_ratings.RatingInput(
             level=form.get(auto_ratings.level_field(componente_id), "")[:20],
             evidence=form.get(f"evidencia-{componente_id}", "")[:MAX_TEXT + 1],
-            comments=form.get(f"comentario-{componente_id}", "")[:MAX_TEXT + 1])
+            comments=form.get(f"comentario-{componente_id}", "")[:MAX_TEXT + 1],
+            version=form_int(form.get(f"version-{componente_id}")))
     return entries, errors
 
 
+def _uploads(entries: dict[int, auto_ratings.RatingInput]) -> dict[int, auto_evidence.Upload]:
+    names = {auto_evidence.file_field(componente_id): componente_id
+             for componente_id in entries}
+    return {names[name]: auto_evidence.Upload(item.filename or "", item.stream)
+            for name, item in posted_files(list(names)).items()}
+
+
+def _rating_conflict(ruta: Ruta, proceso: Any,
+                     entries: dict[int, auto_ratings.RatingInput]) -> Conflict:
+    """The proceso as saved now beside what the person posted: raw values decide what
+    changed; the levels are shown with their names."""
+    rows = auto_ratings.valoraciones(db_session(), ruta)
+    catalog = ruta.catalog  # type: ignore[attr-defined]
+    posted: dict[str, str] = {}
+    saved: dict[str, str] = {}
+    shown: dict[str, str] = {}
+    authors: dict[int, str] = {}
+    for componente in proceso.componentes:
+        row = rows.get(componente.id)
+        given = entries.get(componente.id, auto_ratings.RatingInput())
+        level = row.level if row else None
+        for name, mine, theirs, display in (
+                (auto_ratings.level_field(componente.id), given.level,
+                 str(level) if level else "",
+                 f"{level} · {catalog.level_name(level)}" if level else "Sin valorar"),
+                (f"evidencia-{componente.id}", given.evidence, row.evidence if row else "",
+                 row.evidence if row else ""),
+                (f"comentario-{componente.id}", given.comments, row.comments if row else "",
+                 row.comments if row else "")):
+            posted[name], saved[name], shown[name] = mine, theirs, display
+        if row is not None and row.updated_by is not None:
+            authors[componente.id] = row.updated_by.name
+    found = conflict_between(posted, saved)
+    by = sorted({name for componente_id, name in authors.items()
+                 if any(field.endswith(f"-{componente_id}") for field in found.changed)})
+    return Conflict(saved=shown, changed=found.changed, saved_by=", ".join(by))
+
+
 @bp.post("/rutas/<int:ruta_id>/autoevaluacion/procesos/<int:proceso_id>")
+@form_upload_limits
 @roles_required(Role.RECTOR, Role.EQUIPO)
 def save_proceso(ruta_id: int, proceso_id: int) -> Response | tuple[str, int]:
+    """The proceso form: levels, texts and a file per componente, saved together."""
     database = db_session()
     ruta = _ruta(ruta_id)
     proceso = auto_ratings.get_proceso(database, ruta, proceso_id)
     entries, errors = _rating_entries(request.form)
+    uploads = _uploads(entries)
+    store = storage()
     try:
         if errors:
-            raise InvalidInput(errors)
-        result = auto_ratings.save_proceso(database, ruta, proceso, entries, actor=_actor())
+            raise InvalidInput({**errors, **auto_evidence.not_saved_files(uploads, errors)})
+        saved = auto_evidence.save_proceso_with_files(
+            database, store, ruta, proceso, entries, uploads, actor=_actor(), limits=limits())
+    except StaleEdit:
+        database.rollback()
+        return _render_area(ruta, proceso.area, posted=entries, posted_proceso=proceso.id,
+                            errors=auto_evidence.not_saved_files(uploads, {}),
+                            conflict=_rating_conflict(ruta, proceso, entries)), 409
     except InvalidInput as invalid:
         database.rollback()
-        posted = {componente_id: given for componente_id, given in entries.items()}
-        return _render_area(ruta, proceso.area, errors=invalid.errors, posted=posted,
-                            posted_proceso=proceso.id), 422
-    _commit()
+        return _render_area(ruta, proceso.area, errors=invalid.errors, posted=entries,
+                            posted_proceso=proceso.id), invalid.status
+    commit_uploads(store, saved.files, _commit)
     message = f"Guardado: «{proceso.name}»."
-    if result.missing_evidence:
-        codes = ", ".join(componente.code for componente in result.missing_evidence)
-        message += (f" Falta la evidencia de {codes}: sin ella la autoevaluación no se "
-                    "podrá enviar.")
+    if saved.files:
+        attached = [f"«{item.display_name}»" for item in saved.files]
+        message += (" Se adjuntó " if len(attached) == 1 else " Se adjuntaron ") + \
+            auto_ratings.join_phrases(attached) + "."
+    if saved.result.missing_evidence:
+        codes_missing = ", ".join(c.code for c in saved.result.missing_evidence)
+        message += (f" Falta la evidencia de {codes_missing}: escriba cuál es o adjunte un "
+                    "archivo; sin ella la autoevaluación no se podrá enviar.")
     flash(message, "success")
     return redirect(url_for("autoevaluacion.area", ruta_id=ruta.id,
                             area_code=proceso.area.code, _anchor=f"proceso-{proceso.id}"))

@@ -3,12 +3,15 @@
 The upload route allows a bigger body than the rest of the app (``EVIDENCE_MAX_BYTES``), and
 refuses an announced size over it before reading anything: its CSRF check runs in the view's
 own decorator, after the limit is raised, because the app-wide check parses the form (and
-would apply the app-wide limit) before any view runs.
+would apply the app-wide limit) before any view runs. ``form_upload_limits`` does the same for
+a form that carries typed values and several files (the área page's proceso form): its body
+may be several times the file limit, so a file over the limit still arrives, is refused by
+itself, and the typed values around it are shown again.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from functools import wraps
 from typing import Any, TypeVar
 
@@ -27,10 +30,14 @@ from werkzeug.exceptions import RequestEntityTooLarge
 
 from blueprints.access import ALL_ROLES, form_int, roles_required
 from blueprints.access import current_actor as _actor
-from blueprints.autoevaluacion import _render_area
 from ruta.db import db_session
 from ruta.security import csrf
-from workflow.autoevaluacion.evidence import attach_to_valoracion, files_by_componente
+from workflow.autoevaluacion.evidence import (
+    AGAIN,
+    attach_to_valoracion,
+    file_field,
+    files_by_componente,
+)
 from workflow.errors import InvalidInput
 from workflow.evidencias import storage as evidence
 from workflow.evidencias.models import EvidenceFile
@@ -83,34 +90,85 @@ def posted_file() -> FileStorage | None:
 def commit_upload(store: evidence.Storage, added: EvidenceFile) -> None:
     """Commit the new evidence row; if the commit fails, the stored blob goes too, so no file
     is left behind that no row names."""
+    commit_uploads(store, [added])
+
+
+def commit_uploads(store: evidence.Storage, added: Sequence[EvidenceFile],
+                   commit: Callable[[], None] | None = None) -> None:
+    """Commit (with ``commit``, by default the session's own); if the commit fails, every
+    blob of ``added`` is deleted, so no file is left behind that no row names."""
     database = db_session()
     try:
-        database.commit()
+        if commit is None:
+            database.commit()
+        else:
+            commit()
     except BaseException:
         database.rollback()
-        store.delete(added.storage_key)
+        for item in added:
+            store.delete(item.storage_key)
         raise
+
+
+# How many files at the limit the proceso form's body may carry (besides its fields).
+FORM_FILES_ALLOWANCE = 6
+
+
+def _body_limits(allowed_bytes: Callable[[], int], too_large: Callable[[], evidence.TooLarge]
+                 ) -> Callable[[View], View]:
+    def decorate(view: View) -> View:
+        @wraps(view)
+        def wrapper(*args: Any, **kwargs: Any) -> Any:
+            allowed = allowed_bytes()
+            request.max_content_length = allowed
+            if request.content_length is not None and request.content_length > allowed:
+                raise too_large()
+            if current_app.config.get("WTF_CSRF_ENABLED", True):
+                try:
+                    csrf.protect()
+                except RequestEntityTooLarge:
+                    raise too_large() from None
+            return view(*args, **kwargs)
+
+        csrf.exempt(wrapper)
+        return wrapper  # type: ignore[return-value]
+
+    return decorate
 
 
 def upload_limits(view: View) -> View:
     """Raise this request's body limit to the evidence limit, refuse a bigger announced body
     at once, then check CSRF (exempted from the app-wide check, which would parse first)."""
+    return _body_limits(lambda: limits().max_bytes + FORM_OVERHEAD, _too_large)(view)
 
-    @wraps(view)
-    def wrapper(*args: Any, **kwargs: Any) -> Any:
-        allowed = limits().max_bytes + FORM_OVERHEAD
-        request.max_content_length = allowed
-        if request.content_length is not None and request.content_length > allowed:
-            raise _too_large()
-        if current_app.config.get("WTF_CSRF_ENABLED", True):
-            try:
-                csrf.protect()
-            except RequestEntityTooLarge:
-                raise _too_large() from None
-        return view(*args, **kwargs)
 
-    csrf.exempt(wrapper)
-    return wrapper  # type: ignore[return-value]
+def form_body_limit() -> int:
+    return limits().max_bytes * FORM_FILES_ALLOWANCE + FORM_OVERHEAD
+
+
+def _form_too_large() -> evidence.TooLarge:
+    return evidence.TooLarge(
+        f"Lo enviado supera {evidence.megabytes(form_body_limit())} en total y no se pudo "
+        "leer: no se guardó nada. Vuelva a la página anterior (sus textos siguen allí en la "
+        f"mayoría de los navegadores) y elija archivos de hasta "
+        f"{evidence.megabytes(limits().max_bytes)} cada uno.")
+
+
+def form_upload_limits(view: View) -> View:
+    """``upload_limits`` for a form with typed values and several files: room for
+    ``FORM_FILES_ALLOWANCE`` files at the limit, so one file over it is still read, refused
+    alone, and the form shown again with everything typed."""
+    return _body_limits(form_body_limit, _form_too_large)(view)
+
+
+def posted_files(names: Sequence[str]) -> dict[str, FileStorage]:
+    """The files posted under ``names`` that the person chose (a named file input left
+    empty is absent); past the body limit, 413."""
+    try:
+        found = {name: request.files.get(name) for name in names}
+    except RequestEntityTooLarge:
+        raise _form_too_large() from None
+    return {name: item for name, item in found.items() if item is not None and item.filename}
 
 
 @bp.post("/rutas/<int:ruta_id>/evidencias")
@@ -134,10 +192,13 @@ def upload(ruta_id: int) -> Response | tuple[str, int]:
                            if c.id == componente_id), None)
         if componente is None:
             raise
+        # Imported here: the autoevaluación blueprint imports this one's helpers.
+        from blueprints.autoevaluacion import _render_area
+
         return _render_area(ruta, componente.proceso.area,
-                            errors={"archivo": [refused.message]},
-                            posted_proceso=componente.proceso_id,
-                            upload_errors={componente.id: refused.message}), refused.status
+                            errors={file_field(componente.id): [
+                                f"{componente.code}: {refused.message} {AGAIN}"]},
+                            posted_proceso=componente.proceso_id), refused.status
     commit_upload(store, added)
     componente = next(c for c in ruta.catalog.componentes if c.id == componente_id)
     flash(f"Listo: se adjuntó «{added.display_name}» a {componente.code}.", "success")
