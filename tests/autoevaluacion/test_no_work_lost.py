@@ -201,6 +201,21 @@ def test_save_proceso_stale_version_raises_and_saves_nothing(db: Session,
     assert levels == {"DIR.1.1": 2}
 
 
+def test_save_proceso_over_a_row_made_by_a_file_is_not_stale(db: Session, make: Factory,
+                                                              tmp_path: Path) -> None:
+    school = School(db, make)
+    componente_id = school.componente("DIR.1.1").id
+    # Someone attaches a file to an unrated componente: a blank valoración appears.
+    auto_evidence.attach_to_valoracion(
+        db, LocalStorage(tmp_path / "blobs"), school.ruta, componente_id=componente_id,
+        actor=school.rector, filename="acta.pdf", stream=io.BytesIO(PDF_BYTES),
+        limits=Limits())
+    ratings.save_proceso(db, school.ruta, school.proceso("DIR.1"),
+                         school.entries({"DIR.1.1": ("3", "")}, {}), actor=school.rector)
+    row = db.scalars(select(Valoracion)).one()
+    assert (row.level, row.version) == (3, 2)
+
+
 # --- the proceso form, through HTTP -------------------------------------------------------
 
 
@@ -441,6 +456,39 @@ def test_remove_member_in_borrador_warns_of_the_gap_and_allows_it(db: Session,
     assert effects.new_gaps == [
         "El equipo de gestión tiene 3 integrantes y necesita al menos 4: agregue a los que "
         "faltan en la página del equipo (usted también cuenta si se agrega)."]
+
+
+def test_remove_member_refused_shows_why_on_the_confirmation_page(
+        db: Session, make: Factory, web: WebClient) -> None:
+    school = School(db, make, state=State.AUTOEVALUACION_ENVIADA)
+    member = make.add_team(school.ruta)[0]
+    db.commit()
+    web.login(school.rector.email)
+    url = school.url(f"/equipo/{member.id}/quitar")
+    page = text_of(web.get(url))
+    assert "la autoevaluación ya se envió con este equipo" in page
+    assert "Sí, quitar" not in page
+    response = web.post(url, {"version": "1"})
+    assert response.status_code == 409
+    assert "No se quitó a Integrante 1 del equipo" in text_of(response)
+    assert db.scalar(select(func.count()).select_from(TeamMember)) == 4
+
+
+def test_remove_member_from_a_stale_confirmation_is_409(db: Session, make: Factory,
+                                                        web: WebClient) -> None:
+    school = School(db, make)
+    member = make.add_team(school.ruta, (Estamento.DOCENTE,))[0]
+    db.commit()
+    web.login(school.rector.email)
+    web.get(school.url("/equipo"))
+    assert web.post(school.url(f"/equipo/{member.id}/areas"),
+                    {"areas": [str(school.area("ACA").id)], "version": "1"}).status_code == 302
+    response = web.post(school.url(f"/equipo/{member.id}/quitar"), {"version": "1"})
+    assert response.status_code == 409
+    page = text_of(response)
+    assert "Deja de tener asignadas el área: Gestión académica." in page
+    assert 'name="version" value="2"' in page
+    assert db.scalar(select(func.count()).select_from(TeamMember)) == 1
 
 
 def test_restore_member_after_the_window_is_refused(db: Session, make: Factory) -> None:

@@ -105,6 +105,12 @@ def _parse_level(raw: str) -> int | None | str:
     return level if level in LEVELS else text
 
 
+def _blank(row: Valoracion | None) -> bool:
+    """A row with nothing typed in it: made by attaching a file to an unrated componente.
+    A form drawn before it existed overwrites nothing by saving over it."""
+    return row is not None and row.level is None and not row.evidence and not row.comments
+
+
 def save_proceso(session: Session, ruta: Ruta, proceso: CatalogProceso,
                  entries: Mapping[int, RatingInput], *, actor: User,
                  now: datetime | None = None, files_coming: Collection[int] = ()
@@ -168,7 +174,8 @@ def save_proceso(session: Session, ruta: Ruta, proceso: CatalogProceso,
         .execution_options(populate_existing=True))}
     for componente_id, given in entries.items():
         row = existing.get(componente_id)
-        if given.version is not None and given.version != (row.version if row else 0):
+        if given.version is not None and given.version != (row.version if row else 0) \
+                and not (given.version == 0 and _blank(row)):
             raise StaleEdit(f"la valoración de «{proceso.name}»")
     evidenced = componentes_with_files(session, ruta) | set(files_coming)
     moment = now or utcnow()
