@@ -1,4 +1,8 @@
-"""Evidence files of a Ruta: upload (to a valoración of the autoevaluación) and download.
+"""Evidence files of a Ruta: the upload machinery the forms with files share, and download.
+
+The autoevaluación's uploads are its blueprint's (the proceso form, and the single-file
+route for scripts); the seguimiento's are the seguimiento blueprint's; both use the helpers
+here.
 
 The upload route allows a bigger body than the rest of the app (``EVIDENCE_MAX_BYTES``), and
 refuses an announced size over it before reading anything: its CSRF check runs in the view's
@@ -19,30 +23,20 @@ from flask import (
     Blueprint,
     Response,
     current_app,
-    flash,
-    redirect,
     request,
     send_file,
-    url_for,
 )
 from werkzeug.datastructures import FileStorage
 from werkzeug.exceptions import RequestEntityTooLarge
 
-from blueprints.access import ALL_ROLES, form_int, roles_required
+from blueprints.access import ALL_ROLES, roles_required
 from blueprints.access import current_actor as _actor
 from ruta.db import db_session
 from ruta.security import csrf
-from workflow.autoevaluacion.evidence import (
-    AGAIN,
-    attach_to_valoracion,
-    file_field,
-    files_by_componente,
-)
-from workflow.errors import InvalidInput
+from workflow.autoevaluacion.evidence import files_by_componente
 from workflow.evidencias import storage as evidence
 from workflow.evidencias.models import EvidenceFile
 from workflow.models import Ruta
-from workflow.roles import Role
 from workflow.scoping import get_in_scope
 
 bp = Blueprint("evidencias", __name__)
@@ -169,42 +163,6 @@ def posted_files(names: Sequence[str]) -> dict[str, FileStorage]:
     except RequestEntityTooLarge:
         raise _form_too_large() from None
     return {name: item for name, item in found.items() if item is not None and item.filename}
-
-
-@bp.post("/rutas/<int:ruta_id>/evidencias")
-@upload_limits
-@roles_required(Role.RECTOR, Role.EQUIPO)
-def upload(ruta_id: int) -> Response | tuple[str, int]:
-    database = db_session()
-    ruta: Ruta = get_in_scope(database, _actor(), Ruta, ruta_id)
-    upload_file = posted_file()
-    componente_id = form_int(request.form.get("componente"))
-    store = storage()
-    try:
-        if upload_file is None or not upload_file.filename:
-            raise InvalidInput({"archivo": ["Elija el archivo que quiere adjuntar."]})
-        added = attach_to_valoracion(
-            database, store, ruta, componente_id=componente_id, actor=_actor(),
-            filename=upload_file.filename, stream=upload_file.stream, limits=limits())
-    except (InvalidInput, evidence.TooLarge) as refused:
-        database.rollback()
-        componente = next((c for c in (ruta.catalog.componentes if ruta.catalog else [])
-                           if c.id == componente_id), None)
-        if componente is None:
-            raise
-        # Imported here: the autoevaluación blueprint imports this one's helpers.
-        from blueprints.autoevaluacion import _render_area
-
-        return _render_area(ruta, componente.proceso.area,
-                            errors={file_field(componente.id): [
-                                f"{componente.code}: {refused.message} {AGAIN}"]},
-                            posted_proceso=componente.proceso_id), refused.status
-    commit_upload(store, added)
-    componente = next(c for c in ruta.catalog.componentes if c.id == componente_id)
-    flash(f"Listo: se adjuntó «{added.display_name}» a {componente.code}.", "success")
-    return redirect(url_for("autoevaluacion.area", ruta_id=ruta.id,
-                            area_code=componente.proceso.area.code,
-                            _anchor=f"archivos-{componente.id}"))
 
 
 @bp.get("/rutas/<int:ruta_id>/evidencias/<int:evidence_id>")
