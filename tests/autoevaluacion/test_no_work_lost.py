@@ -18,8 +18,14 @@ from sqlalchemy.orm import Session
 from werkzeug.datastructures import FileStorage, MultiDict
 from werkzeug.test import encode_multipart
 
+from blueprints.evidencias import FORM_FILES_ALLOWANCE, FORM_OVERHEAD
 from tests.conftest import Factory, WebClient
-from tests.evidencias.test_evidence import EXECUTABLE_BYTES, PDF_BYTES, stored_files
+from tests.evidencias.test_evidence import (
+    EXECUTABLE_BYTES,
+    PDF_BYTES,
+    ExplodingBody,
+    stored_files,
+)
 from workflow.autoevaluacion import evidence as auto_evidence
 from workflow.autoevaluacion import ratings
 from workflow.autoevaluacion import team as auto_team
@@ -326,6 +332,35 @@ def test_proceso_form_stale_is_409_with_both_and_saves_again(
     assert response.status_code == 302
     db.expire_all()
     assert db.scalars(select(Valoracion.level).where(Valoracion.componente_id == one)).one() == 2
+
+
+def test_proceso_form_without_csrf_is_400_and_saves_nothing(db: Session, make: Factory,
+                                                             web: WebClient,
+                                                             folder: Path) -> None:
+    school = School(db, make)
+    db.commit()
+    web.login(school.rector.email)
+    web.token = "no-es-el-token"
+    response = post_proceso(web, school, "DIR.1", form_of(school, {"DIR.1.1": ("3", "", "")}),
+                            {"DIR.1.1": (PDF_BYTES, "acta.pdf")})
+    assert response.status_code == 400
+    assert db.scalar(select(func.count()).select_from(Valoracion)) == 0
+    assert stored_files(folder) == []
+
+
+def test_proceso_form_body_over_the_form_limit_is_413_before_reading(
+        app: Flask, db: Session, make: Factory, web: WebClient, folder: Path) -> None:
+    app.config["EVIDENCE_MAX_BYTES"] = 1000
+    school = School(db, make)
+    db.commit()
+    web.login(school.rector.email)
+    response = web.client.post(
+        school.url(f"/procesos/{school.proceso('DIR.1').id}"),
+        input_stream=ExplodingBody(1000 * FORM_FILES_ALLOWANCE + FORM_OVERHEAD + 1),
+        content_type="multipart/form-data; boundary=limite",
+        headers={"X-CSRFToken": web.token})
+    assert response.status_code == 413
+    assert "no se guardó nada" in text_of(response)
 
 
 def test_area_page_time_has_a_single_period(db: Session, make: Factory,
