@@ -24,20 +24,43 @@ from flask import (
 from flask_login import current_user
 from sqlalchemy import func, select
 
-from blueprints.access import ALL_ROLES, SECRETARIA_ROLES, form_int, roles_required
+from blueprints.access import (
+    ALL_ROLES,
+    SECRETARIA_ROLES,
+    Conflict,
+    conflict_between,
+    form_int,
+    roles_required,
+)
 from blueprints.access import commit_or_conflict as _commit
 from blueprints.access import current_actor as _actor
 from blueprints.access import ruta_in_scope as _ruta
+from blueprints.evidencias import (
+    commit_upload,
+    commit_uploads,
+    form_upload_limits,
+    limits,
+    posted_file,
+    posted_files,
+    storage,
+    upload_limits,
+)
 from ruta.db import db_session
+from workflow.autoevaluacion import evidence as auto_evidence
 from workflow.autoevaluacion import perfil as auto_perfil
 from workflow.autoevaluacion import ratings as auto_ratings
 from workflow.autoevaluacion import team as auto_team
-from workflow.autoevaluacion.models import MAX_TEXT, Estamento, IdentityReview, Vigencia
+from workflow.autoevaluacion.models import (
+    MAX_TEXT,
+    IdentityReview,
+    Vigencia,
+)
 from workflow.catalogo import catalog as catalogs
 from workflow.catalogo.files import MAX_FILE_BYTES, CatalogProblems, Problem, catalog_to_dict
 from workflow.catalogo.models import LEVELS, Catalog, CatalogArea
 from workflow.charts import Bar, averages_chart, decimal, levels_chart
-from workflow.errors import InvalidInput, NotEditable
+from workflow.errors import InvalidInput, NotEditable, StaleEdit
+from workflow.evidencias.storage import TooLarge
 from workflow.models import Ruta, Secretaria
 from workflow.roles import Role
 from workflow.scoping import get_in_scope, scoped
@@ -71,7 +94,7 @@ def missing_link(ruta: Ruta, item: auto_ratings.Missing) -> str:
     if item.kind == "identity":
         return url_for("autoevaluacion.identity", ruta_id=ruta.id)
     if item.kind == "team":
-        return url_for("autoevaluacion.team", ruta_id=ruta.id)
+        return url_for("equipo.team", ruta_id=ruta.id)
     if item.kind in ("rating", "evidence") and item.area_code:
         return url_for("autoevaluacion.area", ruta_id=ruta.id, area_code=item.area_code,
                        _anchor=f"proceso-{item.proceso_id}")
@@ -154,80 +177,6 @@ def _identity_values(review: IdentityReview | None) -> dict[str, str]:
             for name, value in values.items()}
 
 
-@bp.route("/rutas/<int:ruta_id>/autoevaluacion/equipo", methods=["GET", "POST"])
-@roles_required(*ALL_ROLES)
-def team(ruta_id: int) -> Response | str | tuple[str, int]:
-    """The team; a POST (the rector's only) adds a member and invites them."""
-    ruta = _ruta(ruta_id)
-    if request.method == "GET":
-        return _render_team(ruta)
-    if current_user.role is not Role.RECTOR:
-        abort(403)
-    return _add_member(ruta)
-
-
-def _render_team(ruta: Ruta, **context: Any) -> str:
-    database = db_session()
-    members = auto_team.team(database, ruta)
-    rules = catalogs.rules_of(database, ruta)
-    return render_template(
-        "autoevaluacion/team.html", ruta=ruta, members=members, rules=rules,
-        estamentos=len({member.estamento for member in members}),
-        team_gaps=auto_team.team_gaps(members, rules),
-        can_manage=(auto_team.is_rector_of(_actor(), ruta)
-                    and ruta.state in auto_team.TEAM_STATES
-                    and getattr(ruta, "catalog", None) is not None),
-        catalog=getattr(ruta, "catalog", None), Estamento=Estamento,
-        errors=context.pop("errors", {}), data=context.pop("data", None), **context)
-
-
-def _add_member(ruta: Ruta) -> Response | tuple[str, int]:
-    database = db_session()
-    data = auto_team.MemberData(name=request.form.get("name", "")[:300],
-                                email=request.form.get("email", "")[:300],
-                                estamento=request.form.get("estamento", ""),
-                                area_ids=request.form.getlist("areas"))
-    try:
-        member = auto_team.add_member(database, ruta, data, actor=_actor())
-    except InvalidInput as invalid:
-        database.rollback()
-        return _render_team(ruta, errors=invalid.errors, data=data), 422
-    _commit()
-    flash(f"Listo: {member.name} hace parte del equipo de gestión. Le llegará la invitación "
-          f"a {member.email}.", "success")
-    return redirect(url_for("autoevaluacion.team", ruta_id=ruta.id))
-
-
-@bp.post("/rutas/<int:ruta_id>/autoevaluacion/equipo/<int:member_id>/areas")
-@roles_required(Role.RECTOR)
-def member_areas(ruta_id: int, member_id: int) -> Response | tuple[str, int]:
-    database = db_session()
-    ruta = _ruta(ruta_id)
-    member = auto_team.get_member(database, ruta, member_id)
-    try:
-        auto_team.set_member_areas(database, ruta, member, request.form.getlist("areas"),
-                                   actor=_actor())
-    except InvalidInput as invalid:
-        database.rollback()
-        return _render_team(ruta, errors=invalid.errors), 422
-    _commit()
-    flash(f"Listo: se actualizaron las áreas de {member.name}.", "success")
-    return redirect(url_for("autoevaluacion.team", ruta_id=ruta.id))
-
-
-@bp.post("/rutas/<int:ruta_id>/autoevaluacion/equipo/<int:member_id>/quitar")
-@roles_required(Role.RECTOR)
-def remove_member(ruta_id: int, member_id: int) -> Response:
-    database = db_session()
-    ruta = _ruta(ruta_id)
-    member = auto_team.get_member(database, ruta, member_id)
-    name = member.name
-    auto_team.remove_member(database, ruta, member, actor=_actor())
-    _commit()
-    flash(f"Listo: {name} ya no hace parte del equipo de gestión.", "success")
-    return redirect(url_for("autoevaluacion.team", ruta_id=ruta.id))
-
-
 @bp.get("/rutas/<int:ruta_id>/autoevaluacion/areas/<area_code>")
 @roles_required(*ALL_ROLES)
 def area(ruta_id: int, area_code: str) -> str:
@@ -241,10 +190,11 @@ def _render_area(ruta: Ruta, area_row: CatalogArea, **context: Any) -> str:
     return render_template(
         "autoevaluacion/area.html", ruta=ruta, area=area_row, overview=overview,
         catalog=overview.catalog, rated=auto_ratings.valoraciones(database, ruta),
+        files=auto_evidence.files_by_componente(database, ruta),
         can_edit=area_row.id in overview.editable_area_ids,
         area_links=_area_links(overview), errors=context.pop("errors", {}),
         posted=context.pop("posted", {}), posted_proceso=context.pop("posted_proceso", None),
-        **context)
+        conflict=context.pop("conflict", None), **context)
 
 
 def _rating_entries(form: Any
@@ -259,35 +209,122 @@ def _rating_entries(form: Any
         entries[componente_id] = auto_ratings.RatingInput(
             level=form.get(auto_ratings.level_field(componente_id), "")[:20],
             evidence=form.get(f"evidencia-{componente_id}", "")[:MAX_TEXT + 1],
-            comments=form.get(f"comentario-{componente_id}", "")[:MAX_TEXT + 1])
+            comments=form.get(f"comentario-{componente_id}", "")[:MAX_TEXT + 1],
+            version=form_int(form.get(f"version-{componente_id}")))
     return entries, errors
 
 
+def _uploads(entries: dict[int, auto_ratings.RatingInput]) -> dict[int, auto_evidence.Upload]:
+    names = {auto_evidence.file_field(componente_id): componente_id
+             for componente_id in entries}
+    return {names[name]: auto_evidence.Upload(item.filename or "", item.stream)
+            for name, item in posted_files(list(names)).items()}
+
+
+def _rating_conflict(ruta: Ruta, proceso: Any,
+                     entries: dict[int, auto_ratings.RatingInput]) -> Conflict:
+    """The proceso as saved now beside what the person posted: raw values decide what
+    changed; the levels are shown with their names."""
+    rows = auto_ratings.valoraciones(db_session(), ruta)
+    catalog = ruta.catalog  # type: ignore[attr-defined]
+    posted: dict[str, str] = {}
+    saved: dict[str, str] = {}
+    shown: dict[str, str] = {}
+    authors: dict[int, str] = {}
+    for componente in proceso.componentes:
+        row = rows.get(componente.id)
+        given = entries.get(componente.id, auto_ratings.RatingInput())
+        level = row.level if row else None
+        for name, mine, theirs, display in (
+                (auto_ratings.level_field(componente.id), given.level,
+                 str(level) if level else "",
+                 f"{level} · {catalog.level_name(level)}" if level else "Sin valorar"),
+                (f"evidencia-{componente.id}", given.evidence, row.evidence if row else "",
+                 row.evidence if row else ""),
+                (f"comentario-{componente.id}", given.comments, row.comments if row else "",
+                 row.comments if row else "")):
+            posted[name], saved[name], shown[name] = mine, theirs, display
+        if row is not None and row.updated_by is not None:
+            authors[componente.id] = row.updated_by.name
+    found = conflict_between(posted, saved)
+    by = sorted({name for componente_id, name in authors.items()
+                 if any(field.endswith(f"-{componente_id}") for field in found.changed)})
+    return Conflict(saved=shown, changed=found.changed, saved_by=", ".join(by))
+
+
 @bp.post("/rutas/<int:ruta_id>/autoevaluacion/procesos/<int:proceso_id>")
+@form_upload_limits
 @roles_required(Role.RECTOR, Role.EQUIPO)
 def save_proceso(ruta_id: int, proceso_id: int) -> Response | tuple[str, int]:
+    """The proceso form: levels, texts and a file per componente, saved together."""
     database = db_session()
     ruta = _ruta(ruta_id)
     proceso = auto_ratings.get_proceso(database, ruta, proceso_id)
     entries, errors = _rating_entries(request.form)
+    uploads = _uploads(entries)
+    store = storage()
     try:
         if errors:
-            raise InvalidInput(errors)
-        result = auto_ratings.save_proceso(database, ruta, proceso, entries, actor=_actor())
+            raise InvalidInput({**errors, **auto_evidence.not_saved_files(uploads, errors)})
+        saved = auto_evidence.save_proceso_with_files(
+            database, store, ruta, proceso, entries, uploads, actor=_actor(), limits=limits())
+    except StaleEdit:
+        database.rollback()
+        return _render_area(ruta, proceso.area, posted=entries, posted_proceso=proceso.id,
+                            errors=auto_evidence.not_saved_files(uploads, {}),
+                            conflict=_rating_conflict(ruta, proceso, entries)), 409
     except InvalidInput as invalid:
         database.rollback()
-        posted = {componente_id: given for componente_id, given in entries.items()}
-        return _render_area(ruta, proceso.area, errors=invalid.errors, posted=posted,
-                            posted_proceso=proceso.id), 422
-    _commit()
+        return _render_area(ruta, proceso.area, errors=invalid.errors, posted=entries,
+                            posted_proceso=proceso.id), invalid.status
+    commit_uploads(store, saved.files, _commit)
     message = f"Guardado: «{proceso.name}»."
-    if result.missing_evidence:
-        codes = ", ".join(componente.code for componente in result.missing_evidence)
-        message += (f" Falta la evidencia de {codes}: sin ella la autoevaluación no se "
-                    "podrá enviar.")
+    if saved.files:
+        attached = [f"«{item.display_name}»" for item in saved.files]
+        message += (" Se adjuntó " if len(attached) == 1 else " Se adjuntaron ") + \
+            auto_ratings.join_phrases(attached) + "."
+    if saved.result.missing_evidence:
+        codes_missing = ", ".join(c.code for c in saved.result.missing_evidence)
+        message += (f" Falta la evidencia de {codes_missing}: escriba cuál es o adjunte un "
+                    "archivo; sin ella la autoevaluación no se podrá enviar.")
     flash(message, "success")
     return redirect(url_for("autoevaluacion.area", ruta_id=ruta.id,
                             area_code=proceso.area.code, _anchor=f"proceso-{proceso.id}"))
+
+
+@bp.post("/rutas/<int:ruta_id>/evidencias")
+@upload_limits
+@roles_required(Role.RECTOR, Role.EQUIPO)
+def upload_evidence(ruta_id: int) -> Response | tuple[str, int]:
+    """One file for one componente, without the proceso's values (no page posts here any
+    more: the proceso form carries its files; kept for scripts and old pages)."""
+    database = db_session()
+    ruta: Ruta = _ruta(ruta_id)
+    upload_file = posted_file()
+    componente_id = form_int(request.form.get("componente"))
+    store = storage()
+    try:
+        if upload_file is None or not upload_file.filename:
+            raise InvalidInput({"archivo": ["Elija el archivo que quiere adjuntar."]})
+        added = auto_evidence.attach_to_valoracion(
+            database, store, ruta, componente_id=componente_id, actor=_actor(),
+            filename=upload_file.filename, stream=upload_file.stream, limits=limits())
+    except (InvalidInput, TooLarge) as refused:
+        database.rollback()
+        componente = next((c for c in (ruta.catalog.componentes if ruta.catalog else [])
+                           if c.id == componente_id), None)
+        if componente is None:
+            raise
+        return _render_area(ruta, componente.proceso.area,
+                            errors={auto_evidence.file_field(componente.id): [
+                                f"{componente.code}: {refused.message} {auto_evidence.AGAIN}"]},
+                            posted_proceso=componente.proceso_id), refused.status
+    commit_upload(store, added)
+    componente = next(c for c in ruta.catalog.componentes if c.id == componente_id)
+    flash(f"Listo: se adjuntó «{added.display_name}» a {componente.code}.", "success")
+    return redirect(url_for("autoevaluacion.area", ruta_id=ruta.id,
+                            area_code=componente.proceso.area.code,
+                            _anchor=f"archivos-{componente.id}"))
 
 
 @bp.get("/rutas/<int:ruta_id>/autoevaluacion/perfil")

@@ -1,14 +1,21 @@
-"""Evidence files of a Ruta: upload (to a valoración of the autoevaluación) and download.
+"""Evidence files of a Ruta: the upload machinery the forms with files share, and download.
+
+The autoevaluación's uploads are its blueprint's (the proceso form, and the single-file
+route for scripts); the seguimiento's are the seguimiento blueprint's; both use the helpers
+here.
 
 The upload route allows a bigger body than the rest of the app (``EVIDENCE_MAX_BYTES``), and
 refuses an announced size over it before reading anything: its CSRF check runs in the view's
 own decorator, after the limit is raised, because the app-wide check parses the form (and
-would apply the app-wide limit) before any view runs.
+would apply the app-wide limit) before any view runs. ``form_upload_limits`` does the same for
+a form that carries typed values and several files (the área page's proceso form): its body
+may be several times the file limit, so a file over the limit still arrives, is refused by
+itself, and the typed values around it are shown again.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from functools import wraps
 from typing import Any, TypeVar
 
@@ -16,26 +23,20 @@ from flask import (
     Blueprint,
     Response,
     current_app,
-    flash,
-    redirect,
     request,
     send_file,
-    url_for,
 )
 from werkzeug.datastructures import FileStorage
 from werkzeug.exceptions import RequestEntityTooLarge
 
-from blueprints.access import ALL_ROLES, form_int, roles_required
+from blueprints.access import ALL_ROLES, roles_required
 from blueprints.access import current_actor as _actor
-from blueprints.autoevaluacion import _render_area
 from ruta.db import db_session
 from ruta.security import csrf
-from workflow.autoevaluacion.evidence import attach_to_valoracion, files_by_componente
-from workflow.errors import InvalidInput
+from workflow.autoevaluacion.evidence import files_by_componente
 from workflow.evidencias import storage as evidence
 from workflow.evidencias.models import EvidenceFile
 from workflow.models import Ruta
-from workflow.roles import Role
 from workflow.scoping import get_in_scope
 
 bp = Blueprint("evidencias", __name__)
@@ -83,67 +84,85 @@ def posted_file() -> FileStorage | None:
 def commit_upload(store: evidence.Storage, added: EvidenceFile) -> None:
     """Commit the new evidence row; if the commit fails, the stored blob goes too, so no file
     is left behind that no row names."""
+    commit_uploads(store, [added])
+
+
+def commit_uploads(store: evidence.Storage, added: Sequence[EvidenceFile],
+                   commit: Callable[[], None] | None = None) -> None:
+    """Commit (with ``commit``, by default the session's own); if the commit fails, every
+    blob of ``added`` is deleted, so no file is left behind that no row names."""
     database = db_session()
     try:
-        database.commit()
+        if commit is None:
+            database.commit()
+        else:
+            commit()
     except BaseException:
         database.rollback()
-        store.delete(added.storage_key)
+        for item in added:
+            store.delete(item.storage_key)
         raise
+
+
+# How many files at the limit the proceso form's body may carry (besides its fields).
+FORM_FILES_ALLOWANCE = 6
+
+
+def _body_limits(allowed_bytes: Callable[[], int], too_large: Callable[[], evidence.TooLarge]
+                 ) -> Callable[[View], View]:
+    def decorate(view: View) -> View:
+        @wraps(view)
+        def wrapper(*args: Any, **kwargs: Any) -> Any:
+            allowed = allowed_bytes()
+            request.max_content_length = allowed
+            if request.content_length is not None and request.content_length > allowed:
+                raise too_large()
+            if current_app.config.get("WTF_CSRF_ENABLED", True):
+                try:
+                    csrf.protect()
+                except RequestEntityTooLarge:
+                    raise too_large() from None
+            return view(*args, **kwargs)
+
+        csrf.exempt(wrapper)
+        return wrapper  # type: ignore[return-value]
+
+    return decorate
 
 
 def upload_limits(view: View) -> View:
     """Raise this request's body limit to the evidence limit, refuse a bigger announced body
     at once, then check CSRF (exempted from the app-wide check, which would parse first)."""
-
-    @wraps(view)
-    def wrapper(*args: Any, **kwargs: Any) -> Any:
-        allowed = limits().max_bytes + FORM_OVERHEAD
-        request.max_content_length = allowed
-        if request.content_length is not None and request.content_length > allowed:
-            raise _too_large()
-        if current_app.config.get("WTF_CSRF_ENABLED", True):
-            try:
-                csrf.protect()
-            except RequestEntityTooLarge:
-                raise _too_large() from None
-        return view(*args, **kwargs)
-
-    csrf.exempt(wrapper)
-    return wrapper  # type: ignore[return-value]
+    return _body_limits(lambda: limits().max_bytes + FORM_OVERHEAD, _too_large)(view)
 
 
-@bp.post("/rutas/<int:ruta_id>/evidencias")
-@upload_limits
-@roles_required(Role.RECTOR, Role.EQUIPO)
-def upload(ruta_id: int) -> Response | tuple[str, int]:
-    database = db_session()
-    ruta: Ruta = get_in_scope(database, _actor(), Ruta, ruta_id)
-    upload_file = posted_file()
-    componente_id = form_int(request.form.get("componente"))
-    store = storage()
+def form_body_limit() -> int:
+    return limits().max_bytes * FORM_FILES_ALLOWANCE + FORM_OVERHEAD
+
+
+def _form_too_large() -> evidence.TooLarge:
+    return evidence.TooLarge(
+        f"Lo enviado supera {evidence.megabytes(form_body_limit())} en total y no se pudo "
+        "leer: no se guardó nada. Vuelva a la página anterior (sus textos siguen allí en la "
+        f"mayoría de los navegadores) y elija archivos de hasta "
+        f"{evidence.megabytes(limits().max_bytes)} cada uno.")
+
+
+def form_upload_limits(view: View) -> View:
+    """``upload_limits`` for a form with typed values and several files: room for
+    ``FORM_FILES_ALLOWANCE`` files at the limit, so one file over it is still read, refused
+    alone, and the form shown again with everything typed."""
+    return _body_limits(form_body_limit, _form_too_large)(view)
+
+
+def posted_files(names: Sequence[str]) -> dict[str, FileStorage]:
+    """The files posted under ``names`` that the person chose (a named file input left
+    empty is absent); past the body limit, 413."""
     try:
-        if upload_file is None or not upload_file.filename:
-            raise InvalidInput({"archivo": ["Elija el archivo que quiere adjuntar."]})
-        added = attach_to_valoracion(
-            database, store, ruta, componente_id=componente_id, actor=_actor(),
-            filename=upload_file.filename, stream=upload_file.stream, limits=limits())
-    except (InvalidInput, evidence.TooLarge) as refused:
-        database.rollback()
-        componente = next((c for c in (ruta.catalog.componentes if ruta.catalog else [])
-                           if c.id == componente_id), None)
-        if componente is None:
-            raise
-        return _render_area(ruta, componente.proceso.area,
-                            errors={"archivo": [refused.message]},
-                            posted_proceso=componente.proceso_id,
-                            upload_errors={componente.id: refused.message}), refused.status
-    commit_upload(store, added)
-    componente = next(c for c in ruta.catalog.componentes if c.id == componente_id)
-    flash(f"Listo: se adjuntó «{added.display_name}» a {componente.code}.", "success")
-    return redirect(url_for("autoevaluacion.area", ruta_id=ruta.id,
-                            area_code=componente.proceso.area.code,
-                            _anchor=f"archivos-{componente.id}"))
+        found = {name: request.files.get(name) for name in names}
+    except RequestEntityTooLarge:
+        raise _form_too_large() from None
+    return {name: item for name, item in found.items() if item is not None and item.filename}
 
 
 @bp.get("/rutas/<int:ruta_id>/evidencias/<int:evidence_id>")

@@ -79,6 +79,7 @@ def register_blueprints(app: Flask) -> None:
         calendario,
         cierre,
         cuenta,
+        equipo,
         escuela,
         evidencias,
         outbox,
@@ -89,7 +90,7 @@ def register_blueprints(app: Flask) -> None:
         seguimiento,
     )
 
-    for module in (auth, cuenta, escuela, rutas, autoevaluacion, evidencias, pmi, cierre,
+    for module in (auth, cuenta, escuela, rutas, autoevaluacion, equipo, evidencias, pmi, cierre,
                    revision, reportes, admin, outbox, calendario, seguimiento):
         app.register_blueprint(module.bp)
 

@@ -99,8 +99,8 @@ def test_saving_level_three_without_evidence_warns(db: Session, make: Factory,
     response = web.post(school.url(f"/procesos/{school.proceso('DIR.2').id}"),
                         school.form({"DIR.2.1": "4"}, evidence=""), follow_redirects=True)
     page = text_of(response)
-    assert ("Guardado: «Gobierno escolar». Falta la evidencia de DIR.2.1: sin ella la "
-            "autoevaluación no se podrá enviar.") in page
+    assert ("Guardado: «Gobierno escolar». Falta la evidencia de DIR.2.1: escriba cuál es o "
+            "adjunte un archivo; sin ella la autoevaluación no se podrá enviar.") in page
     assert "Falta la evidencia: el nivel 4 la exige." in page
 
 

@@ -106,6 +106,9 @@ class TeamMember(Base):
     # The account of role ``equipo`` with this e-mail at the same school, when there is one.
     user_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"), index=True)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    # Bumped by every edit of the member (their áreas): a form drawn from an older version is
+    # stale (``StaleEdit``), so two people editing one member never silently overwrite.
+    version: Mapped[int] = mapped_column(Integer, default=1)
 
     user: Mapped[User | None] = relationship()
     areas: Mapped[list[CatalogArea]] = relationship(secondary=team_member_areas,
@@ -130,6 +133,9 @@ class Valoracion(Base):
     comments: Mapped[str] = mapped_column(Text, default="")
     updated_at: Mapped[datetime] = mapped_column(default=utcnow)
     updated_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    # Bumped by every save that changes the row: the proceso form carries each componente's
+    # version, and a save drawn from an older one is stale (``StaleEdit``).
+    version: Mapped[int] = mapped_column(Integer, default=1)
 
     componente: Mapped[CatalogComponente] = relationship()
     updated_by: Mapped[User | None] = relationship()

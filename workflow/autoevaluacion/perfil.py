@@ -18,6 +18,7 @@ from datetime import datetime
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from workflow.autoevaluacion.evidence import files_by_componente
 from workflow.autoevaluacion.models import Priorizacion
 from workflow.autoevaluacion.ratings import valoraciones
 from workflow.autoevaluacion.team import editable_area_ids
@@ -50,6 +51,12 @@ class Rated:
     componente_id: int = 0
     evidence: str = ""
     comments: str = ""
+    # The names of the files attached to the valoración: evidence as much as the text is.
+    files: tuple[str, ...] = ()
+
+    @property
+    def has_evidence(self) -> bool:
+        return bool(self.evidence.strip()) or bool(self.files)
 
 
 @dataclass(frozen=True)
@@ -223,6 +230,8 @@ def rated_items(session: Session, ruta: Ruta) -> list[Rated]:
     if catalog is None:
         return []
     rows = valoraciones(session, ruta)
+    files = {componente_id: tuple(item.display_name for item in found)
+             for componente_id, found in files_by_componente(session, ruta).items()}
     items = []
     for area in catalog.areas:
         for proceso in area.procesos:
@@ -231,7 +240,8 @@ def rated_items(session: Session, ruta: Ruta) -> list[Rated]:
                 items.append(Rated(area.code, area.name, proceso.code, proceso.name,
                                    componente.code, componente.name,
                                    row.level if row else None, componente.id,
-                                   row.evidence if row else "", row.comments if row else ""))
+                                   row.evidence if row else "", row.comments if row else "",
+                                   files.get(componente.id, ())))
     return items
 
 

@@ -3,14 +3,17 @@
 Every componente of the Ruta's pinned catalog gets a level 1–4 with its evidence; a proceso
 is saved all or nothing. ``missing_items`` says exactly what keeps the autoevaluación from
 being sent (the ``self_assessment_complete`` guard of ``actions``, which locks the Ruta so
-no save lands between that check and the state change).
+no save lands between that check and the state change). A componente's evidence is its text
+or at least one attached file: either one counts wherever evidence is required.
+Each valoración has a version; the proceso form carries them, and a save drawn before someone
+else saved a componente of the same proceso is refused whole (``StaleEdit``).
 ``overview`` gathers what the autoevaluación pages show. Services flush, never commit; bad
 input raises ``InvalidInput`` before anything is written.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -31,7 +34,8 @@ from workflow.autoevaluacion.team import (
 )
 from workflow.catalogo.catalog import Rules, rules_of
 from workflow.catalogo.models import LEVELS, Catalog, CatalogArea, CatalogComponente, CatalogProceso
-from workflow.errors import Forbidden, InvalidInput, NotFound
+from workflow.errors import Forbidden, InvalidInput, NotFound, StaleEdit
+from workflow.evidencias.models import EvidenceFile
 from workflow.models import Ruta, User, utcnow
 
 # --- valoración ---------------------------------------------------------------------------
@@ -44,6 +48,8 @@ class RatingInput:
     level: str = ""
     evidence: str = ""
     comments: str = ""
+    # The valoración's version when the form was drawn (0: there was none); None: not carried.
+    version: int | None = None
 
 
 @dataclass(frozen=True)
@@ -55,6 +61,19 @@ class SaveResult:
 
 def level_field(componente_id: int) -> str:
     return f"nivel-{componente_id}"
+
+
+def componentes_with_files(session: Session, ruta: Ruta) -> set[int]:
+    """The componentes of ``ruta`` whose valoración has at least one attached file."""
+    return set(session.scalars(
+        select(Valoracion.componente_id).join(EvidenceFile,
+                                              EvidenceFile.valoracion_id == Valoracion.id)
+        .where(Valoracion.ruta_id == ruta.id).distinct()))
+
+
+def has_evidence(row: Valoracion | None, with_files: Collection[int]) -> bool:
+    """Evidence is a written text or an attached file; either is enough."""
+    return row is not None and (bool(row.evidence.strip()) or row.componente_id in with_files)
 
 
 def get_proceso(session: Session, ruta: Ruta, proceso_id: int) -> CatalogProceso:
@@ -86,14 +105,24 @@ def _parse_level(raw: str) -> int | None | str:
     return level if level in LEVELS else text
 
 
+def _blank(row: Valoracion | None) -> bool:
+    """A row with nothing typed in it: made by attaching a file to an unrated componente.
+    A form drawn before it existed overwrites nothing by saving over it."""
+    return row is not None and row.level is None and not row.evidence and not row.comments
+
+
 def save_proceso(session: Session, ruta: Ruta, proceso: CatalogProceso,
                  entries: Mapping[int, RatingInput], *, actor: User,
-                 now: datetime | None = None) -> SaveResult:
+                 now: datetime | None = None, files_coming: Collection[int] = ()
+                 ) -> SaveResult:
     """Save the valoraciones of one proceso, all or nothing. Flushes.
 
     Refuses componentes that do not exist, belong to another catalog version or to another
     proceso, levels outside 1–4, texts over the limit, an área not assigned to the actor,
-    and any change once the autoevaluación was sent.
+    and any change once the autoevaluación was sent. A form drawn before someone else saved
+    any componente of this proceso (an entry's ``version`` differs from the row's) raises
+    ``StaleEdit`` and saves nothing. A changed row's version goes up by one.
+    ``files_coming``: componentes that get a file in the same save (they count as evidenced).
     """
     if proceso.area.catalog_id != getattr(ruta, "catalog_id", None):
         raise NotFound("Ese proceso no es del instrumento de esta Ruta.")
@@ -136,9 +165,19 @@ def save_proceso(session: Session, ruta: Ruta, proceso: CatalogProceso,
         raise InvalidInput(errors)
 
     rules = rules_of(session, ruta)
+    # Read as committed (the Ruta is locked by ``require_editable``): a row this session
+    # loaded earlier must not hide someone else's save.
     existing = {valoracion.componente_id: valoracion for valoracion in session.scalars(
         select(Valoracion).where(Valoracion.ruta_id == ruta.id,
-                                 Valoracion.componente_id.in_([c.id for c, *_ in accepted])))}
+                                 Valoracion.componente_id.in_([c.id for c in
+                                                               proceso.componentes]))
+        .execution_options(populate_existing=True))}
+    for componente_id, given in entries.items():
+        row = existing.get(componente_id)
+        if given.version is not None and given.version != (row.version if row else 0) \
+                and not (given.version == 0 and _blank(row)):
+            raise StaleEdit(f"la valoración de «{proceso.name}»")
+    evidenced = componentes_with_files(session, ruta) | set(files_coming)
     moment = now or utcnow()
     saved = 0
     missing: list[CatalogComponente] = []
@@ -150,13 +189,15 @@ def save_proceso(session: Session, ruta: Ruta, proceso: CatalogProceso,
             row = Valoracion(ruta_id=ruta.id, componente_id=componente.id)
             session.add(row)
         elif (row.level, row.evidence, row.comments) == (level, evidence, comments):
-            if rules.needs_evidence(level) and not evidence:
+            if rules.needs_evidence(level) and not evidence and componente.id not in evidenced:
                 missing.append(componente)
             continue
+        else:
+            row.version += 1
         row.level, row.evidence, row.comments = level, evidence, comments
         row.updated_at, row.updated_by_id = moment, actor.id
         saved += 1
-        if rules.needs_evidence(level) and not evidence:
+        if rules.needs_evidence(level) and not evidence and componente.id not in evidenced:
             missing.append(componente)
     session.flush()
     return SaveResult(saved=saved, missing_evidence=missing)
@@ -225,6 +266,7 @@ def missing_items(session: Session, ruta: Ruta) -> list[Missing]:
                              + join_phrases(gaps) + ".", "identity"))
     found += [Missing(message, "team") for message in team_gaps(team(session, ruta), rules)]
     rated = valoraciones(session, ruta)
+    with_files = componentes_with_files(session, ruta)
     for area in catalog.areas:
         for proceso in area.procesos:
             unrated = [c for c in proceso.componentes
@@ -240,7 +282,7 @@ def missing_items(session: Session, ruta: Ruta) -> list[Missing]:
             for componente in proceso.componentes:
                 row = rated.get(componente.id)
                 if row is not None and rules.needs_evidence(row.level) \
-                        and not row.evidence.strip():
+                        and not has_evidence(row, with_files):
                     found.append(Missing(
                         f"{componente.code} {componente.name}: valorado en {row.level}, le "
                         "falta la evidencia.", "evidence", area.code, proceso.id))

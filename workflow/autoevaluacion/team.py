@@ -5,13 +5,19 @@ them (and the identity, with the direccionamiento estratégico). Content is edit
 the Ruta is in ``borrador`` (also after a return to the autoevaluación); the rector forms the
 equipo de gestión, and members are invited by e-mail. Services flush, never commit; bad input
 raises ``InvalidInput`` before anything is written.
+
+A member has a version (editing their áreas from a stale form raises ``StaleEdit``). Removing
+one returns a ``RemovedMember`` (what they had) that ``restore_member`` puts back, with the
+same áreas, within ``UNDO_WINDOW``; a removal that would undo a gate already passed (the team
+of an autoevaluación already sent) is refused (``removal_effects`` says what goes with it).
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, field
-from datetime import datetime
+from dataclasses import asdict, dataclass, field
+from datetime import datetime, timedelta
+from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -30,7 +36,7 @@ from workflow.catalogo.models import Catalog, CatalogArea
 from workflow.cuentas import accounts, tokens
 from workflow.cuentas.accounts import EMAIL_PATTERN, normalize_email
 from workflow.cuentas.models import TokenPurpose
-from workflow.errors import Forbidden, InvalidInput, NotEditable, NotFound
+from workflow.errors import Forbidden, InvalidInput, NotEditable, NotFound, require_version
 from workflow.models import Ruta, User, utcnow
 from workflow.roles import Role
 from workflow.states import State
@@ -371,29 +377,154 @@ def _invite(session: Session, ruta: Ruta, member: TeamMember, *, actor: User) ->
         })
 
 
+def member_what(member: TeamMember) -> str:
+    """How a StaleEdit names a member."""
+    return f"el integrante «{member.name}»"
+
+
+def _lock_member(session: Session, member: TeamMember) -> None:
+    """Lock the member's row and read it as committed, so the version compared is current."""
+    session.refresh(member, with_for_update=True)
+
+
 def set_member_areas(session: Session, ruta: Ruta, member: TeamMember,
-                     area_ids: Sequence[str | int], *, actor: User) -> TeamMember:
-    """Replace the áreas assigned to ``member``. Flushes."""
+                     area_ids: Sequence[str | int], *, actor: User,
+                     expected_version: int | None = None) -> TeamMember:
+    """Replace the áreas assigned to ``member``; their version goes up when they change.
+    Flushes. ``StaleEdit`` when ``expected_version`` is not the member's version."""
     _require_team_manager(ruta, actor)
     if member.ruta_id != ruta.id:
         raise NotFound("No encontramos ese integrante del equipo.")
+    _lock_member(session, member)
+    require_version(member.version, expected_version, member_what(member))
     errors: dict[str, list[str]] = {}
     areas = _areas_from_ids(ruta, area_ids, errors)
     if errors:
         raise InvalidInput(errors)
-    member.areas = areas
+    if [area.id for area in member.areas] != [area.id for area in areas]:
+        member.areas = areas
+        member.version += 1
     session.flush()
     return member
 
 
-def remove_member(session: Session, ruta: Ruta, member: TeamMember, *, actor: User) -> None:
-    """Take ``member`` off the team. What they rated stays, with their name on it."""
+# How long «Deshacer» can put a removed member back.
+UNDO_WINDOW = timedelta(minutes=15)
+
+
+@dataclass(frozen=True)
+class RemovalEffects:
+    """What removing a member takes with it, as the confirmation page says it."""
+
+    areas: list[str]
+    # They sign in with an ``equipo`` account that will no longer edit anything here.
+    loses_access: bool
+    # Requirements for sending the autoevaluación the team would stop meeting.
+    new_gaps: list[str]
+    # Why the removal is refused (None: it is allowed).
+    refused: str | None
+
+
+def removal_effects(session: Session, ruta: Ruta, member: TeamMember) -> RemovalEffects:
+    rules = rules_of(session, ruta)
+    members = team(session, ruta)
+    before = team_gaps(members, rules)
+    after = team_gaps([other for other in members if other.id != member.id], rules)
+    new_gaps = [gap for gap in after if gap not in before] if after != before else []
+    refused = None
+    if new_gaps and ruta.state is not State.BORRADOR:
+        refused = (f"No se puede quitar a {member.name}: la autoevaluación ya se envió con este "
+                   "equipo y, sin esta persona, el equipo dejaría de cumplir lo que se exige "
+                   "para enviarla. Agregue primero a quien lo reemplace.")
+    return RemovalEffects(areas=[area.name for area in member.areas],
+                          loses_access=member.user_id is not None and bool(member.areas),
+                          new_gaps=new_gaps, refused=refused)
+
+
+@dataclass(frozen=True)
+class RemovedMember:
+    """What a removal took away: enough to put the member back as they were."""
+
+    ruta_id: int
+    name: str
+    email: str
+    estamento: str
+    user_id: int | None
+    area_ids: tuple[int, ...]
+    created_at: str
+    removed_at: str
+
+    def to_dict(self) -> dict[str, Any]:
+        return {**asdict(self), "area_ids": list(self.area_ids)}
+
+    @classmethod
+    def from_dict(cls, data: Any) -> RemovedMember | None:
+        """From what ``to_dict`` gave (kept in the person's session); None if it is not."""
+        try:
+            return cls(ruta_id=int(data["ruta_id"]), name=str(data["name"]),
+                       email=str(data["email"]), estamento=str(data["estamento"]),
+                       user_id=None if data["user_id"] is None else int(data["user_id"]),
+                       area_ids=tuple(int(item) for item in data["area_ids"]),
+                       created_at=str(data["created_at"]), removed_at=str(data["removed_at"]))
+        except (KeyError, TypeError, ValueError):
+            return None
+
+    def undoable(self, now: datetime) -> bool:
+        return now <= datetime.fromisoformat(self.removed_at) + UNDO_WINDOW
+
+
+def remove_member(session: Session, ruta: Ruta, member: TeamMember, *, actor: User,
+                  expected_version: int | None = None,
+                  now: datetime | None = None) -> RemovedMember:
+    """Take ``member`` off the team. What they rated stays, with their name on it. Flushes.
+
+    Refused (``NotEditable``) when the team would stop meeting a gate already passed
+    (``removal_effects``); ``StaleEdit`` when the member changed since the confirmation was
+    drawn. Returns what ``restore_member`` needs to put them back."""
     _require_team_manager(ruta, actor)
     if member.ruta_id != ruta.id:
         raise NotFound("No encontramos ese integrante del equipo.")
+    _lock_member(session, member)
+    require_version(member.version, expected_version, member_what(member))
+    effects = removal_effects(session, ruta, member)
+    if effects.refused:
+        raise NotEditable(effects.refused)
+    removed = RemovedMember(
+        ruta_id=ruta.id, name=member.name, email=member.email,
+        estamento=member.estamento.value, user_id=member.user_id,
+        area_ids=tuple(area.id for area in member.areas),
+        created_at=member.created_at.isoformat(), removed_at=(now or utcnow()).isoformat())
     member.areas = []
     session.delete(member)
     session.flush()
+    return removed
+
+
+def restore_member(session: Session, ruta: Ruta, removed: RemovedMember, *, actor: User,
+                   now: datetime | None = None) -> TeamMember:
+    """Put a removed member back with the same áreas (no new invitation). Flushes.
+
+    Refused once ``UNDO_WINDOW`` has passed, or when someone with that e-mail is on the
+    team again."""
+    _require_team_manager(ruta, actor)
+    if removed.ruta_id != ruta.id:
+        raise NotFound("No encontramos ese integrante del equipo.")
+    if not removed.undoable(now or utcnow()):
+        raise NotEditable(f"Ya pasó el tiempo para deshacer la salida de {removed.name}: "
+                          "agréguelo de nuevo con el formulario del equipo.")
+    if session.scalar(select(TeamMember.id).where(TeamMember.ruta_id == ruta.id,
+                                                  TeamMember.email == removed.email)):
+        raise NotEditable(f"{removed.name} ya está de nuevo en el equipo.")
+    account = session.get(User, removed.user_id) if removed.user_id else None
+    by_id = {area.id: area for area in ruta.catalog.areas}  # type: ignore[attr-defined]
+    member = TeamMember(ruta_id=ruta.id, name=removed.name, email=removed.email,
+                        estamento=Estamento(removed.estamento), user=account,
+                        created_at=datetime.fromisoformat(removed.created_at),
+                        areas=sorted((by_id[area_id] for area_id in removed.area_ids
+                                      if area_id in by_id), key=lambda area: area.position))
+    session.add(member)
+    session.flush()
+    return member
 
 
 def get_member(session: Session, ruta: Ruta, member_id: int) -> TeamMember:
