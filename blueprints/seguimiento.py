@@ -43,7 +43,14 @@ from blueprints.access import (
 from blueprints.access import commit_or_conflict as _commit
 from blueprints.access import current_actor as _actor
 from blueprints.access import ruta_in_scope as _ruta
-from blueprints.evidencias import commit_upload, limits, posted_file, storage, upload_limits
+from blueprints.evidencias import (
+    commit_upload,
+    form_upload_limits,
+    limits,
+    posted_file,
+    storage,
+    upload_limits,
+)
 from ruta.db import db_session
 from workflow import form_tokens, observations
 from workflow.errors import GuardFailed, InvalidInput
@@ -208,7 +215,7 @@ def _chosen_note(uploads: list[Upload]) -> dict[str, list[str]]:
 
 
 @bp.post("/rutas/<int:ruta_id>/seguimiento/informes/<int:report_id>/guardar")
-@upload_limits
+@form_upload_limits
 @roles_required(*SCHOOL_EDITORS)
 def save(ruta_id: int, report_id: int) -> Response | tuple[str, int]:
     """Save the report's values and attach the chosen files in one submit (multipart).

@@ -4,14 +4,14 @@ with the person's values kept), not a silent overwrite.
 Existing evaluations start at version 1.
 
 Revision ID: 0017
-Revises: 0014
+Revises: 0016
 """
 
 import sqlalchemy as sa
 from alembic import op
 
 revision = '0017'
-down_revision = '0014'
+down_revision = '0016'
 branch_labels = None
 depends_on = None
 
