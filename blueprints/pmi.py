@@ -26,6 +26,8 @@ from flask import (
 from blueprints.access import (
     ALL_ROLES,
     FORM_LIMIT,
+    Conflict,
+    conflict_between,
     form_int,
     posted_form,
     required_form_id,
@@ -35,15 +37,15 @@ from blueprints.access import commit_or_conflict as _commit
 from blueprints.access import current_actor as _actor
 from blueprints.access import ruta_in_scope as _ruta
 from ruta.db import db_session
-from workflow import observations, services
-from workflow.errors import GuardFailed, InvalidInput
+from workflow import form_tokens, observations, services
+from workflow.errors import GuardFailed, InvalidInput, StaleEdit
 from workflow.models import Ruta
 from workflow.pmi import actions as pmi_actions
 from workflow.pmi import checks as pmi_checks
 from workflow.pmi import criteria as pmi_criteria
+from workflow.pmi import deletions, review
 from workflow.pmi import fuentes as pmi_fuentes
 from workflow.pmi import plan as pmi
-from workflow.pmi import review
 from workflow.pmi import rubric as rubrics
 from workflow.pmi import versions as pmi_versions
 from workflow.pmi.models import (
@@ -113,7 +115,9 @@ def _plan_context(ruta: Ruta) -> dict[str, Any]:
             "Trayectoria": Trayectoria, "years": pmi.years_of(ruta),
             "CRITERION_LABELS": CRITERION_LABELS, "Severity": pmi_checks.Severity,
             "may_submit": Trigger.FORMULAR_PMI in services.available_actions(_actor(), ruta),
-            "unanswered": review.unanswered(database, ruta)}
+            "unanswered": review.unanswered(database, ruta),
+            "general_version": pmi.general_version(database, ruta),
+            "undoable": deletions.undoable(database, ruta)}
 
 
 @bp.get("/rutas/<int:ruta_id>/pmi")
@@ -127,16 +131,36 @@ def index(ruta_id: int) -> str:
 def general(ruta_id: int) -> Response | tuple[str, int]:
     ruta = _ruta(ruta_id)
     database = db_session()
+    posted = posted_form(lists=MULTIPLE)
     try:
-        pmi.save_general(database, ruta, posted_form(lists=MULTIPLE), actor=_actor())
+        pmi.save_general(database, ruta, posted, actor=_actor(),
+                         expected_version=form_int(request.form.get("version")))
     except InvalidInput as invalid:
         database.rollback()
-        return render_template("pmi/index.html", errors=invalid.errors,
-                               posted=posted_form(lists=MULTIPLE),
+        return render_template("pmi/index.html", errors=invalid.errors, posted=posted,
                                **_plan_context(ruta)), 422
+    except StaleEdit as stale:
+        database.rollback()
+        database.expire_all()
+        context = _plan_context(ruta)
+        saved = _general_values(context["plan"].general)
+        return render_template(
+            "pmi/index.html", errors={}, posted={**posted, "version": str(
+                pmi.general_version(database, ruta))}, stale_message=stale.message,
+            conflict=conflict_between(posted, saved), **context), 409
     _commit()
     flash("Guardado: presupuesto y divulgación del plan.", "success")
     return redirect(url_for("pmi.index", ruta_id=ruta.id, _anchor="general"))
+
+
+def _general_values(general: Any) -> dict[str, Any]:
+    """The «general» form's fields as saved (empty while never saved)."""
+    if general is None:
+        return {"presupuesto": "", "divulgacion": "", "divulgacion_fecha": ""}
+    return {"presupuesto": "" if general.presupuesto is None else str(general.presupuesto),
+            "divulgacion": general.divulgacion,
+            "divulgacion_fecha": (general.divulgacion_fecha.isoformat()
+                                  if general.divulgacion_fecha else "")}
 
 
 def _element_values(kind: str, element: Any) -> dict[str, Any]:
@@ -169,12 +193,14 @@ def _element_values(kind: str, element: Any) -> dict[str, Any]:
 
 
 def _render_element(ruta: Ruta, kind: str, element: Any, values: dict[str, Any],
-                    errors: dict[str, list[str]]) -> str:
+                    errors: dict[str, list[str]], **extra: Any) -> str:
     database = db_session()
     plan = pmi.load_plan(database, ruta)
     return render_template(
         "pmi/element.html", ruta=ruta, kind=kind, element=element, values=values,
         errors=errors, plan=plan, label=pmi.KIND_LABELS[kind],
+        version=values.get("version", element.version if element is not None else ""),
+        **{"conflict": None, "gone": None, **extra},
         oportunidades=plan.content["autoevaluacion"]["oportunidades"],
         fortalezas=plan.content["autoevaluacion"]["fortalezas"],
         metas=[(meta, plan.labels[f"meta:{meta.id}"]) for objetivo in plan.objetivos
@@ -204,7 +230,11 @@ def element(ruta_id: int) -> Response | str | tuple[str, int]:
         if request.method == "GET":
             return redirect(url_for("pmi.index", ruta_id=ruta.id))
         raise InvalidInput({"tipo": ["Elija qué elemento del PMI quiere guardar."]})
-    stored = pmi.get_element(database, ruta, kind, element_id) if element_id else None
+    if request.method == "POST" and element_id is not None \
+            and pmi.find_element(database, kind, element_id) is None:
+        stored = None  # deleted since the form was drawn: the service says so (409)
+    else:
+        stored = pmi.get_element(database, ruta, kind, element_id) if element_id else None
     if request.method == "GET":
         if not pmi.can_edit(database, ruta, _actor()):
             flash("El PMI no se puede modificar ahora: solo se formula con la autoevaluación "
@@ -217,16 +247,101 @@ def element(ruta_id: int) -> Response | str | tuple[str, int]:
             values["componente_id"] = source.get("componente", "")
         return _render_element(ruta, kind, stored, values, {})
     form = posted_form(lists=MULTIPLE)
+    token = str(form.get(form_tokens.FIELD, ""))
     try:
-        saved = pmi.save_element(database, ruta, kind, element_id, form, actor=_actor())
+        if element_id is None:
+            result = pmi.create_element(database, ruta, kind, form, actor=_actor(), token=token)
+        else:
+            result = pmi.Saved(kind, pmi.save_element(
+                database, ruta, kind, element_id, form, actor=_actor(),
+                expected_version=form_int(request.form.get("version"))))
     except InvalidInput as invalid:
         database.rollback()
         return _render_element(ruta, kind, stored, form, invalid.errors), 422
+    except pmi.ElementGone as gone:
+        database.rollback()
+        # Drawn as a new element: «Guardar» creates it again with the person's values.
+        values = {name: value for name, value in form.items()
+                  if name not in ("elemento_id", "version", form_tokens.FIELD)}
+        return _render_element(ruta, kind, None, values, {}, gone=gone.message), 409
+    except StaleEdit:
+        database.rollback()
+        database.expire_all()
+        current = pmi.get_element(database, ruta, kind, element_id)
+        return _render_element(ruta, kind, current, {**form, "version": current.version}, {},
+                               conflict=_conflict(ruta, kind, form, current)), 409
     _commit()
+    if result.element is None:
+        flash("Ya estaba guardado: este formulario se había enviado antes.", "success")
+        return redirect(url_for("pmi.index", ruta_id=ruta.id))
+    saved = result.element
     content = pmi.plan_content(database, ruta)
     label = pmi.element_labels(content).get(f"{kind}:{saved.id}", pmi.KIND_LABELS[kind])
-    flash(f"Guardado: {label}.", "success")
+    flash(f"Ya estaba guardado: {label}. No se creó otro." if result.again
+          else f"Guardado: {label}.", "success")
     return redirect(url_for("pmi.index", ruta_id=ruta.id, _anchor=f"{kind}-{saved.id}"))
+
+
+# Fields of the saved element that the form does not edit (never «changed» in a conflict).
+NOT_IN_FORM = frozenset({"id", "ruta_id", "created_at", "version", "tipo"})
+
+
+def _conflict(ruta: Ruta, kind: str, posted: dict[str, Any], current: Any) -> Conflict:
+    """What is saved now beside what the person posted, in words the form's labels use."""
+    saved = {name: value for name, value in _element_values(kind, current).items()
+             if name not in NOT_IN_FORM}
+    found = conflict_between(posted, saved)
+    return Conflict(saved={name: _shown(ruta, name, value) for name, value in saved.items()},
+                    changed=found.changed)
+
+
+def _shown(ruta: Ruta, name: str, value: Any) -> Any:
+    """A saved value as the person reads it in the form (labels, not ids or codes)."""
+    database = db_session()
+    labels = pmi.load_plan(database, ruta).labels
+    if name in ("objetivo_id", "meta_id") and value != "":
+        return labels.get(f"{name.removesuffix('_id')}:{value}", value)
+    if name == "hallazgos":
+        return ", ".join(labels.get(f"hallazgo:{item}", str(item)) for item in value)
+    if name in ("componentes", "componente_id"):
+        codes = {str(c.id): f"{c.code} {c.name}" for c in _componentes(ruta)}
+        items = value if isinstance(value, list) else [value]
+        return ", ".join(codes.get(str(item), str(item)) for item in items if item != "")
+    if name == "trayectorias":
+        return ", ".join(Trayectoria(item).label for item in value)
+    if name == "binario":
+        return "Sí" if value else "No"
+    choices = {"tipo_meta": META_TIPO_LABELS, "valor_unidad": {
+        item: item.label for item in ValorUnidad}, "comparacion": COMPARACION_LABELS,
+        "tipo_indicador": {item: item.label for item in IndicadorTipo}}
+    if name in choices:
+        return next((label for item, label in choices[name].items() if item.value == value),
+                    value)
+    if name == "fuente":
+        options = dict((option.code, option.label)
+                       for option in pmi_fuentes.options_for_ruta(database, ruta))
+        return options.get(value, value)
+    return value
+
+
+@bp.get("/rutas/<int:ruta_id>/pmi/eliminar")
+@roles_required(*SCHOOL_EDITORS)
+def confirm_delete(ruta_id: int) -> Response | str:
+    """What deleting an element takes with it, with «Sí, eliminar» and «Cancelar»."""
+    ruta = _ruta(ruta_id)
+    database = db_session()
+    kind = request.args.get("tipo", "")
+    element_id = form_int(request.args.get("elemento_id"))
+    if kind not in pmi.ELEMENT_KINDS or element_id is None:
+        return redirect(url_for("pmi.index", ruta_id=ruta.id))
+    if not pmi.can_edit(database, ruta, _actor()):
+        flash("El PMI no se puede modificar ahora: solo se formula con la autoevaluación "
+              "enviada, por el rector o la rectora y el equipo de gestión.", "error")
+        return redirect(url_for("pmi.index", ruta_id=ruta.id))
+    found = deletions.preview(database, ruta, kind, element_id)
+    return render_template("pmi/confirm_delete.html", ruta=ruta, preview=found,
+                           cancel=url_for("pmi.index", ruta_id=ruta.id,
+                                          _anchor=f"{kind}-{element_id}"))
 
 
 @bp.post("/rutas/<int:ruta_id>/pmi/eliminar")
@@ -237,10 +352,29 @@ def delete(ruta_id: int) -> Response:
     if kind not in pmi.ELEMENT_KINDS:
         raise InvalidInput({"tipo": ["Elija qué elemento del PMI quiere eliminar."]})
     element_id = required_form_id("elemento_id", "Elija qué elemento del PMI quiere eliminar.")
-    label = pmi.delete_element(db_session(), ruta, kind, element_id, actor=_actor())
+    done = deletions.delete_element(db_session(), ruta, kind, element_id, actor=_actor())
     _commit()
-    flash(f"Eliminado: {label}.", "success")
-    return redirect(url_for("pmi.index", ruta_id=ruta.id))
+    if done.again:
+        flash(f"Ya estaba eliminado: {done.deletion.label}.", "success")
+    else:
+        what = done.deletion.summary.removeprefix("Se eliminan ").removeprefix("Se elimina ")
+        minutes = int(deletions.UNDO_WINDOW.total_seconds() // 60)
+        flash(f"Eliminado: {what} Puede deshacerlo con «Deshacer», en esta página, durante "
+              f"{minutes} minutos.", "success")
+    return redirect(url_for("pmi.index", ruta_id=ruta.id, _anchor="deshacer"))
+
+
+@bp.post("/rutas/<int:ruta_id>/pmi/deshacer")
+@roles_required(*SCHOOL_EDITORS)
+def undo_delete(ruta_id: int) -> Response:
+    ruta = _ruta(ruta_id)
+    deletion_id = required_form_id("eliminacion", "Elija qué eliminación quiere deshacer.")
+    restored = deletions.undo(db_session(), ruta, deletion_id, actor=_actor())
+    _commit()
+    flash(f"Restaurado: {restored.label}, con todo lo que se había eliminado con él.",
+          "success")
+    return redirect(url_for("pmi.index", ruta_id=ruta.id,
+                            _anchor=f"{restored.kind}-{restored.element_id}"))
 
 
 # --- versions and printing ----------------------------------------------------------------
