@@ -24,7 +24,7 @@ from datetime import date, datetime, timedelta
 from enum import Enum as PyEnum
 from typing import Any
 
-from sqlalchemy import Table, and_, func, insert, or_, select
+from sqlalchemy import Date, DateTime, Enum, Table, and_, func, insert, or_, select
 from sqlalchemy.orm import Session
 
 from workflow.errors import NotEditable, NotFound
@@ -57,8 +57,8 @@ LINK_TABLES: tuple[Table, ...] = (objetivo_componentes, objetivo_hallazgos, hall
 DEPENDENT_LABELS = {
     "follow_up_lines": "avances de actividades en informes de seguimiento",
     "follow_up_indicator_values": "valores de indicadores en informes de seguimiento",
-    "pmi_meta_results": "resultados de metas en la evaluación final",
-    "pmi_indicator_results": "resultados de indicadores en la evaluación final",
+    "final_meta_results": "resultados de metas en la evaluación final",
+    "final_indicator_results": "resultados de indicadores en la evaluación final",
 }
 # Spanish names with their article and plural, for «what goes».
 NOUNS = {"objetivo": ("el objetivo", "objetivo", "objetivos"),
@@ -116,16 +116,14 @@ def _encode(value: Any) -> Any:
 def _decode(table: Table, name: str, value: Any) -> Any:
     if value is None:
         return None
-    try:
-        python_type = table.c[name].type.python_type
-    except NotImplementedError:
-        return value
-    if python_type is datetime:
+    column_type = table.c[name].type
+    stored = getattr(column_type, "impl", column_type)  # a TypeDecorator wraps its storage
+    if isinstance(stored, DateTime):
         return datetime.fromisoformat(value)
-    if python_type is date:
+    if isinstance(stored, Date):
         return date.fromisoformat(value)
-    if isinstance(python_type, type) and issubclass(python_type, PyEnum):
-        return python_type(value)
+    if isinstance(column_type, Enum) and column_type.enum_class is not None:
+        return column_type.enum_class(value)
     return value
 
 
@@ -203,7 +201,9 @@ def _join(items: list[str]) -> str:
 
 def _short(text: str, limit: int = 80) -> str:
     text = " ".join(text.split())
-    return text if len(text) <= limit else text[:limit - 1].rstrip() + "…"
+    if len(text) <= limit:
+        return text
+    return text[:limit].rsplit(" ", 1)[0].rstrip(",;:.") + "…"
 
 
 def _describe(session: Session, ruta: Ruta, tree: Subtree) -> tuple[str, str]:
