@@ -7,11 +7,13 @@ from datetime import timedelta
 from typing import Any
 
 import pytest
+from flask import Flask
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from demo.pmi import fill_demo_pmi
 from tests.conftest import Factory
+from tests.core.test_race import run_together
 from workflow import form_tokens
 from workflow.cierre.models import MetaResult
 from workflow.cierre.models import Verdict as FinalVerdict
@@ -310,3 +312,29 @@ def test_undo_refused_once_the_plan_was_sent(db: Session, make: Factory) -> None
     assert deletions.undoable(db, ruta) == []
     with pytest.raises(NotEditable):
         deletions.undo(db, ruta, done.deletion.id, actor=rector)
+
+
+@pytest.mark.postgres
+def test_two_saves_of_one_version_at_once_one_wins(backend: str, app: Flask, db: Session,
+                                                   make: Factory) -> None:
+    if backend != "postgresql":
+        pytest.skip("races need PostgreSQL: SQLite serializes writers and hides them")
+    ruta, rector = a_plan(db, make)
+    actividad = first(db, Actividad)
+    factory = app.extensions["ruta_db"].session_factory
+
+    def save(responsable: str) -> str:
+        with factory() as session:
+            mine = session.get(Ruta, ruta.id)
+            pmi.save_element(session, mine, "actividad", actividad.id,
+                             form_of(actividad, responsable=responsable),
+                             actor=session.get(User, rector.id), expected_version=1)
+            session.commit()
+            return responsable
+
+    results = run_together(lambda: save("Rectoría"), lambda: save("Coordinación"))
+
+    assert sorted(type(result).__name__ for result in results) == ["StaleEdit", "str"]
+    winner = next(result for result in results if isinstance(result, str))
+    db.expire_all()
+    assert (first(db, Actividad).responsable, first(db, Actividad).version) == (winner, 2)
