@@ -240,11 +240,21 @@ def element(ruta_id: int) -> Response | str | tuple[str, int]:
             flash("El PMI no se puede modificar ahora: solo se formula con la autoevaluación "
                   "enviada, por el rector o la rectora y el equipo de gestión.", "error")
             return redirect(url_for("pmi.index", ruta_id=ruta.id))
+        if stored is None and not form_tokens.TOKEN_PATTERN.fullmatch(
+                request.args.get("token", "")):
+            # The new form's one-time token goes in its address: Back re-fetches the page
+            # (never stored) with the same token, the browser puts the typed values back,
+            # and «Guardar» again finds the element the first post created.
+            return redirect(url_for("pmi.element", ruta_id=ruta.id,
+                                    **{**request.args.to_dict(),
+                                       "token": form_tokens.new_token()}))
         values = _element_values(kind, stored)
         if stored is None and source.get("padre"):
             values[{"meta": "objetivo_id"}.get(kind, "meta_id")] = source.get("padre", "")
         if stored is None and source.get("componente"):
             values["componente_id"] = source.get("componente", "")
+        if stored is None:
+            values[form_tokens.FIELD] = request.args.get("token", "")
         return _render_element(ruta, kind, stored, values, {})
     form = posted_form(lists=MULTIPLE)
     token = str(form.get(form_tokens.FIELD, ""))

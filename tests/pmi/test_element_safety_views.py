@@ -164,7 +164,8 @@ def test_new_element_posted_twice_creates_one(app: Flask, db: Session, make: Fac
                                               web: WebClient) -> None:
     ruta, rector = school_ruta(db, make)
     web.login(rector.email)
-    token = TOKEN.search(page(web.get(f"/rutas/{ruta.id}/pmi/elemento?tipo=hallazgo")))
+    token = TOKEN.search(page(web.get(f"/rutas/{ruta.id}/pmi/elemento?tipo=hallazgo",
+                                      follow_redirects=True)))
     assert token is not None
     form = {"tipo": "hallazgo", "form_token": token.group(1), "fuente": "interna",
             "area": "Ciencias naturales", "grado": "9.°",
@@ -207,7 +208,8 @@ def test_new_element_posted_twice_at_once_creates_one(
         browser = web_factory()
         browser.login(rector.email)
         browsers.append(browser)
-    token = TOKEN.search(page(browsers[0].get(f"/rutas/{ruta.id}/pmi/elemento?tipo=hallazgo")))
+    token = TOKEN.search(page(browsers[0].get(f"/rutas/{ruta.id}/pmi/elemento?tipo=hallazgo",
+                                              follow_redirects=True)))
     assert token is not None
     form = {"tipo": "hallazgo", "form_token": token.group(1), "fuente": "interna",
             "area": "Inglés", "descripcion": "El nivel de inglés de 11.° está bajo el municipal."}
@@ -284,3 +286,21 @@ def test_deshacer_twice_says_it_was_restored(app: Flask, db: Session, make: Fact
     assert again.status_code == 409
     assert "Meta 1.1 ya se había restaurado" in page(again)
     assert count(db, Meta) == 2
+
+
+def test_new_element_form_keeps_its_token_in_the_address(app: Flask, db: Session,
+                                                         make: Factory, web: WebClient) -> None:
+    ruta, rector = school_ruta(db, make)
+    meta_id = db.scalar(select(Meta.id).order_by(Meta.id))
+    web.login(rector.email)
+
+    drawn = web.get(f"/rutas/{ruta.id}/pmi/elemento?tipo=actividad&padre={meta_id}")
+    address = drawn.headers["Location"]
+    token = re.search(r"token=([A-Za-z0-9_-]+)", address)
+    assert drawn.status_code == 302 and token is not None
+    assert f"padre={meta_id}" in address
+
+    # Back re-fetches the same address: the same token, so a second «Guardar» creates nothing.
+    for _ in range(2):
+        html = page(web.get(address))
+        assert f'name="form_token" value="{token.group(1)}"' in html
