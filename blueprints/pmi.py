@@ -334,11 +334,8 @@ def _shown(ruta: Ruta, name: str, value: Any) -> Any:
     return value
 
 
-@bp.get("/rutas/<int:ruta_id>/pmi/eliminar")
-@roles_required(*SCHOOL_EDITORS)
-def confirm_delete(ruta_id: int) -> Response | str:
+def _confirm_delete(ruta: Ruta) -> Response | str:
     """What deleting an element takes with it, with «Sí, eliminar» and «Cancelar»."""
-    ruta = _ruta(ruta_id)
     database = db_session()
     kind = request.args.get("tipo", "")
     element_id = form_int(request.args.get("elemento_id"))
@@ -354,10 +351,13 @@ def confirm_delete(ruta_id: int) -> Response | str:
                                           _anchor=f"{kind}-{element_id}"))
 
 
-@bp.post("/rutas/<int:ruta_id>/pmi/eliminar")
+@bp.route("/rutas/<int:ruta_id>/pmi/eliminar", methods=["GET", "POST"])
 @roles_required(*SCHOOL_EDITORS)
-def delete(ruta_id: int) -> Response:
+def delete(ruta_id: int) -> Response | str:
+    """GET: the confirmation page (no JavaScript needed); POST: «Sí, eliminar»."""
     ruta = _ruta(ruta_id)
+    if request.method == "GET":
+        return _confirm_delete(ruta)
     kind = request.form.get("tipo", "")
     if kind not in pmi.ELEMENT_KINDS:
         raise InvalidInput({"tipo": ["Elija qué elemento del PMI quiere eliminar."]})
