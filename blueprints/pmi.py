@@ -10,6 +10,7 @@ are looked up within the Ruta, so another Ruta's element is never found.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any
 
 from flask import (
@@ -139,14 +140,14 @@ def general(ruta_id: int) -> Response | tuple[str, int]:
         database.rollback()
         return render_template("pmi/index.html", errors=invalid.errors, posted=posted,
                                **_plan_context(ruta)), 422
-    except StaleEdit as stale:
+    except StaleEdit:
         database.rollback()
         database.expire_all()
         context = _plan_context(ruta)
         saved = _general_values(context["plan"].general)
         return render_template(
             "pmi/index.html", errors={}, posted={**posted, "version": str(
-                pmi.general_version(database, ruta))}, stale_message=stale.message,
+                pmi.general_version(database, ruta))},
             conflict=conflict_between(posted, saved), **context), 409
     _commit()
     flash("Guardado: presupuesto y divulgación del plan.", "success")
@@ -301,37 +302,50 @@ def _conflict(ruta: Ruta, kind: str, posted: dict[str, Any], current: Any) -> Co
     saved = {name: value for name, value in _element_values(kind, current).items()
              if name not in NOT_IN_FORM}
     found = conflict_between(posted, saved)
-    return Conflict(saved={name: _shown(ruta, name, value) for name, value in saved.items()},
+    database = db_session()
+    words = _Words(pmi.load_plan(database, ruta).labels,
+                   {str(c.id): f"{c.code} {c.name}" for c in _componentes(ruta)},
+                   dict((option.code, option.label)
+                        for option in pmi_fuentes.options_for_ruta(database, ruta)))
+    return Conflict(saved={name: words.shown(name, value) for name, value in saved.items()},
                     changed=found.changed)
 
 
-def _shown(ruta: Ruta, name: str, value: Any) -> Any:
-    """A saved value as the person reads it in the form (labels, not ids or codes)."""
-    database = db_session()
-    labels = pmi.load_plan(database, ruta).labels
-    if name in ("objetivo_id", "meta_id") and value != "":
-        return labels.get(f"{name.removesuffix('_id')}:{value}", value)
-    if name == "hallazgos":
-        return ", ".join(labels.get(f"hallazgo:{item}", str(item)) for item in value)
-    if name in ("componentes", "componente_id"):
-        codes = {str(c.id): f"{c.code} {c.name}" for c in _componentes(ruta)}
-        items = value if isinstance(value, list) else [value]
-        return ", ".join(codes.get(str(item), str(item)) for item in items if item != "")
-    if name == "trayectorias":
-        return ", ".join(Trayectoria(item).label for item in value)
-    if name == "binario":
-        return "Sí" if value else "No"
-    choices = {"tipo_meta": META_TIPO_LABELS, "valor_unidad": {
-        item: item.label for item in ValorUnidad}, "comparacion": COMPARACION_LABELS,
-        "tipo_indicador": {item: item.label for item in IndicadorTipo}}
-    if name in choices:
-        return next((label for item, label in choices[name].items() if item.value == value),
-                    value)
-    if name == "fuente":
-        options = dict((option.code, option.label)
-                       for option in pmi_fuentes.options_for_ruta(database, ruta))
-        return options.get(value, value)
-    return value
+# The choices of the element forms' selects, value → label.
+CHOICE_LABELS: dict[str, dict[str, str]] = {
+    "tipo_meta": {item.value: label for item, label in META_TIPO_LABELS.items()},
+    "valor_unidad": {item.value: item.label for item in ValorUnidad},
+    "comparacion": {item.value: label for item, label in COMPARACION_LABELS.items()},
+    "tipo_indicador": {item.value: item.label for item in IndicadorTipo},
+}
+
+
+@dataclass(frozen=True)
+class _Words:
+    """Saved values as the person reads them in the form: labels, not ids or codes."""
+
+    labels: dict[str, str]
+    componentes: dict[str, str]
+    fuentes: dict[str, str]
+
+    def shown(self, name: str, value: Any) -> Any:
+        if name in ("objetivo_id", "meta_id") and value != "":
+            return self.labels.get(f"{name.removesuffix('_id')}:{value}", value)
+        if name == "hallazgos":
+            return ", ".join(self.labels.get(f"hallazgo:{item}", str(item)) for item in value)
+        if name in ("componentes", "componente_id"):
+            items = value if isinstance(value, list) else [value]
+            return ", ".join(self.componentes.get(str(item), str(item))
+                             for item in items if item != "")
+        if name == "trayectorias":
+            return ", ".join(Trayectoria(item).label for item in value)
+        if name == "binario":
+            return "Sí" if value else "No"
+        if name in CHOICE_LABELS:
+            return CHOICE_LABELS[name].get(value, value)
+        if name == "fuente":
+            return self.fuentes.get(value, value)
+        return value
 
 
 def _confirm_delete(ruta: Ruta) -> Response | str:

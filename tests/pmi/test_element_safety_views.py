@@ -128,7 +128,8 @@ def test_element_deleted_meanwhile_keeps_the_values_in_a_new_form(
 
     html = page(response)
     assert response.status_code == 409
-    assert "Otra persona eliminó esta actividad mientras usted lo editaba." in html
+    assert "Otra persona eliminó esta actividad después de que usted abrió este formulario." \
+        in html
     assert "Lo que escribí." in html
     assert 'name="elemento_id"' not in html and 'name="form_token"' in html
     assert "Guardar como elemento nuevo" in html

@@ -111,9 +111,9 @@ class ElementGone(NotFound):
     status = 409
 
     def __init__(self, what: str) -> None:
-        super().__init__(f"Otra persona eliminó {what} mientras usted lo editaba. Sus valores "
-                         "siguen en el formulario, sin guardar: puede copiarlos, o guardarlos "
-                         "como un elemento nuevo.")
+        super().__init__(f"Otra persona eliminó {what} después de que usted abrió este "
+                         "formulario. Sus valores siguen aquí, sin guardar: puede copiarlos o "
+                         "guardarlos como un elemento nuevo.")
 
 
 def find_element(session: Session, kind: str, element_id: int) -> Any:
