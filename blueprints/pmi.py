@@ -39,7 +39,7 @@ from blueprints.access import current_actor as _actor
 from blueprints.access import ruta_in_scope as _ruta
 from ruta.db import db_session
 from workflow import form_tokens, observations, services
-from workflow.errors import GuardFailed, InvalidInput, StaleEdit
+from workflow.errors import GuardFailed, InvalidInput, StaleEdit, StaleRuta
 from workflow.models import Ruta
 from workflow.pmi import actions as pmi_actions
 from workflow.pmi import checks as pmi_checks
@@ -549,6 +549,13 @@ def decide(ruta_id: int) -> Response | tuple[str, int]:
         return render_template("pmi/review.html", **_review_context(
             ruta, posted=posted, error_message=refused.message,
             reasons=refused.reasons)), 422
+    except StaleRuta as stale:
+        # Someone moved the Ruta meanwhile: the page shows where it is now, with the rubric
+        # the revisor typed still in the form (when a decision is still possible).
+        database.rollback()
+        database.expire_all()
+        return render_template("pmi/review.html", **_review_context(
+            ruta, posted=posted, error_message=stale.message, reasons=[])), 409
     _commit()
     past = (Trigger.APROBAR if decision == "aprobar" else Trigger.DEVOLVER).past_tense
     flash(f"Listo: {past[0].lower()}{past[1:]}. La Ruta quedó en «{ruta.state.label}».",
@@ -556,23 +563,45 @@ def decide(ruta_id: int) -> Response | tuple[str, int]:
     return redirect(url_for("rutas.detail", ruta_id=ruta.id))
 
 
+# What the decision form holds besides its buttons: carried across the other posts of the
+# review page so a rubric being typed is never lost.
+DECISION_FIELDS = ("observaciones", "destino", "nueva-elemento", "nueva-criterio",
+                   "nueva-texto")
+
+
+def _decision_posted(form: Any) -> dict[str, str]:
+    """The decision form's fields as posted (empty when it was not posted along)."""
+    carried = rubrics.posted_values(rubrics.from_form(form))
+    carried.update({name: str(form.get(name, ""))[:FORM_LIMIT] for name in DECISION_FIELDS
+                    if name in form})
+    return carried if any(value for value in carried.values()) else {}
+
+
 @bp.post("/rutas/<int:ruta_id>/pmi/observaciones")
 @roles_required(Role.REVISOR)
 def add_observation(ruta_id: int) -> Response | tuple[str, int]:
+    """Add an itemized observation. On the review page its fields belong to the decision
+    form (its button posts here with ``formaction``), so the rubric typed so far comes along
+    and is shown again, with the observation added, instead of being lost in a redirect."""
     ruta = _ruta(ruta_id)
     database = db_session()
     form = posted_form(lists=MULTIPLE)
+    carried = _decision_posted(request.form)
     try:
-        review.add_observation(database, ruta, reviewer=_actor(),
-                               element=str(form.get("elemento", "")),
-                               criterion=str(form.get("criterio", "")),
-                               text=str(form.get("texto", "")))
+        row = review.add_observation_once(
+            database, ruta, reviewer=_actor(), element=str(form.get("elemento", "")),
+            criterion=str(form.get("criterio", "")), text=str(form.get("texto", "")),
+            token=str(form.get(form_tokens.FIELD, "")))
     except InvalidInput as invalid:
         database.rollback()
         return render_template("pmi/review.html", **_review_context(
             ruta, errors=invalid.errors, posted=form)), 422
     _commit()
-    flash("Observación agregada. Se envía a la institución cuando devuelva el plan.", "success")
+    flash("Observación agregada. Se envía a la institución cuando devuelva el plan."
+          if row is not None else "Ya estaba agregada: no se agregó otra vez.", "success")
+    if carried:
+        # Rendered, not redirected: the rubric lives only in this form until the decision.
+        return render_template("pmi/review.html", **_review_context(ruta, posted=carried))
     return redirect(url_for("pmi.review_page", ruta_id=ruta.id, _anchor="observaciones"))
 
 
