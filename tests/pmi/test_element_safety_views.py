@@ -305,3 +305,24 @@ def test_new_element_form_keeps_its_token_in_the_address(app: Flask, db: Session
     for _ in range(2):
         html = page(web.get(address))
         assert f'name="form_token" value="{token.group(1)}"' in html
+
+
+def test_confirmation_page_refuses_when_later_records_depend_on_it(
+        app: Flask, db: Session, make: Factory, web: WebClient) -> None:
+    from workflow.cierre.models import MetaResult
+    from workflow.cierre.models import Verdict as FinalVerdict
+
+    ruta, rector = school_ruta(db, make)
+    meta = db.scalars(select(Meta).order_by(Meta.id)).first()
+    db.add(MetaResult(ruta_id=ruta.id, meta_id=meta.id, verdict=FinalVerdict.ALCANZADA))
+    db.commit()
+    web.login(rector.email)
+
+    html = page(web.get(f"/rutas/{ruta.id}/pmi/eliminar?tipo=meta&elemento_id={meta.id}"))
+    refused = web.post(f"/rutas/{ruta.id}/pmi/eliminar", {"tipo": "meta",
+                                                          "elemento_id": str(meta.id)})
+
+    assert "No se puede eliminar Meta 1.1" in html and "Sí, eliminar" not in html
+    assert "1 resultados de metas en la evaluación final" in html
+    assert refused.status_code == 409
+    assert count(db, Meta) == 2

@@ -256,8 +256,8 @@ def preview(session: Session, ruta: Ruta, kind: str, element_id: int) -> Preview
 
 @dataclass(frozen=True)
 class Deleted:
-    """What ``delete_element`` did: the kept record (for «Deshacer»), or None when the
-    element was already gone by an earlier deletion (a second «Sí, eliminar»)."""
+    """What ``delete_element`` did: the kept record (for «Deshacer»); ``again`` when the
+    element was already gone by that earlier deletion (a second «Sí, eliminar»)."""
 
     deletion: PmiDeletion
     again: bool = False
