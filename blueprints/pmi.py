@@ -10,7 +10,6 @@ are looked up within the Ruta, so another Ruta's element is never found.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import Any
 
 from flask import (
@@ -45,6 +44,7 @@ from workflow.pmi import actions as pmi_actions
 from workflow.pmi import checks as pmi_checks
 from workflow.pmi import criteria as pmi_criteria
 from workflow.pmi import deletions, review
+from workflow.pmi import forms as pmi_forms
 from workflow.pmi import fuentes as pmi_fuentes
 from workflow.pmi import plan as pmi
 from workflow.pmi import rubric as rubrics
@@ -144,7 +144,7 @@ def general(ruta_id: int) -> Response | tuple[str, int]:
         database.rollback()
         database.expire_all()
         context = _plan_context(ruta)
-        saved = _general_values(context["plan"].general)
+        saved = pmi_forms.general_values(context["plan"].general)
         return render_template(
             "pmi/index.html", errors={}, posted={**posted, "version": str(
                 pmi.general_version(database, ruta))},
@@ -152,45 +152,6 @@ def general(ruta_id: int) -> Response | tuple[str, int]:
     _commit()
     flash("Guardado: presupuesto y divulgación del plan.", "success")
     return redirect(url_for("pmi.index", ruta_id=ruta.id, _anchor="general"))
-
-
-def _general_values(general: Any) -> dict[str, Any]:
-    """The «general» form's fields as saved (empty while never saved)."""
-    if general is None:
-        return {"presupuesto": "", "divulgacion": "", "divulgacion_fecha": ""}
-    return {"presupuesto": "" if general.presupuesto is None else str(general.presupuesto),
-            "divulgacion": general.divulgacion,
-            "divulgacion_fecha": (general.divulgacion_fecha.isoformat()
-                                  if general.divulgacion_fecha else "")}
-
-
-def _element_values(kind: str, element: Any) -> dict[str, Any]:
-    """What the form shows for a stored element."""
-    if element is None:
-        return {}
-    values: dict[str, Any] = {}
-    for column in element.__table__.columns:
-        value = getattr(element, column.name)
-        values[column.name] = value.value if hasattr(value, "value") else value
-    if kind in ("objetivo", "hallazgo"):
-        values["componentes"] = [str(c.id) for c in element.componentes]
-    if kind == "objetivo":
-        values["hallazgos"] = [str(h.id) for h in element.hallazgos]
-    if kind in ("meta", "indicador"):
-        values[f"tipo_{kind}"] = element.tipo.value
-    if kind == "indicador":
-        values["binario"] = "1" if element.binario else ""
-        values.update({f"meta_{year}": target
-                       for year, target in element.metas_anuales.items()})
-    for name in ("cantidad", "linea_base", *values):
-        if isinstance(values.get(name), float):
-            values[name] = f"{values[name]:g}".replace(".", ",")
-    for name in ("fecha_limite", "fecha_inicio", "fecha_fin"):
-        if values.get(name) is not None:
-            values[name] = values[name].isoformat()
-    if kind == "actividad":
-        values["trayectorias"] = list(element.trayectorias)
-    return {name: ("" if value is None else value) for name, value in values.items()}
 
 
 def _render_element(ruta: Ruta, kind: str, element: Any, values: dict[str, Any],
@@ -249,7 +210,7 @@ def element(ruta_id: int) -> Response | str | tuple[str, int]:
             return redirect(url_for("pmi.element", ruta_id=ruta.id,
                                     **{**request.args.to_dict(),
                                        "token": form_tokens.new_token()}))
-        values = _element_values(kind, stored)
+        values = pmi_forms.element_values(kind, stored)
         if stored is None and source.get("padre"):
             values[{"meta": "objetivo_id"}.get(kind, "meta_id")] = source.get("padre", "")
         if stored is None and source.get("componente"):
@@ -293,59 +254,18 @@ def element(ruta_id: int) -> Response | str | tuple[str, int]:
     return redirect(url_for("pmi.index", ruta_id=ruta.id, _anchor=f"{kind}-{saved.id}"))
 
 
-# Fields of the saved element that the form does not edit (never «changed» in a conflict).
-NOT_IN_FORM = frozenset({"id", "ruta_id", "created_at", "version", "tipo"})
-
-
 def _conflict(ruta: Ruta, kind: str, posted: dict[str, Any], current: Any) -> Conflict:
     """What is saved now beside what the person posted, in words the form's labels use."""
-    saved = {name: value for name, value in _element_values(kind, current).items()
-             if name not in NOT_IN_FORM}
+    saved = {name: value for name, value in pmi_forms.element_values(kind, current).items()
+             if name not in pmi_forms.NOT_IN_FORM}
     found = conflict_between(posted, saved)
     database = db_session()
-    words = _Words(pmi.load_plan(database, ruta).labels,
+    words = pmi_forms.SavedWords(pmi.load_plan(database, ruta).labels,
                    {str(c.id): f"{c.code} {c.name}" for c in _componentes(ruta)},
                    dict((option.code, option.label)
                         for option in pmi_fuentes.options_for_ruta(database, ruta)))
     return Conflict(saved={name: words.shown(name, value) for name, value in saved.items()},
                     changed=found.changed)
-
-
-# The choices of the element forms' selects, value → label.
-CHOICE_LABELS: dict[str, dict[str, str]] = {
-    "tipo_meta": {item.value: label for item, label in META_TIPO_LABELS.items()},
-    "valor_unidad": {item.value: item.label for item in ValorUnidad},
-    "comparacion": {item.value: label for item, label in COMPARACION_LABELS.items()},
-    "tipo_indicador": {item.value: item.label for item in IndicadorTipo},
-}
-
-
-@dataclass(frozen=True)
-class _Words:
-    """Saved values as the person reads them in the form: labels, not ids or codes."""
-
-    labels: dict[str, str]
-    componentes: dict[str, str]
-    fuentes: dict[str, str]
-
-    def shown(self, name: str, value: Any) -> Any:
-        if name in ("objetivo_id", "meta_id") and value != "":
-            return self.labels.get(f"{name.removesuffix('_id')}:{value}", value)
-        if name == "hallazgos":
-            return ", ".join(self.labels.get(f"hallazgo:{item}", str(item)) for item in value)
-        if name in ("componentes", "componente_id"):
-            items = value if isinstance(value, list) else [value]
-            return ", ".join(self.componentes.get(str(item), str(item))
-                             for item in items if item != "")
-        if name == "trayectorias":
-            return ", ".join(Trayectoria(item).label for item in value)
-        if name == "binario":
-            return "Sí" if value else "No"
-        if name in CHOICE_LABELS:
-            return CHOICE_LABELS[name].get(value, value)
-        if name == "fuente":
-            return self.fuentes.get(value, value)
-        return value
 
 
 def _confirm_delete(ruta: Ruta) -> Response | str:
@@ -563,20 +483,6 @@ def decide(ruta_id: int) -> Response | tuple[str, int]:
     return redirect(url_for("rutas.detail", ruta_id=ruta.id))
 
 
-# What the decision form holds besides its buttons: carried across the other posts of the
-# review page so a rubric being typed is never lost.
-DECISION_FIELDS = ("observaciones", "destino", "nueva-elemento", "nueva-criterio",
-                   "nueva-texto")
-
-
-def _decision_posted(form: Any) -> dict[str, str]:
-    """The decision form's fields as posted (empty when it was not posted along)."""
-    carried = rubrics.posted_values(rubrics.from_form(form))
-    carried.update({name: str(form.get(name, ""))[:FORM_LIMIT] for name in DECISION_FIELDS
-                    if name in form})
-    return carried if any(value for value in carried.values()) else {}
-
-
 @bp.post("/rutas/<int:ruta_id>/pmi/observaciones")
 @roles_required(Role.REVISOR)
 def add_observation(ruta_id: int) -> Response | tuple[str, int]:
@@ -586,7 +492,7 @@ def add_observation(ruta_id: int) -> Response | tuple[str, int]:
     ruta = _ruta(ruta_id)
     database = db_session()
     form = posted_form(lists=MULTIPLE)
-    carried = _decision_posted(request.form)
+    carried = rubrics.decision_values(request.form, limit=FORM_LIMIT)
     try:
         row = review.add_observation_once(
             database, ruta, reviewer=_actor(), element=str(form.get("elemento", "")),
