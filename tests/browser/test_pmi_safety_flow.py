@@ -1,5 +1,6 @@
 """A rector's PMI work is never lost, in a real Chromium: two tabs on one actividad, the back
-button and a double click on «Guardar», and «Eliminar» with its confirmation and «Deshacer».
+button and a double click on «Guardar», and «Eliminar» with its confirmation and «Deshacer»;
+nor a revisor's rubric when they add an observation before deciding.
 
 Every page touched (the element form, the 409 page, the confirmation page, the plan) is
 checked with axe-core while the Content-Security-Policy stays enforced.
@@ -21,6 +22,7 @@ from workflow.pmi.models import Actividad, Hallazgo, Objetivo
 from workflow.states import State
 
 from .conftest import Browsing, World
+from .test_rubric_flow import in_review, judge, judge_all_cumple
 
 pytestmark = pytest.mark.browser
 
@@ -193,3 +195,30 @@ def test_eliminar_an_objetivo_confirms_then_deshacer_restores_it(browsing: Brows
     expect(rector.locator("#deshacer")).to_have_count(0)
     browsing.check_accessibility(rector)
     assert content(world, ruta_id) == before
+
+
+def test_rubric_typed_survives_adding_an_observation(browsing: Browsing, world: World) -> None:
+    ruta_id = in_review(world)
+    reviewer = browsing.new_page()
+    browsing.login(reviewer, world.reviewer_email)
+    reviewer.goto(f"/rutas/{ruta_id}/pmi/revision")
+    judge_all_cumple(reviewer)
+    judge(reviewer, 3, "No cumple", "La meta 1.1 no tiene unidad de medida.")
+
+    # Then an itemized observation, from the box above the rubric.
+    reviewer.get_by_label("Criterio de la Circular 0488", exact=True).select_option("3")
+    reviewer.get_by_label("Observación", exact=True).fill("Indique la unidad de la meta 1.1.")
+    reviewer.get_by_role("button", name="Agregar la observación").click()
+
+    expect(reviewer.locator(".flashes .flash")).to_have_text(
+        "Observación agregada. Se envía a la institución cuando devuelva el plan.")
+    expect(reviewer.locator("#observaciones")).to_contain_text(
+        "Indique la unidad de la meta 1.1.")
+    expect(reviewer.locator("#rubrica-3-veredicto").get_by_label("No cumple", exact=True)
+           ).to_be_checked()
+    expect(reviewer.locator("#rubrica-1-veredicto").get_by_label("Cumple", exact=True)
+           ).to_be_checked()
+    expect(reviewer.locator("#rubrica-3-nota")).to_have_value(
+        "La meta 1.1 no tiene unidad de medida.")
+    expect(reviewer.get_by_label("Observación", exact=True)).to_have_value("")
+    browsing.check_accessibility(reviewer)
