@@ -326,3 +326,19 @@ def test_confirmation_page_refuses_when_later_records_depend_on_it(
     assert "1 resultados de metas en la evaluación final" in html
     assert refused.status_code == 409
     assert count(db, Meta) == 2
+
+
+def test_general_refused_shows_the_error_summary_linked_to_the_field(
+        app: Flask, db: Session, make: Factory, web: WebClient) -> None:
+    ruta, rector = school_ruta(db, make)
+    web.login(rector.email)
+    web.get(f"/rutas/{ruta.id}/pmi")
+
+    response = web.post(f"/rutas/{ruta.id}/pmi/general", {
+        "version": "1", "presupuesto": "mucho", "divulgacion": "Lo que escribí."})
+
+    html = page(response)
+    assert response.status_code == 422
+    assert html.index('class="error-summary"') < html.index('class="page-head"')
+    assert re.search(r'<a href="#presupuesto">El presupuesto debe ser un valor en pesos', html)
+    assert ">Lo que escribí.</textarea>" in html
