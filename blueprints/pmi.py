@@ -26,6 +26,8 @@ from flask import (
 from blueprints.access import (
     ALL_ROLES,
     FORM_LIMIT,
+    Conflict,
+    conflict_between,
     form_int,
     posted_form,
     required_form_id,
@@ -35,15 +37,16 @@ from blueprints.access import commit_or_conflict as _commit
 from blueprints.access import current_actor as _actor
 from blueprints.access import ruta_in_scope as _ruta
 from ruta.db import db_session
-from workflow import observations, services
-from workflow.errors import GuardFailed, InvalidInput
+from workflow import form_tokens, observations, services
+from workflow.errors import GuardFailed, InvalidInput, StaleEdit, StaleRuta
 from workflow.models import Ruta
 from workflow.pmi import actions as pmi_actions
 from workflow.pmi import checks as pmi_checks
 from workflow.pmi import criteria as pmi_criteria
+from workflow.pmi import deletions, review
+from workflow.pmi import forms as pmi_forms
 from workflow.pmi import fuentes as pmi_fuentes
 from workflow.pmi import plan as pmi
-from workflow.pmi import review
 from workflow.pmi import rubric as rubrics
 from workflow.pmi import versions as pmi_versions
 from workflow.pmi.models import (
@@ -114,7 +117,9 @@ def _plan_context(ruta: Ruta) -> dict[str, Any]:
             "Trayectoria": Trayectoria, "years": pmi.years_of(ruta),
             "CRITERION_LABELS": CRITERION_LABELS, "Severity": pmi_checks.Severity,
             "may_submit": Trigger.FORMULAR_PMI in services.available_actions(_actor(), ruta),
-            "unanswered": review.unanswered(database, ruta)}
+            "unanswered": review.unanswered(database, ruta),
+            "general_version": pmi.general_version(database, ruta),
+            "undoable": deletions.undoable(database, ruta)}
 
 
 @bp.get("/rutas/<int:ruta_id>/pmi")
@@ -128,54 +133,37 @@ def index(ruta_id: int) -> str:
 def general(ruta_id: int) -> Response | tuple[str, int]:
     ruta = _ruta(ruta_id)
     database = db_session()
+    posted = posted_form(lists=MULTIPLE)
     try:
-        pmi.save_general(database, ruta, posted_form(lists=MULTIPLE), actor=_actor())
+        pmi.save_general(database, ruta, posted, actor=_actor(),
+                         expected_version=form_int(request.form.get("version")))
     except InvalidInput as invalid:
         database.rollback()
-        return render_template("pmi/index.html", errors=invalid.errors,
-                               posted=posted_form(lists=MULTIPLE),
+        return render_template("pmi/index.html", errors=invalid.errors, posted=posted,
                                **_plan_context(ruta)), 422
+    except StaleEdit:
+        database.rollback()
+        database.expire_all()
+        context = _plan_context(ruta)
+        saved = pmi_forms.general_values(context["plan"].general)
+        return render_template(
+            "pmi/index.html", errors={}, posted={**posted, "version": str(
+                pmi.general_version(database, ruta))},
+            conflict=conflict_between(posted, saved), **context), 409
     _commit()
     flash("Guardado: presupuesto y divulgación del plan.", "success")
     return redirect(url_for("pmi.index", ruta_id=ruta.id, _anchor="general"))
 
 
-def _element_values(kind: str, element: Any) -> dict[str, Any]:
-    """What the form shows for a stored element."""
-    if element is None:
-        return {}
-    values: dict[str, Any] = {}
-    for column in element.__table__.columns:
-        value = getattr(element, column.name)
-        values[column.name] = value.value if hasattr(value, "value") else value
-    if kind in ("objetivo", "hallazgo"):
-        values["componentes"] = [str(c.id) for c in element.componentes]
-    if kind == "objetivo":
-        values["hallazgos"] = [str(h.id) for h in element.hallazgos]
-    if kind in ("meta", "indicador"):
-        values[f"tipo_{kind}"] = element.tipo.value
-    if kind == "indicador":
-        values["binario"] = "1" if element.binario else ""
-        values.update({f"meta_{year}": target
-                       for year, target in element.metas_anuales.items()})
-    for name in ("cantidad", "linea_base", *values):
-        if isinstance(values.get(name), float):
-            values[name] = f"{values[name]:g}".replace(".", ",")
-    for name in ("fecha_limite", "fecha_inicio", "fecha_fin"):
-        if values.get(name) is not None:
-            values[name] = values[name].isoformat()
-    if kind == "actividad":
-        values["trayectorias"] = list(element.trayectorias)
-    return {name: ("" if value is None else value) for name, value in values.items()}
-
-
 def _render_element(ruta: Ruta, kind: str, element: Any, values: dict[str, Any],
-                    errors: dict[str, list[str]]) -> str:
+                    errors: dict[str, list[str]], **extra: Any) -> str:
     database = db_session()
     plan = pmi.load_plan(database, ruta)
     return render_template(
         "pmi/element.html", ruta=ruta, kind=kind, element=element, values=values,
         errors=errors, plan=plan, label=pmi.KIND_LABELS[kind],
+        version=values.get("version", element.version if element is not None else ""),
+        **{"conflict": None, "gone": None, **extra},
         oportunidades=plan.content["autoevaluacion"]["oportunidades"],
         fortalezas=plan.content["autoevaluacion"]["fortalezas"],
         metas=[(meta, plan.labels[f"meta:{meta.id}"]) for objetivo in plan.objetivos
@@ -205,43 +193,133 @@ def element(ruta_id: int) -> Response | str | tuple[str, int]:
         if request.method == "GET":
             return redirect(url_for("pmi.index", ruta_id=ruta.id))
         raise InvalidInput({"tipo": ["Elija qué elemento del PMI quiere guardar."]})
-    stored = pmi.get_element(database, ruta, kind, element_id) if element_id else None
+    if request.method == "POST" and element_id is not None \
+            and pmi.find_element(database, kind, element_id) is None:
+        stored = None  # deleted since the form was drawn: the service says so (409)
+    else:
+        stored = pmi.get_element(database, ruta, kind, element_id) if element_id else None
     if request.method == "GET":
         if not pmi.can_edit(database, ruta, _actor()):
             flash("El PMI no se puede modificar ahora: solo se formula con la autoevaluación "
                   "enviada, por el rector o la rectora y el equipo de gestión.", "error")
             return redirect(url_for("pmi.index", ruta_id=ruta.id))
-        values = _element_values(kind, stored)
+        if stored is None and not form_tokens.TOKEN_PATTERN.fullmatch(
+                request.args.get("token", "")):
+            # The new form's one-time token goes in its address: Back re-fetches the page
+            # (never stored) with the same token, the browser puts the typed values back,
+            # and «Guardar» again finds the element the first post created.
+            return redirect(url_for("pmi.element", ruta_id=ruta.id,
+                                    **{**request.args.to_dict(),
+                                       "token": form_tokens.new_token()}))
+        values = pmi_forms.element_values(kind, stored)
         if stored is None and source.get("padre"):
             values[{"meta": "objetivo_id"}.get(kind, "meta_id")] = source.get("padre", "")
         if stored is None and source.get("componente"):
             values["componente_id"] = source.get("componente", "")
+        if stored is None:
+            values[form_tokens.FIELD] = request.args.get("token", "")
         return _render_element(ruta, kind, stored, values, {})
     form = posted_form(lists=MULTIPLE)
+    token = str(form.get(form_tokens.FIELD, ""))
     try:
-        saved = pmi.save_element(database, ruta, kind, element_id, form, actor=_actor())
+        if element_id is None:
+            result = pmi.create_element(database, ruta, kind, form, actor=_actor(), token=token)
+        else:
+            result = pmi.Saved(kind, pmi.save_element(
+                database, ruta, kind, element_id, form, actor=_actor(),
+                expected_version=form_int(request.form.get("version"))))
     except InvalidInput as invalid:
         database.rollback()
         return _render_element(ruta, kind, stored, form, invalid.errors), 422
+    except pmi.ElementGone as gone:
+        database.rollback()
+        # Drawn as a new element: «Guardar» creates it again with the person's values.
+        values = {name: value for name, value in form.items()
+                  if name not in ("elemento_id", "version", form_tokens.FIELD)}
+        return _render_element(ruta, kind, None, values, {}, gone=gone.message), 409
+    except StaleEdit:
+        database.rollback()
+        database.expire_all()
+        current = pmi.get_element(database, ruta, kind, element_id)
+        return _render_element(ruta, kind, current, {**form, "version": current.version}, {},
+                               conflict=_conflict(ruta, kind, form, current)), 409
     _commit()
+    if result.element is None:
+        flash("Ya estaba guardado: este formulario se había enviado antes.", "success")
+        return redirect(url_for("pmi.index", ruta_id=ruta.id))
+    saved = result.element
     content = pmi.plan_content(database, ruta)
     label = pmi.element_labels(content).get(f"{kind}:{saved.id}", pmi.KIND_LABELS[kind])
-    flash(f"Guardado: {label}.", "success")
+    flash(f"Ya estaba guardado: {label}. No se creó otro." if result.again
+          else f"Guardado: {label}.", "success")
     return redirect(url_for("pmi.index", ruta_id=ruta.id, _anchor=f"{kind}-{saved.id}"))
 
 
-@bp.post("/rutas/<int:ruta_id>/pmi/eliminar")
+def _conflict(ruta: Ruta, kind: str, posted: dict[str, Any], current: Any) -> Conflict:
+    """What is saved now beside what the person posted, in words the form's labels use."""
+    saved = {name: value for name, value in pmi_forms.element_values(kind, current).items()
+             if name not in pmi_forms.NOT_IN_FORM}
+    found = conflict_between(posted, saved)
+    database = db_session()
+    words = pmi_forms.SavedWords(pmi.load_plan(database, ruta).labels,
+                   {str(c.id): f"{c.code} {c.name}" for c in _componentes(ruta)},
+                   dict((option.code, option.label)
+                        for option in pmi_fuentes.options_for_ruta(database, ruta)))
+    return Conflict(saved={name: words.shown(name, value) for name, value in saved.items()},
+                    changed=found.changed)
+
+
+def _confirm_delete(ruta: Ruta) -> Response | str:
+    """What deleting an element takes with it, with «Sí, eliminar» and «Cancelar»."""
+    database = db_session()
+    kind = request.args.get("tipo", "")
+    element_id = form_int(request.args.get("elemento_id"))
+    if kind not in pmi.ELEMENT_KINDS or element_id is None:
+        return redirect(url_for("pmi.index", ruta_id=ruta.id))
+    if not pmi.can_edit(database, ruta, _actor()):
+        flash("El PMI no se puede modificar ahora: solo se formula con la autoevaluación "
+              "enviada, por el rector o la rectora y el equipo de gestión.", "error")
+        return redirect(url_for("pmi.index", ruta_id=ruta.id))
+    found = deletions.preview(database, ruta, kind, element_id)
+    return render_template("pmi/confirm_delete.html", ruta=ruta, preview=found,
+                           cancel=url_for("pmi.index", ruta_id=ruta.id,
+                                          _anchor=f"{kind}-{element_id}"))
+
+
+@bp.route("/rutas/<int:ruta_id>/pmi/eliminar", methods=["GET", "POST"])
 @roles_required(*SCHOOL_EDITORS)
-def delete(ruta_id: int) -> Response:
+def delete(ruta_id: int) -> Response | str:
+    """GET: the confirmation page (no JavaScript needed); POST: «Sí, eliminar»."""
     ruta = _ruta(ruta_id)
+    if request.method == "GET":
+        return _confirm_delete(ruta)
     kind = request.form.get("tipo", "")
     if kind not in pmi.ELEMENT_KINDS:
         raise InvalidInput({"tipo": ["Elija qué elemento del PMI quiere eliminar."]})
     element_id = required_form_id("elemento_id", "Elija qué elemento del PMI quiere eliminar.")
-    label = pmi.delete_element(db_session(), ruta, kind, element_id, actor=_actor())
+    done = deletions.delete_element(db_session(), ruta, kind, element_id, actor=_actor())
     _commit()
-    flash(f"Eliminado: {label}.", "success")
-    return redirect(url_for("pmi.index", ruta_id=ruta.id))
+    if done.again:
+        flash(f"Ya estaba eliminado: {done.deletion.label}.", "success")
+    else:
+        what = done.deletion.summary.removeprefix("Se eliminan ").removeprefix("Se elimina ")
+        minutes = int(deletions.UNDO_WINDOW.total_seconds() // 60)
+        flash(f"Eliminado: {what} Puede deshacerlo con «Deshacer», en esta página, durante "
+              f"{minutes} minutos.", "success")
+    return redirect(url_for("pmi.index", ruta_id=ruta.id, _anchor="deshacer"))
+
+
+@bp.post("/rutas/<int:ruta_id>/pmi/deshacer")
+@roles_required(*SCHOOL_EDITORS)
+def undo_delete(ruta_id: int) -> Response:
+    ruta = _ruta(ruta_id)
+    deletion_id = required_form_id("eliminacion", "Elija qué eliminación quiere deshacer.")
+    restored = deletions.undo(db_session(), ruta, deletion_id, actor=_actor())
+    _commit()
+    flash(f"Restaurado: {restored.label}, con todo lo que se había eliminado con él.",
+          "success")
+    return redirect(url_for("pmi.index", ruta_id=ruta.id,
+                            _anchor=f"{restored.kind}-{restored.element_id}"))
 
 
 # --- versions and printing ----------------------------------------------------------------
@@ -392,6 +470,13 @@ def decide(ruta_id: int) -> Response | tuple[str, int]:
         return render_template("pmi/review.html", **_review_context(
             ruta, posted=posted, error_message=refused.message,
             reasons=refused.reasons)), 422
+    except StaleRuta as stale:
+        # Someone moved the Ruta meanwhile: the page shows where it is now, with the rubric
+        # the revisor typed still in the form (when a decision is still possible).
+        database.rollback()
+        database.expire_all()
+        return render_template("pmi/review.html", **_review_context(
+            ruta, posted=posted, error_message=stale.message, reasons=[])), 409
     _commit()
     past = (Trigger.APROBAR if decision == "aprobar" else Trigger.DEVOLVER).past_tense
     where = situation_of(database, ruta).label
@@ -403,20 +488,28 @@ def decide(ruta_id: int) -> Response | tuple[str, int]:
 @bp.post("/rutas/<int:ruta_id>/pmi/observaciones")
 @roles_required(Role.REVISOR)
 def add_observation(ruta_id: int) -> Response | tuple[str, int]:
+    """Add an itemized observation. On the review page its fields belong to the decision
+    form (its button posts here with ``formaction``), so the rubric typed so far comes along
+    and is shown again, with the observation added, instead of being lost in a redirect."""
     ruta = _ruta(ruta_id)
     database = db_session()
     form = posted_form(lists=MULTIPLE)
+    carried = rubrics.decision_values(request.form, limit=FORM_LIMIT)
     try:
-        review.add_observation(database, ruta, reviewer=_actor(),
-                               element=str(form.get("elemento", "")),
-                               criterion=str(form.get("criterio", "")),
-                               text=str(form.get("texto", "")))
+        row = review.add_observation_once(
+            database, ruta, reviewer=_actor(), element=str(form.get("elemento", "")),
+            criterion=str(form.get("criterio", "")), text=str(form.get("texto", "")),
+            token=str(form.get(form_tokens.FIELD, "")))
     except InvalidInput as invalid:
         database.rollback()
         return render_template("pmi/review.html", **_review_context(
             ruta, errors=invalid.errors, posted=form)), 422
     _commit()
-    flash("Observación agregada. Se envía a la institución cuando devuelva el plan.", "success")
+    flash("Observación agregada. Se envía a la institución cuando devuelva el plan."
+          if row is not None else "Ya estaba agregada: no se agregó otra vez.", "success")
+    if carried:
+        # Rendered, not redirected: the rubric lives only in this form until the decision.
+        return render_template("pmi/review.html", **_review_context(ruta, posted=carried))
     return redirect(url_for("pmi.review_page", ruta_id=ruta.id, _anchor="observaciones"))
 
 

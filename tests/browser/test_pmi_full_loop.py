@@ -136,7 +136,7 @@ def test_pmi_full_loop_formulate_return_answer_resubmit_approve(browsing: Browsi
     browsing.check_accessibility(rector)
     rector.get_by_label("Fuente (obligatorio)").select_option(label="Evaluación interna")
     rector.get_by_label("Área o competencia evaluada (obligatorio)").fill("Matemáticas")
-    rector.get_by_label("Grado", exact=True).fill("10.°")
+    rector.get_by_label("Grado (obligatorio)", exact=True).fill("10.°")
     rector.get_by_label("Año del resultado").fill("2023")
     rector.get_by_label("Valor del resultado").fill("22")
     rector.get_by_label("Unidad del valor").select_option(label="Porcentaje (0 a 100 %)")

@@ -36,7 +36,8 @@ def test_meta_form_refuses_a_type_that_contradicts_its_numbers_and_keeps_what_wa
     ruta, rector = school_ruta(db, make, complete=False)
     objetivo_id = db.scalar(select(Objetivo.id))
     web.login(rector.email)
-    form = web.get(f"/rutas/{ruta.id}/pmi/elemento?tipo=meta&padre={objetivo_id}")
+    form = web.get(f"/rutas/{ruta.id}/pmi/elemento?tipo=meta&padre={objetivo_id}",
+                   follow_redirects=True)
     assert '<option value="reducir_en">Reducir en (la cantidad es la reducción)</option>' \
         in page(form)
     response = web.post(f"/rutas/{ruta.id}/pmi/elemento", {
@@ -79,7 +80,7 @@ def test_hallazgo_form_records_data_and_the_plan_and_print_pages_show_it(
     ruta, rector = school_ruta(db, make, complete=False)
     componente = ruta.catalog.componentes[4]  # type: ignore[attr-defined]
     web.login(rector.email)
-    form = page(web.get(f"/rutas/{ruta.id}/pmi/elemento?tipo=hallazgo"))
+    form = page(web.get(f"/rutas/{ruta.id}/pmi/elemento?tipo=hallazgo", follow_redirects=True))
     assert '<option value="evaluar_para_avanzar">Evaluar para Avanzar</option>' in form
     assert '<option value="saber_7">Saber 7.°</option>' in form
     refused = web.post(f"/rutas/{ruta.id}/pmi/elemento", {
@@ -145,7 +146,8 @@ def test_administrador_extends_the_sources_and_schools_of_that_secretaria_use_th
 
     rector_web: WebClient = web_factory()  # type: ignore[operator]
     rector_web.login(rector.email)
-    form = page(rector_web.get(f"/rutas/{ruta.id}/pmi/elemento?tipo=hallazgo"))
+    form = page(rector_web.get(f"/rutas/{ruta.id}/pmi/elemento?tipo=hallazgo",
+                               follow_redirects=True))
     assert f'<option value="sec_{source.id}">Prueba municipal de lectura</option>' in form
     saved = rector_web.post(f"/rutas/{ruta.id}/pmi/elemento", {
         "tipo": "hallazgo", "fuente": f"sec_{source.id}", "area": "Lectura", "grado": "3.°",

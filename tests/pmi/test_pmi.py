@@ -17,6 +17,7 @@ from workflow.catalogo.catalog import rules_of
 from workflow.errors import Forbidden, GuardFailed, InvalidInput, NotEditable
 from workflow.models import Ruta, RutaTransition, User
 from workflow.pmi import actions as pmi_actions
+from workflow.pmi import deletions
 from workflow.pmi import plan as pmi
 from workflow.pmi.checks import check_ruta
 from workflow.pmi.models import (
@@ -152,8 +153,8 @@ def test_deleting_an_objetivo_takes_its_metas(db: Session, make: Factory) -> Non
     fill_demo_pmi(db, ruta, actor=rector)
     first = db.scalars(select(Objetivo).order_by(Objetivo.id)).first()
     assert first is not None
-    label = pmi.delete_element(db, ruta, "objetivo", first.id, actor=rector)
-    assert label == "Objetivo 1"
+    done = deletions.delete_element(db, ruta, "objetivo", first.id, actor=rector)
+    assert done.deletion.label == "Objetivo 1"
     assert (count(db, Objetivo), count(db, Meta), count(db, Indicador),
             count(db, Actividad)) == (1, 1, 1, 1)
 

@@ -11,8 +11,8 @@ from demo.pmi import fill_demo_pmi
 from tests.conftest import PASSING_RUBRIC, Factory
 from workflow.models import Ruta, User
 from workflow.pmi import actions as pmi_actions
+from workflow.pmi import deletions, review
 from workflow.pmi import plan as pmi
-from workflow.pmi import review
 from workflow.pmi.models import Actividad, Meta, PmiSnapshot
 from workflow.pmi.versions import ElementChange, FieldChange, diff, diff_snapshots, snapshots
 from workflow.roles import Role
@@ -90,7 +90,7 @@ def test_resubmission_adds_a_version_and_the_diff_names_each_change(db: Session,
         "componente_id": str(componente.id), "razon": "Se atiende en la siguiente Ruta."},
         actor=rector)
     deleted = db.scalars(select(Actividad).order_by(Actividad.id)).all()[1]
-    pmi.delete_element(db, ruta, "actividad", deleted.id, actor=rector)
+    deletions.delete_element(db, ruta, "actividad", deleted.id, actor=rector)
     pmi_actions.submit_pmi(db, ruta, actor=rector, expected_version=ruta.version)
 
     changes = diff_snapshots(db, ruta, 1, 2)

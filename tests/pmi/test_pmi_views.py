@@ -287,7 +287,10 @@ def test_deleting_an_element_while_formulating_takes_its_children(
     assert db.get(Meta, meta_id) is None
     assert db.scalar(select(func.count()).select_from(Indicador)
                      .where(Indicador.meta_id == meta_id)) == 0
-    assert "Eliminado: Meta 1.1." in page(web.get(f"/rutas/{ruta.id}/pmi"))
+    html = page(web.get(f"/rutas/{ruta.id}/pmi"))
+    # The flash says what went with it and offers «Deshacer» (tests/pmi/test_deletions.py).
+    assert "Eliminado: la meta «Meta 1.1: " in html
+    assert "Puede deshacerlo con «Deshacer»" in html
 
 
 # --- approval on the versions and print pages ---------------------------------------------

@@ -5,12 +5,17 @@ Spanish message per field; ``workflow.pmi.plan.save_element`` raises ``InvalidIn
 them before anything is written. Texts meant to be read must be sentences by the Ruta's rule
 set; a meta's and an indicador's numbers must agree (``coherence``); a hallazgo's source must
 be on the Secretaría's list (``fuentes``) and its values within their unit's range.
+
+The other way round, ``element_values`` and ``general_values`` are what a form shows for a
+stored element, and ``SavedWords`` says a saved value in the words of the form (beside a
+field after a conflict).
 """
 
 from __future__ import annotations
 
 import re
 from collections.abc import Mapping
+from dataclasses import dataclass
 from datetime import date
 from enum import Enum as PyEnum
 from typing import Any
@@ -24,7 +29,9 @@ from workflow.catalogo.models import CatalogComponente
 from workflow.models import Ruta
 from workflow.pmi import coherence, fuentes
 from workflow.pmi.models import (
+    COMPARACION_LABELS,
     MAX_SHORT,
+    META_TIPO_LABELS,
     Aplazamiento,
     Comparacion,
     Fuente,
@@ -340,3 +347,86 @@ def _aplazamiento(session: Session, parse: Parser) -> dict[str, Any]:
 
 PARSERS = {"hallazgo": _hallazgo, "objetivo": _objetivo, "meta": _meta,
            "indicador": _indicador, "actividad": _actividad, "aplazamiento": _aplazamiento}
+
+
+# --- what the forms show ------------------------------------------------------------------
+
+
+def general_values(general: Any) -> dict[str, Any]:
+    """The «general» form's fields as saved (empty while never saved)."""
+    if general is None:
+        return {"presupuesto": "", "divulgacion": "", "divulgacion_fecha": ""}
+    return {"presupuesto": "" if general.presupuesto is None else str(general.presupuesto),
+            "divulgacion": general.divulgacion,
+            "divulgacion_fecha": (general.divulgacion_fecha.isoformat()
+                                  if general.divulgacion_fecha else "")}
+
+
+def element_values(kind: str, element: Any) -> dict[str, Any]:
+    """What the form shows for a stored element."""
+    if element is None:
+        return {}
+    values: dict[str, Any] = {}
+    for column in element.__table__.columns:
+        value = getattr(element, column.name)
+        values[column.name] = value.value if hasattr(value, "value") else value
+    if kind in ("objetivo", "hallazgo"):
+        values["componentes"] = [str(c.id) for c in element.componentes]
+    if kind == "objetivo":
+        values["hallazgos"] = [str(h.id) for h in element.hallazgos]
+    if kind in ("meta", "indicador"):
+        values[f"tipo_{kind}"] = element.tipo.value
+    if kind == "indicador":
+        values["binario"] = "1" if element.binario else ""
+        values.update({f"meta_{year}": target
+                       for year, target in element.metas_anuales.items()})
+    for name in ("cantidad", "linea_base", *values):
+        if isinstance(values.get(name), float):
+            values[name] = f"{values[name]:g}".replace(".", ",")
+    for name in ("fecha_limite", "fecha_inicio", "fecha_fin"):
+        if values.get(name) is not None:
+            values[name] = values[name].isoformat()
+    if kind == "actividad":
+        values["trayectorias"] = list(element.trayectorias)
+    return {name: ("" if value is None else value) for name, value in values.items()}
+
+
+# Fields of the saved element that the form does not edit (never «changed» in a conflict).
+NOT_IN_FORM = frozenset({"id", "ruta_id", "created_at", "version", "tipo"})
+
+
+# The choices of the element forms' selects, value → label.
+CHOICE_LABELS: dict[str, dict[str, str]] = {
+    "tipo_meta": {item.value: label for item, label in META_TIPO_LABELS.items()},
+    "valor_unidad": {item.value: item.label for item in ValorUnidad},
+    "comparacion": {item.value: label for item, label in COMPARACION_LABELS.items()},
+    "tipo_indicador": {item.value: item.label for item in IndicadorTipo},
+}
+
+
+@dataclass(frozen=True)
+class SavedWords:
+    """Saved values as the person reads them in the form: labels, not ids or codes."""
+
+    labels: dict[str, str]
+    componentes: dict[str, str]
+    fuentes: dict[str, str]
+
+    def shown(self, name: str, value: Any) -> Any:
+        if name in ("objetivo_id", "meta_id") and value != "":
+            return self.labels.get(f"{name.removesuffix('_id')}:{value}", value)
+        if name == "hallazgos":
+            return ", ".join(self.labels.get(f"hallazgo:{item}", str(item)) for item in value)
+        if name in ("componentes", "componente_id"):
+            items = value if isinstance(value, list) else [value]
+            return ", ".join(self.componentes.get(str(item), str(item))
+                             for item in items if item != "")
+        if name == "trayectorias":
+            return ", ".join(Trayectoria(item).label for item in value)
+        if name == "binario":
+            return "Sí" if value else "No"
+        if name in CHOICE_LABELS:
+            return CHOICE_LABELS[name].get(value, value)
+        if name == "fuente":
+            return self.fuentes.get(value, value)
+        return value

@@ -233,6 +233,8 @@ class PmiPlan(Base):
     divulgacion_fecha: Mapped[date | None] = mapped_column(Date)
     updated_at: Mapped[datetime] = mapped_column(default=utcnow)
     updated_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    # Bumped on every save; a form posted with an older one is a stale edit (``plan``).
+    version: Mapped[int] = mapped_column(Integer, default=1, server_default=text("1"))
 
     __table_args__ = (
         CheckConstraint("presupuesto IS NULL OR presupuesto >= 0", name="presupuesto_positive"),
@@ -283,6 +285,8 @@ class Hallazgo(Base):
     comparacion: Mapped[Comparacion | None] = mapped_column(
         str_enum(Comparacion, "hallazgo_comparacion"))
     comparacion_valor: Mapped[float | None] = mapped_column(Float)
+    # Bumped on every save; a form posted with an older one is a stale edit (``plan``).
+    version: Mapped[int] = mapped_column(Integer, default=1, server_default=text("1"))
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
     objetivos: Mapped[list[Objetivo]] = relationship(secondary=objetivo_hallazgos,
@@ -305,6 +309,8 @@ class Objetivo(Base):
     enunciado: Mapped[str] = mapped_column(Text)
     # Why the objetivo works on componentes the autoevaluación rated fortalezas.
     razon_fortaleza: Mapped[str] = mapped_column(Text, default="", server_default="")
+    # Bumped on every save; a form posted with an older one is a stale edit (``plan``).
+    version: Mapped[int] = mapped_column(Integer, default=1, server_default=text("1"))
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
     componentes: Mapped[list[CatalogComponente]] = relationship(
@@ -330,6 +336,8 @@ class Meta(Base):
     unidad: Mapped[str] = mapped_column(String(120), default="")
     fecha_limite: Mapped[date | None] = mapped_column(Date)
     linea_base: Mapped[float | None] = mapped_column(Float)
+    # Bumped on every save; a form posted with an older one is a stale edit (``plan``).
+    version: Mapped[int] = mapped_column(Integer, default=1, server_default=text("1"))
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
     objetivo: Mapped[Objetivo] = relationship(back_populates="metas")
@@ -363,6 +371,8 @@ class Indicador(Base):
     linea_base: Mapped[float | None] = mapped_column(Float)
     # Target per year of the horizon: {"2024": 40.0, "2025": 45.0}.
     metas_anuales: Mapped[dict[str, float]] = mapped_column(JSON, default=dict)
+    # Bumped on every save; a form posted with an older one is a stale edit (``plan``).
+    version: Mapped[int] = mapped_column(Integer, default=1, server_default=text("1"))
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
     meta: Mapped[Meta] = relationship(back_populates="indicadores")
@@ -384,6 +394,8 @@ class Actividad(Base):
     fuente_financiacion: Mapped[str] = mapped_column(String(MAX_SHORT), default="")
     # Values of ``Trayectoria``.
     trayectorias: Mapped[list[str]] = mapped_column(JSON, default=list)
+    # Bumped on every save; a form posted with an older one is a stale edit (``plan``).
+    version: Mapped[int] = mapped_column(Integer, default=1, server_default=text("1"))
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
     meta: Mapped[Meta] = relationship(back_populates="actividades")
@@ -404,11 +416,37 @@ class Aplazamiento(Base):
     ruta_id: Mapped[int] = mapped_column(ForeignKey("rutas.id"), index=True)
     componente_id: Mapped[int] = mapped_column(ForeignKey("catalog_componentes.id"))
     razon: Mapped[str] = mapped_column(Text)
+    # Bumped on every save; a form posted with an older one is a stale edit (``plan``).
+    version: Mapped[int] = mapped_column(Integer, default=1, server_default=text("1"))
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
     componente: Mapped[CatalogComponente] = relationship()
 
     __table_args__ = (UniqueConstraint("ruta_id", "componente_id"),)
+
+
+class PmiDeletion(Base):
+    """An element deleted from the plan with everything that went with it, kept so that
+    «Deshacer» can put it all back with the same ids (``workflow.pmi.deletions``).
+
+    ``payload`` holds the rows as they were: ``{"rows": {table: [row, ...]}, "links":
+    {table: [row, ...]}}``. ``restored_at`` is set by an undo; a row is never reused.
+    """
+
+    __tablename__ = "pmi_deletions"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    ruta_id: Mapped[int] = mapped_column(ForeignKey("rutas.id"), index=True)
+    kind: Mapped[str] = mapped_column(String(20))
+    element_id: Mapped[int] = mapped_column(Integer)
+    # What the person read: «Objetivo 2» and what went with it.
+    label: Mapped[str] = mapped_column(String(MAX_SHORT))
+    summary: Mapped[str] = mapped_column(Text, default="", server_default="")
+    payload: Mapped[dict[str, Any]] = mapped_column(JSON)
+    deleted_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    deleted_at: Mapped[datetime] = mapped_column(default=utcnow)
+    restored_at: Mapped[datetime | None]
+    restored_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
 
 
 # --- versions and review -------------------------------------------------------------------

@@ -27,10 +27,11 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from workflow import form_tokens
 from workflow.autoevaluacion.perfil import classification_for
 from workflow.autoevaluacion.team import is_rector_of, member_for
 from workflow.catalogo.catalog import rules_of
-from workflow.errors import Forbidden, InvalidInput, NotEditable, NotFound
+from workflow.errors import Forbidden, InvalidInput, NotEditable, NotFound, require_version
 from workflow.models import Ruta, User, utcnow
 from workflow.pmi import forms, fuentes
 from workflow.pmi.forms import Form
@@ -63,7 +64,8 @@ def can_edit(session: Session, ruta: Ruta, actor: User) -> bool:
     return is_rector_of(actor, ruta) or member_for(session, ruta, actor) is not None
 
 
-def _require_editable(session: Session, ruta: Ruta, actor: User) -> None:
+def require_editable(session: Session, ruta: Ruta, actor: User) -> None:
+    """The actor may change the PMI now; the Ruta's row is locked until the commit."""
     if not (is_rector_of(actor, ruta) or member_for(session, ruta, actor)):
         raise Forbidden("El PMI lo formulan el rector o la rectora y el equipo de gestión de "
                         "la institución.")
@@ -85,6 +87,10 @@ KIND_LABELS = {"hallazgo": "Hallazgo", "objetivo": "Objetivo", "meta": "Meta",
 MODELS: dict[str, type[Any]] = {"hallazgo": Hallazgo, "objetivo": Objetivo, "meta": Meta,
                                 "indicador": Indicador, "actividad": Actividad,
                                 "aplazamiento": Aplazamiento}
+# How a stale-edit message names each kind («Otra persona guardó cambios en la actividad…»).
+KIND_ARTICLES = {"hallazgo": "este hallazgo", "objetivo": "este objetivo", "meta": "esta meta",
+                 "indicador": "este indicador", "actividad": "esta actividad",
+                 "aplazamiento": "esta oportunidad aplazada"}
 # --- services -----------------------------------------------------------------------------
 
 
@@ -99,57 +105,125 @@ def _get_element(session: Session, ruta: Ruta, kind: str, element_id: int | None
     return found
 
 
+class ElementGone(NotFound):
+    """The element being edited was deleted after the form was drawn."""
+
+    status = 409
+
+    def __init__(self, what: str) -> None:
+        super().__init__(f"Otra persona eliminó {what} después de que usted abrió este "
+                         "formulario. Sus valores siguen aquí, sin guardar: puede copiarlos o "
+                         "guardarlos como un elemento nuevo.")
+
+
+def find_element(session: Session, kind: str, element_id: int) -> Any:
+    """The element of any Ruta with this id, or None when there is none (deleted)."""
+    return session.get(MODELS[kind], element_id) if kind in MODELS else None
+
+
 def get_element(session: Session, ruta: Ruta, kind: str, element_id: int) -> Any:
     """An element of this Ruta's PMI, or ``NotFound`` (also for another Ruta's elements)."""
     return _get_element(session, ruta, kind, element_id)
 
 
+@dataclass(frozen=True)
+class Saved:
+    """What ``create_element`` did: ``element`` created now, or (``again``) the one an
+    earlier post of the same form created (None when that post's result is unknown)."""
+
+    kind: str
+    element: Any
+    again: bool = False
+
+
+def _lock_element(session: Session, kind: str, element: Any) -> Any:
+    """Reload the element under a row lock (PostgreSQL); None when it is gone."""
+    model = MODELS[kind]
+    return session.scalars(select(model).where(model.id == element.id).with_for_update()
+                           .execution_options(populate_existing=True)).one_or_none()
+
+
 def save_element(session: Session, ruta: Ruta, kind: str, element_id: int | None, form: Form,
-                 *, actor: User) -> Any:
+                 *, actor: User, expected_version: int | None = None) -> Any:
     """Create (``element_id`` None) or update one element of the PMI from form values.
 
-    All or nothing: any invalid value raises ``InvalidInput`` and nothing changes. Flushes.
+    All or nothing: any invalid value raises ``InvalidInput`` and nothing changes. An update
+    drawn from an older version than the saved one raises ``StaleEdit`` (someone saved it
+    meanwhile); an element deleted meanwhile ``NotFound``. Flushes.
     """
-    _require_editable(session, ruta, actor)
+    require_editable(session, ruta, actor)
+    if element_id is not None and find_element(session, kind, element_id) is None:
+        raise ElementGone(KIND_ARTICLES[kind])
     element = _get_element(session, ruta, kind, element_id)
+    if element is not None:
+        # The Ruta's lock serializes the PMI's edits; this re-reads the committed version.
+        if _lock_element(session, kind, element) is None:
+            raise ElementGone(KIND_ARTICLES[kind])
+        require_version(element.version, expected_version, KIND_ARTICLES[kind])
     parse = forms.Parser(form, ruta, element_id, rules_of(session, ruta))
     values = forms.PARSERS[kind](session, parse)
     if parse.errors:
         raise InvalidInput(parse.errors)
     if element is None:
-        element = MODELS[kind](ruta_id=ruta.id)
+        element = MODELS[kind](ruta_id=ruta.id, version=1)
         session.add(element)
+    else:
+        element.version += 1
     for name, value in values.items():
         setattr(element, name, value)
     session.flush()
     return element
 
 
-def delete_element(session: Session, ruta: Ruta, kind: str, element_id: int, *,
-                   actor: User) -> str:
-    """Delete one element (an objetivo takes its metas, a meta its indicadores and
-    actividades with it). Returns the element's label. Flushes."""
-    _require_editable(session, ruta, actor)
-    element = _get_element(session, ruta, kind, element_id)
-    label = element_labels(plan_content(session, ruta)).get(f"{kind}:{element_id}",
-                                                               KIND_LABELS[kind])
-    session.delete(element)
-    session.flush()
-    return label
+def create_element(session: Session, ruta: Ruta, kind: str, form: Form, *, actor: User,
+                   token: str | None) -> Saved:
+    """Create one element from a form carrying a one-time ``token``: the first post creates
+    it (``save_element``); a later post of the same form (back and «Guardar», a double
+    click, a retry; also one racing the first) creates nothing and returns what the first
+    created. Flushes."""
+    require_editable(session, ruta, actor)
+    earlier = form_tokens.claim(session, token, user=actor)
+    if earlier is not None:
+        return Saved(kind, _earlier_element(session, ruta, kind, earlier.result), again=True)
+    element = save_element(session, ruta, kind, None, form, actor=actor)
+    form_tokens.record(session, token, f"{kind}:{element.id}")
+    return Saved(kind, element)
+
+
+def _earlier_element(session: Session, ruta: Ruta, kind: str, result: str | None) -> Any:
+    found_kind, _, raw = (result or "").partition(":")
+    if found_kind not in MODELS or not raw.isdigit():
+        return None
+    found = session.get(MODELS[found_kind], int(raw))
+    return found if found is not None and found.ruta_id == ruta.id else None
+
+
+def general_version(session: Session, ruta: Ruta) -> int:
+    """The version of the plan's «general» row; 0 while it was never saved."""
+    plan = session.get(PmiPlan, ruta.id)
+    return plan.version if plan else 0
 
 
 def save_general(session: Session, ruta: Ruta, form: Form, *, actor: User,
-                 now: datetime | None = None) -> PmiPlan:
-    """Save the plan's budget and divulgación. Flushes."""
-    _require_editable(session, ruta, actor)
+                 now: datetime | None = None, expected_version: int | None = None) -> PmiPlan:
+    """Save the plan's budget and divulgación. ``expected_version`` is the version the form
+    was drawn from (0: never saved); another one raises ``StaleEdit``. Flushes."""
+    require_editable(session, ruta, actor)
+    plan = session.scalars(select(PmiPlan).where(PmiPlan.ruta_id == ruta.id).with_for_update()
+                           .execution_options(populate_existing=True)).one_or_none()
+    require_version(plan.version if plan else 0, expected_version,
+                    "el presupuesto y la divulgación del plan")
     parse = forms.Parser(form, ruta)
     presupuesto = parse.pesos("presupuesto", "el presupuesto")
     divulgacion = parse.text("divulgacion", "cómo se divulga el plan")
     fecha = parse.date_in_horizon("divulgacion_fecha", "la fecha de divulgación")
     if parse.errors:
         raise InvalidInput(parse.errors)
-    plan = session.get(PmiPlan, ruta.id) or PmiPlan(ruta_id=ruta.id)
-    session.add(plan)
+    if plan is None:
+        plan = PmiPlan(ruta_id=ruta.id, version=1)
+        session.add(plan)
+    else:
+        plan.version += 1
     plan.presupuesto, plan.divulgacion, plan.divulgacion_fecha = presupuesto, divulgacion, fecha
     plan.updated_at, plan.updated_by_id = now or utcnow(), actor.id
     session.flush()

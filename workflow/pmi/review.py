@@ -18,6 +18,7 @@ from datetime import datetime
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from workflow import form_tokens
 from workflow import observations as life
 from workflow.autoevaluacion.team import is_rector_of
 from workflow.errors import Forbidden, InvalidInput, NotEditable, NotFound
@@ -133,6 +134,20 @@ def add_observation(session: Session, ruta: Ruta, *, reviewer: User, element: st
                       created_at=now or utcnow())
     session.add(row)
     session.flush()
+    return row
+
+
+def add_observation_once(session: Session, ruta: Ruta, *, reviewer: User, element: str,
+                         criterion: str | int, text: str, token: str | None,
+                         now: datetime | None = None) -> Observation | None:
+    """``add_observation`` from a form with a one-time ``token``: posted again (a reload of
+    the page it answered, a double click) it adds nothing and returns None. Flushes."""
+    _require_reviewer(reviewer, ruta)
+    if form_tokens.claim(session, token, user=reviewer, now=now) is not None:
+        return None
+    row = add_observation(session, ruta, reviewer=reviewer, element=element,
+                          criterion=criterion, text=text, now=now)
+    form_tokens.record(session, token, f"observacion:{row.id}")
     return row
 
 

@@ -190,3 +190,17 @@ def posted_values(raw: RawRubric) -> dict[str, str]:
         values[field_name(criterion, "veredicto")] = value
         values[field_name(criterion, "nota")] = note
     return values
+
+
+# What the decision form holds besides the rubric and its buttons.
+DECISION_FIELDS = ("observaciones", "destino", "nueva-elemento", "nueva-criterio",
+                   "nueva-texto")
+
+
+def decision_values(form: Mapping[str, Any], *, limit: int) -> dict[str, str]:
+    """The decision form's fields as posted along with another post of the review page (an
+    observation added), to show them again; empty when nothing of it was typed."""
+    carried = posted_values(from_form(form))
+    carried.update({name: str(form.get(name, ""))[:limit] for name in DECISION_FIELDS
+                    if name in form})
+    return carried if any(carried.values()) else {}
