@@ -4,7 +4,7 @@ Two columns; existing rows start at version 1 (the version every form drawn befo
 migration did not carry, so those forms are still accepted).
 
 Revision ID: 0016
-Revises: 0014
+Revises: 0015
 """
 
 from alembic import op
@@ -12,7 +12,7 @@ import sqlalchemy as sa
 
 
 revision = '0016'
-down_revision = '0014'
+down_revision = '0015'
 branch_labels = None
 depends_on = None
 

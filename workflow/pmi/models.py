@@ -37,6 +37,12 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship
 from workflow.catalogo.models import CatalogComponente
 from workflow.models import Base, User, str_enum, utcnow
 from workflow.observations import ObservationStatus
+from workflow.pmi.criteria_names import (  # noqa: F401  (re-exported)
+    CRITERIA,
+    CRITERION_LABELS,
+    GUIA_34,
+    criterion_name,
+)
 
 MAX_SHORT = 300
 
@@ -451,27 +457,7 @@ class PmiDeletion(Base):
 
 # --- versions and review -------------------------------------------------------------------
 
-# The eight considerations of the circular, numbered as it lists them.
-CRITERIA: Final[Mapping[int, str]] = {
-    1: "Coherencia entre la autoevaluación institucional y las acciones del PMI",
-    2: "Coherencia entre los objetivos, metas e indicadores",
-    3: "Las metas contienen cantidad, unidad de medida y tiempo",
-    4: "El indicador es claro y está relacionado con la meta y el objetivo",
-    5: "Viabilidad de las acciones en tiempo y recursos",
-    6: "Las acciones son eficaces para cumplir los objetivos y metas",
-    7: "El PMI identifica las debilidades de las pruebas externas e internas",
-    8: "El PMI se articula con la oferta a estudiantes con trayectorias diversas",
-}
-# Guía 34 steps the circular does not list but the plan needs (divulgación).
-GUIA_34 = 0
-CRITERION_LABELS: Final[Mapping[int, str]] = {
-    **CRITERIA, GUIA_34: "Guía 34: divulgación del plan a la comunidad educativa"}
-
-
-def criterion_name(criterion: int) -> str:
-    """How a criterion is named in a line of text: «Criterio 3», and the Guía 34 step (which
-    the circular does not number) by its name, never «Criterio 0»."""
-    return "Divulgación (Guía 34)" if criterion == GUIA_34 else f"Criterio {criterion}"
+# The circular's criteria (``criteria_names``) are re-exported here for the models' users.
 
 
 class PmiSnapshot(Base):
