@@ -49,9 +49,11 @@ from workflow.pmi import fuentes as pmi_fuentes
 from workflow.pmi import plan as pmi
 from workflow.pmi import rubric as rubrics
 from workflow.pmi import versions as pmi_versions
+from workflow.pmi.criteria_names import (
+    CRITERION_LABELS,
+)
 from workflow.pmi.models import (
     COMPARACION_LABELS,
-    CRITERION_LABELS,
     META_TIPO_LABELS,
     Fuente,
     IndicadorTipo,

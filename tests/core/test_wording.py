@@ -10,7 +10,11 @@ from sqlalchemy.orm import Session
 from tests.autoevaluacion.test_autoevaluacion import COMPLETE_IDENTITY, School, school  # noqa: F401
 from workflow.autoevaluacion.team import MAX_TEXT, save_identity
 from workflow.errors import InvalidInput
-from workflow.pmi.models import CRITERIA, GUIA_34, criterion_name
+from workflow.pmi.criteria_names import (
+    CRITERIA,
+    GUIA_34,
+    criterion_name,
+)
 
 
 def test_criteria_are_named_by_number_and_the_guia_34_step_by_its_name() -> None:

@@ -19,7 +19,13 @@ from sqlalchemy.orm import Session
 
 from workflow.consolidado.consolidate import Consolidado, batches
 from workflow.models import Ruta, School, Zona
-from workflow.pmi.models import CRITERION_LABELS, RubricVerdict, Verdict
+from workflow.pmi.criteria_names import (
+    CRITERION_LABELS,
+)
+from workflow.pmi.models import (
+    RubricVerdict,
+    Verdict,
+)
 from workflow.pmi.rubric import OBLIGATORY, ORDER, short_label
 
 

@@ -28,7 +28,10 @@ from sqlalchemy.orm import Session
 
 from workflow.models import Ruta
 from workflow.pmi.criteria import CHECKS, plural
-from workflow.pmi.models import CRITERION_LABELS, GUIA_34
+from workflow.pmi.criteria_names import (
+    CRITERION_LABELS,
+    GUIA_34,
+)
 from workflow.pmi.plan import CONTENT_FORMAT, element_labels, plan_content
 
 

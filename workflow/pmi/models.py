@@ -37,12 +37,7 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship
 from workflow.catalogo.models import CatalogComponente
 from workflow.models import Base, User, str_enum, utcnow
 from workflow.observations import ObservationStatus
-from workflow.pmi.criteria_names import (  # noqa: F401  (re-exported)
-    CRITERIA,
-    CRITERION_LABELS,
-    GUIA_34,
-    criterion_name,
-)
+from workflow.pmi.criteria_names import CRITERION_LABELS, criterion_name
 
 MAX_SHORT = 300
 
@@ -456,9 +451,6 @@ class PmiDeletion(Base):
 
 
 # --- versions and review -------------------------------------------------------------------
-
-# The circular's criteria (``criteria_names``) are re-exported here for the models' users.
-
 
 class PmiSnapshot(Base):
     __tablename__ = "pmi_snapshots"

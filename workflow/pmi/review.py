@@ -25,7 +25,13 @@ from workflow.errors import Forbidden, InvalidInput, NotEditable, NotFound
 from workflow.models import Ruta, User, utcnow
 from workflow.observations import ObservationStatus
 from workflow.pmi import versions as pmi_versions
-from workflow.pmi.models import CRITERION_LABELS, Observation, PmiSnapshot
+from workflow.pmi.criteria_names import (
+    CRITERION_LABELS,
+)
+from workflow.pmi.models import (
+    Observation,
+    PmiSnapshot,
+)
 from workflow.pmi.plan import element_labels, plan_content
 from workflow.roles import Role
 from workflow.states import State

@@ -24,15 +24,17 @@ from sqlalchemy.orm import Session
 
 from workflow.errors import InvalidInput
 from workflow.models import Ruta, RutaTransition, User
-from workflow.pmi.models import (
+from workflow.pmi.criteria_names import (
     CRITERIA,
     CRITERION_LABELS,
     GUIA_34,
+    criterion_name,
+)
+from workflow.pmi.models import (
     Decision,
     PmiSnapshot,
     RubricVerdict,
     Verdict,
-    criterion_name,
 )
 
 # The order of the form, the pages and the exports: the circular's eight, then divulgación.
