@@ -71,7 +71,7 @@ def bind_csrf(user_id: int, *, force: bool = False) -> None:
 
 
 def bind_csrf_of_current_user() -> None:
-    if current_user.is_authenticated:
+    if request.endpoint != "static" and current_user.is_authenticated:
         bind_csrf(current_user.id)
 
 
