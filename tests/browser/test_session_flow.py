@@ -170,3 +170,40 @@ def test_draft_is_not_kept_for_password_fields(
     page.wait_for_timeout(600)
     stored = page.evaluate("JSON.stringify(Object.assign({}, window.localStorage))")
     assert "secreta-que-no-se-guarda" not in stored
+
+
+def test_rector_identity_text_survives_an_ended_session(
+        browsing: Browsing, world: World) -> None:
+    from workflow.autoevaluacion.models import IdentityReview
+
+    with world.server.session() as session:
+        school = session.query(School).filter_by(name=world.school_name).one()
+        make = Factory(session)
+        ruta_id = make.ruta(school=school, catalog=make.catalog()).id
+        session.commit()
+    mision = ("Formar personas «críticas» & solidarias,\ncon énfasis ambiental en la cuenca "
+              "del río Combeima.")
+    notes = "Revisado con el consejo directivo el 12 de marzo.\n\nPendiente: visión 2030."
+    page = browsing.new_page(PHONE)
+    browsing.login(page, world.rector_email)
+    page.goto(f"/rutas/{ruta_id}/autoevaluacion/identidad")
+    page.locator("#mision").fill(mision)
+    page.locator("#notes").fill(notes)
+    end_every_session(world.server)
+
+    page.get_by_role("button", name="Guardar la revisión").click()
+    expect(page.get_by_role("heading", level=1)).to_have_text(
+        "Su sesión terminó: ingrese de nuevo para guardar lo que escribió")
+    page.get_by_label("Contraseña (obligatorio)", exact=True).fill(PASSWORD)
+    page.get_by_role("button", name="Ingresar y continuar").click()
+    page.get_by_role("button", name="Guardar lo que escribió").click()
+
+    expect(page.locator(".flash-success")).to_be_visible()
+    expect(page.locator("#mision")).to_have_value(mision)
+    expect(page.locator("#notes")).to_have_value(notes)
+    with world.server.session() as session:
+        review = session.get_one(IdentityReview, ruta_id)
+        # Browsers send a textarea's line breaks as CRLF, in the first post as in the re-post.
+        assert (review.mision, review.notes) == (mision.replace("\n", "\r\n"),
+                                                 notes.replace("\n", "\r\n"))
+    browsing.check_accessibility(page)
