@@ -88,10 +88,11 @@ def register_blueprints(app: Flask) -> None:
         revision,
         rutas,
         seguimiento,
+        sesion,
     )
 
     for module in (auth, cuenta, escuela, rutas, autoevaluacion, equipo, evidencias, pmi, cierre,
-                   revision, reportes, admin, outbox, calendario, seguimiento):
+                   revision, reportes, admin, outbox, calendario, seguimiento, sesion):
         app.register_blueprint(module.bp)
 
 

@@ -120,7 +120,9 @@ def load_config(env: Mapping[str, str] | None = None, *,
         "SESSION_COOKIE_SAMESITE": "Lax",
         "SESSION_COOKIE_SECURE": not development,
         "SESSION_COOKIE_NAME": "ruta_sesion",
-        "WTF_CSRF_TIME_LIMIT": 8 * 3600,
+        # The token lives as long as the session: a form left open for hours still posts.
+        # (Ended sessions are handled by ruta.resume, which keeps what was typed.)
+        "WTF_CSRF_TIME_LIMIT": None,
         "TESTING": False,
     }
     return config

@@ -8,6 +8,7 @@ from flask import Flask, current_app, render_template, request
 from flask_wtf.csrf import CSRFError
 from werkzeug.exceptions import HTTPException
 
+import ruta.resume as resume
 from ruta.db import db_session
 from workflow.errors import DomainError, GuardFailed, StaleRuta
 
@@ -61,9 +62,28 @@ def _rollback() -> None:
         log.exception("Rollback after an error failed")
 
 
+def _interrupted_post() -> tuple[str, int] | None:
+    """A signed-in person's form whose session ended or changed keeps its values
+    (ruta.resume); the sign-in-again page itself, posted from an ended session, is drawn again
+    with what it carries."""
+    if request.endpoint == "sesion.resume" and request.method == "POST":
+        carried = resume.read_resume(request.form)
+        if carried is not None:
+            return resume.render_sign_in_again(
+                carried, email=request.form.get("email", "")[:254],
+                error="La página estuvo abierta mucho tiempo o su sesión cambió: escriba su "
+                      "contraseña otra vez.", status=400)
+    return resume.answer_interrupted_post()
+
+
 def init_app(app: Flask) -> None:
+    resume.init_app(app)
+
     @app.errorhandler(CSRFError)
     def _csrf(error: CSRFError) -> tuple[str, int]:
+        carried = _interrupted_post()
+        if carried is not None:
+            return carried
         return _render(400, "El formulario venció o no vino de esta página. Recargue la página "
                             "e inténtelo de nuevo.")
 

@@ -50,7 +50,7 @@ def init_app(app: Flask) -> None:
     login_manager.login_view = "auth.login"
     login_manager.login_message = "Ingrese para continuar."
     login_manager.login_message_category = "info"
-    login_manager.unauthorized_handler(_send_to_login)
+    login_manager.unauthorized_handler(send_to_login)
     csrf.init_app(app)
     if app.config["TRUSTED_PROXIES"]:
         app.wsgi_app = ProxyFix(app.wsgi_app,  # type: ignore[method-assign]
@@ -87,7 +87,7 @@ def _way_back() -> str | None:
     return safe_next(referrer.path + (f"?{referrer.query}" if referrer.query else ""))
 
 
-def _send_to_login() -> Response:
+def send_to_login() -> Response:
     flash(login_manager.login_message, login_manager.login_message_category)
     return redirect(url_for("auth.login", next=_way_back()))
 

@@ -253,8 +253,8 @@ class Browsing:
 
     def login(self, page: Page, email: str, password: str = PASSWORD) -> None:
         page.goto("/ingresar")
-        page.get_by_label("Correo electrónico", exact=True).fill(email)
-        page.get_by_label("Contraseña", exact=True).fill(password)
+        page.get_by_label("Correo electrónico (obligatorio)", exact=True).fill(email)
+        page.get_by_label("Contraseña (obligatorio)", exact=True).fill(password)
         page.get_by_role("button", name="Ingresar").click()
         # Signed in once the redirect away from the sign-in page has loaded.
         page.wait_for_url(lambda url: not url.endswith("/ingresar"))

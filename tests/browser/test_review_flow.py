@@ -203,6 +203,8 @@ def test_mobile_360_has_no_horizontal_scroll(browsing: Browsing, world: World) -
     browsing.login(rector, world.rector_email)
     expect(rector).to_have_url(f"{browsing.server.url}/rutas/{rector_ruta}")
     assert_no_horizontal_scroll(rector)
+    # On a phone the header's links are folded into «Menú» (a <details>).
+    rector.locator(".site-menu-phone > summary").click()
     for target in (rector.get_by_role("link", name="Mi Ruta"),
                    rector.get_by_role("link", name="Contraseña"),
                    rector.get_by_role("button", name="Salir"),
@@ -215,6 +217,7 @@ def test_mobile_360_has_no_horizontal_scroll(browsing: Browsing, world: World) -
     browsing.login(reviewer, world.reviewer_email)
     expect(reviewer.locator("tbody tr")).to_have_count(2)
     assert_no_horizontal_scroll(reviewer)
+    reviewer.locator(".site-menu-phone > summary").click()
     for target in (reviewer.get_by_role("link", name="Rutas", exact=True),
                    reviewer.get_by_role("link", name="Instituciones"),
                    reviewer.get_by_role("link", name="Usuarios"),

@@ -256,8 +256,9 @@ def test_school_list_is_read_only_for_consulta_and_revisor(web: WebClient, db: S
     assert response.status_code == 200
     assert row_names(html) == ["Colegio Visible"]
     # The only form that posts is the header's sign-out.
+    # (Drawn twice: in the phone's folded menu and in the wide header; one is displayed.)
     assert re.findall(r'<form[^>]*method="post"[^>]*>', html) == [
-        '<form class="logout" method="post" action="/salir">']
+        '<form class="logout" method="post" action="/salir">'] * 2
     assert "/admin/instituciones/nueva" not in html
     assert "Importar" not in html
 
@@ -368,7 +369,8 @@ def test_import_page_with_two_bad_rows_imports_nothing_and_lists_both(
     html = response.get_data(as_text=True)
     assert ("No se importó nada: el archivo tiene errores (2 filas con problemas). Corríjalos y "
             "súbalo de nuevo completo.") in html
-    assert re.findall(r"<li>(Fila [^<]+)</li>", html) == [
+    # Each row's problem links to the file field, where the corrected file goes.
+    assert re.findall(r'<li><a href="#archivo">(Fila [^<]+)</a></li>', html) == [
         "Fila 3: escriba el nombre y el correo del rector o la rectora, o deje ambos vacíos si "
         "la institución todavía no tiene.",
         "Fila 5: el código DANE 173001000402 está repetido: ya aparece en la fila 3.",

@@ -134,7 +134,8 @@ def test_index_sends_visitor_to_login(app: Flask, web: WebClient) -> None:
     assert (response.status_code, response.headers["Location"]) == (302, "/ingresar")
     page = web.get("/ingresar")
     assert page.status_code == 200
-    assert '<label for="email">Correo electrónico</label>' in page.get_data(as_text=True)
+    assert ('<label for="email">Correo electrónico <span class="required">(obligatorio)</span>'
+            '</label>') in page.get_data(as_text=True)
 
 
 def test_protected_page_asks_to_sign_in(app: Flask, web: WebClient) -> None:
