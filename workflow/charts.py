@@ -4,10 +4,18 @@ Each function returns a standalone SVG document, served on its own URL as
 ``image/svg+xml`` and shown with ``<img>``: presentation attributes (``fill=``) are fine there,
 while the pages themselves keep a CSP without inline styles. Every chart carries a ``<title>``
 and a ``<desc>`` and the page shows the same numbers in a table.
+
+The charts are drawn for a phone. The page shrinks an image to its container (``max-width:
+100%``), so a label is seen at ``FONT_SIZE × shown width / WIDTH``: at 360 px a chart is shown
+about 300 px wide, and 18 × 300 / 420 ≈ 12.9 px, above the 12 px floor. Hence a narrow
+drawing (``WIDTH``) and large type, with each row's label on its own lines above its bar
+instead of in a column beside it. The SVG keeps its explicit ``width`` and ``height`` so a
+wider screen shows it at its natural size.
 """
 
 from __future__ import annotations
 
+import textwrap
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from html import escape
@@ -22,13 +30,19 @@ LEVEL_COLOURS = {1: "#a1192a", 2: "#8a4b00", 3: "#3d6e23", 4: "#0b4f8a"}
 UNRATED = "#b8c0cc"
 FONT = "system-ui, 'Segoe UI', Roboto, 'Liberation Sans', Arial, sans-serif"
 
-WIDTH = 640
-LABEL_WIDTH = 250
-PLOT_LEFT = LABEL_WIDTH + 10
-PLOT_WIDTH = WIDTH - PLOT_LEFT - 40
-ROW = 30
-TOP = 34
-MAX_LABEL_CHARS = 32
+WIDTH = 420
+FONT_SIZE = 18  # every text of every chart: see the module's docstring
+SIDE = 10
+LINE = 22  # height of one line of text
+BAR_HEIGHT = 18
+ROW_GAP = 12  # below each bar, before the next row's label
+PLOT_LEFT = SIDE
+# Room on the right for the value written after the longest bar.
+PLOT_WIDTH = WIDTH - 2 * SIDE - 50
+# A label wraps onto at most this many lines; characters per line assume a sans-serif's
+# average advance of about 0.55 em.
+LABEL_LINES = 2
+CHARS_PER_LINE = int((WIDTH - 2 * SIDE) / (FONT_SIZE * 0.55))
 
 
 def decimal(value: float | None, digits: int = 1) -> str:
@@ -38,11 +52,17 @@ def decimal(value: float | None, digits: int = 1) -> str:
     return f"{value:.{digits}f}".replace(".", ",")
 
 
-def _short(label: str) -> str:
-    return label if len(label) <= MAX_LABEL_CHARS else label[:MAX_LABEL_CHARS - 1] + "…"
+def label_lines(label: str) -> list[str]:
+    """The label broken into lines that fit the chart's width; an ellipsis ends what does
+    not fit (the row's tooltip and the page's table keep it whole)."""
+    lines = textwrap.wrap(label, CHARS_PER_LINE, break_long_words=True) or [""]
+    if len(lines) > LABEL_LINES:
+        last = " ".join(lines[LABEL_LINES - 1:])
+        lines = lines[:LABEL_LINES - 1] + [last[:CHARS_PER_LINE - 1].rstrip() + "…"]
+    return lines
 
 
-def _text(x: float, y: float, content: str, *, anchor: str = "start", size: int = 13,
+def _text(x: float, y: float, content: str, *, anchor: str = "start", size: int = FONT_SIZE,
           fill: str = INK, weight: str = "normal") -> str:
     return (f'<text x="{x:.1f}" y="{y:.1f}" text-anchor="{anchor}" font-size="{size}" '
             f'font-weight="{weight}" fill="{fill}">{escape(content)}</text>')
@@ -63,6 +83,34 @@ def _document(title: str, description: str, height: int, body: list[str]) -> str
     ])
 
 
+def _row_label(body: list[str], y: float, label: str) -> float:
+    """Write a row's label above its bar; returns the y where the bar starts."""
+    for line in label_lines(label):
+        y += LINE
+        body.append(_text(SIDE, y - 5, line))
+    return y + 4
+
+
+def _legend(body: list[str], y: float, entries: Sequence[tuple[str, str, bool]]) -> float:
+    """Colour keys (name, colour, thin tick?) flowing onto as many lines as they need;
+    returns the y below the last line."""
+    x = float(SIDE)
+    y += LINE
+    for name, colour, tick in entries:
+        width = 26 + len(name) * FONT_SIZE * 0.56
+        if x > SIDE and x + width > WIDTH - SIDE:
+            x, y = float(SIDE), y + LINE
+        if tick:
+            body.append(f'<rect x="{x + 5:.1f}" y="{y - 15}" width="4" height="20" '
+                        f'fill="{colour}"/>')
+        else:
+            body.append(f'<rect x="{x:.1f}" y="{y - 13}" width="14" height="14" '
+                        f'fill="{colour}"/>')
+        body.append(_text(x + 20, y, name))
+        x += width + 10
+    return y
+
+
 @dataclass(frozen=True)
 class Bar:
     """One row of the averages chart: this Ruta's average and, if any, the previous one's."""
@@ -76,49 +124,50 @@ def averages_chart(title: str, bars: Sequence[Bar], *, maximum: int = 4,
                    description: str = "") -> str:
     """Horizontal bars of averages on the 1–4 scale, with the previous Ruta as a tick."""
     scale = PLOT_WIDTH / maximum
-    height = TOP + ROW * max(len(bars), 1) + 46
-    body = [_text(PLOT_LEFT - 10, 20, "Promedio (1 a 4)", anchor="end", size=12, fill=MUTED)]
-    for level in range(maximum + 1):
-        x = PLOT_LEFT + level * scale
-        body.append(f'<line x1="{x:.1f}" y1="{TOP - 6}" x2="{x:.1f}" '
-                    f'y2="{TOP + ROW * len(bars)}" stroke="{GRID}" stroke-width="1"/>')
-        body.append(_text(x, 20, str(level), anchor="middle", size=12, fill=MUTED))
+    body = [_text(SIDE, LINE, "Promedio (1 a 4)", fill=MUTED)]
+    y = float(LINE + 4)
     has_previous = False
-    for index, bar in enumerate(bars):
-        y = TOP + index * ROW
+    for bar in bars:
         summary = f"{bar.label}: {decimal(bar.value)}"
         if bar.previous is not None:
             summary += f" (Ruta anterior: {decimal(bar.previous)})"
         body.append(f"<g><title>{escape(summary)}</title>")
-        body.append(_text(PLOT_LEFT - 10, y + 19, _short(bar.label), anchor="end"))
+        y = _row_label(body, y, bar.label)
+        # The scale's gridlines run behind the bar only, never across a label.
+        for level in range(maximum + 1):
+            x = PLOT_LEFT + level * scale
+            body.append(f'<line x1="{x:.1f}" y1="{y - 2:.1f}" x2="{x:.1f}" '
+                        f'y2="{y + BAR_HEIGHT + 2:.1f}" stroke="{GRID}" stroke-width="1"/>')
         if bar.value is None:
-            body.append(_text(PLOT_LEFT + 6, y + 19, "sin valorar", fill=MUTED))
+            body.append(_text(PLOT_LEFT + 6, y + 15, "sin valorar", fill=MUTED))
         else:
             width = max(bar.value, 0) * scale
-            body.append(f'<rect x="{PLOT_LEFT}" y="{y + 6}" width="{width:.1f}" height="18" '
-                        f'fill="{BAR}"/>')
-            body.append(_text(PLOT_LEFT + width + 6, y + 20, decimal(bar.value), size=12,
+            body.append(f'<rect x="{PLOT_LEFT}" y="{y:.1f}" width="{width:.1f}" '
+                        f'height="{BAR_HEIGHT}" fill="{BAR}"/>')
+            body.append(_text(PLOT_LEFT + width + 6, y + 15, decimal(bar.value),
                               weight="bold"))
         if bar.previous is not None:
             has_previous = True
             x = PLOT_LEFT + bar.previous * scale
-            body.append(f'<rect x="{x - 2:.1f}" y="{y + 2}" width="4" height="26" '
-                        f'fill="{PREVIOUS}"/>')
+            body.append(f'<rect x="{x - 2:.1f}" y="{y - 4:.1f}" width="4" '
+                        f'height="{BAR_HEIGHT + 8}" fill="{PREVIOUS}"/>')
         body.append("</g>")
-    legend_y = TOP + ROW * len(bars) + 22
-    body.append(f'<rect x="{PLOT_LEFT}" y="{legend_y - 11}" width="14" height="14" '
-                f'fill="{BAR}"/>')
-    body.append(_text(PLOT_LEFT + 20, legend_y, "Esta Ruta", size=12))
+        y += BAR_HEIGHT + ROW_GAP
+    # The scale under the last bar: 0 to maximum.
+    y += LINE - 6
+    for level in range(maximum + 1):
+        body.append(_text(PLOT_LEFT + level * scale, y, str(level),
+                          anchor="start" if level == 0 else "middle", fill=MUTED))
+    legend = [("Esta Ruta", BAR, False)]
     if has_previous:
-        body.append(f'<rect x="{PLOT_LEFT + 120}" y="{legend_y - 13}" width="4" height="18" '
-                    f'fill="{PREVIOUS}"/>')
-        body.append(_text(PLOT_LEFT + 130, legend_y, "Ruta anterior", size=12))
+        legend.append(("Ruta anterior", PREVIOUS, True))
+    y = _legend(body, y + 6, legend)
     if not description:
         description = "; ".join(
             f"{bar.label}: {decimal(bar.value)}"
             + (f" (antes {decimal(bar.previous)})" if bar.previous is not None else "")
             for bar in bars) + "."
-    return _document(title, description, height, body)
+    return _document(title, description, round(y + 12), body)
 
 
 def levels_chart(title: str, rows: Sequence[tuple[str, Mapping[int, int], int]],
@@ -130,17 +179,15 @@ def levels_chart(title: str, rows: Sequence[tuple[str, Mapping[int, int], int]],
     totals = [sum(counts.values()) + unrated for _, counts, unrated in rows]
     most = max(totals, default=0) or 1
     scale = PLOT_WIDTH / most
-    height = TOP + ROW * max(len(rows), 1) + 56
-    body = [_text(PLOT_LEFT - 10, 20, "Componentes por nivel", anchor="end", size=12,
-                  fill=MUTED)]
-    for index, (label, counts, unrated) in enumerate(rows):
-        y = TOP + index * ROW
+    body = [_text(SIDE, LINE, "Componentes por nivel", fill=MUTED)]
+    y = float(LINE + 4)
+    for label, counts, unrated in rows:
         parts = [f"{level_names.get(level, level)}: {counts.get(level, 0)}"
                  for level in sorted(LEVEL_COLOURS)]
         if unrated:
             parts.append(f"sin valorar: {unrated}")
         body.append(f"<g><title>{escape(label + ' — ' + ', '.join(parts))}</title>")
-        body.append(_text(PLOT_LEFT - 10, y + 19, _short(label), anchor="end"))
+        y = _row_label(body, y, label)
         x = float(PLOT_LEFT)
         segments = [(counts.get(level, 0), LEVEL_COLOURS[level]) for level in sorted(
             LEVEL_COLOURS)] + [(unrated, UNRATED)]
@@ -148,32 +195,44 @@ def levels_chart(title: str, rows: Sequence[tuple[str, Mapping[int, int], int]],
             if not count:
                 continue
             width = count * scale
-            body.append(f'<rect x="{x:.1f}" y="{y + 6}" width="{width:.1f}" height="18" '
-                        f'fill="{colour}" stroke="#ffffff" stroke-width="1"/>')
-            if width >= 18:
+            body.append(f'<rect x="{x:.1f}" y="{y:.1f}" width="{width:.1f}" '
+                        f'height="{BAR_HEIGHT}" fill="{colour}" stroke="#ffffff" '
+                        f'stroke-width="1"/>')
+            if width >= FONT_SIZE * 0.6 * len(str(count)) + 6:
                 text_fill = INK if colour == UNRATED else "#ffffff"
-                body.append(_text(x + width / 2, y + 20, str(count), anchor="middle", size=12,
+                body.append(_text(x + width / 2, y + 15, str(count), anchor="middle",
                                   fill=text_fill, weight="bold"))
             x += width
         body.append("</g>")
-    legend_y = TOP + ROW * len(rows) + 22
-    legend = [(f"{level} {level_names.get(level, '')}".strip(), colour)
-              for level, colour in sorted(LEVEL_COLOURS.items())] + [("Sin valorar", UNRATED)]
-    x = 10.0
-    line = 0
-    for name, colour in legend:
-        width = 26 + len(name) * 7.2
-        if x + width > WIDTH - 10:
-            x, line = 10.0, line + 1
-        y = legend_y + line * 20
-        body.append(f'<rect x="{x:.1f}" y="{y - 11}" width="14" height="14" fill="{colour}"/>')
-        body.append(_text(x + 20, y, name, size=12))
-        x += width
-    height += line * 20
+        y += BAR_HEIGHT + ROW_GAP
+    legend = [(f"{level} {level_names.get(level, '')}".strip(), colour, False)
+              for level, colour in sorted(LEVEL_COLOURS.items())] + [
+        ("Sin valorar", UNRATED, False)]
+    y = _legend(body, y - 4, legend)
     if not description:
         description = "; ".join(
             f"{label}: " + ", ".join(f"nivel {level}: {counts.get(level, 0)}"
                                      for level in sorted(LEVEL_COLOURS))
             + (f", sin valorar: {unrated}" if unrated else "")
             for label, counts, unrated in rows) + "."
-    return _document(title, description, height, body)
+    return _document(title, description, round(y + 12), body)
+
+
+def funnel_chart(title: str, heading: str, rows: Sequence[tuple[str, int]],
+                 description: str) -> str:
+    """Horizontal bars centred like a funnel, one per row, with the count beside each."""
+    most = max((count for _, count in rows), default=0) or 1
+    scale = (PLOT_WIDTH - 20) / most
+    centre = PLOT_LEFT + PLOT_WIDTH / 2 - 10
+    body = [_text(SIDE, LINE, heading, fill=MUTED)]
+    y = float(LINE + 4)
+    for label, count in rows:
+        body.append(f"<g><title>{escape(f'{label}: {count}')}</title>")
+        y = _row_label(body, y, label)
+        width = count * scale
+        body.append(f'<rect x="{centre - width / 2:.1f}" y="{y:.1f}" width="{width:.1f}" '
+                    f'height="{BAR_HEIGHT}" fill="{BAR}"/>')
+        body.append(_text(centre + width / 2 + 6, y + 15, str(count), weight="bold"))
+        body.append("</g>")
+        y += BAR_HEIGHT + ROW_GAP
+    return _document(title, description, round(y), body)

@@ -4,7 +4,16 @@ from __future__ import annotations
 
 import xml.etree.ElementTree as ET
 
-from workflow.charts import PLOT_WIDTH, Bar, averages_chart, decimal, levels_chart
+from workflow.charts import (
+    CHARS_PER_LINE,
+    PLOT_WIDTH,
+    WIDTH,
+    Bar,
+    averages_chart,
+    decimal,
+    label_lines,
+    levels_chart,
+)
 
 SVG = "{http://www.w3.org/2000/svg}"
 NAMES = {1: "Existencia", 2: "Pertinencia", 3: "Apropiación", 4: "Mejoramiento continuo"}
@@ -51,11 +60,28 @@ def test_averages_chart_without_previous_has_no_previous_legend() -> None:
     assert "Ruta anterior" not in texts(root)
 
 
-def test_long_labels_are_shortened_but_kept_whole_in_the_tooltip() -> None:
+def test_long_labels_wrap_onto_two_lines_and_stay_whole_in_the_tooltip() -> None:
     label = "ADM.3 Administración de servicios complementarios"
     root = parse(averages_chart("Procesos", [Bar(label, 2.5)]))
-    assert "ADM.3 Administración de servici…" in texts(root)
+    assert {"ADM.3 Administración de servicios", "complementarios"} <= set(texts(root))
     assert root.find(f"{SVG}g/{SVG}title").text == f"{label}: 2,5"
+
+
+def test_labels_longer_than_two_lines_end_in_an_ellipsis() -> None:
+    label = ("DIR.1 Direccionamiento estratégico y horizonte institucional con su misión, "
+             "visión, principios y metas")
+    lines = label_lines(label)
+    assert lines == ["DIR.1 Direccionamiento estratégico y",
+                     "horizonte institucional con su misión,…"]
+    assert all(len(line) <= CHARS_PER_LINE for line in lines)
+
+
+def test_chart_text_is_large_enough_when_shrunk_to_a_phone() -> None:
+    # At 360 px a chart is shown about 300 px wide: every text must still be 12 px or more.
+    root = parse(levels_chart("Niveles", [("Gestión directiva", {1: 3, 2: 1}, 0)], NAMES))
+    sizes = {float(text.get("font-size")) for text in root.iter(f"{SVG}text")}
+    assert float(root.get("width")) == WIDTH
+    assert min(sizes) * 300 / WIDTH >= 12
 
 
 def test_levels_chart_stacks_counts_per_level_with_a_legend() -> None:

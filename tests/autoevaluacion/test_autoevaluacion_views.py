@@ -331,7 +331,7 @@ def test_priorities_are_saved_from_the_fortalezas_page(db: Session, make: Factor
     assert "Guardado: 1 priorización actualizada." in page
     first_row = page.split("<tbody>")[1].split("</tr>")[0]
     # The rule set's default score is the sum (5 + 4 + 3), as the 2026 guide computes it.
-    assert "ACA.1.2 · Evaluación" in first_row and "<td>12" in first_row
+    assert "ACA.1.2 · Evaluación" in first_row and '<td data-label="Puntaje">12' in first_row
 
 
 def test_printable_page_has_every_part(db: Session, make: Factory, web: WebClient) -> None:
@@ -348,7 +348,8 @@ def test_printable_page_has_every_part(db: Session, make: Factory, web: WebClien
         assert f">{heading}</h2>" in page
     assert "Misión (sigue vigente)" in page
     assert "Acta 3 de 2024 del Consejo Directivo." in page
-    assert 'media="print"' in page
+    # One stylesheet, print rules included (static/ruta.css, under @media print).
+    assert page.count('rel="stylesheet"') == 1
 
 
 # --- the catalogs -------------------------------------------------------------------------------
@@ -452,5 +453,5 @@ def test_perfil_page_compares_with_the_schools_previous_ruta(
     page = text_of(web.get(school.url("/perfil")))
 
     assert '<th scope="col">Ruta 2021–2023</th><th scope="col">Cambio</th>' in page
-    assert "<td>2,0</td>" in page  # the previous averages
+    assert 'data-label="Ruta 2021–2023">2,0</td>' in page  # the previous averages
     assert "+1,0" in page  # every componente went from 2 to 3

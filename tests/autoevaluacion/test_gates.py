@@ -348,7 +348,8 @@ def test_fortalezas_page_follows_a_product_rule_set_and_its_count(db: Session, m
     rows = page.split("<tbody>")[1].split("</tbody>")[0].split("</tr>")
     assert [re.sub(r"<[^>]+>", "", row.split("</td>")[0]).strip() for row in rows[:5]] == [
         "1 (para el PMI)", "2 (para el PMI)", "3", "Sin priorizar", "Sin priorizar"]
-    assert "<td>24" in rows[0] and "<td>5" in rows[1] and "<td>1" in rows[2]
+    score = '<td data-label="Puntaje">'
+    assert f"{score}24" in rows[0] and f"{score}5" in rows[1] and f"{score}1" in rows[2]
 
 
 def test_prioritising_through_the_web_while_the_pmi_is_formulated(db: Session, make: Factory,

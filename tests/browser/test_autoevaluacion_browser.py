@@ -13,6 +13,7 @@ from playwright.sync_api import Page, expect
 from tests.conftest import Factory
 from workflow.autoevaluacion.models import Estamento
 from workflow.autoevaluacion.team import MemberData, add_member
+from workflow.charts import WIDTH as CHART_WIDTH
 from workflow.models import Ruta
 from workflow.roles import Role
 from workflow.states import State
@@ -137,7 +138,7 @@ def test_team_and_rector_complete_the_autoevaluacion_and_submit_it(
     rector.goto(f"{ruta_url}/autoevaluacion/perfil")
     chart = rector.get_by_role("img", name="Gráfica de barras del promedio por área de gestión")
     expect(chart).to_be_visible()
-    assert chart.evaluate("image => image.complete && image.naturalWidth") == 640
+    assert chart.evaluate("image => image.complete && image.naturalWidth") == CHART_WIDTH
     expect(rector.locator("table").first.locator("tfoot td").last).to_have_text("2,6")
     browsing.check_accessibility(rector)
     rector.goto(f"{ruta_url}/autoevaluacion/fortalezas")

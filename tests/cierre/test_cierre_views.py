@@ -166,7 +166,7 @@ def test_scope_and_read_only_roles(db: Session, make: Factory, web_factory: obje
     reader.login(consulta.email)
     view = reader.get(f"/rutas/{people.ruta.id}/cierre")
     assert view.status_code == 200
-    assert "<form" not in page(view).split("</nav>", 2)[-1]  # read only: no form on the page
+    assert "<form" not in page(view).split("</header>", 1)[-1]  # read only: no form on the page
     assert reader.post(f"/rutas/{people.ruta.id}/cierre/guardar",
                        complete_form(db, people)).status_code == 403
     assert reader.post(f"/rutas/{people.ruta.id}/siguiente-ciclo").status_code == 403

@@ -505,8 +505,10 @@ def test_reportes_page_shows_metas_by_area_truncated_with_link(
     text = web.get("/reportes/").get_data(as_text=True)
     assert "Metas por área de gestión" in text
     assert "5 metas de 2 instituciones (4 planes enviados a la Secretaría)" in text
-    assert ("<tr><th scope=\"row\"><a href=\"#metas-1\">Gestión directiva</a></th><td>3</td>"
-            "<td>2</td><td>porcentaje (2), documentos (1)</td></tr>") in text
+    assert ("<tr><th scope=\"row\"><a href=\"#metas-1\">Gestión directiva</a></th>"
+            "<td data-label=\"Metas\">3</td><td data-label=\"Instituciones\">2</td>"
+            "<td data-label=\"Unidades más frecuentes\">porcentaje (2), documentos (1)</td>"
+            "</tr>") in text
     assert "ACA.1.2 Evaluación: 2 metas de 2 instituciones" in text
     assert ("Aplicar evaluaciones de período comunes en el 100 % de los grados. "
             "<span class=\"meta\">— Institución C") in text

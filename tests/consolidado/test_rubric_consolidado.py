@@ -173,7 +173,7 @@ def test_reportes_page_shows_the_shares(db: Session, make: Factory, web: WebClie
     assert "Revisión 2: 1 plan valorado" in page
     row = re.search(r"<th scope=\"row\">Criterio 3<.*?</tr>", page, re.S)
     assert row is not None
-    cells = re.findall(r"<td>(.*?)</td>", row.group(0), re.S)
+    cells = re.findall(r"<td[^>]*>(.*?)</td>", row.group(0), re.S)
     assert [" ".join(re.sub(r"<[^>]+>", " ", cell).split()) for cell in cells] == [
         "50 % (2)", "25 % (1)", "67 % (2)", "33 % (1)", "0 % (0)", "0 % (0)"]
     rural = web.get("/reportes/?zona=rural").get_data(as_text=True)

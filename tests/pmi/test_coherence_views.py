@@ -107,9 +107,12 @@ def test_hallazgo_form_records_data_and_the_plan_and_print_pages_show_it(
     assert "<dd>262 (Puntaje global (0 a 500))</dd>" in plan
     assert "<dd>Promedio nacional: 300</dd>" in plan
     printed = page(web.get(f"/rutas/{ruta.id}/pmi/imprimir"))
-    assert ("<td>Evaluar para Avanzar</td><td>2024</td><td>Competencia lectora</td><td>5.°</td>"
-            "<td>262 (Puntaje global (0 a 500))</td><td>Promedio nacional: 300</td>"
-            f"<td>{componente.code} {componente.name}</td>") in printed
+    assert ('<td data-label="Fuente">Evaluar para Avanzar</td><td data-label="Año">2024</td>'
+            '<td data-label="Área o competencia">Competencia lectora</td>'
+            '<td data-label="Grado">5.°</td>'
+            '<td class="stack-key" data-label="Resultado">262 (Puntaje global (0 a 500))</td>'
+            '<td data-label="Comparación">Promedio nacional: 300</td>'
+            f'<td data-label="Componentes">{componente.code} {componente.name}</td>') in printed
 
 
 def test_administrador_extends_the_sources_and_schools_of_that_secretaria_use_them(

@@ -18,7 +18,6 @@ from collections import Counter
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
-from html import escape
 from typing import Any
 
 from sqlalchemy import func, select
@@ -418,25 +417,9 @@ def consolidate(session: Session, actor: User, filters: Filters, *, now: datetim
 
 def funnel_chart(funnel: Sequence[tuple[State, int]]) -> str:
     """Horizontal bars, one per state in the order of the Ruta, centred like a funnel."""
-    most = max((count for _, count in funnel), default=0) or 1
-    scale = charts.PLOT_WIDTH / most
-    height = charts.TOP + charts.ROW * len(funnel) + 20
-    body = [charts._text(charts.PLOT_LEFT - 10, 20, "Rutas en cada estado", anchor="end",
-                         size=12, fill=charts.MUTED)]
-    centre = charts.PLOT_LEFT + charts.PLOT_WIDTH / 2
-    for index, (state, count) in enumerate(funnel):
-        y = charts.TOP + index * charts.ROW
-        body.append(f"<g><title>{escape(f'{state.label}: {count}')}</title>")
-        body.append(charts._text(charts.PLOT_LEFT - 10, y + 19, charts._short(state.label),
-                                 anchor="end"))
-        width = count * scale
-        body.append(f'<rect x="{centre - width / 2:.1f}" y="{y + 6}" width="{width:.1f}" '
-                    f'height="18" fill="{charts.BAR}"/>')
-        body.append(charts._text(centre + max(width / 2, 0) + 6, y + 20, str(count), size=12,
-                                 weight="bold"))
-        body.append("</g>")
     description = "; ".join(f"{state.label}: {count}" for state, count in funnel) + "."
-    return charts._document("Rutas por estado", description, height, body)
+    return charts.funnel_chart("Rutas por estado", "Rutas en cada estado",
+                               [(state.label, count) for state, count in funnel], description)
 
 
 def level_distribution(perfil: Perfil) -> list[tuple[str, dict[int, int], int]]:
