@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 import pytest
 from flask import Flask
 from sqlalchemy import func, select
@@ -44,7 +46,8 @@ def test_plan_page_shows_the_report_element_by_element(app: Flask, db: Session, 
     assert "Meta 1.1: no tiene indicador." in html
     assert 'class="rule-fail" id="regla-meta_con_indicador"' in html
     assert 'class="rule-ok" id="regla-meta_medible"' in html
-    assert f'href="/rutas/{ruta.id}/pmi/elemento?tipo=objetivo"' in html
+    assert re.search(rf'href="/rutas/{ruta.id}/pmi/elemento\?tipo=objetivo&amp;token=[\w-]{{32}}"',
+                     html)
 
 
 def test_meta_without_cantidad_answers_422_and_saves_nothing(app: Flask, db: Session,

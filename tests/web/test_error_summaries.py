@@ -103,4 +103,4 @@ def test_sources_form_refused_links_to_name(web: WebClient, db: Session,
 
 def test_pages_load_the_script_deferred(web: WebClient) -> None:
     page = web.get("/ingresar").get_data(as_text=True)
-    assert '<script src="/static/ruta.js" defer></script>' in page
+    assert re.search(r'<script src="/static/ruta\.js\?v=[0-9a-f]{12}" defer></script>', page)
