@@ -195,8 +195,8 @@ def sign_in(person: Person, email: str) -> tuple[Measure, Measure, str]:
     page = person.page
     person.empty_cache()
     login_page = person.timed(lambda: page.goto("/ingresar", wait_until="load"))
-    page.get_by_label("Correo electrónico", exact=True).fill(email)
-    page.get_by_label("Contraseña", exact=True).fill(PASSWORD)
+    page.get_by_label("Correo electrónico (obligatorio)", exact=True).fill(email)
+    page.get_by_label("Contraseña (obligatorio)", exact=True).fill(PASSWORD)
 
     def submit() -> None:
         with page.expect_navigation(wait_until="load"):

@@ -41,18 +41,18 @@ def test_rector_signs_in_with_one_redirect_and_revisits_from_cache(browsing: Bro
 
     # A wrong password first: the page says so and keeps the address typed.
     arrived.clear()
-    rector.get_by_label("Correo electrónico", exact=True).fill(world.rector_email)
-    rector.get_by_label("Contraseña", exact=True).fill("no-es-la-clave")
+    rector.get_by_label("Correo electrónico (obligatorio)", exact=True).fill(world.rector_email)
+    rector.get_by_label("Contraseña (obligatorio)", exact=True).fill("no-es-la-clave")
     rector.get_by_role("button", name="Ingresar").click()
     expect(rector.get_by_text("El correo o la contraseña no son correctos.")).to_be_visible()
-    expect(rector.get_by_label("Correo electrónico", exact=True)).to_have_value(
+    expect(rector.get_by_label("Correo electrónico (obligatorio)", exact=True)).to_have_value(
         world.rector_email)
     assert [hit for hit in arrived if " /static/" not in hit] == ["POST /ingresar 401"]
     # The stylesheets of the sign-in page were kept: nothing was asked again.
     assert [hit for hit in arrived if " /static/" in hit] == []
 
     arrived.clear()
-    rector.get_by_label("Contraseña", exact=True).fill(PASSWORD)
+    rector.get_by_label("Contraseña (obligatorio)", exact=True).fill(PASSWORD)
     rector.get_by_role("button", name="Ingresar").click()
     rector.wait_for_url(f"{browsing.server.url}/rutas/{ruta_id}")
     expect(rector.get_by_role("heading", level=1)).to_have_text(world.school_name)
