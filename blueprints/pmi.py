@@ -55,7 +55,6 @@ from workflow.pmi.criteria_names import (
 from workflow.pmi.models import (
     COMPARACION_LABELS,
     META_TIPO_LABELS,
-    Fuente,
     IndicadorTipo,
     Observation,
     Trayectoria,
@@ -173,10 +172,10 @@ def _render_element(ruta: Ruta, kind: str, element: Any, values: dict[str, Any],
         fuente_options=[(option.code, option.label)
                         for option in pmi_fuentes.options_for_ruta(database, ruta)],
         years=pmi.years_of(ruta),
-        rules=plan.content["rules"], catalog_componentes=_componentes(ruta), **FORM_CHOICES)
+        rules=plan.content["rules"], catalog_componentes=catalog_componentes(ruta), **FORM_CHOICES)
 
 
-def _componentes(ruta: Ruta) -> list[Any]:
+def catalog_componentes(ruta: Ruta) -> list[Any]:
     catalog = getattr(ruta, "catalog", None)
     return list(catalog.componentes) if catalog is not None else []
 
@@ -264,7 +263,7 @@ def _conflict(ruta: Ruta, kind: str, posted: dict[str, Any], current: Any) -> Co
     found = conflict_between(posted, saved)
     database = db_session()
     words = pmi_forms.SavedWords(pmi.load_plan(database, ruta).labels,
-                   {str(c.id): f"{c.code} {c.name}" for c in _componentes(ruta)},
+                   {str(c.id): f"{c.code} {c.name}" for c in catalog_componentes(ruta)},
                    dict((option.code, option.label)
                         for option in pmi_fuentes.options_for_ruta(database, ruta)))
     return Conflict(saved={name: words.shown(name, value) for name, value in saved.items()},
@@ -324,62 +323,6 @@ def undo_delete(ruta_id: int) -> Response:
                             _anchor=f"{restored.kind}-{restored.element_id}"))
 
 
-# --- versions and printing ----------------------------------------------------------------
-
-
-@bp.get("/rutas/<int:ruta_id>/pmi/versiones")
-@roles_required(*ALL_ROLES)
-def versions(ruta_id: int) -> str:
-    ruta = _ruta(ruta_id)
-    database = db_session()
-    snapshots = pmi_versions.snapshots(database, ruta)
-    older, newer = form_int(request.args.get("de")), form_int(request.args.get("a"))
-    if snapshots and (older is None or newer is None):
-        newer = snapshots[-1].number
-        older = snapshots[-2].number if len(snapshots) > 1 else None
-    changes = None
-    if older is not None and newer is not None:
-        changes = pmi_versions.diff_snapshots(database, ruta, older, newer)
-    judged = pmi_versions.judgments(database, ruta)
-    return render_template("pmi/versions.html", ruta=ruta, snapshots=snapshots, older=older,
-                           newer=newer, changes=changes,
-                           approval=pmi_versions.approval(database, ruta),
-                           rubric_rounds={item.snapshot.id: item
-                                          for item in rubrics.rounds(database, ruta)
-                                          if item.snapshot is not None},
-                           judgments={snapshot.id: [
-                               row for row in judged
-                               if row.snapshot is not None and row.snapshot.id == snapshot.id]
-                               for snapshot in snapshots})
-
-
-@bp.get("/rutas/<int:ruta_id>/pmi/imprimir")
-@roles_required(*ALL_ROLES)
-def printable(ruta_id: int) -> str:
-    """The plan as sent (the latest version), or the draft when it was never sent."""
-    ruta = _ruta(ruta_id)
-    database = db_session()
-    number = form_int(request.args.get("version"))
-    snapshot = (pmi_versions.get_snapshot(database, ruta, number) if number is not None
-                else pmi_versions.latest(database, ruta))
-    content = snapshot.content if snapshot else pmi.plan_content(database, ruta)
-    # The page is printed: pending messages are shown on screen only, never on paper.
-    messages = session.pop("_flashes", [])
-    return render_template("pmi/print.html", ruta=ruta, snapshot=snapshot, content=content,
-                           approval=pmi_versions.approval(database, ruta), messages=messages,
-                           date_text=pmi_versions.date_text,
-                           labels=pmi.element_labels(content),
-                           report=pmi_checks.run_checks(content),
-                           rubric_round=rubrics.round_of_snapshot(database, ruta, snapshot),
-                           fuentes={f.value: f.label for f in Fuente},
-                           units={u.value: u.label for u in ValorUnidad},
-                           comparaciones={c.value: label
-                                          for c, label in COMPARACION_LABELS.items()},
-                           meta_tipos={t.value: label for t, label in META_TIPO_LABELS.items()},
-                           trayectorias={t.value: t.label for t in Trayectoria},
-                           componentes={c.id: c for c in _componentes(ruta)})
-
-
 # --- the review ---------------------------------------------------------------------------
 
 
@@ -402,14 +345,23 @@ def _review_context(ruta: Ruta, **extra: Any) -> dict[str, Any]:
         "ReturnTarget": ReturnTarget, "errors": {}, "posted": {},
         "rounds": rubrics.rounds(database, ruta), "RUBRIC_ORDER": rubrics.ORDER,
         "RUBRIC_OBLIGATORY": rubrics.OBLIGATORY, "Verdict": Verdict,
-        "rubric_field": rubrics.field_name, **extra,
+        "rubric_field": rubrics.field_name, "undo": None, **extra,
     }
 
 
 @bp.get("/rutas/<int:ruta_id>/pmi/revision")
 @roles_required(*ALL_ROLES)
 def review_page(ruta_id: int) -> str:
-    return render_template("pmi/review.html", **_review_context(_ruta(ruta_id)))
+    ruta = _ruta(ruta_id)
+    return render_template("pmi/review.html", **_review_context(ruta, undo=_undo_for(ruta)))
+
+
+def _undo_for(ruta: Ruta) -> dict[str, str] | None:
+    """The observation just deleted on this Ruta's review, offered once for «Deshacer»."""
+    undo = session.get(UNDO_OBSERVATION_KEY)
+    if undo is None or undo.get("ruta") != ruta.id:
+        return None
+    return session.pop(UNDO_OBSERVATION_KEY)  # type: ignore[no-any-return]
 
 
 def _add_with_return(ruta: Ruta, adding: dict[str, str],
@@ -515,29 +467,70 @@ def add_observation(ruta_id: int) -> Response | tuple[str, int]:
     return redirect(url_for("pmi.review_page", ruta_id=ruta.id, _anchor="observaciones"))
 
 
+# A deleted draft observation, for one «Deshacer» on the review page that follows.
+UNDO_OBSERVATION_KEY = "pmi_deshacer_observacion"
+
+
+def _after_observation_change(ruta: Ruta, carried: dict[str, str], anchor: str) -> Any:
+    """Back to the review page: drawn again with the decision typed so far when the post
+    carried it (the rubric lives only in that form), redirected otherwise."""
+    if carried:
+        return render_template("pmi/review.html", **_review_context(
+            ruta, posted=carried, undo=_undo_for(ruta)))
+    return redirect(url_for("pmi.review_page", ruta_id=ruta.id, _anchor=anchor))
+
+
 @bp.post("/rutas/<int:ruta_id>/pmi/observaciones/eliminar")
 @roles_required(Role.REVISOR)
-def delete_observation(ruta_id: int) -> Response:
+def delete_observation(ruta_id: int) -> Response | str:
+    """Delete a draft observation after a confirmation page (no JavaScript): the first post
+    shows what goes; only the post from that page deletes. The rubric typed in the decision
+    form travels through both and is shown again."""
     ruta = _ruta(ruta_id)
+    database = db_session()
     observation_id = required_form_id("observacion", "Elija la observación.")
-    review.delete_draft(db_session(), ruta, observation_id, reviewer=_actor())
+    carried = rubrics.decision_values(request.form, limit=FORM_LIMIT)
+    if request.form.get("confirmado") == "no":  # «No, volver» with a rubric being typed
+        return _after_observation_change(ruta, carried, f"observacion-{observation_id}")
+    if request.form.get("confirmado") != "si":
+        row = review.draft_to_delete(database, ruta, observation_id, reviewer=_actor())
+        return render_template("pmi/confirm_delete_observation.html", ruta=ruta, row=row,
+                               number=review.numbered(database, ruta).get(row.id),
+                               carried=carried)
+    row = review.delete_draft(database, ruta, observation_id, reviewer=_actor())
+    undo = {"ruta": ruta.id, "elemento": row.element, "criterio": str(row.criterion),
+            "texto": row.text}
     _commit()
+    session[UNDO_OBSERVATION_KEY] = undo
     flash("Observación eliminada.", "success")
-    return redirect(url_for("pmi.review_page", ruta_id=ruta.id, _anchor="observaciones"))
+    return _after_observation_change(ruta, carried, "observaciones")
+
+
+def _judged_pair() -> tuple[int, str]:
+    """The observation and the verdict: one button value «id:veredicto» when the button
+    belongs to the decision form, or the two fields of the stand-alone form."""
+    pair = request.form.get("juicio", "")
+    number, _, verdict = pair.partition(":")
+    if not pair:
+        number, verdict = request.form.get("observacion", ""), request.form.get("veredicto", "")
+    found = form_int(number)
+    if found is None:
+        raise InvalidInput({"observacion": ["Elija la observación."]})
+    return found, verdict
 
 
 @bp.post("/rutas/<int:ruta_id>/pmi/observaciones/valorar")
 @roles_required(Role.REVISOR)
-def judge_observation(ruta_id: int) -> Response:
+def judge_observation(ruta_id: int) -> Response | str:
     ruta = _ruta(ruta_id)
-    observation_id = required_form_id("observacion", "Elija la observación.")
-    resolved = observations.parse_verdict(request.form.get("veredicto", ""))
+    observation_id, verdict = _judged_pair()
+    resolved = observations.parse_verdict(verdict)
     row = review.judge(db_session(), ruta, observation_id, reviewer=_actor(),
                        resolved=resolved)
     _commit()
     flash(f"La observación quedó «{row.status.label.lower()}».", "success")
-    return redirect(url_for("pmi.review_page", ruta_id=ruta.id,
-                            _anchor=f"observacion-{row.id}"))
+    return _after_observation_change(
+        ruta, rubrics.decision_values(request.form, limit=FORM_LIMIT), f"observacion-{row.id}")
 
 
 @bp.post("/rutas/<int:ruta_id>/pmi/observaciones/responder")
@@ -558,38 +551,3 @@ def answer_observation(ruta_id: int) -> Response | tuple[str, int]:
     flash("Respuesta guardada. Cuando responda todas, vuelva a enviar el PMI.", "success")
     return redirect(url_for("pmi.review_page", ruta_id=ruta.id,
                             _anchor=f"observacion-{observation_id}"))
-
-
-# --- the Secretaría's sources of hallazgos --------------------------------------------------
-
-
-def _fuentes_page(**extra: Any) -> str:
-    actor = _actor()
-    return render_template(
-        "pmi/fuentes.html", shipped=pmi_fuentes.shipped(),
-        own=pmi_fuentes.secretaria_fuentes(db_session(), actor.secretaria_id),
-        can_manage=actor.role is Role.ADMINISTRADOR,
-        **{"errors": {}, "posted": {}, **extra})
-
-
-@bp.get("/pmi/fuentes")
-@roles_required(Role.ADMINISTRADOR, Role.REVISOR, Role.CONSULTA)
-def fuentes() -> str:
-    return _fuentes_page()
-
-
-@bp.post("/pmi/fuentes")
-@roles_required(Role.ADMINISTRADOR)
-def add_fuente() -> Response | tuple[str, int]:
-    database = db_session()
-    form = posted_form()
-    try:
-        row = pmi_fuentes.add_fuente(database, actor=_actor(),
-                                     nombre=str(form.get("nombre", "")),
-                                     externa=form.get("externa") != "0")
-    except InvalidInput as invalid:
-        database.rollback()
-        return _fuentes_page(errors=invalid.errors, posted=form), 422
-    _commit()
-    flash(f"Fuente agregada: «{row.nombre}». Las instituciones ya la pueden elegir.", "success")
-    return redirect(url_for("pmi.fuentes"))

@@ -72,6 +72,7 @@ def register_templates(app: Flask) -> None:
 
 
 def register_blueprints(app: Flask) -> None:
+    # Routes of the ``pmi`` blueprint kept in their own module: imported before registering.
     from blueprints import (
         admin,
         auth,
@@ -84,6 +85,7 @@ def register_blueprints(app: Flask) -> None:
         evidencias,
         outbox,
         pmi,
+        pmi_documents,  # noqa: F401
         reportes,
         revision,
         rutas,

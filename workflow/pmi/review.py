@@ -157,14 +157,24 @@ def add_observation_once(session: Session, ruta: Ruta, *, reviewer: User, elemen
     return row
 
 
-def delete_draft(session: Session, ruta: Ruta, observation_id: int | None, *,
-                 reviewer: User) -> None:
-    """Delete an observation not sent yet. Flushes."""
+def draft_to_delete(session: Session, ruta: Ruta, observation_id: int | None, *,
+                    reviewer: User) -> Observation:
+    """The observation a reviewer is about to delete (the confirmation page shows it); the
+    same refusals as ``delete_draft``."""
     _require_reviewer(reviewer, ruta)
     row = _observation(session, ruta, observation_id)
     life.require_draft(row)
+    return row
+
+
+def delete_draft(session: Session, ruta: Ruta, observation_id: int | None, *,
+                 reviewer: User) -> Observation:
+    """Delete an observation not sent yet; returns it (its element, criterion and text let
+    «Deshacer» add it again). Flushes."""
+    row = draft_to_delete(session, ruta, observation_id, reviewer=reviewer)
     session.delete(row)
     session.flush()
+    return row
 
 
 def judge(session: Session, ruta: Ruta, observation_id: int | None, *, reviewer: User,

@@ -197,6 +197,7 @@ def posted_values(raw: RawRubric) -> dict[str, str]:
 # What the decision form holds besides the rubric and its buttons.
 DECISION_FIELDS = ("observaciones", "destino", "nueva-elemento", "nueva-criterio",
                    "nueva-texto")
+TYPED_FIELDS = ("observaciones", "nueva-texto")
 
 
 def decision_values(form: Mapping[str, Any], *, limit: int) -> dict[str, str]:
@@ -205,4 +206,8 @@ def decision_values(form: Mapping[str, Any], *, limit: int) -> dict[str, str]:
     carried = posted_values(from_form(form))
     carried.update({name: str(form.get(name, ""))[:limit] for name in DECISION_FIELDS
                     if name in form})
-    return carried if any(carried.values()) else {}
+    # Selects and radios always post their default (the return target, the additional
+    # observation's element): only what a person types or chooses in the rubric counts.
+    typed = any(value for name, value in carried.items()
+                if name.startswith("rubrica-") or name in TYPED_FIELDS)
+    return carried if typed else {}
