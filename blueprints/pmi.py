@@ -449,11 +449,14 @@ def add_observation(ruta_id: int) -> Response | tuple[str, int]:
     database = db_session()
     form = posted_form(lists=MULTIPLE)
     carried = rubrics.decision_values(request.form, limit=FORM_LIMIT)
+    # «Deshacer» after a deletion posts the deleted observation under its own names.
+    prefix = "deshacer-" if form.get("deshacer") == "1" else ""
+    token_field = "deshacer-token" if prefix else form_tokens.FIELD
     try:
         row = review.add_observation_once(
-            database, ruta, reviewer=_actor(), element=str(form.get("elemento", "")),
-            criterion=str(form.get("criterio", "")), text=str(form.get("texto", "")),
-            token=str(form.get(form_tokens.FIELD, "")))
+            database, ruta, reviewer=_actor(), element=str(form.get(f"{prefix}elemento", "")),
+            criterion=str(form.get(f"{prefix}criterio", "")),
+            text=str(form.get(f"{prefix}texto", "")), token=str(form.get(token_field, "")))
     except InvalidInput as invalid:
         database.rollback()
         return render_template("pmi/review.html", **_review_context(

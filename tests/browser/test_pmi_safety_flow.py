@@ -222,3 +222,34 @@ def test_rubric_typed_survives_adding_an_observation(browsing: Browsing, world: 
         "La meta 1.1 no tiene unidad de medida.")
     expect(reviewer.get_by_label("Observación", exact=True)).to_have_value("")
     browsing.check_accessibility(reviewer)
+
+    # The revisor thinks better of it: «Eliminar» asks first, the rubric travels along.
+    reviewer.get_by_role("button", name="Eliminar la observación 1").click()
+    expect(reviewer.get_by_role("heading", level=1)).to_contain_text(
+        "¿Eliminar esta observación?")
+    expect(reviewer.locator("main")).to_contain_text("Indique la unidad de la meta 1.1.")
+    browsing.check_accessibility(reviewer)
+    reviewer.get_by_role("button", name="No, volver a la revisión").click()
+    expect(reviewer.locator("#observaciones")).to_contain_text(
+        "Indique la unidad de la meta 1.1.")
+    expect(reviewer.locator("#rubrica-3-nota")).to_have_value(
+        "La meta 1.1 no tiene unidad de medida.")
+
+    reviewer.get_by_role("button", name="Eliminar la observación 1").click()
+    reviewer.get_by_role("button", name="Sí, eliminar la observación").click()
+    expect(reviewer.locator(".flashes .flash")).to_have_text("Observación eliminada.")
+    expect(reviewer.locator("#observaciones article.observation")).to_have_count(0)
+    expect(reviewer.locator("#rubrica-3-veredicto").get_by_label("No cumple", exact=True)
+           ).to_be_checked()
+    expect(reviewer.locator("#rubrica-3-nota")).to_have_value(
+        "La meta 1.1 no tiene unidad de medida.")
+    browsing.check_accessibility(reviewer)
+
+    # «Deshacer» brings it back, once.
+    reviewer.locator("#deshacer").get_by_role("button", name="Deshacer").click()
+    expect(reviewer.locator("#observaciones article.observation")).to_contain_text(
+        "Indique la unidad de la meta 1.1.")
+    expect(reviewer.locator("#deshacer")).to_have_count(0)
+    expect(reviewer.locator("#rubrica-3-nota")).to_have_value(
+        "La meta 1.1 no tiene unidad de medida.")
+    browsing.check_accessibility(reviewer)

@@ -168,13 +168,17 @@ def test_undo_adds_the_deleted_observation_back(db: Session, make: Factory,
              {"observacion": str(row.id), "confirmado": "si"})
 
     page = text(web.get(f"/rutas/{ruta.id}/pmi/revision"))
-    undo = re.search(r'<form method="post" action="[^"]+" class="undo" id="deshacer">(.*?)</form>',
-                     page, re.S)
+    undo = re.search(r'<div class="undo" id="deshacer">(.*?)</div>', page, re.S)
     assert undo is not None
-    fields = dict(re.findall(r'name="([a-z_]+)" value="([^"]*)"', undo.group(1)))
-    assert (fields["elemento"], fields["criterio"], fields["texto"]) == (
-        "plan", "7", "Falta la debilidad de lectura crítica.")
-    web.post(f"/rutas/{ruta.id}/pmi/observaciones", fields)
+    fields = dict(re.findall(r'name="([a-z_-]+)" value="([^"]*)"', undo.group(1)))
+    assert (fields["deshacer-elemento"], fields["deshacer-criterio"],
+            fields["deshacer-texto"], fields["deshacer"]) == (
+        "plan", "7", "Falta la debilidad de lectura crítica.", "1")
+    # The page's decision form carries them (with whatever rubric is being typed).
+    assert 'name="deshacer-texto" value="Falta la debilidad de lectura crítica." ' \
+           'form="decision-form"' in page
+    web.post(f"/rutas/{ruta.id}/pmi/observaciones",
+             {**fields, **form(), "elemento": "plan", "criterio": "", "texto": ""})
 
     db.expire_all()
     again = db.scalars(select(Observation).where(Observation.ruta_id == ruta.id)).all()
