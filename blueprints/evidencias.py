@@ -191,7 +191,8 @@ def _evidence_files(ruta: Ruta) -> dict[int, list[EvidenceFile]]:
 @bp.app_context_processor
 def _evidence_labels() -> dict[str, str]:
     return {"evidence_allowed_label": evidence.ALLOWED_LABEL,
-            "evidence_max_label": evidence.megabytes(limits().max_bytes)}
+            "evidence_max_label": evidence.megabytes(limits().max_bytes),
+            "evidence_max_bytes": limits().max_bytes}
 
 
 @bp.app_template_filter("megabytes")

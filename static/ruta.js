@@ -205,8 +205,47 @@
     });
   }
 
+  // A chosen file over the evidence limit is refused before anything is sent: on a slow link
+  // the upload would take minutes only to be refused. The server checks again either way.
+  function setUpFileLimits() {
+    var inputs = document.querySelectorAll("input[type=file][data-max-bytes]");
+    Array.prototype.forEach.call(inputs, function (input) {
+      if (!input.form) { return; }
+      input.form.addEventListener("submit", function (event) {
+        var limit = Number(input.getAttribute("data-max-bytes"));
+        var tooBig = Array.prototype.filter.call(input.files || [], function (file) {
+          return file.size > limit;
+        });
+        var note = document.getElementById(input.id + "-demasiado-grande");
+        if (!tooBig.length) {
+          if (note) { note.parentNode.removeChild(note); }
+          return;
+        }
+        event.preventDefault();
+        event.stopImmediatePropagation();
+        if (!note) {
+          note = document.createElement("p");
+          note.id = input.id + "-demasiado-grande";
+          note.className = "field-errors";
+          note.setAttribute("role", "alert");
+          input.parentNode.insertBefore(note, input.nextSibling);
+        }
+        note.textContent = tooBig.map(function (file) {
+          return "«" + file.name + "» pesa más de " + input.getAttribute("data-max-label") +
+            ": no se envió nada. Elija un archivo más pequeño.";
+        }).join(" ");
+        var described = (input.getAttribute("aria-describedby") || "").split(" ");
+        if (described.indexOf(note.id) < 0) {
+          input.setAttribute("aria-describedby", described.concat([note.id]).join(" ").trim());
+        }
+        input.focus();
+      });
+    });
+  }
+
   function start() {
     setUpErrorSummary();
+    setUpFileLimits();
     setUpDrafts();
   }
 

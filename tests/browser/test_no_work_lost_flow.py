@@ -219,3 +219,37 @@ def test_area_page_on_a_phone_keeps_typed_values_after_a_refusal(
     width = phone.evaluate("document.documentElement.scrollWidth")
     assert width <= PHONE["width"]
     browsing.check_accessibility(phone)
+
+
+def test_a_file_over_the_limit_is_stopped_in_the_browser_before_it_is_sent(
+        browsing: Browsing, setting: Setting, live_server: LiveServer) -> None:
+    live_server.app.config["EVIDENCE_MAX_BYTES"] = 2000
+    rector = browsing.new_page(viewport=PHONE)
+    browsing.login(rector, RECTOR)
+    rector.goto(setting.area_url("DIR"))
+    posts: list[str] = []
+    rector.on("request", lambda request: posts.append(request.url)
+              if request.method == "POST" else None)
+
+    rate(rector, setting, "DIR.1.1", "3 · Apropiación", "Acta del consejo directivo.")
+    choose_file(rector, setting, "DIR.1.1", "escaneo grande.pdf", PDF_BYTES + b"%" * 5000)
+    rector.get_by_role("button", name="Guardar «Direccionamiento estratégico»").click()
+
+    file_input = rector.locator(f"#archivo-{setting.componentes['DIR.1.1']}")
+    note = rector.locator(f"#archivo-{setting.componentes['DIR.1.1']}-demasiado-grande")
+    expect(note).to_have_text("«escaneo grande.pdf» pesa más de 0,0 MB: no se envió nada. Elija "
+                              "un archivo más pequeño.")
+    expect(file_input).to_be_focused()
+    assert posts == []
+    box = componente(rector, setting, "DIR.1.1")
+    expect(box.get_by_label("3 · Apropiación")).to_be_checked()
+    expect(box.get_by_label("Evidencia", exact=True)).to_have_value("Acta del consejo directivo.")
+    browsing.check_accessibility(rector)
+
+    # A file within the limit goes, with the values, in one submit.
+    choose_file(rector, setting, "DIR.1.1", "acta.pdf", PDF_BYTES)
+    rector.get_by_role("button", name="Guardar «Direccionamiento estratégico»").click()
+    expect(rector.locator(".flashes .flash")).to_contain_text("Se adjuntó «acta.pdf».")
+    expect(note).to_have_count(0)
+    with live_server.session() as session:
+        assert session.scalar(select(func.count()).select_from(EvidenceFile)) == 1
