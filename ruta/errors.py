@@ -6,6 +6,7 @@ import logging
 
 from flask import Flask, current_app, render_template, request
 from flask_wtf.csrf import CSRFError
+from sqlalchemy.exc import DataError
 from werkzeug.exceptions import HTTPException
 
 import ruta.resume as resume
@@ -101,6 +102,17 @@ def init_app(app: Flask) -> None:
     def _domain(error: DomainError) -> tuple[str, int]:
         db_session().rollback()
         return _render(error.status, error.message)
+
+    @app.errorhandler(DataError)
+    def _data(error: DataError) -> tuple[str, int]:
+        # Input the database refuses (a NUL in a multipart field, a number out of range):
+        # bad input, not a fault of ours.
+        log.info("Data the database refused on %s %s: %s", request.method, request.path,
+                 error.orig)
+        _rollback()
+        return _render(400, "Lo enviado contiene un dato que la base de datos no acepta (por "
+                            "ejemplo, un carácter nulo o un número demasiado grande): no se "
+                            "guardó nada. Revíselo y vuelva a intentarlo.")
 
     @app.errorhandler(HTTPException)
     def _http(error: HTTPException) -> tuple[str, int]:

@@ -12,6 +12,7 @@ from werkzeug.middleware.proxy_fix import ProxyFix
 from werkzeug.routing import IntegerConverter
 
 from workflow.cuentas.accounts import Passwords, ThrottlePolicy, load_session_user
+from workflow.errors import DomainError
 from workflow.models import User
 
 # Ids are INTEGER columns: nothing bigger names a row, and SQLite cannot even compare a number
@@ -60,6 +61,29 @@ def init_app(app: Flask) -> None:
         time_cost=app.config["ARGON2_TIME_COST"], memory_cost=app.config["ARGON2_MEMORY_COST"],
         parallelism=app.config["ARGON2_PARALLELISM"])
     app.after_request(_security_headers)
+    app.before_request(refuse_nul_characters)
+
+
+NUL_MESSAGE = ("Lo enviado contiene un carácter nulo, que no es texto: no se guardó nada. Si "
+               "copió el texto de otro programa, escríbalo de nuevo o péguelo como texto sin "
+               "formato.")
+
+
+def refuse_nul_characters() -> None:
+    """Refuse a request whose address, query or form carries a NUL character.
+
+    PostgreSQL cannot store one (psycopg refuses it), so it used to surface as a 500, even
+    before sign-in. No person types a NUL into a form; a clear 400 before any view runs is the
+    answer. A body is read here only if it is ``x-www-form-urlencoded`` or already parsed: an
+    evidence upload's multipart body is parsed by its view after it raises the body limit, and
+    the database error handler answers 400 for what gets that far."""
+    values = [request.path, *(item for _, items in request.args.lists() for item in items)]
+    # ``form`` in the request's dict: the CSRF check already parsed the body (any type).
+    if request.method == "POST" and (
+            request.mimetype == "application/x-www-form-urlencoded" or "form" in vars(request)):
+        values.extend(item for _, items in request.form.lists() for item in items)
+    if any("\x00" in value for value in values):
+        raise DomainError(NUL_MESSAGE)
 
 
 def safe_next(target: str | None) -> str | None:
