@@ -16,10 +16,10 @@ from sqlalchemy.orm import Session
 
 from tests.conftest import Factory, WebClient
 from tests.seguimiento.test_seguimiento import Plan, build_plan, form_for
+from tests.seguimiento.test_seguimiento_views import PDF, open_june, signed_in
 from workflow.evidencias.models import EvidenceFile
 from workflow.seguimiento.models import FollowUpLine, FollowUpObservation, FollowUpReport
 
-PDF = b"%PDF-1.4\n1 0 obj<<>>endobj\ntrailer<<>>\n%%EOF\n"
 TOKEN = "t" * 32
 
 
@@ -27,19 +27,6 @@ TOKEN = "t" * 32
 def plan(db: Session, make: Factory, app: Flask, tmp_path: Path) -> Plan:
     app.config["EVIDENCE_FOLDER"] = str(tmp_path / "evidencias")
     return build_plan(make)
-
-
-def signed_in(web_factory: Callable[[], WebClient], email: str) -> WebClient:
-    client = web_factory()
-    assert client.login(email).status_code == 302
-    return client
-
-
-def open_june(client: WebClient, plan: Plan) -> str:
-    response = client.post(f"/rutas/{plan.ruta.id}/seguimiento/informes",
-                           {"corte": str(plan.june.id)})
-    assert response.status_code == 302
-    return str(response.headers["Location"])
 
 
 def count(db: Session, model: type) -> int:
