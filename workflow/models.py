@@ -158,6 +158,8 @@ class User(Base):
     must_change_password: Mapped[bool] = mapped_column(Boolean, default=False,
                                                        server_default=text("false"))
     password_changed_at: Mapped[datetime | None]
+    # When the person first set a password (activated the account); reminders wait for it.
+    activated_at: Mapped[datetime | None]
     last_login_at: Mapped[datetime | None]
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
 

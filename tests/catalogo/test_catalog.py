@@ -224,16 +224,21 @@ def test_default_current_catalog_is_the_guia_of_2008(db: Session, make: Factory)
     assert current_catalog(db, secretaria.id).slug == DEFAULT_CATALOG_SLUG
 
 
-def test_open_ruta_pins_the_current_catalog_and_a_change_leaves_it_alone(
+def test_open_ruta_pins_the_horizons_catalog_and_a_change_of_current_leaves_it_alone(
         db: Session, make: Factory) -> None:
+    """Switching the current instrument (to prepare the next cycle) never changes what the
+    running horizon shows: its Rutas, even those opened later, keep the horizon's version;
+    a horizon opened afterwards takes the new one."""
     first, update = load_shipped_catalogs(db)
     admin = make.user(Role.ADMINISTRADOR)
     early = opening.open_ruta(db, make.school(), actor=admin)
     set_current_catalog(db, update, actor=admin)
     late = opening.open_ruta(db, make.school(), actor=admin)
+    following = opening.open_ruta(db, make.school(), actor=admin, start_year=2027)
     db.commit()
     db.expire_all()
-    assert (early.catalog_id, late.catalog_id) == (first.id, update.id)
+    assert (early.catalog_id, late.catalog_id, following.catalog_id) == (
+        first.id, first.id, update.id)
     assert early.version == 1  # pinning is part of opening, not a later change
 
 

@@ -21,7 +21,7 @@ from workflow.horizontes.calendar import (
     calendar_for,
     save_calendar,
 )
-from workflow.horizontes.models import FollowUpCheckpoint, HorizonCalendar
+from workflow.horizontes.models import FollowUpCheckpoint, HorizonCalendar, InstitutionalWeek
 from workflow.models import Secretaria
 from workflow.roles import Role
 
@@ -93,8 +93,9 @@ def test_save_calendar_deadline_before_the_semana_institucional_is_refused(
     ({"semana_2024": "2024-02-30"}, "semana_2024",
      "El último día de la primera semana institucional de 2024 no es una fecha válida: use el "
      "formato año-mes-día, por ejemplo 2024-02-16."),
-    ({"semana_2026": ""}, "semana_2026",
-     "Escriba el último día de la primera semana institucional de 2026."),
+    ({"self_assessment_closes": ""}, "self_assessment_closes",
+     "Escriba también la fecha en que cierra la autoevaluación: la ventana tiene inicio y "
+     "fin."),
     ({"pmi_deadline": "16/02/2024"}, "pmi_deadline",
      "La fecha límite de reporte del PMI no es una fecha válida: use el formato año-mes-día, "
      "por ejemplo 2024-02-16."),
@@ -116,6 +117,29 @@ def test_save_calendar_impossible_values_are_refused_in_spanish(
         db: Session, make: Factory, changes: dict[str, str], field: str, message: str) -> None:
     assert errors_of(db, make.secretaria(), **changes) == {field: [message]}
     assert db.scalar(select(func.count()).select_from(HorizonCalendar)) == 0
+
+
+def test_save_calendar_later_years_may_wait_until_their_dates_are_published(
+        db: Session, make: Factory) -> None:
+    """Each year's school calendar is published the year before: 2025 and 2026 stay blank."""
+    calendar = save(db, make.secretaria(), semana_2025="", semana_2026="")
+    db.commit()
+    assert [week.year for week in calendar.weeks] == [2024]
+    assert (calendar.year_is_set(2024), calendar.year_is_set(2025)) == (True, False)
+    again = save(db, calendar.secretaria, semana_2025="2025-01-17", semana_2026="")
+    assert [week.year for week in again.weeks] == [2024, 2025]
+
+
+def test_save_calendar_a_year_outside_the_horizon_is_refused(
+        db: Session, make: Factory) -> None:
+    data = data_of(form())
+    data.first_weeks[2027] = "2027-01-15"
+    with pytest.raises(InvalidInput) as refused:
+        save_calendar(db, secretaria=make.secretaria(), horizon_start_year=2024,
+                      horizon_end_year=2026, data=data, actor=None)
+    assert refused.value.errors == {"semana_2027": [
+        "El año 2027 no pertenece al horizonte 2024–2026."]}
+    assert db.scalar(select(func.count()).select_from(InstitutionalWeek)) == 0
 
 
 def test_save_calendar_deadline_after_a_checkpoint_is_refused(
@@ -161,13 +185,13 @@ def admin_web(db: Session, make: Factory, web: WebClient) -> WebClient:
     return web
 
 
-def test_calendar_page_without_a_calendar_shows_an_empty_form(admin_web: WebClient) -> None:
+def test_calendar_page_of_a_horizon_without_dates_shows_an_empty_form(
+        admin_web: WebClient) -> None:
     response = admin_web.get("/admin/calendario/")
     assert response.status_code == 302
     assert response.headers["Location"].endswith("/admin/calendario/2024")
     page = admin_web.get("/admin/calendario/2024").get_data(as_text=True)
     assert "<h1>Calendario del horizonte 2024–2026</h1>" in page
-    assert "Este horizonte todavía no tiene calendario" in page
     assert 'id="semana_2026" name="semana_2026" value=""' in page
     assert 'id="pmi_lead_days" name="pmi_lead_days" value="7"' in page
 
@@ -250,14 +274,24 @@ def test_calendar_page_keeps_a_checkpoint_a_school_reported_on(
     assert db.get(FollowUpCheckpoint, point.id) is not None
 
 
-def test_calendar_page_checkpoint_before_saving_dates_is_refused(
+def test_calendar_page_checkpoint_may_come_before_the_other_dates(
         admin_web: WebClient, db: Session) -> None:
+    """Dates are entered when known: a checkpoint does not wait for the PMI deadline."""
     response = admin_web.post("/admin/calendario/2024/cortes",
                               {"name": "Seguimiento 1er semestre 2024", "due_on": "2024-06-28"})
-    assert response.status_code == 422
-    assert ("Guarde primero las fechas del calendario; después agregue los cortes de "
-            "seguimiento.") in response.get_data(as_text=True)
-    assert db.scalar(select(func.count()).select_from(FollowUpCheckpoint)) == 0
+    assert response.status_code == 302
+    assert [point.due_on for point in db.scalars(select(FollowUpCheckpoint))] == [
+        date(2024, 6, 28)]
+
+
+def test_a_checkpoint_before_its_years_semana_institucional_is_refused(
+        db: Session, make: Factory) -> None:
+    calendar = save(db, make.secretaria())
+    with pytest.raises(InvalidInput) as refused:
+        add_checkpoint(db, calendar, CheckpointData("Seguimiento temprano 2025", "2025-01-10"))
+    assert refused.value.errors == {"due_on": [
+        "Un corte de seguimiento (10 de enero de 2025) debe ser posterior a la primera semana "
+        "institucional de 2025, que termina el 17 de enero de 2025."]}
 
 
 def test_calendar_page_other_secretarias_checkpoint_is_not_found(
@@ -308,7 +342,8 @@ def test_demo_command_seeds_the_2024_calendar(app: Flask, db: Session) -> None:
     result = app.test_cli_runner().invoke(args=["demo", "--schools", "3", "--password",
                                                 "clave-demo-larga"])
     assert result.exit_code == 0, result.output
-    calendar = db.scalars(select(HorizonCalendar)).one()
+    calendar = db.scalars(select(HorizonCalendar)
+                          .where(HorizonCalendar.horizon_start_year == 2024)).one()
     assert calendar.first_week_end(2024) == date(2024, 1, 19)
     assert calendar.pmi_deadline == date(2024, 2, 16)
     assert [point.name for point in calendar.checkpoints][:2] == [

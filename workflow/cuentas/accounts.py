@@ -194,6 +194,8 @@ def set_password(session: Session, user: User, password: str, *, passwords: Pass
     """Store the person's own new password and end every session of the user."""
     user.password_hash = passwords.hash(password)
     user.password_changed_at = utcnow()
+    if user.activated_at is None:
+        user.activated_at = user.password_changed_at
     user.must_change_password = False
     end_all_sessions(session, user)
     session.flush()
@@ -271,6 +273,8 @@ def create_user(session: Session, *, actor: User | None, secretaria_id: int, dat
         assert passwords is not None
         user.password_hash = passwords.hash(password)
         user.must_change_password = temporary
+        if not temporary:  # a temporary password is replaced, and so activated, on sign-in
+            user.activated_at = utcnow()
     session.add(user)
     session.flush()
     return user

@@ -17,7 +17,8 @@ from typing import Final
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from workflow.errors import InvalidInput, NotFound
+from workflow.errors import InvalidInput
+from workflow.horizontes.horizons import chosen_horizon, ensure_horizon
 from workflow.horizontes.models import (
     LEAD_TIMES,
     MAX_CHECKPOINT_NAME,
@@ -51,16 +52,10 @@ def calendars_of(session: Session, secretaria_id: int) -> list[HorizonCalendar]:
 def horizon_years(session: Session, actor: User, start_year: int) -> tuple[int, int]:
     """The horizon ``actor``'s Secretaría has starting in ``start_year``: (start, end).
 
-    The Secretaría's current horizon, or one it already has a calendar for; any other
-    year is not found.
+    A horizon the Secretaría opened, or its current one; any other year is not found.
     """
-    secretaria = actor.secretaria
-    existing = calendar_for(session, secretaria.id, start_year)
-    if existing is not None:
-        return existing.horizon_start_year, existing.horizon_end_year
-    if start_year == secretaria.horizon_start_year:
-        return secretaria.horizon_start_year, secretaria.horizon_end_year
-    raise NotFound("No hay un horizonte que empiece en ese año.")
+    found = chosen_horizon(session, actor, start_year)
+    return found.horizon_start_year, found.horizon_end_year
 
 
 # --- editing ------------------------------------------------------------------------------
@@ -93,10 +88,14 @@ def calendar_data(calendar: HorizonCalendar | None, years: range) -> CalendarDat
     return CalendarData(
         first_weeks={year: (day.isoformat() if (day := calendar.first_week_end(year)) else "")
                      for year in years},
-        pmi_deadline=calendar.pmi_deadline.isoformat(),
-        self_assessment_opens=calendar.self_assessment_opens.isoformat(),
-        self_assessment_closes=calendar.self_assessment_closes.isoformat(),
+        pmi_deadline=_iso(calendar.pmi_deadline),
+        self_assessment_opens=_iso(calendar.self_assessment_opens),
+        self_assessment_closes=_iso(calendar.self_assessment_closes),
         lead_times={name: str(getattr(calendar, name)) for name in LEAD_TIME_DEFAULTS})
+
+
+def _iso(day: date | None) -> str:
+    return "" if day is None else day.isoformat()
 
 
 def parse_day(text: str) -> date | None:
@@ -122,6 +121,14 @@ def _required_day(errors: dict[str, list[str]], field: str, text: str,
     if not text.strip():
         errors.setdefault(field, []).append(f"Escriba {label}.")
         return None
+    return _optional_day(errors, field, text, label)
+
+
+def _optional_day(errors: dict[str, list[str]], field: str, text: str,
+                  label: str) -> date | None:
+    """A date the administrador may leave blank until it is known (None then)."""
+    if not text.strip():
+        return None
     found = parse_day(text)
     if found is None:
         errors.setdefault(field, []).append(
@@ -133,10 +140,15 @@ def _required_day(errors: dict[str, list[str]], field: str, text: str,
 def _validate(data: CalendarData, start_year: int,
               end_year: int) -> tuple[dict[str, list[str]], dict[str, object]]:
     errors: dict[str, list[str]] = {}
-    weeks: dict[int, date] = {}
+    weeks: dict[int, date | None] = {}
+    for year in sorted(set(data.first_weeks) - set(range(start_year, end_year + 1))):
+        if data.first_weeks[year].strip():
+            errors.setdefault(f"semana_{year}", []).append(
+                f"El año {year} no pertenece al horizonte {start_year}–{end_year}.")
     for year in range(start_year, end_year + 1):
         field = f"semana_{year}"
-        found = _required_day(errors, field, data.first_weeks.get(year, ""),
+        weeks[year] = None
+        found = _optional_day(errors, field, data.first_weeks.get(year, ""),
                               f"el último día de la primera semana institucional de {year}")
         if found is None:
             continue
@@ -147,12 +159,20 @@ def _validate(data: CalendarData, start_year: int,
             continue
         weeks[year] = found
 
-    deadline = _required_day(errors, "pmi_deadline", data.pmi_deadline,
+    deadline = _optional_day(errors, "pmi_deadline", data.pmi_deadline,
                              "la fecha límite de reporte del PMI")
-    opens = _required_day(errors, "self_assessment_opens", data.self_assessment_opens,
+    opens = _optional_day(errors, "self_assessment_opens", data.self_assessment_opens,
                           "la fecha en que abre la autoevaluación")
-    closes = _required_day(errors, "self_assessment_closes", data.self_assessment_closes,
+    closes = _optional_day(errors, "self_assessment_closes", data.self_assessment_closes,
                            "la fecha en que cierra la autoevaluación")
+    if data.self_assessment_opens.strip() and not data.self_assessment_closes.strip():
+        errors.setdefault("self_assessment_closes", []).append(
+            "Escriba también la fecha en que cierra la autoevaluación: la ventana tiene "
+            "inicio y fin.")
+    elif data.self_assessment_closes.strip() and not data.self_assessment_opens.strip():
+        errors.setdefault("self_assessment_opens", []).append(
+            "Escriba también la fecha en que abre la autoevaluación: la ventana tiene "
+            "inicio y fin.")
     first_week = weeks.get(start_year)
     if deadline is not None:
         if deadline.year > end_year or deadline.year < start_year:
@@ -213,17 +233,25 @@ def save_calendar(session: Session, *, secretaria: Secretaria, horizon_start_yea
             errors.setdefault("pmi_deadline", []).append(
                 "La fecha límite del PMI debe ser anterior a todos los cortes de seguimiento; "
                 f"«{early[0].name}» es el {fecha_corta(early[0].due_on)}.")
+    weeks: dict[int, date | None] = values["weeks"]  # type: ignore[assignment]
+    for point in calendar.checkpoints if calendar is not None else ():
+        week = weeks.get(point.due_on.year)
+        if week is not None and point.due_on <= week:
+            errors.setdefault(f"semana_{point.due_on.year}", []).append(
+                f"El corte «{point.name}» ({fecha_corta(point.due_on)}) quedaría antes del "
+                f"fin de la primera semana institucional de {point.due_on.year}: mueva el "
+                "corte o revise la fecha.")
     if errors:
         raise InvalidInput(errors)
     if calendar is None:
-        calendar = HorizonCalendar(secretaria_id=secretaria.id,
-                                   horizon_start_year=horizon_start_year)
-        session.add(calendar)
-    calendar.horizon_end_year = horizon_end_year
-    weeks: dict[int, date] = values["weeks"]  # type: ignore[assignment]
+        calendar = ensure_horizon(session, secretaria, horizon_start_year, horizon_end_year,
+                                  actor=actor, now=now)
     by_year = {week.year: week for week in calendar.weeks}
     for year, last_day in weeks.items():
-        if year in by_year:
+        if last_day is None:
+            if year in by_year:  # cleared: not known after all
+                calendar.weeks.remove(by_year[year])
+        elif year in by_year:
             by_year[year].last_day = last_day
         else:
             calendar.weeks.append(InstitutionalWeek(year=year, last_day=last_day))
@@ -253,10 +281,15 @@ def _validate_checkpoint(session: Session, calendar: HorizonCalendar, data: Chec
         if not calendar.horizon_start_year <= due_on.year <= calendar.horizon_end_year:
             errors.setdefault("due_on", []).append(
                 f"La fecha del corte debe caer dentro del horizonte {calendar.horizon_label}.")
-        elif due_on <= calendar.pmi_deadline:
+        elif calendar.pmi_deadline is not None and due_on <= calendar.pmi_deadline:
             errors.setdefault("due_on", []).append(
                 f"Un corte de seguimiento ({fecha_corta(due_on)}) debe ser posterior a la "
                 f"fecha límite del PMI ({fecha_corta(calendar.pmi_deadline)}).")
+        elif (week := calendar.first_week_end(due_on.year)) is not None and due_on <= week:
+            errors.setdefault("due_on", []).append(
+                f"Un corte de seguimiento ({fecha_corta(due_on)}) debe ser posterior a la "
+                f"primera semana institucional de {due_on.year}, que termina el "
+                f"{fecha_corta(week)}.")
     if errors:
         raise InvalidInput(errors)
     assert due_on is not None

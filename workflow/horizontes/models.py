@@ -38,6 +38,8 @@ LEAD_TIMES: Final[tuple[tuple[str, str, int, int, int], ...]] = (
     ("checkpoint_lead_days", "Días antes de cada corte de seguimiento para recordarlo", 7, 1, 60),
     ("checkpoint_grace_days", "Días después de un corte antes de avisar que falta el informe",
      3, 1, 60),
+    ("late_join_grace_days", "Días de plazo para el PMI de un colegio que llega con el horizonte "
+     "en curso, contados desde que su rector(a) activa la cuenta", 30, 1, 180),
 )
 
 MAX_CHECKPOINT_NAME = 120
@@ -76,7 +78,14 @@ def _lead_time_checks() -> list[CheckConstraint]:
 
 
 class HorizonCalendar(Base):
-    """The dates of one horizon of one Secretaría (2024–2026 for Ibagué's first one)."""
+    """One horizon of one Secretaría (2024–2026 for Ibagué's first one) and its calendar.
+
+    A row is the horizon itself: opened by the administrador (``workflow.horizontes.horizons``),
+    pinned to the instrument version (catalog) and rule set its Rutas use, readable forever.
+    Its dates are entered when known: each year's semana institucional, the PMI deadline and
+    the autoevaluación window of the first year, the checkpoints of each year. A date not yet
+    entered is NULL and the reminders that need it wait for it.
+    """
 
     __tablename__ = "calendars"
 
@@ -84,16 +93,23 @@ class HorizonCalendar(Base):
     secretaria_id: Mapped[int] = mapped_column(ForeignKey("secretarias.id"), index=True)
     horizon_start_year: Mapped[int] = mapped_column(Integer)
     horizon_end_year: Mapped[int] = mapped_column(Integer)
+    # The instrument version and rule set of the horizon: its Rutas are opened with them, and
+    # its perfil and consolidado read them, whatever the Secretaría's current instrument is.
+    catalog_id: Mapped[int | None] = mapped_column(ForeignKey("catalogs.id"))
+    rule_set_id: Mapped[int | None] = mapped_column(ForeignKey("rule_sets.id"))
     # The date the Secretaría expects every PMI by (Circular 0488: after the first semana
-    # institucional of the horizon's first year).
-    pmi_deadline: Mapped[date] = mapped_column(Date)
-    self_assessment_opens: Mapped[date] = mapped_column(Date)
-    self_assessment_closes: Mapped[date] = mapped_column(Date)
+    # institucional of the horizon's first year). NULL until entered.
+    pmi_deadline: Mapped[date | None] = mapped_column(Date)
+    self_assessment_opens: Mapped[date | None] = mapped_column(Date)
+    self_assessment_closes: Mapped[date | None] = mapped_column(Date)
     pmi_lead_days: Mapped[int] = mapped_column(Integer, default=7)
     returned_after_days: Mapped[int] = mapped_column(Integer, default=10)
     review_wait_days: Mapped[int] = mapped_column(Integer, default=5)
     checkpoint_lead_days: Mapped[int] = mapped_column(Integer, default=7)
     checkpoint_grace_days: Mapped[int] = mapped_column(Integer, default=3)
+    late_join_grace_days: Mapped[int] = mapped_column(Integer, default=30, server_default="30")
+    opened_at: Mapped[datetime] = mapped_column(default=utcnow)
+    opened_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
     updated_at: Mapped[datetime] = mapped_column(default=utcnow)
     updated_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
 
@@ -128,6 +144,16 @@ class HorizonCalendar(Base):
     def first_week_end(self, year: int) -> date | None:
         """The last day of the first semana institucional of ``year``, if it is set."""
         return next((week.last_day for week in self.weeks if week.year == year), None)
+
+    def checkpoints_of(self, year: int) -> list[FollowUpCheckpoint]:
+        return [point for point in self.checkpoints if point.due_on.year == year]
+
+    def year_is_set(self, year: int) -> bool:
+        """Whether ``year`` has the dates its reminders need: its semana institucional (and,
+        for the first year, the PMI deadline)."""
+        if self.first_week_end(year) is None:
+            return False
+        return year != self.horizon_start_year or self.pmi_deadline is not None
 
 
 class InstitutionalWeek(Base):
@@ -169,6 +195,29 @@ class FollowUpCheckpoint(Base):
         UniqueConstraint("calendar_id", "name", name="uq_follow_up_checkpoints_calendar_name"),
         CheckConstraint("length(trim(name)) > 0", name="name_not_blank"),
         {"sqlite_autoincrement": True},
+    )
+
+
+class SelfAssessmentExtension(Base):
+    """More time for one school's autoevaluación, granted by the administrador with a reason.
+
+    Every grant is a row (the log); the latest one for a Ruta is in force.
+    """
+
+    __tablename__ = "self_assessment_extensions"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    ruta_id: Mapped[int] = mapped_column(ForeignKey("rutas.id"), index=True)
+    until: Mapped[date] = mapped_column(Date)
+    reason: Mapped[str] = mapped_column(Text)
+    granted_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    granted_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+    ruta: Mapped[Ruta] = relationship()
+    granted_by: Mapped[User | None] = relationship()
+
+    __table_args__ = (
+        CheckConstraint("length(trim(reason)) > 0", name="reason_not_blank"),
     )
 
 

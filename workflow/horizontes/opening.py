@@ -14,6 +14,7 @@ from sqlalchemy.orm import Session
 
 from workflow.catalogo.catalog import current_catalog_id, pin_rule_set
 from workflow.errors import Forbidden
+from workflow.horizontes.horizons import ensure_horizon
 from workflow.models import OPENED, Ruta, RutaTransition, School, User, utcnow
 from workflow.roles import Role
 from workflow.states import State
@@ -36,12 +37,21 @@ def open_ruta(session: Session, school: School, *, actor: User | None,
     if existing is not None:
         return existing
     moment = now or utcnow()
-    ruta = Ruta(school=school, horizon_start_year=start, horizon_end_year=start + length - 1,
+    # The horizon is data: a Ruta for a horizon nobody opened yet opens it (with the current
+    # instrument), so its calendar, reminders and consolidado exist from the first Ruta.
+    horizon = ensure_horizon(session, school.secretaria, start, start + length - 1,
+                             actor=actor, now=moment)
+    if horizon.catalog_id is None:
+        # Opened before any instrument was loaded: it takes the first one made current.
+        horizon.catalog_id = current_catalog_id(session, school.secretaria_id)
+    ruta = Ruta(school=school, horizon_start_year=start,
+                horizon_end_year=horizon.horizon_end_year,
                 state=State.BORRADOR, state_changed_at=moment, created_at=moment,
-                # Pinned: a later change of the Secretaría's catalog never alters this Ruta.
-                catalog_id=current_catalog_id(session, school.secretaria_id),
+                # Pinned: the horizon's instrument; a later change of the Secretaría's
+                # current instrument never alters this Ruta.
+                catalog_id=horizon.catalog_id,
                 # Pinned too: a later change of the Secretaría's rules never moves its results.
-                rule_set_id=pin_rule_set(session, school.secretaria_id))
+                rule_set_id=horizon.rule_set_id or pin_rule_set(session, school.secretaria_id))
     session.add(ruta)
     session.add(RutaTransition(ruta=ruta, trigger=OPENED, from_state=None,
                                to_state=State.BORRADOR, at=moment,
