@@ -16,6 +16,7 @@ from sqlalchemy.orm import Session
 from demo.autoevaluacion import fill_demo_autoevaluacion
 from demo.calendario import seed_demo_calendar
 from demo.cierre import record_demo_final_evaluation, seed_previous_cycle
+from demo.horizontes import seed_demo_horizons
 from demo.pmi_escuela import fill_school_pmi, revise_after_return
 from demo.rubric import APPROVAL_RUBRIC, RETURN_RUBRIC, RETURN_TO_SELF_ASSESSMENT_RUBRIC
 from demo.seguimiento import seed_demo_follow_up
@@ -168,6 +169,7 @@ def seed_demo(session: Session, *, school_count: int, password: str,
         seed_previous_cycle(session, first_school, admin=admin, reviewer=reviewers[0])
     seed_demo_calendar(session, secretaria, actor=admin)
     seed_demo_follow_up(session, secretaria)  # needs the calendar's checkpoints
+    seed_demo_horizons(session, secretaria, admin)  # 2021–2023 closed, 2027–2029 ahead
     return secretaria
 
 

@@ -29,7 +29,10 @@ def test_demo_represents_every_state_with_real_histories(app: Flask, db: Session
 
     states = Counter(db.scalars(select(Ruta.state)).all())
     assert set(states) == set(State)
-    assert sum(states.values()) == 15  # 14 Rutas 2024–2026 and one closed 2021–2023
+    # 14 Rutas 2024–2026, one closed 2021–2023 and one 2027–2029 started ahead.
+    assert sum(states.values()) == 16
+    horizons = Counter(db.scalars(select(Ruta.horizon_start_year)).all())
+    assert horizons == {2021: 1, 2024: 14, 2027: 1}
     emails = set(db.scalars(select(User.email)).all())
     assert {"admin@ruta.demo", "revisor1@ruta.demo", "revisor2@ruta.demo",
             "consulta@ruta.demo", "rector01@ruta.demo", "rector14@ruta.demo"} <= emails

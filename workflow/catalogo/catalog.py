@@ -18,7 +18,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Select, func, select, update
+from sqlalchemy import Select, func, select
 from sqlalchemy.orm import Session
 
 from workflow.catalogo.files import (
@@ -39,7 +39,6 @@ from workflow.catalogo.models import (
     RuleSet,
 )
 from workflow.errors import Forbidden, InvalidInput, NotFound
-from workflow.horizontes.models import HorizonCalendar
 from workflow.models import Ruta, School, User, utcnow
 from workflow.roles import Role
 
@@ -385,12 +384,6 @@ def set_rules(session: Session, *, actor: User, **given: str | int) -> tuple[Rul
             and current_rule_set(session, actor.secretaria_id) is not None:
         return current, False
     row = _store_rule_set(session, actor.secretaria_id, wanted, actor=actor)
-    # Rutas opened from now on take it: the running horizon and those opened ahead record it
-    # as theirs; horizons already past keep the set they ran with.
-    current_start = actor.secretaria.horizon_start_year
-    session.execute(update(HorizonCalendar).where(
-        HorizonCalendar.secretaria_id == actor.secretaria_id,
-        HorizonCalendar.horizon_start_year >= current_start).values(rule_set_id=row.id))
     return Rules.of(row), True
 
 

@@ -51,7 +51,10 @@ def open_ruta(session: Session, school: School, *, actor: User | None,
                 # current instrument never alters this Ruta.
                 catalog_id=horizon.catalog_id,
                 # Pinned too: a later change of the Secretaría's rules never moves its results.
-                rule_set_id=horizon.rule_set_id or pin_rule_set(session, school.secretaria_id))
+                rule_set_id=pin_rule_set(session, school.secretaria_id))
+    # The horizon records the rule set its Rutas open with (a change of rules applies to the
+    # Rutas opened afterwards, as the rule-set page says).
+    horizon.rule_set_id = ruta.rule_set_id  # type: ignore[attr-defined]
     session.add(ruta)
     session.add(RutaTransition(ruta=ruta, trigger=OPENED, from_state=None,
                                to_state=State.BORRADOR, at=moment,
