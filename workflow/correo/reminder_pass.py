@@ -13,9 +13,9 @@ from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Final
 
-from sqlalchemy import func, select
+from sqlalchemy import and_, func, or_, select
 from sqlalchemy.dialects import postgresql, sqlite
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, selectinload
 
 from workflow import outbox
 from workflow.correo.reminders import (
@@ -61,12 +61,29 @@ def _situation(session: Session, calendar: HorizonCalendar, today: date) -> Situ
     in_calendar = (School.secretaria_id == calendar.secretaria_id, School.active,
                    Ruta.horizon_start_year == calendar.horizon_start_year,
                    Ruta.state != State.CERRADO)
+    people = Recipients()
+    situation = Situation(session=session, calendar=calendar, rutas=[], today=today,
+                          people=people, last_entries={})
     reviewer_ids = (select(Ruta.reviewer_id).join(Ruta.school)
                     .where(*in_calendar, Ruta.reviewer_id.is_not(None)).distinct())
-    reviewers = {user.id: user for user in session.execute(
-        select(*PERSON_COLUMNS).where(User.id.in_(reviewer_ids)))}
+    # The people and the last log entries are read-only here: plain rows with the same
+    # attribute names, not ORM objects (a pass reads every rector of the Secretaría, and
+    # building 10,000 tracked objects cost more than the query). One query: the
+    # Secretaría's rectors and revisores, and the reviewers of its Rutas.
+    reviewers = {}
+    for user in session.execute(select(*PERSON_COLUMNS).where(or_(
+            and_(User.secretaria_id == calendar.secretaria_id,
+                 User.role.in_([Role.RECTOR, Role.REVISOR])),
+            User.id.in_(reviewer_ids))).order_by(User.id)):
+        reviewers[user.id] = user
+        if not user.active or user.activated_at is None:
+            continue
+        if user.role is Role.RECTOR and user.school_id is not None:
+            people.rectors[user.school_id] = user
+        elif user.role is Role.REVISOR and user.secretaria_id == calendar.secretaria_id:
+            people.reviewers.append(user)
     schools: dict[int, SchoolRow] = {}
-    rutas = [
+    situation.rutas = [
         RutaRow(id=row.id, school_id=row.school_id, state=row.state,
                 state_changed_at=row.state_changed_at, created_at=row.created_at,
                 horizon_start_year=row.horizon_start_year,
@@ -79,27 +96,16 @@ def _situation(session: Session, calendar: HorizonCalendar, today: date) -> Situ
                    Ruta.reviewer_id,
                    School.name, School.dane_code)
             .join(Ruta.school).where(*in_calendar).order_by(Ruta.id))]
-    people = Recipients()
-    # The people and the last log entries are read-only here: plain rows with the same
-    # attribute names, not ORM objects (a pass reads every rector of the Secretaría, and
-    # building 10,000 tracked objects cost more than the query).
-    for user in session.execute(select(*PERSON_COLUMNS).where(
-            User.secretaria_id == calendar.secretaria_id, User.active,
-            User.activated_at.is_not(None),
-            User.role.in_([Role.RECTOR, Role.REVISOR])).order_by(User.id)):
-        if user.role is Role.RECTOR and user.school_id is not None:
-            people.rectors[user.school_id] = user
-        elif user.role is Role.REVISOR:
-            people.reviewers.append(user)
+    if not situation.rutas:
+        return situation  # a horizon without Rutas yet: nothing else to read
     # The calendar's Rutas as a subquery, not a list of 10,000 ids to bind and parse.
     calendar_rutas = select(Ruta.id).join(Ruta.school).where(*in_calendar)
     last_ids = (select(func.max(RutaTransition.id))
                 .where(RutaTransition.ruta_id.in_(calendar_rutas))
                 .group_by(RutaTransition.ruta_id))
-    last_entries = {entry.ruta_id: entry for entry in session.execute(
+    situation.last_entries = {entry.ruta_id: entry for entry in session.execute(
         select(*ENTRY_COLUMNS).where(RutaTransition.id.in_(last_ids)))}
-    return Situation(session=session, calendar=calendar, rutas=rutas, today=today,
-                     people=people, last_entries=last_entries)
+    return situation
 
 
 def _claim_all(session: Session, dues: list[DueReminder], *, today: date,
@@ -136,9 +142,13 @@ def evaluate_reminders(session: Session, *, today: date,
     now = now or utcnow()
     queued: list[QueuedReminder] = []
     calendars = session.scalars(select(HorizonCalendar).where(
-        HorizonCalendar.horizon_end_year >= today.year).order_by(HorizonCalendar.id)).all()
+        HorizonCalendar.horizon_end_year >= today.year).order_by(HorizonCalendar.id)
+        .options(selectinload(HorizonCalendar.weeks),
+                 selectinload(HorizonCalendar.checkpoints))).all()
     for calendar in calendars:
         situation = _situation(session, calendar, today)
+        if not situation.rutas:
+            continue
         # Every rule first, then two batched inserts: one row at a time cost 1.5 ms each.
         dues = [(spec, due) for spec in RULES for due in spec.find(situation) if due.to]
         claimed = _claim_all(session, [due for _, due in dues], today=today, now=now)
