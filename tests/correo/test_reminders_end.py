@@ -22,6 +22,7 @@ from tests.correo.test_reminders import (
     school_ruta,
     summary,
 )
+from workflow.correo.reminder_pass import QueuedReminder
 from workflow.horizontes.models import HorizonCalendar, ReminderSent
 from workflow.models import OutboxMessage
 from workflow.roles import Role
@@ -160,3 +161,48 @@ def test_no_pmi_reminder_while_the_deadline_is_not_entered(
     db.commit()
     for day in (date(2024, 1, 22), date(2024, 2, 19), date(2024, 5, 6)):
         assert run(db, day) == []
+
+
+def new_year(queued: list[QueuedReminder]) -> list[QueuedReminder]:
+    """Only the «nuevo año» reminders (the checkpoints' own go on meanwhile)."""
+    return [item for item in queued if item.rule.value == "seguimiento_anual"]
+
+
+def test_a_new_year_of_seguimiento_after_that_years_semana_institucional(
+        db: Session, make: Factory, calendar: HorizonCalendar) -> None:
+    ruta, rector = school_ruta(make, State.SEGUIMIENTO,
+                               changed=datetime(2024, 4, 1, 15, 0, tzinfo=UTC))
+    # Entered seguimiento after 2025's semana institucional: no «new year» for 2025.
+    late, _ = school_ruta(make, State.SEGUIMIENTO,
+                          changed=datetime(2025, 3, 3, 15, 0, tzinfo=UTC))
+    db.commit()
+    assert rector is not None
+
+    assert new_year(run(db, date(2025, 1, 17))) == []  # the week ends on Friday the 17th
+    queued = new_year(run(db, date(2025, 1, 18)))
+    assert summary(queued) == [
+        (ruta.id, "seguimiento_anual", "anio-2025", [rector.email], [])]
+    assert queued[0].summary == (
+        "Comienza el seguimiento de 2025. Los cortes de 2025 son: «Seguimiento 1er semestre "
+        "2025», el 27 de junio de 2025; «Seguimiento 2.º semestre 2025», el 28 de noviembre "
+        "de 2025.")
+    assert new_year(run(db, date(2025, 1, 20))) == []
+    message = db.scalars(select(OutboxMessage).where(
+        OutboxMessage.kind == "recordatorio_seguimiento_anual")).one()
+    assert message.subject == f"Comienza el seguimiento de 2025: {ruta.school.name}"
+    assert "primera semana institucional de 2025 (17 de enero de 2025)" in " ".join(
+        message.text_body.split())
+    assert [(item.ruta_id, item.occurrence_key)
+            for item in new_year(run(db, date(2026, 1, 19)))] == [
+        (ruta.id, "anio-2026"), (late.id, "anio-2026")]
+
+
+def test_a_year_without_its_semana_institucional_sends_no_new_year_reminder(
+        db: Session, make: Factory, calendar: HorizonCalendar) -> None:
+    calendar.weeks.remove(next(week for week in calendar.weeks if week.year == 2025))
+    school_ruta(make, State.SEGUIMIENTO, changed=datetime(2024, 4, 1, 15, 0, tzinfo=UTC))
+    db.commit()
+    for day in (date(2025, 1, 18), date(2025, 3, 3), date(2025, 12, 31)):
+        assert new_year(run(db, day)) == []
+    assert [item.occurrence_key for item in new_year(run(db, date(2026, 1, 19)))] == [
+        "anio-2026"]

@@ -87,6 +87,10 @@ EXPECTED: list[Row] = [
     one("2025-06-20", "Alfa 2024", "corte_proximo", ("rector Alfa",)),
     one("2025-06-30", "Alfa 2024", "corte_vencido", ("rector Alfa",)),  # no report
     # Gamma: imported 2025-05-05, activated 2025-06-10, its own deadline 2025-07-10.
+    # A new year of seguimiento, after each later year's first semana institucional.
+    one("2025-01-18", "Alfa 2024", "seguimiento_anual", ("rector Alfa",)),
+    one("2026-01-17", "Alfa 2024", "seguimiento_anual", ("rector Alfa",)),
+    one("2026-01-17", "Gamma 2024", "seguimiento_anual", ("rector Gamma",)),
     one("2025-06-11", "Gamma 2024", "pmi_pendiente", ("rector Gamma",)),
     one("2025-07-03", "Gamma 2024", "pmi_proximo", ("rector Gamma",)),
     one("2025-07-11", "Gamma 2024", "pmi_vencido", ("rector Gamma",), REVIEWERS),
@@ -108,6 +112,42 @@ EXPECTED: list[Row] = [
     one("2027-02-12", "Beta 2027", "pmi_proximo", ("rector Beta",)),
     *weekly("2027-02-20", "2028-03-27", "Beta 2027", "rector Beta"),
     one("2027-03-21", "Alfa 2027", "revision_pendiente", REVIEWERS),  # sent again 03-15
+    # Alfa 2027 is in seguimiento from 2027-04-01, but 2028 has no dates: no reminder of 2028.
+]
+
+
+# What the schools and revisores do (at 15:00 in Bogotá): (day, Ruta, trigger, new state,
+# the revisor who takes it). A state change as its service makes it: state, moment, log row.
+MOVES: list[tuple[str, str, Trigger, State, str | None]] = [
+    ("2024-01-25", "Alfa 2024", Trigger.ENVIAR_AUTOEVALUACION, State.AUTOEVALUACION_ENVIADA,
+     None),
+    ("2024-02-05", "Alfa 2024", Trigger.FORMULAR_PMI, State.PMI_FORMULADO, None),
+    ("2024-02-12", "Alfa 2024", Trigger.TOMAR_REVISION, State.EN_REVISION, "R1"),
+    ("2024-02-16", "Alfa 2024", Trigger.DEVOLVER, State.AUTOEVALUACION_ENVIADA, None),
+    ("2024-03-04", "Alfa 2024", Trigger.FORMULAR_PMI, State.PMI_FORMULADO, None),
+    ("2024-03-05", "Alfa 2024", Trigger.TOMAR_REVISION, State.EN_REVISION, "R1"),
+    ("2024-03-08", "Alfa 2024", Trigger.APROBAR, State.APROBADO, None),
+    ("2024-04-01", "Alfa 2024", Trigger.INICIAR_SEGUIMIENTO, State.SEGUIMIENTO, None),
+    ("2025-07-15", "Gamma 2024", Trigger.FORMULAR_PMI, State.PMI_FORMULADO, None),
+    ("2025-07-22", "Gamma 2024", Trigger.TOMAR_REVISION, State.EN_REVISION, "R2"),
+    ("2025-07-25", "Gamma 2024", Trigger.APROBAR, State.APROBADO, None),
+    ("2025-08-01", "Gamma 2024", Trigger.INICIAR_SEGUIMIENTO, State.SEGUIMIENTO, None),
+    ("2026-11-25", "Alfa 2024", Trigger.CERRAR, State.CERRADO, None),
+    ("2027-01-08", "Alfa 2027", Trigger.ENVIAR_AUTOEVALUACION, State.AUTOEVALUACION_ENVIADA,
+     None),
+    ("2027-01-10", "Alfa 2027", Trigger.FORMULAR_PMI, State.PMI_FORMULADO, None),
+    ("2027-01-11", "Alfa 2027", Trigger.TOMAR_REVISION, State.EN_REVISION, "R1"),
+    ("2027-01-20", "Alfa 2027", Trigger.DEVOLVER, State.AUTOEVALUACION_ENVIADA, None),
+    ("2027-03-15", "Alfa 2027", Trigger.FORMULAR_PMI, State.PMI_FORMULADO, None),
+    ("2027-03-22", "Alfa 2027", Trigger.TOMAR_REVISION, State.EN_REVISION, "R1"),
+    ("2027-03-25", "Alfa 2027", Trigger.APROBAR, State.APROBADO, None),
+    ("2027-04-01", "Alfa 2027", Trigger.INICIAR_SEGUIMIENTO, State.SEGUIMIENTO, None),
+]
+# Seguimiento reports sent: (day, Ruta, checkpoint index in the 2024–2026 calendar).
+REPORTS: list[tuple[str, str, int]] = [
+    ("2024-06-26", "Alfa 2024", 0), ("2024-11-27", "Alfa 2024", 1),
+    ("2025-11-25", "Gamma 2024", 3), ("2025-11-26", "Alfa 2024", 3),
+    ("2026-06-24", "Alfa 2024", 4),
 ]
 
 
@@ -121,8 +161,9 @@ class World:
         self.people: dict[str, str] = {}  # e-mail → short name
         self.rutas: dict[int, str] = {}  # Ruta id → short name
         self.by_name: dict[str, Ruta] = {}
-        self.reviewers = [self.person(Role.REVISOR, name, activated=FIRST_DAY if name != "R3"
-                                      else None) for name in ("R1", "R2", "R3")]
+        self.reviewers = {name: self.person(Role.REVISOR, name,
+                                            activated=None if name == "R3" else FIRST_DAY)
+                          for name in ("R1", "R2", "R3")}
         for school in ("Alfa", "Beta"):
             self.join(school, FIRST_DAY, activated=FIRST_DAY)
         db.commit()
@@ -179,66 +220,29 @@ class World:
         assert horizon.year_is_set(2027) and not horizon.year_is_set(2028)
 
     def events(self) -> dict[date, list[Callable[[date], object]]]:
-        first, second, _ = self.reviewers
-        flow: list[tuple[str, Callable[[date], object]]] = [
-            ("2024-01-25", lambda day: self.move("Alfa 2024", Trigger.ENVIAR_AUTOEVALUACION,
-                                             State.AUTOEVALUACION_ENVIADA, day)),
-            ("2024-02-05", lambda day: self.move("Alfa 2024", Trigger.FORMULAR_PMI,
-                                             State.PMI_FORMULADO, day)),
-            ("2024-02-12", lambda day: self.move("Alfa 2024", Trigger.TOMAR_REVISION,
-                                             State.EN_REVISION, day, reviewer=first)),
-            ("2024-02-16", lambda day: self.move("Alfa 2024", Trigger.DEVOLVER,
-                                             State.AUTOEVALUACION_ENVIADA, day,
-                                             observations="Las metas no tienen unidad.")),
-            ("2024-03-04", lambda day: self.move("Alfa 2024", Trigger.FORMULAR_PMI,
-                                             State.PMI_FORMULADO, day)),
-            ("2024-03-05", lambda day: self.move("Alfa 2024", Trigger.TOMAR_REVISION,
-                                             State.EN_REVISION, day, reviewer=first)),
-            ("2024-03-08", lambda day: self.move("Alfa 2024", Trigger.APROBAR, State.APROBADO,
-                                             day)),
-            ("2024-04-01", lambda day: self.move("Alfa 2024", Trigger.INICIAR_SEGUIMIENTO,
-                                             State.SEGUIMIENTO, day)),
-            ("2024-06-26", lambda day: self.report("Alfa 2024", 0, day)),
-            ("2024-11-27", lambda day: self.report("Alfa 2024", 1, day)),
+        by_day: dict[date, list[Callable[[date], object]]] = {}
+        for text, name, trigger, to, reviewer in MOVES:
+            by_day.setdefault(d(text), []).append(
+                lambda day, name=name, trigger=trigger, to=to, reviewer=reviewer: self.move(
+                    name, trigger, to, day, reviewer=self.reviewers[reviewer] if reviewer
+                    else None,
+                    observations="Las metas no tienen unidad de medida."
+                    if trigger is Trigger.DEVOLVER else None))
+        for text, name, checkpoint in REPORTS:
+            by_day.setdefault(d(text), []).append(
+                lambda day, name=name, checkpoint=checkpoint: self.report(name, checkpoint, day))
+        others: list[tuple[str, Callable[[date], object]]] = [
             # Gamma and Delta are imported; Delta's rector never activates the account.
             ("2025-05-05", lambda day: self.join("Gamma", day, activated=None)),
             ("2025-05-05", lambda day: self.join("Delta", day, activated=None)),
             ("2025-06-10", lambda day: self.activate("rector Gamma", day)),
-            ("2025-07-15", lambda day: self.move("Gamma 2024", Trigger.FORMULAR_PMI,
-                                             State.PMI_FORMULADO, day)),
-            ("2025-07-22", lambda day: self.move("Gamma 2024", Trigger.TOMAR_REVISION,
-                                             State.EN_REVISION, day, reviewer=second)),
-            ("2025-07-25", lambda day: self.move("Gamma 2024", Trigger.APROBAR, State.APROBADO,
-                                             day)),
-            ("2025-08-01", lambda day: self.move("Gamma 2024", Trigger.INICIAR_SEGUIMIENTO,
-                                             State.SEGUIMIENTO, day)),
-            ("2025-11-25", lambda day: self.report("Gamma 2024", 3, day)),
-            ("2025-11-26", lambda day: self.report("Alfa 2024", 3, day)),
-            ("2026-06-24", lambda day: self.report("Alfa 2024", 4, day)),
-            ("2026-10-01", lambda day: self.open_next_horizon(day)),
+            ("2026-10-01", self.open_next_horizon),
             ("2026-11-02", lambda day: self.open(self.by_name["Alfa 2024"].school, "Alfa", 2027,
-                                             day)),
+                                                 day)),
             ("2026-11-02", lambda day: self.open(self.by_name["Beta 2024"].school, "Beta", 2027,
-                                             day)),
-            ("2026-11-25", lambda day: self.move("Alfa 2024", Trigger.CERRAR, State.CERRADO, day)),
-            ("2027-01-08", lambda day: self.move("Alfa 2027", Trigger.ENVIAR_AUTOEVALUACION,
-                                             State.AUTOEVALUACION_ENVIADA, day)),
-            ("2027-01-10", lambda day: self.move("Alfa 2027", Trigger.FORMULAR_PMI,
-                                             State.PMI_FORMULADO, day)),
-            ("2027-01-11", lambda day: self.move("Alfa 2027", Trigger.TOMAR_REVISION,
-                                             State.EN_REVISION, day, reviewer=first)),
-            ("2027-01-20", lambda day: self.move("Alfa 2027", Trigger.DEVOLVER,
-                                             State.AUTOEVALUACION_ENVIADA, day,
-                                             observations="Falta la meta del objetivo 2.")),
-            ("2027-03-15", lambda day: self.move("Alfa 2027", Trigger.FORMULAR_PMI,
-                                             State.PMI_FORMULADO, day)),
-            ("2027-03-22", lambda day: self.move("Alfa 2027", Trigger.TOMAR_REVISION,
-                                             State.EN_REVISION, day, reviewer=first)),
-            ("2027-03-25", lambda day: self.move("Alfa 2027", Trigger.APROBAR, State.APROBADO,
-                                             day)),
+                                                 day)),
         ]
-        by_day: dict[date, list[Callable[[date], object]]] = {}
-        for text, action in flow:
+        for text, action in others:
             by_day.setdefault(d(text), []).append(action)
         return by_day
 

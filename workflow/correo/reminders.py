@@ -401,6 +401,32 @@ def checkpoint_missed(situation: Situation) -> Iterable[DueReminder]:
                     days_late=(situation.today - checkpoint.due_on).days))
 
 
+def new_year_of_follow_up(situation: Situation) -> Iterable[DueReminder]:
+    """After the first semana institucional of each later year of the horizon, to the Rutas
+    in seguimiento since before it: a new year of reports begins, with that year's
+    checkpoints. A year whose semana institucional is not entered sends nothing."""
+    calendar, today = situation.calendar, situation.today
+    year = today.year
+    if year == calendar.horizon_start_year or year not in calendar.years:
+        return
+    week = calendar.first_week_end(year)
+    if week is None or today <= week:
+        return
+    points = calendar.checkpoints_of(year)
+    listed = "; ".join(f"«{point.name}», el {fecha_corta(point.due_on)}" for point in points)
+    checkpoints = (f"Los cortes de {year} son: {listed}." if points else
+                   f"La Secretaría aún no ha fijado los cortes de {year}: se los avisará.")
+    for ruta in situation.in_state(State.SEGUIMIENTO):
+        if bogota_day(ruta.state_changed_at) > week:
+            continue  # entered seguimiento this year: its start said it all
+        yield DueReminder(
+            ruta=ruta, rule=ReminderRule.SEGUIMIENTO_ANUAL, occurrence_key=f"anio-{year}",
+            to=situation.people.rector(ruta),
+            summary=f"Comienza el seguimiento de {year}. {checkpoints}",
+            context=situation.context(ruta, year=year, week_end=fecha_corta(week),
+                                      checkpoints_text=checkpoints))
+
+
 RULES: Final[tuple[RuleSpec, ...]] = (
     RuleSpec(ReminderRule.PMI_PENDIENTE, "recordatorio_pmi_pendiente",
              "Después de la primera semana institucional del primer año, a cada Ruta que aún "
@@ -431,6 +457,11 @@ RULES: Final[tuple[RuleSpec, ...]] = (
     RuleSpec(ReminderRule.CORTE_VENCIDO, "recordatorio_corte_vencido",
              "Pasados los días de gracia después de un corte, si el informe sigue faltando.",
              "rector(a)", checkpoint_missed),
+    RuleSpec(ReminderRule.SEGUIMIENTO_ANUAL, "recordatorio_seguimiento_anual",
+             "Después de la primera semana institucional de cada año siguiente al primero, a "
+             "cada Ruta en seguimiento: comienza un nuevo año, con sus cortes. Un año sin su "
+             "semana institucional no envía este aviso.",
+             "rector(a)", new_year_of_follow_up),
 )
 
 
