@@ -35,9 +35,9 @@ from tests.conftest import Factory
 from workflow.dates import BOGOTA
 from workflow.horizontes.calendar import LEAD_TIME_DEFAULTS, CalendarData, save_calendar
 from workflow.horizontes.horizons import open_horizon
-from workflow.horizontes.models import HorizonCalendar, ReminderSent
+from workflow.horizontes.models import ReminderSent
 from workflow.horizontes.opening import open_ruta
-from workflow.models import OutboxMessage, Ruta, RutaTransition, Secretaria, User
+from workflow.models import OutboxMessage, Ruta, RutaTransition, School, Secretaria, User
 from workflow.roles import Role
 from workflow.seguimiento.models import FollowUpReport, ReportStatus
 from workflow.states import State, Trigger
@@ -185,8 +185,8 @@ class World:
         self.open(school, name, 2024, day)
         return self.person(Role.RECTOR, f"rector {name}", school_name=name, activated=activated)
 
-    def open(self, school: object, name: str, start_year: int, day: date) -> Ruta:
-        ruta = open_ruta(self.db, school, actor=None, start_year=start_year,  # type: ignore
+    def open(self, school: School, name: str, start_year: int, day: date) -> Ruta:
+        ruta = open_ruta(self.db, school, actor=None, start_year=start_year,
                          now=bogota(day, 15))
         self.rutas[ruta.id] = f"{name} {start_year}"
         self.by_name[f"{name} {start_year}"] = ruta
@@ -327,4 +327,3 @@ def test_three_years_of_daily_passes_send_exactly_the_expected_reminders(
         OutboxMessage.kind == "recordatorio_pmi_vencido").order_by(OutboxMessage.id)).first()
     assert gamma is not None
     assert "venció el 10 de julio de 2025 (hace 1 día)" in " ".join(gamma.text_body.split())
-    assert isinstance(world.calendar, HorizonCalendar)
