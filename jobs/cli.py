@@ -63,6 +63,8 @@ def run_once_command(as_of: date | None) -> None:
     result = run_daily_pass(current_app._get_current_object(),  # type: ignore[attr-defined]
                             now=utcnow(), day=as_of)
     day = result.day.isoformat()
+    for advanced in result.advanced:
+        click.echo(f"Horizonte vigente desde hoy: {advanced}.")
     if result.started:
         click.echo(f"{len(result.started)} plan(es) aprobado(s) iniciaron su seguimiento "
                    f"(Rutas {', '.join(str(ruta_id) for ruta_id in result.started)}).")

@@ -1,13 +1,16 @@
-"""The daily pass for one day (America/Bogota): start the plans due, then the reminders.
+"""The daily pass for one day (America/Bogota): move the horizons, start the plans due, then
+the reminders.
 
-First, every approved Ruta whose plan has started (the earliest ``fecha_inicio`` of its
-actividades is on or before the day) enters ``seguimiento``: ``iniciar_seguimiento`` fired by
-the system (actor None), one transaction per Ruta, so a revisor starting the same Ruta at the
-same moment (or a second pass) costs that Ruta only; it is idempotent because a started Ruta
-is no longer ``aprobado``. Then the reminder rules (``workflow.correo.reminders``): the job
-claims the day in ``job_runs`` (so they run once per day whoever starts the pass: the
-scheduler at its hour, the scheduler catching up at startup, or ``ruta jobs run-once``) and
-commits once.
+First, every Secretaría whose next horizon has started makes it current
+(``advance_current_horizons``, idempotent, committed on its own). Then every approved Ruta
+whose plan has started (the earliest ``fecha_inicio`` of its actividades is on or before the
+day) enters ``seguimiento``: ``iniciar_seguimiento`` fired by the system (actor None), one
+transaction per Ruta, so a revisor starting the same Ruta at the same moment (or a second
+pass) costs that Ruta only; it is idempotent because a started Ruta is no longer
+``aprobado``. Then the reminder rules (``workflow.correo.reminders``, evaluated by
+``workflow.correo.reminder_pass``): the job claims the day in ``job_runs`` (so they run once
+per day whoever starts the pass: the scheduler at its hour, the scheduler catching up at
+startup, or ``ruta jobs run-once``) and commits once.
 """
 
 from __future__ import annotations
@@ -19,16 +22,17 @@ from datetime import date, datetime, timedelta
 from flask import Flask
 
 from workflow import form_tokens
-from workflow.correo.reminders import (
+from workflow.correo.reminder_pass import (
     DAILY_JOB,
     QueuedReminder,
-    bogota_day,
     claim_job_run,
     evaluate_reminders,
     has_run,
 )
+from workflow.correo.reminders import bogota_day
 from workflow.dates import BOGOTA
 from workflow.errors import DomainError
+from workflow.horizontes.horizons import advance_current_horizons
 from workflow.models import Ruta
 from workflow.seguimiento import actions as seguimiento_actions
 from workflow.seguimiento import progress as seguimiento
@@ -50,6 +54,22 @@ class DailyPass:
     started: list[int] = field(default_factory=list)
     # One-time form tokens older than ``FORM_TOKEN_RETENTION`` that the pass forgot.
     forgotten_tokens: int = 0
+    # The horizons that became current this day («2027–2029»), whether or not the rest ran.
+    advanced: list[str] = field(default_factory=list)
+
+
+def advance_horizons(app: Flask, *, day: date) -> list[str]:
+    """Make current every Secretaría's horizon whose first year started by ``day``; its own
+    transaction, so a day whose reminders already ran still moves the pointer."""
+    factory = app.extensions["ruta_db"].session_factory
+    with factory() as session:
+        advanced = [f"{horizon.secretaria.name}: {horizon.horizon_label}"
+                    for horizon in advance_current_horizons(session, day)]
+        session.commit()
+    for label in advanced:
+        log.info("Pasada diaria del %s: el horizonte vigente es ahora %s.", day.isoformat(),
+                 label)
+    return advanced
 
 
 def start_due_follow_ups(app: Flask, *, day: date, now: datetime) -> list[int]:
@@ -87,6 +107,7 @@ def run_daily_pass(app: Flask, *, now: datetime, day: date | None = None) -> Dai
     leaves the day unclaimed, and the next attempt runs it again.
     """
     day = day or bogota_day(now)
+    advanced = advance_horizons(app, day=day)
     started = start_due_follow_ups(app, day=day, now=now)
     factory = app.extensions["ruta_db"].session_factory
     with factory() as session:
@@ -94,7 +115,7 @@ def run_daily_pass(app: Flask, *, now: datetime, day: date | None = None) -> Dai
         if run is None:
             session.rollback()
             log.info("La pasada diaria del %s ya se había ejecutado.", day.isoformat())
-            return DailyPass(day=day, ran=False, started=started)
+            return DailyPass(day=day, ran=False, started=started, advanced=advanced)
         queued = evaluate_reminders(session, today=day, now=now)
         forgotten = form_tokens.purge(session, before=now - FORM_TOKEN_RETENTION)
         run.finished_at = now
@@ -103,7 +124,7 @@ def run_daily_pass(app: Flask, *, now: datetime, day: date | None = None) -> Dai
     log.info("Pasada diaria del %s: %d recordatorio(s) encolado(s).", day.isoformat(),
              len(queued))
     return DailyPass(day=day, ran=True, queued=queued, started=started,
-                     forgotten_tokens=forgotten)
+                     forgotten_tokens=forgotten, advanced=advanced)
 
 
 def catch_up(app: Flask, *, now: datetime, hour: int) -> DailyPass | None:

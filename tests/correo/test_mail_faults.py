@@ -37,6 +37,7 @@ from tests.correo.test_delivery import (
     queue,
     reload,
 )
+from tests.correo.test_reminders import on_time
 from tests.smtp import (
     LOOPBACK,
     RecordingHandler,
@@ -262,6 +263,7 @@ def test_pmi_deadline_day_ends_at_midnight_in_bogota_not_in_utc(
     deadline = calendar.pmi_deadline
     ruta = make.ruta(state=State.BORRADOR)
     rector = make.user(Role.RECTOR, school=ruta.school)
+    on_time(ruta, rector)
     db.commit()
     assert deadline == date(2024, 2, 16)
     last_minute = bogota(deadline, 23, 59)
@@ -296,7 +298,8 @@ def test_pmi_deadline_day_ends_at_midnight_in_bogota_not_in_utc(
 def test_scheduler_on_a_utc_machine_fires_the_seven_oclock_pass_at_seven_in_bogota(
         app: Flask, db: Session, make: Factory, machine_in_utc: None) -> None:
     seed_demo_calendar(db, make.secretaria())
-    make.user(Role.RECTOR, school=make.ruta(state=State.BORRADOR).school)
+    ruta = make.ruta(state=State.BORRADOR)
+    on_time(ruta, make.user(Role.RECTOR, school=ruta.school))
     db.commit()
     app.config["REMINDER_HOUR"] = 7
     daily = build_scheduler(app).get_job(DAILY_JOB_ID)

@@ -2,7 +2,9 @@
 
 The calendar: first semana institucional of 2024 ends Friday 2024-01-19, PMI deadline
 2024-02-16, lead times 7 (PMI), 10 (returned), 5 (review), 7 (before a checkpoint) and 3
-(grace after it), checkpoint "Seguimiento 1er semestre 2024" on 2024-06-28.
+(grace after it), checkpoint "Seguimiento 1er semestre 2024" on 2024-06-28. Unless a test says
+otherwise, its Rutas were opened and its people activated their accounts when the horizon
+opened (2023-10-02): nobody joined late.
 """
 
 from __future__ import annotations
@@ -20,9 +22,8 @@ from sqlalchemy.orm import Session
 
 from demo.calendario import seed_demo_calendar
 from tests.conftest import Factory, WebClient
+from workflow.correo.reminder_pass import QueuedReminder, evaluate_reminders
 from workflow.correo.reminders import (
-    QueuedReminder,
-    evaluate_reminders,
     has_follow_up_report,
     iso_week,
     reminders_for,
@@ -64,12 +65,32 @@ def calendar(db: Session, make: Factory) -> HorizonCalendar:
     return found
 
 
+HORIZON_OPENED = datetime(2023, 10, 2, 15, 0, tzinfo=UTC)
+
+
+def on_time(ruta: Ruta | None, *people: User) -> None:
+    """The Ruta opened, and the people activated their accounts, when the horizon opened."""
+    if ruta is not None:
+        ruta.created_at = HORIZON_OPENED
+    for person in people:
+        person.activated_at = HORIZON_OPENED
+
+
+def reviewer(make: Factory, *, active: bool = True) -> User:
+    """A revisor who activated the account when the horizon opened."""
+    person = make.user(Role.REVISOR, active=active)
+    on_time(None, person)
+    make.db.flush()
+    return person
+
+
 def school_ruta(make: Factory, state: State, *, changed: datetime | None = None,
                 rector: bool = True) -> tuple[Ruta, User | None]:
     ruta = make.ruta(state=state)
     if changed is not None:
         ruta.state_changed_at = changed
     person = make.user(Role.RECTOR, school=ruta.school) if rector else None
+    on_time(ruta, *([person] if person else []))
     make.db.flush()
     return ruta, person
 
@@ -195,9 +216,9 @@ def test_pmi_near_not_sent_to_a_ruta_that_already_sent_its_pmi(
 
 def test_pmi_overdue_weekly_with_the_reviewer_in_copy(
         db: Session, make: Factory, calendar: HorizonCalendar) -> None:
-    first = make.user(Role.REVISOR)
-    second = make.user(Role.REVISOR)
-    make.user(Role.REVISOR, active=False)
+    first = reviewer(make)
+    second = reviewer(make)
+    reviewer(make, active=False)
     # Returned once, so it has a reviewer: the copy goes to that reviewer only.
     returned, returned_rector = school_ruta(make, State.AUTOEVALUACION_ENVIADA)
     returned.reviewer = second
@@ -252,9 +273,9 @@ def test_week_labels_are_spanish_date_ranges() -> None:
 
 def test_returned_not_resubmitted_after_more_than_n_days(
         db: Session, make: Factory, calendar: HorizonCalendar) -> None:
-    reviewer = make.user(Role.REVISOR)
+    assigned = reviewer(make)
     ruta, rector = school_ruta(make, State.AUTOEVALUACION_ENVIADA)
-    ruta.reviewer = reviewer
+    ruta.reviewer = assigned
     returned = log(db, ruta, "devolver", State.EN_REVISION, State.AUTOEVALUACION_ENVIADA,
                    datetime(2024, 3, 1, 20, 0, tzinfo=UTC),
                    observations="Las metas no tienen unidad de medida.")
@@ -285,9 +306,9 @@ def test_returned_not_resubmitted_after_more_than_n_days(
 
 def test_reviewers_reminded_of_a_pmi_nobody_took(
         db: Session, make: Factory, calendar: HorizonCalendar) -> None:
-    first = make.user(Role.REVISOR)
-    second = make.user(Role.REVISOR)
-    make.user(Role.REVISOR, active=False)
+    first = reviewer(make)
+    second = reviewer(make)
+    reviewer(make, active=False)
     ruta, _ = school_ruta(make, State.PMI_FORMULADO,
                           changed=datetime(2024, 2, 1, 15, 0, tzinfo=UTC))
     db.commit()
@@ -306,8 +327,8 @@ def test_reviewers_reminded_of_a_pmi_nobody_took(
 
 def test_reviewers_reminded_the_reviewer_who_took_it(
         db: Session, make: Factory, calendar: HorizonCalendar) -> None:
-    taker = make.user(Role.REVISOR)
-    make.user(Role.REVISOR)
+    taker = reviewer(make)
+    reviewer(make)
     ruta, _ = school_ruta(make, State.EN_REVISION,
                           changed=datetime(2024, 2, 1, 15, 0, tzinfo=UTC))
     ruta.reviewer = taker
@@ -324,7 +345,7 @@ def test_reviewers_reminded_the_reviewer_who_took_it(
 
 def test_reviewers_reminded_again_after_a_new_wait(
         db: Session, make: Factory, calendar: HorizonCalendar) -> None:
-    make.user(Role.REVISOR)
+    reviewer(make)
     ruta, _ = school_ruta(make, State.PMI_FORMULADO,
                           changed=datetime(2024, 2, 1, 15, 0, tzinfo=UTC))
     db.commit()
@@ -416,15 +437,31 @@ def test_checkpoint_missed_only_the_latest_one_when_the_scheduler_starts_late(
         ("corte_vencido", f"corte-{second.id}")]
 
 
-def test_reminder_without_an_active_rector_waits_for_one(
+def test_reminder_without_an_activated_rector_waits_for_the_activation(
         db: Session, make: Factory, calendar: HorizonCalendar) -> None:
+    make.user(Role.REVISOR)  # never activated: no copy ever goes to this account
     ruta, _ = school_ruta(make, State.BORRADOR, rector=False)
     db.commit()
     assert run(db, date(2024, 1, 22)) == []
     rector = make.user(Role.RECTOR, school=ruta.school)
     db.commit()
-    assert summary(run(db, date(2024, 1, 23))) == [
+    assert run(db, date(2024, 1, 23)) == []  # the account exists but was never activated
+    assert run(db, date(2024, 2, 19)) == []  # past the deadline: nobody to write to yet
+    assert db.scalar(select(func.count()).select_from(ReminderSent)) == 0
+
+    # Activated on 2024-01-23, less than 30 days before the deadline: the school gets 30 days
+    # from its activation, not a notice that a deadline it could not meet has passed.
+    rector.activated_at = datetime(2024, 1, 23, 20, 0, tzinfo=UTC)
+    db.commit()
+    queued = run(db, date(2024, 1, 24))
+    assert summary(queued) == [
         (ruta.id, "pmi_pendiente", "horizonte-2024", [rector.email], [])]
+    assert queued[0].summary == ("El PMI debe reportarse a la Secretaría a más tardar el 22 de "
+                                 "febrero de 2024.")
+    assert [item.summary for item in run(db, date(2024, 2, 17))] == [
+        "El plazo del PMI vence el 22 de febrero de 2024: faltan 5 días."]
+    assert run(db, date(2024, 2, 22)) == []
+    assert [item.rule.value for item in run(db, date(2024, 2, 23))] == ["pmi_vencido"]
 
 
 def test_rutas_of_another_horizon_or_an_inactive_school_get_nothing(

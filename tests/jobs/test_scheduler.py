@@ -36,11 +36,13 @@ from jobs.scheduler import (
 )
 from ruta.config import ConfigError
 from tests.conftest import Factory, machine_timezone
+from tests.correo.test_reminders import on_time
 from tests.seguimiento.test_seguimiento import build_plan
 from workflow import form_tokens, outbox
 from workflow.dates import BOGOTA
+from workflow.horizontes.horizons import open_horizon
 from workflow.horizontes.models import JobRun, ReminderSent
-from workflow.models import FormSubmission, OutboxMessage, OutboxStatus
+from workflow.models import FormSubmission, OutboxMessage, OutboxStatus, Secretaria
 from workflow.roles import Role
 from workflow.states import State
 
@@ -172,6 +174,7 @@ def owed(db: Session, make: Factory) -> list[tuple[str, str, int]]:
         school = make.school(secretaria, name=name)
         ruta = make.ruta(school, state=state)
         rector = make.user(Role.RECTOR, school=school)
+        on_time(ruta, rector)
         rows.append((name, rector.email, ruta.id))
     db.commit()
     return rows
@@ -264,6 +267,30 @@ def test_run_once_starts_the_approved_plans_whose_start_date_came(
     db.expire_all()
     assert plan.ruta.state is State.SEGUIMIENTO
     assert plan.ruta.transitions[-1].actor_id is None  # the system, not a person
+
+
+def test_daily_pass_makes_the_next_horizon_current_on_its_first_day(
+        app: Flask, db: Session, make: Factory) -> None:
+    secretaria = make.secretaria()
+    open_horizon(db, secretaria, "2027", actor=None)
+    db.commit()
+
+    last_day = run_daily_pass(app, now=bogota(date(2026, 12, 31), 6))
+    assert last_day.advanced == []
+    db.expire_all()
+    assert db.get(Secretaria, secretaria.id).horizon_start_year == 2024
+
+    runner = app.test_cli_runner()
+    result = runner.invoke(args=["jobs", "run-once", "--as-of", "2027-01-01"])
+    assert result.exit_code == 0, result.output
+    assert result.output.splitlines()[0] == (
+        "Horizonte vigente desde hoy: Secretaría de Educación de Ibagué: 2027–2029.")
+    db.expire_all()
+    moved = db.get(Secretaria, secretaria.id)
+    assert (moved.horizon_start_year, moved.horizon_years) == (2027, 3)
+    # Idempotent: the day's second pass (and the next day's) move nothing.
+    assert run_daily_pass(app, now=bogota(date(2027, 1, 1), 18)).advanced == []
+    assert run_daily_pass(app, now=bogota(date(2027, 1, 2), 6)).advanced == []
 
 
 def test_run_once_refuses_an_impossible_date(app: Flask) -> None:

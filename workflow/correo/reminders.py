@@ -1,15 +1,22 @@
-"""The reminder rules and the daily pass that evaluates them (America/Bogota days).
+"""The reminder rules (America/Bogota days); ``workflow.correo.reminder_pass`` evaluates them.
 
 Each rule is data: a stable name, the e-mail template it queues, and a function that says,
 for one calendar and one day, which Rutas are due a reminder and under which occurrence key.
-The pass records every reminder in ``reminders_sent`` (UNIQUE (ruta_id, rule,
-occurrence_key)) with ``INSERT … ON CONFLICT DO NOTHING`` and queues its outbox row in the
-same transaction, so a reminder is queued at most once whatever happens: a second pass the
-same day, two schedulers at once, a crash between the two inserts (the transaction rolls
-both back). The pass flushes and never commits; the job commits once.
+The pass records each one once (``reminders_sent``).
 
 Windows, not single days: a rule fires on any day of its window until it has fired, so a
 pass missed while the scheduler was down is caught up by the next one.
+
+Reminders end: a horizon whose last year is over sends nothing, nor does a closed Ruta. People
+who have not activated their account (``User.activated_at``) receive nothing, and a reminder
+whose rector has not activated the account is not recorded (nor copied to the revisores).
+
+One PMI reminder at a time (``pmi_stage``): a Ruta that owes its PMI is, each day, in at most
+one stage, by precedence: returned with observations (its last transition is ``devolver``:
+only «devuelta sin reenviar», once the days have passed), else by its own deadline: overdue,
+near, pending. A school that joined the horizon late has its own deadline
+(``workflow.horizontes.horizons.school_pmi_deadline``: the grace period from the day its Ruta
+opened or its rector activated the account), and none before that rector activates it.
 """
 
 from __future__ import annotations
@@ -20,26 +27,22 @@ from datetime import date, datetime, timedelta
 from functools import cached_property
 from typing import Any, Final
 
-from sqlalchemy import func, select
-from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from workflow import outbox
 from workflow.dates import BOGOTA
 from workflow.horizontes.calendar import fecha_corta
+from workflow.horizontes.horizons import school_pmi_deadline
 from workflow.horizontes.models import (
     FollowUpCheckpoint,
     HorizonCalendar,
-    JobRun,
     ReminderRule,
     ReminderSent,
 )
-from workflow.models import Ruta, RutaTransition, School, User, utcnow
-from workflow.roles import Role
+from workflow.models import Ruta, RutaTransition, User
 from workflow.seguimiento import progress as seguimiento
 from workflow.states import State, Trigger
-
-DAILY_JOB: Final = "recordatorios"
 
 # "Not yet at pmi_formulado": the school still owes its PMI.
 PMI_OWED: Final = (State.BORRADOR, State.AUTOEVALUACION_ENVIADA)
@@ -89,6 +92,7 @@ class RutaRow:
     school_id: int
     state: State
     state_changed_at: datetime
+    created_at: datetime
     horizon_start_year: int
     horizon_end_year: int
     school: SchoolRow
@@ -112,23 +116,11 @@ class DueReminder:
     cc: Sequence[User] = ()
 
 
-@dataclass(frozen=True)
-class QueuedReminder:
-    """A reminder this pass recorded and queued."""
-
-    ruta_id: int
-    school_name: str
-    rule: ReminderRule
-    occurrence_key: str
-    to: list[str]
-    cc: list[str]
-    summary: str
-
-
 @dataclass
 class Recipients:
     """The people of one Secretaría a pass writes to, loaded once per calendar."""
 
+    # Only people who activated their account: the others have never signed in to read it.
     rectors: dict[int, User] = field(default_factory=dict)  # school id → active rector
     reviewers: list[User] = field(default_factory=list)  # the Secretaría's active revisores
 
@@ -137,8 +129,9 @@ class Recipients:
         return [found] if found is not None else []
 
     def reviewer_or_all(self, ruta: RutaRow) -> list[User]:
-        if ruta.reviewer is not None and ruta.reviewer.active:
-            return [ruta.reviewer]
+        reviewer = ruta.reviewer
+        if reviewer is not None and reviewer.active and reviewer.activated_at is not None:
+            return [reviewer]
         return list(self.reviewers)
 
 
@@ -166,6 +159,29 @@ class Situation:
     @cached_property
     def _reported(self) -> dict[int, set[int]]:
         return {}
+
+    def pmi_deadline(self, ruta: RutaRow) -> date | None:
+        """The day this Ruta's school owes its PMI by: the horizon's, or its own when it
+        joined late (None while that school's rector has not activated the account)."""
+        rector = self.people.rectors.get(ruta.school_id)
+        return school_pmi_deadline(self.calendar, opened_at=ruta.created_at,
+                                   activated_at=rector.activated_at if rector else None)
+
+    @cached_property
+    def pmi_stages(self) -> dict[int, tuple[ReminderRule, date | None]]:
+        """Ruta id → the one PMI reminder it may get today and its deadline (``pmi_stage``)."""
+        stages = {}
+        for ruta in self.in_state(*PMI_OWED):
+            stage = pmi_stage(self, ruta)
+            if stage is not None:
+                stages[ruta.id] = stage
+        return stages
+
+    def at_pmi_stage(self, rule: ReminderRule) -> Iterable[tuple[RutaRow, date | None]]:
+        for ruta in self.rutas:
+            stage = self.pmi_stages.get(ruta.id)
+            if stage is not None and stage[0] is rule:
+                yield ruta, stage[1]
 
     @cached_property
     def _constants(self) -> tuple[str, str, str]:
@@ -208,12 +224,31 @@ class RuleSpec:
 # --- the rules ----------------------------------------------------------------------------
 
 
-def _pmi_window(situation: Situation) -> tuple[date, date] | None:
-    calendar = situation.calendar
+def pmi_stage(situation: Situation,
+              ruta: RutaRow) -> tuple[ReminderRule, date | None] | None:
+    """Which PMI reminder a Ruta that owes its PMI may get today (at most one), by precedence.
+
+    1. Returned with observations (its last transition is ``devolver``): «devuelta sin
+       reenviar» only; the deadline reminders say "you have not sent it", which is not true.
+    2. Else nothing before the first semana institucional of the horizon's first year ends,
+       nor while the Ruta has no deadline (none entered yet; a late joiner whose rector has
+       not activated the account).
+    3. Else by its own deadline: after it «vencido»; from ``pmi_lead_days`` before it
+       «próximo»; before that «pendiente».
+    """
+    last = situation.last_entries.get(ruta.id)
+    if last is not None and last.trigger == Trigger.DEVOLVER.value:
+        return ReminderRule.DEVUELTA_SIN_REENVIAR, None
+    calendar, today = situation.calendar, situation.today
     first_week = calendar.first_week_end(calendar.horizon_start_year)
-    if first_week is None:
+    deadline = situation.pmi_deadline(ruta)
+    if first_week is None or deadline is None or today <= first_week:
         return None
-    return first_week, calendar.pmi_deadline
+    if today > deadline:
+        return ReminderRule.PMI_VENCIDO, deadline
+    if today >= deadline - timedelta(days=calendar.pmi_lead_days):
+        return ReminderRule.PMI_PROXIMO, deadline
+    return ReminderRule.PMI_PENDIENTE, deadline
 
 
 def pmi_pending(situation: Situation) -> Iterable[DueReminder]:
@@ -221,14 +256,8 @@ def pmi_pending(situation: Situation) -> Iterable[DueReminder]:
 
     Until the "deadline is near" window opens; from then on that reminder says it.
     """
-    window = _pmi_window(situation)
-    if window is None:
-        return
-    first_week, deadline = window
-    near = deadline - timedelta(days=situation.calendar.pmi_lead_days)
-    if not first_week < situation.today < near:
-        return
-    for ruta in situation.in_state(*PMI_OWED):
+    for ruta, deadline in situation.at_pmi_stage(ReminderRule.PMI_PENDIENTE):
+        assert deadline is not None
         yield DueReminder(
             ruta=ruta, rule=ReminderRule.PMI_PENDIENTE,
             occurrence_key=f"horizonte-{situation.calendar.horizon_start_year}",
@@ -241,17 +270,11 @@ def pmi_pending(situation: Situation) -> Iterable[DueReminder]:
 
 def pmi_near(situation: Situation) -> Iterable[DueReminder]:
     """``pmi_lead_days`` before the deadline, up to the deadline itself."""
-    window = _pmi_window(situation)
-    if window is None:
-        return
-    first_week, deadline = window
-    near = deadline - timedelta(days=situation.calendar.pmi_lead_days)
-    if not (first_week < situation.today and near <= situation.today <= deadline):
-        return
-    days_left = (deadline - situation.today).days
-    left = "hoy vence" if days_left == 0 else (
-        "falta 1 día" if days_left == 1 else f"faltan {days_left} días")
-    for ruta in situation.in_state(*PMI_OWED):
+    for ruta, deadline in situation.at_pmi_stage(ReminderRule.PMI_PROXIMO):
+        assert deadline is not None
+        days_left = (deadline - situation.today).days
+        left = "hoy vence" if days_left == 0 else (
+            "falta 1 día" if days_left == 1 else f"faltan {days_left} días")
         yield DueReminder(
             ruta=ruta, rule=ReminderRule.PMI_PROXIMO,
             occurrence_key=f"horizonte-{situation.calendar.horizon_start_year}",
@@ -264,29 +287,25 @@ def pmi_near(situation: Situation) -> Iterable[DueReminder]:
 
 def pmi_overdue(situation: Situation) -> Iterable[DueReminder]:
     """After the deadline, once per ISO week, with the reviewer (or the revisores) in copy."""
-    deadline = situation.calendar.pmi_deadline
-    if situation.today <= deadline:
-        return
     week = iso_week(situation.today)
-    days_late = (situation.today - deadline).days
-    for ruta in situation.in_state(*PMI_OWED):
+    for ruta, deadline in situation.at_pmi_stage(ReminderRule.PMI_VENCIDO):
+        assert deadline is not None
         yield DueReminder(
             ruta=ruta, rule=ReminderRule.PMI_VENCIDO, occurrence_key=week,
             to=situation.people.rector(ruta), cc=situation.people.reviewer_or_all(ruta),
             summary=f"El plazo del PMI venció el {fecha_corta(deadline)} y la Ruta no lo ha "
                     f"enviado (aviso de la {week_label(situation.today)}).",
             context=situation.context(ruta, deadline=fecha_corta(deadline),
-                                      deadline_iso=deadline.isoformat(), days_late=days_late,
+                                      deadline_iso=deadline.isoformat(),
+                                      days_late=(situation.today - deadline).days,
                                       week=week_label(situation.today)))
 
 
 def returned_not_resubmitted(situation: Situation) -> Iterable[DueReminder]:
     """A Ruta returned with observations more than ``returned_after_days`` days ago."""
     limit = situation.calendar.returned_after_days
-    for ruta in situation.in_state(*PMI_OWED):
-        last = situation.last_entries.get(ruta.id)
-        if last is None or last.trigger != Trigger.DEVOLVER.value:
-            continue
+    for ruta, _ in situation.at_pmi_stage(ReminderRule.DEVUELTA_SIN_REENVIAR):
+        last = situation.last_entries[ruta.id]
         returned_on = bogota_day(last.at)
         days = (situation.today - returned_on).days
         if days <= limit:
@@ -382,6 +401,32 @@ def checkpoint_missed(situation: Situation) -> Iterable[DueReminder]:
                     days_late=(situation.today - checkpoint.due_on).days))
 
 
+def new_year_of_follow_up(situation: Situation) -> Iterable[DueReminder]:
+    """After the first semana institucional of each later year of the horizon, to the Rutas
+    in seguimiento since before it: a new year of reports begins, with that year's
+    checkpoints. A year whose semana institucional is not entered sends nothing."""
+    calendar, today = situation.calendar, situation.today
+    year = today.year
+    if year == calendar.horizon_start_year or year not in calendar.years:
+        return
+    week = calendar.first_week_end(year)
+    if week is None or today <= week:
+        return
+    points = calendar.checkpoints_of(year)
+    listed = "; ".join(f"«{point.name}», el {fecha_corta(point.due_on)}" for point in points)
+    checkpoints = (f"Los cortes de {year} son: {listed}." if points else
+                   f"La Secretaría aún no ha fijado los cortes de {year}: se los avisará.")
+    for ruta in situation.in_state(State.SEGUIMIENTO):
+        if bogota_day(ruta.state_changed_at) > week:
+            continue  # entered seguimiento this year: its start said it all
+        yield DueReminder(
+            ruta=ruta, rule=ReminderRule.SEGUIMIENTO_ANUAL, occurrence_key=f"anio-{year}",
+            to=situation.people.rector(ruta),
+            summary=f"Comienza el seguimiento de {year}. {checkpoints}",
+            context=situation.context(ruta, year=year, week_end=fecha_corta(week),
+                                      checkpoints_text=checkpoints))
+
+
 RULES: Final[tuple[RuleSpec, ...]] = (
     RuleSpec(ReminderRule.PMI_PENDIENTE, "recordatorio_pmi_pendiente",
              "Después de la primera semana institucional del primer año, a cada Ruta que aún "
@@ -412,139 +457,12 @@ RULES: Final[tuple[RuleSpec, ...]] = (
     RuleSpec(ReminderRule.CORTE_VENCIDO, "recordatorio_corte_vencido",
              "Pasados los días de gracia después de un corte, si el informe sigue faltando.",
              "rector(a)", checkpoint_missed),
+    RuleSpec(ReminderRule.SEGUIMIENTO_ANUAL, "recordatorio_seguimiento_anual",
+             "Después de la primera semana institucional de cada año siguiente al primero, a "
+             "cada Ruta en seguimiento: comienza un nuevo año, con sus cortes. Un año sin su "
+             "semana institucional no envía este aviso.",
+             "rector(a)", new_year_of_follow_up),
 )
-
-
-# --- the pass -----------------------------------------------------------------------------
-
-
-# What a pass reads of a user (a ``Row`` with these attributes stands for the ``User``) and
-# of a log entry (for the ``RutaTransition``).
-PERSON_COLUMNS: Final = (User.id, User.secretaria_id, User.school_id, User.email, User.name,
-                         User.role, User.active)
-ENTRY_COLUMNS: Final = (RutaTransition.id, RutaTransition.ruta_id, RutaTransition.trigger,
-                        RutaTransition.from_state, RutaTransition.to_state,
-                        RutaTransition.actor_id, RutaTransition.at,
-                        RutaTransition.observations, RutaTransition.extra)
-
-
-def _situation(session: Session, calendar: HorizonCalendar, today: date) -> Situation:
-    in_calendar = (School.secretaria_id == calendar.secretaria_id, School.active,
-                   Ruta.horizon_start_year == calendar.horizon_start_year)
-    reviewer_ids = (select(Ruta.reviewer_id).join(Ruta.school)
-                    .where(*in_calendar, Ruta.reviewer_id.is_not(None)).distinct())
-    reviewers = {user.id: user for user in session.execute(
-        select(*PERSON_COLUMNS).where(User.id.in_(reviewer_ids)))}
-    schools: dict[int, SchoolRow] = {}
-    rutas = [
-        RutaRow(id=row.id, school_id=row.school_id, state=row.state,
-                state_changed_at=row.state_changed_at,
-                horizon_start_year=row.horizon_start_year,
-                horizon_end_year=row.horizon_end_year,
-                school=schools.setdefault(row.school_id, SchoolRow(row.name, row.dane_code)),
-                reviewer=reviewers.get(row.reviewer_id) if row.reviewer_id else None)
-        for row in session.execute(
-            select(Ruta.id, Ruta.school_id, Ruta.state, Ruta.state_changed_at,
-                   Ruta.horizon_start_year, Ruta.horizon_end_year, Ruta.reviewer_id,
-                   School.name, School.dane_code)
-            .join(Ruta.school).where(*in_calendar).order_by(Ruta.id))]
-    people = Recipients()
-    # The people and the last log entries are read-only here: plain rows with the same
-    # attribute names, not ORM objects (a pass reads every rector of the Secretaría, and
-    # building 10,000 tracked objects cost more than the query).
-    for user in session.execute(select(*PERSON_COLUMNS).where(
-            User.secretaria_id == calendar.secretaria_id, User.active,
-            User.role.in_([Role.RECTOR, Role.REVISOR])).order_by(User.id)):
-        if user.role is Role.RECTOR and user.school_id is not None:
-            people.rectors[user.school_id] = user
-        elif user.role is Role.REVISOR:
-            people.reviewers.append(user)
-    # The calendar's Rutas as a subquery, not a list of 10,000 ids to bind and parse.
-    calendar_rutas = select(Ruta.id).join(Ruta.school).where(*in_calendar)
-    last_ids = (select(func.max(RutaTransition.id))
-                .where(RutaTransition.ruta_id.in_(calendar_rutas))
-                .group_by(RutaTransition.ruta_id))
-    last_entries = {entry.ruta_id: entry for entry in session.execute(
-        select(*ENTRY_COLUMNS).where(RutaTransition.id.in_(last_ids)))}
-    return Situation(session=session, calendar=calendar, rutas=rutas, today=today,
-                     people=people, last_entries=last_entries)
-
-
-def _claim_all(session: Session, dues: list[DueReminder], *, today: date,
-               now: datetime) -> set[tuple[int, str, str]]:
-    """Record the reminders; the (Ruta, rule, occurrence) of those not recorded before.
-
-    INSERT ... ON CONFLICT DO NOTHING RETURNING over all the rows in one statement
-    (``outbox.insert_new``): the UNIQUE constraint still decides, so a reminder recorded now
-    or by another pass is left out.
-    """
-    rows = list({(due.ruta.id, due.rule.value, due.occurrence_key): {
-        "ruta_id": due.ruta.id, "rule": due.rule.value, "occurrence_key": due.occurrence_key,
-        "day": today, "summary": due.summary[:300],
-        "recipients": ", ".join(user.email for user in [*due.to, *due.cc]),
-        "created_at": now} for due in dues}.values())
-    new = outbox.insert_new(session, ReminderSent.__table__,  # type: ignore[arg-type]
-                            rows, conflict=["ruta_id", "rule", "occurrence_key"],
-                            returning=["ruta_id", "rule", "occurrence_key"])
-    return {(ruta_id, rule, key) for ruta_id, rule, key in new}
-
-
-def dedupe_key(due: DueReminder) -> str:
-    return f"recordatorio:{due.ruta.id}:{due.rule.value}:{due.occurrence_key}"
-
-
-def evaluate_reminders(session: Session, *, today: date,
-                       now: datetime | None = None) -> list[QueuedReminder]:
-    """Queue every reminder due on ``today`` that was not queued before. Flushes only.
-
-    A reminder without anyone to write to (a school without an active rector, a Secretaría
-    without revisores) is not recorded, so it goes out once someone is there to read it.
-    """
-    now = now or utcnow()
-    queued: list[QueuedReminder] = []
-    calendars = session.scalars(select(HorizonCalendar).order_by(HorizonCalendar.id)).all()
-    for calendar in calendars:
-        situation = _situation(session, calendar, today)
-        # Every rule first, then two batched inserts: one row at a time cost 1.5 ms each.
-        dues = [(spec, due) for spec in RULES for due in spec.find(situation) if due.to]
-        claimed = _claim_all(session, [due for _, due in dues], today=today, now=now)
-        emails = []
-        for spec, due in dues:
-            key = (due.ruta.id, due.rule.value, due.occurrence_key)
-            if key not in claimed:
-                continue
-            claimed.discard(key)  # the same reminder found twice is queued once
-            to = [user.email for user in due.to]
-            cc = [user.email for user in due.cc if user.email not in to]
-            emails.append(outbox.Email(
-                kind=spec.kind, to=to, cc=cc, context={**due.context, "summary": due.summary},
-                dedupe_key=dedupe_key(due), secretaria_id=calendar.secretaria_id,
-                ruta_id=due.ruta.id))
-            queued.append(QueuedReminder(
-                ruta_id=due.ruta.id, school_name=due.ruta.school.name, rule=due.rule,
-                occurrence_key=due.occurrence_key, to=to, cc=cc, summary=due.summary))
-        outbox.enqueue_many(session, emails, now=now)
-    session.flush()
-    return queued
-
-
-def claim_job_run(session: Session, *, job: str, day: date, now: datetime) -> JobRun | None:
-    """Mark ``job`` as run for ``day``; None when it already ran (or is running elsewhere).
-
-    On PostgreSQL a concurrent claim waits for the first transaction and then sees its row.
-    """
-    insert = postgresql.insert if session.get_bind().dialect.name == "postgresql" \
-        else sqlite.insert
-    statement = (insert(JobRun).values(job=job, day=day, started_at=now, queued=0)
-                 .on_conflict_do_nothing(index_elements=["job", "day"])
-                 .returning(JobRun.id))
-    run_id = session.execute(statement).scalar_one_or_none()
-    return None if run_id is None else session.get(JobRun, run_id)
-
-
-def has_run(session: Session, *, job: str, day: date) -> bool:
-    return session.scalar(select(JobRun.id).where(JobRun.job == job, JobRun.day == day)) \
-        is not None
 
 
 def reminders_for(session: Session, ruta: Ruta) -> list[ReminderSent]:

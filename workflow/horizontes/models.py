@@ -55,6 +55,7 @@ class ReminderRule(StrEnum):
     REVISION_PENDIENTE = "revision_pendiente"
     CORTE_PROXIMO = "corte_proximo"
     CORTE_VENCIDO = "corte_vencido"
+    SEGUIMIENTO_ANUAL = "seguimiento_anual"
 
     @property
     def label(self) -> str:
@@ -69,6 +70,7 @@ RULE_LABELS: Final[dict[ReminderRule, str]] = {
     ReminderRule.REVISION_PENDIENTE: "PMI esperando revisión",
     ReminderRule.CORTE_PROXIMO: "Corte de seguimiento próximo",
     ReminderRule.CORTE_VENCIDO: "Informe de seguimiento pendiente",
+    ReminderRule.SEGUIMIENTO_ANUAL: "Nuevo año de seguimiento",
 }
 
 
