@@ -33,6 +33,9 @@ from workflow.seguimiento import actions as seguimiento_actions
 from workflow.states import ReturnTarget
 
 DEMO_DOMAIN = "ruta.demo"
+# When the demo's people set their passwords: before the 2021–2023 horizon the first school
+# walks, so no demo account counts as one that joined late.
+ACTIVATED_AT = datetime(2020, 11, 3, 14, 0, tzinfo=UTC)
 
 # (name, zona, comuna or corregimiento). Modelled on Ibagué's official schools.
 SCHOOLS: list[tuple[str, Zona, str]] = [
@@ -127,8 +130,10 @@ def seed_demo(session: Session, *, school_count: int, password: str,
     password_hash = passwords.hash(password)  # one hash: Argon2 is slow on purpose
 
     def person(email: str, role: Role, name: str, school: School | None = None) -> User:
+        # Every demo account was activated before the horizon began: reminders reach it.
         user = User(secretaria=secretaria, email=f"{email}@{DEMO_DOMAIN}", name=name, role=role,
-                    school=school, password_hash=password_hash, active=True)
+                    school=school, password_hash=password_hash, active=True,
+                    activated_at=ACTIVATED_AT, created_at=ACTIVATED_AT)
         session.add(user)
         return user
 
