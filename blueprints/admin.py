@@ -397,3 +397,53 @@ def _set_user_active(user_id: int, *, active: bool) -> Response:
     database.commit()
     flash(f"La cuenta de {user.name} quedó {'activa' if active else 'inactiva'}.", "success")
     return _back("admin.users")
+
+
+# --- crosswalks between instrument versions -------------------------------------------------
+
+
+def _crosswalks_page(problems: list[Any] | None = None, message: str = "") -> str:
+    from workflow.catalogo import crosswalk
+
+    found = crosswalk.crosswalks_for(db_session(), current_user.secretaria_id)
+    return render_template("admin/crosswalks.html", crosswalks=found, problems=problems or [],
+                           problems_message=message, can_manage=_can_manage())
+
+
+@bp.get("/equivalencias/")
+@roles_required(*SECRETARIA_ROLES)
+def crosswalks() -> str:
+    return _crosswalks_page()
+
+
+@bp.get("/equivalencias/<int:crosswalk_id>")
+@roles_required(*SECRETARIA_ROLES)
+def crosswalk_detail(crosswalk_id: int) -> str:
+    from workflow.catalogo.models import Crosswalk
+
+    found = get_in_scope(db_session(), _actor(), Crosswalk, crosswalk_id)
+    return render_template("admin/crosswalk_detail.html", crosswalk=found)
+
+
+@bp.post("/equivalencias/cargar")
+@roles_required(Role.ADMINISTRADOR)
+def crosswalk_upload() -> Response | tuple[str, int]:
+    from blueprints.access import commit_or_conflict
+    from workflow.catalogo import crosswalk
+    from workflow.catalogo.files import MAX_FILE_BYTES, Problem
+
+    database = db_session()
+    upload = request.files.get("archivo")
+    if upload is None or not upload.filename:
+        return _crosswalks_page([Problem(None, "Elija el archivo de la tabla (.json).")],
+                                "No se cargó ningún archivo."), 422
+    try:
+        loaded = crosswalk.load_crosswalk(database, upload.stream.read(MAX_FILE_BYTES + 1),
+                                          source=upload.filename[:200], actor=_actor())
+    except crosswalk.CrosswalkProblems as refused:
+        database.rollback()
+        return _crosswalks_page(refused.problems, refused.message), 422
+    commit_or_conflict()
+    flash(f"Listo: se cargó la tabla de equivalencias {loaded.label}. Desde ahora el perfil de "
+          "sus Rutas se compara con la Ruta anterior a través de ella.", "success")
+    return redirect(url_for("admin.crosswalk_detail", crosswalk_id=loaded.id))

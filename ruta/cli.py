@@ -348,6 +348,70 @@ def catalog_load_shipped_command() -> None:
         click.echo("Los catálogos incluidos ya estaban cargados.")
 
 
+@catalog_group.group("crosswalks")
+def crosswalks_group() -> None:
+    """Crosswalks between catalog versions (tablas de equivalencias): how a Ruta's perfil
+    compares with a previous Ruta opened on another version."""
+
+
+@crosswalks_group.command("load")
+@click.argument("crosswalk_file", type=click.Path(exists=True, dir_okay=False, readable=True))
+@click.option("--secretaria", "secretaria_key",
+              help="Id o nombre de la Secretaría dueña de la tabla. Sin esta opción, la tabla "
+                   "vale para todas las Secretarías que no tengan una propia.")
+@with_appcontext
+def crosswalks_load_command(crosswalk_file: str, secretaria_key: str | None) -> None:
+    """Load a crosswalk file (JSON). Replaces the Secretaría's (or the shared) table for the
+    same pair of versions, all at once."""
+    from pathlib import Path
+
+    from workflow.catalogo.crosswalk import CrosswalkProblems, load_crosswalk
+    from workflow.catalogo.files import MAX_FILE_BYTES
+
+    database = db_session()
+    secretaria = None
+    if secretaria_key:
+        secretaria = database.scalar(select(Secretaria).where(
+            Secretaria.id == int(secretaria_key) if secretaria_key.isdigit()
+            else Secretaria.name == secretaria_key))
+        if secretaria is None:
+            _fail(f"No hay ninguna Secretaría con el id o el nombre «{secretaria_key}».")
+            return
+    path = Path(crosswalk_file)
+    with path.open("rb") as handle:
+        content = handle.read(MAX_FILE_BYTES + 1)
+    try:
+        loaded = load_crosswalk(database, content, source=path.name,
+                                secretaria_id=None if secretaria is None else secretaria.id)
+    except CrosswalkProblems as refused:
+        database.rollback()
+        for problem in refused.problems:
+            click.echo(str(problem), err=True)
+        _fail(refused.message)
+        return
+    database.commit()
+    empty = sum(1 for entry in loaded.entries if entry.target_componente_id is None)
+    click.echo(f"Tabla de equivalencias cargada: {loaded.label} ({len(loaded.entries)} "
+               f"componentes, {empty} sin equivalente) para "
+               f"{secretaria.name if secretaria else 'todas las Secretarías'}.")
+
+
+@crosswalks_group.command("list")
+@with_appcontext
+def crosswalks_list_command() -> None:
+    """Every stored crosswalk, with whose it is."""
+    from workflow.catalogo.models import Crosswalk
+
+    database = db_session()
+    found = database.scalars(select(Crosswalk).order_by(Crosswalk.id)).all()
+    for item in found:
+        empty = sum(1 for entry in item.entries if entry.target_componente_id is None)
+        owner = item.secretaria.name if item.secretaria else "todas las Secretarías"
+        click.echo(f"{item.label:<36} {len(item.entries)} componentes · {empty} sin "
+                   f"equivalente  [{owner}]  {item.source}")
+    click.echo(f"{len(found)} tabla(s) de equivalencias.")
+
+
 def _catalog_summary(prefix: str, catalog_id: int, slug: str) -> str:
     from workflow.catalogo.catalog import catalog_counts
 

@@ -24,6 +24,7 @@ from workflow.catalogo.catalog import (
     rules_for,
     set_current_catalog,
     set_rules,
+    shipped_files,
 )
 from workflow.catalogo.files import CatalogProblems, catalog_to_dict, parse_catalog
 from workflow.catalogo.models import Catalog, CatalogComponente
@@ -69,7 +70,8 @@ def test_shipped_catalogs_are_part_of_the_project() -> None:
     # The service must not read ../shared at run time.
     assert Path(__file__).resolve().parents[2] / "catalogs" == SHIPPED_DIR
     assert sorted(path.name for path in SHIPPED_DIR.glob("*.json")) == [
-        "guia34-2008.json", "guia34-2026.json"]
+        "crosswalk-guia34-2008-guia34-2026.json", "guia34-2008.json", "guia34-2026.json"]
+    assert [path.name for path in shipped_files()] == ["guia34-2008.json", "guia34-2026.json"]
 
 
 def test_problems_carry_the_line_they_are_on() -> None:

@@ -34,7 +34,8 @@ from ruta import create_app
 from ruta.errors import TITLES
 from tests.conftest import PASSING_RUBRIC_FORM, Factory, WebClient, app_config
 from workflow.autoevaluacion.models import Estamento, TeamMember
-from workflow.catalogo.models import Catalog, CatalogProceso
+from workflow.catalogo.crosswalk import CrosswalkSpec, store_crosswalk
+from workflow.catalogo.models import Catalog, CatalogProceso, Crosswalk
 from workflow.consolidado.models import ExportJob
 from workflow.evidencias.models import EvidenceFile
 from workflow.evidencias.storage import Limits, LocalStorage, store_file
@@ -75,6 +76,8 @@ class Place:
     # An Excel export of the Secretaría, asked for by its administrador (``build_world``).
     export_job: ExportJob | None = None
     report: FollowUpReport | None = None  # the Ruta's seguimiento report for the checkpoint
+    # The Secretaría's own crosswalk from the school's instrument to an adaptation of it.
+    crosswalk: Crosswalk | None = None
 
 
 HORIZON_START = 2024  # of every Secretaría the tests build
@@ -93,6 +96,7 @@ PLACE_OBJECTS: dict[str, Callable[[Place], int]] = {
     "evidence_id": lambda place: place.evidence.id,  # type: ignore[union-attr]
     "job_id": lambda place: place.export_job.id,  # type: ignore[union-attr]
     "report_id": lambda place: place.report.id,  # type: ignore[union-attr]
+    "crosswalk_id": lambda place: place.crosswalk.id,  # type: ignore[union-attr]
 }
 
 # Parameters that are not objects: a valid value, the same for every place.
@@ -262,9 +266,15 @@ def build_place(make: Factory, secretaria: Secretaria) -> Place:
     report = FollowUpReport(ruta_id=ruta.id, checkpoint_id=checkpoint.id)
     make.db.add(report)
     make.db.flush()
+    adapted = make.catalog(f"prueba-{school.dane_code}-b", secretaria=secretaria)
+    crosswalk = store_crosswalk(make.db, CrosswalkSpec(
+        catalog.slug, adapted.slug, "Prueba", "", [(item.code, item.code)
+                                                   for item in catalog.componentes]),
+        source="prueba.json", secretaria_id=secretaria.id)
     return Place(report=report, school=school, ruta=ruta, member=member, message=message,
                  checkpoint=checkpoint, catalog=catalog,
-                 proceso=catalog.areas[0].procesos[0], team_member=team_member)
+                 proceso=catalog.areas[0].procesos[0], team_member=team_member,
+                 crosswalk=crosswalk)
 
 
 def calendar_of(db: Session, secretaria: Secretaria) -> HorizonCalendar:

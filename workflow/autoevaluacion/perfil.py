@@ -1,9 +1,11 @@
 """The perfil institucional and the oportunidades de mejoramiento the team prioritises.
 
 From the valoraciones come averages and counts per level by proceso and área, compared with
-the school's previous Ruta (↑/↓/=); the componentes split into fortalezas and oportunidades
-by the cut-off of the Ruta's rule set, and the team weighs each oportunidad (urgencia,
-tendencia, impacto, added or multiplied as the rule set says) to say where the PMI starts.
+the school's previous Ruta (↑/↓/=; across instrument versions only through a crosswalk,
+``workflow.catalogo.crosswalk``, and «no comparable» where it has no equivalent); the
+componentes split into fortalezas and oportunidades by the cut-off of the Ruta's rule set, and
+the team weighs each oportunidad (urgencia, tendencia, impacto, added or multiplied as the rule
+set says) to say where the PMI starts.
 The prioritisation serves the PMI: it is not needed to send the autoevaluación, stays open
 while the PMI is formulated (also after a return to it) and is fixed once the PMI is sent.
 Services flush, never commit.
@@ -23,6 +25,7 @@ from workflow.autoevaluacion.models import Priorizacion
 from workflow.autoevaluacion.ratings import valoraciones
 from workflow.autoevaluacion.team import editable_area_ids
 from workflow.catalogo.catalog import Rules, rules_of
+from workflow.catalogo.crosswalk import Equivalence, equivalence_between
 from workflow.catalogo.models import LEVELS, Catalog
 from workflow.errors import Forbidden, InvalidInput, NotEditable
 from workflow.models import Ruta, User, utcnow
@@ -106,6 +109,9 @@ class Trend:
 UP = Trend("up", "↑", "Subió")
 DOWN = Trend("down", "↓", "Bajó")
 SAME = Trend("same", "=", "Igual")
+# Nothing the previous Ruta rated answers for it: another instrument version without an
+# equivalent, or an área the previous version does not have.
+NOT_COMPARABLE = Trend("none", "≠", "No comparable")
 
 
 def trend(current: float | None, previous: float | None) -> Trend | None:
@@ -139,26 +145,44 @@ class AreaPerfil:
     tally: Tally
     procesos: list[ProcesoPerfil]
     previous: float | None = None
+    # False when the previous Ruta's version has no área with this code.
+    comparable: bool = True
 
     @property
     def trend(self) -> Trend | None:
-        return trend(self.tally.average, self.previous)
+        return trend(self.tally.average, self.previous) if self.comparable else NOT_COMPARABLE
 
 
 @dataclass(frozen=True)
 class ComponenteChange:
-    """One componente: its level in the previous Ruta and now (matched by code)."""
+    """One componente: its level in the previous Ruta and now.
+
+    Matched by code within one instrument version; across versions through the crosswalk,
+    where ``sources`` are the previous version's componentes (code, name) that answer for it
+    and ``previous`` their level (the average of their levels when several merged into it).
+    """
 
     area_code: str
     area_name: str
     code: str
     name: str
-    previous: int | None
+    previous: float | None
     level: int | None
+    comparable: bool = True
+    sources: tuple[tuple[str, str], ...] = ()
 
     @property
     def trend(self) -> Trend | None:
-        return trend(self.level, self.previous)
+        return trend(self.level, self.previous) if self.comparable else NOT_COMPARABLE
+
+    @property
+    def previous_is_average(self) -> bool:
+        return len(self.sources) > 1 and self.previous is not None
+
+    @property
+    def renamed(self) -> bool:
+        """Whether what it is compared with is not the same componente by code and name."""
+        return self.sources != ((self.code, self.name),)
 
 
 @dataclass(frozen=True)
@@ -168,13 +192,15 @@ class Perfil:
     previous_overall: float | None = None
     # Empty without a previous Ruta.
     componentes: list[ComponenteChange] = field(default_factory=list)
+    # How the previous Ruta's version answers for this one's; None for the same version.
+    equivalence: Equivalence | None = None
 
     @property
     def trend(self) -> Trend | None:
         return trend(self.overall.average, self.previous_overall)
 
     def count(self, key: str) -> int:
-        """How many componentes went up, down or stayed the same."""
+        """How many componentes went up, down or stayed the same ("none": not comparable)."""
         return sum(1 for item in self.componentes if item.trend and item.trend.key == key)
 
     def componentes_by_area(self) -> list[tuple[str, list[ComponenteChange]]]:
@@ -186,13 +212,15 @@ class Perfil:
 
 
 def compute_perfil(items: Sequence[Rated], previous: Sequence[Rated] | None = None, *,
-                   compare_procesos: bool = False) -> Perfil:
+                   compare_procesos: bool = False,
+                   equivalence: Equivalence | None = None) -> Perfil:
     """Averages and counts per level, per proceso and área, in the instrument's order.
 
     With ``previous`` (the school's previous Ruta), each área carries its previous average,
-    matched by área code (stable across versions); procesos are matched only when
-    ``compare_procesos`` says both Rutas used the same catalog; every componente carries its
-    previous level, matched by code (``componentes``), with ↑/↓/= from ``trend``.
+    matched by área code (an área the previous Ruta lacks is not comparable); procesos are
+    matched only when ``compare_procesos`` says both Rutas used the same catalog; every
+    componente carries its previous level (``componentes``), with ↑/↓/= from ``trend``:
+    matched by code, or, with an ``equivalence`` (another version), only through it.
     """
     previous_areas: dict[str, float | None] = {}
     previous_procesos: dict[str, float | None] = {}
@@ -215,14 +243,35 @@ def compute_perfil(items: Sequence[Rated], previous: Sequence[Rated] | None = No
                                           tally(in_proceso),
                                           previous_procesos.get(proceso_code)))
         areas.append(AreaPerfil(area_code, in_area[0].area_name, tally(in_area), procesos,
-                                previous_areas.get(area_code)))
+                                previous_areas.get(area_code),
+                                comparable=not previous or area_code in previous_areas))
+    changes = [] if not previous else _componente_changes(items, previous, equivalence)
+    return Perfil(areas, tally(items), previous_overall, changes, equivalence)
+
+
+def _componente_changes(items: Sequence[Rated], previous: Sequence[Rated],
+                        equivalence: Equivalence | None) -> list[ComponenteChange]:
+    before = {item.code: item for item in previous}
     changes = []
-    if previous:
-        # Componente codes (Guía 34's numbering) are stable across catalog versions.
-        before = {item.code: item.level for item in previous}
-        changes = [ComponenteChange(item.area_code, item.area_name, item.code, item.name,
-                                    before.get(item.code), item.level) for item in items]
-    return Perfil(areas, tally(items), previous_overall, changes)
+    for item in items:
+        if equivalence is None:
+            # One version: a componente is itself in both Rutas.
+            found = before.get(item.code)
+            changes.append(ComponenteChange(
+                item.area_code, item.area_name, item.code, item.name,
+                None if found is None else found.level, item.level,
+                sources=() if found is None else ((found.code, found.name),)))
+            continue
+        sources = equivalence.predecessors.get(item.code, ()) if equivalence.found else ()
+        levels = [level for code, _ in sources
+                  for level in [before[code].level if code in before else None]
+                  if level is not None]
+        average = sum(levels) / len(levels) if levels else None
+        changes.append(ComponenteChange(
+            item.area_code, item.area_name, item.code, item.name,
+            levels[0] if len(sources) == 1 and levels else average, item.level,
+            comparable=bool(sources), sources=sources))
+    return changes
 
 
 def rated_items(session: Session, ruta: Ruta) -> list[Rated]:
@@ -261,11 +310,29 @@ def previous_ruta(session: Session, ruta: Ruta) -> Ruta | None:
 def perfil_for(session: Session, ruta: Ruta) -> tuple[Perfil, Ruta | None]:
     """The Ruta's perfil, compared with the school's previous Ruta when there is one."""
     before = previous_ruta(session, ruta)
-    previous_items = rated_items(session, before) if before is not None else None
-    same_catalog = before is not None and getattr(before, "catalog_id", None) == getattr(
-        ruta, "catalog_id", None)
-    return (compute_perfil(rated_items(session, ruta), previous_items,
-                           compare_procesos=same_catalog), before)
+    return compare_rutas(session, ruta, before), before
+
+
+def compare_rutas(session: Session, ruta: Ruta, before: Ruta | None) -> Perfil:
+    """The perfil of ``ruta`` compared with ``before`` (None: with nothing).
+
+    On the same instrument version componentes and procesos compare by identity; across
+    versions componentes compare only through the Secretaría's crosswalk from ``before``'s
+    version to ``ruta``'s (none: nothing is comparable, ``Perfil.equivalence.reason`` says
+    why), and áreas by code.
+    """
+    items = rated_items(session, ruta)
+    if before is None:
+        return compute_perfil(items)
+    catalog: Catalog | None = getattr(ruta, "catalog", None)
+    previous_catalog: Catalog | None = getattr(before, "catalog", None)
+    equivalence = None
+    if catalog is not None and previous_catalog is not None:
+        equivalence = equivalence_between(session, previous_catalog, catalog,
+                                          ruta.school.secretaria_id)
+    return compute_perfil(items, rated_items(session, before),
+                          compare_procesos=catalog is not None and equivalence is None,
+                          equivalence=equivalence)
 
 
 # --- fortalezas and oportunidades ---------------------------------------------------------

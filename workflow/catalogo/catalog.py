@@ -21,6 +21,7 @@ from typing import Any
 from sqlalchemy import Select, func, select
 from sqlalchemy.orm import Session
 
+from workflow.catalogo import crosswalk
 from workflow.catalogo.files import (
     CatalogProblems,
     CatalogSpec,
@@ -172,16 +173,20 @@ def load_catalog(session: Session, content: bytes | str, *, source: str,
 
 
 def shipped_files() -> list[Path]:
-    return sorted(SHIPPED_DIR.glob("*.json"))
+    # The crosswalks between versions are shipped beside the catalogs (``crosswalk-*.json``).
+    return sorted(path for path in SHIPPED_DIR.glob("*.json")
+                  if not path.name.startswith(crosswalk.FILE_PREFIX))
 
 
 def load_shipped_catalogs(session: Session) -> list[Catalog]:
-    """Store every catalog shipped in ``catalogs/`` that is not stored yet. Flushes."""
+    """Store every catalog shipped in ``catalogs/`` that is not stored yet, then the shipped
+    crosswalks between them that are not stored yet. Flushes."""
     loaded = []
     for path in shipped_files():
         spec = parse_catalog(path.read_bytes())
         if session.scalar(select(Catalog.id).where(Catalog.slug == spec.slug)) is None:
             loaded.append(store_catalog(session, spec, source=path.name))
+    crosswalk.load_shipped_crosswalks(session)
     return loaded
 
 

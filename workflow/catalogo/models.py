@@ -1,6 +1,7 @@
 """The catalog tables: versions of the instrument, their áreas, procesos and componentes.
 
-Also the versioned ``RuleSet`` (the settings that decide a Ruta's results), each Secretaría's
+Also the crosswalks between versions (``Crosswalk``, read by ``workflow.catalogo.crosswalk``),
+the versioned ``RuleSet`` (the settings that decide a Ruta's results), each Secretaría's
 ``InstrumentSettings`` (its current catalog and rule set), the columns that pin a Ruta to its
 catalog and rule set, and the scope rule of ``Catalog``.
 """
@@ -14,11 +15,14 @@ from sqlalchemy import (
     JSON,
     CheckConstraint,
     ForeignKey,
+    Index,
     Integer,
     Select,
     String,
+    Text,
     UniqueConstraint,
     or_,
+    text,
 )
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
@@ -215,3 +219,73 @@ Ruta.catalog = relationship(Catalog)  # type: ignore[attr-defined]
 Ruta.rule_set_id = mapped_column(  # type: ignore[attr-defined]
     "rule_set_id", ForeignKey("rule_sets.id"), nullable=True, index=True)
 Ruta.rule_set = relationship(RuleSet)  # type: ignore[attr-defined]
+
+
+class Crosswalk(Base):
+    """A crosswalk from one catalog version to another, shared or a Secretaría's own."""
+
+    __tablename__ = "crosswalks"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    # NULL: shipped or loaded from the console, for every Secretaría without its own.
+    secretaria_id: Mapped[int | None] = mapped_column(ForeignKey("secretarias.id"), index=True)
+    source_catalog_id: Mapped[int] = mapped_column(ForeignKey("catalogs.id"), index=True)
+    target_catalog_id: Mapped[int] = mapped_column(ForeignKey("catalogs.id"), index=True)
+    title: Mapped[str] = mapped_column(String(MAX_TITLE))
+    # How it was built, as the file's "nota" says.
+    note: Mapped[str] = mapped_column(Text, default="")
+    # Where it came from: the file name.
+    source: Mapped[str] = mapped_column(String(200))
+    loaded_at: Mapped[datetime] = mapped_column(default=utcnow)
+    # NULL: loaded by the system (shipped) or from the console.
+    loaded_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+
+    source_catalog: Mapped[Catalog] = relationship(foreign_keys=[source_catalog_id])
+    target_catalog: Mapped[Catalog] = relationship(foreign_keys=[target_catalog_id])
+    secretaria: Mapped[Secretaria | None] = relationship()
+    loaded_by: Mapped[User | None] = relationship()
+    entries: Mapped[list[CrosswalkEntry]] = relationship(
+        back_populates="crosswalk", order_by="CrosswalkEntry.id",
+        # Replacing a crosswalk deletes its entries in one statement first.
+        passive_deletes="all")
+
+    __table_args__ = (
+        UniqueConstraint("secretaria_id", "source_catalog_id", "target_catalog_id",
+                         name="uq_crosswalks_pair"),
+        # NULLs are distinct in a unique constraint: one shared crosswalk per pair needs this.
+        Index("uq_crosswalks_shared_pair", "source_catalog_id", "target_catalog_id",
+              unique=True, postgresql_where=text("secretaria_id IS NULL"),
+              sqlite_where=text("secretaria_id IS NULL")),
+        CheckConstraint("source_catalog_id <> target_catalog_id", name="distinct_versions"),
+    )
+
+    @property
+    def label(self) -> str:
+        return f"{self.source_catalog.slug} → {self.target_catalog.slug}"
+
+
+@scope_rule(Crosswalk, not_found="No encontramos esa tabla de equivalencias.")
+def _crosswalks(actor: User, statement: Select[Any]) -> Select[Any]:
+    return statement.where(or_(Crosswalk.secretaria_id.is_(None),
+                               Crosswalk.secretaria_id == actor.secretaria_id))
+
+
+class CrosswalkEntry(Base):
+    """One componente of the source version and its equivalent (NULL: «sin equivalente»)."""
+
+    __tablename__ = "crosswalk_entries"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    crosswalk_id: Mapped[int] = mapped_column(ForeignKey("crosswalks.id"), index=True)
+    source_componente_id: Mapped[int] = mapped_column(ForeignKey("catalog_componentes.id"))
+    target_componente_id: Mapped[int | None] = mapped_column(
+        ForeignKey("catalog_componentes.id"))
+
+    crosswalk: Mapped[Crosswalk] = relationship(back_populates="entries")
+    source_componente: Mapped[CatalogComponente] = relationship(
+        foreign_keys=[source_componente_id])
+    target_componente: Mapped[CatalogComponente | None] = relationship(
+        foreign_keys=[target_componente_id])
+
+    __table_args__ = (UniqueConstraint("crosswalk_id", "source_componente_id",
+                                       name="uq_crosswalk_entries_source"),)
