@@ -7,7 +7,7 @@ crosswalk (shipped or loaded from the console); a Secretaría's own overrides it
 The shipped crosswalks are stored by ``ruta init-db`` (``load_shipped_catalogs``), not here.
 
 Revision ID: 0019
-Revises: 0017
+Revises: 0018
 """
 
 from alembic import op
@@ -15,7 +15,7 @@ import sqlalchemy as sa
 
 
 revision = '0019'
-down_revision = '0017'
+down_revision = '0018'
 branch_labels = None
 depends_on = None
 
