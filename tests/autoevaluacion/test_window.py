@@ -112,6 +112,16 @@ def test_send_after_the_window_closes_is_refused_and_says_how_to_ask(
         "prórroga."]
 
 
+def test_check_can_send_raises_the_guards_error_only_outside_the_window(
+        db: Session, make: Factory) -> None:
+    ruta, _, _ = ready(make)
+    window.check_can_send(db, ruta, now=INSIDE)
+    with pytest.raises(GuardFailed) as refused:
+        window.check_can_send(db, ruta, now=AFTER)
+    assert refused.value.reasons == [window.send_refusal(db, ruta, now=AFTER)]
+    assert refused.value.reasons[0].endswith("Pida a la Secretaría una prórroga.")
+
+
 def test_the_day_is_bogotas(db: Session, make: Factory) -> None:
     # 3 February 2024, 03:00 UTC is still 2 February in Bogotá: the last day of the window.
     ruta, rector, _ = ready(make)
