@@ -11,15 +11,18 @@ from flask_login import current_user
 from sqlalchemy.orm import Session
 from werkzeug.wrappers import Response
 
-from blueprints.access import ALL_ROLES, form_int, roles_required
+from blueprints.access import ALL_ROLES, current_actor, form_int, roles_required
 from ruta.db import db_session
-from workflow import services
+from workflow import form_tokens, services
 from workflow.autoevaluacion import actions as auto_actions
+from workflow.autoevaluacion import window as auto_window
 from workflow.cierre import actions as cierre_actions
+from workflow.dates import fecha
 from workflow.errors import GuardFailed, InvalidInput
 from workflow.models import Ruta, RutaTransition, User
 from workflow.pmi import actions as pmi_actions
 from workflow.pmi import rubric as rubrics
+from workflow.roles import Role
 from workflow.scoping import get_in_scope
 from workflow.seguimiento import actions as seguimiento_actions
 from workflow.situation import situation_of
@@ -57,6 +60,12 @@ def fire_action(session: Session, ruta: Ruta, trigger: Trigger, *, actor: User,
     service, actor_keyword = ACTIONS[trigger]
     return service(session, ruta, expected_version=expected_version,  # type: ignore[operator]
                    observations=observations, **{actor_keyword: actor})
+
+
+@bp.app_template_global("autoevaluacion_window")
+def _window_notice(ruta: Ruta) -> auto_window.WindowNotice:
+    """The autoevaluación window as the Ruta and autoevaluación pages show it."""
+    return auto_window.notice_for(db_session(), ruta, current_actor())
 
 
 def _render_detail(ruta: Ruta, **context: object) -> str:
@@ -112,3 +121,32 @@ def act(ruta_id: int, trigger_name: str) -> Response | tuple[str, int]:
     flash(f"Listo: {past[0].lower()}{past[1:]}. La Ruta quedó en «{where}».",
           "success")
     return redirect(url_for("rutas.detail", ruta_id=ruta.id))
+
+
+@bp.post("/<int:ruta_id>/autoevaluacion/prorroga")
+@roles_required(Role.ADMINISTRADOR)
+def extend_window(ruta_id: int) -> Response | tuple[str, int]:
+    """The administración gives this school more time to send its autoevaluación."""
+    database = db_session()
+    ruta = get_in_scope(database, current_user, Ruta, ruta_id)
+    token = request.form.get(form_tokens.FIELD)
+    values = {"until": request.form.get("until", "")[:40],
+              "reason": request.form.get("reason", "")[:4000]}
+    # A second post of the same form (a double click, «Atrás» and again) grants nothing more.
+    if form_tokens.claim(database, token, user=current_actor()) is not None:
+        database.rollback()
+        flash("Esa prórroga ya se había concedido: el formulario llegó dos veces y quedó "
+              "registrada una sola vez.", "info")
+        return redirect(url_for("rutas.detail", ruta_id=ruta.id, _anchor="prorrogas-titulo"))
+    try:
+        extension = auto_window.extend_window(database, ruta, values["until"], values["reason"],
+                                              actor=current_actor())
+    except InvalidInput as invalid:
+        database.rollback()
+        return _render_detail(ruta, extension_errors=invalid.errors, extension_values=values,
+                              extension_token=token), 422
+    form_tokens.record(database, token, f"self_assessment_extension:{extension.id}")
+    database.commit()
+    flash(f"Listo: {ruta.school.name} puede enviar su autoevaluación hasta el "
+          f"{fecha(extension.until)}. La prórroga quedó registrada con su motivo.", "success")
+    return redirect(url_for("rutas.detail", ruta_id=ruta.id, _anchor="prorrogas-titulo"))

@@ -5,7 +5,8 @@ name is the business of the stage that owns the content it judges, so each stage
 ``actions`` module passes its providers to ``services.transition``:
 
 - ``self_assessment_complete`` (``workflow.autoevaluacion.actions``): a pinned catalog, every
-  componente rated, evidence where required, identity reviewed;
+  componente rated, evidence where required, identity reviewed, and a first sending inside the
+  autoevaluación window in force (``workflow.autoevaluacion.window``);
 - ``pmi_passes_blocking_checks`` (``workflow.pmi.actions``): the Circular 0488 rule set over
   the PMI, and every observation of the last return answered;
 - ``has_observations`` (``workflow.pmi.actions``): at least one itemized observation to send

@@ -1,7 +1,10 @@
 """The Ruta transition the autoevaluación owns: sending it to the Secretaría.
 
 ``enviar_autoevaluacion`` is guarded by ``self_assessment_complete``: a pinned catalog, every
-componente rated, evidence where required, identity reviewed (``missing_items``).
+componente rated, evidence where required, identity reviewed (``missing_items``), and, for the
+first sending, the autoevaluación window in force (``workflow.autoevaluacion.window``; a Ruta
+the Secretaría returned may always send it again). The window's refusal is one more reason of
+the same guard, so the machine's guards stay as they are and the page lists it with the rest.
 """
 
 from __future__ import annotations
@@ -10,8 +13,14 @@ from datetime import datetime
 
 from sqlalchemy.orm import Session
 
-from workflow.autoevaluacion import ratings
-from workflow.guards import GuardResult, TransitionInput, failed_unless_empty, lock_ruta
+from workflow.autoevaluacion import ratings, window
+from workflow.guards import (
+    GuardProvider,
+    GuardResult,
+    TransitionInput,
+    failed_unless_empty,
+    lock_ruta,
+)
 from workflow.models import Ruta, RutaTransition, User
 from workflow.services import transition
 from workflow.states import Trigger
@@ -25,6 +34,15 @@ def self_assessment_complete(session: Session, ruta: Ruta,
                                 for item in ratings.missing_items(session, ruta)])
 
 
+def complete_within_window(now: datetime | None) -> GuardProvider:
+    """``self_assessment_complete``, plus the window's refusal on ``now``'s Bogotá day."""
+    def provider(session: Session, ruta: Ruta, given: TransitionInput) -> GuardResult:
+        complete = self_assessment_complete(session, ruta, given)
+        refusal = window.send_refusal(session, ruta, now=now)
+        return failed_unless_empty([*([refusal] if refusal else []), *complete.reasons])
+    return provider
+
+
 def submit_self_assessment(session: Session, ruta: Ruta, *, actor: User,
                            expected_version: int, observations: str = "",
                            now: datetime | None = None) -> RutaTransition:
@@ -32,4 +50,4 @@ def submit_self_assessment(session: Session, ruta: Ruta, *, actor: User,
     return transition(session, ruta, Trigger.ENVIAR_AUTOEVALUACION, actor=actor,
                       expected_version=expected_version,
                       given=TransitionInput(observations=observations), now=now,
-                      guards_from={"self_assessment_complete": self_assessment_complete})
+                      guards_from={"self_assessment_complete": complete_within_window(now)})
