@@ -20,6 +20,7 @@ from demo.horizontes import seed_demo_horizons
 from demo.pmi_escuela import fill_school_pmi, revise_after_return
 from demo.rubric import APPROVAL_RUBRIC, RETURN_RUBRIC, RETURN_TO_SELF_ASSESSMENT_RUBRIC
 from demo.seguimiento import seed_demo_follow_up
+from demo.ventana import grant_demo_extensions
 from workflow.autoevaluacion import actions as auto_actions
 from workflow.catalogo.catalog import load_shipped_catalogs
 from workflow.cierre import actions as cierre_actions
@@ -120,8 +121,13 @@ def dane_code(secretaria: Secretaria, zona: Zona, number: int) -> str:
 
 
 def seed_demo(session: Session, *, school_count: int, password: str,
-              passwords: Passwords, rng: random.Random | None = None) -> Secretaria:
-    """Create the demo Secretaría of Ibagué with ``school_count`` schools. Flushes only."""
+              passwords: Passwords, rng: random.Random | None = None,
+              now: datetime | None = None) -> Secretaria:
+    """Create the demo Secretaría of Ibagué with ``school_count`` schools. Flushes only.
+
+    ``now`` is the moment the demo is loaded (the prórrogas the administración grants depend
+    on it); the real clock by default.
+    """
     rng = rng or random.Random(34)  # Guía 34: the same demo every time
     secretaria = Secretaria(name="Secretaría de Educación de Ibagué", divipola="73001",
                             horizon_start_year=2024, horizon_years=3)
@@ -175,6 +181,9 @@ def seed_demo(session: Session, *, school_count: int, password: str,
     seed_demo_calendar(session, secretaria, actor=admin)
     seed_demo_follow_up(session, secretaria)  # needs the calendar's checkpoints
     seed_demo_horizons(session, secretaria, admin)  # 2021–2023 closed, 2027–2029 ahead
+    # Ibagué's window closed in February 2024: a school still to send its first
+    # autoevaluación today gets a prórroga, as the administración would grant it.
+    grant_demo_extensions(session, secretaria, now or datetime.now(UTC))
     return secretaria
 
 

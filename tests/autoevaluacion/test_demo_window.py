@@ -22,7 +22,9 @@ NOW = datetime(2025, 6, 2, 17, 0, tzinfo=UTC)
 
 
 def test_grant_demo_extensions_reopens_only_the_first_sendings(db: Session) -> None:
-    secretaria = seed_demo(db, school_count=14, password=PASSWORD, passwords=TEST_PASSWORDS)
+    """Loading the demo grants them (``seed_demo`` calls ``grant_demo_extensions``)."""
+    secretaria = seed_demo(db, school_count=14, password=PASSWORD, passwords=TEST_PASSWORDS,
+                           now=NOW)
     borrador = list(db.scalars(select(Ruta).where(Ruta.state == State.BORRADOR)
                                .order_by(Ruta.id)))
     first_sendings = [ruta for ruta in borrador if window.held_to_window(db, ruta)
@@ -30,9 +32,9 @@ def test_grant_demo_extensions_reopens_only_the_first_sendings(db: Session) -> N
                       and window.window_for(db, ruta).opens <= NOW.date()]
     returned = [ruta for ruta in borrador if window.sent_before(db, ruta)]
     assert first_sendings and returned
-    assert all(window.send_refusal(db, ruta, now=NOW) for ruta in first_sendings)
 
-    granted = grant_demo_extensions(db, secretaria, NOW)
+    granted = [extension for ruta in first_sendings
+               for extension in window.extensions_of(db, ruta)]
 
     assert sorted(extension.ruta_id for extension in granted) == sorted(
         ruta.id for ruta in first_sendings)
