@@ -73,7 +73,9 @@ def _rows(session: Session, actor: User) -> list[HorizonRow]:
         horizon, estado,
         session.get(Catalog, horizon.catalog_id) if horizon.catalog_id else None,
         session.get(RuleSet, horizon.rule_set_id) if horizon.rule_set_id else None,
-        counts.get(horizon.horizon_start_year, 0), missing_dates(horizon, today))
+        counts.get(horizon.horizon_start_year, 0),
+        # A finished horizon sends nothing more: what its calendar lacks no longer matters.
+        [] if estado == "terminado" else missing_dates(horizon, today))
         for horizon, estado in horizon_choices(session, actor)]
 
 

@@ -237,3 +237,58 @@ def test_queue_shows_the_current_horizon_unless_another_is_chosen(
     assert "Institución Antigua" in older and "Institución Actual" not in older
     assert 'href="/revision/?horizonte=2021"' in older  # the state tabs keep the horizon
     assert web.get("/revision/?horizonte=2040").status_code == 404
+
+
+# --- the school import --------------------------------------------------------------------------
+
+
+def test_school_import_opens_rutas_in_the_current_horizon_and_names_it(
+        db: Session, make: Factory) -> None:
+    from tests.cuentas.test_school_import import GOOD_FILE
+    from workflow.cuentas.school_import import import_schools
+
+    secretaria = make.secretaria()
+    admin = make.user(Role.ADMINISTRADOR, secretaria=secretaria)
+    # A horizon stored with its own years (four, not the Secretaría's three), and a later one.
+    ensure_horizon(db, secretaria, 2024, 2027, actor=None)
+    open_horizon(db, secretaria, "2028", actor=admin)
+    report = import_schools(db, actor=admin, secretaria=secretaria, content=GOOD_FILE)
+    assert report.errors == []
+    assert "(horizonte 2024–2027)" in report.summary()
+    assert sorted(set(db.scalars(select(Ruta.horizon_end_year)))) == [2027]
+
+
+def test_horizons_page_says_a_finished_horizon_sends_nothing_more(
+        admin_web: WebClient, db: Session, make: Factory) -> None:
+    db.add(HorizonCalendar(secretaria_id=make.secretaria().id, horizon_start_year=2021,
+                           horizon_end_year=2023))
+    db.commit()
+    page = admin_web.get("/admin/horizontes/").get_data(as_text=True)
+    row = page.split('id="horizonte-2021"')[1].split("</tr>")[0]
+    assert ">Terminado<" in row
+    assert "Terminado: ya no envía recordatorios" in row
+    assert "falta" not in row
+
+
+def test_calendar_page_says_what_each_year_lacks_and_since_when(
+        admin_web: WebClient, db: Session, make: Factory) -> None:
+    from datetime import date
+
+    db.execute(update(HorizonCalendar).values(
+        opened_at=datetime(2023, 12, 6, 15, 0, tzinfo=UTC)))
+    db.commit()
+    chosen = admin_web.get("/admin/calendario/?horizonte=2024")
+    assert chosen.headers["Location"].endswith("/admin/calendario/2024")
+    assert admin_web.post("/admin/calendario/2024", {
+        "semana_2024": "2024-01-19", "pmi_deadline": "2024-02-16",
+        "self_assessment_opens": "2023-10-02", "self_assessment_closes": "2024-02-02",
+        "pmi_lead_days": "7", "returned_after_days": "10", "review_wait_days": "5",
+        "checkpoint_lead_days": "7", "checkpoint_grace_days": "3",
+        "late_join_grace_days": "30"}).status_code == 302
+    page = admin_web.get("/admin/calendario/2024").get_data(as_text=True)
+    assert ("2025: falta la primera semana institucional y los cortes de seguimiento — sin "
+            "fecha desde el 6 de diciembre de 2023 (apertura del horizonte)") in page
+    started = date.today() >= date(2025, 1, 1)
+    assert ("el año ya empezó: no se envían sus recordatorios" in page) is started
+    assert '<option value="2024" selected>2024–2026 (vigente)</option>' in page
+    assert 'id="semana_2025" name="semana_2025" value=""' in page
