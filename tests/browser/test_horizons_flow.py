@@ -152,3 +152,7 @@ def test_administrador_opens_the_next_horizon_and_switches_the_consolidado(
         phone.goto(url)
         no_sideways_scroll(phone)
         browsing.check_accessibility(phone)
+    phone.goto("/admin/horizontes/")
+    browsing.screenshot(phone, "horizontes-360")
+    admin.goto("/admin/calendario/2027")
+    browsing.screenshot(admin, "calendario-2027")
