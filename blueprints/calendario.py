@@ -1,12 +1,17 @@
 """The calendar of a horizon, edited by the Secretaría's administrator.
 
-Dates of the first semana institucional, the PMI deadline, the autoevaluación window, the
-follow-up checkpoints and the reminder lead times. Only administrators (403 for everyone
-else). Also gives templates ``reminders_for(ruta)``: the Ruta page lists the reminders
-queued for it without its view knowing about them.
+Per year of the horizon: the first semana institucional and the follow-up checkpoints (and,
+for the first year, the PMI deadline and the autoevaluación window), entered when each year's
+school calendar is published; the page says what each year lacks and since when. Also the
+reminder lead times. Any horizon of the Secretaría (``?horizonte=`` on /admin/calendario/,
+the current one by default). Only administrators (403 for everyone else). Also gives
+templates ``reminders_for(ruta)``: the Ruta page lists the reminders queued for it without
+its view knowing about them.
 """
 
 from __future__ import annotations
+
+from datetime import UTC, datetime
 
 from flask import Blueprint, flash, redirect, render_template, request, url_for
 from flask_login import current_user
@@ -16,11 +21,15 @@ from werkzeug.wrappers import Response
 
 from blueprints.access import current_actor as _actor
 from blueprints.access import roles_required
+from blueprints.horizontes import horizon_choices
 from ruta.db import db_session
+from workflow.catalogo.models import Catalog
+from workflow.consolidado.consolidate import parse_horizon
 from workflow.correo import reminders
 from workflow.errors import InvalidInput, NotFound
 from workflow.horizontes import calendar as calendars
 from workflow.horizontes.calendar import CalendarData, CheckpointData
+from workflow.horizontes.horizons import bogota_day, horizon_state, missing_dates
 from workflow.horizontes.models import LEAD_TIMES, FollowUpCheckpoint, HorizonCalendar, ReminderSent
 from workflow.models import Ruta, User
 from workflow.roles import Role
@@ -61,15 +70,18 @@ def _render(start_year: int, end_year: int, *, data: CalendarData | None = None,
     secretaria = current_user.secretaria
     calendar = calendars.calendar_for(database, secretaria.id, start_year)
     years = range(start_year, end_year + 1)
-    others = [item for item in calendars.calendars_of(database, secretaria.id)
-              if item.horizon_start_year != start_year]
+    today = bogota_day(datetime.now(UTC))
     return render_template(
         "calendario/edit.html", calendar=calendar, start_year=start_year, end_year=end_year,
         years=years, data=data or calendars.calendar_data(calendar, years),
         errors=errors or {}, checkpoint_errors=checkpoint_errors or {},
         checkpoint_target=checkpoint_target, checkpoint_data=checkpoint_data,
-        lead_times=LEAD_TIMES, rules=reminders.RULES, others=others,
-        current_start=secretaria.horizon_start_year,
+        lead_times=LEAD_TIMES, rules=reminders.RULES,
+        horizons=horizon_choices(database, current_user),
+        estado=horizon_state(calendar, secretaria) if calendar is not None else "",
+        catalog=database.get(Catalog, calendar.catalog_id)
+        if calendar is not None and calendar.catalog_id else None,
+        missing=missing_dates(calendar, today) if calendar is not None else [],
         updated_by=database.get(User, calendar.updated_by_id)
         if calendar is not None and calendar.updated_by_id else None)
 
@@ -77,8 +89,10 @@ def _render(start_year: int, end_year: int, *, data: CalendarData | None = None,
 @bp.get("/", endpoint="index")
 @roles_required(Role.ADMINISTRADOR)
 def index() -> Response:
+    """The calendar of the horizon the selector names (``?horizonte=``), or the current one."""
+    chosen = parse_horizon(request.args.get("horizonte"))
     return redirect(url_for("calendario.edit",
-                            start_year=current_user.secretaria.horizon_start_year))
+                            start_year=chosen or current_user.secretaria.horizon_start_year))
 
 
 @bp.route("/<int:start_year>", methods=["GET", "POST"])

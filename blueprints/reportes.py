@@ -36,6 +36,7 @@ from flask import (
 
 from blueprints.access import SECRETARIA_ROLES, commit_or_conflict, roles_required
 from blueprints.access import current_actor as _actor
+from blueprints.horizontes import horizon_choices
 from ruta.db import db_session
 from workflow.catalogo.models import LEVELS
 from workflow.charts import Bar, averages_chart, levels_chart
@@ -55,7 +56,8 @@ REFRESH_SECONDS = 2
 
 
 def _filters() -> consolidado.Filters:
-    return consolidado.Filters.parse(request.args.get("zona"), request.args.get("comuna"))
+    return consolidado.Filters.parse(request.args.get("zona"), request.args.get("comuna"),
+                                     request.args.get("horizonte"))
 
 
 def _data() -> consolidado.Consolidado:
@@ -72,6 +74,7 @@ def _inline_max() -> int:
 def index() -> str:
     data = _data()
     return render_template("reportes/index.html", data=data, zonas=list(Zona),
+                           horizons=horizon_choices(db_session(), _actor()),
                            rubric=rubric_shares(db_session(), data),
                            levels=LEVELS, sheet_labels=exports.SHEET_LABELS,
                            large=data.total_rutas > _inline_max(), inline_max=_inline_max(),
@@ -189,8 +192,9 @@ def _start(job_id: int) -> None:
 @roles_required(*SECRETARIA_ROLES)
 def exportaciones() -> str:
     filters = _filters()
+    horizon = consolidado.horizon_of(db_session(), _actor(), filters)
     return render_template(
-        "reportes/exportaciones.html", filters=filters,
+        "reportes/exportaciones.html", filters=filters, horizon=horizon,
         rutas=consolidado.count_rutas(db_session(), _actor(), filters),
         jobs=export_jobs.jobs_for(db_session(), _actor()),
         zona_label=export_jobs.zona_label, is_admin=_actor().role is Role.ADMINISTRADOR)
@@ -199,7 +203,8 @@ def exportaciones() -> str:
 @bp.post("/exportaciones")
 @roles_required(*SECRETARIA_ROLES)
 def request_export() -> Response:
-    filters = consolidado.Filters.parse(request.form.get("zona"), request.form.get("comuna"))
+    filters = consolidado.Filters.parse(request.form.get("zona"), request.form.get("comuna"),
+                                        request.form.get("horizonte"))
     job, created = export_jobs.request_export(db_session(), _actor(), filters, now=utcnow())
     commit_or_conflict()
     if created:

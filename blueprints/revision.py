@@ -1,4 +1,5 @@
-"""The Secretaría's queue of Rutas, filterable by state and school, paginated."""
+"""The Secretaría's queue of Rutas of one horizon (the current one unless ``?horizonte=``
+names another), filterable by state and school, paginated."""
 
 from __future__ import annotations
 
@@ -7,7 +8,10 @@ from flask_login import current_user
 from sqlalchemy import func, or_
 
 from blueprints.access import SECRETARIA_ROLES, form_int, roles_required
+from blueprints.horizontes import horizon_choices
 from ruta.db import db_session
+from workflow.consolidado.consolidate import parse_horizon
+from workflow.horizontes.horizons import chosen_horizon
 from workflow.models import Ruta, School
 from workflow.scoping import scoped
 from workflow.situation import situations_of
@@ -24,8 +28,10 @@ def queue() -> str:
     state = State(state_value) if state_value in set(State) else None
     school_query = request.args.get("colegio", "").strip()[:100]
     page_size = current_app.config["QUEUE_PAGE_SIZE"]
+    horizon = chosen_horizon(database, current_user, parse_horizon(request.args.get("horizonte")))
 
-    in_scope = scoped(current_user, Ruta)  # joined with School
+    in_scope = scoped(current_user, Ruta).where(  # joined with School
+        Ruta.horizon_start_year == horizon.horizon_start_year)
     counts = dict(database.execute(
         in_scope.with_only_columns(Ruta.state, func.count(Ruta.id)).group_by(Ruta.state)
     ).all())
@@ -48,5 +54,7 @@ def queue() -> str:
     return render_template(
         "revision/queue.html", rutas=rutas, state=state, school_query=school_query,
         page=page, pages=pages, total=total, counts=counts, states=STATE_ORDER,
-        situations=situations_of(database, rutas),
+        situations=situations_of(database, rutas), horizon=horizon,
+        horizons=horizon_choices(database, current_user),
+        horizonte=request.args.get("horizonte") and horizon.horizon_start_year,
     )

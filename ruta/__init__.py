@@ -83,6 +83,7 @@ def register_blueprints(app: Flask) -> None:
         equipo,
         escuela,
         evidencias,
+        horizontes,
         outbox,
         pmi,
         pmi_documents,  # noqa: F401
@@ -94,7 +95,8 @@ def register_blueprints(app: Flask) -> None:
     )
 
     for module in (auth, cuenta, escuela, rutas, autoevaluacion, equipo, evidencias, pmi, cierre,
-                   revision, reportes, admin, outbox, calendario, seguimiento, sesion):
+                   revision, reportes, admin, outbox, calendario, seguimiento, sesion,
+                   horizontes):
         app.register_blueprint(module.bp)
 
 

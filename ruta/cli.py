@@ -420,7 +420,100 @@ def _catalog_summary(prefix: str, catalog_id: int, slug: str) -> str:
             f"{componentes} componentes).")
 
 
+@click.group("horizontes")
+def horizontes_group() -> None:
+    """A Secretaría's horizons (2024–2026, 2027–2029, …): list them, open the next one."""
+
+
+def _secretaria_by_id_or_name(given: str | None) -> Secretaria:
+    if given is not None and given.strip().isdigit():
+        found = db_session().get(Secretaria, int(given.strip()))
+        if found is None:
+            _fail(f"No hay ninguna Secretaría con el número {given.strip()}.")
+        assert found is not None
+        return found
+    return _one_secretaria(given)
+
+
+@horizontes_group.command("listar")
+@click.option("--secretaria", "secretaria_given",
+              help="Número o nombre de la Secretaría (si hay varias).")
+@with_appcontext
+def horizontes_list_command(secretaria_given: str | None) -> None:
+    """Every horizon with its estado, instrument, rule set, Rutas and missing dates."""
+    from datetime import UTC, datetime
+
+    from workflow.catalogo.models import Catalog, RuleSet
+    from workflow.horizontes.horizons import (
+        bogota_day,
+        horizon_state,
+        horizons_of,
+        missing_dates,
+    )
+
+    database = db_session()
+    secretaria = _secretaria_by_id_or_name(secretaria_given)
+    today = bogota_day(datetime.now(UTC))
+    counts = dict(database.execute(
+        select(Ruta.horizon_start_year, func.count(Ruta.id)).join(School)
+        .where(School.secretaria_id == secretaria.id).group_by(Ruta.horizon_start_year)).all())
+    found = horizons_of(database, secretaria.id)
+    for horizon in found:
+        catalog = database.get(Catalog, horizon.catalog_id) if horizon.catalog_id else None
+        rules = database.get(RuleSet, horizon.rule_set_id) if horizon.rule_set_id else None
+        click.echo(f"{horizon.horizon_label}  {horizon_state(horizon, secretaria):<9}  "
+                   f"instrumento: {catalog.slug if catalog else '—'}  "
+                   f"reglas: {rules.number if rules else '—'}  "
+                   f"Rutas: {counts.get(horizon.horizon_start_year, 0)}")
+        for missing in missing_dates(horizon, today):
+            click.echo(f"    {missing.sentence}")
+    click.echo(f"{len(found)} horizonte(s) de {secretaria.name}.")
+
+
+@horizontes_group.command("abrir")
+@click.argument("start_year")
+@click.option("--secretaria", "secretaria_given",
+              help="Número o nombre de la Secretaría (si hay varias).")
+@click.option("--instrumento", "catalog_slug",
+              help="Versión del instrumento (slug, ver «ruta catalog list»); por defecto, "
+                   "la vigente de la Secretaría.")
+@with_appcontext
+def horizontes_open_command(start_year: str, secretaria_given: str | None,
+                            catalog_slug: str | None) -> None:
+    """Open the horizon starting in START_YEAR (it becomes current when its first year
+    starts). Its calendar dates are entered later, when each year's are published."""
+    from workflow.catalogo.models import Catalog
+    from workflow.horizontes.horizons import open_horizon
+
+    database = db_session()
+    secretaria = _secretaria_by_id_or_name(secretaria_given)
+    catalog_id = None
+    if catalog_slug is not None:
+        catalog = database.scalar(select(Catalog).where(
+            Catalog.slug == catalog_slug.strip(),
+            (Catalog.secretaria_id.is_(None)) | (Catalog.secretaria_id == secretaria.id)))
+        if catalog is None:
+            _fail(f"No hay ninguna versión del instrumento «{catalog_slug.strip()}»: vea "
+                  "«ruta catalog list».")
+        assert catalog is not None
+        catalog_id = catalog.id
+    try:
+        horizon = open_horizon(database, secretaria, start_year, actor=None,
+                               catalog_id=catalog_id)
+    except DomainError as error:
+        database.rollback()
+        _fail(_input_errors(error))
+        return
+    database.commit()
+    chosen = database.get(Catalog, horizon.catalog_id) if horizon.catalog_id else None
+    click.echo(f"Horizonte {horizon.horizon_label} abierto para {secretaria.name}"
+               f" con el instrumento {chosen.slug if chosen else '—'}. Ingrese las fechas de "
+               "su calendario en /admin/calendario/"
+               f"{horizon.horizon_start_year} cuando se publiquen.")
+
+
 def init_app(app: Flask) -> None:
     for command in (init_db_command, demo_command, users_group, secretarias_group,
-                    rutas_group, states_command, schools_group, catalog_group):
+                    rutas_group, states_command, schools_group, catalog_group,
+                    horizontes_group):
         app.cli.add_command(command)

@@ -199,7 +199,7 @@ def test_scope_requester_and_admin_only(app: Flask, web_factory: Any, db: Sessio
     for target in (url, f"/reportes/exportaciones/{job_id}"):
         refused = colleague.client.get(target)
         assert (refused.status_code, refused.headers["Location"]) == (
-            302, "/reportes/exportaciones?zona=rural")
+            302, "/reportes/exportaciones?horizonte=2024&zona=rural")  # the job's horizon
     assert "la pidió otra persona" in colleague.get("/reportes/exportaciones?zona=rural"
                                                    ).get_data(as_text=True)
     assert f"/reportes/exportaciones/{job_id}" not in colleague.get(

@@ -1,9 +1,11 @@
 """The Secretaría's consolidated view: where every school's Ruta is, and the municipal perfil.
 
-Pure queries over what ``scoped`` lets the actor see, for the Secretaría's current horizon,
-optionally narrowed to one zona and one comuna (or corregimiento). The municipal perfil pools
-the valoraciones of submitted autoevaluaciones made with the Secretaría's current catalog
-only: levels of different versions of the instrument are not comparable.
+Pure queries over what ``scoped`` lets the actor see, for one horizon of the Secretaría (the
+current one unless ``Filters.horizonte`` names another), optionally narrowed to one zona and one
+comuna (or corregimiento). The municipal perfil pools the valoraciones of submitted
+autoevaluaciones made with the horizon's own instrument version only: levels of different
+versions are not comparable, and switching the Secretaría's current instrument (to prepare the
+next cycle) must not change what a running horizon shows.
 
 The metas grouped by área de gestión come from the plans of Rutas at or past
 ``pmi_formulado`` (``PLAN_STATES``): a plan the school has sent, whatever its review says. A
@@ -29,8 +31,9 @@ from workflow.autoevaluacion.perfil import Perfil, Rated, compute_perfil
 from workflow.catalogo.catalog import current_catalog
 from workflow.catalogo.models import Catalog, CatalogArea, CatalogComponente, CatalogProceso
 from workflow.correo.reminders import PMI_OWED, bogota_day
-from workflow.horizontes.calendar import calendar_for
-from workflow.horizontes.models import ReminderSent
+from workflow.errors import NotFound
+from workflow.horizontes.horizons import ensure_horizon, horizon_starting
+from workflow.horizontes.models import HorizonCalendar, ReminderSent
 from workflow.models import Ruta, School, Secretaria, User, Zona
 from workflow.pmi.models import (
     FUENTE_LABELS,
@@ -74,20 +77,35 @@ def batches(items: Sequence[Any], size: int = BATCH) -> Iterator[Sequence[Any]]:
 class Filters:
     zona: Zona | None = None
     comuna: str | None = None
+    # The first year of the horizon shown; None: the Secretaría's current one.
+    horizonte: int | None = None
 
     @classmethod
-    def parse(cls, zona: str | None, comuna: str | None) -> Filters:
-        """From query parameters; anything unknown means "no filter" (a list, not a form)."""
+    def parse(cls, zona: str | None, comuna: str | None,
+              horizonte: str | int | None = None) -> Filters:
+        """From query parameters; an unknown zona or comuna means "no filter" (a list, not a
+        form). A horizon that is not a year is the current one; a year no horizon starts in
+        is refused later (``NotFound``), when the horizon is looked up."""
         chosen = next((item for item in Zona if item.value == (zona or "").strip()), None)
-        return cls(chosen, (comuna or "").strip()[:120] or None)
+        return cls(chosen, (comuna or "").strip()[:120] or None, parse_horizon(horizonte))
 
     def as_query(self) -> dict[str, str]:
         query = {}
+        if self.horizonte is not None:
+            query["horizonte"] = str(self.horizonte)
         if self.zona is not None:
             query["zona"] = self.zona.value
         if self.comuna:
             query["comuna"] = self.comuna
         return query
+
+
+def parse_horizon(value: str | int | None) -> int | None:
+    """A horizon's first year from a query parameter (None when absent or not a year)."""
+    text = str(value if value is not None else "").strip()
+    if not (text.isascii() and text.isdigit() and len(text) == 4):
+        return None
+    return int(text)
 
 
 @dataclass(frozen=True)
@@ -161,6 +179,7 @@ class MetasPorArea:
 @dataclass(frozen=True)
 class Consolidado:
     horizon_start_year: int
+    horizon_label: str
     filters: Filters
     funnel: list[tuple[State, int]]
     schools: list[SchoolRow]
@@ -265,13 +284,40 @@ def municipal_perfil(session: Session, rutas: Sequence[Ruta],
     return compute_perfil(items), len(pooled), low_rated
 
 
+def horizon_of(session: Session, actor: User, filters: Filters) -> HorizonCalendar:
+    """The horizon ``filters`` name (the current one by default); ``NotFound`` otherwise.
+
+    Reads the Secretaría by id: the command line reads as a transient actor.
+    """
+    secretaria = session.get(Secretaria, actor.secretaria_id)
+    if secretaria is None:
+        raise NotFound("No hay un horizonte que empiece en ese año.")
+    start = filters.horizonte or secretaria.horizon_start_year
+    found = horizon_starting(session, secretaria.id, start)
+    if found is None and start == secretaria.horizon_start_year:
+        found = ensure_horizon(session, secretaria, start,
+                               start + secretaria.horizon_years - 1, actor=None)
+    if found is None:
+        raise NotFound("No hay un horizonte que empiece en ese año.")
+    return found
+
+
+def horizon_catalog(session: Session, horizon: HorizonCalendar) -> Catalog | None:
+    """The instrument version of ``horizon``: its own, never the Secretaría's current one
+    (a horizon opened before instruments were pinned falls back to the current one)."""
+    if horizon.catalog_id is not None:
+        return session.get(Catalog, horizon.catalog_id)
+    return current_catalog(session, horizon.secretaria_id)
+
+
 def count_rutas(session: Session, actor: User, filters: Filters) -> int:
-    """How many Rutas of the current horizon ``actor`` sees under ``filters`` (one query)."""
+    """How many Rutas of the chosen horizon ``actor`` sees under ``filters`` (one query)."""
     secretaria = session.get(Secretaria, actor.secretaria_id)
     if secretaria is None:
         return 0
+    start = filters.horizonte or secretaria.horizon_start_year
     statement = scoped(actor, Ruta).where(
-        School.active.is_(True), Ruta.horizon_start_year == secretaria.horizon_start_year)
+        School.active.is_(True), Ruta.horizon_start_year == start)
     if filters.zona is not None:
         statement = statement.where(School.zona == filters.zona)
     if filters.comuna:
@@ -372,13 +418,12 @@ def metas_por_area(session: Session, plan_rows: Sequence[SchoolRow]) -> MetasPor
 
 def consolidate(session: Session, actor: User, filters: Filters, *, now: datetime,
                 stalled_days: int) -> Consolidado:
-    """Everything the consolidated page (and the export) shows, for ``actor``'s Secretaría."""
-    secretaria = session.get(Secretaria, actor.secretaria_id)
-    assert secretaria is not None
-    horizon = secretaria.horizon_start_year
+    """Everything the consolidated page (and the export) shows, for ``actor``'s Secretaría,
+    in the horizon ``filters`` name. Raises ``NotFound`` for a year no horizon starts in."""
+    calendar = horizon_of(session, actor, filters)
+    horizon = calendar.horizon_start_year
     today = bogota_day(now)
-    calendar = calendar_for(session, secretaria.id, horizon)
-    deadline = calendar.pmi_deadline if calendar is not None else None
+    deadline = calendar.pmi_deadline
     schools = _schools(session, actor, filters)
     rutas = _rutas(session, actor, [school.id for school in schools], horizon)
     reminders = _last_reminders(session, [ruta.id for ruta in rutas.values()])
@@ -398,12 +443,12 @@ def consolidate(session: Session, actor: User, filters: Filters, *, now: datetim
         rows.append(SchoolRow(school, ruta, days, reminders.get(ruta.id), overdue, stalled,
                               followed.label if followed else SEGUIMIENTO_PENDING, followed))
     counts = Counter(ruta.state for ruta in rutas.values())
-    catalog = current_catalog(session, secretaria.id)
+    catalog = horizon_catalog(session, calendar)
     perfil, perfil_schools, low_rated = municipal_perfil(
         session, [rutas[school.id] for school in schools if school.id in rutas], catalog)
     plan_rows = [row for row in rows if row.ruta is not None and row.ruta.state in PLAN_STATES]
     return Consolidado(
-        horizon_start_year=horizon, filters=filters,
+        horizon_start_year=horizon, horizon_label=calendar.horizon_label, filters=filters,
         funnel=[(state, counts.get(state, 0)) for state in STATE_ORDER],
         schools=rows, overdue=[row for row in rows if row.overdue],
         stalled=[row for row in rows if row.stalled], catalog=catalog, perfil=perfil,

@@ -48,11 +48,18 @@ RETENTION_DAYS = 7
 def request_export(session: Session, actor: User, filters: consolidado.Filters, *,
                    now: datetime) -> tuple[ExportJob, bool]:
     """The job for ``actor``'s consolidado under ``filters``: one already queued or running
-    with the same filters (a second click), or a new one. Returns (job, created)."""
+    with the same filters (a second click), or a new one. Returns (job, created).
+
+    The job records the horizon (the current one when ``filters`` name none), so the file is
+    the one asked for even if the current horizon moves meanwhile. ``NotFound`` for a year
+    no horizon starts in.
+    """
+    horizon = consolidado.horizon_of(session, actor, filters).horizon_start_year
     zona = filters.zona.value if filters.zona is not None else None
     existing = session.scalars(
         select(ExportJob).where(
             ExportJob.requested_by_id == actor.id,
+            ExportJob.horizon_start_year == horizon,
             ExportJob.status.in_([ExportStatus.QUEUED, ExportStatus.RUNNING]),
             ExportJob.zona.is_(None) if zona is None else ExportJob.zona == zona,
             ExportJob.comuna.is_(None) if not filters.comuna
@@ -61,8 +68,8 @@ def request_export(session: Session, actor: User, filters: consolidado.Filters, 
     if existing is not None:
         return existing, False
     job = ExportJob(secretaria_id=actor.secretaria_id, requested_by_id=actor.id, zona=zona,
-                    comuna=filters.comuna, status=ExportStatus.QUEUED, rows_done=0,
-                    created_at=now)
+                    comuna=filters.comuna, horizon_start_year=horizon,
+                    status=ExportStatus.QUEUED, rows_done=0, created_at=now)
     session.add(job)
     session.flush()
     return job, True

@@ -39,7 +39,8 @@ class ExportStatus(PyEnum):
 
 
 class ExportJob(Base):
-    """One consolidated Excel file asked for by one person, with its filters and progress."""
+    """One consolidated Excel file asked for by one person, with its filters (the horizon
+    among them) and progress."""
 
     __tablename__ = "export_jobs"
 
@@ -48,6 +49,8 @@ class ExportJob(Base):
     requested_by_id: Mapped[int] = mapped_column(ForeignKey("users.id"), index=True)
     zona: Mapped[str | None] = mapped_column(String(20))
     comuna: Mapped[str | None] = mapped_column(String(120))
+    # The horizon the file consolidates (its first year), fixed when the job is asked for.
+    horizon_start_year: Mapped[int | None] = mapped_column(Integer)
     status: Mapped[ExportStatus] = mapped_column(str_enum(ExportStatus, "export_status"),
                                                  default=ExportStatus.QUEUED)
     rows_done: Mapped[int] = mapped_column(Integer, default=0)
@@ -72,7 +75,7 @@ class ExportJob(Base):
 
     @property
     def filters(self) -> consolidado.Filters:
-        return consolidado.Filters.parse(self.zona, self.comuna)
+        return consolidado.Filters.parse(self.zona, self.comuna, self.horizon_start_year)
 
     @property
     def percent(self) -> int:

@@ -23,6 +23,7 @@ from sqlalchemy.orm import Session
 from workflow.cuentas.accounts import EMAIL_PATTERN, UserData, create_user, normalize_email
 from workflow.cuentas.schools import SchoolData, register_school, validate_school
 from workflow.errors import InvalidInput
+from workflow.horizontes.horizons import current_horizon
 from workflow.models import School, Secretaria, User
 from workflow.roles import Role
 
@@ -319,8 +320,11 @@ def import_schools(session: Session, *, actor: User | None, secretaria: Secretar
     and, where the row names one, an active rector without password (invited later). Flushes;
     the caller commits once.
     """
-    report = ImportReport(horizon_label=f"{secretaria.horizon_start_year}–"
-                                        f"{secretaria.horizon_end_year}")
+    # The label of the horizon the Rutas open in (its own years, stored with it), not one
+    # recomputed from the Secretaría's settings.
+    current = current_horizon(session, secretaria)
+    report = ImportReport(horizon_label=current.horizon_label if current is not None else
+                          f"{secretaria.horizon_start_year}–{secretaria.horizon_end_year}")
     try:
         rows = parse(content)
     except UnreadableFile as unreadable:
