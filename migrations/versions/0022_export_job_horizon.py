@@ -3,15 +3,15 @@
 
 Jobs already stored get their Secretaría's current horizon (the only one exports showed).
 
-Revision ID: 0021
-Revises: 0018
+Revision ID: 0022
+Revises: 0021
 """
 
 import sqlalchemy as sa
 from alembic import op
 
-revision = '0021'
-down_revision = '0018'
+revision = '0022'
+down_revision = '0021'
 branch_labels = None
 depends_on = None
 
