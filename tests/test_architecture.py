@@ -36,6 +36,7 @@ STAGES = (
     "autoevaluacion",
     "pmi",
     "seguimiento",
+    "ajustes",
     "cierre",
     "correo",
     "consolidado",
