@@ -33,6 +33,7 @@ from werkzeug.routing import IntegerConverter
 from ruta import create_app
 from ruta.errors import TITLES
 from tests.conftest import PASSING_RUBRIC_FORM, Factory, WebClient, app_config
+from workflow.ajustes.models import AdjustmentChange, ChangeKind, PlanAdjustment
 from workflow.autoevaluacion.models import Estamento, TeamMember
 from workflow.catalogo.models import Catalog, CatalogProceso
 from workflow.consolidado.models import ExportJob
@@ -75,6 +76,8 @@ class Place:
     # An Excel export of the Secretaría, asked for by its administrador (``build_world``).
     export_job: ExportJob | None = None
     report: FollowUpReport | None = None  # the Ruta's seguimiento report for the checkpoint
+    # The Ruta's plan adjustment number 1 and its one change (``build_place``).
+    adjustment_change: AdjustmentChange | None = None
 
 
 HORIZON_START = 2024  # of every Secretaría the tests build
@@ -93,6 +96,7 @@ PLACE_OBJECTS: dict[str, Callable[[Place], int]] = {
     "evidence_id": lambda place: place.evidence.id,  # type: ignore[union-attr]
     "job_id": lambda place: place.export_job.id,  # type: ignore[union-attr]
     "report_id": lambda place: place.report.id,  # type: ignore[union-attr]
+    "change_id": lambda place: place.adjustment_change.id,  # type: ignore[union-attr]
 }
 
 # Parameters that are not objects: a valid value, the same for every place.
@@ -102,6 +106,7 @@ FIXED_VALUES: dict[str, str | int] = {
     "area_code": "DIR",  # an área of every catalog of the tests
     "chart": "areas",  # one of the perfil's charts
     "token": "enlace-que-nadie-recibio",  # a link sent by e-mail (no such link: 410)
+    "number": 1,  # of a plan adjustment: every place's Ruta has its first (``build_place``)
 }
 
 # Ids no row has: the biggest PostgreSQL integer and one no database integer holds.
@@ -261,9 +266,14 @@ def build_place(make: Factory, secretaria: Secretaria) -> Place:
     make.db.flush()
     report = FollowUpReport(ruta_id=ruta.id, checkpoint_id=checkpoint.id)
     make.db.add(report)
+    adjustment = PlanAdjustment(ruta_id=ruta.id, number=1, created_by_id=member.id)
+    adjustment.changes.append(AdjustmentChange(
+        kind=ChangeKind.ADD, element_kind="actividad", element_id=None, proposed={},
+        justification="Una actividad nueva.", created_by_id=member.id))
+    make.db.add(adjustment)
     make.db.flush()
-    return Place(report=report, school=school, ruta=ruta, member=member, message=message,
-                 checkpoint=checkpoint, catalog=catalog,
+    return Place(report=report, adjustment_change=adjustment.changes[0], school=school,
+                 ruta=ruta, member=member, message=message, checkpoint=checkpoint, catalog=catalog,
                  proceso=catalog.areas[0].procesos[0], team_member=team_member)
 
 

@@ -42,6 +42,7 @@ from workflow.ajustes.machine import (
     AdjustmentTrigger,
     MachineError,
     fire,
+    triggers_from,
 )
 from workflow.ajustes.models import AdjustmentEvent, PlanAdjustment
 from workflow.errors import DomainError, Forbidden, GuardFailed, InvalidInput, NotEditable
@@ -70,10 +71,8 @@ def may_fire(actor: User, adjustment: PlanAdjustment, trigger: AdjustmentTrigger
         return False
     if trigger is AdjustmentTrigger.ENVIAR and actor.school_id != adjustment.ruta.school_id:
         return False
-    subject = AdjustmentSubject(state=adjustment.state.value)
-    from workflow.ajustes.machine import triggers_from
     return (adjustment.ruta.state is State.SEGUIMIENTO
-            and trigger in triggers_from(AdjustmentState(subject.state)))
+            and trigger in triggers_from(adjustment.state))
 
 
 def _attempt(session: Session, adjustment: PlanAdjustment, trigger: AdjustmentTrigger, *,
@@ -207,8 +206,11 @@ def approve(session: Session, adjustment: PlanAdjustment, *, reviewer: User,
     adjustment.decision_note = cleaned_note
     for change in adjustment.changes:
         change.observation = ""
-    snapshot = apply.apply_changes(session, adjustment, actor=reviewer, now=moment) \
-        if not (refusals or problems) else None
+    try:
+        snapshot = apply.apply_changes(session, adjustment, actor=reviewer, now=moment) \
+            if not (refusals or problems) else None
+    except StaleDataError:
+        raise StaleAdjustment() from None
     adjustment.snapshot_id = snapshot.id if snapshot is not None else None
     event = _fire(session, adjustment, AdjustmentTrigger.APROBAR, actor=reviewer, facts=facts,
                   reasons=[*refusals, *problems], note=cleaned_note,

@@ -70,5 +70,7 @@ def apply_changes(session: Session, adjustment: PlanAdjustment, *, actor: User,
             setattr(element, name, value)
         session.flush()
         change.result_element_id = element.id
+    session.flush()
+    # Relationships loaded before (a meta's actividades) must not hide what was written.
     session.expire_all()
     return versions.freeze(session, ruta, actor=actor, now=now)

@@ -230,15 +230,19 @@ def removal_refusal(session: Session, kind: str, element: Any, label: str) -> st
     found = reports_about(session, kind, element)
     if not found:
         return None
-    named = "; ".join(f"corte «{row.checkpoint.name}» ({fecha_corta(row.checkpoint.due_on)})"
+    named = "; ".join(f"corte «{row.checkpoint.name}», {fecha_corta(row.checkpoint.due_on)}"
                       for row in found)
-    what = ("sus actividades o indicadores ya tienen" if kind == "meta" else "ya tiene")
-    return (f"No se puede eliminar {label}: {what} informes de seguimiento ({named}). "
-            "Lo informado se conserva; modifíquela en lugar de eliminarla, o informe sus "
-            "actividades como canceladas." if kind == "meta" else
-            f"No se puede eliminar {label}: {what} informes de seguimiento ({named}). Lo "
-            "informado se conserva; modifíquelo en lugar de eliminarlo, o infórmelo como "
-            "cancelado.")
+    article = "el" if kind == "indicador" else "la"
+    if kind == "meta":
+        return (f"No se puede eliminar la {label}: sus actividades o indicadores ya tienen "
+                f"informes de seguimiento ({named}). Lo informado se conserva: modifique la "
+                "meta en lugar de eliminarla, o informe sus actividades como canceladas.")
+    return (f"No se puede eliminar {article} {label}: ya tiene informes de seguimiento "
+            f"({named}). Lo informado se conserva: modifíquelo en lugar de eliminarlo, o "
+            "infórmelo como cancelado." if kind == "indicador" else
+            f"No se puede eliminar {article} {label}: ya tiene informes de seguimiento "
+            f"({named}). Lo informado se conserva: modifíquela en lugar de eliminarla, o "
+            "infórmela como cancelada.")
 
 
 # --- writing a change ---------------------------------------------------------------------
@@ -330,15 +334,16 @@ def add_change(session: Session, adjustment: PlanAdjustment, *, actor: User, kin
                now: datetime | None = None) -> SavedChange:
     """Add one change to an adjustment in preparation (or returned). All or nothing. Flushes."""
     require_editable(session, adjustment, actor)
-    proposed, cleaned, label = _validate(
-        session, adjustment, kind=kind, element_kind=element_kind,
-        element_id=None if kind is ChangeKind.ADD else element_id, form=form,
-        justification=justification)
+    # Claimed first: a refusal below rolls the claim back with everything else.
     earlier = form_tokens.claim(session, token, user=actor, now=now)
     if earlier is not None:
         _, _, raw = (earlier.result or "").partition(":")
         found = next((row for row in adjustment.changes if str(row.id) == raw), None)
         return SavedChange(found, again=True)
+    proposed, cleaned, label = _validate(
+        session, adjustment, kind=kind, element_kind=element_kind,
+        element_id=None if kind is ChangeKind.ADD else element_id, form=form,
+        justification=justification)
     change = AdjustmentChange(
         kind=kind, element_kind=element_kind,
         element_id=None if kind is ChangeKind.ADD else element_id, element_label=label[:120],
@@ -355,8 +360,8 @@ def edit_change(session: Session, adjustment: PlanAdjustment, change_id: int | N
                 expected_version: int | None) -> AdjustmentChange:
     """Correct one change (its values and justification). A form drawn from an older version
     raises ``StaleEdit``. Flushes."""
+    change = get_change(adjustment, change_id)  # 404 before any other refusal
     require_editable(session, adjustment, actor)
-    change = get_change(adjustment, change_id)
     session.refresh(change)
     require_version(change.version, expected_version, "este cambio del ajuste")
     proposed, cleaned, _label = _validate(
@@ -371,8 +376,8 @@ def edit_change(session: Session, adjustment: PlanAdjustment, change_id: int | N
 
 def delete_change(session: Session, adjustment: PlanAdjustment, change_id: int | None, *,
                   actor: User) -> None:
+    change = get_change(adjustment, change_id)  # 404 before any other refusal
     require_editable(session, adjustment, actor)
-    change = get_change(adjustment, change_id)
     adjustment.changes.remove(change)
     session.flush()
 
