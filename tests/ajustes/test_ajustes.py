@@ -372,3 +372,23 @@ def test_a_stale_decision_is_a_conflict(db: Session, plan: Plan) -> None:
 def test_form_for_is_unaffected_by_versions(plan: Plan) -> None:
     assert f"avance-{plan.first.id}" in form_for(plan)
     assert datetime(2024, 1, 1, tzinfo=UTC) < datetime(2025, 1, 1, tzinfo=UTC)
+
+
+def test_ruta_states_draws_the_adjustment_machine_after_the_rutas() -> None:
+    from click.testing import CliRunner
+
+    from ruta.cli import states_command
+    from workflow.states import mermaid_diagram as ruta_diagram
+
+    output = CliRunner().invoke(states_command, ["--format", "mermaid"]).output
+    assert output.startswith(ruta_diagram().rstrip())
+    assert output.rstrip().endswith(mermaid_diagram().rstrip())
+    table = CliRunner().invoke(states_command, ["--format", "table"]).output
+    assert "devuelto → enviado" in table
+
+
+def test_readme_draws_the_generated_adjustment_diagram() -> None:
+    from ruta.config import PROJECT_ROOT
+
+    readme = (PROJECT_ROOT / "README.md").read_text()
+    assert f"```mermaid\n{mermaid_diagram().rstrip()}\n```" in readme
