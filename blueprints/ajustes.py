@@ -58,6 +58,12 @@ def plan_adjustments_for(ruta: Ruta) -> dict[str, Any]:
             "may_propose": changes.may_propose(database, ruta, _actor())}
 
 
+@bp.app_template_global("plan_adjustments_waiting")
+def plan_adjustments_waiting() -> list[PlanAdjustment]:
+    """The adjustments waiting for the Secretaría (``ajustes/_queue.html``)."""
+    return changes.waiting_for_decision(db_session(), _actor())
+
+
 def _adjustment(ruta: Ruta, number: int) -> PlanAdjustment:
     return changes.get_adjustment(db_session(), ruta, number)
 

@@ -392,3 +392,18 @@ def test_readme_draws_the_generated_adjustment_diagram() -> None:
 
     readme = (PROJECT_ROOT / "README.md").read_text()
     assert f"```mermaid\n{mermaid_diagram().rstrip()}\n```" in readme
+
+
+def test_the_demo_adjustment_waits_for_the_secretaria(db: Session, plan: Plan) -> None:
+    from demo.ajustes import seed_demo_adjustment
+
+    # The demo plans' actividades are sentences, as the rules ask (the fixture's are short).
+    plan.first.descripcion = "Talleres de lectura crítica para los grados noveno a once."
+    plan.first.responsable = "Coordinación académica"
+    plan.first.recursos = "Biblioteca escolar"
+    plan.first.fuente_financiacion = "Recursos propios"
+    db.commit()
+    adjustment = seed_demo_adjustment(db, plan.ruta, rector=plan.rector)
+    db.commit()
+    assert adjustment is not None and reload(db, adjustment).state is S.ENVIADO
+    assert seed_demo_adjustment(db, plan.ruta, rector=plan.rector) is None

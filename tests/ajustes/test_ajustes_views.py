@@ -94,6 +94,8 @@ def test_send_return_resend_and_approve_through_the_web(
     assert rector.post(f"{url}/enviar", {"version": str(adjustment.version)}).status_code == 302
 
     reviewer = signed_in(web_factory, plan.revisor.email)
+    queue = reviewer.get("/revision/").get_data(as_text=True)
+    assert "Ajustes del plan por decidir (1)" in queue and url in queue
     page = reviewer.get(url).get_data(as_text=True)
     assert "Decisión de la Secretaría" in page
     db.expire_all()

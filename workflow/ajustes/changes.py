@@ -49,6 +49,7 @@ from workflow.models import Ruta, User, utcnow
 from workflow.pmi import forms
 from workflow.pmi.models import Actividad, Indicador, Meta
 from workflow.pmi.plan import element_labels, plan_content
+from workflow.scoping import scoped
 from workflow.seguimiento.models import FollowUpLine, FollowUpReport, IndicatorValue
 from workflow.states import State
 
@@ -122,6 +123,14 @@ def adjustments_of(session: Session, ruta: Ruta) -> list[PlanAdjustment]:
 def open_adjustment(session: Session, ruta: Ruta) -> PlanAdjustment | None:
     return session.scalar(select(PlanAdjustment).where(
         PlanAdjustment.ruta_id == ruta.id, PlanAdjustment.state.in_(OPEN_STATES)))
+
+
+def waiting_for_decision(session: Session, actor: User) -> list[PlanAdjustment]:
+    """The adjustments sent to the Secretaría, in ``actor``'s scope, oldest sent first."""
+    in_scope = scoped(actor, Ruta).with_only_columns(Ruta.id).order_by(None)
+    return list(session.scalars(select(PlanAdjustment).where(
+        PlanAdjustment.state == AdjustmentState.ENVIADO, PlanAdjustment.ruta_id.in_(in_scope))
+        .order_by(PlanAdjustment.sent_at, PlanAdjustment.id)))
 
 
 def get_adjustment(session: Session, ruta: Ruta, number: int) -> PlanAdjustment:
