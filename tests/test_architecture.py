@@ -36,8 +36,8 @@ STAGES = (
     "autoevaluacion",
     "pmi",
     "seguimiento",
-    "ajustes",
     "cierre",
+    "ajustes",
     "correo",
     "consolidado",
 )

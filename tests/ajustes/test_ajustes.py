@@ -407,3 +407,19 @@ def test_the_demo_adjustment_waits_for_the_secretaria(db: Session, plan: Plan) -
     db.commit()
     assert adjustment is not None and reload(db, adjustment).state is S.ENVIADO
     assert seed_demo_adjustment(db, plan.ruta, rector=plan.rector) is None
+
+
+def test_removing_an_indicador_with_a_final_result_is_refused(db: Session, plan: Plan) -> None:
+    from workflow.cierre.models import IndicatorResult
+
+    db.add(IndicatorResult(ruta_id=plan.ruta.id, indicador_id=plan.indicador.id, valor=44))
+    db.commit()
+    adjustment = changes.create_adjustment(db, plan.ruta, actor=plan.rector,
+                                           token=None).adjustment
+    with pytest.raises(InvalidInput) as refused:
+        changes.add_change(db, adjustment, actor=plan.rector, kind=ChangeKind.REMOVE,
+                           element_kind="indicador", element_id=plan.indicador.id, form={},
+                           justification="Ya no se mide.", token=None)
+    assert refused.value.errors["elemento_id"] == [
+        "No se puede eliminar el Indicador 1.1.1: la evaluación final ya registra sus "
+        "resultados. Modifíquelo en el ajuste en lugar de eliminarlo."]

@@ -42,6 +42,7 @@ from workflow.ajustes.models import (
 )
 from workflow.autoevaluacion.team import is_rector_of, member_for
 from workflow.catalogo.catalog import rules_of
+from workflow.cierre.models import IndicatorResult, MetaResult
 from workflow.errors import Forbidden, InvalidInput, NotEditable, NotFound, require_version
 from workflow.guards import lock_ruta
 from workflow.horizontes.calendar import fecha_corta
@@ -234,10 +235,30 @@ def reports_about(session: Session, kind: str, element: Any) -> list[FollowUpRep
                                 .order_by(FollowUpReport.id)))
 
 
+def has_final_results(session: Session, kind: str, element: Any) -> bool:
+    """Whether the final evaluation already records a result of ``element`` (a meta: of it
+    or of its indicadores)."""
+    meta_ids = [element.id] if kind == "meta" else []
+    indicador_ids = ([row.id for row in element.indicadores] if kind == "meta" else
+                     [element.id] if kind == "indicador" else [])
+    return (session.scalar(select(func.count()).select_from(MetaResult).where(
+                MetaResult.meta_id.in_(meta_ids or [-1]))) or 0) + (session.scalar(
+            select(func.count()).select_from(IndicatorResult).where(
+                IndicatorResult.indicador_id.in_(indicador_ids or [-1]))) or 0) > 0
+
+
 def removal_refusal(session: Session, kind: str, element: Any, label: str) -> str | None:
-    """Why ``element`` cannot be removed (seguimiento reports speak of it), or None."""
+    """Why ``element`` cannot be removed (seguimiento reports or the final evaluation speak
+    of it), or None."""
     found = reports_about(session, kind, element)
     if not found:
+        if has_final_results(session, kind, element):
+            article = "el" if kind == "indicador" else "la"
+            return (f"No se puede eliminar {article} {label}: la evaluación final ya registra "
+                    "sus resultados. Modifíquelo en el ajuste en lugar de eliminarlo."
+                    if kind == "indicador" else
+                    f"No se puede eliminar {article} {label}: la evaluación final ya registra "
+                    "sus resultados. Modifíquela en el ajuste en lugar de eliminarla.")
         return None
     named = "; ".join(f"corte «{row.checkpoint.name}», {fecha_corta(row.checkpoint.due_on)}"
                       for row in found)
