@@ -423,3 +423,32 @@ def test_removing_an_indicador_with_a_final_result_is_refused(db: Session, plan:
     assert refused.value.errors["elemento_id"] == [
         "No se puede eliminar el Indicador 1.1.1: la evaluación final ya registra sus "
         "resultados. Modifíquelo en el ajuste en lugar de eliminarlo."]
+
+
+def test_two_reviewers_deciding_at_once_one_wins(app: object, backend: str, db: Session,
+                                                 plan: Plan) -> None:
+    if backend != "postgresql":
+        pytest.skip("races need PostgreSQL: SQLite serializes writers and hides them")
+    adjustment = submitted(db, plan)
+    version = adjustment.version
+    factory = app.extensions["ruta_db"].session_factory  # type: ignore[attr-defined]
+
+    def decide(approving: bool) -> str:
+        with factory() as session:
+            row = session.get(PlanAdjustment, adjustment.id)
+            reviewer = session.get(type(plan.revisor), plan.revisor.id)
+            if approving:
+                actions.approve(session, row, reviewer=reviewer, expected_version=version,
+                                rubric=rubric())
+            else:
+                actions.return_adjustment(session, row, reviewer=reviewer,
+                                          expected_version=version, rubric=rubric(),
+                                          observations={}, note="Revise la meta.")
+            session.commit()
+            return "ok"
+
+    results = run_together(lambda: decide(True), lambda: decide(False))
+    assert sorted(type(result).__name__ for result in results) == ["StaleAdjustment", "str"]
+    events = db.scalar(select(func.count()).select_from(AdjustmentEvent).where(
+        AdjustmentEvent.trigger.in_(["aprobar", "devolver"])))
+    assert events == 1

@@ -80,6 +80,8 @@ def _attempt(session: Session, adjustment: PlanAdjustment, trigger: AdjustmentTr
     if not actor.active or actor.role.value not in TRIGGER_ACTORS[trigger]:
         raise Forbidden(f"Su rol no permite «{trigger.label}».")
     lock_ruta(session, adjustment.ruta)
+    # Re-read under the lock: a decision committed meanwhile is seen, not overwritten.
+    session.refresh(adjustment)
     if expected_version is not None and adjustment.version != expected_version:
         raise StaleAdjustment()
     if adjustment.ruta.state is not State.SEGUIMIENTO:
