@@ -163,12 +163,13 @@ def _values(report: FollowUpReport) -> dict[str, str]:
 def _context(ruta: Ruta, report: FollowUpReport, **extra: Any) -> dict[str, Any]:
     database = db_session()
     actor = _actor()
-    labels = seg.actividad_labels(database, ruta)
+    labels = seg.report_labels(database, report)
     observations = seg.observations(database, report)
     return {
         "ruta": ruta, "report": report, "lines": seg.line_views(database, report, labels),
         "indicadores": [(row, labels.get(f"indicador:{row.id}", "Indicador"))
-                        for row in seg.indicadores(database, ruta)],
+                        for row in seg.report_indicadores(database, report)],
+        "plan_version": seg.report_version(database, report),
         "stored_values": {value.indicador_id: value for value in report.values},
         "observations": observations,
         "numbers": {row.id: index for index, row in enumerate(observations, 1)},

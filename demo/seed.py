@@ -13,6 +13,7 @@ from datetime import UTC, datetime, timedelta
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from demo.ajustes import seed_demo_adjustment
 from demo.autoevaluacion import fill_demo_autoevaluacion
 from demo.calendario import seed_demo_calendar
 from demo.cierre import record_demo_final_evaluation, seed_previous_cycle
@@ -31,7 +32,7 @@ from workflow.pmi import actions as pmi_actions
 from workflow.pmi import review
 from workflow.roles import Role
 from workflow.seguimiento import actions as seguimiento_actions
-from workflow.states import ReturnTarget
+from workflow.states import ReturnTarget, State
 
 DEMO_DOMAIN = "ruta.demo"
 # When the demo's people set their passwords: before the 2021–2023 horizon the first school
@@ -181,10 +182,24 @@ def seed_demo(session: Session, *, school_count: int, password: str,
     seed_demo_calendar(session, secretaria, actor=admin)
     seed_demo_follow_up(session, secretaria)  # needs the calendar's checkpoints
     seed_demo_horizons(session, secretaria, admin)  # 2021–2023 closed, 2027–2029 ahead
+    _adjust_one_plan(session, secretaria)
     # Ibagué's window closed in February 2024: a school still to send its first
     # autoevaluación today gets a prórroga, as the administración would grant it.
     grant_demo_extensions(session, secretaria, now or datetime.now(UTC))
     return secretaria
+
+
+def _adjust_one_plan(session: Session, secretaria: Secretaria) -> None:
+    """The first Ruta in seguimiento proposed an adjustment of its plan at the start of 2025
+    and sent it: the Secretaría finds it waiting for a decision."""
+    ruta = session.scalar(select(Ruta).join(Ruta.school).where(
+        School.secretaria_id == secretaria.id, Ruta.state == State.SEGUIMIENTO)
+        .order_by(Ruta.id).limit(1))
+    rector = None if ruta is None else session.scalar(select(User).where(
+        User.school_id == ruta.school_id, User.role == Role.RECTOR, User.active))
+    if ruta is not None and rector is not None:
+        seed_demo_adjustment(session, ruta, rector=rector,
+                             now=datetime(2025, 2, 10, 15, 0, tzinfo=UTC))
 
 
 def _walk(session: Session, ruta: Ruta, plan: list[str], *, rector: User, reviewer: User,

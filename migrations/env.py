@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from alembic import context
 
+import workflow.ajustes.models  # noqa: F401  (registers its tables)
 import workflow.autoevaluacion.models  # noqa: F401  (registers its tables)
 import workflow.catalogo.models  # noqa: F401  (registers its tables)
 import workflow.cierre.models  # noqa: F401  (registers its tables)

@@ -75,6 +75,7 @@ def register_blueprints(app: Flask) -> None:
     # Routes of the ``pmi`` blueprint kept in their own module: imported before registering.
     from blueprints import (
         admin,
+        ajustes,
         auth,
         autoevaluacion,
         calendario,
@@ -96,7 +97,7 @@ def register_blueprints(app: Flask) -> None:
 
     for module in (auth, cuenta, escuela, rutas, autoevaluacion, equipo, evidencias, pmi, cierre,
                    revision, reportes, admin, outbox, calendario, seguimiento, sesion,
-                   horizontes):
+                   horizontes, ajustes):
         app.register_blueprint(module.bp)
 
 

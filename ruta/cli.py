@@ -262,9 +262,14 @@ def rutas_check_command(ruta_id: int) -> None:
 @click.option("--format", "output_format", type=click.Choice(["mermaid", "table"]),
               default="mermaid", show_default=True)
 def states_command(output_format: str) -> None:
-    """Print the Ruta state machine, generated from the machine itself."""
+    """Print the Ruta state machine, then the plan adjustment's (its own small machine),
+    each generated from the machine itself."""
+    from workflow.ajustes import machine as adjustment_machine
+
     if output_format == "mermaid":
         click.echo(mermaid_diagram())
+        click.echo()
+        click.echo(adjustment_machine.mermaid_diagram())
         return
     from workflow.states import TRANSITIONS, TRIGGER_ACTORS, Trigger
 
@@ -274,6 +279,16 @@ def states_command(output_format: str) -> None:
         who = ", ".join(sorted(TRIGGER_ACTORS[trigger]))
         click.echo(f"{trigger.value:<22} {row['source']!s:>24} → {row['dest']!s:<24} "
                    f"[{who}] si: {conditions}")
+    click.echo()
+    click.echo("Ajuste del plan (durante el seguimiento; la Ruta sigue en seguimiento):")
+    for row in adjustment_machine.TRANSITIONS:
+        step = adjustment_machine.AdjustmentTrigger(str(row["trigger"]))
+        sources = row["source"] if isinstance(row["source"], list) else [row["source"]]
+        conditions = ", ".join(row.get("conditions", [])) or "—"  # type: ignore[arg-type]
+        who = ", ".join(sorted(adjustment_machine.TRIGGER_ACTORS[step]))
+        for source in sources:
+            click.echo(f"{step.value:<22} {source!s:>24} → {row['dest']!s:<24} "
+                       f"[{who}] si: {conditions}")
 
 
 @click.group("catalog")

@@ -27,6 +27,7 @@ from flask.testing import FlaskClient
 from sqlalchemy import Engine, make_url, text, update
 from sqlalchemy.orm import Session
 
+import workflow.ajustes.models  # noqa: F401  (registers its tables)
 import workflow.cuentas.models  # noqa: F401  (registers its tables)
 import workflow.horizontes.models  # noqa: F401  (registers its tables)
 import workflow.pmi.models  # noqa: F401  (registers its tables)

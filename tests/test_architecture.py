@@ -37,6 +37,7 @@ STAGES = (
     "pmi",
     "seguimiento",
     "cierre",
+    "ajustes",
     "correo",
     "consolidado",
 )

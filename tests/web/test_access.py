@@ -33,6 +33,7 @@ from werkzeug.routing import IntegerConverter
 from ruta import create_app
 from ruta.errors import TITLES
 from tests.conftest import PASSING_RUBRIC_FORM, Factory, WebClient, app_config
+from workflow.ajustes.models import AdjustmentChange, ChangeKind, PlanAdjustment
 from workflow.autoevaluacion.models import Estamento, TeamMember
 from workflow.catalogo.crosswalk import CrosswalkSpec, store_crosswalk
 from workflow.catalogo.models import Catalog, CatalogProceso, Crosswalk
@@ -78,6 +79,8 @@ class Place:
     report: FollowUpReport | None = None  # the Ruta's seguimiento report for the checkpoint
     # The Secretaría's own crosswalk from the school's instrument to an adaptation of it.
     crosswalk: Crosswalk | None = None
+    # The Ruta's plan adjustment number 1 and its one change (``build_place``).
+    adjustment_change: AdjustmentChange | None = None
 
 
 HORIZON_START = 2024  # of every Secretaría the tests build
@@ -97,6 +100,7 @@ PLACE_OBJECTS: dict[str, Callable[[Place], int]] = {
     "job_id": lambda place: place.export_job.id,  # type: ignore[union-attr]
     "report_id": lambda place: place.report.id,  # type: ignore[union-attr]
     "crosswalk_id": lambda place: place.crosswalk.id,  # type: ignore[union-attr]
+    "change_id": lambda place: place.adjustment_change.id,  # type: ignore[union-attr]
 }
 
 # Parameters that are not objects: a valid value, the same for every place.
@@ -106,6 +110,7 @@ FIXED_VALUES: dict[str, str | int] = {
     "area_code": "DIR",  # an área of every catalog of the tests
     "chart": "areas",  # one of the perfil's charts
     "token": "enlace-que-nadie-recibio",  # a link sent by e-mail (no such link: 410)
+    "number": 1,  # of a plan adjustment: every place's Ruta has its first (``build_place``)
 }
 
 # Ids no row has: the biggest PostgreSQL integer and one no database integer holds.
@@ -265,14 +270,19 @@ def build_place(make: Factory, secretaria: Secretaria) -> Place:
     make.db.flush()
     report = FollowUpReport(ruta_id=ruta.id, checkpoint_id=checkpoint.id)
     make.db.add(report)
+    adjustment = PlanAdjustment(ruta_id=ruta.id, number=1, created_by_id=member.id)
+    adjustment.changes.append(AdjustmentChange(
+        kind=ChangeKind.ADD, element_kind="actividad", element_id=None, proposed={},
+        justification="Una actividad nueva.", created_by_id=member.id))
+    make.db.add(adjustment)
     make.db.flush()
     adapted = make.catalog(f"prueba-{school.dane_code}-b", secretaria=secretaria)
     crosswalk = store_crosswalk(make.db, CrosswalkSpec(
         catalog.slug, adapted.slug, "Prueba", "", [(item.code, item.code)
                                                    for item in catalog.componentes]),
         source="prueba.json", secretaria_id=secretaria.id)
-    return Place(report=report, school=school, ruta=ruta, member=member, message=message,
-                 checkpoint=checkpoint, catalog=catalog,
+    return Place(report=report, adjustment_change=adjustment.changes[0], school=school,
+                 ruta=ruta, member=member, message=message, checkpoint=checkpoint, catalog=catalog,
                  proceso=catalog.areas[0].procesos[0], team_member=team_member,
                  crosswalk=crosswalk)
 

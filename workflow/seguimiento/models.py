@@ -113,6 +113,9 @@ class FollowUpReport(Base):
     updated_at: Mapped[datetime] = mapped_column(default=utcnow)
     updated_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
     version: Mapped[int] = mapped_column(Integer, default=1)
+    # The PMI version the report was sent with (``workflow.seguimiento.plan_version``); NULL
+    # while never sent: it then follows the version in force at its checkpoint.
+    pmi_snapshot_id: Mapped[int | None] = mapped_column(ForeignKey("pmi_snapshots.id"))
 
     ruta: Mapped[Ruta] = relationship()
     checkpoint: Mapped[FollowUpCheckpoint] = relationship()

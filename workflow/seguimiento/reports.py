@@ -72,6 +72,7 @@ from workflow.seguimiento.models import (
     ReportStatus,
     StaleReport,
 )
+from workflow.seguimiento.plan_version import report_version, version_rows
 from workflow.seguimiento.progress import Semaforo, planned_percent, semaforo
 
 # --- reading ------------------------------------------------------------------------------
@@ -86,6 +87,25 @@ def actividades(session: Session, ruta: Ruta) -> list[Actividad]:
 def indicadores(session: Session, ruta: Ruta) -> list[Indicador]:
     return list(session.scalars(select(Indicador).where(Indicador.ruta_id == ruta.id)
                                 .order_by(Indicador.meta_id, Indicador.id)))
+
+
+def report_actividades(session: Session, report: FollowUpReport) -> list[Actividad]:
+    """The actividades of the plan version the report is drawn from (``plan_version``)."""
+    rows = version_rows(report_version(session, report), "actividades")
+    return [row for row in actividades(session, report.ruta) if rows is None or row.id in rows]
+
+
+def report_indicadores(session: Session, report: FollowUpReport) -> list[Indicador]:
+    rows = version_rows(report_version(session, report), "indicadores")
+    return [row for row in indicadores(session, report.ruta) if rows is None or row.id in rows]
+
+
+def report_labels(session: Session, report: FollowUpReport) -> dict[str, str]:
+    """"Actividad 1.1.2", numbered as in the plan version the report is drawn from."""
+    snapshot = report_version(session, report)
+    if snapshot is None:
+        return actividad_labels(session, report.ruta)
+    return element_labels(snapshot.content)
 
 
 def report_for(session: Session, ruta_id: int, checkpoint_id: int) -> FollowUpReport | None:
@@ -103,12 +123,17 @@ def get_report(session: Session, ruta: Ruta, report_id: int) -> FollowUpReport:
 
 @dataclass(frozen=True)
 class LineView:
-    """An actividad of the plan with what the report says of it (``line`` None: nothing yet)."""
+    """An actividad of the plan with what the report says of it (``line`` None: nothing yet).
+
+    ``descripcion`` and the dates are the plan version's the report is drawn from."""
 
     actividad: Actividad
     label: str
     line: FollowUpLine | None
     planned: float | None
+    descripcion: str = ""
+    fecha_inicio: date | None = None
+    fecha_fin: date | None = None
 
     @property
     def light(self) -> Semaforo | None:
@@ -124,13 +149,25 @@ def actividad_labels(session: Session, ruta: Ruta) -> dict[str, str]:
 
 def line_views(session: Session, report: FollowUpReport,
                labels: Mapping[str, str] | None = None) -> list[LineView]:
-    labels = labels if labels is not None else actividad_labels(session, report.ruta)
+    labels = labels if labels is not None else report_labels(session, report)
     lines = {line.actividad_id: line for line in report.lines}
     due_on = report.checkpoint.due_on
-    return [LineView(actividad=row, label=labels.get(f"actividad:{row.id}", "Actividad"),
-                     line=lines.get(row.id),
-                     planned=planned_percent(row.fecha_inicio, row.fecha_fin, due_on))
-            for row in actividades(session, report.ruta)]
+    rows = version_rows(report_version(session, report), "actividades") or {}
+    views = []
+    for row in report_actividades(session, report):
+        shown = rows.get(row.id, {})
+        inicio = _day(shown["fecha_inicio"]) if "fecha_inicio" in shown else row.fecha_inicio
+        fin = _day(shown["fecha_fin"]) if "fecha_fin" in shown else row.fecha_fin
+        views.append(LineView(
+            actividad=row, label=labels.get(f"actividad:{row.id}", "Actividad"),
+            line=lines.get(row.id), planned=planned_percent(inicio, fin, due_on),
+            descripcion=shown.get("descripcion", row.descripcion), fecha_inicio=inicio,
+            fecha_fin=fin))
+    return views
+
+
+def _day(value: str | None) -> date | None:
+    return date.fromisoformat(value) if value else None
 
 
 def observations(session: Session, report: FollowUpReport) -> list[FollowUpObservation]:
@@ -257,17 +294,17 @@ def save_report(session: Session, report: FollowUpReport, form: Form, *, actor: 
     """Save the whole form: every actividad's line, every indicador's value, the general
     difficulties. All or nothing: ``InvalidInput`` before anything changes. Flushes."""
     require_editable(session, report, actor, expected_version)
-    labels = actividad_labels(session, report.ruta)
+    labels = report_labels(session, report)
     parse = FormParser(form)
     due_on = report.checkpoint.due_on
     parsed_lines = {}
-    for actividad in actividades(session, report.ruta):
+    for actividad in report_actividades(session, report):
         label = labels.get(f"actividad:{actividad.id}", "actividad").lower()
         values = parse_line(parse, actividad, label, due_on)
         if values is not None:
             parsed_lines[actividad.id] = values
     parsed_values = {}
-    for indicador in indicadores(session, report.ruta):
+    for indicador in report_indicadores(session, report):
         label = labels.get(f"indicador:{indicador.id}", "indicador").lower()
         valor = parse.number(f"valor-{indicador.id}", f"el valor medido del {label}")
         comentario = parse.text(f"comentario-{indicador.id}", f"el comentario del {label}")
@@ -303,9 +340,9 @@ def missing_by_field(session: Session, report: FollowUpReport) -> dict[str, list
     """What keeps the report from being sent, keyed by the id of the field that fixes it
     (an actividad's % de avance, an observation's answer)."""
     reasons: dict[str, list[str]] = {}
-    labels = actividad_labels(session, report.ruta)
+    labels = report_labels(session, report)
     reported = {line.actividad_id for line in report.lines}
-    for actividad in actividades(session, report.ruta):
+    for actividad in report_actividades(session, report):
         if actividad.id not in reported:
             label = labels.get(f"actividad:{actividad.id}", "Actividad")
             reasons[f"avance-{actividad.id}"] = [
@@ -370,11 +407,16 @@ def submit_report(session: Session, report: FollowUpReport, *, actor: User,
     reasons = missing_by_field(session, report)
     if reasons:
         raise ReasonsByField("Todavía no se puede enviar el informe de seguimiento.", reasons)
+    # Read before any change: a query would flush the report (one version bump per save).
+    drawn_from = report_version(session, report)
     moment = now or utcnow()
     resent = report.submitted_at is not None
     report.status = ReportStatus.ENVIADO
     if report.submitted_at is None:
         report.submitted_at, report.submitted_by_id = moment, actor.id
+    if report.pmi_snapshot_id is None and drawn_from is not None:
+        # Sent: from now on it keeps the plan version it was drawn from (``plan_version``).
+        report.pmi_snapshot_id = drawn_from.id
     report.last_submitted_at = moment
     report.submissions += 1
     _touch(session, report, actor, moment)
@@ -444,12 +486,12 @@ def return_report(session: Session, report: FollowUpReport, *, reviewer: User,
 def element_choices(session: Session, report: FollowUpReport) -> dict[str, str]:
     """What an observation can be about: the report as a whole, each actividad, each
     indicador (value → label)."""
-    labels = actividad_labels(session, report.ruta)
+    labels = report_labels(session, report)
     choices = {"informe": "El informe en general"}
-    for actividad in actividades(session, report.ruta):
+    for actividad in report_actividades(session, report):
         choices[f"actividad:{actividad.id}"] = labels.get(f"actividad:{actividad.id}",
                                                           "Actividad")
-    for indicador in indicadores(session, report.ruta):
+    for indicador in report_indicadores(session, report):
         name = labels.get(f"indicador:{indicador.id}", "Indicador")
         choices[f"indicador:{indicador.id}"] = f"{name}: {indicador.nombre}"[:120]
     return choices
