@@ -13,6 +13,7 @@ from ruta.cli import _fail, _one_secretaria
 from ruta.db import db_session
 from workflow.consolidado import consolidate as consolidado
 from workflow.consolidado import exports
+from workflow.errors import NotFound
 from workflow.models import User, Zona
 from workflow.roles import Role
 
@@ -29,9 +30,11 @@ def export_group() -> None:
 @click.option("--secretaria", "secretaria_name", help="Nombre de la Secretaría (si hay varias).")
 @click.option("--zona", type=click.Choice([zona.value for zona in Zona]), default=None)
 @click.option("--comuna", default=None, help="Comuna o corregimiento.")
+@click.option("--horizonte", type=int, default=None,
+              help="Año en que empieza el horizonte (por omisión, el vigente).")
 @with_appcontext
 def export_consolidado_command(out_path: Path, secretaria_name: str | None, zona: str | None,
-                               comuna: str | None) -> None:
+                               comuna: str | None, horizonte: int | None) -> None:
     """Escribir el consolidado en Excel: instituciones, estados, perfil, PMI y metas por área."""
     if out_path.suffix.lower() != ".xlsx":
         _fail("El archivo de salida debe terminar en .xlsx.")
@@ -43,9 +46,12 @@ def export_consolidado_command(out_path: Path, secretaria_name: str | None, zona
     actor = User(secretaria_id=secretaria.id, role=Role.ADMINISTRADOR, active=True,
                  email="consola@ruta.local", name="Consola")
     database = db_session()
-    data = consolidado.consolidate(database, actor, consolidado.Filters.parse(zona, comuna),
-                                   now=datetime.now(UTC),
-                                   stalled_days=current_app.config["STALLED_DAYS"])
+    try:
+        data = consolidado.consolidate(
+            database, actor, consolidado.Filters.parse(zona, comuna, horizonte),
+            now=datetime.now(UTC), stalled_days=current_app.config["STALLED_DAYS"])
+    except NotFound as missing:
+        _fail(f"{missing.message} Vea los horizontes con «ruta horizontes listar».")
     all_sheets = exports.sheets(database, data)
     total = exports.total_rows(all_sheets)
     partial = out_path.with_name(f".{out_path.name}.part")

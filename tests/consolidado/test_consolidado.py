@@ -20,6 +20,8 @@ from workflow.autoevaluacion.models import Valoracion
 from workflow.catalogo.models import Catalog, InstrumentSettings
 from workflow.consolidado import consolidate as consolidado
 from workflow.consolidado.consolidate import Filters, consolidate
+from workflow.horizontes import opening
+from workflow.horizontes.horizons import open_horizon
 from workflow.horizontes.models import FollowUpCheckpoint, HorizonCalendar, ReminderSent
 from workflow.models import Ruta, School, User, Zona
 from workflow.pmi.models import Actividad, Indicador, Meta, Objetivo
@@ -457,6 +459,42 @@ def test_cli_export_consolidado_writes_workbook(app: Flask, db: Session, make: F
     assert f"Listo: {out} (52 filas en 13 hojas)." in result.output
     check_workbook(out, seeded)
     assert [path.name for path in tmp_path.iterdir() if path.name.startswith(".")] == []
+
+
+def test_cli_export_consolidado_of_another_horizon(app: Flask, db: Session, make: Factory,
+                                                   tmp_path: Path) -> None:
+    """``--horizonte`` exports that horizon (its Rutas only); an unknown one is refused."""
+    seeded = seed(db, make)
+    freeze(db, seeded)
+    secretaria = seeded.admin.secretaria
+    open_horizon(db, secretaria, "2027", actor=seeded.admin)
+    opening.open_ruta(db, seeded.schools["F"], actor=seeded.admin, start_year=2027)
+    db.commit()
+    runner = app.test_cli_runner()
+
+    def rows_of(horizon: str) -> dict[str, tuple[Any, ...]]:
+        out = tmp_path / f"consolidado-{horizon}.xlsx"
+        result = runner.invoke(args=["export", "consolidado", "--out", str(out),
+                                     "--secretaria", secretaria.name, "--horizonte", horizon])
+        assert result.exit_code == 0, result.output
+        workbook = load_workbook(out)
+        rows = {str(row[1]): row for row in workbook["Instituciones"].iter_rows(
+            min_row=2, values_only=True) if row[1]}
+        workbook.close()
+        return rows
+
+    current, following = rows_of("2024"), rows_of("2027")
+    state = 4  # the «Estado» column
+    assert (current["Institución F"][state], following["Institución F"][state]) == (
+        "Sin Ruta", "Autoevaluación en curso")
+    assert (current["Institución D"][state], following["Institución D"][state]) == (
+        "PMI aprobado", "Sin Ruta")
+    refused = runner.invoke(args=["export", "consolidado", "--out",
+                                  str(tmp_path / "x.xlsx"), "--secretaria", secretaria.name,
+                                  "--horizonte", "2040"])
+    assert refused.exit_code == 1
+    assert ("No hay un horizonte que empiece en ese año. Vea los horizontes con «ruta "
+            "horizontes listar».") in refused.output
 
 
 def test_cli_export_refuses_other_extension(app: Flask, tmp_path: Path) -> None:
