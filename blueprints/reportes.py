@@ -143,7 +143,8 @@ def export_xlsx() -> Response:
 @roles_required(*SECRETARIA_ROLES)
 def export_csv() -> Response:
     slug = request.args.get("hoja", "instituciones")
-    if slug not in exports.SHEET_LABELS:
+    style = exports.csv_style(request.args.get("separador"))
+    if slug not in exports.SHEET_LABELS or style is None:
         abort(404)
     session = db_session()
     all_sheets = {sheet.slug: sheet for sheet in exports.sheets(session, _data())}
@@ -153,7 +154,7 @@ def export_csv() -> Response:
         # The rows are read while the response is sent, after the request's teardown: the
         # session they use is released when the stream ends or the client goes away.
         try:
-            yield from exports.csv_lines(sheet)
+            yield from exports.csv_lines(sheet, style)
         finally:
             session.close()
 

@@ -410,18 +410,19 @@ def test_export_csv_sheets(web: WebClient, db: Session, make: Factory) -> None:
     assert response.mimetype == "text/csv"
     text = response.get_data().decode("utf-8")
     assert text.startswith("\ufeff")
-    rows = list(csv.reader(io.StringIO(text.removeprefix("\ufeff"))))
+    rows = list(csv.reader(io.StringIO(text.removeprefix("\ufeff")), delimiter=";"))
     assert rows[0] == ["Estado", "Rutas"]
     assert rows[1:] == [[state.label, str(count)] for state, count in zip(
         State, [1, 1, 1, 1, 1, 0, 1], strict=True)]
     rural = web.client.get("/reportes/consolidado.csv?hoja=instituciones&zona=rural")
-    rural_rows = list(csv.reader(io.StringIO(rural.get_data().decode().removeprefix("\ufeff"))))
+    rural_rows = list(csv.reader(
+        io.StringIO(rural.get_data().decode().removeprefix("\ufeff")), delimiter=";"))
     c = seeded.schools["C"]
     assert rural_rows[1][:8] == [c.dane_code, "Institución C", "Rural", "Corregimiento Juntas",
                                  State.PMI_FORMULADO.label, "31", "No", "Sí"]
     assert len(rural_rows) == 3
     perfil = web.client.get("/reportes/consolidado.csv?hoja=perfil").get_data().decode()
-    assert len(list(csv.reader(io.StringIO(perfil.removeprefix("\ufeff"))))) == 21
+    assert len(list(csv.reader(io.StringIO(perfil.removeprefix("\ufeff")), delimiter=";"))) == 21
     assert web.client.get("/reportes/consolidado.csv?hoja=nada").status_code == 404
 
 
@@ -564,7 +565,7 @@ def csv_rows(web: WebClient, url: str) -> list[list[str]]:
     assert response.status_code == 200, url
     text = response.get_data().decode("utf-8")
     response.close()
-    return list(csv.reader(io.StringIO(text.removeprefix("\ufeff"))))
+    return list(csv.reader(io.StringIO(text.removeprefix("\ufeff")), delimiter=";"))
 
 
 def test_export_csv_offers_every_pmi_sheet(app: Flask, web: WebClient, db: Session,
@@ -573,9 +574,9 @@ def test_export_csv_offers_every_pmi_sheet(app: Flask, web: WebClient, db: Sessi
     web.login(seeded.admin.email)
     metas = csv_rows(web, "/reportes/consolidado.csv?hoja=metas")
     assert [row[5] for row in metas[1:]] == ["1.1", "2.1", "1.1", "2.1", "2.2"]
-    assert metas[3][8:10] == ["40.0", "Porcentaje"]
+    assert metas[3][8:10] == ["40,0", "Porcentaje"]
     indicadores = csv_rows(web, "/reportes/consolidado.csv?hoja=indicadores")
-    assert indicadores[1][-3:] == ["33", "36.5", "40"]
+    assert indicadores[1][-3:] == ["33", "36,5", "40"]
     actividades = csv_rows(web, "/reportes/consolidado.csv?hoja=actividades")
     assert actividades[1][-1] == "Educación inclusiva; Ruralidad"
     objetivos = csv_rows(web, "/reportes/consolidado.csv?hoja=objetivos&zona=rural")
@@ -636,10 +637,10 @@ def test_seguimiento_progress_column_and_sheets(app: Flask, web: WebClient, db: 
     assert lines[0][:3] == ["Código DANE", "Institución", "Corte"]
     assert [row[1:3] for row in lines[1:]] == [["Institución D",
                                                 "Seguimiento 1er semestre 2024"]]
-    assert lines[1][7:10] == ["'=Talleres de pensamiento matemático", "40.0", "En curso"]
+    assert lines[1][7:10] == ["'=Talleres de pensamiento matemático", "40,0", "En curso"]
     measured = csv_rows(web, "/reportes/consolidado.csv?hoja=indicadores-medidos")
     assert measured[1][5] == "Estudiantes sobre el nivel mínimo"
-    assert measured[1][9:] == ["34.5", "Simulacro de mayo."]
+    assert measured[1][9:] == ["34,5", "Simulacro de mayo."]
     response = web.client.get("/reportes/consolidado.xlsx")
     workbook = load_workbook(io.BytesIO(response.get_data()), read_only=True)
     response.close()

@@ -187,10 +187,11 @@ def test_exports_carry_the_rubric_sheet(app: Flask, db: Session, make: Factory,
     web.login(seeded.admin.email)
     response = web.client.get("/reportes/consolidado.csv?hoja=rubrica&zona=urbana")
     assert response.status_code == 200
-    rows = list(csv.reader(io.StringIO(response.get_data().decode().removeprefix("\ufeff"))))
+    rows = list(csv.reader(
+        io.StringIO(response.get_data().decode().removeprefix("\ufeff")), delimiter=";"))
     assert rows[0][:4] == ["Revisión (envío)", "Zona", "Comuna o corregimiento", "Criterio"]
     assert rows[3][:4] + rows[3][6:] == ["1", "Todas", "Todas", "Criterio 3", "3", "2",
-                                         "66.7", "1", "33.3"]
+                                         "66,7", "1", "33,3"]
     download = web.client.get("/reportes/consolidado.xlsx")
     body = download.get_data()
     download.close()

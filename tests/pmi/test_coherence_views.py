@@ -201,7 +201,7 @@ def test_consolidado_lists_each_hallazgo_with_its_data(
     response = web.client.get("/reportes/consolidado.csv?hoja=hallazgos")
     assert response.status_code == 200
     rows = list(csv.reader(io.StringIO(
-        response.get_data().decode("utf-8").removeprefix("\ufeff"))))
+        response.get_data().decode("utf-8").removeprefix("\ufeff")), delimiter=";"))
     response.close()
     componente = ruta.catalog.componentes[0]  # type: ignore[attr-defined]
     assert rows[0][5:] == ["Hallazgo", "Fuente", "Prueba externa", "Año", "Grado",
@@ -209,15 +209,15 @@ def test_consolidado_lists_each_hallazgo_with_its_data(
                            "Valor de comparación", "Componentes a los que apunta",
                            "Objetivos que lo atienden", "Qué se encontró"]
     assert rows[1][:2] == [ruta.school.dane_code, ruta.school.name]
-    assert rows[1][5:16] == ["1", "Saber 11", "Sí", "2023", "11.°", "Matemáticas", "68.0",
-                             "Porcentaje (0 a 100 %)", "Promedio municipal", "52.0",
+    assert rows[1][5:16] == ["1", "Saber 11", "Sí", "2023", "11.°", "Matemáticas", "68,0",
+                             "Porcentaje (0 a 100 %)", "Promedio municipal", "52,0",
                              f"{componente.code} {componente.name}"]
     assert rows[1][16] == "Objetivo 1"
     assert rows[2][5:8] == ["2", "Evaluación interna", "No"]
     assert len(rows) == 3
     por_fuente = web.client.get("/reportes/consolidado.csv?hoja=hallazgos-por-fuente")
     counted = list(csv.reader(io.StringIO(
-        por_fuente.get_data().decode("utf-8").removeprefix("\ufeff"))))
+        por_fuente.get_data().decode("utf-8").removeprefix("\ufeff")), delimiter=";"))
     por_fuente.close()
     assert counted == [["Fuente", "Prueba externa", "Hallazgos", "Instituciones"],
                        ["Saber 11", "Sí", "1", "1"], ["Evaluación interna", "No", "1", "1"]]

@@ -24,6 +24,8 @@ COUNT query), for progress bars.
 from __future__ import annotations
 
 import csv
+import datetime
+import decimal
 import io
 import itertools
 from collections.abc import Callable, Iterable, Iterator, Sequence
@@ -31,6 +33,9 @@ from dataclasses import dataclass
 from typing import IO, Any
 
 from openpyxl import Workbook
+from openpyxl.cell import WriteOnlyCell
+from openpyxl.styles import Font
+from openpyxl.utils import get_column_letter
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
@@ -379,18 +384,90 @@ SHEET_LABELS = {
 }
 
 
+WIDTH_SAMPLE = 200  # rows read ahead to size the columns (bounded memory)
+MIN_WIDTH, MAX_WIDTH = 8, 60
+DATE_FORMAT = "dd/mm/yyyy"
+DATETIME_FORMAT = "dd/mm/yyyy hh:mm"
+DECIMAL_FORMAT = "#,##0.0#"
+INTEGER_FORMAT = "0"
+HEADER_FONT = Font(bold=True)
+
+
+def _text_width(value: Any) -> int:
+    if value is None:
+        return 0
+    if isinstance(value, datetime.datetime):
+        return 16
+    if isinstance(value, datetime.date):
+        return 10
+    return max((len(line) for line in str(value).splitlines()), default=0)
+
+
+def column_widths(header: Sequence[str], sample: Sequence[Row]) -> list[float]:
+    """Widths (in characters) fitting the header and the first rows, within bounds."""
+    widths = [len(title) for title in header]
+    for row in sample:
+        for index, value in enumerate(row[:len(widths)]):
+            widths[index] = max(widths[index], _text_width(value))
+    return [min(max(width + 2, MIN_WIDTH), MAX_WIDTH) for width in widths]
+
+
+def number_format(value: Any) -> str | None:
+    """The Excel format of a value: dates as day/month/year, decimals with two places at
+    most, whole numbers plain (a year must not read "2.024")."""
+    if isinstance(value, bool):
+        return None
+    if isinstance(value, datetime.datetime):
+        return DATETIME_FORMAT
+    if isinstance(value, datetime.date):
+        return DATE_FORMAT
+    if isinstance(value, float | decimal.Decimal):
+        return DECIMAL_FORMAT
+    if isinstance(value, int):
+        return INTEGER_FORMAT
+    return None
+
+
+def _xlsx_cell(worksheet: Any, value: Any) -> Any:
+    value = cell(value)
+    fmt = number_format(value)
+    if fmt is None:
+        return value
+    written = WriteOnlyCell(worksheet, value=value)
+    written.number_format = fmt
+    return written
+
+
 def write_xlsx(all_sheets: Sequence[Sheet], out: IO[bytes],
                progress: Callable[[int], None] | None = None) -> None:
-    """Write the workbook in write-only mode (rows go to disk as they come). ``progress`` is
-    told how many rows were written since its last call."""
+    """Write the workbook in write-only mode (rows go to disk as they come), one sheet per
+    section, each opened ready to use: a bold header that stays in view, an autofilter,
+    columns sized to the header and the first rows, dates and numbers formatted.
+    ``progress`` is told how many rows were written since its last call."""
     workbook = Workbook(write_only=True)
     for sheet in all_sheets:
         worksheet = workbook.create_sheet(sheet.title[:31])
-        worksheet.append(list(sheet.header))
-        for row in sheet.rows():
-            worksheet.append([cell(value) for value in row])
+        rows = iter(sheet.rows())
+        sample = list(itertools.islice(rows, WIDTH_SAMPLE))
+        for index, width in enumerate(column_widths(sheet.header, sample), 1):
+            worksheet.column_dimensions[get_column_letter(index)].width = width
+        worksheet.freeze_panes = "A2"
+        header = []
+        for title in sheet.header:
+            written = WriteOnlyCell(worksheet, value=cell(title))
+            written.font = HEADER_FONT
+            header.append(written)
+        worksheet.append(header)
+        written_rows = 0
+        for row in itertools.chain(sample, rows):
+            worksheet.append([_xlsx_cell(worksheet, value) for value in row])
+            written_rows += 1
             if progress is not None:
                 progress(1)
+        if sheet.header:
+            # The filter is written with the sheet's tail, after the rows.
+            worksheet.auto_filter.ref = (
+                f"A1:{get_column_letter(len(sheet.header))}{written_rows + 1}")
     workbook.save(out)
 
 
@@ -398,13 +475,44 @@ def total_rows(all_sheets: Iterable[Sheet]) -> int:
     return sum(sheet.size() for sheet in all_sheets)
 
 
-def csv_lines(sheet: Sheet) -> Iterator[bytes]:
-    """The sheet as UTF-8 CSV, line by line (with a BOM, so Excel reads the accents)."""
+@dataclass(frozen=True)
+class CsvStyle:
+    """How a CSV separates fields and writes decimals. The default is what a Colombian
+    (Spanish-locale) Excel opens in columns: «;» and a decimal comma."""
+
+    slug: str
+    delimiter: str
+    decimal: str
+
+
+SEMICOLON = CsvStyle("punto-y-coma", ";", ",")
+COMMA = CsvStyle("coma", ",", ".")
+CSV_STYLES = {style.slug: style for style in (SEMICOLON, COMMA)}
+
+
+def csv_style(slug: str | None) -> CsvStyle | None:
+    """The style named by ``?separador=`` (none given: the default); None if unknown."""
+    if not slug:
+        return SEMICOLON
+    return CSV_STYLES.get(slug)
+
+
+def _csv_value(value: Any, style: CsvStyle) -> Any:
+    if value is None:
+        return ""
+    if isinstance(value, float | decimal.Decimal) and not isinstance(value, bool):
+        return str(value).replace(".", style.decimal)
+    return cell(value)
+
+
+def csv_lines(sheet: Sheet, style: CsvStyle = SEMICOLON) -> Iterator[bytes]:
+    """The sheet as UTF-8 CSV, line by line (with a BOM, so Excel reads the accents), with
+    the style's separator and decimal mark."""
     buffer = io.StringIO()
-    writer = csv.writer(buffer)
+    writer = csv.writer(buffer, delimiter=style.delimiter)
     yield "\ufeff".encode()
     for row in itertools.chain([sheet.header], sheet.rows()):
-        writer.writerow(["" if value is None else cell(value) for value in row])
+        writer.writerow([_csv_value(value, style) for value in row])
         yield buffer.getvalue().encode("utf-8")
         buffer.seek(0)
         buffer.truncate()

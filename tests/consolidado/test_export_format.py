@@ -1,0 +1,76 @@
+"""Exports people open without fixing (issue 14, item 5): a styled, filterable workbook and a
+CSV in the Spanish-locale shape (``;`` and decimal comma), with ``?separador=coma`` for «,»."""
+
+from __future__ import annotations
+
+import csv
+import io
+from datetime import date
+
+from openpyxl import load_workbook
+from sqlalchemy.orm import Session
+
+from tests.conftest import Factory, WebClient
+from tests.consolidado.test_consolidado import seed
+
+
+def download(web: WebClient, url: str) -> bytes:
+    response = web.client.get(url)
+    assert response.status_code == 200, url
+    body = response.get_data()
+    response.close()
+    return body
+
+
+def test_csv_opens_with_semicolon_and_decimal_comma(web: WebClient, db: Session,
+                                                    make: Factory) -> None:
+    seeded = seed(db, make)
+    web.login(seeded.admin.email)
+    body = download(web, "/reportes/consolidado.csv?hoja=metas")
+    assert body.startswith("\ufeff".encode())
+    text = body.decode("utf-8").removeprefix("\ufeff")
+    header = text.splitlines()[0]
+    assert header.startswith("Código DANE;Institución;Zona;")
+    assert "," not in header
+    rows = list(csv.reader(io.StringIO(text), delimiter=";"))
+    assert rows[0][8:12] == ["Cantidad", "Unidad", "Fecha límite", "Línea base"]
+    assert rows[3][8:9] == ["40,0"]  # decimal comma, not 40.0
+    assert rows[3][10:12] == ["2026-11-30", "31,0"]
+    assert all(len(row) == len(rows[0]) for row in rows)
+    # The documented option: «,» between columns and a decimal point.
+    comma = download(web, "/reportes/consolidado.csv?hoja=metas&separador=coma")
+    comma_rows = list(csv.reader(io.StringIO(comma.decode("utf-8").removeprefix("\ufeff"))))
+    assert comma_rows[3][8] == "40.0"
+    assert [row[:6] for row in comma_rows] == [row[:6] for row in rows]
+    # Naming the default is the same as not naming it; an unknown one is refused.
+    assert download(web, "/reportes/consolidado.csv?hoja=metas&separador=punto-y-coma") == body
+    assert web.client.get("/reportes/consolidado.csv?separador=tab").status_code == 404
+    page = web.client.get("/reportes/").get_data(as_text=True)
+    assert "separador=coma" in page
+    assert "coma decimal" in page
+
+
+def test_workbook_opens_ready_to_use(web: WebClient, db: Session, make: Factory) -> None:
+    seeded = seed(db, make)
+    web.login(seeded.admin.email)
+    workbook = load_workbook(io.BytesIO(download(web, "/reportes/consolidado.xlsx")))
+    for worksheet in workbook.worksheets:
+        assert worksheet.freeze_panes == "A2", worksheet.title
+        assert all(cell.font.bold for cell in worksheet[1]), worksheet.title
+        assert worksheet.auto_filter.ref is not None, worksheet.title
+        assert worksheet.auto_filter.ref.startswith("A1:"), worksheet.title
+        assert worksheet.column_dimensions["A"].width >= 8, worksheet.title
+    metas = workbook["PMI - Metas"]
+    assert metas.auto_filter.ref == f"A1:N{metas.max_row}"
+    assert metas.max_row == 6
+    # Wide text gets a wide column (within bounds); a short one stays narrow.
+    assert metas.column_dimensions["H"].width > metas.column_dimensions["F"].width
+    assert metas.column_dimensions["H"].width <= 60
+    row = [cell for cell in metas[4]]
+    assert row[10].value.date() == date(2026, 11, 30)
+    assert row[10].number_format == "dd/mm/yyyy"
+    assert row[8].value == 40
+    assert row[8].number_format == "#,##0.0#"
+    assert workbook["Instituciones"]["F2"].number_format == "0"  # days, not "40.0"
+    assert not workbook["Instituciones"]["B2"].font.bold
+    workbook.close()
