@@ -33,7 +33,7 @@ from ruta.security import safe_next
 from workflow.cuentas import accounts, invitations, school_import, schools
 from workflow.errors import InvalidInput
 from workflow.horizontes import opening
-from workflow.models import Ruta, School, User, Zona
+from workflow.models import Ruta, School, User, Zona, utcnow
 from workflow.roles import Role
 from workflow.scoping import get_in_scope, scoped
 
@@ -359,20 +359,29 @@ def user_invite(user_id: int) -> Response:
     return _back("admin.users")
 
 
-@bp.post("/usuarios/invitar-pendientes")
+@bp.route("/usuarios/invitar-pendientes", methods=["GET", "POST"])
 @roles_required(Role.ADMINISTRADOR)
-def users_invite_pending() -> Response:
-    """Invite every active account that has no password yet (e.g. rectors just imported)."""
+def users_invite_pending() -> Response | str:
+    """Invite the active accounts without a password and without a link that still works
+    (e.g. rectors whose invitation expired). A confirmation page says how many first; links
+    still valid are kept. The button on the user list lands here (no confirmation yet)."""
     database = db_session()
-    actor = _actor()
-    pending = database.scalars(scoped(current_user, User).where(
-        User.active, User.password_hash.is_(None)).order_by(User.id)).all()
-    for user in pending:
-        invitations.send_invitation(database, user, actor=actor)
+    moment = utcnow()
+    query = scoped(current_user, User)
+    pending = database.scalars(invitations.without_live_invitation(query, now=moment)).all()
+    kept = database.scalar(query.where(User.active, User.password_hash.is_(None))
+                           .with_only_columns(func.count(User.id))) or 0
+    kept -= len(pending)
+    confirmed = request.method == "POST" and request.form.get("confirmar") == "1"
+    changed = confirmed and request.form.get("cantidad") != str(len(pending))
+    if not confirmed or changed or not pending:
+        return render_template("admin/invite_pending.html", pending=pending, kept=kept,
+                               changed=changed)
+    sent = invitations.invite_without_live_invitation(database, query, actor=_actor(),
+                                                      now=moment)
     database.commit()
-    flash(f"Se enviaron {len(pending)} invitaciones a cuentas sin contraseña." if pending else
-          "Todas las cuentas activas ya tienen contraseña: no se envió ninguna invitación.",
-          "success")
+    flash(f"Se enviaron {len(sent)} invitaci{'ones' if len(sent) != 1 else 'ón'} a cuentas "
+          "sin contraseña; los enlaces que seguían vigentes se conservaron.", "success")
     return redirect(url_for("admin.users"))
 
 

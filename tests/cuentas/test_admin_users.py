@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from datetime import timedelta
 from typing import Any
 
 import pytest
@@ -10,7 +11,10 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from tests.conftest import PASSWORD, TEST_PASSWORDS, Factory, WebClient
-from workflow.models import OutboxMessage, User
+from workflow.cuentas import invitations
+from workflow.cuentas.models import AccountToken, TokenPurpose
+from workflow.cuentas.tokens import LIFETIMES
+from workflow.models import OutboxMessage, User, utcnow
 from workflow.roles import Role
 
 
@@ -259,13 +263,60 @@ def test_invite_pending_reaches_every_active_account_without_password(
     make.user(Role.REVISOR)  # has a password: not invited
     db.commit()
 
-    response = web.post("/admin/usuarios/invitar-pendientes")
+    # The list's button lands on a confirmation page that says how many; nothing is sent.
+    asked = web.post("/admin/usuarios/invitar-pendientes")
+    assert asked.status_code == 200
+    page = asked.get_data(as_text=True)
+    assert "Se enviará una invitación a <strong id=\"por-invitar\">2 cuentas</strong>" in page
+    assert invitations_queued(db) == []
+
+    response = web.post("/admin/usuarios/invitar-pendientes",
+                        data={"confirmar": "1", "cantidad": "2"})
 
     assert response.status_code == 302
     assert sorted(message.recipients[0] for message in invitations_queued(db)) == sorted(
         user.email for user in imported)
-    assert "Se enviaron 2 invitaciones a cuentas sin contraseña." in web.get(
+    assert "Se enviaron 2 invitaciones a cuentas sin contraseña" in web.get(
         "/admin/usuarios").get_data(as_text=True)
+
+
+def test_invite_pending_keeps_links_that_still_work(web: WebClient, db: Session,
+                                                    make: Factory) -> None:
+    admin = signed_in(web, make)
+    waiting, expired, never = (make.user(Role.RECTOR) for _ in range(3))
+    for user in (waiting, expired, never):
+        user.password_hash = None
+    db.flush()
+    invitations.send_invitation(db, waiting, actor=admin)
+    invitations.send_invitation(db, expired, actor=admin,
+                                now=utcnow() - LIFETIMES[TokenPurpose.INVITATION]
+                                - timedelta(hours=1))
+    db.commit()
+    live_link = db.scalars(select(AccountToken).where(AccountToken.user_id == waiting.id)).one()
+    before = len(invitations_queued(db))
+
+    page = web.get("/admin/usuarios/invitar-pendientes").get_data(as_text=True)
+    assert "<strong id=\"por-invitar\">2 cuentas</strong>" in page
+    assert "1 cuenta sin contraseña ya tiene un enlace que sigue vigente: se conserva" in page
+    assert waiting.email not in page
+
+    # The count changed since the page was shown: it is shown again, nothing is sent.
+    stale = web.post("/admin/usuarios/invitar-pendientes",
+                     data={"confirmar": "1", "cantidad": "3"})
+    assert stale.status_code == 200
+    assert "La cantidad cambió" in stale.get_data(as_text=True)
+    assert len(invitations_queued(db)) == before
+
+    web.post("/admin/usuarios/invitar-pendientes", data={"confirmar": "1", "cantidad": "2"})
+
+    new = [message.recipients[0] for message in invitations_queued(db)[before:]]
+    assert sorted(new) == sorted([expired.email, never.email])
+    db.expire_all()
+    assert db.get(AccountToken, live_link.id).used_at is None  # the valid link still works
+    # Nobody left to invite: the page says so and offers no button.
+    again = web.get("/admin/usuarios/invitar-pendientes").get_data(as_text=True)
+    assert "no se enviará ninguna" in again
+    assert "Enviar" not in again
 
 
 # --- the list -----------------------------------------------------------------------------

@@ -13,7 +13,16 @@ from ruta.config import PROJECT_ROOT
 from tests.conftest import Factory
 from workflow.cuentas import school_import
 from workflow.cuentas.school_import import ImportReport, UnreadableFile, import_schools, parse
-from workflow.models import OPENED, Ruta, RutaTransition, School, Secretaria, User, Zona
+from workflow.models import (
+    OPENED,
+    OutboxMessage,
+    Ruta,
+    RutaTransition,
+    School,
+    Secretaria,
+    User,
+    Zona,
+)
 from workflow.roles import Role
 from workflow.states import State
 
@@ -135,7 +144,9 @@ def test_report_summary_counts_what_was_created() -> None:
     report = ImportReport(schools_created=2, rutas_opened=2, rectors_created=1,
                           horizon_label="2024–2026")
     assert report.summary() == ("Importación completa: 2 instituciones nuevas, 2 Rutas abiertas "
-                                "(horizonte 2024–2026) y 1 cuenta de rector(a) sin contraseña.")
+                                "(horizonte 2024–2026) y 1 cuenta de rector(a) sin contraseña. "
+                                "Cada rector(a) recibirá por correo su invitación para elegir la "
+                                "contraseña.")
 
 
 # --- importing ----------------------------------------------------------------------------
@@ -165,6 +176,10 @@ def test_import_creates_schools_rutas_and_rectors_without_password(
     opened = db.scalars(select(RutaTransition).order_by(RutaTransition.id)).all()
     assert [(row.trigger, row.to_state, row.actor_id) for row in opened] == [
         (OPENED, State.BORRADOR, admin.id), (OPENED, State.BORRADOR, admin.id)]
+    # The page says rectors will be invited: each new rector's invitation is in the outbox.
+    queued = db.scalars(select(OutboxMessage).where(OutboxMessage.kind == "invitacion")).all()
+    assert [message.recipients for message in queued] == [["rectoria.sansimon@ibague.edu.co"]]
+    assert "/invitacion/" in queued[0].text_body
 
 
 def test_import_with_two_bad_rows_imports_nothing_and_reports_both(
@@ -320,7 +335,9 @@ def test_cli_import_prints_the_report_and_saves(app: Flask, db: Session, make: F
 
     assert result.exit_code == 0, result.output
     assert result.output == ("Importación completa: 2 instituciones nuevas, 2 Rutas abiertas "
-                             "(horizonte 2024–2026) y 1 cuenta de rector(a) sin contraseña.\n")
+                             "(horizonte 2024–2026) y 1 cuenta de rector(a) sin contraseña. Cada "
+                             "rector(a) recibirá por correo su invitación para elegir la "
+                             "contraseña.\n")
     assert [row[0] for row in school_rows(db)] == ["173001000101", "273001000102"]
 
 

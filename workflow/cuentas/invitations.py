@@ -5,10 +5,11 @@ from __future__ import annotations
 import hashlib
 from datetime import datetime
 
+from sqlalchemy import Select, exists
 from sqlalchemy.orm import Session
 
 from workflow.cuentas import tokens
-from workflow.cuentas.models import TokenPurpose
+from workflow.cuentas.models import AccountToken, TokenPurpose
 from workflow.cuentas.tokens import LIFETIMES
 from workflow.models import User, utcnow
 from workflow.outbox import absolute_url, enqueue
@@ -55,3 +56,27 @@ def send_password_reset(session: Session, email: str, *, now: datetime | None = 
                          moment + LIFETIMES[TokenPurpose.PASSWORD_RESET]),
         dedupe_key=_dedupe_key(TokenPurpose.PASSWORD_RESET, token),
         secretaria_id=user.secretaria_id, now=moment)
+
+
+def without_live_invitation(query: Select[tuple[User]], *,
+                            now: datetime | None = None) -> Select[tuple[User]]:
+    """``query`` (users) narrowed to active accounts without a password and without an
+    invitation link that still works (unused and not expired): those a bulk invitation
+    reaches. Someone whose link is still valid keeps it."""
+    moment = now or utcnow()
+    live = exists().where(AccountToken.user_id == User.id,
+                          AccountToken.purpose == TokenPurpose.INVITATION,
+                          AccountToken.used_at.is_(None), AccountToken.expires_at > moment)
+    return query.where(User.active, User.password_hash.is_(None), ~live).order_by(User.id)
+
+
+def invite_without_live_invitation(session: Session, query: Select[tuple[User]], *,
+                                   actor: User | None,
+                                   now: datetime | None = None) -> list[User]:
+    """Invite the accounts of ``query`` that ``without_live_invitation`` keeps (one new link
+    and one outbox message each); no valid link is voided. Returns those invited."""
+    moment = now or utcnow()
+    pending = list(session.scalars(without_live_invitation(query, now=moment)))
+    for user in pending:
+        send_invitation(session, user, actor=actor, now=moment)
+    return pending

@@ -21,6 +21,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from workflow.cuentas.accounts import EMAIL_PATTERN, UserData, create_user, normalize_email
+from workflow.cuentas.invitations import send_invitation
 from workflow.cuentas.schools import SchoolData, register_school, validate_school
 from workflow.errors import InvalidInput
 from workflow.horizontes.horizons import current_horizon
@@ -77,8 +78,10 @@ class ImportReport:
         schools = _count(self.schools_created, "institución nueva", "instituciones nuevas")
         rutas = _count(self.rutas_opened, "Ruta abierta", "Rutas abiertas")
         rectors = _count(self.rectors_created, "cuenta de rector(a)", "cuentas de rector(a)")
+        invited = (" Cada rector(a) recibirá por correo su invitación para elegir la "
+                   "contraseña." if self.rectors_created else "")
         return (f"Importación completa: {schools}, {rutas} (horizonte {self.horizon_label}) y "
-                f"{rectors} sin contraseña.")
+                f"{rectors} sin contraseña.{invited}")
 
 
 def _count(number: int, singular: str, plural: str) -> str:
@@ -317,8 +320,8 @@ def import_schools(session: Session, *, actor: User | None, secretaria: Secretar
 
     Changes nothing when any row is bad (the report lists why). Otherwise: one School per
     row, its Ruta for the Secretaría's current horizon (with its opening row in the history)
-    and, where the row names one, an active rector without password (invited later). Flushes;
-    the caller commits once.
+    and, where the row names one, an active rector without password and their invitation (one
+    outbox message each, sent once the import commits). Flushes; the caller commits once.
     """
     # The label of the horizon the Rutas open in (its own years, stored with it), not one
     # recomputed from the Secretaría's settings.
@@ -338,9 +341,12 @@ def import_schools(session: Session, *, actor: User | None, secretaria: Secretar
         report.schools_created += 1
         report.rutas_opened += 1
         if row.has_rector:
-            create_user(session, actor=actor, secretaria_id=secretaria.id, password=None,
-                        data=UserData(email=row.rector_email,
-                                      name=" ".join(row.rector_name.split()),
-                                      role=Role.RECTOR.value, school_id=school.id))
+            rector = create_user(session, actor=actor, secretaria_id=secretaria.id,
+                                 password=None,
+                                 data=UserData(email=row.rector_email,
+                                               name=" ".join(row.rector_name.split()),
+                                               role=Role.RECTOR.value, school_id=school.id))
+            # Queued in the outbox with the import: sent once it commits, never if it fails.
+            send_invitation(session, rector, actor=actor)
             report.rectors_created += 1
     return report
