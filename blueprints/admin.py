@@ -380,8 +380,9 @@ def users_invite_pending() -> Response | str:
     sent = invitations.invite_without_live_invitation(database, query, actor=_actor(),
                                                       now=moment)
     database.commit()
-    flash(f"Se enviaron {len(sent)} invitaci{'ones' if len(sent) != 1 else 'ón'} a cuentas "
-          "sin contraseña; los enlaces que seguían vigentes se conservaron.", "success")
+    many = len(sent) != 1
+    flash(f"Se envi{'aron' if many else 'ó'} {len(sent)} invitaci{'ones' if many else 'ón'} a "
+          "cuentas sin contraseña; los enlaces que seguían vigentes se conservaron.", "success")
     return redirect(url_for("admin.users"))
 
 
