@@ -192,8 +192,7 @@ def is_school_editor(actor: User, ruta: Ruta) -> bool:
 
 def may_edit(actor: User, report: FollowUpReport) -> bool:
     return (is_school_editor(actor, report.ruta) and report.status in EDITABLE
-            and report.ruta.state in REPORTING_STATES
-            and takeover.holder_refusal(report.ruta, actor) is None)
+            and report.ruta.state in REPORTING_STATES)
 
 
 def may_submit(actor: User, report: FollowUpReport) -> bool:
