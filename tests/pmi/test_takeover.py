@@ -171,3 +171,21 @@ def test_closing_is_refused_while_a_report_is_pending(db: Session, make: Factory
         f"El informe de seguimiento {report.id} fue enviado y la Secretaría no lo ha "
         "reconocido ni devuelto."]
     assert plan.ruta.state is State.SEGUIMIENTO
+
+
+def test_closing_is_refused_while_an_observation_is_open(db: Session, make: Factory) -> None:
+    plan = build_plan(make)
+    report = sent(db, plan, now=bogota(date(2024, 6, 27)))
+    observation = seguimiento.add_observation(
+        db, report, reviewer=plan.revisor, element=f"actividad:{plan.first.id}",
+        text="Adjunte las actas de los talleres.")
+    seguimiento.return_report(db, report, reviewer=plan.revisor,
+                              expected_version=report.version)
+    db.commit()
+    with pytest.raises(GuardFailed) as refused:
+        cierre_actions.close(db, plan.ruta, reviewer=plan.revisor,
+                             expected_version=plan.ruta.version)
+    assert refused.value.reasons == [
+        f"La observación {observation.id} del informe {report.id} sigue sin resolver "
+        "(enviada, sin respuesta)."]
+    assert plan.ruta.state is State.SEGUIMIENTO
