@@ -18,10 +18,11 @@ from workflow.autoevaluacion import actions as auto_actions
 from workflow.autoevaluacion import window as auto_window
 from workflow.cierre import actions as cierre_actions
 from workflow.dates import fecha
-from workflow.errors import GuardFailed, InvalidInput
+from workflow.errors import GuardFailed, InvalidInput, StaleRuta
 from workflow.models import Ruta, RutaTransition, User
 from workflow.pmi import actions as pmi_actions
 from workflow.pmi import rubric as rubrics
+from workflow.pmi import takeover
 from workflow.roles import Role
 from workflow.scoping import get_in_scope
 from workflow.seguimiento import actions as seguimiento_actions
@@ -70,9 +71,17 @@ def _window_notice(ruta: Ruta) -> auto_window.WindowNotice:
 
 def _render_detail(ruta: Ruta, **context: object) -> str:
     perspective = 0 if current_user.role.belongs_to_school else 1
+    actions = services.available_actions(current_user, ruta)
+    if takeover.holder_refusal(ruta, current_user) is not None:
+        # Only whoever took the review decides; the others see «Tomar de X» instead.
+        actions = [action for action in actions
+                   if action not in (Trigger.APROBAR, Trigger.DEVOLVER)]
     return render_template(
         "rutas/detail.html", ruta=ruta, perspective=perspective,
-        actions=services.available_actions(current_user, ruta), ReturnTarget=ReturnTarget,
+        actions=actions, ReturnTarget=ReturnTarget,
+        takeover_since=takeover.since(db_session(), ruta),
+        may_take_over=takeover.may_take_over(current_user, ruta),
+        takeovers=takeover.history(db_session(), ruta),
         history=list(reversed(ruta.transitions)),
         rubric_entries={item.verdicts[0].transition_id
                         for item in rubrics.rounds(db_session(), ruta)}, **context,
@@ -150,3 +159,32 @@ def extend_window(ruta_id: int) -> Response | tuple[str, int]:
     flash(f"Listo: {ruta.school.name} puede enviar su autoevaluación hasta el "
           f"{fecha(extension.until)}. La prórroga quedó registrada con su motivo.", "success")
     return redirect(url_for("rutas.detail", ruta_id=ruta.id, _anchor="prorrogas-titulo"))
+
+
+@bp.post("/<int:ruta_id>/tomar")
+@roles_required(Role.REVISOR)
+def take_over(ruta_id: int) -> Response | tuple[str, int]:
+    """Another revisor takes the review over, with a reason (``workflow.pmi.takeover``)."""
+    database = db_session()
+    ruta = get_in_scope(database, current_user, Ruta, ruta_id)
+    reason = request.form.get("motivo", "")[:takeover.MAX_REASON]
+    previous = ruta.reviewer.name if ruta.reviewer is not None else ""
+    try:
+        row = takeover.take_over(database, ruta, reviewer=current_actor(), reason=reason,
+                                 expected_version=form_int(request.form.get("version")) or 0)
+    except InvalidInput as invalid:
+        database.rollback()
+        return _render_detail(ruta, takeover_errors=invalid.errors,
+                              takeover_reason=reason), 422
+    except StaleRuta as stale:
+        database.rollback()
+        database.expire_all()
+        return _render_detail(ruta, takeover_errors={"": [stale.message]},
+                              takeover_reason=reason), 409
+    database.commit()
+    if row is None:
+        flash("Usted ya tiene esta revisión: no cambió nada.", "info")
+    else:
+        flash(f"Listo: tomó la revisión de {previous}. Se le avisó por correo y quedó en la "
+              "historia de la Ruta.", "success")
+    return redirect(url_for("rutas.detail", ruta_id=ruta.id))

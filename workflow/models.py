@@ -387,3 +387,23 @@ class FormSubmission(Base):
     user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
     result: Mapped[str | None] = mapped_column(String(120))
     created_at: Mapped[datetime] = mapped_column(default=utcnow, index=True)
+
+
+class RutaTakeover(Base):
+    """One take-over of a Ruta's review (``workflow.pmi.takeover``): who had it, who took it,
+    when and why. Not a state change, so not a ``RutaTransition`` (whose triggers are the
+    machine's). Append-only."""
+
+    __tablename__ = "ruta_takeovers"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    ruta_id: Mapped[int] = mapped_column(ForeignKey("rutas.id"), index=True)
+    from_user_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
+    to_user_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
+    # The Ruta's version the taker saw (the race: two take-overs of one version → one).
+    ruta_version: Mapped[int] = mapped_column(Integer)
+    reason: Mapped[str] = mapped_column(Text)
+    at: Mapped[datetime] = mapped_column(default=utcnow)
+
+    from_user: Mapped[User] = relationship(foreign_keys=[from_user_id])
+    to_user: Mapped[User] = relationship(foreign_keys=[to_user_id])

@@ -25,7 +25,7 @@ REAL = {"at": datetime(2026, 7, 3, 23, 0, tzinfo=UTC),
         "expires_at": datetime(2026, 7, 10, 23, 0, tzinfo=UTC), "areas": ["Gestión académica"],
         "days": 12, "days_late": 3, "lines": [], "files": [], "observations_list": [],
         "observations": "1. [Meta 1.1 · Criterio 3] Precise la línea base.",
-        "comment": "Bien documentado."}
+        "comment": "Bien documentado.", "reason": "Incapacidad médica de la revisora."}
 
 
 class Filled(Undefined):
@@ -91,3 +91,16 @@ def test_email_text_has_no_glued_words_week_codes_or_double_periods(render: Any,
         assert not re.search(r"\b\d{4}-W\d{2}\b", body), body
         assert ".." not in body.replace("...", ""), body
         assert "Criterio 0" not in body
+
+
+def test_takeover_email_names_both_revisores_and_the_reason(render: Any) -> None:
+    """The first revisor learns who took the review, when, and why (issue 14, item 2)."""
+    text = render("revision_tomada.txt")
+    html = _text_of_html(render("revision_tomada.html"))
+    subject = render("revision_tomada.subject.txt")
+    assert subject.strip() == "‹taker_name› tomó la revisión de ‹school_name›"
+    for body in (text, html):
+        assert "Cordial saludo." in body
+        assert "‹taker_name›, de la Dirección de Calidad Educativa, tomó la revisión" in body
+        assert "Incapacidad médica de la revisora." in body
+        assert "que estaba en sus manos (‹previous_name›)." in body

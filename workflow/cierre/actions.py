@@ -1,20 +1,46 @@
 """The Ruta transition that closes a Ruta, guarded by its final evaluation.
 
 ``cerrar`` needs ``final_evaluation_recorded``: the rector registered the final evaluation
-(``evaluacion_final``).
+(``evaluacion_final``). It is also refused while something of the Ruta waits for someone
+(``pending_reasons``): a follow-up report sent and not yet acknowledged or returned, or an
+observation on a report that was sent and is not resolved; closing would leave them
+impossible to act on.
 """
 
 from __future__ import annotations
 
 from datetime import datetime
 
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from workflow.cierre import evaluacion_final
+from workflow.errors import GuardFailed
 from workflow.guards import GuardResult, TransitionInput, failed_unless_empty, lock_ruta
 from workflow.models import Ruta, RutaTransition, User
-from workflow.services import transition
+from workflow.observations import SENT
+from workflow.seguimiento.models import FollowUpObservation, FollowUpReport, ReportStatus
+from workflow.services import check_attempt, transition
 from workflow.states import Trigger
+
+PENDING_MESSAGE = "La Ruta no se puede cerrar todavía: hay revisiones pendientes."
+
+
+def pending_reasons(session: Session, ruta: Ruta) -> list[str]:
+    """What of the Ruta still waits: reports not acknowledged, observations not resolved."""
+    reports = session.scalars(select(FollowUpReport).where(
+        FollowUpReport.ruta_id == ruta.id, FollowUpReport.status == ReportStatus.ENVIADO)
+        .order_by(FollowUpReport.id)).all()
+    reasons = [f"El informe de seguimiento {report.id} fue enviado y la Secretaría no lo ha "
+               "reconocido ni devuelto." for report in reports]
+    observations = session.scalars(
+        select(FollowUpObservation).join(FollowUpReport,
+                                         FollowUpObservation.report_id == FollowUpReport.id)
+        .where(FollowUpReport.ruta_id == ruta.id, FollowUpObservation.status.in_(SENT))
+        .order_by(FollowUpObservation.id)).all()
+    reasons += [f"La observación {row.id} del informe {row.report_id} sigue sin resolver "
+                f"({row.status.label.lower()})." for row in observations]
+    return reasons
 
 
 def final_evaluation_recorded(session: Session, ruta: Ruta,
@@ -26,7 +52,15 @@ def final_evaluation_recorded(session: Session, ruta: Ruta,
 
 def close(session: Session, ruta: Ruta, *, reviewer: User, expected_version: int,
           observations: str = "", now: datetime | None = None) -> RutaTransition:
-    """seguimiento → cerrado. Changes: state; appends the audit row."""
+    """seguimiento → cerrado. Changes: state; appends the audit row.
+
+    Refused (``GuardFailed``, one reason per item) while ``pending_reasons`` lists anything."""
+    check_attempt(session, ruta, Trigger.CERRAR, actor=reviewer,
+                  expected_version=expected_version)
+    lock_ruta(session, ruta)
+    pending = pending_reasons(session, ruta)
+    if pending:
+        raise GuardFailed(PENDING_MESSAGE, pending)
     return transition(session, ruta, Trigger.CERRAR, actor=reviewer,
                       expected_version=expected_version,
                       given=TransitionInput(observations=observations), now=now,

@@ -30,7 +30,7 @@ from workflow.guards import (
     lock_ruta,
 )
 from workflow.models import Ruta, RutaTransition, User
-from workflow.pmi import checks, review, versions
+from workflow.pmi import checks, review, takeover, versions
 from workflow.pmi import rubric as rubrics
 from workflow.pmi.models import Decision
 from workflow.services import check_attempt, transition
@@ -119,6 +119,7 @@ def approve(session: Session, ruta: Ruta, *, reviewer: User, expected_version: i
     written; a «no cumple» on an obligatory criterion fails the guard."""
     check_attempt(session, ruta, Trigger.APROBAR, actor=reviewer,
                   expected_version=expected_version)
+    takeover.require_holder(ruta, reviewer)  # only whoever took it decides
     judged = rubrics.validate(rubric)
     snapshot = versions.latest(session, ruta)
     entry = transition(session, ruta, Trigger.APROBAR, actor=reviewer,
@@ -149,6 +150,7 @@ def return_with_observations(session: Session, ruta: Ruta, *, reviewer: User,
     """
     check_attempt(session, ruta, Trigger.DEVOLVER, actor=reviewer,
                   expected_version=expected_version)
+    takeover.require_holder(ruta, reviewer)  # only whoever took it decides
     judged = rubrics.validate(rubric)
     snapshot = versions.latest(session, ruta)
     itemized = review.for_return(session, ruta)

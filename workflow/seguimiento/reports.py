@@ -56,6 +56,7 @@ from workflow.horizontes.calendar import fecha_corta
 from workflow.models import Ruta, User, utcnow
 from workflow.notifications import rector, reviewers, team
 from workflow.observations import ObservationStatus
+from workflow.pmi import takeover
 from workflow.pmi.models import Actividad, Indicador
 from workflow.pmi.plan import element_labels, plan_content
 from workflow.roles import Role
@@ -201,7 +202,8 @@ def may_submit(actor: User, report: FollowUpReport) -> bool:
 def may_review(actor: User, report: FollowUpReport) -> bool:
     return (actor.active and actor.role is Role.REVISOR
             and report.status is ReportStatus.ENVIADO
-            and report.ruta.state in REPORTING_STATES)
+            and report.ruta.state in REPORTING_STATES
+            and takeover.holder_refusal(report.ruta, actor) is None)
 
 
 def _lock(session: Session, report: FollowUpReport, expected_version: int | None) -> None:
@@ -233,6 +235,10 @@ def _require_reviewer(session: Session, report: FollowUpReport, actor: User,
     if not (actor.active and actor.role is Role.REVISOR):
         raise Forbidden("Solo los revisores de la Dirección de Calidad revisan los informes de "
                         "seguimiento.")
+    # The Ruta's reviewer holds its reports too (``workflow.pmi.takeover``).
+    refusal = takeover.holder_refusal(report.ruta, actor)
+    if refusal is not None:
+        raise Forbidden(refusal)
     _lock(session, report, expected_version)
     if report.ruta.state not in REPORTING_STATES or report.status is not ReportStatus.ENVIADO:
         raise NotEditable("Este informe no espera revisión: se revisa cuando la institución lo "
