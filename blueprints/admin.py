@@ -37,7 +37,7 @@ from workflow.horizontes import opening
 from workflow.models import Ruta, School, User, Zona
 from workflow.roles import Role
 from workflow.scoping import get_in_scope, scoped
-from workflow.search_keys import LIKE_ESCAPE, contains_pattern
+from workflow.search_keys import LIKE_ESCAPE, bytewise, contains_pattern
 
 bp = Blueprint("admin", __name__, url_prefix="/admin")
 
@@ -66,15 +66,15 @@ def _search() -> str:
 
 # ``?orden=`` → the columns each list sorts by (blueprints/listing.py).
 SCHOOL_SORTS = {
-    "colegio": (School.search_key,),
+    "colegio": (bytewise(School.sort_key),),
     "dane": (School.dane_code,),
     "zona": (School.zona,),
-    "comuna": (School.locality_sort, School.search_key),
+    "comuna": (bytewise(School.locality_sort), bytewise(School.sort_key)),
     "estado": (Inverted(School.active),),
 }
 USER_SORTS = {
-    "nombre": (User.search_key,),
-    "correo": (User.email,),
+    "nombre": (bytewise(User.sort_key),),
+    "correo": (bytewise(User.email),),
     "rol": (User.role,),
     "ingreso": (User.last_login_at,),
 }

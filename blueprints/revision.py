@@ -19,7 +19,7 @@ from workflow.horizontes.horizons import chosen_horizon
 from workflow.horizontes.models import ReminderSent
 from workflow.models import Ruta, School, utcnow
 from workflow.scoping import scoped
-from workflow.search_keys import LIKE_ESCAPE, contains_pattern, search_key
+from workflow.search_keys import LIKE_ESCAPE, bytewise, contains_pattern, sort_key
 from workflow.situation import situations_of
 from workflow.states import STATE_ORDER, State
 
@@ -30,8 +30,8 @@ _LAST_REMINDER = (select(func.max(ReminderSent.created_at))
 # ``?orden=`` → the columns it sorts by. «días» counts up as ``state_changed_at`` goes back;
 # «avance» is how far along its life the Ruta is; «estado» the state's name, as read.
 QUEUE_SORTS = {
-    "colegio": (School.search_key,),
-    "estado": (case({s: search_key(s.label) for s in State}, value=Ruta.state),),
+    "colegio": (bytewise(School.sort_key),),
+    "estado": (bytewise(case({s: sort_key(s.label) for s in State}, value=Ruta.state)),),
     "dias": (Inverted(Ruta.state_changed_at),),
     "recordatorio": (_LAST_REMINDER,),
     "avance": (case({s: index for index, s in enumerate(STATE_ORDER)}, value=Ruta.state),),

@@ -30,7 +30,7 @@ from sqlalchemy.engine.default import DefaultExecutionContext
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship, validates
 
 from workflow.roles import Role
-from workflow.search_keys import natural_key, search_key
+from workflow.search_keys import natural_key, search_key, sort_key
 from workflow.states import State, Trigger
 
 
@@ -144,6 +144,8 @@ class School(Base):
     # the locality in natural order («Comuna 2» before «Comuna 10»).
     search_key: Mapped[str] = mapped_column(String(200), default=_key_of("name", search_key),
                                             server_default="")
+    sort_key: Mapped[str] = mapped_column(String(240), default=_key_of("name", sort_key),
+                                          server_default="")
     locality_sort: Mapped[str] = mapped_column(
         String(240), default=_key_of("locality", natural_key), server_default="")
     active: Mapped[bool] = mapped_column(Boolean, default=True, server_default=text("true"))
@@ -160,6 +162,7 @@ class School(Base):
     @validates("name")
     def _keep_search_key(self, _key: str, value: str) -> str:
         self.search_key = search_key(value)
+        self.sort_key = sort_key(value)
         return value
 
     @validates("locality")
@@ -178,6 +181,8 @@ class User(Base):
     # The name as searched and sorted (workflow/search_keys.py), kept by the application.
     search_key: Mapped[str] = mapped_column(String(200), default=_key_of("name", search_key),
                                             server_default="")
+    sort_key: Mapped[str] = mapped_column(String(240), default=_key_of("name", sort_key),
+                                          server_default="")
     role: Mapped[Role] = mapped_column(str_enum(Role, "role"))
     school_id: Mapped[int | None] = mapped_column(ForeignKey("schools.id"), index=True)
     active: Mapped[bool] = mapped_column(Boolean, default=True, server_default=text("true"))
@@ -210,6 +215,7 @@ class User(Base):
     @validates("name")
     def _keep_search_key(self, _key: str, value: str) -> str:
         self.search_key = search_key(value)
+        self.sort_key = sort_key(value)
         return value
 
     # Flask-Login reads these; defined here so the domain does not import Flask.

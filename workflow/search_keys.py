@@ -3,8 +3,9 @@
 ``search_key`` is a name as people type it: lower case, accents and the tilde of ñ gone,
 spaces collapsed («San Simón» → «san simon», «ÑÁÑEZ» → «nanez»). The application keeps it
 beside each name (``schools.search_key``, ``users.search_key``) and searches it with LIKE, the
-user's text normalised the same way, so both databases give the same answer; sorting by it is
-the Spanish order people expect (Á with A, Ñ after N, never after Z).
+user's text normalised the same way, so both databases give the same answer. ``sort_key``
+(``schools.sort_key``, ``users.sort_key``) is the Spanish order people expect (Á with A, Ñ
+after N, never after Z), compared byte by byte on both databases (``bytewise``).
 
 ``natural_key`` pads the numbers of a comuna so «Comuna 2» sorts before «Comuna 10».
 """
@@ -13,9 +14,16 @@ from __future__ import annotations
 
 import re
 import unicodedata
+from typing import Any
+
+from sqlalchemy import String
+from sqlalchemy.ext.compiler import compiles
+from sqlalchemy.sql.functions import FunctionElement
 
 _SPACES = re.compile(r"\s+")
 _NUMBER = re.compile(r"\d+")
+# Ñ and ñ, precomposed or as N plus a combining tilde.
+_ENYE = re.compile("[Ññ]|[Nn]\u0303")
 #: Numbers are padded to this many digits in a natural key.
 NUMBER_WIDTH = 6
 #: The escape character of every LIKE this module builds.
@@ -30,9 +38,15 @@ def search_key(text: str | None) -> str:
     return _SPACES.sub(" ", bare.casefold()).strip()
 
 
+def sort_key(text: str | None) -> str:
+    """The order of Spanish names, compared byte by byte: accents ignored, Ñ after every N
+    (ñ becomes «n{», and «{» follows «z»), case ignored: «Ángel», «Nariño», «Ñáñez», «Óscar»."""
+    return search_key(_ENYE.sub("n{", text or ""))
+
+
 def natural_key(text: str | None) -> str:
-    """The search key with every number zero-padded: «Comuna 10» sorts after «Comuna 2»."""
-    return _NUMBER.sub(lambda match: match.group().zfill(NUMBER_WIDTH), search_key(text))
+    """The sort key with every number zero-padded: «Comuna 10» sorts after «Comuna 2»."""
+    return _NUMBER.sub(lambda match: match.group().zfill(NUMBER_WIDTH), sort_key(text))
 
 
 def escape_like(text: str) -> str:
@@ -44,3 +58,21 @@ def escape_like(text: str) -> str:
 def contains_pattern(query: str) -> str:
     """A LIKE pattern (escape ``\\``) finding the normalised query anywhere in a search key."""
     return f"%{escape_like(search_key(query))}%"
+
+
+class bytewise(FunctionElement[str]):  # noqa: N801 - reads as SQL, like func.lower
+    """A key column compared byte by byte («COLLATE "C"» on PostgreSQL, whatever the
+    database's locale; SQLite compares bytes already): the same order on both databases."""
+
+    type = String()
+    inherit_cache = True
+
+
+@compiles(bytewise)
+def _bytewise_default(element: bytewise, compiler: Any, **kwargs: Any) -> str:
+    return str(compiler.process(element.clauses, **kwargs))
+
+
+@compiles(bytewise, "postgresql")
+def _bytewise_postgresql(element: bytewise, compiler: Any, **kwargs: Any) -> str:
+    return f'({compiler.process(element.clauses, **kwargs)}) COLLATE "C"'

@@ -25,32 +25,45 @@ def search_key(text: str | None) -> str:
     return re.sub(r"\s+", " ", bare.casefold()).strip()
 
 
+def sort_key(text: str | None) -> str:
+    return search_key(re.sub("[Ññ]|[Nn]\u0303", "n{", text or ""))
+
+
 def natural_key(text: str | None) -> str:
-    return re.sub(r"\d+", lambda match: match.group().zfill(6), search_key(text))
+    return re.sub(r"\d+", lambda match: match.group().zfill(6), sort_key(text))
 
 
 def upgrade() -> None:
     with op.batch_alter_table('schools', schema=None) as batch_op:
         batch_op.add_column(sa.Column('search_key', sa.String(length=200), server_default='',
                                       nullable=False))
+        batch_op.add_column(sa.Column('sort_key', sa.String(length=240), server_default='',
+                                      nullable=False))
         batch_op.add_column(sa.Column('locality_sort', sa.String(length=240), server_default='',
                                       nullable=False))
     with op.batch_alter_table('users', schema=None) as batch_op:
         batch_op.add_column(sa.Column('search_key', sa.String(length=200), server_default='',
                                       nullable=False))
+        batch_op.add_column(sa.Column('sort_key', sa.String(length=240), server_default='',
+                                      nullable=False))
     connection = op.get_bind()
     for row in connection.execute(sa.text("SELECT id, name, locality FROM schools")).all():
         connection.execute(
-            sa.text("UPDATE schools SET search_key = :key, locality_sort = :sort WHERE id = :id"),
-            {"key": search_key(row.name), "sort": natural_key(row.locality), "id": row.id})
+            sa.text("UPDATE schools SET search_key = :key, sort_key = :name_sort, "
+                    "locality_sort = :sort WHERE id = :id"),
+            {"key": search_key(row.name), "name_sort": sort_key(row.name),
+             "sort": natural_key(row.locality), "id": row.id})
     for row in connection.execute(sa.text("SELECT id, name FROM users")).all():
-        connection.execute(sa.text("UPDATE users SET search_key = :key WHERE id = :id"),
-                           {"key": search_key(row.name), "id": row.id})
+        connection.execute(
+            sa.text("UPDATE users SET search_key = :key, sort_key = :name_sort WHERE id = :id"),
+            {"key": search_key(row.name), "name_sort": sort_key(row.name), "id": row.id})
 
 
 def downgrade() -> None:
     with op.batch_alter_table('users', schema=None) as batch_op:
+        batch_op.drop_column('sort_key')
         batch_op.drop_column('search_key')
     with op.batch_alter_table('schools', schema=None) as batch_op:
         batch_op.drop_column('locality_sort')
+        batch_op.drop_column('sort_key')
         batch_op.drop_column('search_key')
