@@ -203,3 +203,41 @@ def test_keys_follow_a_renamed_school(db: Session, make: Factory, web: WebClient
     assert school_rows(html) == ["Colegio Simón Bolívar"]
     assert schools["Zapata"].locality_sort == "comuna 000012"
     assert schools["Zapata"].zona is Zona.URBANA
+
+
+def consolidado_rows(html: str) -> list[str]:
+    table = html[html.index('id="instituciones"'):]
+    table = table[:table.index("</table>")]
+    return re.findall(r'<th scope="row" class="stack-key">(?:<a href="[^"]+">)?([^<]+)<', table)
+
+
+def test_consolidado_table_sorts_pages_and_lists_comunas_naturally(
+        app: Flask, db: Session, web: WebClient, make: Factory) -> None:
+    app.config["QUEUE_PAGE_SIZE"] = 4
+    schools = with_schools(make, Role.CONSULTA)
+    for number, name in enumerate(NAMES):
+        schools[name].locality = f"Comuna {[10, 2, 1, 3, 11, 20][number]}"
+    waits = {"San Simón": 30, "Ángel María Úsuga": 3, "Ñáñez Bustos": 10}
+    for name, days in waits.items():
+        ruta = make.ruta(schools[name], state=State.PMI_FORMULADO)
+        ruta.state_changed_at = utcnow() - timedelta(days=days, hours=1)
+    db.commit()
+    web.login(schools["_user"].email)  # type: ignore[attr-defined]
+
+    first = web.get("/reportes/").get_data(as_text=True)
+    last = web.get("/reportes/?pagina=9").get_data(as_text=True)
+    by_days = web.get("/reportes/?orden=dias&dir=desc").get_data(as_text=True)
+    bad = web.get("/reportes/?orden=%25&dir=x&pagina=y")
+
+    assert consolidado_rows(first) == ["Ángel María Úsuga", "Nariño", "Ñáñez Bustos",
+                                       "Óscar Olaya"]
+    assert consolidado_rows(last) == ["San Simón", "Zapata"]
+    assert "Página 2 de 2" in last
+    # The schools without a Ruta (no days) go last whichever the direction.
+    assert consolidado_rows(by_days) == ["San Simón", "Ñáñez Bustos", "Ángel María Úsuga",
+                                         "Nariño"]
+    assert bad.status_code == 200
+    assert consolidado_rows(bad.get_data(as_text=True)) == consolidado_rows(first)
+    options = re.findall(r'<option value="(Comuna \d+)"', first)
+    assert options == ["Comuna 1", "Comuna 2", "Comuna 3", "Comuna 10", "Comuna 11",
+                       "Comuna 20"]
