@@ -27,6 +27,7 @@ from werkzeug.wrappers import Response
 
 from blueprints.access import SECRETARIA_ROLES, form_int, roles_required
 from blueprints.access import current_actor as _actor
+from blueprints.listing import Inverted, Sort, chosen_sort, ordering, search_text
 from ruta.config import PROJECT_ROOT
 from ruta.db import db_session
 from ruta.security import safe_next
@@ -36,6 +37,7 @@ from workflow.horizontes import opening
 from workflow.models import Ruta, School, User, Zona, utcnow
 from workflow.roles import Role
 from workflow.scoping import get_in_scope, scoped
+from workflow.search_keys import LIKE_ESCAPE, bytewise, contains_pattern
 
 bp = Blueprint("admin", __name__, url_prefix="/admin")
 
@@ -59,7 +61,23 @@ def _back(default_endpoint: str) -> Response:
 
 
 def _search() -> str:
-    return request.args.get("q", "").strip()[:100]
+    return search_text("q")[0]
+
+
+# ``?orden=`` → the columns each list sorts by (blueprints/listing.py).
+SCHOOL_SORTS = {
+    "colegio": (bytewise(School.sort_key),),
+    "dane": (School.dane_code,),
+    "zona": (School.zona,),
+    "comuna": (bytewise(School.locality_sort), bytewise(School.sort_key)),
+    "estado": (Inverted(School.active),),
+}
+USER_SORTS = {
+    "nombre": (bytewise(User.sort_key),),
+    "correo": (bytewise(User.email),),
+    "rol": (User.role,),
+    "ingreso": (User.last_login_at,),
+}
 
 
 def _paginate(database: Session, statement: Select[Any],
@@ -93,14 +111,15 @@ def schools_list() -> str:
     statement = scoped(current_user, School)
     if query:
         statement = statement.where(or_(
-            func.lower(School.name).contains(query.lower(), autoescape=True),
+            School.search_key.like(contains_pattern(query), escape=LIKE_ESCAPE),
             School.dane_code.contains(query, autoescape=True)))
     if zona is not None:
         statement = statement.where(School.zona == zona)
     if active is not None:
         statement = statement.where(School.active.is_(active))
+    sort = chosen_sort(SCHOOL_SORTS, Sort("colegio", descending=False))
     rows, page, pages, total = _paginate(
-        database, statement.order_by(School.name, School.id), School.id)
+        database, statement.order_by(*ordering(sort, SCHOOL_SORTS, School.id)), School.id)
 
     secretaria = current_user.secretaria
     ids = [school.id for school in rows]
@@ -123,7 +142,8 @@ def schools_list() -> str:
         query=query, zona=zona, active_value=active_value if active is not None else "",
         zonas=list(Zona), current_rutas=current_rutas, rectors=rectors,
         horizon=f"{secretaria.horizon_start_year}–{secretaria.horizon_end_year}",
-        missing_rutas=missing_rutas, can_manage=_can_manage())
+        missing_rutas=missing_rutas, can_manage=_can_manage(), sort=sort,
+        query_cut=search_text("q")[1])
 
 
 def _school_form(form: MultiDict[str, str]) -> schools.SchoolData:
@@ -275,18 +295,19 @@ def users_list() -> str:
     statement = scoped(current_user, User)
     if query:
         statement = statement.where(or_(
-            func.lower(User.name).contains(query.lower(), autoescape=True),
+            User.search_key.like(contains_pattern(query), escape=LIKE_ESCAPE),
             User.email.contains(query.lower(), autoescape=True)))
     if role is not None:
         statement = statement.where(User.role == role)
     if active is not None:
         statement = statement.where(User.active.is_(active))
+    sort = chosen_sort(USER_SORTS, Sort("nombre", descending=False))
     rows, page, pages, total = _paginate(
-        database, statement.order_by(User.name, User.id), User.id)
+        database, statement.order_by(*ordering(sort, USER_SORTS, User.id)), User.id)
     return render_template(
         "admin/users.html", users=rows, page=page, pages=pages, total=total, query=query,
         role=role, roles=list(Role), active_value=active_value if active is not None else "",
-        can_manage=_can_manage())
+        can_manage=_can_manage(), sort=sort, query_cut=search_text("q")[1])
 
 
 def _user_form(form: MultiDict[str, str]) -> accounts.UserData:

@@ -15,9 +15,10 @@ from __future__ import annotations
 import logging
 import tempfile
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 from flask import (
     Blueprint,
@@ -34,9 +35,10 @@ from flask import (
     url_for,
 )
 
-from blueprints.access import SECRETARIA_ROLES, commit_or_conflict, roles_required
+from blueprints.access import SECRETARIA_ROLES, commit_or_conflict, form_int, roles_required
 from blueprints.access import current_actor as _actor
 from blueprints.horizontes import horizon_choices
+from blueprints.listing import Sort, chosen_sort
 from ruta.db import db_session
 from workflow.catalogo.models import LEVELS
 from workflow.charts import Bar, averages_chart, levels_chart
@@ -46,6 +48,8 @@ from workflow.consolidado.models import ExportJob
 from workflow.consolidado.rubric import rubric_shares
 from workflow.models import Zona, utcnow
 from workflow.roles import Role
+from workflow.search_keys import sort_key
+from workflow.states import STATE_ORDER
 
 log = logging.getLogger(__name__)
 
@@ -69,11 +73,41 @@ def _inline_max() -> int:
     return int(current_app.config.get("EXPORT_INLINE_MAX_RUTAS", 500))
 
 
+# ``?orden=`` → how the table of schools sorts (the whole consolidado is computed anyway, so the
+# table is sorted and cut into pages here). A missing value («—») goes last either way.
+TABLE_SORTS: dict[str, Callable[[consolidado.SchoolRow], Any]] = {
+    "colegio": lambda row: row.school.sort_key,
+    "comuna": lambda row: (row.school.locality_sort, row.school.sort_key),
+    "estado": lambda row: sort_key(row.ruta.state.label) if row.ruta else None,
+    "dias": lambda row: row.days_in_state,
+    "recordatorio": lambda row: row.last_reminder.created_at if row.last_reminder else None,
+    "avance": lambda row: (STATE_ORDER.index(row.ruta.state),
+                           row.progress.percent if row.progress and row.progress.percent
+                           is not None else -1.0) if row.ruta else None,
+}
+
+
+def _table(rows: list[consolidado.SchoolRow]) -> tuple[list[consolidado.SchoolRow], Sort, int,
+                                                        int]:
+    """The page of the schools table the address asks for, sorted: rows, sort, page, pages."""
+    sort = chosen_sort(TABLE_SORTS, Sort("colegio", descending=False))
+    key = TABLE_SORTS[sort.key]
+    present = [row for row in rows if key(row) is not None]
+    ordered = sorted(present, key=key, reverse=sort.descending)
+    ordered += [row for row in rows if key(row) is None]
+    page_size = current_app.config["QUEUE_PAGE_SIZE"]
+    pages = max((len(ordered) + page_size - 1) // page_size, 1)
+    page = min(max(form_int(request.args.get("pagina")) or 1, 1), pages)
+    return ordered[(page - 1) * page_size:page * page_size], sort, page, pages
+
+
 @bp.get("/")
 @roles_required(*SECRETARIA_ROLES)
 def index() -> str:
     data = _data()
+    table, sort, page, pages = _table(data.schools)
     return render_template("reportes/index.html", data=data, zonas=list(Zona),
+                           table=table, sort=sort, page=page, pages=pages,
                            horizons=horizon_choices(db_session(), _actor()),
                            rubric=rubric_shares(db_session(), data),
                            levels=LEVELS, sheet_labels=exports.SHEET_LABELS,

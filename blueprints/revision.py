@@ -3,21 +3,48 @@ names another), filterable by state and school, paginated."""
 
 from __future__ import annotations
 
-from flask import Blueprint, current_app, render_template, request
-from flask_login import current_user
-from sqlalchemy import func, or_
+from datetime import datetime
 
-from blueprints.access import SECRETARIA_ROLES, form_int, roles_required
+from flask import Blueprint, render_template, request
+from flask_login import current_user
+from sqlalchemy import case, func, or_, select
+from sqlalchemy.orm import Session
+
+from blueprints.access import SECRETARIA_ROLES, roles_required
 from blueprints.horizontes import horizon_choices
+from blueprints.listing import Inverted, Sort, chosen_sort, ordering, paginate, search_text
 from ruta.db import db_session
 from workflow.consolidado.consolidate import parse_horizon
 from workflow.horizontes.horizons import chosen_horizon
-from workflow.models import Ruta, School
+from workflow.horizontes.models import ReminderSent
+from workflow.models import Ruta, School, utcnow
 from workflow.scoping import scoped
+from workflow.search_keys import LIKE_ESCAPE, bytewise, contains_pattern, sort_key
 from workflow.situation import situations_of
 from workflow.states import STATE_ORDER, State
 
 bp = Blueprint("revision", __name__, url_prefix="/revision")
+
+_LAST_REMINDER = (select(func.max(ReminderSent.created_at))
+                  .where(ReminderSent.ruta_id == Ruta.id).scalar_subquery())
+# ``?orden=`` → the columns it sorts by. «días» counts up as ``state_changed_at`` goes back;
+# «avance» is how far along its life the Ruta is; «estado» the state's name, as read.
+QUEUE_SORTS = {
+    "colegio": (bytewise(School.sort_key),),
+    "estado": (bytewise(case({s: sort_key(s.label) for s in State}, value=Ruta.state)),),
+    "dias": (Inverted(Ruta.state_changed_at),),
+    "recordatorio": (_LAST_REMINDER,),
+    "avance": (case({s: index for index, s in enumerate(STATE_ORDER)}, value=Ruta.state),),
+}
+DEFAULT_QUEUE_SORT = Sort("dias", descending=True)
+
+
+def _last_reminders(database: Session, rutas: list[Ruta]) -> dict[int, datetime]:
+    """The moment each Ruta's last reminder was queued (absent: none yet)."""
+    return dict(database.execute(
+        select(ReminderSent.ruta_id, func.max(ReminderSent.created_at))
+        .where(ReminderSent.ruta_id.in_([ruta.id for ruta in rutas]))
+        .group_by(ReminderSent.ruta_id)).all())
 
 
 @bp.get("/")
@@ -26,8 +53,7 @@ def queue() -> str:
     database = db_session()
     state_value = request.args.get("estado", "")
     state = State(state_value) if state_value in set(State) else None
-    school_query = request.args.get("colegio", "").strip()[:100]
-    page_size = current_app.config["QUEUE_PAGE_SIZE"]
+    school_query, query_cut = search_text("colegio")
     horizon = chosen_horizon(database, current_user, parse_horizon(request.args.get("horizonte")))
 
     in_scope = scoped(current_user, Ruta).where(  # joined with School
@@ -41,18 +67,16 @@ def queue() -> str:
         statement = statement.where(Ruta.state == state)
     if school_query:
         statement = statement.where(or_(
-            func.lower(School.name).contains(school_query.lower(), autoescape=True),
+            School.search_key.like(contains_pattern(school_query), escape=LIKE_ESCAPE),
             School.dane_code.contains(school_query, autoescape=True)))
-    total = database.scalar(
-        statement.with_only_columns(func.count(Ruta.id)).order_by(None)) or 0
-    pages = max((total + page_size - 1) // page_size, 1)
-    page = min(max(form_int(request.args.get("pagina")) or 1, 1), pages)
-    # Oldest first: whoever has waited longest is served first.
-    rutas = database.scalars(
-        statement.order_by(Ruta.state_changed_at.asc(), Ruta.id)
-        .limit(page_size).offset((page - 1) * page_size)).all()
+    # Whoever has waited longest is served first unless the reviewer sorts otherwise.
+    sort = chosen_sort(QUEUE_SORTS, DEFAULT_QUEUE_SORT)
+    rutas, page, pages, total = paginate(
+        database, statement.order_by(*ordering(sort, QUEUE_SORTS, Ruta.id)), Ruta.id)
     return render_template(
         "revision/queue.html", rutas=rutas, state=state, school_query=school_query,
+        query_cut=query_cut, sort=sort, last_reminders=_last_reminders(database, rutas),
+        days={ruta.id: (utcnow() - ruta.state_changed_at).days for ruta in rutas},
         page=page, pages=pages, total=total, counts=counts, states=STATE_ORDER,
         situations=situations_of(database, rutas), horizon=horizon,
         horizons=horizon_choices(database, current_user),

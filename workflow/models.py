@@ -26,10 +26,20 @@ from sqlalchemy import (
     UniqueConstraint,
     text,
 )
-from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
+from sqlalchemy.engine.default import DefaultExecutionContext
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship, validates
 
 from workflow.roles import Role
+from workflow.search_keys import natural_key, search_key, sort_key
 from workflow.states import State, Trigger
+
+
+def _key_of(column: str, make: Any) -> Any:
+    """An insert default computing a key from another column (for Core inserts; the ORM sets
+    the keys itself through ``validates``)."""
+    def default(context: DefaultExecutionContext) -> str:
+        return str(make(context.get_current_parameters().get(column)))
+    return default
 
 
 def utcnow() -> datetime:
@@ -130,6 +140,14 @@ class School(Base):
     zona: Mapped[Zona] = mapped_column(str_enum(Zona, "zona"))
     # The comuna of an urban school or the corregimiento of a rural one.
     locality: Mapped[str] = mapped_column(String(120))
+    # Kept by the application (workflow/search_keys.py): the name as searched and sorted, and
+    # the locality in natural order («Comuna 2» before «Comuna 10»).
+    search_key: Mapped[str] = mapped_column(String(200), default=_key_of("name", search_key),
+                                            server_default="")
+    sort_key: Mapped[str] = mapped_column(String(240), default=_key_of("name", sort_key),
+                                          server_default="")
+    locality_sort: Mapped[str] = mapped_column(
+        String(240), default=_key_of("locality", natural_key), server_default="")
     active: Mapped[bool] = mapped_column(Boolean, default=True, server_default=text("true"))
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
@@ -141,6 +159,17 @@ class School(Base):
         CheckConstraint("length(dane_code) = 12", name="dane_code_length"),
     )
 
+    @validates("name")
+    def _keep_search_key(self, _key: str, value: str) -> str:
+        self.search_key = search_key(value)
+        self.sort_key = sort_key(value)
+        return value
+
+    @validates("locality")
+    def _keep_locality_sort(self, _key: str, value: str) -> str:
+        self.locality_sort = natural_key(value)
+        return value
+
 
 class User(Base):
     __tablename__ = "users"
@@ -149,6 +178,11 @@ class User(Base):
     secretaria_id: Mapped[int] = mapped_column(ForeignKey("secretarias.id"), index=True)
     email: Mapped[str] = mapped_column(String(254), unique=True)
     name: Mapped[str] = mapped_column(String(200))
+    # The name as searched and sorted (workflow/search_keys.py), kept by the application.
+    search_key: Mapped[str] = mapped_column(String(200), default=_key_of("name", search_key),
+                                            server_default="")
+    sort_key: Mapped[str] = mapped_column(String(240), default=_key_of("name", sort_key),
+                                          server_default="")
     role: Mapped[Role] = mapped_column(str_enum(Role, "role"))
     school_id: Mapped[int | None] = mapped_column(ForeignKey("schools.id"), index=True)
     active: Mapped[bool] = mapped_column(Boolean, default=True, server_default=text("true"))
@@ -177,6 +211,12 @@ class User(Base):
               postgresql_where=text("role = 'rector' AND active"),
               sqlite_where=text("role = 'rector' AND active")),
     )
+
+    @validates("name")
+    def _keep_search_key(self, _key: str, value: str) -> str:
+        self.search_key = search_key(value)
+        self.sort_key = sort_key(value)
+        return value
 
     # Flask-Login reads these; defined here so the domain does not import Flask.
     is_authenticated = True

@@ -46,6 +46,7 @@ from workflow.pmi.models import (
     objetivo_componentes,
 )
 from workflow.scoping import scoped
+from workflow.search_keys import bytewise, natural_key
 from workflow.seguimiento.progress import FollowUpProgress, progress_by_ruta
 from workflow.states import STATE_ORDER, State
 
@@ -217,7 +218,7 @@ def _schools(session: Session, actor: User, filters: Filters) -> list[School]:
         statement = statement.where(School.zona == filters.zona)
     if filters.comuna:
         statement = statement.where(School.locality == filters.comuna)
-    return list(session.scalars(statement.order_by(School.name, School.id)))
+    return list(session.scalars(statement.order_by(bytewise(School.sort_key), School.id)))
 
 
 def _rutas(session: Session, actor: User, school_ids: Sequence[int],
@@ -243,7 +244,7 @@ def comunas_of(session: Session, actor: User, zona: Zona | None = None) -> list[
     statement = scoped(actor, School).with_only_columns(School.locality).distinct()
     if zona is not None:
         statement = statement.where(School.zona == zona)
-    return sorted(session.scalars(statement))
+    return sorted(session.scalars(statement), key=natural_key)
 
 
 def municipal_perfil(session: Session, rutas: Sequence[Ruta],
