@@ -2,8 +2,8 @@
 user's name (lower case, no accents, ñ → n) and a natural-order key for a school's locality
 («Comuna 2» before «Comuna 10»). Existing rows get their keys computed here.
 
-Revision ID: 0023
-Revises: 0022
+Revision ID: 0024
+Revises: 0023
 """
 
 import re
@@ -12,8 +12,8 @@ import unicodedata
 import sqlalchemy as sa
 from alembic import op
 
-revision = '0023'
-down_revision = '0022'
+revision = '0024'
+down_revision = '0023'
 branch_labels = None
 depends_on = None
 
