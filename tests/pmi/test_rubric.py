@@ -20,7 +20,6 @@ from workflow.pmi import review
 from workflow.pmi import rubric as rubrics
 from workflow.pmi import versions as pmi_versions
 from workflow.pmi.models import Decision, RubricVerdict, Verdict
-from workflow.roles import Role
 from workflow.states import ReturnTarget, State
 
 NOTE = "Las metas 1.1 y 2.1 no dicen en qué unidad se miden."
@@ -220,29 +219,31 @@ def test_a_round_is_judged_once(db: Session, make: Factory) -> None:
 
 
 @pytest.mark.postgres
-def test_two_reviewers_deciding_at_once_store_one_rubric(backend: str, app: Flask, db: Session,
-                                                         make: Factory) -> None:
+def test_two_tabs_deciding_at_once_store_one_rubric(backend: str, app: Flask, db: Session,
+                                                    make: Factory) -> None:
+    """The reviewer who holds the Ruta decides in two tabs at once: one decision and one rubric
+    are stored, the other tab is told the Ruta changed. (Another reviewer cannot decide at all:
+    whoever takes it holds it, ``tests/pmi/test_takeover.py``.)"""
     if backend != "postgresql":
         pytest.skip("races need PostgreSQL: SQLite serializes writers and hides them")
     ruta, _, first = in_review(db, make)
-    second = make.user(Role.REVISOR)
     db.commit()
     factory = app.extensions["ruta_db"].session_factory
     loaded = threading.Barrier(2)
-    notes = {first.id: "Primera revisora.", second.id: "Segundo revisor."}
+    notes = {1: "Primera pestaña.", 2: "Segunda pestaña."}
 
-    def approve_as(reviewer_id: int) -> str:
+    def approve_in(tab: int) -> str:
         with factory() as session:
             mine = session.get(Ruta, ruta.id)
-            reviewer = session.get(User, reviewer_id)
+            reviewer = session.get(User, first.id)
             version = mine.version
             loaded.wait()  # both have read the same version before either writes
             pmi_actions.approve(session, mine, reviewer=reviewer, expected_version=version,
-                                rubric=with_verdicts(c8=("no_cumple", notes[reviewer_id])))
+                                rubric=with_verdicts(c8=("no_cumple", notes[tab])))
             session.commit()
-            return notes[reviewer_id]
+            return notes[tab]
 
-    results = run_together(lambda: approve_as(first.id), lambda: approve_as(second.id))
+    results = run_together(lambda: approve_in(1), lambda: approve_in(2))
 
     assert sorted(type(result).__name__ for result in results) == ["StaleRuta", "str"]
     winner = next(result for result in results if isinstance(result, str))
