@@ -14,11 +14,15 @@ from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Final
 
-from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from workflow.errors import InvalidInput
-from workflow.horizontes.horizons import chosen_horizon, ensure_horizon
+from workflow.horizontes.horizons import (
+    chosen_horizon,
+    ensure_horizon,
+    horizon_starting,
+    horizons_of,
+)
 from workflow.horizontes.models import (
     LEAD_TIMES,
     MAX_CHECKPOINT_NAME,
@@ -36,17 +40,10 @@ ISO_DAY: Final = re.compile(r"\d{4}-\d{2}-\d{2}")
 # --- reading ------------------------------------------------------------------------------
 
 
-def calendar_for(session: Session, secretaria_id: int,
-                 horizon_start_year: int) -> HorizonCalendar | None:
-    return session.scalar(select(HorizonCalendar).where(
-        HorizonCalendar.secretaria_id == secretaria_id,
-        HorizonCalendar.horizon_start_year == horizon_start_year))
-
-
-def calendars_of(session: Session, secretaria_id: int) -> list[HorizonCalendar]:
-    return list(session.scalars(select(HorizonCalendar).where(
-        HorizonCalendar.secretaria_id == secretaria_id)
-        .order_by(HorizonCalendar.horizon_start_year)))
+# A horizon is its calendar: these read the horizon rows ``workflow.horizontes.horizons``
+# defines, under the names the calendar's callers use.
+calendar_for = horizon_starting
+calendars_of = horizons_of
 
 
 def horizon_years(session: Session, actor: User, start_year: int) -> tuple[int, int]:
