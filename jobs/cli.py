@@ -31,9 +31,12 @@ def deliver_command() -> None:
     if report.refused_recipients:
         click.echo(f"{report.refused_recipients} destinatario(s) rechazado(s) por el servidor: "
                    "vea «Correo saliente».")
+    if report.requeued:
+        click.echo(f"{report.requeued} mensaje(s) de un envío anterior que se interrumpió "
+                   "volvieron a la cola (nunca llegaron al servidor).")
     if report.recovered:
         click.echo(f"{report.recovered} mensaje(s) quedaron inciertos porque un envío anterior "
-                   "se interrumpió.")
+                   "se interrumpió mientras los entregaba.")
     if report.unreachable:
         click.echo("No se pudo conectar con el servidor de correo: se reintentará más tarde.",
                    err=True)
