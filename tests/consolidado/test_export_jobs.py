@@ -34,10 +34,10 @@ from workflow.models import User
 from workflow.roles import Role
 
 NOW = datetime(2024, 5, 1, 15, 0, tzinfo=UTC)
-# The seeded Secretaría's workbook: 52 rows (see test_cli_export_consolidado_writes_workbook);
+# The seeded Secretaría's workbook: 57 rows (see test_cli_export_consolidado_writes_workbook);
 # rural only (schools C and F): 2 + 7 + 5 + 2 + 2 + 0 + 0 + 5.
-ALL_ROWS = 52
-RURAL_ROWS = 23
+ALL_ROWS = 57
+RURAL_ROWS = 25
 
 
 @pytest.fixture
