@@ -16,6 +16,7 @@ from __future__ import annotations
 from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -135,7 +136,7 @@ class ComponentesElegidos:
         return self.componentes[:TOP_COMPONENTES]
 
 
-def _componente_columns() -> tuple[object, ...]:
+def _componente_columns() -> tuple[Any, ...]:
     return (CatalogComponente.id, CatalogComponente.code, CatalogComponente.name,
             CatalogArea.name, CatalogArea.position, CatalogProceso.position,
             CatalogComponente.position)
@@ -149,29 +150,30 @@ def componentes_elegidos(session: Session, plan_rows: Sequence[SchoolRow]
     by_ruta = {row.ruta.id: row.school.id for row in plan_rows if row.ruta is not None}
     found: dict[tuple[str, str, str], ComponenteElegido] = {}
     for chunk in batches(list(by_ruta)):
-        worked: dict[int, set[int]] = {}
+        worked: dict[int, set[tuple[str, str, str]]] = {}
         for _, code, name, area, area_pos, proceso_pos, position, ruta_id in session.execute(
-                select(*_componente_columns(), Objetivo.ruta_id)  # type: ignore[call-overload]
+                select(*_componente_columns(), Objetivo.ruta_id)
                 .join(objetivo_componentes,
                       objetivo_componentes.c.componente_id == CatalogComponente.id)
                 .join(Objetivo, Objetivo.id == objetivo_componentes.c.objetivo_id)
                 .join(CatalogProceso, CatalogProceso.id == CatalogComponente.proceso_id)
                 .join(CatalogArea, CatalogArea.id == CatalogProceso.area_id)
                 .where(Objetivo.ruta_id.in_(chunk))):
-            item = found.setdefault((area, code, name), ComponenteElegido(
+            key = (area, code, name)
+            item = found.setdefault(key, ComponenteElegido(
                 code, name, area, (area_pos, proceso_pos, position)))
             item.school_ids.add(by_ruta[ruta_id])
             item.objetivos += 1
-            worked.setdefault(ruta_id, set()).add(id(item))
+            worked.setdefault(ruta_id, set()).add(key)
         for _, code, name, area, *_, ruta_id in session.execute(
-                select(*_componente_columns(), Priorizacion.ruta_id)  # type: ignore[call-overload]
+                select(*_componente_columns(), Priorizacion.ruta_id)
                 .join(Priorizacion, Priorizacion.componente_id == CatalogComponente.id)
                 .join(CatalogProceso, CatalogProceso.id == CatalogComponente.proceso_id)
                 .join(CatalogArea, CatalogArea.id == CatalogProceso.area_id)
                 .where(Priorizacion.ruta_id.in_(chunk))):
-            item = found.get((area, code, name))
-            if item is not None and id(item) in worked.get(ruta_id, set()):
-                item.prioritised_ids.add(by_ruta[ruta_id])
+            key = (area, code, name)
+            if key in worked.get(ruta_id, set()):
+                found[key].prioritised_ids.add(by_ruta[ruta_id])
     ranked = sorted(found.values(), key=lambda item: (-item.schools, -item.objetivos,
                                                       item.order, item.code))
     return ComponentesElegidos(ranked, len(by_ruta))
