@@ -70,7 +70,7 @@ def test_reviewer_filters_by_zona_and_reads_the_new_sections(
     expect(observed).to_contain_text("Revisión 1: 1 plan sin rúbrica")
     results = section(reviewer, "Resultados finales del horizonte")
     expect(results).to_contain_text(
-        "1 de 1 Ruta que llegaron al seguimiento tiene registrada la evaluación final")
+        "Rutas que llegaron al seguimiento: 1. Con la evaluación final registrada: 1.")
     expect(results.get_by_role("row", name="Gestión académica")).to_contain_text("1")
     expect(results).to_contain_text(URBAN_LESSON)
     expect(reviewer.locator("#estancadas ~ p.meta").first).to_contain_text(

@@ -315,8 +315,8 @@ def test_page_shows_the_new_sections(web: WebClient, db: Session, make: Factory)
                     "Resultados finales del horizonte", "Lecciones aprendidas"):
         assert heading in page
     assert "3 hallazgos de 2 instituciones (4 planes enviados a la Secretaría)" in page
-    assert ("2 de 3 Rutas que llegaron al seguimiento tienen registrada la evaluación final; "
-            "1 la está preparando.") in page
+    assert ("Rutas que llegaron al seguimiento: 3. Con la evaluación final registrada: 2; "
+            "preparándola: 1.") in page
     assert "Faltó tiempo institucional." in page
     assert "Borrador de lecciones." not in page  # not registered
     assert "Tolima" not in page
