@@ -617,3 +617,21 @@ def test_jobs_deliver_command_fails_when_the_server_is_down(app: Flask, db: Sess
     assert result.exit_code == 1
     assert "No se pudo conectar con el servidor de correo: se reintentará más tarde." in (
         result.output)
+
+
+def test_jobs_deliver_command_says_when_the_database_is_down_and_exits_2() -> None:
+    """A database nobody listens on: a Spanish sentence and exit code 2, no traceback."""
+    from ruta import create_app
+    from tests.conftest import app_config
+
+    down = create_app(app_config(f"postgresql://postgres@127.0.0.1:{closed_port()}/nada",
+                                 **mail_config(None)))
+    try:
+        result = down.test_cli_runner().invoke(args=["jobs", "deliver"])
+    finally:
+        down.extensions["ruta_db"].dispose()
+
+    assert result.exit_code == 2, result.output
+    assert result.output.startswith("No se pudo usar la base de datos durante el envío "
+                                    "(OperationalError).")
+    assert "Traceback" not in result.output
