@@ -15,6 +15,7 @@ from flask.cli import FlaskGroup
 from jobs.cli import jobs_group
 from jobs.scheduler import scheduler_command
 from ruta import cli
+from ruta.cli_backup import backup_command, restore_command
 from ruta.cli_export import export_group
 
 
@@ -29,7 +30,8 @@ def all_commands() -> list[click.Command]:
     """Every command of ``ruta`` (besides Flask's own run, shell and routes)."""
     return [cli.init_db_command, cli.demo_command, cli.users_group, cli.secretarias_group,
             cli.rutas_group, cli.states_command, cli.schools_group, cli.catalog_group,
-            cli.horizontes_group, export_group, jobs_group, scheduler_command]
+            cli.horizontes_group, export_group, jobs_group, scheduler_command,
+            backup_command, restore_command]
 
 
 def init_app(app: Flask) -> None:
