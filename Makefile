@@ -1,5 +1,8 @@
 # Ruta de Mejoramiento. `make run` and `make test` do all the set-up on a fresh machine.
-PYTHON ?= python3.11
+# The newest Python from 3.11 on that runs on this machine (a name on the PATH that does not
+# start, such as a pyenv shim of a version not enabled, is skipped). Another one:
+# make PYTHON=/ruta/a/python3.13 test (with a fresh .venv: make clean first).
+PYTHON ?= $(shell for v in 3.14 3.13 3.12 3.11; do python$$v -c '' >/dev/null 2>&1 && { echo python$$v; exit 0; }; done; echo python3)
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
@@ -8,7 +11,8 @@ export RUTA_ENV ?= development
 .PHONY: run test lint bench demo states clean
 
 $(STAMP): setup.cfg pyproject.toml
-	@command -v $(PYTHON) >/dev/null || { echo "Se necesita $(PYTHON)"; exit 1; }
+	@$(PYTHON) -c 'import sys; sys.exit(sys.version_info < (3, 11))' 2>/dev/null || \
+	  { echo "Se necesita Python 3.11 o más reciente (se probó «$(PYTHON)»)."; exit 1; }
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
 	$(BIN)/python -m pip install --quiet -e '.[test]'

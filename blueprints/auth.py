@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from flask import Blueprint, flash, redirect, render_template, request, session, url_for
 from flask_login import current_user, login_user, logout_user
-from sqlalchemy import text
 from werkzeug.wrappers import Response
 
 from blueprints.access import ALL_ROLES, public, roles_required
@@ -19,8 +18,8 @@ bp = Blueprint("auth", __name__)
 MUST_CHANGE_NOTICE = "Su contraseña es temporal: elija una propia para continuar."
 
 # Where a person with a temporary password may still go.
-ALLOWED_WITH_TEMPORARY_PASSWORD = {"auth.change_password", "auth.logout", "auth.health",
-                                   "static"}
+ALLOWED_WITH_TEMPORARY_PASSWORD = {"auth.change_password", "auth.logout", "operacion.health",
+                                   "operacion.metrics", "static"}
 
 
 @bp.before_app_request
@@ -38,16 +37,6 @@ def index() -> Response:
     if not current_user.is_authenticated:
         return redirect(url_for("auth.login"))
     return redirect(home_url(current_user))
-
-
-@bp.get("/salud")
-@public
-def health() -> tuple[dict[str, str], int]:
-    try:
-        db_session().execute(text("SELECT 1"))
-    except Exception:
-        return {"estado": "sin base de datos"}, 503
-    return {"estado": "ok"}, 200
 
 
 @bp.route("/ingresar", methods=["GET", "POST"])

@@ -57,6 +57,7 @@ from sqlalchemy.pool import NullPool
 from ruta.config import ConfigError
 from ruta.db import make_engine
 from workflow.dates import BOGOTA
+from workflow.health import HEARTBEAT_SECONDS
 from workflow.models import utcnow
 
 log = logging.getLogger(__name__)
@@ -71,6 +72,7 @@ DAILY_JOB_ID: Final = "recordatorios"
 DELIVERY_JOB_ID: Final = "correo"
 EXPORT_JOB_ID: Final = "exportaciones"
 EXPORT_INTERVAL_SECONDS: Final = 15
+HEARTBEAT_JOB_ID: Final = "latido"
 ALREADY_RUNNING: Final = ("Ya hay un programador de tareas en ejecución para esta base de "
                           "datos. Este proceso termina sin hacer nada.")
 WAIT_POLL_SECONDS: Final = 5.0
@@ -119,6 +121,19 @@ def export_job(app: Flask) -> None:
         log.info("Exportación %s: %s.", job_id, status.label)
 
 
+def heartbeat_job(app: Flask, started_at: Any = None) -> None:
+    """Tell /salud and /metricas this scheduler is alive (``workflow.health``)."""
+    import socket
+
+    from workflow.health import record_heartbeat
+
+    now = utcnow()
+    with app.extensions["ruta_db"].session_factory() as session:
+        record_heartbeat(session, now=now, started_at=started_at or now,
+                         host=socket.gethostname()[:255], pid=os.getpid())
+        session.commit()
+
+
 def reminder_hour(config: dict[str, Any] | Any) -> int:
     raw = config.get("REMINDER_HOUR", 6)
     try:
@@ -133,7 +148,8 @@ def reminder_hour(config: dict[str, Any] | Any) -> int:
 def build_scheduler(app: Flask, *,
                     daily: Callable[[Flask], None] = daily_job,
                     deliver: Callable[[Flask], None] = delivery_job,
-                    export: Callable[[Flask], None] = export_job) -> BlockingScheduler:
+                    export: Callable[[Flask], None] = export_job,
+                    heartbeat: Callable[[Flask], None] | None = None) -> BlockingScheduler:
     """The scheduler with its jobs added, not started (tests inspect it as it is)."""
     hour = reminder_hour(app.config)
     scheduler = BlockingScheduler(
@@ -152,7 +168,18 @@ def build_scheduler(app: Flask, *,
         export, IntervalTrigger(seconds=EXPORT_INTERVAL_SECONDS, timezone=BOGOTA), args=[app],
         id=EXPORT_JOB_ID, name="Exportaciones en segundo plano", coalesce=True,
         misfire_grace_time=EXPORT_INTERVAL_SECONDS, max_instances=1)
+    scheduler.add_job(
+        heartbeat or _heartbeat_since(utcnow()),
+        IntervalTrigger(seconds=HEARTBEAT_SECONDS, timezone=BOGOTA), args=[app],
+        id=HEARTBEAT_JOB_ID, name="Latido del programador", coalesce=True,
+        misfire_grace_time=HEARTBEAT_SECONDS, max_instances=1, next_run_time=utcnow())
     return scheduler
+
+
+def _heartbeat_since(started_at: Any) -> Callable[[Flask], None]:
+    def beat(app: Flask) -> None:
+        heartbeat_job(app, started_at)
+    return beat
 
 
 # --- one scheduler per database -----------------------------------------------------------
@@ -311,7 +338,7 @@ def _run_until_stopped(app: Flask, lock: SchedulerLock, hour: int,
     scheduler = build_scheduler(app, **{
         name: guarded(job, lock, lost, stop)
         for name, job in (("daily", daily_job), ("deliver", delivery_job),
-                          ("export", export_job))})
+                          ("export", export_job), ("heartbeat", _heartbeat_since(utcnow())))})
     holder.append(scheduler)
     echo(f"Programador de tareas iniciado (America/Bogota): recordatorios cada día a las "
          f"{hour:02d}:00, correo saliente cada minuto. Detenga con Ctrl-C.")

@@ -24,6 +24,7 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     check_production_safety(app.config)
 
     register_database(app)
+    register_storage(app)
     register_mail(app)
     register_security(app)
     register_assets(app)
@@ -39,6 +40,18 @@ def register_database(app: Flask) -> None:
     from ruta.db import Database
 
     Database(app.config["DATABASE_URL"]).init_app(app)
+
+
+def register_storage(app: Flask) -> None:
+    """Sweep the half-written files of uploads that died (a crash, a full disk) an hour ago
+    or more: nothing else would ever delete them."""
+    import time
+
+    from workflow.evidencias.storage import LocalStorage
+
+    if app.config.get("EVIDENCE_STORAGE", "local") == "local":
+        LocalStorage(app.config["EVIDENCE_FOLDER"]).sweep_partials(older_than=3600,
+                                                                   now=time.time())
 
 
 def register_mail(app: Flask) -> None:
@@ -85,6 +98,7 @@ def register_blueprints(app: Flask) -> None:
         escuela,
         evidencias,
         horizontes,
+        operacion,
         outbox,
         pmi,
         pmi_documents,  # noqa: F401
@@ -97,7 +111,7 @@ def register_blueprints(app: Flask) -> None:
 
     for module in (auth, cuenta, escuela, rutas, autoevaluacion, equipo, evidencias, pmi, cierre,
                    revision, reportes, admin, outbox, calendario, seguimiento, sesion,
-                   horizontes, ajustes):
+                   horizontes, ajustes, operacion):
         app.register_blueprint(module.bp)
 
 

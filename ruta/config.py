@@ -47,6 +47,22 @@ def _choice(env: Mapping[str, str], name: str, allowed: tuple[str, ...], default
     return raw
 
 
+def _networks(env: Mapping[str, str], name: str, default: str) -> tuple[str, ...]:
+    """Comma-separated addresses or networks (``10.0.0.0/8``), checked now, not at first use."""
+    import ipaddress
+
+    raw = env.get(name)
+    items = [item.strip() for item in (default if raw is None else raw).split(",")
+             if item.strip()]
+    for item in items:
+        try:
+            ipaddress.ip_network(item, strict=False)
+        except ValueError:
+            raise ConfigError(f"La variable {name} lleva direcciones o redes separadas por "
+                              f"comas (127.0.0.1, 10.0.0.0/8); «{item}» no lo es.") from None
+    return tuple(items)
+
+
 def load_config(env: Mapping[str, str] | None = None, *,
                 mode: str | None = None) -> dict[str, Any]:
     """Settings from ``env`` (the process environment by default).
@@ -89,6 +105,9 @@ def load_config(env: Mapping[str, str] | None = None, *,
         "ARGON2_PARALLELISM": _int(env, "ARGON2_PARALLELISM", 4),
         # Behind a load balancer: how many proxies set X-Forwarded-For (0 = trust none).
         "TRUSTED_PROXIES": _int(env, "TRUSTED_PROXIES", 0),
+        # Who may read /metricas (Prometheus): addresses or networks; empty = nobody.
+        "METRICS_ALLOWED_ADDRESSES": _networks(env, "METRICS_ALLOWED_ADDRESSES",
+                                               "127.0.0.1,::1"),
         "QUEUE_PAGE_SIZE": _int(env, "QUEUE_PAGE_SIZE", 20),
         # Hour (0–23, America/Bogota) of the scheduler's daily reminder pass.
         "REMINDER_HOUR": _int(env, "REMINDER_HOUR", 6),

@@ -107,7 +107,9 @@ def _version_one_from_settings() -> None:
             bind.execute(sa.text(
                 "INSERT INTO instrument_settings (secretaria_id, catalog_id, "
                 "evidence_from_level, fortaleza_from_level, updated_at, rule_set_id) "
-                "VALUES (:s, NULL, 3, 3, :now, :r)"),
+                "VALUES (:s, NULL, 3, 3, :now, :r)").bindparams(
+                    # Typed: sqlite3's own datetime adapter is deprecated since Python 3.12.
+                    sa.bindparam("now", type_=sa.DateTime(timezone=True))),
                 {"s": secretaria_id, "now": now, "r": rule_set_id})
         else:
             bind.execute(sa.text(

@@ -105,7 +105,9 @@ def _horizons_from_existing_data() -> None:
             "INSERT INTO calendars (secretaria_id, horizon_start_year, horizon_end_year, "
             "pmi_lead_days, returned_after_days, review_wait_days, checkpoint_lead_days, "
             "checkpoint_grace_days, late_join_grace_days, updated_at, opened_at) VALUES "
-            "(:secretaria, :start, :end, 7, 10, 5, 7, 3, 30, :now, :now)"),
+            "(:secretaria, :start, :end, 7, 10, 5, 7, 3, 30, :now, :now)").bindparams(
+                # Typed: sqlite3's own datetime adapter is deprecated since Python 3.12.
+                sa.bindparam("now", type_=sa.DateTime(timezone=True))),
             {"secretaria": secretaria_id, "start": start, "end": end, "now": now})
     for row in bind.execute(sa.text(
             "SELECT id, secretaria_id, horizon_start_year, updated_at FROM calendars")).all():

@@ -146,7 +146,10 @@ def test_protected_page_asks_to_sign_in(app: Flask, web: WebClient) -> None:
 
 def test_health_answers_without_sign_in(app: Flask, web: WebClient) -> None:
     response = web.get("/salud")
-    assert (response.status_code, response.get_json()) == (200, {"estado": "ok"})
+    # No scheduler ever ran against this database: serving, but «degradado».
+    assert (response.status_code, response.get_json()) == (200, {
+        "estado": "degradado", "base_de_datos": {"estado": "ok"},
+        "almacenamiento": {"estado": "ok"}, "programador": {"estado": "nunca ha corrido"}})
 
 
 # --- signing out ------------------------------------------------------------------------------

@@ -31,6 +31,7 @@ from jobs.scheduler import (
     DAILY_MISFIRE_GRACE_SECONDS,
     DELIVERY_JOB_ID,
     EXPORT_JOB_ID,
+    HEARTBEAT_JOB_ID,
     SCHEDULER_LOCK_KEY,
     SchedulerLock,
     build_scheduler,
@@ -71,7 +72,8 @@ def test_scheduler_jobs_run_in_bogota_whatever_the_machines_timezone(
     scheduler = build_scheduler(app)
     jobs = {job.id: job for job in scheduler.get_jobs()}
 
-    assert sorted(jobs) == [DELIVERY_JOB_ID, EXPORT_JOB_ID, DAILY_JOB_ID]
+    assert sorted(jobs) == [DELIVERY_JOB_ID, EXPORT_JOB_ID, HEARTBEAT_JOB_ID, DAILY_JOB_ID]
+    assert jobs[HEARTBEAT_JOB_ID].trigger.interval.total_seconds() == 30
     assert str(scheduler.timezone) == "America/Bogota"
     daily, delivery = jobs[DAILY_JOB_ID], jobs[DELIVERY_JOB_ID]
     assert str(daily.trigger.timezone) == "America/Bogota"

@@ -532,7 +532,9 @@ def test_database_failure_shows_generic_page(tmp_path: Any) -> None:
     page = response.get_data(as_text=True)
     assert (response.status_code, GENERIC_500 in page, "Traceback" in page,
             "sqlite" in page.lower()) == (500, True, False, False)
-    assert (health.status_code, health.get_json()) == (503, {"estado": "sin base de datos"})
+    assert (health.status_code, health.headers["Retry-After"]) == (503, "30")
+    assert health.get_json()["estado"] == "no disponible"
+    assert health.get_json()["base_de_datos"] == {"estado": "sin conexión"}
 
 
 INLINE_CODE = {

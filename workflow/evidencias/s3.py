@@ -48,6 +48,15 @@ class S3Storage:
             raise NotFound("No encontramos ese archivo.")
         return f"{self.prefix}{key}"
 
+    def check(self) -> str | None:
+        from botocore.exceptions import BotoCoreError, ClientError
+
+        try:
+            self.client.head_bucket(Bucket=self.bucket)
+        except (BotoCoreError, ClientError) as error:
+            return f"el bucket de evidencias no responde ({type(error).__name__})"
+        return None
+
     def put(self, stream: BinaryIO) -> str:
         key = secrets.token_hex(16)
         stream.seek(0)

@@ -11,6 +11,7 @@ stored blob so no orphan stays behind. The table and the file types are
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import os
 import re
@@ -161,6 +162,10 @@ class Storage(Protocol):
 
     def delete(self, key: str) -> None: ...
 
+    def check(self) -> str | None:
+        """What is wrong with the store, in Spanish, or None when it works (/salud)."""
+        ...
+
 
 KEY_PATTERN = re.compile(r"^[0-9a-f]{32}$")
 
@@ -182,11 +187,42 @@ class LocalStorage:
         target.parent.mkdir(parents=True, exist_ok=True)
         partial = target.with_name(f".{key}.part")
         stream.seek(0)
-        with open(partial, "wb") as out:
-            shutil.copyfileobj(stream, out, CHUNK)
-        # Atomic on one filesystem: a reader never sees half a file under the key.
-        os.replace(partial, target)
+        try:
+            with open(partial, "wb") as out:
+                shutil.copyfileobj(stream, out, CHUNK)
+            # Atomic on one filesystem: a reader never sees half a file under the key.
+            os.replace(partial, target)
+        except BaseException:
+            partial.unlink(missing_ok=True)  # a full disk leaves no half file behind
+            raise
         return key
+
+    def sweep_partials(self, older_than: float, now: float) -> int:
+        """Delete the ``.part`` files of uploads that died (a crash, a kill) and are older
+        than ``older_than`` seconds; returns how many. Run at start-up."""
+        removed = 0
+        if not self.folder.is_dir():
+            return 0
+        for partial in self.folder.glob("*/.*.part"):
+            try:
+                if now - partial.stat().st_mtime > older_than:
+                    partial.unlink()
+                    removed += 1
+            except FileNotFoundError:
+                continue
+        return removed
+
+    def check(self) -> str | None:
+        probe = self.folder / f".salud-{secrets.token_hex(4)}"
+        try:
+            self.folder.mkdir(parents=True, exist_ok=True)
+            probe.write_bytes(b"ok")
+            probe.unlink()
+        except OSError as error:
+            with contextlib.suppress(OSError):
+                probe.unlink(missing_ok=True)
+            return f"no se puede escribir en la carpeta de evidencias ({error.strerror})"
+        return None
 
     def open(self, key: str) -> BinaryIO:
         try:

@@ -283,3 +283,17 @@ class JobRun(Base):
     __table_args__ = (
         UniqueConstraint("job", "day", name="uq_job_runs_job_day"),
     )
+
+
+class SchedulerHeartbeat(Base):
+    """The one scheduler's sign of life: written before every job run and every 30 s
+    (``jobs.scheduler``); what /salud and /metricas read to tell a scheduler that stopped."""
+
+    __tablename__ = "scheduler_heartbeats"
+
+    # Always 1: there is one scheduler per database.
+    id: Mapped[int] = mapped_column(primary_key=True)
+    started_at: Mapped[datetime]
+    beat_at: Mapped[datetime]
+    host: Mapped[str] = mapped_column(String(255), default="")
+    pid: Mapped[int] = mapped_column(Integer, default=0)
