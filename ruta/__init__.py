@@ -86,6 +86,7 @@ def register_blueprints(app: Flask) -> None:
         evidencias,
         horizontes,
         outbox,
+        pendientes,
         pmi,
         pmi_documents,  # noqa: F401
         reportes,
@@ -97,7 +98,7 @@ def register_blueprints(app: Flask) -> None:
 
     for module in (auth, cuenta, escuela, rutas, autoevaluacion, equipo, evidencias, pmi, cierre,
                    revision, reportes, admin, outbox, calendario, seguimiento, sesion,
-                   horizontes, ajustes):
+                   horizontes, ajustes, pendientes):
         app.register_blueprint(module.bp)
 
 

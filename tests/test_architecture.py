@@ -40,6 +40,7 @@ STAGES = (
     "ajustes",
     "correo",
     "consolidado",
+    "pendientes",
 )
 
 #: The modules of ``ruta`` that compose the application: they alone may import blueprints

@@ -31,8 +31,8 @@ def desk(db: Session, make: Factory) -> Desk:
     return build_desk(db, make)
 
 
-def listed(db: Session, actor, filters: Filters = Filters()) -> list:  # noqa: ANN001
-    rows = db.execute(ordered(pending_union(actor, filters))).all()
+def listed(db: Session, actor, filters: Filters | None = None) -> list:  # noqa: ANN001
+    rows = db.execute(ordered(pending_union(actor, filters or Filters()))).all()
     return items_of(db, rows, now=NOW)
 
 

@@ -86,6 +86,16 @@ KIND_LABELS: Final = {
     "sin_rector": "Institución sin rector(a) activo(a)",
 }
 KINDS: Final = tuple(KIND_LABELS)
+# The link of each row: what the person does on the page it opens.
+ACTION_LABELS: Final = {
+    "tomar": "Ver y tomar el PMI",
+    "revisar": "Revisar el PMI",
+    "informe": "Revisar el informe",
+    "observaciones_pmi": "Valorar las respuestas",
+    "observaciones_informe": "Valorar las respuestas",
+    "ajuste": "Decidir el ajuste",
+    "sin_rector": "Ver la cuenta del rector(a)",
+}
 # The kinds only the administración sees.
 ADMIN_KINDS: Final = frozenset({"sin_rector"})
 DESK_ROLES: Final = frozenset({Role.REVISOR, Role.ADMINISTRADOR})
@@ -121,6 +131,12 @@ class PendingItem:
     @property
     def kind_label(self) -> str:
         return KIND_LABELS[self.kind]
+
+    @property
+    def action_label(self) -> str:
+        if self.kind == "sin_rector" and self.path.endswith("/nuevo"):
+            return "Crear la cuenta del rector(a)"
+        return ACTION_LABELS[self.kind]
 
 
 def kinds_for(actor: User) -> tuple[str, ...]:
