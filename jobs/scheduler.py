@@ -9,6 +9,9 @@ Jobs, by stable id (``JOBS``):
   machine) run the pass once instead of skipping it silently; and at startup, a scheduler
   that was down at the hour runs today's pass right away (``job_runs`` keeps it to once).
 - ``correo``: outbox delivery, every minute.
+- ``resumen_pendientes``: the weekly «Pendientes» digest of every revisor (``jobs.pendientes``),
+  on Mondays at ``REMINDER_HOUR`` America/Bogota; at startup a scheduler that was down then
+  runs the week's digest right away (``job_runs`` keeps it to once per week).
 - ``exportaciones``: large consolidated Excel files queued from the web, every 15 seconds
   (``workflow.consolidado.export_jobs.run_pending``; it also deletes files past their retention).
 
@@ -61,6 +64,7 @@ DELIVERY_MISFIRE_GRACE_SECONDS: Final = 60
 DAILY_JOB_ID: Final = "recordatorios"
 DELIVERY_JOB_ID: Final = "correo"
 EXPORT_JOB_ID: Final = "exportaciones"
+DIGEST_JOB_ID: Final = "resumen_pendientes"
 EXPORT_INTERVAL_SECONDS: Final = 15
 ALREADY_RUNNING: Final = ("Ya hay un programador de tareas en ejecución para esta base de "
                           "datos. Este proceso termina sin hacer nada.")
@@ -84,6 +88,12 @@ def delivery_job(app: Flask) -> None:
         log.info("Correo saliente: %d enviado(s), %d por reintentar, %d fallido(s), "
                  "%d incierto(s).", report.sent, report.retrying, report.failed,
                  report.unknown)
+
+
+def digest_job(app: Flask) -> None:
+    from jobs.pendientes import run_weekly_digest
+
+    run_weekly_digest(app, now=utcnow())
 
 
 def export_job(app: Flask) -> None:
@@ -113,7 +123,8 @@ def reminder_hour(config: dict[str, Any] | Any) -> int:
 def build_scheduler(app: Flask, *,
                     daily: Callable[[Flask], None] = daily_job,
                     deliver: Callable[[Flask], None] = delivery_job,
-                    export: Callable[[Flask], None] = export_job) -> BlockingScheduler:
+                    export: Callable[[Flask], None] = export_job,
+                    digest: Callable[[Flask], None] = digest_job) -> BlockingScheduler:
     """The scheduler with its jobs added, not started (tests inspect it as it is)."""
     hour = reminder_hour(app.config)
     scheduler = BlockingScheduler(
@@ -132,6 +143,10 @@ def build_scheduler(app: Flask, *,
         export, IntervalTrigger(seconds=EXPORT_INTERVAL_SECONDS, timezone=BOGOTA), args=[app],
         id=EXPORT_JOB_ID, name="Exportaciones en segundo plano", coalesce=True,
         misfire_grace_time=EXPORT_INTERVAL_SECONDS, max_instances=1)
+    scheduler.add_job(
+        digest, CronTrigger(day_of_week="mon", hour=hour, minute=30, timezone=BOGOTA),
+        args=[app], id=DIGEST_JOB_ID, name="Resumen semanal de pendientes", coalesce=True,
+        misfire_grace_time=DAILY_MISFIRE_GRACE_SECONDS, max_instances=1)
     return scheduler
 
 
@@ -230,6 +245,7 @@ def run_scheduler(app: Flask, *, wait: bool = False,
     """Hold the lock, catch up today's pass if it was missed, then run the jobs until
     stopped. Returns the exit code."""
     from jobs.daily import catch_up
+    from jobs.pendientes import catch_up_digest
 
     hour = reminder_hour(app.config)
     lock = SchedulerLock(app.config["DATABASE_URL"])
@@ -244,8 +260,10 @@ def run_scheduler(app: Flask, *, wait: bool = False,
     try:
         scheduler = build_scheduler(app)
         echo(f"Programador de tareas iniciado (America/Bogota): recordatorios cada día a las "
-             f"{hour:02d}:00, correo saliente cada minuto. Detenga con Ctrl-C.")
+             f"{hour:02d}:00, resumen de pendientes los lunes a las {hour:02d}:30, correo "
+             "saliente cada minuto. Detenga con Ctrl-C.")
         catch_up(app, now=utcnow(), hour=hour)
+        catch_up_digest(app, now=utcnow(), hour=hour)
         previous = signal.signal(signal.SIGTERM, _stop_on_sigterm)
         try:
             scheduler.start()

@@ -29,6 +29,7 @@ from jobs.scheduler import (
     DAILY_JOB_ID,
     DAILY_MISFIRE_GRACE_SECONDS,
     DELIVERY_JOB_ID,
+    DIGEST_JOB_ID,
     EXPORT_JOB_ID,
     SchedulerLock,
     build_scheduler,
@@ -69,7 +70,7 @@ def test_scheduler_jobs_run_in_bogota_whatever_the_machines_timezone(
     scheduler = build_scheduler(app)
     jobs = {job.id: job for job in scheduler.get_jobs()}
 
-    assert sorted(jobs) == [DELIVERY_JOB_ID, EXPORT_JOB_ID, DAILY_JOB_ID]
+    assert sorted(jobs) == [DELIVERY_JOB_ID, EXPORT_JOB_ID, DAILY_JOB_ID, DIGEST_JOB_ID]
     assert str(scheduler.timezone) == "America/Bogota"
     daily, delivery = jobs[DAILY_JOB_ID], jobs[DELIVERY_JOB_ID]
     assert str(daily.trigger.timezone) == "America/Bogota"
