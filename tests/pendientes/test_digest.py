@@ -16,6 +16,7 @@ from jobs.deliver import deliver_pending
 from jobs.pendientes import catch_up_digest, run_weekly_digest
 from ruta import create_app
 from tests.conftest import Factory, app_config
+from tests.core.test_race import run_together
 from tests.pendientes.helpers import build_desk
 from tests.smtp import SmtpServer, mail_config, smtp_fixture  # noqa: F401 (a fixture)
 from workflow.horizontes.models import JobRun
@@ -113,4 +114,25 @@ def test_a_scheduler_down_on_monday_catches_the_week_up_once(app: Flask, db: Ses
     assert caught is not None and caught.week == "2025-W10"
     assert {d.email for d in caught.queued} == {desk.revisor.email, desk.other_revisor.email}
     assert catch_up_digest(app, now=wednesday + timedelta(hours=1), hour=6) is None
+    assert len(digests(db)) == 2
+
+
+@pytest.mark.postgres
+def test_two_schedulers_at_once_send_one_digest_each(backend: str, app: Flask, db: Session,
+                                                     make: Factory) -> None:
+    if backend != "postgresql":
+        pytest.skip("races need PostgreSQL: SQLite serializes writers and hides them")
+    build_desk(db, make)
+    factory = app.extensions["ruta_db"].session_factory
+
+    def digest_pass() -> int:
+        # Straight to the digests, past the week's claim in job_runs: the per-revisor record
+        # alone must hold.
+        with factory() as session:
+            queued = send_weekly_digests(session, now=MONDAY)
+            session.commit()
+            return len(queued)
+
+    results = run_together(digest_pass, digest_pass)
+    assert sum(results) == 2, results
     assert len(digests(db)) == 2
