@@ -60,6 +60,7 @@ def test_a_revisor_sees_every_kind_of_the_secretaria_oldest_first(db: Session,
     assert items[1].since == datetime(2024, 4, 1, 15, 0, tzinfo=UTC)  # sent, not taken
     assert items[1].holder == desk.other_revisor
     assert items[2].amount == 1 and items[2].what.startswith("1 observación respondida")
+    assert items[2].since == items[1].since  # the answers came back with the plan
     assert items[4].path == f"/rutas/{desk.plan.ruta.id}/ajustes/1"
     assert count_pending(db, desk.revisor) == 5
 

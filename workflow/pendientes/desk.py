@@ -13,10 +13,11 @@ The kinds of item (``KINDS``), and since when each one waits on the Secretaría:
 - ``informe``: a seguimiento report sent and not yet acknowledged nor returned (``enviado``);
   since its last submission (a report resent after a return waits since it came back).
 - ``observaciones_pmi``: the answers to a PMI's observations, resent with the plan (answered
-  observations of a Ruta ``pmi_formulado`` or ``en_revision``); one item per Ruta, since the
-  first answer.
+  observations of a Ruta ``pmi_formulado`` or ``en_revision``); one item per Ruta. The school
+  answers while the plan is back with it, and the answers reach the Secretaría with the plan:
+  they wait since the plan was resent (the first answer for a plan without that history).
 - ``observaciones_informe``: the answers to a report's observations, resent with it (the
-  report ``enviado``); one item per report, since the first answer.
+  report ``enviado``); one item per report, since the report was resent.
 - ``ajuste``: a plan adjustment sent (``enviado``); since it was sent.
 - ``sin_rector`` (administración only): an active school without an active rector who
   activated the account (invited and never set a password, or no rector at all); since the
@@ -48,6 +49,7 @@ from sqlalchemy import (
     Select,
     String,
     and_,
+    case,
     cast,
     false,
     func,
@@ -203,17 +205,18 @@ def _branch(actor: User, kind: str, filters: Filters) -> Select[Any]:
             kind, Ruta.id, Ruta.id, func.coalesce(_sent_at(), Ruta.state_changed_at),
             Ruta.reviewer_id, one)).where(
             *where, *_held(actor, filters), Ruta.state == State.EN_REVISION)
+    report_sent = func.coalesce(FollowUpReport.last_submitted_at, FollowUpReport.submitted_at)
     if kind == "informe":
-        since = func.coalesce(FollowUpReport.last_submitted_at, FollowUpReport.submitted_at)
         return (rutas.join(FollowUpReport, FollowUpReport.ruta_id == Ruta.id)
-                .with_only_columns(*_columns(kind, FollowUpReport.id, Ruta.id, since,
+                .with_only_columns(*_columns(kind, FollowUpReport.id, Ruta.id, report_sent,
                                              Ruta.reviewer_id, one))
                 .where(*where, *_held(actor, filters),
                        FollowUpReport.status == ReportStatus.ENVIADO))
     if kind == "observaciones_pmi":
         return (rutas.join(Observation, Observation.ruta_id == Ruta.id)
                 .with_only_columns(*_columns(
-                    kind, Ruta.id, Ruta.id, func.min(Observation.responded_at),
+                    kind, Ruta.id, Ruta.id,
+                    func.coalesce(_sent_at(), func.min(Observation.responded_at)),
                     Ruta.reviewer_id, func.count(Observation.id)))
                 .where(*where, *_held(actor, filters), Ruta.state.in_(PLAN_WITH_SECRETARIA),
                        Observation.status == ObservationStatus.RESPONDIDA)
@@ -221,13 +224,13 @@ def _branch(actor: User, kind: str, filters: Filters) -> Select[Any]:
     if kind == "observaciones_informe":
         return (rutas.join(FollowUpReport, FollowUpReport.ruta_id == Ruta.id)
                 .join(FollowUpObservation, FollowUpObservation.report_id == FollowUpReport.id)
-                .with_only_columns(*_columns(
-                    kind, FollowUpReport.id, Ruta.id, func.min(FollowUpObservation.responded_at),
-                    Ruta.reviewer_id, func.count(FollowUpObservation.id)))
+                .with_only_columns(*_columns(kind, FollowUpReport.id, Ruta.id, report_sent,
+                                             Ruta.reviewer_id, func.count(FollowUpObservation.id)))
                 .where(*where, *_held(actor, filters),
                        FollowUpReport.status == ReportStatus.ENVIADO,
                        FollowUpObservation.status == ObservationStatus.RESPONDIDA)
-                .group_by(FollowUpReport.id, Ruta.id, School.id, Ruta.reviewer_id))
+                .group_by(FollowUpReport.id, FollowUpReport.last_submitted_at,
+                          FollowUpReport.submitted_at, Ruta.id, School.id, Ruta.reviewer_id))
     if kind == "ajuste":
         return (rutas.join(PlanAdjustment, PlanAdjustment.ruta_id == Ruta.id)
                 .with_only_columns(*_columns(kind, PlanAdjustment.id, Ruta.id,
@@ -255,8 +258,11 @@ def pending_union(actor: User, filters: Filters = Filters()) -> Any:
 
 
 def ordered(pending: Any) -> Select[Any]:
-    """Oldest first; the kind and id break ties so pages never overlap."""
-    return select(pending).order_by(pending.c.since, pending.c.kind, pending.c.ref_id)
+    """Oldest first; the kind (in ``KINDS`` order) and id break ties so pages never
+    overlap."""
+    kind_order = case({kind: index for index, kind in enumerate(KINDS)},
+                      value=pending.c.kind, else_=len(KINDS))
+    return select(pending).order_by(pending.c.since, kind_order, pending.c.ref_id)
 
 
 def count_pending(session: Session, actor: User, filters: Filters = Filters()) -> int:
