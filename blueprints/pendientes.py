@@ -50,8 +50,9 @@ def pending_count() -> int | None:
     return g.pending_count  # type: ignore[no-any-return]
 
 
-def _filters(known_localities: list[tuple[Zona, str]]) -> tuple[Filters, list[str]]:
-    """The filters the address asks for, and what was ignored (in Spanish)."""
+def _filters(known_localities: list[tuple[Zona, str]]) -> tuple[Filters, list[str], bool]:
+    """The filters the address asks for, what was ignored (in Spanish), and whether the
+    search was cut to its maximum length."""
     ignored = []
     view = request.args.get("vista", "") or DEFAULT_VIEW
     if view not in VIEWS:
@@ -69,9 +70,9 @@ def _filters(known_localities: list[tuple[Zona, str]]) -> tuple[Filters, list[st
     if kind and kind not in kinds_for(current_user):
         ignored.append(f"el tipo de pendiente «{kind[:40]}» no existe")
         kind = ""
-    school_query, _cut = search_text("q")
+    school_query, cut = search_text("q")
     return Filters(mine=view == "mios", zona=zona, comuna=comuna or None,
-                   school_query=school_query, kind=kind or None), ignored
+                   school_query=school_query, kind=kind or None), ignored, cut
 
 
 @bp.get("/")
@@ -79,8 +80,7 @@ def _filters(known_localities: list[tuple[Zona, str]]) -> tuple[Filters, list[st
 def index() -> str:
     database = db_session()
     known_localities = localities(database, current_user)
-    filters, ignored = _filters(known_localities)
-    _query, query_cut = search_text("q")
+    filters, ignored, query_cut = _filters(known_localities)
     pending = pending_union(current_user, filters)
     rows, page, pages, total = paginate(database, ordered(pending), pending.c.ref_id,
                                         scalars=False)

@@ -84,6 +84,8 @@ def test_the_administracion_also_sees_schools_without_an_activated_rector(
     assert invited[0].since == datetime(2024, 8, 5, 15, 0, tzinfo=UTC)
     assert invited[0].path == f"/admin/usuarios/{desk.invited_rector.id}/editar"
     assert counts_by_kind(db, desk.admin)["sin_rector"] == 2
+    # The administración reviews nothing: its «míos» is its own work.
+    assert {item.kind for item in listed(db, desk.admin, Filters(mine=True))} == {"sin_rector"}
     assert "sin_rector" not in counts_by_kind(db, desk.revisor)
     # Once the rector activates the account, the school leaves the list.
     desk.invited_rector.activated_at = NOW

@@ -52,6 +52,10 @@ def test_the_administracion_sees_schools_without_rector(web: WebClient, desk: De
     assert "Institución Educativa Nueva Sin Rector" in rows(html)
     assert 'href="/admin/usuarios/nuevo">Crear la cuenta del rector(a)</a>' in html
     assert 'aria-label="Pendientes: 7 asuntos esperan a la Secretaría"' in html
+    mine = page(web, "/pendientes/?vista=mios")
+    assert "2 pendientes de la administración." in mine
+    assert rows(mine) == ["Institución Educativa Nueva Sin Rector",
+                          "Institución Educativa Invitada"]
 
 
 @pytest.mark.parametrize("role", [Role.CONSULTA, Role.RECTOR])

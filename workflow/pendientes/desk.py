@@ -30,8 +30,8 @@ reviewed it before.
 
 «míos» (``mine=True``): the items the actor holds, plus those nobody holds (a PMI to take,
 anything of a Ruta no revisor took yet): what the actor can act on without taking anything
-over. For the administración the schools without an activated rector are its own work and
-stay in «míos». «de todos»: every item in scope.
+over. The administración reviews nothing: its «míos» is its own work, the schools without an
+activated rector. «de todos»: every item in scope.
 
 Order: oldest first (the moment it started waiting), then kind and id, so pages never
 overlap. Days waiting count Bogotá calendar days.
@@ -250,7 +250,9 @@ def _branch(actor: User, kind: str, filters: Filters) -> Select[Any]:
 def pending_union(actor: User, filters: Filters = Filters()) -> Any:
     """Every pending item of ``actor`` with ``filters``, as a subquery of plain columns:
     kind, ref_id, ruta_id, school_id, since, holder_id, amount."""
-    kinds = [kind for kind in kinds_for(actor) if filters.kind in (None, kind)]
+    kinds = [kind for kind in kinds_for(actor) if filters.kind in (None, kind)
+             and not (filters.mine and actor.role is Role.ADMINISTRADOR
+                      and kind not in ADMIN_KINDS)]
     if not kinds:
         return select(*_columns("tomar", School.id, School.id, School.created_at, School.id,
                                 School.id)).where(false()).subquery("pendientes")
