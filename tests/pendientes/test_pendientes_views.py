@@ -136,3 +136,23 @@ def test_a_nul_character_is_refused_as_the_whole_app_refuses_it(web: WebClient,
                                                                 desk: Desk) -> None:
     web.login(desk.revisor.email)
     assert web.get("/pendientes/?comuna=%00").status_code == 400
+
+
+def test_the_header_count_is_one_query_per_page(app, web: WebClient, desk: Desk) -> None:  # noqa: ANN001
+    from sqlalchemy import event
+
+    web.login(desk.revisor.email)
+    statements: list[str] = []
+
+    def record(*args: object) -> None:
+        statements.append(str(args[2]))
+
+    engine = app.extensions["ruta_db"].engine
+    event.listen(engine, "before_cursor_execute", record)
+    try:
+        html = page(web, "/cuenta/contrasena")
+    finally:
+        event.remove(engine, "before_cursor_execute", record)
+    # The menu is drawn twice (phone and wide) and counted once: one UNION of every kind.
+    assert html.count("Pendientes <span class=\"nav-count\">(5)</span>") == 2
+    assert sum("UNION ALL" in statement for statement in statements) == 1
