@@ -136,3 +136,16 @@ def test_two_schedulers_at_once_send_one_digest_each(backend: str, app: Flask, d
     results = run_together(digest_pass, digest_pass)
     assert sum(results) == 2, results
     assert len(digests(db)) == 2
+
+
+def test_the_scheduler_runs_the_digest_on_mondays_at_the_reminder_hour_in_bogota(
+        app: Flask) -> None:
+    from jobs.scheduler import DIGEST_JOB_ID, build_scheduler
+
+    app.config["REMINDER_HOUR"] = 7
+    job = build_scheduler(app).get_job(DIGEST_JOB_ID)
+    saturday = datetime(2025, 3, 1, 12, 0, tzinfo=UTC)
+    # Monday 3 March 2025, 07:30 in Bogotá = 12:30 UTC.
+    assert job.trigger.get_next_fire_time(None, saturday) == datetime(
+        2025, 3, 3, 12, 30, tzinfo=UTC)
+    assert (job.coalesce, job.max_instances, job.args) == (True, 1, (app,))
