@@ -32,8 +32,8 @@ from blueprints.access import public
 from blueprints.evidencias import storage
 from ruta.db import db_session
 from ruta.security import client_address
-from workflow import health as checks
 from workflow.models import utcnow
+from workflow.operacion import health as checks
 
 bp = Blueprint("operacion", __name__)
 

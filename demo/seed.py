@@ -18,6 +18,7 @@ from demo.autoevaluacion import fill_demo_autoevaluacion
 from demo.calendario import seed_demo_calendar
 from demo.cierre import record_demo_final_evaluation, seed_previous_cycle
 from demo.horizontes import seed_demo_horizons
+from demo.pendientes import NEWCOMER, seed_newcomer_school
 from demo.pmi_escuela import fill_school_pmi, revise_after_return
 from demo.rubric import APPROVAL_RUBRIC, RETURN_RUBRIC, RETURN_TO_SELF_ASSESSMENT_RUBRIC
 from demo.seguimiento import seed_demo_follow_up
@@ -35,6 +36,7 @@ from workflow.seguimiento import actions as seguimiento_actions
 from workflow.states import ReturnTarget, State
 
 DEMO_DOMAIN = "ruta.demo"
+NEWCOMER_ZONA = NEWCOMER[1]
 # When the demo's people set their passwords: before the 2021–2023 horizon the first school
 # walks, so no demo account counts as one that joined late.
 ACTIVATED_AT = datetime(2020, 11, 3, 14, 0, tzinfo=UTC)
@@ -186,6 +188,12 @@ def seed_demo(session: Session, *, school_count: int, password: str,
     # Ibagué's window closed in February 2024: a school still to send its first
     # autoevaluación today gets a prórroga, as the administración would grant it.
     grant_demo_extensions(session, secretaria, now or datetime.now(UTC))
+    # One more school, new to the Secretaría: its rector was invited and has not activated
+    # the account (the administración's «Pendientes» lists it).
+    seed_newcomer_school(session, secretaria, admin=admin,
+                         dane_code=dane_code(secretaria, NEWCOMER_ZONA, school_count + 1),
+                         rector_email=f"rector{school_count + 1:02d}@{DEMO_DOMAIN}",
+                         now=now or datetime.now(UTC))
     return secretaria
 
 

@@ -12,7 +12,7 @@ from flask.cli import with_appcontext
 
 @click.group("jobs")
 def jobs_group() -> None:
-    """Background jobs: outbox delivery."""
+    """Background jobs: outbox delivery, the daily pass, the weekly digest."""
 
 
 # ``ruta jobs deliver``'s exit codes (the README lists them for cron and monitoring).
@@ -97,3 +97,22 @@ def run_once_command(as_of: date | None) -> None:
         click.echo(f"  {reminder.rule.label}: {reminder.school_name} (Ruta {reminder.ruta_id})"
                    f" → {', '.join(reminder.to)}{copy}")
     click.echo(f"{len(result.queued)} recordatorio(s) encolado(s).")
+
+
+@jobs_group.command("resumen-pendientes")
+@with_appcontext
+def digest_command() -> None:
+    """Queue this week's «Pendientes» digest of every revisor, once per week."""
+    from jobs.pendientes import run_weekly_digest
+    from workflow.models import utcnow
+
+    result = run_weekly_digest(current_app._get_current_object(),  # type: ignore[attr-defined]
+                               now=utcnow())
+    if not result.ran:
+        click.echo(f"El resumen de pendientes de la semana {result.week} ya se había "
+                   "enviado: no se encoló nada.")
+        return
+    for digest in result.queued:
+        click.echo(f"  {digest.email}: {digest.items} pendiente(s)")
+    click.echo(f"Resumen de pendientes de la semana {result.week}: {len(result.queued)} "
+               "correo(s) encolado(s).")

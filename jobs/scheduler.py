@@ -9,6 +9,9 @@ Jobs, by stable id (``JOBS``):
   machine) run the pass once instead of skipping it silently; and at startup, a scheduler
   that was down at the hour runs today's pass right away (``job_runs`` keeps it to once).
 - ``correo``: outbox delivery, every minute.
+- ``resumen_pendientes``: the weekly «Pendientes» digest of every revisor (``jobs.pendientes``),
+  on Mondays at ``REMINDER_HOUR`` America/Bogota; at startup a scheduler that was down then
+  runs the week's digest right away (``job_runs`` keeps it to once per week).
 - ``exportaciones``: large consolidated Excel files queued from the web, every 15 seconds
   (``workflow.consolidado.export_jobs.run_pending``; it also deletes files past their retention).
 
@@ -57,8 +60,8 @@ from sqlalchemy.pool import NullPool
 from ruta.config import ConfigError
 from ruta.db import make_engine
 from workflow.dates import BOGOTA
-from workflow.health import HEARTBEAT_SECONDS
 from workflow.models import utcnow
+from workflow.operacion.health import HEARTBEAT_SECONDS
 
 log = logging.getLogger(__name__)
 
@@ -71,6 +74,7 @@ DELIVERY_MISFIRE_GRACE_SECONDS: Final = 60
 DAILY_JOB_ID: Final = "recordatorios"
 DELIVERY_JOB_ID: Final = "correo"
 EXPORT_JOB_ID: Final = "exportaciones"
+DIGEST_JOB_ID: Final = "resumen_pendientes"
 EXPORT_INTERVAL_SECONDS: Final = 15
 HEARTBEAT_JOB_ID: Final = "latido"
 ALREADY_RUNNING: Final = ("Ya hay un programador de tareas en ejecución para esta base de "
@@ -108,6 +112,12 @@ def delivery_job(app: Flask) -> None:
                  report.unknown)
 
 
+def digest_job(app: Flask) -> None:
+    from jobs.pendientes import run_weekly_digest
+
+    run_weekly_digest(app, now=utcnow())
+
+
 def export_job(app: Flask) -> None:
     from pathlib import Path as _Path
 
@@ -122,10 +132,10 @@ def export_job(app: Flask) -> None:
 
 
 def heartbeat_job(app: Flask, started_at: Any = None) -> None:
-    """Tell /salud and /metricas this scheduler is alive (``workflow.health``)."""
+    """Tell /salud and /metricas this scheduler is alive (``workflow.operacion.health``)."""
     import socket
 
-    from workflow.health import record_heartbeat
+    from workflow.operacion.health import record_heartbeat
 
     now = utcnow()
     with app.extensions["ruta_db"].session_factory() as session:
@@ -149,6 +159,7 @@ def build_scheduler(app: Flask, *,
                     daily: Callable[[Flask], None] = daily_job,
                     deliver: Callable[[Flask], None] = delivery_job,
                     export: Callable[[Flask], None] = export_job,
+                    digest: Callable[[Flask], None] = digest_job,
                     heartbeat: Callable[[Flask], None] | None = None) -> BlockingScheduler:
     """The scheduler with its jobs added, not started (tests inspect it as it is)."""
     hour = reminder_hour(app.config)
@@ -168,6 +179,10 @@ def build_scheduler(app: Flask, *,
         export, IntervalTrigger(seconds=EXPORT_INTERVAL_SECONDS, timezone=BOGOTA), args=[app],
         id=EXPORT_JOB_ID, name="Exportaciones en segundo plano", coalesce=True,
         misfire_grace_time=EXPORT_INTERVAL_SECONDS, max_instances=1)
+    scheduler.add_job(
+        digest, CronTrigger(day_of_week="mon", hour=hour, minute=30, timezone=BOGOTA),
+        args=[app], id=DIGEST_JOB_ID, name="Resumen semanal de pendientes", coalesce=True,
+        misfire_grace_time=DAILY_MISFIRE_GRACE_SECONDS, max_instances=1)
     scheduler.add_job(
         heartbeat or _heartbeat_since(utcnow()),
         IntervalTrigger(seconds=HEARTBEAT_SECONDS, timezone=BOGOTA), args=[app],
@@ -328,6 +343,7 @@ def _run_until_stopped(app: Flask, lock: SchedulerLock, hour: int,
                        echo: Callable[[str], None]) -> bool:
     """Run the jobs while the lock is held; True when stopped because the lock was lost."""
     from jobs.daily import catch_up
+    from jobs.pendientes import catch_up_digest
 
     lost = threading.Event()
     holder: list[BlockingScheduler] = []
@@ -338,11 +354,14 @@ def _run_until_stopped(app: Flask, lock: SchedulerLock, hour: int,
     scheduler = build_scheduler(app, **{
         name: guarded(job, lock, lost, stop)
         for name, job in (("daily", daily_job), ("deliver", delivery_job),
-                          ("export", export_job), ("heartbeat", _heartbeat_since(utcnow())))})
+                          ("export", export_job), ("digest", digest_job),
+                          ("heartbeat", _heartbeat_since(utcnow())))})
     holder.append(scheduler)
     echo(f"Programador de tareas iniciado (America/Bogota): recordatorios cada día a las "
-         f"{hour:02d}:00, correo saliente cada minuto. Detenga con Ctrl-C.")
+         f"{hour:02d}:00, resumen de pendientes los lunes a las {hour:02d}:30, correo "
+         "saliente cada minuto. Detenga con Ctrl-C.")
     catch_up(app, now=utcnow(), hour=hour)
+    catch_up_digest(app, now=utcnow(), hour=hour)
     previous = signal.signal(signal.SIGTERM, _stop_on_sigterm)
     try:
         scheduler.start()

@@ -12,6 +12,7 @@ import workflow.consolidado.models  # noqa: F401  (registers its tables)
 import workflow.cuentas.models  # noqa: F401  (registers its tables)
 import workflow.evidencias.models  # noqa: F401  (registers its tables)
 import workflow.horizontes.models  # noqa: F401  (registers its tables)
+import workflow.pendientes.models  # noqa: F401  (registers its tables)
 import workflow.pmi.models  # noqa: F401  (registers its tables)
 import workflow.seguimiento.models  # noqa: F401  (registers its tables)
 from ruta.config import load_config

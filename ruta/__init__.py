@@ -100,6 +100,7 @@ def register_blueprints(app: Flask) -> None:
         horizontes,
         operacion,
         outbox,
+        pendientes,
         pmi,
         pmi_documents,  # noqa: F401
         reportes,
@@ -111,7 +112,7 @@ def register_blueprints(app: Flask) -> None:
 
     for module in (auth, cuenta, escuela, rutas, autoevaluacion, equipo, evidencias, pmi, cierre,
                    revision, reportes, admin, outbox, calendario, seguimiento, sesion,
-                   horizontes, ajustes, operacion):
+                   horizontes, ajustes, pendientes, operacion):
         app.register_blueprint(module.bp)
 
 

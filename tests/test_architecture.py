@@ -40,6 +40,8 @@ STAGES = (
     "ajustes",
     "correo",
     "consolidado",
+    "pendientes",
+    "operacion",
 )
 
 #: The modules of ``ruta`` that compose the application: they alone may import blueprints

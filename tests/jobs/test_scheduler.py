@@ -30,6 +30,7 @@ from jobs.scheduler import (
     DAILY_JOB_ID,
     DAILY_MISFIRE_GRACE_SECONDS,
     DELIVERY_JOB_ID,
+    DIGEST_JOB_ID,
     EXPORT_JOB_ID,
     HEARTBEAT_JOB_ID,
     SCHEDULER_LOCK_KEY,
@@ -72,7 +73,8 @@ def test_scheduler_jobs_run_in_bogota_whatever_the_machines_timezone(
     scheduler = build_scheduler(app)
     jobs = {job.id: job for job in scheduler.get_jobs()}
 
-    assert sorted(jobs) == [DELIVERY_JOB_ID, EXPORT_JOB_ID, HEARTBEAT_JOB_ID, DAILY_JOB_ID]
+    assert sorted(jobs) == sorted([DELIVERY_JOB_ID, EXPORT_JOB_ID, HEARTBEAT_JOB_ID,
+                                   DAILY_JOB_ID, DIGEST_JOB_ID])
     assert jobs[HEARTBEAT_JOB_ID].trigger.interval.total_seconds() == 30
     assert str(scheduler.timezone) == "America/Bogota"
     daily, delivery = jobs[DAILY_JOB_ID], jobs[DELIVERY_JOB_ID]
@@ -147,7 +149,8 @@ def test_scheduler_command_second_process_does_no_harm(database_url: str,
     try:
         started = lines.wait_for("Programador de tareas iniciado")
         assert started == ("Programador de tareas iniciado (America/Bogota): recordatorios cada "
-                           "día a las 06:00, correo saliente cada minuto. Detenga con Ctrl-C.")
+                           "día a las 06:00, resumen de pendientes los lunes a las 06:30, correo "
+                           "saliente cada minuto. Detenga con Ctrl-C.")
         second = subprocess.run([str(RUTA), "scheduler"], cwd=tmp_path, env=environment,
                                 capture_output=True, text=True, timeout=60)
         assert second.returncode == 0
@@ -463,27 +466,40 @@ def test_a_scheduler_that_lost_its_lock_stops_or_waits_and_two_never_run(
         processes.append((process, LineReader(process)))
         return processes[-1][1]
 
+    lost = "Este programador de tareas perdió su candado"
     try:
         first = start()
         first.wait_for(started)
+        # A restart ends the first one's session, and another scheduler takes the lock before
+        # the first notices (here the test itself holds it, so the order is certain).
         assert terminate_lock_holder(database_url) == 1
-        second = start()
-        second.wait_for(started)
-        # The first one notices before its next job (exports run every 15 s) and leaves.
-        assert first.wait_for("Este programador de tareas perdió su candado",
-                              timeout=90).endswith("deja de ejecutar tareas.")
-        assert processes[0][0].wait(timeout=30) == 1
+        grabbed = SchedulerLock(database_url)
+        assert grabbed.acquire()
+        try:
+            second = start("--esperar")
+            assert second.wait_for("Ya hay un programador").endswith("para reemplazarlo.")
+            # The first one notices before its next job (exports run every 15 s) and leaves.
+            assert first.wait_for(lost, timeout=90).endswith("deja de ejecutar tareas.")
+            assert processes[0][0].wait(timeout=30) == 1
+        finally:
+            grabbed.release()
+        # The standby takes over once the lock is free.
+        second.wait_for(started, timeout=30)
         assert processes[1][0].poll() is None
 
-        standby = start("--esperar")
-        assert standby.wait_for("Ya hay un programador").endswith("para reemplazarlo.")
-        # The second loses its session; the standby takes the lock; the second leaves.
+        # Now the running one (started with --esperar) loses its lock: it goes back to
+        # waiting instead of leaving, and takes over again when the lock is free.
         assert terminate_lock_holder(database_url) == 1
-        standby.wait_for(started, timeout=30)
-        assert second.wait_for("Este programador de tareas perdió su candado",
-                               timeout=90).endswith("deja de ejecutar tareas.")
-        assert processes[1][0].wait(timeout=30) == 1
-        assert processes[2][0].poll() is None
+        grabbed = SchedulerLock(database_url)
+        assert grabbed.acquire()
+        try:
+            assert second.wait_for(lost, timeout=90).endswith("deja de ejecutar tareas.")
+            assert second.wait_for("Ya hay un programador").endswith("para reemplazarlo.")
+            assert processes[1][0].poll() is None
+        finally:
+            grabbed.release()
+        second.wait_for(started, timeout=30)
+        assert processes[1][0].poll() is None
     finally:
         for process, lines in processes:
             if process.poll() is None:

@@ -1,0 +1,1 @@
+"""«Pendientes»: what waits on the Secretaría (``desk``) and its weekly digest (``digest``)."""
