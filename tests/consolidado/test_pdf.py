@@ -125,12 +125,16 @@ def test_pdf_carries_every_school_horizon_counts_and_page_numbers(
                          (State.SEGUIMIENTO, 0), (State.CERRADO, 1)):
         assert f"{state.label} {count} " in text, state
     assert "6 Rutas en total" in text
+    # Metas por área on paper: each componente's counts; the metas themselves are in the sheet.
+    assert "DIR.1.2 Metas institucionales: 2 metas de 1 institución" in text
+    assert "Socializar la misión" not in text
+    assert "están en la hoja «metas del PMI»" in text
     # Every page says which it is, out of how many; no menus or forms on paper.
     assert len(pages) >= 2
     for number, page in enumerate(pages, 1):
         assert FOOTER.findall(page) == [(str(number), str(len(pages)))], page[-200:]
-    for screen_only in ("Salir", "Filtrar", "Descargar", "Versión para imprimir",
-                        "Volver al consolidado", "Saltar al contenido"):
+    for screen_only in ("Salir", "Filtrar", "Descargar PDF", "Versión para imprimir",
+                        "Volver al consolidado", "Saltar al contenido", "Cada hoja en CSV"):
         assert screen_only not in text, screen_only
 
 
@@ -271,6 +275,9 @@ def test_printable_table_above_the_limit_keeps_the_schools_needing_attention(
             "reunión: la tabla trae las 5 que requieren atención") in html
     assert "las primeras 4" in html
     assert "Todas están en el Excel y en el CSV de instituciones" in html
+    # The overdue (A, B) and stalled lists are not printed twice: the table has them.
+    assert "2 Rutas: están en la tabla «Instituciones que requieren atención»" in html
+    assert "5 Rutas: están en la tabla «Instituciones que requieren atención»" in html
 
 
 def test_reportes_page_links_to_the_printable_version_and_the_pdf_with_its_filters(
