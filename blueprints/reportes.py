@@ -103,6 +103,11 @@ TABLE_SORTS: dict[str, Callable[[consolidado.SchoolRow], Any]] = {
                            is not None else -1.0) if row.ruta else None,
 }
 
+# How the printed table says its order: «ordenadas por días en el estado (descendente)».
+SORT_LABELS = {"colegio": "institución", "comuna": "comuna o corregimiento",
+               "estado": "estado", "dias": "días en el estado",
+               "recordatorio": "último recordatorio", "avance": "avance del seguimiento"}
+
 
 def _printing() -> bool:
     return request.endpoint in PRINT_ENDPOINTS
@@ -139,8 +144,7 @@ def _printed_rows(ordered: list[consolidado.SchoolRow]) -> list[consolidado.Scho
     return [row for row in ordered if row.overdue or row.stalled][:_print_max()]
 
 
-def _mode(data: consolidado.Consolidado,
-          table: list[consolidado.SchoolRow]) -> dict[str, Any]:
+def _mode(data: consolidado.Consolidado) -> dict[str, Any]:
     """What the template needs on screen (``printable=False``) or on paper."""
     query = data.filters.as_query()
     if not _printing():
@@ -157,7 +161,8 @@ def _mode(data: consolidado.Consolidado,
     attention = sum(1 for row in data.schools if row.overdue or row.stalled)
     return {"printable": True, "chart_src": drawn, "generated_at": datetime.now(UTC),
             "secretaria": actor.secretaria.name, "print_max": _print_max(),
-            "print_all": len(data.schools) <= _print_max(), "print_attention": attention}
+            "print_all": len(data.schools) <= _print_max(), "print_attention": attention,
+            "sort_labels": SORT_LABELS}
 
 
 @bp.get("/")
@@ -172,7 +177,7 @@ def index() -> str:
                            levels=LEVELS, sheet_labels=exports.SHEET_LABELS,
                            large=data.total_rutas > _inline_max(), inline_max=_inline_max(),
                            jobs=export_jobs.jobs_for(db_session(), _actor(), limit=5),
-                           **_mode(data, table))
+                           **_mode(data))
 
 
 def _svg(markup: str) -> Response:

@@ -117,7 +117,7 @@ def test_reviewer_prints_the_consolidado_and_downloads_its_pdf(
     browsing.check_accessibility(page)
 
 
-def test_printable_version_on_a_phone_fits_and_goes_back(world: World,
+def test_printable_version_on_a_phone_fits_goes_back_and_downloads(world: World,
                                                         browsing: Browsing) -> None:
     world.ruta(State.PMI_FORMULADO)
     page = browsing.new_page({"width": 360, "height": 740})
@@ -133,4 +133,15 @@ def test_printable_version_on_a_phone_fits_and_goes_back(world: World,
     browsing.check_accessibility(page)
     page.get_by_role("link", name="Volver al consolidado").click()
     page.wait_for_url("**/reportes/?orden=estado&dir=desc")
+    expect(page.get_by_role("button", name="Filtrar")).to_be_visible()
+
+    # On the phone too the PDF downloads, and the page stays where it was.
+    with page.expect_download() as waiting:
+        page.get_by_role("link", name="Descargar PDF").click()
+    download = waiting.value
+    assert download.suggested_filename == "consolidado-2024-2026.pdf"
+    pages = pdf_pages(Path(download.path()))
+    assert world.school_name in " ".join(pages)
+    assert FOOTER.findall(pages[-1]) == [(str(len(pages)), str(len(pages)))]
+    assert page.url.endswith("/reportes/?orden=estado&dir=desc")
     expect(page.get_by_role("button", name="Filtrar")).to_be_visible()

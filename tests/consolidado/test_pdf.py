@@ -17,6 +17,7 @@ from pypdf import PdfReader
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from blueprints.reportes import SORT_LABELS, TABLE_SORTS
 from ruta.config import PROJECT_ROOT
 from ruta.pdf import RefusedURL, StaticOnlyFetcher, html_to_pdf
 from tests.conftest import Factory, WebClient
@@ -278,6 +279,16 @@ def test_printable_table_above_the_limit_keeps_the_schools_needing_attention(
     # The overdue (A, B) and stalled lists are not printed twice: the table has them.
     assert "2 Rutas: están en la tabla «Instituciones que requieren atención»" in html
     assert "5 Rutas: están en la tabla «Instituciones que requieren atención»" in html
+
+
+def test_printable_table_says_its_order_for_every_sort(web: WebClient, db: Session,
+                                                      make: Factory) -> None:
+    seeded = seed(db, make)
+    web.login(seeded.admin.email)
+    for key, label in SORT_LABELS.items():
+        html = web.client.get(f"/reportes/imprimir?orden={key}&dir=asc").get_data(as_text=True)
+        assert f"7 instituciones, ordenadas por {label} (ascendente)" in html, key
+    assert SORT_LABELS.keys() == TABLE_SORTS.keys()
 
 
 def test_reportes_page_links_to_the_printable_version_and_the_pdf_with_its_filters(
