@@ -163,6 +163,29 @@ def test_pdf_applies_the_filters_and_names_the_file_after_them(
     assert "Institución D" in text and "Institución A" not in text
 
 
+def test_long_table_repeats_its_header_on_every_sheet(web: WebClient, db: Session,
+                                                      make: Factory) -> None:
+    secretaria = make.secretaria()
+    names = [f"Institución Educativa Número {number:02d}" for number in range(1, 91)]
+    for name in names:
+        make.ruta(make.school(secretaria, name=name))
+    admin = make.user(Role.ADMINISTRADOR, secretaria=secretaria)
+    db.commit()
+    web.login(admin.email)
+
+    pages, _ = pdf_text(web.client.get("/reportes/consolidado.pdf").data)
+
+    header = ("Institución Zona Comuna o corregimiento Estado Días en el estado Último "
+              "recordatorio Avance del seguimiento")
+    with_rows = [page for page in pages if "Institución Educativa Número" in page]
+    assert len(with_rows) >= 2
+    for page in with_rows:
+        assert header in page, page[:300]
+    # Every school once in the table, whole, on one sheet.
+    for name in names:
+        assert sum(page.count(f"{name} Urbana") for page in pages) == 1, name
+
+
 @pytest.mark.parametrize("query", [
     "zona=lunar", "comuna=%3Cscript%3Ealert(1)%3C%2Fscript%3E", "horizonte=abc",
     "horizonte=99999999999999999999", "orden=nada&dir=arriba", "pagina=-4", "comuna=" + "x" * 500,
