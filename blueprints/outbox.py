@@ -2,10 +2,14 @@
 
 Only administrators, and only their Secretaría's messages. A failed message is retried on
 request; an unknown one (the server may already have it) only after the administrator
-confirms that it may arrive twice.
+confirms that it may arrive twice. After a crash or an outage, every «incierto» message of a
+period (days of creation, Bogotá) is retried at once from /admin/correo/inciertos: the page
+first says how many and which, then asks for the same confirmation.
 """
 
 from __future__ import annotations
+
+from datetime import date, datetime, time, timedelta
 
 from flask import Blueprint, current_app, flash, redirect, render_template, request, url_for
 from flask_login import current_user
@@ -15,7 +19,9 @@ from werkzeug.wrappers import Response
 from blueprints.access import form_int, roles_required
 from ruta.db import db_session
 from workflow.correo import delivery
-from workflow.models import OutboxMessage, OutboxStatus
+from workflow.dates import BOGOTA
+from workflow.horizontes.calendar import parse_day
+from workflow.models import OutboxMessage, OutboxStatus, utcnow
 from workflow.roles import Role
 from workflow.scoping import get_in_scope, scoped
 
@@ -80,3 +86,72 @@ def retry(message_id: int) -> Response | tuple[str, int]:
     flash("El mensaje volvió a la cola: se enviará en la próxima pasada del envío de correo.",
           "success")
     return redirect(url_for("outbox.message", message_id=found.id))
+
+
+# --- every «incierto» message of a period ------------------------------------------------
+
+PERIOD_DAYS = 7
+
+
+def _bogota_midnight(day: date) -> datetime:
+    return datetime.combine(day, time(0), tzinfo=BOGOTA)
+
+
+def _period(source: dict[str, str]) -> tuple[dict[str, str], dict[str, list[str]],
+                                               tuple[datetime, datetime] | None]:
+    """The period typed (values as typed), what is wrong with it, and its [start, end)."""
+    today = utcnow().astimezone(BOGOTA).date()
+    values = {"desde": (source.get("desde") or "").strip()[:20],
+              "hasta": (source.get("hasta") or "").strip()[:20]}
+    if not values["desde"] and not values["hasta"]:
+        values = {"desde": (today - timedelta(days=PERIOD_DAYS)).isoformat(),
+                  "hasta": today.isoformat()}
+    errors: dict[str, list[str]] = {}
+    since, until = parse_day(values["desde"]), parse_day(values["hasta"])
+    if since is None:
+        errors["desde"] = ["Escriba la fecha inicial del periodo (día, mes y año)."]
+    if until is None:
+        errors["hasta"] = ["Escriba la fecha final del periodo (día, mes y año)."]
+    if since is not None and until is not None and until < since:
+        errors["hasta"] = ["La fecha final no puede ser anterior a la inicial."]
+    if errors or since is None or until is None:
+        return values, errors, None
+    return values, errors, (_bogota_midnight(since),
+                            _bogota_midnight(until + timedelta(days=1)))
+
+
+def _render_period(values: dict[str, str], errors: dict[str, list[str]],
+                   period: tuple[datetime, datetime] | None) -> str:
+    total, sample = (delivery.unknown_between(db_session(), actor=current_user,
+                                              start=period[0], end=period[1])
+                     if period else (0, []))
+    return render_template("outbox/inciertos.html", values=values, errors=errors,
+                           checked=period is not None, total=total, sample=sample)
+
+
+@bp.get("/inciertos")
+@roles_required(Role.ADMINISTRADOR)
+def unknown_period() -> str:
+    values, errors, period = _period(request.args)
+    return _render_period(values, errors, period)
+
+
+@bp.post("/inciertos")
+@roles_required(Role.ADMINISTRADOR)
+def retry_unknown_period() -> Response | tuple[str, int]:
+    database = db_session()
+    values, errors, period = _period(request.form)
+    if period is None:
+        return _render_period(values, errors, None), 422
+    try:
+        retried = delivery.retry_unknown(database, actor=current_user, start=period[0],
+                                         end=period[1],
+                                         confirm_duplicate=request.form.get("confirmar") == "si")
+    except delivery.DuplicateRiskNotConfirmed as refused:
+        database.rollback()
+        return _render_period(values, {"confirmar": [refused.message]}, period), refused.status
+    database.commit()
+    flash(f"{retried} mensaje{'s' if retried != 1 else ''} incierto{'s' if retried != 1 else ''}"
+          f" volvi{'eron' if retried != 1 else 'ó'} a la cola: se enviará"
+          f"{'n' if retried != 1 else ''} en la próxima pasada del envío de correo.", "success")
+    return redirect(url_for("outbox.index", estado=OutboxStatus.PENDING.value))

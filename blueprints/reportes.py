@@ -57,6 +57,7 @@ from workflow.consolidado import consolidate as consolidado
 from workflow.consolidado import export_jobs, exports
 from workflow.consolidado.models import ExportJob
 from workflow.consolidado.rubric import rubric_shares
+from workflow.consolidado.secciones import secciones
 from workflow.models import Zona, utcnow
 from workflow.roles import Role
 from workflow.search_keys import search_key, sort_key
@@ -174,6 +175,7 @@ def index() -> str:
                            table=table, sort=sort, page=page, pages=pages,
                            horizons=horizon_choices(db_session(), _actor()),
                            rubric=rubric_shares(db_session(), data),
+                           secciones=secciones(db_session(), data),
                            levels=LEVELS, sheet_labels=exports.SHEET_LABELS,
                            large=data.total_rutas > _inline_max(), inline_max=_inline_max(),
                            jobs=export_jobs.jobs_for(db_session(), _actor(), limit=5),

@@ -1,5 +1,7 @@
 """The Secretaría's queue of Rutas of one horizon (the current one unless ``?horizonte=``
-names another), filterable by state and school, paginated."""
+names another), filterable by state, school, zona, comuna (or corregimiento) and reviewer
+(«mis Rutas»: those the reviewer holds; «sin revisor(a)»: nobody took them), sortable and
+paginated. Every filter is kept by the state tabs, the sort headers and the page links."""
 
 from __future__ import annotations
 
@@ -14,10 +16,10 @@ from blueprints.access import SECRETARIA_ROLES, roles_required
 from blueprints.horizontes import horizon_choices
 from blueprints.listing import Inverted, Sort, chosen_sort, ordering, paginate, search_text
 from ruta.db import db_session
-from workflow.consolidado.consolidate import parse_horizon
+from workflow.consolidado.consolidate import Filters, comunas_of, parse_horizon
 from workflow.horizontes.horizons import chosen_horizon
 from workflow.horizontes.models import ReminderSent
-from workflow.models import Ruta, School, utcnow
+from workflow.models import Ruta, School, Zona, utcnow
 from workflow.scoping import scoped
 from workflow.search_keys import LIKE_ESCAPE, bytewise, contains_pattern, sort_key
 from workflow.situation import situations_of
@@ -37,6 +39,8 @@ QUEUE_SORTS = {
     "avance": (case({s: index for index, s in enumerate(STATE_ORDER)}, value=Ruta.state),),
 }
 DEFAULT_QUEUE_SORT = Sort("dias", descending=True)
+# ``?revisor=`` → which Rutas by who holds their review.
+REVIEWER_FILTERS = {"mias": "Mis Rutas", "sin": "Sin revisor(a)"}
 
 
 def _last_reminders(database: Session, rutas: list[Ruta]) -> dict[int, datetime]:
@@ -54,10 +58,25 @@ def queue() -> str:
     state_value = request.args.get("estado", "")
     state = State(state_value) if state_value in set(State) else None
     school_query, query_cut = search_text("colegio")
+    place = Filters.parse(request.args.get("zona"), request.args.get("comuna"))
+    reviewer = request.args.get("revisor", "")
+    reviewer = reviewer if reviewer in REVIEWER_FILTERS else ""
     horizon = chosen_horizon(database, current_user, parse_horizon(request.args.get("horizonte")))
 
     in_scope = scoped(current_user, Ruta).where(  # joined with School
         Ruta.horizon_start_year == horizon.horizon_start_year)
+    if place.zona is not None:
+        in_scope = in_scope.where(School.zona == place.zona)
+    if place.comuna:
+        in_scope = in_scope.where(School.locality == place.comuna)
+    if reviewer == "mias":
+        in_scope = in_scope.where(Ruta.reviewer_id == current_user.id)
+    elif reviewer == "sin":
+        in_scope = in_scope.where(Ruta.reviewer_id.is_(None))
+    if school_query:
+        in_scope = in_scope.where(or_(
+            School.search_key.like(contains_pattern(school_query), escape=LIKE_ESCAPE),
+            School.dane_code.contains(school_query, autoescape=True)))
     counts = dict(database.execute(
         in_scope.with_only_columns(Ruta.state, func.count(Ruta.id)).group_by(Ruta.state)
     ).all())
@@ -65,14 +84,16 @@ def queue() -> str:
     statement = in_scope
     if state is not None:
         statement = statement.where(Ruta.state == state)
-    if school_query:
-        statement = statement.where(or_(
-            School.search_key.like(contains_pattern(school_query), escape=LIKE_ESCAPE),
-            School.dane_code.contains(school_query, autoescape=True)))
     # Whoever has waited longest is served first unless the reviewer sorts otherwise.
     sort = chosen_sort(QUEUE_SORTS, DEFAULT_QUEUE_SORT)
     rutas, page, pages, total = paginate(
         database, statement.order_by(*ordering(sort, QUEUE_SORTS, Ruta.id)), Ruta.id)
+    # What every link of the page keeps (the state tabs add or drop ``estado``).
+    keep = {name: value for name, value in {
+        "colegio": school_query, "zona": place.zona.value if place.zona else "",
+        "comuna": place.comuna or "", "revisor": reviewer,
+        "horizonte": str(horizon.horizon_start_year) if request.args.get("horizonte") else "",
+    }.items() if value}
     return render_template(
         "revision/queue.html", rutas=rutas, state=state, school_query=school_query,
         query_cut=query_cut, sort=sort, last_reminders=_last_reminders(database, rutas),
@@ -80,5 +101,7 @@ def queue() -> str:
         page=page, pages=pages, total=total, counts=counts, states=STATE_ORDER,
         situations=situations_of(database, rutas), horizon=horizon,
         horizons=horizon_choices(database, current_user),
-        horizonte=request.args.get("horizonte") and horizon.horizon_start_year,
+        keep=keep, zonas=list(Zona), place=place, reviewer=reviewer,
+        reviewer_filters=REVIEWER_FILTERS,
+        comunas=comunas_of(database, current_user, place.zona),
     )

@@ -1,10 +1,12 @@
 """Demo data for the end of a cycle: final evaluations, and a closed Ruta 2021–2023.
 
 The first demo school walked the whole previous horizon: its Ruta 2021–2023 has a complete
-autoevaluación (somewhat lower than today's, so the 2024–2026 perfil shows the change), an
-approved PMI, seguimiento, a registered final evaluation (one meta reached, one not) and the
-closing by the Secretaría. Its Ruta 2024–2026 continues it (``previous_ruta_id``). Everything
-goes through the real services with dates in 2021–2023, so the history reads as it happened.
+autoevaluación (somewhat lower than today's, so the 2024–2026 perfil shows the change), a PMI
+returned once with observations and then approved (reviews recorded before the rubric existed:
+the consolidado counts the criteria of their observations), seguimiento, a registered final
+evaluation (one meta reached, one not) and the closing by the Secretaría. Its Ruta 2024–2026
+continues it (``previous_ruta_id``). Everything goes through the real services with dates in
+2021–2023, so the history reads as it happened.
 Each piece draws from its own random generator, so the rest of the demo is unchanged.
 """
 
@@ -13,12 +15,12 @@ from __future__ import annotations
 import random
 from datetime import UTC, datetime, timedelta
 
-from sqlalchemy import select
+from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 
 from demo.autoevaluacion import fill_demo_autoevaluacion
 from demo.pmi_escuela import fill_school_pmi
-from demo.rubric import APPROVAL_RUBRIC
+from demo.rubric import APPROVAL_RUBRIC, RETURN_RUBRIC
 from workflow.autoevaluacion import actions as auto_actions
 from workflow.autoevaluacion.models import IdentityReview
 from workflow.autoevaluacion.perfil import rated_items
@@ -30,10 +32,12 @@ from workflow.cierre.models import Verdict
 from workflow.horizontes import opening
 from workflow.models import Ruta, School, User
 from workflow.pmi import actions as pmi_actions
+from workflow.pmi import review
 from workflow.pmi.coherence import final_value
-from workflow.pmi.models import Meta
+from workflow.pmi.models import Meta, RubricVerdict
 from workflow.roles import Role
 from workflow.seguimiento import actions as seguimiento_actions
+from workflow.states import ReturnTarget
 
 PREVIOUS_START = 2021
 
@@ -48,6 +52,43 @@ COMMUNICATION = (
     "Asamblea general de padres y madres, sesión del Consejo Directivo y publicación del "
     "resumen de resultados en la cartelera y la página web de la institución."
 )
+
+# The 2021 return: (element, criterion of Circular 0488, observation, the school's answer).
+PREVIOUS_RETURN = [
+    ("plan", 7, "El PMI no retoma los resultados de Saber 11 de 2020 en lectura crítica.",
+     "Agregamos el hallazgo de lectura crítica y lo articulamos con el objetivo académico."),
+    ("plan", 4, "Las metas del objetivo de convivencia no tienen línea base.",
+     "Tomamos como línea base los casos tipo II registrados en 2020."),
+    ("plan", 7, "Falta el análisis de la prueba Saber 9.° de 2017 en matemáticas.",
+     "Incluimos el análisis por competencias de Saber 9.° en el diagnóstico."),
+]
+
+
+def _return_once_in_2021(session: Session, ruta: Ruta, *, rector: User,
+                         reviewer: User) -> None:
+    """The 2021 plan went back once with itemized observations, was answered and sent again,
+    and was taken for review again. Flushes."""
+    for element, criterion, text, _ in PREVIOUS_RETURN:
+        review.add_observation(session, ruta, reviewer=reviewer, element=element,
+                               criterion=criterion, text=text,
+                               now=datetime(2021, 3, 16, 14, 0, tzinfo=UTC))
+    pmi_actions.return_with_observations(
+        session, ruta, reviewer=reviewer, expected_version=ruta.version,
+        now=datetime(2021, 3, 17, 15, 0, tzinfo=UTC), target=ReturnTarget.PMI,
+        observations="Revise las observaciones y envíe de nuevo el plan.",
+        rubric=RETURN_RUBRIC)
+    answers = {text: answer for _, _, text, answer in PREVIOUS_RETURN}
+    for row in review.unanswered(session, ruta):
+        review.answer(session, ruta, row.id, actor=rector, response=answers[row.text],
+                      now=datetime(2021, 3, 19, 16, 0, tzinfo=UTC))
+    pmi_actions.submit_pmi(session, ruta, actor=rector, expected_version=ruta.version,
+                           now=datetime(2021, 3, 22, 15, 30, tzinfo=UTC))
+    pmi_actions.take_for_review(session, ruta, reviewer=reviewer, expected_version=ruta.version,
+                                now=datetime(2021, 3, 23, 13, 0, tzinfo=UTC))
+    for row in review.open_observations(session, ruta):
+        review.judge(session, ruta, row.id, reviewer=reviewer, resolved=True,
+                     now=datetime(2021, 3, 25, 13, 0, tzinfo=UTC))
+
 
 # Per meta, in the plan's order: (verdict, share of the way from línea base to the meta).
 PREVIOUS_RESULTS = [(Verdict.NO_ALCANZADA, 0.3), (Verdict.ALCANZADA, 1.1)]
@@ -146,10 +187,14 @@ def seed_previous_cycle(session: Session, school: School, *, admin: User,
                            now=datetime(2021, 3, 10, 15, 30, tzinfo=UTC))
     pmi_actions.take_for_review(session, ruta, reviewer=reviewer, expected_version=ruta.version,
                                 now=datetime(2021, 3, 15, 13, 0, tzinfo=UTC))
+    _return_once_in_2021(session, ruta, rector=rector, reviewer=reviewer)
     pmi_actions.approve(session, ruta, reviewer=reviewer, expected_version=ruta.version,
                         now=datetime(2021, 3, 26, 20, 0, tzinfo=UTC),
                         observations="Plan coherente con la autoevaluación; metas medibles.",
                         rubric=APPROVAL_RUBRIC)
+    # The rubric arrived with the 2024–2026 horizon: the 2021 reviews were recorded with their
+    # itemized observations only, as a Secretaría that moved its history here would have them.
+    session.execute(delete(RubricVerdict).where(RubricVerdict.ruta_id == ruta.id))
     seguimiento_actions.start_follow_up(session, ruta, actor=None, expected_version=ruta.version,
                                         now=datetime(2021, 4, 5, 10, 0, tzinfo=UTC))
     record_demo_final_evaluation(session, ruta, rector=rector,

@@ -15,29 +15,49 @@ def jobs_group() -> None:
     """Background jobs: outbox delivery."""
 
 
+# ``ruta jobs deliver``'s exit codes (the README lists them for cron and monitoring).
+DELIVERED, MAIL_SERVER_DOWN, DATABASE_DOWN = 0, 1, 2
+
+
 @jobs_group.command("deliver")
 @with_appcontext
 def deliver_command() -> None:
-    """Send the e-mails waiting in the outbox, once, and print what happened."""
+    """Send the e-mails waiting in the outbox, once, and print what happened.
+
+    Exit codes: 0 done (even if some messages will be retried); 1 the mail server could not
+    be reached, or sending is switched off (MAIL_SUPPRESS_SEND); 2 the database could not be
+    reached or was lost mid-run (what was not sent goes back to the queue by itself)."""
+    from sqlalchemy.exc import DBAPIError
+
     from jobs.deliver import deliver_pending
 
-    report = deliver_pending(current_app._get_current_object())  # type: ignore[attr-defined]
+    try:
+        report = deliver_pending(current_app._get_current_object())  # type: ignore[attr-defined]
+    except DBAPIError as error:
+        click.echo("No se pudo usar la base de datos durante el envío "
+                   f"({type(error.orig).__name__ if error.orig else type(error).__name__}). "
+                   "Lo que no alcanzó a salir vuelve a la cola solo; el mensaje que se estaba "
+                   "entregando, si había uno, queda «incierto» en «Correo saliente».", err=True)
+        sys.exit(DATABASE_DOWN)
     if report.suppressed:
         click.echo("El envío de correo está desactivado (MAIL_SUPPRESS_SEND): no se envió "
                    "nada.", err=True)
-        sys.exit(1)
+        sys.exit(MAIL_SERVER_DOWN)
     click.echo(f"Correo saliente: {report.sent} enviado(s), {report.retrying} por reintentar, "
                f"{report.failed} fallido(s), {report.unknown} incierto(s).")
     if report.refused_recipients:
         click.echo(f"{report.refused_recipients} destinatario(s) rechazado(s) por el servidor: "
                    "vea «Correo saliente».")
+    if report.requeued:
+        click.echo(f"{report.requeued} mensaje(s) de un envío anterior que se interrumpió "
+                   "volvieron a la cola (nunca llegaron al servidor).")
     if report.recovered:
         click.echo(f"{report.recovered} mensaje(s) quedaron inciertos porque un envío anterior "
-                   "se interrumpió.")
+                   "se interrumpió mientras los entregaba.")
     if report.unreachable:
         click.echo("No se pudo conectar con el servidor de correo: se reintentará más tarde.",
                    err=True)
-        sys.exit(1)
+        sys.exit(MAIL_SERVER_DOWN)
 
 
 def _as_of(_context: click.Context, _parameter: click.Parameter,

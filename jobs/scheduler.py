@@ -14,7 +14,13 @@ Jobs, by stable id (``JOBS``):
 
 Only one scheduler runs per database. A second one started by mistake does no harm: it
 asks for a lock and, without it, exits with code 0 and says why (``--esperar`` makes it
-wait instead, as a hot standby).
+wait instead, as a hot standby). Before every job run the scheduler confirms it still holds
+the lock (``SchedulerLock.confirm``): a PostgreSQL restart or failover, or a
+``pg_terminate_backend``, ends the session that held it, and a second scheduler may have
+taken it since. A scheduler that finds its connection gone re-takes the lock when nobody else
+did; when another scheduler holds it, it runs nothing more and exits with code 1 and says why
+(a service manager restarting it then finds the lock taken and exits with 0), or, with
+``--esperar``, goes back to waiting.
 
 - PostgreSQL: ``pg_try_advisory_lock(SCHEDULER_LOCK_KEY)`` on a dedicated connection held
   for the life of the process. The lock dies with the connection, so a killed scheduler
@@ -27,9 +33,11 @@ wait instead, as a hot standby).
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 import signal
+import threading
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -43,6 +51,7 @@ from apscheduler.triggers.interval import IntervalTrigger
 from flask import Flask, current_app
 from flask.cli import with_appcontext
 from sqlalchemy import Connection, Engine, text
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.pool import NullPool
 
 from ruta.config import ConfigError
@@ -65,6 +74,17 @@ EXPORT_INTERVAL_SECONDS: Final = 15
 ALREADY_RUNNING: Final = ("Ya hay un programador de tareas en ejecución para esta base de "
                           "datos. Este proceso termina sin hacer nada.")
 WAIT_POLL_SECONDS: Final = 5.0
+LOST_LOCK: Final = ("Este programador de tareas perdió su candado en la base de datos (la "
+                    "conexión se cortó) y otro programador lo tomó: deja de ejecutar tareas.")
+STANDBY: Final = ("Ya hay un programador de tareas en ejecución para esta base de datos: este "
+                  "proceso espera a que termine para reemplazarlo.")
+# Is this session's advisory lock on SCHEDULER_LOCK_KEY still granted? (A bigint key shows in
+# pg_locks as classid = its high 32 bits, objid = its low 32 bits, objsubid = 1.)
+_HOLDS_LOCK = text(
+    "SELECT EXISTS (SELECT 1 FROM pg_locks WHERE locktype = 'advisory' AND granted "
+    "AND pid = pg_backend_pid() AND database = (SELECT oid FROM pg_database "
+    "WHERE datname = current_database()) AND classid::bigint = :high "
+    "AND objid::bigint = :low AND objsubid = 1)")
 
 
 # --- the jobs -----------------------------------------------------------------------------
@@ -146,6 +166,7 @@ class SchedulerLock:
         self._engine: Engine | None = None
         self._connection: Connection | None = None
         self._file: int | None = None
+        self._confirming = threading.Lock()
 
     @property
     def held(self) -> bool:
@@ -200,17 +221,51 @@ class SchedulerLock:
         self._file = descriptor
         return True
 
+    def confirm(self) -> bool:
+        """Whether this process still holds the lock. When its PostgreSQL session ended (a
+        restart, a failover, ``pg_terminate_backend``) the lock ended with it: re-take it if
+        nobody else did meanwhile. Never blocks; safe from several job threads at once."""
+        with self._confirming:
+            if self._file is not None:  # a flock lasts as long as its descriptor
+                return True
+            if self._connection is not None:
+                try:
+                    still = bool(self._connection.execute(_HOLDS_LOCK, {
+                        "high": SCHEDULER_LOCK_KEY >> 32,
+                        "low": SCHEDULER_LOCK_KEY & 0xFFFFFFFF}).scalar())
+                    self._connection.commit()
+                except DBAPIError:  # the session is gone, and its lock with it
+                    still = False
+                if still:
+                    return True
+                log.warning("El programador de tareas perdió su conexión con la base de datos: "
+                            "intenta tomar de nuevo su candado.")
+                self._drop()
+            try:
+                return self.acquire()
+            except DBAPIError:  # the database is still unreachable: not held, for now
+                return False
+
+    def _drop(self) -> None:
+        """Forget a PostgreSQL session whose lock is gone (closing it may fail: it is dead)."""
+        connection, engine = self._connection, self._engine
+        self._connection = self._engine = None
+        if connection is not None:
+            with contextlib.suppress(DBAPIError):
+                connection.close()
+        if engine is not None:
+            engine.dispose()
+
     def release(self) -> None:
         if self._connection is not None:
             try:
                 self._connection.execute(text("SELECT pg_advisory_unlock(:key)"),
                                          {"key": SCHEDULER_LOCK_KEY})
                 self._connection.commit()
+            except DBAPIError:  # the session already ended: so did its lock
+                pass
             finally:
-                self._connection.close()
-                if self._engine is not None:
-                    self._engine.dispose()
-                self._connection = self._engine = None
+                self._drop()
         if self._file is not None:
             if self._file >= 0:
                 os.close(self._file)  # closing the descriptor releases the flock
@@ -225,38 +280,77 @@ def _stop_on_sigterm(_signum: int, _frame: FrameType | None) -> None:
     raise KeyboardInterrupt
 
 
+def guarded(job: Callable[[Flask], None], lock: SchedulerLock, lost: threading.Event,
+            stop: Callable[[], None]) -> Callable[[Flask], None]:
+    """``job``, run only after ``lock.confirm()``; a lock another scheduler holds now sets
+    ``lost`` and stops this scheduler instead."""
+    def run(app: Flask) -> None:
+        if lost.is_set():
+            return
+        if not lock.confirm():
+            lost.set()
+            log.error(LOST_LOCK)
+            stop()
+            return
+        job(app)
+    run.__name__ = getattr(job, "__name__", "job")
+    return run
+
+
+def _run_until_stopped(app: Flask, lock: SchedulerLock, hour: int,
+                       echo: Callable[[str], None]) -> bool:
+    """Run the jobs while the lock is held; True when stopped because the lock was lost."""
+    from jobs.daily import catch_up
+
+    lost = threading.Event()
+    holder: list[BlockingScheduler] = []
+
+    def stop() -> None:
+        holder[0].shutdown(wait=False)
+
+    scheduler = build_scheduler(app, **{
+        name: guarded(job, lock, lost, stop)
+        for name, job in (("daily", daily_job), ("deliver", delivery_job),
+                          ("export", export_job))})
+    holder.append(scheduler)
+    echo(f"Programador de tareas iniciado (America/Bogota): recordatorios cada día a las "
+         f"{hour:02d}:00, correo saliente cada minuto. Detenga con Ctrl-C.")
+    catch_up(app, now=utcnow(), hour=hour)
+    previous = signal.signal(signal.SIGTERM, _stop_on_sigterm)
+    try:
+        scheduler.start()
+    except KeyboardInterrupt:
+        pass
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+        if scheduler.running:
+            scheduler.shutdown(wait=False)
+    return lost.is_set()
+
+
 def run_scheduler(app: Flask, *, wait: bool = False,
                   echo: Callable[[str], None] = click.echo) -> int:
     """Hold the lock, catch up today's pass if it was missed, then run the jobs until
-    stopped. Returns the exit code."""
-    from jobs.daily import catch_up
-
+    stopped. Returns the exit code: 0 when stopped or when another scheduler runs, 1 when
+    the lock was lost to another scheduler (unless ``wait``: then it waits again)."""
     hour = reminder_hour(app.config)
     lock = SchedulerLock(app.config["DATABASE_URL"])
-    if not lock.acquire():
-        if not wait:
-            echo(ALREADY_RUNNING)
-            return 0
-        echo("Ya hay un programador de tareas en ejecución para esta base de datos: este "
-             "proceso espera a que termine para reemplazarlo.")
-        while not lock.acquire():
-            time.sleep(WAIT_POLL_SECONDS)
     try:
-        scheduler = build_scheduler(app)
-        echo(f"Programador de tareas iniciado (America/Bogota): recordatorios cada día a las "
-             f"{hour:02d}:00, correo saliente cada minuto. Detenga con Ctrl-C.")
-        catch_up(app, now=utcnow(), hour=hour)
-        previous = signal.signal(signal.SIGTERM, _stop_on_sigterm)
-        try:
-            scheduler.start()
-        except KeyboardInterrupt:
-            pass
-        finally:
-            signal.signal(signal.SIGTERM, previous)
-            if scheduler.running:
-                scheduler.shutdown(wait=False)
-        echo("Programador de tareas detenido.")
-        return 0
+        while True:
+            if not lock.acquire():
+                if not wait:
+                    echo(ALREADY_RUNNING)
+                    return 0
+                echo(STANDBY)
+                while not lock.confirm():
+                    time.sleep(WAIT_POLL_SECONDS)
+            if not _run_until_stopped(app, lock, hour, echo):
+                echo("Programador de tareas detenido.")
+                return 0
+            echo(LOST_LOCK)
+            lock.release()
+            if not wait:
+                return 1
     finally:
         lock.release()
 

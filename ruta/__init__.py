@@ -108,12 +108,6 @@ def register_errors(app: Flask) -> None:
 
 
 def register_cli(app: Flask) -> None:
-    from jobs.cli import jobs_group
-    from jobs.scheduler import scheduler_command
-    from ruta import cli
-    from ruta.cli_export import export_group
+    from ruta import commands
 
-    cli.init_app(app)
-    app.cli.add_command(export_group)
-    app.cli.add_command(jobs_group)
-    app.cli.add_command(scheduler_command)
+    commands.init_app(app)

@@ -6,7 +6,7 @@ import sys
 
 import click
 from flask import Flask
-from flask.cli import FlaskGroup, with_appcontext
+from flask.cli import with_appcontext
 from sqlalchemy import func, select
 
 from ruta.config import ConfigError
@@ -19,7 +19,7 @@ from workflow.roles import Role
 from workflow.states import State, mermaid_diagram
 
 
-def _create_app() -> Flask:
+def load_app() -> Flask:
     from ruta import create_app
 
     try:
@@ -28,11 +28,6 @@ def _create_app() -> Flask:
         # Flask's CLI would print a traceback (even for --help): say what to set, and stop.
         click.echo(f"Error de configuración: {error}", err=True)
         sys.exit(1)
-
-
-def main() -> None:
-    FlaskGroup(create_app=_create_app,
-               help="Ruta de Mejoramiento: administración.").main(prog_name="ruta")
 
 
 def _fail(message: str) -> None:
@@ -525,10 +520,3 @@ def horizontes_open_command(start_year: str, secretaria_given: str | None,
                f" con el instrumento {chosen.slug if chosen else '—'}. Ingrese las fechas de "
                "su calendario en /admin/calendario/"
                f"{horizon.horizon_start_year} cuando se publiquen.")
-
-
-def init_app(app: Flask) -> None:
-    for command in (init_db_command, demo_command, users_group, secretarias_group,
-                    rutas_group, states_command, schools_group, catalog_group,
-                    horizontes_group):
-        app.cli.add_command(command)

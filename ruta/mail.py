@@ -17,7 +17,7 @@ import secrets
 import smtplib
 import ssl
 import time
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from datetime import timedelta
 from email.utils import formatdate, parseaddr
 from functools import lru_cache
@@ -135,6 +135,7 @@ class VerifiedConnection(flask_mail.Connection):
 
     def send_to(self, message: flask_mail.Message, recipients: Sequence[str | tuple[str, str]],
                 envelope_from: str | tuple[str, str] | None = None,
+                before_data: Callable[[], None] | None = None,
                 ) -> dict[str, tuple[int, bytes]]:
         if not recipients:
             raise DeliveryError(Stage.MESSAGE, ValueError("no recipients"))
@@ -153,15 +154,16 @@ class VerifiedConnection(flask_mail.Connection):
             raise DeliveryError(Stage.MESSAGE, error) from error
         if self.host is None:
             self.open()
-        refused = self._transact(sender, addresses, content)
+        refused = self._transact(sender, addresses, content, before_data)
         flask_mail.email_dispatched.send(current_app._get_current_object(), message=message)
         self.num_emails += 1
         if self.num_emails == self.mail.max_emails:
             self.close()  # the next message opens a new connection
         return refused
 
-    def _transact(self, sender: str, recipients: list[str],
-                  content: bytes) -> dict[str, tuple[int, bytes]]:
+    def _transact(self, sender: str, recipients: list[str], content: bytes,
+                  before_data: Callable[[], None] | None = None,
+                  ) -> dict[str, tuple[int, bytes]]:
         # smtplib.sendmail in steps, to know whether DATA had been sent when it failed.
         host = self.host
         assert host is not None
@@ -183,6 +185,12 @@ class VerifiedConnection(flask_mail.Connection):
         except OSError as error:
             self.close()
             raise DeliveryError(Stage.ENVELOPE, error) from error
+        if before_data is not None:
+            try:
+                before_data()  # e.g. record that the server may have it from now on
+            except BaseException:
+                self.close()  # no DATA: the server drops the envelope with the connection
+                raise
         try:
             code, reply = host.data(content)
             if code != 250:
@@ -359,13 +367,14 @@ class SmtpTransport:
             extra_headers={"Auto-Submitted": "auto-generated"},
         )
 
-    def send(self, row: Outgoing) -> dict[str, str]:
+    def send(self, row: Outgoing,
+             before_data: Callable[[], None] | None = None) -> dict[str, str]:
         try:
             message = self.build(row)
         except Exception as error:  # a row that cannot become a message never will
             raise DeliveryError(Stage.MESSAGE, error) from error
         recipients = list(dict.fromkeys([*row.recipients, *row.cc]))
-        refused = self.connection.send_to(message, recipients)
+        refused = self.connection.send_to(message, recipients, before_data=before_data)
         return refusal_texts(refused)
 
     def close(self) -> None:

@@ -228,7 +228,9 @@ class Factory:
         secretaria = secretaria or self.secretaria()
         number = next(self._numbers)
         school = School(secretaria=secretaria,
-                        dane_code=f"1{secretaria.divipola}{number:06d}"[:12].ljust(12, "0"),
+                        # A department's divipola («73») is padded to five digits, so its codes
+                        # never meet a municipality's («73001»), whatever the counter reached.
+                        dane_code=f"1{secretaria.divipola:0<5}{number:06d}"[:12],
                         name=name or f"Institución Educativa Prueba {number}", zona=zona,
                         locality="Comuna 1" if zona is Zona.URBANA else "Corregimiento Juntas")
         self.db.add(school)

@@ -44,7 +44,7 @@ STAGES = (
 
 #: The modules of ``ruta`` that compose the application: they alone may import blueprints
 #: and jobs.
-COMPOSITION_ROOT = ("ruta", "ruta.cli", "ruta.cli_export")
+COMPOSITION_ROOT = ("ruta", "ruta.cli", "ruta.cli_export", "ruta.cli_backup", "ruta.commands")
 
 #: Past this many lines a module must say in its docstring why it is kept whole.
 MAX_LINES = 600

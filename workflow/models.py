@@ -397,6 +397,9 @@ class OutboxMessage(Base):
     # Set when a deliverer claims the row; a claim left in ``sending`` marks a crash.
     claimed_at: Mapped[datetime | None]
     claim_token: Mapped[str | None] = mapped_column(String(64))
+    # Set right before the message's own DATA: a stale claim without it was never handed to
+    # the server (back to the queue); with it, the server may have it («incierto»).
+    handed_at: Mapped[datetime | None]
     last_error: Mapped[str | None] = mapped_column(Text)
     # Recipients the server refused while accepting the message for the others:
     # address → the server's reply ("550 5.1.1 ...").

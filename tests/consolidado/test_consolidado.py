@@ -166,8 +166,9 @@ def test_consolidate_funnel_overdue_and_stalled(db: Session, make: Factory) -> N
         ("en_revision", 1), ("aprobado", 1), ("seguimiento", 0), ("cerrado", 1)]
     assert data.total_rutas == 6
     assert names(data.overdue) == ["Institución A", "Institución B"]
-    # D has been 30 days exactly in its state: not more than 30. E is closed.
-    assert names(data.stalled) == ["Institución A", "Institución C"]
+    # A owes its autoevaluación and has not moved for 40 days. C (PMI sent, 31 days) waits
+    # on the Secretaría and owes nothing; D is approved; E is closed.
+    assert names(data.stalled) == ["Institución A"]
     assert names(data.schools) == [f"Institución {key}" for key in "ABCDEFG"]
     by_name = {row.school.name: row for row in data.schools}
     assert by_name["Institución A"].days_in_state == 40
@@ -282,7 +283,10 @@ def check_workbook(path_or_file: Any, seeded: Seeded) -> None:
                                    "PMI - Actividades", "Metas por área", "Seguimiento",
                                    "Indicadores medidos", "PMI - Hallazgos",
                                    "Hallazgos por fuente",
-                                   "Rúbrica de la revisión"]
+                                   "Rúbrica de la revisión", "Hallazgos por corte",
+                                   "Componentes trabajados", "Criterios con observaciones",
+                                   "Resultados finales por área", "Lecciones aprendidas",
+                                   "Rutas estancadas"]
     schools = [list(row) for row in workbook["Instituciones"].iter_rows(values_only=True)]
     assert schools[0] == ["Código DANE", "Institución", "Zona", "Comuna o corregimiento",
                           "Estado", "Días en el estado", "PMI vencido", "Estancada",
@@ -419,7 +423,7 @@ def test_export_csv_sheets(web: WebClient, db: Session, make: Factory) -> None:
         io.StringIO(rural.get_data().decode().removeprefix("\ufeff")), delimiter=";"))
     c = seeded.schools["C"]
     assert rural_rows[1][:8] == [c.dane_code, "Institución C", "Rural", "Corregimiento Juntas",
-                                 State.PMI_FORMULADO.label, "31", "No", "Sí"]
+                                 State.PMI_FORMULADO.label, "31", "No", "No"]
     assert len(rural_rows) == 3
     perfil = web.client.get("/reportes/consolidado.csv?hoja=perfil").get_data().decode()
     assert len(list(csv.reader(io.StringIO(perfil.removeprefix("\ufeff")), delimiter=";"))) == 21
@@ -457,7 +461,7 @@ def test_cli_export_consolidado_writes_workbook(app: Flask, db: Session, make: F
     assert result.exit_code == 0, result.output
     # 34 as before, plus 4 objetivos, 5 metas, 1 indicador, 1 actividad, 7 rows by área;
     # no seguimiento report yet.
-    assert f"Listo: {out} (52 filas en 13 hojas)." in result.output
+    assert f"Listo: {out} (57 filas en 19 hojas)." in result.output
     check_workbook(out, seeded)
     assert [path.name for path in tmp_path.iterdir() if path.name.startswith(".")] == []
 

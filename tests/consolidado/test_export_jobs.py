@@ -34,10 +34,10 @@ from workflow.models import User
 from workflow.roles import Role
 
 NOW = datetime(2024, 5, 1, 15, 0, tzinfo=UTC)
-# The seeded Secretaría's workbook: 52 rows (see test_cli_export_consolidado_writes_workbook);
-# rural only (schools C and F): 2 + 7 + 5 + 2 + 2 + 0 + 0 + 5.
-ALL_ROWS = 52
-RURAL_ROWS = 23
+# The seeded Secretaría's workbook: 57 rows (see test_cli_export_consolidado_writes_workbook);
+# rural only (schools C and F): 2 + 7 + 5 + 2 + 2 + 0 + 0 + 5 + 2 componentes trabajados.
+ALL_ROWS = 57
+RURAL_ROWS = 25
 
 
 @pytest.fixture
@@ -107,7 +107,7 @@ def test_web_lifecycle_from_request_to_download(app: Flask, web: WebClient, db: 
     assert download.headers["Content-Disposition"] == (
         f"attachment; filename=consolidado-{job.created_at:%Y%m%d}-{job_id}.xlsx")
     workbook = load_workbook(io.BytesIO(body), read_only=True)
-    assert len(workbook.sheetnames) == 13  # hallazgos and the rubric too
+    assert len(workbook.sheetnames) == 19  # hallazgos and the rubric too
     assert len(list(workbook["PMI - Metas"].iter_rows(values_only=True))) == 6
     workbook.close()
     # The file lives in the export folder under a generated name, nowhere else.

@@ -381,3 +381,71 @@ def test_retry_service_refuses_other_roles(db: Session, make: Factory, admin: Us
 
     with pytest.raises(Forbidden):
         delivery.retry(db, failed, actor=reviewer)
+
+
+def test_the_inciertos_of_a_period_are_counted_then_retried_at_once_after_the_warning(
+        db: Session, web: WebClient, admin: User, make: Factory) -> None:
+    """After a crash: every «incierto» message created in the days chosen (Bogotá) goes back
+    to the queue in one step, once the administrador saw how many and confirmed."""
+    mine = admin.secretaria
+    in_period = [queue(db, mine, f"incierto:{number}", status=OutboxStatus.UNKNOWN,
+                       attempts=1, claim_token="x", handed_at=NOW) for number in range(3)]
+    # 4 March 2025, 23:30 in Bogotá is 5 March in UTC: still inside a period ending on the 4th.
+    late = queue(db, mine, "incierto:tarde", status=OutboxStatus.UNKNOWN, attempts=1,
+                 created_at=datetime(2025, 3, 5, 4, 30, tzinfo=UTC))
+    earlier = queue(db, mine, "incierto:antes", status=OutboxStatus.UNKNOWN, attempts=1,
+                    created_at=NOW - timedelta(days=10))
+    failed = queue(db, mine, "fallido", status=OutboxStatus.FAILED, attempts=8)
+    foreign = queue(db, make.secretaria(name="Otra", divipola="05001"), "ajeno",
+                    status=OutboxStatus.UNKNOWN, attempts=1)
+    web.login(admin.email)
+    period = {"desde": "2025-03-01", "hasta": "2025-03-04"}
+
+    index = web.get("/admin/correo/").get_data(as_text=True)
+    preview = web.get("/admin/correo/inciertos", query_string=period).get_data(as_text=True)
+    backwards = web.get("/admin/correo/inciertos",
+                        query_string={"desde": "2025-03-04", "hasta": "2025-03-01"})
+    unconfirmed = web.post("/admin/correo/inciertos", period)
+    bad_date = web.post("/admin/correo/inciertos",
+                        {"desde": "2025-02-30", "hasta": "ayer", "confirmar": "si"})
+    db.expire_all()
+    untouched = {row.id: row.status for row in db.scalars(select(OutboxMessage))}
+    confirmed = web.post("/admin/correo/inciertos", {**period, "confirmar": "si"})
+    db.expire_all()
+    after = {row.id: row for row in db.scalars(select(OutboxMessage))}
+
+    assert "Reintentar todos los inciertos de un periodo</a> (5 en total)" in index
+    assert "4 mensajes inciertos creados entre el 2025-03-01 y el 2025-03-04" in preview
+    assert "Reintentar 4 mensajes</button>" in preview
+    assert "los recibirán dos veces" in preview
+    assert backwards.status_code == 200
+    assert "La fecha final no puede ser anterior a la inicial." in backwards.get_data(
+        as_text=True)
+    assert unconfirmed.status_code == 422
+    assert "Confirme que entiende que el mensaje puede llegar dos veces" in (
+        unconfirmed.get_data(as_text=True))
+    assert 'name="desde" value="2025-03-01"' in unconfirmed.get_data(as_text=True)
+    assert bad_date.status_code == 422
+    assert "Escriba la fecha inicial del periodo" in bad_date.get_data(as_text=True)
+    assert 'value="ayer"' in bad_date.get_data(as_text=True)
+    assert set(untouched.values()) == {OutboxStatus.UNKNOWN, OutboxStatus.FAILED}
+    assert confirmed.status_code == 302
+    assert "4 mensajes inciertos volvieron a la cola" in web.get(
+        confirmed.headers["Location"]).get_data(as_text=True)
+    for row in [*in_period, late]:
+        assert (after[row.id].status, after[row.id].attempts, after[row.id].handed_at,
+                after[row.id].claim_token) == (OutboxStatus.PENDING, 0, None, None)
+    assert after[earlier.id].status is OutboxStatus.UNKNOWN
+    assert after[failed.id].status is OutboxStatus.FAILED
+    assert after[foreign.id].status is OutboxStatus.UNKNOWN
+
+
+def test_only_administradores_reach_the_inciertos_of_a_period(
+        db: Session, web: WebClient, make: Factory) -> None:
+    reviewer = make.user(Role.REVISOR)
+    db.commit()
+    web.login(reviewer.email)
+
+    assert web.get("/admin/correo/inciertos").status_code == 403
+    assert web.post("/admin/correo/inciertos", {"desde": "2025-03-01", "hasta": "2025-03-04",
+                                                 "confirmar": "si"}).status_code == 403

@@ -354,10 +354,27 @@ def test_server_silent_after_data_is_unknown(app: Flask, db: Session, make: Fact
         "se reenvía solo. SMTPServerDisconnected: Connection unexpectedly closed: timed out")
 
 
-def test_row_stuck_in_sending_becomes_unknown_and_is_not_sent(
+def test_row_stuck_in_sending_with_its_data_in_flight_becomes_unknown_and_is_not_sent(
         app: Flask, db: Session, make: Factory, smtp: SmtpServer) -> None:
     message_id = queue(db, make)
-    # A deliverer claimed it an hour ago and died.
+    # A deliverer claimed it an hour ago, handed it to the server, and died.
+    db.execute(update(OutboxMessage).where(OutboxMessage.id == message_id).values(
+        status=OutboxStatus.SENDING, claimed_at=NOW - timedelta(hours=1), claim_token="x",
+        handed_at=NOW - timedelta(minutes=59)))
+    db.commit()
+    deliver_to(app, smtp)
+
+    report = deliver_pending(app, now=NOW)
+
+    row = reload(db, message_id)
+    assert (report.recovered, report.requeued, report.claimed, smtp.received) == (1, 0, 0, [])
+    assert (row.status, row.attempts) == (OutboxStatus.UNKNOWN, 1)
+
+
+def test_row_stuck_in_sending_never_handed_over_goes_back_to_the_queue_and_is_sent(
+        app: Flask, db: Session, make: Factory, smtp: SmtpServer) -> None:
+    message_id = queue(db, make)
+    # A deliverer claimed it an hour ago and died before its turn came.
     db.execute(update(OutboxMessage).where(OutboxMessage.id == message_id).values(
         status=OutboxStatus.SENDING, claimed_at=NOW - timedelta(hours=1), claim_token="x"))
     db.commit()
@@ -366,8 +383,11 @@ def test_row_stuck_in_sending_becomes_unknown_and_is_not_sent(
     report = deliver_pending(app, now=NOW)
 
     row = reload(db, message_id)
-    assert (report.recovered, report.claimed, smtp.received) == (1, 0, [])
-    assert (row.status, row.attempts) == (OutboxStatus.UNKNOWN, 1)
+    assert (report.recovered, report.requeued, report.claimed, report.sent) == (0, 1, 1, 1)
+    assert [received.header("Message-ID") for received in smtp.received] == [
+        f"<ruta-correo-{message_id}@ruta.prueba.co>"]
+    assert (row.status, row.attempts, row.handed_at is not None) == (OutboxStatus.SENT, 1,
+                                                                     True)
 
 
 def test_recent_claim_is_left_to_its_deliverer(app: Flask, db: Session, make: Factory,
@@ -597,3 +617,21 @@ def test_jobs_deliver_command_fails_when_the_server_is_down(app: Flask, db: Sess
     assert result.exit_code == 1
     assert "No se pudo conectar con el servidor de correo: se reintentará más tarde." in (
         result.output)
+
+
+def test_jobs_deliver_command_says_when_the_database_is_down_and_exits_2() -> None:
+    """A database nobody listens on: a Spanish sentence and exit code 2, no traceback."""
+    from ruta import create_app
+    from tests.conftest import app_config
+
+    down = create_app(app_config(f"postgresql://postgres@127.0.0.1:{closed_port()}/nada",
+                                 **mail_config(None)))
+    try:
+        result = down.test_cli_runner().invoke(args=["jobs", "deliver"])
+    finally:
+        down.extensions["ruta_db"].dispose()
+
+    assert result.exit_code == 2, result.output
+    assert result.output.startswith("No se pudo usar la base de datos durante el envío "
+                                    "(OperationalError).")
+    assert "Traceback" not in result.output

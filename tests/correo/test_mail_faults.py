@@ -230,17 +230,19 @@ def test_deliverer_killed_mid_batch_sends_nothing_twice_after_restart(
                            + [(OutboxStatus.PENDING, 0)] * 4)
     # The rest (7-10) go as soon as the deliverer is back; the claimed 4-6 wait for staleness.
     assert (too_soon.recovered, too_soon.claimed, too_soon.sent) == (0, 4, 4)
-    # Stale claims become unknown: the 4th may be in a mailbox (it is), the 5th and 6th were
-    # never tried, but nobody can tell them apart from the 4th, so none is resent.
-    assert (stale.recovered, stale.claimed, stale.sent) == (3, 0, 0)
-    assert received == Counter({message_id(row_id): 1 for row_id in ids[:4] + ids[6:]})
-    assert statuses(db, ids) == ([(OutboxStatus.SENT, 1)] * 3 + [(OutboxStatus.UNKNOWN, 1)] * 3
-                                 + [(OutboxStatus.SENT, 1)] * 4)
-    assert {reload(db, row_id).last_error for row_id in ids[3:6]} == {
+    # Stale claims: the 4th was handed to the server (its DATA in flight, and it is in a
+    # mailbox) and becomes unknown, not resent; the 5th and 6th were never handed over: they
+    # go back to the queue and are sent, once.
+    assert (stale.recovered, stale.requeued, stale.claimed, stale.sent) == (1, 2, 2, 2)
+    assert received == Counter({message_id(row_id): 1 for row_id in ids})
+    assert statuses(db, ids) == ([(OutboxStatus.SENT, 1)] * 3 + [(OutboxStatus.UNKNOWN, 1)]
+                                 + [(OutboxStatus.SENT, 1)] * 6)
+    assert reload(db, ids[3]).last_error == (
         "El proceso de envío se interrumpió con el mensaje en curso; puede haber llegado, por "
-        "eso no se reenvía solo."}
+        "eso no se reenvía solo.")
     assert [reload(db, row_id).sent_at for row_id in ids] == (
-        [NOW] * 3 + [None] * 3 + [NOW + timedelta(minutes=29)] * 4)
+        [NOW] * 3 + [None] + [NOW + timedelta(minutes=31)] * 2
+        + [NOW + timedelta(minutes=29)] * 4)
 
 
 # --- (d) the daily pass at the edge of the PMI deadline -----------------------------------

@@ -20,6 +20,7 @@ import pytest
 from flask import Flask
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
+from sqlalchemy.pool import NullPool
 
 from demo.calendario import seed_demo_calendar
 from jobs.daily import FORM_TOKEN_RETENTION, catch_up, run_daily_pass
@@ -30,6 +31,7 @@ from jobs.scheduler import (
     DAILY_MISFIRE_GRACE_SECONDS,
     DELIVERY_JOB_ID,
     EXPORT_JOB_ID,
+    SCHEDULER_LOCK_KEY,
     SchedulerLock,
     build_scheduler,
     run_scheduler,
@@ -392,3 +394,101 @@ def test_smtp_sink_receives_and_keeps_a_delivered_reminder(
             sink.kill()
             sink.wait()
         lines.close()
+
+
+# --- the lock lost to a PostgreSQL restart ------------------------------------------------
+
+
+def terminate_lock_holder(database_url: str) -> int:
+    """What a PostgreSQL restart or failover does to the scheduler: its session ends. Returns
+    how many sessions held the scheduler's lock (and were ended)."""
+    from sqlalchemy import create_engine, text
+
+    engine = create_engine(database_url.replace("postgresql://", "postgresql+psycopg://", 1),
+                           poolclass=NullPool)
+    try:
+        with engine.connect() as connection:
+            ended = connection.execute(text(
+                "SELECT count(pg_terminate_backend(pid)) FROM pg_locks "
+                "WHERE locktype = 'advisory' AND granted AND objid::bigint = :key "
+                "AND database = (SELECT oid FROM pg_database "
+                "WHERE datname = current_database())"), {"key": SCHEDULER_LOCK_KEY}).scalar()
+            connection.commit()
+    finally:
+        engine.dispose()
+    return int(ended or 0)
+
+
+@pytest.mark.postgres
+def test_a_lock_whose_session_ended_is_retaken_unless_another_took_it(
+        backend: str, database_url: str) -> None:
+    if backend != "postgresql":
+        pytest.skip("the advisory lock lives in a PostgreSQL session")
+    first, second = SchedulerLock(database_url), SchedulerLock(database_url)
+    try:
+        assert first.acquire() and first.confirm()
+        # A restart with nobody else waiting: the scheduler takes its lock again.
+        assert terminate_lock_holder(database_url) == 1
+        assert first.confirm() is True
+        assert second.acquire() is False
+        # A restart, and a second scheduler takes the lock first: the first one lost it.
+        assert terminate_lock_holder(database_url) == 1
+        assert second.acquire() is True
+        assert first.confirm() is False
+        assert second.confirm() is True
+    finally:
+        first.release()
+        second.release()
+
+
+@pytest.mark.postgres
+def test_a_scheduler_that_lost_its_lock_stops_or_waits_and_two_never_run(
+        backend: str, database_url: str, tmp_path: Path) -> None:
+    """``pg_terminate_backend`` of the scheduler's session, then a second scheduler: the
+    first runs no job more and exits with 1 (or, with ``--esperar``, waits and takes over
+    when the second stops)."""
+    if backend != "postgresql":
+        pytest.skip("the advisory lock lives in a PostgreSQL session")
+    environment = {**os.environ, "RUTA_ENV": "development", "DATABASE_URL": database_url,
+                   "MAIL_PORT": str(free_port())}
+    started = "Programador de tareas iniciado"
+    processes: list[tuple[subprocess.Popen[str], LineReader]] = []
+
+    def start(*flags: str) -> LineReader:
+        process = subprocess.Popen([str(RUTA), "scheduler", *flags], cwd=tmp_path,
+                                   env=environment, stdout=subprocess.PIPE,
+                                   stderr=subprocess.STDOUT, text=True)
+        processes.append((process, LineReader(process)))
+        return processes[-1][1]
+
+    try:
+        first = start()
+        first.wait_for(started)
+        assert terminate_lock_holder(database_url) == 1
+        second = start()
+        second.wait_for(started)
+        # The first one notices before its next job (exports run every 15 s) and leaves.
+        assert first.wait_for("Este programador de tareas perdió su candado",
+                              timeout=90).endswith("deja de ejecutar tareas.")
+        assert processes[0][0].wait(timeout=30) == 1
+        assert processes[1][0].poll() is None
+
+        standby = start("--esperar")
+        assert standby.wait_for("Ya hay un programador").endswith("para reemplazarlo.")
+        # The second loses its session; the standby takes the lock; the second leaves.
+        assert terminate_lock_holder(database_url) == 1
+        standby.wait_for(started, timeout=30)
+        assert second.wait_for("Este programador de tareas perdió su candado",
+                               timeout=90).endswith("deja de ejecutar tareas.")
+        assert processes[1][0].wait(timeout=30) == 1
+        assert processes[2][0].poll() is None
+    finally:
+        for process, lines in processes:
+            if process.poll() is None:
+                process.send_signal(signal.SIGTERM)
+                try:
+                    process.wait(timeout=30)
+                except subprocess.TimeoutExpired:
+                    process.kill()
+                    process.wait()
+            lines.close()

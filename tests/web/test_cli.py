@@ -140,3 +140,27 @@ def test_init_db_twice_loads_the_catalogs_once(tmp_path: Path) -> None:
                             text=True, timeout=60, check=True, cwd=PROJECT).stdout
     assert outputs[1] == "Base de datos lista."
     assert listed.count("guia34-2008") == 1 and listed.count("guia34-2026") == 1
+
+
+def test_help_and_states_need_no_configuration_and_the_rest_says_what_is_missing(
+        tmp_path: Path) -> None:
+    """Production mode without SECRET_KEY nor DATABASE_URL: ``ruta --help`` and ``ruta
+    states`` answer; a command that needs the application says in Spanish what to set."""
+    env = {name: value for name, value in os.environ.items()
+           if name not in ("RUTA_ENV", "SECRET_KEY", "DATABASE_URL")}
+    ruta = Path(sys.executable).parent / "ruta"
+
+    def run(*args: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run([str(ruta), *args], env=env, capture_output=True, text=True,
+                              timeout=60, check=False, cwd=tmp_path)
+
+    listed, states, needs_app = run("--help"), run("states"), run("rutas", "list")
+
+    assert listed.returncode == 0, listed.stderr
+    for command in ("init-db", "scheduler", "jobs", "export", "states", "users", "run"):
+        assert f"\n  {command} " in listed.stdout
+    assert states.returncode == 0, states.stderr
+    assert "stateDiagram-v2" in states.stdout
+    assert needs_app.returncode == 1
+    assert needs_app.stderr.startswith("Error de configuración: Falta SECRET_KEY.")
+    assert "Traceback" not in needs_app.stderr

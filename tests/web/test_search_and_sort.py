@@ -241,3 +241,38 @@ def test_consolidado_table_sorts_pages_and_lists_comunas_naturally(
     options = re.findall(r'<option value="(Comuna \d+)"', first)
     assert options == ["Comuna 1", "Comuna 2", "Comuna 3", "Comuna 10", "Comuna 11",
                        "Comuna 20"]
+
+
+def test_queue_filters_by_reviewer_zona_and_comuna_and_every_link_keeps_them(
+        db: Session, web: WebClient, make: Factory) -> None:
+    schools = with_schools(make, Role.REVISOR)
+    me = schools["_user"]
+    colleague = make.user(Role.REVISOR)
+    schools["Zapata"].zona = Zona.RURAL
+    schools["Zapata"].locality = "Corregimiento Dantas"
+    schools["Nariño"].locality = "Comuna 2"
+    held = {"San Simón": me, "Nariño": me, "Zapata": colleague, "Óscar Olaya": None}
+    for name, reviewer in held.items():
+        ruta = make.ruta(schools[name], state=State.EN_REVISION)
+        ruta.reviewer_id = reviewer.id if reviewer else None
+    db.commit()
+    web.login(me.email)  # type: ignore[attr-defined]
+
+    mine = web.get("/revision/?revisor=mias&orden=colegio").get_data(as_text=True)
+    unheld = web.get("/revision/?revisor=sin").get_data(as_text=True)
+    rural = web.get("/revision/?zona=rural").get_data(as_text=True)
+    comuna = web.get("/revision/", query_string={"comuna": "Comuna 2"}).get_data(as_text=True)
+    nonsense = web.get("/revision/?revisor=%25&zona=luna&comuna=" + "x" * 500)
+
+    assert queue_rows(mine) == ["Nariño", "San Simón"]
+    assert "Todas (2)" in mine
+    # The state tabs, the sort headers and the page links keep the reviewer filter.
+    assert 'href="/revision/?estado=en_revision&amp;revisor=mias&amp;orden=colegio' in mine
+    assert re.search(r'class="sort-link" href="/revision/\?orden=estado&amp;dir=asc&amp;'
+                     r'revisor=mias"', mine)
+    assert queue_rows(unheld) == ["Óscar Olaya"]
+    assert queue_rows(rural) == ["Zapata"]
+    assert '<option value="Corregimiento Dantas">' in rural
+    assert queue_rows(comuna) == ["Nariño"]
+    assert nonsense.status_code == 200
+    assert queue_rows(nonsense.get_data(as_text=True)) == []

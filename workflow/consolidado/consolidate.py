@@ -19,7 +19,7 @@ from __future__ import annotations
 from collections import Counter
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
-from datetime import date, datetime, timedelta
+from datetime import date, datetime
 from typing import Any
 
 from sqlalchemy import func, select
@@ -30,6 +30,7 @@ from workflow.autoevaluacion.models import Valoracion
 from workflow.autoevaluacion.perfil import Perfil, Rated, compute_perfil
 from workflow.catalogo.catalog import current_catalog
 from workflow.catalogo.models import Catalog, CatalogArea, CatalogComponente, CatalogProceso
+from workflow.consolidado.stalled import stalls
 from workflow.correo.reminders import PMI_OWED, bogota_day
 from workflow.errors import NotFound
 from workflow.horizontes.horizons import ensure_horizon, horizon_starting
@@ -119,6 +120,10 @@ class SchoolRow:
     stalled: bool
     seguimiento: str = SEGUIMIENTO_PENDING
     progress: FollowUpProgress | None = None
+    # What the Ruta owes the Secretaría ("" when nothing) and its days without a transition
+    # or a report sent (``workflow.consolidado.stalled``).
+    owes: str = ""
+    idle_days: int | None = None
 
 
 @dataclass(frozen=True)
@@ -430,6 +435,8 @@ def consolidate(session: Session, actor: User, filters: Filters, *, now: datetim
     reminders = _last_reminders(session, [ruta.id for ruta in rutas.values()])
     progress = progress_by_ruta(session, [ruta.id for ruta in rutas.values()
                                           if ruta.state in FOLLOW_UP_STATES], today=today)
+    stall = stalls(session, list(rutas.values()), progress, now=now,
+                   stalled_days=stalled_days)
     rows = []
     for school in schools:
         ruta = rutas.get(school.id)
@@ -438,11 +445,11 @@ def consolidate(session: Session, actor: User, filters: Filters, *, now: datetim
             continue
         days = (today - bogota_day(ruta.state_changed_at)).days
         overdue = deadline is not None and today > deadline and ruta.state in PMI_OWED
-        stalled = ruta.state is not State.CERRADO and now - ruta.state_changed_at > timedelta(
-            days=stalled_days)
         followed = progress.get(ruta.id)
-        rows.append(SchoolRow(school, ruta, days, reminders.get(ruta.id), overdue, stalled,
-                              followed.label if followed else SEGUIMIENTO_PENDING, followed))
+        rows.append(SchoolRow(school, ruta, days, reminders.get(ruta.id), overdue,
+                              stall[ruta.id].stalled,
+                              followed.label if followed else SEGUIMIENTO_PENDING, followed,
+                              stall[ruta.id].owes, stall[ruta.id].idle_days))
     counts = Counter(ruta.state for ruta in rutas.values())
     catalog = horizon_catalog(session, calendar)
     perfil, perfil_schools, low_rated = municipal_perfil(

@@ -14,7 +14,10 @@ Sheets, by their ``hoja=`` slug:
 - ``seguimiento``: one row per actividad of every seguimiento report sent;
 - ``indicadores-medidos``: one row per indicador measured in every report sent;
 - ``rubrica``: the reviewers' rubrics, per round, zona and comuna: the share of plans failing
-  each criterion of Circular 0488 (``consolidado.rubric``).
+  each criterion of Circular 0488 (``consolidado.rubric``);
+- the sections that feed the Secretaría's plan (``consolidado.secciones``): hallazgos by
+  source, grade and área; componentes worked on; criteria observed in reviews without a
+  rubric; final results per área; lessons learned; Rutas estancadas.
 
 Rows are produced lazily, ``consolidado.BATCH`` Rutas per query, so a Secretaría of thousands
 of schools is written with bounded memory; each sheet knows its row count beforehand (a
@@ -40,6 +43,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from workflow.autoevaluacion.models import Valoracion
+from workflow.consolidado import secciones
 from workflow.consolidado.consolidate import (
     NO_AREA,
     SUBMITTED_STATES,
@@ -54,6 +58,7 @@ from workflow.consolidado.consolidate import (
 from workflow.consolidado.rubric import SHEET_HEADER as RUBRIC_HEADER
 from workflow.consolidado.rubric import rubric_shares
 from workflow.consolidado.rubric import sheet_rows as rubric_rows
+from workflow.consolidado.sheet import SCHOOL_HEADER, Row, Sheet, cell, fixed, school_cells
 from workflow.pmi.models import (
     COMPARACION_LABELS,
     Actividad,
@@ -68,44 +73,6 @@ from workflow.pmi.models import (
 )
 from workflow.seguimiento import progress as seguimiento
 from workflow.states import STATE_ORDER
-
-Row = tuple[Any, ...]
-
-
-@dataclass(frozen=True)
-class Sheet:
-    slug: str  # the ``hoja=`` of the CSV download
-    title: str  # the Excel tab (at most 31 characters)
-    header: tuple[str, ...]
-    produce: Callable[[], Iterable[Row]]
-    size: Callable[[], int]
-
-    def rows(self) -> Iterable[Row]:
-        return self.produce()
-
-
-def fixed(slug: str, title: str, header: tuple[str, ...], rows: Sequence[Row]) -> Sheet:
-    """A sheet whose rows are already in memory."""
-    return Sheet(slug, title, header, lambda: rows, lambda: len(rows))
-
-
-FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
-
-
-def cell(value: Any) -> Any:
-    """A value safe for a spreadsheet: text that a program would run as a formula is quoted
-    (openpyxl writes any text starting with "=" as a formula)."""
-    if isinstance(value, str) and value.startswith(FORMULA_STARTS):
-        return "'" + value
-    return value
-
-
-SCHOOL_HEADER = ("Código DANE", "Institución", "Zona", "Comuna o corregimiento", "Estado")
-
-
-def school_cells(row: SchoolRow) -> Row:
-    return (row.school.dane_code, row.school.name, row.school.zona.label, row.school.locality,
-            row.ruta.state.label if row.ruta else "Sin Ruta")
 
 
 def _school_rows(data: Consolidado) -> list[Row]:
@@ -347,6 +314,7 @@ def sheets(session: Session, data: Consolidado) -> list[Sheet]:
               [(row.label, "Sí" if row.external else "No", row.hallazgos, row.schools)
                for row in hallazgos_por_fuente(session, data.plan_rows)]),
         rubric_sheet(session, data),
+        *secciones.sheets(session, data),
     ]
 
 
@@ -565,3 +533,4 @@ def hallazgo_sheet(session: Session, data: Consolidado) -> Sheet:
 
 SHEET_LABELS["hallazgos"] = "hallazgos del PMI"
 SHEET_LABELS["hallazgos-por-fuente"] = "hallazgos por fuente"
+SHEET_LABELS.update(secciones.SHEET_LABELS)

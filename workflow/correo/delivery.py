@@ -11,7 +11,11 @@ connection, and commits each row's outcome as soon as it is known:
        │                                      may have the message, so it is not resent)
        └──── ``retry`` by an administrator, from failed or (confirmed) unknown
 
-A row left in ``sending`` by a deliverer that died becomes ``unknown`` too.
+Right before a row's own DATA its ``handed_at`` is committed: from then on the server may
+have it. A claim left in ``sending`` by a deliverer that died (stale after
+``DeliveryPolicy.stale_claim``) goes back to ``pending`` when it was never handed over, and
+becomes ``unknown`` only when it was: a crash leaves at most one «incierto» row per
+deliverer, the one whose DATA was in flight.
 
 The job that runs it is ``jobs.deliver``. This module imports nothing from Flask.
 """
@@ -26,7 +30,7 @@ from datetime import datetime, timedelta
 from enum import StrEnum
 from typing import Any, Final, Protocol
 
-from sqlalchemy import Table, bindparam, select, update
+from sqlalchemy import Select, Table, bindparam, func, select, update
 from sqlalchemy.engine import Connection
 from sqlalchemy.orm import Session
 
@@ -49,10 +53,12 @@ __all__ = [
     "classify",
     "deliver_batch",
     "deliver_due",
-    "mark_stuck_unknown",
+    "recover_stale_claims",
     "refusal_texts",
     "refusals",
     "retry",
+    "retry_unknown",
+    "unknown_between",
 ]
 
 
@@ -97,8 +103,10 @@ OUTGOING_COLUMNS: Final = tuple(OUTBOX.c[field] for field in (
 class Transport(Protocol):
     """What delivers rows. Opens its connection on the first ``send`` and reuses it."""
 
-    def send(self, message: Outgoing) -> Mapping[str, str]:
-        """Deliver ``message``. Returns the refused recipients (address → server reply)
+    def send(self, message: Outgoing,
+             before_data: Callable[[], None] | None = None) -> Mapping[str, str]:
+        """Deliver ``message``, calling ``before_data`` right before its DATA (after the
+        envelope was accepted). Returns the refused recipients (address → server reply)
         when the server accepted it for the others. Raises ``DeliveryError``."""
         ...
 
@@ -198,8 +206,10 @@ class DeliveryReport:
     retrying: int = 0
     failed: int = 0
     unknown: int = 0
-    # Rows found stuck in ``sending`` (a deliverer died) and turned unknown.
+    # Rows found stuck in ``sending`` (a deliverer died) with their DATA in flight: unknown.
     recovered: int = 0
+    # Rows found stuck in ``sending`` that were never handed to the server: queued again.
+    requeued: int = 0
     # The mail server could not be reached: the rest of the run was put off.
     unreachable: bool = False
     # MAIL_SUPPRESS_SEND is on: nothing was claimed.
@@ -222,23 +232,38 @@ def _dialect(session: Session) -> str:
     return session.get_bind().dialect.name
 
 
-def mark_stuck_unknown(session: Session, *, now: datetime, stale_after: timedelta) -> int:
-    """Rows claimed before ``now - stale_after`` and still ``sending`` become ``unknown``.
+STUCK_IN_FLIGHT: Final = ("El proceso de envío se interrumpió con el mensaje en curso; puede "
+                          "haber llegado, por eso no se reenvía solo.")
 
-    Their deliverer died mid-batch and nobody knows whether the server got them. The claim
-    token stays, so a deliverer that was only slow can still record ``sent``.
+
+def recover_stale_claims(session: Session, *, now: datetime,
+                         stale_after: timedelta) -> tuple[int, int]:
+    """Rows claimed before ``now - stale_after`` and still ``sending``: their deliverer died.
+
+    Those never handed to the server go back to the queue, due now, with no attempt counted.
+    The one whose DATA was in flight (``handed_at`` set) becomes ``unknown``: nobody knows
+    whether the server got it. Its claim token stays, so a deliverer that was only slow can
+    still record ``sent``. Returns (unknown, requeued).
     """
-    recovered = session.execute(
+    stale = (OutboxMessage.status == OutboxStatus.SENDING,
+             OutboxMessage.claimed_at < now - stale_after)
+    unknown = session.execute(
         update(OutboxMessage)
-        .where(OutboxMessage.status == OutboxStatus.SENDING,
-               OutboxMessage.claimed_at < now - stale_after)
+        .where(*stale, OutboxMessage.handed_at.is_not(None))
         .values(status=OutboxStatus.UNKNOWN, attempts=OutboxMessage.attempts + 1,
-                last_error="El proceso de envío se interrumpió con el mensaje en curso; "
-                           "puede haber llegado, por eso no se reenvía solo.")
+                last_error=STUCK_IN_FLIGHT)
         .returning(OutboxMessage.id)
         .execution_options(synchronize_session=False)
     ).scalars().all()
-    return len(recovered)
+    requeued = session.execute(
+        update(OutboxMessage)
+        .where(*stale, OutboxMessage.handed_at.is_(None))
+        .values(status=OutboxStatus.PENDING, claimed_at=None, claim_token=None,
+                next_attempt_at=now)
+        .returning(OutboxMessage.id)
+        .execution_options(synchronize_session=False)
+    ).scalars().all()
+    return len(unknown), len(requeued)
 
 
 def claim(session: Session, *, now: datetime, limit: int, token: str) -> list[int]:
@@ -278,6 +303,11 @@ _OWNED = (select(*OUTGOING_COLUMNS)
           .where(OUTBOX.c.id == bindparam("message_id"),
                  OUTBOX.c.claim_token == bindparam("token"),
                  OUTBOX.c.status == OutboxStatus.SENDING))
+_MARK_HANDED = (update(OUTBOX)
+                .where(OUTBOX.c.id == bindparam("message_id"),
+                       OUTBOX.c.claim_token == bindparam("token"),
+                       OUTBOX.c.status == OutboxStatus.SENDING)
+                .values(handed_at=bindparam("now", type_=OUTBOX.c.handed_at.type)))
 _MARK_SENT = (update(OUTBOX)
               .where(OUTBOX.c.id == bindparam("message_id"),
                      OUTBOX.c.claim_token == bindparam("token"))
@@ -328,7 +358,7 @@ def _record_failure(connection: Connection, message: Outgoing, token: str,
     values["refused_recipients"] = (refusals(error.cause) if isinstance(
         error.cause, smtplib.SMTPRecipientsRefused) else {})
     if outcome is Outcome.RETRY:
-        values.update(status=OutboxStatus.PENDING, claimed_at=None,
+        values.update(status=OutboxStatus.PENDING, claimed_at=None, handed_at=None,
                       next_attempt_at=now + backoff(attempts, policy))
     else:
         values["status"] = (OutboxStatus.UNKNOWN if outcome is Outcome.UNKNOWN
@@ -346,13 +376,15 @@ def deliver_batch(session: Session, transport: Transport, *, now: datetime,
     reached, every row of the batch counts an attempt and waits for its backoff.
     Closes the transport.
 
-    After the claim, each row costs two statements on a connection in autocommit mode: the
-    check that the claim still stands (with what to send), and the UPDATE that records the
-    outcome, which is its own transaction, committed (durably) before the next row is sent.
-    No BEGIN/COMMIT round trips, no ORM objects.
+    After the claim, each row costs three statements on a connection in autocommit mode: the
+    check that the claim still stands (with what to send), the mark that it is handed to the
+    server (right before its DATA), and the UPDATE that records the outcome; each is its own
+    transaction, committed (durably) before the next step. No BEGIN/COMMIT round trips, no
+    ORM objects.
     """
     report = DeliveryReport()
-    report.recovered = mark_stuck_unknown(session, now=now, stale_after=policy.stale_claim)
+    report.recovered, report.requeued = recover_stale_claims(
+        session, now=now, stale_after=policy.stale_claim)
     token = secrets.token_hex(16)
     claimed = claim(session, now=now, limit=policy.batch_size, token=token)
     session.commit()
@@ -375,8 +407,12 @@ def _deliver_claimed(connection: Connection, transport: Transport, claimed: list
         message = _owned(connection, message_id, token)
         if message is None:
             continue
+        def handed(message_id: int = message_id) -> None:
+            connection.execute(_MARK_HANDED, {"message_id": message_id, "token": token,
+                                              "now": now})
+
         try:
-            refused = transport.send(message)
+            refused = transport.send(message, before_data=handed)
         except DeliveryError as error:
             report.count(_record_failure(connection, message, token, error, now, policy))
             if error.stage is Stage.CONNECT:
@@ -436,8 +472,7 @@ def retry(session: Session, message: OutboxMessage, *, actor: User,
     An unknown message may already be in the reader's inbox: retrying it needs
     ``confirm_duplicate``. Changes: status, attempts, next attempt, claim. Flushes.
     """
-    if actor.role is not Role.ADMINISTRADOR or not actor.active:
-        raise Forbidden("Solo la administración de la Secretaría reintenta mensajes.")
+    _require_admin(actor)
     if actor.secretaria_id != message.secretaria_id:
         raise NotFound("No encontramos ese mensaje.")
     if message.status not in (OutboxStatus.FAILED, OutboxStatus.UNKNOWN):
@@ -449,4 +484,50 @@ def retry(session: Session, message: OutboxMessage, *, actor: User,
     message.next_attempt_at = now or utcnow()
     message.claim_token = None
     message.claimed_at = None
+    message.handed_at = None
     session.flush()
+
+
+def _require_admin(actor: User) -> None:
+    if actor.role is not Role.ADMINISTRADOR or not actor.active:
+        raise Forbidden("Solo la administración de la Secretaría reintenta mensajes.")
+
+
+def _unknown_between(actor: User, start: datetime, end: datetime) -> Select[Any]:
+    return select(OutboxMessage).where(
+        OutboxMessage.secretaria_id == actor.secretaria_id,
+        OutboxMessage.status == OutboxStatus.UNKNOWN,
+        OutboxMessage.created_at >= start, OutboxMessage.created_at < end)
+
+
+def unknown_between(session: Session, *, actor: User, start: datetime, end: datetime,
+                    sample: int = 20) -> tuple[int, list[OutboxMessage]]:
+    """How many of the actor's Secretaría's messages created in [start, end) are «incierto»,
+    and the oldest ``sample`` of them (what the administrador sees before retrying them)."""
+    _require_admin(actor)
+    statement = _unknown_between(actor, start, end)
+    total = session.scalar(statement.with_only_columns(func.count(OutboxMessage.id))) or 0
+    return total, list(session.scalars(statement.order_by(OutboxMessage.id).limit(sample)))
+
+
+def retry_unknown(session: Session, *, actor: User, start: datetime, end: datetime,
+                  confirm_duplicate: bool = False, now: datetime | None = None) -> int:
+    """Put every «incierto» message of the actor's Secretaría created in [start, end) back in
+    the queue, due now, with fresh attempts (``retry``, for a whole period: after a crash or
+    an outage). Each may already be in its reader's inbox: ``confirm_duplicate`` is required.
+    Returns how many. Flushes."""
+    _require_admin(actor)
+    if not confirm_duplicate:
+        raise DuplicateRiskNotConfirmed()
+    ids = select(_unknown_between(actor, start, end).with_only_columns(OutboxMessage.id)
+                 .subquery().c.id)
+    retried = session.execute(
+        update(OutboxMessage)
+        .where(OutboxMessage.id.in_(ids), OutboxMessage.status == OutboxStatus.UNKNOWN)
+        .values(status=OutboxStatus.PENDING, attempts=0, next_attempt_at=now or utcnow(),
+                claim_token=None, claimed_at=None, handed_at=None)
+        .returning(OutboxMessage.id)
+        .execution_options(synchronize_session=False)
+    ).scalars().all()
+    session.flush()
+    return len(retried)

@@ -53,6 +53,8 @@ def pmi_passes_blocking_checks(session: Session, ruta: Ruta,
 
 
 def no_open_observations(session: Session, ruta: Ruta, given: TransitionInput) -> GuardResult:
+    # Locked first: an observation being added waits for the decision, or the decision for it.
+    lock_ruta(session, ruta)
     numbers = review.numbered(session, ruta)
     return failed_unless_empty([
         f"La observación {numbers[row.id]} ({row.element_label}) sigue sin resolver: "
@@ -62,6 +64,7 @@ def no_open_observations(session: Session, ruta: Ruta, given: TransitionInput) -
 
 def has_observations(session: Session, ruta: Ruta, given: TransitionInput) -> GuardResult:
     # Itemized only: the free-text comment is a covering note, not something to answer.
+    lock_ruta(session, ruta)
     if review.for_return(session, ruta):
         return PASSED
     return GuardResult(False, (review.NO_OBSERVATIONS_REASON,))

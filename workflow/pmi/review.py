@@ -94,10 +94,19 @@ def may_answer(actor: User, ruta: Ruta) -> bool:
     return is_rector_of(actor, ruta) and ruta.state in ANSWER_STATES
 
 
-def _require_reviewer(actor: User, ruta: Ruta) -> None:
+def _lock(session: Session, ruta: Ruta) -> None:
+    """Lock the Ruta's row and reload it, so an observation is written, judged or answered
+    either before a decision (which then sees it: the decision's guards lock the same row
+    first) or after it (and then sees the new state). PostgreSQL; SQLite serialises writers."""
+    session.scalars(select(Ruta).where(Ruta.id == ruta.id).with_for_update()
+                    .execution_options(populate_existing=True)).one()
+
+
+def _require_reviewer(session: Session, actor: User, ruta: Ruta) -> None:
     if not (actor.active and actor.role is Role.REVISOR):
         raise Forbidden("Solo los revisores de la Dirección de Calidad escriben y valoran "
                         "observaciones.")
+    _lock(session, ruta)
     if ruta.state is not State.EN_REVISION:
         raise NotEditable("Las observaciones se escriben y se valoran mientras el PMI está "
                           "«en revisión». Tome el plan para revisión primero.")
@@ -117,7 +126,7 @@ def add_observation(session: Session, ruta: Ruta, *, reviewer: User, element: st
                     criterion: str | int, text: str,
                     now: datetime | None = None) -> Observation:
     """Write an observation (a draft until the plan is returned). Flushes."""
-    _require_reviewer(reviewer, ruta)
+    _require_reviewer(session, reviewer, ruta)
     labels = element_labels(plan_content(session, ruta))
     errors: dict[str, list[str]] = {}
     if element not in labels:
@@ -148,7 +157,7 @@ def add_observation_once(session: Session, ruta: Ruta, *, reviewer: User, elemen
                          now: datetime | None = None) -> Observation | None:
     """``add_observation`` from a form with a one-time ``token``: posted again (a reload of
     the page it answered, a double click) it adds nothing and returns None. Flushes."""
-    _require_reviewer(reviewer, ruta)
+    _require_reviewer(session, reviewer, ruta)
     if form_tokens.claim(session, token, user=reviewer, now=now) is not None:
         return None
     row = add_observation(session, ruta, reviewer=reviewer, element=element,
@@ -161,7 +170,7 @@ def draft_to_delete(session: Session, ruta: Ruta, observation_id: int | None, *,
                     reviewer: User) -> Observation:
     """The observation a reviewer is about to delete (the confirmation page shows it); the
     same refusals as ``delete_draft``."""
-    _require_reviewer(reviewer, ruta)
+    _require_reviewer(session, reviewer, ruta)
     row = _observation(session, ruta, observation_id)
     life.require_draft(row)
     return row
@@ -180,7 +189,7 @@ def delete_draft(session: Session, ruta: Ruta, observation_id: int | None, *,
 def judge(session: Session, ruta: Ruta, observation_id: int | None, *, reviewer: User,
           resolved: bool, now: datetime | None = None) -> Observation:
     """Mark a sent observation resolved, or still open. Flushes."""
-    _require_reviewer(reviewer, ruta)
+    _require_reviewer(session, reviewer, ruta)
     row = _observation(session, ruta, observation_id)
     life.judge(row, reviewer=reviewer, resolved=resolved, now=now)
     session.flush()
@@ -193,6 +202,7 @@ def answer(session: Session, ruta: Ruta, observation_id: int | None, *, actor: U
     if not is_rector_of(actor, ruta):
         raise Forbidden("Solo el rector o la rectora responde las observaciones de la "
                         "Secretaría.")
+    _lock(session, ruta)
     if ruta.state not in ANSWER_STATES:
         raise NotEditable("Las observaciones se responden cuando la Secretaría devuelve la "
                           "Ruta, antes de volver a enviarla.")
