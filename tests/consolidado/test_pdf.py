@@ -130,6 +130,13 @@ def test_pdf_carries_every_school_horizon_counts_and_page_numbers(
     assert "DIR.1.2 Metas institucionales: 2 metas de 1 institución" in text
     assert "Socializar la misión" not in text
     assert "están en la hoja «metas del PMI»" in text
+    # Every section of the page is in the document.
+    for heading in ("Rutas por estado", "Rutas con el PMI vencido", "Rutas estancadas",
+                    "Perfil municipal", "Metas por área de gestión",
+                    "Hallazgos de las instituciones", "Componentes que más trabajan los planes",
+                    "Criterios de la Circular 0488 que no se cumplen",
+                    "Resultados finales del horizonte", "Lecciones aprendidas"):
+        assert heading in text, heading
     # Every page says which it is, out of how many; no menus or forms on paper.
     assert len(pages) >= 2
     for number, page in enumerate(pages, 1):
@@ -288,20 +295,23 @@ def test_printable_table_above_the_limit_keeps_the_schools_needing_attention(
     assert everyone == ALL
     app.config["PRINT_MAX_SCHOOLS"] = 4
 
-    html = web.client.get("/reportes/imprimir").get_data(as_text=True)
+    html = web.client.get("/reportes/imprimir?orden=colegio&dir=desc").get_data(as_text=True)
 
-    # Today every Ruta of the seed changed state long ago: all but the closed E are stalled
-    # (F has no Ruta). The first four of them, by name.
-    assert outline(html).rows == ["Institución A", "Institución B", "Institución C",
-                                  "Institución D"]
-    assert "Instituciones que requieren atención: 4 de 7" in html
-    assert ("Son 7 instituciones, más de las 4 que caben en un documento para leer en una "
-            "reunión: la tabla trae las 5 que requieren atención") in html
-    assert "las primeras 4" in html
-    assert "Todas están en el Excel y en el CSV de instituciones" in html
-    # The overdue (A, B) and stalled lists are not printed twice: the table has them.
-    assert "2 Rutas: están en la tabla «Instituciones que requieren atención»" in html
-    assert "5 Rutas: están en la tabla «Instituciones que requieren atención»" in html
+    # Today A (autoevaluación in progress) and B (PMI owed) are overdue and stalled; the
+    # others wait for the Secretaría, are closed or have no Ruta.
+    assert outline(html).rows == ["Institución B", "Institución A"]
+    assert "Instituciones que requieren atención: 2 de 7" in html
+    assert ("Son 7 instituciones (el documento trae la tabla completa hasta 4, lo que se lee "
+            "en una reunión): aquí solo las que requieren atención (PMI vencido o Ruta "
+            "estancada), 2 de 2. Todas están en el Excel y en el CSV de instituciones") in html
+    # The overdue and stalled lists are not printed twice: the table has them.
+    assert html.count("2 Rutas: están en la tabla «Instituciones que requieren atención»") == 2
+
+    # More schools needing attention than the limit: the first ones in the chosen order.
+    app.config["PRINT_MAX_SCHOOLS"] = 1
+    html = web.client.get("/reportes/imprimir?orden=colegio&dir=desc").get_data(as_text=True)
+    assert outline(html).rows == ["Institución B"]
+    assert "1 de 2, en el orden elegido." in html
 
 
 def test_printable_table_says_its_order_for_every_sort(web: WebClient, db: Session,
