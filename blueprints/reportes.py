@@ -8,11 +8,20 @@ Rutas within the request (to a temporary file, then streamed); above it, the req
 refreshes itself every 2 seconds (an HTTP ``Refresh`` header, no script) until the file is
 ready. The job is run by ``ruta scheduler`` (every 15 s) and, to save the wait, by a thread
 this request starts; whichever claims it first writes it (``workflow.consolidado.export_jobs``).
+
+The printable consolidado (/reportes/imprimir) is the same page and template as /reportes/,
+rendered with ``printable=True`` (the endpoint decides): no menus, forms, downloads or
+pagination, a header for the Comité, the charts drawn into the page, and the whole table of
+schools up to ``PRINT_MAX_SCHOOLS`` (above it, the schools that need attention: see
+``_printed_rows``). /reportes/consolidado.pdf is that page made into a PDF on the server by
+WeasyPrint (``ruta.pdf``), which reads only the app's own static files.
 """
 
 from __future__ import annotations
 
+import base64
 import logging
+import re
 import tempfile
 import threading
 from collections.abc import Callable, Iterator
@@ -27,6 +36,7 @@ from flask import (
     abort,
     current_app,
     flash,
+    g,
     redirect,
     render_template,
     request,
@@ -40,6 +50,7 @@ from blueprints.access import current_actor as _actor
 from blueprints.horizontes import horizon_choices
 from blueprints.listing import Sort, chosen_sort
 from ruta.db import db_session
+from ruta.pdf import StaticOnlyFetcher, html_to_pdf
 from workflow.catalogo.models import LEVELS
 from workflow.charts import Bar, averages_chart, levels_chart
 from workflow.consolidado import consolidate as consolidado
@@ -49,7 +60,7 @@ from workflow.consolidado.rubric import rubric_shares
 from workflow.consolidado.secciones import secciones
 from workflow.models import Zona, utcnow
 from workflow.roles import Role
-from workflow.search_keys import sort_key
+from workflow.search_keys import search_key, sort_key
 from workflow.states import STATE_ORDER
 
 log = logging.getLogger(__name__)
@@ -58,6 +69,8 @@ bp = Blueprint("reportes", __name__, url_prefix="/reportes")
 
 XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 REFRESH_SECONDS = 2
+# The printable page and the PDF: what switches the template to ``printable``.
+PRINT_ENDPOINTS = frozenset({"reportes.imprimir", "reportes.export_pdf"})
 
 
 def _filters() -> consolidado.Filters:
@@ -66,8 +79,12 @@ def _filters() -> consolidado.Filters:
 
 
 def _data() -> consolidado.Consolidado:
-    return consolidado.consolidate(db_session(), _actor(), _filters(), now=datetime.now(UTC),
-                                   stalled_days=current_app.config["STALLED_DAYS"])
+    """The consolidado under the address's filters, computed once per request."""
+    if "consolidado" not in g:
+        g.consolidado = consolidado.consolidate(
+            db_session(), _actor(), _filters(), now=datetime.now(UTC),
+            stalled_days=current_app.config["STALLED_DAYS"])
+    return g.consolidado
 
 
 def _inline_max() -> int:
@@ -87,19 +104,66 @@ TABLE_SORTS: dict[str, Callable[[consolidado.SchoolRow], Any]] = {
                            is not None else -1.0) if row.ruta else None,
 }
 
+# How the printed table says its order: «ordenadas por días en el estado (descendente)».
+SORT_LABELS = {"colegio": "institución", "comuna": "comuna o corregimiento",
+               "estado": "estado", "dias": "días en el estado",
+               "recordatorio": "último recordatorio", "avance": "avance del seguimiento"}
+
+
+def _printing() -> bool:
+    return request.endpoint in PRINT_ENDPOINTS
+
+
+def _print_max() -> int:
+    return int(current_app.config.get("PRINT_MAX_SCHOOLS", 150))
+
 
 def _table(rows: list[consolidado.SchoolRow]) -> tuple[list[consolidado.SchoolRow], Sort, int,
                                                         int]:
-    """The page of the schools table the address asks for, sorted: rows, sort, page, pages."""
+    """The page of the schools table the address asks for, sorted: rows, sort, page, pages.
+    Printing, the rows to print, on one page."""
     sort = chosen_sort(TABLE_SORTS, Sort("colegio", descending=False))
     key = TABLE_SORTS[sort.key]
     present = [row for row in rows if key(row) is not None]
     ordered = sorted(present, key=key, reverse=sort.descending)
     ordered += [row for row in rows if key(row) is None]
+    if _printing():
+        return _printed_rows(ordered), sort, 1, 1
     page_size = current_app.config["QUEUE_PAGE_SIZE"]
     pages = max((len(ordered) + page_size - 1) // page_size, 1)
     page = min(max(form_int(request.args.get("pagina")) or 1, 1), pages)
     return ordered[(page - 1) * page_size:page * page_size], sort, page, pages
+
+
+def _printed_rows(ordered: list[consolidado.SchoolRow]) -> list[consolidado.SchoolRow]:
+    """Every school up to ``PRINT_MAX_SCHOOLS``; above it only those that need the Comité's
+    attention (PMI overdue or stalled), at most as many. A thousand rows are some thirty pages
+    nobody reads in a meeting (and seconds of the server's time to lay out); the whole list is
+    in the Excel and CSV exports, where it can be filtered, and the page says so."""
+    if len(ordered) <= _print_max():
+        return ordered
+    return [row for row in ordered if row.overdue or row.stalled][:_print_max()]
+
+
+def _mode(data: consolidado.Consolidado) -> dict[str, Any]:
+    """What the template needs on screen (``printable=False``) or on paper."""
+    query = data.filters.as_query()
+    if not _printing():
+        return {"printable": False, "print_max": _print_max(),
+                "chart_src": lambda name: url_for("reportes.chart", chart=name, **query)}
+
+    def drawn(name: str) -> str:
+        # Into the page as a data: URL: no request back to the server, same CSP (img-src
+        # allows data:), and each SVG keeps its own ids.
+        markup = _chart_markup(name, data) or ""
+        return "data:image/svg+xml;base64," + base64.b64encode(markup.encode()).decode()
+
+    actor = _actor()
+    attention = sum(1 for row in data.schools if row.overdue or row.stalled)
+    return {"printable": True, "chart_src": drawn, "generated_at": datetime.now(UTC),
+            "secretaria": actor.secretaria.name, "print_max": _print_max(),
+            "print_all": len(data.schools) <= _print_max(), "print_attention": attention,
+            "sort_labels": SORT_LABELS}
 
 
 @bp.get("/")
@@ -114,7 +178,8 @@ def index() -> str:
                            secciones=secciones(db_session(), data),
                            levels=LEVELS, sheet_labels=exports.SHEET_LABELS,
                            large=data.total_rutas > _inline_max(), inline_max=_inline_max(),
-                           jobs=export_jobs.jobs_for(db_session(), _actor(), limit=5))
+                           jobs=export_jobs.jobs_for(db_session(), _actor(), limit=5),
+                           **_mode(data))
 
 
 def _svg(markup: str) -> Response:
@@ -123,29 +188,76 @@ def _svg(markup: str) -> Response:
     return response
 
 
+def _chart_markup(chart: str, data: consolidado.Consolidado) -> str | None:
+    """The SVG of one of the page's charts; None for a name that is not one."""
+    if chart == "embudo":
+        return consolidado.funnel_chart(data.funnel)
+    if chart not in {"areas", "procesos", "niveles"}:
+        return None
+    areas = data.perfil.areas if data.perfil else []
+    if chart == "areas":
+        return averages_chart("Promedio municipal por área de gestión",
+                              [Bar(area.name, area.tally.average) for area in areas])
+    if chart == "procesos":
+        return averages_chart(
+            "Promedio municipal por proceso",
+            [Bar(f"{proceso.code} {proceso.name}", proceso.tally.average)
+             for area in areas for proceso in area.procesos])
+    names = ({level: data.catalog.level_name(level) for level in LEVELS}
+             if data.catalog else {})
+    return levels_chart("Valoraciones en cada nivel, por área de gestión",
+                        [(area.name, area.tally.counts, area.tally.unrated) for area in areas],
+                        names)
+
+
 @bp.get("/graficos/<chart>.svg")
 @roles_required(*SECRETARIA_ROLES)
 def chart(chart: str) -> Response:
-    data = _data()
-    if chart == "embudo":
-        return _svg(consolidado.funnel_chart(data.funnel))
-    if chart in {"areas", "procesos", "niveles"}:
-        perfil = data.perfil
-        areas = perfil.areas if perfil else []
-        if chart == "areas":
-            return _svg(averages_chart("Promedio municipal por área de gestión",
-                                       [Bar(area.name, area.tally.average) for area in areas]))
-        if chart == "procesos":
-            return _svg(averages_chart(
-                "Promedio municipal por proceso",
-                [Bar(f"{proceso.code} {proceso.name}", proceso.tally.average)
-                 for area in areas for proceso in area.procesos]))
-        names = ({level: data.catalog.level_name(level) for level in LEVELS}
-                 if data.catalog else {})
-        return _svg(levels_chart("Valoraciones en cada nivel, por área de gestión",
-                                 [(area.name, area.tally.counts, area.tally.unrated)
-                                  for area in areas], names))
-    abort(404)
+    markup = _chart_markup(chart, _data())
+    if markup is None:
+        abort(404)
+    return _svg(markup)
+
+
+# --- printing -----------------------------------------------------------------------------
+
+
+@bp.get("/imprimir")
+@roles_required(*SECRETARIA_ROLES)
+def imprimir() -> str:
+    """The consolidado to print: index()'s page in its printable mode (see ``_printing``)."""
+    return index()
+
+
+def _slug(text: str) -> str:
+    """«Comuna 1 – Centro» → «comuna-1-centro»: a safe piece of a file name."""
+    return re.sub(r"[^a-z0-9]+", "-", search_key(text)).strip("-")[:60].strip("-")
+
+
+def pdf_name(data: consolidado.Consolidado) -> str:
+    """``consolidado-2024-2026-urbana-comuna-1.pdf``: the horizon and the filters applied."""
+    parts = ["consolidado", _slug(data.horizon_label) or str(data.horizon_start_year)]
+    if data.filters.zona is not None:
+        parts.append(data.filters.zona.value)
+    if data.filters.comuna and _slug(data.filters.comuna):
+        parts.append(_slug(data.filters.comuna))
+    return "-".join(parts) + ".pdf"
+
+
+@bp.get("/consolidado.pdf")
+@roles_required(*SECRETARIA_ROLES)
+def export_pdf() -> Response:
+    """The printable page made into a PDF here, by WeasyPrint: it reads the stylesheet (and
+    nothing else) from the static folder on disk; the charts are already in the page."""
+    html = index()
+    fetcher = StaticOnlyFetcher(
+        current_app.static_folder or "", origin=request.host_url,
+        static_path=f"{request.script_root}{current_app.static_url_path}/")
+    pdf = html_to_pdf(html, base_url=request.url, fetcher=fetcher)
+    response = Response(pdf, mimetype="application/pdf")
+    response.headers.set("Content-Disposition", "attachment", filename=pdf_name(_data()))
+    response.headers["Cache-Control"] = "private, no-store"
+    return response
 
 
 def _stamp() -> str:

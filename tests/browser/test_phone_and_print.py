@@ -142,7 +142,8 @@ def main_pages(demo: Demo) -> dict[str, list[str]]:
         REVIEWER: [
             "/revision/", f"/rutas/{demo.in_review}", f"/rutas/{demo.in_review}/pmi",
             f"/rutas/{demo.in_review}/pmi/revision", f"/rutas/{demo.closed}/cierre",
-            f"/rutas/{demo.closed}/resultados", "/reportes/", "/reportes/exportaciones",
+            f"/rutas/{demo.closed}/resultados", "/reportes/", "/reportes/imprimir",
+            "/reportes/exportaciones",
             "/catalogos/", "/admin/instituciones", "/admin/usuarios"],
         ADMIN: [
             "/revision/", "/admin/instituciones", "/admin/usuarios", "/admin/calendario/",
