@@ -168,7 +168,7 @@ def test_closing_is_refused_while_a_report_is_pending(db: Session, make: Factory
                              expected_version=plan.ruta.version)
     assert refused.value.message == cierre_actions.PENDING_MESSAGE
     assert refused.value.reasons == [
-        f"El informe de seguimiento {report.id} fue enviado y la Secretaría no lo ha "
+        f"El informe «{report.checkpoint.name}» fue enviado y la Secretaría no lo ha "
         "reconocido ni devuelto."]
     assert plan.ruta.state is State.SEGUIMIENTO
 
@@ -186,6 +186,6 @@ def test_closing_is_refused_while_an_observation_is_open(db: Session, make: Fact
         cierre_actions.close(db, plan.ruta, reviewer=plan.revisor,
                              expected_version=plan.ruta.version)
     assert refused.value.reasons == [
-        f"La observación {observation.id} del informe {report.id} sigue sin resolver "
-        "(enviada, sin respuesta)."]
+        f"La observación «{observation.element_label}» del informe «{report.checkpoint.name}» "
+        "sigue sin resolver (enviada, sin respuesta)."]
     assert plan.ruta.state is State.SEGUIMIENTO

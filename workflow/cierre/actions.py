@@ -31,15 +31,19 @@ def pending_reasons(session: Session, ruta: Ruta) -> list[str]:
     reports = session.scalars(select(FollowUpReport).where(
         FollowUpReport.ruta_id == ruta.id, FollowUpReport.status == ReportStatus.ENVIADO)
         .order_by(FollowUpReport.id)).all()
-    reasons = [f"El informe de seguimiento {report.id} fue enviado y la Secretaría no lo ha "
+    # Named as people know them: by their checkpoint («Seguimiento 1er semestre 2025»).
+    reasons = [f"El informe «{report.checkpoint.name}» fue enviado y la Secretaría no lo ha "
                "reconocido ni devuelto." for report in reports]
     observations = session.scalars(
         select(FollowUpObservation).join(FollowUpReport,
                                          FollowUpObservation.report_id == FollowUpReport.id)
         .where(FollowUpReport.ruta_id == ruta.id, FollowUpObservation.status.in_(SENT))
         .order_by(FollowUpObservation.id)).all()
-    reasons += [f"La observación {row.id} del informe {row.report_id} sigue sin resolver "
-                f"({row.status.label.lower()})." for row in observations]
+    names = {report.id: report.checkpoint.name for report in session.scalars(
+        select(FollowUpReport).where(FollowUpReport.id.in_(
+            {row.report_id for row in observations})))}
+    reasons += [f"La observación «{row.element_label}» del informe «{names[row.report_id]}» "
+                f"sigue sin resolver ({row.status.label.lower()})." for row in observations]
     return reasons
 
 
