@@ -17,6 +17,7 @@ from jobs.scheduler import scheduler_command
 from ruta import cli
 from ruta.cli_backup import backup_command, restore_command
 from ruta.cli_export import export_group
+from ruta.doctor import doctor_command
 
 
 class RutaGroup(FlaskGroup):
@@ -31,7 +32,7 @@ def all_commands() -> list[click.Command]:
     return [cli.init_db_command, cli.demo_command, cli.users_group, cli.secretarias_group,
             cli.rutas_group, cli.states_command, cli.schools_group, cli.catalog_group,
             cli.horizontes_group, export_group, jobs_group, scheduler_command,
-            backup_command, restore_command]
+            backup_command, restore_command, doctor_command]
 
 
 def init_app(app: Flask) -> None:
