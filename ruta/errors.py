@@ -3,15 +3,16 @@
 from __future__ import annotations
 
 import logging
+import re
 
 from flask import Flask, current_app, render_template, request
 from flask_wtf.csrf import CSRFError
-from sqlalchemy.exc import DataError
+from sqlalchemy.exc import DataError, InterfaceError, OperationalError
 from werkzeug.exceptions import HTTPException
 
 import ruta.resume as resume
 from ruta.db import db_session
-from workflow.errors import DomainError, GuardFailed, StaleRuta
+from workflow.errors import DomainError, GuardFailed, StaleRuta, Unavailable
 
 log = logging.getLogger(__name__)
 
@@ -26,6 +27,7 @@ TITLES = {
     422: "Todavía no se puede",
     429: "Demasiados intentos",
     500: "Algo salió mal de nuestro lado",
+    503: "El servicio no está disponible en este momento",
 }
 
 MESSAGES = {
@@ -77,8 +79,44 @@ def _interrupted_post() -> tuple[str, int] | None:
     return resume.answer_interrupted_post()
 
 
+RETRY_AFTER_SECONDS = 30
+SECRET_FIELD = re.compile(r"password|contrasena|contraseña|clave", re.IGNORECASE)
+DATABASE_DOWN = ("La base de datos no respondió (se está reiniciando o hay un corte). No se "
+                 "guardó nada; inténtelo de nuevo en unos segundos.")
+
+
+def _unavailable(message: str) -> tuple[str, int, dict[str, str]]:
+    """503 with ``Retry-After``: a page drawn without the database (nothing else may work)
+    that keeps a posted form's values, ready to send again, and names the lost attachments."""
+    _rollback()
+    posted = request.method == "POST"
+    # Passwords are never written back into a page: the person types them again.
+    fields = [(name, value) for name, value in resume.carried_fields(request.form)
+              if not SECRET_FIELD.search(name)] if posted else []
+    files = sorted({name for name, upload in request.files.items(multi=True)
+                    if upload.filename}) if posted else []
+    page = current_app.jinja_env.get_template("errors/no_disponible.html").render(
+        title=TITLES[503], message=message, fields=fields, files=files,
+        action=request.full_path.removesuffix("?"),
+        csrf_value=request.form.get(resume.CSRF_FIELD, "") if posted else "")
+    return page, 503, {"Retry-After": str(RETRY_AFTER_SECONDS), "Cache-Control": "no-store"}
+
+
 def init_app(app: Flask) -> None:
     resume.init_app(app)
+
+    @app.errorhandler(OperationalError)
+    @app.errorhandler(InterfaceError)
+    def _database_down(error: Exception) -> tuple[str, int, dict[str, str]]:
+        log.warning("The database did not answer on %s %s: %s", request.method, request.path,
+                    error)
+        return _unavailable(DATABASE_DOWN)
+
+    @app.errorhandler(Unavailable)
+    def _storage_down(error: Unavailable) -> tuple[str, int, dict[str, str]]:
+        log.warning("Unavailable on %s %s: %s", request.method, request.path,
+                    error.__cause__ or error)
+        return _unavailable(error.message)
 
     @app.errorhandler(CSRFError)
     def _csrf(error: CSRFError) -> tuple[str, int]:

@@ -15,6 +15,13 @@ class DomainError(Exception):
         self.message = message
 
 
+class Unavailable(DomainError):
+    """A part the service needs (the evidence storage) does not answer now: try again later.
+    Answered 503 with ``Retry-After``, keeping what the person typed (``ruta.errors``)."""
+
+    status = 503
+
+
 class NotFound(DomainError):
     """The object does not exist or is outside the user's scope (the two look the same)."""
 

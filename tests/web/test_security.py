@@ -517,21 +517,32 @@ def test_unexpected_error_shows_generic_spanish_page(
     assert caplog.records[0].exc_info is not None
 
 
-def test_database_failure_shows_generic_page(tmp_path: Any) -> None:
+def test_database_failure_answers_503_and_keeps_what_was_typed(tmp_path: Any) -> None:
     # A database that cannot be opened: every query fails, as when the server is down.
     broken = create_app(app_config(f"sqlite:///{tmp_path / 'no-existe' / 'ruta.db'}",
-                                   TESTING=False))
+                                   TESTING=False, WTF_CSRF_ENABLED=False))
     try:
         browser = broken.test_client()
         with browser.session_transaction() as session:
             session["_user_id"] = "un-token-cualquiera"
         response = browser.get("/revision/")
+        posted = broken.test_client().post("/ingresar", data={
+            "email": "rectora@sansimon.edu.co", "password": "no-se-muestra-igual",
+            "csrf_token": "el-de-la-pagina"})
         health = broken.test_client().get("/salud")  # a balancer's probe carries no cookie
     finally:
         broken.extensions["ruta_db"].dispose()
     page = response.get_data(as_text=True)
-    assert (response.status_code, GENERIC_500 in page, "Traceback" in page,
-            "sqlite" in page.lower()) == (500, True, False, False)
+    assert (response.status_code, response.headers["Retry-After"]) == (503, "30")
+    assert ("La base de datos no respondió" in page, GENERIC_500 in page, "Traceback" in page,
+            "sqlite" in page.lower()) == (True, False, False, False)
+    form = posted.get_data(as_text=True)
+    assert posted.status_code == 503
+    assert '<form method="post" action="/ingresar"' in form
+    assert '<input type="hidden" name="email" value="rectora@sansimon.edu.co">' in form
+    assert '<input type="hidden" name="csrf_token" value="el-de-la-pagina">' in form
+    assert "no-se-muestra-igual" not in form  # a password is typed again, never carried
+    assert posted.headers["Cache-Control"] == "no-store"
     assert (health.status_code, health.headers["Retry-After"]) == (503, "30")
     assert health.get_json()["estado"] == "no disponible"
     assert health.get_json()["base_de_datos"] == {"estado": "sin conexión"}

@@ -17,8 +17,8 @@ import secrets
 import tempfile
 from typing import Any, BinaryIO
 
-from workflow.errors import NotFound
-from workflow.evidencias.storage import CHUNK, KEY_PATTERN, Storage
+from workflow.errors import NotFound, Unavailable
+from workflow.evidencias.storage import CHUNK, KEY_PATTERN, READ_FAILED, STORE_FAILED, Storage
 
 IN_MEMORY_UP_TO = 1024 * 1024
 MISSING_CODES = frozenset({"NoSuchKey", "404", "NotFound"})
@@ -58,14 +58,20 @@ class S3Storage:
         return None
 
     def put(self, stream: BinaryIO) -> str:
+        from boto3.exceptions import S3UploadFailedError
+        from botocore.exceptions import BotoCoreError, ClientError
+
         key = secrets.token_hex(16)
         stream.seek(0)
-        # One PUT (multipart above boto3's threshold): an object is never half visible.
-        self.client.upload_fileobj(stream, self.bucket, self._object(key))
+        try:
+            # One PUT (multipart above boto3's threshold): an object is never half visible.
+            self.client.upload_fileobj(stream, self.bucket, self._object(key))
+        except (BotoCoreError, ClientError, S3UploadFailedError) as error:
+            raise Unavailable(STORE_FAILED) from error
         return key
 
     def open(self, key: str) -> BinaryIO:
-        from botocore.exceptions import ClientError
+        from botocore.exceptions import BotoCoreError, ClientError
 
         name = self._object(key)
         try:
@@ -73,7 +79,9 @@ class S3Storage:
         except ClientError as error:
             if error.response.get("Error", {}).get("Code") in MISSING_CODES:
                 raise NotFound("El archivo ya no está disponible.") from None
-            raise
+            raise Unavailable(READ_FAILED) from error
+        except BotoCoreError as error:
+            raise Unavailable(READ_FAILED) from error
         body = response["Body"]
         spool = tempfile.SpooledTemporaryFile(max_size=IN_MEMORY_UP_TO)  # noqa: SIM115
         try:

@@ -27,7 +27,7 @@ from typing import BinaryIO, Protocol
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from workflow.errors import DomainError, InvalidInput, NotFound
+from workflow.errors import DomainError, InvalidInput, NotFound, Unavailable
 from workflow.evidencias.models import (
     ALLOWED_BY_MIME,
     DOCX,
@@ -168,6 +168,11 @@ class Storage(Protocol):
 
 
 KEY_PATTERN = re.compile(r"^[0-9a-f]{32}$")
+STORE_FAILED = ("No se pudo guardar el archivo: el almacenamiento de evidencias no está "
+                "disponible en este momento (por ejemplo, está lleno). No se guardó nada; "
+                "inténtelo de nuevo en unos minutos y, si sigue igual, avise a la Secretaría.")
+READ_FAILED = ("El almacenamiento de evidencias no está disponible en este momento: "
+               "inténtelo de nuevo en unos minutos.")
 
 
 class LocalStorage:
@@ -192,8 +197,11 @@ class LocalStorage:
                 shutil.copyfileobj(stream, out, CHUNK)
             # Atomic on one filesystem: a reader never sees half a file under the key.
             os.replace(partial, target)
-        except BaseException:
-            partial.unlink(missing_ok=True)  # a full disk leaves no half file behind
+        except BaseException as error:
+            with contextlib.suppress(OSError):
+                partial.unlink(missing_ok=True)  # a full disk leaves no half file behind
+            if isinstance(error, OSError):
+                raise Unavailable(STORE_FAILED) from error
             raise
         return key
 
@@ -229,6 +237,8 @@ class LocalStorage:
             return open(self._path(key), "rb")
         except FileNotFoundError:
             raise NotFound("El archivo ya no está disponible.") from None
+        except OSError as error:
+            raise Unavailable(READ_FAILED) from error
 
     def delete(self, key: str) -> None:
         self._path(key).unlink(missing_ok=True)
