@@ -115,7 +115,7 @@ def _printing() -> bool:
 
 
 def _print_max() -> int:
-    return int(current_app.config.get("PRINT_MAX_SCHOOLS", 150))
+    return int(current_app.config["PRINT_MAX_SCHOOLS"])
 
 
 def _table(rows: list[consolidado.SchoolRow]) -> tuple[list[consolidado.SchoolRow], Sort, int,

@@ -132,6 +132,9 @@ def load_config(env: Mapping[str, str] | None = None, *,
         # Consolidated Excel downloads over this many Rutas are prepared in the background,
         # into EXPORT_FOLDER (outside the web root), and deleted after EXPORT_RETENTION_DAYS.
         "EXPORT_INLINE_MAX_RUTAS": _int(env, "EXPORT_INLINE_MAX_RUTAS", 500),
+        # The printable consolidado and its PDF list every school up to this many; above it,
+        # only those that need attention (the full table is in the Excel).
+        "PRINT_MAX_SCHOOLS": _int(env, "PRINT_MAX_SCHOOLS", 150),
         "EXPORT_FOLDER": env.get("EXPORT_FOLDER",
                                  str(PROJECT_ROOT / "instance" / "exportaciones")),
         "EXPORT_RETENTION_DAYS": _int(env, "EXPORT_RETENTION_DAYS", 7),
