@@ -96,7 +96,8 @@ def test_review_return_flow_shows_observations_to_rector(browsing: Browsing,
     reviewer.get_by_label("Estado", exact=True).select_option(State.PMI_FORMULADO.value)
     reviewer.get_by_role("button", name="Filtrar").click()
     expect(reviewer).to_have_url(
-        f"{browsing.server.url}/revision/?horizonte=2024&estado=pmi_formulado&colegio=")
+        f"{browsing.server.url}/revision/?horizonte=2024&estado=pmi_formulado&colegio="
+        "&revisor=&zona=&comuna=")
     expect(reviewer.locator("tbody tr")).to_have_count(1)
     expect(reviewer.get_by_text("1 Ruta en «PMI enviado a la Secretaría».")).to_be_visible()
     browsing.check_accessibility(reviewer)
