@@ -78,15 +78,27 @@ def _zip_member(archive: zipfile.ZipFile, name: str) -> bytes:
         return member.read(MAX_ZIP_MEMBER_READ)
 
 
+def _has_macros(names: set[str], types: str = "") -> bool:
+    """A package that carries macros, whatever its main part says: VBA in OOXML
+    (``*/vbaProject.bin``, or its content type declared), Basic or scripts in ODF."""
+    return (any(name.lower().endswith("vbaproject.bin") for name in names)
+            or "vnd.ms-office.vbaProject" in types
+            or any(name.startswith(("Basic/", "Scripts/")) for name in names))
+
+
 def _sniff_zip(stream: BinaryIO) -> FileType | None:
     try:
         with zipfile.ZipFile(stream) as archive:
             names = set(archive.namelist())
             if "mimetype" in names and "content.xml" in names:
+                if _has_macros(names):
+                    return None
                 declared = _zip_member(archive, "mimetype").decode("ascii", "replace").strip()
                 return ODF.get(declared)
             if "[Content_Types].xml" in names:
                 types = _zip_member(archive, "[Content_Types].xml").decode("utf-8", "replace")
+                if _has_macros(names, types):
+                    return None
                 for file_type, main_type, main_part in OOXML:
                     if f'ContentType="{main_type}"' in types and main_part in names:
                         return file_type
@@ -119,13 +131,18 @@ def sniff(stream: BinaryIO) -> FileType | None:
 _CONTROL = re.compile(r"[\x00-\x1f\x7f]")
 
 
+_BIDI = re.compile("[\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069]")
+
+
 def display_name(raw: str | None) -> str:
     """The name the person gave, fit to show; ``InvalidInput`` for a path-like one.
 
     The name is never used to store the file: refusing paths keeps anyone from believing it
     is, and keeps "../../etc/passwd" out of pages and downloads.
     """
-    name = unicodedata.normalize("NFC", (raw or "").strip())
+    # Bidi controls (U+202E «right-to-left override» and kin) would make «x‮fdp.exe» show
+    # as «xexe.pdf»: removed, never shown.
+    name = unicodedata.normalize("NFC", _BIDI.sub("", raw or "").strip())
     if not name:
         raise InvalidInput({"archivo": ["Elija el archivo que quiere adjuntar."]})
     if ("/" in name or "\\" in name or ":" in name or _CONTROL.search(name)

@@ -1,0 +1,107 @@
+"""Files that pass as documents but are not safe ones (issue 15, E24 and S26, and the file-type
+judgement at its boundaries): macros in OOXML and ODF packages are refused by content,
+bidi controls never reach a display name, a package without its main part or with an
+invented ODF ``mimetype`` is not a document."""
+
+from __future__ import annotations
+
+import io
+import zipfile
+
+import pytest
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from tests.conftest import Factory, WebClient
+from tests.evidencias.test_evidence import (
+    CONTENT_TYPES,
+    PDF_BYTES,
+    docx_bytes,
+    odt_bytes,
+    rector_with_ruta,
+    upload,
+    xlsx_bytes,
+)
+from workflow.evidencias.models import DOCX, ODT, XLSX, EvidenceFile
+from workflow.evidencias.storage import display_name, sniff
+
+VBA_TYPE = ('<Override PartName="/word/vbaProject.bin" '
+            'ContentType="application/vnd.ms-office.vbaProject"/>')
+
+
+def with_member(package: bytes, name: str, content: bytes = b"\xd0\xcf\x11\xe0 macro") -> bytes:
+    source = zipfile.ZipFile(io.BytesIO(package))
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w") as target:
+        for item in source.infolist():
+            target.writestr(item, source.read(item.filename))
+        target.writestr(name, content)
+    return buffer.getvalue()
+
+
+def without_member(package: bytes, name: str) -> bytes:
+    source = zipfile.ZipFile(io.BytesIO(package))
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w") as target:
+        for item in source.infolist():
+            if item.filename != name:
+                target.writestr(item, source.read(item.filename))
+    return buffer.getvalue()
+
+
+def odt_declaring(mimetype: str) -> bytes:
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w") as archive:
+        archive.writestr("mimetype", mimetype, compress_type=zipfile.ZIP_STORED)
+        archive.writestr("content.xml", "<office:document-content/>")
+    return buffer.getvalue()
+
+
+@pytest.mark.parametrize(("label", "content"), [
+    # E24: the document's own content type declared, and a VBA project beside it.
+    ("docx + word/vbaProject.bin", with_member(docx_bytes(), "word/vbaProject.bin")),
+    ("docx declaring a VBA part", docx_bytes(CONTENT_TYPES.replace("</Types>",
+                                                                   VBA_TYPE + "</Types>"))),
+    ("xlsx + xl/vbaProject.bin", with_member(xlsx_bytes(), "xl/vbaProject.bin")),
+    ("odt + Basic macros", with_member(odt_bytes(), "Basic/Standard/Module1.xml",
+                                       b"<script:module/>")),
+    # Boundaries of the judgement.
+    ("docx without word/document.xml", without_member(docx_bytes(), "word/document.xml")),
+    ("odf with an invented mimetype", odt_declaring("application/x-ejecutable")),
+    ("odf with an empty mimetype", odt_declaring("")),
+])
+def test_packages_that_are_not_safe_documents_are_not_accepted(label: str,
+                                                              content: bytes) -> None:
+    assert sniff(io.BytesIO(content)) is None, label
+
+
+def test_the_clean_packages_still_are() -> None:
+    assert sniff(io.BytesIO(docx_bytes())) is DOCX
+    assert sniff(io.BytesIO(xlsx_bytes())) is XLSX
+    assert sniff(io.BytesIO(odt_bytes())) is ODT
+
+
+@pytest.mark.parametrize(("typed", "shown"), [
+    ("x\u202efdp.exe", "xfdp.exe"),          # right-to-left override: «xexe.pdf» on screen
+    ("acta\u2066 final\u2069.pdf", "acta final.pdf"),
+    ("\u200fPlan\u200e.docx", "Plan.docx"),
+    ("informe\u061c.pdf", "informe.pdf"),
+])
+def test_bidi_controls_are_removed_from_display_names(typed: str, shown: str) -> None:
+    assert display_name(typed) == shown
+
+
+def test_an_upload_named_with_a_right_to_left_override_shows_its_real_name(
+        web: WebClient, db: Session, make: Factory) -> None:
+    ruta, rector = rector_with_ruta(db, make)
+    web.login(rector.email)
+
+    response = upload(web, ruta, ruta.catalog.componentes[0].id, PDF_BYTES, "x\u202efdp.exe")
+    macro = upload(web, ruta, ruta.catalog.componentes[0].id,
+                   with_member(docx_bytes(), "word/vbaProject.bin"), "acta.docx")
+
+    assert response.status_code == 302
+    db.expire_all()
+    assert db.scalars(select(EvidenceFile.display_name)).all() == ["xfdp.exe"]
+    assert macro.status_code == 422
+    assert "no es de un tipo permitido" in macro.get_data(as_text=True)
