@@ -6,13 +6,18 @@ invented ODF ``mimetype`` is not a document."""
 from __future__ import annotations
 
 import io
+import threading
+import time
 import zipfile
+from pathlib import Path
+from typing import Any
 
 import pytest
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from tests.conftest import Factory, WebClient
+from tests.core.test_race import run_together
 from tests.evidencias.test_evidence import (
     CONTENT_TYPES,
     PDF_BYTES,
@@ -23,7 +28,8 @@ from tests.evidencias.test_evidence import (
     xlsx_bytes,
 )
 from workflow.evidencias.models import DOCX, ODT, XLSX, EvidenceFile
-from workflow.evidencias.storage import display_name, sniff
+from workflow.evidencias.storage import Limits, LocalStorage, display_name, sniff, store_file
+from workflow.models import Ruta
 
 VBA_TYPE = ('<Override PartName="/word/vbaProject.bin" '
             'ContentType="application/vnd.ms-office.vbaProject"/>')
@@ -105,3 +111,37 @@ def test_an_upload_named_with_a_right_to_left_override_shows_its_real_name(
     assert db.scalars(select(EvidenceFile.display_name)).all() == ["xfdp.exe"]
     assert macro.status_code == 422
     assert "no es de un tipo permitido" in macro.get_data(as_text=True)
+
+
+@pytest.mark.postgres
+def test_two_uploads_at_once_never_exceed_the_schools_quota(
+        backend: str, app: Any, db: Session, make: Factory, tmp_path: Path) -> None:
+    """S30: each file fits in the free space, both together do not. Before, both were
+    stored (the quota checked, then inserted, by each upload without seeing the other)."""
+    if backend != "postgresql":
+        pytest.skip("races need PostgreSQL: SQLite serializes writers and hides them")
+    ruta, _ = rector_with_ruta(db, make)
+    ruta_id = ruta.id
+    factory = app.extensions["ruta_db"].session_factory
+    limits = Limits(max_bytes=10_000, quota_bytes=10_000)
+    content = PDF_BYTES + b"%" * (6_000 - len(PDF_BYTES))
+    ready = threading.Barrier(2)
+
+    def upload_in(tab: int) -> str:
+        with factory() as session:
+            mine = session.get(Ruta, ruta_id)
+            ready.wait()
+            store_file(session, LocalStorage(tmp_path / f"blobs{tab}"), ruta=mine,
+                       uploaded_by=None, filename=f"acta{tab}.pdf",
+                       stream=io.BytesIO(content), limits=limits)
+            # Hold the transaction a moment, as a request does before it commits.
+            time.sleep(0.2)
+            session.commit()
+            return "guardado"
+
+    results = run_together(lambda: upload_in(1), lambda: upload_in(2))
+
+    assert sorted(type(result).__name__ for result in results) == ["TooLarge", "str"]
+    db.expire_all()
+    sizes = db.scalars(select(EvidenceFile.size)).all()
+    assert sizes == [len(content)]

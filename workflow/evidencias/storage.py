@@ -42,7 +42,7 @@ from workflow.evidencias.models import (
     EvidenceFile,
     FileType,
 )
-from workflow.models import Ruta, User
+from workflow.models import Ruta, School, User
 
 CHUNK = 64 * 1024
 # The head of a file is enough for every signature below.
@@ -320,6 +320,11 @@ def store_file(session: Session, storage: Storage, *, ruta: Ruta, uploaded_by: U
                 f"El contenido de «{name}» no es de un tipo permitido ({ALLOWED_LABEL}). Se "
                 "revisa el contenido, no el nombre: guárdelo o expórtelo en uno de esos "
                 "formatos."]})
+        # The school's row locked until the upload commits: two uploads at once are
+        # counted one after the other, never both against the same free space.
+        # (FOR NO KEY UPDATE: rows that merely reference the school are not held up.)
+        session.execute(select(School.id).where(School.id == ruta.school_id)
+                        .with_for_update(key_share=True))
         used = used_bytes(session, ruta.school_id)
         if used + size > limits.quota_bytes:
             raise TooLarge(
