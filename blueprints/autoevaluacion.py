@@ -46,6 +46,7 @@ from blueprints.evidencias import (
     upload_limits,
 )
 from ruta.db import db_session
+from ruta.security import FILE_CONTENT_SECURITY_POLICY
 from workflow.autoevaluacion import evidence as auto_evidence
 from workflow.autoevaluacion import perfil as auto_perfil
 from workflow.autoevaluacion import ratings as auto_ratings
@@ -339,7 +340,7 @@ def perfil(ruta_id: int) -> str:
 def _svg(markup: str) -> Response:
     response = Response(markup, mimetype="image/svg+xml")
     # A chart has no script and loads nothing; opened on its own it may not either.
-    response.headers["Content-Security-Policy"] = "default-src 'none'"
+    response.headers["Content-Security-Policy"] = FILE_CONTENT_SECURITY_POLICY
     return response
 
 

@@ -32,7 +32,7 @@ from werkzeug.exceptions import RequestEntityTooLarge
 from blueprints.access import ALL_ROLES, roles_required
 from blueprints.access import current_actor as _actor
 from ruta.db import db_session
-from ruta.security import csrf
+from ruta.security import FILE_CONTENT_SECURITY_POLICY, csrf
 from workflow.autoevaluacion.evidence import files_by_componente
 from workflow.evidencias import storage as evidence
 from workflow.evidencias.models import EvidenceFile
@@ -178,7 +178,7 @@ def download(ruta_id: int, evidence_id: int) -> Response:
     response.headers["X-Content-Type-Options"] = "nosniff"
     response.headers["Cache-Control"] = "private, no-store"
     # Opened directly, a file must not run anything in our origin.
-    response.headers["Content-Security-Policy"] = "default-src 'none'; sandbox"
+    response.headers["Content-Security-Policy"] = f"{FILE_CONTENT_SECURITY_POLICY}; sandbox"
     return response
 
 

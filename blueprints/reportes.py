@@ -51,6 +51,7 @@ from blueprints.horizontes import horizon_choices
 from blueprints.listing import Sort, chosen_sort
 from ruta.db import db_session
 from ruta.pdf import StaticOnlyFetcher, html_to_pdf
+from ruta.security import FILE_CONTENT_SECURITY_POLICY
 from workflow.catalogo.models import LEVELS
 from workflow.charts import Bar, averages_chart, levels_chart
 from workflow.consolidado import consolidate as consolidado
@@ -184,7 +185,7 @@ def index() -> str:
 
 def _svg(markup: str) -> Response:
     response = Response(markup, mimetype="image/svg+xml")
-    response.headers["Content-Security-Policy"] = "default-src 'none'"
+    response.headers["Content-Security-Policy"] = FILE_CONTENT_SECURITY_POLICY
     return response
 
 

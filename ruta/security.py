@@ -22,6 +22,10 @@ MAX_DATABASE_INT = 2**31 - 1
 login_manager = LoginManager()
 csrf = CSRFProtect()
 
+# What a file the service hands out (a chart, an evidence download) may do: nothing. It
+# keeps the page policy's frame-ancestors and base-uri: a download replaces the header.
+FILE_CONTENT_SECURITY_POLICY = ("default-src 'none'; frame-ancestors 'none'; base-uri 'none'; "
+                                "form-action 'none'")
 CONTENT_SECURITY_POLICY = "; ".join([
     "default-src 'self'",
     "script-src 'self'",

@@ -300,7 +300,8 @@ def test_perfil_page_has_tables_and_svg_charts_served_as_images(
     chart = web.get(school.url("/perfil/areas.svg"))
     assert chart.status_code == 200
     assert chart.headers["Content-Type"] == "image/svg+xml; charset=utf-8"
-    assert chart.headers["Content-Security-Policy"] == "default-src 'none'"
+    assert chart.headers["Content-Security-Policy"] == (
+        "default-src 'none'; frame-ancestors 'none'; base-uri 'none'; form-action 'none'")
     svg = chart.get_data(as_text=True)
     assert svg.startswith('<?xml version="1.0" encoding="UTF-8"?>\n<svg ')
     assert "<title>Gestión directiva: 3,0</title>" in svg

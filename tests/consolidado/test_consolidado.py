@@ -236,6 +236,8 @@ def test_reportes_funnel_chart_is_svg(web: WebClient, db: Session, make: Factory
     response = web.client.get("/reportes/graficos/embudo.svg")
     assert response.status_code == 200
     assert response.mimetype == "image/svg+xml"
+    assert "frame-ancestors 'none'; base-uri 'none'" in response.headers[
+        "Content-Security-Policy"]
     body = response.get_data(as_text=True)
     assert "<title id=\"titulo\">Rutas por estado</title>" in body
     assert ("<desc id=\"descripcion\">Autoevaluación en curso: 1; Autoevaluación enviada: 1; "

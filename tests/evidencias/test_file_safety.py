@@ -109,6 +109,13 @@ def test_an_upload_named_with_a_right_to_left_override_shows_its_real_name(
     assert response.status_code == 302
     db.expire_all()
     assert db.scalars(select(EvidenceFile.display_name)).all() == ["xfdp.exe"]
+    stored = db.scalars(select(EvidenceFile)).one()
+    download = web.client.get(f"/rutas/{ruta.id}/evidencias/{stored.id}")
+    download.close()
+    # S31: the download replaces the page's policy but keeps its frame and base rules.
+    policy = download.headers["Content-Security-Policy"]
+    assert {"default-src 'none'", "frame-ancestors 'none'", "base-uri 'none'",
+            "sandbox"} <= {part.strip() for part in policy.split(";")}
     assert macro.status_code == 422
     assert "no es de un tipo permitido" in macro.get_data(as_text=True)
 
