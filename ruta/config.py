@@ -141,7 +141,10 @@ def load_config(env: Mapping[str, str] | None = None, *,
         "SESSION_COOKIE_HTTPONLY": True,
         "SESSION_COOKIE_SAMESITE": "Lax",
         "SESSION_COOKIE_SECURE": not development,
-        "SESSION_COOKIE_NAME": "ruta_sesion",
+        # In production the «__Host-» prefix: browsers accept the cookie only if it is
+        # Secure, for the whole site (Path=/) and without a Domain, so no other host of the
+        # domain can set or shadow it. (Plain HTTP in development cannot use it.)
+        "SESSION_COOKIE_NAME": "ruta_sesion" if development else "__Host-ruta_sesion",
         # The token lives as long as the session: a form left open for hours still posts.
         # (Ended sessions are handled by ruta.resume, which keeps what was typed.)
         "WTF_CSRF_TIME_LIMIT": None,

@@ -119,6 +119,15 @@ def test_mode_given_to_create_app_decides_cookie_security(monkeypatch: pytest.Mo
     assert (development.config["SESSION_COOKIE_SECURE"], development.config["SECRET_KEY"]) == (
         False, DEVELOPMENT_SECRET)
     assert production.config["SESSION_COOKIE_SECURE"] is True
+    # S11: the production cookie carries the «__Host-» prefix and what it demands.
+    assert development.config["SESSION_COOKIE_NAME"] == "ruta_sesion"
+    signin = production.test_client().get("/ingresar", base_url="https://ruta.ibague.gov.co")
+    cookies = [header for header in signin.headers.getlist("Set-Cookie")
+               if header.startswith("__Host-ruta_sesion=")]
+    assert len(cookies) == 1
+    parts = {part.strip().split("=")[0].lower() for part in cookies[0].split(";")[1:]}
+    assert {"secure", "path", "httponly", "samesite"} <= parts and "domain" not in parts
+    assert "Path=/" in cookies[0]
 
 
 # --- bad values ---------------------------------------------------------------------------
