@@ -16,6 +16,7 @@ PROJECT_ROOT = Path(__file__).resolve().parent.parent
 # Only ever used with RUTA_ENV=development; production refuses it.
 DEVELOPMENT_SECRET = "desarrollo-local-no-usar-en-produccion"  # noqa: S105
 MIN_SECRET_LENGTH = 32
+MIN_DISTINCT_CHARACTERS = 16
 
 
 class ConfigError(RuntimeError):
@@ -80,6 +81,10 @@ def load_config(env: Mapping[str, str] | None = None, *,
     config: dict[str, Any] = {
         "RUTA_ENV": mode,
         "SECRET_KEY": env.get("SECRET_KEY", DEVELOPMENT_SECRET if development else ""),
+        # Key rotation: the previous keys, comma-separated, still accepted for sessions and
+        # signed links until they expire; new ones are signed with SECRET_KEY only.
+        "SECRET_KEY_FALLBACKS": [key.strip() for key in env.get(
+            "SECRET_KEY_FALLBACKS", "").split(",") if key.strip()],
         "DATABASE_URL": env.get("DATABASE_URL", default_db),
         "RUTA_BASE_URL": env.get("RUTA_BASE_URL", "http://127.0.0.1:5000"),
         "MAIL_SERVER": env.get("MAIL_SERVER", "127.0.0.1"),
@@ -153,6 +158,17 @@ def load_config(env: Mapping[str, str] | None = None, *,
     return config
 
 
+def weak_secret(secret: str) -> bool:
+    """Short, the development key, or not random-looking: fewer than 16 different characters
+    or a short pattern repeated («0123456789» four times has ten)."""
+    if len(secret) < MIN_SECRET_LENGTH or secret == DEVELOPMENT_SECRET:
+        return True
+    if len(set(secret)) < MIN_DISTINCT_CHARACTERS:
+        return True
+    return any(secret == (secret[:period] * (len(secret) // period + 1))[:len(secret)]
+               for period in range(1, len(secret) // 2 + 1))
+
+
 def check_production_safety(config: Mapping[str, Any]) -> None:
     """Refuse to run in production with a weak or missing secret key.
 
@@ -167,11 +183,15 @@ def check_production_safety(config: Mapping[str, Any]) -> None:
             f"{MIN_SECRET_LENGTH} caracteres, por ejemplo con: "
             "python3 -c 'import secrets; print(secrets.token_urlsafe(48))'. "
             "Para probar en un equipo local use RUTA_ENV=development (o «make run»).")
-    if (len(secret) < MIN_SECRET_LENGTH or secret == DEVELOPMENT_SECRET
-            or len(set(secret)) < 10):
+    if weak_secret(secret):
         raise ConfigError(
             f"SECRET_KEY es débil: en producción debe tener al menos {MIN_SECRET_LENGTH} "
             "caracteres aleatorios y no puede ser la clave de desarrollo.")
+    for old in config.get("SECRET_KEY_FALLBACKS") or ():
+        if weak_secret(old) or old == secret:
+            raise ConfigError(
+                "Una de las claves de SECRET_KEY_FALLBACKS es débil o repite SECRET_KEY: "
+                "ahí van solo las claves anteriores, fuertes, mientras se rotan.")
     if config.get("EVIDENCE_STORAGE") == "s3" and not config.get("S3_BUCKET"):
         raise ConfigError(
             "EVIDENCE_STORAGE=s3 necesita S3_BUCKET: el nombre del bucket donde se guardan "

@@ -57,7 +57,10 @@ def _secret() -> str:
 
 
 def _resume_serializer() -> URLSafeSerializer:
-    return URLSafeSerializer(_secret(), salt=RESUME_SALT)
+    # While keys rotate, a form carried under the previous key still resumes (itsdangerous
+    # signs with the last key and accepts any of them).
+    keys = [*current_app.config.get("SECRET_KEY_FALLBACKS", ()), _secret()]
+    return URLSafeSerializer(keys, salt=RESUME_SALT)
 
 
 def bind_csrf(user_id: int, *, force: bool = False) -> None:

@@ -12,6 +12,7 @@ from typing import Any
 
 import pytest
 from flask import Flask
+from itsdangerous import BadSignature
 
 from ruta import create_app
 from ruta.config import DEVELOPMENT_SECRET, PROJECT_ROOT, ConfigError, load_config
@@ -70,7 +71,10 @@ def test_production_refuses_to_start_without_secret_key(built: list[Flask]) -> N
     "x" * 31 + "y",
     DEVELOPMENT_SECRET,
     "ab" * 40,
-], ids=["corta", "31-caracteres-repetidos", "la-de-desarrollo", "poco-variada"])
+    "0123456789" * 4,
+    "Qw3-Er4_Ty5!" * 3,
+], ids=["corta", "31-caracteres-repetidos", "la-de-desarrollo", "poco-variada",
+        "diez-digitos-repetidos", "patron-repetido"])
 def test_production_refuses_weak_secret_key(secret: str, monkeypatch: pytest.MonkeyPatch,
                                             built: list[Flask]) -> None:
     monkeypatch.setenv("SECRET_KEY", secret)
@@ -190,3 +194,33 @@ def test_cli_in_production_with_strong_secret_key_runs(tmp_path: Path) -> None:
                       SECRET_KEY=secrets.token_urlsafe(48))
     assert (result.returncode, result.stderr) == (0, "")
     assert "auth.login" in result.stdout
+
+
+def test_a_rotated_key_keeps_sessions_alive_until_they_expire(
+        monkeypatch: pytest.MonkeyPatch, built: list[Flask]) -> None:
+    """S39b: SECRET_KEY_FALLBACKS. A session signed with the old key still works under the
+    new one; without the fallback it is refused; a weak or repeated fallback stops start-up."""
+    old, new = secrets.token_urlsafe(48), secrets.token_urlsafe(48)
+    before = build(built, {"RUTA_ENV": "production", "SECRET_KEY": old})
+    with before.test_request_context():
+        cookie = before.session_interface.get_signing_serializer(before).dumps(  # type: ignore[attr-defined]
+            {"prueba": "sigue"})
+
+    monkeypatch.setenv("SECRET_KEY_FALLBACKS", old)
+    rotated = build(built, {"RUTA_ENV": "production", "SECRET_KEY": new})
+    monkeypatch.delenv("SECRET_KEY_FALLBACKS")
+    forgotten = build(built, {"RUTA_ENV": "production", "SECRET_KEY": new})
+
+    def reads(app: Flask) -> object:
+        with app.test_request_context():
+            return app.session_interface.get_signing_serializer(app).loads(  # type: ignore[attr-defined]
+                cookie)
+
+    assert rotated.config["SECRET_KEY_FALLBACKS"] == [old]
+    assert reads(rotated) == {"prueba": "sigue"}
+    with pytest.raises(BadSignature):
+        reads(forgotten)
+    for fallback in ("0123456789" * 4, new):
+        monkeypatch.setenv("SECRET_KEY_FALLBACKS", fallback)
+        with pytest.raises(ConfigError, match="SECRET_KEY_FALLBACKS es débil o repite"):
+            build(built, {"RUTA_ENV": "production", "SECRET_KEY": new})
