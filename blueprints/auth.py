@@ -94,10 +94,14 @@ def change_password() -> Response | str | tuple[str, int]:
         accounts.change_password(
             database, user, current=request.form.get("current", ""),
             new=request.form.get("new", ""), confirm=request.form.get("confirm", ""),
-            passwords=passwords())
+            passwords=passwords(), address=client_address(), policy=throttle_policy())
     except InvalidInput as error:
-        database.rollback()
+        database.commit()  # a wrong current password counts, as a failed sign-in does
         return render_template("auth/password.html", errors=error.errors), 422
+    except accounts.LoginThrottled as error:
+        database.rollback()
+        return render_template("auth/password.html",
+                               errors={"current": [error.message]}), 429
     # Every other session of this user has ended; this browser gets a fresh one.
     session.clear()
     accounts.start_session(database, user, address=client_address(),

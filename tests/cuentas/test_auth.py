@@ -9,7 +9,7 @@ from flask import Flask
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from tests.conftest import PASSWORD, Factory, WebClient
+from tests.conftest import PASSWORD, TEST_PASSWORDS, Factory, WebClient
 from workflow.models import LoginFailure, Ruta, User, UserSession
 from workflow.roles import Role
 from workflow.states import State
@@ -294,3 +294,30 @@ def test_password_change_takes_effect(app: Flask, db: Session,
     assert sign_in(web_factory(), user.email, PASSWORD)[0] == 401
     assert sign_in(web_factory(), user.email, NEW_PASSWORD)[:2] == (302, "/revision/")
     assert db.scalar(select(User.password_changed_at).where(User.id == user.id)) is not None
+
+
+def test_the_current_password_cannot_be_guessed_without_limit(
+        app: Flask, db: Session, make: Factory, web: WebClient) -> None:
+    """E23: a stolen session guessing the current password on «Cambiar contraseña» is
+    stopped like a sign-in is: after the account's limit, even the right one waits."""
+    user = make.user(Role.REVISOR)
+    db.commit()
+    web.login(user.email)
+    web.get("/cuenta/contrasena")
+    limit = app.config["LOGIN_MAX_FAILURES_PER_ACCOUNT"]
+    change = {"new": "una frase nueva y larga", "confirm": "una frase nueva y larga"}
+
+    wrong = [web.post("/cuenta/contrasena", {**change, "current": f"intento-{number}"})
+             for number in range(limit)]
+    right = web.post("/cuenta/contrasena", {**change, "current": PASSWORD})
+
+    assert {response.status_code for response in wrong} == {422}
+    assert "La contraseña actual no es correcta." in wrong[0].get_data(as_text=True)
+    assert right.status_code == 429
+    assert "Demasiados intentos fallidos" in right.get_data(as_text=True)
+    db.expire_all()
+    refreshed = db.get(User, user.id)
+    assert refreshed is not None
+    assert TEST_PASSWORDS.verify(refreshed.password_hash, PASSWORD)
+    assert db.scalar(select(func.count()).select_from(LoginFailure).where(
+        LoginFailure.email == user.email)) == limit

@@ -173,11 +173,24 @@ def end_all_sessions(session: Session, user: User) -> None:
 
 
 def change_password(session: Session, user: User, *, current: str, new: str, confirm: str,
-                    passwords: Passwords) -> None:
-    """Set a new password. Ends every session of the user (the caller starts a fresh one)."""
+                    passwords: Passwords, address: str = "",
+                    policy: ThrottlePolicy | None = None,
+                    now: datetime | None = None) -> None:
+    """Set a new password. Ends every session of the user (the caller starts a fresh one).
+
+    A wrong current password counts as a failed sign-in of the account (``LoginFailure``,
+    flushed: the caller commits it even though this raises), so a stolen session cannot try
+    passwords without limit: past ``policy``'s limit, ``LoginThrottled`` without checking."""
+    policy = policy or ThrottlePolicy()
+    moment = now or utcnow()
+    if (_failures_since(session, LoginFailure.email, user.email, moment - policy.window)
+            >= policy.max_failures_per_account):
+        raise LoginThrottled(int(policy.window.total_seconds() // 60))
     errors: dict[str, list[str]] = {}
     if not passwords.verify(user.password_hash, current):
         errors["current"] = ["La contraseña actual no es correcta."]
+        session.add(LoginFailure(email=user.email, address=address[:64], at=moment))
+        session.flush()
     problems = password_problems(new, email=user.email)
     if problems:
         errors["new"] = problems
@@ -187,6 +200,7 @@ def change_password(session: Session, user: User, *, current: str, new: str, con
         errors["new"] = ["La nueva contraseña debe ser distinta de la actual."]
     if errors:
         raise InvalidInput(errors)
+    session.execute(delete(LoginFailure).where(LoginFailure.email == user.email))
     set_password(session, user, new, passwords=passwords)
 
 
