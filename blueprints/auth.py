@@ -10,7 +10,7 @@ from blueprints.access import ALL_ROLES, public, roles_required
 from blueprints.landing import home_url
 from ruta.db import db_session
 from ruta.security import client_address, passwords, safe_next, throttle_policy
-from workflow.cuentas import accounts
+from workflow.cuentas import accounts, invitations
 from workflow.errors import InvalidInput
 
 bp = Blueprint("auth", __name__)
@@ -102,6 +102,7 @@ def change_password() -> Response | str | tuple[str, int]:
         database.rollback()
         return render_template("auth/password.html",
                                errors={"current": [error.message]}), 429
+    invitations.notify_password_changed(database, user, how="cambio")
     # Every other session of this user has ended; this browser gets a fresh one.
     session.clear()
     accounts.start_session(database, user, address=client_address(),

@@ -54,6 +54,8 @@ def _use_link(token: str, purpose: TokenPurpose) -> Response | str | tuple[str, 
     try:
         redeem(database, token, purpose, password=request.form.get("new", ""),
                confirm=request.form.get("confirm", ""), passwords=passwords())
+        if purpose is TokenPurpose.PASSWORD_RESET:
+            invitations.notify_password_changed(database, user, how="restablecimiento")
     except InvalidInput as error:
         database.rollback()
         return render_template("cuenta/set_password.html", title=title, button=button,

@@ -53,6 +53,8 @@ def test_invitation_lets_the_person_choose_a_password_once(db: Session, make: Fa
     assert done.status_code == 302 and done.headers["Location"] == "/ingresar"
 
     assert web.login("rectora@ie-juntas.edu.co", NEW_PASSWORD).status_code == 302
+    # Activating the account is no change to warn about.
+    assert messages(db, "contrasena_cambiada") == []
     used_again = web.client.get(path)
     assert used_again.status_code == 410
     assert "Este enlace ya se usó" in used_again.get_data(as_text=True)
@@ -131,6 +133,29 @@ def test_password_reset_by_email_changes_the_password_and_ends_sessions(
     assert elsewhere.client.get("/cuenta/contrasena").status_code == 302  # signed out
     assert browser.login("rector@ie-dantas.edu.co", PASSWORD).status_code == 401  # old fails
     assert browser.login("rector@ie-dantas.edu.co", NEW_PASSWORD).status_code == 302
+    # E22: the person is told, with what to do if it was not them, and no usable link.
+    [told] = messages(db, "contrasena_cambiada")
+    assert told.recipients == ["rector@ie-dantas.edu.co"]
+    assert "restableció la contraseña de su cuenta con un enlace" in told.text_body
+    assert "pida de inmediato una contraseña nueva en" in told.text_body
+    assert "/restablecer/" not in told.text_body and "/invitacion/" not in told.text_body
+
+
+def test_changing_the_password_tells_the_person_and_an_invitation_does_not(
+        db: Session, make: Factory, web_factory: object) -> None:
+    user = make.user(Role.REVISOR, email="revisora@ibague.gov.co")
+    db.commit()
+    browser = web_factory()  # type: ignore[operator]
+    browser.login("revisora@ibague.gov.co")
+    browser.get("/cuenta/contrasena")
+
+    changed = browser.post("/cuenta/contrasena", {"current": PASSWORD, "new": NEW_PASSWORD,
+                                                  "confirm": NEW_PASSWORD})
+
+    assert changed.status_code == 302
+    [told] = messages(db, "contrasena_cambiada")
+    assert told.recipients == [user.email]
+    assert "cambió la contraseña de su cuenta desde «Cambiar contraseña»" in told.text_body
 
 
 def test_reset_request_says_the_same_for_unknown_accounts_and_is_rate_limited(

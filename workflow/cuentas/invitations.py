@@ -80,3 +80,25 @@ def invite_without_live_invitation(session: Session, query: Select[tuple[User]],
     for user in pending:
         send_invitation(session, user, actor=actor, now=moment)
     return pending
+
+
+PASSWORD_CHANGES = {
+    "cambio": "cambió la contraseña de su cuenta desde «Cambiar contraseña»",
+    "restablecimiento": "restableció la contraseña de su cuenta con un enlace de "
+                        "«¿Olvidó su contraseña?»",
+}
+
+
+def notify_password_changed(session: Session, user: User, *, how: str,
+                            now: datetime | None = None) -> None:
+    """Tell the person their password changed (``how``: a key of ``PASSWORD_CHANGES``), so a
+    change they did not make does not go unnoticed. One message per change, in the caller's
+    transaction; it carries no link that signs anyone in."""
+    moment = now or utcnow()
+    enqueue(session, kind="contrasena_cambiada", to=user.email,
+            context={"user_name": user.name, "email": user.email, "at": moment,
+                     "what": PASSWORD_CHANGES[how],
+                     "secretaria_name": user.secretaria.name,
+                     "reset_url": absolute_url(session, "/recuperar-contrasena")},
+            dedupe_key=f"account:password-changed:{user.id}:{moment.isoformat()}",
+            secretaria_id=user.secretaria_id, now=moment)
