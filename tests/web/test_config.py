@@ -23,7 +23,8 @@ MISSING = ("Falta SECRET_KEY. En producción defina una clave aleatoria de al me
            "RUTA_ENV=development (o «make run»).")
 WEAK = ("SECRET_KEY es débil: en producción debe tener al menos 32 caracteres aleatorios y no "
         "puede ser la clave de desarrollo.")
-RUTA = PROJECT_ROOT / ".venv" / "bin" / "ruta"
+# The console script beside the interpreter running the tests (whatever the venv is called).
+RUTA = Path(sys.executable).parent / "ruta"
 
 
 @pytest.fixture(autouse=True)

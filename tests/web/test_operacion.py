@@ -22,6 +22,7 @@ from ruta.config import ConfigError, load_config
 from tests.conftest import app_config
 from tests.core.test_outbox import CONTEXT
 from workflow import outbox
+from workflow.errors import Unavailable
 from workflow.evidencias.storage import LocalStorage
 from workflow.horizontes.models import JobRun, SchedulerHeartbeat
 from workflow.models import OutboxMessage, OutboxStatus, Secretaria, utcnow
@@ -150,8 +151,10 @@ class FullDisk(io.BytesIO):
 def test_a_failed_write_leaves_no_partial_file_and_old_partials_are_swept(
         tmp_path: Path) -> None:
     store = LocalStorage(tmp_path)
-    with pytest.raises(OSError, match="No space left"):
+    with pytest.raises(Unavailable, match="almacenamiento de evidencias no está disponible") \
+            as refused:
         store.put(FullDisk(b"%PDF-1.7 un acta larga"))
+    assert isinstance(refused.value.__cause__, OSError)
     left_by_failure = list(tmp_path.rglob("*.part"))
     # What a killed process leaves: one partial from yesterday, one being written now.
     (tmp_path / "ab").mkdir(exist_ok=True)
