@@ -121,9 +121,9 @@ def test_csrf_is_enabled_in_the_app_under_test(app: Flask) -> None:
 # --- the session cookie -----------------------------------------------------------------------
 
 
-def _session_cookie(response: Any) -> set[str]:
+def _session_cookie(response: Any, name: str = "ruta_sesion") -> set[str]:
     headers = [header for header in response.headers.getlist("Set-Cookie")
-               if header.startswith("ruta_sesion=")]
+               if header.startswith(f"{name}=")]
     assert len(headers) == 1
     return {part.strip() for part in headers[0].split(";")[1:]}
 
@@ -153,7 +153,9 @@ def test_session_cookie_is_secure_in_production(database_url: str, db: Session,
                                 base_url="https://localhost",
                                 headers={"Referer": "https://localhost/ingresar"})
         assert response.status_code == 302
-        assert _session_cookie(response) == {"Secure", "HttpOnly", "Path=/", "SameSite=Lax"}
+        # The «__Host-» prefix: Secure, Path=/ and no Domain, or browsers refuse it.
+        assert _session_cookie(response, "__Host-ruta_sesion") == {
+            "Secure", "HttpOnly", "Path=/", "SameSite=Lax"}
         assert response.headers["Strict-Transport-Security"] == "max-age=31536000"
     finally:
         production.extensions["ruta_db"].dispose()

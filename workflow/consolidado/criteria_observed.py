@@ -27,17 +27,17 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from workflow.consolidado.consolidate import Consolidado, batches
+from workflow.consolidado.rubric import CriterionNamed
 from workflow.models import Ruta, RutaTransition, School, Zona
-from workflow.pmi.criteria_names import CRITERION_LABELS
 from workflow.pmi.models import Observation, PmiSnapshot, RubricVerdict
-from workflow.pmi.rubric import OBLIGATORY, ORDER, short_label
+from workflow.pmi.rubric import ORDER
 from workflow.states import Trigger
 
 DECISIONS = (Trigger.DEVOLVER.value, Trigger.APROBAR.value)
 
 
 @dataclass(frozen=True)
-class ObservedTally:
+class ObservedTally(CriterionNamed):
     """One criterion in one round (and zona): plans judged without a rubric, plans with at
     least one observation on it, and its observations."""
 
@@ -45,18 +45,6 @@ class ObservedTally:
     plans: int = 0
     observed: int = 0
     observations: int = 0
-
-    @property
-    def label(self) -> str:
-        return CRITERION_LABELS[self.criterion]
-
-    @property
-    def short_label(self) -> str:
-        return short_label(self.criterion)
-
-    @property
-    def obligatory(self) -> bool:
-        return self.criterion in OBLIGATORY
 
     @property
     def share(self) -> float | None:

@@ -29,14 +29,11 @@ from workflow.pmi.models import (
 from workflow.pmi.rubric import OBLIGATORY, ORDER, short_label
 
 
-@dataclass(frozen=True)
-class Tally:
-    """One criterion in one round (and group): plans judged, «no cumple», «parcialmente»."""
+class CriterionNamed:
+    """How a criterion of Circular 0488 (or divulgación) reads on the page and the sheets,
+    for a tally that has a ``criterion``."""
 
     criterion: int
-    judged: int = 0
-    no_cumple: int = 0
-    parcial: int = 0
 
     @property
     def label(self) -> str:
@@ -49,6 +46,16 @@ class Tally:
     @property
     def obligatory(self) -> bool:
         return self.criterion in OBLIGATORY
+
+
+@dataclass(frozen=True)
+class Tally(CriterionNamed):
+    """One criterion in one round (and group): plans judged, «no cumple», «parcialmente»."""
+
+    criterion: int
+    judged: int = 0
+    no_cumple: int = 0
+    parcial: int = 0
 
     @property
     def no_cumple_share(self) -> float | None:
