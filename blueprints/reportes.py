@@ -50,7 +50,6 @@ from blueprints.access import current_actor as _actor
 from blueprints.horizontes import horizon_choices
 from blueprints.listing import Sort, chosen_sort
 from ruta.db import db_session
-from ruta.pdf import StaticOnlyFetcher, html_to_pdf
 from ruta.security import FILE_CONTENT_SECURITY_POLICY
 from workflow.catalogo.models import LEVELS
 from workflow.charts import Bar, averages_chart, levels_chart
@@ -251,6 +250,10 @@ def export_pdf() -> Response:
     """The printable page made into a PDF here, by WeasyPrint: it reads the stylesheet (and
     nothing else) from the static folder on disk; the charts are already in the page."""
     html = index()
+    # Imported here: WeasyPrint (and pango behind it) costs half a second to load, which
+    # every process would pay at start-up (each gunicorn worker, each ``ruta`` command).
+    from ruta.pdf import StaticOnlyFetcher, html_to_pdf
+
     fetcher = StaticOnlyFetcher(
         current_app.static_folder or "", origin=request.host_url,
         static_path=f"{request.script_root}{current_app.static_url_path}/")
