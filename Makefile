@@ -36,11 +36,12 @@ run: $(STAMP)
 	$(BIN)/ruta run --host 127.0.0.1 --port 5000
 
 ## test: the whole suite (SQLite always; PostgreSQL too when TEST_DATABASE_URL is set), in
-## PYTEST_WORKERS processes (pytest-xdist; 0 runs everything in one process)
+## PYTEST_WORKERS processes (pytest-xdist; 0 runs everything in one process); a worker that
+## runs out of tests takes some from the other (worksteal), so no long test ends alone
 PYTEST_WORKERS ?= 2
 test: $(STAMP) node_modules/.installed
 	$(BIN)/ruff check .
-	$(BIN)/python -m pytest -n $(PYTEST_WORKERS) $(PYTEST_ARGS)
+	$(BIN)/python -m pytest -n $(PYTEST_WORKERS) --dist worksteal $(PYTEST_ARGS)
 
 ## bench: speed and memory at the scale of every Secretaría (~9,000 schools); see BENCHMARKS.md
 ## Set BENCH_DATABASE_URL to a scratch PostgreSQL database (it is wiped) to measure there too.
