@@ -18,6 +18,9 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
         static_folder=str(PROJECT_ROOT / "static"),
         instance_path=str(PROJECT_ROOT / "instance"),
     )
+    from ruta.presentation import configure_jinja
+
+    configure_jinja(app)
     app.config.update(load_config(mode=(config or {}).get("RUTA_ENV")))
     if config:
         app.config.update(config)
