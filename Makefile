@@ -8,7 +8,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 export RUTA_ENV ?= development
 
-.PHONY: run test lint bench demo states clean
+.PHONY: run test test-other-python lint bench demo states clean
 
 $(STAMP): setup.cfg pyproject.toml
 	@$(PYTHON) -c 'import sys; sys.exit(sys.version_info < (3, 11))' 2>/dev/null || \
@@ -43,6 +43,28 @@ test: $(STAMP) node_modules/.installed
 	$(BIN)/ruff check .
 	$(BIN)/python -m pytest -n $(PYTEST_WORKERS) --dist worksteal $(PYTEST_ARGS)
 
+## test-other-python: the suite once more under a second Python, so a release of the language
+## that the Secretaría's server may have does not break the service unseen. The newest runnable
+## python3.1x (3.12 on) whose minor version differs from the one of .venv, from the PATH or
+## from pyenv's folder; its own virtual environment in .venv-other. SQLite and no browser:
+## those parts are the same code on every Python and `make test` runs them. CI runs it after
+## `make test`; without a second Python it says so (and fails under CI=true).
+OTHER_PYTHON ?= $(shell own=$$($(BIN)/python -c 'import sys; print("%d.%d" % sys.version_info[:2])' 2>/dev/null); \
+  for v in 3.14 3.13 3.12; do [ "$$v" = "$$own" ] && continue; \
+  for p in python$$v /usr/bin/python$$v /root/.pyenv/versions/$$v*/bin/python$$v; do \
+  $$p -c '' >/dev/null 2>&1 && { echo $$p; exit 0; }; done; done)
+OTHER_VENV := .venv-other
+test-other-python: $(STAMP)
+	@if [ -z "$(OTHER_PYTHON)" ]; then \
+	  echo "No hay un segundo Python (3.12 o más reciente) en esta máquina."; \
+	  [ "$$CI" != "true" ]; exit $$?; fi
+	@echo "Second Python: $$($(OTHER_PYTHON) --version)"
+	test -x $(OTHER_VENV)/bin/python || $(OTHER_PYTHON) -m venv $(OTHER_VENV)
+	$(OTHER_VENV)/bin/python -m pip install --quiet --upgrade pip
+	$(OTHER_VENV)/bin/python -m pip install --quiet -e '.[test]'
+	env -u TEST_DATABASE_URL $(OTHER_VENV)/bin/python -m pytest -n $(PYTEST_WORKERS) \
+	  --dist worksteal -m "not browser and not postgres" -k "not postgresql" $(PYTEST_ARGS)
+
 ## bench: speed and memory at the scale of every Secretaría (~9,000 schools); see BENCHMARKS.md
 ## Set BENCH_DATABASE_URL to a scratch PostgreSQL database (it is wiped) to measure there too.
 ## Then a rector's pages in Chromium over a throttled link (400 kbps, 400 ms): bench.slow_link.
@@ -62,4 +84,4 @@ states: $(STAMP)
 	$(BIN)/ruta states --format mermaid
 
 clean:
-	rm -rf $(VENV) node_modules .pytest_cache .ruff_cache *.egg-info
+	rm -rf $(VENV) $(OTHER_VENV) node_modules .pytest_cache .ruff_cache *.egg-info
