@@ -406,6 +406,9 @@ class OutboxMessage(Base):
     refused_recipients: Mapped[dict[str, str]] = mapped_column(JSON, default=dict)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     sent_at: Mapped[datetime | None]
+    # A link that signs someone in (invitation, reset), kept out of the bodies (they hold
+    # ``workflow.outbox.SECRET_LINK_PLACEHOLDER``) and no page shows it; emptied when sent.
+    secret_link: Mapped[str | None] = mapped_column(String(500))
 
     __table_args__ = (
         Index("ix_outbox_status_next_attempt_at", "status", "next_attempt_at"),

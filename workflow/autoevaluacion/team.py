@@ -356,15 +356,17 @@ def _invite(session: Session, ruta: Ruta, member: TeamMember, *, actor: User) ->
     """Queue the invitation e-mail, once per member and Ruta, in the same transaction."""
     school = ruta.school
     account = member.user
-    activation_url = None
+    activation_url = secret_link = None
     if account is not None and account.password_hash is None:
         # A link to choose the password: without it the invitation would open nothing.
         token = tokens.issue(session, account, TokenPurpose.INVITATION)
-        activation_url = outbox.absolute_url(session, f"/invitacion/{token}")
+        secret_link = outbox.absolute_url(session, f"/invitacion/{token}")
+        # The stored bodies show a placeholder; delivery puts the link back.
+        activation_url = outbox.SECRET_LINK_PLACEHOLDER
     outbox.enqueue(
         session, kind="equipo_invitacion", to=member.email,
         dedupe_key=f"equipo_invitacion:{ruta.id}:{member.email}",
-        secretaria_id=school.secretaria_id, ruta_id=ruta.id,
+        secretaria_id=school.secretaria_id, ruta_id=ruta.id, secret_link=secret_link,
         context={
             "member_name": member.name, "estamento": member.estamento.label,
             "areas": [area.name for area in member.areas],
