@@ -196,6 +196,10 @@ class User(Base):
     activated_at: Mapped[datetime | None]
     last_login_at: Mapped[datetime | None]
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    # Set when leaving the last equipo de gestión deactivated the account (``active`` False):
+    # the rector adding the person back reactivates it; an administrator's deactivation,
+    # which clears this, only an administrator undoes.
+    left_team_at: Mapped[datetime | None]
 
     secretaria: Mapped[Secretaria] = relationship()
     school: Mapped[School | None] = relationship()

@@ -384,6 +384,7 @@ def set_user_active(session: Session, user: User, *, actor: User, active: bool) 
             raise InvalidInput({"": [f"La institución ya tiene rector(a) activo(a): "
                                      f"{rector.name}."]})
     user.active = active
+    user.left_team_at = None  # the administrator's decision, whatever the team did before
     if not active:
         end_all_sessions(session, user)
     session.flush()
