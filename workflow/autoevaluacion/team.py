@@ -293,9 +293,8 @@ def _member_account(session: Session, ruta: Ruta, name: str, email: str,
             data=accounts.UserData(email=email, name=name, role=Role.EQUIPO.value,
                                    school_id=ruta.school_id))
     if existing.school_id == ruta.school_id and existing.role is Role.EQUIPO:
-        if not existing.active and existing.left_team_at is not None:
-            _reopen_account(existing)  # closed when the person left the team: back with them
-        elif not existing.active:
+        accounts.reopen_after_team(existing)  # closed when they left the team: back now
+        if not existing.active:
             errors["email"] = ["La cuenta de ese correo está desactivada: pida a la Secretaría "
                                "que la reactive."]
         return existing
@@ -413,22 +412,13 @@ def set_member_areas(session: Session, ruta: Ruta, member: TeamMember,
 
 
 def _close_account_if_last_team(session: Session, account: User | None,
-                                moment: datetime) -> bool:
+                                moment: datetime) -> None:
     """E20: an ``equipo`` account exists for its teams; off the last one, it reads nothing
-    more of the school (data, evidence): deactivated, its sessions ended. True if closed."""
-    if account is None or account.role is not Role.EQUIPO or not account.active:
-        return False
-    if session.scalar(select(TeamMember.id).where(TeamMember.user_id == account.id).limit(1)):
-        return False  # still on another Ruta's team of the school
-    account.active = False
-    account.left_team_at = moment
-    accounts.end_all_sessions(session, account)
-    return True
-
-
-def _reopen_account(account: User) -> None:
-    account.active = True
-    account.left_team_at = None
+    more of the school (data, evidence)."""
+    if (account is not None and account.role is Role.EQUIPO and account.active
+            and not session.scalar(select(TeamMember.id).where(
+                TeamMember.user_id == account.id).limit(1))):
+        accounts.close_for_leaving_team(session, account, now=moment)
 
 
 # How long «Deshacer» can put a removed member back.
@@ -550,8 +540,8 @@ def restore_member(session: Session, ruta: Ruta, removed: RemovedMember, *, acto
                                                   TeamMember.email == removed.email)):
         raise NotEditable(f"{removed.name} ya está de nuevo en el equipo.")
     account = session.get(User, removed.user_id) if removed.user_id else None
-    if account is not None and not account.active and account.left_team_at is not None:
-        _reopen_account(account)
+    if account is not None:
+        accounts.reopen_after_team(account)
     by_id = {area.id: area for area in ruta.catalog.areas}  # type: ignore[attr-defined]
     member = TeamMember(ruta_id=ruta.id, name=removed.name, email=removed.email,
                         estamento=Estamento(removed.estamento), user=account,

@@ -237,6 +237,21 @@ def end_all_sessions(session: Session, user: User) -> None:
     session.execute(delete(UserSession).where(UserSession.user_id == user.id))
 
 
+def close_for_leaving_team(session: Session, user: User, *, now: datetime) -> None:
+    """Deactivate an ``equipo`` account off its last team and end its sessions (E20);
+    ``reopen_after_team`` undoes exactly this, never an administrator's deactivation."""
+    user.active = False
+    user.left_team_at = now
+    end_all_sessions(session, user)
+
+
+def reopen_after_team(user: User) -> None:
+    """Reactivate the account if leaving a team (and nothing else) closed it."""
+    if not user.active and user.left_team_at is not None:
+        user.active = True
+        user.left_team_at = None
+
+
 def change_password(session: Session, user: User, *, current: str, new: str, confirm: str,
                     passwords: Passwords, address: str = "",
                     policy: ThrottlePolicy | None = None,
