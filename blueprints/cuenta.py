@@ -1,8 +1,14 @@
-"""Public account links: ask for a password reset, use a reset link, accept an invitation."""
+"""Public account links: ask for a password reset, use a reset link, accept an invitation.
+
+A link's token never stays in an address: ``/invitacion/<token>`` (and ``/restablecer/...``)
+only puts the token in the signed session cookie and answers 303 to ``/invitacion``, which
+shows and takes the form. So the token reaches an access log, the browser history or a
+Referer header once, on a request that renders nothing.
+"""
 
 from __future__ import annotations
 
-from flask import Blueprint, flash, redirect, render_template, request, url_for
+from flask import Blueprint, flash, redirect, render_template, request, session, url_for
 from werkzeug.wrappers import Response
 
 from blueprints.access import public
@@ -10,7 +16,7 @@ from ruta.db import db_session
 from ruta.security import passwords
 from workflow.cuentas import invitations
 from workflow.cuentas.models import TokenPurpose
-from workflow.cuentas.tokens import check, redeem
+from workflow.cuentas.tokens import INVALID_LINK, check, redeem
 from workflow.errors import InvalidInput
 
 bp = Blueprint("cuenta", __name__)
@@ -41,9 +47,26 @@ PAGES = {
 }
 
 
-def _use_link(token: str, purpose: TokenPurpose) -> Response | str | tuple[str, int]:
+# The session key holding the token of each kind of link, between landing and the form.
+SESSION_KEYS = {TokenPurpose.PASSWORD_RESET: "reset_token",
+                TokenPurpose.INVITATION: "invitation_token"}
+FORM_ENDPOINTS = {TokenPurpose.PASSWORD_RESET: "cuenta.reset_form",
+                  TokenPurpose.INVITATION: "cuenta.invitation_form"}
+
+
+def _land(token: str, purpose: TokenPurpose) -> Response:
+    """Move the token from the address to the session; the form lives at a plain address."""
+    session[SESSION_KEYS[purpose]] = token[:200]
+    # The app's Referrer-Policy (same-origin) already keeps the address from other sites.
+    return redirect(url_for(FORM_ENDPOINTS[purpose]), 303)
+
+
+def _use_link(purpose: TokenPurpose) -> Response | str | tuple[str, int]:
     database = db_session()
     title, button, done = PAGES[purpose]
+    token = session.get(SESSION_KEYS[purpose])
+    if not isinstance(token, str) or not token:
+        return render_template("cuenta/link_invalid.html", message=INVALID_LINK), 410
     try:
         user = check(database, token, purpose)
     except InvalidInput as error:
@@ -61,17 +84,30 @@ def _use_link(token: str, purpose: TokenPurpose) -> Response | str | tuple[str, 
         return render_template("cuenta/set_password.html", title=title, button=button,
                                user=user, errors=error.errors), 422
     database.commit()
+    session.pop(SESSION_KEYS[purpose], None)
     flash(done, "success")
     return redirect(url_for("auth.login"))
 
 
-@bp.route("/restablecer/<token>", methods=["GET", "POST"])
+@bp.route("/restablecer/<token>")
 @public
-def reset(token: str) -> Response | str | tuple[str, int]:
-    return _use_link(token, TokenPurpose.PASSWORD_RESET)
+def reset(token: str) -> Response:
+    return _land(token, TokenPurpose.PASSWORD_RESET)
 
 
-@bp.route("/invitacion/<token>", methods=["GET", "POST"])
+@bp.route("/restablecer", methods=["GET", "POST"])
 @public
-def accept_invitation(token: str) -> Response | str | tuple[str, int]:
-    return _use_link(token, TokenPurpose.INVITATION)
+def reset_form() -> Response | str | tuple[str, int]:
+    return _use_link(TokenPurpose.PASSWORD_RESET)
+
+
+@bp.route("/invitacion/<token>")
+@public
+def accept_invitation(token: str) -> Response:
+    return _land(token, TokenPurpose.INVITATION)
+
+
+@bp.route("/invitacion", methods=["GET", "POST"])
+@public
+def invitation_form() -> Response | str | tuple[str, int]:
+    return _use_link(TokenPurpose.INVITATION)

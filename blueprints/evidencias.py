@@ -36,6 +36,7 @@ from ruta.security import FILE_CONTENT_SECURITY_POLICY, csrf
 from workflow.autoevaluacion.evidence import files_by_componente
 from workflow.evidencias import storage as evidence
 from workflow.evidencias.models import EvidenceFile
+from workflow.evidencias.scanner import Clamd, ScanningStorage
 from workflow.models import Ruta
 from workflow.scoping import get_in_scope
 
@@ -48,7 +49,18 @@ View = TypeVar("View", bound=Callable[..., Any])
 
 
 def storage() -> evidence.Storage:
-    """The configured storage: one set on the app (an S3 client, say) or the local folder."""
+    """The configured storage: one set on the app (an S3 client, say) or the local folder;
+    behind clamd when CLAMD_SOCKET is set (every upload scanned before it is stored)."""
+    store = _unscanned_storage()
+    address = current_app.config.get("CLAMD_SOCKET")
+    if not address:
+        return store
+    return ScanningStorage(
+        store, Clamd(address, timeout=float(current_app.config["CLAMD_TIMEOUT_SECONDS"])),
+        refuse_unscanned=current_app.config["CLAMD_UNREACHABLE"] != "accept")
+
+
+def _unscanned_storage() -> evidence.Storage:
     configured = current_app.extensions.get("ruta_evidence_storage")
     if configured is not None:
         return configured  # type: ignore[no-any-return]

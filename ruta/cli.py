@@ -42,19 +42,61 @@ def _input_errors(error: DomainError) -> str:
 
 
 @click.command("init-db")
+@click.option("--owner", help="PostgreSQL: el rol dueño de las tablas, que corre las "
+              "migraciones (se crea si no existe). El usuario de DATABASE_URL queda solo con "
+              "SELECT/INSERT/UPDATE/DELETE.")
+@click.option("--owner-url", envvar="RUTA_OWNER_DATABASE_URL",
+              help="Con --owner: conexión de un superusuario (o de un rol con CREATEROLE "
+              "miembro del dueño) a la misma base. También RUTA_OWNER_DATABASE_URL.")
 @with_appcontext
-def init_db_command() -> None:
+def init_db_command(owner: str | None, owner_url: str | None) -> None:
     """Create or update the database schema (Alembic migrations) and load the shipped
-    Guía 34 catalogs that are not stored yet."""
+    Guía 34 catalogs that are not stored yet.
+
+    With ``--owner``, the migrations run as that role through ``--owner-url`` and the
+    application's role only reads and writes rows (``ruta.db_roles``).
+    """
     from ruta.migrate import upgrade
     from workflow.catalogo.catalog import load_shipped_catalogs
 
-    upgrade(get_db().engine)
+    if owner or owner_url:
+        _init_db_as_owner(owner, owner_url)
+    else:
+        upgrade(get_db().engine)
     database = db_session()
     loaded = load_shipped_catalogs(database)
     database.commit()
     click.echo("Base de datos lista." + (
         f" Instrumentos cargados: {', '.join(item.slug for item in loaded)}." if loaded else ""))
+
+
+def _init_db_as_owner(owner: str | None, owner_url: str | None) -> None:
+    from sqlalchemy.engine import make_url
+
+    from ruta.db import make_engine
+    from ruta.db_roles import RoleSetupError, grant_application, prepare_owner
+    from ruta.migrate import upgrade_on
+
+    app_url = make_url(get_db().url)
+    if not owner or not owner_url:
+        _fail("Use --owner y --owner-url juntos: el rol dueño y la conexión que lo crea.")
+    if app_url.get_backend_name() != "postgresql":
+        _fail("--owner es solo para PostgreSQL (SQLite no tiene roles).")
+    target = make_url(owner_url)
+    if target.get_backend_name() != "postgresql" or target.database != app_url.database:
+        _fail(f"--owner-url debe apuntar a la misma base de PostgreSQL ({app_url.database}).")
+    engine = make_engine(owner_url)
+    try:
+        with engine.connect() as connection, connection.begin():
+            prepare_owner(connection, owner=owner, app_role=app_url.username or "")
+            upgrade_on(connection)
+            grant_application(connection, owner=owner, app_role=app_url.username or "")
+    except RoleSetupError as error:
+        _fail(str(error))
+    finally:
+        engine.dispose()
+    click.echo(f"Migraciones aplicadas como «{owner}»; «{app_url.username}» solo lee y "
+               "escribe filas.")
 
 
 @click.command("demo")

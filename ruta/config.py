@@ -134,6 +134,12 @@ def load_config(env: Mapping[str, str] | None = None, *,
         "S3_ENDPOINT_URL": env.get("S3_ENDPOINT_URL") or None,
         "S3_REGION": env.get("S3_REGION") or None,
         "S3_PREFIX": env.get("S3_PREFIX", "evidencias/"),
+        # Optional malware scanning of evidence uploads (workflow/evidencias/scanner.py):
+        # clamd's socket, a Unix path or host:port. When it does not answer, uploads are
+        # refused (503) unless CLAMD_UNREACHABLE=accept stores them unscanned.
+        "CLAMD_SOCKET": (env.get("CLAMD_SOCKET") or "").strip() or None,
+        "CLAMD_TIMEOUT_SECONDS": _int(env, "CLAMD_TIMEOUT_SECONDS", 30),
+        "CLAMD_UNREACHABLE": _choice(env, "CLAMD_UNREACHABLE", ("refuse", "accept"), "refuse"),
         # Consolidated Excel downloads over this many Rutas are prepared in the background,
         # into EXPORT_FOLDER (outside the web root), and deleted after EXPORT_RETENTION_DAYS.
         "EXPORT_INLINE_MAX_RUTAS": _int(env, "EXPORT_INLINE_MAX_RUTAS", 500),

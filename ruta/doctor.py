@@ -12,6 +12,7 @@ for a failure what to do. Exit code 0 when everything passed, 1 otherwise.
   reminders on the wrong day), and America/Bogota is known to the machine;
 - mail: the SMTP server answers, with STARTTLS or TLS verified and the login accepted;
 - storage: the evidence folder (or bucket) can be written;
+- antivirus: when ``CLAMD_SOCKET`` is set, clamd answers PING with PONG;
 - scheduler: its heartbeat is recent (``ruta scheduler`` runs somewhere).
 """
 
@@ -159,6 +160,21 @@ def _storage(config: dict[str, Any]) -> Finding:
                    f"{problem}: revise EVIDENCE_FOLDER (o el bucket S3) y sus permisos.")
 
 
+def _scanner(config: dict[str, Any]) -> Finding | None:
+    address = config.get("CLAMD_SOCKET")
+    if not address:
+        return None
+    from workflow.evidencias.scanner import Clamd
+
+    if Clamd(address, timeout=min(float(config["CLAMD_TIMEOUT_SECONDS"]), 10.0)).ping():
+        return Finding(True, "Antivirus de evidencias", f"clamd en {address} responde")
+    then = ("se guardan sin revisar (CLAMD_UNREACHABLE=accept)"
+            if config["CLAMD_UNREACHABLE"] == "accept" else "se rechazan")
+    return Finding(False, "Antivirus de evidencias",
+                   f"clamd en {address} no responde: mientras tanto las evidencias {then}. "
+                   "Revise que clamd esté en marcha y CLAMD_SOCKET.")
+
+
 def diagnose(env: dict[str, str] | None = None,
              now: Callable[[], datetime] = lambda: datetime.now(UTC)) -> list[Finding]:
     findings: list[Finding] = []
@@ -174,6 +190,9 @@ def diagnose(env: dict[str, str] | None = None,
     findings += list(_database(config, now()))
     findings.append(_mail(config))
     findings.append(_storage(config))
+    scanner = _scanner(config)
+    if scanner is not None:
+        findings.append(scanner)
     return findings
 
 

@@ -28,7 +28,7 @@ import flask_mail
 from flask import Flask, current_app
 
 from workflow.correo.delivery import DeliveryError, DeliveryPolicy, Outgoing, Stage, refusal_texts
-from workflow.outbox import BASE_URL_INFO_KEY
+from workflow.outbox import BASE_URL_INFO_KEY, reveal
 
 DEFAULTS: Mapping[str, Any] = {
     "MAIL_TIMEOUT_SECONDS": 30,
@@ -359,7 +359,8 @@ class SmtpTransport:
     def build(self, row: Outgoing) -> OutboxMailMessage:
         return OutboxMailMessage(
             subject=row.subject, recipients=row.recipients, cc=row.cc,
-            body=row.text_body, html=row.html_body, sender=self.sender,
+            body=reveal(row.text_body, row.secret_link, html=False),
+            html=reveal(row.html_body, row.secret_link, html=True), sender=self.sender,
             # One Message-ID per row: if a retried message arrives twice, mail clients can
             # tell it is the same one.
             msg_id=f"<ruta-correo-{row.id}@{self.domain}>",

@@ -28,6 +28,12 @@ def _run(connection: Connection, revision: str) -> None:
     command.upgrade(config, revision)
 
 
+def upgrade_on(connection: Connection, revision: str = "head") -> None:
+    """Migrate in the caller's PostgreSQL transaction, as whatever role it has set
+    (``ruta init-db --owner``)."""
+    _run(connection, revision)
+
+
 def upgrade(engine: Engine, revision: str = "head") -> None:
     """Migrate to ``revision``: all of it or, on any error, none of it."""
     with engine.connect() as connection:

@@ -196,6 +196,10 @@ class User(Base):
     activated_at: Mapped[datetime | None]
     last_login_at: Mapped[datetime | None]
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    # Set when leaving the last equipo de gestión deactivated the account (``active`` False):
+    # the rector adding the person back reactivates it; an administrator's deactivation,
+    # which clears this, only an administrator undoes.
+    left_team_at: Mapped[datetime | None]
 
     secretaria: Mapped[Secretaria] = relationship()
     school: Mapped[School | None] = relationship()
@@ -406,6 +410,9 @@ class OutboxMessage(Base):
     refused_recipients: Mapped[dict[str, str]] = mapped_column(JSON, default=dict)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     sent_at: Mapped[datetime | None]
+    # A link that signs someone in (invitation, reset), kept out of the bodies (they hold
+    # ``workflow.outbox.SECRET_LINK_PLACEHOLDER``) and no page shows it; emptied when sent.
+    secret_link: Mapped[str | None] = mapped_column(String(500))
 
     __table_args__ = (
         Index("ix_outbox_status_next_attempt_at", "status", "next_attempt_at"),

@@ -6,6 +6,14 @@ rolled-back event sends nothing, and the same ``dedupe_key`` twice queues one me
 never commits and never talks to a mail server: nothing sends mail from inside a request.
 Links in messages are absolute: build them with ``absolute_url(session, "/rutas/7")``.
 
+Personal links. A link that signs someone in (an invitation, a password reset) is never
+rendered into the stored bodies: the template gets ``SECRET_LINK_PLACEHOLDER``, which is
+what «Correo saliente» shows, and the link itself goes to the row's ``secret_link``, a
+column no page reads. Delivery puts it back while building the message (``reveal``) and
+empties the column in the same UPDATE that marks the row sent; a row that failed or is
+«incierto» keeps it, so a retry still carries a working link (the token's own expiry and
+single use still apply). After delivery the database holds no usable token at all.
+
 Delivery (claiming rows, sending them, retries, the life of a message) is
 ``workflow.correo.delivery``'s, run by a job; this module knows nothing of it.
 
@@ -25,6 +33,7 @@ from pathlib import Path
 from typing import Any
 
 from jinja2 import Environment, FileSystemLoader, StrictUndefined, Template, select_autoescape
+from markupsafe import escape
 from sqlalchemy import JSON, Boolean, Date, DateTime, Integer, Table, TypeDecorator
 from sqlalchemy.orm import Session
 
@@ -33,6 +42,7 @@ from workflow.models import OutboxMessage, OutboxStatus, utcnow
 
 __all__ = [
     "BASE_URL_INFO_KEY",
+    "SECRET_LINK_PLACEHOLDER",
     "Email",
     "RenderedEmail",
     "absolute_url",
@@ -40,6 +50,7 @@ __all__ = [
     "enqueue",
     "insert_new",
     "render",
+    "reveal",
 ]
 
 TEMPLATE_DIR = Path(__file__).resolve().parent.parent / "templates" / "email"
@@ -48,6 +59,8 @@ BASE_URL_INFO_KEY = "ruta_base_url"
 MAX_SUBJECT_LENGTH = 300
 KIND_PATTERN = re.compile(r"^[a-z][a-z0-9_]{0,59}$")
 ADDRESS_PATTERN = re.compile(r"^[^@\s<>,;]+@[^@\s<>,;]+$")
+# What the stored bodies hold where a personal link goes (see the module's docstring).
+SECRET_LINK_PLACEHOLDER = "«enlace personal (oculto)»"  # noqa: S105 (no secret)
 
 
 # --- rendering ----------------------------------------------------------------------------
@@ -110,6 +123,15 @@ def render(kind: str, context: Mapping[str, Any]) -> RenderedEmail:
                          html=html_template.render(context))
 
 
+def reveal(body: str, secret_link: str | None, *, html: bool) -> str:
+    """``body`` with the personal link in place of ``SECRET_LINK_PLACEHOLDER`` (delivery
+    only: what is stored keeps the placeholder)."""
+    if not secret_link:
+        return body
+    return body.replace(SECRET_LINK_PLACEHOLDER, str(escape(secret_link)) if html
+                        else secret_link)
+
+
 def absolute_url(session: Session, path: str) -> str:
     """``path`` on the public address of the service (config RUTA_BASE_URL)."""
     base = session.info.get(BASE_URL_INFO_KEY)
@@ -145,6 +167,8 @@ class Email:
     secretaria_id: int
     ruta_id: int | None = None
     cc: Sequence[str] = ()
+    # A link that signs someone in; ``context`` names it ``SECRET_LINK_PLACEHOLDER``.
+    secret_link: str | None = None
 
 
 def _row(email: Email, moment: datetime) -> dict[str, Any]:
@@ -155,6 +179,10 @@ def _row(email: Email, moment: datetime) -> dict[str, Any]:
     if not email.dedupe_key or len(email.dedupe_key) > 200:
         raise ValueError(f"a dedupe key has 1 to 200 characters: {email.dedupe_key!r}")
     rendered = render(email.kind, email.context)
+    if email.secret_link and not (SECRET_LINK_PLACEHOLDER in rendered.text
+                                  and SECRET_LINK_PLACEHOLDER in rendered.html):
+        raise ValueError(f"{email.kind}: a secret link needs SECRET_LINK_PLACEHOLDER in the "
+                         "context, shown in both bodies")
     return {
         "secretaria_id": email.secretaria_id, "ruta_id": email.ruta_id, "kind": email.kind,
         "dedupe_key": email.dedupe_key, "recipients": recipients, "cc": copies,
@@ -162,6 +190,7 @@ def _row(email: Email, moment: datetime) -> dict[str, Any]:
         "status": OutboxStatus.PENDING, "attempts": 0, "next_attempt_at": moment,
         "claimed_at": None, "claim_token": None, "last_error": None,
         "refused_recipients": {}, "created_at": moment, "sent_at": None,
+        "secret_link": email.secret_link or None,
     }
 
 
@@ -313,7 +342,7 @@ def enqueue_many(session: Session, emails: Sequence[Email], *,
 def enqueue(session: Session, *, kind: str, to: Sequence[str] | str,
             context: Mapping[str, Any], dedupe_key: str, secretaria_id: int,
             ruta_id: int | None = None, cc: Sequence[str] = (),
-            now: datetime | None = None) -> bool:
+            secret_link: str | None = None, now: datetime | None = None) -> bool:
     """Queue one e-mail in the caller's transaction. True if queued, False if a message
     with ``dedupe_key`` already exists (then nothing changes).
 
@@ -323,10 +352,11 @@ def enqueue(session: Session, *, kind: str, to: Sequence[str] | str,
     the message on "Correo saliente". Choose a ``dedupe_key`` that names the cause and the
     audience, e.g. ``f"transition:{entry.id}:rector"`` or
     ``f"reminder:{ruta.id}:{kind}:{checkpoint}"``: the same cause never mails twice.
-    ``now`` (default: the current time) is when the message becomes due.
+    ``now`` (default: the current time) is when the message becomes due. ``secret_link``: a
+    link that signs someone in, kept out of the stored bodies (the module's docstring).
 
     Flushes nothing of the caller's and never commits.
     """
     email = Email(kind=kind, to=to, context=context, dedupe_key=dedupe_key,
-                  secretaria_id=secretaria_id, ruta_id=ruta_id, cc=cc)
+                  secretaria_id=secretaria_id, ruta_id=ruta_id, cc=cc, secret_link=secret_link)
     return bool(enqueue_many(session, [email], now=now))

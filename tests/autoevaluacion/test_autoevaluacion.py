@@ -329,10 +329,11 @@ def test_adding_a_member_queues_an_invitation_that_opens_the_account(
     assert f"/rutas/{school.ruta.id}/autoevaluacion" in message.text_body
     assert "Primero active su cuenta" in message.text_body
 
-    link = re.search(r"/invitacion/[A-Za-z0-9_-]+", message.text_body).group(0)
-    web.get(link)
-    assert web.post(link, {"new": "una frase de la familia", "confirm":
-                           "una frase de la familia"}).status_code == 302
+    assert "«enlace personal (oculto)»" in message.text_body
+    link = re.search(r"/invitacion/[A-Za-z0-9_-]+", message.secret_link).group(0)
+    web.get(link, follow_redirects=True)
+    assert web.post("/invitacion", {"new": "una frase de la familia", "confirm":
+                                    "una frase de la familia"}).status_code == 302
     assert web.login("rosa@prueba.co", "una frase de la familia").status_code == 302
     assert web.get(f"/rutas/{school.ruta.id}/autoevaluacion").status_code == 200
 

@@ -453,7 +453,7 @@ def test_remove_member_asks_first_then_undo_restores_the_areas(db: Session, make
     assert f'href="{confirm_url}">Quitar a Wilson Oyola del equipo</a>' in team_page
     confirm = text_of(web.get(confirm_url))
     assert "Deja de tener asignadas las áreas: Gestión directiva, Gestión académica." in confirm
-    assert "Pierde el acceso para valorar esas áreas" in confirm
+    assert "Su cuenta (docente@prueba.co) queda desactivada: ya no podrá ingresar" in confirm
     assert "Sí, quitar a Wilson Oyola" in confirm and "Cancelar" in confirm
     assert db.get(TeamMember, member.id) is not None  # the GET removes nothing
 

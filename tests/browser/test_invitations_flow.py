@@ -1,8 +1,11 @@
 """The bulk invitation in real Chromium: the list's button opens a confirmation page that says
 how many accounts it will invite and that valid links are kept; confirming sends exactly those.
-axe-core checks every page."""
+«Correo saliente» shows the message with its link hidden, and the person's link lands on a
+form at an address without the token (E15). axe-core checks every page."""
 
 from __future__ import annotations
+
+from urllib.parse import urlsplit
 
 import pytest
 from playwright.sync_api import expect
@@ -52,3 +55,31 @@ def test_bulk_invitation_asks_first_and_keeps_valid_links(world: World,
     expect(page.get_by_text("Se envió 1 invitación a cuentas sin contraseña")).to_be_visible()
     browsing.check_accessibility(page)
     assert queued(world) == ["con.enlace@prueba.co", "sin.enlace@prueba.co"]
+
+    with world.server.session() as session:
+        [message] = [found for found in session.scalars(select(OutboxMessage))
+                     if found.recipients == ["sin.enlace@prueba.co"]]
+        assert message.secret_link
+        message_id, link = message.id, urlsplit(message.secret_link).path
+    page.goto(f"/admin/correo/{message_id}")
+    body = page.locator("pre.prewrap")
+    expect(body).to_contain_text("«enlace personal (oculto)»")
+    expect(body).not_to_contain_text("/invitacion/")
+
+    person = browsing.new_page()
+    person.goto(link)
+    person.wait_for_url("**/invitacion")
+    expect(person.get_by_role("heading", name="Activar su cuenta")).to_be_visible()
+    browsing.check_accessibility(person)
+    person.get_by_label("Contraseña (obligatorio)", exact=True).fill("Colombia2024")
+    person.get_by_label("Repita la contraseña (obligatorio)", exact=True).fill("Colombia2024")
+    person.get_by_role("button", name="Activar la cuenta").click()
+    expect(person.locator("#new-error")).to_contain_text(
+        "Esa contraseña es muy común o apareció en filtraciones; elija otra.")
+    assert urlsplit(person.url).path == "/invitacion"
+    person.get_by_label("Contraseña (obligatorio)", exact=True).fill("sauces del combeima")
+    person.get_by_label("Repita la contraseña (obligatorio)", exact=True).fill(
+        "sauces del combeima")
+    person.get_by_role("button", name="Activar la cuenta").click()
+    person.wait_for_url("**/ingresar")
+    expect(person.get_by_text("Su cuenta quedó activa")).to_be_visible()

@@ -14,6 +14,7 @@ from workflow.cuentas import invitations, tokens
 from workflow.cuentas.models import TokenPurpose
 from workflow.errors import Forbidden, InvalidInput
 from workflow.models import OutboxMessage, User, utcnow
+from workflow.outbox import SECRET_LINK_PLACEHOLDER
 from workflow.roles import Role
 
 NEW_PASSWORD = "una frase nueva y larga"
@@ -26,10 +27,23 @@ def messages(db: Session, kind: str) -> list[OutboxMessage]:
 
 
 def link_path(message: OutboxMessage, prefix: str) -> str:
-    found = re.search(rf"http://127\.0\.0\.1:5000(/{prefix}/[A-Za-z0-9_-]+)", message.text_body)
-    assert found, message.text_body
-    assert found.group(1) in message.html_body
+    """The personal link of ``message``: kept beside the bodies, which show a placeholder."""
+    assert SECRET_LINK_PLACEHOLDER in message.text_body
+    assert SECRET_LINK_PLACEHOLDER in message.html_body
+    assert f"/{prefix}/" not in message.text_body + message.html_body
+    found = re.fullmatch(rf"http://127\.0\.0\.1:5000(/{prefix}/[A-Za-z0-9_-]+)",
+                         message.secret_link or "")
+    assert found, message.secret_link
     return found.group(1)
+
+
+def land(web: WebClient, path: str) -> str:
+    """Open a link: it answers 303 to its form's address, which carries no token."""
+    landing = web.client.get(path)
+    assert landing.status_code == 303, landing.status_code
+    form_path = landing.headers["Location"]
+    assert form_path == "/" + path.split("/")[1]
+    return form_path
 
 
 def test_invitation_lets_the_person_choose_a_password_once(db: Session, make: Factory,
@@ -46,16 +60,17 @@ def test_invitation_lets_the_person_choose_a_password_once(db: Session, make: Fa
     assert "con el rol rector(a)" in message.text_body
     path = link_path(message, "invitacion")
 
-    form = web.get(path)
+    form_path = land(web, path)
+    form = web.get(form_path)
     assert form.status_code == 200
     assert "rectora@ie-juntas.edu.co" in form.get_data(as_text=True)
-    done = web.post(path, {"new": NEW_PASSWORD, "confirm": NEW_PASSWORD})
+    done = web.post(form_path, {"new": NEW_PASSWORD, "confirm": NEW_PASSWORD})
     assert done.status_code == 302 and done.headers["Location"] == "/ingresar"
 
     assert web.login("rectora@ie-juntas.edu.co", NEW_PASSWORD).status_code == 302
     # Activating the account is no change to warn about.
     assert messages(db, "contrasena_cambiada") == []
-    used_again = web.client.get(path)
+    used_again = web.client.get(path, follow_redirects=True)
     assert used_again.status_code == 410
     assert "Este enlace ya se usó" in used_again.get_data(as_text=True)
 
@@ -66,11 +81,12 @@ def test_weak_password_on_a_link_answers_422_and_keeps_the_link(db: Session, mak
     invitations.send_invitation(db, user, actor=None)
     db.commit()
     path = link_path(messages(db, "invitacion")[0], "invitacion")
-    web.get(path)
-    response = web.post(path, {"new": "corta", "confirm": "corta"})
+    form_path = land(web, path)
+    web.get(form_path)
+    response = web.post(form_path, {"new": "corta", "confirm": "corta"})
     assert response.status_code == 422
     assert "al menos 10 caracteres" in response.get_data(as_text=True)
-    assert web.client.get(path).status_code == 200  # still usable
+    assert web.client.get(path, follow_redirects=True).status_code == 200  # still usable
 
 
 def test_a_new_invitation_retires_the_previous_link(db: Session, make: Factory,
@@ -82,8 +98,8 @@ def test_a_new_invitation_retires_the_previous_link(db: Session, make: Factory,
     first, second = (link_path(message, "invitacion")
                      for message in messages(db, "invitacion"))
     assert first != second
-    assert web.client.get(first).status_code == 410
-    assert web.client.get(second).status_code == 200
+    assert web.client.get(first, follow_redirects=True).status_code == 410
+    assert web.client.get(second, follow_redirects=True).status_code == 200
 
 
 def test_expired_and_unknown_links_are_refused(db: Session, make: Factory) -> None:
@@ -124,8 +140,10 @@ def test_password_reset_by_email_changes_the_password_and_ends_sessions(
     assert answer.status_code == 302
     [message] = messages(db, "restablecer_contrasena")
     path = link_path(message, "restablecer")
-    browser.get(path)
-    assert browser.post(path, {"new": NEW_PASSWORD, "confirm": NEW_PASSWORD}).status_code == 302
+    form_path = land(browser, path)
+    browser.get(form_path)
+    assert browser.post(form_path, {"new": NEW_PASSWORD,
+                                    "confirm": NEW_PASSWORD}).status_code == 302
 
     db.expire_all()
     changed = db.get(User, user.id)

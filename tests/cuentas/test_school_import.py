@@ -179,7 +179,7 @@ def test_import_creates_schools_rutas_and_rectors_without_password(
     # The page says rectors will be invited: each new rector's invitation is in the outbox.
     queued = db.scalars(select(OutboxMessage).where(OutboxMessage.kind == "invitacion")).all()
     assert [message.recipients for message in queued] == [["rectoria.sansimon@ibague.edu.co"]]
-    assert "/invitacion/" in queued[0].text_body
+    assert "/invitacion/" in queued[0].secret_link
 
 
 def test_import_with_two_bad_rows_imports_nothing_and_reports_both(

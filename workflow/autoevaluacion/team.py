@@ -293,6 +293,7 @@ def _member_account(session: Session, ruta: Ruta, name: str, email: str,
             data=accounts.UserData(email=email, name=name, role=Role.EQUIPO.value,
                                    school_id=ruta.school_id))
     if existing.school_id == ruta.school_id and existing.role is Role.EQUIPO:
+        accounts.reopen_after_team(existing)  # closed when they left the team: back now
         if not existing.active:
             errors["email"] = ["La cuenta de ese correo está desactivada: pida a la Secretaría "
                                "que la reactive."]
@@ -356,15 +357,17 @@ def _invite(session: Session, ruta: Ruta, member: TeamMember, *, actor: User) ->
     """Queue the invitation e-mail, once per member and Ruta, in the same transaction."""
     school = ruta.school
     account = member.user
-    activation_url = None
+    activation_url = secret_link = None
     if account is not None and account.password_hash is None:
         # A link to choose the password: without it the invitation would open nothing.
         token = tokens.issue(session, account, TokenPurpose.INVITATION)
-        activation_url = outbox.absolute_url(session, f"/invitacion/{token}")
+        secret_link = outbox.absolute_url(session, f"/invitacion/{token}")
+        # The stored bodies show a placeholder; delivery puts the link back.
+        activation_url = outbox.SECRET_LINK_PLACEHOLDER
     outbox.enqueue(
         session, kind="equipo_invitacion", to=member.email,
         dedupe_key=f"equipo_invitacion:{ruta.id}:{member.email}",
-        secretaria_id=school.secretaria_id, ruta_id=ruta.id,
+        secretaria_id=school.secretaria_id, ruta_id=ruta.id, secret_link=secret_link,
         context={
             "member_name": member.name, "estamento": member.estamento.label,
             "areas": [area.name for area in member.areas],
@@ -408,6 +411,16 @@ def set_member_areas(session: Session, ruta: Ruta, member: TeamMember,
     return member
 
 
+def _close_account_if_last_team(session: Session, account: User | None,
+                                moment: datetime) -> None:
+    """E20: an ``equipo`` account exists for its teams; off the last one, it reads nothing
+    more of the school (data, evidence)."""
+    if (account is not None and account.role is Role.EQUIPO and account.active
+            and not session.scalar(select(TeamMember.id).where(
+                TeamMember.user_id == account.id).limit(1))):
+        accounts.close_for_leaving_team(session, account, now=moment)
+
+
 # How long «Deshacer» can put a removed member back.
 UNDO_WINDOW = timedelta(minutes=15)
 
@@ -419,6 +432,8 @@ class RemovalEffects:
     areas: list[str]
     # They sign in with an ``equipo`` account that will no longer edit anything here.
     loses_access: bool
+    # That account is on no other team: it is deactivated (E20), reading nothing more.
+    closes_account: bool
     # Requirements for sending the autoevaluación the team would stop meeting.
     new_gaps: list[str]
     # Why the removal is refused (None: it is allowed).
@@ -436,9 +451,14 @@ def removal_effects(session: Session, ruta: Ruta, member: TeamMember) -> Removal
         refused = (f"No se puede quitar a {member.name}: la autoevaluación ya se envió con este "
                    "equipo y, sin esta persona, el equipo dejaría de cumplir lo que se exige "
                    "para enviarla. Agregue primero a quien lo reemplace.")
+    account = member.user
+    closes_account = (account is not None and account.role is Role.EQUIPO and account.active
+                      and session.scalar(select(TeamMember.id).where(
+                          TeamMember.user_id == account.id, TeamMember.id != member.id)
+                          .limit(1)) is None)
     return RemovalEffects(areas=[area.name for area in member.areas],
                           loses_access=member.user_id is not None and bool(member.areas),
-                          new_gaps=new_gaps, refused=refused)
+                          closes_account=closes_account, new_gaps=new_gaps, refused=refused)
 
 
 @dataclass(frozen=True)
@@ -494,15 +514,19 @@ def remove_member(session: Session, ruta: Ruta, member: TeamMember, *, actor: Us
         estamento=member.estamento.value, user_id=member.user_id,
         area_ids=tuple(area.id for area in member.areas),
         created_at=member.created_at.isoformat(), removed_at=(now or utcnow()).isoformat())
+    account = member.user
     member.areas = []
     session.delete(member)
+    session.flush()
+    _close_account_if_last_team(session, account, now or utcnow())
     session.flush()
     return removed
 
 
 def restore_member(session: Session, ruta: Ruta, removed: RemovedMember, *, actor: User,
                    now: datetime | None = None) -> TeamMember:
-    """Put a removed member back with the same áreas (no new invitation). Flushes.
+    """Put a removed member back with the same áreas (no new invitation), reopening the
+    account the removal closed. Flushes.
 
     Refused once ``UNDO_WINDOW`` has passed, or when someone with that e-mail is on the
     team again."""
@@ -516,6 +540,8 @@ def restore_member(session: Session, ruta: Ruta, removed: RemovedMember, *, acto
                                                   TeamMember.email == removed.email)):
         raise NotEditable(f"{removed.name} ya está de nuevo en el equipo.")
     account = session.get(User, removed.user_id) if removed.user_id else None
+    if account is not None:
+        accounts.reopen_after_team(account)
     by_id = {area.id: area for area in ruta.catalog.areas}  # type: ignore[attr-defined]
     member = TeamMember(ruta_id=ruta.id, name=removed.name, email=removed.email,
                         estamento=Estamento(removed.estamento), user=account,

@@ -91,13 +91,16 @@ class Outgoing:
     text_body: str
     html_body: str
     attempts: int
+    # The personal link the bodies' placeholder stands for (``workflow.outbox.reveal``).
+    secret_link: str | None = None
 
 
 # Delivery reads and writes one row at a time through the table (Core), not the ORM entity:
 # no ORM compilation or bookkeeping on the per-message path.
 OUTBOX: Final[Table] = OutboxMessage.__table__  # type: ignore[assignment]
 OUTGOING_COLUMNS: Final = tuple(OUTBOX.c[field] for field in (
-    "id", "recipients", "cc", "subject", "text_body", "html_body", "attempts"))
+    "id", "recipients", "cc", "subject", "text_body", "html_body", "attempts",
+    "secret_link"))
 
 
 class Transport(Protocol):
@@ -315,6 +318,8 @@ _MARK_SENT = (update(OUTBOX)
                       sent_at=bindparam("now", type_=OUTBOX.c.sent_at.type),
                       attempts=bindparam("attempts", type_=OUTBOX.c.attempts.type),
                       claim_token=None,
+                      # Delivered: the database keeps no usable personal link.
+                      secret_link=None,
                       refused_recipients=bindparam(
                           "refused", type_=OUTBOX.c.refused_recipients.type)))
 

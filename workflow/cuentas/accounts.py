@@ -7,11 +7,15 @@ changing a password deletes every row of that user.
 
 from __future__ import annotations
 
+import gzip
 import hashlib
 import re
 import secrets
+import unicodedata
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from functools import cache
+from pathlib import Path
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
@@ -76,6 +80,65 @@ def normalize_email(email: str) -> str:
     return email.strip().lower()
 
 
+COMMON_PASSWORDS_FILE = Path(__file__).resolve().parent / "data" / "common-passwords.txt.gz"
+COMMON_PASSWORD = "Esa contraseña es muy común o apareció en filtraciones; elija otra."  # noqa: S105 (a message)
+# What people append to a common word ("colombia2024", "password12", "clave123*"): a
+# password that is a listed entry plus up to this many trailing digits or symbols is refused.
+MAX_APPENDED_CHARACTERS = 6
+_APPENDED = re.compile(rf"[\W\d_]{{1,{MAX_APPENDED_CHARACTERS}}}$")
+
+
+class _SortedLines:
+    """The list file, decompressed, searched in place by bisecting on byte positions.
+
+    About 3 MB for 280,000 entries (a frozenset of them took some 25 MB) and nothing to
+    build: loading is one decompression. Loaded once per process, on the first password
+    set or changed.
+    """
+
+    def __init__(self, content: bytes) -> None:
+        self.content = content
+
+    def __contains__(self, entry: object) -> bool:
+        assert isinstance(entry, bytes)
+        content = self.content
+        low, high = 0, len(content)  # both always start a line
+        while low < high:
+            middle = (low + high) // 2
+            start = content.rfind(b"\n", 0, middle) + 1
+            end = content.find(b"\n", start)
+            line = content[start:end]
+            if line == entry:
+                return True
+            if line < entry:
+                low = end + 1
+            else:
+                high = start
+        return False
+
+
+@cache
+def common_passwords() -> _SortedLines:
+    """The shipped list (``tools/build_common_passwords.py`` builds it): sorted, normalized,
+    one entry a line, each line ending in a newline."""
+    return _SortedLines(gzip.decompress(COMMON_PASSWORDS_FILE.read_bytes()))
+
+
+def normalized_password(password: str) -> str:
+    return unicodedata.normalize("NFC", password).strip().lower()
+
+
+def is_common_password(password: str) -> bool:
+    """Whether ``password`` (any case) is listed, or is a listed entry plus a few trailing
+    digits or symbols."""
+    entries = common_passwords()
+    candidate = normalized_password(password)
+    if candidate.encode() in entries:
+        return True
+    base = _APPENDED.sub("", candidate).strip()
+    return bool(base) and base != candidate and base.encode() in entries
+
+
 def password_problems(password: str, *, email: str = "") -> list[str]:
     problems = []
     if len(password) < MIN_PASSWORD_LENGTH:
@@ -87,6 +150,8 @@ def password_problems(password: str, *, email: str = "") -> list[str]:
         problems.append("La contraseña no puede contener su usuario de correo.")
     if password and len(set(password)) < 4:
         problems.append("La contraseña es demasiado repetitiva.")
+    if not problems and is_common_password(password):
+        problems.append(COMMON_PASSWORD)
     return problems
 
 
@@ -170,6 +235,21 @@ def end_session(session: Session, token: str) -> None:
 
 def end_all_sessions(session: Session, user: User) -> None:
     session.execute(delete(UserSession).where(UserSession.user_id == user.id))
+
+
+def close_for_leaving_team(session: Session, user: User, *, now: datetime) -> None:
+    """Deactivate an ``equipo`` account off its last team and end its sessions (E20);
+    ``reopen_after_team`` undoes exactly this, never an administrator's deactivation."""
+    user.active = False
+    user.left_team_at = now
+    end_all_sessions(session, user)
+
+
+def reopen_after_team(user: User) -> None:
+    """Reactivate the account if leaving a team (and nothing else) closed it."""
+    if not user.active and user.left_team_at is not None:
+        user.active = True
+        user.left_team_at = None
 
 
 def change_password(session: Session, user: User, *, current: str, new: str, confirm: str,
@@ -319,6 +399,7 @@ def set_user_active(session: Session, user: User, *, actor: User, active: bool) 
             raise InvalidInput({"": [f"La institución ya tiene rector(a) activo(a): "
                                      f"{rector.name}."]})
     user.active = active
+    user.left_team_at = None  # the administrator's decision, whatever the team did before
     if not active:
         end_all_sessions(session, user)
     session.flush()

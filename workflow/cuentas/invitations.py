@@ -12,10 +12,12 @@ from workflow.cuentas import tokens
 from workflow.cuentas.models import AccountToken, TokenPurpose
 from workflow.cuentas.tokens import LIFETIMES
 from workflow.models import User, utcnow
-from workflow.outbox import absolute_url, enqueue
+from workflow.outbox import SECRET_LINK_PLACEHOLDER, absolute_url, enqueue
 
 
-def _context(session: Session, user: User, link: str, expires_at: datetime) -> dict[str, object]:
+def _context(session: Session, user: User, expires_at: datetime) -> dict[str, object]:
+    # The link itself travels as the message's ``secret_link``, never in its bodies.
+    link = SECRET_LINK_PLACEHOLDER
     return {
         "user_name": user.name, "email": user.email, "role_label": user.role.label,
         "school_name": user.school.name if user.school else "",
@@ -36,9 +38,9 @@ def send_invitation(session: Session, user: User, *, actor: User | None,
     token = tokens.invite(session, user, actor=actor, now=moment)
     link = absolute_url(session, f"/invitacion/{token}")
     enqueue(session, kind="invitacion", to=user.email,
-            context=_context(session, user, link, moment + LIFETIMES[TokenPurpose.INVITATION]),
+            context=_context(session, user, moment + LIFETIMES[TokenPurpose.INVITATION]),
             dedupe_key=_dedupe_key(TokenPurpose.INVITATION, token),
-            secretaria_id=user.secretaria_id, now=moment)
+            secretaria_id=user.secretaria_id, secret_link=link, now=moment)
 
 
 def send_password_reset(session: Session, email: str, *, now: datetime | None = None) -> bool:
@@ -52,10 +54,9 @@ def send_password_reset(session: Session, email: str, *, now: datetime | None = 
     link = absolute_url(session, f"/restablecer/{token}")
     return enqueue(
         session, kind="restablecer_contrasena", to=user.email,
-        context=_context(session, user, link,
-                         moment + LIFETIMES[TokenPurpose.PASSWORD_RESET]),
+        context=_context(session, user, moment + LIFETIMES[TokenPurpose.PASSWORD_RESET]),
         dedupe_key=_dedupe_key(TokenPurpose.PASSWORD_RESET, token),
-        secretaria_id=user.secretaria_id, now=moment)
+        secretaria_id=user.secretaria_id, secret_link=link, now=moment)
 
 
 def without_live_invitation(query: Select[tuple[User]], *,
