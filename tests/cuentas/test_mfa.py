@@ -9,6 +9,7 @@ from datetime import UTC, datetime, timedelta
 
 import pyotp
 import pytest
+from flask import Flask
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
@@ -226,3 +227,22 @@ def test_production_requires_it_of_administrador_and_revisor_only() -> None:
         "MFA_REQUIRED_ROLES"] == {"rector", "revisor"}
     with pytest.raises(ConfigError, match="«jefe» no lo es"):
         load_config({"MFA_REQUIRED_ROLES": "administrador,jefe"}, mode="production")
+
+
+def test_console_reset_serves_the_last_administrador(app: Flask, db: Session,
+                                                     make: Factory) -> None:
+    admin = make.user(Role.ADMINISTRADOR)
+    enrolled(db, admin)
+    db.commit()
+
+    result = app.test_cli_runner().invoke(args=["users", "reset-mfa", "--email",
+                                                admin.email.upper()])
+    missing = app.test_cli_runner().invoke(args=["users", "reset-mfa", "--email",
+                                                 "nadie@prueba.co"])
+
+    assert (result.exit_code, result.output) == (
+        0, f"Se restableció la verificación en dos pasos de {admin.email}; sus sesiones se "
+        "cerraron.\n")
+    assert missing.exit_code != 0 and "No hay un usuario" in missing.output
+    db.expire_all()
+    assert mfa.enrolment(db, admin) is None

@@ -293,14 +293,17 @@ def _remove(session: Session, user: User) -> None:
     session.flush()
 
 
-def reset(session: Session, user: User, *, actor: User, now: datetime | None = None) -> bool:
+def reset(session: Session, user: User, *, actor: User | None,
+          now: datetime | None = None) -> bool:
     """The administrador removes a person's authenticator (a lost phone): the secret and the
     recovery codes go, every session of the person ends, and they enrol again at their next
-    sign-in if their role requires it. Returns whether there was anything to remove."""
-    if actor.role is not Role.ADMINISTRADOR:
+    sign-in if their role requires it. Returns whether there was anything to remove.
+    ``actor`` None is the server's operator (``ruta users reset-mfa``): the last
+    administrador who lost their phone has nobody else to ask."""
+    if actor is not None and actor.role is not Role.ADMINISTRADOR:
         raise Forbidden("Solo la administración de la Secretaría restablece la verificación "
                         "en dos pasos.")
-    if actor.id == user.id:
+    if actor is not None and actor.id == user.id:
         raise InvalidInput({"": ["No puede restablecer su propia verificación en dos pasos: "
                                  "pídalo a otra persona con rol de administrador."]})
     had = enrolment(session, user) is not None
@@ -311,9 +314,11 @@ def reset(session: Session, user: User, *, actor: User, now: datetime | None = N
     return had
 
 
-def _mfa_reset_event(*, user: User, actor: User, at: datetime, had_enrolment: bool) -> None:
+def _mfa_reset_event(*, user: User, actor: User | None, at: datetime,
+                     had_enrolment: bool) -> None:
     """Hook point for the security-event log (built in parallel): an administrador reset a
     person's two-step verification. Until that log exists this writes one line to the
     ``ruta.security`` logger; nothing secret goes in it."""
     security_log.warning("mfa_reset user_id=%s actor_id=%s at=%s had_enrolment=%s",
-                         user.id, actor.id, at.isoformat(), had_enrolment)
+                         user.id, actor.id if actor else "consola", at.isoformat(),
+                         had_enrolment)
