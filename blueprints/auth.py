@@ -123,6 +123,10 @@ def verify() -> Response | str | tuple[str, int]:
     if request.method == "GET":
         return render_template("auth/verify.html", error=None)
     user, next_url = pending
+    if not mfa.is_enrolled(database, user):
+        # Reset by the administración between the two steps: the password was the whole of it.
+        two_step.finish_sign_in(database, user)
+        return _after_sign_in(user, next_url)
     try:
         checked = mfa.verify(database, user, request.form.get("code", ""), box=secret_box(),
                              address=client_address(), policy=throttle_policy())

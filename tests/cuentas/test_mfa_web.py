@@ -123,6 +123,21 @@ def test_code_page_after_five_minutes_sends_back_to_the_password(
     assert sessions_of(db, user) == 0
 
 
+def test_reset_between_the_two_steps_lets_the_password_stand_alone(
+        app: Flask, db: Session, make: Factory, web: WebClient) -> None:
+    user = make.user(Role.RECTOR)
+    enrol(app, db, user)
+    web.get("/ingresar")
+    post_page(web, "/ingresar", {"email": user.email, "password": PASSWORD})
+    mfa.reset(db, user, actor=make.user(Role.ADMINISTRADOR))
+    db.commit()
+
+    response = web.post("/ingresar/verificacion", {"code": ""})
+
+    assert (response.status_code, response.headers["Location"]) == (302, "/escuela/")
+    assert sessions_of(db, user) == 1
+
+
 def test_required_role_without_enrolment_goes_nowhere_but_enrolment(
         strict_app: Flask, database_url: str) -> None:
     database = strict_app.extensions["ruta_db"].session_factory()
