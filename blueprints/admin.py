@@ -31,7 +31,7 @@ from blueprints.listing import Inverted, Sort, chosen_sort, ordering, search_tex
 from ruta.config import PROJECT_ROOT
 from ruta.db import db_session
 from ruta.security import safe_next
-from workflow.cuentas import accounts, invitations, school_import, schools
+from workflow.cuentas import accounts, invitations, mfa, school_import, schools
 from workflow.errors import InvalidInput
 from workflow.horizontes import opening
 from workflow.models import Ruta, School, User, Zona, utcnow
@@ -323,6 +323,7 @@ def _render_user_form(user: User | None, data: accounts.UserData,
     return render_template(
         "admin/user_form.html", user=user, data=data, errors=errors,
         roles=list(Role), schools=school_choices,
+        mfa_enrolled=user is not None and mfa.is_enrolled(db_session(), user),
         school_roles=[role for role in Role if role.belongs_to_school])
 
 
@@ -428,6 +429,24 @@ def _set_user_active(user_id: int, *, active: bool) -> Response:
     database.commit()
     flash(f"La cuenta de {user.name} quedó {'activa' if active else 'inactiva'}.", "success")
     return _back("admin.users")
+
+
+@bp.route("/usuarios/<int:user_id>/verificacion", methods=["GET", "POST"],
+          endpoint="user_mfa_reset")
+@roles_required(Role.ADMINISTRADOR)
+def user_mfa_reset(user_id: int) -> Response | str:
+    """Remove a person's authenticator (a lost phone), after a confirmation page."""
+    database = db_session()
+    user = get_in_scope(database, current_user, User, user_id)
+    if request.method == "GET" or request.form.get("confirmar") != "1":
+        return render_template("admin/mfa_reset.html", user=user,
+                               enrolled=mfa.is_enrolled(database, user))
+    # A refusal (own account) is an InvalidInput: the error page explains it (422).
+    mfa.reset(database, user, actor=_actor())
+    database.commit()
+    flash(f"Se restableció la verificación en dos pasos de {user.name}: sus sesiones se "
+          "cerraron y, si su rol la exige, la activará de nuevo al ingresar.", "success")
+    return redirect(url_for("admin.user_edit", user_id=user.id))
 
 
 # --- crosswalks between instrument versions -------------------------------------------------

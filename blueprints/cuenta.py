@@ -1,4 +1,5 @@
-"""Public account links: ask for a password reset, use a reset link, accept an invitation.
+"""Account pages: the public links (ask for a password reset, use a reset link, accept an
+invitation) and, signed in, «Verificación en dos pasos» (enrol, recovery codes, disable).
 
 A link's token never stays in an address: ``/invitacion/<token>`` (and ``/restablecer/...``)
 only puts the token in the signed session cookie and answers 303 to ``/invitacion``, which
@@ -9,15 +10,25 @@ Referer header once, on a request that renders nothing.
 from __future__ import annotations
 
 from flask import Blueprint, flash, redirect, render_template, request, session, url_for
+from flask_login import current_user
 from werkzeug.wrappers import Response
 
-from blueprints.access import public
+import ruta.two_step as two_step
+from blueprints.access import ALL_ROLES, public, roles_required
+from blueprints.landing import home_url
 from ruta.db import db_session
-from ruta.security import passwords
-from workflow.cuentas import invitations
+from ruta.security import (
+    client_address,
+    mfa_required_roles,
+    passwords,
+    secret_box,
+    throttle_policy,
+)
+from workflow.cuentas import accounts, invitations, mfa
 from workflow.cuentas.models import TokenPurpose
 from workflow.cuentas.tokens import INVALID_LINK, check, redeem
-from workflow.errors import InvalidInput
+from workflow.errors import Forbidden, InvalidInput
+from workflow.models import User
 
 bp = Blueprint("cuenta", __name__)
 
@@ -111,3 +122,92 @@ def accept_invitation(token: str) -> Response:
 @public
 def invitation_form() -> Response | str | tuple[str, int]:
     return _use_link(TokenPurpose.INVITATION)
+
+
+# --- two-step verification (signed in) ----------------------------------------------------
+
+
+def _me() -> User:
+    return current_user._get_current_object()  # type: ignore[no-any-return]
+
+
+@bp.get("/cuenta/verificacion", endpoint="two_step")
+@roles_required(*ALL_ROLES)
+def two_step_page() -> str:
+    database = db_session()
+    user = _me()
+    return render_template(
+        "cuenta/two_step.html", enrolled=mfa.is_enrolled(database, user),
+        required=mfa.is_required(user, mfa_required_roles()),
+        codes_left=mfa.recovery_codes_left(database, user), errors={})
+
+
+@bp.route("/cuenta/verificacion/activar", methods=["GET", "POST"], endpoint="two_step_enrol")
+@roles_required(*ALL_ROLES)
+def two_step_enrol() -> Response | str | tuple[str, int]:
+    """Enrolment: the QR code (and the secret as text, for typing it in by hand), then the
+    first code from the app; the answer shows the recovery codes, once."""
+    database = db_session()
+    user = _me()
+    if mfa.is_enrolled(database, user):
+        return redirect(url_for("cuenta.two_step"))
+    errors: dict[str, list[str]] = {}
+    status = 200
+    if request.method == "POST":
+        try:
+            codes = mfa.confirm_enrolment(database, user, request.form.get("code", ""),
+                                          box=secret_box(), address=client_address(),
+                                          policy=throttle_policy())
+        except (mfa.CodeRefused, accounts.LoginThrottled, InvalidInput) as error:
+            database.commit()  # a wrong code counts, as a failed sign-in does
+            errors, status = {"code": [error.message]}, error.status
+        else:
+            database.commit()
+            flash("La verificación en dos pasos quedó activa: desde ahora, al ingresar, se le "
+                  "pedirá un código de su aplicación.", "success")
+            return render_template("cuenta/recovery_codes.html", codes=codes,
+                                   next_url=home_url(user))
+    secret = mfa.begin_enrolment(database, user, box=secret_box())
+    database.commit()
+    return render_template(
+        "cuenta/two_step_enrol.html", qr=two_step.qr_svg(user, secret),
+        secret=two_step.grouped(secret), errors=errors,
+        required=mfa.is_required(user, mfa_required_roles())), status
+
+
+def _with_code(action: str) -> Response | str | tuple[str, int]:
+    database = db_session()
+    user = _me()
+    code = request.form.get("code", "")
+    common = {"box": secret_box(), "address": client_address(), "policy": throttle_policy()}
+    try:
+        if action == "codes":
+            codes = mfa.regenerate_recovery_codes(database, user, code, **common)
+        else:
+            mfa.disable(database, user, code, required_roles=mfa_required_roles(), **common)
+    except (mfa.CodeRefused, accounts.LoginThrottled, InvalidInput, Forbidden) as error:
+        database.commit()  # a wrong code counts, as a failed sign-in does
+        return render_template(
+            "cuenta/two_step.html", enrolled=mfa.is_enrolled(database, user),
+            required=mfa.is_required(user, mfa_required_roles()),
+            codes_left=mfa.recovery_codes_left(database, user),
+            errors={action: [error.message]}), error.status
+    database.commit()
+    if action == "codes":
+        return render_template("cuenta/recovery_codes.html", codes=codes,
+                               next_url=url_for("cuenta.two_step"))
+    flash("Desactivó la verificación en dos pasos: al ingresar solo se le pedirá la "
+          "contraseña.", "success")
+    return redirect(url_for("cuenta.two_step"))
+
+
+@bp.post("/cuenta/verificacion/codigos", endpoint="two_step_codes")
+@roles_required(*ALL_ROLES)
+def two_step_codes() -> Response | str | tuple[str, int]:
+    return _with_code("codes")
+
+
+@bp.post("/cuenta/verificacion/desactivar", endpoint="two_step_disable")
+@roles_required(*ALL_ROLES)
+def two_step_disable() -> Response | str | tuple[str, int]:
+    return _with_code("disable")

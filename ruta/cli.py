@@ -13,7 +13,7 @@ from ruta.config import ConfigError
 from ruta.db import db_session, get_db
 from workflow.cuentas import accounts
 from workflow.errors import DomainError, InvalidInput
-from workflow.models import Ruta, School, Secretaria
+from workflow.models import Ruta, School, Secretaria, User
 from workflow.pmi.checks import check_ruta, render_text
 from workflow.roles import Role
 from workflow.states import State, mermaid_diagram
@@ -143,6 +143,24 @@ def _print_demo_accounts(password: str | None = None) -> None:
 @click.group("users")
 def users_group() -> None:
     """Manage user accounts."""
+
+
+@users_group.command("reset-mfa")
+@click.option("--email", required=True)
+@with_appcontext
+def users_reset_mfa_command(email: str) -> None:
+    """Remove a person's two-step verification (lost phone and recovery codes)."""
+    from workflow.cuentas import mfa
+
+    database = db_session()
+    user = database.scalar(select(User).where(User.email == accounts.normalize_email(email)))
+    if user is None:
+        _fail(f"No hay un usuario con el correo {email}.")
+    assert user is not None
+    had = mfa.reset(database, user, actor=None)
+    database.commit()
+    click.echo(f"Se restableció la verificación en dos pasos de {user.email}"
+               f"{'' if had else ' (no la tenía activa)'}; sus sesiones se cerraron.")
 
 
 @users_group.command("create")

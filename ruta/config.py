@@ -64,6 +64,20 @@ def _networks(env: Mapping[str, str], name: str, default: str) -> tuple[str, ...
     return tuple(items)
 
 
+def _roles(env: Mapping[str, str], name: str, default: str) -> frozenset[str]:
+    """Comma-separated role names (``administrador,revisor``), checked now."""
+    from workflow.roles import Role
+
+    raw = env.get(name)
+    items = {item.strip().lower() for item in (default if raw is None else raw).split(",")
+             if item.strip()}
+    unknown = sorted(items - {role.value for role in Role})
+    if unknown:
+        raise ConfigError(f"La variable {name} lleva roles separados por comas (uno de: "
+                          f"{', '.join(role.value for role in Role)}); «{unknown[0]}» no lo es.")
+    return frozenset(items)
+
+
 def load_config(env: Mapping[str, str] | None = None, *,
                 mode: str | None = None) -> dict[str, Any]:
     """Settings from ``env`` (the process environment by default).
@@ -105,6 +119,11 @@ def load_config(env: Mapping[str, str] | None = None, *,
         "LOGIN_MAX_FAILURES_PER_ACCOUNT": _int(env, "LOGIN_MAX_FAILURES_PER_ACCOUNT", 5),
         "LOGIN_MAX_FAILURES_PER_ADDRESS": _int(env, "LOGIN_MAX_FAILURES_PER_ADDRESS", 20),
         "LOGIN_WINDOW_MINUTES": _int(env, "LOGIN_WINDOW_MINUTES", 15),
+        # Roles that must use two-step verification (TOTP): without it they are sent to
+        # enrol right after signing in. Development (and the test suite) asks it of nobody,
+        # so the demo accounts sign in with their password alone.
+        "MFA_REQUIRED_ROLES": _roles(env, "MFA_REQUIRED_ROLES",
+                                     "" if development else "administrador,revisor"),
         "ARGON2_TIME_COST": _int(env, "ARGON2_TIME_COST", 3),
         "ARGON2_MEMORY_COST": _int(env, "ARGON2_MEMORY_COST", 65536),
         "ARGON2_PARALLELISM": _int(env, "ARGON2_PARALLELISM", 4),

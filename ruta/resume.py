@@ -144,8 +144,10 @@ def render_sign_in_again(interrupted: Interrupted, *, email: str | None = None,
         else email, error=error), status
 
 
-def render_repost(interrupted: Interrupted, *, status: int = 200) -> tuple[str, int]:
-    return render_template("sesion/reenviar.html", interrupted=interrupted), status
+def render_repost(interrupted: Interrupted, *, status: int = 200,
+                  recovery_codes: list[str] | None = None) -> tuple[str, int]:
+    return render_template("sesion/reenviar.html", interrupted=interrupted,
+                           recovery_codes=recovery_codes), status
 
 
 def render_other_account(interrupted: Interrupted) -> tuple[str, int]:

@@ -12,8 +12,10 @@ from werkzeug.middleware.proxy_fix import ProxyFix
 from werkzeug.routing import IntegerConverter
 
 from workflow.cuentas.accounts import Passwords, ThrottlePolicy, load_session_user
+from workflow.cuentas.mfa import SecretBox, parse_roles
 from workflow.errors import DomainError
 from workflow.models import User
+from workflow.roles import Role
 
 # Ids are INTEGER columns: nothing bigger names a row, and SQLite cannot even compare a number
 # beyond 64 bits (it raises instead of finding nothing).
@@ -159,3 +161,18 @@ def throttle_policy() -> ThrottlePolicy:
 def client_address() -> str:
     # With TRUSTED_PROXIES set, ProxyFix has already put the client's address here.
     return request.remote_addr or "desconocida"
+
+
+def secret_box() -> SecretBox:
+    """Encrypts the TOTP secrets: SECRET_KEY seals, it and SECRET_KEY_FALLBACKS open."""
+    box = current_app.extensions.get("ruta_mfa_box")
+    if box is None:
+        keys = [str(current_app.secret_key),
+                *current_app.config.get("SECRET_KEY_FALLBACKS", ())]
+        box = current_app.extensions["ruta_mfa_box"] = SecretBox(keys)
+    return box  # type: ignore[no-any-return]
+
+
+def mfa_required_roles() -> frozenset[Role]:
+    """The roles that must use two-step verification (``MFA_REQUIRED_ROLES``)."""
+    return parse_roles(current_app.config.get("MFA_REQUIRED_ROLES") or ())

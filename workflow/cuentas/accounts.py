@@ -22,6 +22,7 @@ from argon2.exceptions import InvalidHashError, VerificationError
 from sqlalchemy import delete, func, select
 from sqlalchemy.orm import Session
 
+from workflow.cuentas.models import MfaEnrolment
 from workflow.errors import DomainError, Forbidden, InvalidInput
 from workflow.models import LoginFailure, School, User, UserSession, utcnow
 from workflow.roles import Role
@@ -171,7 +172,8 @@ def authenticate(session: Session, email: str, password: str, *, address: str,
     """The active user with these credentials, or ``LoginFailed`` / ``LoginThrottled``.
 
     Changes: records a failure (committed by the caller even when it raises); on success
-    clears the account's failures, sets ``last_login_at`` and upgrades an outdated hash.
+    clears the account's failures (unless two-step verification follows: then its success
+    clears them), sets ``last_login_at`` and upgrades an outdated hash.
     While throttled the password is not hashed at all, so guessing costs the server nothing.
     """
     moment = now or utcnow()
@@ -191,12 +193,20 @@ def authenticate(session: Session, email: str, password: str, *, address: str,
         session.flush()
         raise LoginFailed()
 
-    session.execute(delete(LoginFailure).where(LoginFailure.email == email))
+    # With a second step still to pass the failures stay: otherwise the right password
+    # would reset the count before each round of guessed codes.
+    if not _second_step_pending(session, user):
+        session.execute(delete(LoginFailure).where(LoginFailure.email == email))
     if user.password_hash and passwords.needs_rehash(user.password_hash):
         user.password_hash = passwords.hash(password)
     user.last_login_at = moment
     session.flush()
     return user
+
+
+def _second_step_pending(session: Session, user: User) -> bool:
+    row = session.get(MfaEnrolment, user.id)
+    return row is not None and row.confirmed_at is not None
 
 
 def _token_hash(token: str) -> str:

@@ -3,6 +3,9 @@
 ``AccountToken``: the SHA-256 of one invitation or password-reset link (``TokenPurpose``), with
 its expiry and when it was used. Issuing and redeeming the links is
 ``workflow.cuentas.tokens``'s.
+
+``MfaEnrolment`` and ``MfaRecoveryCode``: a person's TOTP secret (encrypted) and their
+single-use recovery codes (hashed); ``workflow.cuentas.mfa`` reads and writes them.
 """
 
 from __future__ import annotations
@@ -10,7 +13,7 @@ from __future__ import annotations
 from datetime import datetime
 from enum import Enum as PyEnum
 
-from sqlalchemy import ForeignKey, Index, String
+from sqlalchemy import ForeignKey, Index, Integer, String
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from workflow.models import Base, User, str_enum, utcnow
@@ -36,3 +39,37 @@ class AccountToken(Base):
     user: Mapped[User] = relationship()
 
     __table_args__ = (Index("ix_account_tokens_user_purpose", "user_id", "purpose"),)
+
+
+class MfaEnrolment(Base):
+    """A person's authenticator app (TOTP). At most one per user.
+
+    ``confirmed_at`` is NULL while enrolment is pending (the QR is on screen, no code typed
+    yet): a pending row asks nothing at sign-in. The secret is stored encrypted (AES-GCM, key
+    derived from SECRET_KEY: ``workflow.cuentas.mfa.SecretBox``) and shown only until
+    enrolment is confirmed."""
+
+    __tablename__ = "mfa_enrolments"
+
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id"), primary_key=True)
+    secret_encrypted: Mapped[str] = mapped_column(String(255))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    confirmed_at: Mapped[datetime | None]
+    # The TOTP time step (unix time // 30) of the last code accepted: a code of that step or
+    # an earlier one is refused, so a code seen over someone's shoulder cannot be replayed.
+    last_used_step: Mapped[int | None] = mapped_column(Integer)
+
+    user: Mapped[User] = relationship()
+
+
+class MfaRecoveryCode(Base):
+    """One single-use recovery code: its SHA-256 (the codes are random, 40 bits: a slow
+    hash adds nothing), and when it was used."""
+
+    __tablename__ = "mfa_recovery_codes"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id"), index=True)
+    code_hash: Mapped[str] = mapped_column(String(64))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    used_at: Mapped[datetime | None]
