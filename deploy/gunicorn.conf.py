@@ -33,10 +33,11 @@ worker_class = "gthread"
 workers = int(os.environ.get("WEB_CONCURRENCY", multiprocessing.cpu_count() * 2 + 1))
 threads = int(os.environ.get("RUTA_THREADS", 4))
 
-# A request that runs longer than this has its worker restarted (gthread: the worker must
-# show a sign of life this often). The slowest legitimate request, the consolidado's PDF at
-# its size limit, takes a few seconds; nginx waits a little longer (proxy_read_timeout 75s)
-# so the person sees the app's answer, or nginx's Spanish 504, never a cut connection.
+# A process that shows no sign of life for this long (stuck, not merely busy: with gthread
+# its main loop reports every second while its threads work) is killed and replaced. A long
+# request is not cut here: nginx stops waiting after 75 s (proxy_read_timeout) and answers
+# its Spanish 504; the slowest legitimate request, the consolidado's PDF at its size limit,
+# takes a few seconds.
 timeout = 60
 # On a restart or a deploy (SIGHUP, SIGTERM), requests in flight get this long to finish.
 graceful_timeout = 30
