@@ -134,11 +134,17 @@ class Stack:
             connection.close()
 
     def stop_gunicorn(self) -> str:
-        """Kill gunicorn's master and worker (its own process group) and return what it
-        logged: each line is written as it happens, and a graceful stop would wait seconds."""
-        os.killpg(self.gunicorn.pid, signal.SIGKILL)
-        self.gunicorn.wait(timeout=10)
+        """Stop gunicorn and return what it logged (each line is written as it happens)."""
+        kill_group(self.gunicorn)
         return self.gunicorn_log.read_text(encoding="utf-8")
+
+
+def kill_group(process: subprocess.Popen[bytes]) -> None:
+    """Kill a process started in its own session and all its children (gunicorn's master and
+    worker): certain, and at once, where a graceful stop would wait seconds."""
+    with contextlib.suppress(ProcessLookupError):
+        os.killpg(process.pid, signal.SIGKILL)
+    process.wait(timeout=10)
 
 
 def start_nginx(folder: Path, port: int, upstream: str) -> subprocess.Popen[bytes]:
@@ -191,7 +197,7 @@ def stack(tmp_path: Path, sqlite_template: Path) -> Iterator[Stack]:
             wait_until_serving(ready)
             yield ready
         finally:
-            stop(gunicorn)
+            kill_group(gunicorn)
     finally:
         stop(nginx)
 
@@ -229,10 +235,15 @@ class SlowClients:
 
     def __init__(self, port: int, count: int, interval: float) -> None:
         self.interval = interval
-        self.sockets = [socket.create_connection(("127.0.0.1", port), timeout=5)
-                        for _ in range(count)]
-        for slow in self.sockets:
-            slow.sendall(b"G")
+        self.sockets: list[socket.socket] = []
+        try:
+            for _ in range(count):
+                self.sockets.append(socket.create_connection(("127.0.0.1", port), timeout=5))
+                self.sockets[-1].sendall(b"G")
+        except BaseException:
+            for slow in self.sockets:
+                slow.close()
+            raise
         self.rounds = 0
         self.two_rounds = threading.Event()
         self._stop = threading.Event()
