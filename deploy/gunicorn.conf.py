@@ -16,8 +16,8 @@ app is thread-safe: one SQLAlchemy session per thread, removed at the end of eac
 (the development server is threaded too). Concurrency = workers × threads; each process
 keeps its own database pool (5 + 10 overflow), above its 4 threads.
 
-Everything can be overridden on the command line (``--bind``, ``--workers``) or with
-``GUNICORN_CMD_ARGS``; ``WEB_CONCURRENCY`` sets the number of processes.
+Everything can be overridden on the command line (``--bind``, ``--workers``, ``--threads``)
+or with ``GUNICORN_CMD_ARGS``; ``WEB_CONCURRENCY`` sets the number of processes.
 """
 
 from __future__ import annotations
@@ -26,12 +26,14 @@ import multiprocessing
 import os
 import re
 
-bind = os.environ.get("RUTA_BIND", "127.0.0.1:8000")
+from gunicorn.glogging import Logger
+
+bind = "127.0.0.1:8000"
 
 worker_class = "gthread"
 # Two per core plus one, as gunicorn's documentation suggests; each has `threads` threads.
 workers = int(os.environ.get("WEB_CONCURRENCY", multiprocessing.cpu_count() * 2 + 1))
-threads = int(os.environ.get("RUTA_THREADS", 4))
+threads = 4
 
 # A process that shows no sign of life for this long (stuck, not merely busy: with gthread
 # its main loop reports every second while its threads work) is killed and replaced. A long
@@ -71,18 +73,13 @@ access_log_format = '%(t)s "%(m)s %(U)s %(H)s" %(s)s %(B)s %(M)sms "%(a)s"'
 # Paths whose last part is a secret (one-time links sent by mail).
 TOKEN_PATH = re.compile(r"^(/(?:restablecer|invitacion)/)[^/]+")
 
-try:
-    from gunicorn.glogging import Logger
-except ImportError:  # the module is also imported by tests, which may not have gunicorn
-    Logger = object  # type: ignore[assignment,misc]
-
 
 def redact_path(path: str) -> str:
     """The path with the token of a one-time link replaced by «[oculto]»."""
     return TOKEN_PATH.sub(r"\1[oculto]", path)
 
 
-class RedactingLogger(Logger):  # type: ignore[misc,valid-type]
+class RedactingLogger(Logger):  # type: ignore[misc]
     """gunicorn's logger, with the tokens of one-time links left out of the access log."""
 
     def atoms(self, resp, req, environ, request_time):  # type: ignore[no-untyped-def]
