@@ -46,9 +46,9 @@ SHIPPED_ROOT = "/srv/ruta"
 SHIPPED_UPSTREAM = "127.0.0.1:8000"
 SLOW_CLIENTS = 50
 SLOW_BYTE_INTERVAL = 0.5
-# The whole stack must be up within this (a gunicorn worker importing the app, on a machine
-# busy with the rest of the suite).
-START_DEADLINE = 12.0
+# A failure past this, not a wait: typically gunicorn's worker imports the app in 2–5 s, but
+# on a 2-core machine busy with the rest of the suite it has taken up to 12 s.
+START_DEADLINE = 20.0
 STYLESHEET = re.compile(r'href="(/static/ruta\.css\?v=[0-9a-f]+)"')
 SECRET_KEY = "prueba-de-produccion-" + "AbCdEfGhIjKlMnOpQrStUvWxYz0123456789"
 ONE_TIME_TOKEN = "TokenSecretoDeUnSoloUso123"  # noqa: S105
