@@ -59,6 +59,8 @@ def mark_their_secretaria(db: Session, world: World) -> list[str]:
     if theirs.crosswalk is not None:
         theirs.crosswalk.name = f"Equivalencia {MARK}"
     theirs.catalog.title = f"Instrumento {MARK}"
+    if theirs.export_job is not None:  # its list shows the filter the export was asked with
+        theirs.export_job.comuna = THEIR_LOCALITY
     # A delivered e-mail of theirs too, so the «enviados» filter has one to leak.
     db.add(OutboxMessage(
         secretaria_id=theirs.school.secretaria_id, ruta_id=theirs.ruta.id, kind="prueba",
