@@ -22,7 +22,13 @@ from typing import Any
 
 import pytest
 from flask import Flask
-from playwright.sync_api import Browser, BrowserContext, ConsoleMessage, Page, sync_playwright
+from playwright.sync_api import (
+    Browser,
+    BrowserContext,
+    ConsoleMessage,
+    Page,
+    sync_playwright,
+)
 from sqlalchemy.orm import Session
 from werkzeug.serving import BaseWSGIServer, WSGIRequestHandler, make_server
 
@@ -259,8 +265,24 @@ class Browsing:
         # Signed in once the redirect away from the sign-in page has loaded.
         page.wait_for_url(lambda url: not url.endswith("/ingresar"))
 
-    def check_accessibility(self, page: Page) -> None:
-        """No serious or critical axe-core violation, and nothing the CSP had to block."""
+    def check_accessibility(self, page: Page, *, status: int | None = None) -> None:
+        """The page answered as it should (below 400 unless ``status`` names the error page
+        expected) and shows a visible main heading; no serious or critical axe-core
+        violation, and nothing the CSP had to block.
+
+        A page that is only measured (width, axe) passes on a 500 as well as on the real
+        thing: the status and the heading are what say it is the page the test meant."""
+        # The HTTP status of the document shown (after redirects), as the browser recorded
+        # it: this works for every page, however it was opened or reached (a form's answer).
+        shown = page.evaluate(
+            "performance.getEntriesByType('navigation')[0]?.responseStatus ?? null")
+        if status is None:
+            assert shown is not None and shown < 400, f"{page.url} answered {shown}"
+        else:
+            assert shown == status, f"{page.url} answered {shown}, not {status}"
+        heading = page.locator("h1").first
+        assert heading.is_visible() and heading.inner_text().strip(), (
+            f"{page.url} shows no main heading (h1)")
         assert self.policy_violations == []
         if not page.evaluate("typeof window.axe !== 'undefined'"):
             page.evaluate(self.axe_source)

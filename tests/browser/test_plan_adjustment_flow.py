@@ -63,7 +63,7 @@ def test_rector_proposes_reviewer_returns_then_approves_and_the_ruta_stays_in_se
     expect(rector.locator(".error-summary")).to_contain_text(
         "Escriba la justificación de este cambio")
     expect(rector.locator("#responsable")).to_have_value(NEW_RESPONSABLE)
-    browsing.check_accessibility(rector)
+    browsing.check_accessibility(rector, status=422)
     rector.locator("#justificacion").fill(
         "La biblioteca escolar asumió los talleres desde febrero de 2025.")
     rector.get_by_role("button", name="Agregar el cambio al ajuste").click()

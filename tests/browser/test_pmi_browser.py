@@ -86,16 +86,24 @@ def test_plan_page_report_follows_each_save(browsing: Browsing, world: World) ->
     rector.get_by_role("button", name="Guardar").click()
     expect(rector.locator("#fecha_inicio-error")).to_have_text(
         "La fecha de inicio (2023-05-01) queda fuera del horizonte del plan (2024–2026).")
-    browsing.check_accessibility(rector)
+    browsing.check_accessibility(rector, status=422)  # the form again, with what was typed
 
 
 def test_pmi_pages_fit_a_phone_and_pass_axe(browsing: Browsing, world: World) -> None:
     ruta_id = draft_ruta(world)
     rector = browsing.new_page(PHONE)
     browsing.login(rector, world.rector_email)
-    for path in ("pmi", "pmi/revision", "pmi/versiones", "pmi/imprimir",
-                 "pmi/elemento?tipo=objetivo"):
-        rector.goto(f"/rutas/{ruta_id}/{path}")
+    for path, heading in (
+            ("pmi", "Plan de Mejoramiento Institucional"),
+            ("pmi/revision", "Revisión del PMI"),
+            ("pmi/versiones", "Versiones del PMI"),
+            ("pmi/imprimir", f"PMI 2024–2026: {world.school_name}"),
+            ("pmi/elemento?tipo=objetivo", "Nuevo elemento: objetivo")):
+        # Width and axe alone pass on an error page: the status and the heading say it is
+        # the page meant (check_accessibility asserts a status below 400).
+        response = rector.goto(f"/rutas/{ruta_id}/{path}")
+        assert response is not None and response.status == 200, f"{path}: {response}"
+        expect(rector.get_by_role("heading", level=1)).to_have_text(heading)
         width = rector.evaluate("document.scrollingElement.scrollWidth")
         assert width <= PHONE["width"], f"{rector.url} is {width} px wide"
         browsing.check_accessibility(rector)

@@ -37,7 +37,7 @@ def test_meta_type_contradiction_is_refused_then_the_coherent_meta_saves(
     expect(rector.get_by_label("Tipo de meta (obligatorio)")).to_have_value("reducir_a")
     width = rector.evaluate("document.scrollingElement.scrollWidth")
     assert width <= PHONE["width"]
-    browsing.check_accessibility(rector)
+    browsing.check_accessibility(rector, status=422)
 
     rector.get_by_label("Tipo de meta (obligatorio)").select_option(
         label="Aumentar en (la cantidad es el aumento)")

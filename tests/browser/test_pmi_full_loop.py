@@ -118,7 +118,7 @@ def test_pmi_full_loop_formulate_return_answer_resubmit_approve(browsing: Browsi
     expect(errors.get_by_role("heading")).to_have_text(f"Todavía no se puede «{SEND}».")
     expect(errors.locator("li")).to_have_text(DRAFT_FAILURES)
     expect(state_badge(rector)).to_have_text("Autoevaluación enviada")
-    browsing.check_accessibility(rector)
+    browsing.check_accessibility(rector, status=422)
     assert world.state_of(ruta_id) == (State.AUTOEVALUACION_ENVIADA, [])
 
     # --- the rector fixes the plan through its forms --------------------------------------
@@ -316,7 +316,7 @@ def test_pmi_full_loop_formulate_return_answer_resubmit_approve(browsing: Browsi
         "institución."])
     # The decision is on the review page now (with the rubric): it stays there.
     expect(reviewer.get_by_role("heading", level=1)).to_have_text("Revisión del PMI")
-    browsing.check_accessibility(reviewer)
+    browsing.check_accessibility(reviewer, status=422)
 
     reviewer.get_by_role("button", name="Marcar resuelta (observación 2)").click()
     expect(statuses(reviewer)).to_have_text(["Estado: Resuelta"] * 2)

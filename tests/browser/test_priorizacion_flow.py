@@ -73,7 +73,7 @@ def test_rector_meets_the_gates_then_prioritises_during_the_pmi(
         "El equipo de gestión representa un solo estamento (docente) y necesita al menos 2 "
         "estamentos distintos: agregue integrantes de otros estamentos (docentes, familias, "
         "estudiantes, administrativos, egresados, sector productivo)."])
-    browsing.check_accessibility(rector)
+    browsing.check_accessibility(rector, status=422)
 
     # The list on the Ruta page links each gap to where it is fixed.
     missing = rector.locator("#autoevaluacion-titulo ~ ul.missing a")
@@ -89,7 +89,7 @@ def test_rector_meets_the_gates_then_prioritises_during_the_pmi(
     expect(rector.get_by_label("Visión")).to_have_value(
         "Ser en 2030 un referente de inclusión en Ibagué.")
     expect(rector.get_by_label("Misión")).to_have_value("m")
-    browsing.check_accessibility(rector)
+    browsing.check_accessibility(rector, status=422)
     rector.get_by_label("Misión").fill(MISION)
     rector.get_by_role("button", name="Guardar la revisión").click()
     expect(rector.locator(".flashes .flash")).to_have_text(
@@ -147,7 +147,7 @@ def test_rector_meets_the_gates_then_prioritises_during_the_pmi(
     expect(rector.locator(f"#urgencia-{first}")).to_have_value("9")
     expect(rector.locator(f"#urgencia-{first}")).to_have_attribute("aria-invalid", "true")
     expect(rector.locator(f"#impacto-{second}")).to_have_value("1")
-    browsing.check_accessibility(rector)
+    browsing.check_accessibility(rector, status=422)
     with browsing.server.session() as session:
         assert session.query(Priorizacion).count() == 0
 

@@ -83,7 +83,7 @@ def test_refused_save_keeps_every_value_then_one_save_stores_values_and_file(
     for number, indicador in enumerate(indicadores):
         expect(rector.locator(f"#valor-{indicador}")).to_have_value(str(33 + number))
     expect(rector.locator("#dificultades")).to_have_value("Paro de dos semanas en mayo.")
-    browsing.check_accessibility(rector)
+    browsing.check_accessibility(rector, status=422)
     # The summary's link takes the person to the field.
     summary.get_by_role("link", name="debe estar entre 0 y 100").click()
     expect(rector.locator(f"#avance-{first}")).to_be_focused()
@@ -154,7 +154,7 @@ def test_two_tabs_on_one_report_409_shows_both_and_the_merge_saves(
     expect(tab_b.locator(f"#recursos-{first}-guardado")).to_contain_text(
         "Quedó guardado: Biblioteca escolar.")
     expect(tab_b.locator(f"#avance-{actividades[1]}-guardado")).to_have_count(0)
-    browsing.check_accessibility(tab_b)
+    browsing.check_accessibility(tab_b, status=409)
     browsing.screenshot(tab_b, "seguimiento-informe-409")
 
     # The merge: B's avance, both resources.
@@ -195,7 +195,7 @@ def test_two_tabs_on_the_final_evaluation_409_shows_both_and_the_merge_saves(
     expect(tab_b.locator("#lecciones-guardado")).to_contain_text("Quedó guardado: Lección de A.")
     expect(tab_b.locator(f"#veredicto-{first}-guardado")).to_contain_text(
         "Quedó guardado: Parcialmente alcanzada")
-    browsing.check_accessibility(tab_b)
+    browsing.check_accessibility(tab_b, status=409)
 
     tab_b.get_by_label("Qué aprendió la institución", exact=False).fill(
         "Lección de A. Lección de B.")
@@ -217,7 +217,7 @@ def test_report_at_360_px_refuses_and_saves_without_sideways_scrolling(
     expect(phone.locator(f"#avance-{actividades[0]}")).to_have_value("ciento")
     browsing.screenshot(phone, "seguimiento-informe-360-422")
     assert phone.evaluate("document.documentElement.scrollWidth") <= PHONE["width"]
-    browsing.check_accessibility(phone)
+    browsing.check_accessibility(phone, status=422)
     phone.locator(f"#avance-{actividades[0]}").fill(AVANCES[0])
     phone.locator("#archivo").set_input_files(files=[CHOSEN])
     phone.get_by_role("button", name="Guardar el informe").click()

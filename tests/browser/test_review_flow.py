@@ -132,7 +132,7 @@ def test_review_return_flow_shows_observations_to_rector(browsing: Browsing,
     assert world.state_of(ruta_id) == (
         State.EN_REVISION,
         ["abrir_ruta", "enviar_autoevaluacion", "formular_pmi", "tomar_revision"])
-    browsing.check_accessibility(reviewer)
+    browsing.check_accessibility(reviewer, status=422)
 
     # The form points to where observations are written; two go on the plan as a whole.
     reviewer.locator("#decision").get_by_role("link", name="revisión del PMI").click()
@@ -275,7 +275,7 @@ def test_stale_page_409_offers_reload(browsing: Browsing, world: World) -> None:
         "estado actual antes de volver a intentarlo.")
     expect(second.get_by_role("heading", level=2, name="Estado: PMI aprobado")).to_be_visible()
     expect(second.get_by_role("button", name=APPROVE_BUTTON)).to_have_count(0)
-    browsing.check_accessibility(second)
+    browsing.check_accessibility(second, status=409)
     browsing.screenshot(second, "ruta-cambio-409")
     assert world.state_of(ruta_id) == (
         State.APROBADO,

@@ -127,7 +127,7 @@ def test_rubric_return_resend_refused_then_approved_and_printed(browsing: Browsi
     expect(reviewer.get_by_label("Observación adicional", exact=True)).to_have_value(SECOND)
     expect(reviewer.get_by_label("Criterio de la observación adicional")
            ).to_have_value("8")
-    browsing.check_accessibility(reviewer)
+    browsing.check_accessibility(reviewer, status=422)
     assert world.state_of(ruta_id)[0] is State.EN_REVISION
 
     reviewer.locator("#rubrica-8-nota").fill(NOTE_8)
@@ -192,7 +192,7 @@ def test_rubric_return_resend_refused_then_approved_and_printed(browsing: Browsi
     # The earlier round is in view while deciding.
     expect(reviewer.locator("#rubrica h3")).to_have_text(
         ["Revisión 1 · Devuelto con observaciones"])
-    browsing.check_accessibility(reviewer)
+    browsing.check_accessibility(reviewer, status=422)
     assert world.state_of(ruta_id)[0] is State.EN_REVISION
 
     # «Cumple parcialmente» on 3 and «no cumple» on 8 (a recommendation): approved.

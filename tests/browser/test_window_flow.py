@@ -87,7 +87,7 @@ def test_rector_outside_the_window_gets_a_prorroga_and_sends(
     expect(rector.locator("#resumen-errores")).to_contain_text(closed)
     expect(rector.get_by_label("Comentario")).to_have_value(
         "Enviada tras la reunión del consejo directivo.")
-    browsing.check_accessibility(rector)
+    browsing.check_accessibility(rector, status=422)
 
     # Nothing is lost: the autoevaluación is still edited and saved outside the window.
     rector.goto(f"{ruta_url}/autoevaluacion")
@@ -112,7 +112,7 @@ def test_rector_outside_the_window_gets_a_prorroga_and_sends(
         "Escriba en unas palabras por qué se concede la prórroga")
     expect(admin.get_by_label("Puede enviar la autoevaluación hasta el")).to_have_value(
         until.isoformat())
-    browsing.check_accessibility(admin)
+    browsing.check_accessibility(admin, status=422)
     admin.get_by_label("Motivo").fill(REASON)
     admin.get_by_role("button", name="Conceder la prórroga").click()
     expect(admin.locator(".flashes .flash")).to_have_text(

@@ -120,6 +120,19 @@ def test_pmi_pending_nothing_before_the_first_semana_institucional_ends(
     assert db.scalar(select(func.count()).select_from(OutboxMessage)) == 0
 
 
+def test_pmi_pending_on_the_first_day_after_the_semana_institucional_not_a_day_later(
+        db: Session, make: Factory, calendar: HorizonCalendar) -> None:
+    """The week ends Friday 2024-01-19: the reminder is due Saturday the 20th. Passes on
+    working days only (the 22nd) would hide a rule one day late; this one does not."""
+    ruta, rector = school_ruta(make, State.BORRADOR)
+    db.commit()
+    assert rector is not None
+    assert run(db, date(2024, 1, 19)) == []
+    assert summary(run(db, date(2024, 1, 20))) == [
+        (ruta.id, "pmi_pendiente", "horizonte-2024", [rector.email], [])]
+    assert run(db, date(2024, 1, 21)) == []
+
+
 def test_pmi_pending_on_january_22_each_owed_ruta_gets_exactly_one(
         db: Session, make: Factory, calendar: HorizonCalendar) -> None:
     draft, draft_rector = school_ruta(make, State.BORRADOR)

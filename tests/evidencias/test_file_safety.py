@@ -27,7 +27,7 @@ from tests.evidencias.test_evidence import (
     upload,
     xlsx_bytes,
 )
-from workflow.evidencias.models import DOCX, ODT, XLSX, EvidenceFile
+from workflow.evidencias.models import DOCX, ODS, ODT, XLSX, EvidenceFile
 from workflow.evidencias.storage import Limits, LocalStorage, display_name, sniff, store_file
 from workflow.models import Ruta
 
@@ -75,6 +75,19 @@ def odt_declaring(mimetype: str) -> bytes:
     ("docx without word/document.xml", without_member(docx_bytes(), "word/document.xml")),
     ("odf with an invented mimetype", odt_declaring("application/x-ejecutable")),
     ("odf with an empty mimetype", odt_declaring("")),
+    ("xlsx without xl/workbook.xml", without_member(xlsx_bytes(), "xl/workbook.xml")),
+    ("docx type declared, only a workbook inside",
+     with_member(without_member(docx_bytes(), "word/document.xml"), "xl/workbook.xml",
+                 b"<workbook/>")),
+    # Every ODF type but the two allowed ones, and near-misses of the allowed names.
+    ("odp (presentation)", odt_declaring("application/vnd.oasis.opendocument.presentation")),
+    ("ott (text template)", odt_declaring("application/vnd.oasis.opendocument.text-template")),
+    ("odm (master document)", odt_declaring("application/vnd.oasis.opendocument.text-master")),
+    ("odg (drawing)", odt_declaring("application/vnd.oasis.opendocument.graphics")),
+    ("odt name as a prefix", odt_declaring("application/vnd.oasis.opendocument.textx")),
+    ("odt name in upper case", odt_declaring("APPLICATION/VND.OASIS.OPENDOCUMENT.TEXT")),
+    ("odf with the mimetype but no content.xml",
+     without_member(odt_bytes(), "content.xml")),
 ])
 def test_packages_that_are_not_safe_documents_are_not_accepted(label: str,
                                                               content: bytes) -> None:
@@ -85,6 +98,7 @@ def test_the_clean_packages_still_are() -> None:
     assert sniff(io.BytesIO(docx_bytes())) is DOCX
     assert sniff(io.BytesIO(xlsx_bytes())) is XLSX
     assert sniff(io.BytesIO(odt_bytes())) is ODT
+    assert sniff(io.BytesIO(odt_declaring(ODS.mime))) is ODS
 
 
 @pytest.mark.parametrize(("typed", "shown"), [

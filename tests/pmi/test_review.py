@@ -106,6 +106,46 @@ def test_review_loop_from_return_to_approval(db: Session, make: Factory) -> None
     assert [row.status for row in review.observations(db, ruta)] == [STATUS.RESUELTA] * 2
 
 
+def test_answered_but_unjudged_observations_block_approval(db: Session, make: Factory) -> None:
+    """«Respondida» is the school's word, not the reviewer's: until the reviewer judges each
+    answer, approval is refused, naming every one (before this test only Chromium caught it)."""
+    ruta, rector, reviewer = in_review(db, make)
+    first = review.add_observation(db, ruta, reviewer=reviewer, element="plan", criterion="5",
+                                   text="Revise los costos.")
+    second = review.add_observation(db, ruta, reviewer=reviewer, element="plan", criterion="7",
+                                    text="Falta la debilidad de lectura crítica.")
+    pmi_actions.return_with_observations(db, ruta, reviewer=reviewer,
+                                         expected_version=ruta.version, observations="",
+                                         target=ReturnTarget.PMI, rubric=PASSING_RUBRIC)
+    review.answer(db, ruta, first.id, actor=rector, response="Costos corregidos.")
+    review.answer(db, ruta, second.id, actor=rector, response="La incluimos en 2025.")
+    pmi_actions.submit_pmi(db, ruta, actor=rector, expected_version=ruta.version)
+    pmi_actions.take_for_review(db, ruta, reviewer=reviewer, expected_version=ruta.version)
+    assert [row.status for row in review.observations(db, ruta)] == [STATUS.RESPONDIDA] * 2
+
+    with pytest.raises(GuardFailed) as blocked:
+        pmi_actions.approve(db, ruta, reviewer=reviewer, expected_version=ruta.version,
+                            rubric=PASSING_RUBRIC)
+    assert blocked.value.reasons == [
+        "La observación 1 (El plan en general) sigue sin resolver: respondida por la "
+        "institución.",
+        "La observación 2 (El plan en general) sigue sin resolver: respondida por la "
+        "institución."]
+    assert ruta.state is State.EN_REVISION
+    assert db.scalars(select(RutaTransition.trigger).where(
+        RutaTransition.ruta_id == ruta.id, RutaTransition.trigger == "aprobar")).all() == []
+
+    # One judged resolved: the other, still only answered, keeps blocking.
+    review.judge(db, ruta, first.id, reviewer=reviewer, resolved=True)
+    with pytest.raises(GuardFailed) as still:
+        pmi_actions.approve(db, ruta, reviewer=reviewer, expected_version=ruta.version,
+                            rubric=PASSING_RUBRIC)
+    assert still.value.reasons == [
+        "La observación 2 (El plan en general) sigue sin resolver: respondida por la "
+        "institución."]
+    assert ruta.state is State.EN_REVISION
+
+
 @pytest.mark.parametrize("note", ["", " ", "Revisen la coherencia de todo el plan."])
 def test_return_needs_an_itemized_observation(db: Session, make: Factory, note: str) -> None:
     ruta, _, reviewer = in_review(db, make)

@@ -136,6 +136,56 @@ def test_mode_given_to_create_app_decides_cookie_security(monkeypatch: pytest.Mo
     assert "Path=/" in cookies[0]
 
 
+# --- the shipped configuration, as create_app() builds it ---------------------------------
+# Every other test app passes overrides (``WTF_CSRF_ENABLED=True``, ``TESTING``...) that would
+# hide a weakened default: these build the app from the environment alone, as a server does.
+
+
+@pytest.mark.parametrize("mode", ["production", "development"])
+def test_shipped_config_checks_csrf_and_never_debugs(mode: str, monkeypatch: pytest.MonkeyPatch,
+                                                     built: list[Flask]) -> None:
+    monkeypatch.setenv("RUTA_ENV", mode)
+    if mode == "production":
+        monkeypatch.setenv("SECRET_KEY", secrets.token_urlsafe(48))
+    app = build(built)
+    assert app.config.get("WTF_CSRF_ENABLED", True) is True
+    assert app.config.get("WTF_CSRF_CHECK_DEFAULT", True) is True
+    assert (app.debug, app.testing, app.config.get("PROPAGATE_EXCEPTIONS")) == (
+        False, False, None)
+    # And the check really runs: a sign-in posted without the form's token is refused.
+    client = app.test_client()
+    base = "https://ruta.ibague.gov.co" if mode == "production" else "http://localhost"
+    assert client.get("/ingresar", base_url=base).status_code == 200
+    refused = client.post("/ingresar", data={"email": "rector@prueba.co", "password": "x"},
+                          base_url=base)
+    assert refused.status_code == 400
+    assert "El formulario venció o no vino de esta página" in refused.get_data(as_text=True)
+
+
+@pytest.mark.parametrize(("mode", "cookie", "secure"), [
+    ("production", "__Host-ruta_sesion", True),
+    ("development", "ruta_sesion", False),
+])
+def test_shipped_config_session_cookie(mode: str, cookie: str, secure: bool,
+                                       monkeypatch: pytest.MonkeyPatch,
+                                       built: list[Flask]) -> None:
+    monkeypatch.setenv("RUTA_ENV", mode)
+    if mode == "production":
+        monkeypatch.setenv("SECRET_KEY", secrets.token_urlsafe(48))
+    app = build(built)
+    assert (app.config["SESSION_COOKIE_NAME"], app.config["SESSION_COOKIE_SECURE"],
+            app.config["SESSION_COOKIE_HTTPONLY"], app.config["SESSION_COOKIE_SAMESITE"],
+            app.config.get("SESSION_COOKIE_DOMAIN")) == (cookie, secure, True, "Lax", None)
+    base = "https://ruta.ibague.gov.co" if secure else "http://localhost"
+    headers = [header for header in app.test_client().get(
+        "/ingresar", base_url=base).headers.getlist("Set-Cookie")
+        if header.startswith(f"{cookie}=")]
+    assert len(headers) == 1
+    flags = {part.strip().split("=")[0].lower() for part in headers[0].split(";")[1:]}
+    assert {"httponly", "samesite"} <= flags and "domain" not in flags
+    assert ("secure" in flags) is secure
+
+
 # --- bad values ---------------------------------------------------------------------------
 
 
