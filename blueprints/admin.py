@@ -30,8 +30,8 @@ from blueprints.access import current_actor as _actor
 from blueprints.listing import Inverted, Sort, chosen_sort, ordering, search_text
 from ruta.config import PROJECT_ROOT
 from ruta.db import db_session
-from ruta.security import safe_next
-from workflow.cuentas import accounts, invitations, school_import, schools
+from ruta.security import client_address, safe_next, user_agent
+from workflow.cuentas import accounts, invitations, school_import, schools, security_log
 from workflow.errors import InvalidInput
 from workflow.horizontes import opening
 from workflow.models import Ruta, School, User, Zona, utcnow
@@ -339,6 +339,9 @@ def user_new() -> Response | str | tuple[str, int]:
                                     data=data)
         # The person chooses their own password through the link: nobody else knows it.
         invitations.send_invitation(database, user, actor=actor)
+        security_log.record(database, "user_created", actor=actor, address=client_address(),
+                            user_agent=user_agent(),
+                            detail={"user_id": user.id, "role": user.role.value})
         database.commit()
     except (InvalidInput, IntegrityError) as error:
         database.rollback()
@@ -357,8 +360,20 @@ def user_edit(user_id: int) -> Response | str | tuple[str, int]:
         current = accounts.UserData(user.email, user.name, user.role.value, user.school_id)
         return _render_user_form(user, current, {})
     data = _user_form(request.form)
+    before = {"email": user.email, "name": user.name, "role": user.role.value,
+              "school_id": user.school_id}
     try:
         accounts.update_user(database, user, actor=_actor(), data=data)
+        after = {"email": user.email, "name": user.name, "role": user.role.value,
+                 "school_id": user.school_id}
+        changed = sorted(key for key in before if before[key] != after[key])
+        if changed:
+            detail: dict[str, Any] = {"user_id": user.id, "changed": changed}
+            if "role" in changed:
+                detail["role"] = [before["role"], after["role"]]
+            security_log.record(database, "user_changed", actor=_actor(),
+                                address=client_address(), user_agent=user_agent(),
+                                detail=detail)
         database.commit()
     except (InvalidInput, IntegrityError) as error:
         database.rollback()
@@ -425,6 +440,9 @@ def _set_user_active(user_id: int, *, active: bool) -> Response:
     # A refusal (own account, a second active rector) is an InvalidInput: the error page
     # explains it with status 422.
     accounts.set_user_active(database, user, actor=_actor(), active=active)
+    security_log.record(database, "user_reactivated" if active else "user_deactivated",
+                        actor=_actor(), address=client_address(), user_agent=user_agent(),
+                        detail={"user_id": user.id})
     database.commit()
     flash(f"La cuenta de {user.name} quedó {'activa' if active else 'inactiva'}.", "success")
     return _back("admin.users")

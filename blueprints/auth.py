@@ -9,8 +9,8 @@ from werkzeug.wrappers import Response
 from blueprints.access import ALL_ROLES, public, roles_required
 from blueprints.landing import home_url
 from ruta.db import db_session
-from ruta.security import client_address, passwords, safe_next, throttle_policy
-from workflow.cuentas import accounts, invitations
+from ruta.security import client_address, passwords, safe_next, throttle_policy, user_agent
+from workflow.cuentas import accounts, invitations, security_log
 from workflow.errors import InvalidInput
 
 bp = Blueprint("auth", __name__)
@@ -53,14 +53,14 @@ def login() -> Response | str | tuple[str, int]:
     database = db_session()
     try:
         user = accounts.authenticate(database, email, password, address=client_address(),
-                                     passwords=passwords(), policy=throttle_policy())
+                                     passwords=passwords(), policy=throttle_policy(),
+                                     user_agent=user_agent())
     except (accounts.LoginFailed, accounts.LoginThrottled) as error:
         database.commit()  # the failure counts even though sign-in failed
         return render_template("auth/login.html", next_url=next_url, email=email[:254],
                                error=error.message), error.status
     session.clear()  # a fresh session on sign-in: no fixation
-    accounts.start_session(database, user, address=client_address(),
-                           user_agent=request.headers.get("User-Agent"))
+    accounts.start_session(database, user, address=client_address(), user_agent=user_agent())
     database.commit()
     login_user(user)
     flash(f"Bienvenido(a), {user.name}.", "success")
@@ -76,6 +76,8 @@ def login() -> Response | str | tuple[str, int]:
 def logout() -> Response:
     database = db_session()
     accounts.end_session(database, current_user.session_token)
+    security_log.record(database, "logout", actor=current_user._get_current_object(),
+                        address=client_address(), user_agent=user_agent())
     database.commit()
     logout_user()
     session.clear()
@@ -96,17 +98,27 @@ def change_password() -> Response | str | tuple[str, int]:
             new=request.form.get("new", ""), confirm=request.form.get("confirm", ""),
             passwords=passwords(), address=client_address(), policy=throttle_policy())
     except InvalidInput as error:
-        database.commit()  # a wrong current password counts, as a failed sign-in does
+        # A wrong current password counts, as a failed sign-in does; the log says which
+        # fields were refused (never their values).
+        security_log.record(database, "password_change_failed", actor=user,
+                            address=client_address(), user_agent=user_agent(),
+                            outcome="failed", detail={"fields": sorted(error.errors)})
+        database.commit()
         return render_template("auth/password.html", errors=error.errors), 422
     except accounts.LoginThrottled as error:
         database.rollback()
+        security_log.record(database, "password_change_failed", actor=user,
+                            address=client_address(), user_agent=user_agent(),
+                            outcome="throttled")
+        database.commit()
         return render_template("auth/password.html",
                                errors={"current": [error.message]}), 429
     invitations.notify_password_changed(database, user, how="cambio")
+    security_log.record(database, "password_changed", actor=user, address=client_address(),
+                        user_agent=user_agent())
     # Every other session of this user has ended; this browser gets a fresh one.
     session.clear()
-    accounts.start_session(database, user, address=client_address(),
-                           user_agent=request.headers.get("User-Agent"))
+    accounts.start_session(database, user, address=client_address(), user_agent=user_agent())
     database.commit()
     login_user(user)
     flash("Cambió su contraseña. Las demás sesiones abiertas con su cuenta se cerraron.",

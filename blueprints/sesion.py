@@ -22,7 +22,7 @@ from ruta.resume import (
     render_repost,
     render_sign_in_again,
 )
-from ruta.security import client_address, passwords, throttle_policy
+from ruta.security import client_address, passwords, throttle_policy, user_agent
 from workflow.cuentas import accounts
 
 bp = Blueprint("sesion", __name__)
@@ -39,14 +39,13 @@ def resume_form() -> Response | str | tuple[str, int]:
     try:
         user = accounts.authenticate(database, email, request.form.get("password", ""),
                                      address=client_address(), passwords=passwords(),
-                                     policy=throttle_policy())
+                                     policy=throttle_policy(), user_agent=user_agent())
     except (accounts.LoginFailed, accounts.LoginThrottled) as error:
         database.commit()  # the failure counts even though sign-in failed
         return render_sign_in_again(carried, email=email[:254], error=error.message,
                                            status=error.status)
     session.clear()  # a fresh session on sign-in: no fixation
-    accounts.start_session(database, user, address=client_address(),
-                           user_agent=request.headers.get("User-Agent"))
+    accounts.start_session(database, user, address=client_address(), user_agent=user_agent())
     database.commit()
     login_user(user)
     bind_csrf(user.id, force=True)
