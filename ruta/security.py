@@ -6,7 +6,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
-from flask import Flask, Response, current_app, flash, redirect, request, url_for
+from flask import Flask, Response, current_app, flash, g, redirect, request, url_for
 from flask_login import LoginManager
 from flask_wtf.csrf import CSRFProtect
 from werkzeug.middleware.proxy_fix import ProxyFix
@@ -73,6 +73,9 @@ def init_app(app: Flask) -> None:
         parallelism=app.config["ARGON2_PARALLELISM"])
     app.after_request(_security_headers)
     app.before_request(refuse_nul_characters)
+    # Registered after the database's teardown, so it runs before it (Flask runs them in
+    # reverse order).
+    app.teardown_appcontext(_write_pending_events)
     _attach_security_log_file(app)
 
 
@@ -215,16 +218,36 @@ def user_agent() -> str:
 
 def log_event(kind: str, *, actor: User | None, outcome: str = "ok",
               detail: dict[str, Any] | None = None) -> None:
-    """Record a security event of this request in its own transaction, committed now: for
-    what happens on a GET (a download, a refusal), whose request never commits, or whose
-    own work is being rolled back."""
+    """Record a security event of this request in its own transaction, at the end of the
+    request: for what happens on a GET (a download, a refusal), whose request never commits,
+    or whose own work is rolled back. Written after the request's session is closed, so a
+    GET that wrote something uncommitted (SQLite locks the whole file) cannot block it."""
+    pending = g.setdefault("security_events", [])
+    pending.append({"kind": kind, "user_id": actor.id if actor is not None else None,
+                    "address": client_address(), "user_agent": user_agent(),
+                    "outcome": outcome, "detail": detail})
+
+
+def _write_pending_events(_error: BaseException | None) -> None:
+    import logging
+
     from ruta.db import get_db
     from workflow.cuentas import security_log
 
-    own = get_db().session_factory()
+    pending = g.pop("security_events", None)
+    if not pending:
+        return
+    database = get_db()
+    database.session.remove()  # end the request's transaction first (see log_event)
+    own = database.session_factory()
     try:
-        security_log.record(own, kind, actor=actor, address=client_address(),
-                            user_agent=user_agent(), outcome=outcome, detail=detail)
+        for item in pending:
+            user_id = item.pop("user_id")
+            actor = own.get(User, user_id) if user_id is not None else None
+            security_log.record(own, actor=actor, **item)
         own.commit()
+    except Exception:  # never in the way of the answer, already sent
+        logging.getLogger(__name__).exception("Could not write the security events %s",
+                                              pending)
     finally:
         own.close()

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from sqlalchemy import Select, exists, select
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, joinedload
 
 from workflow.cuentas import security_log, tokens
 from workflow.cuentas.accounts import normalize_email
@@ -75,7 +75,9 @@ def request_password_reset(session: Session, email: str, *, address: str,
     limits = limits or ResetLimits()
     email = normalize_email(email)[:254]
     address = (address or "")[:64]
-    user = session.scalar(select(User).where(User.email == email, User.active))
+    # What the message needs is loaded by this one query: no lazy load on one path only.
+    user = session.scalar(select(User).where(User.email == email, User.active)
+                          .options(joinedload(User.secretaria), joinedload(User.school)))
     since = moment - limits.window
     throttled = (security_log.count_since(session, RESET_REQUESTED, since, address=address)
                  >= limits.per_address

@@ -17,11 +17,12 @@ from collections.abc import Mapping
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import event, func, select
+from sqlalchemy import Select, event, func, or_, select
 from sqlalchemy.orm import Session
 
 from workflow.cuentas.models import SecurityEvent
 from workflow.models import User, utcnow
+from workflow.search_keys import LIKE_ESCAPE, contains_pattern
 
 stream = logging.getLogger("ruta.security")
 
@@ -116,3 +117,31 @@ def count_since(session: Session, kind: str, since: datetime, *, address: str | 
     if outcome is not None:
         statement = statement.where(SecurityEvent.outcome == outcome)
     return session.scalar(statement) or 0
+
+
+def events_for_secretaria(secretaria_id: int, *, kind: str | None = None,
+                          who: str | None = None, since: datetime | None = None,
+                          until: datetime | None = None,
+                          outcome: str | None = None) -> Select[tuple[SecurityEvent]]:
+    """The events an administrador of ``secretaria_id`` may read, newest first, filtered.
+
+    Only events tied to that Secretaría: those of its users and its administradores' acts.
+    A failed sign-in with an e-mail that has no account is tied to none and shown to no
+    Secretaría (it names nobody of theirs; it stays in the ``ruta.security`` stream)."""
+    statement = select(SecurityEvent).where(SecurityEvent.secretaria_id == secretaria_id)
+    if kind:
+        statement = statement.where(SecurityEvent.kind == kind)
+    if outcome:
+        statement = statement.where(SecurityEvent.outcome == outcome)
+    if who:
+        named = select(User.id).where(User.secretaria_id == secretaria_id,
+                                      User.search_key.like(contains_pattern(who),
+                                                           escape=LIKE_ESCAPE))
+        statement = statement.where(or_(
+            SecurityEvent.email.contains(who.lower(), autoescape=True),
+            SecurityEvent.user_id.in_(named)))
+    if since is not None:
+        statement = statement.where(SecurityEvent.at >= since)
+    if until is not None:
+        statement = statement.where(SecurityEvent.at < until)
+    return statement.order_by(SecurityEvent.at.desc(), SecurityEvent.id.desc())
