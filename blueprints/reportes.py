@@ -366,6 +366,8 @@ def request_export() -> Response:
                                         request.form.get("horizonte"))
     job, created = export_jobs.request_export(db_session(), _actor(), filters, now=utcnow())
     commit_or_conflict()
+    log_event("export", actor=_actor(), detail={"what": "exportacion solicitada",
+                                                "job_id": job.id})
     if created:
         _start(job.id)
     else:

@@ -408,3 +408,38 @@ def test_reset_throttle_counts_only_the_last_hour(db: Session, make: Factory,
                             address="198.51.100.70", now=earlier)
     db.commit()
     assert invitations.request_password_reset(db, user.email, address="198.51.100.70") is True
+
+
+def test_security_log_file_gets_one_json_line_per_event(
+        database_url: str, tmp_path: Any) -> None:
+    from ruta import create_app
+    from tests.conftest import app_config
+
+    path = tmp_path / "seguridad.jsonl"
+    app = create_app(app_config(database_url, SECURITY_LOG_FILE=str(path)))
+    stream = logging.getLogger("ruta.security")
+    try:
+        client = WebClient(app.test_client())
+        client.get("/ingresar")
+        client.post("/ingresar", {"email": "nadie@prueba.co", "password": "mala-clave"})
+    finally:
+        for handler in [handler for handler in stream.handlers
+                        if getattr(handler, "baseFilename", None) == str(path.resolve())]:
+            stream.removeHandler(handler)
+            handler.close()
+        app.extensions["ruta_db"].dispose()
+    [line] = path.read_text(encoding="utf-8").splitlines()
+    written = json.loads(line)
+    assert (written["kind"], written["outcome"], written["email"]) == (
+        "login_failed", "failed", "nadie@prueba.co")
+    assert "mala-clave" not in line
+
+
+def test_session_and_reset_settings_have_safe_defaults() -> None:
+    from ruta.config import load_config
+
+    config = load_config({"RUTA_ENV": "development", "SESSION_IDLE_MINUTES": "30"})
+    assert (config["SESSION_IDLE_MINUTES"], config["SESSION_MAX_HOURS"],
+            config["RESET_MAX_PER_ADDRESS_PER_HOUR"], config["RESET_MAX_PER_ACCOUNT_PER_HOUR"],
+            config["LOGIN_MAX_FAILURES_PER_ACCOUNT_AND_ADDRESS"],
+            config["SECURITY_LOG_FILE"]) == (30, 12, 5, 3, 5, None)
