@@ -1,4 +1,5 @@
-"""The Secretaría's administration: schools, users and the CSV import of schools.
+"""The Secretaría's administration: schools, users, the CSV import of schools, and the
+security log («Seguridad», administradores only).
 
 Administración manages; revisores and consulta see the same lists read-only (no forms, no
 buttons, and every POST answers 403 to them).
@@ -6,6 +7,7 @@ buttons, and every POST answers 403 to them).
 
 from __future__ import annotations
 
+from datetime import date, datetime, time, timedelta
 from typing import Any
 
 from flask import (
@@ -19,7 +21,7 @@ from flask import (
     url_for,
 )
 from flask_login import current_user
-from sqlalchemy import Select, exists, func, or_
+from sqlalchemy import Select, exists, func, or_, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import InstrumentedAttribute, Session
 from werkzeug.datastructures import MultiDict
@@ -30,8 +32,10 @@ from blueprints.access import current_actor as _actor
 from blueprints.listing import Inverted, Sort, chosen_sort, ordering, search_text
 from ruta.config import PROJECT_ROOT
 from ruta.db import db_session
-from ruta.security import safe_next
-from workflow.cuentas import accounts, invitations, mfa, school_import, schools
+from ruta.security import client_address, safe_next, user_agent
+from workflow.cuentas import accounts, invitations, mfa, school_import, schools, security_log
+from workflow.cuentas.models import SecurityEvent
+from workflow.dates import BOGOTA
 from workflow.errors import InvalidInput
 from workflow.horizontes import opening
 from workflow.models import Ruta, School, User, Zona, utcnow
@@ -340,6 +344,9 @@ def user_new() -> Response | str | tuple[str, int]:
                                     data=data)
         # The person chooses their own password through the link: nobody else knows it.
         invitations.send_invitation(database, user, actor=actor)
+        security_log.record(database, "user_created", actor=actor, address=client_address(),
+                            user_agent=user_agent(),
+                            detail={"user_id": user.id, "role": user.role.value})
         database.commit()
     except (InvalidInput, IntegrityError) as error:
         database.rollback()
@@ -358,8 +365,20 @@ def user_edit(user_id: int) -> Response | str | tuple[str, int]:
         current = accounts.UserData(user.email, user.name, user.role.value, user.school_id)
         return _render_user_form(user, current, {})
     data = _user_form(request.form)
+    before = {"email": user.email, "name": user.name, "role": user.role.value,
+              "school_id": user.school_id}
     try:
         accounts.update_user(database, user, actor=_actor(), data=data)
+        after = {"email": user.email, "name": user.name, "role": user.role.value,
+                 "school_id": user.school_id}
+        changed = sorted(key for key in before if before[key] != after[key])
+        if changed:
+            detail: dict[str, Any] = {"user_id": user.id, "changed": changed}
+            if "role" in changed:
+                detail["role"] = [before["role"], after["role"]]
+            security_log.record(database, "user_changed", actor=_actor(),
+                                address=client_address(), user_agent=user_agent(),
+                                detail=detail)
         database.commit()
     except (InvalidInput, IntegrityError) as error:
         database.rollback()
@@ -426,6 +445,9 @@ def _set_user_active(user_id: int, *, active: bool) -> Response:
     # A refusal (own account, a second active rector) is an InvalidInput: the error page
     # explains it with status 422.
     accounts.set_user_active(database, user, actor=_actor(), active=active)
+    security_log.record(database, "user_reactivated" if active else "user_deactivated",
+                        actor=_actor(), address=client_address(), user_agent=user_agent(),
+                        detail={"user_id": user.id})
     database.commit()
     flash(f"La cuenta de {user.name} quedó {'activa' if active else 'inactiva'}.", "success")
     return _back("admin.users")
@@ -447,6 +469,53 @@ def user_mfa_reset(user_id: int) -> Response | str:
     flash(f"Se restableció la verificación en dos pasos de {user.name}: sus sesiones se "
           "cerraron y, si su rol la exige, la activará de nuevo al ingresar.", "success")
     return redirect(url_for("admin.user_edit", user_id=user.id))
+
+
+# --- security log -------------------------------------------------------------------------
+
+
+def _day(field: str, problems: list[str]) -> date | None:
+    raw = request.args.get(field, "").strip()[:20]
+    if not raw:
+        return None
+    try:
+        return date.fromisoformat(raw)
+    except ValueError:
+        problems.append(f"La fecha «{raw}» no es válida: use el calendario o escríbala como "
+                        "2025-03-31. Se mostró sin ese filtro.")
+        return None
+
+
+def _bogota_midnight(day: date) -> datetime:
+    return datetime.combine(day, time.min, tzinfo=BOGOTA)
+
+
+@bp.get("/seguridad", endpoint="security")
+@roles_required(Role.ADMINISTRADOR)
+def security_events() -> str:
+    """The security log of the administrador's Secretaría, filtered and paginated."""
+    database = db_session()
+    problems: list[str] = []
+    kind = request.args.get("tipo", "")
+    kind = kind if kind in security_log.KINDS else ""
+    outcome = request.args.get("resultado", "")
+    outcome = outcome if outcome in security_log.OUTCOMES else ""
+    who = request.args.get("quien", "").strip()[:100]
+    since, until = _day("desde", problems), _day("hasta", problems)
+    statement = security_log.events_for_secretaria(
+        current_user.secretaria_id, kind=kind or None, outcome=outcome or None,
+        who=who or None, since=_bogota_midnight(since) if since else None,
+        until=_bogota_midnight(until + timedelta(days=1)) if until else None)
+    rows, page, pages, total = _paginate(database, statement, SecurityEvent.id)
+    names = {user.id: user for user in database.scalars(select(User).where(User.id.in_(
+        {row.user_id for row in rows if row.user_id is not None})))}
+    filters = {"tipo": kind or None, "resultado": outcome or None, "quien": who or None,
+               "desde": since.isoformat() if since else None,
+               "hasta": until.isoformat() if until else None}
+    return render_template(
+        "admin/security.html", events=rows, users=names, page=page, pages=pages, total=total,
+        kinds=security_log.KINDS, outcomes=security_log.OUTCOMES, filters=filters,
+        problems=problems)
 
 
 # --- crosswalks between instrument versions -------------------------------------------------

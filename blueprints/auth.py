@@ -17,8 +17,9 @@ from ruta.security import (
     safe_next,
     secret_box,
     throttle_policy,
+    user_agent,
 )
-from workflow.cuentas import accounts, invitations, mfa
+from workflow.cuentas import accounts, invitations, mfa, security_log
 from workflow.errors import InvalidInput
 from workflow.models import User
 
@@ -96,7 +97,8 @@ def login() -> Response | str | tuple[str, int]:
     database = db_session()
     try:
         user = accounts.authenticate(database, email, password, address=client_address(),
-                                     passwords=passwords(), policy=throttle_policy())
+                                     passwords=passwords(), policy=throttle_policy(),
+                                     user_agent=user_agent())
     except (accounts.LoginFailed, accounts.LoginThrottled) as error:
         database.commit()  # the failure counts even though sign-in failed
         return render_template("auth/login.html", next_url=next_url, email=email[:254],
@@ -131,8 +133,15 @@ def verify() -> Response | str | tuple[str, int]:
         checked = mfa.verify(database, user, request.form.get("code", ""), box=secret_box(),
                              address=client_address(), policy=throttle_policy())
     except (mfa.CodeRefused, accounts.LoginThrottled) as error:
+        security_log.record(
+            database, "mfa_failed", actor=user, address=client_address(),
+            user_agent=user_agent(),
+            outcome="throttled" if isinstance(error, accounts.LoginThrottled) else "failed")
         database.commit()  # the failure counts even though sign-in failed
         return render_template("auth/verify.html", error=error.message), error.status
+    security_log.record(database, "mfa_ok", actor=user, address=client_address(),
+                        user_agent=user_agent(),
+                        detail={"recovery_code": True} if checked.recovery else None)
     two_step.finish_sign_in(database, user)
     if checked.recovery:
         flash(recovery_notice(checked.codes_left), "info")
@@ -152,6 +161,8 @@ def recovery_notice(left: int) -> str:
 def logout() -> Response:
     database = db_session()
     accounts.end_session(database, current_user.session_token)
+    security_log.record(database, "logout", actor=current_user._get_current_object(),
+                        address=client_address(), user_agent=user_agent())
     database.commit()
     logout_user()
     session.clear()
@@ -172,13 +183,24 @@ def change_password() -> Response | str | tuple[str, int]:
             new=request.form.get("new", ""), confirm=request.form.get("confirm", ""),
             passwords=passwords(), address=client_address(), policy=throttle_policy())
     except InvalidInput as error:
-        database.commit()  # a wrong current password counts, as a failed sign-in does
+        # A wrong current password counts, as a failed sign-in does; the log says which
+        # fields were refused (never their values).
+        security_log.record(database, "password_change_failed", actor=user,
+                            address=client_address(), user_agent=user_agent(),
+                            outcome="failed", detail={"fields": sorted(error.errors)})
+        database.commit()
         return render_template("auth/password.html", errors=error.errors), 422
     except accounts.LoginThrottled as error:
         database.rollback()
+        security_log.record(database, "password_change_failed", actor=user,
+                            address=client_address(), user_agent=user_agent(),
+                            outcome="throttled")
+        database.commit()
         return render_template("auth/password.html",
                                errors={"current": [error.message]}), 429
     invitations.notify_password_changed(database, user, how="cambio")
+    security_log.record(database, "password_changed", actor=user, address=client_address(),
+                        user_agent=user_agent())
     # Every other session of this user has ended; this browser gets a fresh one.
     two_step.finish_sign_in(database, user)
     flash("Cambió su contraseña. Las demás sesiones abiertas con su cuenta se cerraron.",

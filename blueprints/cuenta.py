@@ -1,5 +1,6 @@
 """Account pages: the public links (ask for a password reset, use a reset link, accept an
-invitation) and, signed in, «Verificación en dos pasos» (enrol, recovery codes, disable).
+invitation); «Cuenta», the signed-in person's open sessions, each closable; and «Verificación
+en dos pasos» (enrol, recovery codes, disable).
 
 A link's token never stays in an address: ``/invitacion/<token>`` (and ``/restablecer/...``)
 only puts the token in the signed session cookie and answers 303 to ``/invitacion``, which
@@ -9,7 +10,18 @@ Referer header once, on a request that renders nothing.
 
 from __future__ import annotations
 
-from flask import Blueprint, flash, redirect, render_template, request, session, url_for
+from datetime import timedelta
+
+from flask import (
+    Blueprint,
+    current_app,
+    flash,
+    redirect,
+    render_template,
+    request,
+    session,
+    url_for,
+)
 from flask_login import current_user
 from werkzeug.wrappers import Response
 
@@ -22,9 +34,11 @@ from ruta.security import (
     mfa_required_roles,
     passwords,
     secret_box,
+    session_policy,
     throttle_policy,
+    user_agent,
 )
-from workflow.cuentas import accounts, invitations, mfa
+from workflow.cuentas import accounts, invitations, mfa, security_log
 from workflow.cuentas.models import TokenPurpose
 from workflow.cuentas.tokens import INVALID_LINK, check, redeem
 from workflow.errors import Forbidden, InvalidInput
@@ -43,7 +57,12 @@ def request_reset() -> Response | str:
     if request.method == "GET":
         return render_template("cuenta/request_reset.html")
     database = db_session()
-    invitations.send_password_reset(database, request.form.get("email", ""))
+    config = current_app.config
+    invitations.request_password_reset(
+        database, request.form.get("email", ""), address=client_address(),
+        user_agent=user_agent(), limits=invitations.ResetLimits(
+            per_address=config["RESET_MAX_PER_ADDRESS_PER_HOUR"],
+            per_account=config["RESET_MAX_PER_ACCOUNT_PER_HOUR"], window=timedelta(hours=1)))
     database.commit()
     # The same answer whether or not the account exists: nobody learns who has one.
     flash(SENT_MESSAGE, "info")
@@ -90,6 +109,10 @@ def _use_link(purpose: TokenPurpose) -> Response | str | tuple[str, int]:
                confirm=request.form.get("confirm", ""), passwords=passwords())
         if purpose is TokenPurpose.PASSWORD_RESET:
             invitations.notify_password_changed(database, user, how="restablecimiento")
+        security_log.record(
+            database, "password_reset" if purpose is TokenPurpose.PASSWORD_RESET
+            else "invitation_accepted", actor=user, address=client_address(),
+            user_agent=user_agent())
     except InvalidInput as error:
         database.rollback()
         return render_template("cuenta/set_password.html", title=title, button=button,
@@ -211,3 +234,41 @@ def two_step_codes() -> Response | str | tuple[str, int]:
 @roles_required(*ALL_ROLES)
 def two_step_disable() -> Response | str | tuple[str, int]:
     return _with_code("disable")
+
+
+# --- «Cuenta»: open sessions ------------------------------------------------------------------
+
+
+@bp.get("/cuenta", endpoint="account")
+@roles_required(*ALL_ROLES)
+def account() -> str:
+    database = db_session()
+    token = current_user.session_token
+    rows = accounts.active_sessions(database, current_user, policy=session_policy())
+    sessions = [{"handle": accounts.session_handle(row), "current": accounts.is_current(row, token),
+                 "device": accounts.describe_device(row.user_agent),
+                 "address": row.address or "desconocida", "last_seen_at": row.last_seen_at,
+                 "created_at": row.created_at} for row in rows]
+    sessions.sort(key=lambda item: not item["current"])  # this browser first
+    return render_template("cuenta/account.html", sessions=sessions)
+
+
+@bp.post("/cuenta/sesiones/cerrar", endpoint="close_sessions")
+@roles_required(*ALL_ROLES)
+def close_sessions() -> Response:
+    """«Cerrar las demás sesiones», or one of them (``sesion``: its handle on the page)."""
+    database = db_session()
+    user = current_user._get_current_object()
+    handle = request.form.get("sesion") or None
+    ended = accounts.end_other_sessions(database, user, current_token=user.session_token,
+                                        handle=handle[:40] if handle else None)
+    if ended:
+        security_log.record(database, "session_closed", actor=user, address=client_address(),
+                            user_agent=user_agent(), detail={"sessions": ended})
+    database.commit()
+    if ended:
+        flash("Se cerró la otra sesión." if ended == 1 else
+              f"Se cerraron {ended} sesiones: solo queda abierta esta.", "success")
+    else:
+        flash("No había otra sesión abierta con esos datos: no se cerró nada.", "info")
+    return redirect(url_for("cuenta.account"))

@@ -50,7 +50,7 @@ from blueprints.access import current_actor as _actor
 from blueprints.horizontes import horizon_choices
 from blueprints.listing import Sort, chosen_sort
 from ruta.db import db_session
-from ruta.security import FILE_CONTENT_SECURITY_POLICY
+from ruta.security import FILE_CONTENT_SECURITY_POLICY, log_event
 from workflow.catalogo.models import LEVELS
 from workflow.charts import Bar, averages_chart, levels_chart
 from workflow.consolidado import consolidate as consolidado
@@ -258,6 +258,8 @@ def export_pdf() -> Response:
         current_app.static_folder or "", origin=request.host_url,
         static_path=f"{request.script_root}{current_app.static_url_path}/")
     pdf = html_to_pdf(html, base_url=request.url, fetcher=fetcher)
+    log_event("export", actor=_actor(), detail={"what": "consolidado.pdf",
+                                                **_filters().as_query()})
     response = Response(pdf, mimetype="application/pdf")
     response.headers.set("Content-Disposition", "attachment", filename=pdf_name(_data()))
     response.headers["Cache-Control"] = "private, no-store"
@@ -286,6 +288,8 @@ def export_xlsx() -> Response:
         spool.close()
         raise
     spool.seek(0)
+    log_event("export", actor=_actor(), detail={"what": "consolidado.xlsx",
+                                                **filters.as_query()})
     return send_file(spool, mimetype=XLSX, as_attachment=True,
                      download_name=f"consolidado-{_stamp()}.xlsx", conditional=False,
                      etag=False, max_age=0)
@@ -301,6 +305,8 @@ def export_csv() -> Response:
     session = db_session()
     all_sheets = {sheet.slug: sheet for sheet in exports.sheets(session, _data())}
     sheet = all_sheets[slug]
+    log_event("export", actor=_actor(), detail={"what": f"consolidado-{slug}.csv",
+                                                **_filters().as_query()})
 
     def lines() -> Iterator[bytes]:
         # The rows are read while the response is sent, after the request's teardown: the
@@ -360,6 +366,8 @@ def request_export() -> Response:
                                         request.form.get("horizonte"))
     job, created = export_jobs.request_export(db_session(), _actor(), filters, now=utcnow())
     commit_or_conflict()
+    log_event("export", actor=_actor(), detail={"what": "exportacion solicitada",
+                                                "job_id": job.id})
     if created:
         _start(job.id)
     else:
@@ -406,6 +414,7 @@ def exportacion_descarga(job_id: int) -> Response:
             "todavía se está preparando." if job.status.pending
             else "ya se borró o no se pudo preparar. Pida uno nuevo."), "error")
         return redirect(url_for("reportes.exportacion", job_id=job.id))
+    log_event("export", actor=_actor(), detail={"what": "exportacion", "job_id": job.id})
     response = send_file(path, mimetype=XLSX, as_attachment=True,
                          download_name=job.download_name, conditional=False, etag=False,
                          max_age=0)

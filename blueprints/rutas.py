@@ -13,6 +13,7 @@ from werkzeug.wrappers import Response
 
 from blueprints.access import ALL_ROLES, current_actor, form_int, roles_required
 from ruta.db import db_session
+from ruta.security import log_event
 from workflow import form_tokens, services
 from workflow.autoevaluacion import actions as auto_actions
 from workflow.autoevaluacion import window as auto_window
@@ -182,6 +183,8 @@ def take_over(ruta_id: int) -> Response | tuple[str, int]:
         return _render_detail(ruta, takeover_errors={"": [stale.message]},
                               takeover_reason=reason), 409
     database.commit()
+    if row is not None:
+        log_event("takeover", actor=current_actor(), detail={"ruta_id": ruta.id})
     if row is None:
         flash("Usted ya tiene esta revisión: no cambió nada.", "info")
     else:

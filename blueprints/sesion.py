@@ -35,8 +35,9 @@ from ruta.security import (
     passwords,
     secret_box,
     throttle_policy,
+    user_agent,
 )
-from workflow.cuentas import accounts, mfa
+from workflow.cuentas import accounts, mfa, security_log
 from workflow.errors import InvalidInput
 from workflow.models import User
 
@@ -54,7 +55,7 @@ def resume_form() -> Response | str | tuple[str, int]:
     try:
         user = accounts.authenticate(database, email, request.form.get("password", ""),
                                      address=client_address(), passwords=passwords(),
-                                     policy=throttle_policy())
+                                     policy=throttle_policy(), user_agent=user_agent())
     except (accounts.LoginFailed, accounts.LoginThrottled) as error:
         database.commit()  # the failure counts even though sign-in failed
         return render_sign_in_again(carried, email=email[:254], error=error.message,
@@ -113,6 +114,13 @@ def resume_second_step() -> Response | str | tuple[str, int]:
                 database, user, code, box=secret_box(), address=client_address(),
                 policy=throttle_policy())
     except (mfa.CodeRefused, accounts.LoginThrottled, InvalidInput) as error:
+        security_log.record(
+            database, "mfa_failed", actor=user, address=client_address(),
+            user_agent=user_agent(),
+            outcome="throttled" if isinstance(error, accounts.LoginThrottled) else "failed")
         database.commit()  # the failure counts even though sign-in failed
         return _render_second_step(carried, user, error=error.message, status=error.status)
+    security_log.record(database, "mfa_ok", actor=user, address=client_address(),
+                        user_agent=user_agent(),
+                        detail={"enrolled": True} if recovery_codes is not None else None)
     return _continue(database, user, carried, recovery_codes)

@@ -116,14 +116,30 @@ def load_config(env: Mapping[str, str] | None = None, *,
         "MAIL_BATCH_SIZE": _int(env, "MAIL_BATCH_SIZE", 50),
         "MAIL_STALE_CLAIM_MINUTES": _int(env, "MAIL_STALE_CLAIM_MINUTES", 30),
         "MAIL_DELIVERY_WORKERS": _int(env, "MAIL_DELIVERY_WORKERS", 4),
-        "LOGIN_MAX_FAILURES_PER_ACCOUNT": _int(env, "LOGIN_MAX_FAILURES_PER_ACCOUNT", 5),
-        "LOGIN_MAX_FAILURES_PER_ADDRESS": _int(env, "LOGIN_MAX_FAILURES_PER_ADDRESS", 20),
+        # Failed sign-ins allowed per window (README, «Límites de intentos»): per account from
+        # any address, per account from one address, and per address (high: a school's
+        # staff share one public address; past it only accounts known there are checked).
+        "LOGIN_MAX_FAILURES_PER_ACCOUNT": _int(env, "LOGIN_MAX_FAILURES_PER_ACCOUNT", 10),
+        "LOGIN_MAX_FAILURES_PER_ACCOUNT_AND_ADDRESS": _int(
+            env, "LOGIN_MAX_FAILURES_PER_ACCOUNT_AND_ADDRESS", 5),
+        "LOGIN_MAX_FAILURES_PER_ADDRESS": _int(env, "LOGIN_MAX_FAILURES_PER_ADDRESS", 100),
         "LOGIN_WINDOW_MINUTES": _int(env, "LOGIN_WINDOW_MINUTES", 15),
         # Roles that must use two-step verification (TOTP): without it they are sent to
         # enrol right after signing in. Development (and the test suite) asks it of nobody,
         # so the demo accounts sign in with their password alone.
         "MFA_REQUIRED_ROLES": _roles(env, "MFA_REQUIRED_ROLES",
                                      "" if development else "administrador,revisor"),
+        # Password-reset requests per hour, per address and per e-mail; past them the answer
+        # is the same and no mail goes out.
+        "RESET_MAX_PER_ADDRESS_PER_HOUR": _int(env, "RESET_MAX_PER_ADDRESS_PER_HOUR", 5),
+        "RESET_MAX_PER_ACCOUNT_PER_HOUR": _int(env, "RESET_MAX_PER_ACCOUNT_PER_HOUR", 3),
+        # A session ends on the server after this long without a request, and this long
+        # after sign-in whatever happens (what was being typed survives: ruta.resume).
+        "SESSION_IDLE_MINUTES": _int(env, "SESSION_IDLE_MINUTES", 120),
+        "SESSION_MAX_HOURS": _int(env, "SESSION_MAX_HOURS", 12),
+        # The security log as JSON lines (one event per line) for a SIEM; empty: only the
+        # «ruta.security» logger (and the security_events table).
+        "SECURITY_LOG_FILE": env.get("SECURITY_LOG_FILE") or None,
         "ARGON2_TIME_COST": _int(env, "ARGON2_TIME_COST", 3),
         "ARGON2_MEMORY_COST": _int(env, "ARGON2_MEMORY_COST", 65536),
         "ARGON2_PARALLELISM": _int(env, "ARGON2_PARALLELISM", 4),

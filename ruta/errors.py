@@ -58,6 +58,24 @@ def _render(status: int, message: str | None = None, **context: object) -> tuple
         return plain.render(status=status, title=title, message=message), status
 
 
+def _record_denial(status: int) -> None:
+    """A 403 or 404 answered to a signed-in person goes to the security log (someone probing
+    other schools' pages shows there). Never in the way of the error page itself."""
+    if status not in (403, 404):
+        return
+    try:
+        from flask_login import current_user
+
+        from ruta.security import log_event
+
+        if current_user.is_authenticated:
+            log_event("access_denied", actor=current_user._get_current_object(),
+                      outcome="denied", detail={"status": status, "method": request.method,
+                                                "path": request.path[:300]})
+    except Exception:
+        log.exception("Could not record a denial in the security log")
+
+
 def _rollback() -> None:
     try:
         db_session().rollback()
@@ -139,6 +157,7 @@ def init_app(app: Flask) -> None:
     @app.errorhandler(DomainError)
     def _domain(error: DomainError) -> tuple[str, int]:
         db_session().rollback()
+        _record_denial(error.status)
         return _render(error.status, error.message)
 
     @app.errorhandler(DataError)
@@ -155,6 +174,7 @@ def init_app(app: Flask) -> None:
     @app.errorhandler(HTTPException)
     def _http(error: HTTPException) -> tuple[str, int]:
         status = error.code or 500
+        _record_denial(status)
         return _render(status if status in TITLES else 400)
 
     @app.errorhandler(Exception)

@@ -2,16 +2,23 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
-from flask import Flask, Response, current_app, flash, redirect, request, url_for
+from flask import Flask, Response, current_app, flash, g, redirect, request, url_for
 from flask_login import LoginManager
 from flask_wtf.csrf import CSRFProtect
 from werkzeug.middleware.proxy_fix import ProxyFix
 from werkzeug.routing import IntegerConverter
 
-from workflow.cuentas.accounts import Passwords, ThrottlePolicy, load_session_user
+from workflow.cuentas.accounts import (
+    Passwords,
+    SessionPolicy,
+    ThrottlePolicy,
+    load_session_user,
+    touch_session,
+)
 from workflow.cuentas.mfa import SecretBox, parse_roles
 from workflow.errors import DomainError
 from workflow.models import User
@@ -68,6 +75,28 @@ def init_app(app: Flask) -> None:
         parallelism=app.config["ARGON2_PARALLELISM"])
     app.after_request(_security_headers)
     app.before_request(refuse_nul_characters)
+    # Registered after the database's teardown, so it runs before it (Flask runs them in
+    # reverse order).
+    app.teardown_appcontext(_write_pending_events)
+    _attach_security_log_file(app)
+
+
+def _attach_security_log_file(app: Flask) -> None:
+    """``SECURITY_LOG_FILE``: the ``ruta.security`` stream (one JSON object per line) is also
+    appended to that file, for a SIEM to collect. Attached once per file per process."""
+    import logging
+
+    path = app.config.get("SECURITY_LOG_FILE")
+    if not path:
+        return
+    stream = logging.getLogger("ruta.security")
+    stream.setLevel(logging.INFO)
+    target = str(Path(path).resolve())
+    if any(getattr(handler, "baseFilename", None) == target for handler in stream.handlers):
+        return
+    handler = logging.FileHandler(target, encoding="utf-8", delay=True)
+    handler.setFormatter(logging.Formatter("%(message)s"))
+    stream.addHandler(handler)
 
 
 NUL_MESSAGE = ("Lo enviado contiene un carácter nulo, que no es texto: no se guardó nada. Si "
@@ -124,9 +153,29 @@ def send_to_login() -> Response:
 
 @login_manager.user_loader
 def _load_user(token: str) -> User | None:
-    from ruta.db import db_session
+    """The session's user, if the session is still live on the server (idle and absolute
+    limits). ``last_seen_at`` (at most once a minute) and the end of an expired session are
+    written in their own short transaction: most requests (every GET) never commit theirs,
+    so a write there would be rolled back at the end of the request."""
+    from ruta.db import db_session, get_db
 
-    return load_session_user(db_session(), token)
+    user, action = load_session_user(db_session(), token, policy=session_policy())
+    if action:
+        own = get_db().session_factory()
+        try:
+            touch_session(own, token, action)
+            own.commit()
+        finally:
+            own.close()
+    return user
+
+
+def session_policy() -> SessionPolicy:
+    from datetime import timedelta
+
+    config = current_app.config
+    return SessionPolicy(idle=timedelta(minutes=config["SESSION_IDLE_MINUTES"]),
+                         lifetime=timedelta(hours=config["SESSION_MAX_HOURS"]))
 
 
 def _security_headers(response: Response) -> Response:
@@ -153,6 +202,8 @@ def throttle_policy() -> ThrottlePolicy:
     config = current_app.config
     return ThrottlePolicy(
         max_failures_per_account=config["LOGIN_MAX_FAILURES_PER_ACCOUNT"],
+        max_failures_per_account_and_address=config[
+            "LOGIN_MAX_FAILURES_PER_ACCOUNT_AND_ADDRESS"],
         max_failures_per_address=config["LOGIN_MAX_FAILURES_PER_ADDRESS"],
         window=timedelta(minutes=config["LOGIN_WINDOW_MINUTES"]),
     )
@@ -176,3 +227,44 @@ def secret_box() -> SecretBox:
 def mfa_required_roles() -> frozenset[Role]:
     """The roles that must use two-step verification (``MFA_REQUIRED_ROLES``)."""
     return parse_roles(current_app.config.get("MFA_REQUIRED_ROLES") or ())
+
+
+def user_agent() -> str:
+    return request.headers.get("User-Agent", "")[:300]
+
+
+def log_event(kind: str, *, actor: User | None, outcome: str = "ok",
+              detail: dict[str, Any] | None = None) -> None:
+    """Record a security event of this request in its own transaction, at the end of the
+    request: for what happens on a GET (a download, a refusal), whose request never commits,
+    or whose own work is rolled back. Written after the request's session is closed, so a
+    GET that wrote something uncommitted (SQLite locks the whole file) cannot block it."""
+    pending = g.setdefault("security_events", [])
+    pending.append({"kind": kind, "user_id": actor.id if actor is not None else None,
+                    "address": client_address(), "user_agent": user_agent(),
+                    "outcome": outcome, "detail": detail})
+
+
+def _write_pending_events(_error: BaseException | None) -> None:
+    import logging
+
+    from ruta.db import get_db
+    from workflow.cuentas import security_log
+
+    pending = g.pop("security_events", None)
+    if not pending:
+        return
+    database = get_db()
+    database.session.remove()  # end the request's transaction first (see log_event)
+    own = database.session_factory()
+    try:
+        for item in pending:
+            user_id = item.pop("user_id")
+            actor = own.get(User, user_id) if user_id is not None else None
+            security_log.record(own, actor=actor, **item)
+        own.commit()
+    except Exception:  # never in the way of the answer, already sent
+        logging.getLogger(__name__).exception("Could not write the security events %s",
+                                              pending)
+    finally:
+        own.close()

@@ -153,8 +153,8 @@ def test_user_edit_with_bad_fields_keeps_what_was_typed(web: WebClient, db: Sess
 
     assert response.status_code == 422
     html = response.get_data(as_text=True)
-    for message in ["Ya existe un usuario con ese correo.", "Escriba el nombre completo.",
-                    "Elija un rol de la lista."]:
+    for message in ["Ese correo ya está en uso en el servicio y no se puede repetir.",
+                    "Escriba el nombre completo.", "Elija un rol de la lista."]:
         assert message in html
     assert 'value="Ocupado@ibague.gov.co"' in html
     db.refresh(member)

@@ -4,7 +4,6 @@ roles the production configuration obliges."""
 
 from __future__ import annotations
 
-import logging
 from datetime import UTC, datetime, timedelta
 
 import pyotp
@@ -16,7 +15,7 @@ from sqlalchemy.orm import Session
 from ruta.config import ConfigError, load_config
 from tests.conftest import PASSWORD, TEST_PASSWORDS, Factory
 from workflow.cuentas import accounts, mfa
-from workflow.cuentas.models import MfaEnrolment, MfaRecoveryCode
+from workflow.cuentas.models import MfaEnrolment, MfaRecoveryCode, SecurityEvent
 from workflow.errors import Forbidden, InvalidInput
 from workflow.models import LoginFailure, User, UserSession
 from workflow.roles import Role
@@ -195,7 +194,7 @@ def test_disable_needs_a_code_and_is_refused_when_the_role_requires_it(
 
 
 def test_admin_reset_removes_everything_ends_sessions_and_is_logged(
-        db: Session, make: Factory, caplog: pytest.LogCaptureFixture) -> None:
+        db: Session, make: Factory) -> None:
     admin = make.user(Role.ADMINISTRADOR)
     reviewer = make.user(Role.REVISOR)
     enrolled(db, reviewer)
@@ -205,16 +204,17 @@ def test_admin_reset_removes_everything_ends_sessions_and_is_logged(
         mfa.reset(db, reviewer, actor=make.user(Role.REVISOR), now=NOW)
     with pytest.raises(InvalidInput):
         mfa.reset(db, admin, actor=admin, now=NOW)
-    with caplog.at_level(logging.WARNING, logger="ruta.security"):
-        assert mfa.reset(db, reviewer, actor=admin, now=NOW) is True
+    assert mfa.reset(db, reviewer, actor=admin, now=NOW) is True
 
     assert mfa.enrolment(db, reviewer) is None
     assert db.scalar(select(func.count()).select_from(MfaRecoveryCode)) == 0
     assert db.scalar(select(func.count()).select_from(UserSession)
                      .where(UserSession.user_id == reviewer.id)) == 0
-    assert [record.getMessage() for record in caplog.records] == [
-        f"mfa_reset user_id={reviewer.id} actor_id={admin.id} at={NOW.isoformat()} "
-        "had_enrolment=True"]
+    event = db.scalars(select(SecurityEvent).where(SecurityEvent.kind == "mfa_reset")).one()
+    assert (event.user_id, event.secretaria_id, event.at.replace(tzinfo=None), event.detail) == (
+        admin.id, reviewer.secretaria_id, NOW.replace(tzinfo=None),
+        {"user_id": reviewer.id, "user_email": reviewer.email, "had_enrolment": True,
+         "by": "administrador"})
 
 
 def test_production_requires_it_of_administrador_and_revisor_only() -> None:

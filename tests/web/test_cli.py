@@ -90,7 +90,7 @@ def test_users_create_and_rutas_list(app: Flask, db: Session, make: Factory) -> 
                                     "--name", "Otra", "--role", "revisor", "--password",
                                     "una-clave-muy-larga"])
     assert duplicate.exit_code == 1
-    assert "Ya existe un usuario con ese correo." in duplicate.output
+    assert "Ese correo ya está en uso en el servicio y no se puede repetir." in duplicate.output
 
     listed = runner.invoke(args=["rutas", "list", "--state", "en_revision"])
     assert listed.exit_code == 0

@@ -275,7 +275,7 @@ def test_login_throttles_account_after_limit_without_hashing(
     user = make.user(Role.RECTOR)
     db.commit()
     limit = app.config["LOGIN_MAX_FAILURES_PER_ACCOUNT"]
-    assert limit == 5
+    assert limit == 10
     hasher = count_hashing(app)
     # Each from its own address: only the account limit can apply.
     failures = [attempt(client_at(app, f"198.51.100.{n}"), user.email, "no-es-la-clave")
@@ -297,7 +297,8 @@ def test_login_below_account_limit_accepts_right_password(
     user = make.user(Role.RECTOR)
     db.commit()
     browser = client_at(app, "198.51.100.1")
-    for _ in range(app.config["LOGIN_MAX_FAILURES_PER_ACCOUNT"] - 1):
+    # From one address the lower of the account's limits applies: that and its address.
+    for _ in range(app.config["LOGIN_MAX_FAILURES_PER_ACCOUNT_AND_ADDRESS"] - 1):
         assert attempt(browser, user.email, "no-es-la-clave")[0] == 401
     assert attempt(browser, user.email, PASSWORD)[0] == 302
     # Success clears the account's failures.
@@ -315,24 +316,60 @@ def test_login_failures_older_than_window_do_not_count(
     assert attempt(client_at(app, "198.51.100.1"), user.email, PASSWORD)[0] == 302
 
 
-def test_login_throttles_address_across_accounts(
+def failures_from(db: Session, address: str, count: int, *, email: str = "") -> None:
+    """``count`` recent failed sign-ins from ``address`` (invented e-mails unless ``email``),
+    written directly: what a guesser spraying the address leaves behind."""
+    moment = utcnow()
+    db.add_all([LoginFailure(email=email or f"inventado{n}@prueba.co", address=address,
+                             at=moment) for n in range(count)])
+    db.commit()
+
+
+def test_login_address_limit_spares_accounts_known_at_that_address(
+        app: Flask, db: Session, make: Factory) -> None:
+    """E17: a guesser behind a school's public address no longer locks the school out:
+    past the per-address limit, an account that signed in from there recently still signs
+    in; a new e-mail from there (real or invented) waits, unhashed; elsewhere nobody waits."""
+    regular, newcomer = make.user(Role.RECTOR), make.user(Role.EQUIPO)
+    db.commit()
+    school_address = "203.0.113.9"
+    assert attempt(client_at(app, school_address), regular.email, PASSWORD)[0] == 302
+    limit = app.config["LOGIN_MAX_FAILURES_PER_ADDRESS"]
+    assert limit == 100
+    failures_from(db, school_address, limit)
+
+    hasher = count_hashing(app)
+    assert attempt(client_at(app, school_address), regular.email, PASSWORD)[0] == 302
+    assert hasher.calls == 1
+    hasher.calls = 0
+    new_status, new_page = attempt(client_at(app, school_address), newcomer.email, PASSWORD)
+    invented_status, invented_page = attempt(client_at(app, school_address),
+                                             "otro.inventado@prueba.co", PASSWORD)
+    assert (new_status, THROTTLED in new_page, invented_status,
+            THROTTLED in invented_page, hasher.calls) == (429, True, 429, True, 0)
+    assert attempt(client_at(app, "203.0.113.10"), newcomer.email, PASSWORD)[0] == 302
+
+
+def test_login_below_address_limit_lets_a_new_account_in(
         app: Flask, db: Session, make: Factory) -> None:
     user = make.user(Role.RECTOR)
     db.commit()
-    limit = app.config["LOGIN_MAX_FAILURES_PER_ADDRESS"]
-    assert limit == 20
-    hasher = count_hashing(app)
-    guesser = client_at(app, "203.0.113.9")
-    # One try per account: no account reaches its own limit.
-    statuses = [attempt(guesser, f"cuenta{n}@prueba.co", "no-es-la-clave")[0]
-                for n in range(limit)]
-    assert statuses == [401] * limit
+    failures_from(db, "203.0.113.9", app.config["LOGIN_MAX_FAILURES_PER_ADDRESS"] - 1)
+    assert attempt(client_at(app, "203.0.113.9"), user.email, PASSWORD)[0] == 302
 
-    hasher.calls = 0
-    status, page = attempt(client_at(app, "203.0.113.9"), user.email, PASSWORD)
-    assert (status, THROTTLED in page, hasher.calls) == (429, True, 0)
-    # The same account from another address is not affected.
-    assert attempt(client_at(app, "203.0.113.10"), user.email, PASSWORD)[0] == 302
+
+def test_login_account_and_address_limit_stops_one_machine_not_the_owner(
+        app: Flask, db: Session, make: Factory) -> None:
+    user = make.user(Role.RECTOR)
+    db.commit()
+    limit = app.config["LOGIN_MAX_FAILURES_PER_ACCOUNT_AND_ADDRESS"]
+    assert limit == 5
+    guesser = client_at(app, "198.51.100.66")
+    assert [attempt(guesser, user.email, "no-es-la-clave")[0]
+            for _ in range(limit)] == [401] * limit
+    assert attempt(guesser, user.email, PASSWORD)[0] == 429
+    # The owner, at their own machine, is not held by someone else's guessing.
+    assert attempt(client_at(app, "198.51.100.1"), user.email, PASSWORD)[0] == 302
 
 
 def test_login_throttle_holds_across_app_instances(
@@ -364,11 +401,8 @@ def test_login_address_limit_not_escaped_by_forged_forwarded_for(
         app: Flask, db: Session, make: Factory) -> None:
     user = make.user(Role.RECTOR)
     db.commit()
-    guesser = client_at(app, "198.51.100.7")
-    for n in range(app.config["LOGIN_MAX_FAILURES_PER_ADDRESS"]):
-        attempt(guesser, f"cuenta{n}@prueba.co", "mala-clave",
-                headers={"X-Forwarded-For": f"203.0.113.{n}"})
-    status, page = attempt(guesser, user.email, PASSWORD,
+    failures_from(db, "198.51.100.7", app.config["LOGIN_MAX_FAILURES_PER_ADDRESS"])
+    status, page = attempt(client_at(app, "198.51.100.7"), user.email, PASSWORD,
                            headers={"X-Forwarded-For": "192.0.2.1"})
     assert (status, THROTTLED in page) == (429, True)
 

@@ -2,7 +2,18 @@
 
 Sessions are rows (``UserSession``): the cookie carries a random token, the table its hash.
 Ending a session deletes its row, so a copied cookie dies with it; deactivating a user or
-changing a password deletes every row of that user.
+changing a password deletes every row of that user. A session also ends on the server after
+``SessionPolicy.idle`` without a request and ``SessionPolicy.lifetime`` after sign-in,
+whatever the cookie says.
+
+Throttling (``ThrottlePolicy``) counts failed sign-ins in the window per account (any
+address: guessing spread over many machines), per account and address (one machine guessing
+one account), and per address. The per-address limit is high and, once reached, does not
+lock the people who work from that address: an account that signed in successfully from it in
+the last ``known_address_days`` days (and is under its own limits) is still checked; every
+other e-mail from that address, real or invented, waits without its password being hashed.
+So a school behind one public address keeps working while someone there sprays invented
+e-mails, and the answer never says whether an e-mail has an account.
 """
 
 from __future__ import annotations
@@ -19,9 +30,10 @@ from pathlib import Path
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
-from sqlalchemy import delete, func, select
+from sqlalchemy import delete, func, select, update
 from sqlalchemy.orm import Session
 
+from workflow.cuentas import security_log
 from workflow.cuentas.models import MfaEnrolment
 from workflow.errors import DomainError, Forbidden, InvalidInput
 from workflow.models import LoginFailure, School, User, UserSession, utcnow
@@ -29,6 +41,9 @@ from workflow.roles import Role
 
 MIN_PASSWORD_LENGTH = 10
 EMAIL_PATTERN = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
+EMAIL_TAKEN = ("Ese correo ya está en uso en el servicio y no se puede repetir. Si la persona "
+               "ya tiene cuenta, búsquela en «Usuarios»; si no aparece ahí, escriba a la mesa "
+               "de ayuda.")
 
 
 class LoginFailed(DomainError):
@@ -49,9 +64,19 @@ class LoginThrottled(DomainError):
 
 @dataclass(frozen=True)
 class ThrottlePolicy:
-    max_failures_per_account: int = 5
-    max_failures_per_address: int = 20
+    max_failures_per_account: int = 10
+    max_failures_per_account_and_address: int = 5
+    max_failures_per_address: int = 100
     window: timedelta = timedelta(minutes=15)
+    known_address_days: int = 30
+
+
+@dataclass(frozen=True)
+class SessionPolicy:
+    idle: timedelta = timedelta(hours=2)
+    lifetime: timedelta = timedelta(hours=12)
+    # ``last_seen_at`` is written at most this often: a write per request would be waste.
+    touch_every: timedelta = timedelta(minutes=1)
 
 
 class Passwords:
@@ -159,48 +184,73 @@ def password_problems(password: str, *, email: str = "") -> list[str]:
 # --- signing in ---------------------------------------------------------------------------
 
 
-def _failures_since(session: Session, column: object, value: str, since: datetime) -> int:
-    return session.scalar(
-        select(func.count()).select_from(LoginFailure)
-        .where(column == value, LoginFailure.at >= since)  # type: ignore[operator]
-    ) or 0
+def _failures_since(session: Session, since: datetime, *, email: str | None = None,
+                    address: str | None = None) -> int:
+    statement = select(func.count()).select_from(LoginFailure).where(LoginFailure.at >= since)
+    if email is not None:
+        statement = statement.where(LoginFailure.email == email)
+    if address is not None:
+        statement = statement.where(LoginFailure.address == address)
+    return session.scalar(statement) or 0
+
+
+def _throttled(session: Session, email: str, address: str, policy: ThrottlePolicy,
+               moment: datetime) -> bool:
+    """Whether an attempt for ``email`` from ``address`` must wait (see the module's doc)."""
+    since = moment - policy.window
+    if (_failures_since(session, since, email=email) >= policy.max_failures_per_account
+            or _failures_since(session, since, email=email, address=address)
+            >= policy.max_failures_per_account_and_address):
+        return True
+    if _failures_since(session, since, address=address) < policy.max_failures_per_address:
+        return False
+    known_since = moment - timedelta(days=policy.known_address_days)
+    return security_log.count_since(session, "login_ok", known_since, address=address,
+                                    email=email) == 0
 
 
 def authenticate(session: Session, email: str, password: str, *, address: str,
-                 passwords: Passwords, policy: ThrottlePolicy,
+                 passwords: Passwords, policy: ThrottlePolicy, user_agent: str | None = None,
                  now: datetime | None = None) -> User:
     """The active user with these credentials, or ``LoginFailed`` / ``LoginThrottled``.
 
-    Changes: records a failure (committed by the caller even when it raises); on success
-    clears the account's failures (unless two-step verification follows: then its success
-    clears them), sets ``last_login_at`` and upgrades an outdated hash.
+    Changes: records a failure and a security event (committed by the caller even when it
+    raises); on success clears the account's failures (unless two-step verification follows:
+    then its success clears them), sets ``last_login_at``, upgrades an outdated hash and
+    records ``login_ok`` (noting a second step still to pass). The security log keeps every
+    failure for good.
     While throttled the password is not hashed at all, so guessing costs the server nothing.
     """
     moment = now or utcnow()
     email = normalize_email(email)[:254]
     address = address[:64]
-    since = moment - policy.window
-    if (_failures_since(session, LoginFailure.email, email, since)
-            >= policy.max_failures_per_account
-            or _failures_since(session, LoginFailure.address, address, since)
-            >= policy.max_failures_per_address):
+    user = session.scalar(select(User).where(User.email == email))
+    if _throttled(session, email, address, policy, moment):
+        security_log.record(session, "login_throttled", actor=user, email=email,
+                            address=address, user_agent=user_agent, outcome="throttled",
+                            now=moment)
         raise LoginThrottled(int(policy.window.total_seconds() // 60))
 
-    user = session.scalar(select(User).where(User.email == email))
     password_hash = user.password_hash if user is not None else None
     if not passwords.verify(password_hash, password) or user is None or not user.active:
         session.add(LoginFailure(email=email, address=address, at=moment))
-        session.flush()
+        security_log.record(session, "login_failed", actor=user, email=email,
+                            address=address, user_agent=user_agent, outcome="failed",
+                            detail={"reason": "inactive"} if user is not None
+                            and not user.active and password_hash else None, now=moment)
         raise LoginFailed()
 
     # With a second step still to pass the failures stay: otherwise the right password
     # would reset the count before each round of guessed codes.
-    if not _second_step_pending(session, user):
+    second_step = _second_step_pending(session, user)
+    if not second_step:
         session.execute(delete(LoginFailure).where(LoginFailure.email == email))
     if user.password_hash and passwords.needs_rehash(user.password_hash):
         user.password_hash = passwords.hash(password)
     user.last_login_at = moment
-    session.flush()
+    security_log.record(session, "login_ok", actor=user, email=email, address=address,
+                        user_agent=user_agent, now=moment,
+                        detail={"second_step": "pending"} if second_step else None)
     return user
 
 
@@ -225,18 +275,89 @@ def start_session(session: Session, user: User, *, address: str | None = None,
     return token
 
 
-def load_session_user(session: Session, token: str, *,
-                      now: datetime | None = None) -> User | None:
-    """The active user behind a session token, or None when the session has ended."""
+def session_handle(row: UserSession) -> str:
+    """A name for a session row that the account page may show: not its token, nor the
+    token's hash stored in the table."""
+    return hashlib.sha256(f"handle:{row.token_hash}".encode()).hexdigest()[:20]
+
+
+def session_expired(row: UserSession, policy: SessionPolicy, moment: datetime) -> bool:
+    return (moment - row.last_seen_at > policy.idle
+            or moment - row.created_at > policy.lifetime)
+
+
+def load_session_user(session: Session, token: str, *, policy: SessionPolicy | None = None,
+                      now: datetime | None = None) -> tuple[User | None, str]:
+    """The active user behind a session token and what the session needs written:
+    ``(user, "")`` live, ``(user, "touch")`` live but ``last_seen_at`` is due,
+    ``(None, "expired")`` idle or too old (the row should go), ``(None, "")`` gone.
+    Changes nothing: the caller writes (``touch_session``) outside the request's
+    transaction, since most requests never commit."""
+    policy = policy or SessionPolicy()
     row = session.get(UserSession, _token_hash(token))
     if row is None or not row.user.active:
-        return None
+        return None, ""
     moment = now or utcnow()
-    # Touch at most every few minutes: a write per request would be wasted work.
-    if moment - row.last_seen_at > timedelta(minutes=5):
-        row.last_seen_at = moment
+    if session_expired(row, policy, moment):
+        return None, "expired"
     row.user.session_token = token
-    return row.user
+    return row.user, "touch" if moment - row.last_seen_at >= policy.touch_every else ""
+
+
+def touch_session(session: Session, token: str, action: str, *,
+                  now: datetime | None = None) -> None:
+    """Write what ``load_session_user`` said: the new ``last_seen_at``, or end the session."""
+    token_hash = _token_hash(token)
+    if action == "touch":
+        session.execute(update(UserSession).where(UserSession.token_hash == token_hash)
+                        .values(last_seen_at=now or utcnow()))
+    elif action == "expired":
+        session.execute(delete(UserSession).where(UserSession.token_hash == token_hash))
+
+
+def active_sessions(session: Session, user: User, *, policy: SessionPolicy | None = None,
+                    now: datetime | None = None) -> list[UserSession]:
+    """The user's sessions that still work, most recently used first."""
+    policy, moment = policy or SessionPolicy(), now or utcnow()
+    rows = session.scalars(select(UserSession).where(UserSession.user_id == user.id)
+                           .order_by(UserSession.last_seen_at.desc(),
+                                     UserSession.created_at.desc())).all()
+    return [row for row in rows if not session_expired(row, policy, moment)]
+
+
+def is_current(row: UserSession, token: str) -> bool:
+    return row.token_hash == _token_hash(token)
+
+
+def end_other_sessions(session: Session, user: User, *, current_token: str,
+                       handle: str | None = None) -> int:
+    """End the user's sessions but this one (only the one named ``handle``, when given).
+    Returns how many ended."""
+    rows = session.scalars(select(UserSession).where(
+        UserSession.user_id == user.id,
+        UserSession.token_hash != _token_hash(current_token))).all()
+    ended = [row for row in rows if handle is None or session_handle(row) == handle]
+    for row in ended:
+        session.delete(row)
+    session.flush()
+    return len(ended)
+
+
+DEVICES = (("Edg/", "Edge"), ("OPR/", "Opera"), ("Firefox/", "Firefox"),
+           ("Chrome/", "Chrome"), ("Chromium/", "Chromium"), ("Safari/", "Safari"))
+SYSTEMS = (("Android", "Android"), ("iPhone", "iPhone"), ("iPad", "iPad"),
+           ("Windows", "Windows"), ("Mac OS X", "Mac"), ("CrOS", "ChromeOS"),
+           ("Linux", "Linux"))
+
+
+def describe_device(user_agent: str | None) -> str:
+    """«Chrome en Windows» from a user agent; «Navegador desconocido» without one."""
+    text = user_agent or ""
+    browser = next((name for mark, name in DEVICES if mark in text), None)
+    system = next((name for mark, name in SYSTEMS if mark in text), None)
+    if browser and system:
+        return f"{browser} en {system}"
+    return browser or system or "Navegador desconocido"
 
 
 def end_session(session: Session, token: str) -> None:
@@ -273,7 +394,7 @@ def change_password(session: Session, user: User, *, current: str, new: str, con
     passwords without limit: past ``policy``'s limit, ``LoginThrottled`` without checking."""
     policy = policy or ThrottlePolicy()
     moment = now or utcnow()
-    if (_failures_since(session, LoginFailure.email, user.email, moment - policy.window)
+    if (_failures_since(session, moment - policy.window, email=user.email)
             >= policy.max_failures_per_account):
         raise LoginThrottled(int(policy.window.total_seconds() // 60))
     errors: dict[str, list[str]] = {}
@@ -330,7 +451,9 @@ def validate_user(session: Session, secretaria_id: int, data: UserData, *,
     else:
         other = session.scalar(select(User).where(User.email == email))
         if other is not None and other is not existing:
-            errors["email"] = ["Ya existe un usuario con ese correo."]
+            # Said the same whether the account is in this Secretaría or another: e-mails are
+            # unique across the service, but where one is used is not this page's to tell.
+            errors["email"] = [EMAIL_TAKEN]
     if not data.name.strip():
         errors["name"] = ["Escriba el nombre completo."]
     elif len(data.name.strip()) > 200:

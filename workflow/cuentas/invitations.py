@@ -3,16 +3,19 @@
 from __future__ import annotations
 
 import hashlib
-from datetime import datetime
+import secrets
+from dataclasses import dataclass
+from datetime import datetime, timedelta
 
-from sqlalchemy import Select, exists
-from sqlalchemy.orm import Session
+from sqlalchemy import Select, exists, select
+from sqlalchemy.orm import Session, joinedload
 
-from workflow.cuentas import tokens
+from workflow.cuentas import security_log, tokens
+from workflow.cuentas.accounts import normalize_email
 from workflow.cuentas.models import AccountToken, TokenPurpose
 from workflow.cuentas.tokens import LIFETIMES
 from workflow.models import User, utcnow
-from workflow.outbox import SECRET_LINK_PLACEHOLDER, absolute_url, enqueue
+from workflow.outbox import SECRET_LINK_PLACEHOLDER, absolute_url, enqueue, render
 
 
 def _context(session: Session, user: User, expires_at: datetime) -> dict[str, object]:
@@ -43,20 +46,66 @@ def send_invitation(session: Session, user: User, *, actor: User | None,
             secretaria_id=user.secretaria_id, secret_link=link, now=moment)
 
 
-def send_password_reset(session: Session, email: str, *, now: datetime | None = None) -> bool:
-    """Mail a reset link to the active account with ``email``, if there is one and it has not
-    asked too often. True when a message was queued (the page never says which)."""
+@dataclass(frozen=True)
+class ResetLimits:
+    """Reset requests answered with a mail per ``window``: per address (one machine asking for
+    many accounts) and per e-mail (one mailbox flooded)."""
+
+    per_address: int = 5
+    per_account: int = 3
+    window: timedelta = timedelta(hours=1)
+
+
+RESET_REQUESTED = "password_reset_requested"
+
+
+def request_password_reset(session: Session, email: str, *, address: str,
+                           user_agent: str | None = None, limits: ResetLimits | None = None,
+                           now: datetime | None = None) -> bool:
+    """Mail a reset link to the active account with ``email``, unless this address or this
+    e-mail asked too often. True when a message was queued (the page never says which).
+
+    Changes: a security event (``password_reset_requested``: ok, failed when there is no
+    active account, throttled), which is also what the limits count; when sent, a new link
+    (older ones stop working) and one outbox message.
+
+    Both paths do the same work before the page answers, so its timing does not tell whether
+    the account exists: the same queries, a token drawn and hashed, the message rendered
+    (for nobody, when there is no account). Only the two INSERTs of a real message differ.
+    """
     moment = now or utcnow()
-    found = tokens.reset_for_email(session, email, now=moment)
-    if found is None:
-        return False
-    user, token = found
-    link = absolute_url(session, f"/restablecer/{token}")
-    return enqueue(
-        session, kind="restablecer_contrasena", to=user.email,
-        context=_context(session, user, moment + LIFETIMES[TokenPurpose.PASSWORD_RESET]),
-        dedupe_key=_dedupe_key(TokenPurpose.PASSWORD_RESET, token),
-        secretaria_id=user.secretaria_id, secret_link=link, now=moment)
+    limits = limits or ResetLimits()
+    email = normalize_email(email)[:254]
+    address = (address or "")[:64]
+    # What the message needs is loaded by this one query: no lazy load on one path only.
+    user = session.scalar(select(User).where(User.email == email, User.active)
+                          .options(joinedload(User.secretaria), joinedload(User.school)))
+    since = moment - limits.window
+    throttled = (security_log.count_since(session, RESET_REQUESTED, since, address=address)
+                 >= limits.per_address
+                 or security_log.count_since(session, RESET_REQUESTED, since, email=email)
+                 >= limits.per_account)
+    sent = False
+    expires_at = moment + LIFETIMES[TokenPurpose.PASSWORD_RESET]
+    if user is not None and not throttled:
+        token = tokens.issue(session, user, TokenPurpose.PASSWORD_RESET, now=moment)
+        link = absolute_url(session, f"/restablecer/{token}")
+        sent = enqueue(session, kind="restablecer_contrasena", to=user.email,
+                       context=_context(session, user, expires_at),
+                       dedupe_key=_dedupe_key(TokenPurpose.PASSWORD_RESET, token),
+                       secretaria_id=user.secretaria_id, secret_link=link, now=moment)
+    else:
+        stand_in = secrets.token_urlsafe(32)
+        tokens.token_hash(stand_in)
+        absolute_url(session, f"/restablecer/{stand_in}")
+        render("restablecer_contrasena", {
+            "user_name": email, "email": email, "role_label": "", "school_name": "",
+            "secretaria_name": "", "link": SECRET_LINK_PLACEHOLDER, "expires_at": expires_at})
+    security_log.record(
+        session, RESET_REQUESTED, actor=user, email=email, address=address,
+        user_agent=user_agent, now=moment,
+        outcome="throttled" if throttled else "ok" if user is not None else "failed")
+    return sent
 
 
 def without_live_invitation(query: Select[tuple[User]], *,

@@ -19,7 +19,6 @@ from __future__ import annotations
 import base64
 import hashlib
 import hmac
-import logging
 import secrets
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
@@ -33,6 +32,7 @@ from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 from sqlalchemy import delete, func, select
 from sqlalchemy.orm import Session
 
+from workflow.cuentas import security_log
 from workflow.cuentas.accounts import (
     LoginThrottled,
     ThrottlePolicy,
@@ -50,7 +50,6 @@ STEP_SECONDS = 30
 # One step either side: a phone clock a little off still works.
 VALID_WINDOW = 1
 
-security_log = logging.getLogger("ruta.security")
 
 
 class CodeRefused(DomainError):
@@ -310,15 +309,18 @@ def reset(session: Session, user: User, *, actor: User | None,
     _remove(session, user)
     end_all_sessions(session, user)
     session.flush()
-    _mfa_reset_event(user=user, actor=actor, at=now or utcnow(), had_enrolment=had)
+    _mfa_reset_event(session, user=user, actor=actor, at=now or utcnow(),
+                     had_enrolment=had)
     return had
 
 
-def _mfa_reset_event(*, user: User, actor: User | None, at: datetime,
+def _mfa_reset_event(session: Session, *, user: User, actor: User | None, at: datetime,
                      had_enrolment: bool) -> None:
-    """Hook point for the security-event log (built in parallel): an administrador reset a
-    person's two-step verification. Until that log exists this writes one line to the
-    ``ruta.security`` logger; nothing secret goes in it."""
-    security_log.warning("mfa_reset user_id=%s actor_id=%s at=%s had_enrolment=%s",
-                         user.id, actor.id if actor else "consola", at.isoformat(),
-                         had_enrolment)
+    """The security log's ``mfa_reset`` event (what «Seguridad» shows and the stream sends,
+    once committed): the administrador who acted, or nobody for the console, and whose
+    verification was reset."""
+    security_log.record(session, "mfa_reset", actor=actor, secretaria_id=user.secretaria_id,
+                        detail={"user_id": user.id, "user_email": user.email,
+                                "had_enrolment": had_enrolment,
+                                "by": "consola" if actor is None else "administrador"},
+                        now=at)

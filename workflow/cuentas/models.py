@@ -12,8 +12,9 @@ from __future__ import annotations
 
 from datetime import datetime
 from enum import Enum as PyEnum
+from typing import Any
 
-from sqlalchemy import ForeignKey, Index, Integer, String
+from sqlalchemy import JSON, CheckConstraint, ForeignKey, Index, Integer, String
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from workflow.models import Base, User, str_enum, utcnow
@@ -73,3 +74,35 @@ class MfaRecoveryCode(Base):
     code_hash: Mapped[str] = mapped_column(String(64))
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     used_at: Mapped[datetime | None]
+
+
+class SecurityEvent(Base):
+    """One security-relevant event (``workflow.cuentas.security_log``): append-only.
+
+    ``secretaria_id`` is the Secretaría whose administrators may read the event on
+    «Seguridad»: the user's, when the event names one. A failed sign-in with an e-mail that
+    has no account belongs to no Secretaría (it is in the ``ruta.security`` stream only).
+    Never a password or a token: ``detail`` holds ids and names of what changed.
+    """
+
+    __tablename__ = "security_events"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    at: Mapped[datetime] = mapped_column(default=utcnow)
+    kind: Mapped[str] = mapped_column(String(40))
+    outcome: Mapped[str] = mapped_column(String(20))
+    user_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    secretaria_id: Mapped[int | None] = mapped_column(ForeignKey("secretarias.id"))
+    # The e-mail typed (failed sign-ins, reset requests) or the user's.
+    email: Mapped[str | None] = mapped_column(String(254))
+    address: Mapped[str | None] = mapped_column(String(64))
+    user_agent: Mapped[str | None] = mapped_column(String(300))
+    detail: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+
+    __table_args__ = (
+        CheckConstraint("outcome IN ('ok', 'failed', 'denied', 'throttled')",
+                        name="known_outcome"),
+        Index("ix_security_events_secretaria_at", "secretaria_id", "at"),
+        Index("ix_security_events_kind_address_at", "kind", "address", "at"),
+        Index("ix_security_events_kind_email_at", "kind", "email", "at"),
+    )

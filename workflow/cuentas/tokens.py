@@ -11,10 +11,10 @@ import hashlib
 import secrets
 from datetime import datetime, timedelta
 
-from sqlalchemy import func, select, update
+from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
-from workflow.cuentas.accounts import Passwords, normalize_email, password_problems, set_password
+from workflow.cuentas.accounts import Passwords, password_problems, set_password
 from workflow.cuentas.models import AccountToken, TokenPurpose
 from workflow.errors import Forbidden, InvalidInput
 from workflow.models import User, utcnow
@@ -24,12 +24,11 @@ LIFETIMES = {
     TokenPurpose.INVITATION: timedelta(days=7),
     TokenPurpose.PASSWORD_RESET: timedelta(hours=2),
 }
-# Resets one account may request per hour; more would let anyone flood a mailbox.
-MAX_RESETS_PER_HOUR = 3
 
 
-def _hash(token: str) -> str:
+def token_hash(token: str) -> str:
     return hashlib.sha256(token.encode()).hexdigest()
+
 
 
 def issue(session: Session, user: User, purpose: TokenPurpose, *,
@@ -40,7 +39,7 @@ def issue(session: Session, user: User, purpose: TokenPurpose, *,
         AccountToken.user_id == user.id, AccountToken.purpose == purpose,
         AccountToken.used_at.is_(None)).values(used_at=moment))
     token = secrets.token_urlsafe(32)
-    session.add(AccountToken(user_id=user.id, purpose=purpose, token_hash=_hash(token),
+    session.add(AccountToken(user_id=user.id, purpose=purpose, token_hash=token_hash(token),
                              created_at=moment, expires_at=moment + LIFETIMES[purpose]))
     session.flush()
     return token
@@ -51,7 +50,7 @@ INVALID_LINK = ("El enlace no es válido. Pida uno nuevo: use «¿Olvidó su con
 
 
 def _find(session: Session, token: str, purpose: TokenPurpose, moment: datetime) -> AccountToken:
-    found = session.scalar(select(AccountToken).where(AccountToken.token_hash == _hash(token),
+    found = session.scalar(select(AccountToken).where(AccountToken.token_hash == token_hash(token),
                                                       AccountToken.purpose == purpose))
     if found is None or not found.user.active:
         raise InvalidInput({"": [INVALID_LINK]})
@@ -97,24 +96,3 @@ def invite(session: Session, user: User, *, actor: User | None,
     if not user.active:
         raise InvalidInput({"": ["No se puede invitar a un usuario desactivado."]})
     return issue(session, user, TokenPurpose.INVITATION, now=now)
-
-
-def reset_for_email(session: Session, email: str, *,
-                    now: datetime | None = None) -> tuple[User, str] | None:
-    """A reset token for the active account with ``email``, or None.
-
-    None when there is no such account or it asked too often; the page says the same thing
-    either way, so nobody learns which e-mails have accounts.
-    """
-    moment = now or utcnow()
-    user = session.scalar(select(User).where(User.email == normalize_email(email)[:254],
-                                             User.active))
-    if user is None:
-        return None
-    recent = session.scalar(select(func.count()).select_from(AccountToken).where(
-        AccountToken.user_id == user.id,
-        AccountToken.purpose == TokenPurpose.PASSWORD_RESET,
-        AccountToken.created_at > moment - timedelta(hours=1))) or 0
-    if recent >= MAX_RESETS_PER_HOUR:
-        return None
-    return user, issue(session, user, TokenPurpose.PASSWORD_RESET, now=moment)
