@@ -36,7 +36,7 @@ from workflow.cuentas import security_log
 from workflow.cuentas.accounts import (
     LoginThrottled,
     ThrottlePolicy,
-    _failures_since,
+    _throttled,
     end_all_sessions,
 )
 from workflow.cuentas.models import MfaEnrolment, MfaRecoveryCode
@@ -180,11 +180,8 @@ def begin_enrolment(session: Session, user: User, *, box: SecretBox,
 
 def _check_throttle(session: Session, user: User, *, address: str, policy: ThrottlePolicy,
                     now: datetime) -> None:
-    since = now - policy.window
-    if (_failures_since(session, LoginFailure.email, user.email, since)
-            >= policy.max_failures_per_account
-            or _failures_since(session, LoginFailure.address, address[:64], since)
-            >= policy.max_failures_per_address):
+    # The same limits as the password's (per account, per account and address, per address).
+    if _throttled(session, user.email, address[:64], policy, now):
         raise LoginThrottled(int(policy.window.total_seconds() // 60))
 
 
