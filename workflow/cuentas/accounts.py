@@ -20,7 +20,7 @@ from pathlib import Path
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 from sqlalchemy import delete, func, select
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, joinedload
 
 from workflow.errors import DomainError, Forbidden, InvalidInput
 from workflow.models import LoginFailure, School, User, UserSession, utcnow
@@ -218,7 +218,9 @@ def start_session(session: Session, user: User, *, address: str | None = None,
 def load_session_user(session: Session, token: str, *,
                       now: datetime | None = None) -> User | None:
     """The active user behind a session token, or None when the session has ended."""
-    row = session.get(UserSession, _token_hash(token))
+    # One statement for the session and its user (every request runs it).
+    row = session.scalars(select(UserSession).options(joinedload(UserSession.user))
+                          .where(UserSession.token_hash == _token_hash(token))).one_or_none()
     if row is None or not row.user.active:
         return None
     moment = now or utcnow()
