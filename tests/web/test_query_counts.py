@@ -71,9 +71,6 @@ PAGES: dict[Role, list[str]] = {
 OVER_LIMIT = frozenset({
     "/rutas/{ruta}",
     "/rutas/{ruta}/autoevaluacion",
-    "/rutas/{ruta}/autoevaluacion/areas/DIR",
-    "/rutas/{ruta}/autoevaluacion/perfil",
-    "/rutas/{ruta}/autoevaluacion/fortalezas",
     "/rutas/{ruta}/autoevaluacion/imprimir",
     "/rutas/{ruta}/pmi",
     "/rutas/{ruta}/pmi/revision",
@@ -82,10 +79,6 @@ OVER_LIMIT = frozenset({
     "/rutas/{ruta}/cierre",
     "/reportes/",
     "/reportes/imprimir",
-    "/admin/horizontes/",
-    "/catalogos/",
-    "/catalogos/{catalog}",
-    "/pendientes/",
 })
 
 #: The states the other schools' Rutas are spread over (every listing finds some).

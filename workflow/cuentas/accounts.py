@@ -218,9 +218,12 @@ def start_session(session: Session, user: User, *, address: str | None = None,
 def load_session_user(session: Session, token: str, *,
                       now: datetime | None = None) -> User | None:
     """The active user behind a session token, or None when the session has ended."""
-    # One statement for the session and its user (every request runs it).
-    row = session.scalars(select(UserSession).options(joinedload(UserSession.user))
-                          .where(UserSession.token_hash == _token_hash(token))).one_or_none()
+    # One statement for the session, its user and the user's Secretaría (every request runs
+    # it, and most pages name the Secretaría or scope by it).
+    row = session.scalars(
+        select(UserSession)
+        .options(joinedload(UserSession.user).joinedload(User.secretaria))
+        .where(UserSession.token_hash == _token_hash(token))).one_or_none()
     if row is None or not row.user.active:
         return None
     moment = now or utcnow()
