@@ -70,7 +70,6 @@ PAGES: dict[Role, list[str]] = {
 #: the number of schools is guarded. Remove a page from here once it is under the limit.
 OVER_LIMIT = frozenset({
     "/rutas/{ruta}",
-    "/rutas/{ruta}/autoevaluacion",
     "/rutas/{ruta}/autoevaluacion/imprimir",
     "/rutas/{ruta}/pmi",
     "/rutas/{ruta}/pmi/revision",
