@@ -63,7 +63,8 @@ test-other-python: $(STAMP)
 	$(OTHER_VENV)/bin/python -m pip install --quiet --upgrade pip
 	$(OTHER_VENV)/bin/python -m pip install --quiet -e '.[test]'
 	env -u TEST_DATABASE_URL $(OTHER_VENV)/bin/python -m pytest -n $(PYTEST_WORKERS) \
-	  --dist worksteal -m "not browser and not postgres" -k "not postgresql" $(PYTEST_ARGS)
+	  --dist worksteal -m "not browser and not postgres" -k "not postgresql" \
+	  --ignore=tests/browser $(PYTEST_ARGS)
 
 ## bench: speed and memory at the scale of every Secretaría (~9,000 schools); see BENCHMARKS.md
 ## Set BENCH_DATABASE_URL to a scratch PostgreSQL database (it is wiped) to measure there too.

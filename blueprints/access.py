@@ -87,7 +87,19 @@ def ruta_in_scope(ruta_id: int) -> Any:
     from workflow.models import Ruta
     from workflow.scoping import get_in_scope
 
-    return get_in_scope(db_session(), current_user, Ruta, ruta_id)
+    return get_in_scope(db_session(), current_user, Ruta, ruta_id, *ruta_page_loads())
+
+
+def ruta_page_loads() -> tuple[Any, ...]:
+    """Loader options bringing what every page of a Ruta shows with the Ruta itself: its
+    school (the scope already joins it) and its catalog (issue 17: fewer statements)."""
+    from sqlalchemy.orm import contains_eager, joinedload
+
+    import workflow.catalogo.models  # noqa: F401  (defines ``Ruta.catalog``)
+    from workflow.models import Ruta
+
+    return (contains_eager(Ruta.school),
+            joinedload(Ruta.catalog))  # type: ignore[attr-defined]
 
 
 class SaveConflict(DomainError):

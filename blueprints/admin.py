@@ -23,7 +23,7 @@ from flask import (
 from flask_login import current_user
 from sqlalchemy import Select, exists, func, or_, select
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.orm import InstrumentedAttribute, Session
+from sqlalchemy.orm import InstrumentedAttribute, Session, selectinload
 from werkzeug.datastructures import MultiDict
 from werkzeug.wrappers import Response
 
@@ -296,7 +296,8 @@ def users_list() -> str:
     active_value = request.args.get("estado", "")
     active = USER_ACTIVE_FILTERS.get(active_value)
 
-    statement = scoped(current_user, User)
+    # Each row's school comes in one more statement for the page, not one per row.
+    statement = scoped(current_user, User).options(selectinload(User.school))
     if query:
         statement = statement.where(or_(
             User.search_key.like(contains_pattern(query), escape=LIKE_ESCAPE),

@@ -109,7 +109,7 @@ def missing_link(ruta: Ruta, item: auto_ratings.Missing) -> str:
 @roles_required(*ALL_ROLES)
 def index(ruta_id: int) -> str:
     ruta = _ruta(ruta_id)
-    overview = auto_ratings.overview(db_session(), ruta, _actor())
+    overview = auto_ratings.overview(db_session(), ruta, _actor(), member_areas=True)
     return render_template("autoevaluacion/index.html", ruta=ruta, overview=overview,
                            area_links=_area_links(overview),
                            may_start=_may_start(ruta))
@@ -431,7 +431,7 @@ def printable(ruta_id: int) -> str:
     database = db_session()
     ruta = _ruta(ruta_id)
     result, before = auto_perfil.perfil_for(database, ruta)
-    overview = auto_ratings.overview(database, ruta, _actor())
+    overview = auto_ratings.overview(database, ruta, _actor(), member_areas=True)
     return render_template(
         "autoevaluacion/print.html", ruta=ruta, overview=overview, perfil=result,
         previous=before, items=auto_perfil.rated_items(database, ruta),

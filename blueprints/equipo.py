@@ -55,7 +55,7 @@ def _pending_undo(ruta: Ruta) -> auto_team.RemovedMember | None:
 
 def _render_team(ruta: Ruta, **context: Any) -> str:
     database = db_session()
-    members = auto_team.team(database, ruta)
+    members = auto_team.team(database, ruta, with_areas=True)
     rules = catalogs.rules_of(database, ruta)
     can_manage = (auto_team.is_rector_of(_actor(), ruta)
                   and ruta.state in auto_team.TEAM_STATES

@@ -10,7 +10,7 @@ from datetime import datetime
 from flask import Blueprint, render_template, request
 from flask_login import current_user
 from sqlalchemy import case, func, or_, select
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, contains_eager, selectinload
 
 from blueprints.access import SECRETARIA_ROLES, roles_required
 from blueprints.horizontes import horizon_choices
@@ -81,7 +81,8 @@ def queue() -> str:
         in_scope.with_only_columns(Ruta.state, func.count(Ruta.id)).group_by(Ruta.state)
     ).all())
 
-    statement = in_scope
+    # The school (already joined) and the reviewer come with the page's rows, not one by one.
+    statement = in_scope.options(contains_eager(Ruta.school), selectinload(Ruta.reviewer))
     if state is not None:
         statement = statement.where(Ruta.state == state)
     # Whoever has waited longest is served first unless the reviewer sorts otherwise.

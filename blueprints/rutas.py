@@ -11,7 +11,7 @@ from flask_login import current_user
 from sqlalchemy.orm import Session
 from werkzeug.wrappers import Response
 
-from blueprints.access import ALL_ROLES, current_actor, form_int, roles_required
+from blueprints.access import ALL_ROLES, current_actor, form_int, roles_required, ruta_page_loads
 from ruta.db import db_session
 from ruta.security import log_event
 from workflow import form_tokens, services
@@ -92,7 +92,8 @@ def _render_detail(ruta: Ruta, **context: object) -> str:
 @bp.get("/<int:ruta_id>")
 @roles_required(*ALL_ROLES)
 def detail(ruta_id: int) -> str:
-    return _render_detail(get_in_scope(db_session(), current_user, Ruta, ruta_id))
+    return _render_detail(get_in_scope(db_session(), current_user, Ruta, ruta_id,
+                                       *ruta_page_loads()))
 
 
 @bp.post("/<int:ruta_id>/acciones/<trigger_name>")

@@ -63,9 +63,10 @@ def not_found_message(model: type[Any]) -> str:
 
 
 def get_in_scope(session: Session, actor: User, model: type[ScopedModel],
-                 object_id: int) -> ScopedModel:
-    """The ``model`` row with ``object_id`` if ``actor`` may see it; ``NotFound`` otherwise."""
-    found = session.scalars(scoped(actor, model)
+                 object_id: int, *options: Any) -> ScopedModel:
+    """The ``model`` row with ``object_id`` if ``actor`` may see it; ``NotFound`` otherwise.
+    ``options`` (loader options) bring related rows in the same statement."""
+    found = session.scalars(scoped(actor, model).options(*options)
                             .where(model.id == object_id)).one_or_none()  # type: ignore[attr-defined]
     if found is None:
         raise NotFound(not_found_message(model))

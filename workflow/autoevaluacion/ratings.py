@@ -316,7 +316,10 @@ class Overview:
         return not self.missing
 
 
-def overview(session: Session, ruta: Ruta, actor: User) -> Overview:
+def overview(session: Session, ruta: Ruta, actor: User, *,
+             member_areas: bool = False) -> Overview:
+    """The autoevaluación at a glance; ``member_areas`` for pages listing each member's
+    áreas (loaded in one statement)."""
     catalog: Catalog | None = getattr(ruta, "catalog", None)
     rated = valoraciones(session, ruta)
     by_area = progress_by_area(catalog, rated) if catalog else {}
@@ -324,7 +327,8 @@ def overview(session: Session, ruta: Ruta, actor: User) -> Overview:
         ruta=ruta, catalog=catalog, rules=rules_of(session, ruta),
         by_area=by_area, overall=overall_progress(by_area),
         missing=missing_items(session, ruta) if is_editable(ruta) else [],
-        identity=session.get(IdentityReview, ruta.id), members=team(session, ruta),
+        identity=session.get(IdentityReview, ruta.id),
+        members=team(session, ruta, with_areas=member_areas),
         editable_area_ids=editable_area_ids(session, ruta, actor) if is_editable(ruta) else set(),
         can_edit_identity=is_editable(ruta) and can_edit_identity(session, ruta, actor),
         can_manage_team=is_rector_of(actor, ruta) and ruta.state in TEAM_STATES,

@@ -20,7 +20,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import select
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, selectinload
 
 from workflow import outbox
 from workflow.autoevaluacion.models import (
@@ -560,9 +560,13 @@ def get_member(session: Session, ruta: Ruta, member_id: int) -> TeamMember:
     return member
 
 
-def team(session: Session, ruta: Ruta) -> list[TeamMember]:
-    return list(session.scalars(select(TeamMember).where(TeamMember.ruta_id == ruta.id)
-                                .order_by(TeamMember.name, TeamMember.id)))
+def team(session: Session, ruta: Ruta, *, with_areas: bool = False) -> list[TeamMember]:
+    """The equipo de gestión; ``with_areas`` brings every member's áreas in one more
+    statement (for pages listing them), rather than one per member."""
+    statement = select(TeamMember).where(TeamMember.ruta_id == ruta.id)
+    if with_areas:
+        statement = statement.options(selectinload(TeamMember.areas))
+    return list(session.scalars(statement.order_by(TeamMember.name, TeamMember.id)))
 
 
 def team_gaps(members: Sequence[TeamMember], rules: Rules) -> list[str]:

@@ -55,6 +55,9 @@ class Catalog(Base):
     source: Mapped[str] = mapped_column(String(200))
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
+    # The first look at the áreas loads the whole tree below them in two more statements,
+    # whatever its size (issue 17: it took one statement per área and per proceso); a page
+    # that only lists catalogs loads none of it.
     areas: Mapped[list[CatalogArea]] = relationship(
         back_populates="catalog", order_by="CatalogArea.position")
     derived_from: Mapped[Catalog | None] = relationship(remote_side="Catalog.id")
@@ -98,7 +101,7 @@ class CatalogArea(Base):
 
     catalog: Mapped[Catalog] = relationship(back_populates="areas")
     procesos: Mapped[list[CatalogProceso]] = relationship(
-        back_populates="area", order_by="CatalogProceso.position")
+        back_populates="area", order_by="CatalogProceso.position", lazy="selectin")
 
     __table_args__ = (UniqueConstraint("catalog_id", "code"),)
 
@@ -118,7 +121,7 @@ class CatalogProceso(Base):
 
     area: Mapped[CatalogArea] = relationship(back_populates="procesos")
     componentes: Mapped[list[CatalogComponente]] = relationship(
-        back_populates="proceso", order_by="CatalogComponente.position")
+        back_populates="proceso", order_by="CatalogComponente.position", lazy="selectin")
 
     __table_args__ = (UniqueConstraint("area_id", "code"),)
 

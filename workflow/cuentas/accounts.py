@@ -31,7 +31,7 @@ from pathlib import Path
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 from sqlalchemy import delete, func, select, update
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, joinedload
 
 from workflow.cuentas import security_log
 from workflow.cuentas.models import MfaEnrolment
@@ -294,7 +294,12 @@ def load_session_user(session: Session, token: str, *, policy: SessionPolicy | N
     Changes nothing: the caller writes (``touch_session``) outside the request's
     transaction, since most requests never commit."""
     policy = policy or SessionPolicy()
-    row = session.get(UserSession, _token_hash(token))
+    # One statement for the session, its user and the user's Secretaría (every request runs
+    # it, and most pages name the Secretaría or scope by it).
+    row = session.scalars(
+        select(UserSession)
+        .options(joinedload(UserSession.user).joinedload(User.secretaria))
+        .where(UserSession.token_hash == _token_hash(token))).one_or_none()
     if row is None or not row.user.active:
         return None, ""
     moment = now or utcnow()
