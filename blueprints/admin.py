@@ -380,6 +380,8 @@ def user_edit(user_id: int) -> Response | str | tuple[str, int]:
             security_log.record(database, "user_changed", actor=_actor(),
                                 address=client_address(), user_agent=user_agent(),
                                 detail=detail)
+        if "email" in changed:
+            invitations.notify_email_changed(database, user, old_email=str(before["email"]))
         database.commit()
     except (InvalidInput, IntegrityError) as error:
         database.rollback()

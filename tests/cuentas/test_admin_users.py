@@ -140,6 +140,32 @@ def test_user_edit_changes_name_email_role_and_school(web: WebClient, db: Sessio
                                 other_school.id, True)
 
 
+def test_email_change_is_told_at_the_old_address_and_nothing_else_is(
+        web: WebClient, db: Session, make: Factory) -> None:
+    signed_in(web, make)
+    member = make.user(Role.EQUIPO, email="antes@colegio.edu.co")
+    db.commit()
+
+    def notices() -> list[tuple[str, str]]:
+        return [(message.recipients[0], message.text_body) for message in db.scalars(
+            select(OutboxMessage).where(OutboxMessage.kind == "correo_cambiado"))]
+
+    web.post(f"/admin/usuarios/{member.id}/editar", {
+        "name": "Otro Nombre", "email": "antes@colegio.edu.co", "role": "equipo",
+        "school_id": str(member.school_id)})
+    assert notices() == []  # a name change says nothing
+
+    response = web.post(f"/admin/usuarios/{member.id}/editar", {
+        "name": "Otro Nombre", "email": "despues@colegio.edu.co", "role": "equipo",
+        "school_id": str(member.school_id)})
+
+    assert response.status_code == 302
+    [(to, text)] = notices()
+    assert to == "antes@colegio.edu.co"
+    assert "era antes@colegio.edu.co y ahora es despues@colegio.edu.co" in text
+    assert "/restablecer" not in text and "/invitacion" not in text
+
+
 def test_user_edit_with_bad_fields_keeps_what_was_typed(web: WebClient, db: Session,
                                                         make: Factory) -> None:
     signed_in(web, make)

@@ -139,6 +139,19 @@ PASSWORD_CHANGES = {
 }
 
 
+def notify_email_changed(session: Session, user: User, *, old_email: str,
+                         now: datetime | None = None) -> None:
+    """Tell the person, at the address they had, that the administración changed the e-mail
+    of their account: whoever controls the new address can reset the password, so a change
+    they did not ask for must not go unnoticed. In the caller's transaction; no link."""
+    moment = now or utcnow()
+    enqueue(session, kind="correo_cambiado", to=old_email,
+            context={"user_name": user.name, "old_email": old_email, "new_email": user.email,
+                     "at": moment, "secretaria_name": user.secretaria.name},
+            dedupe_key=f"account:email-changed:{user.id}:{moment.isoformat()}",
+            secretaria_id=user.secretaria_id, now=moment)
+
+
 def notify_password_changed(session: Session, user: User, *, how: str,
                             now: datetime | None = None) -> None:
     """Tell the person their password changed (``how``: a key of ``PASSWORD_CHANGES``), so a
