@@ -20,7 +20,7 @@ from ruta.two_step import PENDING_KEY
 from tests.conftest import CSRF_PATTERN, PASSWORD, Factory, WebClient, app_config
 from tests.web.test_session_resume import TYPED, carried, hidden_fields, school_name
 from workflow.cuentas import mfa
-from workflow.cuentas.models import MfaEnrolment
+from workflow.cuentas.models import MfaEnrolment, SecurityEvent
 from workflow.models import School, User, UserSession
 from workflow.roles import Role
 
@@ -91,6 +91,14 @@ def test_sign_in_asks_for_the_code_and_starts_the_session_only_after_it(
     assert (right.status_code, right.headers["Location"]) == (302, "/escuela/")
     assert sessions_of(db, user) == 1
     assert web.client.get("/escuela/").status_code == 200
+    # The security log tells the two steps apart: the password with a code still to come,
+    # the wrong code, the right one.
+    db.expire_all()
+    assert [(event.kind, event.outcome, event.detail) for event in db.scalars(
+        select(SecurityEvent).where(SecurityEvent.user_id == user.id)
+        .order_by(SecurityEvent.id))] == [
+        ("login_ok", "ok", {"second_step": "pending"}), ("mfa_failed", "failed", None),
+        ("mfa_ok", "ok", None)]
 
 
 def test_sign_in_with_a_recovery_code_says_how_many_are_left(
