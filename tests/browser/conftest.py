@@ -15,6 +15,7 @@ from __future__ import annotations
 import shutil
 import threading
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import timedelta
 from pathlib import Path
@@ -114,13 +115,16 @@ class LiveServer:
         return self.database.session_factory()
 
 
-@pytest.fixture
-def live_server(sqlite_template: Path, tmp_path: Path) -> Iterator[LiveServer]:
-    # SQLite only: what the browser sees does not depend on the database engine, and the
-    # PostgreSQL behaviour is covered by the view and race tests.
+@contextmanager
+def serving(sqlite_template: Path, tmp_path: Path, **overrides: Any) -> Iterator[LiveServer]:
+    """The app (with config ``overrides``) on a fresh copy of the schema, served on a free
+    loopback port in a thread, until the block ends.
+
+    SQLite only: what the browser sees does not depend on the database engine, and the
+    PostgreSQL behaviour is covered by the view and race tests."""
     path = tmp_path / "ruta.db"
     shutil.copyfile(sqlite_template, path)
-    app = create_app(app_config(f"sqlite:///{path}"))
+    app = create_app(app_config(f"sqlite:///{path}", **overrides))
     server: BaseWSGIServer = make_server("127.0.0.1", 0, app, threaded=True,
                                          request_handler=QuietRequestHandler)
     thread = threading.Thread(target=server.serve_forever, name="ruta-live-server")
@@ -133,6 +137,12 @@ def live_server(sqlite_template: Path, tmp_path: Path) -> Iterator[LiveServer]:
         server.server_close()
         thread.join(timeout=10)
         app.extensions["ruta_db"].dispose()
+
+
+@pytest.fixture
+def live_server(sqlite_template: Path, tmp_path: Path) -> Iterator[LiveServer]:
+    with serving(sqlite_template, tmp_path) as server:
+        yield server
 
 
 # --- test data ------------------------------------------------------------------------------

@@ -5,8 +5,6 @@ again with a recovery code. axe-core checks every page on the way."""
 
 from __future__ import annotations
 
-import shutil
-import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -14,11 +12,9 @@ from pathlib import Path
 import pyotp
 import pytest
 from playwright.sync_api import Page, expect
-from werkzeug.serving import BaseWSGIServer, make_server
 
-from ruta import create_app
-from tests.browser.conftest import Browsing, LiveServer, QuietRequestHandler
-from tests.conftest import PASSWORD, Factory, app_config
+from tests.browser.conftest import Browsing, LiveServer, serving
+from tests.conftest import PASSWORD, Factory
 from workflow.roles import Role
 
 ADMIN_EMAIL = "administradora@prueba.co"
@@ -27,22 +23,9 @@ ADMIN_EMAIL = "administradora@prueba.co"
 @pytest.fixture
 def live_server(sqlite_template: Path, tmp_path: Path) -> Iterator[LiveServer]:
     """The shared live server, with MFA_REQUIRED_ROLES at its production default."""
-    path = tmp_path / "ruta.db"
-    shutil.copyfile(sqlite_template, path)
-    app = create_app(app_config(f"sqlite:///{path}",
-                                MFA_REQUIRED_ROLES=frozenset({"administrador", "revisor"})))
-    server: BaseWSGIServer = make_server("127.0.0.1", 0, app, threaded=True,
-                                         request_handler=QuietRequestHandler)
-    thread = threading.Thread(target=server.serve_forever, name="ruta-live-server-mfa")
-    thread.start()
-    try:
-        yield LiveServer(f"http://127.0.0.1:{server.server_port}", app,
-                         app.extensions["ruta_db"])
-    finally:
-        server.shutdown()
-        server.server_close()
-        thread.join(timeout=10)
-        app.extensions["ruta_db"].dispose()
+    with serving(sqlite_template, tmp_path,
+                 MFA_REQUIRED_ROLES=frozenset({"administrador", "revisor"})) as server:
+        yield server
 
 
 def sign_out(page: Page) -> None:
