@@ -134,6 +134,12 @@ def postgres_schema() -> Iterator[str]:
     url = _worker_database(require_postgres())
     engine = make_engine(url)
     with engine.begin() as connection:
+        # The database is this worker's alone: another connection to it now is a leftover of
+        # an interrupted run (a scheduler or deliverer process a killed worker left behind),
+        # which would deadlock the DROP below or write into the new schema.
+        connection.execute(text(
+            "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+            "WHERE datname = current_database() AND pid <> pg_backend_pid()"))
         connection.execute(text("DROP SCHEMA public CASCADE"))
         connection.execute(text("CREATE SCHEMA public"))
     upgrade(engine)

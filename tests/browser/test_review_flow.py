@@ -208,7 +208,7 @@ def test_mobile_360_has_no_horizontal_scroll(browsing: Browsing, world: World) -
     # On a phone the header's links are folded into «Menú» (a <details>).
     rector.locator(".site-menu-phone > summary").click()
     for target in (rector.get_by_role("link", name="Mi Ruta"),
-                   rector.get_by_role("link", name="Contraseña"),
+                   rector.get_by_role("link", name="Cuenta"),
                    rector.get_by_role("button", name="Salir"),
                    rector.get_by_role("button", name="Enviar el PMI a la Secretaría")):
         assert_reachable(rector, target)

@@ -63,7 +63,7 @@ def test_rector_signs_in_with_one_redirect_and_revisits_from_cache(browsing: Bro
     seen_static = {hit.split()[1] for hit in arrived + first_static if " /static/" in hit}
 
     # Elsewhere and back: the Ruta costs one request, every stylesheet from the cache.
-    rector.get_by_role("link", name="Contraseña", exact=True).click()
+    rector.get_by_role("link", name="Cuenta", exact=True).click()
     expect(rector.get_by_role("heading", level=1)).to_be_visible()
     browsing.check_accessibility(rector)
     arrived.clear()
