@@ -9,6 +9,7 @@ from __future__ import annotations
 import random
 from datetime import datetime, timedelta
 
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from workflow.autoevaluacion.models import Estamento
@@ -18,6 +19,7 @@ from workflow.autoevaluacion.team import IdentityData, MemberData, add_member, s
 from workflow.catalogo.catalog import rules_for
 from workflow.catalogo.models import Catalog
 from workflow.models import Ruta, User
+from workflow.roles import Role
 
 AREA_BASE = {"DIR": 2.7, "ACA": 2.5, "ADM": 2.8, "COM": 2.2}
 
@@ -77,6 +79,16 @@ TEAM = [  # (name, e-mail local part, estamento, área codes)
 FIRST = ["Marleny", "Wilson", "Yaneth", "Fredy", "Lorena", "Nelson", "Deisy", "Rubén"]
 LAST = ["Bocanegra", "Lozano", "Montealegre", "Quiroga", "Barragán", "Perdomo", "Yate", "Oyola"]
 
+
+
+def school_team_account(session: Session, school_id: int) -> User | None:
+    """The school's own «equipo» account of the seed (``equipoNN``): the first one made.
+    Adding the demo team creates an account for each member too, so «any equipo account of
+    the school» is one of those on PostgreSQL now and then (no order without ORDER BY), and
+    its member would be added twice."""
+    return session.scalar(select(User).where(User.school_id == school_id,
+                                             User.role == Role.EQUIPO)
+                          .order_by(User.id).limit(1))
 
 def fill_demo_autoevaluacion(session: Session, ruta: Ruta, *, rector: User,
                              team_user: User | None, complete: bool,

@@ -18,7 +18,7 @@ from datetime import UTC, datetime, timedelta
 from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 
-from demo.autoevaluacion import fill_demo_autoevaluacion
+from demo.autoevaluacion import fill_demo_autoevaluacion, school_team_account
 from demo.pmi_escuela import fill_school_pmi
 from demo.rubric import APPROVAL_RUBRIC, RETURN_RUBRIC
 from workflow.autoevaluacion import actions as auto_actions
@@ -166,8 +166,7 @@ def seed_previous_cycle(session: Session, school: School, *, admin: User,
     rng = random.Random(f"cierre-{school.dane_code}")
     rector = session.scalar(select(User).where(User.school_id == school.id,
                                                User.role == Role.RECTOR, User.active))
-    team_user = session.scalar(select(User).where(User.school_id == school.id,
-                                                  User.role == Role.EQUIPO))
+    team_user = school_team_account(session, school.id)
     assert rector is not None, "the demo school has a rector"
     opened_at = datetime(PREVIOUS_START, 1, 12, 14, 0, tzinfo=UTC)
     ruta = opening.open_ruta(session, school, actor=admin, start_year=PREVIOUS_START,

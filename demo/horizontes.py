@@ -17,7 +17,7 @@ from typing import Final
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from demo.autoevaluacion import fill_demo_autoevaluacion
+from demo.autoevaluacion import fill_demo_autoevaluacion, school_team_account
 from workflow.catalogo.models import Catalog
 from workflow.cierre.evaluacion_final import open_next_ruta
 from workflow.horizontes.calendar import (
@@ -99,8 +99,7 @@ def start_next_cycle(session: Session, secretaria: Secretaria, admin: User) -> R
     ruta = open_next_ruta(session, closed, actor=admin, now=opened_at)
     rector = session.scalar(select(User).where(User.school_id == closed.school_id,
                                                User.role == Role.RECTOR, User.active))
-    team_user = session.scalar(select(User).where(User.school_id == closed.school_id,
-                                                  User.role == Role.EQUIPO))
+    team_user = school_team_account(session, closed.school_id)
     if rector is not None and team_user is not None:
         fill_demo_autoevaluacion(session, ruta, rector=rector, team_user=team_user,
                                  complete=True, start=opened_at)

@@ -46,7 +46,7 @@ from workflow.catalogo.catalog import store_catalog
 from workflow.catalogo.files import validate_catalog
 from workflow.catalogo.models import Catalog
 from workflow.cuentas.accounts import Passwords
-from workflow.models import Base, Ruta, School, Secretaria, User, Zona
+from workflow.models import Ruta, School, Secretaria, User, Zona
 from workflow.pmi.rubric import ORDER as RUBRIC_ORDER
 from workflow.pmi.rubric import field_name as rubric_field
 from workflow.roles import Role
@@ -169,16 +169,21 @@ def _truncate_postgres(url: str) -> None:
     engine = _CLEANERS.get(url)
     if engine is None:
         engine = _CLEANERS[url] = make_engine(url)
-    names = [table.name for table in Base.metadata.sorted_tables]
     with engine.begin() as connection:
-        # The names are the models' own tables, never input.
+        # The schema's own tables, not the models imported so far: a stage's models are
+        # imported by the first app a worker builds, and a table the probe did not know kept
+        # its rows while its sequence restarted (duplicate keys in the next test).
+        names = list(connection.execute(text(
+            "SELECT tablename FROM pg_tables WHERE schemaname = 'public' "
+            "AND tablename <> 'alembic_version' ORDER BY tablename")).scalars())
+        # The names are the schema's own tables, never input.
         probe = " UNION ALL ".join(
             f"SELECT '{name}' WHERE EXISTS (SELECT 1 FROM {name})"  # noqa: S608
             for name in names)
         used = set(connection.execute(text(probe)).scalars())
         if used:
             connection.execute(text("SET LOCAL session_replication_role = replica"))
-            for name in reversed(names):
+            for name in names:
                 if name in used:
                     connection.execute(text(f"DELETE FROM {name}"))  # noqa: S608
         connection.execute(text(
