@@ -131,17 +131,11 @@ def verify() -> Response | str | tuple[str, int]:
         return _after_sign_in(user, next_url)
     try:
         checked = mfa.verify(database, user, request.form.get("code", ""), box=secret_box(),
-                             address=client_address(), policy=throttle_policy())
+                             address=client_address(), policy=throttle_policy(),
+                             user_agent=user_agent())
     except (mfa.CodeRefused, accounts.LoginThrottled) as error:
-        security_log.record(
-            database, "mfa_failed", actor=user, address=client_address(),
-            user_agent=user_agent(),
-            outcome="throttled" if isinstance(error, accounts.LoginThrottled) else "failed")
         database.commit()  # the failure counts even though sign-in failed
         return render_template("auth/verify.html", error=error.message), error.status
-    security_log.record(database, "mfa_ok", actor=user, address=client_address(),
-                        user_agent=user_agent(),
-                        detail={"recovery_code": True} if checked.recovery else None)
     two_step.finish_sign_in(database, user)
     if checked.recovery:
         flash(recovery_notice(checked.codes_left), "info")

@@ -180,7 +180,7 @@ def two_step_enrol() -> Response | str | tuple[str, int]:
         try:
             codes = mfa.confirm_enrolment(database, user, request.form.get("code", ""),
                                           box=secret_box(), address=client_address(),
-                                          policy=throttle_policy())
+                                          policy=throttle_policy(), user_agent=user_agent())
         except (mfa.CodeRefused, accounts.LoginThrottled, InvalidInput) as error:
             database.commit()  # a wrong code counts, as a failed sign-in does
             errors, status = {"code": [error.message]}, error.status

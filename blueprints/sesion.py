@@ -37,7 +37,7 @@ from ruta.security import (
     throttle_policy,
     user_agent,
 )
-from workflow.cuentas import accounts, mfa, security_log
+from workflow.cuentas import accounts, mfa
 from workflow.errors import InvalidInput
 from workflow.models import User
 
@@ -108,19 +108,12 @@ def resume_second_step() -> Response | str | tuple[str, int]:
     try:
         if mfa.is_enrolled(database, user):
             mfa.verify(database, user, code, box=secret_box(), address=client_address(),
-                       policy=throttle_policy())
+                       policy=throttle_policy(), user_agent=user_agent())
         else:
             recovery_codes = mfa.confirm_enrolment(
                 database, user, code, box=secret_box(), address=client_address(),
-                policy=throttle_policy())
+                policy=throttle_policy(), user_agent=user_agent())
     except (mfa.CodeRefused, accounts.LoginThrottled, InvalidInput) as error:
-        security_log.record(
-            database, "mfa_failed", actor=user, address=client_address(),
-            user_agent=user_agent(),
-            outcome="throttled" if isinstance(error, accounts.LoginThrottled) else "failed")
         database.commit()  # the failure counts even though sign-in failed
         return _render_second_step(carried, user, error=error.message, status=error.status)
-    security_log.record(database, "mfa_ok", actor=user, address=client_address(),
-                        user_agent=user_agent(),
-                        detail={"enrolled": True} if recovery_codes is not None else None)
     return _continue(database, user, carried, recovery_codes)

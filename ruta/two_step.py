@@ -12,12 +12,12 @@ import time
 from typing import Any
 
 import segno
-from flask import request, session
+from flask import session
 from flask_login import login_user
 from markupsafe import Markup
 from sqlalchemy.orm import Session
 
-from ruta.security import client_address
+from ruta.security import client_address, user_agent
 from workflow.cuentas import accounts
 from workflow.cuentas.mfa import provisioning_uri
 from workflow.models import User
@@ -57,8 +57,7 @@ def pending_user(database: Session) -> tuple[User, str | None] | None:
 def finish_sign_in(database: Session, user: User) -> None:
     """Start the real session (a new cookie and session row) and commit."""
     session.clear()
-    accounts.start_session(database, user, address=client_address(),
-                           user_agent=request.headers.get("User-Agent"))
+    accounts.start_session(database, user, address=client_address(), user_agent=user_agent())
     database.commit()
     login_user(user)
 

@@ -97,6 +97,7 @@ def test_sign_in_asks_for_the_code_and_starts_the_session_only_after_it(
     assert [(event.kind, event.outcome, event.detail) for event in db.scalars(
         select(SecurityEvent).where(SecurityEvent.user_id == user.id)
         .order_by(SecurityEvent.id))] == [
+        ("mfa_ok", "ok", {"enrolled": True}),  # the enrolment's first code
         ("login_ok", "ok", {"second_step": "pending"}), ("mfa_failed", "failed", None),
         ("mfa_ok", "ok", None)]
 

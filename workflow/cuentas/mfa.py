@@ -179,19 +179,25 @@ def begin_enrolment(session: Session, user: User, *, box: SecretBox,
 
 
 def _check_throttle(session: Session, user: User, *, address: str, policy: ThrottlePolicy,
-                    now: datetime) -> None:
+                    now: datetime, user_agent: str | None = None) -> None:
     # The same limits as the password's (per account, per account and address, per address).
     if _throttled(session, user.email, address[:64], policy, now):
+        security_log.record(session, "mfa_failed", actor=user, address=address,
+                            user_agent=user_agent, outcome="throttled", now=now)
         raise LoginThrottled(int(policy.window.total_seconds() // 60))
 
 
-def _count_failure(session: Session, user: User, *, address: str, now: datetime) -> None:
+def _count_failure(session: Session, user: User, *, address: str, now: datetime,
+                   user_agent: str | None = None) -> None:
+    """A wrong code: a failed sign-in for the throttling, and ``mfa_failed`` in the security
+    log (both flushed: the caller commits them although the attempt raises)."""
     session.add(LoginFailure(email=user.email, address=address[:64], at=now))
-    session.flush()
+    security_log.record(session, "mfa_failed", actor=user, address=address,
+                        user_agent=user_agent, outcome="failed", now=now)
 
 
 def confirm_enrolment(session: Session, user: User, code: str, *, box: SecretBox,
-                      address: str, policy: ThrottlePolicy,
+                      address: str, policy: ThrottlePolicy, user_agent: str | None = None,
                       now: datetime | None = None) -> list[str]:
     """Activate the pending enrolment with the app's first code; returns the ten recovery
     codes (plain, to be shown once). A wrong code counts as a failed sign-in (flushed: the
@@ -200,15 +206,18 @@ def confirm_enrolment(session: Session, user: User, code: str, *, box: SecretBox
     row = enrolment(session, user)
     if row is None or row.confirmed_at is not None:
         raise InvalidInput({"": ["No hay una activación pendiente: vuelva a empezar."]})
-    _check_throttle(session, user, address=address, policy=policy, now=moment)
+    _check_throttle(session, user, address=address, policy=policy, now=moment,
+                    user_agent=user_agent)
     secret = box.open(row.secret_encrypted)[0]
     step = _matching_step(secret, _normalized(code), moment)
     if step is None:
-        _count_failure(session, user, address=address, now=moment)
+        _count_failure(session, user, address=address, now=moment, user_agent=user_agent)
         raise CodeRefused()
     row.confirmed_at = moment
     row.last_used_step = step
     session.execute(delete(LoginFailure).where(LoginFailure.email == user.email))
+    security_log.record(session, "mfa_ok", actor=user, address=address,
+                        user_agent=user_agent, detail={"enrolled": True}, now=moment)
     return _new_recovery_codes(session, user, moment)
 
 
@@ -216,7 +225,8 @@ def confirm_enrolment(session: Session, user: User, code: str, *, box: SecretBox
 
 
 def verify(session: Session, user: User, code: str, *, box: SecretBox, address: str,
-           policy: ThrottlePolicy, now: datetime | None = None) -> Verification:
+           policy: ThrottlePolicy, user_agent: str | None = None,
+           now: datetime | None = None) -> Verification:
     """Check the second step of a sign-in. Changes on success: the last used step (or the
     recovery code's ``used_at``), the account's failures cleared. On failure a
     ``LoginFailure`` (flushed, the caller commits it) and ``CodeRefused``; past the limit,
@@ -226,14 +236,16 @@ def verify(session: Session, user: User, code: str, *, box: SecretBox, address: 
     row = session.get(MfaEnrolment, user.id, with_for_update=True)
     if row is None or row.confirmed_at is None:
         raise InvalidInput({"": ["Su cuenta no tiene la verificación en dos pasos activa."]})
-    _check_throttle(session, user, address=address, policy=policy, now=moment)
+    _check_throttle(session, user, address=address, policy=policy, now=moment,
+                    user_agent=user_agent)
     typed = _normalized(code)
     recovery = False
     if len(typed) == 6 and typed.isdigit():
         secret, current_key = box.open(row.secret_encrypted)
         step = _matching_step(secret, typed, moment)
         if step is None or (row.last_used_step is not None and step <= row.last_used_step):
-            _count_failure(session, user, address=address, now=moment)
+            _count_failure(session, user, address=address, now=moment,
+                           user_agent=user_agent)
             raise CodeRefused()
         row.last_used_step = step
         if not current_key:
@@ -243,12 +255,15 @@ def verify(session: Session, user: User, code: str, *, box: SecretBox, address: 
             MfaRecoveryCode.user_id == user.id, MfaRecoveryCode.used_at.is_(None),
             MfaRecoveryCode.code_hash == _code_hash(typed)).with_for_update())
         if spent is None:
-            _count_failure(session, user, address=address, now=moment)
+            _count_failure(session, user, address=address, now=moment,
+                           user_agent=user_agent)
             raise CodeRefused()
         spent.used_at = moment
         recovery = True
     session.execute(delete(LoginFailure).where(LoginFailure.email == user.email))
-    session.flush()
+    security_log.record(session, "mfa_ok", actor=user, address=address,
+                        user_agent=user_agent,
+                        detail={"recovery_code": True} if recovery else None, now=moment)
     return Verification(recovery=recovery, codes_left=recovery_codes_left(session, user))
 
 
