@@ -82,6 +82,35 @@ def _share_url_builders() -> None:
 
 _share_url_builders()
 
+#: The engine of each test database URL, kept for the whole process (see ``_share_engines``).
+_ENGINES: dict[str, Engine | None] = {}
+
+
+def _share_engines() -> None:
+    """Every test builds its own app and, with it, a new engine, whose compiled-statement cache
+    starts empty: compiling the same few hundred statements again took a fifth of a test's
+    time. The test databases have fixed URLs (one SQLite file per worker, rebuilt from the
+    template before each test; the worker's PostgreSQL database), so the apps of a process
+    share one engine per URL, disposed (its connections closed) between tests. Other URLs
+    (a backup's copy, a second database a test makes) get their own engine, as in production.
+    """
+    import ruta.db as ruta_db
+
+    build = ruta_db.make_engine
+
+    def shared(url: str, **kwargs: Any) -> Engine:
+        if kwargs or url not in _ENGINES:
+            return build(url, **kwargs)
+        engine = _ENGINES[url]
+        if engine is None:
+            engine = _ENGINES[url] = build(url)
+        return engine
+
+    ruta_db.make_engine = shared  # type: ignore[assignment]
+
+
+_share_engines()
+
 PG_URL = os.environ.get("TEST_DATABASE_URL", "")
 PASSWORD = "clave-de-prueba-segura"
 
@@ -196,21 +225,42 @@ def _truncate_postgres(url: str) -> None:
 MEMORY_FOLDER = Path("/dev/shm")  # noqa: S108  (mkdtemp makes a private folder in it)
 
 
+@pytest.fixture(scope="session")
+def sqlite_test_folder(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
+    """This process's folder for its SQLite test database (in memory when possible)."""
+    if not (MEMORY_FOLDER.is_dir() and os.access(MEMORY_FOLDER, os.W_OK)):
+        yield tmp_path_factory.mktemp("database")
+        return
+    folder = Path(tempfile.mkdtemp(prefix="ruta-test-", dir=MEMORY_FOLDER))
+    yield folder
+    shutil.rmtree(folder, ignore_errors=True)
+
+
+def _release_engine(url: str) -> None:
+    """Close the shared engine's connections (a file about to be replaced, a schema about to
+    be emptied); the engine, and its compiled statements, stay."""
+    engine = _ENGINES.setdefault(url, None)
+    if engine is not None:
+        engine.dispose()
+
+
 @pytest.fixture(params=["sqlite", "postgresql"])
-def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
+def database_url(request: pytest.FixtureRequest) -> Iterator[str]:
     if request.param == "sqlite":
-        folder = tmp_path
-        if MEMORY_FOLDER.is_dir() and os.access(MEMORY_FOLDER, os.W_OK):
-            folder = Path(tempfile.mkdtemp(prefix="ruta-test-", dir=MEMORY_FOLDER))
-        path = folder / "ruta.db"
+        path = request.getfixturevalue("sqlite_test_folder") / "ruta.db"
+        url = f"sqlite:///{path}"
+        _release_engine(url)
+        for leftover in (path.with_name(path.name + suffix) for suffix in ("-wal", "-shm")):
+            leftover.unlink(missing_ok=True)
         shutil.copyfile(request.getfixturevalue("sqlite_template"), path)
-        yield f"sqlite:///{path}"
-        if folder != tmp_path:
-            shutil.rmtree(folder, ignore_errors=True)
+        yield url
+        _release_engine(url)
         return
     url = request.getfixturevalue("postgres_schema")
+    _release_engine(url)
     _truncate_postgres(url)
     yield url
+    _release_engine(url)
 
 
 def app_config(database_url: str, **overrides: Any) -> dict[str, Any]:
