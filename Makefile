@@ -59,9 +59,13 @@ test-other-python: $(STAMP)
 	  echo "No hay un segundo Python (3.12 o más reciente) en esta máquina."; \
 	  [ "$$CI" != "true" ]; exit $$?; fi
 	@echo "Second Python: $$($(OTHER_PYTHON) --version)"
-	test -x $(OTHER_VENV)/bin/python || $(OTHER_PYTHON) -m venv $(OTHER_VENV)
-	$(OTHER_VENV)/bin/python -m pip install --quiet --upgrade pip
-	$(OTHER_VENV)/bin/python -m pip install --quiet -e '.[test]'
+	@# Installed again only when the dependencies changed (or the second Python did).
+	@if [ ! -f $(OTHER_VENV)/.installed ] || [ setup.cfg -nt $(OTHER_VENV)/.installed ] || \
+	    [ pyproject.toml -nt $(OTHER_VENV)/.installed ] || \
+	    [ "$$(cat $(OTHER_VENV)/.installed)" != "$(OTHER_PYTHON)" ]; then \
+	  rm -rf $(OTHER_VENV) && $(BIN)/uv venv --quiet --python $(OTHER_PYTHON) $(OTHER_VENV) && \
+	  $(BIN)/uv pip install --quiet --python $(OTHER_VENV)/bin/python -e '.[test]' && \
+	  echo "$(OTHER_PYTHON)" > $(OTHER_VENV)/.installed; fi
 	env -u TEST_DATABASE_URL $(OTHER_VENV)/bin/python -m pytest -n $(PYTEST_WORKERS) \
 	  --dist worksteal -m "not browser and not postgres" -k "not postgresql" \
 	  --ignore=tests/browser $(PYTEST_ARGS)
