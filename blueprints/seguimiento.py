@@ -80,12 +80,14 @@ bp = Blueprint("seguimiento", __name__)
 SCHOOL_EDITORS = (Role.RECTOR, Role.EQUIPO)
 # The observation just deleted, kept in the session for one page so «Deshacer» can add it back.
 UNDO_KEY = "seguimiento_deshacer"
-SEMAFORO_CLASSES = {
-    Semaforo.VERDE: "badge badge-aprobado",
-    Semaforo.AMARILLO: "badge badge-en_revision",
-    Semaforo.ROJO: "level level-1",
-    Semaforo.CANCELADA: "badge badge-cerrado",
-    Semaforo.SIN_CRONOGRAMA: "badge",
+# Each light's own shape (templates/seguimiento/_macros.html draws them), named for tests and
+# for the statement of accessibility: the lights differ by shape and word, not by colour only.
+SEMAFORO_SHAPES = {
+    Semaforo.VERDE.value: "circulo-con-visto",
+    Semaforo.AMARILLO.value: "triangulo-con-exclamacion",
+    Semaforo.ROJO.value: "octagono-con-equis",
+    Semaforo.CANCELADA.value: "circulo-tachado",
+    Semaforo.SIN_CRONOGRAMA.value: "circulo-punteado",
 }
 
 
@@ -105,7 +107,7 @@ def _version() -> int | None:
 
 @bp.app_context_processor
 def _summary_helper() -> dict[str, Any]:
-    return {"seguimiento_summary": _summary, "SEMAFORO_CLASSES": SEMAFORO_CLASSES}
+    return {"seguimiento_summary": _summary, "SEMAFORO_SHAPES": SEMAFORO_SHAPES}
 
 
 def _summary(ruta: Ruta) -> dict[str, Any]:

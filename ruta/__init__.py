@@ -90,6 +90,7 @@ def register_templates(app: Flask) -> None:
 def register_blueprints(app: Flask) -> None:
     # Routes of the ``pmi`` blueprint kept in their own module: imported before registering.
     from blueprints import (
+        accesibilidad,
         admin,
         ajustes,
         auth,
@@ -115,7 +116,7 @@ def register_blueprints(app: Flask) -> None:
 
     for module in (auth, cuenta, escuela, rutas, autoevaluacion, equipo, evidencias, pmi, cierre,
                    revision, reportes, admin, outbox, calendario, seguimiento, sesion,
-                   horizontes, ajustes, pendientes, operacion):
+                   horizontes, ajustes, pendientes, operacion, accesibilidad):
         app.register_blueprint(module.bp)
 
 

@@ -110,6 +110,10 @@ def load_config(env: Mapping[str, str] | None = None, *,
         "MAIL_DEFAULT_SENDER": env.get("MAIL_DEFAULT_SENDER",
                                        "Ruta de Mejoramiento <no-responder@ruta.local>"),
         "MAIL_TIMEOUT_SECONDS": _int(env, "MAIL_TIMEOUT_SECONDS", 30),
+        # Where the Declaración de accesibilidad (/accesibilidad) asks people to report a
+        # barrier: the Secretaría's address for such reports (a person reads it, not a robot).
+        "ACCESSIBILITY_CONTACT": (env.get("ACCESSIBILITY_CONTACT") or "").strip()
+        or "accesibilidad@ruta.local",
         # The CA that signs the mail server's certificate, when it is not a public one.
         "MAIL_CA_FILE": env.get("MAIL_CA_FILE") or None,
         "MAIL_MAX_ATTEMPTS": _int(env, "MAIL_MAX_ATTEMPTS", 8),

@@ -11,6 +11,11 @@ about 300 px wide, and 18 × 300 / 420 ≈ 12.9 px, above the 12 px floor. Hence
 drawing (``WIDTH``) and large type, with each row's label on its own lines above its bar
 instead of in a column beside it. The SVG keeps its explicit ``width`` and ``height`` so a
 wider screen shows it at its natural size.
+
+Nothing is told by colour alone (WCAG 1.4.1): each level of the 1–4 scale fills its bars and
+its legend key with its own pattern (``LEVEL_TEXTURES``) over its colour, and the key names the
+level by number and name; in the averages chart this Ruta is a bar and the previous one a thin
+tick.
 """
 
 from __future__ import annotations
@@ -28,6 +33,40 @@ PREVIOUS = "#8a4b00"
 # One colour per level, from "existencia" to "mejoramiento continuo"; the legend names them.
 LEVEL_COLOURS = {1: "#a1192a", 2: "#8a4b00", 3: "#3d6e23", 4: "#0b4f8a"}
 UNRATED = "#b8c0cc"
+# Not by colour alone (WCAG 1.4.1): each level's bars and legend key are filled with its own
+# texture over its colour, so the four stay apart in greyscale or to a colour-blind reader.
+# Light lines on the dark colours: rising diagonals, dots, a diagonal grid, horizontal lines.
+LEVEL_TEXTURES = {
+    1: ('patternTransform="rotate(45)"',
+        '<rect x="0" y="0" width="3" height="8" fill="#ffffff" fill-opacity="0.6"/>'),
+    2: ("", '<circle cx="4" cy="4" r="1.8" fill="#ffffff" fill-opacity="0.75"/>'),
+    3: ('patternTransform="rotate(45)"',
+        '<rect x="0" y="0" width="2" height="8" fill="#ffffff" fill-opacity="0.6"/>'
+        '<rect x="0" y="0" width="8" height="2" fill="#ffffff" fill-opacity="0.6"/>'),
+    4: ("", '<rect x="0" y="0" width="8" height="2.5" fill="#ffffff" fill-opacity="0.6"/>'),
+}
+
+
+def level_pattern_id(level: int) -> str:
+    """The id of ``level``'s fill pattern inside a chart's SVG."""
+    return f"nivel-{level}"
+
+
+def level_fill(level: int) -> str:
+    """The ``fill`` of ``level``'s bars and legend key: its pattern."""
+    return f"url(#{level_pattern_id(level)})"
+
+
+def _level_patterns() -> str:
+    """The ``<defs>`` of the four level patterns: the level's colour under its texture."""
+    patterns = []
+    for level, colour in sorted(LEVEL_COLOURS.items()):
+        transform, texture = LEVEL_TEXTURES[level]
+        patterns.append(
+            f'<pattern id="{level_pattern_id(level)}" width="8" height="8" '
+            f'patternUnits="userSpaceOnUse" {transform}>'.replace(" >", ">")
+            + f'<rect x="0" y="0" width="8" height="8" fill="{colour}"/>{texture}</pattern>')
+    return "<defs>" + "".join(patterns) + "</defs>"
 FONT = "system-ui, 'Segoe UI', Roboto, 'Liberation Sans', Arial, sans-serif"
 
 WIDTH = 420
@@ -68,7 +107,8 @@ def _text(x: float, y: float, content: str, *, anchor: str = "start", size: int 
             f'font-weight="{weight}" fill="{fill}">{escape(content)}</text>')
 
 
-def _document(title: str, description: str, height: int, body: list[str]) -> str:
+def _document(title: str, description: str, height: int, body: list[str],
+              defs: str = "") -> str:
     return "\n".join([
         '<?xml version="1.0" encoding="UTF-8"?>',
         f'<svg xmlns="http://www.w3.org/2000/svg" width="{WIDTH}" height="{height}" '
@@ -76,6 +116,7 @@ def _document(title: str, description: str, height: int, body: list[str]) -> str
         f'font-family="{escape(FONT)}">',
         f'<title id="titulo">{escape(title)}</title>',
         f'<desc id="descripcion">{escape(description)}</desc>',
+        *([defs] if defs else []),
         f'<rect width="{WIDTH}" height="{height}" fill="#ffffff"/>',
         *body,
         "</svg>",
@@ -92,21 +133,21 @@ def _row_label(body: list[str], y: float, label: str) -> float:
 
 
 def _legend(body: list[str], y: float, entries: Sequence[tuple[str, str, bool]]) -> float:
-    """Colour keys (name, colour, thin tick?) flowing onto as many lines as they need;
-    returns the y below the last line."""
+    """Keys (name, fill, thin tick?) flowing onto as many lines as they need; returns the y
+    below the last line. A key is as big as a line of text allows, so a pattern shows."""
     x = float(SIDE)
     y += LINE
-    for name, colour, tick in entries:
-        width = 26 + len(name) * FONT_SIZE * 0.56
+    for name, fill, tick in entries:
+        width = 30 + len(name) * FONT_SIZE * 0.56
         if x > SIDE and x + width > WIDTH - SIDE:
             x, y = float(SIDE), y + LINE
         if tick:
-            body.append(f'<rect x="{x + 5:.1f}" y="{y - 15}" width="4" height="20" '
-                        f'fill="{colour}"/>')
+            body.append(f'<rect x="{x + 7:.1f}" y="{y - 15}" width="4" height="20" '
+                        f'fill="{fill}"/>')
         else:
-            body.append(f'<rect x="{x:.1f}" y="{y - 13}" width="14" height="14" '
-                        f'fill="{colour}"/>')
-        body.append(_text(x + 20, y, name))
+            body.append(f'<rect x="{x:.1f}" y="{y - 16}" width="20" height="18" '
+                        f'fill="{fill}" stroke="{INK}" stroke-width="0.5"/>')
+        body.append(_text(x + 25, y, name))
         x += width + 10
     return y
 
@@ -189,25 +230,31 @@ def levels_chart(title: str, rows: Sequence[tuple[str, Mapping[int, int], int]],
         body.append(f"<g><title>{escape(label + ' — ' + ', '.join(parts))}</title>")
         y = _row_label(body, y, label)
         x = float(PLOT_LEFT)
-        segments = [(counts.get(level, 0), LEVEL_COLOURS[level]) for level in sorted(
-            LEVEL_COLOURS)] + [(unrated, UNRATED)]
-        for count, colour in segments:
+        segments = [(counts.get(level, 0), level_fill(level), LEVEL_COLOURS[level])
+                    for level in sorted(LEVEL_COLOURS)] + [(unrated, UNRATED, UNRATED)]
+        for count, fill, colour in segments:
             if not count:
                 continue
             width = count * scale
             body.append(f'<rect x="{x:.1f}" y="{y:.1f}" width="{width:.1f}" '
-                        f'height="{BAR_HEIGHT}" fill="{colour}" stroke="#ffffff" '
+                        f'height="{BAR_HEIGHT}" fill="{fill}" stroke="#ffffff" '
                         f'stroke-width="1"/>')
-            if width >= FONT_SIZE * 0.6 * len(str(count)) + 6:
+            text_width = FONT_SIZE * 0.6 * len(str(count))
+            if width >= text_width + 6:
+                # The count sits on a plain chip of the level's colour: white on the texture
+                # alone would lose contrast where it crosses the light lines.
+                if colour != UNRATED:
+                    body.append(f'<rect x="{x + (width - text_width) / 2 - 2:.1f}" '
+                                f'y="{y + 1:.1f}" width="{text_width + 4:.1f}" '
+                                f'height="{BAR_HEIGHT - 2}" fill="{colour}"/>')
                 text_fill = INK if colour == UNRATED else "#ffffff"
                 body.append(_text(x + width / 2, y + 15, str(count), anchor="middle",
                                   fill=text_fill, weight="bold"))
             x += width
         body.append("</g>")
         y += BAR_HEIGHT + ROW_GAP
-    legend = [(f"{level} {level_names.get(level, '')}".strip(), colour, False)
-              for level, colour in sorted(LEVEL_COLOURS.items())] + [
-        ("Sin valorar", UNRATED, False)]
+    legend = [(f"{level} {level_names.get(level, '')}".strip(), level_fill(level), False)
+              for level in sorted(LEVEL_COLOURS)] + [("Sin valorar", UNRATED, False)]
     y = _legend(body, y - 4, legend)
     if not description:
         description = "; ".join(
@@ -215,7 +262,7 @@ def levels_chart(title: str, rows: Sequence[tuple[str, Mapping[int, int], int]],
                                      for level in sorted(LEVEL_COLOURS))
             + (f", sin valorar: {unrated}" if unrated else "")
             for label, counts, unrated in rows) + "."
-    return _document(title, description, round(y + 12), body)
+    return _document(title, description, round(y + 12), body, _level_patterns())
 
 
 def funnel_chart(title: str, heading: str, rows: Sequence[tuple[str, int]],
