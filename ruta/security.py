@@ -74,11 +74,22 @@ def init_app(app: Flask) -> None:
         time_cost=app.config["ARGON2_TIME_COST"], memory_cost=app.config["ARGON2_MEMORY_COST"],
         parallelism=app.config["ARGON2_PARALLELISM"])
     app.after_request(_security_headers)
+    app.before_request(read_head_as_get)
     app.before_request(refuse_nul_characters)
     # Registered after the database's teardown, so it runs before it (Flask runs them in
     # reverse order).
     app.teardown_appcontext(_write_pending_events)
     _attach_security_log_file(app)
+
+
+def read_head_as_get() -> None:
+    """A HEAD asks for what a GET would answer, without the body (RFC 9110 §9.3.2). The views
+    that take GET and POST show their page when ``request.method == "GET"`` and act otherwise,
+    so a HEAD must read as a GET there: it ran the POST branch (and CSRF checks only POST),
+    so a link checker's HEAD on «Quitar del equipo» removed the member. The server still
+    sends no body: it reads the method from the request line, not from here."""
+    if request.method == "HEAD":
+        request.method = "GET"
 
 
 def _attach_security_log_file(app: Flask) -> None:

@@ -106,3 +106,17 @@ def test_a_member_still_on_another_team_of_the_school_keeps_the_account(
     assert auto_team.removal_effects(db, ruta, member).closes_account is False
     auto_team.remove_member(db, ruta, member, actor=rector)
     assert account.active is True
+
+
+def test_a_head_request_only_reads_the_removal_page(db: Session, make: Factory,
+                                                   web: Any) -> None:
+    # Found by the accessibility crawl, which asks with HEAD whether a link is a download:
+    # the GET-and-POST views ran their POST branch for a HEAD, which CSRF does not check.
+    ruta, rector = rector_with_ruta(db, make)
+    member = add_docente(db, ruta, rector)
+    web.login(rector.email)
+    response = web.client.head(f"/rutas/{ruta.id}/autoevaluacion/equipo/{member.id}/quitar")
+    assert response.status_code == 200
+    assert response.mimetype == "text/html"
+    db.expire_all()
+    assert db.get(auto_team.TeamMember, member.id) is not None

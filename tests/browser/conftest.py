@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import shutil
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import timedelta
@@ -30,6 +30,7 @@ from playwright.sync_api import (
     Page,
     sync_playwright,
 )
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 from werkzeug.serving import BaseWSGIServer, WSGIRequestHandler, make_server
 
@@ -37,7 +38,14 @@ from blueprints.rutas import fire_action
 from ruta import create_app
 from ruta.config import PROJECT_ROOT
 from ruta.db import Database
-from tests.conftest import IN_CI, PASSING_RUBRIC, PASSWORD, Factory, app_config
+from tests.conftest import (
+    IN_CI,
+    PASSING_RUBRIC,
+    PASSWORD,
+    TEST_PASSWORDS,
+    Factory,
+    app_config,
+)
 from workflow.models import OPENED, Ruta, RutaTransition, School, User, Zona, utcnow
 from workflow.pmi import actions as pmi_actions
 from workflow.pmi import review
@@ -116,15 +124,22 @@ class LiveServer:
 
 
 @contextmanager
-def serving(sqlite_template: Path, tmp_path: Path, **overrides: Any) -> Iterator[LiveServer]:
+def serving(sqlite_template: Path, tmp_path: Path, *,
+            seed: Callable[[Session], object] | None = None,
+            **overrides: Any) -> Iterator[LiveServer]:
     """The app (with config ``overrides``) on a fresh copy of the schema, served on a free
-    loopback port in a thread, until the block ends.
+    loopback port in a thread, until the block ends. ``seed`` fills the database first (in a
+    session it then commits), e.g. with the demo Secretaría.
 
     SQLite only: what the browser sees does not depend on the database engine, and the
     PostgreSQL behaviour is covered by the view and race tests."""
     path = tmp_path / "ruta.db"
     shutil.copyfile(sqlite_template, path)
     app = create_app(app_config(f"sqlite:///{path}", **overrides))
+    if seed is not None:
+        with app.extensions["ruta_db"].session_factory() as session:
+            seed(session)
+            session.commit()
     server: BaseWSGIServer = make_server("127.0.0.1", 0, app, threaded=True,
                                          request_handler=QuietRequestHandler)
     thread = threading.Thread(target=server.serve_forever, name="ruta-live-server")
@@ -146,6 +161,26 @@ def live_server(sqlite_template: Path, tmp_path: Path) -> Iterator[LiveServer]:
 
 
 # --- test data ------------------------------------------------------------------------------
+
+
+def seed_demo_site(session: Session, *, school_count: int) -> None:
+    """`ruta demo`'s Secretaría (the first ``school_count`` schools), plus one thing the demo
+    lacks for the forms' tests: the latest seguimiento report of the first school's Ruta is
+    returned by its revisor, so the rector has a report form open."""
+    from demo.seed import seed_demo
+    from workflow.seguimiento import reports as seguimiento
+    from workflow.seguimiento.models import FollowUpReport
+
+    seed_demo(session, school_count=school_count, password=PASSWORD, passwords=TEST_PASSWORDS)
+    following = session.scalars(select(Ruta).join(School).where(
+        School.dane_code.endswith("000001"), Ruta.state == State.SEGUIMIENTO)).one()
+    report = session.scalars(select(FollowUpReport).where(
+        FollowUpReport.ruta_id == following.id).order_by(FollowUpReport.id.desc())).first()
+    assert report is not None and following.reviewer is not None
+    seguimiento.add_observation(session, report, reviewer=following.reviewer, element="informe",
+                                text="Adjunte las actas de los talleres informados.")
+    seguimiento.return_report(session, report, reviewer=following.reviewer,
+                              expected_version=report.version)
 
 
 # How a Ruta got to "PMI enviado": the school's own steps, written as the services write them.

@@ -65,7 +65,7 @@ def test_reviewer_prints_the_consolidado_and_downloads_its_pdf(
     expect(page.get_by_role("heading", level=1)).to_have_text(
         "Consolidado de la Ruta de Mejoramiento")
     expect(page.get_by_text("filtro: zona urbana")).to_be_visible()
-    table = page.get_by_role("region", name="Instituciones")
+    table = page.get_by_role("region", name="Tabla de instituciones")
     expect(table.get_by_role("rowheader")).to_have_text([world.school_name])
     # Nothing to operate: no menu, no form, no sortable headers, no pages of results.
     assert page.locator("form").count() == 0

@@ -5,13 +5,15 @@ from __future__ import annotations
 
 import csv
 import io
-from datetime import date
+from datetime import UTC, date, datetime
 
 from openpyxl import load_workbook
 from sqlalchemy.orm import Session
 
 from tests.conftest import Factory, WebClient
 from tests.consolidado.test_consolidado import seed
+from workflow.consolidado.exports import write_xlsx
+from workflow.consolidado.sheet import fixed
 
 
 def download(web: WebClient, url: str) -> bytes:
@@ -74,3 +76,13 @@ def test_workbook_opens_ready_to_use(web: WebClient, db: Session, make: Factory)
     assert workbook["Instituciones"]["F2"].number_format == "0"  # days, not "40.0"
     assert not workbook["Instituciones"]["B2"].font.bold
     workbook.close()
+
+
+def test_workbook_writes_a_moment_as_read_in_bogota() -> None:
+    # Found by the accessibility crawl: the demo's consolidado answered 500 (openpyxl refuses
+    # time zones) when a sheet carried a stored, zone-aware moment.
+    moment = datetime(2025, 3, 4, 15, 30, tzinfo=UTC)
+    out = io.BytesIO()
+    write_xlsx([fixed("prueba", "Prueba", ("Cuándo",), [(moment,)])], out)
+    worksheet = load_workbook(io.BytesIO(out.getvalue()))["Prueba"]
+    assert worksheet["A2"].value == datetime(2025, 3, 4, 10, 30)  # 10:30 in Bogotá

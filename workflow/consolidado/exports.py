@@ -59,6 +59,7 @@ from workflow.consolidado.rubric import SHEET_HEADER as RUBRIC_HEADER
 from workflow.consolidado.rubric import rubric_shares
 from workflow.consolidado.rubric import sheet_rows as rubric_rows
 from workflow.consolidado.sheet import SCHOOL_HEADER, Row, Sheet, cell, fixed, school_cells
+from workflow.dates import BOGOTA
 from workflow.pmi.models import (
     COMPARACION_LABELS,
     Actividad,
@@ -398,6 +399,9 @@ def number_format(value: Any) -> str | None:
 
 def _xlsx_cell(worksheet: Any, value: Any) -> Any:
     value = cell(value)
+    if isinstance(value, datetime.datetime) and value.tzinfo is not None:
+        # Excel has no time zones: the moment as read in Bogotá, as every page shows it.
+        value = value.astimezone(BOGOTA).replace(tzinfo=None)
     fmt = number_format(value)
     if fmt is None:
         return value
