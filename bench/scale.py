@@ -78,6 +78,8 @@ class Settings:
     samples: int
     budget_s: float
     folder: Path
+    exports: list[str] | None = None  # parts of the export URLs to measure; None: all
+    console_export: bool = True
     rows: list[Row] = field(default_factory=list)
 
 
@@ -248,7 +250,8 @@ def _child(command: list[str], environment: dict[str, str]) -> tuple[int, str, f
 
 def measure_exports(settings: Settings, schools: int, reportes: str) -> None:
     environment = {**os.environ, "PYTHONPATH": str(web.ROOT)}
-    urls = export_urls(reportes)
+    urls = [url for url in export_urls(reportes)
+            if settings.exports is None or any(part in url for part in settings.exports)]
     _, output, _, _ = _child([sys.executable, "-m", "bench.probe", *urls,
                               "--database-url", settings.url, "--email", ADMIN,
                               "--password", PASSWORD], environment)
@@ -263,6 +266,8 @@ def measure_exports(settings: Settings, schools: int, reportes: str) -> None:
         settings.rows.append(Row(f"export {url}", schools, p50_ms=result["seconds"] * 1000,
                                  note=note))
         say(f"{url}: {result['seconds']:.1f} s, {result['peak_mib']:.0f} MiB")
+    if not settings.console_export:
+        return
     out = settings.folder / "consolidado.xlsx"
     # The console command of this checkout (the installed «ruta» script may be another's).
     command = [sys.executable, "-c", "from ruta.commands import main; main()", "export",
@@ -327,6 +332,11 @@ def main(argv: list[str] | None = None) -> None:
                         default=os.environ.get("BENCH_DATABASE_URL") or DEFAULT_URL)
     parser.add_argument("--seconds", type=float, default=2.0 if quick else 5.0,
                         help="how long each page is under load")
+    parser.add_argument("--exports", default="",
+                        help="measure only the exports whose URL contains one of these "
+                             "comma-separated parts (default: every one /reportes/ links)")
+    parser.add_argument("--no-console-export", action="store_true",
+                        help="leave out «ruta export consolidado»")
     options = parser.parse_args(argv)
     if not options.database_url.startswith("postgresql"):
         raise SystemExit("bench.scale measures PostgreSQL: give a postgresql:// URL.")
@@ -335,7 +345,9 @@ def main(argv: list[str] | None = None) -> None:
     with tempfile.TemporaryDirectory() as folder:
         settings = Settings(url=options.database_url, seconds=options.seconds,
                             samples=10 if quick else 20, budget_s=2.0 if quick else 10.0,
-                            folder=Path(folder))
+                            folder=Path(folder),
+                            exports=[part for part in options.exports.split(",") if part]
+                            or None, console_export=not options.no_console_export)
         seeder = Seeder()
         for schools in (int(value) for value in options.schools.split(",")):
             measure(settings, seeder, schools)

@@ -380,6 +380,11 @@ class Seeder:
                         session.commit()
                 finally:
                     app.extensions["ruta_db"].dispose()
+                with engine.begin() as connection:
+                    # The demo's messages left long before the day measured: the delivery
+                    # measured is that of what the daily pass queues.
+                    connection.execute(text("UPDATE outbox SET status = 'sent', "
+                                            "sent_at = created_at WHERE status = 'pending'"))
                 self.templates = collect(engine)
                 self.order = template_order(engine)
             else:
