@@ -308,6 +308,11 @@ def _write_all(engine: Engine, tables: list[Table],
             # again row by row (deferred triggers) took three quarters of the load. Needs a
             # superuser, as a scratch database on a development machine has.
             driver.execute("SET LOCAL session_replication_role = replica")
+        else:
+            # The same on SQLite (outside a transaction, where the pragma takes effect): a
+            # Ruta's previous one may come later in the same table.
+            driver.commit()
+            driver.execute("PRAGMA foreign_keys = OFF")
         for table in tables:
             rows = rows_of(table)
             if rows is None:
@@ -315,6 +320,8 @@ def _write_all(engine: Engine, tables: list[Table],
             written[table.name] = (_write_postgres(driver, table, rows) if postgres
                                    else _write_sqlite(driver, table, rows))
         raw.commit()
+        if not postgres:
+            driver.execute("PRAGMA foreign_keys = ON")
     finally:
         raw.close()
     if postgres:
@@ -365,9 +372,11 @@ class Seeder:
         self.order: list[int] = []
         self.demo_s = 0.0
 
-    def seed(self, url: str, schools: int) -> SeedReport:
-        """Wipe the database at ``url`` and fill it with ``schools`` schools."""
-        prepare(url)
+    def seed(self, url: str, schools: int, *, wipe: bool = True) -> SeedReport:
+        """Wipe the database at ``url`` and fill it with ``schools`` schools (``wipe=False``:
+        the database is already migrated and empty)."""
+        if wipe:
+            prepare(url)
         engine = make_engine(url)
         try:
             start = time.perf_counter()

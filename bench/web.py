@@ -184,7 +184,7 @@ def gunicorn(app: str, environment: dict[str, str], log: Path) -> Iterator[int]:
              "--workers", str(WORKERS), "--bind", f"127.0.0.1:{port}", app],
             cwd=ROOT, env=environment, stdout=output, stderr=subprocess.STDOUT)
     try:
-        deadline = time.monotonic() + 120
+        deadline = time.monotonic() + 300
         while True:
             try:
                 probe = Client(port)
@@ -193,7 +193,8 @@ def gunicorn(app: str, environment: dict[str, str], log: Path) -> Iterator[int]:
                 break
             except OSError:
                 if process.poll() is not None or time.monotonic() > deadline:
-                    raise SystemExit(f"gunicorn did not start ({app}); see {log}") from None
+                    tail = log.read_text(errors="replace")[-3000:]
+                    raise SystemExit(f"gunicorn did not start ({app}):\n{tail}") from None
                 time.sleep(0.2)
         yield port
     finally:
