@@ -70,17 +70,15 @@ test-other-python: $(STAMP)
 	  --dist worksteal -m "not browser and not postgres" -k "not postgresql" \
 	  --ignore=tests/browser $(PYTEST_ARGS)
 
-## bench: speed and memory at the scale of every Secretaría (~9,000 schools); see BENCHMARKS.md
-## Set BENCH_DATABASE_URL to a scratch PostgreSQL database (it is wiped) to measure there too.
-## Then a rector's pages in Chromium over a throttled link (400 kbps, 400 ms): bench.slow_link.
+## bench: national scale on PostgreSQL (see BENCHMARKS.md): every main page of every role, the
+## daily pass, delivery and the exports at 100, 1,000 and 10,000 schools, in one table.
+## BENCH_DATABASE_URL: a scratch database, wiped (default: bench on the local PostgreSQL,
+## created if missing). BENCH_QUICK=1 stops at 1,000 schools with shorter measurements.
+## The older, narrower benches still run by hand: python -m bench.run, bench.mail,
+## bench.slow_link.
+BENCH_DATABASE_URL ?= postgresql://postgres@127.0.0.1:5432/bench
 bench: $(STAMP)
-	$(BIN)/python -m bench.run --schools 9000
-	if [ -n "$(BENCH_DATABASE_URL)" ]; then \
-	  $(BIN)/python -m bench.run --schools 9000 --database-url "$(BENCH_DATABASE_URL)"; fi
-	$(BIN)/python -m bench.mail
-	if [ -n "$(BENCH_DATABASE_URL)" ]; then \
-	  $(BIN)/python -m bench.mail --database-url "$(BENCH_DATABASE_URL)"; fi
-	$(BIN)/python -m bench.slow_link
+	BENCH_DATABASE_URL="$(BENCH_DATABASE_URL)" $(BIN)/python -m bench.scale
 
 lint: $(STAMP)
 	$(BIN)/ruff check .

@@ -1,0 +1,213 @@
+"""The HTTP side of ``bench.scale``: gunicorn with the shipped settings, a keep-alive client
+that signs in as a browser does, single-user timings and a threaded load generator.
+
+Pages are driven by URL only, as a browser would; nothing here knows how a page is built.
+Every request carries what nginx adds in production (``X-Forwarded-Proto: https``,
+``X-Forwarded-For``) and asks for compressed answers, as browsers do.
+"""
+
+from __future__ import annotations
+
+import http.client
+import os
+import re
+import secrets
+import signal
+import socket
+import statistics
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from urllib.parse import urlencode
+
+ROOT = Path(__file__).resolve().parent.parent
+GUNICORN_CONF = ROOT / "deploy" / "gunicorn.conf.py"
+WORKERS = 2
+CLIENTS = 4
+CSRF = re.compile(r'name="csrf_token" value="([^"]+)"')
+
+
+def free_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+class Client:
+    """One browser: a keep-alive connection and its cookies."""
+
+    def __init__(self, port: int) -> None:
+        self.port = port
+        self.cookies: dict[str, str] = {}
+        self.connection = http.client.HTTPConnection("127.0.0.1", port, timeout=300)
+
+    def request(self, method: str, url: str, body: bytes | None = None,
+                headers: dict[str, str] | None = None) -> tuple[int, bytes]:
+        sent = {"Host": "ruta.bench.co", "X-Forwarded-Proto": "https",
+                "X-Forwarded-For": "10.0.0.1", "Accept-Encoding": "gzip, deflate, br",
+                "User-Agent": "bench.scale", **(headers or {})}
+        if self.cookies:
+            sent["Cookie"] = "; ".join(f"{k}={v}" for k, v in self.cookies.items())
+        for attempt in (1, 2):
+            try:
+                self.connection.request(method, url, body=body, headers=sent)
+                response = self.connection.getresponse()
+                data = response.read()
+                break
+            except (http.client.HTTPException, ConnectionError):
+                # The server closed an idle keep-alive connection: open another, once.
+                self.connection.close()
+                self.connection = http.client.HTTPConnection("127.0.0.1", self.port,
+                                                             timeout=300)
+                if attempt == 2:
+                    raise
+        for header, value in response.getheaders():
+            if header.lower() == "set-cookie":
+                name, _, rest = value.partition("=")
+                self.cookies[name.strip()] = rest.split(";", 1)[0]
+        return response.status, data
+
+    def get(self, url: str) -> tuple[int, bytes]:
+        return self.request("GET", url)
+
+    def sign_in(self, email: str, password: str) -> None:
+        status, page = self.request("GET", "/ingresar", headers={"Accept-Encoding": "identity"})
+        match = CSRF.search(page.decode("utf-8", "replace"))
+        if status != 200 or match is None:
+            raise SystemExit(f"/ingresar answered {status} without a form")
+        form = urlencode({"email": email, "password": password, "csrf_token": match.group(1)})
+        status, _ = self.request("POST", "/ingresar", body=form.encode(), headers={
+            "Content-Type": "application/x-www-form-urlencoded",
+            # Over HTTPS flask-wtf wants a same-origin Referer, as browsers send.
+            "Referer": "https://ruta.bench.co/ingresar", "Origin": "https://ruta.bench.co"})
+        if status not in (302, 303):
+            raise SystemExit(f"signing in as {email} answered {status}")
+
+    def close(self) -> None:
+        self.connection.close()
+
+
+@dataclass
+class Timing:
+    p50_ms: float
+    p95_ms: float
+    samples: int
+    kib: float
+
+
+def single_user(client: Client, url: str, *, samples: int, budget_s: float) -> Timing:
+    """One request at a time: the median and 95th percentile (nearest rank) of up to
+    ``samples`` requests, fewer (at least three) when the page is slow."""
+    begin = time.perf_counter()
+    status, body = client.get(url)  # warm: compiled statements, caches
+    warm_ms = (time.perf_counter() - begin) * 1000
+    if status != 200:
+        raise SystemExit(f"{url} answered {status}")
+    # A page slower than the whole budget: its first answer counts too (compiling a few
+    # statements is nothing beside it), and two more make the three samples.
+    times: list[float] = [warm_ms] if warm_ms > budget_s * 1000 else []
+    start = time.perf_counter()
+    while len(times) < samples and (len(times) < 3 or time.perf_counter() - start < budget_s):
+        begin = time.perf_counter()
+        status, body = client.get(url)
+        times.append((time.perf_counter() - begin) * 1000)
+        if status != 200:
+            raise SystemExit(f"{url} answered {status}")
+    times.sort()
+    p95 = times[min(len(times) - 1, max(0, round(0.95 * len(times)) - 1))]
+    return Timing(statistics.median(times), p95, len(times), len(body) / 1024)
+
+
+@dataclass
+class Load:
+    per_second: float
+    ok: int
+    errors: int
+    p95_ms: float
+
+
+def load(clients: list[Client], url: str, *, seconds: float) -> Load:
+    """Every client requests ``url`` back to back for ``seconds`` (each finishes the request
+    it started); throughput counts the answers 200 over the whole time."""
+    counts = [[0, 0] for _ in clients]
+    latencies: list[list[float]] = [[] for _ in clients]
+    stop = time.perf_counter() + seconds
+
+    def run(index: int) -> None:
+        client = clients[index]
+        while time.perf_counter() < stop:
+            begin = time.perf_counter()
+            try:
+                status, _ = client.get(url)
+            except (OSError, http.client.HTTPException):
+                status = 0
+            latencies[index].append((time.perf_counter() - begin) * 1000)
+            counts[index][0 if status == 200 else 1] += 1
+
+    start = time.perf_counter()
+    threads = [threading.Thread(target=run, args=(index,)) for index in range(len(clients))]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    elapsed = time.perf_counter() - start
+    ok = sum(count[0] for count in counts)
+    every = sorted(value for values in latencies for value in values)
+    p95 = every[min(len(every) - 1, max(0, round(0.95 * len(every)) - 1))] if every else 0.0
+    return Load(ok / elapsed, ok, sum(count[1] for count in counts), p95)
+
+
+def server_environment(database_url: str, folder: Path) -> dict[str, str]:
+    """Production mode, as deployed behind nginx; two-step verification off (the load
+    generator cannot read an authenticator app) and nothing else relaxed."""
+    return {**os.environ, "RUTA_ENV": "production", "DATABASE_URL": database_url,
+            "SECRET_KEY": secrets.token_hex(32), "MFA_REQUIRED_ROLES": "",
+            "TRUSTED_PROXIES": "1", "RUTA_BASE_URL": "https://ruta.bench.co",
+            "EXPORT_FOLDER": str(folder / "exportaciones"),
+            "EVIDENCE_FOLDER": str(folder / "evidencias"),
+            "PYTHONPATH": str(ROOT) + os.pathsep + os.environ.get("PYTHONPATH", "")}
+
+
+@contextmanager
+def gunicorn(app: str, environment: dict[str, str], log: Path) -> Iterator[int]:
+    """``gunicorn -c deploy/gunicorn.conf.py`` with ``WORKERS`` workers on a free loopback
+    port; yields the port once the app answers."""
+    port = free_port()
+    with log.open("ab") as output:
+        process = subprocess.Popen(  # noqa: S603 (fixed arguments)
+            [sys.executable, "-m", "gunicorn", "-c", str(GUNICORN_CONF),
+             "--workers", str(WORKERS), "--bind", f"127.0.0.1:{port}", app],
+            cwd=ROOT, env=environment, stdout=output, stderr=subprocess.STDOUT)
+    try:
+        deadline = time.monotonic() + 300
+        while True:
+            try:
+                probe = Client(port)
+                probe.get("/")
+                probe.close()
+                break
+            except OSError:
+                if process.poll() is not None or time.monotonic() > deadline:
+                    tail = log.read_text(errors="replace")[-3000:]
+                    raise SystemExit(f"gunicorn did not start ({app}):\n{tail}") from None
+                time.sleep(0.2)
+        yield port
+    finally:
+        process.send_signal(signal.SIGTERM)
+        try:
+            process.wait(timeout=40)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+
+
+def worker_timeouts(log: Path) -> int:
+    """How many times gunicorn killed a worker for its timeout (its log says so)."""
+    if not log.exists():
+        return 0
+    return log.read_text(errors="replace").count("WORKER TIMEOUT")
