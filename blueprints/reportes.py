@@ -2,12 +2,11 @@
 
 Both read ``workflow.consolidado`` under the same filters. Every CSV sheet is streamed line by
 line as its rows are read, batch by batch, so the browser shows the download growing from the
-first byte. The Excel file is written in write-only mode: up to ``EXPORT_INLINE_MAX_RUTAS``
-Rutas within the request (to a temporary file, then streamed); above it, the request queues an
+first byte; each reads only its own data (``workflow.consolidado.export_scope``), never the
+whole consolidado. The Excel file is never written in a web worker: the request queues an
 ``ExportJob`` and the person follows its progress on /reportes/exportaciones/<id>, which
 refreshes itself every 2 seconds (an HTTP ``Refresh`` header, no script) until the file is
-ready. The job is run by ``ruta scheduler`` (every 15 s) and, to save the wait, by a thread
-this request starts; whichever claims it first writes it (``workflow.consolidado.export_jobs``).
+ready; ``ruta scheduler`` writes it (every 15 s, ``workflow.consolidado.export_jobs``).
 
 The printable consolidado (/reportes/imprimir) is the same page and template as /reportes/,
 rendered with ``printable=True`` (the endpoint decides): no menus, forms, downloads or
@@ -20,10 +19,7 @@ WeasyPrint (``ruta.pdf``), which reads only the app's own static files.
 from __future__ import annotations
 
 import base64
-import logging
 import re
-import tempfile
-import threading
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
 from pathlib import Path
@@ -31,7 +27,6 @@ from typing import Any
 
 from flask import (
     Blueprint,
-    Flask,
     Response,
     abort,
     current_app,
@@ -55,6 +50,7 @@ from workflow.catalogo.models import LEVELS
 from workflow.charts import Bar, averages_chart, levels_chart
 from workflow.consolidado import consolidate as consolidado
 from workflow.consolidado import export_jobs, exports
+from workflow.consolidado.export_scope import ExportScope
 from workflow.consolidado.models import ExportJob
 from workflow.consolidado.rubric import rubric_shares
 from workflow.consolidado.secciones import secciones
@@ -62,8 +58,6 @@ from workflow.models import Zona, utcnow
 from workflow.roles import Role
 from workflow.search_keys import search_key, sort_key
 from workflow.states import STATE_ORDER
-
-log = logging.getLogger(__name__)
 
 bp = Blueprint("reportes", __name__, url_prefix="/reportes")
 
@@ -273,26 +267,12 @@ def _stamp() -> str:
 @bp.get("/consolidado.xlsx")
 @roles_required(*SECRETARIA_ROLES)
 def export_xlsx() -> Response:
+    """The Excel file is prepared by the scheduler, never in this worker: the address (kept
+    for old links) leads to the page that queues it."""
     filters = _filters()
-    rutas = consolidado.count_rutas(db_session(), _actor(), filters)
-    if rutas > _inline_max():
-        flash(f"Son {rutas} Rutas: el Excel se prepara en segundo plano. Pídalo aquí y siga "
-              "su avance; puede cerrar la página y volver después.", "success")
-        return redirect(url_for("reportes.exportaciones", **filters.as_query()))
-    all_sheets = exports.sheets(db_session(), _data())
-    # Deleted when closed: the response closes it once sent.
-    spool = tempfile.TemporaryFile()  # noqa: SIM115
-    try:
-        exports.write_xlsx(all_sheets, spool)
-    except BaseException:
-        spool.close()
-        raise
-    spool.seek(0)
-    log_event("export", actor=_actor(), detail={"what": "consolidado.xlsx",
-                                                **filters.as_query()})
-    return send_file(spool, mimetype=XLSX, as_attachment=True,
-                     download_name=f"consolidado-{_stamp()}.xlsx", conditional=False,
-                     etag=False, max_age=0)
+    flash("El Excel se prepara en segundo plano: pídalo aquí y siga su avance; puede cerrar "
+          "la página y volver después.", "success")
+    return redirect(url_for("reportes.exportaciones", **filters.as_query()))
 
 
 @bp.get("/consolidado.csv")
@@ -303,8 +283,11 @@ def export_csv() -> Response:
     if slug not in exports.SHEET_LABELS or style is None:
         abort(404)
     session = db_session()
-    all_sheets = {sheet.slug: sheet for sheet in exports.sheets(session, _data())}
-    sheet = all_sheets[slug]
+    scope = ExportScope(session, _actor(), _filters(), now=datetime.now(UTC),
+                        stalled_days=current_app.config["STALLED_DAYS"])
+    sheet = exports.sheet(session, scope, slug)
+    if sheet is None:
+        abort(404)
     log_event("export", actor=_actor(), detail={"what": f"consolidado-{slug}.csv",
                                                 **_filters().as_query()})
 
@@ -329,24 +312,6 @@ def _folder() -> Path:
     return Path(current_app.config["EXPORT_FOLDER"])
 
 
-def _run_in_thread(app: Flask, job_id: int) -> None:
-    try:
-        with app.app_context():  # None: the scheduler took it first
-            export_jobs.claim_and_run(app.extensions["ruta_db"].session_factory, job_id,
-                                      folder=Path(app.config["EXPORT_FOLDER"]),
-                                      stalled_days=app.config["STALLED_DAYS"], now=utcnow())
-    except Exception:  # the scheduler will claim it again once its heartbeat is stale
-        log.exception("La exportación %s no pudo correr en segundo plano.", job_id)
-
-
-def _start(job_id: int) -> None:
-    if not current_app.config.get("EXPORT_WEB_THREAD", not current_app.testing):
-        return
-    app = current_app._get_current_object()  # type: ignore[attr-defined]
-    threading.Thread(target=_run_in_thread, args=(app, job_id), daemon=True,
-                     name=f"exportacion-{job_id}").start()
-
-
 @bp.get("/exportaciones")
 @roles_required(*SECRETARIA_ROLES)
 def exportaciones() -> str:
@@ -368,9 +333,8 @@ def request_export() -> Response:
     commit_or_conflict()
     log_event("export", actor=_actor(), detail={"what": "exportacion solicitada",
                                                 "job_id": job.id})
-    if created:
-        _start(job.id)
-    else:
+    # The scheduler writes it (``export_jobs.run_pending``, every 15 s): nothing runs here.
+    if not created:
         flash("Ya había una exportación igual en preparación: esta es.", "success")
     return redirect(url_for("reportes.exportacion", job_id=job.id), code=303)
 

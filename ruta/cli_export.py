@@ -13,6 +13,7 @@ from ruta.cli import _fail, _one_secretaria
 from ruta.db import db_session
 from workflow.consolidado import consolidate as consolidado
 from workflow.consolidado import exports
+from workflow.consolidado.export_scope import ExportScope
 from workflow.errors import NotFound
 from workflow.models import User, Zona
 from workflow.roles import Role
@@ -32,9 +33,13 @@ def export_group() -> None:
 @click.option("--comuna", default=None, help="Comuna o corregimiento.")
 @click.option("--horizonte", type=int, default=None,
               help="Año en que empieza el horizonte (por omisión, el vigente).")
+@click.option("--perfil-componentes", "perfil_componentes", is_flag=True, default=False,
+              help="Agregar la hoja del perfil por componente (una fila por institución y "
+                   "componente: el detalle).")
 @with_appcontext
 def export_consolidado_command(out_path: Path, secretaria_name: str | None, zona: str | None,
-                               comuna: str | None, horizonte: int | None) -> None:
+                               comuna: str | None, horizonte: int | None,
+                               perfil_componentes: bool) -> None:
     """Escribir el consolidado en Excel: instituciones, estados, perfil, PMI y metas por área."""
     if out_path.suffix.lower() != ".xlsx":
         _fail("El archivo de salida debe terminar en .xlsx.")
@@ -47,12 +52,12 @@ def export_consolidado_command(out_path: Path, secretaria_name: str | None, zona
                  email="consola@ruta.local", name="Consola")
     database = db_session()
     try:
-        data = consolidado.consolidate(
+        scope = ExportScope(
             database, actor, consolidado.Filters.parse(zona, comuna, horizonte),
             now=datetime.now(UTC), stalled_days=current_app.config["STALLED_DAYS"])
     except NotFound as missing:
         _fail(f"{missing.message} Vea los horizontes con «ruta horizontes listar».")
-    all_sheets = exports.sheets(database, data)
+    all_sheets = exports.sheets(database, scope, perfil_componentes=perfil_componentes)
     total = exports.total_rows(all_sheets)
     partial = out_path.with_name(f".{out_path.name}.part")
     with click.progressbar(length=total,

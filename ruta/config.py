@@ -179,9 +179,8 @@ def load_config(env: Mapping[str, str] | None = None, *,
         "CLAMD_SOCKET": (env.get("CLAMD_SOCKET") or "").strip() or None,
         "CLAMD_TIMEOUT_SECONDS": _int(env, "CLAMD_TIMEOUT_SECONDS", 30),
         "CLAMD_UNREACHABLE": _choice(env, "CLAMD_UNREACHABLE", ("refuse", "accept"), "refuse"),
-        # Consolidated Excel downloads over this many Rutas are prepared in the background,
+        # Consolidated Excel files are written by ``ruta scheduler`` (never in a web worker)
         # into EXPORT_FOLDER (outside the web root), and deleted after EXPORT_RETENTION_DAYS.
-        "EXPORT_INLINE_MAX_RUTAS": _int(env, "EXPORT_INLINE_MAX_RUTAS", 500),
         # The printable consolidado and its PDF list every school up to this many; above it,
         # only those that need attention (the full table is in the Excel).
         "PRINT_MAX_SCHOOLS": _int(env, "PRINT_MAX_SCHOOLS", 150),

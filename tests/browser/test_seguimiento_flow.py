@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import io
 from datetime import UTC, datetime
+from pathlib import Path
 
 import openpyxl
 import pytest
@@ -19,6 +20,7 @@ from sqlalchemy import select
 
 from demo.calendario import seed_demo_calendar
 from demo.pmi import fill_demo_pmi
+from jobs.scheduler import export_job
 from tests.conftest import PASSING_RUBRIC, Factory
 from workflow.models import School, User
 from workflow.pmi import actions as pmi_actions
@@ -73,7 +75,7 @@ def following_ruta(world: World) -> tuple[int, list[int], list[int]]:
 
 
 def test_rector_reports_reviewer_acknowledges_consolidado_and_excel_reflect_it(
-        browsing: Browsing, world: World) -> None:
+        browsing: Browsing, world: World, tmp_path: Path) -> None:
     ruta_id, actividades, indicadores = following_ruta(world)
 
     # --- the rector fills and sends the report of the first checkpoint ---
@@ -141,7 +143,14 @@ def test_rector_reports_reviewer_acknowledges_consolidado_and_excel_reflect_it(
     reviewer.goto("/reportes/")
     expect(reviewer.locator("main")).to_contain_text(label)
     browsing.check_accessibility(reviewer)
-    response = reviewer.request.get("/reportes/consolidado.xlsx")
+    # The Excel file: asked for on the page, written by the scheduler's job function.
+    world.server.app.config["EXPORT_FOLDER"] = str(tmp_path / "exportaciones")
+    reviewer.get_by_role("button", name="Preparar el Excel").click()
+    reviewer.wait_for_url("**/reportes/exportaciones/*")
+    export_job(world.server.app)
+    reviewer.reload()
+    response = reviewer.request.get(
+        reviewer.get_by_role("link", name="Descargar el Excel").get_attribute("href") or "")
     assert response.ok
     workbook = openpyxl.load_workbook(io.BytesIO(response.body()), read_only=True)
     found = []

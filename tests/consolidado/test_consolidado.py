@@ -20,6 +20,8 @@ from workflow.autoevaluacion.models import Valoracion
 from workflow.catalogo.models import Catalog, InstrumentSettings
 from workflow.consolidado import consolidate as consolidado
 from workflow.consolidado.consolidate import Filters, consolidate
+from workflow.consolidado.export_jobs import run_pending
+from workflow.consolidado.models import ExportJob, ExportStatus
 from workflow.horizontes import opening
 from workflow.horizontes.horizons import open_horizon
 from workflow.horizontes.models import FollowUpCheckpoint, HorizonCalendar, ReminderSent
@@ -224,10 +226,10 @@ def test_reportes_page_shows_numbers(web: WebClient, db: Session, make: Factory)
     assert "6 Rutas en total" in text
     assert "4 instituciones con la autoevaluación enviada" in text
     assert '<img src="/reportes/graficos/embudo.svg"' in text
-    assert 'href="/reportes/consolidado.xlsx"' in text
+    assert 'action="/reportes/exportaciones"' in text and "Preparar el Excel" in text
     rural = web.get("/reportes/?zona=rural").get_data(as_text=True)
     assert "Institución C" in rural and "Institución A" not in rural
-    assert 'href="/reportes/consolidado.xlsx?zona=rural"' in rural
+    assert '<input type="hidden" name="zona" value="rural">' in rural
 
 
 def test_reportes_funnel_chart_is_svg(web: WebClient, db: Session, make: Factory) -> None:
@@ -280,7 +282,7 @@ def freeze(db: Session, seeded: Seeded) -> None:
 
 def check_workbook(path_or_file: Any, seeded: Seeded) -> None:
     workbook = load_workbook(path_or_file, read_only=True)
-    assert workbook.sheetnames == ["Instituciones", "Estados", "Perfil por componente",
+    assert workbook.sheetnames == ["Instituciones", "Estados", "Perfil por proceso",
                                    "PMI - Objetivos", "PMI - Metas", "PMI - Indicadores",
                                    "PMI - Actividades", "Metas por área", "Seguimiento",
                                    "Indicadores medidos", "PMI - Hallazgos",
@@ -305,19 +307,26 @@ def check_workbook(path_or_file: Any, seeded: Seeded) -> None:
     states = [list(row) for row in workbook["Estados"].iter_rows(values_only=True)]
     assert states == [["Estado", "Rutas"], *[[state.label, count] for state, count in zip(
         State, [1, 1, 1, 1, 1, 0, 1], strict=True)]]
-    perfil = [list(row) for row in workbook["Perfil por componente"].iter_rows(
+    perfil = [list(row) for row in workbook["Perfil por proceso"].iter_rows(
         values_only=True)]
-    assert perfil[0] == ["Código DANE", "Institución", "Área", "Proceso", "Código",
-                         "Componente", "Nivel"]
-    # B, C, D, E × 5 componentes.
-    assert len(perfil) == 1 + 4 * 5
+    assert perfil[0] == ["Código DANE", "Institución", "Área", "Proceso", "Componentes",
+                         "Valorados", "Nivel 1", "Nivel 2", "Nivel 3", "Nivel 4", "Promedio"]
+    # B, C, D, E × 3 procesos (A is a borrador, G was rated with another instrument).
+    assert len(perfil) == 1 + 4 * 3
     d = seeded.schools["D"]
-    d_rows = [row for row in perfil[1:] if row[0] == d.dane_code]
-    assert [(row[4], row[6]) for row in d_rows] == list(zip(
-        ["DIR.1.1", "DIR.1.2", "DIR.2.1", "ACA.1.1", "ACA.1.2"], D_LEVELS, strict=True))
-    assert d_rows[0][:6] == [d.dane_code, "Institución D", "Gestión directiva",
-                             "Direccionamiento estratégico", "DIR.1.1",
-                             "Misión, visión y principios"]
+    # D's levels (1, 2 | 4 | 4, 1), per proceso.
+    assert [row for row in perfil[1:] if row[0] == d.dane_code] == [
+        [d.dane_code, "Institución D", "Gestión directiva", "Direccionamiento estratégico",
+         2, 2, 1, 1, 0, 0, 1.5],
+        [d.dane_code, "Institución D", "Gestión directiva", "Gobierno escolar",
+         1, 1, 0, 0, 0, 1, 4],
+        [d.dane_code, "Institución D", "Gestión académica", "Diseño pedagógico",
+         2, 2, 1, 0, 0, 1, 2.5]]
+    e = seeded.schools["E"]
+    assert [row[4:] for row in perfil[1:] if row[0] == e.dane_code] == [
+        [2, 2, 0, 0, 0, 2, 4], [1, 1, 0, 0, 0, 1, 4], [2, 2, 0, 0, 0, 2, 4]]
+    assert [row[1] for row in perfil[1::3]] == ["Institución B", "Institución C",
+                                                "Institución D", "Institución E"]
     check_pmi_sheets(workbook, seeded)
     workbook.close()
 
@@ -392,19 +401,41 @@ def check_pmi_sheets(workbook: Any, seeded: Seeded) -> None:
     ]
 
 
-def test_export_xlsx_cell_by_cell(web: WebClient, db: Session, make: Factory) -> None:
-    seeded = seed(db, make)
-    freeze(db, seeded)
-    web.login(seeded.admin.email)
-    response = web.client.get("/reportes/consolidado.xlsx")
+def xlsx_by_job(app: Flask, web: WebClient, tmp_path: Path, form: dict[str, str] | None = None
+                ) -> bytes:
+    """The workbook the way the web gets it: the request only queues the job (no file is
+    written in the web worker), the scheduler's runner writes it, the person downloads it."""
+    folder = tmp_path / "exportaciones"
+    app.config["EXPORT_FOLDER"] = str(folder)
+    queued = web.post("/reportes/exportaciones", form or {})
+    assert queued.status_code == 303
+    job_id = int(queued.headers["Location"].rsplit("/", 1)[1])
+    with app.extensions["ruta_db"].session_factory() as session:
+        job = session.get(ExportJob, job_id)
+        assert job is not None and job.status is ExportStatus.QUEUED
+    assert not folder.exists() or not any(folder.iterdir())
+    assert run_pending(app.extensions["ruta_db"].session_factory, folder=folder,
+                       stalled_days=app.config["STALLED_DAYS"], now=datetime.now(UTC)) == [
+        (job_id, ExportStatus.DONE)]
+    response = web.client.get(f"/reportes/exportaciones/{job_id}/descarga")
     body = response.get_data()
     response.close()
     assert response.status_code == 200
     assert response.mimetype == ("application/vnd.openxmlformats-officedocument."
                                  "spreadsheetml.sheet")
-    assert response.headers["Content-Disposition"].startswith(
-        "attachment; filename=consolidado-")
-    check_workbook(io.BytesIO(body), seeded)
+    return body
+
+
+def test_export_xlsx_cell_by_cell(app: Flask, web: WebClient, db: Session, make: Factory,
+                                  tmp_path: Path) -> None:
+    seeded = seed(db, make)
+    freeze(db, seeded)
+    web.login(seeded.admin.email)
+    # The old address leads to the page that queues the file: nothing is written here.
+    direct = web.client.get("/reportes/consolidado.xlsx?zona=rural")
+    assert (direct.status_code, direct.headers["Location"]) == (
+        302, "/reportes/exportaciones?zona=rural")
+    check_workbook(io.BytesIO(xlsx_by_job(app, web, tmp_path)), seeded)
 
 
 def test_export_csv_sheets(web: WebClient, db: Session, make: Factory) -> None:
@@ -428,21 +459,34 @@ def test_export_csv_sheets(web: WebClient, db: Session, make: Factory) -> None:
                                  State.PMI_FORMULADO.label, "31", "No", "No"]
     assert len(rural_rows) == 3
     perfil = web.client.get("/reportes/consolidado.csv?hoja=perfil").get_data().decode()
-    assert len(list(csv.reader(io.StringIO(perfil.removeprefix("\ufeff")), delimiter=";"))) == 21
+    assert len(list(csv.reader(io.StringIO(perfil.removeprefix("\ufeff")), delimiter=";"))) == 13
+    # The detail, one row per school and componente, is its own sheet: what the perfil was.
+    detail = web.client.get("/reportes/consolidado.csv?hoja=perfil-componentes")
+    rows = list(csv.reader(io.StringIO(detail.get_data().decode().removeprefix("\ufeff")),
+                           delimiter=";"))
+    assert rows[0] == ["Código DANE", "Institución", "Área", "Proceso", "Código",
+                       "Componente", "Nivel"]
+    # B, C, D, E × 5 componentes.
+    assert len(rows) == 1 + 4 * 5
+    d = seeded.schools["D"]
+    d_rows = [row for row in rows[1:] if row[0] == d.dane_code]
+    assert [(row[4], row[6]) for row in d_rows] == list(zip(
+        ["DIR.1.1", "DIR.1.2", "DIR.2.1", "ACA.1.1", "ACA.1.2"], [str(n) for n in D_LEVELS],
+        strict=True))
+    assert d_rows[0][:6] == [d.dane_code, "Institución D", "Gestión directiva",
+                             "Direccionamiento estratégico", "DIR.1.1",
+                             "Misión, visión y principios"]
     assert web.client.get("/reportes/consolidado.csv?hoja=nada").status_code == 404
 
 
-def test_export_quotes_text_that_would_be_a_formula(web: WebClient, db: Session,
-                                                    make: Factory) -> None:
+def test_export_quotes_text_that_would_be_a_formula(app: Flask, web: WebClient, db: Session,
+                                                    make: Factory, tmp_path: Path) -> None:
     seeded = seed(db, make)
     db.execute(update(School).where(School.id == seeded.schools["A"].id)
                .values(name="=HYPERLINK(\"http://x\")"))
     db.commit()
     web.login(seeded.admin.email)
-    response = web.client.get("/reportes/consolidado.xlsx")
-    body = response.get_data()
-    response.close()
-    workbook = load_workbook(io.BytesIO(body))
+    workbook = load_workbook(io.BytesIO(xlsx_by_job(app, web, tmp_path)))
     values = [row[1] for row in workbook["Instituciones"].iter_rows(min_row=2, values_only=True)]
     assert "'=HYPERLINK(\"http://x\")" in values
     workbook.close()
@@ -461,9 +505,10 @@ def test_cli_export_consolidado_writes_workbook(app: Flask, db: Session, make: F
     result = runner.invoke(args=["export", "consolidado", "--out", str(out), "--secretaria",
                                  "Secretaría de Educación de Ibagué"])
     assert result.exit_code == 0, result.output
-    # 34 as before, plus 4 objetivos, 5 metas, 1 indicador, 1 actividad, 7 rows by área;
+    # 26 as before with the perfil by proceso (12 rows), plus 4 objetivos, 5 metas,
+    # 1 indicador, 1 actividad, 7 rows by área;
     # no seguimiento report yet.
-    assert f"Listo: {out} (57 filas en 19 hojas)." in result.output
+    assert f"Listo: {out} (49 filas en 19 hojas)." in result.output
     check_workbook(out, seeded)
     assert [path.name for path in tmp_path.iterdir() if path.name.startswith(".")] == []
 
@@ -599,7 +644,7 @@ def test_export_csv_offers_every_pmi_sheet(app: Flask, web: WebClient, db: Sessi
 
 
 def test_seguimiento_progress_column_and_sheets(app: Flask, web: WebClient, db: Session,
-                                                make: Factory) -> None:
+                                                make: Factory, tmp_path: Path) -> None:
     """D in seguimiento, two checkpoints past, one report sent a week late."""
     seeded = seed(db, make)
     d = seeded.rutas["D"]
@@ -647,9 +692,7 @@ def test_seguimiento_progress_column_and_sheets(app: Flask, web: WebClient, db: 
     measured = csv_rows(web, "/reportes/consolidado.csv?hoja=indicadores-medidos")
     assert measured[1][5] == "Estudiantes sobre el nivel mínimo"
     assert measured[1][9:] == ["34,5", "Simulacro de mayo."]
-    response = web.client.get("/reportes/consolidado.xlsx")
-    workbook = load_workbook(io.BytesIO(response.get_data()), read_only=True)
-    response.close()
+    workbook = load_workbook(io.BytesIO(xlsx_by_job(app, web, tmp_path)), read_only=True)
     seguimiento = sheet_rows(workbook, "Seguimiento")
     instituciones = sheet_rows(workbook, "Instituciones")
     workbook.close()

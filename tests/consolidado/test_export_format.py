@@ -6,12 +6,14 @@ from __future__ import annotations
 import csv
 import io
 from datetime import UTC, date, datetime
+from pathlib import Path
 
+from flask import Flask
 from openpyxl import load_workbook
 from sqlalchemy.orm import Session
 
 from tests.conftest import Factory, WebClient
-from tests.consolidado.test_consolidado import seed
+from tests.consolidado.test_consolidado import seed, xlsx_by_job
 from workflow.consolidado.exports import write_xlsx
 from workflow.consolidado.sheet import fixed
 
@@ -52,10 +54,11 @@ def test_csv_opens_with_semicolon_and_decimal_comma(web: WebClient, db: Session,
     assert "coma decimal" in page
 
 
-def test_workbook_opens_ready_to_use(web: WebClient, db: Session, make: Factory) -> None:
+def test_workbook_opens_ready_to_use(app: Flask, web: WebClient, db: Session, make: Factory,
+                                     tmp_path: Path) -> None:
     seeded = seed(db, make)
     web.login(seeded.admin.email)
-    workbook = load_workbook(io.BytesIO(download(web, "/reportes/consolidado.xlsx")))
+    workbook = load_workbook(io.BytesIO(xlsx_by_job(app, web, tmp_path)))
     for worksheet in workbook.worksheets:
         assert worksheet.freeze_panes == "A2", worksheet.title
         assert all(cell.font.bold for cell in worksheet[1]), worksheet.title

@@ -9,6 +9,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 
 from flask import Flask
@@ -17,6 +18,7 @@ from sqlalchemy import event
 from sqlalchemy.orm import Session
 
 from tests.conftest import Factory, WebClient
+from tests.consolidado.test_consolidado import xlsx_by_job
 from workflow.consolidado.consolidate import Filters, consolidate
 from workflow.consolidado.rubric import Tally, rubric_shares, sheet_rows
 from workflow.models import Ruta, RutaTransition, School, User, Zona
@@ -182,7 +184,7 @@ def test_reportes_page_shows_the_shares(db: Session, make: Factory, web: WebClie
 
 
 def test_exports_carry_the_rubric_sheet(app: Flask, db: Session, make: Factory,
-                                        web: WebClient) -> None:
+                                        web: WebClient, tmp_path: Path) -> None:
     seeded = seed(db, make)
     web.login(seeded.admin.email)
     response = web.client.get("/reportes/consolidado.csv?hoja=rubrica&zona=urbana")
@@ -192,10 +194,7 @@ def test_exports_carry_the_rubric_sheet(app: Flask, db: Session, make: Factory,
     assert rows[0][:4] == ["Revisión (envío)", "Zona", "Comuna o corregimiento", "Criterio"]
     assert rows[3][:4] + rows[3][6:] == ["1", "Todas", "Todas", "Criterio 3", "3", "2",
                                          "66,7", "1", "33,3"]
-    download = web.client.get("/reportes/consolidado.xlsx")
-    body = download.get_data()
-    download.close()
-    workbook = load_workbook(io.BytesIO(body))
+    workbook = load_workbook(io.BytesIO(xlsx_by_job(app, web, tmp_path)))
     values = list(workbook["Rúbrica de la revisión"].iter_rows(values_only=True))
     workbook.close()
     assert values[3][:9] == (1, "Todas", "Todas", "Criterio 3",

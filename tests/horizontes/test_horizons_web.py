@@ -195,7 +195,7 @@ def test_consolidado_page_switches_horizon_and_keeps_the_filters(
     later = web.get("/reportes/?horizonte=2027&zona=urbana").get_data(as_text=True)
     assert "Horizonte 2027–2029" in later
     assert "Institución A</a>" not in later  # its Ruta is a 2024–2026 one
-    assert 'href="/reportes/consolidado.xlsx?horizonte=2027&amp;zona=urbana"' in later
+    assert '<input type="hidden" name="horizonte" value="2027">' in later
     missing = web.get("/reportes/?horizonte=2030")
     assert missing.status_code == 404
     assert "No hay un horizonte que empiece en ese año." in missing.get_data(as_text=True)

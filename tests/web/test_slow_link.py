@@ -10,6 +10,7 @@ import gzip
 import html
 import re
 import zlib
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -24,6 +25,7 @@ from ruta.assets import IMMUTABLE, REVALIDATE, StaticHashes
 from ruta.config import PROJECT_ROOT
 from tests.conftest import PASSWORD, Factory, WebClient
 from tests.evidencias.test_evidence import PDF_BYTES, rector_with_ruta, upload
+from workflow.consolidado.export_jobs import run_pending
 from workflow.evidencias.models import EvidenceFile
 from workflow.models import Ruta, User
 from workflow.roles import Role
@@ -251,12 +253,16 @@ def test_evidence_download_is_never_compressed(app: Flask, db: Session, make: Fa
 
 
 def test_excel_export_is_not_compressed(app: Flask, db: Session, make: Factory,
-                                        web: WebClient) -> None:
+                                        web: WebClient, tmp_path: Path) -> None:
     revisor = make.user(Role.REVISOR)
     make.ruta(make.school(revisor.secretaria), State.BORRADOR)
     db.commit()
     web.login(revisor.email)
-    response = web.client.get("/reportes/consolidado.xlsx",
+    app.config["EXPORT_FOLDER"] = str(tmp_path / "exportaciones")
+    queued = web.post("/reportes/exportaciones", {})
+    run_pending(app.extensions["ruta_db"].session_factory, folder=tmp_path / "exportaciones",
+                stalled_days=30, now=datetime.now(UTC))
+    response = web.client.get(f"{queued.headers['Location']}/descarga",
                               headers={"Accept-Encoding": "gzip, br"})
     body = response.get_data()
     response.close()

@@ -1,11 +1,11 @@
 """Large consolidated exports, prepared in the background.
 
-Below ``EXPORT_INLINE_MAX_RUTAS`` Rutas the web download streams the Excel file at once. Above
-it, the request only writes an ``ExportJob`` row (``request_export``) and the file is written
-by whoever claims the job first: the scheduler (``ruta scheduler`` runs ``run_pending`` every
-15 seconds, the path that survives any web worker) or a thread the web request starts to save
-the wait. A claim is one conditional UPDATE, so two runners never write the same job; a job
-whose runner died (no heartbeat for ``STALE_AFTER``) is claimed again.
+The Excel file is never written inside a web worker (at 10,000 schools it takes tens of
+seconds and hundreds of megabytes, which would stall that worker's other requests): the
+request only writes an ``ExportJob`` row (``request_export``) and the page follows its
+progress; the scheduler (``ruta scheduler`` runs ``run_pending`` every 15 seconds) writes the
+file. A claim is one conditional UPDATE, so two runners never write the same job; a job whose
+runner died (no heartbeat for ``STALE_AFTER``) is claimed again.
 
 The runner records its progress (rows written of the total) as it goes, writes the file under
 a generated name in the export folder (instance storage, never the web root), and deletes
@@ -30,6 +30,7 @@ from sqlalchemy.orm import Session
 
 from workflow.consolidado import consolidate as consolidado
 from workflow.consolidado import exports
+from workflow.consolidado.export_scope import ExportScope
 from workflow.consolidado.models import FILE_PREFIX, ExportJob, ExportStatus
 from workflow.errors import NotFound
 from workflow.models import User, Zona, utcnow
@@ -160,12 +161,12 @@ def run_job(session_factory: SessionFactory, job_id: int, *, folder: Path, stall
                 return job.status if job is not None else ExportStatus.FAILED
             actor = session.get(User, job.requested_by_id)
             if actor is None or not actor.active or actor.role.belongs_to_school:
-                record(status=ExportStatus.FAILED, finished_at=now,
+                record(status=ExportStatus.FAILED, finished_at=clock(),
                        error="La cuenta que pidió la exportación ya no está activa.")
                 return ExportStatus.FAILED
-            data = consolidado.consolidate(session, actor, job.filters, now=now,
-                                           stalled_days=stalled_days)
-            all_sheets = exports.sheets(session, data)
+            scope = ExportScope(session, actor, job.filters, now=now,
+                                stalled_days=stalled_days)
+            all_sheets = exports.sheets(session, scope)
             total = exports.total_rows(all_sheets)
             record(rows_total=total, rows_done=0)
             if after_progress is not None:
@@ -189,7 +190,7 @@ def run_job(session_factory: SessionFactory, job_id: int, *, folder: Path, stall
             size = (folder / name).stat().st_size
             session.rollback()
         record(status=ExportStatus.DONE, rows_done=total, rows_total=total, file_name=name,
-               file_size=size, finished_at=now)
+               file_size=size, finished_at=clock())
         if after_progress is not None:
             after_progress(total, total)
         return ExportStatus.DONE
@@ -197,7 +198,7 @@ def run_job(session_factory: SessionFactory, job_id: int, *, folder: Path, stall
         log.exception("La exportación %s falló.", job_id)
         partial.unlink(missing_ok=True)
         (folder / name).unlink(missing_ok=True)
-        record(status=ExportStatus.FAILED, finished_at=now,
+        record(status=ExportStatus.FAILED, finished_at=clock(),
                error=f"No se pudo preparar el archivo ({type(failure).__name__}). "
                      "Inténtelo de nuevo; si vuelve a fallar, avise a soporte.")
         return ExportStatus.FAILED
@@ -236,7 +237,8 @@ def purge_expired(session_factory: SessionFactory, *, folder: Path, now: datetim
 
 def run_pending(session_factory: SessionFactory, *, folder: Path, stalled_days: int,
                 now: datetime, retention_days: int = RETENTION_DAYS,
-                limit: int = 10) -> list[tuple[int, ExportStatus]]:
+                limit: int = 10, clock: Callable[[], datetime] = utcnow
+                ) -> list[tuple[int, ExportStatus]]:
     """What ``ruta scheduler`` runs every 15 s: expire old files, then run claimable jobs."""
     purge_expired(session_factory, folder=folder, now=now, retention_days=retention_days)
     ran = []
@@ -244,20 +246,21 @@ def run_pending(session_factory: SessionFactory, *, folder: Path, stalled_days: 
         candidates = claimable(session, now=now, limit=limit)
     for job_id in candidates:
         status = claim_and_run(session_factory, job_id, folder=folder,
-                               stalled_days=stalled_days, now=now)
+                               stalled_days=stalled_days, now=now, clock=clock)
         if status is not None:
             ran.append((job_id, status))
     return ran
 
 
 def claim_and_run(session_factory: SessionFactory, job_id: int, *, folder: Path,
-                  stalled_days: int, now: datetime) -> ExportStatus | None:
-    """Run ``job_id`` if this runner wins its claim (None when another runner has it): the
-    scheduler's way and the web request's thread's way alike."""
+                  stalled_days: int, now: datetime,
+                  clock: Callable[[], datetime] = utcnow) -> ExportStatus | None:
+    """Run ``job_id`` if this runner wins its claim (None when another runner has it)."""
     with session_factory() as session:
         if not claim(session, job_id, now=now):
             return None
-    return run_job(session_factory, job_id, folder=folder, stalled_days=stalled_days, now=now)
+    return run_job(session_factory, job_id, folder=folder, stalled_days=stalled_days, now=now,
+                   clock=clock)
 
 
 def zona_label(value: str | None) -> str:

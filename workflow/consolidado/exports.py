@@ -4,7 +4,10 @@ Sheets, by their ``hoja=`` slug:
 
 - ``instituciones``: every school, its Ruta's state, days in it, last reminder;
 - ``estados``: Rutas per state;
-- ``perfil``: one row per school × componente of the Secretaría's current catalog;
+- ``perfil``: one row per school × proceso of the horizon's instrument (componentes rated at
+  each level, average); ``perfil-componentes``, the detail, one row per school × componente,
+  is its own download (CSV, or ``ruta export consolidado --perfil-componentes``): 868,000 rows
+  at 10,000 schools would crowd Excel's limit of 1,048,576;
 - ``objetivos``, ``metas``, ``indicadores``, ``actividades``: the PMI, one row per element,
   each with its school (DANE code, name, zona, comuna) and the Ruta's state. Only Rutas at or
   past ``pmi_formulado`` (``consolidado.PLAN_STATES``) have a plan to export: drafts are not;
@@ -19,9 +22,12 @@ Sheets, by their ``hoja=`` slug:
   source, grade and área; componentes worked on; criteria observed in reviews without a
   rubric; final results per área; lessons learned; Rutas estancadas.
 
-Rows are produced lazily, ``consolidado.BATCH`` Rutas per query, so a Secretaría of thousands
-of schools is written with bounded memory; each sheet knows its row count beforehand (a
-COUNT query), for progress bars.
+Each sheet reads only its own data, through ``export_scope.ExportScope`` (the consolidado's
+scope, horizon and filters, each part computed on first use): «estados» is one GROUP BY, the
+PMI sheets never read a valoración, and no sheet computes the whole consolidado. Rows are
+produced lazily, ``consolidado.BATCH`` Rutas per query, so a Secretaría of thousands of schools
+is written (and a CSV streamed) with bounded memory; each sheet knows its row count beforehand
+(a COUNT query), for progress bars.
 """
 
 from __future__ import annotations
@@ -40,14 +46,13 @@ from openpyxl.cell import WriteOnlyCell
 from openpyxl.styles import Font
 from openpyxl.utils import get_column_letter
 from sqlalchemy import func, select
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, selectinload
 
 from workflow.autoevaluacion.models import Valoracion
+from workflow.catalogo.models import LEVELS, CatalogComponente
 from workflow.consolidado import secciones
 from workflow.consolidado.consolidate import (
     NO_AREA,
-    SUBMITTED_STATES,
-    Consolidado,
     SchoolRow,
     areas_label,
     batches,
@@ -55,10 +60,11 @@ from workflow.consolidado.consolidate import (
     hallazgos_por_fuente,
     objetivo_componentes_of,
 )
+from workflow.consolidado.export_scope import ExportScope
 from workflow.consolidado.rubric import SHEET_HEADER as RUBRIC_HEADER
 from workflow.consolidado.rubric import rubric_shares
 from workflow.consolidado.rubric import sheet_rows as rubric_rows
-from workflow.consolidado.sheet import SCHOOL_HEADER, Row, Sheet, cell, fixed, school_cells
+from workflow.consolidado.sheet import SCHOOL_HEADER, Row, Sheet, cell, lazy, school_cells
 from workflow.dates import BOGOTA
 from workflow.pmi.models import (
     COMPARACION_LABELS,
@@ -73,36 +79,24 @@ from workflow.pmi.models import (
     ValorUnidad,
 )
 from workflow.seguimiento import progress as seguimiento
-from workflow.states import STATE_ORDER
 
 
-def _school_rows(data: Consolidado) -> list[Row]:
-    rows = []
-    for row in data.schools:
+def _school_rows(scope: ExportScope) -> Iterator[Row]:
+    for row in scope.detailed:
         reminder = row.last_reminder
-        rows.append((
-            *school_cells(row), row.days_in_state, "Sí" if row.overdue else "No",
-            "Sí" if row.stalled else "No",
-            reminder.day if reminder else None, reminder.summary if reminder else "",
-            row.progress.label if row.progress else "",
-        ))
-    return rows
+        yield (*school_cells(row), row.days_in_state, "Sí" if row.overdue else "No",
+               "Sí" if row.stalled else "No",
+               reminder.day if reminder else None, reminder.summary if reminder else "",
+               row.progress.label if row.progress else "")
 
 
-def _perfil_rutas(data: Consolidado) -> list[SchoolRow]:
-    catalog = data.catalog
-    if catalog is None:
-        return []
-    return [row for row in data.schools if row.ruta is not None
-            and row.ruta.state in SUBMITTED_STATES
-            and getattr(row.ruta, "catalog_id", None) == catalog.id]
-
-
-def _perfil_rows(session: Session, data: Consolidado) -> Iterator[Row]:
-    catalog = data.catalog
+def _perfil_componente_rows(session: Session, scope: ExportScope) -> Iterator[Row]:
+    """One row per school and componente: the detail, an export of its own (868,000 rows at
+    10,000 schools: beside Excel's limit of 1,048,576)."""
+    catalog = scope.catalog
     if catalog is None:
         return
-    for chunk in batches(_perfil_rutas(data)):
+    for chunk in batches(scope.perfil_rows):
         levels = {(ruta_id, componente_id): level for ruta_id, componente_id, level in
                   session.execute(select(Valoracion.ruta_id, Valoracion.componente_id,
                                          Valoracion.level).where(
@@ -115,6 +109,45 @@ def _perfil_rows(session: Session, data: Consolidado) -> Iterator[Row]:
                         yield (row.school.dane_code, row.school.name, area.name,
                                proceso.name, componente.code, componente.name,
                                levels.get((row.ruta.id, componente.id)))
+
+
+PERFIL_HEADER = ("Código DANE", "Institución", "Área", "Proceso", "Componentes", "Valorados",
+                 *[f"Nivel {level}" for level in LEVELS], "Promedio")
+
+
+def _perfil_rows(session: Session, scope: ExportScope) -> Iterator[Row]:
+    """One row per school and proceso: how many of its componentes were rated at each level
+    and their average (the database counts; a few rows per Ruta and proceso)."""
+    catalog = scope.catalog
+    if catalog is None:
+        return
+    procesos = [(area, proceso) for area in catalog.areas for proceso in area.procesos]
+    for chunk in batches(scope.perfil_rows):
+        counts: dict[tuple[int, int], dict[int, int]] = {}
+        for ruta_id, proceso_id, level, count in session.execute(
+                select(Valoracion.ruta_id, CatalogComponente.proceso_id, Valoracion.level,
+                       func.count(Valoracion.id))
+                .join(CatalogComponente, CatalogComponente.id == Valoracion.componente_id)
+                .where(Valoracion.ruta_id.in_([row.ruta.id for row in chunk if row.ruta]),
+                       Valoracion.level.is_not(None))
+                .group_by(Valoracion.ruta_id, CatalogComponente.proceso_id,
+                          Valoracion.level)):
+            counts.setdefault((ruta_id, proceso_id), {})[level] = count
+        for row in chunk:
+            assert row.ruta is not None
+            for area, proceso in procesos:
+                found = counts.get((row.ruta.id, proceso.id), {})
+                rated = sum(found.values())
+                average = (round(sum(level * count for level, count in found.items()) / rated,
+                                 2) if rated else None)
+                yield (row.school.dane_code, row.school.name, area.name, proceso.name,
+                       len(proceso.componentes), rated,
+                       *[found.get(level, 0) for level in LEVELS], average)
+
+
+def _procesos(scope: ExportScope) -> int:
+    catalog = scope.catalog
+    return sum(len(area.procesos) for area in catalog.areas) if catalog else 0
 
 
 # --- the PMI ------------------------------------------------------------------------------
@@ -153,17 +186,17 @@ def _by_ruta(rows: Iterable[Any]) -> dict[int, list[Any]]:
     return grouped
 
 
-def _plan_chunks(data: Consolidado) -> Iterator[tuple[list[SchoolRow], list[int]]]:
+def _plan_chunks(data: ExportScope) -> Iterator[tuple[list[SchoolRow], list[int]]]:
     for chunk in batches(data.plan_rows):
         yield list(chunk), [row.ruta.id for row in chunk if row.ruta is not None]
 
 
-def _count(session: Session, model: type[Any], data: Consolidado) -> int:
+def _count(session: Session, model: type[Any], data: ExportScope) -> int:
     return sum(session.scalar(select(func.count(model.id)).where(model.ruta_id.in_(ids))) or 0
                for _, ids in _plan_chunks(data))
 
 
-def _objetivo_rows(session: Session, data: Consolidado) -> Iterator[Row]:
+def _objetivo_rows(session: Session, data: ExportScope) -> Iterator[Row]:
     for chunk, ids in _plan_chunks(data):
         links = objetivo_componentes_of(session, ids)
         counts = {objetivo_id: count for objetivo_id, count in session.execute(
@@ -181,7 +214,7 @@ def _objetivo_rows(session: Session, data: Consolidado) -> Iterator[Row]:
                        counts.get(objetivo.id, 0))
 
 
-def _meta_rows(session: Session, data: Consolidado) -> Iterator[Row]:
+def _meta_rows(session: Session, data: ExportScope) -> Iterator[Row]:
     for chunk, ids in _plan_chunks(data):
         links = objetivo_componentes_of(session, ids)
         numbers = _numbers(session, ids)
@@ -199,7 +232,7 @@ def _meta_rows(session: Session, data: Consolidado) -> Iterator[Row]:
                        areas_label(linked) or NO_AREA, componentes_label(linked))
 
 
-def _element_rows(session: Session, data: Consolidado, model: type[Any],
+def _element_rows(session: Session, data: ExportScope, model: type[Any],
                   columns: Sequence[Any],
                   cells: Callable[[Any], Row]) -> Iterator[Row]:
     """Indicadores or actividades: numbered within their meta, "1.2.3"."""
@@ -222,7 +255,7 @@ def _target(value: Any) -> Any:
     return None if value is None or value == "" else value
 
 
-def _indicador_sheet(session: Session, data: Consolidado) -> Sheet:
+def _indicador_sheet(session: Session, data: ExportScope) -> Sheet:
     years = data.horizon_years
 
     def cells(row: Any) -> Row:
@@ -245,7 +278,7 @@ def trayectorias_label(values: Iterable[str]) -> str:
     return "; ".join(labels.get(value, value) for value in values)
 
 
-def _actividad_sheet(session: Session, data: Consolidado) -> Sheet:
+def _actividad_sheet(session: Session, data: ExportScope) -> Sheet:
     def cells(row: Any) -> Row:
         return (row.descripcion, row.responsable, row.fecha_inicio, row.fecha_fin,
                 row.recursos, row.costo, row.fuente_financiacion,
@@ -263,7 +296,7 @@ def _actividad_sheet(session: Session, data: Consolidado) -> Sheet:
         lambda: _count(session, Actividad, data))
 
 
-def _metas_por_area_rows(data: Consolidado) -> list[Row]:
+def _metas_por_area_rows(data: ExportScope) -> list[Row]:
     rows: list[Row] = []
     for area in data.metas_por_area.areas:
         unidades = "; ".join(f"{name} ({count})" for name, count in area.unidades)
@@ -275,21 +308,23 @@ def _metas_por_area_rows(data: Consolidado) -> list[Row]:
     return rows
 
 
-def sheets(session: Session, data: Consolidado) -> list[Sheet]:
-    counts = dict(data.funnel)
+def sheets(session: Session, data: ExportScope, *,
+           perfil_componentes: bool = False) -> list[Sheet]:
+    """Every sheet of the workbook, in its order; none reads anything before it is counted
+    or written, and each reads only its own data. The per-componente perfil (one row per
+    school and componente) is left out unless ``perfil_componentes``: it is the detail,
+    asked for on its own."""
     return [
-        fixed("instituciones", "Instituciones",
+        Sheet("instituciones", "Instituciones",
               (*SCHOOL_HEADER, "Días en el estado", "PMI vencido", "Estancada",
                "Último recordatorio", "Recordatorio", "Seguimiento"),
-              _school_rows(data)),
-        fixed("estados", "Estados", ("Estado", "Rutas"),
-              [(state.label, counts.get(state, 0)) for state in STATE_ORDER]),
-        Sheet("perfil", "Perfil por componente",
-              ("Código DANE", "Institución", "Área", "Proceso", "Código", "Componente",
-               "Nivel"),
+              lambda: _school_rows(data), lambda: len(data.schools)),
+        lazy("estados", "Estados", ("Estado", "Rutas"),
+             lambda: [(state.label, count) for state, count in data.funnel]),
+        Sheet("perfil", "Perfil por proceso", PERFIL_HEADER,
               lambda: _perfil_rows(session, data),
-              lambda: len(_perfil_rutas(data)) * len(data.catalog.componentes
-                                                      if data.catalog else [])),
+              lambda: len(data.perfil_rows) * _procesos(data)),
+        *([perfil_componente_sheet(session, data)] if perfil_componentes else []),
         Sheet("objetivos", "PMI - Objetivos",
               (*SCHOOL_HEADER, "Objetivo", "Enunciado", "Áreas de gestión", "Componentes",
                "Metas"),
@@ -300,26 +335,41 @@ def sheets(session: Session, data: Consolidado) -> list[Sheet]:
               lambda: _meta_rows(session, data), lambda: _count(session, Meta, data)),
         _indicador_sheet(session, data),
         _actividad_sheet(session, data),
-        fixed("metas-por-area", "Metas por área",
-              ("Área de gestión", "Código", "Componente", "Metas", "Instituciones",
-               "Unidades más frecuentes"),
-              _metas_por_area_rows(data)),
+        lazy("metas-por-area", "Metas por área",
+             ("Área de gestión", "Código", "Componente", "Metas", "Instituciones",
+              "Unidades más frecuentes"),
+             lambda: _metas_por_area_rows(data)),
         _follow_up_sheet("seguimiento", "Seguimiento", seguimiento.EXPORT_HEADER,
                          seguimiento.export_rows, session, data),
         _follow_up_sheet("indicadores-medidos", "Indicadores medidos",
                          seguimiento.INDICATOR_EXPORT_HEADER,
                          seguimiento.indicator_export_rows, session, data),
         hallazgo_sheet(session, data),
-        fixed("hallazgos-por-fuente", "Hallazgos por fuente",
-              ("Fuente", "Prueba externa", "Hallazgos", "Instituciones"),
-              [(row.label, "Sí" if row.external else "No", row.hallazgos, row.schools)
-               for row in hallazgos_por_fuente(session, data.plan_rows)]),
+        lazy("hallazgos-por-fuente", "Hallazgos por fuente",
+             ("Fuente", "Prueba externa", "Hallazgos", "Instituciones"),
+             lambda: [(row.label, "Sí" if row.external else "No", row.hallazgos, row.schools)
+                      for row in hallazgos_por_fuente(session, data.plan_rows)]),
         rubric_sheet(session, data),
-        *secciones.sheets(session, data),
+        *secciones.sheets(session, data),  # type: ignore[arg-type]
     ]
 
 
-def rubric_sheet(session: Session, data: Consolidado) -> Sheet:
+def perfil_componente_sheet(session: Session, data: ExportScope) -> Sheet:
+    return Sheet("perfil-componentes", "Perfil por componente",
+                 ("Código DANE", "Institución", "Área", "Proceso", "Código", "Componente",
+                  "Nivel"),
+                 lambda: _perfil_componente_rows(session, data),
+                 lambda: len(data.perfil_rows) * (len(data.catalog.componentes)
+                                                  if data.catalog else 0))
+
+
+def sheet(session: Session, data: ExportScope, slug: str) -> Sheet | None:
+    """The one sheet ``slug`` names (None if none does): nothing of the others is read."""
+    return next((item for item in sheets(session, data, perfil_componentes=True)
+                 if item.slug == slug), None)
+
+
+def rubric_sheet(session: Session, data: ExportScope) -> Sheet:
     """The rubric sheet: computed once, when first counted or written (a few rows per
     round, zona and comuna, whatever the number of schools)."""
     computed: dict[str, list[Row]] = {}
@@ -335,16 +385,19 @@ def rubric_sheet(session: Session, data: Consolidado) -> Sheet:
 
 def _follow_up_sheet(slug: str, title: str, header: tuple[str, ...],
                      produce: Callable[[Session, Sequence[int]], Iterator[Row]],
-                     session: Session, data: Consolidado) -> Sheet:
+                     session: Session, data: ExportScope) -> Sheet:
     """A seguimiento sheet over every Ruta in scope (only reports sent have rows)."""
-    ids = [row.ruta.id for row in data.schools if row.ruta is not None]
+    def ids() -> list[int]:
+        return [ruta.id for ruta in data.rutas]
+
     # Counted by reading the rows once: the seguimiento module owns which reports count.
-    return Sheet(slug, title, header, lambda: produce(session, ids),
-                 lambda: sum(1 for _ in produce(session, ids)))
+    return Sheet(slug, title, header, lambda: produce(session, ids()),
+                 lambda: sum(1 for _ in produce(session, ids())))
 
 
 SHEET_LABELS = {
-    "instituciones": "instituciones", "estados": "estados", "perfil": "perfil por componente",
+    "instituciones": "instituciones", "estados": "estados", "perfil": "perfil por proceso",
+    "perfil-componentes": "perfil por componente (detalle: una fila por componente)",
     "objetivos": "objetivos del PMI", "metas": "metas del PMI",
     "indicadores": "indicadores del PMI", "actividades": "actividades del PMI",
     "metas-por-area": "metas por área", "seguimiento": "seguimiento de actividades",
@@ -493,15 +546,19 @@ def csv_lines(sheet: Sheet, style: CsvStyle = SEMICOLON) -> Iterator[bytes]:
 # --- hallazgos (criterion 7): their source, data and componentes ------------------------------
 
 
-def _hallazgo_rows(session: Session, data: Consolidado) -> Iterator[Row]:
+def _hallazgo_rows(session: Session, data: ExportScope) -> Iterator[Row]:
     shipped = {item.value: item.label for item in Fuente}
     units = {item.value: item.label for item in ValorUnidad}
     comparisons = {item.value: label for item, label in COMPARACION_LABELS.items()}
     for chunk, ids in _plan_chunks(data):
         own = {row.code: row for row in session.scalars(select(FuenteSecretaria).where(
             FuenteSecretaria.secretaria_id.in_({row.school.secretaria_id for row in chunk})))}
-        found = _by_ruta(session.scalars(select(Hallazgo).where(Hallazgo.ruta_id.in_(ids))
-                                         .order_by(Hallazgo.id)))
+        # Their componentes and objetivos with them (two statements per batch, not two per
+        # hallazgo: 30,000 hallazgos at 10,000 schools).
+        found = _by_ruta(session.scalars(
+            select(Hallazgo).where(Hallazgo.ruta_id.in_(ids))
+            .options(selectinload(Hallazgo.componentes), selectinload(Hallazgo.objetivos))
+            .order_by(Hallazgo.id)))
         objetivos = {objetivo_id: number for objetivo_id, number in
                      _numbers(session, ids).objetivos.items()}
         for row in chunk:
@@ -525,7 +582,7 @@ def _hallazgo_rows(session: Session, data: Consolidado) -> Iterator[Row]:
                        hallazgo.descripcion)
 
 
-def hallazgo_sheet(session: Session, data: Consolidado) -> Sheet:
+def hallazgo_sheet(session: Session, data: ExportScope) -> Sheet:
     return Sheet(
         "hallazgos", "PMI - Hallazgos",
         (*SCHOOL_HEADER, "Hallazgo", "Fuente", "Prueba externa", "Año", "Grado",
