@@ -77,6 +77,11 @@ class Catalog(Base):
     def areas(self) -> tuple[tree.AreaNode, ...]:
         """The whole tree below the catalog as immutable values: read in one statement the
         first time a process needs it, then from the process's cache (issue 17)."""
+        # Kept on the row too: a row that outlives its session (a streamed export) still has
+        # the tree it read.
+        known: tuple[tree.AreaNode, ...] | None = self.__dict__.get("_tree")
+        if known is not None:
+            return known
         session = object_session(self)
         if session is None or self.id is None:
             raise RuntimeError("A catalog's tree is read through its session.")
@@ -99,12 +104,29 @@ class Catalog(Base):
                      None if row[9] is None else tuple(row[9:13]))  # type: ignore[misc]
                     for row in session.execute(statement)]
 
-        return tree.areas_of(key, catalog_id, read)
+        self.__dict__["_tree"] = found = tree.areas_of(key, catalog_id, read)
+        return found
 
     @property
-    def componentes(self) -> list[tree.ComponenteNode]:
+    def componente_nodes(self) -> list[tree.ComponenteNode]:
+        """Every componente of the cached tree, in the instrument's order (no statement)."""
         return [componente for area in self.areas for proceso in area.procesos
                 for componente in proceso.componentes]
+
+    @property
+    def componentes(self) -> list[CatalogComponente]:
+        """Every componente as rows, in the instrument's order, for what links to them (one
+        statement; reading needs only ``componente_nodes``)."""
+        session = object_session(self)
+        if session is None:
+            raise RuntimeError("A catalog's componentes are read through its session.")
+        return list(session.scalars(
+            select(CatalogComponente)
+            .join(CatalogProceso, CatalogProceso.id == CatalogComponente.proceso_id)
+            .join(CatalogArea, CatalogArea.id == CatalogProceso.area_id)
+            .where(CatalogComponente.catalog_id == self.id)
+            .order_by(CatalogArea.position, CatalogProceso.position,
+                      CatalogComponente.position)))
 
     @property
     def label(self) -> str:

@@ -20,6 +20,7 @@ from __future__ import annotations
 import logging
 import os
 import secrets
+import time
 from collections.abc import Callable
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -32,7 +33,7 @@ from workflow.consolidado import consolidate as consolidado
 from workflow.consolidado import exports
 from workflow.consolidado.models import FILE_PREFIX, ExportJob, ExportStatus
 from workflow.errors import NotFound
-from workflow.models import User, Zona, utcnow
+from workflow.models import User, Zona
 from workflow.roles import Role
 
 log = logging.getLogger(__name__)
@@ -134,13 +135,22 @@ def claimable(session: Session, *, now: datetime, limit: int = 10) -> list[int]:
 
 
 def run_job(session_factory: SessionFactory, job_id: int, *, folder: Path, stalled_days: int,
-            now: datetime, clock: Callable[[], datetime] = utcnow,
+            now: datetime, clock: Callable[[], datetime] | None = None,
             progress_every: int = PROGRESS_EVERY,
             after_progress: Callable[[int, int], None] | None = None) -> ExportStatus:
     """Write the file of a job this process has claimed; record progress on the way.
 
     ``after_progress(rows_done, rows_total)`` is called after each recorded step.
+    ``clock`` gives the moments it records (heartbeats, the end); by default ``now`` plus the
+    time elapsed since the call, so ``finished_at`` is when the file was done, not when the
+    job started (issue 17), and a run at a given ``now`` keeps its own time line.
     """
+    started = time.monotonic()
+
+    def elapsed() -> datetime:
+        return now + timedelta(seconds=time.monotonic() - started)
+
+    clock = clock or elapsed
     folder = Path(folder)
     folder.mkdir(parents=True, exist_ok=True)
     name = f"{FILE_PREFIX}{job_id}-{secrets.token_hex(16)}.xlsx"
@@ -160,7 +170,7 @@ def run_job(session_factory: SessionFactory, job_id: int, *, folder: Path, stall
                 return job.status if job is not None else ExportStatus.FAILED
             actor = session.get(User, job.requested_by_id)
             if actor is None or not actor.active or actor.role.belongs_to_school:
-                record(status=ExportStatus.FAILED, finished_at=now,
+                record(status=ExportStatus.FAILED, finished_at=clock(),
                        error="La cuenta que pidió la exportación ya no está activa.")
                 return ExportStatus.FAILED
             data = consolidado.consolidate(session, actor, job.filters, now=now,
@@ -189,7 +199,7 @@ def run_job(session_factory: SessionFactory, job_id: int, *, folder: Path, stall
             size = (folder / name).stat().st_size
             session.rollback()
         record(status=ExportStatus.DONE, rows_done=total, rows_total=total, file_name=name,
-               file_size=size, finished_at=now)
+               file_size=size, finished_at=clock())
         if after_progress is not None:
             after_progress(total, total)
         return ExportStatus.DONE
@@ -197,7 +207,7 @@ def run_job(session_factory: SessionFactory, job_id: int, *, folder: Path, stall
         log.exception("La exportación %s falló.", job_id)
         partial.unlink(missing_ok=True)
         (folder / name).unlink(missing_ok=True)
-        record(status=ExportStatus.FAILED, finished_at=now,
+        record(status=ExportStatus.FAILED, finished_at=clock(),
                error=f"No se pudo preparar el archivo ({type(failure).__name__}). "
                      "Inténtelo de nuevo; si vuelve a fallar, avise a soporte.")
         return ExportStatus.FAILED

@@ -178,7 +178,7 @@ class Parser:
 
 def catalog_componentes(ruta: Ruta) -> dict[int, ComponenteNode]:
     catalog = getattr(ruta, "catalog", None)
-    return {c.id: c for c in catalog.componentes} if catalog is not None else {}
+    return {c.id: c for c in catalog.componente_nodes} if catalog is not None else {}
 
 
 def _componentes_field(parse: Parser, name: str) -> list[CatalogComponente]:
