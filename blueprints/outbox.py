@@ -14,6 +14,7 @@ from datetime import date, datetime, time, timedelta
 from flask import Blueprint, current_app, flash, redirect, render_template, request, url_for
 from flask_login import current_user
 from sqlalchemy import func
+from sqlalchemy.orm import defer
 from werkzeug.wrappers import Response
 
 from blueprints.access import form_int, roles_required
@@ -40,19 +41,24 @@ def index() -> str:
     status_value = request.args.get("estado", "")
     status = next((item for item in OutboxStatus if item.value == status_value), None)
     in_scope = scoped(current_user, OutboxMessage)
+    # One pass over the Secretaría's messages, counting by status from the index on
+    # (secretaria_id, status, id) without reading the rows; the tab's total is one of the
+    # counts (issue 17: it was a second count over the same rows).
     counts = {status: total for status, total in database.execute(
-        in_scope.with_only_columns(OutboxMessage.status, func.count(OutboxMessage.id))
+        in_scope.with_only_columns(OutboxMessage.status, func.count())
         .group_by(OutboxMessage.status))}
     statement = in_scope
     if status is not None:
         statement = statement.where(OutboxMessage.status == status)
     page_size = current_app.config["QUEUE_PAGE_SIZE"]
-    total = database.scalar(
-        statement.with_only_columns(func.count(OutboxMessage.id)).order_by(None)) or 0
+    total = counts.get(status, 0) if status is not None else sum(counts.values())
     pages = max((total + page_size - 1) // page_size, 1)
     page = min(max(form_int(request.args.get("pagina")) or 1, 1), pages)
+    # The page's rows, newest first, without their bodies (the list does not show them).
     messages = database.scalars(
-        statement.order_by(OutboxMessage.id.desc())
+        statement.options(defer(OutboxMessage.text_body), defer(OutboxMessage.html_body),
+                          defer(OutboxMessage.secret_link))
+        .order_by(OutboxMessage.id.desc())
         .limit(page_size).offset((page - 1) * page_size)).all()
     return render_template(
         "outbox/index.html", messages=messages, status=status, statuses=STATUS_ORDER,

@@ -177,7 +177,7 @@ def _render_element(ruta: Ruta, kind: str, element: Any, values: dict[str, Any],
 
 def catalog_componentes(ruta: Ruta) -> list[Any]:
     catalog = getattr(ruta, "catalog", None)
-    return list(catalog.componentes) if catalog is not None else []
+    return list(catalog.componente_nodes) if catalog is not None else []
 
 
 @bp.route("/rutas/<int:ruta_id>/pmi/elemento", methods=["GET", "POST"])

@@ -22,6 +22,7 @@ from datetime import date, datetime, timedelta
 from flask import Flask
 
 from workflow import form_tokens
+from workflow.correo import retention
 from workflow.correo.reminder_pass import (
     DAILY_JOB,
     QueuedReminder,
@@ -56,6 +57,8 @@ class DailyPass:
     forgotten_tokens: int = 0
     # The horizons that became current this day («2027–2029»), whether or not the rest ran.
     advanced: list[str] = field(default_factory=list)
+    # Sent messages older than OUTBOX_RETENTION_DAYS whose bodies the pass emptied.
+    pruned_messages: int = 0
 
 
 def advance_horizons(app: Flask, *, day: date) -> list[str]:
@@ -118,13 +121,15 @@ def run_daily_pass(app: Flask, *, now: datetime, day: date | None = None) -> Dai
             return DailyPass(day=day, ran=False, started=started, advanced=advanced)
         queued = evaluate_reminders(session, today=day, now=now)
         forgotten = form_tokens.purge(session, before=now - FORM_TOKEN_RETENTION)
+        pruned = retention.prune_sent(session, now=now, retention_days=app.config.get(
+            "OUTBOX_RETENTION_DAYS", retention.DEFAULT_RETENTION_DAYS))
         run.finished_at = now
         run.queued = len(queued)
         session.commit()
-    log.info("Pasada diaria del %s: %d recordatorio(s) encolado(s).", day.isoformat(),
-             len(queued))
+    log.info("Pasada diaria del %s: %d recordatorio(s) encolado(s), %d correo(s) enviado(s) "
+             "hace más de su retención sin su texto.", day.isoformat(), len(queued), pruned)
     return DailyPass(day=day, ran=True, queued=queued, started=started,
-                     forgotten_tokens=forgotten, advanced=advanced)
+                     forgotten_tokens=forgotten, advanced=advanced, pruned_messages=pruned)
 
 
 def catch_up(app: Flask, *, now: datetime, hour: int) -> DailyPass | None:

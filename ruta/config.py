@@ -33,6 +33,14 @@ def _int(env: Mapping[str, str], name: str, default: int) -> int:
         raise ConfigError(f"La variable {name} debe ser un número entero; vale «{raw}».") from None
 
 
+def _days(env: Mapping[str, str], name: str, default: int) -> int:
+    """A number of days of at least one (zero would undo a retention at once)."""
+    value = _int(env, name, default)
+    if value < 1:
+        raise ConfigError(f"La variable {name} es un número de días, al menos 1; vale «{value}».")
+    return value
+
+
 def _bool(env: Mapping[str, str], name: str, default: bool) -> bool:
     raw = env.get(name)
     if raw is None or raw == "":
@@ -187,6 +195,9 @@ def load_config(env: Mapping[str, str] | None = None, *,
         "EXPORT_FOLDER": env.get("EXPORT_FOLDER",
                                  str(PROJECT_ROOT / "instance" / "exportaciones")),
         "EXPORT_RETENTION_DAYS": _int(env, "EXPORT_RETENTION_DAYS", 7),
+        # The daily pass empties the bodies of messages sent more than this many days ago
+        # (workflow/correo/retention.py); who, when, subject and status stay.
+        "OUTBOX_RETENTION_DAYS": _days(env, "OUTBOX_RETENTION_DAYS", 180),
         "SESSION_COOKIE_HTTPONLY": True,
         "SESSION_COOKIE_SAMESITE": "Lax",
         "SESSION_COOKIE_SECURE": not development,

@@ -4,9 +4,11 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import Flask, current_app
+from flask import Flask, current_app, request
 from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.orm import Session, scoped_session, sessionmaker
+
+from ruta import read_memo
 
 
 def make_engine(url: str, **kwargs: Any) -> Engine:
@@ -38,9 +40,16 @@ class Database:
         self.engine = make_engine(url)
         self.session_factory = sessionmaker(bind=self.engine, expire_on_commit=False)
         self.session = scoped_session(self.session_factory)
+        read_memo.install(self.session_factory)
 
     def init_app(self, app: Flask) -> None:
         app.extensions["ruta_db"] = self
+
+        @app.before_request
+        def _memoize_reads() -> None:
+            # A GET or HEAD writes nothing: its identical reads are answered once.
+            if request.method in ("GET", "HEAD"):
+                read_memo.enable(self.session())
 
         @app.teardown_appcontext
         def _remove_session(_exc: BaseException | None) -> None:

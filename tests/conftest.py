@@ -42,6 +42,7 @@ from workflow.autoevaluacion.models import (
     Valoracion,
     Vigencia,
 )
+from workflow.catalogo import tree as catalog_tree
 from workflow.catalogo.catalog import store_catalog
 from workflow.catalogo.files import validate_catalog
 from workflow.catalogo.models import Catalog
@@ -242,6 +243,9 @@ def _release_engine(url: str) -> None:
     engine = _ENGINES.setdefault(url, None)
     if engine is not None:
         engine.dispose()
+    # The process's catalog trees are keyed by database and catalog; a rebuilt database may
+    # reuse both, so forget them rather than trust the creation times to differ.
+    catalog_tree.clear()
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])

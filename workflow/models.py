@@ -413,9 +413,14 @@ class OutboxMessage(Base):
     # A link that signs someone in (invitation, reset), kept out of the bodies (they hold
     # ``workflow.outbox.SECRET_LINK_PLACEHOLDER``) and no page shows it; emptied when sent.
     secret_link: Mapped[str | None] = mapped_column(String(500))
+    # When the daily pass emptied the bodies of a message sent long ago
+    # (``workflow.correo.retention``); the rest of the row stays as the audit of what was sent.
+    body_pruned_at: Mapped[datetime | None]
 
     __table_args__ = (
         Index("ix_outbox_status_next_attempt_at", "status", "next_attempt_at"),
+        # «Correo saliente»: counts by status from the index alone, pages in its order.
+        Index("ix_outbox_secretaria_status_id", "secretaria_id", "status", "id"),
         CheckConstraint("attempts >= 0", name="attempts_not_negative"),
         CheckConstraint("(status = 'sent') = (sent_at IS NOT NULL)", name="sent_has_time"),
         CheckConstraint("status <> 'sending' OR (claim_token IS NOT NULL "

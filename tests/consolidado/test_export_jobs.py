@@ -30,7 +30,7 @@ from workflow.consolidado.export_jobs import (
     run_pending,
 )
 from workflow.consolidado.models import ExportJob, ExportStatus
-from workflow.models import User
+from workflow.models import User, Zona
 from workflow.roles import Role
 
 NOW = datetime(2024, 5, 1, 15, 0, tzinfo=UTC)
@@ -146,6 +146,38 @@ def test_progress_is_recorded_while_the_file_is_written(app: Flask, db: Session,
         (ALL_ROWS, ALL_ROWS, ALL_ROWS, ALL_ROWS, "done"),
     ]
     assert [fresh(app, job.id).percent] == [100]
+
+
+def test_finished_at_records_the_end_not_the_start(app: Flask, db: Session, make: Factory,
+                                                   folder: Path) -> None:
+    seeded = seed(db, make)
+    job, _ = request_export(db, seeded.admin, Filters(), now=NOW)
+    db.commit()
+    with factory(app)() as session:
+        assert claim(session, job.id, now=NOW)
+    # The runner's clock moves on while it writes: three minutes after the start at the end.
+    moments = iter(NOW + timedelta(minutes=minute) for minute in range(1, 100))
+    readings: list[datetime] = []
+
+    def clock() -> datetime:
+        readings.append(next(moments))
+        return readings[-1]
+
+    assert run_job(factory(app), job.id, folder=folder, stalled_days=30, now=NOW,
+                   clock=clock) is ExportStatus.DONE
+    done = fresh(app, job.id)
+    assert done.started_at == NOW
+    # The last readings: the end's own and its heartbeat's.
+    assert done.finished_at in readings[-2:] and done.finished_at > readings[0]
+    # A failure records its end too.
+    failing, _ = request_export(db, seeded.admin, Filters(zona=Zona.RURAL), now=NOW)
+    db.execute(update(User).where(User.id == seeded.admin.id).values(active=False))
+    db.commit()
+    with factory(app)() as session:
+        assert claim(session, failing.id, now=NOW)
+    assert run_job(factory(app), failing.id, folder=folder, stalled_days=30, now=NOW,
+                   clock=lambda: NOW + timedelta(seconds=42)) is ExportStatus.FAILED
+    assert fresh(app, failing.id).finished_at == NOW + timedelta(seconds=42)
 
 
 def test_percent_of_a_running_job() -> None:

@@ -66,19 +66,22 @@ PAGES: dict[Role, list[str]] = {
                          "/admin/correo/inciertos", "/admin/calendario/"],
 }
 
-#: Pages still above ``LIMIT`` (issue 17, item 2 unfinished): only their independence from
-#: the number of schools is guarded. Remove a page from here once it is under the limit.
-OVER_LIMIT = frozenset({
-    "/rutas/{ruta}",
-    "/rutas/{ruta}/autoevaluacion/imprimir",
-    "/rutas/{ruta}/pmi",
-    "/rutas/{ruta}/pmi/revision",
-    "/rutas/{ruta}/pmi/imprimir",
-    "/rutas/{ruta}/seguimiento/informes/{report}",
-    "/rutas/{ruta}/cierre",
-    "/reportes/",
-    "/reportes/imprimir",
-})
+#: Pages still above ``LIMIT`` (issue 17, item 2 unfinished), each with the most statements any
+#: role's view of it sends today: it may not send more (nor more at 50 schools than at 5).
+#: Lower a ceiling when a page improves; remove the page once it is under ``LIMIT``.
+CEILINGS = {
+    "/rutas/{ruta}": 41,
+    "/rutas/{ruta}/pmi": 17,
+    "/rutas/{ruta}/pmi/revision": 19,
+    "/rutas/{ruta}/pmi/imprimir": 18,
+    "/rutas/{ruta}/seguimiento/informes/{report}": 25,
+    "/rutas/{ruta}/cierre": 21,
+}
+
+#: The consolidado's pages are rebuilt on per-school aggregates by another change (branch
+#: consolidado, which brings its own statement-count test): here only their independence
+#: from the number of schools is guarded.
+CONSOLIDADO_PAGES = frozenset({"/reportes/", "/reportes/imprimir"})
 
 #: The states the other schools' Rutas are spread over (every listing finds some).
 OTHER_STATES = [State.EN_REVISION, State.BORRADOR, State.SEGUIMIENTO, State.PMI_FORMULADO,
@@ -170,10 +173,11 @@ def test_main_pages_send_a_handful_of_statements_whatever_the_schools(
         count_large = large[page][1]
         if status not in (200, 302) or large[page][0] != status:
             problems.append(f"{page}: answered {status} then {large[page][0]}")
-        elif count_large > count_small or (page in OVER_LIMIT and count_large != count_small):
+        elif count_large > count_small or (page in CONSOLIDADO_PAGES
+                                           and count_large != count_small):
             problems.append(f"{page}: {count_small} statements at {SMALL} schools, "
                             f"{count_large} at {LARGE}:\n  " + "\n  ".join(large[page][2]))
-        elif page not in OVER_LIMIT and count_small > LIMIT:
-            problems.append(f"{page}: {count_small} statements (limit {LIMIT}):\n  "
-                            + "\n  ".join(sent))
+        elif page not in CONSOLIDADO_PAGES and count_small > CEILINGS.get(page, LIMIT):
+            problems.append(f"{page}: {count_small} statements (limit "
+                            f"{CEILINGS.get(page, LIMIT)}):\n  " + "\n  ".join(sent))
     assert not problems, "\n".join(problems)

@@ -263,9 +263,16 @@ def _require_team_manager(ruta: Ruta, actor: User) -> None:
                           "empiece la autoevaluación primero.")
 
 
-def _areas_from_ids(ruta: Ruta, area_ids: Iterable[str | int],
+def _area_rows(session: Session, ruta: Ruta) -> dict[int, CatalogArea]:
+    """The área rows of the Ruta's catalog by id (a member's áreas are rows, not the cached
+    tree's values)."""
+    return {area.id: area for area in session.scalars(
+        select(CatalogArea).where(CatalogArea.catalog_id == ruta.catalog_id))}  # type: ignore[attr-defined]
+
+
+def _areas_from_ids(session: Session, ruta: Ruta, area_ids: Iterable[str | int],
                     errors: dict[str, list[str]]) -> list[CatalogArea]:
-    by_id = {area.id: area for area in ruta.catalog.areas}  # type: ignore[attr-defined]
+    by_id = _area_rows(session, ruta)
     chosen = []
     for raw in area_ids:
         try:
@@ -338,7 +345,7 @@ def add_member(session: Session, ruta: Ruta, data: MemberData, *, actor: User,
         estamento = Estamento(data.estamento)
     except ValueError:
         errors["estamento"] = ["Elija el estamento que representa."]
-    areas = _areas_from_ids(ruta, data.area_ids, errors)
+    areas = _areas_from_ids(session, ruta, data.area_ids, errors)
     if errors:
         raise InvalidInput(errors)
     account = _member_account(session, ruta, name, email, errors)
@@ -401,7 +408,7 @@ def set_member_areas(session: Session, ruta: Ruta, member: TeamMember,
     _lock_member(session, member)
     require_version(member.version, expected_version, member_what(member))
     errors: dict[str, list[str]] = {}
-    areas = _areas_from_ids(ruta, area_ids, errors)
+    areas = _areas_from_ids(session, ruta, area_ids, errors)
     if errors:
         raise InvalidInput(errors)
     if [area.id for area in member.areas] != [area.id for area in areas]:
@@ -542,7 +549,7 @@ def restore_member(session: Session, ruta: Ruta, removed: RemovedMember, *, acto
     account = session.get(User, removed.user_id) if removed.user_id else None
     if account is not None:
         accounts.reopen_after_team(account)
-    by_id = {area.id: area for area in ruta.catalog.areas}  # type: ignore[attr-defined]
+    by_id = _area_rows(session, ruta)
     member = TeamMember(ruta_id=ruta.id, name=removed.name, email=removed.email,
                         estamento=Estamento(removed.estamento), user=account,
                         created_at=datetime.fromisoformat(removed.created_at),

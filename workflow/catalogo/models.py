@@ -22,10 +22,12 @@ from sqlalchemy import (
     Text,
     UniqueConstraint,
     or_,
+    select,
     text,
 )
-from sqlalchemy.orm import Mapped, mapped_column, relationship
+from sqlalchemy.orm import Mapped, mapped_column, object_session, relationship
 
+from workflow.catalogo import tree
 from workflow.models import Base, Ruta, Secretaria, User, utcnow
 from workflow.scoping import scope_rule
 
@@ -55,10 +57,8 @@ class Catalog(Base):
     source: Mapped[str] = mapped_column(String(200))
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
-    # The first look at the áreas loads the whole tree below them in two more statements,
-    # whatever its size (issue 17: it took one statement per área and per proceso); a page
-    # that only lists catalogs loads none of it.
-    areas: Mapped[list[CatalogArea]] = relationship(
+    # The área rows, for storing a catalog; reading goes through ``areas`` (the cached tree).
+    area_rows: Mapped[list[CatalogArea]] = relationship(
         back_populates="catalog", order_by="CatalogArea.position")
     derived_from: Mapped[Catalog | None] = relationship(remote_side="Catalog.id")
     secretaria: Mapped[Secretaria | None] = relationship()
@@ -74,9 +74,59 @@ class Catalog(Base):
         return ""
 
     @property
-    def componentes(self) -> list[CatalogComponente]:
+    def areas(self) -> tuple[tree.AreaNode, ...]:
+        """The whole tree below the catalog as immutable values: read in one statement the
+        first time a process needs it, then from the process's cache (issue 17)."""
+        # Kept on the row too: a row that outlives its session (a streamed export) still has
+        # the tree it read.
+        known: tuple[tree.AreaNode, ...] | None = self.__dict__.get("_tree")
+        if known is not None:
+            return known
+        session = object_session(self)
+        if session is None or self.id is None:
+            raise RuntimeError("A catalog's tree is read through its session.")
+        key = (str(session.get_bind().url), self.id, self.slug, self.created_at)
+        catalog_id = self.id
+
+        def read() -> list[tree.Row]:
+            statement = (
+                select(CatalogArea.id, CatalogArea.catalog_id, CatalogArea.code,
+                       CatalogArea.name, CatalogArea.position,
+                       CatalogProceso.id, CatalogProceso.code, CatalogProceso.name,
+                       CatalogProceso.position,
+                       CatalogComponente.id, CatalogComponente.code, CatalogComponente.name,
+                       CatalogComponente.position)
+                .outerjoin(CatalogProceso, CatalogProceso.area_id == CatalogArea.id)
+                .outerjoin(CatalogComponente, CatalogComponente.proceso_id == CatalogProceso.id)
+                .where(CatalogArea.catalog_id == catalog_id))
+            return [(tuple(row[0:5]),
+                     None if row[5] is None else tuple(row[5:9]),
+                     None if row[9] is None else tuple(row[9:13]))  # type: ignore[misc]
+                    for row in session.execute(statement)]
+
+        self.__dict__["_tree"] = found = tree.areas_of(key, catalog_id, read)
+        return found
+
+    @property
+    def componente_nodes(self) -> list[tree.ComponenteNode]:
+        """Every componente of the cached tree, in the instrument's order (no statement)."""
         return [componente for area in self.areas for proceso in area.procesos
                 for componente in proceso.componentes]
+
+    @property
+    def componentes(self) -> list[CatalogComponente]:
+        """Every componente as rows, in the instrument's order, for what links to them (one
+        statement; reading needs only ``componente_nodes``)."""
+        session = object_session(self)
+        if session is None:
+            raise RuntimeError("A catalog's componentes are read through its session.")
+        return list(session.scalars(
+            select(CatalogComponente)
+            .join(CatalogProceso, CatalogProceso.id == CatalogComponente.proceso_id)
+            .join(CatalogArea, CatalogArea.id == CatalogProceso.area_id)
+            .where(CatalogComponente.catalog_id == self.id)
+            .order_by(CatalogArea.position, CatalogProceso.position,
+                      CatalogComponente.position)))
 
     @property
     def label(self) -> str:
@@ -99,9 +149,9 @@ class CatalogArea(Base):
     name: Mapped[str] = mapped_column(String(MAX_NAME))
     position: Mapped[int] = mapped_column(Integer)
 
-    catalog: Mapped[Catalog] = relationship(back_populates="areas")
+    catalog: Mapped[Catalog] = relationship(back_populates="area_rows")
     procesos: Mapped[list[CatalogProceso]] = relationship(
-        back_populates="area", order_by="CatalogProceso.position", lazy="selectin")
+        back_populates="area", order_by="CatalogProceso.position")
 
     __table_args__ = (UniqueConstraint("catalog_id", "code"),)
 
@@ -121,7 +171,7 @@ class CatalogProceso(Base):
 
     area: Mapped[CatalogArea] = relationship(back_populates="procesos")
     componentes: Mapped[list[CatalogComponente]] = relationship(
-        back_populates="proceso", order_by="CatalogComponente.position", lazy="selectin")
+        back_populates="proceso", order_by="CatalogComponente.position")
 
     __table_args__ = (UniqueConstraint("area_id", "code"),)
 

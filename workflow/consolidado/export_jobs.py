@@ -20,6 +20,7 @@ from __future__ import annotations
 import logging
 import os
 import secrets
+import time
 from collections.abc import Callable
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -33,7 +34,7 @@ from workflow.consolidado import exports
 from workflow.consolidado.export_scope import ExportScope
 from workflow.consolidado.models import FILE_PREFIX, ExportJob, ExportStatus
 from workflow.errors import NotFound
-from workflow.models import User, Zona, utcnow
+from workflow.models import User, Zona
 from workflow.roles import Role
 
 log = logging.getLogger(__name__)
@@ -135,13 +136,22 @@ def claimable(session: Session, *, now: datetime, limit: int = 10) -> list[int]:
 
 
 def run_job(session_factory: SessionFactory, job_id: int, *, folder: Path, stalled_days: int,
-            now: datetime, clock: Callable[[], datetime] = utcnow,
+            now: datetime, clock: Callable[[], datetime] | None = None,
             progress_every: int = PROGRESS_EVERY,
             after_progress: Callable[[int, int], None] | None = None) -> ExportStatus:
     """Write the file of a job this process has claimed; record progress on the way.
 
     ``after_progress(rows_done, rows_total)`` is called after each recorded step.
+    ``clock`` gives the moments it records (heartbeats, the end); by default ``now`` plus the
+    time elapsed since the call, so ``finished_at`` is when the file was done, not when the
+    job started (issue 17), and a run at a given ``now`` keeps its own time line.
     """
+    started = time.monotonic()
+
+    def elapsed() -> datetime:
+        return now + timedelta(seconds=time.monotonic() - started)
+
+    clock = clock or elapsed
     folder = Path(folder)
     folder.mkdir(parents=True, exist_ok=True)
     name = f"{FILE_PREFIX}{job_id}-{secrets.token_hex(16)}.xlsx"
@@ -237,7 +247,7 @@ def purge_expired(session_factory: SessionFactory, *, folder: Path, now: datetim
 
 def run_pending(session_factory: SessionFactory, *, folder: Path, stalled_days: int,
                 now: datetime, retention_days: int = RETENTION_DAYS,
-                limit: int = 10, clock: Callable[[], datetime] = utcnow
+                limit: int = 10, clock: Callable[[], datetime] | None = None
                 ) -> list[tuple[int, ExportStatus]]:
     """What ``ruta scheduler`` runs every 15 s: expire old files, then run claimable jobs."""
     purge_expired(session_factory, folder=folder, now=now, retention_days=retention_days)
@@ -254,7 +264,7 @@ def run_pending(session_factory: SessionFactory, *, folder: Path, stalled_days: 
 
 def claim_and_run(session_factory: SessionFactory, job_id: int, *, folder: Path,
                   stalled_days: int, now: datetime,
-                  clock: Callable[[], datetime] = utcnow) -> ExportStatus | None:
+                  clock: Callable[[], datetime] | None = None) -> ExportStatus | None:
     """Run ``job_id`` if this runner wins its claim (None when another runner has it)."""
     with session_factory() as session:
         if not claim(session, job_id, now=now):

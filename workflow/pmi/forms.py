@@ -21,11 +21,12 @@ from enum import Enum as PyEnum
 from typing import Any
 
 from sqlalchemy import select
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, object_session
 
 from workflow.autoevaluacion.perfil import classification_for
 from workflow.catalogo.catalog import Rules
 from workflow.catalogo.models import CatalogComponente
+from workflow.catalogo.tree import ComponenteNode
 from workflow.models import Ruta
 from workflow.pmi import coherence, fuentes
 from workflow.pmi.models import (
@@ -175,12 +176,14 @@ class Parser:
         return found
 
 
-def catalog_componentes(ruta: Ruta) -> dict[int, CatalogComponente]:
+def catalog_componentes(ruta: Ruta) -> dict[int, ComponenteNode]:
     catalog = getattr(ruta, "catalog", None)
-    return {c.id: c for c in catalog.componentes} if catalog is not None else {}
+    return {c.id: c for c in catalog.componente_nodes} if catalog is not None else {}
 
 
 def _componentes_field(parse: Parser, name: str) -> list[CatalogComponente]:
+    """The chosen componentes of the Ruta's catalog, as rows (an element links to rows; the
+    catalog's cached tree only says which ids are of this Ruta)."""
     componentes = catalog_componentes(parse.ruta)
     chosen = []
     for raw in dict.fromkeys(_list(parse.form, name)):
@@ -189,8 +192,13 @@ def _componentes_field(parse: Parser, name: str) -> list[CatalogComponente]:
             parse.error(name, "Uno de los componentes elegidos no es del instrumento de esta "
                               "Ruta.")
             continue
-        chosen.append(componente)
-    return chosen
+        chosen.append(componente.id)
+    session = object_session(parse.ruta)
+    if not chosen or session is None:
+        return []
+    rows = {row.id: row for row in session.scalars(
+        select(CatalogComponente).where(CatalogComponente.id.in_(chosen)))}
+    return [rows[componente_id] for componente_id in chosen]
 
 
 def _hallazgo(session: Session, parse: Parser) -> dict[str, Any]:

@@ -25,7 +25,7 @@ from datetime import date, datetime
 from typing import Any
 
 from sqlalchemy import select
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, selectinload
 
 from workflow import form_tokens
 from workflow.autoevaluacion.perfil import classification_for
@@ -251,12 +251,27 @@ def autoevaluacion_summary(session: Session, ruta: Ruta) -> dict[str, Any]:
     }
 
 
+def objetivos_of(session: Session, ruta: Ruta) -> list[Objetivo]:
+    """The plan's objetivos with their componentes, hallazgos, metas, and the metas'
+    indicadores and actividades: six statements whatever the plan's size (issue 17: each
+    objetivo and meta loaded its own)."""
+    metas = selectinload(Objetivo.metas)
+    return list(session.scalars(
+        select(Objetivo).where(Objetivo.ruta_id == ruta.id).order_by(Objetivo.id)
+        .options(selectinload(Objetivo.componentes), selectinload(Objetivo.hallazgos),
+                 metas.selectinload(Meta.indicadores), metas.selectinload(Meta.actividades))))
+
+
 def plan_content(session: Session, ruta: Ruta) -> dict[str, Any]:
     """The whole PMI with its autoevaluación summary, as JSON-ready data, in a stable order."""
     def rows(model: type[Any]) -> list[Any]:
         return list(session.scalars(select(model).where(model.ruta_id == ruta.id)
                                     .order_by(model.id)))
 
+    objetivos = objetivos_of(session, ruta)
+    # Every meta hangs from an objetivo and every indicador or actividad from a meta.
+    all_metas = sorted((meta for objetivo in objetivos for meta in objetivo.metas),
+                       key=lambda row: row.id)
     plan = session.get(PmiPlan, ruta.id)
     return {
         "formato": CONTENT_FORMAT,
@@ -273,24 +288,28 @@ def plan_content(session: Session, ruta: Ruta) -> dict[str, Any]:
         "objetivos": [{"id": row.id, "enunciado": row.enunciado,
                        "componentes": [c.id for c in row.componentes],
                        "hallazgos": [h.id for h in row.hallazgos],
-                       "razon_fortaleza": row.razon_fortaleza} for row in rows(Objetivo)],
+                       "razon_fortaleza": row.razon_fortaleza} for row in objetivos],
         "metas": [{"id": row.id, "objetivo_id": row.objetivo_id, "enunciado": row.enunciado,
                    "tipo": row.tipo.value, "cantidad": row.cantidad, "unidad": row.unidad,
                    "fecha_limite": _iso(row.fecha_limite), "linea_base": row.linea_base}
-                  for row in rows(Meta)],
+                  for row in all_metas],
         "indicadores": [{"id": row.id, "meta_id": row.meta_id, "nombre": row.nombre,
                          "tipo": row.tipo.value, "binario": row.binario,
                          "formula": row.formula, "unidad": row.unidad,
                          "frecuencia": row.frecuencia, "fuente": row.fuente,
                          "linea_base": row.linea_base,
                          "metas_anuales": dict(sorted(row.metas_anuales.items()))}
-                        for row in rows(Indicador)],
+                        for row in sorted((item for meta in all_metas
+                                           for item in meta.indicadores),
+                                          key=lambda item: item.id)],
         "actividades": [{"id": row.id, "meta_id": row.meta_id, "descripcion": row.descripcion,
                          "responsable": row.responsable, "fecha_inicio": _iso(row.fecha_inicio),
                          "fecha_fin": _iso(row.fecha_fin), "recursos": row.recursos,
                          "costo": row.costo, "fuente_financiacion": row.fuente_financiacion,
                          "trayectorias": list(row.trayectorias)}
-                        for row in rows(Actividad)],
+                        for row in sorted((item for meta in all_metas
+                                           for item in meta.actividades),
+                                          key=lambda item: item.id)],
     }
 
 
@@ -363,7 +382,7 @@ def load_plan(session: Session, ruta: Ruta) -> PlanView:
         return list(session.scalars(select(model).where(model.ruta_id == ruta.id)
                                     .order_by(model.id)))
 
-    return PlanView(session.get(PmiPlan, ruta.id), rows(Hallazgo), rows(Objetivo),
+    return PlanView(session.get(PmiPlan, ruta.id), rows(Hallazgo), objetivos_of(session, ruta),
                     rows(Aplazamiento), content, element_labels(content))
 
 

@@ -385,7 +385,7 @@ def diff(before: Mapping[str, Any], after: Mapping[str, Any], *,
 def catalog_names(ruta: Ruta) -> dict[int, str]:
     """Every componente of the Ruta's catalog, as "CODE Name"."""
     catalog = getattr(ruta, "catalog", None)
-    return {} if catalog is None else {c.id: f"{c.code} {c.name}" for c in catalog.componentes}
+    return {} if catalog is None else {c.id: f"{c.code} {c.name}" for c in catalog.componente_nodes}
 
 
 def diff_snapshots(session: Session, ruta: Ruta, older: int,
