@@ -185,3 +185,31 @@ def test_missing_aggregates_are_filled_by_the_page_and_counted_otherwise(
     db.commit()
     assert_matches_full_recomputation(db, seeded.admin)
     assert db.scalar(select(RutaAggregate).limit(1)) is not None
+
+
+def test_the_daily_job_and_the_command_refresh_what_time_moved(app: Flask, db: Session,
+                                                               make: Factory) -> None:
+    """What a bulk UPDATE (or the passing of days) left behind, the scheduler's job and
+    ``ruta consolidado actualizar`` bring up to date."""
+    from jobs.scheduler import consolidado_job
+
+    seeded = seed(db, make)
+    a_id = seeded.rutas["A"].id
+    db.execute(update(Ruta).where(Ruta.id == a_id).values(state=State.PMI_FORMULADO))
+    db.commit()
+    stale = db.get(RutaAggregate, a_id)
+    assert stale is not None and stale.state == State.BORRADOR.value
+    consolidado_job(app)
+    db.expire_all()
+    fresh = db.get(RutaAggregate, a_id)
+    assert fresh is not None and fresh.state == State.PMI_FORMULADO.value
+    assert_matches_full_recomputation(db, seeded.admin)
+
+    db.execute(update(Ruta).where(Ruta.id == a_id).values(state=State.EN_REVISION))
+    db.commit()
+    result = app.test_cli_runner().invoke(args=["consolidado", "actualizar"])
+    assert result.exit_code == 0, result.output
+    assert "Cifras del consolidado actualizadas: 7 Ruta(s)" in result.output
+    db.expire_all()
+    fresh = db.get(RutaAggregate, a_id)
+    assert fresh is not None and fresh.state == State.EN_REVISION.value

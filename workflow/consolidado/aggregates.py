@@ -27,7 +27,7 @@ page refreshes at once any Ruta of its scope that has no row yet.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from datetime import datetime
 
 from sqlalchemy import (
@@ -168,6 +168,20 @@ def refresh_all(session: Session, *, now: datetime | None = None,
         statement = statement.join(School, School.id == Ruta.school_id).where(
             School.secretaria_id == secretaria_id)
     return refresh_rutas(session, session.scalars(statement).all(), now=now)
+
+
+def refresh_in_batches(factory: Callable[[], Session], *, now: datetime | None = None) -> int:
+    """``refresh_all`` in short transactions of ``BATCH`` Rutas each (the scheduler's daily
+    refresh and ``ruta consolidado actualizar``): no long lock, bounded memory."""
+    moment = now or utcnow()
+    with factory() as session:
+        ids = list(session.scalars(select(Ruta.id).order_by(Ruta.id)))
+    written = 0
+    for start in range(0, len(ids), BATCH):
+        with factory() as session:
+            written += refresh_rutas(session, ids[start:start + BATCH], now=moment)
+            session.commit()
+    return written
 
 
 # --- keeping them up to date ----------------------------------------------------------------
