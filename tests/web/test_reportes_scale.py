@@ -15,6 +15,7 @@ from sqlalchemy.orm import Session
 from tests.conftest import Factory, WebClient
 from tests.query_counter import counting_statements
 from workflow.consolidado import aggregates, summary
+from workflow.consolidado.aggregates import RutaAggregate
 from workflow.horizontes.models import HorizonCalendar
 from workflow.models import Ruta, School, Secretaria, Zona
 from workflow.roles import Role
@@ -177,3 +178,22 @@ def test_reportes_sends_the_same_statements_at_5_and_50_schools(
     # of statements.
     assert warm[0] <= LIMIT, "\n".join(warm[1])
     assert count_statements(app, web, "/reportes/")[0] == warm[0]
+
+
+def test_rutas_loaded_in_bulk_are_counted_or_said_to_be_missing(
+        app: Flask, db: Session, make: Factory, web: WebClient, monkeypatch: object) -> None:
+    secretaria = horizon(db, make)
+    person = make.user(Role.ADMINISTRADOR, secretaria=secretaria)
+    db.commit()
+    add_schools(db, secretaria, 0, 4)
+    db.execute(RutaAggregate.__table__.delete())
+    db.commit()
+    web.login(person.email)
+    # Up to INLINE_REFRESH_MAX the page computes them itself: nothing is missing.
+    page = web.get("/reportes/").get_data(as_text=True)
+    assert "4 Rutas en total" in page and "Faltan las cifras" not in page
+    monkeypatch.setattr(summary, "INLINE_REFRESH_MAX", 2)  # type: ignore[attr-defined]
+    page = web.get("/reportes/").get_data(as_text=True)
+    assert "Faltan las cifras de 4 Rutas de este filtro" in page
+    assert "ruta consolidado actualizar" in page
+    assert "0 Rutas en total" in page

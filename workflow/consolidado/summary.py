@@ -127,6 +127,8 @@ class Summary:
     # The oldest refresh among the Rutas shown (None: no Ruta), and what identifies the data.
     refreshed_at: datetime | None
     version: str
+    # Rutas of the scope whose figures are not computed yet (more than the page fills itself).
+    missing: int = 0
     # The schools and aggregates it was read from: the table reads the same.
     scope: Scope | None = field(default=None, compare=False, repr=False)
 
@@ -184,14 +186,13 @@ class Scope:
     def attention(self) -> Any:
         return or_(self.overdue, self.stalled)
 
-    def missing(self, session: Session) -> list[int]:
-        """Rutas of the scope with no aggregate row yet."""
-        return list(session.scalars(
-            self.schools().with_only_columns(Ruta.id)
-            .join(Ruta, Ruta.school_id == School.id)
-            .outerjoin(RutaAggregate, RutaAggregate.ruta_id == Ruta.id)
-            .where(Ruta.horizon_start_year == self.horizon, RutaAggregate.ruta_id.is_(None))
-            .limit(INLINE_REFRESH_MAX + 1)))
+    def missing(self, *columns: Any) -> Select[Any]:
+        """The scope's Rutas with no aggregate row yet."""
+        return (self.schools().with_only_columns(*columns)
+                .join(Ruta, Ruta.school_id == School.id)
+                .outerjoin(RutaAggregate, RutaAggregate.ruta_id == Ruta.id)
+                .where(Ruta.horizon_start_year == self.horizon,
+                       RutaAggregate.ruta_id.is_(None)))
 
 
 def scope_of(session: Session, actor: User, filters: Filters, *, now: datetime,
@@ -203,14 +204,18 @@ def scope_of(session: Session, actor: User, filters: Filters, *, now: datetime,
 
 
 def fill_missing(session: Session, scope: Scope) -> int:
-    """Refresh at once the scope's Rutas that have no aggregate (up to
-    ``INLINE_REFRESH_MAX``; more waits for the scheduler and the page says so). Returns how
-    many are still missing."""
-    missing = scope.missing(session)
+    """Compute at once the aggregates of the scope's Rutas that have none (up to
+    ``INLINE_REFRESH_MAX``; more wait for the scheduler, which refreshes everything when it
+    starts and every day, and the page says so). Returns how many are still missing.
+
+    Only a bulk load (or the upgrade that created the table) leaves Rutas without a row: any
+    change through the ORM writes it. A GET does not commit, so until the scheduler runs the
+    page computes them again on each view: a few statements per 500 Rutas."""
+    missing = list(session.scalars(scope.missing(Ruta.id).limit(INLINE_REFRESH_MAX + 1)))
     if not missing:
         return 0
     if len(missing) > INLINE_REFRESH_MAX:
-        return len(missing)
+        return session.scalar(scope.missing(func.count())) or 0
     refresh_rutas(session, missing)
     return 0
 
@@ -426,7 +431,7 @@ def summarize(session: Session, actor: User, filters: Filters, *, now: datetime,
     """Everything /reportes/ shows above and beside the table, from the aggregates; the
     lists of overdue and estancadas Rutas up to ``list_limit`` each."""
     scope, calendar = scope_of(session, actor, filters, now=now, stalled_days=stalled_days)
-    fill_missing(session, scope)
+    missing = fill_missing(session, scope)
     catalog = horizon_catalog(session, calendar)
     counts = dict(session.execute(
         scope.aggregates(RutaAggregate.state, func.count()).group_by(RutaAggregate.state)
@@ -449,4 +454,4 @@ def summarize(session: Session, actor: User, filters: Filters, *, now: datetime,
         overdue_count=overdue_count,
         stalled=_listed(session, scope, scope.stalled, list_limit) if stalled_count else [],
         stalled_count=stalled_count, attention_count=attention_count, refreshed_at=oldest,
-        version=version, scope=scope)
+        version=version, missing=missing, scope=scope)
