@@ -1,13 +1,18 @@
 """The Secretaría's consolidated view (/reportes/) and its exports (Excel and CSV).
 
-Both read ``workflow.consolidado`` under the same filters. Every CSV sheet is streamed line by
-line as its rows are read, batch by batch, so the browser shows the download growing from the
-first byte. The Excel file is written in write-only mode: up to ``EXPORT_INLINE_MAX_RUTAS``
-Rutas within the request (to a temporary file, then streamed); above it, the request queues an
-``ExportJob`` and the person follows its progress on /reportes/exportaciones/<id>, which
-refreshes itself every 2 seconds (an HTTP ``Refresh`` header, no script) until the file is
-ready. The job is run by ``ruta scheduler`` (every 15 s) and, to save the wait, by a thread
-this request starts; whichever claims it first writes it (``workflow.consolidado.export_jobs``).
+The page reads the per-Ruta aggregates (``workflow.consolidado.summary``): counts, perfil,
+lists and one page of the table in a handful of statements, whatever the number of schools; its
+plan sections are memoised per version of the data, and its charts carry that version as their
+ETag (a matching If-None-Match answers 304 without computing anything). The exports still read
+the full ``workflow.consolidado.consolidate`` under the same filters. Every CSV sheet is
+streamed line by line as its rows are read, batch by batch, so the browser shows the download
+growing from the first byte. The Excel file is written in write-only mode: up to
+``EXPORT_INLINE_MAX_RUTAS`` Rutas within the request (to a temporary file, then streamed);
+above it, the request queues an ``ExportJob`` and the person follows its progress on
+/reportes/exportaciones/<id>, which refreshes itself every 2 seconds (an HTTP ``Refresh``
+header, no script) until the file is ready. The job is run by ``ruta scheduler`` (every 15 s)
+and, to save the wait, by a thread this request starts; whichever claims it first writes it
+(``workflow.consolidado.export_jobs``).
 
 The printable consolidado (/reportes/imprimir) is the same page and template as /reportes/,
 rendered with ``printable=True`` (the endpoint decides): no menus, forms, downloads or
