@@ -18,7 +18,7 @@ The printable consolidado (/reportes/imprimir) is the same page and template as 
 rendered with ``printable=True`` (the endpoint decides): no menus, forms, downloads or
 pagination, a header for the Comité, the charts drawn into the page, and the whole table of
 schools up to ``PRINT_MAX_SCHOOLS`` (above it, the schools that need attention: see
-``_printed_rows``). /reportes/consolidado.pdf is that page made into a PDF on the server by
+``_table``). /reportes/consolidado.pdf is that page made into a PDF on the server by
 WeasyPrint (``ruta.pdf``), which reads only the app's own static files.
 """
 

@@ -386,6 +386,7 @@ def chart_version(session: Session, scope: Scope) -> tuple[str, datetime | None]
 # Per process: the charts' SVG and the plan sections, per (Secretaría, version[, chart]).
 CHARTS: Memo[str] = Memo(32)
 SECTIONS: Memo[dict[str, Any]] = Memo(8)
+PERFILES: Memo[tuple[Perfil | None, int, list[LowRated]]] = Memo(16)
 
 
 @dataclass(frozen=True)
@@ -439,9 +440,11 @@ def summarize(session: Session, actor: User, filters: Filters, *, now: datetime,
     overdue_count, stalled_count, attention_count = session.execute(scope.aggregates(
         func.count(case((scope.overdue, 1))), func.count(case((scope.stalled, 1))),
         func.count(case((scope.attention, 1))))).one()
-    perfil, perfil_schools, low_rated = municipal_perfil(session, scope, catalog)
     schools = session.scalar(scope.schools().with_only_columns(func.count())) or 0
     version, _, oldest = version_of(session, scope, schools)
+    # A valoración changed refreshes its Ruta's aggregate, hence the version.
+    perfil, perfil_schools, low_rated = PERFILES.get(
+        (actor.secretaria_id, version), lambda: municipal_perfil(session, scope, catalog))
     return Summary(
         horizon_start_year=scope.horizon, horizon_label=calendar.horizon_label,
         filters=filters,
