@@ -51,9 +51,20 @@ def rate_everything(database: object) -> int:
              "level": (ruta_id * 7 + componente_id) % 4 + 1, "evidence": "Acta del consejo",
              "comments": ""}
             for ruta_id in rutas[start:start + per_chunk] for componente_id in componentes])
+    open_horizon(session, secretaria)
     session.commit()
     session.close()
     return len(rutas) * len(componentes)
+
+
+def open_horizon(session: object, secretaria: Secretaria) -> None:
+    """The current horizon's calendar, as opening the horizon stores it: without it every
+    view of /reportes/ would create it again in its own (never committed) transaction, taking
+    the Secretaría's row lock for the whole request."""
+    from workflow.horizontes.horizons import ensure_horizon
+
+    ensure_horizon(session, secretaria, secretaria.horizon_start_year,  # type: ignore[arg-type]
+                   secretaria.horizon_start_year + secretaria.horizon_years - 1, actor=None)
 
 
 def timed(client: object, url: str, repeat: int, **headers: str) -> tuple[float, object]:
@@ -78,6 +89,9 @@ def upgrade_and_refresh(url: str) -> None:
     engine.dispose()
     app = make_app(url)
     database = app.extensions["ruta_db"]  # type: ignore[attr-defined]
+    with database.session_factory() as session:
+        open_horizon(session, session.scalars(select(Secretaria)).one())
+        session.commit()
     start = time.perf_counter()
     written = refresh_in_batches(database.session_factory)
     print(f"Aggregates of {written} Rutas refreshed in {time.perf_counter() - start:.1f} s "
