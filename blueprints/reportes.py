@@ -124,7 +124,7 @@ SORT_LABELS = {"colegio": "institución", "comuna": "comuna o corregimiento",
                "recordatorio": "último recordatorio", "avance": "avance del seguimiento"}
 
 
-def _table(data: summary.Summary) -> tuple[summary.Table, Sort, summary.TableQuery]:
+def _table(data: summary.Summary) -> tuple[summary.TablePage, Sort, summary.TableQuery]:
     """The page of the schools table the address asks for. Printing: every school up to
     ``PRINT_MAX_SCHOOLS``; above it only those that need the Comité's attention (PMI overdue
     or estancada), at most as many. A thousand rows are some thirty pages nobody reads in a

@@ -15,8 +15,8 @@ Jobs, by stable id (``JOBS``):
 - ``consolidado``: the consolidado's per-Ruta aggregates refreshed every day at
   ``REMINDER_HOUR``:15 America/Bogota (``workflow.consolidado.aggregates``): every change of a
   Ruta already refreshes its own at once; this one moves what depends on the day (days, a
-  seguimiento checkpoint falling due). It also runs once when the scheduler starts (after an
-  upgrade, the table is filled at once). /reportes/ shows the time of the oldest.
+  seguimiento checkpoint falling due). /reportes/ shows the time of the oldest; after the
+  upgrade that creates the table, run ``ruta consolidado actualizar`` once.
 - ``exportaciones``: large consolidated Excel files queued from the web, every 15 seconds
   (``workflow.consolidado.export_jobs.run_pending``; it also deletes files past their retention).
 
@@ -201,9 +201,7 @@ def build_scheduler(app: Flask, *,
     scheduler.add_job(
         consolidado, CronTrigger(hour=hour, minute=15, timezone=BOGOTA), args=[app],
         id=CONSOLIDADO_JOB_ID, name="Cifras del consolidado", coalesce=True,
-        misfire_grace_time=DAILY_MISFIRE_GRACE_SECONDS, max_instances=1,
-        # Also once at start: after an upgrade or a restore the figures are there at once.
-        next_run_time=utcnow())
+        misfire_grace_time=DAILY_MISFIRE_GRACE_SECONDS, max_instances=1)
     scheduler.add_job(
         heartbeat or _heartbeat_since(utcnow()),
         IntervalTrigger(seconds=HEARTBEAT_SECONDS, timezone=BOGOTA), args=[app],

@@ -1,7 +1,8 @@
 """The consolidado's per-Ruta aggregates (workflow.consolidado.aggregates): what /reportes/
-reads of each school instead of recomputing the whole Secretaría on every view. Created empty:
-the scheduler's daily pass (or ``ruta consolidado actualizar``) fills it, and /reportes/ fills
-at once the rows of the Rutas it shows that have none.
+reads of each school instead of recomputing the whole Secretaría on every view. Created
+empty: run ``ruta consolidado actualizar`` once after upgrading (the scheduler's daily job
+also fills it; /reportes/ computes up to 500 missing rows itself and says when more are
+missing).
 
 Revision ID: 0033
 Revises: 0031

@@ -29,7 +29,7 @@ STALLED_DAYS = 30
 
 
 def everything(db: Session, admin: User, now: datetime, filters: Filters | None = None
-               ) -> tuple[summary.Summary, summary.Table]:
+               ) -> tuple[summary.Summary, summary.TablePage]:
     data = summary.summarize(db, admin, filters, now=now, stalled_days=STALLED_DAYS,
                              list_limit=10_000)
     scope, _ = summary.scope_of(db, admin, filters, now=now, stalled_days=STALLED_DAYS)

@@ -30,64 +30,21 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable, Sequence
 from datetime import datetime
 
-from sqlalchemy import (
-    Float,
-    ForeignKey,
-    Index,
-    Integer,
-    String,
-    delete,
-    event,
-    func,
-    insert,
-    select,
-)
-from sqlalchemy.orm import Mapped, Session, mapped_column
+from sqlalchemy import delete, event, func, insert, select
+from sqlalchemy.orm import Session
 
 from workflow.consolidado import stalled as stall
+from workflow.consolidado.models import NOT_FOLLOWED, RutaAggregate
 from workflow.correo.reminders import bogota_day
 from workflow.horizontes.models import ReminderSent
-from workflow.models import Base, Ruta, School, utcnow
+from workflow.models import Ruta, School, utcnow
 from workflow.seguimiento.progress import progress_by_ruta
 from workflow.states import State
 
 BATCH = 500
-NOT_FOLLOWED = "—"
 FOLLOW_UP_STATES = frozenset({State.SEGUIMIENTO, State.CERRADO})
 _DIRTY = "consolidado_dirty_rutas"
 _DIRTY_SCHOOLS = "consolidado_dirty_schools"
-
-
-class RutaAggregate(Base):
-    """One Ruta's figures for the consolidado, as of ``refreshed_at``."""
-
-    __tablename__ = "ruta_aggregates"
-
-    ruta_id: Mapped[int] = mapped_column(ForeignKey("rutas.id"), primary_key=True)
-    secretaria_id: Mapped[int] = mapped_column(ForeignKey("secretarias.id"))
-    school_id: Mapped[int] = mapped_column(ForeignKey("schools.id"), index=True)
-    horizon_start_year: Mapped[int] = mapped_column(Integer)
-    state: Mapped[str] = mapped_column(String(32))
-    state_changed_at: Mapped[datetime]
-    catalog_id: Mapped[int | None] = mapped_column(Integer)
-    # The latest transition or seguimiento report sent (the state change without either).
-    last_activity_at: Mapped[datetime]
-    # What the Ruta owes the Secretaría, in words ("" when nothing): ``stalled.owed``.
-    owes: Mapped[str] = mapped_column(String(200), default="")
-    # «—» before seguimiento; the progress label and percent of its latest report after.
-    seguimiento: Mapped[str] = mapped_column(String(200), default=NOT_FOLLOWED)
-    progress_percent: Mapped[float | None] = mapped_column(Float)
-    last_reminder_id: Mapped[int | None] = mapped_column(Integer)
-    last_reminder_at: Mapped[datetime | None]
-    refreshed_at: Mapped[datetime]
-
-    __table_args__ = (
-        Index("ix_ruta_aggregates_scope", "secretaria_id", "horizon_start_year", "state"),
-    )
-
-    @property
-    def ruta_state(self) -> State:
-        return State(self.state)
 
 
 def _last_reminders(session: Session, ruta_ids: Sequence[int]

@@ -24,7 +24,7 @@ from sqlalchemy.orm import Session
 from workflow.autoevaluacion.models import Valoracion
 from workflow.autoevaluacion.perfil import AreaPerfil, Perfil, ProcesoPerfil, Tally
 from workflow.catalogo.models import LEVELS, Catalog
-from workflow.consolidado.aggregates import RutaAggregate, refresh_rutas
+from workflow.consolidado.aggregates import refresh_rutas
 from workflow.consolidado.consolidate import (
     LOW_LEVELS,
     PLAN_STATES,
@@ -37,6 +37,7 @@ from workflow.consolidado.consolidate import (
     horizon_of,
 )
 from workflow.consolidado.memo import Memo
+from workflow.consolidado.models import RutaAggregate
 from workflow.correo.reminders import PMI_OWED, bogota_day
 from workflow.horizontes.models import ReminderSent
 from workflow.models import Ruta, School, User, utcnow
@@ -138,7 +139,7 @@ class Summary:
 
 
 @dataclass(frozen=True)
-class Table:
+class TablePage:
     rows: list[PageRow]
     page: int
     pages: int
@@ -205,8 +206,9 @@ def scope_of(session: Session, actor: User, filters: Filters, *, now: datetime,
 
 def fill_missing(session: Session, scope: Scope) -> int:
     """Compute at once the aggregates of the scope's Rutas that have none (up to
-    ``INLINE_REFRESH_MAX``; more wait for the scheduler, which refreshes everything when it
-    starts and every day, and the page says so). Returns how many are still missing.
+    ``INLINE_REFRESH_MAX``; more wait for the scheduler, which refreshes everything every
+    day, or for ``ruta consolidado actualizar``, and the page says so). Returns how many
+    are still missing.
 
     Only a bulk load (or the upgrade that created the table) leaves Rutas without a row: any
     change through the ORM writes it. A GET does not commit, so until the scheduler runs the
@@ -272,7 +274,7 @@ def _ordering(sort: str, descending: bool) -> list[Any]:
     return [*clauses, bytewise(School.sort_key), School.id]
 
 
-def table(session: Session, scope: Scope, query: TableQuery) -> Table:
+def table(session: Session, scope: Scope, query: TableQuery) -> TablePage:
     """One page of the schools table (every active school of the scope, with its Ruta in
     the horizon or «Sin Ruta»), filtered and sorted by the database."""
     statement = (scope.schools().add_columns(RutaAggregate)
@@ -293,7 +295,7 @@ def table(session: Session, scope: Scope, query: TableQuery) -> Table:
     found = session.execute(statement.order_by(*_ordering(query.sort, query.descending))
                             .limit(query.page_size)
                             .offset((page - 1) * query.page_size)).all()
-    return Table(_page_rows(session, scope, [(school, agg) for school, agg in found]), page,
+    return TablePage(_page_rows(session, scope, [(school, agg) for school, agg in found]), page,
                  pages, total)
 
 
