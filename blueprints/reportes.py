@@ -1,18 +1,23 @@
 """The Secretaría's consolidated view (/reportes/) and its exports (Excel and CSV).
 
-Both read ``workflow.consolidado`` under the same filters. Every CSV sheet is streamed line by
-line as its rows are read, batch by batch, so the browser shows the download growing from the
-first byte; each reads only its own data (``workflow.consolidado.export_scope``), never the
-whole consolidado. The Excel file is never written in a web worker: the request queues an
-``ExportJob`` and the person follows its progress on /reportes/exportaciones/<id>, which
-refreshes itself every 2 seconds (an HTTP ``Refresh`` header, no script) until the file is
-ready; ``ruta scheduler`` writes it (every 15 s, ``workflow.consolidado.export_jobs``).
+The page reads the per-Ruta aggregates (``workflow.consolidado.summary``): counts, perfil,
+lists and one page of the table in a handful of statements, whatever the number of schools; its
+plan sections are memoised per version of the data, and its charts carry that version as their
+ETag (a matching If-None-Match answers 304 without computing anything).
+
+The exports read ``workflow.consolidado`` under the same filters. Every CSV sheet is streamed
+line by line as its rows are read, batch by batch, so the browser shows the download growing
+from the first byte; each reads only its own data (``workflow.consolidado.export_scope``),
+never the whole consolidado. The Excel file is never written in a web worker: the request
+queues an ``ExportJob`` and the person follows its progress on /reportes/exportaciones/<id>,
+which refreshes itself every 2 seconds (an HTTP ``Refresh`` header, no script) until the file
+is ready; ``ruta scheduler`` writes it (every 15 s, ``workflow.consolidado.export_jobs``).
 
 The printable consolidado (/reportes/imprimir) is the same page and template as /reportes/,
 rendered with ``printable=True`` (the endpoint decides): no menus, forms, downloads or
 pagination, a header for the Comité, the charts drawn into the page, and the whole table of
 schools up to ``PRINT_MAX_SCHOOLS`` (above it, the schools that need attention: see
-``_printed_rows``). /reportes/consolidado.pdf is that page made into a PDF on the server by
+``_table``). /reportes/consolidado.pdf is that page made into a PDF on the server by
 WeasyPrint (``ruta.pdf``), which reads only the app's own static files.
 """
 
@@ -20,7 +25,8 @@ from __future__ import annotations
 
 import base64
 import re
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
+from dataclasses import replace
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -49,14 +55,14 @@ from ruta.security import FILE_CONTENT_SECURITY_POLICY, log_event
 from workflow.catalogo.models import LEVELS
 from workflow.charts import Bar, averages_chart, levels_chart
 from workflow.consolidado import consolidate as consolidado
-from workflow.consolidado import export_jobs, exports
+from workflow.consolidado import export_jobs, exports, summary
 from workflow.consolidado.export_scope import ExportScope
 from workflow.consolidado.models import ExportJob
 from workflow.consolidado.rubric import rubric_shares
 from workflow.consolidado.secciones import secciones
 from workflow.models import Zona, utcnow
 from workflow.roles import Role
-from workflow.search_keys import search_key, sort_key
+from workflow.search_keys import search_key
 from workflow.states import STATE_ORDER
 
 bp = Blueprint("reportes", __name__, url_prefix="/reportes")
@@ -81,27 +87,14 @@ def _data() -> consolidado.Consolidado:
     return g.consolidado
 
 
-def _inline_max() -> int:
-    return int(current_app.config.get("EXPORT_INLINE_MAX_RUTAS", 500))
-
-
-# ``?orden=`` → how the table of schools sorts (the whole consolidado is computed anyway, so the
-# table is sorted and cut into pages here). A missing value («—») goes last either way.
-TABLE_SORTS: dict[str, Callable[[consolidado.SchoolRow], Any]] = {
-    "colegio": lambda row: row.school.sort_key,
-    "comuna": lambda row: (row.school.locality_sort, row.school.sort_key),
-    "estado": lambda row: sort_key(row.ruta.state.label) if row.ruta else None,
-    "dias": lambda row: row.days_in_state,
-    "recordatorio": lambda row: row.last_reminder.created_at if row.last_reminder else None,
-    "avance": lambda row: (STATE_ORDER.index(row.ruta.state),
-                           row.progress.percent if row.progress and row.progress.percent
-                           is not None else -1.0) if row.ruta else None,
-}
-
-# How the printed table says its order: «ordenadas por días en el estado (descendente)».
-SORT_LABELS = {"colegio": "institución", "comuna": "comuna o corregimiento",
-               "estado": "estado", "dias": "días en el estado",
-               "recordatorio": "último recordatorio", "avance": "avance del seguimiento"}
+def _summary() -> summary.Summary:
+    """The page's figures from the per-Ruta aggregates, once per request."""
+    if "consolidado_summary" not in g:
+        g.consolidado_summary = summary.summarize(
+            db_session(), _actor(), _filters(), now=datetime.now(UTC),
+            stalled_days=current_app.config["STALLED_DAYS"],
+            list_limit=_print_max() if _printing() else summary.LIST_LIMIT)
+    return g.consolidado_summary
 
 
 def _printing() -> bool:
@@ -112,34 +105,45 @@ def _print_max() -> int:
     return int(current_app.config["PRINT_MAX_SCHOOLS"])
 
 
-def _table(rows: list[consolidado.SchoolRow]) -> tuple[list[consolidado.SchoolRow], Sort, int,
-                                                        int]:
-    """The page of the schools table the address asks for, sorted: rows, sort, page, pages.
-    Printing, the rows to print, on one page."""
+# ``?orden=`` → the columns the table sorts by (the database sorts: ``summary.table``).
+TABLE_SORTS: dict[str, tuple[str, ...]] = {key: (key,) for key in summary.SORTS}
+
+# How the printed table says its order: «ordenadas por días en el estado (descendente)».
+SORT_LABELS = {"colegio": "institución", "comuna": "comuna o corregimiento",
+               "estado": "estado", "dias": "días en el estado",
+               "recordatorio": "último recordatorio", "avance": "avance del seguimiento"}
+
+
+def _table(data: summary.Summary) -> tuple[summary.TablePage, Sort, summary.TableQuery]:
+    """The page of the schools table the address asks for. Printing: every school up to
+    ``PRINT_MAX_SCHOOLS``; above it only those that need the Comité's attention (PMI overdue
+    or estancada), at most as many. A thousand rows are some thirty pages nobody reads in a
+    meeting; the whole list is in the Excel and CSV exports, and the page says so."""
     sort = chosen_sort(TABLE_SORTS, Sort("colegio", descending=False))
-    key = TABLE_SORTS[sort.key]
-    present = [row for row in rows if key(row) is not None]
-    ordered = sorted(present, key=key, reverse=sort.descending)
-    ordered += [row for row in rows if key(row) is None]
+    query = summary.TableQuery.parse(
+        request.args.get("estado"), request.args.get("situacion"), sort.key, sort.descending,
+        form_int(request.args.get("pagina")), current_app.config["QUEUE_PAGE_SIZE"])
     if _printing():
-        return _printed_rows(ordered), sort, 1, 1
-    page_size = current_app.config["QUEUE_PAGE_SIZE"]
-    pages = max((len(ordered) + page_size - 1) // page_size, 1)
-    page = min(max(form_int(request.args.get("pagina")) or 1, 1), pages)
-    return ordered[(page - 1) * page_size:page * page_size], sort, page, pages
+        every = data.schools_count <= _print_max()
+        query = replace(query, estado=None, situacion=None if every else "atencion", page=1,
+                        page_size=_print_max())
+    assert data.scope is not None
+    return summary.table(db_session(), data.scope, query), sort, query
 
 
-def _printed_rows(ordered: list[consolidado.SchoolRow]) -> list[consolidado.SchoolRow]:
-    """Every school up to ``PRINT_MAX_SCHOOLS``; above it only those that need the Comité's
-    attention (PMI overdue or stalled), at most as many. A thousand rows are some thirty pages
-    nobody reads in a meeting (and seconds of the server's time to lay out); the whole list is
-    in the Excel and CSV exports, where it can be filtered, and the page says so."""
-    if len(ordered) <= _print_max():
-        return ordered
-    return [row for row in ordered if row.overdue or row.stalled][:_print_max()]
+def _sections(data: summary.Summary) -> dict[str, Any]:
+    """The sections that feed the Secretaría's plan (metas por área, hallazgos, componentes,
+    rubric, observations, final results): read over every plan of the scope, so computed
+    once per version of the data (``summary.Summary.version``) in each process."""
+    def compute() -> dict[str, Any]:
+        plans = summary.plans_view(db_session(), _actor(), data)
+        return {"rubric": rubric_shares(db_session(), plans),
+                "secciones": secciones(db_session(), plans),
+                "metas_por_area": consolidado.metas_por_area(db_session(), plans.plan_rows)}
+    return summary.SECTIONS.get((_actor().secretaria_id, data.version), compute)
 
 
-def _mode(data: consolidado.Consolidado) -> dict[str, Any]:
+def _mode(data: summary.Summary) -> dict[str, Any]:
     """What the template needs on screen (``printable=False``) or on paper."""
     query = data.filters.as_query()
     if not _printing():
@@ -153,27 +157,25 @@ def _mode(data: consolidado.Consolidado) -> dict[str, Any]:
         return "data:image/svg+xml;base64," + base64.b64encode(markup.encode()).decode()
 
     actor = _actor()
-    attention = sum(1 for row in data.schools if row.overdue or row.stalled)
     return {"printable": True, "chart_src": drawn, "generated_at": datetime.now(UTC),
             "secretaria": actor.secretaria.name, "print_max": _print_max(),
-            "print_all": len(data.schools) <= _print_max(), "print_attention": attention,
-            "sort_labels": SORT_LABELS}
+            "print_all": data.schools_count <= _print_max(),
+            "print_attention": data.attention_count, "sort_labels": SORT_LABELS}
 
 
 @bp.get("/")
 @roles_required(*SECRETARIA_ROLES)
 def index() -> str:
-    data = _data()
-    table, sort, page, pages = _table(data.schools)
+    data = _summary()
+    table, sort, query = _table(data)
     return render_template("reportes/index.html", data=data, zonas=list(Zona),
-                           table=table, sort=sort, page=page, pages=pages,
+                           table=table.rows, table_total=table.total, table_query=query,
+                           sort=sort, page=table.page, pages=table.pages,
+                           states=STATE_ORDER, situations=summary.SITUATIONS,
                            horizons=horizon_choices(db_session(), _actor()),
-                           rubric=rubric_shares(db_session(), data),
-                           secciones=secciones(db_session(), data),
                            levels=LEVELS, sheet_labels=exports.SHEET_LABELS,
-                           large=data.total_rutas > _inline_max(), inline_max=_inline_max(),
                            jobs=export_jobs.jobs_for(db_session(), _actor(), limit=5),
-                           **_mode(data))
+                           **_sections(data), **_mode(data))
 
 
 def _svg(markup: str) -> Response:
@@ -182,11 +184,11 @@ def _svg(markup: str) -> Response:
     return response
 
 
-def _chart_markup(chart: str, data: consolidado.Consolidado) -> str | None:
+def _chart_markup(chart: str, data: summary.Summary) -> str | None:
     """The SVG of one of the page's charts; None for a name that is not one."""
     if chart == "embudo":
         return consolidado.funnel_chart(data.funnel)
-    if chart not in {"areas", "procesos", "niveles"}:
+    if chart not in CHARTS:
         return None
     areas = data.perfil.areas if data.perfil else []
     if chart == "areas":
@@ -204,13 +206,32 @@ def _chart_markup(chart: str, data: consolidado.Consolidado) -> str | None:
                         names)
 
 
+CHARTS = frozenset({"embudo", "areas", "procesos", "niveles"})
+
+
 @bp.get("/graficos/<chart>.svg")
 @roles_required(*SECRETARIA_ROLES)
 def chart(chart: str) -> Response:
-    markup = _chart_markup(chart, _data())
-    if markup is None:
+    """A chart of the page, drawn from the aggregates, with an ETag (the data's version) and
+    the time of the latest refresh: the browser asks again with If-None-Match and, while
+    nothing changed, gets a 304 without anything being computed."""
+    if chart not in CHARTS:
         abort(404)
-    return _svg(markup)
+    scope, _ = summary.scope_of(db_session(), _actor(), _filters(), now=datetime.now(UTC),
+                                stalled_days=current_app.config["STALLED_DAYS"])
+    version, latest = summary.chart_version(db_session(), scope)
+    tag = f"{chart}-{version}"
+    if request.if_none_match.contains(tag):
+        response = Response(status=304)
+    else:
+        key = (_actor().secretaria_id, version, chart)
+        response = _svg(summary.CHARTS.get(key, lambda: _chart_markup(chart, _summary())
+                                           or ""))
+    response.set_etag(tag)
+    if latest is not None:
+        response.last_modified = latest
+    response.headers["Cache-Control"] = "private, no-cache"
+    return response
 
 
 # --- printing -----------------------------------------------------------------------------
@@ -228,7 +249,7 @@ def _slug(text: str) -> str:
     return re.sub(r"[^a-z0-9]+", "-", search_key(text)).strip("-")[:60].strip("-")
 
 
-def pdf_name(data: consolidado.Consolidado) -> str:
+def pdf_name(data: summary.Summary | consolidado.Consolidado) -> str:
     """``consolidado-2024-2026-urbana-comuna-1.pdf``: the horizon and the filters applied."""
     parts = ["consolidado", _slug(data.horizon_label) or str(data.horizon_start_year)]
     if data.filters.zona is not None:
@@ -255,7 +276,7 @@ def export_pdf() -> Response:
     log_event("export", actor=_actor(), detail={"what": "consolidado.pdf",
                                                 **_filters().as_query()})
     response = Response(pdf, mimetype="application/pdf")
-    response.headers.set("Content-Disposition", "attachment", filename=pdf_name(_data()))
+    response.headers.set("Content-Disposition", "attachment", filename=pdf_name(_summary()))
     response.headers["Cache-Control"] = "private, no-store"
     return response
 

@@ -12,6 +12,11 @@ Jobs, by stable id (``JOBS``):
 - ``resumen_pendientes``: the weekly «Pendientes» digest of every revisor (``jobs.pendientes``),
   on Mondays at ``REMINDER_HOUR`` America/Bogota; at startup a scheduler that was down then
   runs the week's digest right away (``job_runs`` keeps it to once per week).
+- ``consolidado``: the consolidado's per-Ruta aggregates refreshed every day at
+  ``REMINDER_HOUR``:15 America/Bogota (``workflow.consolidado.aggregates``): every change of a
+  Ruta already refreshes its own at once; this one moves what depends on the day (days, a
+  seguimiento checkpoint falling due). /reportes/ shows the time of the oldest; after the
+  upgrade that creates the table, run ``ruta consolidado actualizar`` once.
 - ``exportaciones``: large consolidated Excel files queued from the web, every 15 seconds
   (``workflow.consolidado.export_jobs.run_pending``; it also deletes files past their retention).
 
@@ -75,6 +80,7 @@ DAILY_JOB_ID: Final = "recordatorios"
 DELIVERY_JOB_ID: Final = "correo"
 EXPORT_JOB_ID: Final = "exportaciones"
 DIGEST_JOB_ID: Final = "resumen_pendientes"
+CONSOLIDADO_JOB_ID: Final = "consolidado"
 EXPORT_INTERVAL_SECONDS: Final = 15
 HEARTBEAT_JOB_ID: Final = "latido"
 ALREADY_RUNNING: Final = ("Ya hay un programador de tareas en ejecución para esta base de "
@@ -131,6 +137,13 @@ def export_job(app: Flask) -> None:
         log.info("Exportación %s: %s.", job_id, status.label)
 
 
+def consolidado_job(app: Flask) -> None:
+    from workflow.consolidado.aggregates import refresh_in_batches
+
+    written = refresh_in_batches(app.extensions["ruta_db"].session_factory, now=utcnow())
+    log.info("Consolidado: cifras de %d Ruta(s) actualizadas.", written)
+
+
 def heartbeat_job(app: Flask, started_at: Any = None) -> None:
     """Tell /salud and /metricas this scheduler is alive (``workflow.operacion.health``)."""
     import socket
@@ -160,7 +173,9 @@ def build_scheduler(app: Flask, *,
                     deliver: Callable[[Flask], None] = delivery_job,
                     export: Callable[[Flask], None] = export_job,
                     digest: Callable[[Flask], None] = digest_job,
-                    heartbeat: Callable[[Flask], None] | None = None) -> BlockingScheduler:
+                    heartbeat: Callable[[Flask], None] | None = None,
+                    consolidado: Callable[[Flask], None] = consolidado_job
+                    ) -> BlockingScheduler:
     """The scheduler with its jobs added, not started (tests inspect it as it is)."""
     hour = reminder_hour(app.config)
     scheduler = BlockingScheduler(
@@ -182,6 +197,10 @@ def build_scheduler(app: Flask, *,
     scheduler.add_job(
         digest, CronTrigger(day_of_week="mon", hour=hour, minute=30, timezone=BOGOTA),
         args=[app], id=DIGEST_JOB_ID, name="Resumen semanal de pendientes", coalesce=True,
+        misfire_grace_time=DAILY_MISFIRE_GRACE_SECONDS, max_instances=1)
+    scheduler.add_job(
+        consolidado, CronTrigger(hour=hour, minute=15, timezone=BOGOTA), args=[app],
+        id=CONSOLIDADO_JOB_ID, name="Cifras del consolidado", coalesce=True,
         misfire_grace_time=DAILY_MISFIRE_GRACE_SECONDS, max_instances=1)
     scheduler.add_job(
         heartbeat or _heartbeat_since(utcnow()),

@@ -16,6 +16,7 @@ from jobs.cli import jobs_group
 from jobs.scheduler import scheduler_command
 from ruta import cli
 from ruta.cli_backup import backup_command, restore_command
+from ruta.cli_consolidado import consolidado_group
 from ruta.cli_export import export_group
 from ruta.doctor import doctor_command
 
@@ -31,7 +32,8 @@ def all_commands() -> list[click.Command]:
     """Every command of ``ruta`` (besides Flask's own run, shell and routes)."""
     return [cli.init_db_command, cli.demo_command, cli.users_group, cli.secretarias_group,
             cli.rutas_group, cli.states_command, cli.schools_group, cli.catalog_group,
-            cli.horizontes_group, export_group, jobs_group, scheduler_command,
+            cli.horizontes_group, export_group, consolidado_group, jobs_group,
+            scheduler_command,
             backup_command, restore_command, doctor_command]
 
 

@@ -46,6 +46,7 @@ from workflow.catalogo import tree as catalog_tree
 from workflow.catalogo.catalog import store_catalog
 from workflow.catalogo.files import validate_catalog
 from workflow.catalogo.models import Catalog
+from workflow.consolidado import summary as consolidado_summary
 from workflow.cuentas.accounts import Passwords
 from workflow.models import Ruta, School, Secretaria, User, Zona
 from workflow.pmi.rubric import ORDER as RUBRIC_ORDER
@@ -243,9 +244,13 @@ def _release_engine(url: str) -> None:
     engine = _ENGINES.setdefault(url, None)
     if engine is not None:
         engine.dispose()
-    # The process's catalog trees are keyed by database and catalog; a rebuilt database may
-    # reuse both, so forget them rather than trust the creation times to differ.
+    # The process's catalog trees are keyed by database and catalog, the consolidado's memos
+    # by a version of the data; a rebuilt database may reuse both, so forget them rather than
+    # trust the creation and refresh times to differ.
     catalog_tree.clear()
+    for memo in (consolidado_summary.CHARTS, consolidado_summary.SECTIONS,
+                 consolidado_summary.PERFILES):
+        memo.clear()
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])

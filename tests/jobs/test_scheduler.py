@@ -27,6 +27,7 @@ from jobs.daily import FORM_TOKEN_RETENTION, catch_up, run_daily_pass
 from jobs.deliver import deliver_pending
 from jobs.scheduler import (
     ALREADY_RUNNING,
+    CONSOLIDADO_JOB_ID,
     DAILY_JOB_ID,
     DAILY_MISFIRE_GRACE_SECONDS,
     DELIVERY_JOB_ID,
@@ -74,7 +75,14 @@ def test_scheduler_jobs_run_in_bogota_whatever_the_machines_timezone(
     jobs = {job.id: job for job in scheduler.get_jobs()}
 
     assert sorted(jobs) == sorted([DELIVERY_JOB_ID, EXPORT_JOB_ID, HEARTBEAT_JOB_ID,
-                                   DAILY_JOB_ID, DIGEST_JOB_ID])
+                                   DAILY_JOB_ID, DIGEST_JOB_ID, CONSOLIDADO_JOB_ID])
+    # The consolidado's figures: a quarter of an hour after the daily pass, in Bogotá.
+    consolidado = jobs[CONSOLIDADO_JOB_ID]
+    assert consolidado.trigger.get_next_fire_time(
+        None, datetime(2024, 1, 22, 0, 30, tzinfo=UTC)) == datetime(2024, 1, 22, 11, 15,
+                                                                     tzinfo=UTC)
+    assert (consolidado.coalesce, consolidado.misfire_grace_time) == (
+        True, DAILY_MISFIRE_GRACE_SECONDS)
     assert jobs[HEARTBEAT_JOB_ID].trigger.interval.total_seconds() == 30
     assert str(scheduler.timezone) == "America/Bogota"
     daily, delivery = jobs[DAILY_JOB_ID], jobs[DELIVERY_JOB_ID]

@@ -1,4 +1,7 @@
-"""The table of background exports and its column enum.
+"""The table of background exports and its column enum, and the per-Ruta aggregates
+(``RutaAggregate``, kept by ``workflow.consolidado.aggregates``).
+
+The table of background exports and its column enum.
 
 ``ExportJob``: one consolidated Excel file asked for by one person, with its filters, status
 (``ExportStatus``) and progress. Requesting and running the jobs is
@@ -10,13 +13,16 @@ from __future__ import annotations
 from datetime import datetime
 from enum import Enum as PyEnum
 
-from sqlalchemy import CheckConstraint, ForeignKey, Index, Integer, String, Text
+from sqlalchemy import CheckConstraint, Float, ForeignKey, Index, Integer, String, Text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from workflow.consolidado import consolidate as consolidado
 from workflow.models import Base, User, str_enum, utcnow
+from workflow.states import State
 
 FILE_PREFIX = "consolidado-"
+# The seguimiento column of a Ruta that has not reached seguimiento.
+NOT_FOLLOWED = "—"
 
 
 class ExportStatus(PyEnum):
@@ -88,3 +94,35 @@ class ExportJob(Base):
     @property
     def download_name(self) -> str:
         return f"{FILE_PREFIX}{self.created_at.strftime('%Y%m%d')}-{self.id}.xlsx"
+
+
+class RutaAggregate(Base):
+    """One Ruta's figures for the consolidado, as of ``refreshed_at``."""
+
+    __tablename__ = "ruta_aggregates"
+
+    ruta_id: Mapped[int] = mapped_column(ForeignKey("rutas.id"), primary_key=True)
+    secretaria_id: Mapped[int] = mapped_column(ForeignKey("secretarias.id"))
+    school_id: Mapped[int] = mapped_column(ForeignKey("schools.id"), index=True)
+    horizon_start_year: Mapped[int] = mapped_column(Integer)
+    state: Mapped[str] = mapped_column(String(32))
+    state_changed_at: Mapped[datetime]
+    catalog_id: Mapped[int | None] = mapped_column(Integer)
+    # The latest transition or seguimiento report sent (the state change without either).
+    last_activity_at: Mapped[datetime]
+    # What the Ruta owes the Secretaría, in words ("" when nothing): ``stalled.owed``.
+    owes: Mapped[str] = mapped_column(String(200), default="")
+    # «—» before seguimiento; the progress label and percent of its latest report after.
+    seguimiento: Mapped[str] = mapped_column(String(200), default=NOT_FOLLOWED)
+    progress_percent: Mapped[float | None] = mapped_column(Float)
+    last_reminder_id: Mapped[int | None] = mapped_column(Integer)
+    last_reminder_at: Mapped[datetime | None]
+    refreshed_at: Mapped[datetime]
+
+    __table_args__ = (
+        Index("ix_ruta_aggregates_scope", "secretaria_id", "horizon_start_year", "state"),
+    )
+
+    @property
+    def ruta_state(self) -> State:
+        return State(self.state)

@@ -80,7 +80,7 @@ def last_activity(session: Session, rutas: Sequence[Ruta]) -> dict[int, datetime
     return found
 
 
-def _returned_reports(session: Session, ruta_ids: Sequence[int]) -> set[int]:
+def returned_reports_of(session: Session, ruta_ids: Sequence[int]) -> set[int]:
     found: set[int] = set()
     for start in range(0, len(ruta_ids), BATCH):
         found.update(session.scalars(select(FollowUpReport.ruta_id).where(
@@ -89,7 +89,7 @@ def _returned_reports(session: Session, ruta_ids: Sequence[int]) -> set[int]:
     return found
 
 
-def _was_returned(session: Session, ruta_ids: Sequence[int]) -> set[int]:
+def was_returned(session: Session, ruta_ids: Sequence[int]) -> set[int]:
     """Rutas whose latest review decision was a return (they owe answers too)."""
     found: set[int] = set()
     for start in range(0, len(ruta_ids), BATCH):
@@ -125,9 +125,9 @@ def stalls(session: Session, rutas: Sequence[Ruta],
            stalled_days: int) -> dict[int, Stall]:
     """The stall of every Ruta in ``rutas`` (a few grouped queries per 500 Rutas)."""
     moved = last_activity(session, rutas)
-    returned_plans = _was_returned(session, [ruta.id for ruta in rutas
+    returned_plans = was_returned(session, [ruta.id for ruta in rutas
                                              if ruta.state is State.AUTOEVALUACION_ENVIADA])
-    returned_reports = _returned_reports(session, [ruta.id for ruta in rutas
+    returned_reports = returned_reports_of(session, [ruta.id for ruta in rutas
                                                    if ruta.state is State.SEGUIMIENTO])
     threshold = timedelta(days=stalled_days)
     result = {}

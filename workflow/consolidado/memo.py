@@ -1,0 +1,41 @@
+"""A small per-process memo of what the consolidado computed for one version of its data.
+
+The key always carries the data's version (``summary.version_of``: any refresh of an
+aggregate in scope, a Ruta or school more or less, or another day changes it), so an entry is
+never served for data it was not computed from; old versions simply age out (least recently
+used first). Each gunicorn worker keeps its own: a few entries, each the size of a page's
+sections, never the schools themselves.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections import OrderedDict
+from collections.abc import Callable, Hashable
+from typing import Generic, TypeVar
+
+T = TypeVar("T")
+
+
+class Memo(Generic[T]):
+    def __init__(self, size: int) -> None:
+        self.size = size
+        self._items: OrderedDict[Hashable, T] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def get(self, key: Hashable, compute: Callable[[], T]) -> T:
+        with self._lock:
+            if key in self._items:
+                self._items.move_to_end(key)
+                return self._items[key]
+        value = compute()  # outside the lock: two threads may both compute, harmlessly
+        with self._lock:
+            self._items[key] = value
+            self._items.move_to_end(key)
+            while len(self._items) > self.size:
+                self._items.popitem(last=False)
+        return value
+
+    def clear(self) -> None:
+        with self._lock:
+            self._items.clear()

@@ -1,0 +1,462 @@
+"""The consolidado page read from the per-Ruta aggregates (``workflow.consolidado.aggregates``).
+
+Everything here is a handful of SQL statements whatever the number of schools: the funnel and
+the counts of Rutas with the PMI overdue or estancadas are GROUP BY / COUNT over the
+aggregates; the table of schools is one ORDER BY … LIMIT page (sorted and filtered by the
+database); the lists of overdue and estancadas Rutas show their first ``LIST_LIMIT`` and link
+to the table filtered by that situation; the municipal perfil is one GROUP BY (componente,
+level) over the valoraciones of the Rutas the aggregates say were sent with the horizon's
+instrument, folded into áreas and procesos in the instrument's order. Days in the state,
+«PMI vencido» and «estancada» are worked out from the stored moments at reading time.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import date, datetime, timedelta
+from typing import Any
+
+from sqlalchemy import Select, and_, case, func, literal, or_, select
+from sqlalchemy.orm import Session
+
+from workflow.autoevaluacion.models import Valoracion
+from workflow.autoevaluacion.perfil import AreaPerfil, Perfil, ProcesoPerfil, Tally
+from workflow.catalogo.models import LEVELS, Catalog
+from workflow.consolidado.aggregates import refresh_rutas
+from workflow.consolidado.consolidate import (
+    LOW_LEVELS,
+    PLAN_STATES,
+    SUBMITTED_STATES,
+    TOP_LOW_RATED,
+    Filters,
+    LowRated,
+    comunas_of,
+    horizon_catalog,
+    horizon_of,
+)
+from workflow.consolidado.memo import Memo
+from workflow.consolidado.models import RutaAggregate
+from workflow.correo.reminders import PMI_OWED, bogota_day
+from workflow.horizontes.models import ReminderSent
+from workflow.models import Ruta, School, User, utcnow
+from workflow.scoping import scoped
+from workflow.search_keys import bytewise, sort_key
+from workflow.states import STATE_ORDER, State
+
+# The overdue and estancadas Rutas listed above the table; the rest are one click away.
+LIST_LIMIT = 20
+# Rutas of the scope without aggregates yet (new, or bulk-loaded) refreshed by the page itself.
+INLINE_REFRESH_MAX = 500
+SITUATIONS = {"vencido": "con el PMI vencido", "estancada": "estancadas",
+              "atencion": "que requieren atención (PMI vencido o estancadas)"}
+SORTS = ("colegio", "comuna", "estado", "dias", "recordatorio", "avance")
+
+
+@dataclass(frozen=True)
+class RutaRef:
+    id: int
+    state: State
+
+
+@dataclass(frozen=True)
+class PageRow:
+    """One school of the table (or of the lists): what its row shows."""
+
+    school: School
+    ruta: RutaRef | None
+    days_in_state: int | None
+    last_reminder: ReminderSent | None
+    overdue: bool
+    stalled: bool
+    seguimiento: str
+    owes: str
+    idle_days: int | None
+
+
+@dataclass(frozen=True)
+class TableQuery:
+    """What the table shows: its own filters (state, situation), sort and page."""
+
+    estado: State | None = None
+    situacion: str | None = None
+    sort: str = "colegio"
+    descending: bool = False
+    page: int = 1
+    page_size: int = 20
+
+    @classmethod
+    def parse(cls, estado: str | None, situacion: str | None, sort: str, descending: bool,
+              page: int | None, page_size: int) -> TableQuery:
+        """Unknown values mean "no filter" / the default (a list, not a form)."""
+        chosen = next((item for item in State if item.value == (estado or "").strip()), None)
+        situation = (situacion or "").strip()
+        return cls(chosen, situation if situation in SITUATIONS else None,
+                   sort if sort in SORTS else "colegio", descending, max(page or 1, 1),
+                   page_size)
+
+    def as_query(self) -> dict[str, str]:
+        query = {}
+        if self.estado is not None:
+            query["estado"] = self.estado.value
+        if self.situacion:
+            query["situacion"] = self.situacion
+        return query
+
+
+@dataclass(frozen=True)
+class Summary:
+    horizon_start_year: int
+    horizon_label: str
+    filters: Filters
+    funnel: list[tuple[State, int]]
+    catalog: Catalog | None
+    perfil: Perfil | None
+    perfil_schools: int
+    low_rated: list[LowRated]
+    comunas: list[str]
+    pmi_deadline: date | None
+    stalled_days: int
+    schools_count: int
+    overdue: list[PageRow]
+    overdue_count: int
+    stalled: list[PageRow]
+    stalled_count: int
+    # Overdue or estancada (a Ruta both counts once): what the printed table keeps.
+    attention_count: int
+    # The oldest refresh among the Rutas shown (None: no Ruta), and what identifies the data.
+    refreshed_at: datetime | None
+    version: str
+    # Rutas of the scope whose figures are not computed yet (more than the page fills itself).
+    missing: int = 0
+    # The schools and aggregates it was read from: the table reads the same.
+    scope: Scope | None = field(default=None, compare=False, repr=False)
+
+    @property
+    def total_rutas(self) -> int:
+        return sum(count for _, count in self.funnel)
+
+
+@dataclass(frozen=True)
+class TablePage:
+    rows: list[PageRow]
+    page: int
+    pages: int
+    total: int
+
+
+class Scope:
+    """The schools and aggregates ``actor`` sees under ``filters``, in one horizon."""
+
+    def __init__(self, actor: User, filters: Filters, horizon: int, *, now: datetime,
+                 stalled_days: int, deadline: date | None, catalog_id: int | None = None
+                 ) -> None:
+        self.actor, self.filters, self.horizon = actor, filters, horizon
+        self.catalog_id = catalog_id
+        self.now, self.today = now, bogota_day(now)
+        self.cutoff = now - timedelta(days=stalled_days)
+        self.deadline = deadline
+
+    def schools(self) -> Select[Any]:
+        statement = scoped(self.actor, School).select_from(School).where(
+            School.active.is_(True))
+        if self.filters.zona is not None:
+            statement = statement.where(School.zona == self.filters.zona)
+        if self.filters.comuna:
+            statement = statement.where(School.locality == self.filters.comuna)
+        return statement
+
+    def aggregates(self, *columns: Any) -> Select[Any]:
+        """The aggregates of the scope's Rutas (joined with their school)."""
+        return (self.schools().with_only_columns(*columns)
+                .join(RutaAggregate, RutaAggregate.school_id == School.id)
+                .where(RutaAggregate.horizon_start_year == self.horizon))
+
+    @property
+    def overdue(self) -> Any:
+        if self.deadline is None or self.today <= self.deadline:
+            return literal(False)
+        return RutaAggregate.state.in_([state.value for state in PMI_OWED])
+
+    @property
+    def stalled(self) -> Any:
+        return and_(RutaAggregate.owes != "", RutaAggregate.last_activity_at < self.cutoff)
+
+    @property
+    def attention(self) -> Any:
+        return or_(self.overdue, self.stalled)
+
+    def missing(self, *columns: Any) -> Select[Any]:
+        """The scope's Rutas with no aggregate row yet."""
+        return (self.schools().with_only_columns(*columns)
+                .join(Ruta, Ruta.school_id == School.id)
+                .outerjoin(RutaAggregate, RutaAggregate.ruta_id == Ruta.id)
+                .where(Ruta.horizon_start_year == self.horizon,
+                       RutaAggregate.ruta_id.is_(None)))
+
+
+def scope_of(session: Session, actor: User, filters: Filters, *, now: datetime,
+             stalled_days: int) -> tuple[Scope, Any]:
+    calendar = horizon_of(session, actor, filters)
+    return Scope(actor, filters, calendar.horizon_start_year, now=now,
+                 stalled_days=stalled_days, deadline=calendar.pmi_deadline,
+                 catalog_id=calendar.catalog_id), calendar
+
+
+def fill_missing(session: Session, scope: Scope) -> int:
+    """Compute at once the aggregates of the scope's Rutas that have none (up to
+    ``INLINE_REFRESH_MAX``; more wait for the scheduler, which refreshes everything every
+    day, or for ``ruta consolidado actualizar``, and the page says so). Returns how many
+    are still missing.
+
+    Only a bulk load (or the upgrade that created the table) leaves Rutas without a row: any
+    change through the ORM writes it. A GET does not commit, so until the scheduler runs the
+    page computes them again on each view: a few statements per 500 Rutas."""
+    missing = list(session.scalars(scope.missing(Ruta.id).limit(INLINE_REFRESH_MAX + 1)))
+    if not missing:
+        return 0
+    if len(missing) > INLINE_REFRESH_MAX:
+        return session.scalar(scope.missing(func.count())) or 0
+    refresh_rutas(session, missing)
+    return 0
+
+
+def _page_rows(session: Session, scope: Scope,
+               found: Sequence[tuple[School, RutaAggregate | None]]) -> list[PageRow]:
+    reminder_ids = [agg.last_reminder_id for _, agg in found
+                    if agg is not None and agg.last_reminder_id is not None]
+    reminders = ({item.id: item for item in session.scalars(
+        select(ReminderSent).where(ReminderSent.id.in_(reminder_ids)))}
+        if reminder_ids else {})
+    rows = []
+    for school, agg in found:
+        if agg is None:
+            rows.append(PageRow(school, None, None, None, False, False, "—", "", None))
+            continue
+        state = State(agg.state)
+        overdue = (scope.deadline is not None and scope.today > scope.deadline
+                   and state in PMI_OWED)
+        rows.append(PageRow(
+            school, RutaRef(agg.ruta_id, state),
+            (scope.today - bogota_day(agg.state_changed_at)).days,
+            reminders.get(agg.last_reminder_id) if agg.last_reminder_id else None,
+            overdue, bool(agg.owes) and agg.last_activity_at < scope.cutoff,
+            agg.seguimiento, agg.owes, max((scope.now - agg.last_activity_at).days, 0)))
+    return rows
+
+
+def _state_rank(labels: bool) -> Any:
+    """A state's position: by its label's alphabetical order, or in the Ruta's order."""
+    ordered = (sorted(STATE_ORDER, key=lambda state: sort_key(state.label)) if labels
+               else list(STATE_ORDER))
+    return case({state.value: index for index, state in enumerate(ordered)},
+                value=RutaAggregate.state)
+
+
+def _ordering(sort: str, descending: bool) -> list[Any]:
+    """ORDER BY for the table: the column in its direction, empty values last on both
+    databases, then the school's name so pages never overlap."""
+    columns: list[Any] = {
+        "colegio": [bytewise(School.sort_key)],
+        "comuna": [School.locality_sort, bytewise(School.sort_key)],
+        "estado": [_state_rank(labels=True)],
+        "dias": [RutaAggregate.state_changed_at],
+        "recordatorio": [RutaAggregate.last_reminder_at],
+        "avance": [_state_rank(labels=False),
+                   func.coalesce(RutaAggregate.progress_percent, -1.0)],
+    }[sort]
+    # «Días en el estado» grows as the state's start goes back.
+    reverse = not descending if sort == "dias" else descending
+    first = columns[0]
+    clauses: list[Any] = [case((first.is_(None), 1), else_=0)]
+    clauses += [column.desc() if reverse else column.asc() for column in columns]
+    return [*clauses, bytewise(School.sort_key), School.id]
+
+
+def table(session: Session, scope: Scope, query: TableQuery) -> TablePage:
+    """One page of the schools table (every active school of the scope, with its Ruta in
+    the horizon or «Sin Ruta»), filtered and sorted by the database."""
+    statement = (scope.schools().add_columns(RutaAggregate)
+                 .outerjoin(RutaAggregate, and_(RutaAggregate.school_id == School.id,
+                                                RutaAggregate.horizon_start_year
+                                                == scope.horizon)))
+    if query.estado is not None:
+        statement = statement.where(RutaAggregate.state == query.estado.value)
+    if query.situacion == "vencido":
+        statement = statement.where(scope.overdue, RutaAggregate.ruta_id.is_not(None))
+    elif query.situacion == "estancada":
+        statement = statement.where(scope.stalled)
+    elif query.situacion == "atencion":
+        statement = statement.where(scope.attention)
+    total = session.scalar(statement.with_only_columns(func.count()).order_by(None)) or 0
+    pages = max((total + query.page_size - 1) // query.page_size, 1)
+    page = min(query.page, pages)
+    found = session.execute(statement.order_by(*_ordering(query.sort, query.descending))
+                            .limit(query.page_size)
+                            .offset((page - 1) * query.page_size)).all()
+    return TablePage(_page_rows(session, scope, [(school, agg) for school, agg in found]), page,
+                 pages, total)
+
+
+def _listed(session: Session, scope: Scope, condition: Any, limit: int) -> list[PageRow]:
+    found = session.execute(
+        scope.schools().add_columns(RutaAggregate)
+        .join(RutaAggregate, RutaAggregate.school_id == School.id)
+        .where(RutaAggregate.horizon_start_year == scope.horizon, condition)
+        .order_by(bytewise(School.sort_key), School.id).limit(limit)).all()
+    return _page_rows(session, scope, [(school, agg) for school, agg in found])
+
+
+def municipal_perfil(session: Session, scope: Scope, catalog: Catalog | None
+                     ) -> tuple[Perfil | None, int, list[LowRated]]:
+    """The perfil pooled over the scope's Rutas sent with ``catalog`` (every valoración once),
+    and the componentes most often rated 1–2: two statements."""
+    if catalog is None:
+        return None, 0, []
+    pooled = (scope.aggregates(RutaAggregate.ruta_id)
+              .where(RutaAggregate.catalog_id == catalog.id,
+                     RutaAggregate.state.in_([state.value for state in SUBMITTED_STATES])))
+    schools = session.scalar(select(func.count()).select_from(pooled.subquery())) or 0
+    if not schools:
+        return None, 0, []
+    counts: dict[int, dict[int, int]] = {}
+    for componente_id, level, count in session.execute(
+            select(Valoracion.componente_id, Valoracion.level, func.count())
+            .where(Valoracion.ruta_id.in_(pooled), Valoracion.level.is_not(None))
+            .group_by(Valoracion.componente_id, Valoracion.level)):
+        counts.setdefault(componente_id, {})[level] = count
+
+    def tally_of(componente_ids: Sequence[int]) -> Tally:
+        levels = dict.fromkeys(LEVELS, 0)
+        for componente_id in componente_ids:
+            for level, count in counts.get(componente_id, {}).items():
+                if level in levels:
+                    levels[level] += count
+        return Tally(levels, schools * len(componente_ids))
+
+    areas = []
+    everything: list[int] = []
+    low: list[tuple[int, int, int, LowRated]] = []
+    position = 0
+    for area in catalog.areas:
+        procesos = []
+        in_area: list[int] = []
+        for proceso in area.procesos:
+            ids = [componente.id for componente in proceso.componentes]
+            if not ids:
+                continue
+            in_area += ids
+            procesos.append(ProcesoPerfil(proceso.code, proceso.name, tally_of(ids)))
+            for componente in proceso.componentes:
+                position += 1
+                levels = counts.get(componente.id, {})
+                count = sum(levels.get(level, 0) for level in LOW_LEVELS)
+                if count:
+                    low.append((-count, position, componente.id, LowRated(
+                        componente.code, componente.name, area.name, count,
+                        sum(levels.values()))))
+        if in_area:
+            everything += in_area
+            areas.append(AreaPerfil(area.code, area.name, tally_of(in_area), procesos))
+    low.sort(key=lambda item: item[:2])
+    return (Perfil(areas, tally_of(everything)), schools,
+            [item[3] for item in low[:TOP_LOW_RATED]])
+
+
+def version_of(session: Session, scope: Scope, schools: int | None = None
+               ) -> tuple[str, datetime | None, datetime | None]:
+    """What identifies the data the page and its charts show (for ETags and the memo), the
+    latest refresh and the oldest: any refresh, a Ruta or a school more or less, or another
+    day (days and deadlines move) changes the version."""
+    count, latest, oldest = session.execute(scope.aggregates(
+        func.count(), func.max(RutaAggregate.refreshed_at),
+        func.min(RutaAggregate.refreshed_at))).one()
+    if schools is None:
+        schools = session.scalar(scope.schools().with_only_columns(func.count())) or 0
+    raw = "|".join(str(part) for part in (
+        scope.actor.secretaria_id, scope.horizon, sorted(scope.filters.as_query().items()),
+        count, latest, schools, scope.today, scope.catalog_id))
+    return hashlib.sha256(raw.encode()).hexdigest()[:32], latest, oldest
+
+
+def chart_version(session: Session, scope: Scope) -> tuple[str, datetime | None]:
+    version, latest, _ = version_of(session, scope)
+    return version, latest
+
+
+# Per process: the charts' SVG and the plan sections, per (Secretaría, version[, chart]).
+CHARTS: Memo[str] = Memo(32)
+SECTIONS: Memo[dict[str, Any]] = Memo(8)
+PERFILES: Memo[tuple[Perfil | None, int, list[LowRated]]] = Memo(16)
+
+
+@dataclass(frozen=True)
+class PlanSchool:
+    """What the plan sections read of a school (no ORM object: they may be memoised)."""
+
+    id: int
+    name: str
+    sort_key: str
+
+
+@dataclass(frozen=True)
+class PlanRow:
+    school: PlanSchool
+    ruta: RutaRef
+
+
+@dataclass(frozen=True)
+class PlansView:
+    """The scope's Rutas as the plan sections (``secciones``, ``rubric``, metas por área)
+    read them: ``schools`` every Ruta, ``plan_rows`` those with a plan sent."""
+
+    schools: list[PlanRow]
+
+    @property
+    def plan_rows(self) -> list[PlanRow]:
+        return [row for row in self.schools if row.ruta.state in PLAN_STATES]
+
+
+def plans_view(session: Session, actor: User, data: Summary) -> PlansView:
+    """One statement: the scope's Rutas with their school, in the table's default order."""
+    scope = Scope(actor, data.filters, data.horizon_start_year, now=utcnow(),
+                  stalled_days=data.stalled_days, deadline=data.pmi_deadline)
+    rows = session.execute(scope.aggregates(
+        School.id, School.name, School.sort_key, RutaAggregate.ruta_id, RutaAggregate.state)
+        .order_by(bytewise(School.sort_key), School.id))
+    return PlansView([PlanRow(PlanSchool(school_id, name, key), RutaRef(ruta_id, State(state)))
+                      for school_id, name, key, ruta_id, state in rows])
+
+
+def summarize(session: Session, actor: User, filters: Filters, *, now: datetime,
+              stalled_days: int, list_limit: int = LIST_LIMIT) -> Summary:
+    """Everything /reportes/ shows above and beside the table, from the aggregates; the
+    lists of overdue and estancadas Rutas up to ``list_limit`` each."""
+    scope, calendar = scope_of(session, actor, filters, now=now, stalled_days=stalled_days)
+    missing = fill_missing(session, scope)
+    catalog = horizon_catalog(session, calendar)
+    counts = dict(session.execute(
+        scope.aggregates(RutaAggregate.state, func.count()).group_by(RutaAggregate.state)
+    ).all())
+    overdue_count, stalled_count, attention_count = session.execute(scope.aggregates(
+        func.count(case((scope.overdue, 1))), func.count(case((scope.stalled, 1))),
+        func.count(case((scope.attention, 1))))).one()
+    schools = session.scalar(scope.schools().with_only_columns(func.count())) or 0
+    version, _, oldest = version_of(session, scope, schools)
+    # A valoración changed refreshes its Ruta's aggregate, hence the version.
+    perfil, perfil_schools, low_rated = PERFILES.get(
+        (actor.secretaria_id, version), lambda: municipal_perfil(session, scope, catalog))
+    return Summary(
+        horizon_start_year=scope.horizon, horizon_label=calendar.horizon_label,
+        filters=filters,
+        funnel=[(state, counts.get(state.value, 0)) for state in STATE_ORDER],
+        catalog=catalog, perfil=perfil, perfil_schools=perfil_schools, low_rated=low_rated,
+        comunas=comunas_of(session, actor, filters.zona), pmi_deadline=calendar.pmi_deadline,
+        stalled_days=stalled_days,
+        schools_count=schools,
+        overdue=_listed(session, scope, scope.overdue, list_limit) if overdue_count else [],
+        overdue_count=overdue_count,
+        stalled=_listed(session, scope, scope.stalled, list_limit) if stalled_count else [],
+        stalled_count=stalled_count, attention_count=attention_count, refreshed_at=oldest,
+        version=version, missing=missing, scope=scope)
