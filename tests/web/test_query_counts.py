@@ -78,9 +78,9 @@ CEILINGS = {
     "/rutas/{ruta}/cierre": 21,
 }
 
-#: The consolidado's pages are rebuilt on per-school aggregates by another change (branch
-#: consolidado, which brings its own statement-count test): here only their independence
-#: from the number of schools is guarded.
+#: The consolidado's pages read the per-Ruta aggregates; tests/web/test_reportes_scale.py
+#: holds their warm view to a ceiling of its own (a first view after a change recomputes the
+#: plan sections): here only their independence from the number of schools is guarded.
 CONSOLIDADO_PAGES = frozenset({"/reportes/", "/reportes/imprimir"})
 
 #: The states the other schools' Rutas are spread over (every listing finds some).

@@ -31,7 +31,7 @@ from workflow.autoevaluacion.models import (
     TeamMember,
     Vigencia,
 )
-from workflow.catalogo.catalog import Rules, current_catalog, rules_of
+from workflow.catalogo.catalog import Rules, area_rows, current_catalog, rules_of
 from workflow.catalogo.models import Catalog, CatalogArea
 from workflow.cuentas import accounts, tokens
 from workflow.cuentas.accounts import EMAIL_PATTERN, normalize_email
@@ -263,16 +263,9 @@ def _require_team_manager(ruta: Ruta, actor: User) -> None:
                           "empiece la autoevaluación primero.")
 
 
-def _area_rows(session: Session, ruta: Ruta) -> dict[int, CatalogArea]:
-    """The área rows of the Ruta's catalog by id (a member's áreas are rows, not the cached
-    tree's values)."""
-    return {area.id: area for area in session.scalars(
-        select(CatalogArea).where(CatalogArea.catalog_id == ruta.catalog_id))}  # type: ignore[attr-defined]
-
-
 def _areas_from_ids(session: Session, ruta: Ruta, area_ids: Iterable[str | int],
                     errors: dict[str, list[str]]) -> list[CatalogArea]:
-    by_id = _area_rows(session, ruta)
+    by_id = area_rows(session, ruta.catalog_id)  # type: ignore[attr-defined]
     chosen = []
     for raw in area_ids:
         try:
@@ -549,7 +542,7 @@ def restore_member(session: Session, ruta: Ruta, removed: RemovedMember, *, acto
     account = session.get(User, removed.user_id) if removed.user_id else None
     if account is not None:
         accounts.reopen_after_team(account)
-    by_id = _area_rows(session, ruta)
+    by_id = area_rows(session, ruta.catalog_id)  # type: ignore[attr-defined]
     member = TeamMember(ruta_id=ruta.id, name=removed.name, email=removed.email,
                         estamento=Estamento(removed.estamento), user=account,
                         created_at=datetime.fromisoformat(removed.created_at),

@@ -432,3 +432,10 @@ def _int_in(value: str | int, allowed: range) -> int | None:
     except (TypeError, ValueError):
         return None
     return number if number in allowed else None
+
+
+def area_rows(session: Session, catalog_id: int) -> dict[int, CatalogArea]:
+    """A catalog's áreas as rows by id, for what links to them (the cached tree holds values,
+    not rows)."""
+    query = select(CatalogArea).where(CatalogArea.catalog_id == catalog_id)
+    return {area.id: area for area in session.scalars(query)}

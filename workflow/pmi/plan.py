@@ -254,12 +254,17 @@ def autoevaluacion_summary(session: Session, ruta: Ruta) -> dict[str, Any]:
 def objetivos_of(session: Session, ruta: Ruta) -> list[Objetivo]:
     """The plan's objetivos with their componentes, hallazgos, metas, and the metas'
     indicadores and actividades: six statements whatever the plan's size (issue 17: each
-    objetivo and meta loaded its own)."""
+    objetivo and meta loaded its own).
+
+    The rows and their collections are read again even when the session already holds them
+    (``populate_existing``): a snapshot taken in the session that just deleted an actividad
+    must not find it in a collection loaded before the deletion."""
     metas = selectinload(Objetivo.metas)
     return list(session.scalars(
         select(Objetivo).where(Objetivo.ruta_id == ruta.id).order_by(Objetivo.id)
         .options(selectinload(Objetivo.componentes), selectinload(Objetivo.hallazgos),
-                 metas.selectinload(Meta.indicadores), metas.selectinload(Meta.actividades))))
+                 metas.selectinload(Meta.indicadores), metas.selectinload(Meta.actividades))
+        .execution_options(populate_existing=True)))
 
 
 def plan_content(session: Session, ruta: Ruta) -> dict[str, Any]:
