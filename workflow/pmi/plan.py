@@ -251,29 +251,30 @@ def autoevaluacion_summary(session: Session, ruta: Ruta) -> dict[str, Any]:
     }
 
 
-def objetivos_of(session: Session, ruta: Ruta) -> list[Objetivo]:
+def objetivos_of(session: Session, ruta: Ruta, *, fresh: bool = False) -> list[Objetivo]:
     """The plan's objetivos with their componentes, hallazgos, metas, and the metas'
     indicadores and actividades: six statements whatever the plan's size (issue 17: each
     objetivo and meta loaded its own).
 
-    The rows and their collections are read again even when the session already holds them
-    (``populate_existing``): a snapshot taken in the session that just deleted an actividad
-    must not find it in a collection loaded before the deletion."""
+    ``fresh`` reads the rows and their collections again even when the session already holds
+    them (``populate_existing``): a snapshot taken in the session that just deleted an
+    actividad must not find it in a collection loaded before the deletion."""
     metas = selectinload(Objetivo.metas)
     return list(session.scalars(
         select(Objetivo).where(Objetivo.ruta_id == ruta.id).order_by(Objetivo.id)
         .options(selectinload(Objetivo.componentes), selectinload(Objetivo.hallazgos),
                  metas.selectinload(Meta.indicadores), metas.selectinload(Meta.actividades))
-        .execution_options(populate_existing=True)))
+        .execution_options(populate_existing=fresh)))
 
 
-def plan_content(session: Session, ruta: Ruta) -> dict[str, Any]:
-    """The whole PMI with its autoevaluación summary, as JSON-ready data, in a stable order."""
+def plan_content(session: Session, ruta: Ruta, *, fresh: bool = False) -> dict[str, Any]:
+    """The whole PMI with its autoevaluación summary, as JSON-ready data, in a stable order
+    (``fresh``: read afresh what the session holds, as a stored version must)."""
     def rows(model: type[Any]) -> list[Any]:
         return list(session.scalars(select(model).where(model.ruta_id == ruta.id)
                                     .order_by(model.id)))
 
-    objetivos = objetivos_of(session, ruta)
+    objetivos = objetivos_of(session, ruta, fresh=fresh)
     # Every meta hangs from an objetivo and every indicador or actividad from a meta.
     all_metas = sorted((meta for objetivo in objetivos for meta in objetivo.metas),
                        key=lambda row: row.id)

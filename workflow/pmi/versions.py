@@ -43,7 +43,7 @@ def freeze(session: Session, ruta: Ruta, *, actor: User | None,
                           .where(PmiSnapshot.ruta_id == ruta.id)) or 0
     snapshot = PmiSnapshot(ruta_id=ruta.id, number=last + 1, created_at=now or utcnow(),
                            created_by_id=None if actor is None else actor.id,
-                           content=plan_content(session, ruta))
+                           content=plan_content(session, ruta, fresh=True))
     session.add(snapshot)
     session.flush()
     return snapshot
