@@ -359,3 +359,37 @@ def browsing(browser: Browser, live_server: LiveServer, axe_source: str) -> Iter
     finally:
         session.close()
     assert session.policy_violations == [], "the Content-Security-Policy blocked something"
+
+
+# --- the demo Secretaría, for the tests that only read it -----------------------------------
+
+
+@pytest.fixture(scope="session")
+def demo_site(sqlite_template: Path, tmp_path_factory: pytest.TempPathFactory
+              ) -> Iterator[LiveServer]:
+    """`ruta demo`'s Secretaría with ten schools (a Ruta in every state, returned ones too;
+    see ``seed_demo_site``), seeded and served once per test process for the tests that only
+    read it: the phone and print checks, the accessibility crawl and the keyboard walk. A
+    refused form changes nothing, and a test that writes serves its own (``serving``)."""
+    require_browser()
+    with serving(sqlite_template, tmp_path_factory.mktemp("demo-site"),
+                 seed=lambda session: seed_demo_site(session, school_count=10)) as server:
+        yield server
+
+
+def demo_ruta(server: LiveServer, school_number: int, state: State) -> int:
+    """The id of the demo school's Ruta in ``state`` (school 1 is «…000001»)."""
+    with server.session() as session:
+        return session.scalars(select(Ruta.id).join(School).where(
+            School.dane_code.endswith(f"{school_number:06d}"), Ruta.state == state)).one()
+
+
+@pytest.fixture
+def demo_browsing(browser: Browser, demo_site: LiveServer, axe_source: str
+                  ) -> Iterator[Browsing]:
+    session = Browsing(browser, demo_site, axe_source)
+    try:
+        yield session
+    finally:
+        session.close()
+    assert session.policy_violations == [], "the Content-Security-Policy blocked something"

@@ -29,18 +29,13 @@ import json
 import re
 import time
 from collections import deque
-from collections.abc import Iterator
 from dataclasses import dataclass, field
-from pathlib import Path
 from urllib.parse import urldefrag
 
 import pytest
-from playwright.sync_api import Browser, Page, expect
-from sqlalchemy import select
-from sqlalchemy.orm import Session
+from playwright.sync_api import Page, expect
 
 from demo.seed import DEMO_DOMAIN
-from workflow.models import Ruta, School
 from workflow.states import State
 
 from .accessibility import (
@@ -52,7 +47,7 @@ from .accessibility import (
     report,
     url_pattern,
 )
-from .conftest import ARTIFACTS, Browsing, LiveServer, seed_demo_site, serving
+from .conftest import ARTIFACTS, Browsing, demo_ruta
 
 pytestmark = pytest.mark.browser
 
@@ -70,33 +65,10 @@ DOWNLOAD_TYPES = ("text/csv", "application/", "image/")
 DOWNLOAD_TIMEOUT_MS = 120_000
 
 
-def seed(session: Session) -> None:
-    seed_demo_site(session, school_count=10)
-
-
-@pytest.fixture(scope="module")
-def demo_server(sqlite_template: Path, tmp_path_factory: pytest.TempPathFactory
-                ) -> Iterator[LiveServer]:
-    """`ruta demo`'s Secretaría with ten schools (a Ruta in every state, returned ones too),
-    seeded once: the crawl only reads and the error states change nothing."""
-    with serving(sqlite_template, tmp_path_factory.mktemp("crawl"), seed=seed) as server:
-        yield server
-
-
 @pytest.fixture(scope="module")
 def kinds() -> dict[str, bool]:
     """Which patterns are pages and which are files, learnt once for every role."""
     return {}
-
-
-@pytest.fixture
-def site(browser: Browser, demo_server: LiveServer, axe_source: str) -> Iterator[Browsing]:
-    session = Browsing(browser, demo_server, axe_source)
-    try:
-        yield session
-    finally:
-        session.close()
-    assert session.policy_violations == [], "the Content-Security-Policy blocked something"
 
 
 @dataclass
@@ -205,9 +177,9 @@ def write_figures(name: str, figures: dict[str, object]) -> None:
 
 
 @pytest.mark.parametrize("role", list(ROLES))
-def test_every_page_of_the_role_is_accessible(site: Browsing, kinds: dict[str, bool],
-                                              role: str) -> None:
-    crawl = Crawl(site, kinds)
+def test_every_page_of_the_role_is_accessible(demo_browsing: Browsing,
+                                              kinds: dict[str, bool], role: str) -> None:
+    crawl = Crawl(demo_browsing, kinds)
     started = time.perf_counter()
     for account in ROLES[role]:
         crawl.walk(f"{account}@{DEMO_DOMAIN}")
@@ -221,20 +193,15 @@ def test_every_page_of_the_role_is_accessible(site: Browsing, kinds: dict[str, b
 # --- the pages behind the main forms' error states ----------------------------------------
 
 
-def ruta_of(server: LiveServer, school_number: int, state: State) -> int:
-    with server.session() as session:
-        return session.scalars(select(Ruta.id).join(School).where(
-            School.dane_code.endswith(f"{school_number:06d}"), Ruta.state == state)).one()
-
-
 def shown_status(page: Page) -> int:
     return int(page.evaluate("performance.getEntriesByType('navigation')[0].responseStatus"))
 
 
-def test_the_main_forms_error_pages_are_accessible(site: Browsing,
+def test_the_main_forms_error_pages_are_accessible(demo_browsing: Browsing,
                                                    kinds: dict[str, bool]) -> None:
     """Each main form refused, then its page checked like a crawled one: the sign-in, an
     área's valoración, a PMI element, a seguimiento report and the PMI review's decision."""
+    site = demo_browsing
     server = site.server
     crawl = Crawl(site, kinds)
     statuses = {}
@@ -254,7 +221,7 @@ def test_the_main_forms_error_pages_are_accessible(site: Browsing,
 
     # rector02's Ruta is a borrador: an evidence longer than allowed is refused.
     site.login(page, f"rector02@{DEMO_DOMAIN}")
-    page.goto(f"/rutas/{ruta_of(server, 2, State.BORRADOR)}/autoevaluacion/areas/DIR")
+    page.goto(f"/rutas/{demo_ruta(server, 2, State.BORRADOR)}/autoevaluacion/areas/DIR")
     first_form = page.locator("main form", has=page.locator("textarea")).first
     first_form.locator("textarea").first.evaluate("(area, text) => { area.value = text; }",
                                                   "x" * 20_001)
@@ -265,7 +232,7 @@ def test_the_main_forms_error_pages_are_accessible(site: Browsing,
     # rector04 formulates the PMI: an objective without its text is refused.
     page = site.new_page(WIDE)
     site.login(page, f"rector04@{DEMO_DOMAIN}")
-    formulating = ruta_of(server, 4, State.AUTOEVALUACION_ENVIADA)
+    formulating = demo_ruta(server, 4, State.AUTOEVALUACION_ENVIADA)
     page.goto(f"/rutas/{formulating}/pmi/elemento?tipo=objetivo")
     page.locator("#guardar").click()
     refused(page, "pmi-elemento")
@@ -274,7 +241,7 @@ def test_the_main_forms_error_pages_are_accessible(site: Browsing,
     # rector01's latest seguimiento report came back: an avance over 100 % is refused.
     page = site.new_page(WIDE)
     site.login(page, f"rector01@{DEMO_DOMAIN}")
-    following = ruta_of(server, 1, State.SEGUIMIENTO)
+    following = demo_ruta(server, 1, State.SEGUIMIENTO)
     page.goto(f"/rutas/{following}/seguimiento")
     page.get_by_role("link", name=re.compile("^Diligenciar el informe")).first.click()
     page.locator("input[id^=avance-]").first.fill("120")
@@ -285,7 +252,7 @@ def test_the_main_forms_error_pages_are_accessible(site: Browsing,
     # revisor1 holds rector05's PMI: a return without any observation is refused.
     page = site.new_page(WIDE)
     site.login(page, f"revisor1@{DEMO_DOMAIN}")
-    page.goto(f"/rutas/{ruta_of(server, 5, State.EN_REVISION)}/pmi/revision")
+    page.goto(f"/rutas/{demo_ruta(server, 5, State.EN_REVISION)}/pmi/revision")
     page.get_by_role("button", name="Devolver con observaciones").click()
     refused(page, "revision")
 

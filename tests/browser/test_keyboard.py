@@ -13,54 +13,22 @@ a PMI element; a seguimiento report; the PMI review with its rubric and observat
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import pytest
 from playwright.sync_api import Browser, Page
-from sqlalchemy import select
-from sqlalchemy.orm import Session
 
 from demo.seed import DEMO_DOMAIN
-from workflow.models import Ruta, School
 from workflow.states import State
 
 from .accessibility import FOCUS_PROBE, WIDE
-from .conftest import Browsing, LiveServer, seed_demo_site, serving
+from .conftest import Browsing, demo_ruta
 
 pytestmark = pytest.mark.browser
 
 TOLERANCE_PX = 4
 MIN_RING_RATIO = 3.0
 MAX_STOPS = 400
-
-
-def seed(session: Session) -> None:
-    seed_demo_site(session, school_count=5)
-
-
-@pytest.fixture(scope="module")
-def demo_server(sqlite_template: Path, tmp_path_factory: pytest.TempPathFactory
-                ) -> Iterator[LiveServer]:
-    with serving(sqlite_template, tmp_path_factory.mktemp("keyboard"), seed=seed) as server:
-        yield server
-
-
-@pytest.fixture
-def site(browser: Browser, demo_server: LiveServer, axe_source: str) -> Iterator[Browsing]:
-    session = Browsing(browser, demo_server, axe_source)
-    try:
-        yield session
-    finally:
-        session.close()
-    assert session.policy_violations == [], "the Content-Security-Policy blocked something"
-
-
-def ruta_of(server: LiveServer, school_number: int, state: State) -> int:
-    with server.session() as session:
-        return session.scalars(select(Ruta.id).join(School).where(
-            School.dane_code.endswith(f"{school_number:06d}"), Ruta.state == state)).one()
 
 
 def tab_stops(page: Page) -> list[dict[str, Any]]:
@@ -110,7 +78,9 @@ def signed_in(site: Browsing, account: str) -> Page:
     return page
 
 
-def test_the_main_forms_follow_the_visual_order_with_a_visible_focus(site: Browsing) -> None:
+def test_the_main_forms_follow_the_visual_order_with_a_visible_focus(
+        demo_browsing: Browsing) -> None:
+    site = demo_browsing
     server = site.server
     found: list[str] = []
 
@@ -120,7 +90,7 @@ def test_the_main_forms_follow_the_visual_order_with_a_visible_focus(site: Brows
 
     # rector02's Ruta is a borrador; equipo02 is assigned the académica.
     page = signed_in(site, "rector02")
-    borrador = ruta_of(server, 2, State.BORRADOR)
+    borrador = demo_ruta(server, 2, State.BORRADOR)
     page.goto(f"/rutas/{borrador}/autoevaluacion/areas/DIR")
     assert page.get_by_role("button", name=re.compile("^Guardar")).count() > 0
     found += problems(page)
@@ -130,19 +100,19 @@ def test_the_main_forms_follow_the_visual_order_with_a_visible_focus(site: Brows
     found += problems(page)
 
     page = signed_in(site, "rector04")
-    page.goto(f"/rutas/{ruta_of(server, 4, State.AUTOEVALUACION_ENVIADA)}/pmi/elemento"
+    page.goto(f"/rutas/{demo_ruta(server, 4, State.AUTOEVALUACION_ENVIADA)}/pmi/elemento"
               "?tipo=objetivo")
     found += problems(page)
 
     # Its latest seguimiento report came back from the Secretaría: the form is open.
     page = signed_in(site, "rector01")
-    page.goto(f"/rutas/{ruta_of(server, 1, State.SEGUIMIENTO)}/seguimiento")
+    page.goto(f"/rutas/{demo_ruta(server, 1, State.SEGUIMIENTO)}/seguimiento")
     page.get_by_role("link", name=re.compile("^Diligenciar el informe")).first.click()
     assert page.get_by_role("button", name="Guardar el informe").count() == 1
     found += problems(page)
 
     page = signed_in(site, "revisor1")
-    page.goto(f"/rutas/{ruta_of(server, 5, State.EN_REVISION)}/pmi/revision")
+    page.goto(f"/rutas/{demo_ruta(server, 5, State.EN_REVISION)}/pmi/revision")
     assert page.get_by_role("button", name="Aprobar el PMI").count() == 1
     found += problems(page)
 

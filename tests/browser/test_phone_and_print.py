@@ -11,27 +11,19 @@ from __future__ import annotations
 
 import io
 import re
-import shutil
-import threading
 import unicodedata
-from collections.abc import Iterator
-from dataclasses import dataclass, replace
-from pathlib import Path
+from dataclasses import dataclass
 
 import pytest
-from playwright.sync_api import Browser, Locator, Page, expect
+from playwright.sync_api import Locator, Page, expect
 from pypdf import PdfReader
 from sqlalchemy import select
-from werkzeug.serving import make_server
 
-from demo.seed import DEMO_DOMAIN, seed_demo
-from ruta import create_app
-from tests.conftest import PASSWORD, TEST_PASSWORDS, app_config
-from workflow.models import Ruta, School
+from demo.seed import DEMO_DOMAIN
 from workflow.seguimiento.models import FollowUpReport
 from workflow.states import State
 
-from .conftest import PHONE, Browsing, LiveServer, QuietRequestHandler, require_browser
+from .conftest import PHONE, Browsing, LiveServer, demo_ruta
 
 pytestmark = pytest.mark.browser
 
@@ -65,51 +57,23 @@ class Demo:
 
 
 @pytest.fixture(scope="module")
-def demo(sqlite_template: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Demo]:
-    """Ten demo schools seeded once for the module: the tests only read."""
-    require_browser()
-    path = tmp_path_factory.mktemp("demo") / "ruta.db"
-    shutil.copyfile(sqlite_template, path)
-    app = create_app(app_config(f"sqlite:///{path}"))
-    database = app.extensions["ruta_db"]
-    with database.session_factory() as session:
-        seed_demo(session, school_count=10, password=PASSWORD, passwords=TEST_PASSWORDS)
-        session.commit()
-
-        def ruta_of(school_number: int, state: State) -> int:
-            return session.scalars(
-                select(Ruta.id).join(School).where(School.dane_code.endswith(
-                    f"{school_number:06d}"), Ruta.state == state)).one()
-
-        following = ruta_of(1, State.SEGUIMIENTO)
-        ids = Demo(
-            server=LiveServer("", app, database), following=following,
-            previous=ruta_of(1, State.CERRADO),
-            formulating=ruta_of(4, State.AUTOEVALUACION_ENVIADA),
-            in_review=ruta_of(5, State.EN_REVISION), closed=ruta_of(8, State.CERRADO),
-            report=session.scalars(select(FollowUpReport.id).where(
-                FollowUpReport.ruta_id == following).order_by(FollowUpReport.id)).first())
-    server = make_server("127.0.0.1", 0, app, threaded=True, request_handler=QuietRequestHandler)
-    thread = threading.Thread(target=server.serve_forever, name="ruta-demo-server")
-    thread.start()
-    try:
-        yield replace(ids, server=LiveServer(f"http://127.0.0.1:{server.server_port}", app,
-                                             database))
-    finally:
-        server.shutdown()
-        server.server_close()
-        thread.join(timeout=10)
-        database.dispose()
+def demo(demo_site: LiveServer) -> Demo:
+    """The demo site (ten schools, seeded once per process: these tests only read it)."""
+    following = demo_ruta(demo_site, 1, State.SEGUIMIENTO)
+    with demo_site.session() as session:
+        report = session.scalars(select(FollowUpReport.id).where(
+            FollowUpReport.ruta_id == following).order_by(FollowUpReport.id)).first()
+    assert report is not None
+    return Demo(server=demo_site, following=following,
+                previous=demo_ruta(demo_site, 1, State.CERRADO),
+                formulating=demo_ruta(demo_site, 4, State.AUTOEVALUACION_ENVIADA),
+                in_review=demo_ruta(demo_site, 5, State.EN_REVISION),
+                closed=demo_ruta(demo_site, 8, State.CERRADO), report=report)
 
 
 @pytest.fixture
-def site(browser: Browser, demo: Demo, axe_source: str) -> Iterator[Browsing]:
-    session = Browsing(browser, demo.server, axe_source)
-    try:
-        yield session
-    finally:
-        session.close()
-    assert session.policy_violations == [], "the Content-Security-Policy blocked something"
+def site(demo_browsing: Browsing) -> Browsing:
+    return demo_browsing
 
 
 def signed_in(site: Browsing, email: str, viewport: dict[str, int], *,
