@@ -237,41 +237,49 @@ def postgres_schema() -> Iterator[str]:
 _CLEANERS: dict[str, Engine] = {}
 
 
+#: The cleaning, server-side in one round trip: each table of the schema (not the models
+#: imported so far: a stage's models are imported by the first app a worker builds, and a
+#: table the cleaner did not know kept its rows while its sequence restarted) emptied when it
+#: has rows, then every sequence restarted (a rolled-back insert moves a sequence of a table
+#: that stays empty). The names come from the catalog, never from input.
+_CLEAN_SCHEMA = """
+DO $$
+DECLARE
+    name text;
+    used boolean;
+BEGIN
+    PERFORM set_config('session_replication_role', 'replica', true);
+    FOR name IN SELECT tablename FROM pg_tables
+                WHERE schemaname = 'public' AND tablename <> 'alembic_version' LOOP
+        EXECUTE format('SELECT EXISTS (SELECT 1 FROM %I)', name) INTO used;
+        IF used THEN
+            EXECUTE format('DELETE FROM %I', name);
+        END IF;
+    END LOOP;
+    PERFORM setval(oid, 1, false) FROM pg_class
+    WHERE relkind = 'S' AND relnamespace = 'public'::regnamespace;
+END
+$$
+"""
+
+
 def _truncate_postgres(url: str) -> None:
     """Empty every table a test left rows in and restart every sequence, as a fresh schema.
 
-    Only the tables with rows are emptied (one query finds them), by DELETE rather than
-    TRUNCATE: a TRUNCATE that cascades over the schema's foreign keys rewrote some thirty
-    tables' files and took about a second per test, a DELETE of a few small tables takes
-    milliseconds. ``session_replication_role = replica`` (the suite connects as a superuser)
-    keeps the foreign-key and append-only triggers from firing for this cleaning alone, so
-    the order does not matter and the history tables empty too. Sequences are restarted for
-    all, since a rolled-back insert moves a sequence of a table that stays empty. One engine
-    serves every test.
+    Only the tables with rows are emptied, by DELETE rather than TRUNCATE: a TRUNCATE that
+    cascades over the schema's foreign keys rewrote some thirty tables' files and took about
+    a second per test, a DELETE of a few small tables takes milliseconds.
+    ``session_replication_role = replica`` (the suite connects as a superuser), for this
+    transaction only, keeps the foreign-key and append-only triggers from firing for this
+    cleaning alone, so the order does not matter and the history tables empty too. One
+    statement (``_CLEAN_SCHEMA``): asked table by table from here it was some thirty round
+    trips a test. One engine serves every test.
     """
     engine = _CLEANERS.get(url)
     if engine is None:
         engine = _CLEANERS[url] = make_engine(url)
     with engine.begin() as connection:
-        # The schema's own tables, not the models imported so far: a stage's models are
-        # imported by the first app a worker builds, and a table the probe did not know kept
-        # its rows while its sequence restarted (duplicate keys in the next test).
-        names = list(connection.execute(text(
-            "SELECT tablename FROM pg_tables WHERE schemaname = 'public' "
-            "AND tablename <> 'alembic_version' ORDER BY tablename")).scalars())
-        # The names are the schema's own tables, never input.
-        probe = " UNION ALL ".join(
-            f"SELECT '{name}' WHERE EXISTS (SELECT 1 FROM {name})"  # noqa: S608
-            for name in names)
-        used = set(connection.execute(text(probe)).scalars())
-        if used:
-            connection.execute(text("SET LOCAL session_replication_role = replica"))
-            for name in names:
-                if name in used:
-                    connection.execute(text(f"DELETE FROM {name}"))  # noqa: S608
-        connection.execute(text(
-            "SELECT setval(oid, 1, false) FROM pg_class "
-            "WHERE relkind = 'S' AND relnamespace = 'public'::regnamespace"))
+        connection.execute(text(_CLEAN_SCHEMA))
 
 
 #: SQLite files of the tests live in memory when the machine has a tmpfs: each commit waits
