@@ -35,6 +35,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any
+from urllib.parse import parse_qs, urlsplit
 
 from sqlalchemy import create_engine, event, select, text
 from sqlalchemy.engine import make_url
@@ -56,6 +57,10 @@ DEFAULT_URL = "postgresql://postgres@127.0.0.1:5432/bench"
 PASS_DAY = date(2026, 1, 19)
 PASS_AT = datetime(2026, 1, 19, 11, 0, tzinfo=UTC)
 RECTOR, REVISOR, ADMIN = "rector01@ruta.demo", "revisor1@ruta.demo", "admin@ruta.demo"
+# What ``BENCH_QUICK=1`` measures of the exports unless ``--exports`` says otherwise: the
+# smallest sheet (one GROUP BY), the one with a row per school, the largest (a row per school
+# and proceso), and the console's Excel; the other sheets, and the PDF, in the full run.
+QUICK_EXPORTS = "hoja=estados,hoja=instituciones,hoja=perfil"
 
 
 @dataclass
@@ -248,10 +253,19 @@ def _child(command: list[str], environment: dict[str, str]) -> tuple[int, str, f
     return process.returncode, output, time.perf_counter() - start, usage.ru_maxrss / 1024
 
 
+def wanted(url: str, parts: list[str] | None) -> bool:
+    """Whether ``--exports`` asks for this export: ``hoja=X`` names that sheet exactly (not
+    ``hoja=X-detalle``), anything else is a part of the URL (``.pdf``)."""
+    if parts is None:
+        return True
+    sheet = parse_qs(urlsplit(url).query).get("hoja", [""])[0]
+    return any(part == f"hoja={sheet}" if part.startswith("hoja=") else part in url
+               for part in parts)
+
+
 def measure_exports(settings: Settings, schools: int, reportes: str) -> None:
     environment = {**os.environ, "PYTHONPATH": str(web.ROOT)}
-    urls = [url for url in export_urls(reportes)
-            if settings.exports is None or any(part in url for part in settings.exports)]
+    urls = [url for url in export_urls(reportes) if wanted(url, settings.exports)]
     _, output, _, _ = _child([sys.executable, "-m", "bench.probe", *urls,
                               "--database-url", settings.url, "--email", ADMIN,
                               "--password", PASSWORD], environment)
@@ -332,7 +346,7 @@ def main(argv: list[str] | None = None) -> None:
                         default=os.environ.get("BENCH_DATABASE_URL") or DEFAULT_URL)
     parser.add_argument("--seconds", type=float, default=2.0 if quick else 5.0,
                         help="how long each page is under load")
-    parser.add_argument("--exports", default="",
+    parser.add_argument("--exports", default=QUICK_EXPORTS if quick else "",
                         help="measure only the exports whose URL contains one of these "
                              "comma-separated parts (default: every one /reportes/ links)")
     parser.add_argument("--no-console-export", action="store_true",
