@@ -59,7 +59,7 @@ def plan_adjustments_for(ruta: Ruta) -> dict[str, Any]:
 
 
 @bp.app_template_global("plan_adjustments_waiting")
-def plan_adjustments_waiting() -> list[PlanAdjustment]:
+def plan_adjustments_waiting() -> changes.Waiting:
     """The adjustments waiting for the Secretaría (``ajustes/_queue.html``)."""
     return changes.waiting_for_decision(db_session(), _actor())
 
