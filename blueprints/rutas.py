@@ -77,12 +77,13 @@ def _render_detail(ruta: Ruta, **context: object) -> str:
         # Only whoever took the review decides; the others see «Tomar de X» instead.
         actions = [action for action in actions
                    if action not in (Trigger.APROBAR, Trigger.DEVOLVER)]
+    takeovers = takeover.history(db_session(), ruta)
     return render_template(
         "rutas/detail.html", ruta=ruta, perspective=perspective,
         actions=actions, ReturnTarget=ReturnTarget,
-        takeover_since=takeover.since(db_session(), ruta),
+        takeover_since=takeover.since(db_session(), ruta, takeovers),
         may_take_over=takeover.may_take_over(current_user, ruta),
-        takeovers=takeover.history(db_session(), ruta),
+        takeovers=takeovers,
         history=list(reversed(ruta.transitions)),
         rubric_entries={item.verdicts[0].transition_id
                         for item in rubrics.rounds(db_session(), ruta)}, **context,

@@ -28,7 +28,7 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import func, select
-from sqlalchemy.orm import Session, joinedload
+from sqlalchemy.orm import Session, joinedload, selectinload
 
 from workflow import form_tokens
 from workflow.ajustes.machine import EDITABLE_STATES, OPEN_STATES, AdjustmentState
@@ -116,9 +116,15 @@ def require_editable(session: Session, adjustment: PlanAdjustment, actor: User) 
 # --- reading ------------------------------------------------------------------------------
 
 
-def adjustments_of(session: Session, ruta: Ruta) -> list[PlanAdjustment]:
-    return list(session.scalars(select(PlanAdjustment).where(PlanAdjustment.ruta_id == ruta.id)
-                                .order_by(PlanAdjustment.number)))
+def adjustments_of(session: Session, ruta: Ruta, *,
+                   with_details: bool = False) -> list[PlanAdjustment]:
+    """The Ruta's adjustments, by number; ``with_details`` brings their changes and PMI
+    versions with them (for a page listing them), rather than one statement per adjustment."""
+    statement = select(PlanAdjustment).where(PlanAdjustment.ruta_id == ruta.id)
+    if with_details:
+        statement = statement.options(selectinload(PlanAdjustment.changes),
+                                      joinedload(PlanAdjustment.snapshot))
+    return list(session.scalars(statement.order_by(PlanAdjustment.number)))
 
 
 def open_adjustment(session: Session, ruta: Ruta) -> PlanAdjustment | None:

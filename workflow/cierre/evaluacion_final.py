@@ -27,7 +27,7 @@ from dataclasses import dataclass, field
 from datetime import date, datetime
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import exists, select
 from sqlalchemy.orm import Session
 
 from workflow.autoevaluacion.models import IdentityReview
@@ -142,6 +142,32 @@ class EvaluationView:
 
     def count(self, verdict: Verdict) -> int:
         return sum(1 for row in self.metas if row.result and row.result.verdict is verdict)
+
+
+@dataclass(frozen=True)
+class Glance:
+    """The final evaluation as the Ruta page shows it (``EvaluationView``'s flags, without
+    reading the plan's metas and results)."""
+
+    evaluation: FinalEvaluation | None
+    started: bool
+    opens_on: date
+    is_open: bool
+
+    @property
+    def registered(self) -> bool:
+        return self.evaluation is not None and self.evaluation.registered
+
+
+def glance(session: Session, ruta: Ruta, *, now: datetime | None = None) -> Glance:
+    evaluation = get_evaluation(session, ruta)
+    # ``EvaluationView.started``: a saved evaluation, or a result for a meta of the plan.
+    started = evaluation is not None or bool(session.scalar(select(exists().where(
+        MetaResult.ruta_id == ruta.id,
+        MetaResult.meta_id.in_(select(Meta.id).where(Meta.ruta_id == ruta.id))))))
+    opening = opens_on(session, ruta)
+    return Glance(evaluation, started, opening,
+                  is_open=ruta.state is State.SEGUIMIENTO and today_in_bogota(now) >= opening)
 
 
 def get_evaluation(session: Session, ruta: Ruta) -> FinalEvaluation | None:
