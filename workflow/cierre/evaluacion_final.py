@@ -39,7 +39,7 @@ from workflow.horizontes import opening
 from workflow.horizontes.calendar import calendar_for
 from workflow.models import Ruta, User, utcnow
 from workflow.pmi.models import Indicador, Meta
-from workflow.pmi.plan import element_labels, plan_content
+from workflow.pmi.plan import labels_of, objetivos_with_indicadores
 from workflow.roles import Role
 from workflow.seguimiento.models import ReasonsByField
 from workflow.states import State
@@ -175,16 +175,18 @@ def get_evaluation(session: Session, ruta: Ruta) -> FinalEvaluation | None:
 
 
 def load(session: Session, ruta: Ruta, *, now: datetime | None = None) -> EvaluationView:
-    content = plan_content(session, ruta)
-    labels = element_labels(content)
-    metas = list(session.scalars(select(Meta).where(Meta.ruta_id == ruta.id)
-                                 .order_by(Meta.id)))
+    # The metas with their indicadores and their numbers (every meta hangs from an
+    # objetivo), rather than the whole plan.
+    objetivos = objetivos_with_indicadores(session, ruta)
+    labels = labels_of(objetivos, actividades=False)
+    metas = sorted((meta for objetivo in objetivos for meta in objetivo.metas),
+                   key=lambda meta: meta.id)
     meta_results = {row.meta_id: row for row in session.scalars(
         select(MetaResult).where(MetaResult.ruta_id == ruta.id))}
     indicator_results = {row.indicador_id: row for row in session.scalars(
         select(IndicatorResult).where(IndicatorResult.ruta_id == ruta.id))}
     # The order of the plan: objetivo by objetivo, then meta by meta.
-    objetivo_order = {row["id"]: index for index, row in enumerate(content["objetivos"])}
+    objetivo_order = {row.id: index for index, row in enumerate(objetivos)}
     metas.sort(key=lambda meta: (objetivo_order.get(meta.objetivo_id, 0), meta.id))
     rows = [MetaRow(
         meta, labels.get(f"meta:{meta.id}", "Meta"),
