@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
 from flask_login import current_user
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, selectinload
 from werkzeug.wrappers import Response
 
 from blueprints.access import ALL_ROLES, current_actor, form_int, roles_required, ruta_page_loads
@@ -93,8 +93,10 @@ def _render_detail(ruta: Ruta, **context: object) -> str:
 @bp.get("/<int:ruta_id>")
 @roles_required(*ALL_ROLES)
 def detail(ruta_id: int) -> str:
+    # The history the page draws comes with the Ruta, each entry with who fired it.
+    history = selectinload(Ruta.transitions).joinedload(RutaTransition.actor)
     return _render_detail(get_in_scope(db_session(), current_user, Ruta, ruta_id,
-                                       *ruta_page_loads()))
+                                       *ruta_page_loads(), history))
 
 
 @bp.post("/<int:ruta_id>/acciones/<trigger_name>")
