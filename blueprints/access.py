@@ -92,14 +92,16 @@ def ruta_in_scope(ruta_id: int) -> Any:
 
 def ruta_page_loads() -> tuple[Any, ...]:
     """Loader options bringing what every page of a Ruta shows with the Ruta itself: its
-    school (the scope already joins it) and its catalog (issue 17: fewer statements)."""
+    school (the scope already joins it), its catalog and its rule set (issue 17: fewer
+    statements; both are immutable once a Ruta is pinned to them)."""
     from sqlalchemy.orm import contains_eager, joinedload
 
     import workflow.catalogo.models  # noqa: F401  (defines ``Ruta.catalog``)
     from workflow.models import Ruta
 
     return (contains_eager(Ruta.school),
-            joinedload(Ruta.catalog))  # type: ignore[attr-defined]
+            joinedload(Ruta.catalog),  # type: ignore[attr-defined]
+            joinedload(Ruta.rule_set))  # type: ignore[attr-defined]
 
 
 class SaveConflict(DomainError):

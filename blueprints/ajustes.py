@@ -33,7 +33,7 @@ from blueprints.access import ruta_in_scope as _ruta
 from ruta.db import db_session
 from workflow import form_tokens
 from workflow.ajustes import actions, changes, display
-from workflow.ajustes.machine import AdjustmentState, AdjustmentTrigger
+from workflow.ajustes.machine import OPEN_STATES, AdjustmentState, AdjustmentTrigger
 from workflow.ajustes.models import ELEMENT_KIND_LABELS, ChangeKind, PlanAdjustment
 from workflow.errors import GuardFailed, InvalidInput, StaleEdit
 from workflow.models import Ruta
@@ -52,14 +52,16 @@ SCHOOL_EDITORS = (Role.RECTOR, Role.EQUIPO)
 def plan_adjustments_for(ruta: Ruta) -> dict[str, Any]:
     """What the Ruta page shows of its adjustments (``ajustes/_ruta_summary.html``)."""
     database = db_session()
-    return {"adjustments": changes.adjustments_of(database, ruta),
-            "open": changes.open_adjustment(database, ruta),
+    adjustments = changes.adjustments_of(database, ruta, with_details=True)
+    return {"adjustments": adjustments,
+            # At most one is open (a partial unique index): found in the list.
+            "open": next((row for row in adjustments if row.state in OPEN_STATES), None),
             "events": changes.events_of(database, ruta),
             "may_propose": changes.may_propose(database, ruta, _actor())}
 
 
 @bp.app_template_global("plan_adjustments_waiting")
-def plan_adjustments_waiting() -> list[PlanAdjustment]:
+def plan_adjustments_waiting() -> changes.Waiting:
     """The adjustments waiting for the Secretaría (``ajustes/_queue.html``)."""
     return changes.waiting_for_decision(db_session(), _actor())
 

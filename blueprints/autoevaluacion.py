@@ -77,9 +77,9 @@ def _decimal(value: float | None, digits: int = 1) -> str:
 
 
 @bp.app_template_global("autoevaluacion_summary")
-def _summary(ruta: Ruta) -> auto_ratings.Overview:
+def _summary(ruta: Ruta) -> auto_ratings.Glance:
     """What the Ruta page shows of the autoevaluación (its include calls it)."""
-    return auto_ratings.overview(db_session(), ruta, _actor())
+    return auto_ratings.glance(db_session(), ruta)
 
 
 def _area_links(overview: auto_ratings.Overview) -> dict[str, str]:

@@ -44,8 +44,9 @@ def _summary(ruta: Ruta) -> dict[str, Any]:
     shown = ruta.state in (State.SEGUIMIENTO, State.CERRADO)
     return {
         "shown": shown,
-        "view": final.load(database, ruta) if shown else None,
-        "next": final.successor(database, ruta),
+        "view": final.glance(database, ruta) if shown else None,
+        # Only a closed Ruta has a next cycle to name (the template asks only then).
+        "next": final.successor(database, ruta) if ruta.state is State.CERRADO else None,
         "previous": final.predecessor(database, ruta),
         "next_label": final.next_horizon_label(ruta),
         "may_open_next": ruta.state is State.CERRADO and final.may_open_next(actor, ruta),

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
 from flask_login import current_user
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, selectinload
 from werkzeug.wrappers import Response
 
 from blueprints.access import ALL_ROLES, current_actor, form_int, roles_required, ruta_page_loads
@@ -77,12 +77,13 @@ def _render_detail(ruta: Ruta, **context: object) -> str:
         # Only whoever took the review decides; the others see «Tomar de X» instead.
         actions = [action for action in actions
                    if action not in (Trigger.APROBAR, Trigger.DEVOLVER)]
+    takeovers = takeover.history(db_session(), ruta)
     return render_template(
         "rutas/detail.html", ruta=ruta, perspective=perspective,
         actions=actions, ReturnTarget=ReturnTarget,
-        takeover_since=takeover.since(db_session(), ruta),
+        takeover_since=takeover.since(db_session(), ruta, takeovers),
         may_take_over=takeover.may_take_over(current_user, ruta),
-        takeovers=takeover.history(db_session(), ruta),
+        takeovers=takeovers,
         history=list(reversed(ruta.transitions)),
         rubric_entries={item.verdicts[0].transition_id
                         for item in rubrics.rounds(db_session(), ruta)}, **context,
@@ -92,8 +93,10 @@ def _render_detail(ruta: Ruta, **context: object) -> str:
 @bp.get("/<int:ruta_id>")
 @roles_required(*ALL_ROLES)
 def detail(ruta_id: int) -> str:
+    # The history the page draws comes with the Ruta, each entry with who fired it.
+    history = selectinload(Ruta.transitions).joinedload(RutaTransition.actor)
     return _render_detail(get_in_scope(db_session(), current_user, Ruta, ruta_id,
-                                       *ruta_page_loads()))
+                                       *ruta_page_loads(), history))
 
 
 @bp.post("/<int:ruta_id>/acciones/<trigger_name>")

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Final
 
-from sqlalchemy import func, select
+from sqlalchemy import func, inspect, select
 from sqlalchemy.orm import Session
 
 from workflow.models import Ruta, RutaTransition
@@ -70,6 +70,10 @@ def _situation(state: State, last: RutaTransition | None) -> Situation:
 
 
 def situation_of(session: Session, ruta: Ruta) -> Situation:
+    if "transitions" not in inspect(ruta).unloaded:
+        # The page already loaded the history (the Ruta page draws it): its last row.
+        loaded = ruta.transitions
+        return _situation(ruta.state, loaded[-1] if loaded else None)
     last = session.scalars(select(RutaTransition).where(RutaTransition.ruta_id == ruta.id)
                            .order_by(RutaTransition.id.desc()).limit(1)).first()
     return _situation(ruta.state, last)

@@ -4,6 +4,7 @@ what was typed), sending, the revisor's decision, the history, and scope."""
 from __future__ import annotations
 
 from collections.abc import Callable
+from datetime import UTC, datetime
 
 import pytest
 from sqlalchemy import func, select
@@ -12,6 +13,7 @@ from sqlalchemy.orm import Session
 from tests.ajustes.helpers import approved_plan, meta_form, rubric_form
 from tests.conftest import Factory, WebClient
 from tests.seguimiento.test_seguimiento import Plan, sent
+from workflow.ajustes import changes
 from workflow.ajustes.machine import AdjustmentState
 from workflow.ajustes.models import AdjustmentChange, PlanAdjustment
 from workflow.models import Ruta
@@ -167,3 +169,34 @@ def test_other_schools_do_not_see_the_adjustment(
     reviewer = signed_in(web_factory, plan.revisor.email)
     assert reviewer.post(f"/rutas/{plan.ruta.id}/ajustes",
                          {"form_token": "f" * 32}).status_code == 403
+
+
+def test_the_queue_lists_the_oldest_adjustments_and_counts_them_all(
+        plan: Plan, make: Factory, db: Session, web_factory: Callable[[], WebClient],
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    rector = signed_in(web_factory, plan.rector.email)
+    url = opened(rector, plan)
+    rector.post(f"{url}/cambios/nuevo", {
+        **meta_form(plan), "accion": f"change:meta:{plan.first.meta_id}",
+        "justificacion": "Se superó la meta.", "form_token": "g" * 32})
+    adjustment = db.scalar(select(PlanAdjustment))
+    assert rector.post(f"{url}/enviar", {"version": str(adjustment.version)}).status_code == 302
+    secretaria = plan.ruta.school.secretaria
+    later = make.ruta(make.school(secretaria, name="Institución Educativa Tardía"),
+                      State.SEGUIMIENTO)
+    db.add(PlanAdjustment(ruta=later, number=1, state=AdjustmentState.ENVIADO,
+                          created_by_id=plan.rector.id, sent_at=datetime(2099, 1, 1, tzinfo=UTC)))
+    consulta = make.user(Role.CONSULTA, secretaria=secretaria)
+    db.commit()
+    monkeypatch.setattr(changes, "WAITING_LISTED", 1)
+
+    queue = signed_in(web_factory, plan.revisor.email).get("/revision/").get_data(as_text=True)
+    assert "Ajustes del plan por decidir (2)" in queue
+    assert f'href="{url}"' in queue and "· 1 cambio<" in queue
+    assert f"/rutas/{later.id}/ajustes/1" not in queue
+    assert "Se muestra el enviado hace más tiempo." in queue
+    assert 'href="/pendientes/?tipo=ajuste">Ver los 2 en Pendientes' in queue
+    # «Pendientes» is the desk of revisores and the administración, not of consulta.
+    read_only = signed_in(web_factory, consulta.email).get("/revision/").get_data(as_text=True)
+    assert "Se muestra el enviado hace más tiempo." in read_only
+    assert "Ver los 2 en Pendientes" not in read_only

@@ -23,6 +23,7 @@ from workflow.horizontes.calendar import calendar_for
 from workflow.horizontes.models import FollowUpCheckpoint, HorizonCalendar
 from workflow.models import OPENED, Ruta, RutaTransition, User
 from workflow.pmi import actions as pmi_actions
+from workflow.pmi.plan import element_labels, numbered_labels, plan_content
 from workflow.roles import Role
 from workflow.seguimiento import actions as seguimiento_actions
 from workflow.states import State
@@ -173,6 +174,31 @@ def test_rector_records_a_draft_then_registers_and_the_reviewer_closes(
         "cerrar", State.SEGUIMIENTO, State.CERRADO, people.reviewer.id)
     evaluation = final.get_evaluation(db, people.ruta)
     assert evaluation is not None and evaluation.registered_by_id == people.rector.id
+
+
+def test_the_ruta_page_reads_the_same_state_and_numbers_as_the_full_view(
+        db: Session, make: Factory) -> None:
+    people = following(db, make)
+
+    def flags(view: final.EvaluationView | final.Glance) -> tuple[Any, ...]:
+        return (view.started, view.registered, view.is_open, view.opens_on, view.evaluation)
+
+    seen = []
+    for step in (lambda: None,
+                 lambda: final.save(db, people.ruta, complete_form(db, people),
+                                    actor=people.rector, now=OPEN),
+                 lambda: final.register(db, people.ruta, actor=people.rector, now=OPEN)):
+        step()
+        glance = final.glance(db, people.ruta, now=OPEN)
+        assert flags(glance) == flags(final.load(db, people.ruta, now=OPEN))
+        seen.append((glance.started, glance.registered))
+    assert seen == [(False, False), (True, False), (True, True)]
+    # The numbered elements carry the plan's own numbers (hallazgos are not numbered there).
+    full = element_labels(plan_content(db, people.ruta))
+    assert numbered_labels(db, people.ruta) == {
+        key: label for key, label in full.items()
+        if key.split(":")[0] in ("plan", "objetivo", "meta", "indicador", "actividad")}
+    assert "actividad" in " ".join(numbered_labels(db, people.ruta))
 
 
 def test_a_team_member_saves_drafts_but_only_the_rector_registers(

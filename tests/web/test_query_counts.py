@@ -4,6 +4,7 @@ schools as at 5 (a guard on the number of statements, not a timing)."""
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import UTC, datetime, time
 from itertools import cycle
 
 import pytest
@@ -14,6 +15,8 @@ from sqlalchemy.orm import Session
 from tests.conftest import TEST_PASSWORDS, Factory, WebClient
 from tests.query_counter import counting_statements
 from tests.seguimiento.test_seguimiento import JULY_1, build_plan
+from workflow.ajustes.machine import AdjustmentState
+from workflow.ajustes.models import AdjustmentChange, ChangeKind, PlanAdjustment
 from workflow.autoevaluacion.models import Valoracion
 from workflow.models import Ruta, School, User, Zona
 from workflow.roles import Role
@@ -21,6 +24,7 @@ from workflow.seguimiento import reports as seguimiento
 from workflow.states import State
 
 LIMIT = 12
+JULY_1_NOON = datetime.combine(JULY_1, time(12), tzinfo=UTC)
 SMALL, LARGE = 5, 50
 
 #: Pages of one Ruta every role sees ({ruta} and {report} filled in).
@@ -70,12 +74,11 @@ PAGES: dict[Role, list[str]] = {
 #: role's view of it sends today: it may not send more (nor more at 50 schools than at 5).
 #: Lower a ceiling when a page improves; remove the page once it is under ``LIMIT``.
 CEILINGS = {
-    "/rutas/{ruta}": 41,
-    "/rutas/{ruta}/pmi": 17,
-    "/rutas/{ruta}/pmi/revision": 19,
-    "/rutas/{ruta}/pmi/imprimir": 18,
-    "/rutas/{ruta}/seguimiento/informes/{report}": 25,
-    "/rutas/{ruta}/cierre": 21,
+    "/rutas/{ruta}": 31,
+    "/rutas/{ruta}/pmi": 16,
+    "/rutas/{ruta}/pmi/revision": 18,
+    "/rutas/{ruta}/pmi/imprimir": 16,
+    "/rutas/{ruta}/seguimiento/informes/{report}": 18,
 }
 
 #: The consolidado's pages read the per-Ruta aggregates; tests/web/test_reportes_scale.py
@@ -120,7 +123,9 @@ def build_scene(make: Factory, role: Role) -> Scene:
 
 def add_schools(db: Session, scene: Scene, how_many: int) -> None:
     """``how_many`` more schools in bulk, each with an active rector and a Ruta whose
-    autoevaluación is complete, in states spread over ``OTHER_STATES``."""
+    autoevaluación is complete, in states spread over ``OTHER_STATES``; each Ruta in
+    seguimiento has a plan adjustment sent to the Secretaría (as most do late in a horizon:
+    the reviewer's queue lists them)."""
     first = scene.schools
     numbers = range(first, first + how_many)
     db.execute(insert(School), [
@@ -130,16 +135,29 @@ def add_schools(db: Session, scene: Scene, how_many: int) -> None:
     school_ids = db.scalars(select(School.id).where(School.dane_code.in_(
         [f"9{number:011d}" for number in numbers])).order_by(School.id)).all()
     password_hash = TEST_PASSWORDS.hash("clave-masiva-de-prueba")
-    db.execute(insert(User), [
+    rector_ids = db.scalars(insert(User).returning(User.id, sort_by_parameter_order=True), [
         {"secretaria_id": scene.secretaria_id, "email": f"rector.masivo{number}@prueba.co",
          "name": f"Rector masivo {number}", "role": Role.RECTOR, "school_id": school_id,
          "active": True, "password_hash": password_hash}
-        for number, school_id in zip(numbers, school_ids, strict=True)])
-    db.execute(insert(Ruta), [
+        for number, school_id in zip(numbers, school_ids, strict=True)]).all()
+    states = [state for state, _ in zip(cycle(OTHER_STATES), school_ids)]
+    ruta_ids = db.scalars(insert(Ruta).returning(Ruta.id, sort_by_parameter_order=True), [
         {"school_id": school_id, "horizon_start_year": 2024, "horizon_end_year": 2026,
          "state": state, "catalog_id": scene.catalog_id, "version": 1}
-        for school_id, state in zip(school_ids, cycle(OTHER_STATES))])
-    ruta_ids = db.scalars(select(Ruta.id).where(Ruta.school_id.in_(school_ids))).all()
+        for school_id, state in zip(school_ids, states, strict=True)]).all()
+    following = [(ruta_id, rector_id) for ruta_id, rector_id, state
+                 in zip(ruta_ids, rector_ids, states, strict=True) if state is State.SEGUIMIENTO]
+    if following:
+        adjustment_ids = db.scalars(
+            insert(PlanAdjustment).returning(PlanAdjustment.id, sort_by_parameter_order=True), [
+                {"ruta_id": ruta_id, "number": 1, "state": AdjustmentState.ENVIADO,
+                 "created_by_id": rector_id, "sent_at": JULY_1_NOON, "version": 1}
+                for ruta_id, rector_id in following]).all()
+        db.execute(insert(AdjustmentChange), [
+            {"adjustment_id": adjustment_id, "kind": ChangeKind.ADD, "element_kind": "meta",
+             "proposed": {}, "justification": "Los resultados de 2024 lo piden.",
+             "created_by_id": rector_id}
+            for adjustment_id, (_, rector_id) in zip(adjustment_ids, following, strict=True)])
     componente_ids = db.scalars(select(Valoracion.componente_id).distinct()).all()
     db.execute(insert(Valoracion), [
         {"ruta_id": ruta_id, "componente_id": componente_id, "level": 2,

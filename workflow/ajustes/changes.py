@@ -28,7 +28,7 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import func, select
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, joinedload, selectinload
 
 from workflow import form_tokens
 from workflow.ajustes.machine import EDITABLE_STATES, OPEN_STATES, AdjustmentState
@@ -116,9 +116,15 @@ def require_editable(session: Session, adjustment: PlanAdjustment, actor: User) 
 # --- reading ------------------------------------------------------------------------------
 
 
-def adjustments_of(session: Session, ruta: Ruta) -> list[PlanAdjustment]:
-    return list(session.scalars(select(PlanAdjustment).where(PlanAdjustment.ruta_id == ruta.id)
-                                .order_by(PlanAdjustment.number)))
+def adjustments_of(session: Session, ruta: Ruta, *,
+                   with_details: bool = False) -> list[PlanAdjustment]:
+    """The Ruta's adjustments, by number; ``with_details`` brings their changes and PMI
+    versions with them (for a page listing them), rather than one statement per adjustment."""
+    statement = select(PlanAdjustment).where(PlanAdjustment.ruta_id == ruta.id)
+    if with_details:
+        statement = statement.options(selectinload(PlanAdjustment.changes),
+                                      joinedload(PlanAdjustment.snapshot))
+    return list(session.scalars(statement.order_by(PlanAdjustment.number)))
 
 
 def open_adjustment(session: Session, ruta: Ruta) -> PlanAdjustment | None:
@@ -126,12 +132,40 @@ def open_adjustment(session: Session, ruta: Ruta) -> PlanAdjustment | None:
         PlanAdjustment.ruta_id == ruta.id, PlanAdjustment.state.in_(OPEN_STATES)))
 
 
-def waiting_for_decision(session: Session, actor: User) -> list[PlanAdjustment]:
-    """The adjustments sent to the Secretaría, in ``actor``'s scope, oldest sent first."""
+#: How many of the adjustments waiting for the Secretaría the reviewer's queue lists (those
+#: sent longest ago); its heading counts them all, and «Pendientes» lists every one.
+WAITING_LISTED = 10
+
+
+@dataclass(frozen=True)
+class WaitingAdjustment:
+    adjustment: PlanAdjustment  # with its Ruta and school loaded
+    changes: int
+
+
+@dataclass(frozen=True)
+class Waiting:
+    listed: list[WaitingAdjustment]
+    total: int
+
+
+def waiting_for_decision(session: Session, actor: User) -> Waiting:
+    """The adjustments sent to the Secretaría, in ``actor``'s scope: the ``WAITING_LISTED``
+    sent longest ago, each with its Ruta, school and number of changes, and how many there
+    are, in one statement whatever the number of schools."""
     in_scope = scoped(actor, Ruta).with_only_columns(Ruta.id).order_by(None)
-    return list(session.scalars(select(PlanAdjustment).where(
-        PlanAdjustment.state == AdjustmentState.ENVIADO, PlanAdjustment.ruta_id.in_(in_scope))
-        .order_by(PlanAdjustment.sent_at, PlanAdjustment.id)))
+    change_count = (select(func.count(AdjustmentChange.id))
+                    .where(AdjustmentChange.adjustment_id == PlanAdjustment.id)
+                    .scalar_subquery())
+    rows = session.execute(
+        select(PlanAdjustment, change_count, func.count().over())
+        .where(PlanAdjustment.state == AdjustmentState.ENVIADO,
+               PlanAdjustment.ruta_id.in_(in_scope))
+        .options(joinedload(PlanAdjustment.ruta).joinedload(Ruta.school))
+        .order_by(PlanAdjustment.sent_at, PlanAdjustment.id).limit(WAITING_LISTED)).all()
+    return Waiting(listed=[WaitingAdjustment(adjustment, changes)
+                           for adjustment, changes, _ in rows],
+                   total=rows[0][2] if rows else 0)
 
 
 def get_adjustment(session: Session, ruta: Ruta, number: int) -> PlanAdjustment:

@@ -334,3 +334,22 @@ def overview(session: Session, ruta: Ruta, actor: User, *,
         can_manage_team=is_rector_of(actor, ruta) and ruta.state in TEAM_STATES,
         editable=is_editable(ruta),
     )
+
+
+@dataclass(frozen=True)
+class Glance:
+    """The autoevaluación as the Ruta page shows it: progress and, while it is editable,
+    what is missing (the team and the identity are read only then)."""
+
+    catalog: Catalog | None
+    overall: Progress
+    missing: list[Missing]
+    editable: bool
+
+
+def glance(session: Session, ruta: Ruta) -> Glance:
+    catalog: Catalog | None = getattr(ruta, "catalog", None)
+    by_area = progress_by_area(catalog, valoraciones(session, ruta)) if catalog else {}
+    editable = is_editable(ruta)
+    return Glance(catalog=catalog, overall=overall_progress(by_area),
+                  missing=missing_items(session, ruta) if editable else [], editable=editable)

@@ -101,9 +101,9 @@ class Window:
 
 
 def _latest_extension(session: Session, ruta: Ruta) -> SelfAssessmentExtension | None:
-    return session.scalar(select(SelfAssessmentExtension)
-                          .where(SelfAssessmentExtension.ruta_id == ruta.id)
-                          .order_by(SelfAssessmentExtension.id.desc()).limit(1))
+    # The log's own statement (a Ruta has a handful of prórrogas): a page showing the window
+    # and the log reads them once (``ruta.read_memo``).
+    return next(iter(extensions_of(session, ruta)), None)
 
 
 def extensions_of(session: Session, ruta: Ruta) -> list[SelfAssessmentExtension]:

@@ -27,7 +27,7 @@ from dataclasses import dataclass, field
 from datetime import date, datetime
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import exists, select
 from sqlalchemy.orm import Session
 
 from workflow.autoevaluacion.models import IdentityReview
@@ -39,7 +39,7 @@ from workflow.horizontes import opening
 from workflow.horizontes.calendar import calendar_for
 from workflow.models import Ruta, User, utcnow
 from workflow.pmi.models import Indicador, Meta
-from workflow.pmi.plan import element_labels, plan_content
+from workflow.pmi.plan import labels_of, objetivos_with_indicadores
 from workflow.roles import Role
 from workflow.seguimiento.models import ReasonsByField
 from workflow.states import State
@@ -144,21 +144,49 @@ class EvaluationView:
         return sum(1 for row in self.metas if row.result and row.result.verdict is verdict)
 
 
+@dataclass(frozen=True)
+class Glance:
+    """The final evaluation as the Ruta page shows it (``EvaluationView``'s flags, without
+    reading the plan's metas and results)."""
+
+    evaluation: FinalEvaluation | None
+    started: bool
+    opens_on: date
+    is_open: bool
+
+    @property
+    def registered(self) -> bool:
+        return self.evaluation is not None and self.evaluation.registered
+
+
+def glance(session: Session, ruta: Ruta, *, now: datetime | None = None) -> Glance:
+    evaluation = get_evaluation(session, ruta)
+    # ``EvaluationView.started``: a saved evaluation, or a result for a meta of the plan.
+    started = evaluation is not None or bool(session.scalar(select(exists().where(
+        MetaResult.ruta_id == ruta.id,
+        MetaResult.meta_id.in_(select(Meta.id).where(Meta.ruta_id == ruta.id))))))
+    opening = opens_on(session, ruta)
+    return Glance(evaluation, started, opening,
+                  is_open=ruta.state is State.SEGUIMIENTO and today_in_bogota(now) >= opening)
+
+
 def get_evaluation(session: Session, ruta: Ruta) -> FinalEvaluation | None:
     return session.get(FinalEvaluation, ruta.id)
 
 
 def load(session: Session, ruta: Ruta, *, now: datetime | None = None) -> EvaluationView:
-    content = plan_content(session, ruta)
-    labels = element_labels(content)
-    metas = list(session.scalars(select(Meta).where(Meta.ruta_id == ruta.id)
-                                 .order_by(Meta.id)))
+    # The metas with their indicadores and their numbers (every meta hangs from an
+    # objetivo), rather than the whole plan.
+    objetivos = objetivos_with_indicadores(session, ruta)
+    labels = labels_of(objetivos, actividades=False)
+    metas = sorted((meta for objetivo in objetivos for meta in objetivo.metas),
+                   key=lambda meta: meta.id)
     meta_results = {row.meta_id: row for row in session.scalars(
         select(MetaResult).where(MetaResult.ruta_id == ruta.id))}
     indicator_results = {row.indicador_id: row for row in session.scalars(
         select(IndicatorResult).where(IndicatorResult.ruta_id == ruta.id))}
     # The order of the plan: objetivo by objetivo, then meta by meta.
-    objetivo_order = {row["id"]: index for index, row in enumerate(content["objetivos"])}
+    objetivo_order = {row.id: index for index, row in enumerate(objetivos)}
     metas.sort(key=lambda meta: (objetivo_order.get(meta.objetivo_id, 0), meta.id))
     rows = [MetaRow(
         meta, labels.get(f"meta:{meta.id}", "Meta"),

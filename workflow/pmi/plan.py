@@ -25,7 +25,7 @@ from datetime import date, datetime
 from typing import Any
 
 from sqlalchemy import select
-from sqlalchemy.orm import Session, selectinload
+from sqlalchemy.orm import Session, joinedload, selectinload
 
 from workflow import form_tokens
 from workflow.autoevaluacion.perfil import classification_for
@@ -253,26 +253,28 @@ def autoevaluacion_summary(session: Session, ruta: Ruta) -> dict[str, Any]:
 
 def objetivos_of(session: Session, ruta: Ruta, *, fresh: bool = False) -> list[Objetivo]:
     """The plan's objetivos with their componentes, hallazgos, metas, and the metas'
-    indicadores and actividades: six statements whatever the plan's size (issue 17: each
+    indicadores and actividades: five statements whatever the plan's size (issue 17: each
     objetivo and meta loaded its own).
 
     ``fresh`` reads the rows and their collections again even when the session already holds
     them (``populate_existing``): a snapshot taken in the session that just deleted an
     actividad must not find it in a collection loaded before the deletion."""
-    metas = selectinload(Objetivo.metas)
+    # The metas come joined with their objetivos (one row per meta, never a product of two
+    # collections); the other collections each in one more statement.
+    metas = joinedload(Objetivo.metas)
     return list(session.scalars(
         select(Objetivo).where(Objetivo.ruta_id == ruta.id).order_by(Objetivo.id)
         .options(selectinload(Objetivo.componentes), selectinload(Objetivo.hallazgos),
                  metas.selectinload(Meta.indicadores), metas.selectinload(Meta.actividades))
-        .execution_options(populate_existing=fresh)))
+        .execution_options(populate_existing=fresh)).unique())
 
 
 def plan_content(session: Session, ruta: Ruta, *, fresh: bool = False) -> dict[str, Any]:
     """The whole PMI with its autoevaluación summary, as JSON-ready data, in a stable order
     (``fresh``: read afresh what the session holds, as a stored version must)."""
-    def rows(model: type[Any]) -> list[Any]:
+    def rows(model: type[Any], *options: Any) -> list[Any]:
         return list(session.scalars(select(model).where(model.ruta_id == ruta.id)
-                                    .order_by(model.id)))
+                                    .order_by(model.id).options(*options)))
 
     objetivos = objetivos_of(session, ruta, fresh=fresh)
     # Every meta hangs from an objetivo and every indicador or actividad from a meta.
@@ -290,7 +292,9 @@ def plan_content(session: Session, ruta: Ruta, *, fresh: bool = False) -> dict[s
                  "divulgacion_fecha": _iso(plan.divulgacion_fecha) if plan else None},
         "aplazamientos": [{"id": row.id, "componente_id": row.componente_id,
                            "razon": row.razon} for row in rows(Aplazamiento)],
-        "hallazgos": [_hallazgo_row(session, ruta, row) for row in rows(Hallazgo)],
+        # Their componentes in one statement, not one per hallazgo.
+        "hallazgos": [_hallazgo_row(session, ruta, row)
+                      for row in rows(Hallazgo, selectinload(Hallazgo.componentes))],
         "objetivos": [{"id": row.id, "enunciado": row.enunciado,
                        "componentes": [c.id for c in row.componentes],
                        "hallazgos": [h.id for h in row.hallazgos],
@@ -384,13 +388,48 @@ class PlanView:
 def load_plan(session: Session, ruta: Ruta) -> PlanView:
     content = plan_content(session, ruta)
 
-    def rows(model: type[Any]) -> list[Any]:
+    def rows(model: type[Any], *options: Any) -> list[Any]:
         return list(session.scalars(select(model).where(model.ruta_id == ruta.id)
-                                    .order_by(model.id)))
+                                    .order_by(model.id).options(*options)))
 
-    return PlanView(session.get(PmiPlan, ruta.id), rows(Hallazgo), objetivos_of(session, ruta),
+    # The statements ``plan_content`` sent, answered again by the read memo.
+    return PlanView(session.get(PmiPlan, ruta.id),
+                    rows(Hallazgo, selectinload(Hallazgo.componentes)), objetivos_of(session, ruta),
                     rows(Aplazamiento), content, element_labels(content))
 
 
 def years_of(ruta: Ruta) -> Sequence[int]:
     return range(ruta.horizon_start_year, ruta.horizon_end_year + 1)
+
+
+
+def objetivos_with_indicadores(session: Session, ruta: Ruta) -> list[Objetivo]:
+    """The plan's objetivos with their metas and the metas' indicadores, in three statements
+    (what the final evaluation reads; ``objetivos_of`` brings everything)."""
+    return list(session.scalars(
+        select(Objetivo).where(Objetivo.ruta_id == ruta.id).order_by(Objetivo.id)
+        .options(selectinload(Objetivo.metas).selectinload(Meta.indicadores))))
+
+
+def labels_of(objetivos: Sequence[Objetivo], *, actividades: bool = True) -> dict[str, str]:
+    """``element_labels`` of the numbered elements only (objetivos, metas, indicadores and,
+    unless told otherwise, actividades; not the hallazgos nor the aplazamientos), from
+    loaded objetivos: a page naming those does not read the whole ``plan_content``."""
+    metas = sorted((meta for objetivo in objetivos for meta in objetivo.metas),
+                   key=lambda row: row.id)
+
+    def children(name: str) -> list[dict[str, int]]:
+        rows = sorted((item for meta in metas for item in getattr(meta, name)),
+                      key=lambda item: item.id)
+        return [{"id": row.id, "meta_id": row.meta_id} for row in rows]
+
+    return element_labels({
+        "objetivos": [{"id": row.id} for row in objetivos],
+        "metas": [{"id": row.id, "objetivo_id": row.objetivo_id} for row in metas],
+        "indicadores": children("indicadores"),
+        "actividades": children("actividades") if actividades else []})
+
+
+def numbered_labels(session: Session, ruta: Ruta) -> dict[str, str]:
+    """``labels_of`` the plan as ``objetivos_of`` reads it."""
+    return labels_of(objetivos_of(session, ruta))

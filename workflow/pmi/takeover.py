@@ -57,11 +57,13 @@ def require_holder(ruta: Ruta, actor: User) -> None:
         raise GuardFailed(HELD_MESSAGE, [refusal])
 
 
-def since(session: Session, ruta: Ruta) -> datetime | None:
-    """When the current reviewer got the Ruta: their latest take-over, else the taking."""
-    latest = session.scalar(select(RutaTakeover.at).where(
-        RutaTakeover.ruta_id == ruta.id, RutaTakeover.to_user_id == ruta.reviewer_id)
-        .order_by(RutaTakeover.id.desc()).limit(1))
+def since(session: Session, ruta: Ruta,
+          takeovers: list[RutaTakeover] | None = None) -> datetime | None:
+    """When the current reviewer got the Ruta: their latest take-over, else the taking.
+    ``takeovers``: the Ruta's ``history``, when the page has it already."""
+    if takeovers is None:
+        takeovers = history(session, ruta)
+    latest = next((row.at for row in takeovers if row.to_user_id == ruta.reviewer_id), None)
     if latest is not None:
         return latest
     taken = [row.at for row in ruta.transitions if row.trigger == "tomar_revision"]

@@ -55,8 +55,10 @@ def snapshots(session: Session, ruta: Ruta) -> list[PmiSnapshot]:
 
 
 def latest(session: Session, ruta: Ruta) -> PmiSnapshot | None:
-    return session.scalar(select(PmiSnapshot).where(PmiSnapshot.ruta_id == ruta.id)
-                          .order_by(PmiSnapshot.number.desc()).limit(1))
+    # ``snapshots``' own statement (a Ruta has a handful of versions): a page that lists or
+    # judges them too reads them once (``ruta.read_memo``).
+    found = snapshots(session, ruta)
+    return found[-1] if found else None
 
 
 def get_snapshot(session: Session, ruta: Ruta, number: int) -> PmiSnapshot:
@@ -97,9 +99,11 @@ def judgments(session: Session, ruta: Ruta) -> list[Judgment]:
     by_id = {row.id: row for row in snapshots(session, ruta)}
     newest = max(by_id.values(), key=lambda row: row.number, default=None)
     found = []
-    for entry in session.scalars(select(RutaTransition).where(
-            RutaTransition.ruta_id == ruta.id, RutaTransition.trigger.in_(JUDGING_TRIGGERS))
-            .order_by(RutaTransition.at, RutaTransition.id)):
+    # The Ruta's history (its pages draw it, and the situation reads it), not a query of its
+    # own: services append their transition to it (``RutaTransition(ruta=...)``).
+    judging = sorted((row for row in ruta.transitions if row.trigger in JUDGING_TRIGGERS),
+                     key=lambda row: (row.at, row.id))
+    for entry in judging:
         snapshot_id = (entry.extra or {}).get("snapshot_id")
         snapshot = by_id.get(snapshot_id) if isinstance(snapshot_id, int) else None
         if snapshot is None and entry.trigger == Trigger.APROBAR.value:

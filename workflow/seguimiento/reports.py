@@ -58,7 +58,7 @@ from workflow.notifications import rector, reviewers, team
 from workflow.observations import ObservationStatus
 from workflow.pmi import takeover
 from workflow.pmi.models import Actividad, Indicador
-from workflow.pmi.plan import element_labels, plan_content
+from workflow.pmi.plan import element_labels, numbered_labels
 from workflow.roles import Role
 from workflow.seguimiento.checkpoints import checkpoint_for, checkpoints_of, reportable_ids
 from workflow.seguimiento.form import MAX_TEXT, Form, FormParser, parse_line
@@ -145,7 +145,7 @@ class LineView:
 
 def actividad_labels(session: Session, ruta: Ruta) -> dict[str, str]:
     """"Actividad 1.1.2" and "Indicador 1.1.1", as the PMI numbers them."""
-    return element_labels(plan_content(session, ruta))
+    return numbered_labels(session, ruta)
 
 
 def line_views(session: Session, report: FollowUpReport,
