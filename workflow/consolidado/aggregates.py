@@ -35,6 +35,11 @@ from sqlalchemy.orm import Session
 
 from workflow.consolidado import stalled as stall
 from workflow.consolidado.models import NOT_FOLLOWED, RutaAggregate
+from workflow.consolidado.section_counts import (
+    SECTIONS_VERSION,
+    rebuild_sums,
+    refresh_sections,
+)
 from workflow.correo.reminders import bogota_day
 from workflow.horizontes.models import ReminderSent
 from workflow.models import Ruta, School, utcnow
@@ -89,6 +94,7 @@ def _rows(session: Session, rutas: Sequence[Ruta], secretarias: dict[int, int], 
             "last_reminder_id": reminder[0] if reminder else None,
             "last_reminder_at": reminder[1] if reminder else None,
             "refreshed_at": now,
+            "sections_version": SECTIONS_VERSION,
         })
     return rows
 
@@ -101,6 +107,11 @@ def refresh_rutas(session: Session, ruta_ids: Iterable[int], *,
     wanted = sorted(set(ruta_ids))
     written = 0
     with session.no_autoflush:
+        # Every Ruta locked before any row is written, in one order: a transaction holding
+        # one of them (a service's lock) never waits on rows this one wrote meanwhile.
+        for start in range(0, len(wanted), BATCH):
+            session.execute(select(Ruta.id).where(Ruta.id.in_(wanted[start:start + BATCH]))
+                            .order_by(Ruta.id).with_for_update())
         for start in range(0, len(wanted), BATCH):
             chunk = wanted[start:start + BATCH]
             session.execute(delete(RutaAggregate).where(RutaAggregate.ruta_id.in_(chunk)))
@@ -114,6 +125,9 @@ def refresh_rutas(session: Session, ruta_ids: Iterable[int], *,
             rows = _rows(session, rutas, secretarias, now=moment)
             session.execute(insert(RutaAggregate), rows)
             written += len(rows)
+        for start in range(0, len(wanted), BATCH):
+            # Also for Rutas deleted since: their counts leave the sums.
+            refresh_sections(session, wanted[start:start + BATCH])
     return written
 
 
@@ -138,6 +152,9 @@ def refresh_in_batches(factory: Callable[[], Session], *, now: datetime | None =
         with factory() as session:
             written += refresh_rutas(session, ids[start:start + BATCH], now=moment)
             session.commit()
+    with factory() as session:
+        rebuild_sums(session)
+        session.commit()
     return written
 
 
