@@ -5,7 +5,9 @@ charts). Now each Ruta has one row here with the figures the page reads: its sch
 horizon, its state and when it changed, its instrument, when it last moved (a transition or
 a seguimiento report sent), what it owes the Secretaría (``stalled.owed``), its seguimiento
 progress and its latest reminder. The page filters, sorts, counts and paginates these rows in
-SQL (``workflow.consolidado.summary``).
+SQL (``workflow.consolidado.summary``). Refreshing a Ruta's row also refreshes what it
+contributes to the plan sections and the municipal perfil, and their per-comuna sums
+(``workflow.consolidado.section_counts``).
 
 Two ways keep them up to date, and both write ``refreshed_at``:
 
