@@ -123,14 +123,21 @@ def test_sections_from_the_sums_match_the_raw_rows_after_each_change(
     db.commit()
     assert_sums_match_the_rows(db, admin)
 
-    # A meta deleted, an objetivo's componentes changed, a rubric verdict changed.
+    # A meta more, another moved to a different objetivo with a new unidad, an objetivo's
+    # componentes changed, a rubric verdict changed.
     meta = first(select(Meta).order_by(Meta.id.desc()))
-    db.delete(meta)
+    db.add(Meta(ruta_id=meta.ruta_id, objetivo_id=meta.objetivo_id, enunciado="Otra meta.",
+                cantidad=2, unidad="Talleres"))
+    other = first(select(Objetivo).where(Objetivo.ruta_id == meta.ruta_id,
+                                         Objetivo.id != meta.objetivo_id))
+    moved = first(select(Meta).where(Meta.objetivo_id != other.id,
+                                     Meta.ruta_id == meta.ruta_id).order_by(Meta.id))
+    moved.objetivo_id, moved.unidad = other.id, "  Actas de  reunión "
     objetivo = first(select(Objetivo).where(Objetivo.componentes.any()).order_by(Objetivo.id))
     objetivo.componentes = objetivo.componentes[1:]
     verdict = first(select(RubricVerdict).where(RubricVerdict.verdict == Verdict.CUMPLE)
                     .order_by(RubricVerdict.id))
-    verdict.verdict = Verdict.NO_CUMPLE
+    verdict.verdict, verdict.note = Verdict.NO_CUMPLE, "Falta la línea base de la meta."
     db.commit()
     assert_sums_match_the_rows(db, admin)
 
@@ -139,7 +146,7 @@ def test_sections_from_the_sums_match_the_raw_rows_after_each_change(
                         .order_by(Observation.id))
     observation.criterion = 8 if observation.criterion != 8 else 1
     evaluation = first(select(FinalEvaluation).where(FinalEvaluation.registered_at.is_not(None)))
-    evaluation.registered_at = None
+    evaluation.registered_at, evaluation.registered_by_id = None, None
     db.commit()
     assert_sums_match_the_rows(db, admin)
 
