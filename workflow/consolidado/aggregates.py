@@ -129,7 +129,7 @@ def refresh_rutas(session: Session, ruta_ids: Iterable[int], *,
             written += len(rows)
         for start in range(0, len(wanted), BATCH):
             # Also for Rutas deleted since: their counts leave the sums.
-            refresh_sections(session, wanted[start:start + BATCH])
+            refresh_sections(session, wanted[start:start + BATCH], locked=True)
     return written
 
 

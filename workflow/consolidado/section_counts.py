@@ -363,16 +363,18 @@ def _add_to_sums(session: Session, deltas: dict[tuple[Any, ...], list[int]],
             .in_(emptied)))
 
 
-def refresh_sections(session: Session, ruta_ids: Iterable[int]) -> int:
+def refresh_sections(session: Session, ruta_ids: Iterable[int], *, locked: bool = False
+                     ) -> int:
     """Recompute the section counts of ``ruta_ids`` (at most a batch: the caller chunks) and
-    write what changed, rows and sums. Flushes; never commits. Returns the rows changed."""
+    write what changed, rows and sums. Flushes; never commits. Returns the rows changed.
+    ``locked``: the caller holds the Rutas' row locks already (``refresh_rutas`` does)."""
     wanted = sorted(set(ruta_ids))
     if not wanted:
         return 0
-    # Locked before anything is read (see the module's docstring); ``refresh_rutas`` has
-    # locked them already, before writing the aggregates.
-    session.execute(select(Ruta.id).where(Ruta.id.in_(wanted)).order_by(Ruta.id)
-                    .with_for_update())
+    if not locked:
+        # Locked before anything is read: see the module's docstring.
+        session.execute(select(Ruta.id).where(Ruta.id.in_(wanted)).order_by(Ruta.id)
+                        .with_for_update())
     old = {(row.ruta_id, row.section, row.key): row for row in session.execute(
         select(RutaSectionCount.__table__).where(RutaSectionCount.ruta_id.in_(wanted)))}
     places = _places(session, wanted)
