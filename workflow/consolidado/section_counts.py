@@ -32,7 +32,7 @@ from the per-Ruta rows (the daily job's last step): a safety net, not a need.
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -311,22 +311,71 @@ def _final(session: Session, ruta_ids: Sequence[int], found: Contributions) -> N
                       **{column[verdict]: 1})
 
 
-def contributions(session: Session, places: dict[int, Place]) -> Contributions:
-    """What the Rutas of ``places`` contribute now (a dozen statements per batch)."""
+# Each kind of count, its sections, and the rows whose change can move it: a flush that
+# wrote only valoraciones recomputes only the perfil of their Rutas. A change of the Ruta
+# itself (state, instrument) or of its school (name, zona, comuna, active) moves every kind.
+KINDS: dict[str, tuple[str, ...]] = {
+    "perfil": ("perfil", "perfil.pooled"),
+    "hallazgos": ("hallazgos", "fuente", "grado", "grado.spelling", "harea",
+                  "harea.spelling"),
+    "componentes": ("componente",),
+    "metas": ("metas", "metas.area", "metas.unidad", "metas.componente", "metas.sample"),
+    "rubric": ("rubric",),
+    "observed": ("observed", "observed.plans"),
+    "final": ("final.registered", "final.writing", "final.verdict", "final.area"),
+}
+EVERY_KIND = frozenset(KINDS)
+SOURCES: dict[type, frozenset[str]] = {
+    Valoracion: frozenset({"perfil"}),
+    Hallazgo: frozenset({"hallazgos"}),
+    Objetivo: frozenset({"componentes", "metas", "final"}),
+    Meta: frozenset({"metas", "final"}),
+    Priorizacion: frozenset({"componentes"}),
+    RubricVerdict: frozenset({"rubric", "observed"}),
+    RutaTransition: frozenset({"observed"}),
+    Observation: frozenset({"observed"}),
+    PmiSnapshot: frozenset({"observed"}),
+    FinalEvaluation: frozenset({"final"}),
+    MetaResult: frozenset({"final"}),
+}
+
+
+def kinds_moved_by(item: object) -> frozenset[str]:
+    """The kinds of counts a written row with a ``ruta_id`` can move (none for most)."""
+    for cls in type(item).__mro__:
+        if cls in SOURCES:
+            return SOURCES[cls]
+    return frozenset()
+
+
+def contributions(session: Session, places: dict[int, Place],
+                  kinds: Mapping[int, frozenset[str]] | None = None) -> Contributions:
+    """What the Rutas of ``places`` contribute now (a dozen statements per batch); with
+    ``kinds``, only those kinds of counts of each Ruta."""
     found = Contributions()
     counted = {ruta_id: place for ruta_id, place in places.items() if place.group is not None}
+
+    def wanting(kind: str) -> list[int]:
+        return [ruta_id for ruta_id in counted
+                if kinds is None or kind in kinds.get(ruta_id, EVERY_KIND)]
+
     if not counted:
         return found
-    ids = list(counted)
-    plans = [ruta_id for ruta_id in ids if counted[ruta_id].state in PLAN_STATES]
-    _perfil(session, counted, found)
-    if plans:
-        _hallazgos(session, plans, found)
-        _componentes(session, plans, found)
-        _metas(session, counted, plans, found)
-    _rubric(session, ids, found)
-    _observed(session, ids, found)
-    _final(session, ids, found)
+    plans = [ruta_id for ruta_id in counted if counted[ruta_id].state in PLAN_STATES]
+    chosen = set(wanting("perfil"))
+    if chosen:
+        _perfil(session, {ruta_id: counted[ruta_id] for ruta_id in chosen}, found)
+    for kind, compute in (("hallazgos", _hallazgos), ("componentes", _componentes)):
+        ids = [ruta_id for ruta_id in wanting(kind) if ruta_id in plans]
+        if ids:
+            compute(session, ids, found)
+    ids = [ruta_id for ruta_id in wanting("metas") if ruta_id in plans]
+    if ids:
+        _metas(session, counted, ids, found)
+    for kind, compute in (("rubric", _rubric), ("observed", _observed), ("final", _final)):
+        ids = wanting(kind)
+        if ids:
+            compute(session, ids, found)
     return found
 
 
@@ -363,22 +412,30 @@ def _add_to_sums(session: Session, deltas: dict[tuple[Any, ...], list[int]],
             .in_(emptied)))
 
 
-def refresh_sections(session: Session, ruta_ids: Iterable[int], *, locked: bool = False
-                     ) -> int:
+def refresh_sections(session: Session, ruta_ids: Iterable[int], *, locked: bool = False,
+                     kinds: Mapping[int, frozenset[str]] | None = None) -> int:
     """Recompute the section counts of ``ruta_ids`` (at most a batch: the caller chunks) and
     write what changed, rows and sums. Flushes; never commits. Returns the rows changed.
-    ``locked``: the caller holds the Rutas' row locks already (``refresh_rutas`` does)."""
-    wanted = sorted(set(ruta_ids))
+    ``locked``: the caller holds the Rutas' row locks already (``refresh_rutas`` does).
+    ``kinds``: per Ruta, only these kinds of counts (``KINDS``; a Ruta not in it: all)."""
+    wanted = sorted(ruta_id for ruta_id in set(ruta_ids)
+                    if kinds is None or kinds.get(ruta_id, EVERY_KIND))
     if not wanted:
         return 0
     if not locked:
         # Locked before anything is read: see the module's docstring.
         session.execute(select(Ruta.id).where(Ruta.id.in_(wanted)).order_by(Ruta.id)
                         .with_for_update())
-    old = {(row.ruta_id, row.section, row.key): row for row in session.execute(
-        select(RutaSectionCount.__table__).where(RutaSectionCount.ruta_id.in_(wanted)))}
+    statement = select(RutaSectionCount.__table__).where(RutaSectionCount.ruta_id.in_(wanted))
+    chosen: set[str] | None = None
+    if kinds is not None:
+        chosen = {section for ruta_id in wanted
+                  for kind in kinds.get(ruta_id, EVERY_KIND) for section in KINDS[kind]}
+        statement = statement.where(RutaSectionCount.section.in_(sorted(chosen)))
+    old = {(row.ruta_id, row.section, row.key): row for row in session.execute(statement)
+           if kinds is None or row.section in _sections_of(kinds.get(row.ruta_id, EVERY_KIND))}
     places = _places(session, wanted)
-    new = contributions(session, places).rows
+    new = contributions(session, places, kinds).rows
     deltas: dict[tuple[Any, ...], list[int]] = {}
     firsts: dict[tuple[Any, ...], tuple[int, str]] = {}
 
@@ -423,6 +480,10 @@ def refresh_sections(session: Session, ruta_ids: Iterable[int], *, locked: bool 
         session.execute(insert(RutaSectionCount), added)
     _add_to_sums(session, deltas, firsts)
     return len(removed) + len(added)
+
+
+def _sections_of(kinds: frozenset[str]) -> set[str]:
+    return {section for kind in kinds for section in KINDS[kind]}
 
 
 def _same(row: Any, counted: Count) -> bool:
