@@ -9,7 +9,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from flask import Flask
-from sqlalchemy import delete, select
+from sqlalchemy import delete, select, update
 from sqlalchemy.orm import Session
 
 from demo.seed import seed_demo
@@ -19,7 +19,7 @@ from workflow.autoevaluacion.models import Valoracion
 from workflow.cierre.models import FinalEvaluation
 from workflow.consolidado import section_counts, section_read, summary
 from workflow.consolidado.consolidate import Filters, consolidate
-from workflow.consolidado.models import SectionSum
+from workflow.consolidado.models import RutaAggregate, RutaSectionCount, SectionSum
 from workflow.consolidado.rubric import rubric_shares
 from workflow.consolidado.secciones import secciones
 from workflow.models import Ruta, School, User, Zona
@@ -168,4 +168,21 @@ def test_sections_from_the_sums_match_the_raw_rows_after_each_change(
     db.commit()
     section_counts.rebuild_sums(db)
     db.commit()
+    assert_sums_match_the_rows(db, admin)
+
+    # As after the upgrade that added them: no counts anywhere. A valoración saved computes
+    # every kind of its Ruta's counts, not only the perfil; the page computes the others.
+    db.execute(delete(RutaSectionCount))
+    db.execute(delete(SectionSum))
+    db.execute(update(RutaAggregate).values(sections_version=0))
+    db.commit()
+    valoracion = first(select(Valoracion).join(Ruta, Ruta.id == Valoracion.ruta_id)
+                       .join(School, School.id == Ruta.school_id)
+                       .where(Ruta.state == State.SEGUIMIENTO, School.active.is_(True),
+                              Valoracion.level == 2).order_by(Valoracion.id))
+    valoracion.level = 4
+    db.commit()
+    assert {"perfil", "componente", "rubric"} <= set(db.scalars(
+        select(RutaSectionCount.section).where(RutaSectionCount.ruta_id
+                                               == valoracion.ruta_id)))
     assert_sums_match_the_rows(db, admin)
