@@ -55,11 +55,9 @@ from ruta.security import FILE_CONTENT_SECURITY_POLICY, log_event
 from workflow.catalogo.models import LEVELS
 from workflow.charts import Bar, averages_chart, levels_chart
 from workflow.consolidado import consolidate as consolidado
-from workflow.consolidado import export_jobs, exports, summary
+from workflow.consolidado import export_jobs, exports, section_read, summary
 from workflow.consolidado.export_scope import ExportScope
 from workflow.consolidado.models import ExportJob
-from workflow.consolidado.rubric import rubric_shares
-from workflow.consolidado.secciones import secciones
 from workflow.models import Zona, utcnow
 from workflow.roles import Role
 from workflow.search_keys import search_key
@@ -133,14 +131,14 @@ def _table(data: summary.Summary) -> tuple[summary.TablePage, Sort, summary.Tabl
 
 def _sections(data: summary.Summary) -> dict[str, Any]:
     """The sections that feed the Secretaría's plan (metas por área, hallazgos, componentes,
-    rubric, observations, final results): read over every plan of the scope, so computed
-    once per version of the data (``summary.Summary.version``) in each process."""
-    def compute() -> dict[str, Any]:
-        plans = summary.plans_view(db_session(), _actor(), data)
-        return {"rubric": rubric_shares(db_session(), plans),
-                "secciones": secciones(db_session(), plans),
-                "metas_por_area": consolidado.metas_por_area(db_session(), plans.plan_rows)}
-    return summary.SECTIONS.get((_actor().secretaria_id, data.version), compute)
+    rubric, observations, final results): summed by the database from the per-comuna sums
+    of the Rutas' counts (``section_read``), a few statements whatever the number of schools;
+    memoised per version of the data (``summary.Summary.version``) in each process."""
+    assert data.scope is not None
+    scope = data.scope
+    return summary.SECTIONS.get((_actor().secretaria_id, data.version),
+                                lambda: section_read.sections(db_session(), scope,
+                                                              data.funnel))
 
 
 def _mode(data: summary.Summary) -> dict[str, Any]:

@@ -5,7 +5,9 @@ charts). Now each Ruta has one row here with the figures the page reads: its sch
 horizon, its state and when it changed, its instrument, when it last moved (a transition or
 a seguimiento report sent), what it owes the Secretaría (``stalled.owed``), its seguimiento
 progress and its latest reminder. The page filters, sorts, counts and paginates these rows in
-SQL (``workflow.consolidado.summary``).
+SQL (``workflow.consolidado.summary``). Refreshing a Ruta's row also refreshes what it
+contributes to the plan sections and the municipal perfil, and their per-comuna sums
+(``workflow.consolidado.section_counts``).
 
 Two ways keep them up to date, and both write ``refreshed_at``:
 
@@ -27,7 +29,7 @@ page refreshes at once any Ruta of its scope that has no row yet.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from datetime import datetime
 
 from sqlalchemy import delete, event, func, insert, select
@@ -35,6 +37,13 @@ from sqlalchemy.orm import Session
 
 from workflow.consolidado import stalled as stall
 from workflow.consolidado.models import NOT_FOLLOWED, RutaAggregate
+from workflow.consolidado.section_counts import (
+    EVERY_KIND,
+    SECTIONS_VERSION,
+    kinds_moved_by,
+    rebuild_sums,
+    refresh_sections,
+)
 from workflow.correo.reminders import bogota_day
 from workflow.horizontes.models import ReminderSent
 from workflow.models import Ruta, School, utcnow
@@ -45,6 +54,7 @@ BATCH = 500
 FOLLOW_UP_STATES = frozenset({State.SEGUIMIENTO, State.CERRADO})
 _DIRTY = "consolidado_dirty_rutas"
 _DIRTY_SCHOOLS = "consolidado_dirty_schools"
+_DIRTY_KINDS = "consolidado_dirty_kinds"
 
 
 def _last_reminders(session: Session, ruta_ids: Sequence[int]
@@ -89,21 +99,38 @@ def _rows(session: Session, rutas: Sequence[Ruta], secretarias: dict[int, int], 
             "last_reminder_id": reminder[0] if reminder else None,
             "last_reminder_at": reminder[1] if reminder else None,
             "refreshed_at": now,
+            "sections_version": SECTIONS_VERSION,
         })
     return rows
 
 
 def refresh_rutas(session: Session, ruta_ids: Iterable[int], *,
-                  now: datetime | None = None) -> int:
+                  now: datetime | None = None,
+                  kinds: Mapping[int, frozenset[str]] | None = None) -> int:
     """Recompute the aggregates of ``ruta_ids`` (flushes; never commits). Returns how many
-    rows were written; a Ruta that no longer exists loses its row."""
+    rows were written; a Ruta that no longer exists loses its row. ``kinds``: per Ruta, the
+    only kinds of section counts that can have moved (``section_counts.KINDS``; the session
+    hook knows them from the rows it saw written); a Ruta whose counts were never computed
+    gets all of them anyway."""
     moment = now or utcnow()
     wanted = sorted(set(ruta_ids))
     written = 0
+    kinds = dict(kinds) if kinds is not None else None
     with session.no_autoflush:
+        # Every Ruta locked before any row is written, in one order: a transaction holding
+        # one of them (a service's lock) never waits on rows this one wrote meanwhile.
+        for start in range(0, len(wanted), BATCH):
+            session.execute(select(Ruta.id).where(Ruta.id.in_(wanted[start:start + BATCH]))
+                            .order_by(Ruta.id).with_for_update())
         for start in range(0, len(wanted), BATCH):
             chunk = wanted[start:start + BATCH]
-            session.execute(delete(RutaAggregate).where(RutaAggregate.ruta_id.in_(chunk)))
+            computed = {ruta_id for ruta_id, version in session.execute(
+                delete(RutaAggregate).where(RutaAggregate.ruta_id.in_(chunk))
+                .returning(RutaAggregate.ruta_id, RutaAggregate.sections_version))
+                if version == SECTIONS_VERSION}
+            if kinds is not None:
+                kinds.update({ruta_id: EVERY_KIND for ruta_id in chunk
+                              if ruta_id not in computed})
             found = list(session.execute(
                 select(Ruta, School.secretaria_id).join(School, School.id == Ruta.school_id)
                 .where(Ruta.id.in_(chunk))))
@@ -114,6 +141,9 @@ def refresh_rutas(session: Session, ruta_ids: Iterable[int], *,
             rows = _rows(session, rutas, secretarias, now=moment)
             session.execute(insert(RutaAggregate), rows)
             written += len(rows)
+        for start in range(0, len(wanted), BATCH):
+            # Also for Rutas deleted since: their counts leave the sums.
+            refresh_sections(session, wanted[start:start + BATCH], locked=True, kinds=kinds)
     return written
 
 
@@ -138,6 +168,9 @@ def refresh_in_batches(factory: Callable[[], Session], *, now: datetime | None =
         with factory() as session:
             written += refresh_rutas(session, ids[start:start + BATCH], now=moment)
             session.commit()
+    with factory() as session:
+        rebuild_sums(session)
+        session.commit()
     return written
 
 
@@ -145,15 +178,18 @@ def refresh_in_batches(factory: Callable[[], Session], *, now: datetime | None =
 
 
 def _note(session: Session, flush_context: object) -> None:
-    """After a flush: the Rutas (and schools) whose rows it wrote."""
+    """After a flush: the Rutas (and schools) whose rows it wrote, and for each Ruta the
+    kinds of section counts those rows can move."""
     rutas: set[int] = session.info.setdefault(_DIRTY, set())
     schools: set[int] = session.info.setdefault(_DIRTY_SCHOOLS, set())
+    kinds: dict[int, frozenset[str]] = session.info.setdefault(_DIRTY_KINDS, {})
     for item in (*session.new, *session.dirty, *session.deleted):
         if isinstance(item, RutaAggregate):
             continue
         if isinstance(item, Ruta):
             if item.id is not None:
                 rutas.add(item.id)
+                kinds[item.id] = EVERY_KIND
         elif isinstance(item, School):
             if item.id is not None:
                 schools.add(item.id)
@@ -161,6 +197,7 @@ def _note(session: Session, flush_context: object) -> None:
             ruta_id = getattr(item, "ruta_id", None)
             if isinstance(ruta_id, int):
                 rutas.add(ruta_id)
+                kinds[ruta_id] = kinds.get(ruta_id, frozenset()) | kinds_moved_by(item)
 
 
 def _refresh_noted(session: Session) -> None:
@@ -168,17 +205,19 @@ def _refresh_noted(session: Session) -> None:
     session.flush()
     rutas: set[int] = session.info.pop(_DIRTY, set())
     schools: set[int] = session.info.pop(_DIRTY_SCHOOLS, set())
+    kinds: dict[int, frozenset[str]] = session.info.pop(_DIRTY_KINDS, {})
     if schools:
-        rutas.update(session.scalars(select(Ruta.id).where(Ruta.school_id.in_(schools))))
+        of_schools = set(session.scalars(select(Ruta.id).where(Ruta.school_id.in_(schools))))
+        rutas.update(of_schools)
+        kinds.update(dict.fromkeys(of_schools, EVERY_KIND))
     if rutas:
-        refresh_rutas(session, rutas)
-        session.info.pop(_DIRTY, None)
-        session.info.pop(_DIRTY_SCHOOLS, None)
+        refresh_rutas(session, rutas, kinds=kinds)
+        _forget(session)
 
 
 def _forget(session: Session, *_: object) -> None:
-    session.info.pop(_DIRTY, None)
-    session.info.pop(_DIRTY_SCHOOLS, None)
+    for key in (_DIRTY, _DIRTY_SCHOOLS, _DIRTY_KINDS):
+        session.info.pop(key, None)
 
 
 def track() -> None:

@@ -493,7 +493,7 @@ class FuenteCount:
 
 def hallazgos_por_fuente(session: Session, plan_rows: Sequence[SchoolRow]) -> list[FuenteCount]:
     """Per source (the shipped list and the Secretaría's own): how many hallazgos and schools
-    the sent plans record, most used first."""
+    the sent plans record, most used first (ties by the source's code)."""
     ruta_ids = [row.ruta.id for row in plan_rows if row.ruta is not None]
     labels = {item.value: (FUENTE_LABELS[item], item.external) for item in Fuente}
     hallazgos: Counter[str] = Counter()
@@ -508,5 +508,7 @@ def hallazgos_por_fuente(session: Session, plan_rows: Sequence[SchoolRow]) -> li
            and code.removeprefix(SECRETARIA_FUENTE_PREFIX).isdigit()]
     for row in session.scalars(select(FuenteSecretaria).where(FuenteSecretaria.id.in_(own))):
         labels[row.code] = (row.nombre, row.externa)
+    # Ties by code: the same order whatever the order the rows came in.
+    ranked = sorted(hallazgos.items(), key=lambda pair: (-pair[1], pair[0]))
     return [FuenteCount(*labels.get(code, (code, True)), count, len(schools[code]))
-            for code, count in hallazgos.most_common()]
+            for code, count in ranked]

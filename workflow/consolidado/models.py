@@ -118,6 +118,9 @@ class RutaAggregate(Base):
     last_reminder_id: Mapped[int | None] = mapped_column(Integer)
     last_reminder_at: Mapped[datetime | None]
     refreshed_at: Mapped[datetime]
+    # The ``section_counts.SECTIONS_VERSION`` its section counts were computed with (0: not
+    # yet, as after the upgrade that added them): older rows count as missing.
+    sections_version: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
 
     __table_args__ = (
         Index("ix_ruta_aggregates_scope", "secretaria_id", "horizon_start_year", "state"),
@@ -126,3 +129,60 @@ class RutaAggregate(Base):
     @property
     def ruta_state(self) -> State:
         return State(self.state)
+
+
+class RutaSectionCount(Base):
+    """One Ruta's contribution to one key of a section of the consolidado (a componente's
+    levels in the perfil, a fuente's hallazgos, a criterion's verdicts in a round…), with
+    the group (Secretaría, horizon, zona, comuna) it is summed into (``SectionSum``). Kept by
+    ``workflow.consolidado.section_counts``."""
+
+    __tablename__ = "ruta_section_counts"
+
+    ruta_id: Mapped[int] = mapped_column(ForeignKey("rutas.id"), primary_key=True)
+    section: Mapped[str] = mapped_column(String(24), primary_key=True)
+    key: Mapped[str] = mapped_column(String(1000), primary_key=True)
+    secretaria_id: Mapped[int] = mapped_column(Integer)
+    horizon_start_year: Mapped[int] = mapped_column(Integer)
+    zona: Mapped[str] = mapped_column(String(20))
+    comuna: Mapped[str] = mapped_column(String(120))
+    a: Mapped[int] = mapped_column(Integer, default=0)
+    b: Mapped[int] = mapped_column(Integer, default=0)
+    c: Mapped[int] = mapped_column(Integer, default=0)
+    d: Mapped[int] = mapped_column(Integer, default=0)
+    # The key's place in the instrument (ordering), a name shown with it, and for the metas'
+    # examples the componente they belong to and the school's name as they are sorted by.
+    position: Mapped[int] = mapped_column(Integer, default=0)
+    label: Mapped[str] = mapped_column(Text, default="")
+    part: Mapped[str] = mapped_column(String(1000), default="")
+    # Byte order on PostgreSQL too («C»), as ``bytewise`` sorts: the examples' index serves
+    # their ORDER BY … LIMIT.
+    sort_name: Mapped[str] = mapped_column(
+        String(300).with_variant(String(300, collation="C"), "postgresql"), default="")
+
+    __table_args__ = (
+        Index("ix_ruta_section_counts_samples", "secretaria_id", "horizon_start_year",
+              "section", "part", "sort_name", "ruta_id", "position"),
+    )
+
+
+class SectionSum(Base):
+    """The sum of the ``RutaSectionCount`` rows of one group and key: what /reportes/ reads.
+    ``rutas`` is how many Rutas have the key (the «instituciones» of each count: a school has
+    one Ruta per horizon)."""
+
+    __tablename__ = "section_sums"
+
+    secretaria_id: Mapped[int] = mapped_column(ForeignKey("secretarias.id"), primary_key=True)
+    horizon_start_year: Mapped[int] = mapped_column(Integer, primary_key=True)
+    zona: Mapped[str] = mapped_column(String(20), primary_key=True)
+    comuna: Mapped[str] = mapped_column(String(120), primary_key=True)
+    section: Mapped[str] = mapped_column(String(24), primary_key=True)
+    key: Mapped[str] = mapped_column(String(1000), primary_key=True)
+    rutas: Mapped[int] = mapped_column(Integer, default=0)
+    a: Mapped[int] = mapped_column(Integer, default=0)
+    b: Mapped[int] = mapped_column(Integer, default=0)
+    c: Mapped[int] = mapped_column(Integer, default=0)
+    d: Mapped[int] = mapped_column(Integer, default=0)
+    position: Mapped[int] = mapped_column(Integer, default=0)
+    label: Mapped[str] = mapped_column(Text, default="")

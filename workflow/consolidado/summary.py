@@ -21,14 +21,13 @@ from typing import Any
 from sqlalchemy import Select, and_, case, func, literal, or_, select
 from sqlalchemy.orm import Session
 
-from workflow.autoevaluacion.models import Valoracion
 from workflow.autoevaluacion.perfil import AreaPerfil, Perfil, ProcesoPerfil, Tally
 from workflow.catalogo.models import LEVELS, Catalog
+from workflow.consolidado import section_read
 from workflow.consolidado.aggregates import refresh_rutas
 from workflow.consolidado.consolidate import (
     LOW_LEVELS,
     PLAN_STATES,
-    SUBMITTED_STATES,
     TOP_LOW_RATED,
     Filters,
     LowRated,
@@ -38,6 +37,7 @@ from workflow.consolidado.consolidate import (
 )
 from workflow.consolidado.memo import Memo
 from workflow.consolidado.models import RutaAggregate
+from workflow.consolidado.section_counts import SECTIONS_VERSION
 from workflow.correo.reminders import PMI_OWED, bogota_day
 from workflow.horizontes.models import ReminderSent
 from workflow.models import Ruta, School, User, utcnow
@@ -188,12 +188,14 @@ class Scope:
         return or_(self.overdue, self.stalled)
 
     def missing(self, *columns: Any) -> Select[Any]:
-        """The scope's Rutas with no aggregate row yet."""
+        """The scope's Rutas with no aggregate row yet, or whose section counts are not
+        computed (or computed by an older version of them)."""
         return (self.schools().with_only_columns(*columns)
                 .join(Ruta, Ruta.school_id == School.id)
                 .outerjoin(RutaAggregate, RutaAggregate.ruta_id == Ruta.id)
                 .where(Ruta.horizon_start_year == self.horizon,
-                       RutaAggregate.ruta_id.is_(None)))
+                       or_(RutaAggregate.ruta_id.is_(None),
+                           RutaAggregate.sections_version != SECTIONS_VERSION)))
 
 
 def scope_of(session: Session, actor: User, filters: Filters, *, now: datetime,
@@ -311,21 +313,15 @@ def _listed(session: Session, scope: Scope, condition: Any, limit: int) -> list[
 def municipal_perfil(session: Session, scope: Scope, catalog: Catalog | None
                      ) -> tuple[Perfil | None, int, list[LowRated]]:
     """The perfil pooled over the scope's Rutas sent with ``catalog`` (every valoración once),
-    and the componentes most often rated 1–2: two statements."""
-    if catalog is None:
-        return None, 0, []
-    pooled = (scope.aggregates(RutaAggregate.ruta_id)
-              .where(RutaAggregate.catalog_id == catalog.id,
-                     RutaAggregate.state.in_([state.value for state in SUBMITTED_STATES])))
-    schools = session.scalar(select(func.count()).select_from(pooled.subquery())) or 0
-    if not schools:
-        return None, 0, []
-    counts: dict[int, dict[int, int]] = {}
-    for componente_id, level, count in session.execute(
-            select(Valoracion.componente_id, Valoracion.level, func.count())
-            .where(Valoracion.ruta_id.in_(pooled), Valoracion.level.is_not(None))
-            .group_by(Valoracion.componente_id, Valoracion.level)):
-        counts.setdefault(componente_id, {})[level] = count
+    and the componentes most often rated 1–2: one statement over the per-comuna sums of the
+    Rutas' levels (``section_counts``), never over the valoraciones."""
+    return section_read.municipal_perfil(session, scope, catalog, fold_perfil)
+
+
+def fold_perfil(catalog: Catalog, counts: dict[int, dict[int, int]], schools: int
+                ) -> tuple[Perfil, list[LowRated]]:
+    """Levels counted per componente (``counts``: componente → level → valoraciones) over
+    ``schools`` Rutas, folded into áreas and procesos in the instrument's order."""
 
     def tally_of(componente_ids: Sequence[int]) -> Tally:
         levels = dict.fromkeys(LEVELS, 0)
@@ -360,8 +356,7 @@ def municipal_perfil(session: Session, scope: Scope, catalog: Catalog | None
             everything += in_area
             areas.append(AreaPerfil(area.code, area.name, tally_of(in_area), procesos))
     low.sort(key=lambda item: item[:2])
-    return (Perfil(areas, tally_of(everything)), schools,
-            [item[3] for item in low[:TOP_LOW_RATED]])
+    return Perfil(areas, tally_of(everything)), [item[3] for item in low[:TOP_LOW_RATED]]
 
 
 def version_of(session: Session, scope: Scope, schools: int | None = None
