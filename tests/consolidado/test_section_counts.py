@@ -73,8 +73,9 @@ def shape(rubric: Any, sections: Any, metas: Any) -> dict[str, Any]:
 def assert_sums_match_the_rows(db: Session, admin: User) -> None:
     db.expire_all()
     now = datetime.now(UTC)
-    for filters in (Filters(), Filters(Zona.RURAL), Filters(Zona.URBANA),
-                    Filters(None, "Comuna 1"), Filters(None, "Comuna 7")):
+    # The whole Secretaría, a zona and a comuna: the three levels the sums are kept at (the
+    # school that moves below leaves one zona and comuna for the others).
+    for filters in (Filters(), Filters(Zona.RURAL), Filters(None, "Comuna 7")):
         full = consolidate(db, admin, filters, now=now, stalled_days=STALLED_DAYS)
         data = summary.summarize(db, admin, filters, now=now, stalled_days=STALLED_DAYS)
         assert data.scope is not None
