@@ -5,7 +5,7 @@ from __future__ import annotations
 import csv
 import io
 from dataclasses import dataclass
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, date, datetime, time, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -22,6 +22,7 @@ from workflow.consolidado import consolidate as consolidado
 from workflow.consolidado.consolidate import Filters, consolidate
 from workflow.consolidado.export_jobs import run_pending
 from workflow.consolidado.models import ExportJob, ExportStatus
+from workflow.dates import BOGOTA
 from workflow.horizontes import opening
 from workflow.horizontes.horizons import open_horizon
 from workflow.horizontes.models import FollowUpCheckpoint, HorizonCalendar, ReminderSent
@@ -274,9 +275,16 @@ def test_reportes_secretaria_roles_may_read(web: WebClient, db: Session, make: F
 def freeze(db: Session, seeded: Seeded) -> None:
     """Make the states' ages independent of today's date (the web export uses the clock)."""
     now = datetime.now(UTC)
+    # Each age a little under its whole days (D stays under the 30 days of «estancada»), on
+    # the Bogotá calendar day exactly that many days back (the sheets count calendar days): an
+    # hour short of it, or half the time left to Bogotá's midnight if that is less (an hour
+    # short at 23:30 in Bogotá fell on the next day, and the sheets said 39 for 40).
+    local = now.astimezone(BOGOTA)
+    midnight = datetime.combine(local.date() + timedelta(days=1), time(), tzinfo=BOGOTA)
+    short = min(timedelta(hours=1), (midnight - local) / 2)
     for key, days in {"A": 40, "B": 5, "C": 31, "D": 30, "E": 400, "G": 1}.items():
         db.execute(update(Ruta).where(Ruta.id == seeded.rutas[key].id)
-                   .values(state_changed_at=now - timedelta(days=days, hours=-1)))
+                   .values(state_changed_at=now - timedelta(days=days) + short))
     db.commit()
 
 
