@@ -1,4 +1,4 @@
-"""The consolidated data as sheets: Excel (openpyxl, write-only) and CSV.
+"""The consolidated data as sheets: Excel (``xlsx``, streamed) and CSV.
 
 Sheets, by their ``hoja=`` slug:
 
@@ -41,16 +41,12 @@ from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import IO, Any
 
-from openpyxl import Workbook
-from openpyxl.cell import WriteOnlyCell
-from openpyxl.styles import Font
-from openpyxl.utils import get_column_letter
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session, selectinload
 
 from workflow.autoevaluacion.models import Valoracion
 from workflow.catalogo.models import LEVELS, CatalogComponente
-from workflow.consolidado import secciones
+from workflow.consolidado import secciones, xlsx
 from workflow.consolidado.consolidate import (
     NO_AREA,
     SchoolRow,
@@ -65,7 +61,6 @@ from workflow.consolidado.rubric import SHEET_HEADER as RUBRIC_HEADER
 from workflow.consolidado.rubric import rubric_shares
 from workflow.consolidado.rubric import sheet_rows as rubric_rows
 from workflow.consolidado.sheet import SCHOOL_HEADER, Row, Sheet, cell, lazy, school_cells
-from workflow.dates import BOGOTA
 from workflow.pmi.models import (
     COMPARACION_LABELS,
     Actividad,
@@ -408,11 +403,10 @@ SHEET_LABELS = {
 
 WIDTH_SAMPLE = 200  # rows read ahead to size the columns (bounded memory)
 MIN_WIDTH, MAX_WIDTH = 8, 60
-DATE_FORMAT = "dd/mm/yyyy"
-DATETIME_FORMAT = "dd/mm/yyyy hh:mm"
-DECIMAL_FORMAT = "#,##0.0#"
-INTEGER_FORMAT = "0"
-HEADER_FONT = Font(bold=True)
+DATE_FORMAT = xlsx.DATE_FORMAT
+DATETIME_FORMAT = xlsx.DATETIME_FORMAT
+DECIMAL_FORMAT = xlsx.DECIMAL_FORMAT
+INTEGER_FORMAT = xlsx.INTEGER_FORMAT
 
 
 def _text_width(value: Any) -> int:
@@ -450,50 +444,20 @@ def number_format(value: Any) -> str | None:
     return None
 
 
-def _xlsx_cell(worksheet: Any, value: Any) -> Any:
-    value = cell(value)
-    if isinstance(value, datetime.datetime) and value.tzinfo is not None:
-        # Excel has no time zones: the moment as read in Bogotá, as every page shows it.
-        value = value.astimezone(BOGOTA).replace(tzinfo=None)
-    fmt = number_format(value)
-    if fmt is None:
-        return value
-    written = WriteOnlyCell(worksheet, value=value)
-    written.number_format = fmt
-    return written
-
-
 def write_xlsx(all_sheets: Sequence[Sheet], out: IO[bytes],
                progress: Callable[[int], None] | None = None) -> None:
-    """Write the workbook in write-only mode (rows go to disk as they come), one sheet per
+    """Write the workbook as rows come (``xlsx.Workbook``: bounded memory), one sheet per
     section, each opened ready to use: a bold header that stays in view, an autofilter,
     columns sized to the header and the first rows, dates and numbers formatted.
     ``progress`` is told how many rows were written since its last call."""
-    workbook = Workbook(write_only=True)
+    workbook = xlsx.Workbook(out)
     for sheet in all_sheets:
-        worksheet = workbook.create_sheet(sheet.title[:31])
         rows = iter(sheet.rows())
         sample = list(itertools.islice(rows, WIDTH_SAMPLE))
-        for index, width in enumerate(column_widths(sheet.header, sample), 1):
-            worksheet.column_dimensions[get_column_letter(index)].width = width
-        worksheet.freeze_panes = "A2"
-        header = []
-        for title in sheet.header:
-            written = WriteOnlyCell(worksheet, value=cell(title))
-            written.font = HEADER_FONT
-            header.append(written)
-        worksheet.append(header)
-        written_rows = 0
-        for row in itertools.chain(sample, rows):
-            worksheet.append([_xlsx_cell(worksheet, value) for value in row])
-            written_rows += 1
-            if progress is not None:
-                progress(1)
-        if sheet.header:
-            # The filter is written with the sheet's tail, after the rows.
-            worksheet.auto_filter.ref = (
-                f"A1:{get_column_letter(len(sheet.header))}{written_rows + 1}")
-    workbook.save(out)
+        workbook.add_sheet(sheet.title, [cell(title) for title in sheet.header],
+                           column_widths(sheet.header, sample),
+                           itertools.chain(sample, rows), progress)
+    workbook.close()
 
 
 def total_rows(all_sheets: Iterable[Sheet]) -> int:
