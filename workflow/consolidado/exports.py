@@ -35,6 +35,7 @@ from __future__ import annotations
 import csv
 import datetime
 import decimal
+import functools
 import io
 import itertools
 from collections.abc import Callable, Iterable, Iterator, Sequence
@@ -42,7 +43,7 @@ from dataclasses import dataclass
 from typing import IO, Any
 
 from sqlalchemy import func, select
-from sqlalchemy.orm import Session, selectinload
+from sqlalchemy.orm import Session
 
 from workflow.autoevaluacion.models import Valoracion
 from workflow.catalogo.models import LEVELS, CatalogComponente
@@ -57,6 +58,7 @@ from workflow.consolidado.consolidate import (
     objetivo_componentes_of,
 )
 from workflow.consolidado.export_scope import ExportScope
+from workflow.consolidado.id_lists import among
 from workflow.consolidado.rubric import SHEET_HEADER as RUBRIC_HEADER
 from workflow.consolidado.rubric import rubric_shares
 from workflow.consolidado.rubric import sheet_rows as rubric_rows
@@ -72,6 +74,8 @@ from workflow.pmi.models import (
     Objetivo,
     Trayectoria,
     ValorUnidad,
+    hallazgo_componentes,
+    objetivo_hallazgos,
 )
 from workflow.seguimiento import progress as seguimiento
 
@@ -91,21 +95,23 @@ def _perfil_componente_rows(session: Session, scope: ExportScope) -> Iterator[Ro
     catalog = scope.catalog
     if catalog is None:
         return
+    componentes = [(area.name, proceso.name, componente.code, componente.name, componente.id)
+                   for area in catalog.areas for proceso in area.procesos
+                   for componente in proceso.componentes]
     for chunk in batches(scope.perfil_rows):
         levels = {(ruta_id, componente_id): level for ruta_id, componente_id, level in
                   session.execute(select(Valoracion.ruta_id, Valoracion.componente_id,
-                                         Valoracion.level).where(
-                      Valoracion.ruta_id.in_([row.ruta.id for row in chunk if row.ruta])))}
+                                         Valoracion.level).where(among(
+                      session, Valoracion.ruta_id, [row.ruta.id for row in chunk if row.ruta])))}
         for row in chunk:
             assert row.ruta is not None
-            for area in catalog.areas:
-                for proceso in area.procesos:
-                    for componente in proceso.componentes:
-                        yield (row.school.dane_code, row.school.name, area.name,
-                               proceso.name, componente.code, componente.name,
-                               levels.get((row.ruta.id, componente.id)))
+            ruta_id, dane_code, name = row.ruta.id, row.school.dane_code, row.school.name
+            for area_name, proceso_name, code, componente_name, componente_id in componentes:
+                yield (dane_code, name, area_name, proceso_name, code, componente_name,
+                       levels.get((ruta_id, componente_id)))
 
 
+UNRATED = (*[0 for _ in LEVELS], None)  # a proceso none of whose componentes was rated
 PERFIL_HEADER = ("Código DANE", "Institución", "Área", "Proceso", "Componentes", "Valorados",
                  *[f"Nivel {level}" for level in LEVELS], "Promedio")
 
@@ -116,27 +122,32 @@ def _perfil_rows(session: Session, scope: ExportScope) -> Iterator[Row]:
     catalog = scope.catalog
     if catalog is None:
         return
-    procesos = [(area, proceso) for area in catalog.areas for proceso in area.procesos]
+    procesos = [(area.name, proceso.name, proceso.id, len(proceso.componentes))
+                for area in catalog.areas for proceso in area.procesos]
     for chunk in batches(scope.perfil_rows):
         counts: dict[tuple[int, int], dict[int, int]] = {}
         for ruta_id, proceso_id, level, count in session.execute(
                 select(Valoracion.ruta_id, CatalogComponente.proceso_id, Valoracion.level,
                        func.count(Valoracion.id))
                 .join(CatalogComponente, CatalogComponente.id == Valoracion.componente_id)
-                .where(Valoracion.ruta_id.in_([row.ruta.id for row in chunk if row.ruta]),
+                .where(among(session, Valoracion.ruta_id,
+                             [row.ruta.id for row in chunk if row.ruta]),
                        Valoracion.level.is_not(None))
                 .group_by(Valoracion.ruta_id, CatalogComponente.proceso_id,
                           Valoracion.level)):
             counts.setdefault((ruta_id, proceso_id), {})[level] = count
         for row in chunk:
             assert row.ruta is not None
-            for area, proceso in procesos:
-                found = counts.get((row.ruta.id, proceso.id), {})
+            ruta_id, dane_code, name = row.ruta.id, row.school.dane_code, row.school.name
+            for area_name, proceso_name, proceso_id, size in procesos:
+                found = counts.get((ruta_id, proceso_id))
+                if not found:
+                    yield (dane_code, name, area_name, proceso_name, size, 0, *UNRATED)
+                    continue
                 rated = sum(found.values())
-                average = (round(sum(level * count for level, count in found.items()) / rated,
-                                 2) if rated else None)
-                yield (row.school.dane_code, row.school.name, area.name, proceso.name,
-                       len(proceso.componentes), rated,
+                average = round(sum(level * count for level, count in found.items()) / rated,
+                                2)
+                yield (dane_code, name, area_name, proceso_name, size, rated,
                        *[found.get(level, 0) for level in LEVELS], average)
 
 
@@ -160,14 +171,14 @@ def _numbers(session: Session, ruta_ids: Sequence[int]) -> _Numbers:
     objetivos: dict[int, str] = {}
     per_ruta: dict[int, int] = {}
     for objetivo_id, ruta_id in session.execute(
-            select(Objetivo.id, Objetivo.ruta_id).where(Objetivo.ruta_id.in_(ruta_ids))
+            select(Objetivo.id, Objetivo.ruta_id).where(among(session, Objetivo.ruta_id, ruta_ids))
             .order_by(Objetivo.id)):
         per_ruta[ruta_id] = per_ruta.get(ruta_id, 0) + 1
         objetivos[objetivo_id] = str(per_ruta[ruta_id])
     metas: dict[int, str] = {}
     per_objetivo: dict[int, int] = {}
     for meta_id, objetivo_id in session.execute(
-            select(Meta.id, Meta.objetivo_id).where(Meta.ruta_id.in_(ruta_ids))
+            select(Meta.id, Meta.objetivo_id).where(among(session, Meta.ruta_id, ruta_ids))
             .order_by(Meta.id)):
         per_objetivo[objetivo_id] = per_objetivo.get(objetivo_id, 0) + 1
         metas[meta_id] = f"{objetivos.get(objetivo_id, '?')}.{per_objetivo[objetivo_id]}"
@@ -187,7 +198,8 @@ def _plan_chunks(data: ExportScope) -> Iterator[tuple[list[SchoolRow], list[int]
 
 
 def _count(session: Session, model: type[Any], data: ExportScope) -> int:
-    return sum(session.scalar(select(func.count(model.id)).where(model.ruta_id.in_(ids))) or 0
+    return sum(session.scalar(select(func.count(model.id))
+                              .where(among(session, model.ruta_id, ids))) or 0
                for _, ids in _plan_chunks(data))
 
 
@@ -195,16 +207,17 @@ def _objetivo_rows(session: Session, data: ExportScope) -> Iterator[Row]:
     for chunk, ids in _plan_chunks(data):
         links = objetivo_componentes_of(session, ids)
         counts = {objetivo_id: count for objetivo_id, count in session.execute(
-            select(Meta.objetivo_id, func.count(Meta.id)).where(Meta.ruta_id.in_(ids))
+            select(Meta.objetivo_id, func.count(Meta.id)).where(among(session, Meta.ruta_id, ids))
             .group_by(Meta.objetivo_id))}
         objetivos = _by_ruta(session.execute(
             select(Objetivo.id, Objetivo.ruta_id, Objetivo.enunciado)
-            .where(Objetivo.ruta_id.in_(ids)).order_by(Objetivo.id)))
+            .where(among(session, Objetivo.ruta_id, ids)).order_by(Objetivo.id)))
         for row in chunk:
             assert row.ruta is not None
+            school = school_cells(row)
             for number, objetivo in enumerate(objetivos.get(row.ruta.id, []), 1):
                 linked = links.get(objetivo.id, [])
-                yield (*school_cells(row), str(number), objetivo.enunciado,
+                yield (*school, str(number), objetivo.enunciado,
                        areas_label(linked) or NO_AREA, componentes_label(linked),
                        counts.get(objetivo.id, 0))
 
@@ -216,12 +229,13 @@ def _meta_rows(session: Session, data: ExportScope) -> Iterator[Row]:
         metas = _by_ruta(session.execute(
             select(Meta.id, Meta.ruta_id, Meta.objetivo_id, Meta.enunciado, Meta.cantidad,
                    Meta.unidad, Meta.fecha_limite, Meta.linea_base)
-            .where(Meta.ruta_id.in_(ids)).order_by(Meta.id)))
+            .where(among(session, Meta.ruta_id, ids)).order_by(Meta.id)))
         for row in chunk:
             assert row.ruta is not None
+            school = school_cells(row)
             for meta in metas.get(row.ruta.id, []):
                 linked = links.get(meta.objetivo_id, [])
-                yield (*school_cells(row), numbers.metas[meta.id],
+                yield (*school, numbers.metas[meta.id],
                        numbers.objetivos.get(meta.objetivo_id), meta.enunciado, meta.cantidad,
                        meta.unidad, meta.fecha_limite, meta.linea_base,
                        areas_label(linked) or NO_AREA, componentes_label(linked))
@@ -235,14 +249,15 @@ def _element_rows(session: Session, data: ExportScope, model: type[Any],
         numbers = _numbers(session, ids)
         found = _by_ruta(session.execute(
             select(model.id, model.ruta_id, model.meta_id, *columns)
-            .where(model.ruta_id.in_(ids)).order_by(model.id)))
+            .where(among(session, model.ruta_id, ids)).order_by(model.id)))
         for row in chunk:
             assert row.ruta is not None
+            school = school_cells(row)
             per_meta: dict[int, int] = {}
             for element in found.get(row.ruta.id, []):
                 per_meta[element.meta_id] = per_meta.get(element.meta_id, 0) + 1
                 meta_number = numbers.metas.get(element.meta_id, "?")
-                yield (*school_cells(row), f"{meta_number}.{per_meta[element.meta_id]}",
+                yield (*school, f"{meta_number}.{per_meta[element.meta_id]}",
                        meta_number, *cells(element))
 
 
@@ -269,8 +284,13 @@ def _indicador_sheet(session: Session, data: ExportScope) -> Sheet:
 
 
 def trayectorias_label(values: Iterable[str]) -> str:
-    labels = {item.value: item.label for item in Trayectoria}
+    labels = _trayectoria_labels()
     return "; ".join(labels.get(value, value) for value in values)
+
+
+@functools.cache
+def _trayectoria_labels() -> dict[str, str]:
+    return {item.value: item.label for item in Trayectoria}
 
 
 def _actividad_sheet(session: Session, data: ExportScope) -> Sheet:
@@ -512,21 +532,41 @@ def csv_lines(sheet: Sheet, style: CsvStyle = SEMICOLON) -> Iterator[bytes]:
 
 def _hallazgo_rows(session: Session, data: ExportScope) -> Iterator[Row]:
     shipped = {item.value: item.label for item in Fuente}
-    units = {item.value: item.label for item in ValorUnidad}
-    comparisons = {item.value: label for item, label in COMPARACION_LABELS.items()}
+    units = {item: item.label for item in ValorUnidad}
+    comparisons = dict(COMPARACION_LABELS)
     for chunk, ids in _plan_chunks(data):
         own = {row.code: row for row in session.scalars(select(FuenteSecretaria).where(
             FuenteSecretaria.secretaria_id.in_({row.school.secretaria_id for row in chunk})))}
-        # Their componentes and objetivos with them (two statements per batch, not two per
-        # hallazgo: 30,000 hallazgos at 10,000 schools).
-        found = _by_ruta(session.scalars(
-            select(Hallazgo).where(Hallazgo.ruta_id.in_(ids))
-            .options(selectinload(Hallazgo.componentes), selectinload(Hallazgo.objetivos))
-            .order_by(Hallazgo.id)))
-        objetivos = {objetivo_id: number for objetivo_id, number in
-                     _numbers(session, ids).objetivos.items()}
+        # Plain rows, their componentes and objetivos with them (three statements per batch,
+        # not two per hallazgo: 30,000 hallazgos at 10,000 schools).
+        found = _by_ruta(session.execute(
+            select(Hallazgo.id, Hallazgo.ruta_id, Hallazgo.fuente, Hallazgo.fuente_nombre,
+                   Hallazgo.anio, Hallazgo.grado, Hallazgo.area, Hallazgo.valor,
+                   Hallazgo.valor_unidad, Hallazgo.comparacion, Hallazgo.comparacion_valor,
+                   Hallazgo.descripcion)
+            .where(among(session, Hallazgo.ruta_id, ids)).order_by(Hallazgo.id)))
+        componentes: dict[int, list[str]] = {}
+        for hallazgo_id, code, name in session.execute(
+                select(hallazgo_componentes.c.hallazgo_id, CatalogComponente.code,
+                       CatalogComponente.name)
+                .join(CatalogComponente,
+                      CatalogComponente.id == hallazgo_componentes.c.componente_id)
+                .join(Hallazgo, Hallazgo.id == hallazgo_componentes.c.hallazgo_id)
+                .where(among(session, Hallazgo.ruta_id, ids))
+                .order_by(hallazgo_componentes.c.hallazgo_id, CatalogComponente.id)):
+            componentes.setdefault(hallazgo_id, []).append(f"{code} {name}")
+        objetivos = _numbers(session, ids).objetivos
+        attending: dict[int, list[str]] = {}
+        for hallazgo_id, objetivo_id in session.execute(
+                select(objetivo_hallazgos.c.hallazgo_id, objetivo_hallazgos.c.objetivo_id)
+                .join(Hallazgo, Hallazgo.id == objetivo_hallazgos.c.hallazgo_id)
+                .where(among(session, Hallazgo.ruta_id, ids))
+                .order_by(objetivo_hallazgos.c.hallazgo_id, objetivo_hallazgos.c.objetivo_id)):
+            if objetivo_id in objetivos:
+                attending.setdefault(hallazgo_id, []).append(f"Objetivo {objetivos[objetivo_id]}")
         for row in chunk:
             assert row.ruta is not None
+            school = school_cells(row)
             for number, hallazgo in enumerate(found.get(row.ruta.id, []), 1):
                 source = own.get(hallazgo.fuente)
                 label = source.nombre if source else shipped.get(hallazgo.fuente,
@@ -534,15 +574,13 @@ def _hallazgo_rows(session: Session, data: ExportScope) -> Iterator[Row]:
                 if hallazgo.fuente_nombre:
                     label = f"{label}: {hallazgo.fuente_nombre}"
                 external = source.externa if source else hallazgo.fuente != Fuente.INTERNA.value
-                yield (*school_cells(row), str(number), label, "Sí" if external else "No",
+                yield (*school, str(number), label, "Sí" if external else "No",
                        hallazgo.anio, hallazgo.grado, hallazgo.area, hallazgo.valor,
-                       units.get(hallazgo.valor_unidad.value) if hallazgo.valor_unidad
-                       else None,
-                       comparisons.get(hallazgo.comparacion.value) if hallazgo.comparacion
+                       units.get(hallazgo.valor_unidad) if hallazgo.valor_unidad else None,
+                       comparisons.get(hallazgo.comparacion) if hallazgo.comparacion
                        else None, hallazgo.comparacion_valor,
-                       "; ".join(f"{c.code} {c.name}" for c in hallazgo.componentes),
-                       ", ".join(f"Objetivo {objetivos[o.id]}" for o in hallazgo.objetivos
-                                 if o.id in objetivos),
+                       "; ".join(componentes.get(hallazgo.id, ())),
+                       ", ".join(attending.get(hallazgo.id, ())),
                        hallazgo.descripcion)
 
 

@@ -103,7 +103,8 @@ def _number(value: float | decimal.Decimal) -> str | None:
 def _cell(reference: str, value: Any) -> str:
     """One cell, any value but text (the row loop writes text itself, the common case)."""
     if isinstance(value, str):
-        return _text_cell(reference, str(value)) if value else ""
+        return (_text_cell(reference, str(value)) if value
+                else f'<c r="{reference}" t="inlineStr"/>')
     if isinstance(value, bool):
         return f'<c r="{reference}" t="b"><v>{int(value)}</v></c>'
     if isinstance(value, int):
@@ -134,6 +135,8 @@ def row_xml(number: int, row: Iterable[Any], letters: Sequence[str], style: str 
         if type(value) is str:
             if value:
                 append(_text_cell(letter + suffix, value, style))
+            else:  # an empty cell, as openpyxl wrote it (a reader sees the row's full width)
+                append(f'<c r="{letter}{suffix}"{style} t="inlineStr"/>')
         else:
             append(_cell(letter + suffix, value))
     append("</row>")
