@@ -85,13 +85,16 @@ def _attribute(text: str) -> str:
     return escape(text).replace('"', "&quot;")
 
 
-def _text_cell(reference: str, value: str, style: str = "") -> str:
+def _text(value: str, style: str = "") -> str:
+    """A text cell after its reference: ``<c r="A1"`` + this."""
+    if not value:  # an empty cell, as openpyxl wrote it (a reader sees the row's full width)
+        return f'{style} t="inlineStr"/>'
     if value.startswith(FORMULA_STARTS):
         value = "'" + value
     if len(value) > MAX_TEXT:
         value = value[:MAX_TEXT]
     space = ' xml:space="preserve"' if value[0].isspace() or value[-1].isspace() else ""
-    return f'<c r="{reference}"{style} t="inlineStr"><is><t{space}>{escape(value)}</t></is></c>'
+    return f'{style} t="inlineStr"><is><t{space}>{escape(value)}</t></is></c>'
 
 
 def _number(value: float | decimal.Decimal) -> str | None:
@@ -101,46 +104,67 @@ def _number(value: float | decimal.Decimal) -> str | None:
 
 
 def _cell(reference: str, value: Any) -> str:
-    """One cell, any value but text (the row loop writes text itself, the common case)."""
+    """One cell of any value but plain text, a whole number or a float (the row loop writes
+    those itself, the common cases)."""
     if isinstance(value, str):
-        return (_text_cell(reference, str(value)) if value
-                else f'<c r="{reference}" t="inlineStr"/>')
+        return f'<c r="{reference}"{_text(str(value))}'
     if isinstance(value, bool):
         return f'<c r="{reference}" t="b"><v>{int(value)}</v></c>'
     if isinstance(value, int):
-        return f'<c r="{reference}" s="{INTEGER}" t="n"><v>{value}</v></c>'
+        return f'<c r="{reference}" s="{INTEGER}"><v>{value}</v></c>'
     if isinstance(value, float | decimal.Decimal):
         number = _number(value)
         return "" if number is None else (
-            f'<c r="{reference}" s="{DECIMAL}" t="n"><v>{number}</v></c>')
+            f'<c r="{reference}" s="{DECIMAL}"><v>{number}</v></c>')
     if isinstance(value, datetime.datetime):
         if value.tzinfo is not None:
             # Excel has no time zones: the moment as read in Bogotá, as every page shows it.
             value = value.astimezone(BOGOTA).replace(tzinfo=None)
-        return f'<c r="{reference}" s="{DATETIME}" t="n"><v>{to_excel(value):.16g}</v></c>'
+        return f'<c r="{reference}" s="{DATETIME}"><v>{to_excel(value):.16g}</v></c>'
     if isinstance(value, datetime.date):
-        return f'<c r="{reference}" s="{DATE}" t="n"><v>{to_excel(value)}</v></c>'
+        return f'<c r="{reference}" s="{DATE}"><v>{to_excel(value)}</v></c>'
     raise ValueError(f"Cannot write {value!r} to Excel")
 
 
-def row_xml(number: int, row: Iterable[Any], letters: Sequence[str], style: str = "") -> str:
-    """One ``<row>``: ``letters`` are the column letters, ``style`` an ``s=`` for every text
-    cell (the header's bold)."""
+CACHED_TEXT = 200  # texts up to this long are escaped once per workbook (names, labels)
+CACHE_SIZE = 100_000  # at most this many of them (a few MB)
+
+
+def row_xml(number: int, row: Iterable[Any], letters: Sequence[str],
+            texts: dict[str, str]) -> str:
+    """One ``<row>``: ``letters`` are the column letters, ``texts`` the workbook's cache of
+    text cells already escaped (the same school, state and área names recur on every
+    row)."""
     suffix = str(number)
     parts = [f'<row r="{suffix}">']
     append = parts.append
     for letter, value in zip(letters, row, strict=False):
         if value is None:
             continue
-        if type(value) is str:
-            if value:
-                append(_text_cell(letter + suffix, value, style))
-            else:  # an empty cell, as openpyxl wrote it (a reader sees the row's full width)
-                append(f'<c r="{letter}{suffix}"{style} t="inlineStr"/>')
+        kind = value.__class__
+        if kind is str:
+            tail = texts.get(value)
+            if tail is None:
+                tail = _text(value)
+                if len(value) <= CACHED_TEXT and len(texts) < CACHE_SIZE:
+                    texts[value] = tail
+            append(f'<c r="{letter}{suffix}"{tail}')
+        elif kind is int:
+            append(f'<c r="{letter}{suffix}" s="{INTEGER}"><v>{value}</v></c>')
+        elif kind is float and value - value == 0:  # finite
+            append(f'<c r="{letter}{suffix}" s="{DECIMAL}"><v>{value:.16g}</v></c>')
         else:
             append(_cell(letter + suffix, value))
     append("</row>")
     return "".join(parts)
+
+
+def header_xml(header: Sequence[str], letters: Sequence[str]) -> str:
+    """The first row: every title bold."""
+    bold = f' s="{BOLD}"'
+    return ('<row r="1">' + "".join(f'<c r="{letter}1"{_text(title, bold)}'
+                                    for letter, title in zip(letters, header, strict=True))
+            + "</row>")
 
 
 def _sheet_head(widths: Sequence[float]) -> str:
@@ -163,6 +187,7 @@ class Workbook:
                                    compresslevel=1)
         self.titles: list[str] = []
         self.filters: list[str | None] = []
+        self.texts: dict[str, str] = {}
 
     def add_sheet(self, title: str, header: Sequence[str], widths: Sequence[float],
                   rows: Iterable[Sequence[Any]],
@@ -177,11 +202,11 @@ class Workbook:
         name = f"xl/worksheets/sheet{len(self.titles)}.xml"
         written = 0
         with self.zip.open(name, "w") as stream:
-            pending = [_sheet_head(widths), row_xml(1, header, letters, f' s="{BOLD}"')]
+            pending = [_sheet_head(widths), header_xml(header, letters)]
             for written, row in enumerate(rows, 1):
                 if len(row) > len(letters):  # wider than its header: written all the same
                     letters = [get_column_letter(index) for index in range(1, len(row) + 1)]
-                pending.append(row_xml(written + 1, row, letters))
+                pending.append(row_xml(written + 1, row, letters, self.texts))
                 if progress is not None:
                     progress(1)
                 if len(pending) >= FLUSH_ROWS:
