@@ -42,7 +42,7 @@ from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import IO, Any
 
-from sqlalchemy import func, select
+from sqlalchemy import case, func, select
 from sqlalchemy.orm import Session
 
 from workflow.autoevaluacion.models import Valoracion
@@ -124,31 +124,31 @@ def _perfil_rows(session: Session, scope: ExportScope) -> Iterator[Row]:
         return
     procesos = [(area.name, proceso.name, proceso.id, len(proceso.componentes))
                 for area in catalog.areas for proceso in area.procesos]
+    per_level = [func.sum(case((Valoracion.level == level, 1), else_=0)) for level in LEVELS]
     for chunk in batches(scope.perfil_rows):
-        counts: dict[tuple[int, int], dict[int, int]] = {}
-        for ruta_id, proceso_id, level, count in session.execute(
-                select(Valoracion.ruta_id, CatalogComponente.proceso_id, Valoracion.level,
-                       func.count(Valoracion.id))
-                .join(CatalogComponente, CatalogComponente.id == Valoracion.componente_id)
-                .where(among(session, Valoracion.ruta_id,
-                             [row.ruta.id for row in chunk if row.ruta]),
-                       Valoracion.level.is_not(None))
-                .group_by(Valoracion.ruta_id, CatalogComponente.proceso_id,
-                          Valoracion.level)):
-            counts.setdefault((ruta_id, proceso_id), {})[level] = count
+        # Per Ruta and proceso: componentes rated, the sum of their levels, and how many at
+        # each level (one row each, counted by the database).
+        counts = {(ruta_id, proceso_id): (rated, total, levels) for
+                  ruta_id, proceso_id, rated, total, *levels in session.execute(
+                      select(Valoracion.ruta_id, CatalogComponente.proceso_id,
+                             func.count(Valoracion.id), func.sum(Valoracion.level), *per_level)
+                      .join(CatalogComponente,
+                            CatalogComponente.id == Valoracion.componente_id)
+                      .where(among(session, Valoracion.ruta_id,
+                                   [row.ruta.id for row in chunk if row.ruta]),
+                             Valoracion.level.is_not(None))
+                      .group_by(Valoracion.ruta_id, CatalogComponente.proceso_id))}
         for row in chunk:
             assert row.ruta is not None
             ruta_id, dane_code, name = row.ruta.id, row.school.dane_code, row.school.name
             for area_name, proceso_name, proceso_id, size in procesos:
                 found = counts.get((ruta_id, proceso_id))
-                if not found:
+                if found is None:
                     yield (dane_code, name, area_name, proceso_name, size, 0, *UNRATED)
                     continue
-                rated = sum(found.values())
-                average = round(sum(level * count for level, count in found.items()) / rated,
-                                2)
+                rated, total, levels = found
                 yield (dane_code, name, area_name, proceso_name, size, rated,
-                       *[found.get(level, 0) for level in LEVELS], average)
+                       *[int(count) for count in levels], round(int(total) / rated, 2))
 
 
 def _procesos(scope: ExportScope) -> int:
