@@ -32,11 +32,9 @@ is written (and a CSV streamed) with bounded memory; each sheet knows its row co
 
 from __future__ import annotations
 
-import csv
 import datetime
 import decimal
 import functools
-import io
 import itertools
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
@@ -57,12 +55,23 @@ from workflow.consolidado.consolidate import (
     hallazgos_por_fuente,
     objetivo_componentes_of,
 )
+
+# The CSV side, where the web and the bench have always found it (explicit re-exports).
+from workflow.consolidado.csv_export import csv_lines as csv_lines
+from workflow.consolidado.csv_export import csv_style as csv_style
 from workflow.consolidado.export_scope import ExportScope
 from workflow.consolidado.id_lists import among
 from workflow.consolidado.rubric import SHEET_HEADER as RUBRIC_HEADER
 from workflow.consolidado.rubric import rubric_shares
 from workflow.consolidado.rubric import sheet_rows as rubric_rows
-from workflow.consolidado.sheet import SCHOOL_HEADER, Row, Sheet, cell, lazy, school_cells
+from workflow.consolidado.sheet import (
+    SCHOOL_HEADER,
+    Row,
+    Sheet,
+    cell,
+    lazy,
+    school_cells,
+)
 from workflow.pmi.models import (
     COMPARACION_LABELS,
     Actividad,
@@ -482,49 +491,6 @@ def write_xlsx(all_sheets: Sequence[Sheet], out: IO[bytes],
 
 def total_rows(all_sheets: Iterable[Sheet]) -> int:
     return sum(sheet.size() for sheet in all_sheets)
-
-
-@dataclass(frozen=True)
-class CsvStyle:
-    """How a CSV separates fields and writes decimals. The default is what a Colombian
-    (Spanish-locale) Excel opens in columns: «;» and a decimal comma."""
-
-    slug: str
-    delimiter: str
-    decimal: str
-
-
-SEMICOLON = CsvStyle("punto-y-coma", ";", ",")
-COMMA = CsvStyle("coma", ",", ".")
-CSV_STYLES = {style.slug: style for style in (SEMICOLON, COMMA)}
-
-
-def csv_style(slug: str | None) -> CsvStyle | None:
-    """The style named by ``?separador=`` (none given: the default); None if unknown."""
-    if not slug:
-        return SEMICOLON
-    return CSV_STYLES.get(slug)
-
-
-def _csv_value(value: Any, style: CsvStyle) -> Any:
-    if value is None:
-        return ""
-    if isinstance(value, float | decimal.Decimal) and not isinstance(value, bool):
-        return str(value).replace(".", style.decimal)
-    return cell(value)
-
-
-def csv_lines(sheet: Sheet, style: CsvStyle = SEMICOLON) -> Iterator[bytes]:
-    """The sheet as UTF-8 CSV, line by line (with a BOM, so Excel reads the accents), with
-    the style's separator and decimal mark."""
-    buffer = io.StringIO()
-    writer = csv.writer(buffer, delimiter=style.delimiter)
-    yield "\ufeff".encode()
-    for row in itertools.chain([sheet.header], sheet.rows()):
-        writer.writerow([_csv_value(value, style) for value in row])
-        yield buffer.getvalue().encode("utf-8")
-        buffer.seek(0)
-        buffer.truncate()
 
 
 # --- hallazgos (criterion 7): their source, data and componentes ------------------------------
