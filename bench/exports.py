@@ -154,6 +154,7 @@ def child(url: str, what: str, writer: str, trace: bool = False) -> None:
     if trace:  # Python's own allocations (slower: a separate run)
         tracemalloc.start()
     start = time.perf_counter()
+    cpu = time.process_time()
     with app.app_context():
         session = app.extensions["ruta_db"].session_factory()
         scope = ExportScope(session, _admin(session), Filters(), now=datetime.now(UTC),
@@ -171,15 +172,16 @@ def child(url: str, what: str, writer: str, trace: bool = False) -> None:
             sheet = exports.sheet(session, scope, what)
             assert sheet is not None
             with open(os.devnull, "wb") as out:
-                for line in exports.csv_lines(sheet):
-                    out.write(line)
-                    rows += 1
-            rows -= 2  # the BOM and the header
+                for piece in exports.csv_lines(sheet):
+                    out.write(piece)
+                    rows += piece.count(b"\r\n")  # lines end so; text inside has "\n"
+            rows -= 1  # the header
         session.close()
     elapsed = time.perf_counter() - start
+    cpu = time.process_time() - cpu
     if trace:
         print(f"peak Python allocations: {tracemalloc.get_traced_memory()[1] / 2**20:.1f} MB")
-    print(f"{elapsed:.2f} {rows} {baseline} {_memory('VmHWM')}")
+    print(f"{elapsed:.2f} {rows} {baseline} {_memory('VmHWM')} {cpu:.2f}")
 
 
 def _memory(field: str) -> int:
@@ -229,8 +231,10 @@ def write_xlsxwriter(all_sheets: list[Any], out: Any) -> None:
     workbook.close()
 
 
-def measure(url: str, what: str, writer: str = "openpyxl") -> tuple[float, int, int, int]:
-    """(seconds, rows, peak RSS, RSS before the export) of one child, in bytes."""
+def measure(url: str, what: str,
+            writer: str = "shipped") -> tuple[float, int, int, int, float]:
+    """(seconds, rows, peak RSS, RSS before the export, CPU seconds) of one child, in
+    bytes. On a shared machine the CPU seconds (the child's own) say more than the time."""
     process = subprocess.Popen(  # noqa: S603 (this interpreter, our own module)
         [sys.executable, "-m", "bench.exports", "--child", what, "--writer", writer,
          "--database-url", url], stdout=subprocess.PIPE, text=True)
@@ -238,8 +242,8 @@ def measure(url: str, what: str, writer: str = "openpyxl") -> tuple[float, int, 
     output = process.stdout.read()
     if process.wait() != 0:
         raise SystemExit(f"{what} failed")
-    seconds, rows, baseline, peak = output.split()[-4:]
-    return float(seconds), int(rows), int(peak), int(baseline)
+    seconds, rows, baseline, peak, cpu = output.split()[-5:]
+    return float(seconds), int(rows), int(peak), int(baseline), float(cpu)
 
 
 def measure_cli(url: str, folder: Path) -> tuple[float, int]:
@@ -265,7 +269,7 @@ def main() -> None:
     parser.add_argument("--database-url", required=True)
     parser.add_argument("--no-seed", action="store_true")
     parser.add_argument("--child", default="")
-    parser.add_argument("--writer", choices=("openpyxl", "xlsxwriter"), default="openpyxl")
+    parser.add_argument("--writer", choices=("shipped", "xlsxwriter"), default="shipped")
     parser.add_argument("--compare-writers", action="store_true")
     parser.add_argument("--trace", action="store_true",
                         help="with --child: also the peak of Python's allocations")
@@ -287,20 +291,23 @@ def main() -> None:
         app.extensions["ruta_db"].dispose()
         print(f"Seeded {options.schools} schools in {time.perf_counter() - start:.0f} s: "
               + ", ".join(f"{count} {name}" for name, count in counts.items()))
-    print("\n| export | rows | time (s) | peak RSS (MB) | added by the export (MB) |")
-    print("|---|---:|---:|---:|---:|")
+    print(f"\nLoad average at the start: {os.getloadavg()[0]:.1f}")
+    print("\n| export | rows | time (s) | CPU (s) | peak RSS (MB) | added by the export (MB) |")
+    print("|---|---:|---:|---:|---:|---:|")
     for slug in exports.SHEET_LABELS:
-        seconds, rows, rss, baseline = measure(url, slug)
-        print(f"| CSV «{slug}» | {rows:,} | {seconds:.1f} | {rss / 2**20:.0f} | "
+        seconds, rows, rss, baseline, cpu = measure(url, slug)
+        print(f"| CSV «{slug}» | {rows:,} | {seconds:.1f} | {cpu:.1f} | {rss / 2**20:.0f} | "
               f"{(rss - baseline) / 2**20:.0f} |", flush=True)
-    writers = ("openpyxl", "xlsxwriter") if options.compare_writers else ("openpyxl",)
+    writers = ("shipped", "xlsxwriter") if options.compare_writers else ("shipped",)
     for writer in writers:
-        seconds, rows, rss, baseline = measure(url, "xlsx", writer)
-        print(f"| Excel workbook ({writer}) | {rows:,} | {seconds:.1f} | {rss / 2**20:.0f} | "
-              f"{(rss - baseline) / 2**20:.0f} |", flush=True)
+        seconds, rows, rss, baseline, cpu = measure(url, "xlsx", writer)
+        print(f"| Excel workbook ({writer}) | {rows:,} | {seconds:.1f} | {cpu:.1f} | "
+              f"{rss / 2**20:.0f} | {(rss - baseline) / 2**20:.0f} |", flush=True)
     with tempfile.TemporaryDirectory() as folder:
         seconds, rss = measure_cli(url, Path(folder))
-    print(f"| `ruta export consolidado` (whole command) | | {seconds:.1f} | {rss / 2**20:.0f} | |")
+    print(f"| `ruta export consolidado` (whole command) | | {seconds:.1f} | | "
+          f"{rss / 2**20:.0f} | |")
+    print(f"\nLoad average at the end: {os.getloadavg()[0]:.1f}")
 
 
 if __name__ == "__main__":

@@ -89,3 +89,19 @@ def test_workbook_writes_a_moment_as_read_in_bogota() -> None:
     write_xlsx([fixed("prueba", "Prueba", ("Cuándo",), [(moment,)])], out)
     worksheet = load_workbook(io.BytesIO(out.getvalue()))["Prueba"]
     assert worksheet["A2"].value == datetime(2025, 3, 4, 10, 30)  # 10:30 in Bogotá
+
+
+def test_workbook_text_survives_xml() -> None:
+    # The writer produces SpreadsheetML itself: markup characters are escaped, spaces at
+    # the ends kept, control characters (no place in XML; openpyxl refused the whole file)
+    # left out, text cut at Excel's 32,767 characters, and a value that is not a number
+    # (NaN) left empty.
+    rows = [("a < b & c > d", "  sangría", "tab\tline\nend\x0bx\x00", "x" * 40_000,
+             float("nan"), "=SUMA(A1)", 7)]
+    out = io.BytesIO()
+    write_xlsx([fixed("prueba", "Prueba", ("Uno", "Dos", "Tres", "Cuatro", "Cinco", "Seis",
+                                           "Siete"), rows)], out)
+    worksheet = load_workbook(io.BytesIO(out.getvalue()))["Prueba"]
+    assert [cell.value for cell in worksheet[2]] == [
+        "a < b & c > d", "  sangría", "tab\tline\nendx", "x" * 32_767, None, "'=SUMA(A1)", 7]
+    assert worksheet.auto_filter.ref == "A1:G2"

@@ -30,6 +30,7 @@ from workflow.autoevaluacion.models import Valoracion
 from workflow.autoevaluacion.perfil import Perfil, Rated, compute_perfil
 from workflow.catalogo.catalog import current_catalog
 from workflow.catalogo.models import Catalog, CatalogArea, CatalogComponente, CatalogProceso
+from workflow.consolidado.id_lists import among
 from workflow.consolidado.stalled import stalls
 from workflow.correo.reminders import PMI_OWED, bogota_day
 from workflow.errors import NotFound
@@ -354,7 +355,7 @@ def objetivo_componentes_of(session: Session, ruta_ids: Sequence[int]
         .join(CatalogComponente, CatalogComponente.id == objetivo_componentes.c.componente_id)
         .join(CatalogProceso, CatalogProceso.id == CatalogComponente.proceso_id)
         .join(CatalogArea, CatalogArea.id == CatalogProceso.area_id)
-        .where(Objetivo.ruta_id.in_(ruta_ids))
+        .where(among(session, Objetivo.ruta_id, ruta_ids))
         .order_by(Objetivo.id, CatalogArea.position, CatalogProceso.position,
                   CatalogComponente.position))
     for objetivo_id, *values in rows:
@@ -384,7 +385,7 @@ def metas_por_area(session: Session, plan_rows: Sequence[SchoolRow]) -> MetasPor
         links = objetivo_componentes_of(session, chunk)
         metas = session.execute(
             select(Meta.id, Meta.ruta_id, Meta.objetivo_id, Meta.enunciado, Meta.cantidad,
-                   Meta.unidad).where(Meta.ruta_id.in_(chunk)).order_by(Meta.id))
+                   Meta.unidad).where(among(session, Meta.ruta_id, chunk)).order_by(Meta.id))
         for meta_id, ruta_id, objetivo_id, enunciado, cantidad, unidad in metas:
             school = by_ruta[ruta_id]
             all_metas.add(meta_id)
@@ -500,7 +501,7 @@ def hallazgos_por_fuente(session: Session, plan_rows: Sequence[SchoolRow]) -> li
     schools: dict[str, set[int]] = {}
     for chunk in batches(ruta_ids):
         for fuente, ruta_id in session.execute(select(Hallazgo.fuente, Hallazgo.ruta_id)
-                                               .where(Hallazgo.ruta_id.in_(chunk))):
+                                               .where(among(session, Hallazgo.ruta_id, chunk))):
             hallazgos[fuente] += 1
             schools.setdefault(fuente, set()).add(ruta_id)
     own = [int(code.removeprefix(SECRETARIA_FUENTE_PREFIX)) for code in hallazgos

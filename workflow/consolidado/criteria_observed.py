@@ -27,6 +27,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from workflow.consolidado.consolidate import Consolidado, batches
+from workflow.consolidado.id_lists import among
 from workflow.consolidado.rubric import CriterionNamed
 from workflow.models import Ruta, RutaTransition, School, Zona
 from workflow.pmi.models import Observation, PmiSnapshot, RubricVerdict
@@ -105,14 +106,15 @@ def observed_criteria(session: Session, data: Consolidado) -> ObservedCriteria:
     for chunk in batches(ruta_ids):
         places = {ruta_id: (zona, comuna) for ruta_id, zona, comuna in session.execute(
             select(Ruta.id, School.zona, School.locality)
-            .join(School, School.id == Ruta.school_id).where(Ruta.id.in_(chunk)))}
+            .join(School, School.id == Ruta.school_id).where(among(session, Ruta.id, chunk)))}
         decisions = session.execute(
             select(RutaTransition.id, RutaTransition.ruta_id, RutaTransition.trigger,
                    RutaTransition.at, RutaTransition.extra)
-            .where(RutaTransition.ruta_id.in_(chunk), RutaTransition.trigger.in_(DECISIONS))
+            .where(among(session, RutaTransition.ruta_id, chunk),
+                   RutaTransition.trigger.in_(DECISIONS))
             .order_by(RutaTransition.ruta_id, RutaTransition.at, RutaTransition.id)).all()
         with_rubric = set(session.scalars(select(RubricVerdict.transition_id).distinct()
-                                          .where(RubricVerdict.ruta_id.in_(chunk))))
+                                          .where(among(session, RubricVerdict.ruta_id, chunk))))
         snapshot_ids = {int(extra["snapshot_id"]) for *_, extra in decisions
                         if isinstance(extra, dict) and extra.get("snapshot_id")}
         numbers = dict(session.execute(select(PmiSnapshot.id, PmiSnapshot.number)
@@ -121,7 +123,8 @@ def observed_criteria(session: Session, data: Consolidado) -> ObservedCriteria:
         sent: dict[tuple[int, datetime], dict[int, int]] = {}
         for ruta_id, returned_at, criterion in session.execute(
                 select(Observation.ruta_id, Observation.returned_at, Observation.criterion)
-                .where(Observation.ruta_id.in_(chunk), Observation.returned_at.is_not(None))):
+                .where(among(session, Observation.ruta_id, chunk),
+                       Observation.returned_at.is_not(None))):
             criteria = sent.setdefault((ruta_id, returned_at), {})
             criteria[criterion] = criteria.get(criterion, 0) + 1
         position: dict[int, int] = {}

@@ -1,4 +1,4 @@
-"""The consolidated data as sheets: Excel (openpyxl, write-only) and CSV.
+"""The consolidated data as sheets: Excel (``xlsx``, streamed) and CSV.
 
 Sheets, by their ``hoja=`` slug:
 
@@ -32,25 +32,20 @@ is written (and a CSV streamed) with bounded memory; each sheet knows its row co
 
 from __future__ import annotations
 
-import csv
 import datetime
 import decimal
-import io
+import functools
 import itertools
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import IO, Any
 
-from openpyxl import Workbook
-from openpyxl.cell import WriteOnlyCell
-from openpyxl.styles import Font
-from openpyxl.utils import get_column_letter
-from sqlalchemy import func, select
-from sqlalchemy.orm import Session, selectinload
+from sqlalchemy import case, func, select
+from sqlalchemy.orm import Session
 
 from workflow.autoevaluacion.models import Valoracion
 from workflow.catalogo.models import LEVELS, CatalogComponente
-from workflow.consolidado import secciones
+from workflow.consolidado import secciones, xlsx
 from workflow.consolidado.consolidate import (
     NO_AREA,
     SchoolRow,
@@ -60,12 +55,23 @@ from workflow.consolidado.consolidate import (
     hallazgos_por_fuente,
     objetivo_componentes_of,
 )
+
+# The CSV side, where the web and the bench have always found it (explicit re-exports).
+from workflow.consolidado.csv_export import csv_lines as csv_lines
+from workflow.consolidado.csv_export import csv_style as csv_style
 from workflow.consolidado.export_scope import ExportScope
+from workflow.consolidado.id_lists import among
 from workflow.consolidado.rubric import SHEET_HEADER as RUBRIC_HEADER
 from workflow.consolidado.rubric import rubric_shares
 from workflow.consolidado.rubric import sheet_rows as rubric_rows
-from workflow.consolidado.sheet import SCHOOL_HEADER, Row, Sheet, cell, lazy, school_cells
-from workflow.dates import BOGOTA
+from workflow.consolidado.sheet import (
+    SCHOOL_HEADER,
+    Row,
+    Sheet,
+    cell,
+    lazy,
+    school_cells,
+)
 from workflow.pmi.models import (
     COMPARACION_LABELS,
     Actividad,
@@ -77,6 +83,8 @@ from workflow.pmi.models import (
     Objetivo,
     Trayectoria,
     ValorUnidad,
+    hallazgo_componentes,
+    objetivo_hallazgos,
 )
 from workflow.seguimiento import progress as seguimiento
 
@@ -96,21 +104,23 @@ def _perfil_componente_rows(session: Session, scope: ExportScope) -> Iterator[Ro
     catalog = scope.catalog
     if catalog is None:
         return
+    componentes = [(area.name, proceso.name, componente.code, componente.name, componente.id)
+                   for area in catalog.areas for proceso in area.procesos
+                   for componente in proceso.componentes]
     for chunk in batches(scope.perfil_rows):
         levels = {(ruta_id, componente_id): level for ruta_id, componente_id, level in
                   session.execute(select(Valoracion.ruta_id, Valoracion.componente_id,
-                                         Valoracion.level).where(
-                      Valoracion.ruta_id.in_([row.ruta.id for row in chunk if row.ruta])))}
+                                         Valoracion.level).where(among(
+                      session, Valoracion.ruta_id, [row.ruta.id for row in chunk if row.ruta])))}
         for row in chunk:
             assert row.ruta is not None
-            for area in catalog.areas:
-                for proceso in area.procesos:
-                    for componente in proceso.componentes:
-                        yield (row.school.dane_code, row.school.name, area.name,
-                               proceso.name, componente.code, componente.name,
-                               levels.get((row.ruta.id, componente.id)))
+            ruta_id, dane_code, name = row.ruta.id, row.school.dane_code, row.school.name
+            for area_name, proceso_name, code, componente_name, componente_id in componentes:
+                yield (dane_code, name, area_name, proceso_name, code, componente_name,
+                       levels.get((ruta_id, componente_id)))
 
 
+UNRATED = (*[0 for _ in LEVELS], None)  # a proceso none of whose componentes was rated
 PERFIL_HEADER = ("Código DANE", "Institución", "Área", "Proceso", "Componentes", "Valorados",
                  *[f"Nivel {level}" for level in LEVELS], "Promedio")
 
@@ -121,28 +131,33 @@ def _perfil_rows(session: Session, scope: ExportScope) -> Iterator[Row]:
     catalog = scope.catalog
     if catalog is None:
         return
-    procesos = [(area, proceso) for area in catalog.areas for proceso in area.procesos]
+    procesos = [(area.name, proceso.name, proceso.id, len(proceso.componentes))
+                for area in catalog.areas for proceso in area.procesos]
+    per_level = [func.sum(case((Valoracion.level == level, 1), else_=0)) for level in LEVELS]
     for chunk in batches(scope.perfil_rows):
-        counts: dict[tuple[int, int], dict[int, int]] = {}
-        for ruta_id, proceso_id, level, count in session.execute(
-                select(Valoracion.ruta_id, CatalogComponente.proceso_id, Valoracion.level,
-                       func.count(Valoracion.id))
-                .join(CatalogComponente, CatalogComponente.id == Valoracion.componente_id)
-                .where(Valoracion.ruta_id.in_([row.ruta.id for row in chunk if row.ruta]),
-                       Valoracion.level.is_not(None))
-                .group_by(Valoracion.ruta_id, CatalogComponente.proceso_id,
-                          Valoracion.level)):
-            counts.setdefault((ruta_id, proceso_id), {})[level] = count
+        # Per Ruta and proceso: componentes rated, the sum of their levels, and how many at
+        # each level (one row each, counted by the database).
+        counts = {(ruta_id, proceso_id): (rated, total, levels) for
+                  ruta_id, proceso_id, rated, total, *levels in session.execute(
+                      select(Valoracion.ruta_id, CatalogComponente.proceso_id,
+                             func.count(Valoracion.id), func.sum(Valoracion.level), *per_level)
+                      .join(CatalogComponente,
+                            CatalogComponente.id == Valoracion.componente_id)
+                      .where(among(session, Valoracion.ruta_id,
+                                   [row.ruta.id for row in chunk if row.ruta]),
+                             Valoracion.level.is_not(None))
+                      .group_by(Valoracion.ruta_id, CatalogComponente.proceso_id))}
         for row in chunk:
             assert row.ruta is not None
-            for area, proceso in procesos:
-                found = counts.get((row.ruta.id, proceso.id), {})
-                rated = sum(found.values())
-                average = (round(sum(level * count for level, count in found.items()) / rated,
-                                 2) if rated else None)
-                yield (row.school.dane_code, row.school.name, area.name, proceso.name,
-                       len(proceso.componentes), rated,
-                       *[found.get(level, 0) for level in LEVELS], average)
+            ruta_id, dane_code, name = row.ruta.id, row.school.dane_code, row.school.name
+            for area_name, proceso_name, proceso_id, size in procesos:
+                found = counts.get((ruta_id, proceso_id))
+                if found is None:
+                    yield (dane_code, name, area_name, proceso_name, size, 0, *UNRATED)
+                    continue
+                rated, total, levels = found
+                yield (dane_code, name, area_name, proceso_name, size, rated,
+                       *[int(count) for count in levels], round(int(total) / rated, 2))
 
 
 def _procesos(scope: ExportScope) -> int:
@@ -165,14 +180,14 @@ def _numbers(session: Session, ruta_ids: Sequence[int]) -> _Numbers:
     objetivos: dict[int, str] = {}
     per_ruta: dict[int, int] = {}
     for objetivo_id, ruta_id in session.execute(
-            select(Objetivo.id, Objetivo.ruta_id).where(Objetivo.ruta_id.in_(ruta_ids))
+            select(Objetivo.id, Objetivo.ruta_id).where(among(session, Objetivo.ruta_id, ruta_ids))
             .order_by(Objetivo.id)):
         per_ruta[ruta_id] = per_ruta.get(ruta_id, 0) + 1
         objetivos[objetivo_id] = str(per_ruta[ruta_id])
     metas: dict[int, str] = {}
     per_objetivo: dict[int, int] = {}
     for meta_id, objetivo_id in session.execute(
-            select(Meta.id, Meta.objetivo_id).where(Meta.ruta_id.in_(ruta_ids))
+            select(Meta.id, Meta.objetivo_id).where(among(session, Meta.ruta_id, ruta_ids))
             .order_by(Meta.id)):
         per_objetivo[objetivo_id] = per_objetivo.get(objetivo_id, 0) + 1
         metas[meta_id] = f"{objetivos.get(objetivo_id, '?')}.{per_objetivo[objetivo_id]}"
@@ -192,7 +207,8 @@ def _plan_chunks(data: ExportScope) -> Iterator[tuple[list[SchoolRow], list[int]
 
 
 def _count(session: Session, model: type[Any], data: ExportScope) -> int:
-    return sum(session.scalar(select(func.count(model.id)).where(model.ruta_id.in_(ids))) or 0
+    return sum(session.scalar(select(func.count(model.id))
+                              .where(among(session, model.ruta_id, ids))) or 0
                for _, ids in _plan_chunks(data))
 
 
@@ -200,16 +216,17 @@ def _objetivo_rows(session: Session, data: ExportScope) -> Iterator[Row]:
     for chunk, ids in _plan_chunks(data):
         links = objetivo_componentes_of(session, ids)
         counts = {objetivo_id: count for objetivo_id, count in session.execute(
-            select(Meta.objetivo_id, func.count(Meta.id)).where(Meta.ruta_id.in_(ids))
+            select(Meta.objetivo_id, func.count(Meta.id)).where(among(session, Meta.ruta_id, ids))
             .group_by(Meta.objetivo_id))}
         objetivos = _by_ruta(session.execute(
             select(Objetivo.id, Objetivo.ruta_id, Objetivo.enunciado)
-            .where(Objetivo.ruta_id.in_(ids)).order_by(Objetivo.id)))
+            .where(among(session, Objetivo.ruta_id, ids)).order_by(Objetivo.id)))
         for row in chunk:
             assert row.ruta is not None
+            school = school_cells(row)
             for number, objetivo in enumerate(objetivos.get(row.ruta.id, []), 1):
                 linked = links.get(objetivo.id, [])
-                yield (*school_cells(row), str(number), objetivo.enunciado,
+                yield (*school, str(number), objetivo.enunciado,
                        areas_label(linked) or NO_AREA, componentes_label(linked),
                        counts.get(objetivo.id, 0))
 
@@ -221,12 +238,13 @@ def _meta_rows(session: Session, data: ExportScope) -> Iterator[Row]:
         metas = _by_ruta(session.execute(
             select(Meta.id, Meta.ruta_id, Meta.objetivo_id, Meta.enunciado, Meta.cantidad,
                    Meta.unidad, Meta.fecha_limite, Meta.linea_base)
-            .where(Meta.ruta_id.in_(ids)).order_by(Meta.id)))
+            .where(among(session, Meta.ruta_id, ids)).order_by(Meta.id)))
         for row in chunk:
             assert row.ruta is not None
+            school = school_cells(row)
             for meta in metas.get(row.ruta.id, []):
                 linked = links.get(meta.objetivo_id, [])
-                yield (*school_cells(row), numbers.metas[meta.id],
+                yield (*school, numbers.metas[meta.id],
                        numbers.objetivos.get(meta.objetivo_id), meta.enunciado, meta.cantidad,
                        meta.unidad, meta.fecha_limite, meta.linea_base,
                        areas_label(linked) or NO_AREA, componentes_label(linked))
@@ -240,14 +258,15 @@ def _element_rows(session: Session, data: ExportScope, model: type[Any],
         numbers = _numbers(session, ids)
         found = _by_ruta(session.execute(
             select(model.id, model.ruta_id, model.meta_id, *columns)
-            .where(model.ruta_id.in_(ids)).order_by(model.id)))
+            .where(among(session, model.ruta_id, ids)).order_by(model.id)))
         for row in chunk:
             assert row.ruta is not None
+            school = school_cells(row)
             per_meta: dict[int, int] = {}
             for element in found.get(row.ruta.id, []):
                 per_meta[element.meta_id] = per_meta.get(element.meta_id, 0) + 1
                 meta_number = numbers.metas.get(element.meta_id, "?")
-                yield (*school_cells(row), f"{meta_number}.{per_meta[element.meta_id]}",
+                yield (*school, f"{meta_number}.{per_meta[element.meta_id]}",
                        meta_number, *cells(element))
 
 
@@ -274,8 +293,13 @@ def _indicador_sheet(session: Session, data: ExportScope) -> Sheet:
 
 
 def trayectorias_label(values: Iterable[str]) -> str:
-    labels = {item.value: item.label for item in Trayectoria}
+    labels = _trayectoria_labels()
     return "; ".join(labels.get(value, value) for value in values)
+
+
+@functools.cache
+def _trayectoria_labels() -> dict[str, str]:
+    return {item.value: item.label for item in Trayectoria}
 
 
 def _actividad_sheet(session: Session, data: ExportScope) -> Sheet:
@@ -408,11 +432,10 @@ SHEET_LABELS = {
 
 WIDTH_SAMPLE = 200  # rows read ahead to size the columns (bounded memory)
 MIN_WIDTH, MAX_WIDTH = 8, 60
-DATE_FORMAT = "dd/mm/yyyy"
-DATETIME_FORMAT = "dd/mm/yyyy hh:mm"
-DECIMAL_FORMAT = "#,##0.0#"
-INTEGER_FORMAT = "0"
-HEADER_FONT = Font(bold=True)
+DATE_FORMAT = xlsx.DATE_FORMAT
+DATETIME_FORMAT = xlsx.DATETIME_FORMAT
+DECIMAL_FORMAT = xlsx.DECIMAL_FORMAT
+INTEGER_FORMAT = xlsx.INTEGER_FORMAT
 
 
 def _text_width(value: Any) -> int:
@@ -450,97 +473,24 @@ def number_format(value: Any) -> str | None:
     return None
 
 
-def _xlsx_cell(worksheet: Any, value: Any) -> Any:
-    value = cell(value)
-    if isinstance(value, datetime.datetime) and value.tzinfo is not None:
-        # Excel has no time zones: the moment as read in Bogotá, as every page shows it.
-        value = value.astimezone(BOGOTA).replace(tzinfo=None)
-    fmt = number_format(value)
-    if fmt is None:
-        return value
-    written = WriteOnlyCell(worksheet, value=value)
-    written.number_format = fmt
-    return written
-
-
 def write_xlsx(all_sheets: Sequence[Sheet], out: IO[bytes],
                progress: Callable[[int], None] | None = None) -> None:
-    """Write the workbook in write-only mode (rows go to disk as they come), one sheet per
+    """Write the workbook as rows come (``xlsx.Workbook``: bounded memory), one sheet per
     section, each opened ready to use: a bold header that stays in view, an autofilter,
     columns sized to the header and the first rows, dates and numbers formatted.
     ``progress`` is told how many rows were written since its last call."""
-    workbook = Workbook(write_only=True)
+    workbook = xlsx.Workbook(out)
     for sheet in all_sheets:
-        worksheet = workbook.create_sheet(sheet.title[:31])
         rows = iter(sheet.rows())
         sample = list(itertools.islice(rows, WIDTH_SAMPLE))
-        for index, width in enumerate(column_widths(sheet.header, sample), 1):
-            worksheet.column_dimensions[get_column_letter(index)].width = width
-        worksheet.freeze_panes = "A2"
-        header = []
-        for title in sheet.header:
-            written = WriteOnlyCell(worksheet, value=cell(title))
-            written.font = HEADER_FONT
-            header.append(written)
-        worksheet.append(header)
-        written_rows = 0
-        for row in itertools.chain(sample, rows):
-            worksheet.append([_xlsx_cell(worksheet, value) for value in row])
-            written_rows += 1
-            if progress is not None:
-                progress(1)
-        if sheet.header:
-            # The filter is written with the sheet's tail, after the rows.
-            worksheet.auto_filter.ref = (
-                f"A1:{get_column_letter(len(sheet.header))}{written_rows + 1}")
-    workbook.save(out)
+        workbook.add_sheet(sheet.title, [cell(title) for title in sheet.header],
+                           column_widths(sheet.header, sample),
+                           itertools.chain(sample, rows), progress)
+    workbook.close()
 
 
 def total_rows(all_sheets: Iterable[Sheet]) -> int:
     return sum(sheet.size() for sheet in all_sheets)
-
-
-@dataclass(frozen=True)
-class CsvStyle:
-    """How a CSV separates fields and writes decimals. The default is what a Colombian
-    (Spanish-locale) Excel opens in columns: «;» and a decimal comma."""
-
-    slug: str
-    delimiter: str
-    decimal: str
-
-
-SEMICOLON = CsvStyle("punto-y-coma", ";", ",")
-COMMA = CsvStyle("coma", ",", ".")
-CSV_STYLES = {style.slug: style for style in (SEMICOLON, COMMA)}
-
-
-def csv_style(slug: str | None) -> CsvStyle | None:
-    """The style named by ``?separador=`` (none given: the default); None if unknown."""
-    if not slug:
-        return SEMICOLON
-    return CSV_STYLES.get(slug)
-
-
-def _csv_value(value: Any, style: CsvStyle) -> Any:
-    if value is None:
-        return ""
-    if isinstance(value, float | decimal.Decimal) and not isinstance(value, bool):
-        return str(value).replace(".", style.decimal)
-    return cell(value)
-
-
-def csv_lines(sheet: Sheet, style: CsvStyle = SEMICOLON) -> Iterator[bytes]:
-    """The sheet as UTF-8 CSV, line by line (with a BOM, so Excel reads the accents), with
-    the style's separator and decimal mark."""
-    buffer = io.StringIO()
-    writer = csv.writer(buffer, delimiter=style.delimiter)
-    yield "\ufeff".encode()
-    for row in itertools.chain([sheet.header], sheet.rows()):
-        writer.writerow([_csv_value(value, style) for value in row])
-        yield buffer.getvalue().encode("utf-8")
-        buffer.seek(0)
-        buffer.truncate()
 
 
 # --- hallazgos (criterion 7): their source, data and componentes ------------------------------
@@ -548,21 +498,41 @@ def csv_lines(sheet: Sheet, style: CsvStyle = SEMICOLON) -> Iterator[bytes]:
 
 def _hallazgo_rows(session: Session, data: ExportScope) -> Iterator[Row]:
     shipped = {item.value: item.label for item in Fuente}
-    units = {item.value: item.label for item in ValorUnidad}
-    comparisons = {item.value: label for item, label in COMPARACION_LABELS.items()}
+    units = {item: item.label for item in ValorUnidad}
+    comparisons = dict(COMPARACION_LABELS)
     for chunk, ids in _plan_chunks(data):
         own = {row.code: row for row in session.scalars(select(FuenteSecretaria).where(
             FuenteSecretaria.secretaria_id.in_({row.school.secretaria_id for row in chunk})))}
-        # Their componentes and objetivos with them (two statements per batch, not two per
-        # hallazgo: 30,000 hallazgos at 10,000 schools).
-        found = _by_ruta(session.scalars(
-            select(Hallazgo).where(Hallazgo.ruta_id.in_(ids))
-            .options(selectinload(Hallazgo.componentes), selectinload(Hallazgo.objetivos))
-            .order_by(Hallazgo.id)))
-        objetivos = {objetivo_id: number for objetivo_id, number in
-                     _numbers(session, ids).objetivos.items()}
+        # Plain rows, their componentes and objetivos with them (three statements per batch,
+        # not two per hallazgo: 30,000 hallazgos at 10,000 schools).
+        found = _by_ruta(session.execute(
+            select(Hallazgo.id, Hallazgo.ruta_id, Hallazgo.fuente, Hallazgo.fuente_nombre,
+                   Hallazgo.anio, Hallazgo.grado, Hallazgo.area, Hallazgo.valor,
+                   Hallazgo.valor_unidad, Hallazgo.comparacion, Hallazgo.comparacion_valor,
+                   Hallazgo.descripcion)
+            .where(among(session, Hallazgo.ruta_id, ids)).order_by(Hallazgo.id)))
+        componentes: dict[int, list[str]] = {}
+        for hallazgo_id, code, name in session.execute(
+                select(hallazgo_componentes.c.hallazgo_id, CatalogComponente.code,
+                       CatalogComponente.name)
+                .join(CatalogComponente,
+                      CatalogComponente.id == hallazgo_componentes.c.componente_id)
+                .join(Hallazgo, Hallazgo.id == hallazgo_componentes.c.hallazgo_id)
+                .where(among(session, Hallazgo.ruta_id, ids))
+                .order_by(hallazgo_componentes.c.hallazgo_id, CatalogComponente.id)):
+            componentes.setdefault(hallazgo_id, []).append(f"{code} {name}")
+        objetivos = _numbers(session, ids).objetivos
+        attending: dict[int, list[str]] = {}
+        for hallazgo_id, objetivo_id in session.execute(
+                select(objetivo_hallazgos.c.hallazgo_id, objetivo_hallazgos.c.objetivo_id)
+                .join(Hallazgo, Hallazgo.id == objetivo_hallazgos.c.hallazgo_id)
+                .where(among(session, Hallazgo.ruta_id, ids))
+                .order_by(objetivo_hallazgos.c.hallazgo_id, objetivo_hallazgos.c.objetivo_id)):
+            if objetivo_id in objetivos:
+                attending.setdefault(hallazgo_id, []).append(f"Objetivo {objetivos[objetivo_id]}")
         for row in chunk:
             assert row.ruta is not None
+            school = school_cells(row)
             for number, hallazgo in enumerate(found.get(row.ruta.id, []), 1):
                 source = own.get(hallazgo.fuente)
                 label = source.nombre if source else shipped.get(hallazgo.fuente,
@@ -570,15 +540,13 @@ def _hallazgo_rows(session: Session, data: ExportScope) -> Iterator[Row]:
                 if hallazgo.fuente_nombre:
                     label = f"{label}: {hallazgo.fuente_nombre}"
                 external = source.externa if source else hallazgo.fuente != Fuente.INTERNA.value
-                yield (*school_cells(row), str(number), label, "Sí" if external else "No",
+                yield (*school, str(number), label, "Sí" if external else "No",
                        hallazgo.anio, hallazgo.grado, hallazgo.area, hallazgo.valor,
-                       units.get(hallazgo.valor_unidad.value) if hallazgo.valor_unidad
-                       else None,
-                       comparisons.get(hallazgo.comparacion.value) if hallazgo.comparacion
+                       units.get(hallazgo.valor_unidad) if hallazgo.valor_unidad else None,
+                       comparisons.get(hallazgo.comparacion) if hallazgo.comparacion
                        else None, hallazgo.comparacion_valor,
-                       "; ".join(f"{c.code} {c.name}" for c in hallazgo.componentes),
-                       ", ".join(f"Objetivo {objetivos[o.id]}" for o in hallazgo.objetivos
-                                 if o.id in objetivos),
+                       "; ".join(componentes.get(hallazgo.id, ())),
+                       ", ".join(attending.get(hallazgo.id, ())),
                        hallazgo.descripcion)
 
 

@@ -29,6 +29,7 @@ from workflow.consolidado.consolidate import (
     batches,
     hallazgos_por_fuente,
 )
+from workflow.consolidado.id_lists import among
 from workflow.pmi.models import Hallazgo, Objetivo, objetivo_componentes
 from workflow.search_keys import search_key
 
@@ -91,7 +92,7 @@ def hallazgo_cuts(session: Session, plan_rows: Sequence[SchoolRow]) -> HallazgoC
     for chunk in batches(ruta_ids):
         for ruta_id, grado, area in session.execute(
                 select(Hallazgo.ruta_id, Hallazgo.grado, Hallazgo.area)
-                .where(Hallazgo.ruta_id.in_(chunk))):
+                .where(among(session, Hallazgo.ruta_id, chunk))):
             total += 1
             schools.add(ruta_id)
             for cuts, text in ((grados, grado), (areas, area)):
@@ -158,7 +159,7 @@ def componentes_elegidos(session: Session, plan_rows: Sequence[SchoolRow]
                 .join(Objetivo, Objetivo.id == objetivo_componentes.c.objetivo_id)
                 .join(CatalogProceso, CatalogProceso.id == CatalogComponente.proceso_id)
                 .join(CatalogArea, CatalogArea.id == CatalogProceso.area_id)
-                .where(Objetivo.ruta_id.in_(chunk))):
+                .where(among(session, Objetivo.ruta_id, chunk))):
             key = (area, code, name)
             item = found.setdefault(key, ComponenteElegido(
                 code, name, area, (area_pos, proceso_pos, position)))
@@ -170,7 +171,7 @@ def componentes_elegidos(session: Session, plan_rows: Sequence[SchoolRow]
                 .join(Priorizacion, Priorizacion.componente_id == CatalogComponente.id)
                 .join(CatalogProceso, CatalogProceso.id == CatalogComponente.proceso_id)
                 .join(CatalogArea, CatalogArea.id == CatalogProceso.area_id)
-                .where(Priorizacion.ruta_id.in_(chunk))):
+                .where(among(session, Priorizacion.ruta_id, chunk))):
             key = (area, code, name)
             if key in worked.get(ruta_id, set()):
                 found[key].prioritised_ids.add(by_ruta[ruta_id])

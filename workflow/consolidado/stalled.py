@@ -26,6 +26,7 @@ from datetime import datetime, timedelta
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from workflow.consolidado.id_lists import among
 from workflow.models import Ruta, RutaTransition
 from workflow.seguimiento.models import FollowUpReport, ReportStatus
 from workflow.seguimiento.progress import FollowUpProgress
@@ -71,11 +72,11 @@ def last_activity(session: Session, rutas: Sequence[Ruta]) -> dict[int, datetime
     for start in range(0, len(ids), BATCH):
         chunk = ids[start:start + BATCH]
         _latest(session.execute(select(RutaTransition.ruta_id, func.max(RutaTransition.at))
-                                .where(RutaTransition.ruta_id.in_(chunk))
+                                .where(among(session, RutaTransition.ruta_id, chunk))
                                 .group_by(RutaTransition.ruta_id)).all(), found)
         for column in (FollowUpReport.submitted_at, FollowUpReport.last_submitted_at):
             _latest(session.execute(select(FollowUpReport.ruta_id, func.max(column))
-                                    .where(FollowUpReport.ruta_id.in_(chunk))
+                                    .where(among(session, FollowUpReport.ruta_id, chunk))
                                     .group_by(FollowUpReport.ruta_id)).all(), found)
     return found
 
@@ -84,7 +85,7 @@ def returned_reports_of(session: Session, ruta_ids: Sequence[int]) -> set[int]:
     found: set[int] = set()
     for start in range(0, len(ruta_ids), BATCH):
         found.update(session.scalars(select(FollowUpReport.ruta_id).where(
-            FollowUpReport.ruta_id.in_(ruta_ids[start:start + BATCH]),
+            among(session, FollowUpReport.ruta_id, ruta_ids[start:start + BATCH]),
             FollowUpReport.status == ReportStatus.DEVUELTO)))
     return found
 
@@ -94,7 +95,7 @@ def was_returned(session: Session, ruta_ids: Sequence[int]) -> set[int]:
     found: set[int] = set()
     for start in range(0, len(ruta_ids), BATCH):
         latest = (select(RutaTransition.ruta_id, func.max(RutaTransition.id).label("last_id"))
-                  .where(RutaTransition.ruta_id.in_(ruta_ids[start:start + BATCH]))
+                  .where(among(session, RutaTransition.ruta_id, ruta_ids[start:start + BATCH]))
                   .group_by(RutaTransition.ruta_id).subquery())
         found.update(session.scalars(
             select(RutaTransition.ruta_id).join(latest, latest.c.last_id == RutaTransition.id)
