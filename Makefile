@@ -47,8 +47,9 @@ test: $(STAMP) node_modules/.installed
 ## that the Secretaría's server may have does not break the service unseen. The newest runnable
 ## python3.1x (3.12 on) whose minor version differs from the one of .venv, from the PATH or
 ## from pyenv's folder; its own virtual environment in .venv-other. SQLite and no browser:
-## those parts are the same code on every Python and `make test` runs them. CI runs it after
-## `make test`; without a second Python it says so (and fails under CI=true).
+## those parts are the same code on every Python and `make test` runs them. CI does not run it
+## (it does not fit CI's twenty minutes: see .ci/run); without a second Python it says so (and
+## fails under CI=true).
 OTHER_PYTHON ?= $(shell own=$$($(BIN)/python -c 'import sys; print("%d.%d" % sys.version_info[:2])' 2>/dev/null); \
   for v in 3.14 3.13 3.12; do [ "$$v" = "$$own" ] && continue; \
   for p in python$$v /usr/bin/python$$v /root/.pyenv/versions/$$v*/bin/python$$v; do \
