@@ -19,7 +19,7 @@ a rubric never count here, so no plan is counted twice.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -99,6 +99,46 @@ class ObservedCriteria:
             and plan.zona.value == zona and plan.comuna == comuna)) for zona, comuna in keys]
 
 
+def unjudged_decisions(session: Session, ruta_ids: Sequence[int]
+                       ) -> list[tuple[int, int, dict[int, int]]]:
+    """Each decision (return or approval) taken without a rubric on ``ruta_ids``, oldest first
+    per Ruta: (Ruta id, the round: the snapshot's number, else the decision's position, and
+    for a return the observations it sent per criterion). A few queries for all of them."""
+    decisions = session.execute(
+        select(RutaTransition.id, RutaTransition.ruta_id, RutaTransition.trigger,
+               RutaTransition.at, RutaTransition.extra)
+        .where(among(session, RutaTransition.ruta_id, ruta_ids),
+               RutaTransition.trigger.in_(DECISIONS))
+        .order_by(RutaTransition.ruta_id, RutaTransition.at, RutaTransition.id)).all()
+    if not decisions:
+        return []
+    with_rubric = set(session.scalars(select(RubricVerdict.transition_id).distinct()
+                                      .where(among(session, RubricVerdict.ruta_id, ruta_ids))))
+    snapshot_ids = {int(extra["snapshot_id"]) for *_, extra in decisions
+                    if isinstance(extra, dict) and extra.get("snapshot_id")}
+    numbers = dict(session.execute(select(PmiSnapshot.id, PmiSnapshot.number)
+                                   .where(PmiSnapshot.id.in_(snapshot_ids))).all()
+                   ) if snapshot_ids else {}
+    sent: dict[tuple[int, datetime], dict[int, int]] = {}
+    for ruta_id, returned_at, criterion in session.execute(
+            select(Observation.ruta_id, Observation.returned_at, Observation.criterion)
+            .where(among(session, Observation.ruta_id, ruta_ids),
+                   Observation.returned_at.is_not(None))):
+        criteria = sent.setdefault((ruta_id, returned_at), {})
+        criteria[criterion] = criteria.get(criterion, 0) + 1
+    found: list[tuple[int, int, dict[int, int]]] = []
+    position: dict[int, int] = {}
+    for transition_id, ruta_id, trigger, at, extra in decisions:
+        position[ruta_id] = position.get(ruta_id, 0) + 1
+        if transition_id in with_rubric:
+            continue
+        snapshot_id = extra.get("snapshot_id") if isinstance(extra, dict) else None
+        number = (numbers.get(int(snapshot_id)) if snapshot_id else None) or position[ruta_id]
+        criteria = sent.get((ruta_id, at), {}) if trigger == Trigger.DEVOLVER.value else {}
+        found.append((ruta_id, number, dict(criteria)))
+    return found
+
+
 def observed_criteria(session: Session, data: Consolidado) -> ObservedCriteria:
     """The decisions without a rubric of the Rutas in ``data`` (a few queries per batch)."""
     ruta_ids = [row.ruta.id for row in data.schools if row.ruta is not None]
@@ -107,36 +147,9 @@ def observed_criteria(session: Session, data: Consolidado) -> ObservedCriteria:
         places = {ruta_id: (zona, comuna) for ruta_id, zona, comuna in session.execute(
             select(Ruta.id, School.zona, School.locality)
             .join(School, School.id == Ruta.school_id).where(among(session, Ruta.id, chunk)))}
-        decisions = session.execute(
-            select(RutaTransition.id, RutaTransition.ruta_id, RutaTransition.trigger,
-                   RutaTransition.at, RutaTransition.extra)
-            .where(among(session, RutaTransition.ruta_id, chunk),
-                   RutaTransition.trigger.in_(DECISIONS))
-            .order_by(RutaTransition.ruta_id, RutaTransition.at, RutaTransition.id)).all()
-        with_rubric = set(session.scalars(select(RubricVerdict.transition_id).distinct()
-                                          .where(among(session, RubricVerdict.ruta_id, chunk))))
-        snapshot_ids = {int(extra["snapshot_id"]) for *_, extra in decisions
-                        if isinstance(extra, dict) and extra.get("snapshot_id")}
-        numbers = dict(session.execute(select(PmiSnapshot.id, PmiSnapshot.number)
-                                       .where(PmiSnapshot.id.in_(snapshot_ids))).all()
-                       ) if snapshot_ids else {}
-        sent: dict[tuple[int, datetime], dict[int, int]] = {}
-        for ruta_id, returned_at, criterion in session.execute(
-                select(Observation.ruta_id, Observation.returned_at, Observation.criterion)
-                .where(among(session, Observation.ruta_id, chunk),
-                       Observation.returned_at.is_not(None))):
-            criteria = sent.setdefault((ruta_id, returned_at), {})
-            criteria[criterion] = criteria.get(criterion, 0) + 1
-        position: dict[int, int] = {}
-        for transition_id, ruta_id, trigger, at, extra in decisions:
-            position[ruta_id] = position.get(ruta_id, 0) + 1
-            if transition_id in with_rubric:
-                continue
-            snapshot_id = extra.get("snapshot_id") if isinstance(extra, dict) else None
-            number = numbers.get(int(snapshot_id)) if snapshot_id else None
-            criteria = sent.get((ruta_id, at), {}) if trigger == Trigger.DEVOLVER.value else {}
+        for ruta_id, number, criteria in unjudged_decisions(session, chunk):
             zona, comuna = places[ruta_id]
-            plans.append(JudgedPlan(number or position[ruta_id], zona, comuna, dict(criteria)))
+            plans.append(JudgedPlan(number, zona, comuna, criteria))
     return ObservedCriteria(plans)
 
 

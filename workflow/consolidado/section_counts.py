@@ -51,7 +51,7 @@ from workflow.consolidado.consolidate import (
     ObjetivoComponente,
     objetivo_componentes_of,
 )
-from workflow.consolidado.criteria_observed import DECISIONS
+from workflow.consolidado.criteria_observed import unjudged_decisions
 from workflow.consolidado.models import RutaSectionCount, SectionSum
 from workflow.models import Ruta, RutaTransition, School
 from workflow.pmi.models import (
@@ -65,7 +65,6 @@ from workflow.pmi.models import (
     objetivo_componentes,
 )
 from workflow.search_keys import search_key
-from workflow.states import Trigger
 
 # Raise it when what a Ruta contributes changes: every Ruta then counts as missing and is
 # computed again (by the page for a few, by the daily job for all).
@@ -249,35 +248,8 @@ def _is(column: Any, value: Any) -> Any:
 
 def _observed(session: Session, ruta_ids: Sequence[int], found: Contributions) -> None:
     """``criteria_observed.observed_criteria``, per Ruta."""
-    decisions = session.execute(
-        select(RutaTransition.id, RutaTransition.ruta_id, RutaTransition.trigger,
-               RutaTransition.at, RutaTransition.extra)
-        .where(RutaTransition.ruta_id.in_(ruta_ids), RutaTransition.trigger.in_(DECISIONS))
-        .order_by(RutaTransition.ruta_id, RutaTransition.at, RutaTransition.id)).all()
-    if not decisions:
-        return
-    with_rubric = set(session.scalars(select(RubricVerdict.transition_id).distinct()
-                                      .where(RubricVerdict.ruta_id.in_(ruta_ids))))
-    snapshot_ids = {int(extra["snapshot_id"]) for *_, extra in decisions
-                    if isinstance(extra, dict) and extra.get("snapshot_id")}
-    numbers = dict(session.execute(select(PmiSnapshot.id, PmiSnapshot.number)
-                                   .where(PmiSnapshot.id.in_(snapshot_ids))).all()
-                   ) if snapshot_ids else {}
-    sent: dict[tuple[int, Any], dict[int, int]] = {}
-    for ruta_id, returned_at, criterion in session.execute(
-            select(Observation.ruta_id, Observation.returned_at, Observation.criterion)
-            .where(Observation.ruta_id.in_(ruta_ids), Observation.returned_at.is_not(None))):
-        criteria = sent.setdefault((ruta_id, returned_at), {})
-        criteria[criterion] = criteria.get(criterion, 0) + 1
-    position: dict[int, int] = {}
-    for transition_id, ruta_id, trigger, at, extra in decisions:
-        position[ruta_id] = position.get(ruta_id, 0) + 1
-        if transition_id in with_rubric:
-            continue
-        snapshot_id = extra.get("snapshot_id") if isinstance(extra, dict) else None
-        number = (numbers.get(int(snapshot_id)) if snapshot_id else None) or position[ruta_id]
+    for ruta_id, number, criteria in unjudged_decisions(session, ruta_ids):
         found.add(ruta_id, "observed.plans", str(number), a=1)
-        criteria = sent.get((ruta_id, at), {}) if trigger == Trigger.DEVOLVER.value else {}
         for criterion, count in criteria.items():
             if count:
                 found.add(ruta_id, "observed", key_of(number, criterion), a=1, b=count)
