@@ -46,16 +46,21 @@ test: $(STAMP) node_modules/.installed
 ## test-other-python: the suite once more under a second Python, so a release of the language
 ## that the Secretaría's server may have does not break the service unseen. The newest runnable
 ## python3.1x (3.12 on) whose minor version differs from the one of .venv, from the PATH or
-## from pyenv's folder; its own virtual environment in .venv-other. SQLite and no browser:
-## those parts are the same code on every Python and `make test` runs them. CI does not run it
-## (it does not fit CI's twenty minutes: see .ci/run); without a second Python it says so (and
-## fails under CI=true).
+## from pyenv's folder; its own virtual environment in .venv-other. It runs the SQLite legs of
+## the database tests and every test without a database (all the domain and web code); with
+## TEST_DATABASE_URL also the PostgreSQL legs of the race tests (psycopg's compiled wheel under
+## real concurrency) and the review path in Chromium (playwright's). CI runs it after
+## `make test` without the SQLite legs, so each test runs there once at least and every piece
+## of the code on both Pythons (see .ci/run). Without a second Python it says so (and fails
+## under CI=true).
 OTHER_PYTHON ?= $(shell own=$$($(BIN)/python -c 'import sys; print("%d.%d" % sys.version_info[:2])' 2>/dev/null); \
   for v in 3.14 3.13 3.12; do [ "$$v" = "$$own" ] && continue; \
   for p in python$$v /usr/bin/python$$v /root/.pyenv/versions/$$v*/bin/python$$v; do \
   $$p -c '' >/dev/null 2>&1 && { echo $$p; exit 0; }; done; done)
 OTHER_VENV := .venv-other
-test-other-python: $(STAMP)
+OTHER_POSTGRES_TESTS := tests/core/test_race.py tests/core/test_form_tokens.py
+OTHER_BROWSER_TESTS := tests/browser/test_review_flow.py
+test-other-python: $(STAMP) node_modules/.installed
 	@if [ -z "$(OTHER_PYTHON)" ]; then \
 	  echo "No hay un segundo Python (3.12 o más reciente) en esta máquina."; \
 	  [ "$$CI" != "true" ]; exit $$?; fi
@@ -70,6 +75,12 @@ test-other-python: $(STAMP)
 	env -u TEST_DATABASE_URL $(OTHER_VENV)/bin/python -m pytest -n $(PYTEST_WORKERS) \
 	  --dist worksteal -m "not browser and not postgres" -k "not postgresql" \
 	  --ignore=tests/browser $(PYTEST_ARGS)
+	@if [ -n "$$TEST_DATABASE_URL" ]; then \
+	  echo "PostgreSQL and Chromium under $$($(OTHER_PYTHON) --version)"; \
+	  $(OTHER_VENV)/bin/python -m pytest -n $(PYTEST_WORKERS) --dist worksteal \
+	    -k "postgresql or not sqlite" $(OTHER_POSTGRES_TESTS) $(OTHER_BROWSER_TESTS); \
+	else echo "Sin TEST_DATABASE_URL: las pruebas en PostgreSQL y Chromium de este Python no corren."; \
+	  [ "$$CI" != "true" ]; fi
 
 ## bench: national scale on PostgreSQL (see BENCHMARKS.md): every main page of every role, the
 ## daily pass, delivery and the exports at 100, 1,000 and 10,000 schools, in one table.
