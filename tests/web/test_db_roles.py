@@ -25,6 +25,8 @@ from workflow.states import State
 
 SUFFIX = os.environ.get("PYTEST_XDIST_WORKER", "main")
 APP_ROLE, OWNER = f"ruta_app_{SUFFIX}", f"ruta_owner_{SUFFIX}"
+# Chosen by `-m postgres`, left out by `-m "not postgres"` (the second Python's SQLite run).
+pytestmark = pytest.mark.postgres
 
 
 def _drop(admin: Engine, database: str) -> None:
