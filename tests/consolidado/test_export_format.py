@@ -91,6 +91,23 @@ def test_workbook_writes_a_moment_as_read_in_bogota() -> None:
     assert worksheet["A2"].value == datetime(2025, 3, 4, 10, 30)  # 10:30 in Bogotá
 
 
+def test_workbook_days_repeat_and_stay_apart_from_texts_and_moments() -> None:
+    # Day cells are rendered once per workbook and reused: the same day on many rows, and a
+    # text or a moment that looks like that day, each keep their own cell.
+    day = date(2025, 3, 4)
+    rows = [(day, "2025-03-04"), (day, datetime(2025, 3, 4, 12, 0, tzinfo=UTC)),
+            (date(2025, 3, 5), day)]
+    out = io.BytesIO()
+    write_xlsx([fixed("prueba", "Prueba", ("Día", "Otro"), rows)], out)
+    worksheet = load_workbook(io.BytesIO(out.getvalue()))["Prueba"]
+    read = [[cell.value for cell in row] for row in worksheet.iter_rows(min_row=2)]
+    assert read == [[datetime(2025, 3, 4), "2025-03-04"],
+                    [datetime(2025, 3, 4), datetime(2025, 3, 4, 7, 0)],
+                    [datetime(2025, 3, 5), datetime(2025, 3, 4)]]
+    assert {worksheet[f"A{number}"].number_format for number in (2, 3, 4)} == {"dd/mm/yyyy"}
+    assert worksheet["B3"].number_format != "dd/mm/yyyy"
+
+
 def test_workbook_text_survives_xml() -> None:
     # The writer produces SpreadsheetML itself: markup characters are escaped, spaces at
     # the ends kept, control characters (no place in XML; openpyxl refused the whole file)

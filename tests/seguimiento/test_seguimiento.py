@@ -487,6 +487,11 @@ def test_export_rows_one_per_actividad_of_reports_sent(db: Session, make: Factor
     indicators = list(progress.indicator_export_rows(db, [plan.ruta.id]))
     values = dict(zip(progress.INDICATOR_EXPORT_HEADER, indicators[0], strict=True))
     assert (values["Valor medido"], values["Meta del año"]) == (41.5, 42.0)
+    # The counts (the export's progress total) are the rows' own, draft left out too.
+    both = [plan.ruta.id, draft.ruta.id]
+    assert progress.export_row_count(db, both) == 2
+    assert progress.indicator_export_row_count(db, both) == len(
+        list(progress.indicator_export_rows(db, both))) == 1
 
 
 # --- two submissions at once --------------------------------------------------------------------

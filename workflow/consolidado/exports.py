@@ -364,10 +364,11 @@ def sheets(session: Session, data: ExportScope, *,
               "Unidades más frecuentes"),
              lambda: _metas_por_area_rows(data)),
         _follow_up_sheet("seguimiento", "Seguimiento", seguimiento.EXPORT_HEADER,
-                         seguimiento.export_rows, session, data),
+                         seguimiento.export_rows, seguimiento.export_row_count, session, data),
         _follow_up_sheet("indicadores-medidos", "Indicadores medidos",
                          seguimiento.INDICATOR_EXPORT_HEADER,
-                         seguimiento.indicator_export_rows, session, data),
+                         seguimiento.indicator_export_rows,
+                         seguimiento.indicator_export_row_count, session, data),
         hallazgo_sheet(session, data),
         lazy("hallazgos-por-fuente", "Hallazgos por fuente",
              ("Fuente", "Prueba externa", "Hallazgos", "Instituciones"),
@@ -409,14 +410,15 @@ def rubric_sheet(session: Session, data: ExportScope) -> Sheet:
 
 def _follow_up_sheet(slug: str, title: str, header: tuple[str, ...],
                      produce: Callable[[Session, Sequence[int]], Iterator[Row]],
+                     count: Callable[[Session, Sequence[int]], int],
                      session: Session, data: ExportScope) -> Sheet:
-    """A seguimiento sheet over every Ruta in scope (only reports sent have rows)."""
+    """A seguimiento sheet over every Ruta in scope (only reports sent have rows). The
+    seguimiento module owns which reports count, and counts them with the same query."""
     def ids() -> list[int]:
         return [ruta.id for ruta in data.rutas]
 
-    # Counted by reading the rows once: the seguimiento module owns which reports count.
     return Sheet(slug, title, header, lambda: produce(session, ids()),
-                 lambda: sum(1 for _ in produce(session, ids())))
+                 lambda: count(session, ids()))
 
 
 SHEET_LABELS = {

@@ -131,10 +131,10 @@ CACHE_SIZE = 100_000  # at most this many of them (a few MB)
 
 
 def row_xml(number: int, row: Iterable[Any], letters: Sequence[str],
-            texts: dict[str, str]) -> str:
+            texts: dict[str | datetime.date, str]) -> str:
     """One ``<row>``: ``letters`` are the column letters, ``texts`` the workbook's cache of
     text cells already escaped (the same school, state and área names recur on every
-    row)."""
+    row), and of day cells (keyed by the ``date``: no text equals one)."""
     suffix = str(number)
     parts = [f'<row r="{suffix}">']
     append = parts.append
@@ -153,6 +153,13 @@ def row_xml(number: int, row: Iterable[Any], letters: Sequence[str],
             append(f'<c r="{letter}{suffix}" s="{INTEGER}"><v>{value}</v></c>')
         elif kind is float and value - value == 0:  # finite
             append(f'<c r="{letter}{suffix}" s="{DECIMAL}"><v>{value:.16g}</v></c>')
+        elif kind is datetime.date:  # few distinct days (due dates, plan dates) on many rows
+            tail = texts.get(value)
+            if tail is None:
+                tail = f' s="{DATE}"><v>{to_excel(value)}</v></c>'
+                if len(texts) < CACHE_SIZE:
+                    texts[value] = tail
+            append(f'<c r="{letter}{suffix}"{tail}')
         else:
             append(_cell(letter + suffix, value))
     append("</row>")
@@ -187,31 +194,36 @@ class Workbook:
                                    compresslevel=1)
         self.titles: list[str] = []
         self.filters: list[str | None] = []
-        self.texts: dict[str, str] = {}
+        self.texts: dict[str | datetime.date, str] = {}
 
     def add_sheet(self, title: str, header: Sequence[str], widths: Sequence[float],
                   rows: Iterable[Sequence[Any]],
                   progress: Callable[[int], None] | None = None) -> int:
         """Write one sheet (a bold header row that stays in view, then ``rows``); returns
-        how many rows (the header not counted). ``progress(1)`` after each row."""
+        how many rows (the header not counted). ``progress(n)`` after each ``n`` rows
+        written (every ``FLUSH_ROWS`` rows and at the end: a call per row cost more than
+        writing the row)."""
         title = title[:31]
         if INVALID_TITLE.search(title) or title in self.titles:
             raise ValueError(f"Invalid or repeated sheet title {title!r}")
         self.titles.append(title)
         letters = [get_column_letter(index) for index in range(1, len(header) + 1)]
         name = f"xl/worksheets/sheet{len(self.titles)}.xml"
-        written = 0
+        written = reported = 0
         with self.zip.open(name, "w") as stream:
             pending = [_sheet_head(widths), header_xml(header, letters)]
             for written, row in enumerate(rows, 1):
                 if len(row) > len(letters):  # wider than its header: written all the same
                     letters = [get_column_letter(index) for index in range(1, len(row) + 1)]
                 pending.append(row_xml(written + 1, row, letters, self.texts))
-                if progress is not None:
-                    progress(1)
                 if len(pending) >= FLUSH_ROWS:
                     stream.write("".join(pending).encode())
                     pending.clear()
+                    if progress is not None:
+                        progress(written - reported)
+                        reported = written
+            if progress is not None and written > reported:
+                progress(written - reported)
             reference = (f"A1:{get_column_letter(len(header))}{written + 1}" if header
                          else None)
             self.filters.append(reference)

@@ -21,13 +21,13 @@ iniciada although it should have started (planned > 0), and when it is behind sc
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
 from enum import StrEnum
 from typing import Any, Final
 
-from sqlalchemy import func, select
+from sqlalchemy import Select, func, select
 from sqlalchemy.orm import Session
 
 from workflow.horizontes.models import FollowUpCheckpoint, HorizonCalendar
@@ -279,17 +279,10 @@ def _yes_no(value: bool) -> str:
     return "Sí" if value else "No"
 
 
-def export_rows(session: Session, ruta_ids: Sequence[int]) -> Iterator[tuple[Any, ...]]:
-    """One row per actividad of every report sent (drafts are the school's, not exported),
-    in the order of ``EXPORT_HEADER``; read 500 Rutas at a time."""
-    for chunk in _chunks(ruta_ids):
-        statement = (
-            select(School.dane_code, School.name, FollowUpCheckpoint.name,
-                   FollowUpCheckpoint.due_on, FollowUpReport.status,
-                   FollowUpReport.submitted_at, Actividad.descripcion, Actividad.fecha_inicio,
-                   Actividad.fecha_fin, FollowUpLine.avance, FollowUpLine.status,
-                   FollowUpLine.dificultades, FollowUpLine.recursos, FollowUpLine.costo,
-                   FollowUpLine.razones)
+def _sent_lines(chunk: Sequence[int], *columns: Any) -> Select[Any]:
+    """The actividad lines of the reports sent by the Rutas of ``chunk`` (drafts are the
+    school's, not exported), joined with what their rows show."""
+    return (select(*columns)
             .select_from(FollowUpLine)
             .join(FollowUpReport, FollowUpReport.id == FollowUpLine.report_id)
             .join(FollowUpCheckpoint, FollowUpCheckpoint.id == FollowUpReport.checkpoint_id)
@@ -297,9 +290,51 @@ def export_rows(session: Session, ruta_ids: Sequence[int]) -> Iterator[tuple[Any
             .join(Ruta, Ruta.id == FollowUpReport.ruta_id)
             .join(School, School.id == Ruta.school_id)
             .where(FollowUpReport.ruta_id.in_(chunk),
-                   FollowUpReport.status.in_(list(SUBMITTED)))
-            .order_by(School.dane_code, FollowUpCheckpoint.due_on, Actividad.meta_id,
-                      Actividad.id))
+                   FollowUpReport.status.in_(list(SUBMITTED))))
+
+
+def _sent_values(chunk: Sequence[int], *columns: Any) -> Select[Any]:
+    """The indicator values of the reports sent by the Rutas of ``chunk``."""
+    return (select(*columns)
+            .select_from(IndicatorValue)
+            .join(FollowUpReport, FollowUpReport.id == IndicatorValue.report_id)
+            .join(FollowUpCheckpoint, FollowUpCheckpoint.id == FollowUpReport.checkpoint_id)
+            .join(Indicador, Indicador.id == IndicatorValue.indicador_id)
+            .join(Meta, Meta.id == Indicador.meta_id)
+            .join(Ruta, Ruta.id == FollowUpReport.ruta_id)
+            .join(School, School.id == Ruta.school_id)
+            .where(FollowUpReport.ruta_id.in_(chunk),
+                   FollowUpReport.status.in_(list(SUBMITTED))))
+
+
+def _counted(session: Session, ruta_ids: Sequence[int],
+             rows_of: Callable[..., Select[Any]]) -> int:
+    return sum(session.scalar(rows_of(chunk, func.count())) or 0
+               for chunk in _chunks(ruta_ids))
+
+
+def export_row_count(session: Session, ruta_ids: Sequence[int]) -> int:
+    """How many rows ``export_rows`` yields, counted by the database (a progress bar's
+    total without reading the rows twice)."""
+    return _counted(session, ruta_ids, _sent_lines)
+
+
+def indicator_export_row_count(session: Session, ruta_ids: Sequence[int]) -> int:
+    """How many rows ``indicator_export_rows`` yields, counted by the database."""
+    return _counted(session, ruta_ids, _sent_values)
+
+
+def export_rows(session: Session, ruta_ids: Sequence[int]) -> Iterator[tuple[Any, ...]]:
+    """One row per actividad of every report sent (drafts are the school's, not exported),
+    in the order of ``EXPORT_HEADER``; read 500 Rutas at a time."""
+    for chunk in _chunks(ruta_ids):
+        statement = _sent_lines(
+            chunk, School.dane_code, School.name, FollowUpCheckpoint.name,
+            FollowUpCheckpoint.due_on, FollowUpReport.status, FollowUpReport.submitted_at,
+            Actividad.descripcion, Actividad.fecha_inicio, Actividad.fecha_fin,
+            FollowUpLine.avance, FollowUpLine.status, FollowUpLine.dificultades,
+            FollowUpLine.recursos, FollowUpLine.costo, FollowUpLine.razones,
+        ).order_by(School.dane_code, FollowUpCheckpoint.due_on, Actividad.meta_id, Actividad.id)
         for (dane, school, checkpoint, due_on, report_status, submitted_at, descripcion,
              inicio, fin, avance, status, dificultades, recursos, costo,
              razones) in session.execute(statement):
@@ -317,22 +352,13 @@ def indicator_export_rows(session: Session,
     ``INDICATOR_EXPORT_HEADER``; the year's target is the indicador's for the checkpoint's
     year."""
     for chunk in _chunks(ruta_ids):
-        statement = (
-            select(School.dane_code, School.name, FollowUpCheckpoint.name,
-                   FollowUpCheckpoint.due_on, FollowUpReport.status, Indicador.nombre,
-                   Indicador.unidad, Indicador.linea_base, Indicador.metas_anuales,
-                   IndicatorValue.valor, IndicatorValue.comentario)
-            .select_from(IndicatorValue)
-            .join(FollowUpReport, FollowUpReport.id == IndicatorValue.report_id)
-            .join(FollowUpCheckpoint, FollowUpCheckpoint.id == FollowUpReport.checkpoint_id)
-            .join(Indicador, Indicador.id == IndicatorValue.indicador_id)
-            .join(Meta, Meta.id == Indicador.meta_id)
-            .join(Ruta, Ruta.id == FollowUpReport.ruta_id)
-            .join(School, School.id == Ruta.school_id)
-            .where(FollowUpReport.ruta_id.in_(chunk),
-                   FollowUpReport.status.in_(list(SUBMITTED)))
-            .order_by(School.dane_code, FollowUpCheckpoint.due_on, Indicador.meta_id,
-                      Indicador.id))
+        statement = _sent_values(
+            chunk, School.dane_code, School.name, FollowUpCheckpoint.name,
+            FollowUpCheckpoint.due_on, FollowUpReport.status, Indicador.nombre,
+            Indicador.unidad, Indicador.linea_base, Indicador.metas_anuales,
+            IndicatorValue.valor, IndicatorValue.comentario,
+        ).order_by(School.dane_code, FollowUpCheckpoint.due_on, Indicador.meta_id,
+                   Indicador.id)
         for (dane, school, checkpoint, due_on, report_status, nombre, unidad, linea_base,
              targets, valor, comentario) in session.execute(statement):
             yield (dane, school, checkpoint, due_on, report_status.label, nombre, unidad,
