@@ -192,20 +192,30 @@ def _sent_at() -> Any:
             .scalar_subquery())
 
 
-def _branch(actor: User, kind: str, filters: Filters) -> Select[Any]:
+def _branch(actor: User, kind: str, filters: Filters, *, counting: bool = False
+            ) -> Select[Any]:
+    """The rows of one kind. ``counting``: only how many there are, so the moment each
+    started waiting (a subquery per row for some kinds) is left out."""
     rutas = scoped(actor, Ruta)  # joined with School
     where = _school_filters(filters)
     one = literal(1, Integer)
+
+    def waiting_since(moment: Any) -> Any:
+        return cast(null(), UTCDateTime()) if counting else moment
+
     if kind == "tomar":
         return rutas.with_only_columns(*_columns(
-            kind, Ruta.id, Ruta.id, Ruta.state_changed_at, Ruta.reviewer_id, one)).where(
+            kind, Ruta.id, Ruta.id, waiting_since(Ruta.state_changed_at), Ruta.reviewer_id,
+            one)).where(
             *where, Ruta.state == State.PMI_FORMULADO)
     if kind == "revisar":
         return rutas.with_only_columns(*_columns(
-            kind, Ruta.id, Ruta.id, func.coalesce(_sent_at(), Ruta.state_changed_at),
+            kind, Ruta.id, Ruta.id,
+            waiting_since(func.coalesce(_sent_at(), Ruta.state_changed_at)),
             Ruta.reviewer_id, one)).where(
             *where, *_held(actor, filters), Ruta.state == State.EN_REVISION)
-    report_sent = func.coalesce(FollowUpReport.last_submitted_at, FollowUpReport.submitted_at)
+    report_sent = waiting_since(func.coalesce(FollowUpReport.last_submitted_at,
+                                              FollowUpReport.submitted_at))
     if kind == "informe":
         return (rutas.join(FollowUpReport, FollowUpReport.ruta_id == Ruta.id)
                 .with_only_columns(*_columns(kind, FollowUpReport.id, Ruta.id, report_sent,
@@ -216,7 +226,7 @@ def _branch(actor: User, kind: str, filters: Filters) -> Select[Any]:
         return (rutas.join(Observation, Observation.ruta_id == Ruta.id)
                 .with_only_columns(*_columns(
                     kind, Ruta.id, Ruta.id,
-                    func.coalesce(_sent_at(), func.min(Observation.responded_at)),
+                    waiting_since(func.coalesce(_sent_at(), func.min(Observation.responded_at))),
                     Ruta.reviewer_id, func.count(Observation.id)))
                 .where(*where, *_held(actor, filters), Ruta.state.in_(PLAN_WITH_SECRETARIA),
                        Observation.status == ObservationStatus.RESPONDIDA)
@@ -234,7 +244,8 @@ def _branch(actor: User, kind: str, filters: Filters) -> Select[Any]:
     if kind == "ajuste":
         return (rutas.join(PlanAdjustment, PlanAdjustment.ruta_id == Ruta.id)
                 .with_only_columns(*_columns(kind, PlanAdjustment.id, Ruta.id,
-                                             PlanAdjustment.sent_at, Ruta.reviewer_id, one))
+                                             waiting_since(PlanAdjustment.sent_at),
+                                             Ruta.reviewer_id, one))
                 .where(*where, *_held(actor, filters),
                        PlanAdjustment.state == AdjustmentState.ENVIADO))
     if kind == "sin_rector":
@@ -242,21 +253,24 @@ def _branch(actor: User, kind: str, filters: Filters) -> Select[Any]:
         activated = select(User.id).where(rector, User.activated_at.is_not(None)).exists()
         invited = select(func.min(User.created_at)).where(rector).scalar_subquery()
         return scoped(actor, School).with_only_columns(*_columns(
-            kind, School.id, cast(null(), Integer), func.coalesce(invited, School.created_at),
+            kind, School.id, cast(null(), Integer),
+            waiting_since(func.coalesce(invited, School.created_at)),
             cast(null(), Integer), one)).where(*where, ~activated)
     raise ValueError(f"unknown kind of pending item: {kind!r}")
 
 
-def pending_union(actor: User, filters: Filters = Filters()) -> Any:
+def pending_union(actor: User, filters: Filters = Filters(), *, counting: bool = False) -> Any:
     """Every pending item of ``actor`` with ``filters``, as a subquery of plain columns:
-    kind, ref_id, ruta_id, school_id, since, holder_id, amount."""
+    kind, ref_id, ruta_id, school_id, since, holder_id, amount (``since`` empty when
+    ``counting``)."""
     kinds = [kind for kind in kinds_for(actor) if filters.kind in (None, kind)
              and not (filters.mine and actor.role is Role.ADMINISTRADOR
                       and kind not in ADMIN_KINDS)]
     if not kinds:
         return select(*_columns("tomar", School.id, School.id, School.created_at, School.id,
                                 School.id)).where(false()).subquery("pendientes")
-    return union_all(*(_branch(actor, kind, filters) for kind in kinds)).subquery("pendientes")
+    return union_all(*(_branch(actor, kind, filters, counting=counting)
+                       for kind in kinds)).subquery("pendientes")
 
 
 def ordered(pending: Any) -> Select[Any]:
@@ -268,13 +282,13 @@ def ordered(pending: Any) -> Select[Any]:
 
 
 def count_pending(session: Session, actor: User, filters: Filters = Filters()) -> int:
-    """How many items ``actor``'s desk lists: one query (the header shows it)."""
-    pending = pending_union(actor, filters)
+    """How many items ``actor``'s desk lists: one query (the menu's badge on every page)."""
+    pending = pending_union(actor, filters, counting=True)
     return session.scalar(select(func.count()).select_from(pending)) or 0
 
 
 def counts_by_kind(session: Session, actor: User, filters: Filters = Filters()) -> dict[str, int]:
-    pending = pending_union(actor, filters)
+    pending = pending_union(actor, filters, counting=True)
     found = dict(session.execute(select(pending.c.kind, func.count())
                                  .group_by(pending.c.kind)).all())
     return {kind: found.get(kind, 0) for kind in kinds_for(actor)}
