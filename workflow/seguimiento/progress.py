@@ -279,32 +279,35 @@ def _yes_no(value: bool) -> str:
     return "Sí" if value else "No"
 
 
-def _sent_lines(chunk: Sequence[int], *columns: Any) -> Select[Any]:
-    """The actividad lines of the reports sent by the Rutas of ``chunk`` (drafts are the
-    school's, not exported), joined with what their rows show."""
-    return (select(*columns)
-            .select_from(FollowUpLine)
-            .join(FollowUpReport, FollowUpReport.id == FollowUpLine.report_id)
+def _of_sent_reports(statement: Select[Any], report_id: Any,
+                     chunk: Sequence[int]) -> Select[Any]:
+    """``statement`` (over rows with a ``report_id``) narrowed to the reports sent by the
+    Rutas of ``chunk`` (drafts are the school's, not exported), joined with their checkpoint,
+    Ruta and school."""
+    return (statement
+            .join(FollowUpReport, FollowUpReport.id == report_id)
             .join(FollowUpCheckpoint, FollowUpCheckpoint.id == FollowUpReport.checkpoint_id)
-            .join(Actividad, Actividad.id == FollowUpLine.actividad_id)
             .join(Ruta, Ruta.id == FollowUpReport.ruta_id)
             .join(School, School.id == Ruta.school_id)
             .where(FollowUpReport.ruta_id.in_(chunk),
                    FollowUpReport.status.in_(list(SUBMITTED))))
+
+
+def _sent_lines(chunk: Sequence[int], *columns: Any) -> Select[Any]:
+    """The actividad lines of the reports sent by the Rutas of ``chunk``."""
+    return _of_sent_reports(
+        select(*columns).select_from(FollowUpLine)
+        .join(Actividad, Actividad.id == FollowUpLine.actividad_id),
+        FollowUpLine.report_id, chunk)
 
 
 def _sent_values(chunk: Sequence[int], *columns: Any) -> Select[Any]:
     """The indicator values of the reports sent by the Rutas of ``chunk``."""
-    return (select(*columns)
-            .select_from(IndicatorValue)
-            .join(FollowUpReport, FollowUpReport.id == IndicatorValue.report_id)
-            .join(FollowUpCheckpoint, FollowUpCheckpoint.id == FollowUpReport.checkpoint_id)
-            .join(Indicador, Indicador.id == IndicatorValue.indicador_id)
-            .join(Meta, Meta.id == Indicador.meta_id)
-            .join(Ruta, Ruta.id == FollowUpReport.ruta_id)
-            .join(School, School.id == Ruta.school_id)
-            .where(FollowUpReport.ruta_id.in_(chunk),
-                   FollowUpReport.status.in_(list(SUBMITTED))))
+    return _of_sent_reports(
+        select(*columns).select_from(IndicatorValue)
+        .join(Indicador, Indicador.id == IndicatorValue.indicador_id)
+        .join(Meta, Meta.id == Indicador.meta_id),
+        IndicatorValue.report_id, chunk)
 
 
 def _counted(session: Session, ruta_ids: Sequence[int],
