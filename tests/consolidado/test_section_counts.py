@@ -22,10 +22,10 @@ from workflow.consolidado.consolidate import Filters, consolidate
 from workflow.consolidado.models import RutaAggregate, RutaSectionCount, SectionSum
 from workflow.consolidado.rubric import rubric_shares
 from workflow.consolidado.secciones import secciones
-from workflow.models import Ruta, School, User, Zona
+from workflow.models import Ruta, RutaTransition, School, User, Zona
 from workflow.pmi.models import Hallazgo, Meta, Objetivo, Observation, RubricVerdict, Verdict
 from workflow.roles import Role
-from workflow.states import State
+from workflow.states import State, Trigger
 
 STALLED_DAYS = 30
 
@@ -100,6 +100,12 @@ def _sums(db: Session) -> list[tuple[Any, ...]]:
         SectionSum.comuna, SectionSum.section, SectionSum.key))]
 
 
+def observed_rounds(db: Session, ruta_id: int) -> int:
+    """How many decisions of the Ruta its counts of the criteria observed hold."""
+    return sum(db.scalars(select(RutaSectionCount.a).where(
+        RutaSectionCount.ruta_id == ruta_id, RutaSectionCount.section == "observed.plans")))
+
+
 def test_sections_from_the_sums_match_the_raw_rows_after_each_change(
         app: Flask, db: Session) -> None:
     seed_demo(db, school_count=10, password=PASSWORD, passwords=TEST_PASSWORDS)
@@ -162,6 +168,42 @@ def test_sections_from_the_sums_match_the_raw_rows_after_each_change(
     sent = first(select(Ruta).where(Ruta.state == State.APROBADO).order_by(Ruta.id))
     sent.state = State.AUTOEVALUACION_ENVIADA
     db.commit()
+    assert_sums_match_the_rows(db, admin)
+
+    # A transition inside the counted states (a seguimiento closed; the daily pass starting
+    # one is another) recomputes no count; one that leaves them (a plan back to its
+    # autoevaluación) or a Ruta moved to another horizon recomputes them all.
+    started = first(select(Ruta).where(Ruta.state == State.SEGUIMIENTO).order_by(Ruta.id))
+    started.state, started.version = State.CERRADO, started.version + 1
+    assert section_counts.kinds_moved_by_ruta(started) == frozenset()
+    db.commit()
+    assert_sums_match_the_rows(db, admin)
+    db.refresh(started)  # loaded again: its history starts from the stored state
+    started.state = State.AUTOEVALUACION_ENVIADA
+    assert section_counts.kinds_moved_by_ruta(started) == section_counts.EVERY_KIND
+    db.commit()
+    assert_sums_match_the_rows(db, admin)
+    started.horizon_start_year += 30  # a horizon of its own: no other Ruta of the school
+    started.horizon_end_year += 30
+    assert section_counts.kinds_moved_by_ruta(started) == section_counts.EVERY_KIND
+    db.commit()
+    assert_sums_match_the_rows(db, admin)
+
+    # Of the transitions written, only a decision on a plan moves a count (a round of the
+    # criteria observed); a seguimiento started moves none.
+    deciding = first(select(Ruta).join(School, School.id == Ruta.school_id)
+                     .where(Ruta.state == State.SEGUIMIENTO, School.active.is_(True))
+                     .order_by(Ruta.id))
+    approval = RutaTransition(ruta_id=deciding.id, trigger=Trigger.APROBAR.value,
+                              from_state=State.EN_REVISION, to_state=State.APROBADO)
+    start = RutaTransition(ruta_id=deciding.id, trigger=Trigger.INICIAR_SEGUIMIENTO.value,
+                           from_state=State.APROBADO, to_state=State.SEGUIMIENTO)
+    assert section_counts.kinds_moved_by(approval) == {"observed"}
+    assert section_counts.kinds_moved_by(start) == frozenset()
+    rounds_before = observed_rounds(db, deciding.id)
+    db.add_all([approval, start])
+    db.commit()
+    assert observed_rounds(db, deciding.id) == rounds_before + 1
     assert_sums_match_the_rows(db, admin)
 
     # Sums lost (or never written) come back whole from the daily job's rebuild.

@@ -41,6 +41,7 @@ from workflow.consolidado.section_counts import (
     EVERY_KIND,
     SECTIONS_VERSION,
     kinds_moved_by,
+    kinds_moved_by_ruta,
     rebuild_sums,
     refresh_sections,
 )
@@ -189,7 +190,9 @@ def _note(session: Session, flush_context: object) -> None:
         if isinstance(item, Ruta):
             if item.id is not None:
                 rutas.add(item.id)
-                kinds[item.id] = EVERY_KIND
+                moved = (kinds_moved_by_ruta(item) if item in session.dirty
+                         else EVERY_KIND)  # a Ruta created or deleted
+                kinds[item.id] = kinds.get(item.id, frozenset()) | moved
         elif isinstance(item, School):
             if item.id is not None:
                 schools.add(item.id)

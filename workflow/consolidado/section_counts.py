@@ -36,7 +36,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import case, delete, func, insert, select, tuple_
+from sqlalchemy import case, delete, func, insert, inspect, select, tuple_
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
@@ -51,7 +51,7 @@ from workflow.consolidado.consolidate import (
     ObjetivoComponente,
     objetivo_componentes_of,
 )
-from workflow.consolidado.criteria_observed import unjudged_decisions
+from workflow.consolidado.criteria_observed import DECISIONS, unjudged_decisions
 from workflow.consolidado.models import RutaSectionCount, SectionSum
 from workflow.models import Ruta, RutaTransition, School
 from workflow.pmi.models import (
@@ -312,8 +312,39 @@ SOURCES: dict[type, frozenset[str]] = {
 }
 
 
+# What of a Ruta its counts hang on besides its state: the instrument, the horizon, the
+# school (the group they are summed into).
+RUTA_PLACE = ("catalog_id", "horizon_start_year", "school_id")
+
+
+def kinds_moved_by_ruta(ruta: Ruta) -> frozenset[str]:
+    """The kinds of counts a flushed change of a stored Ruta can move: all of them when it
+    moved to another instrument, horizon or school, or when its state crossed into or out of
+    the states whose perfil or plan count (``SUBMITTED_STATES``, ``PLAN_STATES``); none for
+    the rest (a transition inside them, as the daily pass starting a seguimiento, the
+    reviewer taken, the version): its transition row moves what it moves
+    (``RutaTransition`` in ``SOURCES``). Read from the attributes' history, so only inside
+    ``after_flush``; what the history does not know counts as a change."""
+    attributes = inspect(ruta).attrs
+    if any(attributes[name].history.has_changes() for name in RUTA_PLACE):
+        return EVERY_KIND
+    history = attributes["state"].history
+    if not history.has_changes():
+        return frozenset()
+    if not history.deleted or not history.added:
+        return EVERY_KIND
+    before, after = history.deleted[0], history.added[0]
+    if any((before in states) != (after in states)
+           for states in (SUBMITTED_STATES, PLAN_STATES)):
+        return EVERY_KIND
+    return frozenset()
+
+
 def kinds_moved_by(item: object) -> frozenset[str]:
-    """The kinds of counts a written row with a ``ruta_id`` can move (none for most)."""
+    """The kinds of counts a written row with a ``ruta_id`` can move (none for most; of the
+    transitions, only the decisions on a plan count: ``unjudged_decisions``)."""
+    if isinstance(item, RutaTransition) and item.trigger not in DECISIONS:
+        return frozenset()
     for cls in type(item).__mro__:
         if cls in SOURCES:
             return SOURCES[cls]
