@@ -10,8 +10,8 @@ per group (Secretaría, horizon, zona, comuna) in ``section_sums``, which the pa
 (``section_read``): a GROUP BY over a few thousand rows, whatever the number of schools.
 
 What a Ruta contributes follows the rules of the functions that compute the sections from the
-raw rows (``consolidate``, ``insumos``, ``rubric``, ``criteria_observed``, ``resultados``,
-``summary.municipal_perfil``), which stay as they are (the exports use them):
+raw rows (``consolidate`` and its ``municipal_perfil``, ``insumos``, ``rubric``,
+``criteria_observed``, ``resultados``), which stay as they are (the exports use them):
 
 - the perfil: the levels of a Ruta whose autoevaluación was sent, per componente, under its
   instrument version;

@@ -4,7 +4,7 @@
 Ruta contributes to each key of each section. Here those sums, filtered by the page's scope
 (its horizon and its zona and comuna filters), become the same objects the functions over the
 raw rows return (``insumos``, ``rubric``, ``criteria_observed``, ``resultados``,
-``consolidate.metas_por_area``, ``summary.municipal_perfil``) and the page renders: a GROUP BY
+``consolidate.metas_por_area``, ``consolidate.municipal_perfil``) and the page renders: a GROUP BY
 over a few thousand rows, then the examples of metas (the first five per componente) and the
 first lessons learned, each one statement with a LIMIT.
 """
@@ -20,14 +20,17 @@ from typing import Any
 from sqlalchemy import Select, false, func, select, union_all
 from sqlalchemy.orm import Session
 
-from workflow.autoevaluacion.perfil import Perfil
-from workflow.catalogo.models import Catalog
+from workflow.autoevaluacion.perfil import AreaPerfil, Perfil, ProcesoPerfil
+from workflow.autoevaluacion.perfil import Tally as LevelTally
+from workflow.catalogo.models import LEVELS, Catalog
 from workflow.cierre.models import FinalEvaluation
 from workflow.cierre.models import Verdict as FinalVerdict
 from workflow.consolidado import consolidate, insumos, resultados
 from workflow.consolidado.consolidate import (
     FOLLOW_UP_STATES,
+    LOW_LEVELS,
     PLAN_STATES,
+    TOP_LOW_RATED,
     TOP_UNIDADES,
     AreaMetas,
     ComponenteMetas,
@@ -107,11 +110,11 @@ def read_sums(session: Session, scope: Any, sections: Iterable[str]) -> Sections
 # --- the municipal perfil -------------------------------------------------------------------
 
 
-def municipal_perfil(session: Session, scope: Any, catalog: Catalog | None,
-                     fold: Callable[[Catalog, dict[int, dict[int, int]], int],
-                                    tuple[Perfil, list[LowRated]]]
+def municipal_perfil(session: Session, scope: Any, catalog: Catalog | None
                      ) -> tuple[Perfil | None, int, list[LowRated]]:
-    """``summary.municipal_perfil`` from the sums: one statement."""
+    """The perfil pooled over the scope's Rutas sent with ``catalog`` (every valoración once),
+    how many Rutas, and the componentes most often rated 1–2: one statement over the
+    per-comuna sums of the Rutas' levels (``section_counts``), never over the valoraciones."""
     if catalog is None:
         return None, 0, []
     sums = read_sums(session, scope, PERFIL)
@@ -125,8 +128,50 @@ def municipal_perfil(session: Session, scope: Any, catalog: Catalog | None,
             counts[componente_id] = {level: count for level, count in
                                      zip((1, 2, 3, 4), (item.a, item.b, item.c, item.d),
                                          strict=True) if count}
-    perfil, low_rated = fold(catalog, counts, pooled.rutas)
+    perfil, low_rated = _fold_perfil(catalog, counts, pooled.rutas)
     return perfil, pooled.rutas, low_rated
+
+
+def _fold_perfil(catalog: Catalog, counts: dict[int, dict[int, int]], schools: int
+                ) -> tuple[Perfil, list[LowRated]]:
+    """Levels counted per componente (``counts``: componente → level → valoraciones) over
+    ``schools`` Rutas, folded into áreas and procesos in the instrument's order."""
+
+    def tally_of(componente_ids: Sequence[int]) -> LevelTally:
+        levels = dict.fromkeys(LEVELS, 0)
+        for componente_id in componente_ids:
+            for level, count in counts.get(componente_id, {}).items():
+                if level in levels:
+                    levels[level] += count
+        return LevelTally(levels, schools * len(componente_ids))
+
+    areas = []
+    everything: list[int] = []
+    low: list[tuple[int, int, int, LowRated]] = []
+    position = 0
+    for area in catalog.areas:
+        procesos = []
+        in_area: list[int] = []
+        for proceso in area.procesos:
+            ids = [componente.id for componente in proceso.componentes]
+            if not ids:
+                continue
+            in_area += ids
+            procesos.append(ProcesoPerfil(proceso.code, proceso.name, tally_of(ids)))
+            for componente in proceso.componentes:
+                position += 1
+                levels = counts.get(componente.id, {})
+                count = sum(levels.get(level, 0) for level in LOW_LEVELS)
+                if count:
+                    low.append((-count, position, componente.id, LowRated(
+                        componente.code, componente.name, area.name, count,
+                        sum(levels.values()))))
+        if in_area:
+            everything += in_area
+            areas.append(AreaPerfil(area.code, area.name, tally_of(in_area), procesos))
+    low.sort(key=lambda item: item[:2])
+    return Perfil(areas, tally_of(everything)), [item[3] for item in low[:TOP_LOW_RATED]]
+
 
 
 # --- the plan sections ----------------------------------------------------------------------

@@ -21,14 +21,12 @@ from typing import Any
 from sqlalchemy import Select, and_, case, func, literal, or_, select
 from sqlalchemy.orm import Session
 
-from workflow.autoevaluacion.perfil import AreaPerfil, Perfil, ProcesoPerfil, Tally
-from workflow.catalogo.models import LEVELS, Catalog
+from workflow.autoevaluacion.perfil import Perfil
+from workflow.catalogo.models import Catalog
 from workflow.consolidado import section_read
 from workflow.consolidado.aggregates import refresh_rutas
 from workflow.consolidado.consolidate import (
-    LOW_LEVELS,
     PLAN_STATES,
-    TOP_LOW_RATED,
     Filters,
     LowRated,
     comunas_of,
@@ -310,55 +308,6 @@ def _listed(session: Session, scope: Scope, condition: Any, limit: int) -> list[
     return _page_rows(session, scope, [(school, agg) for school, agg in found])
 
 
-def municipal_perfil(session: Session, scope: Scope, catalog: Catalog | None
-                     ) -> tuple[Perfil | None, int, list[LowRated]]:
-    """The perfil pooled over the scope's Rutas sent with ``catalog`` (every valoración once),
-    and the componentes most often rated 1–2: one statement over the per-comuna sums of the
-    Rutas' levels (``section_counts``), never over the valoraciones."""
-    return section_read.municipal_perfil(session, scope, catalog, fold_perfil)
-
-
-def fold_perfil(catalog: Catalog, counts: dict[int, dict[int, int]], schools: int
-                ) -> tuple[Perfil, list[LowRated]]:
-    """Levels counted per componente (``counts``: componente → level → valoraciones) over
-    ``schools`` Rutas, folded into áreas and procesos in the instrument's order."""
-
-    def tally_of(componente_ids: Sequence[int]) -> Tally:
-        levels = dict.fromkeys(LEVELS, 0)
-        for componente_id in componente_ids:
-            for level, count in counts.get(componente_id, {}).items():
-                if level in levels:
-                    levels[level] += count
-        return Tally(levels, schools * len(componente_ids))
-
-    areas = []
-    everything: list[int] = []
-    low: list[tuple[int, int, int, LowRated]] = []
-    position = 0
-    for area in catalog.areas:
-        procesos = []
-        in_area: list[int] = []
-        for proceso in area.procesos:
-            ids = [componente.id for componente in proceso.componentes]
-            if not ids:
-                continue
-            in_area += ids
-            procesos.append(ProcesoPerfil(proceso.code, proceso.name, tally_of(ids)))
-            for componente in proceso.componentes:
-                position += 1
-                levels = counts.get(componente.id, {})
-                count = sum(levels.get(level, 0) for level in LOW_LEVELS)
-                if count:
-                    low.append((-count, position, componente.id, LowRated(
-                        componente.code, componente.name, area.name, count,
-                        sum(levels.values()))))
-        if in_area:
-            everything += in_area
-            areas.append(AreaPerfil(area.code, area.name, tally_of(in_area), procesos))
-    low.sort(key=lambda item: item[:2])
-    return Perfil(areas, tally_of(everything)), [item[3] for item in low[:TOP_LOW_RATED]]
-
-
 def version_of(session: Session, scope: Scope, schools: int | None = None
                ) -> tuple[str, datetime | None, datetime | None]:
     """What identifies the data the page and its charts show (for ETags and the memo), the
@@ -441,7 +390,8 @@ def summarize(session: Session, actor: User, filters: Filters, *, now: datetime,
     version, _, oldest = version_of(session, scope, schools)
     # A valoración changed refreshes its Ruta's aggregate, hence the version.
     perfil, perfil_schools, low_rated = PERFILES.get(
-        (actor.secretaria_id, version), lambda: municipal_perfil(session, scope, catalog))
+        (actor.secretaria_id, version),
+        lambda: section_read.municipal_perfil(session, scope, catalog))
     return Summary(
         horizon_start_year=scope.horizon, horizon_label=calendar.horizon_label,
         filters=filters,
