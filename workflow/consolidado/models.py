@@ -131,7 +131,20 @@ class RutaAggregate(Base):
         return State(self.state)
 
 
-class RutaSectionCount(Base):
+class Counted:
+    """What a Ruta's counts (``RutaSectionCount``) and their sums (``SectionSum``) both hold
+    for a key: four counters (their meaning is the section's), the key's place in the
+    instrument (ordering) and a name shown with it."""
+
+    a: Mapped[int] = mapped_column(Integer, default=0)
+    b: Mapped[int] = mapped_column(Integer, default=0)
+    c: Mapped[int] = mapped_column(Integer, default=0)
+    d: Mapped[int] = mapped_column(Integer, default=0)
+    position: Mapped[int] = mapped_column(Integer, default=0)
+    label: Mapped[str] = mapped_column(Text, default="")
+
+
+class RutaSectionCount(Counted, Base):
     """One Ruta's contribution to one key of a section of the consolidado (a componente's
     levels in the perfil, a fuente's hallazgos, a criterion's verdicts in a round…), with
     the group (Secretaría, horizon, zona, comuna) it is summed into (``SectionSum``). Kept by
@@ -146,14 +159,8 @@ class RutaSectionCount(Base):
     horizon_start_year: Mapped[int] = mapped_column(Integer)
     zona: Mapped[str] = mapped_column(String(20))
     comuna: Mapped[str] = mapped_column(String(120))
-    a: Mapped[int] = mapped_column(Integer, default=0)
-    b: Mapped[int] = mapped_column(Integer, default=0)
-    c: Mapped[int] = mapped_column(Integer, default=0)
-    d: Mapped[int] = mapped_column(Integer, default=0)
-    # The key's place in the instrument (ordering), a name shown with it, and for the metas'
-    # examples the componente they belong to and the school's name as they are sorted by.
-    position: Mapped[int] = mapped_column(Integer, default=0)
-    label: Mapped[str] = mapped_column(Text, default="")
+    # For the metas' examples: the componente they belong to and the school's name as they
+    # are sorted by.
     part: Mapped[str] = mapped_column(String(1000), default="")
     # Byte order on PostgreSQL too («C»), as ``bytewise`` sorts: the examples' index serves
     # their ORDER BY … LIMIT.
@@ -166,7 +173,7 @@ class RutaSectionCount(Base):
     )
 
 
-class SectionSum(Base):
+class SectionSum(Counted, Base):
     """The sum of the ``RutaSectionCount`` rows of one group and key: what /reportes/ reads.
     ``rutas`` is how many Rutas have the key (the «instituciones» of each count: a school has
     one Ruta per horizon)."""
@@ -180,9 +187,3 @@ class SectionSum(Base):
     section: Mapped[str] = mapped_column(String(24), primary_key=True)
     key: Mapped[str] = mapped_column(String(1000), primary_key=True)
     rutas: Mapped[int] = mapped_column(Integer, default=0)
-    a: Mapped[int] = mapped_column(Integer, default=0)
-    b: Mapped[int] = mapped_column(Integer, default=0)
-    c: Mapped[int] = mapped_column(Integer, default=0)
-    d: Mapped[int] = mapped_column(Integer, default=0)
-    position: Mapped[int] = mapped_column(Integer, default=0)
-    label: Mapped[str] = mapped_column(Text, default="")
