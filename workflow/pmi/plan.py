@@ -25,7 +25,7 @@ from datetime import date, datetime
 from typing import Any
 
 from sqlalchemy import select
-from sqlalchemy.orm import Session, joinedload, selectinload
+from sqlalchemy.orm import Session
 
 from workflow import form_tokens
 from workflow.autoevaluacion.perfil import classification_for
@@ -35,6 +35,7 @@ from workflow.errors import Forbidden, InvalidInput, NotEditable, NotFound, requ
 from workflow.models import Ruta, User, utcnow
 from workflow.pmi import forms, fuentes
 from workflow.pmi.forms import Form
+from workflow.pmi.graph import plan_graph
 from workflow.pmi.models import (
     Actividad,
     Aplazamiento,
@@ -253,34 +254,24 @@ def autoevaluacion_summary(session: Session, ruta: Ruta) -> dict[str, Any]:
 
 def objetivos_of(session: Session, ruta: Ruta, *, fresh: bool = False) -> list[Objetivo]:
     """The plan's objetivos with their componentes, hallazgos, metas, and the metas'
-    indicadores and actividades: five statements whatever the plan's size (issue 17: each
-    objetivo and meta loaded its own).
+    indicadores and actividades, loaded with the rest of the plan in one statement
+    (``graph.plan_graph``; issue 17: each objetivo and meta loaded its own).
 
     ``fresh`` reads the rows and their collections again even when the session already holds
     them (``populate_existing``): a snapshot taken in the session that just deleted an
     actividad must not find it in a collection loaded before the deletion."""
-    # The metas come joined with their objetivos (one row per meta, never a product of two
-    # collections); the other collections each in one more statement.
-    metas = joinedload(Objetivo.metas)
-    return list(session.scalars(
-        select(Objetivo).where(Objetivo.ruta_id == ruta.id).order_by(Objetivo.id)
-        .options(selectinload(Objetivo.componentes), selectinload(Objetivo.hallazgos),
-                 metas.selectinload(Meta.indicadores), metas.selectinload(Meta.actividades))
-        .execution_options(populate_existing=fresh)).unique())
+    return plan_graph(session, ruta, fresh=fresh).objetivos
 
 
 def plan_content(session: Session, ruta: Ruta, *, fresh: bool = False) -> dict[str, Any]:
     """The whole PMI with its autoevaluación summary, as JSON-ready data, in a stable order
     (``fresh``: read afresh what the session holds, as a stored version must)."""
-    def rows(model: type[Any], *options: Any) -> list[Any]:
-        return list(session.scalars(select(model).where(model.ruta_id == ruta.id)
-                                    .order_by(model.id).options(*options)))
-
-    objetivos = objetivos_of(session, ruta, fresh=fresh)
+    graph = plan_graph(session, ruta, fresh=fresh)
+    objetivos = graph.objetivos
     # Every meta hangs from an objetivo and every indicador or actividad from a meta.
     all_metas = sorted((meta for objetivo in objetivos for meta in objetivo.metas),
                        key=lambda row: row.id)
-    plan = session.get(PmiPlan, ruta.id)
+    plan = graph.general
     return {
         "formato": CONTENT_FORMAT,
         "horizon": [ruta.horizon_start_year, ruta.horizon_end_year],
@@ -291,10 +282,8 @@ def plan_content(session: Session, ruta: Ruta, *, fresh: bool = False) -> dict[s
                  "divulgacion": plan.divulgacion if plan else "",
                  "divulgacion_fecha": _iso(plan.divulgacion_fecha) if plan else None},
         "aplazamientos": [{"id": row.id, "componente_id": row.componente_id,
-                           "razon": row.razon} for row in rows(Aplazamiento)],
-        # Their componentes in one statement, not one per hallazgo.
-        "hallazgos": [_hallazgo_row(session, ruta, row)
-                      for row in rows(Hallazgo, selectinload(Hallazgo.componentes))],
+                           "razon": row.razon} for row in graph.aplazamientos],
+        "hallazgos": [_hallazgo_row(session, ruta, row) for row in graph.hallazgos],
         "objetivos": [{"id": row.id, "enunciado": row.enunciado,
                        "componentes": [c.id for c in row.componentes],
                        "hallazgos": [h.id for h in row.hallazgos],
@@ -387,15 +376,10 @@ class PlanView:
 
 def load_plan(session: Session, ruta: Ruta) -> PlanView:
     content = plan_content(session, ruta)
-
-    def rows(model: type[Any], *options: Any) -> list[Any]:
-        return list(session.scalars(select(model).where(model.ruta_id == ruta.id)
-                                    .order_by(model.id).options(*options)))
-
-    # The statements ``plan_content`` sent, answered again by the read memo.
-    return PlanView(session.get(PmiPlan, ruta.id),
-                    rows(Hallazgo, selectinload(Hallazgo.componentes)), objetivos_of(session, ruta),
-                    rows(Aplazamiento), content, element_labels(content))
+    # The statement ``plan_content`` sent, answered again by a GET request's read memo.
+    graph = plan_graph(session, ruta)
+    return PlanView(graph.general, graph.hallazgos, graph.objetivos, graph.aplazamientos,
+                    content, element_labels(content))
 
 
 def years_of(ruta: Ruta) -> Sequence[int]:
@@ -404,11 +388,9 @@ def years_of(ruta: Ruta) -> Sequence[int]:
 
 
 def objetivos_with_indicadores(session: Session, ruta: Ruta) -> list[Objetivo]:
-    """The plan's objetivos with their metas and the metas' indicadores, in three statements
-    (what the final evaluation reads; ``objetivos_of`` brings everything)."""
-    return list(session.scalars(
-        select(Objetivo).where(Objetivo.ruta_id == ruta.id).order_by(Objetivo.id)
-        .options(selectinload(Objetivo.metas).selectinload(Meta.indicadores))))
+    """The plan's objetivos with their metas and the metas' indicadores (what the final
+    evaluation reads), in the plan's one statement."""
+    return objetivos_of(session, ruta)
 
 
 def labels_of(objetivos: Sequence[Objetivo], *, actividades: bool = True) -> dict[str, str]:
