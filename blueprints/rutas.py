@@ -11,7 +11,14 @@ from flask_login import current_user
 from sqlalchemy.orm import Session, selectinload
 from werkzeug.wrappers import Response
 
-from blueprints.access import ALL_ROLES, current_actor, form_int, roles_required, ruta_page_loads
+from blueprints.access import (
+    ALL_ROLES,
+    current_actor,
+    form_int,
+    prefetch_ruta_page,
+    roles_required,
+    ruta_page_loads,
+)
 from ruta.db import db_session
 from ruta.security import log_event
 from workflow import form_tokens, services
@@ -95,8 +102,9 @@ def _render_detail(ruta: Ruta, **context: object) -> str:
 def detail(ruta_id: int) -> str:
     # The history the page draws comes with the Ruta, each entry with who fired it.
     history = selectinload(Ruta.transitions).joinedload(RutaTransition.actor)
-    return _render_detail(get_in_scope(db_session(), current_user, Ruta, ruta_id,
-                                       *ruta_page_loads(), history))
+    ruta = get_in_scope(db_session(), current_user, Ruta, ruta_id, *ruta_page_loads(), history)
+    prefetch_ruta_page(db_session(), ruta)
+    return _render_detail(ruta)
 
 
 @bp.post("/<int:ruta_id>/acciones/<trigger_name>")

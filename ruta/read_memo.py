@@ -21,7 +21,9 @@ from sqlalchemy import event
 from sqlalchemy.engine import FrozenResult
 from sqlalchemy.orm import ORMExecuteState, Session, sessionmaker
 
-INFO_KEY = "ruta_read_memo"
+from workflow.ruta_rows import MEMO_KEY
+
+INFO_KEY = MEMO_KEY  # where ``workflow.ruta_rows`` finds it too
 _BYPASS_OPTIONS = ("populate_existing", "yield_per", "stream_results")
 
 

@@ -70,14 +70,6 @@ PAGES: dict[Role, list[str]] = {
                          "/admin/correo/inciertos", "/admin/calendario/"],
 }
 
-#: Pages still above ``LIMIT`` (issue 17, item 2 unfinished), each with the most statements any
-#: role's view of it sends today: it may not send more (nor more at 50 schools than at 5).
-#: Lower a ceiling when a page improves; remove the page once it is under ``LIMIT``.
-CEILINGS = {
-    "/rutas/{ruta}": 24,
-    "/rutas/{ruta}/seguimiento/informes/{report}": 14,
-}
-
 #: The consolidado's pages read the per-Ruta aggregates; tests/web/test_reportes_scale.py
 #: holds their warm view to a ceiling of its own (a first view after a change recomputes the
 #: plan sections): here only their independence from the number of schools is guarded.
@@ -192,7 +184,7 @@ def test_main_pages_send_a_handful_of_statements_whatever_the_schools(
                                            and count_large != count_small):
             problems.append(f"{page}: {count_small} statements at {SMALL} schools, "
                             f"{count_large} at {LARGE}:\n  " + "\n  ".join(large[page][2]))
-        elif page not in CONSOLIDADO_PAGES and count_small > CEILINGS.get(page, LIMIT):
-            problems.append(f"{page}: {count_small} statements (limit "
-                            f"{CEILINGS.get(page, LIMIT)}):\n  " + "\n  ".join(sent))
+        elif page not in CONSOLIDADO_PAGES and count_small > LIMIT:
+            problems.append(f"{page}: {count_small} statements (limit {LIMIT}):\n  "
+                            + "\n  ".join(sent))
     assert not problems, "\n".join(problems)

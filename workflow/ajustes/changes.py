@@ -28,7 +28,7 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import func, select
-from sqlalchemy.orm import Session, joinedload, selectinload
+from sqlalchemy.orm import Session, joinedload
 
 from workflow import form_tokens
 from workflow.ajustes.machine import EDITABLE_STATES, OPEN_STATES, AdjustmentState
@@ -46,10 +46,12 @@ from workflow.cierre.models import IndicatorResult, MetaResult
 from workflow.errors import Forbidden, InvalidInput, NotEditable, NotFound, require_version
 from workflow.guards import lock_ruta
 from workflow.horizontes.calendar import fecha_corta
+from workflow.json_rows import attach
 from workflow.models import Ruta, User, utcnow
 from workflow.pmi import forms
-from workflow.pmi.models import Actividad, Indicador, Meta
+from workflow.pmi.models import Actividad, Indicador, Meta, PmiSnapshot
 from workflow.pmi.plan import element_labels, plan_content
+from workflow.ruta_rows import rows_of
 from workflow.scoping import scoped
 from workflow.seguimiento.models import FollowUpLine, FollowUpReport, IndicatorValue
 from workflow.states import State
@@ -120,11 +122,19 @@ def adjustments_of(session: Session, ruta: Ruta, *,
                    with_details: bool = False) -> list[PlanAdjustment]:
     """The Ruta's adjustments, by number; ``with_details`` brings their changes and PMI
     versions with them (for a page listing them), rather than one statement per adjustment."""
-    statement = select(PlanAdjustment).where(PlanAdjustment.ruta_id == ruta.id)
-    if with_details:
-        statement = statement.options(selectinload(PlanAdjustment.changes),
-                                      joinedload(PlanAdjustment.snapshot))
-    return list(session.scalars(statement.order_by(PlanAdjustment.number)))
+    found = sorted(rows_of(session, PlanAdjustment, ruta.id), key=lambda row: row.number)
+    if with_details and found:
+        # Their changes in one statement; their versions from the Ruta's (``rows_of``), as
+        # each adjustment's ``snapshot`` finds them in the identity map.
+        rows_of(session, PmiSnapshot, ruta.id)
+        loaded = session.scalars(select(AdjustmentChange).where(
+            AdjustmentChange.adjustment_id.in_([row.id for row in found]))
+            .order_by(AdjustmentChange.id))
+        by_adjustment: dict[int, list[AdjustmentChange]] = {}
+        for change in loaded:
+            by_adjustment.setdefault(change.adjustment_id, []).append(change)
+        attach(found, "changes", by_adjustment)
+    return found
 
 
 def open_adjustment(session: Session, ruta: Ruta) -> PlanAdjustment | None:
@@ -184,8 +194,7 @@ def get_change(adjustment: PlanAdjustment, change_id: int | None) -> AdjustmentC
 
 
 def events_of(session: Session, ruta: Ruta) -> list[AdjustmentEvent]:
-    return list(session.scalars(select(AdjustmentEvent).where(AdjustmentEvent.ruta_id == ruta.id)
-                                .order_by(AdjustmentEvent.at, AdjustmentEvent.id)))
+    return sorted(rows_of(session, AdjustmentEvent, ruta.id), key=lambda row: (row.at, row.id))
 
 
 def plan_labels(session: Session, ruta: Ruta) -> dict[str, str]:

@@ -27,6 +27,7 @@ from workflow.errors import Forbidden, InvalidInput
 from workflow.evidencias.models import EvidenceFile
 from workflow.evidencias.storage import Limits, Storage, TooLarge, store_file
 from workflow.models import Ruta, User
+from workflow.ruta_rows import rows_of
 
 
 def _componente_of(ruta: Ruta, componente_id: int | None) -> CatalogComponente:
@@ -65,13 +66,11 @@ def attach_to_valoracion(session: Session, storage: Storage, ruta: Ruta, *,
 
 def files_by_componente(session: Session, ruta: Ruta) -> dict[int, list[EvidenceFile]]:
     """The Ruta's autoevaluación files, by componente id, oldest first."""
-    rows = session.execute(
-        select(EvidenceFile, Valoracion.componente_id)
-        .join(Valoracion, Valoracion.id == EvidenceFile.valoracion_id)
-        .where(EvidenceFile.ruta_id == ruta.id).order_by(EvidenceFile.id))
+    componentes = {row.id: row.componente_id for row in rows_of(session, Valoracion, ruta.id)}
     found: dict[int, list[EvidenceFile]] = {}
-    for evidence, componente_id in rows:
-        found.setdefault(componente_id, []).append(evidence)
+    for evidence in rows_of(session, EvidenceFile, ruta.id):
+        if evidence.valoracion_id in componentes:
+            found.setdefault(componentes[evidence.valoracion_id], []).append(evidence)
     return found
 
 

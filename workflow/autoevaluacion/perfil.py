@@ -29,6 +29,7 @@ from workflow.catalogo.crosswalk import Equivalence, equivalence_between
 from workflow.catalogo.models import LEVELS, Catalog
 from workflow.errors import Forbidden, InvalidInput, NotEditable
 from workflow.models import Ruta, User, utcnow
+from workflow.ruta_rows import rows_of
 from workflow.states import State
 
 PRIORITY_RANGE = range(1, 6)
@@ -374,8 +375,7 @@ def classify(items: Sequence[Rated], rules: Rules,
 
 
 def priorities_of(session: Session, ruta: Ruta) -> dict[int, Priorizacion]:
-    return {row.componente_id: row for row in session.scalars(
-        select(Priorizacion).where(Priorizacion.ruta_id == ruta.id))}
+    return {row.componente_id: row for row in rows_of(session, Priorizacion, ruta.id)}
 
 
 def classification_for(session: Session, ruta: Ruta) -> Classification:

@@ -37,6 +37,7 @@ from workflow.catalogo.models import LEVELS, Catalog, CatalogArea, CatalogCompon
 from workflow.errors import Forbidden, InvalidInput, NotFound, StaleEdit
 from workflow.evidencias.models import EvidenceFile
 from workflow.models import Ruta, User, utcnow
+from workflow.ruta_rows import rows_of
 
 # --- valoración ---------------------------------------------------------------------------
 
@@ -205,8 +206,7 @@ def save_proceso(session: Session, ruta: Ruta, proceso: CatalogProceso,
 
 def valoraciones(session: Session, ruta: Ruta) -> dict[int, Valoracion]:
     """The Ruta's valoraciones by componente id (of its pinned catalog only)."""
-    return {row.componente_id: row for row in session.scalars(
-        select(Valoracion).where(Valoracion.ruta_id == ruta.id))}
+    return {row.componente_id: row for row in rows_of(session, Valoracion, ruta.id)}
 
 
 # --- progress, what is missing ------------------------------------------------------------

@@ -40,6 +40,7 @@ from workflow.horizontes.horizons import horizon_starting, school_pmi_deadline
 from workflow.horizontes.models import HorizonCalendar, SelfAssessmentExtension
 from workflow.models import Ruta, RutaTransition, User, utcnow
 from workflow.roles import Role
+from workflow.ruta_rows import rows_of
 from workflow.states import State, Trigger
 
 #: How to ask for more time, said with every refusal.
@@ -108,9 +109,7 @@ def _latest_extension(session: Session, ruta: Ruta) -> SelfAssessmentExtension |
 
 def extensions_of(session: Session, ruta: Ruta) -> list[SelfAssessmentExtension]:
     """Every prórroga granted to the Ruta, the latest first (the log)."""
-    return list(session.scalars(select(SelfAssessmentExtension)
-                                .where(SelfAssessmentExtension.ruta_id == ruta.id)
-                                .order_by(SelfAssessmentExtension.id.desc())))
+    return sorted(rows_of(session, SelfAssessmentExtension, ruta.id), key=lambda row: -row.id)
 
 
 def _rector_activated_at(session: Session, ruta: Ruta) -> datetime | None:

@@ -27,7 +27,7 @@ from dataclasses import dataclass, field
 from datetime import date, datetime
 from typing import Any
 
-from sqlalchemy import exists, select
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from workflow.autoevaluacion.models import IdentityReview
@@ -38,9 +38,11 @@ from workflow.errors import Forbidden, InvalidInput, NotEditable, require_versio
 from workflow.horizontes import opening
 from workflow.horizontes.calendar import calendar_for
 from workflow.models import Ruta, User, utcnow
+from workflow.pmi.graph import plan_graph
 from workflow.pmi.models import Indicador, Meta
 from workflow.pmi.plan import labels_of, objetivos_with_indicadores
 from workflow.roles import Role
+from workflow.ruta_rows import rows_of
 from workflow.seguimiento.models import ReasonsByField
 from workflow.states import State
 
@@ -162,16 +164,17 @@ class Glance:
 def glance(session: Session, ruta: Ruta, *, now: datetime | None = None) -> Glance:
     evaluation = get_evaluation(session, ruta)
     # ``EvaluationView.started``: a saved evaluation, or a result for a meta of the plan.
-    started = evaluation is not None or bool(session.scalar(select(exists().where(
-        MetaResult.ruta_id == ruta.id,
-        MetaResult.meta_id.in_(select(Meta.id).where(Meta.ruta_id == ruta.id))))))
+    metas = {row.id for row in plan_graph(session, ruta).metas}
+    started = evaluation is not None or any(
+        row.meta_id in metas for row in rows_of(session, MetaResult, ruta.id))
     opening = opens_on(session, ruta)
     return Glance(evaluation, started, opening,
                   is_open=ruta.state is State.SEGUIMIENTO and today_in_bogota(now) >= opening)
 
 
 def get_evaluation(session: Session, ruta: Ruta) -> FinalEvaluation | None:
-    return session.get(FinalEvaluation, ruta.id)
+    # ``rows_of`` rather than ``session.get``: a page's prefetch also knows there is none.
+    return next(iter(rows_of(session, FinalEvaluation, ruta.id)), None)
 
 
 def load(session: Session, ruta: Ruta, *, now: datetime | None = None) -> EvaluationView:

@@ -27,7 +27,6 @@ from datetime import date, datetime, timedelta
 from functools import cached_property
 from typing import Any, Final
 
-from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from workflow import outbox
@@ -41,6 +40,7 @@ from workflow.horizontes.models import (
     ReminderSent,
 )
 from workflow.models import Ruta, RutaTransition, User
+from workflow.ruta_rows import rows_of
 from workflow.seguimiento import progress as seguimiento
 from workflow.states import State, Trigger
 
@@ -467,6 +467,5 @@ RULES: Final[tuple[RuleSpec, ...]] = (
 
 def reminders_for(session: Session, ruta: Ruta) -> list[ReminderSent]:
     """The reminders queued for ``ruta``, newest first (its page lists them)."""
-    return list(session.scalars(
-        select(ReminderSent).where(ReminderSent.ruta_id == ruta.id)
-        .order_by(ReminderSent.created_at.desc(), ReminderSent.id.desc())))
+    return sorted(rows_of(session, ReminderSent, ruta.id),
+                  key=lambda row: (row.created_at, row.id), reverse=True)

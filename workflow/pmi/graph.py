@@ -19,7 +19,7 @@ from typing import Any
 from sqlalchemy import Select, select, union
 from sqlalchemy.orm import Session
 
-from workflow import json_rows
+from workflow import json_rows, ruta_rows
 from workflow.catalogo.models import CatalogComponente
 from workflow.models import Ruta
 from workflow.pmi.models import (
@@ -42,6 +42,19 @@ class PlanGraph:
     aplazamientos: list[Aplazamiento]
     hallazgos: list[Hallazgo]
     objetivos: list[Objetivo]
+    # Every row the statement found (a collection loaded earlier keeps what it had).
+    metas: list[Meta]
+    indicadores: list[Indicador]
+    actividades: list[Actividad]
+
+
+#: The plan's queries are named with this prefix in a page's prefetch (``ruta_rows``).
+PREFIX = "plan."
+
+
+def plan_queries(ruta_id: int) -> dict[str, Select[Any]]:
+    """The plan's queries, to read alone (``plan_graph``) or with a page's other rows."""
+    return {PREFIX + name: query for name, query in _queries(ruta_id).items()}
 
 
 def _queries(ruta_id: int) -> dict[str, Select[Any]]:
@@ -85,7 +98,17 @@ def plan_graph(session: Session, ruta: Ruta, *, fresh: bool = False) -> PlanGrap
     ``fresh`` reads the rows and their collections again even when the session already holds
     them: a snapshot taken in the session that just deleted an actividad must not find it in
     a collection loaded before the deletion."""
-    found = json_rows.fetch(session, _queries(ruta.id), fresh=fresh)
+    return plan_graph_of(session, ruta.id, fresh=fresh)
+
+
+def plan_graph_of(session: Session, ruta_id: int, *, fresh: bool = False) -> PlanGraph:
+    """``plan_graph`` by the Ruta's id: from the page's prefetch when it read the plan."""
+    queries = _queries(ruta_id)
+    prefetched = {name: ruta_rows.raw(session, ruta_id, PREFIX + name) for name in queries}
+    if fresh or any(rows is None for rows in prefetched.values()):
+        found = json_rows.fetch(session, queries, fresh=fresh)
+    else:
+        found = {name: rows or [] for name, rows in prefetched.items()}
 
     def hydrate(model: type[Any], name: str) -> list[Any]:
         return json_rows.hydrate(session, model, found[name], fresh=fresh)
@@ -112,10 +135,12 @@ def plan_graph(session: Session, ruta: Ruta, *, fresh: bool = False) -> PlanGrap
         fresh=fresh)
     json_rows.attach(objetivos, "metas", _grouped((row.objetivo_id, row) for row in metas),
                      fresh=fresh)
-    json_rows.attach(metas, "indicadores", _grouped(
-        (row.meta_id, row) for row in hydrate(Indicador, "indicadores")), fresh=fresh)
-    json_rows.attach(metas, "actividades", _grouped(
-        (row.meta_id, row) for row in hydrate(Actividad, "actividades")), fresh=fresh)
+    indicadores = hydrate(Indicador, "indicadores")
+    actividades = hydrate(Actividad, "actividades")
+    json_rows.attach(metas, "indicadores", _grouped((row.meta_id, row) for row in indicadores),
+                     fresh=fresh)
+    json_rows.attach(metas, "actividades", _grouped((row.meta_id, row) for row in actividades),
+                     fresh=fresh)
     general = hydrate(PmiPlan, "plan")
     return PlanGraph(general[0] if general else None, hydrate(Aplazamiento, "aplazamientos"),
-                     hallazgos, objetivos)
+                     hallazgos, objetivos, metas, indicadores, actividades)

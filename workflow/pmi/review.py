@@ -34,6 +34,7 @@ from workflow.pmi.models import (
 )
 from workflow.pmi.plan import element_labels, plan_content
 from workflow.roles import Role
+from workflow.ruta_rows import rows_of
 from workflow.states import State
 
 # Where the school answers: the plan is back with it, at the PMI or at the autoevaluación.
@@ -50,8 +51,7 @@ NO_OBSERVATIONS_REASON = (
 
 
 def observations(session: Session, ruta: Ruta) -> list[Observation]:
-    return list(session.scalars(select(Observation).where(Observation.ruta_id == ruta.id)
-                                .order_by(Observation.id)))
+    return rows_of(session, Observation, ruta.id)
 
 
 def drafts(session: Session, ruta: Ruta) -> list[Observation]:

@@ -36,6 +36,7 @@ from workflow.pmi.models import (
     RubricVerdict,
     Verdict,
 )
+from workflow.ruta_rows import rows_of
 
 # The order of the form, the pages and the exports: the circular's eight, then divulgación.
 ORDER: tuple[int, ...] = (*sorted(CRITERIA), GUIA_34)
@@ -158,8 +159,8 @@ def rounds(session: Session, ruta: Ruta) -> list[Round]:
     """Every rubric recorded for the Ruta, oldest first."""
     position = {criterion: index for index, criterion in enumerate(ORDER)}
     grouped: dict[int, list[RubricVerdict]] = {}
-    for row in session.scalars(select(RubricVerdict).where(RubricVerdict.ruta_id == ruta.id)
-                               .order_by(RubricVerdict.round, RubricVerdict.id)):
+    for row in sorted(rows_of(session, RubricVerdict, ruta.id),
+                      key=lambda row: (row.round, row.id)):
         grouped.setdefault(row.round, []).append(row)
     found = []
     for number, rows in sorted(grouped.items()):

@@ -18,7 +18,6 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from workflow import outbox
@@ -27,6 +26,7 @@ from workflow.guards import lock_ruta
 from workflow.models import Ruta, RutaTakeover, User, utcnow
 from workflow.notifications import ruta_url
 from workflow.roles import Role
+from workflow.ruta_rows import rows_of
 
 MIN_REASON_WORDS = 3
 MAX_REASON = 2000
@@ -71,8 +71,7 @@ def since(session: Session, ruta: Ruta,
 
 
 def history(session: Session, ruta: Ruta) -> list[RutaTakeover]:
-    return list(session.scalars(select(RutaTakeover).where(RutaTakeover.ruta_id == ruta.id)
-                                .order_by(RutaTakeover.id.desc())))
+    return sorted(rows_of(session, RutaTakeover, ruta.id), key=lambda row: -row.id)
 
 
 def may_take_over(actor: User, ruta: Ruta) -> bool:

@@ -33,6 +33,7 @@ from workflow.pmi.models import (
     ValorUnidad,
 )
 from workflow.pmi.plan import element_labels, plan_content
+from workflow.ruta_rows import rows_of
 from workflow.states import Trigger
 
 
@@ -50,8 +51,7 @@ def freeze(session: Session, ruta: Ruta, *, actor: User | None,
 
 
 def snapshots(session: Session, ruta: Ruta) -> list[PmiSnapshot]:
-    return list(session.scalars(select(PmiSnapshot).where(PmiSnapshot.ruta_id == ruta.id)
-                                .order_by(PmiSnapshot.number)))
+    return sorted(rows_of(session, PmiSnapshot, ruta.id), key=lambda row: row.number)
 
 
 def latest(session: Session, ruta: Ruta) -> PmiSnapshot | None:

@@ -20,6 +20,7 @@ from workflow.errors import InvalidInput, NotFound
 from workflow.horizontes.calendar import calendar_for
 from workflow.horizontes.models import FollowUpCheckpoint, HorizonCalendar
 from workflow.models import Ruta
+from workflow.ruta_rows import rows_of
 from workflow.seguimiento.models import REPORTING_STATES, SUBMITTED, FollowUpReport
 
 
@@ -64,8 +65,8 @@ class CheckpointRow:
 
 def checkpoint_rows(session: Session, ruta: Ruta, today: date) -> list[CheckpointRow]:
     points = checkpoints_of(session, ruta)
-    reports = {report.checkpoint_id: report for report in session.scalars(
-        select(FollowUpReport).where(FollowUpReport.ruta_id == ruta.id))}
+    reports = {report.checkpoint_id: report
+               for report in rows_of(session, FollowUpReport, ruta.id)}
     allowed = reportable_ids(points, today)
     rows = []
     for point in points:

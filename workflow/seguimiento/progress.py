@@ -32,6 +32,7 @@ from sqlalchemy.orm import Session
 
 from workflow.horizontes.models import FollowUpCheckpoint, HorizonCalendar
 from workflow.models import Ruta, School
+from workflow.pmi.graph import plan_graph_of
 from workflow.pmi.models import Actividad, Indicador, Meta
 from workflow.seguimiento.models import (
     SUBMITTED,
@@ -121,8 +122,9 @@ def reason_required(avance: float, status: LineStatus, planned: float | None) ->
 
 def plan_start(session: Session, ruta_id: int) -> date | None:
     """The plan's start date: the earliest ``fecha_inicio`` of its actividades."""
-    return session.scalar(select(func.min(Actividad.fecha_inicio))
-                          .where(Actividad.ruta_id == ruta_id))
+    # From the plan's one statement, which the page's other readers share.
+    return min((row.fecha_inicio for row in plan_graph_of(session, ruta_id).actividades
+                if row.fecha_inicio is not None), default=None)
 
 
 def plan_starts(session: Session, ruta_ids: Sequence[int]) -> dict[int, date]:

@@ -57,6 +57,7 @@ from workflow.models import Ruta, User, utcnow
 from workflow.notifications import rector, reviewers, team
 from workflow.observations import ObservationStatus
 from workflow.pmi import takeover
+from workflow.pmi.graph import plan_graph
 from workflow.pmi.models import Actividad, Indicador
 from workflow.pmi.plan import element_labels, numbered_labels
 from workflow.roles import Role
@@ -80,14 +81,13 @@ from workflow.seguimiento.progress import Semaforo, planned_percent, semaforo
 
 
 def actividades(session: Session, ruta: Ruta) -> list[Actividad]:
-    """The plan's actividades, in the plan's order (by meta, then as written)."""
-    return list(session.scalars(select(Actividad).where(Actividad.ruta_id == ruta.id)
-                                .order_by(Actividad.meta_id, Actividad.id)))
+    """The plan's actividades, in the plan's order (by meta, then as written), read with the
+    rest of the plan (``plan_graph``: one statement the page's other readers share)."""
+    return sorted(plan_graph(session, ruta).actividades, key=lambda row: (row.meta_id, row.id))
 
 
 def indicadores(session: Session, ruta: Ruta) -> list[Indicador]:
-    return list(session.scalars(select(Indicador).where(Indicador.ruta_id == ruta.id)
-                                .order_by(Indicador.meta_id, Indicador.id)))
+    return sorted(plan_graph(session, ruta).indicadores, key=lambda row: (row.meta_id, row.id))
 
 
 def report_actividades(session: Session, report: FollowUpReport) -> list[Actividad]:
