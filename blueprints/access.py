@@ -121,13 +121,18 @@ def ruta_page_tables() -> tuple[Any, ...]:
             AdjustmentEvent, FinalEvaluation, MetaResult, ReminderSent)
 
 
+_RUTA_PAGE: list[Any] = []
+
+
 def prefetch_ruta_page(session: Any, ruta: Any) -> None:
     """Read the Ruta page's tables and the plan in one statement, for this GET request's
     readers (``workflow.ruta_rows``)."""
     from workflow.pmi.graph import plan_queries
-    from workflow.ruta_rows import prefetch
+    from workflow.ruta_rows import prefetch, tables
 
-    prefetch(session, ruta.id, ruta_page_tables(), plan_queries(ruta.id))
+    if not _RUTA_PAGE:  # built once: its statement is kept per dialect
+        _RUTA_PAGE.append(tables(ruta_page_tables(), plan_queries))
+    prefetch(session, ruta.id, _RUTA_PAGE[0])
 
 
 class SaveConflict(DomainError):

@@ -17,16 +17,27 @@ object so loaded with the ORM's own load, on SQLite and PostgreSQL.
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from datetime import date, datetime
 from typing import Any, TypeVar
 
-from sqlalchemy import JSON, Boolean, Date, DateTime, Float, Select, TypeDecorator, func, select
+from sqlalchemy import (
+    JSON,
+    Boolean,
+    Date,
+    DateTime,
+    Float,
+    Integer,
+    Select,
+    TypeDecorator,
+    bindparam,
+    func,
+    select,
+)
 from sqlalchemy import inspect as sa_inspect
 from sqlalchemy.orm import Session, make_transient_to_detached
 from sqlalchemy.orm.attributes import instance_state, set_committed_value
-from sqlalchemy.orm.util import identity_key
-from sqlalchemy.sql.elements import literal_column
+from sqlalchemy.sql.elements import BindParameter, literal_column
 
 T = TypeVar("T")
 Row = dict[str, Any]
@@ -49,21 +60,44 @@ def _aggregate(dialect: str, query: Select[Any]) -> Any:
     return select(aggregate).select_from(rows).scalar_subquery()
 
 
-def fetch(session: Session, queries: Mapping[str, Select[Any]], *,
+class Batch:
+    """Queries read together by ``fetch``, each filtered by the one parameter ``ruta_id``
+    (``bindparam``). Their statement is built once per database dialect and process: building
+    a dozen subqueries costs more Python than the database takes to answer them."""
+
+    def __init__(self, build: Callable[[BindParameter[int]], Mapping[str, Select[Any]]]) -> None:
+        self._build = build
+        self.names = tuple(build(bindparam("ruta_id", type_=Integer)))
+        self._statements: dict[str, Select[Any]] = {}
+
+    def queries(self, ruta_id: BindParameter[int]) -> Mapping[str, Select[Any]]:
+        """The queries themselves, to read with others (``Batch(lambda p: {**a.queries(p),
+        **b.queries(p)})``)."""
+        return self._build(ruta_id)
+
+    def statement(self, dialect: str) -> Select[Any]:
+        found = self._statements.get(dialect)
+        if found is None:
+            queries = self._build(bindparam("ruta_id", type_=Integer))
+            found = self._statements[dialect] = select(*(
+                _aggregate(dialect, queries[name]).label(name) for name in self.names))
+        return found
+
+
+def fetch(session: Session, batch: Batch, ruta_id: int, *,
           fresh: bool = False) -> dict[str, list[Row]]:
-    """Each query's rows, keyed by column name with JSON values, from one statement.
+    """Each of ``batch``'s queries' rows for ``ruta_id``, keyed by column name with JSON
+    values, from one statement.
 
     Every query selects plain columns (a table's, or some of them); the order of its rows is
     not kept (sort them after ``hydrate``). ``fresh`` goes to the database even where a GET
     request's read memo (``ruta.read_memo``) holds the same statement's answer."""
-    dialect = session.get_bind().dialect.name
-    names = list(queries)
-    statement = select(*(_aggregate(dialect, queries[name]).label(name) for name in names))
+    statement = batch.statement(session.get_bind().dialect.name)
     if fresh:
         statement = statement.execution_options(populate_existing=True)
-    values = session.execute(statement).one()
+    values = session.execute(statement, {"ruta_id": ruta_id}).one()
     found = {}
-    for name, value in zip(names, values, strict=True):
+    for name, value in zip(batch.names, values, strict=True):
         if isinstance(value, str | bytes):
             value = json.loads(value)
         found[name] = value or []  # json_agg of no row is NULL
@@ -96,6 +130,21 @@ def _converter(column_type: Any, dialect: Any) -> Any:
     return base
 
 
+_COLUMNS: dict[tuple[Any, str], list[tuple[str, str, Any]]] = {}
+
+
+def _columns(mapper: Any, dialect: Any) -> list[tuple[str, str, Any]]:
+    """(attribute, column name, converter) of each of the mapper's table columns."""
+    key = (mapper, dialect.name)
+    found = _COLUMNS.get(key)
+    if found is None:
+        found = _COLUMNS[key] = [
+            (prop.key, prop.columns[0].name, _converter(prop.columns[0].type, dialect))
+            for prop in mapper.column_attrs
+            if len(prop.columns) == 1 and prop.columns[0].table is mapper.local_table]
+    return found
+
+
 def hydrate(session: Session, model: type[T], rows: Iterable[Row], *,
             fresh: bool = False) -> list[T]:
     """``rows`` of ``model``'s table as the session's objects, in primary-key order.
@@ -104,16 +153,13 @@ def hydrate(session: Session, model: type[T], rows: Iterable[Row], *,
     leave it), and gets what it lacks (expired or deferred columns); ``fresh`` overwrites
     what it has, as ``populate_existing`` does."""
     mapper = sa_inspect(model)
-    dialect = session.get_bind().dialect
-    columns = [(prop.key, prop.columns[0].name, _converter(prop.columns[0].type, dialect))
-               for prop in mapper.column_attrs if len(prop.columns) == 1
-               and prop.columns[0].table is mapper.local_table]
+    columns = _columns(mapper, session.get_bind().dialect)
     primary = [column.name for column in mapper.primary_key]
     objects = []
     for row in rows:
         values = {key: (row[name] if row[name] is None or convert is None
                         else convert(row[name])) for key, name, convert in columns}
-        ident = identity_key(model, tuple(row[name] for name in primary))
+        ident = mapper.identity_key_from_primary_key([row[name] for name in primary])
         existing = session.identity_map.get(ident)
         if existing is not None:
             state = instance_state(existing)
@@ -123,8 +169,9 @@ def hydrate(session: Session, model: type[T], rows: Iterable[Row], *,
             objects.append(existing)
             continue
         instance = mapper.class_manager.new_instance()
-        for key, value in values.items():
-            set_committed_value(instance, key, value)
+        # As a query's loading does: the values go straight into the state, with no history
+        # (``make_transient_to_detached`` commits them and gives the object its identity).
+        instance_state(instance).dict.update(values)
         make_transient_to_detached(instance)
         session.add(instance)  # detached with an identity: joins as persistent, no SQL
         objects.append(instance)

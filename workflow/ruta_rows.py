@@ -15,11 +15,12 @@ readers have one way of working whichever answered.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from typing import Any, TypeVar
 
 from sqlalchemy import Select, inspect, select
 from sqlalchemy.orm import Session
+from sqlalchemy.sql.elements import BindParameter
 
 from workflow import json_rows
 
@@ -30,34 +31,59 @@ MEMO_KEY = "ruta_read_memo"
 T = TypeVar("T")
 
 
-def _table_query(model: type[Any], ruta_id: int) -> Select[Any]:
-    return select(model.__table__).where(model.__table__.c.ruta_id == ruta_id)
+def tables(models: Iterable[type[Any]],
+           extra: Callable[[BindParameter[int]], Mapping[str, Select[Any]]] | None = None,
+           ) -> json_rows.Batch:
+    """A ``prefetch`` of every row of the Ruta in each of ``models`` (tables with a
+    ``ruta_id``) and the ``extra`` queries. Build it once (a module-level value): its
+    statement is kept per dialect."""
+    chosen = tuple(models)
+
+    def build(ruta_id: BindParameter[int]) -> dict[str, Select[Any]]:
+        queries = {model.__tablename__: select(model.__table__).where(
+            model.__table__.c.ruta_id == ruta_id) for model in chosen}
+        queries.update(extra(ruta_id) if extra else {})
+        return queries
+
+    return json_rows.Batch(build)
 
 
-def _entry(session: Session, ruta_id: int) -> dict[str, Any] | None:
+def _memo(session: Session) -> dict[Any, Any] | None:
     memo: dict[Any, Any] | None = session.info.get(MEMO_KEY)
     if memo is None:
         return None
     if session.new or session.dirty or session.deleted:
         memo.clear()  # as the memo itself would, before the next SELECT flushes them
         return None
-    entry: dict[str, Any] | None = memo.get(("ruta_rows", ruta_id))
-    return entry
+    return memo
 
 
-def prefetch(session: Session, ruta_id: int, models: Iterable[type[Any]],
-             extra: Mapping[str, Select[Any]] | None = None) -> bool:
-    """Read every row of the Ruta in each of ``models`` (tables with a ``ruta_id``) and the
-    ``extra`` queries in one statement, for this GET request's readers. Does nothing (and
-    answers False) outside a GET request."""
-    memo: dict[Any, Any] | None = session.info.get(MEMO_KEY)
+def _entry(session: Session, ruta_id: int) -> dict[str, Any] | None:
+    memo = _memo(session)
+    return None if memo is None else memo.get(("ruta_rows", ruta_id))
+
+
+def prefetch(session: Session, ruta_id: int, batch: json_rows.Batch) -> bool:
+    """Read ``batch`` (``tables``) for the Ruta in one statement, for this GET request's
+    readers. Does nothing (and answers False) outside a GET request."""
+    memo = _memo(session)
     if memo is None:
         return False
-    queries = {model.__tablename__: _table_query(model, ruta_id) for model in models}
-    queries.update(extra or {})
-    found = json_rows.fetch(session, queries)
+    found = json_rows.fetch(session, batch, ruta_id)
     memo[("ruta_rows", ruta_id)] = {"raw": found, "objects": {}}
     return True
+
+
+def memoized(session: Session, key: Any, compute: Callable[[], T]) -> T:
+    """``compute()``, once per GET request while nothing is written (any other session:
+    every time)."""
+    memo = _memo(session)
+    if memo is None:
+        return compute()
+    if key not in memo:
+        memo[key] = compute()
+    found: T = memo[key]
+    return found
 
 
 def raw(session: Session, ruta_id: int, name: str) -> list[dict[str, Any]] | None:

@@ -23,7 +23,7 @@ from workflow.models import Ruta, User
 from workflow.pmi import takeover
 from workflow.pmi.models import Observation
 from workflow.roles import Role
-from workflow.ruta_rows import prefetch, rows_of
+from workflow.ruta_rows import prefetch, rows_of, tables
 
 DEMO_PASSWORD = "clave-demo-larga"
 
@@ -93,7 +93,7 @@ def test_rows_pending_in_the_session_or_written_since_are_read_again(
     with app.test_request_context("/"):
         session = app.extensions["ruta_db"].session()
         read_memo.enable(session)
-        assert prefetch(session, ruta.id, [Observation])
+        assert prefetch(session, ruta.id, tables([Observation]))
         assert rows_of(session, Observation, ruta.id) == []
         session.add(Observation(ruta_id=ruta.id, element="plan", element_label="Plan",
                                 criterion=3, text="Falta la línea base.",
@@ -104,5 +104,5 @@ def test_rows_pending_in_the_session_or_written_since_are_read_again(
         assert rows_of(session, Observation, ruta.id) == []
     # Outside a GET request's session nothing is read ahead; the reader reads its rows.
     with app.extensions["ruta_db"].session_factory() as plain:
-        assert not prefetch(plain, ruta.id, [Observation])
+        assert not prefetch(plain, ruta.id, tables([Observation]))
         assert rows_of(plain, Observation, ruta.id) == []

@@ -18,6 +18,7 @@ from typing import Any
 
 from sqlalchemy import Select, select, union
 from sqlalchemy.orm import Session
+from sqlalchemy.sql.elements import BindParameter
 
 from workflow import json_rows, ruta_rows
 from workflow.catalogo.models import CatalogComponente
@@ -52,12 +53,12 @@ class PlanGraph:
 PREFIX = "plan."
 
 
-def plan_queries(ruta_id: int) -> dict[str, Select[Any]]:
-    """The plan's queries, to read alone (``plan_graph``) or with a page's other rows."""
+def plan_queries(ruta_id: BindParameter[int]) -> dict[str, Select[Any]]:
+    """The plan's queries, to read with a page's other rows (``ruta_rows.tables``)."""
     return {PREFIX + name: query for name, query in _queries(ruta_id).items()}
 
 
-def _queries(ruta_id: int) -> dict[str, Select[Any]]:
+def _queries(ruta_id: BindParameter[int]) -> dict[str, Select[Any]]:
     objetivo_ids = select(Objetivo.id).where(Objetivo.ruta_id == ruta_id)
     hallazgo_ids = select(Hallazgo.id).where(Hallazgo.ruta_id == ruta_id)
     componente_links = select(objetivo_componentes).where(
@@ -85,6 +86,10 @@ def _queries(ruta_id: int) -> dict[str, Select[Any]]:
     }
 
 
+#: The plan's queries, read alone.
+PLAN = json_rows.Batch(_queries)
+
+
 def _grouped(pairs: Iterable[tuple[Any, Any]]) -> dict[Any, list[Any]]:
     groups: dict[Any, list[Any]] = defaultdict(list)
     for key, value in pairs:
@@ -102,13 +107,23 @@ def plan_graph(session: Session, ruta: Ruta, *, fresh: bool = False) -> PlanGrap
 
 
 def plan_graph_of(session: Session, ruta_id: int, *, fresh: bool = False) -> PlanGraph:
-    """``plan_graph`` by the Ruta's id: from the page's prefetch when it read the plan."""
-    queries = _queries(ruta_id)
-    prefetched = {name: ruta_rows.raw(session, ruta_id, PREFIX + name) for name in queries}
-    if fresh or any(rows is None for rows in prefetched.values()):
-        found = json_rows.fetch(session, queries, fresh=fresh)
-    else:
-        found = {name: rows or [] for name, rows in prefetched.items()}
+    """``plan_graph`` by the Ruta's id: from the page's prefetch when it read the plan, and
+    built once per GET request (the Ruta page's stages each ask for it)."""
+    if fresh:
+        return _graph(session, json_rows.fetch(session, PLAN, ruta_id, fresh=True), fresh=True)
+    return ruta_rows.memoized(session, ("plan_graph", ruta_id),
+                              lambda: _graph(session, _found(session, ruta_id)))
+
+
+def _found(session: Session, ruta_id: int) -> dict[str, list[dict[str, Any]]]:
+    prefetched = {name: ruta_rows.raw(session, ruta_id, PREFIX + name) for name in PLAN.names}
+    if any(rows is None for rows in prefetched.values()):
+        return json_rows.fetch(session, PLAN, ruta_id)
+    return {name: rows or [] for name, rows in prefetched.items()}
+
+
+def _graph(session: Session, found: dict[str, list[dict[str, Any]]], *,
+           fresh: bool = False) -> PlanGraph:
 
     def hydrate(model: type[Any], name: str) -> list[Any]:
         return json_rows.hydrate(session, model, found[name], fresh=fresh)

@@ -260,7 +260,7 @@ def objetivos_of(session: Session, ruta: Ruta, *, fresh: bool = False) -> list[O
     ``fresh`` reads the rows and their collections again even when the session already holds
     them (``populate_existing``): a snapshot taken in the session that just deleted an
     actividad must not find it in a collection loaded before the deletion."""
-    return plan_graph(session, ruta, fresh=fresh).objetivos
+    return list(plan_graph(session, ruta, fresh=fresh).objetivos)
 
 
 def plan_content(session: Session, ruta: Ruta, *, fresh: bool = False) -> dict[str, Any]:
