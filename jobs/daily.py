@@ -4,22 +4,27 @@ the reminders.
 First, every Secretaría whose next horizon has started makes it current
 (``advance_current_horizons``, idempotent, committed on its own). Then every approved Ruta
 whose plan has started (the earliest ``fecha_inicio`` of its actividades is on or before the
-day) enters ``seguimiento``: ``iniciar_seguimiento`` fired by the system (actor None), one
-transaction per Ruta, so a revisor starting the same Ruta at the same moment (or a second
-pass) costs that Ruta only; it is idempotent because a started Ruta is no longer
-``aprobado``. Then the reminder rules (``workflow.correo.reminders``, evaluated by
-``workflow.correo.reminder_pass``): the job claims the day in ``job_runs`` (so they run once
-per day whoever starts the pass: the scheduler at its hour, the scheduler catching up at
-startup, or ``ruta jobs run-once``) and commits once.
+day) enters ``seguimiento``: ``iniciar_seguimiento`` fired by the system (actor None), a
+savepoint per Ruta inside transactions of ``START_CHUNK`` Rutas, so a revisor starting the
+same Ruta at the same moment (or a second pass) costs that Ruta only; it is idempotent
+because a started Ruta is no longer ``aprobado``. Then the reminder rules
+(``workflow.correo.reminders``, evaluated by ``workflow.correo.reminder_pass``): the job
+claims the day in ``job_runs`` (so they run once per day whoever starts the pass: the
+scheduler at its hour, the scheduler catching up at startup, or ``ruta jobs run-once``) and
+commits once.
 """
 
 from __future__ import annotations
 
 import logging
+from contextlib import nullcontext
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
+from typing import Any
 
 from flask import Flask
+from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.orm import Session
 
 from workflow import form_tokens
 from workflow.correo import retention
@@ -75,32 +80,67 @@ def advance_horizons(app: Flask, *, day: date) -> list[str]:
     return advanced
 
 
+# Rutas started per transaction on PostgreSQL: their aggregates are refreshed together at its
+# commit (one Ruta per transaction cost 435 refreshes and commits at 10,000 schools), while
+# the locks a chunk holds are released within a second or so. SQLite's driver releases the
+# first savepoint of a transaction by committing it, so there each Ruta keeps its own
+# transaction (a deployment small enough for SQLite starts a handful a day).
+START_CHUNK = 100
+
+
 def start_due_follow_ups(app: Flask, *, day: date, now: datetime) -> list[int]:
     """Fire ``iniciar_seguimiento`` as the system for every approved Ruta whose plan started
-    by ``day``. One transaction per Ruta: a conflicting transition (a revisor starting it, a
-    second pass) makes that Ruta's attempt roll back, and the others go on."""
+    by ``day``, each Ruta in its own savepoint inside transactions of ``START_CHUNK``, so a
+    conflicting transition (a revisor starting it, a second pass) rolls that Ruta's attempt
+    back and the others go on. A chunk whose commit fails is tried again one Ruta per
+    transaction."""
     factory = app.extensions["ruta_db"].session_factory
     with factory() as session:
         due = seguimiento.rutas_due_to_start(session, day)
+        chunked = session.get_bind().dialect.name == "postgresql"
     started = []
-    for ruta_id in due:
-        with factory() as session:
-            ruta = session.get(Ruta, ruta_id)
-            if ruta is None:
-                continue
-            try:
-                seguimiento_actions.start_follow_up(session, ruta, actor=None,
-                                                    expected_version=ruta.version, now=now)
-                session.commit()
-            except DomainError as conflict:
-                session.rollback()
-                log.info("La Ruta %d no se inició (%s).", ruta_id, conflict.message)
-                continue
-        started.append(ruta_id)
+    size = START_CHUNK if chunked else 1
+    for first in range(0, len(due), size):
+        chunk = due[first:first + size]
+        try:
+            started += _start_together(factory, chunk, now, savepoints=chunked)
+        except SQLAlchemyError:
+            log.exception("Los seguimientos de %d Ruta(s) no se iniciaron juntos; se intentan "
+                          "uno por uno.", len(chunk))
+            for ruta_id in chunk:
+                started += _start_together(factory, [ruta_id], now, savepoints=chunked)
     if started:
         log.info("Pasada diaria del %s: %d plan(es) iniciaron su seguimiento.",
                  day.isoformat(), len(started))
     return started
+
+
+def _start_together(factory: Any, ruta_ids: list[int], now: datetime, *,
+                    savepoints: bool) -> list[int]:
+    """Start the Rutas' seguimientos in one transaction (each in a savepoint when
+    ``savepoints``; otherwise ``ruta_ids`` holds one Ruta); the ones started."""
+    with factory() as session:
+        done = [ruta_id for ruta_id in ruta_ids if _start(session, ruta_id, now, savepoints)]
+        session.commit()
+    return done
+
+
+def _start(session: Session, ruta_id: int, now: datetime, savepoint: bool) -> bool:
+    """Start the Ruta's seguimiento; False (and nothing of it written) when it is gone or a
+    conflict refuses it."""
+    ruta = session.get(Ruta, ruta_id)
+    if ruta is None:
+        return False
+    try:
+        with session.begin_nested() if savepoint else nullcontext():
+            seguimiento_actions.start_follow_up(session, ruta, actor=None,
+                                                expected_version=ruta.version, now=now)
+    except DomainError as conflict:
+        if not savepoint:
+            session.rollback()
+        log.info("La Ruta %d no se inició (%s).", ruta_id, conflict.message)
+        return False
+    return True
 
 
 def run_daily_pass(app: Flask, *, now: datetime, day: date | None = None) -> DailyPass:

@@ -14,9 +14,11 @@ from datetime import UTC, date, datetime, time, timedelta
 import pytest
 from flask import Flask
 from sqlalchemy import func, select
+from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session
 
 from demo.calendario import seed_demo_calendar
+from jobs import daily
 from jobs.daily import run_daily_pass
 from tests.conftest import Factory
 from tests.core.test_race import run_together
@@ -442,6 +444,40 @@ def test_daily_pass_goes_on_when_a_ruta_was_started_meanwhile(
     assert db.get(Ruta, first.ruta.id).state is State.SEGUIMIENTO
     assert db.scalar(select(func.count()).select_from(RutaTransition).where(
         RutaTransition.trigger == "iniciar_seguimiento")) == 2
+
+
+def test_daily_pass_starts_plans_in_chunks_and_retries_a_failed_chunk_one_by_one(
+        app: Flask, db: Session, make: Factory, monkeypatch: pytest.MonkeyPatch) -> None:
+    plans = [build_plan(make, State.APROBADO) for _ in range(3)]
+    monkeypatch.setattr(daily, "START_CHUNK", 2)
+    real_commit = Session.commit
+    commits: list[int] = []
+
+    def commit_failing_once(session: Session) -> None:
+        started = len(session.info.get("consolidado_dirty_rutas", ()))
+        if started:  # a commit of started seguimientos
+            commits.append(started)
+            if len(commits) == 1:  # the first chunk's: the connection drops
+                raise OperationalError("COMMIT", {}, Exception("se cayó la conexión"))
+        real_commit(session)
+
+    monkeypatch.setattr(Session, "commit", commit_failing_once)
+    result = run_daily_pass(app, now=bogota(date(2024, 2, 1), 7))
+    monkeypatch.setattr(Session, "commit", real_commit)
+
+    # Every plan started once: the first chunk again Ruta by Ruta, the last Ruta in its own.
+    assert sorted(result.started) == sorted(plan.ruta.id for plan in plans)
+    db.expire_all()
+    assert all(db.get(Ruta, plan.ruta.id).state is State.SEGUIMIENTO for plan in plans)
+    assert db.scalar(select(func.count()).select_from(RutaTransition).where(
+        RutaTransition.trigger == "iniciar_seguimiento")) == 3
+    assert db.scalar(select(func.count()).select_from(OutboxMessage).where(
+        OutboxMessage.kind == "seguimiento_iniciado")) == 3
+    # On PostgreSQL the first chunk's two Rutas were to commit together, then each alone,
+    # then the last; SQLite commits each alone (its driver's savepoints commit), and the
+    # first one's failed commit is tried once more.
+    chunked = db.get_bind().dialect.name == "postgresql"
+    assert commits == ([2, 1, 1, 1] if chunked else [1, 1, 1, 1])
 
 
 # --- consolidated progress and exports -------------------------------------------------------

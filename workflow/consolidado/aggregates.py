@@ -204,7 +204,11 @@ def _note(session: Session, flush_context: object) -> None:
 
 
 def _refresh_noted(session: Session) -> None:
-    """Before the commit: refresh what the transaction's flushes touched."""
+    """Before the commit: refresh what the transaction's flushes touched. A savepoint's
+    release leaves it to the transaction's own commit, which refreshes every Ruta its
+    savepoints touched at once (the daily pass starts a hundred seguimientos a commit)."""
+    if session.in_nested_transaction():
+        return
     session.flush()
     rutas: set[int] = session.info.pop(_DIRTY, set())
     schools: set[int] = session.info.pop(_DIRTY_SCHOOLS, set())
