@@ -25,6 +25,7 @@ from sqlalchemy import (
     Date,
     Float,
     ForeignKey,
+    Index,
     Integer,
     String,
     Table,
@@ -504,6 +505,8 @@ class Observation(Base):
         CheckConstraint("status = 'borrador' OR returned_at IS NOT NULL", name="sent_has_time"),
         CheckConstraint("status <> 'respondida' OR response IS NOT NULL",
                         name="answered_has_response"),
+        # The «Pendientes» badge counts the answered observations by Ruta (migration 0035).
+        Index("ix_pmi_observations_status_ruta_id", "status", "ruta_id"),
     )
 
     @property

@@ -18,6 +18,7 @@ from sqlalchemy import (
     CheckConstraint,
     Float,
     ForeignKey,
+    Index,
     Integer,
     String,
     Text,
@@ -134,6 +135,9 @@ class FollowUpReport(Base):
         CheckConstraint("status = 'borrador' OR submitted_at IS NOT NULL",
                         name="sent_has_time"),
         CheckConstraint("submissions >= 0", name="submissions_not_negative"),
+        # The «Pendientes» badge on every Secretaría page counts the sent reports by Ruta
+        # from this index rather than reading every report (migration 0035).
+        Index("ix_follow_up_reports_status_ruta_id", "status", "ruta_id", "id"),
     )
 
     @property
