@@ -42,6 +42,8 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from functools import cache
+from types import SimpleNamespace
 from typing import Any, Final
 
 from sqlalchemy import (
@@ -49,6 +51,7 @@ from sqlalchemy import (
     Select,
     String,
     and_,
+    bindparam,
     case,
     cast,
     false,
@@ -281,8 +284,29 @@ def ordered(pending: Any) -> Select[Any]:
     return select(pending).order_by(pending.c.since, kind_order, pending.c.ref_id)
 
 
+#: The badge's two questions (everything, and «míos»): their statements are built once per
+#: role, the Secretaría and the actor being parameters.
+_BADGE_FILTERS = frozenset({Filters(), Filters(mine=True)})
+
+
+@cache
+def _badge_statement(role: Role, filters: Filters) -> Select[Any]:
+    """``count_pending``'s statement for any active actor of ``role``: building the union of
+    six kinds cost 8 ms of Python on every page of the Secretaría."""
+    stand_in: Any = SimpleNamespace(
+        role=role, active=True, school_id=None,
+        secretaria_id=bindparam("secretaria_id", type_=Integer),
+        id=bindparam("actor_id", type_=Integer))
+    return select(func.count()).select_from(pending_union(stand_in, filters, counting=True))
+
+
 def count_pending(session: Session, actor: User, filters: Filters = Filters()) -> int:
     """How many items ``actor``'s desk lists: one query (the menu's badge on every page)."""
+    if actor.active and actor.role in DESK_ROLES and filters in _BADGE_FILTERS:
+        parameters = {"secretaria_id": actor.secretaria_id}
+        if filters.mine:
+            parameters["actor_id"] = actor.id
+        return session.scalar(_badge_statement(actor.role, filters), parameters) or 0
     pending = pending_union(actor, filters, counting=True)
     return session.scalar(select(func.count()).select_from(pending)) or 0
 
