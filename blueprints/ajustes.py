@@ -42,6 +42,7 @@ from workflow.pmi import versions
 from workflow.pmi.criteria_names import CRITERION_LABELS
 from workflow.pmi.models import Verdict
 from workflow.roles import Role
+from workflow.ruta_rows import memoized
 
 bp = Blueprint("ajustes", __name__)
 
@@ -50,14 +51,20 @@ SCHOOL_EDITORS = (Role.RECTOR, Role.EQUIPO)
 
 @bp.app_template_global("plan_adjustments_for")
 def plan_adjustments_for(ruta: Ruta) -> dict[str, Any]:
-    """What the Ruta page shows of its adjustments (``ajustes/_ruta_summary.html``)."""
+    """What the Ruta page shows of its adjustments (``ajustes/_ruta_summary.html``, and its
+    history): worked out once per GET request."""
     database = db_session()
-    adjustments = changes.adjustments_of(database, ruta, with_details=True)
-    return {"adjustments": adjustments,
-            # At most one is open (a partial unique index): found in the list.
-            "open": next((row for row in adjustments if row.state in OPEN_STATES), None),
-            "events": changes.events_of(database, ruta),
-            "may_propose": changes.may_propose(database, ruta, _actor())}
+    actor = _actor()
+
+    def compute() -> dict[str, Any]:
+        adjustments = changes.adjustments_of(database, ruta, with_details=True)
+        return {"adjustments": adjustments,
+                # At most one is open (a partial unique index): found in the list.
+                "open": next((row for row in adjustments if row.state in OPEN_STATES), None),
+                "events": changes.events_of(database, ruta),
+                "may_propose": changes.may_propose(database, ruta, actor)}
+
+    return memoized(database, ("plan_adjustments_for", ruta.id, actor.id), compute)
 
 
 @bp.app_template_global("plan_adjustments_waiting")

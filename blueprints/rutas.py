@@ -32,6 +32,7 @@ from workflow.pmi import actions as pmi_actions
 from workflow.pmi import rubric as rubrics
 from workflow.pmi import takeover
 from workflow.roles import Role
+from workflow.ruta_rows import memoized
 from workflow.scoping import get_in_scope
 from workflow.seguimiento import actions as seguimiento_actions
 from workflow.situation import situation_of
@@ -73,8 +74,11 @@ def fire_action(session: Session, ruta: Ruta, trigger: Trigger, *, actor: User,
 
 @bp.app_template_global("autoevaluacion_window")
 def _window_notice(ruta: Ruta) -> auto_window.WindowNotice:
-    """The autoevaluación window as the Ruta and autoevaluación pages show it."""
-    return auto_window.notice_for(db_session(), ruta, current_actor())
+    """The autoevaluación window as the Ruta and autoevaluación pages show it (worked out once
+    per GET request: the page asks twice)."""
+    database, actor = db_session(), current_actor()
+    return memoized(database, ("autoevaluacion_window", ruta.id, actor.id),
+                    lambda: auto_window.notice_for(database, ruta, actor))
 
 
 def _render_detail(ruta: Ruta, **context: object) -> str:

@@ -70,11 +70,6 @@ class Batch:
         self.names = tuple(build(bindparam("ruta_id", type_=Integer)))
         self._statements: dict[str, Select[Any]] = {}
 
-    def queries(self, ruta_id: BindParameter[int]) -> Mapping[str, Select[Any]]:
-        """The queries themselves, to read with others (``Batch(lambda p: {**a.queries(p),
-        **b.queries(p)})``)."""
-        return self._build(ruta_id)
-
     def statement(self, dialect: str) -> Select[Any]:
         found = self._statements.get(dialect)
         if found is None:

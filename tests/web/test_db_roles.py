@@ -24,7 +24,11 @@ from workflow.models import OPENED, Ruta, RutaTransition, School, Secretaria, Zo
 from workflow.states import State
 
 SUFFIX = os.environ.get("PYTEST_XDIST_WORKER", "main")
-APP_ROLE, OWNER = f"ruta_app_{SUFFIX}", f"ruta_owner_{SUFFIX}"
+# Roles belong to the whole cluster, not to a database: named after the test database too, so
+# a run against another one (TEST_DATABASE_URL=…/test_x) never meets the roles that a run
+# against ``test`` left granted in its own ``test_roles_*`` database.
+_BASE = make_url(os.environ.get("TEST_DATABASE_URL") or "postgresql:///test").database
+APP_ROLE, OWNER = f"ruta_app_{_BASE}_{SUFFIX}", f"ruta_owner_{_BASE}_{SUFFIX}"
 # Chosen by `-m postgres`, left out by `-m "not postgres"` (the second Python's SQLite run).
 pytestmark = pytest.mark.postgres
 
