@@ -21,10 +21,11 @@ from blueprints.listing import paginate, search_text
 from ruta.db import db_session
 from workflow.models import Zona, utcnow
 from workflow.pendientes.desk import (
+    BADGE_CAP,
     DESK_ROLES,
     KIND_LABELS,
     Filters,
-    count_pending,
+    badge_count,
     counts_by_kind,
     items_of,
     kinds_for,
@@ -39,14 +40,20 @@ VIEWS = {"todos": "De todos", "mios": "Míos"}
 DEFAULT_VIEW = "todos"
 
 
+@bp.app_context_processor
+def _badge_cap() -> dict[str, int]:
+    return {"PENDING_BADGE_CAP": BADGE_CAP}
+
+
 @bp.app_template_global("pending_count")
 def pending_count() -> int | None:
-    """How many items wait on the Secretaría in the signed-in user's scope (None for roles
-    without «Pendientes»). Counted once per request: the header draws the menu twice."""
+    """How many items wait on the Secretaría in the signed-in user's scope, counted up to
+    ``BADGE_CAP`` + 1 (None for roles without «Pendientes»). Counted once per request: the
+    header draws the menu twice."""
     if not current_user.is_authenticated or current_user.role not in DESK_ROLES:
         return None
     if "pending_count" not in g:
-        g.pending_count = count_pending(db_session(), current_user)
+        g.pending_count = badge_count(db_session(), current_user)
     return g.pending_count  # type: ignore[no-any-return]
 
 

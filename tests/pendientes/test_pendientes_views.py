@@ -6,11 +6,15 @@ from __future__ import annotations
 import re
 
 import pytest
+from sqlalchemy import insert
 from sqlalchemy.orm import Session
 
 from tests.conftest import Factory, WebClient
 from tests.pendientes.helpers import Desk, build_desk
+from workflow.models import Ruta, School, Zona
+from workflow.pendientes.desk import BADGE_CAP, badge_count, count_pending
 from workflow.roles import Role
+from workflow.states import State
 
 
 @pytest.fixture
@@ -44,6 +48,32 @@ def test_the_header_counts_what_waits_and_the_page_lists_it(web: WebClient,
     assert "3 pendientes a su cargo o sin tomar." in mine
     assert "Institución Educativa San Simón" not in rows(mine)
     assert "(usted)" in mine
+
+
+def test_past_99_the_header_says_99_plus_and_the_page_still_counts_them_all(
+        web: WebClient, db: Session, desk: Desk) -> None:
+    """The count in the header stops at 100 items (it runs on every page); the page itself
+    counts every one."""
+    # At 99 or fewer the header counts exactly.
+    assert badge_count(db, desk.revisor) == count_pending(db, desk.revisor) == 5
+    secretaria_id, catalog_id = desk.revisor.secretaria_id, desk.plan.ruta.catalog_id
+    school_ids = db.scalars(insert(School).returning(School.id), [
+        {"secretaria_id": secretaria_id, "dane_code": f"8{number:011d}",
+         "name": f"Institución Educativa Espera {number}", "zona": Zona.URBANA,
+         "locality": "Comuna 1"} for number in range(100)]).all()
+    db.execute(insert(Ruta), [
+        {"school_id": school_id, "horizon_start_year": 2024, "horizon_end_year": 2026,
+         "state": State.PMI_FORMULADO, "catalog_id": catalog_id, "version": 1}
+        for school_id in school_ids])
+    db.commit()
+    assert count_pending(db, desk.revisor) == 105
+    assert badge_count(db, desk.revisor) == BADGE_CAP + 1 == 100
+
+    web.login(desk.revisor.email)
+    html = page(web)
+    assert 'aria-label="Pendientes: más de 99 asuntos esperan a la Secretaría"' in html
+    assert html.count('Pendientes <span class="nav-count">(99+)</span>') == 2
+    assert "105 pendientes." in html
 
 
 def test_the_administracion_sees_schools_without_rector(web: WebClient, desk: Desk) -> None:

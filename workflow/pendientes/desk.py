@@ -284,24 +284,32 @@ def ordered(pending: Any) -> Select[Any]:
     return select(pending).order_by(pending.c.since, kind_order, pending.c.ref_id)
 
 
-#: The badge's two questions (everything, and «míos»): their statements are built once per
-#: role, the Secretaría and the actor being parameters.
+#: The two questions asked on every page (everything, and «míos» in the weekly digest): their
+#: statements are built once per role, the Secretaría and the actor being parameters.
 _BADGE_FILTERS = frozenset({Filters(), Filters(mine=True)})
+
+#: Past this many items the menu's badge says «99+» instead of counting them all: the count
+#: stops there (at 10,000 schools an exact one read 12,602 items on every page, 28 ms).
+BADGE_CAP = 99
 
 
 @cache
-def _badge_statement(role: Role, filters: Filters) -> Select[Any]:
-    """``count_pending``'s statement for any active actor of ``role``: building the union of
-    six kinds cost 8 ms of Python on every page of the Secretaría."""
+def _badge_statement(role: Role, filters: Filters, capped: bool = False) -> Select[Any]:
+    """``count_pending``'s statement for any active actor of ``role`` (``capped``: counting
+    at most ``BADGE_CAP`` + 1 items): building the union of six kinds cost 8 ms of Python on
+    every page of the Secretaría."""
     stand_in: Any = SimpleNamespace(
         role=role, active=True, school_id=None,
         secretaria_id=bindparam("secretaria_id", type_=Integer),
         id=bindparam("actor_id", type_=Integer))
-    return select(func.count()).select_from(pending_union(stand_in, filters, counting=True))
+    pending = pending_union(stand_in, filters, counting=True)
+    if capped:
+        pending = select(pending.c.kind).limit(BADGE_CAP + 1).subquery()
+    return select(func.count()).select_from(pending)
 
 
 def count_pending(session: Session, actor: User, filters: Filters = Filters()) -> int:
-    """How many items ``actor``'s desk lists: one query (the menu's badge on every page)."""
+    """How many items ``actor``'s desk lists: one query."""
     if actor.active and actor.role in DESK_ROLES and filters in _BADGE_FILTERS:
         parameters = {"secretaria_id": actor.secretaria_id}
         if filters.mine:
@@ -309,6 +317,15 @@ def count_pending(session: Session, actor: User, filters: Filters = Filters()) -
         return session.scalar(_badge_statement(actor.role, filters), parameters) or 0
     pending = pending_union(actor, filters, counting=True)
     return session.scalar(select(func.count()).select_from(pending)) or 0
+
+
+def badge_count(session: Session, actor: User) -> int:
+    """The menu's badge on every page: how many items wait for ``actor``, counted up to
+    ``BADGE_CAP`` + 1 (more than ``BADGE_CAP`` reads «99+»)."""
+    if not (actor.active and actor.role in DESK_ROLES):
+        return 0
+    return session.scalar(_badge_statement(actor.role, Filters(), capped=True),
+                          {"secretaria_id": actor.secretaria_id}) or 0
 
 
 def counts_by_kind(session: Session, actor: User, filters: Filters = Filters()) -> dict[str, int]:
