@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Collection, Mapping
 from dataclasses import dataclass
-from functools import wraps
+from functools import cache, wraps
 from typing import Any, TypeVar
 
 from flask import abort, request
@@ -121,18 +121,21 @@ def ruta_page_tables() -> tuple[Any, ...]:
             AdjustmentEvent, FinalEvaluation, MetaResult, ReminderSent)
 
 
-_RUTA_PAGE: list[Any] = []
+@cache
+def _ruta_page_batch() -> Any:
+    """The Ruta page's prefetch, built once (its statement is kept per dialect)."""
+    from workflow.pmi.graph import plan_queries
+    from workflow.ruta_rows import tables
+
+    return tables(ruta_page_tables(), plan_queries)
 
 
 def prefetch_ruta_page(session: Any, ruta: Any) -> None:
     """Read the Ruta page's tables and the plan in one statement, for this GET request's
     readers (``workflow.ruta_rows``)."""
-    from workflow.pmi.graph import plan_queries
-    from workflow.ruta_rows import prefetch, tables
+    from workflow.ruta_rows import prefetch
 
-    if not _RUTA_PAGE:  # built once: its statement is kept per dialect
-        _RUTA_PAGE.append(tables(ruta_page_tables(), plan_queries))
-    prefetch(session, ruta.id, _RUTA_PAGE[0])
+    prefetch(session, ruta.id, _ruta_page_batch())
 
 
 class SaveConflict(DomainError):

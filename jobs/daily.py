@@ -20,11 +20,10 @@ import logging
 from contextlib import nullcontext
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
-from typing import Any
 
 from flask import Flask
 from sqlalchemy.exc import SQLAlchemyError
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, sessionmaker
 
 from workflow import form_tokens
 from workflow.correo import retention
@@ -115,7 +114,7 @@ def start_due_follow_ups(app: Flask, *, day: date, now: datetime) -> list[int]:
     return started
 
 
-def _start_together(factory: Any, ruta_ids: list[int], now: datetime, *,
+def _start_together(factory: sessionmaker[Session], ruta_ids: list[int], now: datetime, *,
                     savepoints: bool) -> list[int]:
     """Start the Rutas' seguimientos in one transaction (each in a savepoint when
     ``savepoints``; otherwise ``ruta_ids`` holds one Ruta); the ones started."""

@@ -21,7 +21,7 @@ from sqlalchemy import event
 from sqlalchemy.engine import FrozenResult
 from sqlalchemy.orm import ORMExecuteState, Session, sessionmaker
 
-from workflow.ruta_rows import MEMO_KEY
+from workflow.ruta_rows import MEMO_KEY, memo_of
 
 INFO_KEY = MEMO_KEY  # where ``workflow.ruta_rows`` finds it too
 _BYPASS_OPTIONS = ("populate_existing", "yield_per", "stream_results")
@@ -46,14 +46,10 @@ def _key(state: ORMExecuteState) -> Any:
 
 
 def _answer(state: ORMExecuteState) -> Any:
-    memo: dict[Any, FrozenResult[Any]] | None = state.session.info.get(INFO_KEY)
+    memo: dict[Any, FrozenResult[Any]] | None = memo_of(state.session)
     if memo is None:
         return None
     if not state.is_select:
-        memo.clear()
-        return None
-    session = state.session
-    if session.new or session.dirty or session.deleted:
         memo.clear()
         return None
     if (state.is_relationship_load or state.is_column_load

@@ -48,25 +48,28 @@ def tables(models: Iterable[type[Any]],
     return json_rows.Batch(build)
 
 
-def _memo(session: Session) -> dict[Any, Any] | None:
+def memo_of(session: Session) -> dict[Any, Any] | None:
+    """The GET request's read memo of ``session``, or None: outside a GET request, and while
+    the session holds changes not yet flushed (then the memo is emptied first: what it
+    answered may no longer be what the database will say once they are)."""
     memo: dict[Any, Any] | None = session.info.get(MEMO_KEY)
     if memo is None:
         return None
     if session.new or session.dirty or session.deleted:
-        memo.clear()  # as the memo itself would, before the next SELECT flushes them
+        memo.clear()
         return None
     return memo
 
 
 def _entry(session: Session, ruta_id: int) -> dict[str, Any] | None:
-    memo = _memo(session)
+    memo = memo_of(session)
     return None if memo is None else memo.get(("ruta_rows", ruta_id))
 
 
 def prefetch(session: Session, ruta_id: int, batch: json_rows.Batch) -> bool:
     """Read ``batch`` (``tables``) for the Ruta in one statement, for this GET request's
     readers. Does nothing (and answers False) outside a GET request."""
-    memo = _memo(session)
+    memo = memo_of(session)
     if memo is None:
         return False
     found = json_rows.fetch(session, batch, ruta_id)
@@ -77,7 +80,7 @@ def prefetch(session: Session, ruta_id: int, batch: json_rows.Batch) -> bool:
 def memoized(session: Session, key: Any, compute: Callable[[], T]) -> T:
     """``compute()``, once per GET request while nothing is written (any other session:
     every time)."""
-    memo = _memo(session)
+    memo = memo_of(session)
     if memo is None:
         return compute()
     if key not in memo:

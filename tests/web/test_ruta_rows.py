@@ -17,11 +17,12 @@ from blueprints.access import ruta_page_tables
 from ruta import read_memo
 from tests.conftest import Factory, WebClient
 from tests.query_counter import counting_statements
+from workflow.ajustes.models import PlanAdjustment
 from workflow.autoevaluacion.models import Valoracion
 from workflow.evidencias import storage
 from workflow.models import Ruta, User
 from workflow.pmi import takeover
-from workflow.pmi.models import Observation
+from workflow.pmi.models import Observation, PmiSnapshot
 from workflow.roles import Role
 from workflow.ruta_rows import prefetch, rows_of, tables
 
@@ -59,6 +60,14 @@ def test_the_ruta_page_draws_the_same_with_and_without_the_prefetch(
     assert second is not None
     assert takeover.take_over(db, held, reviewer=second, expected_version=held.version,
                               reason="El revisor anterior está de licencia médica.")
+    # Nor has any adjustment been approved: one is given its Ruta's latest PMI version, as an
+    # approval does.
+    adjusted = db.scalars(select(PlanAdjustment).order_by(PlanAdjustment.id)).first()
+    assert adjusted is not None
+    version = db.scalars(select(PmiSnapshot).where(PmiSnapshot.ruta_id == adjusted.ruta_id)
+                         .order_by(PmiSnapshot.number.desc())).first()
+    assert version is not None
+    adjusted.snapshot_id = version.id
     db.commit()
     # The demo fills every table the page reads ahead, so each reader is compared on rows.
     for model in ruta_page_tables():
@@ -75,6 +84,8 @@ def test_the_ruta_page_draws_the_same_with_and_without_the_prefetch(
         assert response.status_code == 200
         assert statements.count <= 12, statements.sent
         pages[ruta_id] = without_tokens(response.get_data(as_text=True))
+    # An approved adjustment names the PMI version it left (its snapshot, linked by hand).
+    assert f"({version.label.lower()} del PMI)" in pages[adjusted.ruta_id]
     monkeypatch.setattr(blueprints.rutas, "prefetch_ruta_page", lambda *_: None)
     for ruta_id in ruta_ids:
         with counting_statements(app) as statements:

@@ -29,6 +29,7 @@ from typing import Any
 
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session, joinedload
+from sqlalchemy.orm.attributes import set_committed_value
 
 from workflow import form_tokens
 from workflow.ajustes.machine import EDITABLE_STATES, OPEN_STATES, AdjustmentState
@@ -124,9 +125,10 @@ def adjustments_of(session: Session, ruta: Ruta, *,
     versions with them (for a page listing them), rather than one statement per adjustment."""
     found = sorted(rows_of(session, PlanAdjustment, ruta.id), key=lambda row: row.number)
     if with_details and found:
-        # Their changes in one statement; their versions from the Ruta's (``rows_of``), as
-        # each adjustment's ``snapshot`` finds them in the identity map.
-        rows_of(session, PmiSnapshot, ruta.id)
+        # Their PMI versions among the Ruta's (``rows_of``), their changes in one statement.
+        versions = {row.id: row for row in rows_of(session, PmiSnapshot, ruta.id)}
+        for row in found:
+            set_committed_value(row, "snapshot", versions.get(row.snapshot_id))
         loaded = session.scalars(select(AdjustmentChange).where(
             AdjustmentChange.adjustment_id.in_([row.id for row in found]))
             .order_by(AdjustmentChange.id))
