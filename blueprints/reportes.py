@@ -126,7 +126,8 @@ def _table(data: summary.Summary) -> tuple[summary.TablePage, Sort, summary.Tabl
         query = replace(query, estado=None, situacion=None if every else "atencion", page=1,
                         page_size=_print_max())
     assert data.scope is not None
-    return summary.table(db_session(), data.scope, query), sort, query
+    return (summary.table(db_session(), data.scope, query, schools=data.schools_count), sort,
+            query)
 
 
 def _sections(data: summary.Summary) -> dict[str, Any]:

@@ -204,22 +204,65 @@ def scope_of(session: Session, actor: User, filters: Filters, *, now: datetime,
                  catalog_id=calendar.catalog_id), calendar
 
 
-def fill_missing(session: Session, scope: Scope) -> int:
-    """Compute at once the aggregates of the scope's Rutas that have none (up to
+@dataclass(frozen=True)
+class Census:
+    """The scope's figures that need every school: read in one statement (``census``)."""
+
+    # Aggregates per Ruta state (the value), and in all.
+    states: dict[str, int]
+    aggregates: int
+    # Active schools of the scope, with or without a Ruta in the horizon.
+    schools: int
+    # Rutas of the horizon without an aggregate, or with section counts of an older version.
+    missing: int
+    overdue: int
+    stalled: int
+    attention: int
+    # The latest and the oldest refresh among the aggregates (None: no aggregate).
+    latest: datetime | None
+    oldest: datetime | None
+
+
+def census(session: Session, scope: Scope) -> Census:
+    """One pass over the scope's schools, their Ruta in the horizon and its aggregate,
+    grouped by the aggregate's state: what the funnel, the situations' counts, the missing
+    aggregates and the data's version need. Five statements over the same 10,000 schools
+    cost five times one."""
+    stale = or_(RutaAggregate.ruta_id.is_(None),
+                RutaAggregate.sections_version != SECTIONS_VERSION)
+    rows = session.execute(
+        scope.schools().with_only_columns(
+            RutaAggregate.state, func.count(School.id),
+            func.count(case((and_(Ruta.id.is_not(None), stale), 1))),
+            func.count(RutaAggregate.ruta_id),
+            func.count(case((scope.overdue, 1))), func.count(case((scope.stalled, 1))),
+            func.count(case((scope.attention, 1))),
+            func.max(RutaAggregate.refreshed_at), func.min(RutaAggregate.refreshed_at))
+        .outerjoin(Ruta, and_(Ruta.school_id == School.id,
+                              Ruta.horizon_start_year == scope.horizon))
+        .outerjoin(RutaAggregate, RutaAggregate.ruta_id == Ruta.id)
+        .group_by(RutaAggregate.state)).all()
+    latest = [row[7] for row in rows if row[7] is not None]
+    oldest = [row[8] for row in rows if row[8] is not None]
+    return Census(states={row[0]: row[3] for row in rows if row[0] is not None},
+                  aggregates=sum(row[3] for row in rows), schools=sum(row[1] for row in rows),
+                  missing=sum(row[2] for row in rows), overdue=sum(row[4] for row in rows),
+                  stalled=sum(row[5] for row in rows), attention=sum(row[6] for row in rows),
+                  latest=max(latest, default=None), oldest=min(oldest, default=None))
+
+
+def fill_missing(session: Session, scope: Scope, counted: Census) -> Census:
+    """Compute at once the aggregates of the scope's Rutas that have none (when at most
     ``INLINE_REFRESH_MAX``; more wait for the scheduler, which refreshes everything every
-    day, or for ``ruta consolidado actualizar``, and the page says so). Returns how many
-    are still missing.
+    day, or for ``ruta consolidado actualizar``, and the page says so), and count again.
 
     Only a bulk load (or the upgrade that created the table) leaves Rutas without a row: any
     change through the ORM writes it. A GET does not commit, so until the scheduler runs the
     page computes them again on each view: a few statements per 500 Rutas."""
-    missing = list(session.scalars(scope.missing(Ruta.id).limit(INLINE_REFRESH_MAX + 1)))
-    if not missing:
-        return 0
-    if len(missing) > INLINE_REFRESH_MAX:
-        return session.scalar(scope.missing(func.count())) or 0
-    refresh_rutas(session, missing)
-    return 0
+    if not counted.missing or counted.missing > INLINE_REFRESH_MAX:
+        return counted
+    refresh_rutas(session, list(session.scalars(scope.missing(Ruta.id))))
+    return census(session, scope)
 
 
 def _page_rows(session: Session, scope: Scope,
@@ -268,15 +311,20 @@ def _ordering(sort: str, descending: bool) -> list[Any]:
     }[sort]
     # «Días en el estado» grows as the state's start goes back.
     reverse = not descending if sort == "dias" else descending
-    first = columns[0]
-    clauses: list[Any] = [case((first.is_(None), 1), else_=0)]
-    clauses += [column.desc() if reverse else column.asc() for column in columns]
-    return [*clauses, bytewise(School.sort_key), School.id]
+    clauses: list[Any] = [column.desc() if reverse else column.asc() for column in columns]
+    if sort in ("colegio", "comuna"):
+        # A school's own columns, never empty, and its id decides the rest: the default
+        # order is that of ``ix_schools_secretaria_sort``, so a page reads its 20 schools.
+        return [*clauses, School.id.desc() if reverse else School.id.asc()]
+    return [case((columns[0].is_(None), 1), else_=0), *clauses, bytewise(School.sort_key),
+            School.id]
 
 
-def table(session: Session, scope: Scope, query: TableQuery) -> TablePage:
+def table(session: Session, scope: Scope, query: TableQuery, *,
+          schools: int | None = None) -> TablePage:
     """One page of the schools table (every active school of the scope, with its Ruta in
-    the horizon or «Sin Ruta»), filtered and sorted by the database."""
+    the horizon or «Sin Ruta»), filtered and sorted by the database. ``schools``: how many
+    active schools the scope has, when already counted (the unfiltered table's total)."""
     statement = (scope.schools().add_columns(RutaAggregate)
                  .outerjoin(RutaAggregate, and_(RutaAggregate.school_id == School.id,
                                                 RutaAggregate.horizon_start_year
@@ -289,7 +337,10 @@ def table(session: Session, scope: Scope, query: TableQuery) -> TablePage:
         statement = statement.where(scope.stalled)
     elif query.situacion == "atencion":
         statement = statement.where(scope.attention)
-    total = session.scalar(statement.with_only_columns(func.count()).order_by(None)) or 0
+    if schools is not None and query.estado is None and query.situacion is None:
+        total = schools
+    else:
+        total = session.scalar(statement.with_only_columns(func.count()).order_by(None)) or 0
     pages = max((total + query.page_size - 1) // query.page_size, 1)
     page = min(query.page, pages)
     found = session.execute(statement.order_by(*_ordering(query.sort, query.descending))
@@ -308,25 +359,19 @@ def _listed(session: Session, scope: Scope, condition: Any, limit: int) -> list[
     return _page_rows(session, scope, [(school, agg) for school, agg in found])
 
 
-def version_of(session: Session, scope: Scope, schools: int | None = None
-               ) -> tuple[str, datetime | None, datetime | None]:
-    """What identifies the data the page and its charts show (for ETags and the memo), the
-    latest refresh and the oldest: any refresh, a Ruta or a school more or less, or another
-    day (days and deadlines move) changes the version."""
-    count, latest, oldest = session.execute(scope.aggregates(
-        func.count(), func.max(RutaAggregate.refreshed_at),
-        func.min(RutaAggregate.refreshed_at))).one()
-    if schools is None:
-        schools = session.scalar(scope.schools().with_only_columns(func.count())) or 0
+def version_of(scope: Scope, counted: Census) -> str:
+    """What identifies the data the page and its charts show (for ETags and the memo): any
+    refresh, a Ruta or a school more or less, or another day (days and deadlines move)
+    changes the version."""
     raw = "|".join(str(part) for part in (
         scope.actor.secretaria_id, scope.horizon, sorted(scope.filters.as_query().items()),
-        count, latest, schools, scope.today, scope.catalog_id))
-    return hashlib.sha256(raw.encode()).hexdigest()[:32], latest, oldest
+        counted.aggregates, counted.latest, counted.schools, scope.today, scope.catalog_id))
+    return hashlib.sha256(raw.encode()).hexdigest()[:32]
 
 
 def chart_version(session: Session, scope: Scope) -> tuple[str, datetime | None]:
-    version, latest, _ = version_of(session, scope)
-    return version, latest
+    counted = census(session, scope)
+    return version_of(scope, counted), counted.latest
 
 
 # Per process: the charts' SVG and the plan sections, per (Secretaría, version[, chart]).
@@ -378,16 +423,9 @@ def summarize(session: Session, actor: User, filters: Filters, *, now: datetime,
     """Everything /reportes/ shows above and beside the table, from the aggregates; the
     lists of overdue and estancadas Rutas up to ``list_limit`` each."""
     scope, calendar = scope_of(session, actor, filters, now=now, stalled_days=stalled_days)
-    missing = fill_missing(session, scope)
+    counted = fill_missing(session, scope, census(session, scope))
     catalog = horizon_catalog(session, calendar)
-    counts = dict(session.execute(
-        scope.aggregates(RutaAggregate.state, func.count()).group_by(RutaAggregate.state)
-    ).all())
-    overdue_count, stalled_count, attention_count = session.execute(scope.aggregates(
-        func.count(case((scope.overdue, 1))), func.count(case((scope.stalled, 1))),
-        func.count(case((scope.attention, 1))))).one()
-    schools = session.scalar(scope.schools().with_only_columns(func.count())) or 0
-    version, _, oldest = version_of(session, scope, schools)
+    version = version_of(scope, counted)
     # A valoración changed refreshes its Ruta's aggregate, hence the version.
     perfil, perfil_schools, low_rated = PERFILES.get(
         (actor.secretaria_id, version),
@@ -395,13 +433,14 @@ def summarize(session: Session, actor: User, filters: Filters, *, now: datetime,
     return Summary(
         horizon_start_year=scope.horizon, horizon_label=calendar.horizon_label,
         filters=filters,
-        funnel=[(state, counts.get(state.value, 0)) for state in STATE_ORDER],
+        funnel=[(state, counted.states.get(state.value, 0)) for state in STATE_ORDER],
         catalog=catalog, perfil=perfil, perfil_schools=perfil_schools, low_rated=low_rated,
         comunas=comunas_of(session, actor, filters.zona), pmi_deadline=calendar.pmi_deadline,
         stalled_days=stalled_days,
-        schools_count=schools,
-        overdue=_listed(session, scope, scope.overdue, list_limit) if overdue_count else [],
-        overdue_count=overdue_count,
-        stalled=_listed(session, scope, scope.stalled, list_limit) if stalled_count else [],
-        stalled_count=stalled_count, attention_count=attention_count, refreshed_at=oldest,
-        version=version, missing=missing, scope=scope)
+        schools_count=counted.schools,
+        overdue=_listed(session, scope, scope.overdue, list_limit) if counted.overdue else [],
+        overdue_count=counted.overdue,
+        stalled=_listed(session, scope, scope.stalled, list_limit) if counted.stalled else [],
+        stalled_count=counted.stalled, attention_count=counted.attention,
+        refreshed_at=counted.oldest, version=version,
+        missing=counted.missing if counted.missing > INLINE_REFRESH_MAX else 0, scope=scope)
