@@ -45,6 +45,7 @@ from flask import (
     stream_with_context,
     url_for,
 )
+from markupsafe import Markup
 
 from blueprints.access import SECRETARIA_ROLES, commit_or_conflict, form_int, roles_required
 from blueprints.access import current_actor as _actor
@@ -57,6 +58,7 @@ from workflow.charts import Bar, averages_chart, levels_chart
 from workflow.consolidado import consolidate as consolidado
 from workflow.consolidado import export_jobs, exports, section_read, summary
 from workflow.consolidado.export_scope import ExportScope
+from workflow.consolidado.memo import Memo
 from workflow.consolidado.models import ExportJob
 from workflow.models import Zona, utcnow
 from workflow.roles import Role
@@ -162,19 +164,37 @@ def _mode(data: summary.Summary) -> dict[str, Any]:
             "print_attention": data.attention_count, "sort_labels": SORT_LABELS}
 
 
+# Per process: the perfil and plan sections as the screen shows them, per (Secretaría,
+# version of the data). They are most of the page's HTML (and of its rendering time) and a
+# function of the data's version alone, as the sections' figures already are (``SECTIONS``).
+PLAN_SECTIONS_HTML: Memo[Markup] = Memo(8)
+
+
+def _plan_sections(data: summary.Summary, mode: dict[str, Any]) -> Markup:
+    """The perfil municipal and the sections that feed the plan, rendered (on screen, once per
+    version of the data; on paper each time: the charts are drawn into it)."""
+    def render() -> Markup:
+        return Markup(render_template("reportes/_plan_sections.html", data=data,  # noqa: S704
+                                      levels=LEVELS, **_sections(data), **mode))
+    if mode["printable"]:
+        return render()
+    return PLAN_SECTIONS_HTML.get((_actor().secretaria_id, data.version), render)
+
+
 @bp.get("/")
 @roles_required(*SECRETARIA_ROLES)
 def index() -> str:
     data = _summary()
     table, sort, query = _table(data)
+    mode = _mode(data)
     return render_template("reportes/index.html", data=data, zonas=list(Zona),
                            table=table.rows, table_total=table.total, table_query=query,
                            sort=sort, page=table.page, pages=table.pages,
                            states=STATE_ORDER, situations=summary.SITUATIONS,
                            horizons=horizon_choices(db_session(), _actor()),
-                           levels=LEVELS, sheet_labels=exports.SHEET_LABELS,
+                           sheet_labels=exports.SHEET_LABELS,
                            jobs=export_jobs.jobs_for(db_session(), _actor(), limit=5),
-                           **_sections(data), **_mode(data))
+                           plan_sections=_plan_sections(data, mode), **mode)
 
 
 def _svg(markup: str) -> Response:

@@ -32,6 +32,7 @@ import workflow.ajustes.models  # noqa: F401  (registers its tables)
 import workflow.cuentas.models  # noqa: F401  (registers its tables)
 import workflow.horizontes.models  # noqa: F401  (registers its tables)
 import workflow.pmi.models  # noqa: F401  (registers its tables)
+from blueprints import reportes as reportes_view
 from ruta import create_app
 from ruta.db import make_engine
 from ruta.migrate import upgrade
@@ -309,7 +310,7 @@ def _release_engine(url: str) -> None:
     # trust the creation and refresh times to differ.
     catalog_tree.clear()
     for memo in (consolidado_summary.CHARTS, consolidado_summary.SECTIONS,
-                 consolidado_summary.PERFILES):
+                 consolidado_summary.PERFILES, reportes_view.PLAN_SECTIONS_HTML):
         memo.clear()
 
 

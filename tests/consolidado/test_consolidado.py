@@ -15,6 +15,7 @@ from openpyxl import load_workbook
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
+from blueprints.reportes import PLAN_SECTIONS_HTML
 from tests.conftest import Factory, WebClient
 from workflow.autoevaluacion.models import Valoracion
 from workflow.catalogo.models import Catalog, InstrumentSettings
@@ -231,6 +232,41 @@ def test_reportes_page_shows_numbers(web: WebClient, db: Session, make: Factory)
     rural = web.get("/reportes/?zona=rural").get_data(as_text=True)
     assert "Institución C" in rural and "Institución A" not in rural
     assert '<input type="hidden" name="zona" value="rural">' in rural
+
+
+def plan_sections(page: str) -> str:
+    """The page from the perfil municipal on: the part rendered once per version."""
+    return page[page.index('<section class="card" aria-labelledby="perfil">'):]
+
+
+def test_reportes_renders_its_plan_sections_once_per_version_of_the_data(
+        web: WebClient, db: Session, make: Factory) -> None:
+    seeded = seed(db, make)
+    web.login(seeded.admin.email)
+    first = web.get("/reportes/").get_data(as_text=True)
+    assert "4 instituciones con la autoevaluación enviada" in plan_sections(first)
+    assert len(PLAN_SECTIONS_HTML) == 1
+    # Another order of the table: the same data, the same sections, not rendered again.
+    again = web.get("/reportes/?orden=dias&dir=desc").get_data(as_text=True)
+    assert plan_sections(again) == plan_sections(first)
+    assert len(PLAN_SECTIONS_HTML) == 1
+    # Another filter is another version: its own sections.
+    rural = web.get("/reportes/?zona=rural").get_data(as_text=True)
+    assert "1 institución con la autoevaluación enviada" in plan_sections(rural)
+    assert len(PLAN_SECTIONS_HTML) == 2
+    # A sends its autoevaluación: its aggregate is refreshed, so the version changes and the
+    # perfil counts it at once.
+    ruta = seeded.rutas["A"]
+    ruta.state = State.AUTOEVALUACION_ENVIADA
+    db.commit()
+    after = web.get("/reportes/").get_data(as_text=True)
+    assert "5 instituciones con la autoevaluación enviada" in plan_sections(after)
+    assert len(PLAN_SECTIONS_HTML) == 3
+    # Printed, the sections are drawn each time (the charts go into the page).
+    printed = web.get("/reportes/imprimir").get_data(as_text=True)
+    assert "5 instituciones con la autoevaluación enviada" in plan_sections(printed)
+    assert "data:image/svg+xml;base64," in plan_sections(printed)
+    assert len(PLAN_SECTIONS_HTML) == 3
 
 
 def test_reportes_funnel_chart_is_svg(web: WebClient, db: Session, make: Factory) -> None:
