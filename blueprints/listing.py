@@ -74,12 +74,14 @@ def ordering(sort: Sort, options: Mapping[str, Sequence[Any]],
 
 
 def paginate(database: Session, statement: Select[Any], id_column: Any,
-             scalars: bool = True) -> tuple[list[Any], int, int, int]:
+             scalars: bool = True, total: int | None = None) -> tuple[list[Any], int, int, int]:
     """One page of ``statement`` (already ordered): rows, page, pages, total. A page past the
-    last shows the last; one that is not a number shows the first."""
+    last shows the last; one that is not a number shows the first. ``total``: how many rows
+    ``statement`` has, when the caller has counted them already."""
     page_size = current_app.config["QUEUE_PAGE_SIZE"]
-    total = database.scalar(
-        statement.with_only_columns(func.count(id_column)).order_by(None)) or 0
+    if total is None:
+        total = database.scalar(
+            statement.with_only_columns(func.count(id_column)).order_by(None)) or 0
     pages = max((total + page_size - 1) // page_size, 1)
     page = min(max(form_int(request.args.get("pagina")) or 1, 1), pages)
     paged = statement.limit(page_size).offset((page - 1) * page_size)

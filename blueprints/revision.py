@@ -87,8 +87,10 @@ def queue() -> str:
         statement = statement.where(Ruta.state == state)
     # Whoever has waited longest is served first unless the reviewer sorts otherwise.
     sort = chosen_sort(QUEUE_SORTS, DEFAULT_QUEUE_SORT)
+    # The counts per state are the page's own filters but the state: its total is among them.
     rutas, page, pages, total = paginate(
-        database, statement.order_by(*ordering(sort, QUEUE_SORTS, Ruta.id)), Ruta.id)
+        database, statement.order_by(*ordering(sort, QUEUE_SORTS, Ruta.id)), Ruta.id,
+        total=counts.get(state, 0) if state is not None else sum(counts.values()))
     # What every link of the page keeps (the state tabs add or drop ``estado``).
     keep = {name: value for name, value in {
         "colegio": school_query, "zona": place.zona.value if place.zona else "",

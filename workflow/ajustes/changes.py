@@ -28,7 +28,7 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import func, select
-from sqlalchemy.orm import Session, joinedload
+from sqlalchemy.orm import Session, contains_eager
 from sqlalchemy.orm.attributes import set_committed_value
 
 from workflow import form_tokens
@@ -164,20 +164,23 @@ class Waiting:
 def waiting_for_decision(session: Session, actor: User) -> Waiting:
     """The adjustments sent to the Secretaría, in ``actor``'s scope: the ``WAITING_LISTED``
     sent longest ago, each with its Ruta, school and number of changes, and how many there
-    are, in one statement whatever the number of schools."""
-    in_scope = scoped(actor, Ruta).with_only_columns(Ruta.id).order_by(None)
+    are: two statements whatever the number of schools. The first ones are read in the order
+    of ``ix_plan_adjustments_sent_waiting``; the count joins the scope's Rutas rather than
+    asking whether each is among them (a hash of 10,000 Rutas, then the same join)."""
+    waiting = (scoped(actor, Ruta).with_only_columns(PlanAdjustment, maintain_column_froms=True)
+               .join(PlanAdjustment, PlanAdjustment.ruta_id == Ruta.id)
+               .where(PlanAdjustment.state == AdjustmentState.ENVIADO))
     change_count = (select(func.count(AdjustmentChange.id))
                     .where(AdjustmentChange.adjustment_id == PlanAdjustment.id)
                     .scalar_subquery())
     rows = session.execute(
-        select(PlanAdjustment, change_count, func.count().over())
-        .where(PlanAdjustment.state == AdjustmentState.ENVIADO,
-               PlanAdjustment.ruta_id.in_(in_scope))
-        .options(joinedload(PlanAdjustment.ruta).joinedload(Ruta.school))
+        waiting.add_columns(change_count)
+        .options(contains_eager(PlanAdjustment.ruta).contains_eager(Ruta.school))
         .order_by(PlanAdjustment.sent_at, PlanAdjustment.id).limit(WAITING_LISTED)).all()
+    total = (len(rows) if len(rows) < WAITING_LISTED
+             else session.scalar(waiting.with_only_columns(func.count(PlanAdjustment.id))) or 0)
     return Waiting(listed=[WaitingAdjustment(adjustment, changes)
-                           for adjustment, changes, _ in rows],
-                   total=rows[0][2] if rows else 0)
+                           for adjustment, changes in rows], total=total)
 
 
 def get_adjustment(session: Session, ruta: Ruta, number: int) -> PlanAdjustment:

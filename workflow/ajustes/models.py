@@ -87,6 +87,10 @@ class PlanAdjustment(Base):
         Index("uq_plan_adjustments_open_per_ruta", "ruta_id", unique=True,
               postgresql_where=text(f"state IN ({_OPEN})"),
               sqlite_where=text(f"state IN ({_OPEN})")),
+        # The adjustments waiting for the Secretaría's decision, longest waiting first (the
+        # revision queue lists the first ones): read in order, not sorted.
+        Index("ix_plan_adjustments_sent_waiting", "sent_at", "id",
+              postgresql_where=text("state = 'enviado'"), sqlite_where=text("state = 'enviado'")),
         CheckConstraint("number >= 1", name="number_positive"),
         CheckConstraint("state <> 'aprobado' OR snapshot_id IS NOT NULL",
                         name="approved_has_version"),
