@@ -222,6 +222,9 @@ class User(Base):
         Index("uq_users_active_rector_per_school", "school_id", unique=True,
               postgresql_where=text("role = 'rector' AND active"),
               sqlite_where=text("role = 'rector' AND active")),
+        # The administración's list of users by name (as ``ix_schools_secretaria_sort``).
+        Index("ix_users_secretaria_sort", "secretaria_id", "sort_key", "id",
+              postgresql_ops={"sort_key": 'COLLATE "C"'}),
     )
 
     @validates("name")

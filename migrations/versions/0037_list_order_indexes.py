@@ -1,11 +1,14 @@
-"""The revision queue reads its page, and the adjustments waiting, from indexes.
+"""The revision queue and the list of users read their page from indexes.
 
 The queue lists a horizon's Rutas, by default whoever has waited longest first
 (``state_changed_at``, then the id). Without an index in that order PostgreSQL sorted the
 horizon's 10,000 Rutas for each page (10 ms of the queue's 55 at 10,000 schools); with
 ``ix_rutas_horizon_state_changed`` it reads the page's 20 and their schools (0.2 ms). The
 plan adjustments waiting for a decision, listed above the queue longest waiting first, are
-read from the partial ``ix_plan_adjustments_sent_waiting`` the same way.
+read from the partial ``ix_plan_adjustments_sent_waiting`` the same way. The administración's
+list of users, by name, sorted a Secretaría's 60,000 users (rectors and their teams) for
+each page (24 ms); ``ix_users_secretaria_sort`` holds them in that order (byte by byte, as
+``ix_schools_secretaria_sort`` of 0036).
 
 Revision ID: 0037
 Revises: 0036
@@ -26,8 +29,11 @@ def upgrade() -> None:
     op.create_index('ix_plan_adjustments_sent_waiting', 'plan_adjustments', ['sent_at', 'id'],
                     unique=False, postgresql_where=text("state = 'enviado'"),
                     sqlite_where=text("state = 'enviado'"))
+    op.create_index('ix_users_secretaria_sort', 'users', ['secretaria_id', 'sort_key', 'id'],
+                    unique=False, postgresql_ops={'sort_key': 'COLLATE "C"'})
 
 
 def downgrade() -> None:
+    op.drop_index('ix_users_secretaria_sort', table_name='users')
     op.drop_index('ix_plan_adjustments_sent_waiting', table_name='plan_adjustments')
     op.drop_index('ix_rutas_horizon_state_changed', table_name='rutas')
