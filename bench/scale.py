@@ -117,6 +117,9 @@ def pages(app: Any) -> list[tuple[str, str, str]]:
         reviewed = session.scalar(select(Ruta.id).where(Ruta.state == State.EN_REVISION)
                                   .order_by(Ruta.id).limit(1))
     return [
+        # Not a page of the issue: the floor under every signed-in page (the session, the
+        # layout, the security headers), as a share of «hello» the others cannot beat.
+        ("rector: the layout alone (/accesibilidad)", RECTOR, "/accesibilidad"),
         ("rector: Ruta page", RECTOR, f"/rutas/{ruta.id}"),
         ("rector: autoevaluación", RECTOR, f"/rutas/{ruta.id}/autoevaluacion"),
         ("rector: PMI", RECTOR, f"/rutas/{ruta.id}/pmi"),
