@@ -19,12 +19,15 @@ or team), nothing is queued.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
 from enum import StrEnum
 from typing import Any, Final
 
-from sqlalchemy import select
+from sqlalchemy import and_, or_, select
 from sqlalchemy.orm import Session
+from sqlalchemy.orm.util import identity_key
 
 from workflow import outbox
 from workflow.models import Ruta, RutaTransition, User
@@ -73,17 +76,52 @@ def team(session: Session, school_id: int) -> list[str]:
     return _emails(session, User.role == Role.EQUIPO, User.school_id == school_id)
 
 
-def _addressees(session: Session, audience: Audience,
-                ruta: Ruta) -> tuple[list[str], list[str]]:
-    """(to, cc) for ``audience``."""
-    school = ruta.school
-    if audience is Audience.REVISORES:
-        return reviewers(session, school.secretaria_id), []
-    if audience is Audience.RECTOR:
-        return rector(session, school.id), []
-    to, cc = rector(session, school.id), team(session, school.id)
-    # Without an active rector the team still needs to know.
-    return (to, cc) if to else (cc, [])
+@dataclass
+class _Addresses:
+    """The active accounts the messages of some transitions may go to, read in one
+    statement: each school's rector and team, each Secretaría's revisores (by e-mail)."""
+
+    rectors: dict[int, list[str]] = field(default_factory=dict)
+    teams: dict[int, list[str]] = field(default_factory=dict)
+    reviewers: dict[int, list[str]] = field(default_factory=dict)
+
+    @classmethod
+    def read(cls, session: Session, audiences: set[Audience], rutas: Iterable[Ruta]
+             ) -> _Addresses:
+        found = cls()
+        school_ids = {ruta.school_id for ruta in rutas}
+        secretaria_ids = {ruta.school.secretaria_id for ruta in rutas}
+        wanted = []
+        if audiences & {Audience.RECTOR, Audience.RECTOR_Y_EQUIPO}:
+            wanted.append(and_(User.role == Role.RECTOR, User.school_id.in_(school_ids)))
+        if Audience.RECTOR_Y_EQUIPO in audiences:
+            wanted.append(and_(User.role == Role.EQUIPO, User.school_id.in_(school_ids)))
+        if Audience.REVISORES in audiences:
+            wanted.append(and_(User.role == Role.REVISOR,
+                               User.secretaria_id.in_(secretaria_ids)))
+        if not wanted:
+            return found
+        for email, role, school_id, secretaria_id in session.execute(
+                select(User.email, User.role, User.school_id, User.secretaria_id)
+                .where(User.active.is_(True), or_(*wanted)).order_by(User.email)):
+            if role is Role.REVISOR:
+                found.reviewers.setdefault(secretaria_id, []).append(email)
+            elif role is Role.RECTOR:
+                found.rectors.setdefault(school_id, []).append(email)
+            else:
+                found.teams.setdefault(school_id, []).append(email)
+        return found
+
+    def of(self, audience: Audience, ruta: Ruta) -> tuple[list[str], list[str]]:
+        """(to, cc) for ``audience``."""
+        if audience is Audience.REVISORES:
+            return list(self.reviewers.get(ruta.school.secretaria_id, [])), []
+        to = list(self.rectors.get(ruta.school_id, []))
+        if audience is Audience.RECTOR:
+            return to, []
+        cc = list(self.teams.get(ruta.school_id, []))
+        # Without an active rector the team still needs to know.
+        return (to, cc) if to else (cc, [])
 
 
 def ruta_url(session: Session, ruta_id: int) -> str:
@@ -91,11 +129,23 @@ def ruta_url(session: Session, ruta_id: int) -> str:
     return outbox.absolute_url(session, f"/rutas/{ruta_id}")
 
 
-def transition_context(session: Session, entry: RutaTransition) -> dict[str, Any]:
+def _users(session: Session, ids: Iterable[int | None]) -> dict[int, User]:
+    """The users of ``ids``: those the session holds already, the others in one statement."""
+    wanted = {user_id for user_id in ids if user_id is not None}
+    missing = [user_id for user_id in wanted
+               if identity_key(User, user_id) not in session.identity_map]
+    found = {user.id: user for user in (session.scalars(
+        select(User).where(User.id.in_(missing))) if missing else ())}
+    return found | {user_id: user for user_id in wanted if user_id not in found
+                    and (user := session.get(User, user_id)) is not None}
+
+
+def _context(session: Session, entry: RutaTransition, users: Mapping[int, User]
+             ) -> dict[str, Any]:
     ruta = entry.ruta
     school = ruta.school
-    actor = session.get(User, entry.actor_id) if entry.actor_id is not None else None
-    reviewer = session.get(User, ruta.reviewer_id) if ruta.reviewer_id is not None else None
+    actor = users.get(entry.actor_id) if entry.actor_id is not None else None
+    reviewer = users.get(ruta.reviewer_id) if ruta.reviewer_id is not None else None
     target = (entry.extra or {}).get("return_target")
     return {
         "school_name": school.name,
@@ -112,23 +162,44 @@ def transition_context(session: Session, entry: RutaTransition) -> dict[str, Any
     }
 
 
+def transition_context(session: Session, entry: RutaTransition) -> dict[str, Any]:
+    return _context(session, entry, _users(session, [entry.actor_id, entry.ruta.reviewer_id]))
+
+
 def transition_happened(session: Session, entry: RutaTransition) -> int:
     """Queue the e-mails ``entry`` causes. Returns how many were queued.
 
     Changes: outbox rows (dedupe key ``transition:<entry id>:<audience>``), in the caller's
     transaction. Never commits.
     """
-    trigger = Trigger(entry.trigger)
-    ruta = entry.ruta
-    context = transition_context(session, entry)
-    queued = 0
-    for audience, kind in MESSAGES[trigger]:
-        to, cc = _addressees(session, audience, ruta)
-        if not to:
-            continue
-        queued += outbox.enqueue(
-            session, kind=kind, to=to, cc=cc, context=context,
-            dedupe_key=f"transition:{entry.id}:{audience.value}",
-            secretaria_id=ruta.school.secretaria_id, ruta_id=ruta.id, now=entry.at,
-        )
-    return queued
+    return transitions_happened(session, [entry])
+
+
+def transitions_happened(session: Session, entries: Sequence[RutaTransition]) -> int:
+    """``transition_happened`` for each of ``entries`` (flushed audit rows), with the same
+    messages: the people they name and the addresses they go to are read for all of them
+    at once (two statements), and their outbox rows are inserted together. The daily pass
+    queues a chunk of started seguimientos so; a service queues its one entry."""
+    if not entries:
+        return 0
+    users = _users(session, [user_id for entry in entries
+                             for user_id in (entry.actor_id, entry.ruta.reviewer_id)])
+    addresses = _Addresses.read(
+        session, {audience for entry in entries
+                  for audience, _ in MESSAGES[Trigger(entry.trigger)]},
+        [entry.ruta for entry in entries])
+    # Each message becomes due when its transition happened (``enqueue``'s ``now``).
+    emails: dict[datetime, list[outbox.Email]] = {}
+    for entry in entries:
+        ruta = entry.ruta
+        context = _context(session, entry, users)
+        for audience, kind in MESSAGES[Trigger(entry.trigger)]:
+            to, cc = addresses.of(audience, ruta)
+            if not to:
+                continue
+            emails.setdefault(entry.at, []).append(outbox.Email(
+                kind=kind, to=to, cc=cc, context=context,
+                dedupe_key=f"transition:{entry.id}:{audience.value}",
+                secretaria_id=ruta.school.secretaria_id, ruta_id=ruta.id))
+    return sum(len(outbox.enqueue_many(session, due, now=moment))
+               for moment, due in emails.items())

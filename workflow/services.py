@@ -93,12 +93,14 @@ def transition(session: Session, ruta: Ruta, trigger: Trigger, *, actor: User | 
                expected_version: int, given: TransitionInput | None = None,
                guards_from: Mapping[str, GuardProvider] | None = None,
                extra: dict[str, Any] | None = None, now: datetime | None = None,
-               columns: dict[str, Any] | None = None) -> RutaTransition:
+               columns: dict[str, Any] | None = None, notify: bool = True) -> RutaTransition:
     """Fire ``trigger`` and set ``columns`` of the new state, in one versioned UPDATE.
 
     ``guards_from`` maps the machine's guard names to the stage's providers (the core's own,
     such as ``returns_to_pmi``, need none). Changes: state, ``state_changed_at``, ``columns``;
-    appends the audit row; queues the notifications (``workflow.notifications``).
+    appends the audit row; queues the notifications (``workflow.notifications``), unless
+    ``notify`` is False: then the caller queues them itself, in the same transaction, with
+    ``notifications.transitions_happened`` (the daily pass, for many Rutas at once).
     """
     check_attempt(session, ruta, trigger, actor=actor, expected_version=expected_version)
 
@@ -136,5 +138,6 @@ def transition(session: Session, ruta: Ruta, trigger: Trigger, *, actor: User | 
     except StaleDataError:
         # The UPDATE ... WHERE version = expected matched nothing: another transaction won.
         raise StaleRuta(ruta_id) from None
-    notifications.transition_happened(session, entry)
+    if notify:
+        notifications.transition_happened(session, entry)
     return entry

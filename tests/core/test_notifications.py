@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 from flask import Flask
-from sqlalchemy import func, select
+from sqlalchemy import delete, func, select
 from sqlalchemy.orm import Session
 
 from jobs.deliver import deliver_pending
@@ -157,6 +157,56 @@ def test_each_transition_queues_exactly_its_message(
     assert f'<a href="{link}">' in row.html_body
     assert actor.name in row.text_body
     assert actor.name in row.html_body
+
+
+def _queued(db: Session) -> list[tuple[Any, ...]]:
+    """Everything an outbox row says, in dedupe key order."""
+    return [(row.dedupe_key, row.kind, row.recipients, row.cc, row.subject, row.text_body,
+             row.html_body, row.secretaria_id, row.ruta_id, row.next_attempt_at, row.status)
+            for row in sorted(outbox_rows(db), key=lambda row: row.dedupe_key)]
+
+
+def test_many_transitions_queue_what_each_would_alone(db: Session, make: Factory,
+                                                      people: People) -> None:
+    # Three schools: San Simón (rector, team, two revisores), one of another Secretaría,
+    # one whose rector is inactive (its returns go to the team).
+    tolima = make.secretaria(name="Secretaría de Educación del Tolima", divipola="73001")
+    far = make.school(tolima, name="Institución Educativa del Líbano")
+    far_people = People(make.ruta(school=far),
+                        make.user(Role.RECTOR, school=far, email="rector@libano.edu.co"),
+                        [make.user(Role.EQUIPO, school=far, email="equipo@libano.edu.co")],
+                        [make.user(Role.REVISOR, secretaria=tolima, email="revisor@tol.gov.co")],
+                        people.admin)
+    lone = make.school(people.ruta.school.secretaria, name="Colegio Sin Rector")
+    lone_people = People(make.ruta(school=lone),
+                         make.user(Role.RECTOR, school=lone, email="ido@sinrector.edu.co",
+                                   active=False),
+                         [make.user(Role.EQUIPO, school=lone, email="equipo@sinrector.edu.co")],
+                         people.reviewers, people.admin)
+    db.commit()
+    entries = [record_transition(db, group, trigger, who, form)
+               for group in (people, far_people, lone_people)
+               for _, trigger, who, form, *_ in CASES]
+    db.commit()
+
+    alone = sum(notifications.transition_happened(db, entry) for entry in entries)
+    db.commit()
+    queued_alone = _queued(db)
+    db.execute(delete(OutboxMessage))
+    db.commit()
+    together = notifications.transitions_happened(db, entries)
+    db.commit()
+
+    # Every trigger has one message; the inactive rector's school gets its returns and
+    # approvals (to the team) and the revisores' messages, not the rector's alone.
+    assert alone == together == 3 * len(CASES) - 3
+    assert _queued(db) == queued_alone
+    assert {row[2][0] for row in queued_alone if row[8] == far_people.ruta.id} == {
+        "rector@libano.edu.co", "revisor@tol.gov.co"}
+    assert [row[2] for row in queued_alone if row[8] == lone_people.ruta.id
+            and row[1] in ("ruta_devuelta", "pmi_aprobado")] == [
+        ["equipo@sinrector.edu.co"], ["equipo@sinrector.edu.co"]]
+    assert notifications.transitions_happened(db, []) == 0
 
 
 @pytest.mark.parametrize(("start", "trigger", "form", "expected"), [

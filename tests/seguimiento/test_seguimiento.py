@@ -10,6 +10,7 @@ import io
 import threading
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
+from typing import Any
 
 import pytest
 from flask import Flask
@@ -478,6 +479,50 @@ def test_daily_pass_starts_plans_in_chunks_and_retries_a_failed_chunk_one_by_one
     # first one's failed commit is tried once more.
     chunked = db.get_bind().dialect.name == "postgresql"
     assert commits == ([2, 1, 1, 1] if chunked else [1, 1, 1, 1])
+
+
+def test_daily_pass_chunk_mails_each_started_ruta_and_a_conflict_costs_only_its_ruta(
+        app: Flask, db: Session, make: Factory, monkeypatch: pytest.MonkeyPatch) -> None:
+    plans = [build_plan(make, State.APROBADO) for _ in range(3)]
+    raced = plans[1]
+    monkeypatch.setattr(daily, "START_CHUNK", 3)
+    original = seguimiento_actions.start_follow_up
+
+    def revisor_starts_it_first(session: Session, ruta: Ruta, **given: Any) -> RutaTransition:
+        # The revisor's start commits after the pass read the chunk's Rutas and before the
+        # pass's own attempt on this one, which then finds a stale version.
+        if ruta.id == raced.ruta.id and given["actor"] is None:
+            with app.extensions["ruta_db"].session_factory() as other:
+                mine = other.get(Ruta, ruta.id)
+                assert mine is not None
+                original(other, mine, actor=other.get(User, raced.revisor.id),
+                         expected_version=mine.version)
+                other.commit()
+        return original(session, ruta, **given)
+
+    monkeypatch.setattr(seguimiento_actions, "start_follow_up", revisor_starts_it_first)
+    now = bogota(date(2024, 2, 1), 7)
+    result = run_daily_pass(app, now=now)
+
+    assert result.started == [plans[0].ruta.id, plans[2].ruta.id]
+    db.expire_all()
+    entries = {entry.ruta_id: entry for entry in db.scalars(select(RutaTransition).where(
+        RutaTransition.trigger == "iniciar_seguimiento"))}
+    assert sorted(entries) == sorted(plan.ruta.id for plan in plans)
+    assert [entries[plan.ruta.id].actor_id for plan in plans] == [None, raced.revisor.id, None]
+    assert all(db.get(Ruta, plan.ruta.id).state is State.SEGUIMIENTO for plan in plans)
+    # Each Ruta has exactly the e-mail of its own start, to its rector; the pass's are due
+    # when it started them.
+    mails = db.scalars(select(OutboxMessage).where(
+        OutboxMessage.kind == "seguimiento_iniciado").order_by(OutboxMessage.ruta_id)).all()
+    assert [(mail.ruta_id, mail.dedupe_key, mail.recipients) for mail in mails] == [
+        (plan.ruta.id, f"transition:{entries[plan.ruta.id].id}:rector", [plan.rector.email])
+        for plan in sorted(plans, key=lambda plan: plan.ruta.id)]
+    assert [mail.next_attempt_at == now for mail in mails
+            if mail.ruta_id != raced.ruta.id] == [True, True]
+    assert all(plan.ruta.school.name in mail.subject
+               for plan, mail in zip(sorted(plans, key=lambda plan: plan.ruta.id), mails,
+                                     strict=True))
 
 
 # --- consolidated progress and exports -------------------------------------------------------

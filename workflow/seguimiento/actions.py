@@ -16,11 +16,14 @@ from workflow.states import Trigger
 
 
 def start_follow_up(session: Session, ruta: Ruta, *, actor: User | None, expected_version: int,
-                    observations: str = "", now: datetime | None = None) -> RutaTransition:
+                    observations: str = "", now: datetime | None = None,
+                    notify: bool = True) -> RutaTransition:
     """aprobado → seguimiento, by a revisor or by the system (``actor=None``) on the start date.
 
-    Changes: state; appends the audit row (``actor_id`` NULL for the system).
+    Changes: state; appends the audit row (``actor_id`` NULL for the system); queues the
+    rector's e-mail, unless ``notify`` is False (``workflow.services.transition``).
     """
     return transition(session, ruta, Trigger.INICIAR_SEGUIMIENTO, actor=actor,
                       expected_version=expected_version,
-                      given=TransitionInput(observations=observations), now=now)
+                      given=TransitionInput(observations=observations), now=now,
+                      notify=notify)
