@@ -16,8 +16,10 @@ commits once.
 
 from __future__ import annotations
 
+import gc
 import logging
-from contextlib import nullcontext
+from collections.abc import Iterator
+from contextlib import contextmanager, nullcontext
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 
@@ -162,6 +164,31 @@ def run_daily_pass(app: Flask, *, now: datetime, day: date | None = None) -> Dai
     leaves the day unclaimed, and the next attempt runs it again.
     """
     day = day or bogota_day(now)
+    with _no_cyclic_collection():
+        return _run(app, now=now, day=day)
+
+
+@contextmanager
+def _no_cyclic_collection() -> Iterator[None]:
+    """Python's cyclic garbage collector off for the pass, back on after it (as it was).
+
+    The pass keeps some hundred thousand objects alive at once (a row per Ruta and per
+    rector, a context and three bodies per reminder); every few thousand allocations the
+    collector walked them, and its full collections, which walk every object of the process,
+    took 0.56 s of a 3.5 s pass at 10,000 schools. Reference counting still frees
+    everything as usual; what the pass leaves in cycles (its sessions) waits for the next
+    collection after it: the peak memory of the pass did not change (187 and 189 MiB).
+    """
+    enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if enabled:
+            gc.enable()
+
+
+def _run(app: Flask, *, now: datetime, day: date) -> DailyPass:
     advanced = advance_horizons(app, day=day)
     started = start_due_follow_ups(app, day=day, now=now)
     factory = app.extensions["ruta_db"].session_factory

@@ -6,6 +6,7 @@ The calendar is Ibagué's demo 2024–2026 (checkpoints 2024-06-28, 2024-11-29, 
 
 from __future__ import annotations
 
+import gc
 import io
 import threading
 from dataclasses import dataclass
@@ -523,6 +524,36 @@ def test_daily_pass_chunk_mails_each_started_ruta_and_a_conflict_costs_only_its_
     assert all(plan.ruta.school.name in mail.subject
                for plan, mail in zip(sorted(plans, key=lambda plan: plan.ruta.id), mails,
                                      strict=True))
+
+
+def test_daily_pass_runs_without_cyclic_collection_and_leaves_it_as_it_was(
+        app: Flask, monkeypatch: pytest.MonkeyPatch) -> None:
+    seen: list[bool] = []
+    original = daily.evaluate_reminders
+
+    def noting(session: Session, **given: Any) -> list[Any]:
+        seen.append(gc.isenabled())
+        return original(session, **given)
+
+    def failing(session: Session, **given: Any) -> list[Any]:
+        seen.append(gc.isenabled())
+        raise RuntimeError("the pass failed")
+
+    assert gc.isenabled()
+    monkeypatch.setattr(daily, "evaluate_reminders", noting)
+    run_daily_pass(app, now=bogota(date(2024, 2, 1), 7))
+    assert (seen, gc.isenabled()) == ([False], True)
+    monkeypatch.setattr(daily, "evaluate_reminders", failing)
+    with pytest.raises(RuntimeError, match="the pass failed"):
+        run_daily_pass(app, now=bogota(date(2024, 2, 2), 7))
+    assert (seen, gc.isenabled()) == ([False, False], True)
+    gc.disable()  # a process that turned it off itself keeps it off
+    try:
+        monkeypatch.setattr(daily, "evaluate_reminders", noting)
+        run_daily_pass(app, now=bogota(date(2024, 2, 3), 7))
+        assert (seen, gc.isenabled()) == ([False, False, False], False)
+    finally:
+        gc.enable()
 
 
 # --- consolidated progress and exports -------------------------------------------------------
