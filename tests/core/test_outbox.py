@@ -449,3 +449,58 @@ def test_only_administradores_reach_the_inciertos_of_a_period(
     assert web.get("/admin/correo/inciertos").status_code == 403
     assert web.post("/admin/correo/inciertos", {"desde": "2025-03-01", "hasta": "2025-03-04",
                                                  "confirmar": "si"}).status_code == 403
+
+
+# --- rendering many messages (fill-ins) ------------------------------------------------------
+
+REMINDER_CONTEXT: dict[str, Any] = {
+    "secretaria_name": "Secretaría de Educación de Ibagué", "school_name": "I. E. San Simón",
+    "dane_code": "173001000123", "horizon": "2024–2026", "rector_name": "María Pérez",
+    "state_label": "Borrador", "ruta_url": "https://ruta.ibague.gov.co/rutas/7",
+    "today": "19 de enero de 2026", "deadline": "15 de enero de 2026",
+    "deadline_iso": "2026-01-15", "days_late": 4, "week": "semana del 19 al 25 de enero",
+    "summary": "El plazo del PMI venció."}
+
+
+def test_batch_rendering_writes_what_rendering_each_alone_writes() -> None:
+    renderer = outbox.BatchRenderer()
+    tricky = ["Colegio <b>«Técnico»</b> & \"San\" José's", "  Escuela\n\tdel   Sur  ",
+              "x" * 400, "Marca \ue000" + "0\ue001 dentro", ""]
+    contexts = [{**REMINDER_CONTEXT, "school_name": f"Escuela {number}",
+                 "ruta_url": f"https://ruta.ibague.gov.co/rutas/{number}?a=1&b=2",
+                 "dane_code": f"1730010{number:05d}", "summary": f"Resumen {number}"}
+                for number in range(50)]
+    contexts += [{**REMINDER_CONTEXT, name: value} for name in ("school_name", "rector_name")
+                 for value in tricky]
+    contexts += [{**REMINDER_CONTEXT, "days_late": 1}, {**REMINDER_CONTEXT, "school_name": 7},
+                 {**REMINDER_CONTEXT, "week": ["no", "hashable"]}]
+
+    for context in contexts:
+        assert renderer("recordatorio_pmi_vencido", context) == outbox.render(
+            "recordatorio_pmi_vencido", context), context
+
+    # The 50 schools shared one rendering: names the templates never use (the DANE code,
+    # the summary) did not tell them apart; an empty rector (a test), another number of days
+    # late (a comparison) did.
+    assert len(renderer._skeletons) < 12
+    with pytest.raises(ValueError, match="not an e-mail kind"):
+        renderer("../secreto", REMINDER_CONTEXT)
+
+
+def test_batch_rendering_fills_in_only_names_the_templates_just_print_or_test() -> None:
+    fill_ins, used = outbox._fill_ins("recordatorio_pmi_vencido")
+    # rector_name is tested ({% if %}) and printed; days_late is compared; dane_code and
+    # summary are not used by these templates at all.
+    assert {"school_name", "ruta_url", "rector_name", "secretaria_name"} <= set(fill_ins)
+    assert "days_late" not in fill_ins and "days_late" in used
+    assert not {"dane_code", "summary"} & used
+    # observations_block tests and splits its observations: never a fill-in.
+    assert "observations" not in outbox._fill_ins("ruta_devuelta")[0]
+    assert "observations" in outbox._fill_ins("ruta_devuelta")[1]
+
+
+def test_escaped_is_what_autoescape_prints() -> None:
+    from markupsafe import escape
+
+    for value in ["<a href=\"x\">&'</a>", "plain", "&amp; ya escapado", "«comillas»"]:
+        assert outbox._escaped(value) == str(escape(value))
