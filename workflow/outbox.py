@@ -23,6 +23,7 @@ This module imports nothing from Flask.
 from __future__ import annotations
 
 import json
+import logging
 import re
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
@@ -59,6 +60,8 @@ __all__ = [
     "render",
     "reveal",
 ]
+
+log = logging.getLogger(__name__)
 
 TEMPLATE_DIR = Path(__file__).resolve().parent.parent / "templates" / "email"
 # ``Session.info`` key holding RUTA_BASE_URL; the app sets it on every session it makes.
@@ -305,8 +308,12 @@ class BatchRenderer:
 
     def __init__(self) -> None:
         self._skeletons: dict[Any, _Skeleton] = {}
+        # Kinds whose first skeleton did not give what ``render`` gives: rendered whole.
+        self._whole: set[str] = set()
 
     def __call__(self, kind: str, context: Mapping[str, Any]) -> RenderedEmail:
+        if kind in self._whole:
+            return render(kind, context)
         fill_ins, used = _fill_ins(kind) if KIND_PATTERN.match(kind) else ((), frozenset())
         # Only non-empty strings (a marker is true, as they are) without the marker's
         # characters; any other value is part of what a skeleton is rendered for.
@@ -328,8 +335,18 @@ class BatchRenderer:
                 return render(kind, context)
             marked = render(kind, {**context, **{name: f"{_MARK}{position}{_END}"
                                                   for position, name in enumerate(names)}})
-            skeleton = self._skeletons[key] = _Skeleton(
-                names, _Body(marked.subject), _Body(marked.text), _Body(marked.html))
+            skeleton = _Skeleton(names, _Body(marked.subject), _Body(marked.text),
+                                 _Body(marked.html))
+            # Each new skeleton is checked once against a whole rendering of the message it
+            # was made for: a template construct the analysis misreads costs that kind its
+            # shortcut for the batch, never a wrong body.
+            whole = render(kind, context)
+            if skeleton.fill(context) != whole:
+                log.warning("Los correos «%s» se escriben uno por uno: su plantilla no admite "
+                            "el relleno por lotes.", kind)
+                self._whole.add(kind)
+                return whole
+            self._skeletons[key] = skeleton
         return skeleton.fill(context)
 
 

@@ -499,6 +499,22 @@ def test_batch_rendering_fills_in_only_names_the_templates_just_print_or_test() 
     assert "observations" in outbox._fill_ins("ruta_devuelta")[1]
 
 
+def test_a_kind_the_batch_renders_wrongly_is_rendered_whole(
+        monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture) -> None:
+    # As if the analysis misread a template: the fill-ins would not give render()'s bodies.
+    monkeypatch.setattr(outbox, "_escaped", lambda value: value.upper())
+    renderer = outbox.BatchRenderer()
+    contexts = [{**REMINDER_CONTEXT, "school_name": f"Escuela <{number}>"} for number in range(3)]
+    with caplog.at_level("WARNING", logger="workflow.outbox"):
+        for context in contexts:
+            assert renderer("recordatorio_pmi_vencido", context) == outbox.render(
+                "recordatorio_pmi_vencido", context)
+    assert renderer._skeletons == {}
+    assert [record.getMessage() for record in caplog.records] == [
+        "Los correos «recordatorio_pmi_vencido» se escriben uno por uno: su plantilla no "
+        "admite el relleno por lotes."]
+
+
 def test_escaped_is_what_autoescape_prints() -> None:
     from markupsafe import escape
 
