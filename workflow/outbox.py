@@ -555,7 +555,10 @@ def enqueue_many(session: Session, emails: Sequence[Email], *,
                        conflict=["dedupe_key"], returning=["dedupe_key"])
     chunks = [unique[start:start + ENQUEUE_CHUNK]
               for start in range(0, len(unique), ENQUEUE_CHUNK)]
-    renderer = BatchRenderer()
+    # One message is rendered whole: the fill-ins pay off only over many of a kind (and a
+    # reset asked for an unknown address must cost what one for a known address costs).
+    renderer: Callable[[str, Mapping[str, Any]], RenderedEmail] = (
+        BatchRenderer() if len(unique) > 1 else render)
     if len(chunks) == 1:
         return {key for key, in insert([_row(email, moment, renderer) for email in chunks[0]])}
     futures = []
