@@ -1,4 +1,4 @@
-"""The revision queue and the list of users read their page from indexes.
+"""The revision queue, the list of users and the comunas of the filters read from indexes.
 
 The queue lists a horizon's Rutas, by default whoever has waited longest first
 (``state_changed_at``, then the id). Without an index in that order PostgreSQL sorted the
@@ -8,7 +8,8 @@ plan adjustments waiting for a decision, listed above the queue longest waiting 
 read from the partial ``ix_plan_adjustments_sent_waiting`` the same way. The administración's
 list of users, by name, sorted a Secretaría's 60,000 users (rectors and their teams) for
 each page (24 ms); ``ix_users_secretaria_sort`` holds them in that order (byte by byte, as
-``ix_schools_secretaria_sort`` of 0036).
+``ix_schools_secretaria_sort`` of 0036). The comunas and corregimientos the filters of the
+queue and /reportes/ offer are read from ``ix_schools_secretaria_locality`` alone.
 
 Revision ID: 0037
 Revises: 0036
@@ -31,9 +32,12 @@ def upgrade() -> None:
                     sqlite_where=text("state = 'enviado'"))
     op.create_index('ix_users_secretaria_sort', 'users', ['secretaria_id', 'sort_key', 'id'],
                     unique=False, postgresql_ops={'sort_key': 'COLLATE "C"'})
+    op.create_index('ix_schools_secretaria_locality', 'schools', ['secretaria_id', 'locality'],
+                    unique=False)
 
 
 def downgrade() -> None:
+    op.drop_index('ix_schools_secretaria_locality', table_name='schools')
     op.drop_index('ix_users_secretaria_sort', table_name='users')
     op.drop_index('ix_plan_adjustments_sent_waiting', table_name='plan_adjustments')
     op.drop_index('ix_rutas_horizon_state_changed', table_name='rutas')
