@@ -166,7 +166,7 @@ def server_environment(database_url: str, folder: Path) -> dict[str, str]:
     """Production mode, as deployed behind nginx; two-step verification off (the load
     generator cannot read an authenticator app) and nothing else relaxed."""
     return {**os.environ, "RUTA_ENV": "production", "DATABASE_URL": database_url,
-            "SECRET_KEY": secrets.token_hex(32), "MFA_REQUIRED_ROLES": "",
+            "SECRET_KEY": secrets.token_urlsafe(48), "MFA_REQUIRED_ROLES": "",
             "TRUSTED_PROXIES": "1", "RUTA_BASE_URL": "https://ruta.bench.co",
             "EXPORT_FOLDER": str(folder / "exportaciones"),
             "EVIDENCE_FOLDER": str(folder / "evidencias"),

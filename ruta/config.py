@@ -16,7 +16,11 @@ PROJECT_ROOT = Path(__file__).resolve().parent.parent
 # Only ever used with RUTA_ENV=development; production refuses it.
 DEVELOPMENT_SECRET = "desarrollo-local-no-usar-en-produccion"  # noqa: S105
 MIN_SECRET_LENGTH = 32
-MIN_DISTINCT_CHARACTERS = 16
+# Fewer than this many different characters is not a random key. Not 16: a key of 64
+# hexadecimal digits (``openssl rand -hex 32``, 256 random bits) lacks one of the 16 digits
+# one time in four, and was refused as weak; at 10 such a key never is (and a 32-digit one
+# one time in ten thousand), while repeated patterns are caught by their own check.
+MIN_DISTINCT_CHARACTERS = 10
 
 
 class ConfigError(RuntimeError):
@@ -214,8 +218,9 @@ def load_config(env: Mapping[str, str] | None = None, *,
 
 
 def weak_secret(secret: str) -> bool:
-    """Short, the development key, or not random-looking: fewer than 16 different characters
-    or a short pattern repeated («0123456789» four times has ten)."""
+    """Short, the development key, or not random-looking: fewer than
+    ``MIN_DISTINCT_CHARACTERS`` different characters or a short pattern repeated
+    («0123456789» four times)."""
     if len(secret) < MIN_SECRET_LENGTH or secret == DEVELOPMENT_SECRET:
         return True
     if len(set(secret)) < MIN_DISTINCT_CHARACTERS:

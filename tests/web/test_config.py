@@ -4,6 +4,7 @@ development works with nothing set; settings that depend on the mode follow the 
 from __future__ import annotations
 
 import os
+import random
 import secrets
 import subprocess
 import sys
@@ -83,6 +84,17 @@ def test_production_refuses_weak_secret_key(secret: str, monkeypatch: pytest.Mon
     with pytest.raises(ConfigError) as raised:
         build(built)
     assert str(raised.value) == WEAK
+
+
+def test_production_accepts_a_hexadecimal_key_that_lacks_some_digits(
+        monkeypatch: pytest.MonkeyPatch, built: list[Flask]) -> None:
+    # 64 random hexadecimal digits (``openssl rand -hex 32``) lack one of the 16 one time in
+    # four: such a key is as strong as any, and was refused as weak.
+    chooser = random.Random(17)
+    secret = "".join(chooser.choice("0123456789abc") for _ in range(64))
+    assert len(set(secret)) == 13
+    monkeypatch.setenv("SECRET_KEY", secret)
+    assert build(built).config["SECRET_KEY"] == secret
 
 
 def test_production_refuses_weak_key_even_when_testing(built: list[Flask]) -> None:
