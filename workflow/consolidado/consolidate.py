@@ -37,6 +37,7 @@ from workflow.errors import NotFound
 from workflow.horizontes.horizons import ensure_horizon, horizon_starting
 from workflow.horizontes.models import HorizonCalendar, ReminderSent
 from workflow.models import Ruta, School, Secretaria, User, Zona
+from workflow.plain_rows import plain_rows
 from workflow.pmi.models import (
     FUENTE_LABELS,
     SECRETARIA_FUENTE_PREFIX,
@@ -264,7 +265,7 @@ def municipal_perfil(session: Session, rutas: Sequence[Ruta],
     if not pooled:
         return None, 0, []
     levels: dict[tuple[int, int], int | None] = {
-        (ruta_id, componente_id): level for ruta_id, componente_id, level in session.execute(
+        (ruta_id, componente_id): level for ruta_id, componente_id, level in plain_rows(session,
             select(Valoracion.ruta_id, Valoracion.componente_id, Valoracion.level)
             .where(Valoracion.ruta_id.in_([ruta.id for ruta in pooled])))}
     items: list[Rated] = []
@@ -348,7 +349,7 @@ def objetivo_componentes_of(session: Session, ruta_ids: Sequence[int]
     found: dict[int, list[ObjetivoComponente]] = {}
     if not ruta_ids:
         return found
-    rows = session.execute(
+    rows = plain_rows(session,
         select(Objetivo.id, CatalogArea.name, CatalogArea.position, CatalogProceso.position,
                CatalogComponente.position, CatalogComponente.code, CatalogComponente.name)
         .join(objetivo_componentes, objetivo_componentes.c.objetivo_id == Objetivo.id)
@@ -383,7 +384,7 @@ def metas_por_area(session: Session, plan_rows: Sequence[SchoolRow]) -> MetasPor
     by_ruta = {row.ruta.id: row.school for row in plan_rows if row.ruta is not None}
     for chunk in batches(list(by_ruta)):
         links = objetivo_componentes_of(session, chunk)
-        metas = session.execute(
+        metas = plain_rows(session,
             select(Meta.id, Meta.ruta_id, Meta.objetivo_id, Meta.enunciado, Meta.cantidad,
                    Meta.unidad).where(among(session, Meta.ruta_id, chunk)).order_by(Meta.id))
         for meta_id, ruta_id, objetivo_id, enunciado, cantidad, unidad in metas:
@@ -500,7 +501,7 @@ def hallazgos_por_fuente(session: Session, plan_rows: Sequence[SchoolRow]) -> li
     hallazgos: Counter[str] = Counter()
     schools: dict[str, set[int]] = {}
     for chunk in batches(ruta_ids):
-        for fuente, ruta_id in session.execute(select(Hallazgo.fuente, Hallazgo.ruta_id)
+        for fuente, ruta_id in plain_rows(session, select(Hallazgo.fuente, Hallazgo.ruta_id)
                                                .where(among(session, Hallazgo.ruta_id, chunk))):
             hallazgos[fuente] += 1
             schools.setdefault(fuente, set()).add(ruta_id)

@@ -72,6 +72,7 @@ from workflow.consolidado.sheet import (
     lazy,
     school_cells,
 )
+from workflow.plain_rows import plain_rows
 from workflow.pmi.models import (
     COMPARACION_LABELS,
     Actividad,
@@ -109,7 +110,7 @@ def _perfil_componente_rows(session: Session, scope: ExportScope) -> Iterator[Ro
                    for componente in proceso.componentes]
     for chunk in batches(scope.perfil_rows):
         levels = {(ruta_id, componente_id): level for ruta_id, componente_id, level in
-                  session.execute(select(Valoracion.ruta_id, Valoracion.componente_id,
+                  plain_rows(session, select(Valoracion.ruta_id, Valoracion.componente_id,
                                          Valoracion.level).where(among(
                       session, Valoracion.ruta_id, [row.ruta.id for row in chunk if row.ruta])))}
         for row in chunk:
@@ -138,7 +139,7 @@ def _perfil_rows(session: Session, scope: ExportScope) -> Iterator[Row]:
         # Per Ruta and proceso: componentes rated, the sum of their levels, and how many at
         # each level (one row each, counted by the database).
         counts = {(ruta_id, proceso_id): (rated, total, levels) for
-                  ruta_id, proceso_id, rated, total, *levels in session.execute(
+                  ruta_id, proceso_id, rated, total, *levels in plain_rows(session,
                       select(Valoracion.ruta_id, CatalogComponente.proceso_id,
                              func.count(Valoracion.id), func.sum(Valoracion.level), *per_level)
                       .join(CatalogComponente,
@@ -179,14 +180,14 @@ class _Numbers:
 def _numbers(session: Session, ruta_ids: Sequence[int]) -> _Numbers:
     objetivos: dict[int, str] = {}
     per_ruta: dict[int, int] = {}
-    for objetivo_id, ruta_id in session.execute(
+    for objetivo_id, ruta_id in plain_rows(session,
             select(Objetivo.id, Objetivo.ruta_id).where(among(session, Objetivo.ruta_id, ruta_ids))
             .order_by(Objetivo.id)):
         per_ruta[ruta_id] = per_ruta.get(ruta_id, 0) + 1
         objetivos[objetivo_id] = str(per_ruta[ruta_id])
     metas: dict[int, str] = {}
     per_objetivo: dict[int, int] = {}
-    for meta_id, objetivo_id in session.execute(
+    for meta_id, objetivo_id in plain_rows(session,
             select(Meta.id, Meta.objetivo_id).where(among(session, Meta.ruta_id, ruta_ids))
             .order_by(Meta.id)):
         per_objetivo[objetivo_id] = per_objetivo.get(objetivo_id, 0) + 1
@@ -215,10 +216,10 @@ def _count(session: Session, model: type[Any], data: ExportScope) -> int:
 def _objetivo_rows(session: Session, data: ExportScope) -> Iterator[Row]:
     for chunk, ids in _plan_chunks(data):
         links = objetivo_componentes_of(session, ids)
-        counts = {objetivo_id: count for objetivo_id, count in session.execute(
+        counts = {objetivo_id: count for objetivo_id, count in plain_rows(session,
             select(Meta.objetivo_id, func.count(Meta.id)).where(among(session, Meta.ruta_id, ids))
             .group_by(Meta.objetivo_id))}
-        objetivos = _by_ruta(session.execute(
+        objetivos = _by_ruta(plain_rows(session,
             select(Objetivo.id, Objetivo.ruta_id, Objetivo.enunciado)
             .where(among(session, Objetivo.ruta_id, ids)).order_by(Objetivo.id)))
         for row in chunk:
@@ -235,7 +236,7 @@ def _meta_rows(session: Session, data: ExportScope) -> Iterator[Row]:
     for chunk, ids in _plan_chunks(data):
         links = objetivo_componentes_of(session, ids)
         numbers = _numbers(session, ids)
-        metas = _by_ruta(session.execute(
+        metas = _by_ruta(plain_rows(session,
             select(Meta.id, Meta.ruta_id, Meta.objetivo_id, Meta.enunciado, Meta.cantidad,
                    Meta.unidad, Meta.fecha_limite, Meta.linea_base)
             .where(among(session, Meta.ruta_id, ids)).order_by(Meta.id)))
@@ -256,7 +257,7 @@ def _element_rows(session: Session, data: ExportScope, model: type[Any],
     """Indicadores or actividades: numbered within their meta, "1.2.3"."""
     for chunk, ids in _plan_chunks(data):
         numbers = _numbers(session, ids)
-        found = _by_ruta(session.execute(
+        found = _by_ruta(plain_rows(session,
             select(model.id, model.ruta_id, model.meta_id, *columns)
             .where(among(session, model.ruta_id, ids)).order_by(model.id)))
         for row in chunk:
@@ -507,14 +508,14 @@ def _hallazgo_rows(session: Session, data: ExportScope) -> Iterator[Row]:
             FuenteSecretaria.secretaria_id.in_({row.school.secretaria_id for row in chunk})))}
         # Plain rows, their componentes and objetivos with them (three statements per batch,
         # not two per hallazgo: 30,000 hallazgos at 10,000 schools).
-        found = _by_ruta(session.execute(
+        found = _by_ruta(plain_rows(session,
             select(Hallazgo.id, Hallazgo.ruta_id, Hallazgo.fuente, Hallazgo.fuente_nombre,
                    Hallazgo.anio, Hallazgo.grado, Hallazgo.area, Hallazgo.valor,
                    Hallazgo.valor_unidad, Hallazgo.comparacion, Hallazgo.comparacion_valor,
                    Hallazgo.descripcion)
             .where(among(session, Hallazgo.ruta_id, ids)).order_by(Hallazgo.id)))
         componentes: dict[int, list[str]] = {}
-        for hallazgo_id, code, name in session.execute(
+        for hallazgo_id, code, name in plain_rows(session,
                 select(hallazgo_componentes.c.hallazgo_id, CatalogComponente.code,
                        CatalogComponente.name)
                 .join(CatalogComponente,
@@ -525,7 +526,7 @@ def _hallazgo_rows(session: Session, data: ExportScope) -> Iterator[Row]:
             componentes.setdefault(hallazgo_id, []).append(f"{code} {name}")
         objetivos = _numbers(session, ids).objetivos
         attending: dict[int, list[str]] = {}
-        for hallazgo_id, objetivo_id in session.execute(
+        for hallazgo_id, objetivo_id in plain_rows(session,
                 select(objetivo_hallazgos.c.hallazgo_id, objetivo_hallazgos.c.objetivo_id)
                 .join(Hallazgo, Hallazgo.id == objetivo_hallazgos.c.hallazgo_id)
                 .where(among(session, Hallazgo.ruta_id, ids))

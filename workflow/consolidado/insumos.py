@@ -30,6 +30,7 @@ from workflow.consolidado.consolidate import (
     hallazgos_por_fuente,
 )
 from workflow.consolidado.id_lists import among
+from workflow.plain_rows import plain_rows
 from workflow.pmi.models import Hallazgo, Objetivo, objetivo_componentes
 from workflow.search_keys import search_key
 
@@ -90,7 +91,7 @@ def hallazgo_cuts(session: Session, plan_rows: Sequence[SchoolRow]) -> HallazgoC
     total = 0
     schools: set[int] = set()
     for chunk in batches(ruta_ids):
-        for ruta_id, grado, area in session.execute(
+        for ruta_id, grado, area in plain_rows(session,
                 select(Hallazgo.ruta_id, Hallazgo.grado, Hallazgo.area)
                 .where(among(session, Hallazgo.ruta_id, chunk))):
             total += 1
@@ -152,7 +153,7 @@ def componentes_elegidos(session: Session, plan_rows: Sequence[SchoolRow]
     found: dict[tuple[str, str, str], ComponenteElegido] = {}
     for chunk in batches(list(by_ruta)):
         worked: dict[int, set[tuple[str, str, str]]] = {}
-        for _, code, name, area, area_pos, proceso_pos, position, ruta_id in session.execute(
+        for _, code, name, area, area_pos, proceso_pos, position, ruta_id in plain_rows(session,
                 select(*_componente_columns(), Objetivo.ruta_id)
                 .join(objetivo_componentes,
                       objetivo_componentes.c.componente_id == CatalogComponente.id)
@@ -166,7 +167,7 @@ def componentes_elegidos(session: Session, plan_rows: Sequence[SchoolRow]
             item.school_ids.add(by_ruta[ruta_id])
             item.objetivos += 1
             worked.setdefault(ruta_id, set()).add(key)
-        for _, code, name, area, *_, ruta_id in session.execute(
+        for _, code, name, area, *_, ruta_id in plain_rows(session,
                 select(*_componente_columns(), Priorizacion.ruta_id)
                 .join(Priorizacion, Priorizacion.componente_id == CatalogComponente.id)
                 .join(CatalogProceso, CatalogProceso.id == CatalogComponente.proceso_id)

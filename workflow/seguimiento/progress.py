@@ -32,6 +32,7 @@ from sqlalchemy.orm import Session
 
 from workflow.horizontes.models import FollowUpCheckpoint, HorizonCalendar
 from workflow.models import Ruta, School
+from workflow.plain_rows import plain_rows
 from workflow.pmi.graph import plan_graph_of
 from workflow.pmi.models import Actividad, Indicador, Meta
 from workflow.seguimiento.models import (
@@ -342,7 +343,7 @@ def export_rows(session: Session, ruta_ids: Sequence[int]) -> Iterator[tuple[Any
         ).order_by(School.dane_code, FollowUpCheckpoint.due_on, Actividad.meta_id, Actividad.id)
         for (dane, school, checkpoint, due_on, report_status, submitted_at, descripcion,
              inicio, fin, avance, status, dificultades, recursos, costo,
-             razones) in session.execute(statement):
+             razones) in plain_rows(session, statement):
             planned = planned_percent(inicio, fin, due_on)
             yield (dane, school, checkpoint, due_on, report_status.label,
                    bogota_day(submitted_at) if submitted_at else None,
@@ -365,6 +366,6 @@ def indicator_export_rows(session: Session,
         ).order_by(School.dane_code, FollowUpCheckpoint.due_on, Indicador.meta_id,
                    Indicador.id)
         for (dane, school, checkpoint, due_on, report_status, nombre, unidad, linea_base,
-             targets, valor, comentario) in session.execute(statement):
+             targets, valor, comentario) in plain_rows(session, statement):
             yield (dane, school, checkpoint, due_on, report_status.label, nombre, unidad,
                    linea_base, (targets or {}).get(str(due_on.year)), valor, comentario)
