@@ -25,7 +25,7 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Any, Final
 
-from sqlalchemy import and_, or_, select
+from sqlalchemy import Select, and_, or_, select
 from sqlalchemy.orm import Session
 from sqlalchemy.orm.util import identity_key
 
@@ -59,21 +59,38 @@ RETURN_TARGET_WORDS: Final[Mapping[str, str]] = {
 }
 
 
-def _emails(session: Session, *conditions: Any) -> list[str]:
-    return list(session.scalars(
-        select(User.email).where(User.active.is_(True), *conditions).order_by(User.email)))
+# Who is written to, for one school or Secretaría or for many at once (``_Addresses``): the
+# active accounts of the role, by e-mail.
+def _reviewers_of(secretaria_ids: Iterable[int]) -> Any:
+    return and_(User.role == Role.REVISOR, User.secretaria_id.in_(list(secretaria_ids)))
+
+
+def _rectors_of(school_ids: Iterable[int]) -> Any:
+    return and_(User.role == Role.RECTOR, User.school_id.in_(list(school_ids)))
+
+
+def _teams_of(school_ids: Iterable[int]) -> Any:
+    return and_(User.role == Role.EQUIPO, User.school_id.in_(list(school_ids)))
+
+
+def _addressed(*columns: Any) -> Select[Any]:
+    return select(*columns).where(User.active.is_(True)).order_by(User.email)
+
+
+def _emails(session: Session, condition: Any) -> list[str]:
+    return list(session.scalars(_addressed(User.email).where(condition)))
 
 
 def reviewers(session: Session, secretaria_id: int) -> list[str]:
-    return _emails(session, User.role == Role.REVISOR, User.secretaria_id == secretaria_id)
+    return _emails(session, _reviewers_of([secretaria_id]))
 
 
 def rector(session: Session, school_id: int) -> list[str]:
-    return _emails(session, User.role == Role.RECTOR, User.school_id == school_id)
+    return _emails(session, _rectors_of([school_id]))
 
 
 def team(session: Session, school_id: int) -> list[str]:
-    return _emails(session, User.role == Role.EQUIPO, User.school_id == school_id)
+    return _emails(session, _teams_of([school_id]))
 
 
 @dataclass
@@ -93,17 +110,16 @@ class _Addresses:
         secretaria_ids = {ruta.school.secretaria_id for ruta in rutas}
         wanted = []
         if audiences & {Audience.RECTOR, Audience.RECTOR_Y_EQUIPO}:
-            wanted.append(and_(User.role == Role.RECTOR, User.school_id.in_(school_ids)))
+            wanted.append(_rectors_of(school_ids))
         if Audience.RECTOR_Y_EQUIPO in audiences:
-            wanted.append(and_(User.role == Role.EQUIPO, User.school_id.in_(school_ids)))
+            wanted.append(_teams_of(school_ids))
         if Audience.REVISORES in audiences:
-            wanted.append(and_(User.role == Role.REVISOR,
-                               User.secretaria_id.in_(secretaria_ids)))
+            wanted.append(_reviewers_of(secretaria_ids))
         if not wanted:
             return found
         for email, role, school_id, secretaria_id in session.execute(
-                select(User.email, User.role, User.school_id, User.secretaria_id)
-                .where(User.active.is_(True), or_(*wanted)).order_by(User.email)):
+                _addressed(User.email, User.role, User.school_id, User.secretaria_id)
+                .where(or_(*wanted))):
             if role is Role.REVISOR:
                 found.reviewers.setdefault(secretaria_id, []).append(email)
             elif role is Role.RECTOR:
