@@ -16,6 +16,7 @@ from tests.conftest import Factory, WebClient
 from tests.query_counter import counting_statements
 from workflow.consolidado import aggregates, summary
 from workflow.consolidado.aggregates import RutaAggregate
+from workflow.consolidado.consolidate import Filters
 from workflow.horizontes.models import HorizonCalendar
 from workflow.models import Ruta, School, Secretaria, Zona
 from workflow.roles import Role
@@ -197,3 +198,34 @@ def test_rutas_loaded_in_bulk_are_counted_or_said_to_be_missing(
     assert "Faltan las cifras de 4 Rutas de este filtro" in page
     assert "ruta consolidado actualizar" in page
     assert "0 Rutas en total" in page
+
+
+def test_a_chart_is_revalidated_against_the_version_of_the_page(
+        app: Flask, db: Session, make: Factory) -> None:
+    """The charts read only the three figures the version is made of; the page reads them in
+    its census. Both must give the same version, or a chart's memo and ETag drift from the
+    page's data."""
+    secretaria = horizon(db, make)
+    person = make.user(Role.ADMINISTRADOR, secretaria=secretaria)
+    # A school without a Ruta counts in both, as the table shows it («Sin Ruta»).
+    make.school(secretaria, name="Institución Sin Ruta")
+    db.commit()
+    add_schools(db, secretaria, 0, 6)
+    now = datetime.now(UTC)
+
+    def both(filters: Filters) -> tuple[str, str]:
+        page = summary.summarize(db, person, filters, now=now, stalled_days=30)
+        scope, _ = summary.scope_of(db, person, filters, now=now, stalled_days=30)
+        return page.version, summary.chart_version(db, scope)[0]
+
+    first, chart = both(Filters())
+    assert first == chart
+    rural, chart = both(Filters(Zona.RURAL))
+    assert rural == chart and rural != first
+    # A Ruta changes state: its aggregate is refreshed, and both versions move together.
+    ruta = db.scalars(select(Ruta).where(Ruta.state == State.BORRADOR)).first()
+    assert ruta is not None
+    ruta.state = State.AUTOEVALUACION_ENVIADA
+    db.commit()
+    changed, chart = both(Filters())
+    assert changed == chart and changed != first
