@@ -58,8 +58,8 @@ from workflow.charts import Bar, averages_chart, levels_chart
 from workflow.consolidado import consolidate as consolidado
 from workflow.consolidado import export_jobs, exports, section_read, summary
 from workflow.consolidado.export_scope import ExportScope
-from workflow.consolidado.memo import Memo
 from workflow.consolidado.models import ExportJob
+from workflow.memo import Memo
 from workflow.models import Zona, utcnow
 from workflow.roles import Role
 from workflow.search_keys import search_key

@@ -8,7 +8,9 @@ from __future__ import annotations
 
 from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
 from flask_login import current_user
-from sqlalchemy.orm import Session, selectinload
+from flask_wtf.csrf import generate_csrf
+from markupsafe import Markup
+from sqlalchemy.orm import Session
 from werkzeug.wrappers import Response
 
 from blueprints.access import (
@@ -21,12 +23,13 @@ from blueprints.access import (
 )
 from ruta.db import db_session
 from ruta.security import log_event
-from workflow import form_tokens, services
+from workflow import form_tokens, page_stamps, services
 from workflow.autoevaluacion import actions as auto_actions
 from workflow.autoevaluacion import window as auto_window
 from workflow.cierre import actions as cierre_actions
 from workflow.dates import fecha
 from workflow.errors import GuardFailed, InvalidInput, StaleRuta
+from workflow.form_tokens import new_token
 from workflow.models import Ruta, RutaTransition, User
 from workflow.pmi import actions as pmi_actions
 from workflow.pmi import rubric as rubrics
@@ -81,7 +84,9 @@ def _window_notice(ruta: Ruta) -> auto_window.WindowNotice:
                     lambda: auto_window.notice_for(database, ruta, actor))
 
 
-def _render_detail(ruta: Ruta, **context: object) -> str:
+def _body(ruta: Ruta, **context: object) -> str:
+    """The page's body (``rutas/_detail_body.html``): ``context`` carries what a refused post
+    shows again (reasons, what was typed)."""
     perspective = 0 if current_user.role.belongs_to_school else 1
     actions = services.available_actions(current_user, ruta)
     if takeover.holder_refusal(ruta, current_user) is not None:
@@ -90,7 +95,7 @@ def _render_detail(ruta: Ruta, **context: object) -> str:
                    if action not in (Trigger.APROBAR, Trigger.DEVOLVER)]
     takeovers = takeover.history(db_session(), ruta)
     return render_template(
-        "rutas/detail.html", ruta=ruta, perspective=perspective,
+        "rutas/_detail_body.html", ruta=ruta, perspective=perspective,
         actions=actions, ReturnTarget=ReturnTarget,
         takeover_since=takeover.since(db_session(), ruta, takeovers),
         may_take_over=takeover.may_take_over(current_user, ruta),
@@ -101,14 +106,29 @@ def _render_detail(ruta: Ruta, **context: object) -> str:
     )
 
 
+def _page(ruta: Ruta, body: Markup) -> str:
+    return render_template("rutas/detail.html", ruta=ruta, body=body)
+
+
+def _render_detail(ruta: Ruta, **context: object) -> str:
+    """The whole page drawn now, never kept: after a refused post, with what was typed."""
+    return _page(ruta, Markup(_body(ruta, **context)))  # noqa: S704 (autoescaped template)
+
+
 @bp.get("/<int:ruta_id>")
 @roles_required(*ALL_ROLES)
 def detail(ruta_id: int) -> str:
-    # The history the page draws comes with the Ruta, each entry with who fired it.
-    history = selectinload(Ruta.transitions).joinedload(RutaTransition.actor)
-    ruta = get_in_scope(db_session(), current_user, Ruta, ruta_id, *ruta_page_loads(), history)
-    prefetch_ruta_page(db_session(), ruta)
-    return _render_detail(ruta)
+    database, viewer = db_session(), current_actor()
+    ruta, stamps = page_stamps.ruta_in_scope(database, viewer, ruta_id, *ruta_page_loads())
+
+    def draw() -> page_stamps.Body:
+        page_stamps.load_history(database, ruta)
+        prefetch_ruta_page(database, ruta)
+        return page_stamps.Body.of(_body(ruta))
+
+    body = page_stamps.RUTA_BODIES.get(
+        page_stamps.body_key(ruta, stamps, viewer, mounted_at=request.script_root), draw)
+    return _page(ruta, body.filled(csrf_token=generate_csrf(), new_form_token=new_token))
 
 
 @bp.post("/<int:ruta_id>/acciones/<trigger_name>")

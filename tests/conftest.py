@@ -36,6 +36,7 @@ from blueprints import reportes as reportes_view
 from ruta import create_app
 from ruta.db import make_engine
 from ruta.migrate import upgrade
+from workflow import page_stamps
 from workflow.autoevaluacion.models import (
     Estamento,
     IdentityReview,
@@ -306,11 +307,12 @@ def _release_engine(url: str) -> None:
     if engine is not None:
         engine.dispose()
     # The process's catalog trees are keyed by database and catalog, the consolidado's memos
-    # by a version of the data; a rebuilt database may reuse both, so forget them rather than
-    # trust the creation and refresh times to differ.
+    # and the Ruta page's bodies by a version of the data; a rebuilt database may reuse both,
+    # so forget them rather than trust the creation and refresh times (or stamps) to differ.
     catalog_tree.clear()
     for memo in (consolidado_summary.CHARTS, consolidado_summary.SECTIONS,
-                 consolidado_summary.PERFILES, reportes_view.PLAN_SECTIONS_HTML):
+                 consolidado_summary.PERFILES, reportes_view.PLAN_SECTIONS_HTML,
+                 page_stamps.RUTA_BODIES):
         memo.clear()
 
 

@@ -119,6 +119,9 @@ class Secretaria(Base):
     divipola: Mapped[str] = mapped_column(String(5))
     horizon_start_year: Mapped[int] = mapped_column(Integer, default=2024)
     horizon_years: Mapped[int] = mapped_column(Integer, default=3)
+    # Moved by the database whenever anything of this Secretaría a Ruta page shows is written
+    # (migration 0038, ``workflow.page_stamps``); never written by the application.
+    page_stamp: Mapped[int] = mapped_column(Integer, server_default="0")
 
     __table_args__ = (
         UniqueConstraint("name"),
@@ -304,6 +307,9 @@ class Ruta(Base):
     previous_ruta_id: Mapped[int | None] = mapped_column(ForeignKey("rutas.id"), unique=True)
     version: Mapped[int] = mapped_column(Integer, default=1)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    # Moved by the database whenever anything of this Ruta its page shows is written
+    # (migration 0038, ``workflow.page_stamps``); never written by the application.
+    page_stamp: Mapped[int] = mapped_column(Integer, server_default="0")
 
     school: Mapped[School] = relationship(back_populates="rutas")
     reviewer: Mapped[User | None] = relationship()

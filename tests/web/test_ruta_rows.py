@@ -17,6 +17,7 @@ from blueprints.access import ruta_page_tables
 from ruta import read_memo
 from tests.conftest import Factory, WebClient
 from tests.query_counter import counting_statements
+from workflow import page_stamps
 from workflow.ajustes.models import PlanAdjustment
 from workflow.autoevaluacion.models import Valoracion
 from workflow.evidencias import storage
@@ -87,6 +88,7 @@ def test_the_ruta_page_draws_the_same_with_and_without_the_prefetch(
     # An approved adjustment names the PMI version it left (its snapshot, linked by hand).
     assert f"({version.label.lower()} del PMI)" in pages[adjusted.ruta_id]
     monkeypatch.setattr(blueprints.rutas, "prefetch_ruta_page", lambda *_: None)
+    page_stamps.RUTA_BODIES.clear()  # drawn again, not served as kept
     for ruta_id in ruta_ids:
         with counting_statements(app) as statements:
             response = web.get(f"/rutas/{ruta_id}")

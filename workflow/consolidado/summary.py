@@ -33,11 +33,11 @@ from workflow.consolidado.consolidate import (
     horizon_catalog,
     horizon_of,
 )
-from workflow.consolidado.memo import Memo
 from workflow.consolidado.models import RutaAggregate
 from workflow.consolidado.section_counts import SECTIONS_VERSION
 from workflow.correo.reminders import PMI_OWED, bogota_day
 from workflow.horizontes.models import ReminderSent
+from workflow.memo import Memo
 from workflow.models import Ruta, School, User, utcnow
 from workflow.scoping import scoped
 from workflow.search_keys import bytewise, sort_key

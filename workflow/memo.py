@@ -1,10 +1,14 @@
-"""A small per-process memo of what the consolidado computed for one version of its data.
+"""A small per-process memo of what a page computed for one version of its data.
 
-The key always carries the data's version (``summary.version_of``: any refresh of an
-aggregate in scope, a Ruta or school more or less, or another day changes it), so an entry is
-never served for data it was not computed from; old versions simply age out (least recently
-used first). Each gunicorn worker keeps its own: a few entries, each the size of a page's
-sections, never the schools themselves.
+Its users put the data's version in every key, so an entry is never served for data it was
+not computed from; old versions simply age out (least recently used first). Each gunicorn
+worker keeps its own.
+
+- The consolidado (``workflow.consolidado.summary``, ``blueprints.reportes``): the version is
+  ``summary.version_of`` (any refresh of an aggregate in scope, a Ruta or school more or less,
+  or another day changes it); a few entries, each the size of a page's sections.
+- The Ruta page's body (``workflow.page_stamps``): the version is the Ruta's and its
+  Secretaría's page stamps, which the database moves on every write the page can show.
 """
 
 from __future__ import annotations

@@ -1,0 +1,105 @@
+"""The Ruta page's body, drawn once per version of what it shows and kept in each process.
+
+The Ruta page is the page of a school's Ruta everyone opens most, and drawing it is costly:
+its three stages read and check the whole autoevaluación, PMI and seguimiento (30 ms and ten
+statements at 10,000 schools, against 3 ms for the layout alone). Its body is a function of:
+
+- the Ruta's rows and the rows below them: ``rutas.page_stamp``;
+- its Secretaría's schools, people, calendars and rules: ``secretarias.page_stamp``;
+- the catalog the Ruta is pinned to, which never changes once stored;
+- the day in Bogotá (windows that close, checkpoints that fall due);
+- who looks at it (role, school, Secretaría, whether active) and where the app is mounted.
+
+Both stamps are moved by the database itself, by triggers on every table whose rows the page
+draws (migration 0038), so a bulk statement, the scheduler or the command line move them as a
+service does. ``tests/web/test_ruta_page_cache.py`` proves the list complete: every table the
+uncached page reads is stamped, or is the catalog, or is the session.
+
+The body is kept without its form tokens: the CSRF token is the session's and each
+``form_token`` must be new for each page drawn (it is what makes a second post of the same
+form harmless), so both are put back, fresh, every time the body is served (``Body``).
+
+The stamps are read in the statement that finds the Ruta in the viewer's scope, before
+anything the body shows: a body drawn while someone's change commits is at least as new as
+its key says, never older.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Hashable
+from dataclasses import dataclass
+from typing import Any
+
+from markupsafe import Markup
+from sqlalchemy import select
+from sqlalchemy.orm import Session, joinedload
+from sqlalchemy.orm.attributes import set_committed_value
+
+from workflow.dates import BOGOTA
+from workflow.errors import NotFound
+from workflow.memo import Memo
+from workflow.models import Ruta, RutaTransition, School, Secretaria, User, utcnow
+from workflow.scoping import not_found_message, scoped
+
+# Each entry is one Ruta's body for one viewer (10 to 40 KB): a worker keeps at most this many.
+RUTA_BODIES: Memo[Body] = Memo(1024)
+
+# A form's token field as ``macros.csrf`` and ``macros.form_token`` write it. What a person
+# typed cannot match it: autoescape writes their quotes as ``&#34;``.
+_TOKEN_FIELD = re.compile(r'name="(csrf_token|form_token)" value="[^"]*"')
+
+
+@dataclass(frozen=True)
+class Stamps:
+    ruta: int
+    secretaria: int
+
+
+@dataclass(frozen=True)
+class Body:
+    """A rendered body cut at its token fields: ``parts`` alternates text and field names."""
+
+    parts: tuple[str, ...]
+
+    @classmethod
+    def of(cls, html: str) -> Body:
+        return cls(tuple(_TOKEN_FIELD.split(html)))
+
+    def filled(self, *, csrf_token: str, new_form_token: Callable[[], str]) -> Markup:
+        out = [self.parts[0]]
+        for index in range(1, len(self.parts), 2):
+            name = self.parts[index]
+            value = csrf_token if name == "csrf_token" else new_form_token()
+            out.append(f'name="{name}" value="{value}"')
+            out.append(self.parts[index + 1])
+        return Markup("".join(out))  # noqa: S704 (drawn by autoescaped templates)
+
+
+def ruta_in_scope(session: Session, actor: User, ruta_id: int,
+                  *options: Any) -> tuple[Ruta, Stamps]:
+    """The Ruta (as ``scoping.get_in_scope``) and its stamps, read in the same statement."""
+    statement = (scoped(actor, Ruta).add_columns(Ruta.page_stamp, Secretaria.page_stamp)
+                 .join(Secretaria, Secretaria.id == School.secretaria_id)
+                 .options(*options).where(Ruta.id == ruta_id))
+    found = session.execute(statement).unique().one_or_none()
+    if found is None:
+        raise NotFound(not_found_message(Ruta))
+    ruta, ruta_stamp, secretaria_stamp = found
+    return ruta, Stamps(ruta_stamp, secretaria_stamp)
+
+
+def body_key(ruta: Ruta, stamps: Stamps, viewer: User, *, mounted_at: str) -> Hashable:
+    """Everything the body is drawn from, as described above."""
+    return (ruta.id, stamps.ruta, stamps.secretaria, utcnow().astimezone(BOGOTA).date(),
+            viewer.id, viewer.role, viewer.school_id, viewer.secretaria_id, viewer.active,
+            mounted_at)
+
+
+def load_history(session: Session, ruta: Ruta) -> None:
+    """The Ruta's transitions, each with who fired it, in one statement (what
+    ``selectinload(Ruta.transitions).joinedload(RutaTransition.actor)`` would have read)."""
+    rows = session.scalars(select(RutaTransition).options(joinedload(RutaTransition.actor))
+                           .where(RutaTransition.ruta_id == ruta.id)
+                           .order_by(RutaTransition.id)).all()
+    set_committed_value(ruta, "transitions", list(rows))
