@@ -4,8 +4,8 @@ the reminders.
 First, every Secretaría whose next horizon has started makes it current
 (``advance_current_horizons``, idempotent, committed on its own). Then every approved Ruta
 whose plan has started (the earliest ``fecha_inicio`` of its actividades is on or before the
-day) enters ``seguimiento``: ``iniciar_seguimiento`` fired by the system (actor None), a
-savepoint per Ruta inside transactions of ``START_CHUNK`` Rutas, so a revisor starting the
+day) enters ``seguimiento``: ``iniciar_seguimiento`` fired by the system (actor None), in
+transactions of ``START_CHUNK`` Rutas that lock their rows first, so a revisor starting the
 same Ruta at the same moment (or a second pass) costs that Ruta only; it is idempotent
 because a started Ruta is no longer ``aprobado``. Then the reminder rules
 (``workflow.correo.reminders``, evaluated by ``workflow.correo.reminder_pass``): the job
@@ -19,7 +19,7 @@ from __future__ import annotations
 import gc
 import logging
 from collections.abc import Iterator
-from contextlib import contextmanager, nullcontext
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 
@@ -27,6 +27,7 @@ from flask import Flask
 from sqlalchemy import select
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session, joinedload, sessionmaker
+from sqlalchemy.orm.exc import StaleDataError
 
 from workflow import form_tokens, notifications
 from workflow.correo import retention
@@ -41,9 +42,10 @@ from workflow.correo.reminders import bogota_day
 from workflow.dates import BOGOTA
 from workflow.errors import DomainError
 from workflow.horizontes.horizons import advance_current_horizons
-from workflow.models import Ruta, RutaTransition, School
+from workflow.models import Ruta, School
 from workflow.seguimiento import actions as seguimiento_actions
 from workflow.seguimiento import progress as seguimiento
+from workflow.states import State
 
 log = logging.getLogger(__name__)
 
@@ -84,18 +86,18 @@ def advance_horizons(app: Flask, *, day: date) -> list[str]:
 
 # Rutas started per transaction on PostgreSQL: their aggregates are refreshed together at its
 # commit (one Ruta per transaction cost 435 refreshes and commits at 10,000 schools), while
-# the locks a chunk holds are released within a second or so. SQLite's driver releases the
-# first savepoint of a transaction by committing it, so there each Ruta keeps its own
-# transaction (a deployment small enough for SQLite starts a handful a day).
+# the locks a chunk holds are released within a second or so. SQLite ignores row locks (it
+# serializes writers instead), so there each Ruta keeps its own transaction and a Ruta
+# moved between the read and the write costs only itself (a deployment small enough for
+# SQLite starts a handful a day).
 START_CHUNK = 100
 
 
 def start_due_follow_ups(app: Flask, *, day: date, now: datetime) -> list[int]:
     """Fire ``iniciar_seguimiento`` as the system for every approved Ruta whose plan started
-    by ``day``, each Ruta in its own savepoint inside transactions of ``START_CHUNK``, so a
-    conflicting transition (a revisor starting it, a second pass) rolls that Ruta's attempt
-    back and the others go on. A chunk whose commit fails is tried again one Ruta per
-    transaction."""
+    by ``day``, in transactions of ``START_CHUNK`` Rutas (``_start_together``): a Ruta that
+    a revisor (or a second pass) started meanwhile is left out and the others go on. A
+    chunk that fails is tried again one Ruta per transaction."""
     factory = app.extensions["ruta_db"].session_factory
     with factory() as session:
         due = seguimiento.rutas_due_to_start(session, day)
@@ -105,56 +107,67 @@ def start_due_follow_ups(app: Flask, *, day: date, now: datetime) -> list[int]:
     for first in range(0, len(due), size):
         chunk = due[first:first + size]
         try:
-            started += _start_together(factory, chunk, now, savepoints=chunked)
+            started += _start_together(factory, chunk, now)
         except SQLAlchemyError:
             log.exception("Los seguimientos de %d Ruta(s) no se iniciaron juntos; se intentan "
                           "uno por uno.", len(chunk))
             for ruta_id in chunk:
-                started += _start_together(factory, [ruta_id], now, savepoints=chunked)
+                started += _start_together(factory, [ruta_id], now)
     if started:
         log.info("Pasada diaria del %s: %d plan(es) iniciaron su seguimiento.",
                  day.isoformat(), len(started))
     return started
 
 
-def _start_together(factory: sessionmaker[Session], ruta_ids: list[int], now: datetime, *,
-                    savepoints: bool) -> list[int]:
-    """Start the Rutas' seguimientos in one transaction (each in a savepoint when
-    ``savepoints``; otherwise ``ruta_ids`` holds one Ruta); the ones started.
+def _lock_approved(session: Session, ruta_ids: list[int]) -> list[Ruta]:
+    """Those of the Rutas still ``aprobado``, each row locked until the transaction ends (in
+    id order, as ``refresh_rutas`` locks, so two such lockers cannot deadlock), with their
+    schools and Secretarías. A Ruta another transaction is changing is waited for and read
+    as that one left it."""
+    return list(session.scalars(
+        select(Ruta).where(Ruta.id.in_(ruta_ids), Ruta.state == State.APROBADO)
+        .order_by(Ruta.id).with_for_update(of=Ruta)
+        .options(joinedload(Ruta.school).joinedload(School.secretaria))))
 
-    The Rutas, their schools and Secretarías are read together first, and the e-mails of the
-    ones started are queued together after the last one (``transitions_happened``): read
-    and queued one Ruta at a time they cost six statements per Ruta. A Ruta whose savepoint
-    rolled back has no entry, so nothing is queued for it.
+
+def _start_together(factory: sessionmaker[Session], ruta_ids: list[int],
+                    now: datetime) -> list[int]:
+    """Start the Rutas' seguimientos in one transaction; the ones started.
+
+    Their rows are locked first (``_lock_approved``) and only those still ``aprobado`` are
+    started: one a revisor started meanwhile is left out, and a revisor who tries while the
+    pass holds it waits for the commit and then finds a stale version (409). Nothing else
+    can move a locked Ruta, so the transitions are written together, without a savepoint
+    each: one flush (a versioned UPDATE per Ruta, one INSERT of the audit rows), then one
+    INSERT of their e-mails (``transitions_happened``), all in the transaction that changes
+    the states. Where the lock is ignored (SQLite, one Ruta at a time) a version
+    that moved after the read fails the flush: that Ruta is not started; on a chunk the
+    error goes to the caller, which tries each Ruta alone.
     """
     with factory() as session:
-        # Held until the commit: the session keeps only weak references.
-        rutas = session.scalars(select(Ruta).where(Ruta.id.in_(ruta_ids)).options(  # noqa: F841
-            joinedload(Ruta.school).joinedload(School.secretaria))).all()
-        entries = [entry for ruta_id in ruta_ids
-                   if (entry := _start(session, ruta_id, now, savepoints)) is not None]
+        rutas = _lock_approved(session, ruta_ids)
+        left_out = set(ruta_ids) - {ruta.id for ruta in rutas}
+        for ruta_id in sorted(left_out):
+            log.info("La Ruta %d no se inició: ya no está aprobada.", ruta_id)
+        entries = []
+        for ruta in rutas:
+            try:
+                entries.append(seguimiento_actions.start_follow_up(
+                    session, ruta, actor=None, expected_version=ruta.version, now=now,
+                    notify=False, flush=False))
+            except DomainError as refused:  # refused before changing anything
+                log.info("La Ruta %d no se inició (%s).", ruta.id, refused.message)
+        try:
+            session.flush()
+        except StaleDataError:
+            if len(ruta_ids) > 1:
+                raise
+            session.rollback()
+            log.info("La Ruta %d no se inició: otra transacción la cambió.", ruta_ids[0])
+            return []
         notifications.transitions_happened(session, entries)
         session.commit()
         return [entry.ruta_id for entry in entries]
-
-
-def _start(session: Session, ruta_id: int, now: datetime,
-           savepoint: bool) -> RutaTransition | None:
-    """Start the Ruta's seguimiento, its e-mail left to the caller; None (and nothing of it
-    written) when it is gone or a conflict refuses it."""
-    ruta = session.get(Ruta, ruta_id)
-    if ruta is None:
-        return None
-    try:
-        with session.begin_nested() if savepoint else nullcontext():
-            return seguimiento_actions.start_follow_up(
-                session, ruta, actor=None, expected_version=ruta.version, now=now,
-                notify=False)
-    except DomainError as conflict:
-        if not savepoint:
-            session.rollback()
-        log.info("La Ruta %d no se inició (%s).", ruta_id, conflict.message)
-        return None
 
 
 def run_daily_pass(app: Flask, *, now: datetime, day: date | None = None) -> DailyPass:

@@ -93,7 +93,8 @@ def transition(session: Session, ruta: Ruta, trigger: Trigger, *, actor: User | 
                expected_version: int, given: TransitionInput | None = None,
                guards_from: Mapping[str, GuardProvider] | None = None,
                extra: dict[str, Any] | None = None, now: datetime | None = None,
-               columns: dict[str, Any] | None = None, notify: bool = True) -> RutaTransition:
+               columns: dict[str, Any] | None = None, notify: bool = True,
+               flush: bool = True) -> RutaTransition:
     """Fire ``trigger`` and set ``columns`` of the new state, in one versioned UPDATE.
 
     ``guards_from`` maps the machine's guard names to the stage's providers (the core's own,
@@ -101,7 +102,13 @@ def transition(session: Session, ruta: Ruta, trigger: Trigger, *, actor: User | 
     appends the audit row; queues the notifications (``workflow.notifications``), unless
     ``notify`` is False: then the caller queues them itself, in the same transaction, with
     ``notifications.transitions_happened`` (the daily pass, for many Rutas at once).
+
+    ``flush=False`` (only with ``notify=False``) leaves the change pending: the caller
+    flushes it with others and turns a ``StaleDataError`` into its own answer. Only a caller
+    holding the Ruta's row lock should: without it the version checked is only checked then.
     """
+    if not flush and notify:
+        raise ValueError("the notifications of a transition need its flushed audit row")
     check_attempt(session, ruta, trigger, actor=actor, expected_version=expected_version)
 
     given = given or TransitionInput()
@@ -133,6 +140,8 @@ def transition(session: Session, ruta: Ruta, trigger: Trigger, *, actor: User | 
         observations=given.observations.strip() or None, extra=extra or {},
     )
     session.add(entry)
+    if not flush:
+        return entry
     try:
         session.flush()
     except StaleDataError:

@@ -9,13 +9,14 @@ from __future__ import annotations
 import gc
 import io
 import threading
+import time as time_module
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 
 import pytest
 from flask import Flask
-from sqlalchemy import func, select
+from sqlalchemy import func, select, text
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session
 
@@ -26,7 +27,14 @@ from tests.conftest import Factory
 from tests.core.test_race import run_together
 from workflow.autoevaluacion.evidence import files_by_componente
 from workflow.dates import BOGOTA
-from workflow.errors import Forbidden, GuardFailed, InvalidInput, NotEditable, NotFound
+from workflow.errors import (
+    Forbidden,
+    GuardFailed,
+    InvalidInput,
+    NotEditable,
+    NotFound,
+    StaleRuta,
+)
 from workflow.evidencias import storage as evidence
 from workflow.horizontes.models import FollowUpCheckpoint, HorizonCalendar
 from workflow.models import OutboxMessage, Ruta, RutaTransition, User
@@ -482,48 +490,169 @@ def test_daily_pass_starts_plans_in_chunks_and_retries_a_failed_chunk_one_by_one
     assert commits == ([2, 1, 1, 1] if chunked else [1, 1, 1, 1])
 
 
-def test_daily_pass_chunk_mails_each_started_ruta_and_a_conflict_costs_only_its_ruta(
-        app: Flask, db: Session, make: Factory, monkeypatch: pytest.MonkeyPatch) -> None:
-    plans = [build_plan(make, State.APROBADO) for _ in range(3)]
-    raced = plans[1]
-    monkeypatch.setattr(daily, "START_CHUNK", 3)
-    original = seguimiento_actions.start_follow_up
+def revisor_starts(app: Flask, plan: Plan) -> None:
+    """The plan's revisor starts its seguimiento, in a transaction of their own."""
+    with app.extensions["ruta_db"].session_factory() as other:
+        mine = other.get(Ruta, plan.ruta.id)
+        assert mine is not None
+        seguimiento_actions.start_follow_up(other, mine, actor=other.get(User, plan.revisor.id),
+                                            expected_version=mine.version)
+        other.commit()
 
-    def revisor_starts_it_first(session: Session, ruta: Ruta, **given: Any) -> RutaTransition:
-        # The revisor's start commits after the pass read the chunk's Rutas and before the
-        # pass's own attempt on this one, which then finds a stale version.
-        if ruta.id == raced.ruta.id and given["actor"] is None:
-            with app.extensions["ruta_db"].session_factory() as other:
-                mine = other.get(Ruta, ruta.id)
-                assert mine is not None
-                original(other, mine, actor=other.get(User, raced.revisor.id),
-                         expected_version=mine.version)
-                other.commit()
-        return original(session, ruta, **given)
 
-    monkeypatch.setattr(seguimiento_actions, "start_follow_up", revisor_starts_it_first)
-    now = bogota(date(2024, 2, 1), 7)
-    result = run_daily_pass(app, now=now)
-
-    assert result.started == [plans[0].ruta.id, plans[2].ruta.id]
+def assert_each_started_once(db: Session, plans: list[Plan], raced: Plan, *,
+                             raced_by_revisor: bool, now: datetime) -> None:
+    """Every plan in seguimiento with one start (the raced one's by whoever won), and exactly
+    the e-mail of that start, to its rector; the pass's due when it started them."""
     db.expire_all()
     entries = {entry.ruta_id: entry for entry in db.scalars(select(RutaTransition).where(
         RutaTransition.trigger == "iniciar_seguimiento"))}
     assert sorted(entries) == sorted(plan.ruta.id for plan in plans)
-    assert [entries[plan.ruta.id].actor_id for plan in plans] == [None, raced.revisor.id, None]
+    assert [entries[plan.ruta.id].actor_id for plan in plans] == [
+        raced.revisor.id if plan is raced and raced_by_revisor else None for plan in plans]
     assert all(db.get(Ruta, plan.ruta.id).state is State.SEGUIMIENTO for plan in plans)
-    # Each Ruta has exactly the e-mail of its own start, to its rector; the pass's are due
-    # when it started them.
     mails = db.scalars(select(OutboxMessage).where(
         OutboxMessage.kind == "seguimiento_iniciado").order_by(OutboxMessage.ruta_id)).all()
     assert [(mail.ruta_id, mail.dedupe_key, mail.recipients) for mail in mails] == [
         (plan.ruta.id, f"transition:{entries[plan.ruta.id].id}:rector", [plan.rector.email])
         for plan in sorted(plans, key=lambda plan: plan.ruta.id)]
     assert [mail.next_attempt_at == now for mail in mails
-            if mail.ruta_id != raced.ruta.id] == [True, True]
+            if mail.ruta_id != raced.ruta.id or not raced_by_revisor] == [True] * (
+        len(plans) - raced_by_revisor)
     assert all(plan.ruta.school.name in mail.subject
                for plan, mail in zip(sorted(plans, key=lambda plan: plan.ruta.id), mails,
                                      strict=True))
+
+
+def test_daily_pass_chunk_mails_each_started_ruta_and_a_conflict_costs_only_its_ruta(
+        app: Flask, db: Session, make: Factory, backend: str,
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    plans = [build_plan(make, State.APROBADO) for _ in range(3)]
+    raced = plans[1]
+    monkeypatch.setattr(daily, "START_CHUNK", 3)
+    if backend == "postgresql":
+        # The pass locks a chunk's Rutas before it writes them: the revisor's start commits
+        # after the pass listed the plans due and just before the chunk's lock, which finds
+        # that Ruta no longer aprobado. (A start still running when the lock is asked for,
+        # and one tried while the pass holds it: the two tests after this one.)
+        lock = daily._lock_approved
+
+        def revisor_starts_it_first(session: Session, ruta_ids: list[int]) -> list[Ruta]:
+            if raced.ruta.id in ruta_ids:
+                revisor_starts(app, raced)
+            return lock(session, ruta_ids)
+
+        monkeypatch.setattr(daily, "_lock_approved", revisor_starts_it_first)
+    else:
+        # SQLite ignores the lock: the revisor's start commits after the pass read the Ruta
+        # and before the pass's own attempt on it, whose write then finds a stale version.
+        original = seguimiento_actions.start_follow_up
+
+        def revisor_starts_it_meanwhile(session: Session, ruta: Ruta,
+                                        **given: Any) -> RutaTransition:
+            if ruta.id == raced.ruta.id and given["actor"] is None:
+                revisor_starts(app, raced)
+            return original(session, ruta, **given)
+
+        monkeypatch.setattr(seguimiento_actions, "start_follow_up",
+                            revisor_starts_it_meanwhile)
+    now = bogota(date(2024, 2, 1), 7)
+    result = run_daily_pass(app, now=now)
+
+    assert result.started == [plans[0].ruta.id, plans[2].ruta.id]
+    assert_each_started_once(db, plans, raced, raced_by_revisor=True, now=now)
+
+
+def wait_for_a_lock_wait(app: Flask) -> None:
+    """Until a connection to the test database waits for a lock another one holds."""
+    deadline = time_module.monotonic() + 20
+    while time_module.monotonic() < deadline:
+        # A new transaction each time: one keeps its first view of pg_stat_activity.
+        with app.extensions["ruta_db"].session_factory() as probe:
+            if probe.scalar(text(
+                    "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() "
+                    "AND wait_event_type = 'Lock'")):
+                return
+        time_module.sleep(0.02)
+    raise AssertionError("nobody waited for the lock")
+
+
+@pytest.mark.postgres
+def test_daily_pass_waits_for_a_revisor_starting_a_ruta_and_leaves_it_out(
+        app: Flask, db: Session, make: Factory, backend: str,
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    if backend != "postgresql":
+        pytest.skip("races need PostgreSQL: SQLite serializes writers and hides them")
+    plans = [build_plan(make, State.APROBADO) for _ in range(3)]
+    raced = plans[1]
+    monkeypatch.setattr(daily, "START_CHUNK", 3)
+    now = bogota(date(2024, 2, 1), 7)
+    outcome: list[Any] = []
+
+    def the_pass() -> None:
+        try:
+            outcome.append(run_daily_pass(app, now=now))
+        except Exception as error:  # noqa: BLE001 (reported by the assertion below)
+            outcome.append(error)
+
+    runner = threading.Thread(target=the_pass)
+    with app.extensions["ruta_db"].session_factory() as other:
+        # The revisor's start is written (the Ruta's row is theirs until they commit) when
+        # the pass lists the plans due and asks for the chunk's lock.
+        mine = other.get(Ruta, raced.ruta.id)
+        assert mine is not None
+        seguimiento_actions.start_follow_up(other, mine, actor=other.get(User, raced.revisor.id),
+                                            expected_version=mine.version)
+        runner.start()
+        try:
+            wait_for_a_lock_wait(app)
+        finally:
+            other.commit()
+    runner.join(timeout=30)
+
+    [result] = outcome
+    assert result.started == [plans[0].ruta.id, plans[2].ruta.id]
+    assert_each_started_once(db, plans, raced, raced_by_revisor=True, now=now)
+
+
+@pytest.mark.postgres
+def test_a_revisor_starting_a_ruta_the_pass_holds_waits_and_gets_a_conflict(
+        app: Flask, db: Session, make: Factory, backend: str,
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    if backend != "postgresql":
+        pytest.skip("races need PostgreSQL: SQLite serializes writers and hides them")
+    plans = [build_plan(make, State.APROBADO) for _ in range(3)]
+    raced = plans[1]
+    monkeypatch.setattr(daily, "START_CHUNK", 3)
+    original = seguimiento_actions.start_follow_up
+    revisor: list[Any] = []
+
+    def try_to_start() -> None:
+        try:
+            revisor_starts(app, raced)
+            revisor.append("iniciado")
+        except Exception as error:  # noqa: BLE001 (the conflict is the result we check)
+            revisor.append(error)
+
+    attempt = threading.Thread(target=try_to_start)
+
+    def revisor_tries_meanwhile(session: Session, ruta: Ruta, **given: Any) -> RutaTransition:
+        # The pass holds the chunk's locks: the revisor, who loaded the Ruta still aprobado,
+        # waits for the pass's commit.
+        if ruta.id == raced.ruta.id and given["actor"] is None:
+            attempt.start()
+            wait_for_a_lock_wait(app)
+        return original(session, ruta, **given)
+
+    monkeypatch.setattr(seguimiento_actions, "start_follow_up", revisor_tries_meanwhile)
+    now = bogota(date(2024, 2, 1), 7)
+    result = run_daily_pass(app, now=now)
+    attempt.join(timeout=30)
+
+    assert result.started == [plan.ruta.id for plan in plans]
+    [conflict] = revisor
+    assert isinstance(conflict, StaleRuta)
+    assert_each_started_once(db, plans, raced, raced_by_revisor=False, now=now)
 
 
 def test_daily_pass_runs_without_cyclic_collection_and_leaves_it_as_it_was(
