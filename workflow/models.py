@@ -444,6 +444,11 @@ class OutboxMessage(Base):
         Index("ix_outbox_status_next_attempt_at", "status", "next_attempt_at"),
         # «Correo saliente»: counts by status from the index alone, pages in its order.
         Index("ix_outbox_secretaria_status_id", "secretaria_id", "status", "id"),
+        # The daily pass's retention (``retention.prune_sent``): only the sent messages whose
+        # bodies are still there, by when they were sent.
+        Index("ix_outbox_sent_unpruned", "sent_at",
+              postgresql_where=text("status = 'sent' AND body_pruned_at IS NULL"),
+              sqlite_where=text("status = 'sent' AND body_pruned_at IS NULL")),
         CheckConstraint("attempts >= 0", name="attempts_not_negative"),
         CheckConstraint("(status = 'sent') = (sent_at IS NOT NULL)", name="sent_has_time"),
         CheckConstraint("status <> 'sending' OR (claim_token IS NOT NULL "
