@@ -19,6 +19,7 @@ from sqlalchemy.orm import Session, selectinload
 
 from workflow import outbox
 from workflow.correo.reminders import (
+    PMI_OWED,
     RULES,
     DueReminder,
     Recipients,
@@ -98,8 +99,11 @@ def _situation(session: Session, calendar: HorizonCalendar, today: date) -> Situ
             .join(Ruta.school).where(*in_calendar).order_by(Ruta.id))]
     if not situation.rutas:
         return situation  # a horizon without Rutas yet: nothing else to read
-    # The calendar's Rutas as a subquery, not a list of 10,000 ids to bind and parse.
-    calendar_rutas = select(Ruta.id).join(Ruta.school).where(*in_calendar)
+    # The calendar's Rutas as a subquery, not a list of 10,000 ids to bind and parse; only
+    # those that still owe their PMI, the only ones whose last entry a rule reads
+    # (``pmi_stage``: returned with observations), not every transition of the horizon.
+    calendar_rutas = (select(Ruta.id).join(Ruta.school)
+                      .where(*in_calendar, Ruta.state.in_(PMI_OWED)))
     last_ids = (select(func.max(RutaTransition.id))
                 .where(RutaTransition.ruta_id.in_(calendar_rutas))
                 .group_by(RutaTransition.ruta_id))

@@ -144,6 +144,8 @@ class Situation:
     rutas: list[RutaRow]
     today: date
     people: Recipients
+    # The last log entry of each Ruta that still owes its PMI (``PMI_OWED``): the rules read
+    # no other Ruta's.
     last_entries: dict[int, RutaTransition]
 
     def in_state(self, *states: State) -> list[RutaRow]:
