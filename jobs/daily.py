@@ -45,6 +45,7 @@ from workflow.horizontes.horizons import advance_current_horizons
 from workflow.models import Ruta, School
 from workflow.seguimiento import actions as seguimiento_actions
 from workflow.seguimiento import progress as seguimiento
+from workflow.services import flush_transitions
 from workflow.states import State
 
 log = logging.getLogger(__name__)
@@ -138,11 +139,11 @@ def _start_together(factory: sessionmaker[Session], ruta_ids: list[int],
     started: one a revisor started meanwhile is left out, and a revisor who tries while the
     pass holds it waits for the commit and then finds a stale version (409). Nothing else
     can move a locked Ruta, so the transitions are written together, without a savepoint
-    each: one flush (a versioned UPDATE per Ruta, one INSERT of the audit rows), then one
-    INSERT of their e-mails (``transitions_happened``), all in the transaction that changes
-    the states. Where the lock is ignored (SQLite, one Ruta at a time) a version
-    that moved after the read fails the flush: that Ruta is not started; on a chunk the
-    error goes to the caller, which tries each Ruta alone.
+    each (``flush_transitions``: the Rutas in one executemany UPDATE, the audit rows in one
+    INSERT on PostgreSQL), then their e-mails in one INSERT (``transitions_happened``), all
+    in the transaction that changes the states. Where the lock is ignored (SQLite, one Ruta
+    at a time) a version that moved after the read fails the write: that Ruta is not
+    started; on a chunk the error goes to the caller, which tries each Ruta alone.
     """
     with factory() as session:
         rutas = _lock_approved(session, ruta_ids)
@@ -158,7 +159,7 @@ def _start_together(factory: sessionmaker[Session], ruta_ids: list[int],
             except DomainError as refused:  # refused before changing anything
                 log.info("La Ruta %d no se inició (%s).", ruta.id, refused.message)
         try:
-            session.flush()
+            flush_transitions(session, entries)
         except StaleDataError:
             if len(ruta_ids) > 1:
                 raise

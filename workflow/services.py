@@ -15,11 +15,13 @@ land together or not at all.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy.orm import Session
+from sqlalchemy import bindparam, inspect, update
+from sqlalchemy.orm import MANYTOONE, ColumnProperty, Relationship, Session
+from sqlalchemy.orm.attributes import set_committed_value
 from sqlalchemy.orm.exc import StaleDataError
 
 from workflow import guards, notifications
@@ -103,9 +105,10 @@ def transition(session: Session, ruta: Ruta, trigger: Trigger, *, actor: User | 
     ``notify`` is False: then the caller queues them itself, in the same transaction, with
     ``notifications.transitions_happened`` (the daily pass, for many Rutas at once).
 
-    ``flush=False`` (only with ``notify=False``) leaves the change pending: the caller
-    flushes it with others and turns a ``StaleDataError`` into its own answer. Only a caller
-    holding the Ruta's row lock should: without it the version checked is only checked then.
+    ``flush=False`` (only with ``notify=False``) leaves the change pending: the caller writes
+    it with others (``flush_transitions``) and turns a ``StaleDataError`` into its own
+    answer. Only a caller holding the Ruta's row lock should: without it the version is only
+    checked then.
     """
     if not flush and notify:
         raise ValueError("the notifications of a transition need its flushed audit row")
@@ -150,3 +153,57 @@ def transition(session: Session, ruta: Ruta, trigger: Trigger, *, actor: User | 
     if notify:
         notifications.transition_happened(session, entry)
     return entry
+
+
+def flush_transitions(session: Session, entries: Sequence[RutaTransition]) -> None:
+    """Write the transitions ``transition(..., flush=False)`` left pending, for a caller that
+    holds their Rutas' row locks: the Rutas' new columns in one executemany UPDATE (each
+    still checked against the version it was read with, and moved to the next one), then
+    the audit rows in one flush (one INSERT on PostgreSQL).
+
+    The ORM never batches the UPDATE of a versioned row: the daily pass paid a statement and
+    its round trip for each of the 435 Rutas it started. Raises ``StaleDataError`` when a
+    Ruta's version moved after all (SQLite ignores row locks); the caller rolls back, since
+    the other Rutas' rows may be written.
+    """
+    rutas = list({id(entry.ruta): entry.ruta for entry in entries}.values())
+    table = Ruta.__table__
+    mapper = inspect(Ruta)
+    version = mapper.version_id_col
+    version_key = mapper.get_property_by_column(version).key
+    # Rutas by the columns their transitions set (the state and its moment; some triggers
+    # set more), each group one statement. A Ruta flushed already has nothing pending; one
+    # whose many-to-one relationship changed (which the ORM turns into a column) is left to
+    # the flush; its collections (the new audit row) write no column of its own.
+    groups: dict[tuple[str, ...], list[Ruta]] = {}
+    for ruta in rutas:
+        pending = [mapper.attrs[key] for key in inspect(ruta).committed_state]
+        if any(isinstance(prop, Relationship) and prop.direction is MANYTOONE
+               for prop in pending):
+            continue
+        changed = tuple(sorted(prop.key for prop in pending if isinstance(prop, ColumnProperty)))
+        if changed:
+            groups.setdefault(changed, []).append(ruta)
+    for changed, group in groups.items():
+        columns = [mapper.column_attrs[key].columns[0].name for key in changed]
+        statement = (
+            update(table)
+            .where(table.c.id == bindparam("b_id"), version == bindparam("b_version"))
+            .values({name: bindparam(f"b_{name}") for name in columns}
+                    | {version.name: bindparam("b_next_version")}))
+        next_versions = [mapper.version_id_generator(ruta.version) for ruta in group]
+        with session.no_autoflush:  # or the ORM writes them first, a statement each
+            result = session.execute(statement, [
+                {"b_id": ruta.id, "b_version": ruta.version, "b_next_version": next_version}
+                | {f"b_{name}": getattr(ruta, key)
+                   for key, name in zip(changed, columns, strict=True)}
+                for ruta, next_version in zip(group, next_versions, strict=True)])
+        written = result.rowcount  # type: ignore[attr-defined]
+        if written != len(group):
+            raise StaleDataError(f"{len(group) - written} of {len(group)} Rutas moved meanwhile")
+        for ruta, next_version in zip(group, next_versions, strict=True):
+            # What was written is now what the session holds as stored: no UPDATE of its own.
+            for key in changed:
+                set_committed_value(ruta, key, getattr(ruta, key))
+            set_committed_value(ruta, version_key, next_version)
+    session.flush()

@@ -6,21 +6,24 @@ from datetime import UTC, datetime
 from typing import Any
 
 import pytest
+from flask import Flask
 from sqlalchemy import select, text
 from sqlalchemy.exc import DBAPIError, IntegrityError
 from sqlalchemy.orm import Session
+from sqlalchemy.orm.exc import StaleDataError
 
 from blueprints.rutas import ACTIONS, fire_action
 from demo.cierre import record_demo_final_evaluation
 from demo.pmi import fill_demo_pmi
 from tests.conftest import PASSING_RUBRIC, Factory
+from tests.query_counter import counting_statements
 from workflow import services
 from workflow.autoevaluacion import actions as auto_actions
 from workflow.cierre import actions as cierre_actions
 from workflow.errors import Forbidden, GuardFailed, InvalidTransition, NotFound, StaleRuta
 from workflow.guards import CORE_PROVIDERS
 from workflow.horizontes import opening
-from workflow.models import OPENED, Ruta, RutaTransition
+from workflow.models import OPENED, Ruta, RutaTransition, User
 from workflow.pmi import actions as pmi_actions
 from workflow.pmi import review
 from workflow.roles import Role
@@ -119,6 +122,63 @@ def test_system_starts_follow_up_without_an_actor(db: Session, make: Factory) ->
     seguimiento_actions.start_follow_up(db, ruta, actor=None, expected_version=ruta.version)
     assert ruta.state is State.SEGUIMIENTO
     assert only_log_row(db, ruta)["actor"] is None
+
+
+def test_transitions_left_pending_are_written_together(app: Flask, db: Session, make: Factory,
+                                                        backend: str) -> None:
+    rutas = [make.ruta(state=State.APROBADO) for _ in range(3)]
+    versions = [ruta.version for ruta in rutas]
+    entries = [seguimiento_actions.start_follow_up(db, ruta, actor=None,
+                                                   expected_version=ruta.version,
+                                                   notify=False, flush=False)
+               for ruta in rutas]
+    assert all(entry.id is None for entry in entries)  # nothing written yet
+    with counting_statements(app) as statements:
+        services.flush_transitions(db, entries)
+    # The three Rutas in one UPDATE sent once (executemany), then the audit rows: in one
+    # INSERT on PostgreSQL (SQLite's driver inserts them one by one).
+    assert [statement.split()[:3] for statement in statements.sent] == [
+        ["UPDATE", "rutas", "SET"]] + [["INSERT", "INTO", "ruta_transitions"]] * (
+        1 if backend == "postgresql" else 3)
+    # What the session holds is what was stored: the next version, nothing left to write.
+    assert [ruta.version for ruta in rutas] == [version + 1 for version in versions]
+    assert not any(ruta in db.dirty for ruta in rutas)
+    db.commit()
+    db.expire_all()
+    for ruta, version in zip(rutas, versions, strict=True):
+        stored = db.get(Ruta, ruta.id)
+        assert (stored.state, stored.version) == (State.SEGUIMIENTO, version + 1)
+        assert only_log_row(db, ruta) == {"trigger": "iniciar_seguimiento",
+                                          "from": State.APROBADO, "to": State.SEGUIMIENTO,
+                                          "actor": None, "observations": None, "extra": {}}
+
+
+def test_a_pending_transition_whose_ruta_moved_meanwhile_is_not_written(
+        app: Flask, db: Session, make: Factory) -> None:
+    ruta = make.ruta(state=State.APROBADO)
+    revisor = make.user(Role.REVISOR)
+    db.commit()
+    entry = seguimiento_actions.start_follow_up(db, ruta, actor=None,
+                                                expected_version=ruta.version, notify=False,
+                                                flush=False)
+    with app.extensions["ruta_db"].session_factory() as other:
+        theirs = other.get(Ruta, ruta.id)
+        seguimiento_actions.start_follow_up(other, theirs, actor=other.get(User, revisor.id),
+                                            expected_version=theirs.version)
+        other.commit()
+    with pytest.raises(StaleDataError):
+        services.flush_transitions(db, [entry])
+    db.rollback()
+    assert [row.actor_id for row in db.scalars(select(RutaTransition).where(
+        RutaTransition.ruta_id == ruta.id))] == [revisor.id]
+
+
+def test_a_transition_left_pending_cannot_notify(db: Session, make: Factory) -> None:
+    ruta = make.ruta(state=State.APROBADO)
+    with pytest.raises(ValueError, match="flushed audit row"):
+        seguimiento_actions.start_follow_up(db, ruta, actor=None, expected_version=ruta.version,
+                                            flush=False)
+    assert ruta.state is State.APROBADO
 
 
 @pytest.mark.parametrize("role", [Role.EQUIPO, Role.ADMINISTRADOR, Role.CONSULTA, Role.REVISOR])
