@@ -86,12 +86,14 @@ def advance_horizons(app: Flask, *, day: date) -> list[str]:
 
 
 # Rutas started per transaction on PostgreSQL: their aggregates are refreshed together at its
-# commit (one Ruta per transaction cost 435 refreshes and commits at 10,000 schools), while
-# the locks a chunk holds are released within a second or so. SQLite ignores row locks (it
-# serializes writers instead), so there each Ruta keeps its own transaction and a Ruta
+# commit (one Ruta per transaction cost 435 refreshes and commits at 10,000 schools; each
+# chunk costs a refresh's dozen statements, and refresh_rutas takes 500 Rutas at a time),
+# while the locks a chunk holds on approved Rutas (which only a revisor starting one by
+# hand would wait for) are released within half a second or so. SQLite ignores row locks
+# (it serializes writers instead), so there each Ruta keeps its own transaction and a Ruta
 # moved between the read and the write costs only itself (a deployment small enough for
 # SQLite starts a handful a day).
-START_CHUNK = 100
+START_CHUNK = 500
 
 
 def start_due_follow_ups(app: Flask, *, day: date, now: datetime) -> list[int]:
