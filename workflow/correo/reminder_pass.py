@@ -29,6 +29,7 @@ from workflow.correo.reminders import (
 )
 from workflow.horizontes.models import HorizonCalendar, JobRun, ReminderRule, ReminderSent
 from workflow.models import Ruta, RutaTransition, School, User, utcnow
+from workflow.plain_rows import plain_rows
 from workflow.roles import Role
 from workflow.states import State
 
@@ -69,10 +70,11 @@ def _situation(session: Session, calendar: HorizonCalendar, today: date) -> Situ
                     .where(*in_calendar, Ruta.reviewer_id.is_not(None)).distinct())
     # The people and the last log entries are read-only here: plain rows with the same
     # attribute names, not ORM objects (a pass reads every rector of the Secretaría, and
-    # building 10,000 tracked objects cost more than the query). One query: the
+    # building 10,000 tracked objects cost more than the query), read without the ORM's
+    # loading (``plain_rows``: nothing is pending before them). One query: the
     # Secretaría's rectors and revisores, and the reviewers of its Rutas.
     reviewers = {}
-    for user in session.execute(select(*PERSON_COLUMNS).where(or_(
+    for user in plain_rows(session, select(*PERSON_COLUMNS).where(or_(
             and_(User.secretaria_id == calendar.secretaria_id,
                  User.role.in_([Role.RECTOR, Role.REVISOR])),
             User.id.in_(reviewer_ids))).order_by(User.id)):
@@ -85,13 +87,13 @@ def _situation(session: Session, calendar: HorizonCalendar, today: date) -> Situ
             people.reviewers.append(user)
     schools: dict[int, SchoolRow] = {}
     situation.rutas = [
-        RutaRow(id=row.id, school_id=row.school_id, state=row.state,
-                state_changed_at=row.state_changed_at, created_at=row.created_at,
-                horizon_start_year=row.horizon_start_year,
-                horizon_end_year=row.horizon_end_year,
-                school=schools.setdefault(row.school_id, SchoolRow(row.name, row.dane_code)),
-                reviewer=reviewers.get(row.reviewer_id) if row.reviewer_id else None)
-        for row in session.execute(
+        RutaRow(id=ruta_id, school_id=school_id, state=state,
+                state_changed_at=state_changed_at, created_at=created_at,
+                horizon_start_year=start_year, horizon_end_year=end_year,
+                school=schools.setdefault(school_id, SchoolRow(name, dane_code)),
+                reviewer=reviewers.get(reviewer_id) if reviewer_id else None)
+        for (ruta_id, school_id, state, state_changed_at, created_at, start_year, end_year,
+             reviewer_id, name, dane_code) in plain_rows(session,
             select(Ruta.id, Ruta.school_id, Ruta.state, Ruta.state_changed_at,
                    Ruta.created_at, Ruta.horizon_start_year, Ruta.horizon_end_year,
                    Ruta.reviewer_id,
@@ -107,8 +109,8 @@ def _situation(session: Session, calendar: HorizonCalendar, today: date) -> Situ
     last_ids = (select(func.max(RutaTransition.id))
                 .where(RutaTransition.ruta_id.in_(calendar_rutas))
                 .group_by(RutaTransition.ruta_id))
-    situation.last_entries = {entry.ruta_id: entry for entry in session.execute(
-        select(*ENTRY_COLUMNS).where(RutaTransition.id.in_(last_ids)))}
+    situation.last_entries = {entry.ruta_id: entry for entry in plain_rows(
+        session, select(*ENTRY_COLUMNS).where(RutaTransition.id.in_(last_ids)))}
     return situation
 
 
