@@ -406,8 +406,9 @@ class OutboxMessage(Base):
     __tablename__ = "outbox"
 
     id: Mapped[int] = mapped_column(primary_key=True)
-    # Whose administrators see the message on their "Correo saliente" page.
-    secretaria_id: Mapped[int] = mapped_column(ForeignKey("secretarias.id"), index=True)
+    # Whose administrators see the message on their "Correo saliente" page (looked up by
+    # ``ix_outbox_secretaria_status_id``, which begins with it).
+    secretaria_id: Mapped[int] = mapped_column(ForeignKey("secretarias.id"))
     ruta_id: Mapped[int | None] = mapped_column(ForeignKey("rutas.id"), index=True)
     # The template pair it was rendered from (``templates/email/<kind>.*``).
     kind: Mapped[str] = mapped_column(String(60))

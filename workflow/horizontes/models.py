@@ -243,7 +243,8 @@ class ReminderSent(Base):
     __tablename__ = "reminders_sent"
 
     id: Mapped[int] = mapped_column(primary_key=True)
-    ruta_id: Mapped[int] = mapped_column(ForeignKey("rutas.id"), index=True)
+    # Looked up by ``uq_reminders_sent_occurrence``, which begins with it.
+    ruta_id: Mapped[int] = mapped_column(ForeignKey("rutas.id"))
     rule: Mapped[str] = mapped_column(String(40))
     occurrence_key: Mapped[str] = mapped_column(String(60))
     # The day (America/Bogota) of the pass that queued it.
