@@ -184,13 +184,16 @@ def _note(session: Session, flush_context: object) -> None:
     rutas: set[int] = session.info.setdefault(_DIRTY, set())
     schools: set[int] = session.info.setdefault(_DIRTY_SCHOOLS, set())
     kinds: dict[int, frozenset[str]] = session.info.setdefault(_DIRTY_KINDS, {})
-    for item in (*session.new, *session.dirty, *session.deleted):
+    # ``Session.dirty`` builds a new set on each use: read once, not once per Ruta (the
+    # daily pass flushes 435 started Rutas at once).
+    dirty = session.dirty
+    for item in (*session.new, *dirty, *session.deleted):
         if isinstance(item, RutaAggregate):
             continue
         if isinstance(item, Ruta):
             if item.id is not None:
                 rutas.add(item.id)
-                moved = (kinds_moved_by_ruta(item) if item in session.dirty
+                moved = (kinds_moved_by_ruta(item) if item in dirty
                          else EVERY_KIND)  # a Ruta created or deleted
                 kinds[item.id] = kinds.get(item.id, frozenset()) | moved
         elif isinstance(item, School):
