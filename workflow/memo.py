@@ -7,6 +7,7 @@ worker keeps its own.
 - The consolidado (``workflow.consolidado.summary``, ``blueprints.reportes``): the version is
   ``summary.version_of`` (any refresh of an aggregate in scope, a Ruta or school more or less,
   or another day changes it); a few entries, each the size of a page's sections.
+- The revision queue's counts and the «Pendientes» badge: ``scope_versions.token``.
 - The Ruta page's body (``workflow.page_stamps``): the version is the Ruta's and its
   Secretaría's page stamps, which the database moves on every write the page can show.
 """
