@@ -41,6 +41,7 @@ from demo.seed import seed_demo
 from ruta import create_app
 from ruta.db import make_engine
 from workflow.models import Ruta, School
+from workflow.scope_versions import bump_all
 from workflow.states import State
 
 TEMPLATE_SCHOOLS = 14  # the demo's default: one school per path of demo.seed.PLANS
@@ -334,6 +335,10 @@ def _write_all(engine: Engine, tables: list[Table],
                 statement = (f"SELECT setval(pg_get_serial_sequence('\"{table.name}\"', "  # noqa: S608
                              f"'{id_name}'), (SELECT max(\"{id_name}\") FROM \"{table.name}\"))")
                 connection.execute(text(statement))
+    with engine.begin() as connection:
+        # On PostgreSQL the triggers that version each Secretaría's lists were off
+        # (``workflow.scope_versions``): a process that counted before must count again.
+        bump_all(connection)
     return written
 
 

@@ -133,6 +133,18 @@ class Secretaria(Base):
         return self.horizon_start_year + self.horizon_years - 1
 
 
+class ScopeVersion(Base):
+    """A token the database replaces, in the same transaction, whenever what a Secretaría's
+    lists count changes (its schools, its Rutas' states and reviewers, its plan adjustments):
+    the key of the per-process memos of ``workflow.scope_versions``. Kept by triggers
+    (migration 0039), never written by the application."""
+
+    __tablename__ = "scope_versions"
+
+    secretaria_id: Mapped[int] = mapped_column(ForeignKey("secretarias.id"), primary_key=True)
+    token: Mapped[str] = mapped_column(String(32))
+
+
 class School(Base):
     __tablename__ = "schools"
 

@@ -1,0 +1,153 @@
+"""The version of what a Secretaría's lists count (``scope_versions``): every change the
+triggers of migration 0039 watch replaces the Secretaría's token, other changes keep it
+(on both databases)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import pytest
+from sqlalchemy import delete, insert, select, update
+from sqlalchemy.orm import Session
+
+from tests.conftest import Factory
+from tests.pendientes.helpers import Desk, build_desk
+from workflow import scope_versions
+from workflow.ajustes.machine import AdjustmentState
+from workflow.ajustes.models import AdjustmentChange, ChangeKind, PlanAdjustment
+from workflow.memo import Memo
+from workflow.models import Ruta, School, ScopeVersion, User, Zona
+from workflow.observations import ObservationStatus
+from workflow.pmi.models import Observation
+from workflow.seguimiento.models import FollowUpObservation, FollowUpReport
+from workflow.states import State
+
+
+def token_of(db: Session, secretaria_id: int) -> str | None:
+    return db.scalar(select(ScopeVersion.token)
+                     .where(ScopeVersion.secretaria_id == secretaria_id))
+
+
+def _new_school(db: Session, desk: Desk) -> None:
+    db.execute(insert(School).values(
+        secretaria_id=desk.revisor.secretaria_id, dane_code="173001999999",
+        name="Institución Educativa Nueva", zona=Zona.RURAL, locality="Corregimiento Nuevo"))
+
+
+def _change_of(db: Session, desk: Desk) -> AdjustmentChange:
+    return AdjustmentChange(adjustment_id=desk.adjustment.id, kind=ChangeKind.ADD,
+                            element_kind="meta", proposed={}, justification="Lo piden.",
+                            created_by_id=desk.plan.rector.id)
+
+
+def _report_observation(db: Session, desk: Desk) -> FollowUpObservation:
+    return FollowUpObservation(report_id=desk.report.id, element="report",
+                               element_label="El informe", text="Precise el avance.",
+                               status=ObservationStatus.BORRADOR, author_id=desk.revisor.id)
+
+
+#: Each change the triggers watch, by table (Core statements and ORM flushes alike).
+WATCHED: dict[str, Callable[[Session, Desk], object]] = {
+    "schools: a new one": _new_school,
+    "schools: renamed": lambda db, desk: db.execute(
+        update(School).where(School.id == desk.no_rector.id).values(name="Otro nombre")),
+    "users: a rector deactivated": lambda db, desk: setattr(
+        desk.invited_rector, "active", False),
+    "rutas: a state": lambda db, desk: setattr(desk.to_take, "state", State.EN_REVISION),
+    "rutas: a reviewer": lambda db, desk: setattr(desk.to_take, "reviewer_id",
+                                                  desk.revisor.id),
+    "rutas: a new one": lambda db, desk: db.add(Ruta(
+        school_id=desk.no_rector.id, horizon_start_year=2024, horizon_end_year=2026)),
+    "plan_adjustments: decided": lambda db, desk: setattr(
+        desk.adjustment, "state", AdjustmentState.DEVUELTO),
+    "plan_adjustments: deleted": lambda db, desk: db.execute(
+        delete(PlanAdjustment).where(PlanAdjustment.id == desk.adjustment.id)),
+    "plan_adjustment_changes: a new one": lambda db, desk: db.add(_change_of(db, desk)),
+    "pmi_observations: judged": lambda db, desk: db.execute(
+        update(Observation).where(Observation.ruta_id == desk.in_review.id)
+        .values(status=ObservationStatus.RESUELTA)),
+    "follow_up_reports: acknowledged": lambda db, desk: db.execute(
+        update(FollowUpReport).where(FollowUpReport.id == desk.report.id)
+        .values(status="reconocido")),
+    "follow_up_observations: a new one": lambda db, desk: db.add(
+        _report_observation(db, desk)),
+}
+
+#: Changes nothing the lists count reads: the token stays.
+UNWATCHED: dict[str, Callable[[Session, Desk], object]] = {
+    "rutas: the catalog": lambda db, desk: db.execute(
+        update(Ruta).where(Ruta.id == desk.to_take.id).values(catalog_id=None)),
+    "users: a sign-in": lambda db, desk: db.execute(
+        update(User).where(User.id == desk.revisor.id).values(last_login_at=User.created_at)),
+    "follow_up_reports: its text": lambda db, desk: db.execute(
+        update(FollowUpReport).where(FollowUpReport.id == desk.report.id)
+        .values(dificultades="Ninguna.")),
+}
+
+
+@pytest.fixture
+def desk(db: Session, make: Factory) -> Desk:
+    return build_desk(db, make)
+
+
+@pytest.mark.parametrize("change", list(WATCHED))
+def test_a_watched_change_replaces_the_token_when_it_commits(
+        db: Session, desk: Desk, make: Factory, change: str) -> None:
+    secretaria_id = desk.revisor.secretaria_id
+    elsewhere = make.school(make.secretaria("Secretaría de Educación del Tolima", "73"))
+    db.commit()
+    before, other = token_of(db, secretaria_id), token_of(db, elsewhere.secretaria_id)
+    assert before is not None and other is not None
+    WATCHED[change](db, desk)
+    db.flush()
+    # The transaction that wrote is given no token: what it would count is not yet
+    # anyone else's (on PostgreSQL the token changes at the commit).
+    assert scope_versions.token(db, secretaria_id) is None or db.bind.dialect.name == "sqlite"
+    db.commit()
+    after = token_of(db, secretaria_id)
+    assert after is not None and after != before
+    assert token_of(db, elsewhere.secretaria_id) == other
+    assert scope_versions.token(db, secretaria_id) == after
+
+
+@pytest.mark.parametrize("change", list(UNWATCHED))
+def test_other_changes_keep_the_token(db: Session, desk: Desk, change: str) -> None:
+    secretaria_id = desk.revisor.secretaria_id
+    before = token_of(db, secretaria_id)
+    UNWATCHED[change](db, desk)
+    db.commit()
+    assert token_of(db, secretaria_id) == before
+
+
+def test_a_rolled_back_change_keeps_the_token(db: Session, desk: Desk) -> None:
+    secretaria_id = desk.revisor.secretaria_id
+    before = token_of(db, secretaria_id)
+    desk.to_take.state = State.EN_REVISION
+    db.flush()
+    db.rollback()
+    assert token_of(db, secretaria_id) == before
+
+
+def test_cached_computes_once_per_token(db: Session, desk: Desk) -> None:
+    memo: Memo[int] = Memo(4)
+    calls: list[int] = []
+
+    def compute() -> int:
+        calls.append(1)
+        return len(calls)
+
+    secretaria_id = desk.revisor.secretaria_id
+    assert [scope_versions.cached(memo, db, secretaria_id, "k", compute)
+            for _ in range(3)] == [1, 1, 1]
+    desk.to_take.state = State.EN_REVISION
+    db.commit()
+    assert scope_versions.cached(memo, db, secretaria_id, "k", compute) == 2
+    assert scope_versions.cached(memo, db, secretaria_id, "otra", compute) == 3
+
+
+def test_bump_all_gives_every_secretaria_a_new_token(db: Session, desk: Desk) -> None:
+    secretaria_id = desk.revisor.secretaria_id
+    before = token_of(db, secretaria_id)
+    scope_versions.bump_all(db.connection())
+    db.commit()
+    assert token_of(db, secretaria_id) not in (None, before)
