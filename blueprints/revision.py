@@ -19,7 +19,9 @@ from ruta.db import db_session
 from workflow.consolidado.consolidate import Filters, comunas_of, parse_horizon
 from workflow.horizontes.horizons import chosen_horizon
 from workflow.horizontes.models import ReminderSent
+from workflow.memo import Memo
 from workflow.models import Ruta, School, Zona, utcnow
+from workflow.scope_versions import cached
 from workflow.scoping import scoped
 from workflow.search_keys import LIKE_ESCAPE, bytewise, contains_pattern, sort_key
 from workflow.situation import situations_of
@@ -41,6 +43,10 @@ QUEUE_SORTS = {
 DEFAULT_QUEUE_SORT = Sort("dias", descending=True)
 # ``?revisor=`` → which Rutas by who holds their review.
 REVIEWER_FILTERS = {"mias": "Mis Rutas", "sin": "Sin revisor(a)"}
+# Per process: the counts by state of each set of filters, per version of the Secretaría's
+# Rutas and schools (``scope_versions``): counting them joined the horizon's 10,000 Rutas with
+# their schools on every view (7 to 11 ms of the page at 10,000 schools).
+STATE_COUNTS: Memo[dict[State, int]] = Memo(64)
 
 
 def _last_reminders(database: Session, rutas: list[Ruta]) -> dict[int, datetime]:
@@ -77,9 +83,14 @@ def queue() -> str:
         in_scope = in_scope.where(or_(
             School.search_key.like(contains_pattern(school_query), escape=LIKE_ESCAPE),
             School.dane_code.contains(school_query, autoescape=True)))
-    counts = dict(database.execute(
-        in_scope.with_only_columns(Ruta.state, func.count(Ruta.id)).group_by(Ruta.state)
-    ).all())
+    # The key names everything ``in_scope`` depends on beside the Secretaría (the same rule
+    # for every role of the Secretaría: ``scoping._rutas``).
+    counts = cached(STATE_COUNTS, database, current_user.secretaria_id, (
+        horizon.horizon_start_year, place.zona, place.comuna, reviewer,
+        current_user.id if reviewer == "mias" else None, school_query),
+        lambda: dict(database.execute(
+            in_scope.with_only_columns(Ruta.state, func.count(Ruta.id)).group_by(Ruta.state)
+        ).all()))
 
     # The school (already joined) and the reviewer come with the page's rows, not one by one.
     statement = in_scope.options(contains_eager(Ruta.school), selectinload(Ruta.reviewer))

@@ -1,6 +1,6 @@
 """The version of what a Secretaría's lists count (``scope_versions``): every change the
-triggers of migration 0039 watch replaces the Secretaría's token, other changes keep it
-(on both databases)."""
+triggers of migration 0039 watch replaces the Secretaría's token, other changes keep it, and
+what the process keeps under a token is never shown after a change (on both databases)."""
 
 from __future__ import annotations
 
@@ -10,7 +10,8 @@ import pytest
 from sqlalchemy import delete, insert, select, update
 from sqlalchemy.orm import Session
 
-from tests.conftest import Factory
+from blueprints import revision
+from tests.conftest import Factory, WebClient
 from tests.pendientes.helpers import Desk, build_desk
 from workflow import scope_versions
 from workflow.ajustes.machine import AdjustmentState
@@ -19,6 +20,7 @@ from workflow.memo import Memo
 from workflow.models import Ruta, School, ScopeVersion, User, Zona
 from workflow.observations import ObservationStatus
 from workflow.pmi.models import Observation
+from workflow.roles import Role
 from workflow.seguimiento.models import FollowUpObservation, FollowUpReport
 from workflow.states import State
 
@@ -151,3 +153,48 @@ def test_bump_all_gives_every_secretaria_a_new_token(db: Session, desk: Desk) ->
     scope_versions.bump_all(db.connection())
     db.commit()
     assert token_of(db, secretaria_id) not in (None, before)
+
+
+def _tabs(web: WebClient, url: str = "/revision/") -> str:
+    response = web.get(url)
+    assert response.status_code == 200
+    return response.get_data(as_text=True)
+
+
+def test_the_queue_shows_each_change_on_its_next_view(
+        web: WebClient, db: Session, desk: Desk) -> None:
+    """The counts by state, the comunas of the filter and the adjustments waiting are kept
+    per process between views, and a change shows on the next one."""
+    revision.STATE_COUNTS.clear()
+    web.login(desk.revisor.email)
+    html = _tabs(web)
+    assert "PMI enviado a la Secretaría (1)" in html and "PMI en revisión (1)" in html
+    assert "Ajustes del plan por decidir (1)" in html
+    assert "Corregimiento Nuevo" not in html
+    # Kept: the same page again answers the same.
+    assert _tabs(web) == html
+
+    desk.to_take.state = State.EN_REVISION
+    desk.adjustment.state = AdjustmentState.DEVUELTO
+    _new_school(db, desk)
+    db.commit()
+    html = _tabs(web)
+    assert "PMI enviado a la Secretaría (0)" in html and "PMI en revisión (2)" in html
+    assert "Ajustes del plan por decidir" not in html
+    assert '<option value="Corregimiento Nuevo"' in html
+
+
+def test_mis_rutas_counts_are_each_reviewers_own(web_factory: Callable[[], WebClient],
+                                                 db: Session, desk: Desk,
+                                                 make: Factory) -> None:
+    """«Mis Rutas» is part of what the counts are kept under, and so is who asks."""
+    other = make.user(Role.REVISOR, secretaria=desk.revisor.secretaria)
+    db.commit()
+    pages = []
+    for person in (desk.revisor, other):
+        browser = web_factory()
+        assert browser.login(person.email).status_code == 302
+        pages.append(_tabs(browser, "/revision/?revisor=mias"))
+    mine, theirs = pages
+    assert "Todas (1)" in mine  # the Ruta in seguimiento the revisor holds
+    assert "Todas (0)" in theirs

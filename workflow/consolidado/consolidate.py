@@ -36,6 +36,7 @@ from workflow.correo.reminders import PMI_OWED, bogota_day
 from workflow.errors import NotFound
 from workflow.horizontes.horizons import ensure_horizon, horizon_starting
 from workflow.horizontes.models import HorizonCalendar, ReminderSent
+from workflow.memo import Memo
 from workflow.models import Ruta, School, Secretaria, User, Zona
 from workflow.plain_rows import plain_rows
 from workflow.pmi.models import (
@@ -48,6 +49,7 @@ from workflow.pmi.models import (
     Objetivo,
     objetivo_componentes,
 )
+from workflow.scope_versions import cached
 from workflow.scoping import scoped
 from workflow.search_keys import bytewise, natural_key
 from workflow.seguimiento.progress import FollowUpProgress, progress_by_ruta
@@ -247,11 +249,22 @@ def _last_reminders(session: Session, ruta_ids: Sequence[int]) -> dict[int, Remi
     return {row.ruta_id: row for row in rows}
 
 
+# Per process: the comunas of a Secretaría's schools (of a zona), per version of its schools
+# (``scope_versions``): the filters of the queue and /reportes/ offer them on every view.
+COMUNAS: Memo[tuple[str, ...]] = Memo(16)
+
+
 def comunas_of(session: Session, actor: User, zona: Zona | None = None) -> list[str]:
     statement = scoped(actor, School).with_only_columns(School.locality).distinct()
     if zona is not None:
         statement = statement.where(School.zona == zona)
-    return sorted(session.scalars(statement), key=natural_key)
+
+    def compute() -> tuple[str, ...]:
+        return tuple(sorted(session.scalars(statement), key=natural_key))
+
+    if not actor.active or actor.role.belongs_to_school:  # a scope narrower than a Secretaría
+        return list(compute())
+    return list(cached(COMUNAS, session, actor.secretaria_id, ("comunas", zona), compute))
 
 
 def municipal_perfil(session: Session, rutas: Sequence[Ruta],
