@@ -12,7 +12,7 @@ from sqlalchemy.orm import Session
 from tests.conftest import Factory, WebClient
 from tests.pendientes.helpers import Desk, build_desk
 from workflow.models import Ruta, School, Zona
-from workflow.pendientes.desk import BADGE_CAP, badge_count, count_pending
+from workflow.pendientes.desk import BADGE_CAP, BADGES, badge_count, count_pending
 from workflow.roles import Role
 from workflow.states import State
 
@@ -168,7 +168,8 @@ def test_a_nul_character_is_refused_as_the_whole_app_refuses_it(web: WebClient,
     assert web.get("/pendientes/?comuna=%00").status_code == 400
 
 
-def test_the_header_count_is_one_query_per_page(app, web: WebClient, desk: Desk) -> None:  # noqa: ANN001
+def test_the_header_count_is_one_query_per_page_then_one_per_change(
+        app, web: WebClient, db: Session, desk: Desk) -> None:  # noqa: ANN001
     from sqlalchemy import event
 
     web.login(desk.revisor.email)
@@ -177,12 +178,23 @@ def test_the_header_count_is_one_query_per_page(app, web: WebClient, desk: Desk)
     def record(*args: object) -> None:
         statements.append(str(args[2]))
 
-    engine = app.extensions["ruta_db"].engine
-    event.listen(engine, "before_cursor_execute", record)
-    try:
-        html = page(web, "/cuenta/contrasena")
-    finally:
-        event.remove(engine, "before_cursor_execute", record)
-    # The menu is drawn twice (phone and wide) and counted once: one UNION of every kind.
-    assert html.count("Pendientes <span class=\"nav-count\">(5)</span>") == 2
-    assert sum("UNION ALL" in statement for statement in statements) == 1
+    def unions(url: str, shown: str) -> int:
+        statements.clear()
+        engine = app.extensions["ruta_db"].engine
+        event.listen(engine, "before_cursor_execute", record)
+        try:
+            html = page(web, url)
+        finally:
+            event.remove(engine, "before_cursor_execute", record)
+        # The menu is drawn twice (phone and wide) and counted at most once.
+        assert html.count(f"Pendientes <span class=\"nav-count\">({shown})</span>") == 2
+        return sum("UNION ALL" in statement for statement in statements)
+
+    BADGES.clear()
+    assert unions("/cuenta/contrasena", "5") == 1  # one UNION of every kind
+    # The process keeps it while nothing it counts changes (``scope_versions``)...
+    assert unions("/accesibilidad", "5") == 0
+    # ... and counts again after a change: the PMI to take is sent back to the school.
+    db.get(Ruta, desk.to_take.id).state = State.AUTOEVALUACION_ENVIADA
+    db.commit()
+    assert unions("/accesibilidad", "4") == 1
