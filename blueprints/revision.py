@@ -5,12 +5,10 @@ paginated. Every filter is kept by the state tabs, the sort headers and the page
 
 from __future__ import annotations
 
-from datetime import datetime
-
 from flask import Blueprint, render_template, request
 from flask_login import current_user
 from sqlalchemy import case, func, or_, select
-from sqlalchemy.orm import Session, contains_eager, selectinload
+from sqlalchemy.orm import aliased, contains_eager, selectinload
 
 from blueprints.access import SECRETARIA_ROLES, roles_required
 from blueprints.horizontes import horizon_choices
@@ -20,11 +18,11 @@ from workflow.consolidado.consolidate import Filters, comunas_of, parse_horizon
 from workflow.horizontes.horizons import chosen_horizon
 from workflow.horizontes.models import ReminderSent
 from workflow.memo import Memo
-from workflow.models import Ruta, School, Zona, utcnow
+from workflow.models import Ruta, RutaTransition, School, Zona, utcnow
 from workflow.scope_versions import cached
 from workflow.scoping import scoped
 from workflow.search_keys import LIKE_ESCAPE, bytewise, contains_pattern, sort_key
-from workflow.situation import situations_of
+from workflow.situation import situation_after
 from workflow.states import STATE_ORDER, State
 
 bp = Blueprint("revision", __name__, url_prefix="/revision")
@@ -49,12 +47,10 @@ REVIEWER_FILTERS = {"mias": "Mis Rutas", "sin": "Sin revisor(a)"}
 STATE_COUNTS: Memo[dict[State, int]] = Memo(64)
 
 
-def _last_reminders(database: Session, rutas: list[Ruta]) -> dict[int, datetime]:
-    """The moment each Ruta's last reminder was queued (absent: none yet)."""
-    return dict(database.execute(
-        select(ReminderSent.ruta_id, func.max(ReminderSent.created_at))
-        .where(ReminderSent.ruta_id.in_([ruta.id for ruta in rutas]))
-        .group_by(ReminderSent.ruta_id)).all())
+# The last logged transition of each Ruta of the page (its situation: «PMI devuelto…»).
+_LAST = aliased(RutaTransition, name="last_transition")
+_LAST_TRANSITION_ID = (select(func.max(RutaTransition.id))
+                       .where(RutaTransition.ruta_id == Ruta.id).scalar_subquery())
 
 
 @bp.get("/")
@@ -92,16 +88,21 @@ def queue() -> str:
             in_scope.with_only_columns(Ruta.state, func.count(Ruta.id)).group_by(Ruta.state)
         ).all()))
 
-    # The school (already joined) and the reviewer come with the page's rows, not one by one.
-    statement = in_scope.options(contains_eager(Ruta.school), selectinload(Ruta.reviewer))
+    # The school (already joined), the last reminder and the last transition come with the
+    # page's rows, the reviewers in one more statement: not one by one.
+    statement = (in_scope.add_columns(_LAST_REMINDER, _LAST.trigger, _LAST.to_state, _LAST.at)
+                 .outerjoin(_LAST, _LAST.id == _LAST_TRANSITION_ID)
+                 .options(contains_eager(Ruta.school), selectinload(Ruta.reviewer)))
     if state is not None:
         statement = statement.where(Ruta.state == state)
     # Whoever has waited longest is served first unless the reviewer sorts otherwise.
     sort = chosen_sort(QUEUE_SORTS, DEFAULT_QUEUE_SORT)
     # The counts per state are the page's own filters but the state: its total is among them.
-    rutas, page, pages, total = paginate(
+    rows, page, pages, total = paginate(
         database, statement.order_by(*ordering(sort, QUEUE_SORTS, Ruta.id)), Ruta.id,
+        scalars=False,
         total=counts.get(state, 0) if state is not None else sum(counts.values()))
+    rutas = [row[0] for row in rows]
     # What every link of the page keeps (the state tabs add or drop ``estado``).
     keep = {name: value for name, value in {
         "colegio": school_query, "zona": place.zona.value if place.zona else "",
@@ -110,10 +111,12 @@ def queue() -> str:
     }.items() if value}
     return render_template(
         "revision/queue.html", rutas=rutas, state=state, school_query=school_query,
-        query_cut=query_cut, sort=sort, last_reminders=_last_reminders(database, rutas),
+        query_cut=query_cut, sort=sort,
+        last_reminders={ruta.id: reminded for ruta, reminded, *_ in rows if reminded},
         days={ruta.id: (utcnow() - ruta.state_changed_at).days for ruta in rutas},
         page=page, pages=pages, total=total, counts=counts, states=STATE_ORDER,
-        situations=situations_of(database, rutas), horizon=horizon,
+        situations={ruta.id: situation_after(ruta.state, *last) for ruta, _, *last in rows},
+        horizon=horizon,
         horizons=horizon_choices(database, current_user),
         keep=keep, zonas=list(Zona), place=place, reviewer=reviewer,
         reviewer_filters=REVIEWER_FILTERS,

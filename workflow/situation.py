@@ -62,11 +62,21 @@ class Situation:
         return table[self.state][perspective]
 
 
-def _situation(state: State, last: RutaTransition | None) -> Situation:
-    if (last is not None and last.trigger == Trigger.DEVOLVER.value
-            and last.to_state == state and state in RETURNED_LABELS):
-        return Situation(state, last.at)
+def situation_after(state: State, trigger: str | None, to_state: State | None,
+                    at: datetime | None) -> Situation:
+    """The situation of a Ruta in ``state`` whose last logged transition was ``trigger``
+    into ``to_state`` at ``at`` (all None when it has none): for a list that reads them
+    with its rows."""
+    if (trigger == Trigger.DEVOLVER.value and to_state == state and at is not None
+            and state in RETURNED_LABELS):
+        return Situation(state, at)
     return Situation(state)
+
+
+def _situation(state: State, last: RutaTransition | None) -> Situation:
+    if last is None:
+        return Situation(state)
+    return situation_after(state, last.trigger, last.to_state, last.at)
 
 
 def situation_of(session: Session, ruta: Ruta) -> Situation:
