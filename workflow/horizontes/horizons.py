@@ -56,7 +56,10 @@ def chosen_horizon(session: Session, actor: User, start_year: int | None) -> Hor
     secretaria = actor.secretaria
     if start_year is None:
         start_year = secretaria.horizon_start_year
-    found = horizon_starting(session, secretaria.id, start_year)
+    # Read from the list of every horizon, which the page's horizon selector reads too (the
+    # same statement: a GET request reads it once).
+    found = next((horizon for horizon in horizons_of(session, secretaria.id)
+                  if horizon.horizon_start_year == start_year), None)
     if found is None and start_year == secretaria.horizon_start_year:
         found = ensure_horizon(session, secretaria, start_year,
                                start_year + secretaria.horizon_years - 1, actor=None)
