@@ -66,7 +66,23 @@ def init_app(app: Flask) -> None:
         State=State, Trigger=Trigger, Role=Role, STATE_ORDER=STATE_ORDER,
         STATE_LABELS=STATE_LABELS, STATE_EXPLANATIONS=STATE_EXPLANATIONS,
         ROLE_LABELS=ROLE_LABELS, new_form_token=new_token, ruta_situation=_situation,
+        page_numbers=page_numbers,
     )
+
+
+def page_numbers(page: int, pages: int) -> list[int | None]:
+    """The page links a paginated list shows (``macros.pagination``): the first, the last and
+    two either side of ``page``, in order, with None where numbers are left out («…»). The
+    macro went through every number (500 of them for the queue at 10,000 schools)."""
+    shown = sorted({1, pages, *range(max(page - 2, 1), min(page + 2, pages) + 1)})
+    numbers: list[int | None] = []
+    previous = 0
+    for number in shown:
+        if number > previous + 1:
+            numbers.append(None)
+        numbers.append(number)
+        previous = number
+    return numbers
 
 
 def _situation(ruta: object) -> Situation:
