@@ -5,10 +5,13 @@ paginated. Every filter is kept by the state tabs, the sort headers and the page
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+from datetime import datetime
+
 from flask import Blueprint, render_template, request
 from flask_login import current_user
 from sqlalchemy import case, func, or_, select
-from sqlalchemy.orm import aliased, contains_eager, selectinload
+from sqlalchemy.orm import aliased
 
 from blueprints.access import SECRETARIA_ROLES, roles_required
 from blueprints.horizontes import horizon_choices
@@ -18,7 +21,7 @@ from workflow.consolidado.consolidate import Filters, comunas_of, parse_horizon
 from workflow.horizontes.horizons import chosen_horizon
 from workflow.horizontes.models import ReminderSent
 from workflow.memo import Memo
-from workflow.models import Ruta, RutaTransition, School, Zona, utcnow
+from workflow.models import Ruta, RutaTransition, School, User, Zona, utcnow
 from workflow.scope_versions import cached
 from workflow.scoping import scoped
 from workflow.search_keys import LIKE_ESCAPE, bytewise, contains_pattern, sort_key
@@ -51,6 +54,31 @@ STATE_COUNTS: Memo[dict[State, int]] = Memo(64)
 _LAST = aliased(RutaTransition, name="last_transition")
 _LAST_TRANSITION_ID = (select(func.max(RutaTransition.id))
                        .where(RutaTransition.ruta_id == Ruta.id).scalar_subquery())
+_REVIEWER = aliased(User, name="reviewer")
+
+
+@dataclass(frozen=True)
+class QueueRow:
+    """What a row of the queue shows of a Ruta: plain values, read with the page's rows in
+    one statement (loading each Ruta, school and reviewer as objects was most of the page's
+    Python)."""
+
+    id: int
+    state: State
+    state_changed_at: datetime
+    horizon_start_year: int
+    horizon_end_year: int
+    school_name: str
+    dane_code: str
+    reviewer_name: str | None  # None: nobody took it
+
+    @property
+    def horizon_label(self) -> str:
+        return f"{self.horizon_start_year}–{self.horizon_end_year}"
+
+
+_ROW_COLUMNS = (Ruta.id, Ruta.state, Ruta.state_changed_at, Ruta.horizon_start_year,
+                Ruta.horizon_end_year, School.name, School.dane_code, _REVIEWER.name)
 
 
 @bp.get("/")
@@ -88,11 +116,13 @@ def queue() -> str:
             in_scope.with_only_columns(Ruta.state, func.count(Ruta.id)).group_by(Ruta.state)
         ).all()))
 
-    # The school (already joined), the last reminder and the last transition come with the
-    # page's rows, the reviewers in one more statement: not one by one.
-    statement = (in_scope.add_columns(_LAST_REMINDER, _LAST.trigger, _LAST.to_state, _LAST.at)
-                 .outerjoin(_LAST, _LAST.id == _LAST_TRANSITION_ID)
-                 .options(contains_eager(Ruta.school), selectinload(Ruta.reviewer)))
+    # The school (already joined), the reviewer, the last reminder and the last transition
+    # come with the page's rows.
+    statement = (in_scope.with_only_columns(*_ROW_COLUMNS, _LAST_REMINDER, _LAST.trigger,
+                                            _LAST.to_state, _LAST.at,
+                                            maintain_column_froms=True)
+                 .outerjoin(_REVIEWER, _REVIEWER.id == Ruta.reviewer_id)
+                 .outerjoin(_LAST, _LAST.id == _LAST_TRANSITION_ID))
     if state is not None:
         statement = statement.where(Ruta.state == state)
     # Whoever has waited longest is served first unless the reviewer sorts otherwise.
@@ -102,7 +132,8 @@ def queue() -> str:
         database, statement.order_by(*ordering(sort, QUEUE_SORTS, Ruta.id)), Ruta.id,
         scalars=False,
         total=counts.get(state, 0) if state is not None else sum(counts.values()))
-    rutas = [row[0] for row in rows]
+    width = len(_ROW_COLUMNS)
+    rutas = [QueueRow(*row[:width]) for row in rows]
     # What every link of the page keeps (the state tabs add or drop ``estado``).
     keep = {name: value for name, value in {
         "colegio": school_query, "zona": place.zona.value if place.zona else "",
@@ -112,10 +143,12 @@ def queue() -> str:
     return render_template(
         "revision/queue.html", rutas=rutas, state=state, school_query=school_query,
         query_cut=query_cut, sort=sort,
-        last_reminders={ruta.id: reminded for ruta, reminded, *_ in rows if reminded},
+        last_reminders={ruta.id: row[width] for ruta, row in zip(rutas, rows, strict=True)
+                        if row[width]},
         days={ruta.id: (utcnow() - ruta.state_changed_at).days for ruta in rutas},
         page=page, pages=pages, total=total, counts=counts, states=STATE_ORDER,
-        situations={ruta.id: situation_after(ruta.state, *last) for ruta, _, *last in rows},
+        situations={ruta.id: situation_after(ruta.state, *row[width + 1:])
+                    for ruta, row in zip(rutas, rows, strict=True)},
         horizon=horizon,
         horizons=horizon_choices(database, current_user),
         keep=keep, zonas=list(Zona), place=place, reviewer=reviewer,
