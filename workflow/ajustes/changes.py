@@ -186,15 +186,14 @@ def waiting_for_decision(session: Session, actor: User) -> Waiting:
     adjustments in each process. The first ones are read in the order of
     ``ix_plan_adjustments_sent_waiting``; the count joins the scope's Rutas rather than
     asking whether each is among them (a hash of 10,000 Rutas, then the same join)."""
-    waiting = (scoped(actor, Ruta).with_only_columns(PlanAdjustment.id,
-                                                     maintain_column_froms=True)
-               .join(PlanAdjustment, PlanAdjustment.ruta_id == Ruta.id)
-               .where(PlanAdjustment.state == AdjustmentState.ENVIADO))
-    change_count = (select(func.count(AdjustmentChange.id))
-                    .where(AdjustmentChange.adjustment_id == PlanAdjustment.id)
-                    .scalar_subquery())
-
     def compute() -> Waiting:
+        waiting = (scoped(actor, Ruta).with_only_columns(PlanAdjustment.id,
+                                                         maintain_column_froms=True)
+                   .join(PlanAdjustment, PlanAdjustment.ruta_id == Ruta.id)
+                   .where(PlanAdjustment.state == AdjustmentState.ENVIADO))
+        change_count = (select(func.count(AdjustmentChange.id))
+                        .where(AdjustmentChange.adjustment_id == PlanAdjustment.id)
+                        .scalar_subquery())
         rows = session.execute(
             waiting.with_only_columns(PlanAdjustment.ruta_id, PlanAdjustment.number,
                                       School.name, PlanAdjustment.sent_at, change_count)

@@ -255,11 +255,10 @@ COMUNAS: Memo[tuple[str, ...]] = Memo(16)
 
 
 def comunas_of(session: Session, actor: User, zona: Zona | None = None) -> list[str]:
-    statement = scoped(actor, School).with_only_columns(School.locality).distinct()
-    if zona is not None:
-        statement = statement.where(School.zona == zona)
-
     def compute() -> tuple[str, ...]:
+        statement = scoped(actor, School).with_only_columns(School.locality).distinct()
+        if zona is not None:
+            statement = statement.where(School.zona == zona)
         return tuple(sorted(session.scalars(statement), key=natural_key))
 
     if not actor.active or actor.role.belongs_to_school:  # a scope narrower than a Secretaría
