@@ -135,14 +135,20 @@ class Secretaria(Base):
 
 class ScopeVersion(Base):
     """A token the database replaces, in the same transaction, whenever what a Secretaría's
-    lists count changes (its schools, its Rutas' states and reviewers, its plan adjustments):
-    the key of the per-process memos of ``workflow.scope_versions``. Kept by triggers
-    (migration 0039), never written by the application."""
+    lists count changes (``kind`` «lists»: its schools, its Rutas' states and reviewers, its
+    plan adjustments…; «outbox»: its messages' statuses): the key of the per-process memos
+    of ``workflow.scope_versions``. Kept by triggers (migration 0039), never written by the
+    application."""
 
     __tablename__ = "scope_versions"
 
     secretaria_id: Mapped[int] = mapped_column(ForeignKey("secretarias.id"), primary_key=True)
+    kind: Mapped[str] = mapped_column(String(16), primary_key=True)
     token: Mapped[str] = mapped_column(String(32))
+
+    __table_args__ = (
+        CheckConstraint("kind IN ('lists', 'outbox')", name="kind"),
+    )
 
 
 class School(Base):

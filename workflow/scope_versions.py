@@ -1,22 +1,23 @@
 """What a Secretaría's lists count, computed once per version of its data in each process.
 
 The revision queue counted the horizon's Rutas by state, read the comunas of its filters and
-counted the plan adjustments waiting for the Secretaría on every view: at 10,000 schools,
-joins of 10,000 Rutas with their schools, more than half of the page's SQL. They change only
-when a school, a Ruta's state, horizon or reviewer, or a plan adjustment (or the changes it
-holds) changes, and for each such change the database replaces the Secretaría's token in
-``scope_versions`` in the same transaction (triggers of migration 0039: on PostgreSQL at the
-commit, on SQLite at once). ``cached`` reads the token first and keeps what it computes under
-it: what it computes after the read is never older than the token says, and any later change
-comes with another token, so an entry is never served for data that changed since. A
-Secretaría without a token (none of its rows changed since it was created) and a transaction
-that has written (on PostgreSQL its own changes are not in the token until it commits) are
-computed every time.
+counted the plan adjustments waiting for the Secretaría on every view, every page of the
+Secretaría counted the «Pendientes» badge, and «Correo saliente» its messages by status: at
+10,000 schools, scans of 10,000 Rutas with their schools (or of 120,000 messages), most of
+those pages' SQL. They change only when a few tables do, and for each such change the
+database replaces one of the Secretaría's tokens in ``scope_versions`` in the same
+transaction (triggers of migration 0039, which lists what each token watches: ``LISTS``,
+what the lists count; ``OUTBOX``, the messages' statuses; on PostgreSQL at the commit, on
+SQLite at once). ``cached`` reads the token first and keeps what it computes under it: what
+it computes after the read is never older than the token says, and any later change comes
+with another token, so an entry is never served for data that changed since. A Secretaría
+without a token and a transaction that has written (on PostgreSQL its own changes are not in
+the token until it commits) are computed every time.
 
 Whatever is kept must be plain values (never ORM objects: they belong to one session) and a
 function of the key alone: the Secretaría, the token and the ``key`` the caller gives, which
 names everything else the computation reads (the horizon, the filters, the actor when «mis
-Rutas»).
+Rutas»), and read only what the token's triggers watch.
 
 Writing rows with the triggers off (``session_replication_role = replica``, as ``bench.seed``
 copies its schools) leaves the tokens as they were: such a writer calls ``bump_all`` after.
@@ -37,42 +38,47 @@ from workflow.models import ScopeVersion, Secretaria
 T = TypeVar("T")
 
 
+#: The tokens (``ScopeVersion.kind``): what the lists count (the revision queue, the
+#: «Pendientes» badge) and the outbox's counts by status.
+LISTS, OUTBOX = "lists", "outbox"
+
+
 def _token_statement(postgres: bool) -> Any:
-    # On PostgreSQL, whether this transaction has written anything yet (an id is assigned
-    # to a transaction at its first write), read with the token in the same round trip.
+    # Both tokens at once (a page may want both: a GET request reads them once), and, on
+    # PostgreSQL, whether this transaction has written anything yet (an id is assigned to a
+    # transaction at its first write), in the same round trip.
     clean = (func.pg_current_xact_id_if_assigned().is_(None) if postgres
              else literal(True))
-    return select(ScopeVersion.token, clean).where(
+    return select(ScopeVersion.kind, ScopeVersion.token, clean).where(
         ScopeVersion.secretaria_id == bindparam("secretaria_id"))
 
 
 _STATEMENTS = {postgres: _token_statement(postgres) for postgres in (False, True)}
 
 
-def token(session: Session, secretaria_id: int) -> str | None:
-    """The Secretaría's current token; None when there is none or when this transaction has
-    written (what it computes now may hold changes no token names yet)."""
+def token(session: Session, secretaria_id: int, kind: str = LISTS) -> str | None:
+    """The Secretaría's current token of ``kind``; None when there is none or when this
+    transaction has written (what it computes now may hold changes no token names yet)."""
     postgres = session.get_bind().dialect.name == "postgresql"
-    found = session.execute(_STATEMENTS[postgres], {"secretaria_id": secretaria_id}).first()
-    if found is None or not found[1]:
-        return None
-    return str(found[0])
+    rows = session.execute(_STATEMENTS[postgres], {"secretaria_id": secretaria_id}).all()
+    return next((str(found) for of, found, clean in rows if of == kind and clean), None)
 
 
 def cached(memo: Memo[T], session: Session, secretaria_id: int, key: Hashable,
-           compute: Callable[[], T]) -> T:
+           compute: Callable[[], T], *, kind: str = LISTS) -> T:
     """``compute()``, or what it gave for the same ``key`` under the Secretaría's current
-    token in this process."""
-    current = token(session, secretaria_id)
+    token of ``kind`` in this process."""
+    current = token(session, secretaria_id, kind)
     if current is None:
         return compute()
-    return memo.get((secretaria_id, current, key), compute)
+    return memo.get((secretaria_id, kind, current, key), compute)
 
 
 def bump_all(connection: Connection) -> None:
-    """A new token for every Secretaría (after writing with the triggers off)."""
+    """New tokens for every Secretaría (after writing with the triggers off)."""
     ids = connection.scalars(select(Secretaria.id)).all()
     connection.execute(delete(ScopeVersion))
     if ids:
         connection.execute(insert(ScopeVersion), [
-            {"secretaria_id": secretaria_id, "token": uuid.uuid4().hex} for secretaria_id in ids])
+            {"secretaria_id": secretaria_id, "kind": kind, "token": uuid.uuid4().hex}
+            for secretaria_id in ids for kind in (LISTS, OUTBOX)])
