@@ -22,8 +22,10 @@ from ruta.db import db_session
 from workflow.correo import delivery
 from workflow.dates import BOGOTA
 from workflow.horizontes.calendar import parse_day
+from workflow.memo import Memo
 from workflow.models import OutboxMessage, OutboxStatus, utcnow
 from workflow.roles import Role
+from workflow.scope_versions import OUTBOX, cached
 from workflow.scoping import get_in_scope, scoped
 
 bp = Blueprint("outbox", __name__, url_prefix="/admin/correo")
@@ -31,6 +33,8 @@ bp = Blueprint("outbox", __name__, url_prefix="/admin/correo")
 # The order of the filter tabs: what needs attention first.
 STATUS_ORDER = (OutboxStatus.FAILED, OutboxStatus.UNKNOWN, OutboxStatus.PENDING,
                 OutboxStatus.SENDING, OutboxStatus.SENT)
+# Per process: the counts by status of each Secretaría's messages (``scope_versions.OUTBOX``).
+STATUS_COUNTS: Memo[dict[OutboxStatus, int]] = Memo(8)
 RETRYABLE = frozenset({OutboxStatus.FAILED, OutboxStatus.UNKNOWN})
 
 
@@ -43,10 +47,13 @@ def index() -> str:
     in_scope = scoped(current_user, OutboxMessage)
     # One pass over the Secretaría's messages, counting by status from the index on
     # (secretaria_id, status, id) without reading the rows; the tab's total is one of the
-    # counts (issue 17: it was a second count over the same rows).
-    counts = {status: total for status, total in database.execute(
-        in_scope.with_only_columns(OutboxMessage.status, func.count())
-        .group_by(OutboxMessage.status))}
+    # counts (issue 17: it was a second count over the same rows). Once per version of the
+    # Secretaría's outbox in each process: the pass read 120,000 index entries at 10,000
+    # schools (20 ms), and the messages change status only while mail is delivered.
+    counts = cached(STATUS_COUNTS, database, current_user.secretaria_id, "counts", lambda: {
+        status: total for status, total in database.execute(
+            in_scope.with_only_columns(OutboxMessage.status, func.count())
+            .group_by(OutboxMessage.status))}, kind=OUTBOX)
     statement = in_scope
     if status is not None:
         statement = statement.where(OutboxMessage.status == status)

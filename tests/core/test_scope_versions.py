@@ -242,3 +242,19 @@ def test_mis_rutas_counts_are_each_reviewers_own(web_factory: Callable[[], WebCl
     assert "Todas (1)" in mine  # the Ruta in seguimiento the revisor holds
     assert "Todas (0)" in theirs
 
+
+def test_the_outbox_counts_show_each_change_on_the_next_view(
+        web: WebClient, db: Session, desk: Desk) -> None:
+    OUTBOX_WATCHED["outbox: a message queued"](db, desk)
+    db.commit()
+    web.login(desk.admin.email)
+    html = _tabs(web, "/admin/correo/")
+    pending = re.search(r"Pendiente \((\d+)\)", html)
+    sent = re.search(r"Enviado \((\d+)\)", html)
+    assert pending and sent and int(pending[1]) >= 1
+    assert _tabs(web, "/admin/correo/") == html  # kept
+    OUTBOX_WATCHED["outbox: a message sent"](db, desk)
+    db.commit()
+    html = _tabs(web, "/admin/correo/")
+    assert "Pendiente (0)" in html
+    assert f"Enviado ({int(sent[1]) + int(pending[1])})" in html
