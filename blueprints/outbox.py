@@ -19,6 +19,7 @@ from werkzeug.wrappers import Response
 
 from blueprints.access import form_int, roles_required
 from ruta.db import db_session
+from workflow import scope_versions
 from workflow.correo import delivery
 from workflow.dates import BOGOTA
 from workflow.horizontes.calendar import parse_day
@@ -34,7 +35,7 @@ bp = Blueprint("outbox", __name__, url_prefix="/admin/correo")
 STATUS_ORDER = (OutboxStatus.FAILED, OutboxStatus.UNKNOWN, OutboxStatus.PENDING,
                 OutboxStatus.SENDING, OutboxStatus.SENT)
 # Per process: the counts by status of each Secretaría's messages (``scope_versions.OUTBOX``).
-STATUS_COUNTS: Memo[dict[OutboxStatus, int]] = Memo(8)
+STATUS_COUNTS: Memo[dict[OutboxStatus, int]] = scope_versions.memo(8)
 RETRYABLE = frozenset({OutboxStatus.FAILED, OutboxStatus.UNKNOWN})
 
 

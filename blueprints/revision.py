@@ -17,6 +17,7 @@ from blueprints.access import SECRETARIA_ROLES, roles_required
 from blueprints.horizontes import horizon_choices
 from blueprints.listing import Inverted, Sort, chosen_sort, ordering, paginate, search_text
 from ruta.db import db_session
+from workflow import scope_versions
 from workflow.consolidado.consolidate import Filters, comunas_of, parse_horizon
 from workflow.horizontes.horizons import chosen_horizon
 from workflow.horizontes.models import ReminderSent
@@ -47,7 +48,7 @@ REVIEWER_FILTERS = {"mias": "Mis Rutas", "sin": "Sin revisor(a)"}
 # Per process: the counts by state of each set of filters, per version of the Secretaría's
 # Rutas and schools (``scope_versions``): counting them joined the horizon's 10,000 Rutas with
 # their schools on every view (7 to 11 ms of the page at 10,000 schools).
-STATE_COUNTS: Memo[dict[State, int]] = Memo(64)
+STATE_COUNTS: Memo[dict[State, int]] = scope_versions.memo(64)
 
 
 # The last logged transition of each Ruta of the page (its situation: «PMI devuelto…»).

@@ -64,6 +64,22 @@ def token(session: Session, secretaria_id: int, kind: str = LISTS) -> str | None
     return next((str(found) for of, found, clean in rows if of == kind and clean), None)
 
 
+_MEMOS: list[Memo[Any]] = []
+
+
+def memo(size: int) -> Memo[Any]:
+    """A memo for ``cached`` of at most ``size`` entries (``clear_memos`` empties them all)."""
+    made: Memo[Any] = Memo(size)
+    _MEMOS.append(made)
+    return made
+
+
+def clear_memos() -> None:
+    """Forget what every memo of ``cached`` keeps (tests that count statements)."""
+    for kept in _MEMOS:
+        kept.clear()
+
+
 def cached(memo: Memo[T], session: Session, secretaria_id: int, key: Hashable,
            compute: Callable[[], T], *, kind: str = LISTS) -> T:
     """``compute()``, or what it gave for the same ``key`` under the Secretaría's current

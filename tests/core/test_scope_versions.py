@@ -8,12 +8,14 @@ import re
 from collections.abc import Callable
 
 import pytest
+from flask import Flask
 from sqlalchemy import delete, insert, select, text, update
 from sqlalchemy.orm import Session
 
 from blueprints import revision
 from tests.conftest import Factory, WebClient
 from tests.pendientes.helpers import Desk, build_desk
+from tests.query_counter import counting_statements
 from workflow import scope_versions
 from workflow.ajustes.machine import AdjustmentState
 from workflow.ajustes.models import AdjustmentChange, ChangeKind, PlanAdjustment
@@ -258,3 +260,17 @@ def test_the_outbox_counts_show_each_change_on_the_next_view(
     html = _tabs(web, "/admin/correo/")
     assert "Pendiente (0)" in html
     assert f"Enviado ({int(sent[1]) + int(pending[1])})" in html
+
+
+def test_the_queue_counts_again_only_after_a_change(app: Flask, web: WebClient, db: Session,
+                                                    desk: Desk) -> None:
+    """A view after a change counts what it shows (within the suite's limit of 12
+    statements); the next views read the session, the horizons, the tokens and the rows."""
+    web.login(desk.revisor.email)
+    _tabs(web)
+    desk.to_take.state = State.EN_REVISION
+    db.commit()
+    for most in (12, 4):
+        with counting_statements(app) as statements:
+            _tabs(web)
+        assert statements.count <= most, "\n".join(statements.sent)

@@ -14,6 +14,7 @@ from sqlalchemy.orm import Session
 
 from tests.conftest import Factory, WebClient
 from tests.query_counter import counting_statements
+from workflow import scope_versions
 from workflow.consolidado import aggregates, summary
 from workflow.consolidado.aggregates import RutaAggregate
 from workflow.consolidado.consolidate import Filters
@@ -168,10 +169,12 @@ def test_reportes_sends_the_same_statements_at_5_and_50_schools(
     pages = ("/reportes/", "/reportes/?estado=borrador&orden=dias&dir=desc&pagina=2",
              "/reportes/imprimir", "/reportes/graficos/areas.svg")
     summary.SECTIONS.clear()
+    scope_versions.clear_memos()
     small = {url: count_statements(app, web, url) for url in pages}
     warm = count_statements(app, web, "/reportes/")
     add_schools(db, secretaria, 5, 45)
     summary.SECTIONS.clear()
+    scope_versions.clear_memos()
     large = {url: count_statements(app, web, url) for url in pages}
     for url in pages:
         assert large[url][0] <= small[url][0], (url, small[url], large[url])

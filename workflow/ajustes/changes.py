@@ -31,7 +31,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 from sqlalchemy.orm.attributes import set_committed_value
 
-from workflow import form_tokens
+from workflow import form_tokens, scope_versions
 from workflow.ajustes.machine import EDITABLE_STATES, OPEN_STATES, AdjustmentState
 from workflow.ajustes.models import (
     ELEMENT_KINDS,
@@ -176,7 +176,7 @@ class Waiting:
 # Per process: the adjustments waiting for each Secretaría, per version of its adjustments,
 # Rutas and schools (``scope_versions``): counting them joined the Secretaría's 10,000 Rutas
 # and schools on every view of the queue (4 to 6 ms at 10,000 schools).
-WAITING: Memo[Waiting] = Memo(8)
+WAITING: Memo[Waiting] = scope_versions.memo(8)
 
 
 def waiting_for_decision(session: Session, actor: User) -> Waiting:

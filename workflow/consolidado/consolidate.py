@@ -25,7 +25,7 @@ from typing import Any
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from workflow import charts
+from workflow import charts, scope_versions
 from workflow.autoevaluacion.models import Valoracion
 from workflow.autoevaluacion.perfil import Perfil, Rated, compute_perfil
 from workflow.catalogo.catalog import current_catalog
@@ -251,7 +251,7 @@ def _last_reminders(session: Session, ruta_ids: Sequence[int]) -> dict[int, Remi
 
 # Per process: the comunas of a Secretaría's schools (of a zona), per version of its schools
 # (``scope_versions``): the filters of the queue and /reportes/ offer them on every view.
-COMUNAS: Memo[tuple[str, ...]] = Memo(16)
+COMUNAS: Memo[tuple[str, ...]] = scope_versions.memo(16)
 
 
 def comunas_of(session: Session, actor: User, zona: Zona | None = None) -> list[str]:

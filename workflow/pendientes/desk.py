@@ -65,6 +65,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import Session, selectinload
 
+from workflow import scope_versions
 from workflow.ajustes.machine import AdjustmentState
 from workflow.ajustes.models import PlanAdjustment
 from workflow.memo import Memo
@@ -324,7 +325,7 @@ def count_pending(session: Session, actor: User, filters: Filters = Filters()) -
 # Per process: the badge of each role of each Secretaría, per version of what it counts
 # (``scope_versions``: the tables every kind reads). Counting it on every page of the
 # Secretaría cost 3 to 5 ms at 10,000 schools, most of it planning the union of six kinds.
-BADGES: Memo[int] = Memo(16)
+BADGES: Memo[int] = scope_versions.memo(16)
 
 
 def badge_count(session: Session, actor: User) -> int:
