@@ -36,14 +36,14 @@ token of every Secretaría; a TRUNCATE of any watched table replaces them all. O
 which has no deferred triggers and one writer at a time, they fire at once.
 
 Revision ID: 0039
-Revises: 0037
+Revises: 0038
 """
 
 import sqlalchemy as sa
 from alembic import op
 
 revision = '0039'
-down_revision = '0037'
+down_revision = '0038'
 branch_labels = None
 depends_on = None
 

@@ -38,10 +38,10 @@ from workflow.states import State, Trigger
 MIGRATION = (Path(__file__).resolve().parents[2] / "migrations" / "versions"
              / "0038_page_stamps.py")
 # What the page may read without a stamp: the catalog (its rows never change once stored;
-# ``workflow.catalogo.models.Catalog``) and the signed-in session, which only the layout
-# around the body uses.
+# ``workflow.catalogo.models.Catalog``), and what only the layout around the body uses: the
+# signed-in session and the version of the «Pendientes» badge's counts.
 UNSTAMPED_READS = frozenset({"catalog_areas", "catalog_procesos", "catalog_componentes",
-                             "user_sessions"})
+                             "user_sessions", "scope_versions"})
 # Tables with a ruta_id the page never draws: the outbox (the administración's page) and the
 # consolidado's own aggregates.
 NOT_ON_THE_PAGE = frozenset({"outbox", "ruta_aggregates", "ruta_section_counts"})

@@ -16,15 +16,15 @@
   two thirds of the time: 9,500 rows took 0.16-0.21 s against 0.24-0.31 s. Only where the
   server has lz4 (PostgreSQL 14 on, built with it); the bodies stored keep their compression.
 
-Revision ID: 0039
-Revises: 0038
+Revision ID: 0040
+Revises: 0039
 """
 
 from alembic import op
 from sqlalchemy import text
 
-revision = '0039'
-down_revision = '0038'
+revision = '0040'
+down_revision = '0039'
 branch_labels = None
 depends_on = None
 
