@@ -389,7 +389,7 @@ def test_reset_requests_are_limited_per_address_with_the_same_answer(
         (302, "/ingresar")}
     limit = app.config["RESET_MAX_PER_ADDRESS_PER_HOUR"]
     assert limit == 5
-    sent = db.scalars(select(OutboxMessage.recipients)).all()
+    sent = db.scalars(select(OutboxMessage.recipients).order_by(OutboxMessage.id)).all()
     assert sent == [[user.email] for user in users[:limit]]
     assert [outcome for kind, outcome in kinds(db)] == ["ok"] * limit + ["throttled"]
 
