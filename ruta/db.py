@@ -10,7 +10,7 @@ from psycopg.pq import TransactionStatus
 from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.orm import Session, scoped_session, sessionmaker
 
-from ruta import read_memo
+from ruta import pg_round_trips, read_memo
 
 
 def make_engine(url: str, **kwargs: Any) -> Engine:
@@ -31,7 +31,11 @@ def make_engine(url: str, **kwargs: Any) -> Engine:
         return engine
     if url.startswith("postgresql://"):
         url = "postgresql+psycopg://" + url.removeprefix("postgresql://")
-    return create_engine(url, pool_pre_ping=True, **kwargs)
+    # No ``pool_pre_ping``: ``pg_round_trips.check_alive`` finds a closed connection at
+    # checkout without a round trip.
+    engine = create_engine(url, **kwargs)
+    pg_round_trips.install_on_engine(engine)
+    return engine
 
 
 class Database:
@@ -43,15 +47,19 @@ class Database:
         self.session_factory = sessionmaker(bind=self.engine, expire_on_commit=False)
         self.session = scoped_session(self.session_factory)
         read_memo.install(self.session_factory)
+        pg_round_trips.install_on_sessions(self.session_factory)
 
     def init_app(self, app: Flask) -> None:
         app.extensions["ruta_db"] = self
 
         @app.before_request
         def _memoize_reads() -> None:
-            # A GET or HEAD writes nothing: its identical reads are answered once.
+            # A GET or HEAD writes nothing: its identical reads are answered once, outside a
+            # transaction until a write.
             if request.method in ("GET", "HEAD"):
-                read_memo.enable(self.session())
+                session = self.session()
+                read_memo.enable(session)
+                pg_round_trips.reads_outside_transactions(session)
 
         @app.teardown_appcontext
         def _remove_session(exc: BaseException | None) -> None:

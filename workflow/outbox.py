@@ -47,6 +47,7 @@ from sqlalchemy.orm import Session
 
 from workflow.dates import fecha
 from workflow.models import OutboxMessage, OutboxStatus, utcnow
+from workflow.plain_rows import driver_for_writes
 
 __all__ = [
     "BASE_URL_INFO_KEY",
@@ -483,7 +484,7 @@ class _Inserter:
         self.dialect = session.get_bind().dialect
         if self.dialect.name not in ("sqlite", "postgresql"):  # pragma: no cover
             raise NotImplementedError(f"no idempotent insert for {self.dialect.name}")
-        self.connection: Any = session.connection().connection.driver_connection
+        self.connection: Any = driver_for_writes(session)
         # Every name is checked against the table (KeyError otherwise) before it is written
         # into a statement; the values are always bound parameters.
         for name in [*conflict, *returning]:

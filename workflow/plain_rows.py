@@ -17,6 +17,10 @@ from typing import Any
 from sqlalchemy import Result, Select
 from sqlalchemy.orm import Session
 
+# ``Connection.info`` key: the connection reads in autocommit for now (``ruta.pg_round_trips``
+# sets it on a GET request's connection; the first write clears it and starts a transaction).
+AUTOCOMMITTED_READS = "ruta_autocommitted_reads"
+
 
 def plain_rows(session: Session, statement: Select[Any]) -> Result[Any]:
     """The rows of ``statement`` (columns only), without the ORM's loading."""
@@ -25,3 +29,15 @@ def plain_rows(session: Session, statement: Select[Any]) -> Result[Any]:
         if entity is not None and column.get("expr") is entity:
             raise TypeError(f"plain_rows reads columns, not entities ({entity.__name__})")
     return session.connection().execute(statement)
+
+
+def driver_for_writes(session: Session) -> Any:
+    """The driver's connection under ``session``, in the session's transaction, for writes
+    sent straight to it (which no SQLAlchemy event sees): a connection that was reading in
+    autocommit (``ruta.pg_round_trips``) starts its transaction first."""
+    connection = session.connection()
+    driver = connection.connection.driver_connection
+    if connection.info.get(AUTOCOMMITTED_READS):
+        connection.info[AUTOCOMMITTED_READS] = False
+        driver.autocommit = False  # type: ignore[union-attr]
+    return driver
