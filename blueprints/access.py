@@ -90,16 +90,17 @@ def ruta_in_scope(ruta_id: int) -> Any:
     return get_in_scope(db_session(), current_user, Ruta, ruta_id, *ruta_page_loads())
 
 
-def ruta_page_loads() -> tuple[Any, ...]:
+def ruta_page_loads(*, joined: bool = False) -> tuple[Any, ...]:
     """Loader options bringing what every page of a Ruta shows with the Ruta itself: its
-    school (the scope already joins it), its catalog and its rule set (issue 17: fewer
-    statements; both are immutable once a Ruta is pinned to them)."""
+    school (the scope already joins it; ``joined``: a statement without the scope's join
+    joins it), its catalog and its rule set (issue 17: fewer statements; both are immutable
+    once a Ruta is pinned to them)."""
     from sqlalchemy.orm import contains_eager, joinedload
 
     import workflow.catalogo.models  # noqa: F401  (defines ``Ruta.catalog``)
     from workflow.models import Ruta
 
-    return (contains_eager(Ruta.school),
+    return (joinedload(Ruta.school) if joined else contains_eager(Ruta.school),
             joinedload(Ruta.catalog),  # type: ignore[attr-defined]
             joinedload(Ruta.rule_set))  # type: ignore[attr-defined]
 

@@ -106,29 +106,30 @@ def _body(ruta: Ruta, **context: object) -> str:
     )
 
 
-def _page(ruta: Ruta, body: Markup) -> str:
-    return render_template("rutas/detail.html", ruta=ruta, body=body)
+def _page(heading: page_stamps.Heading, body: Markup) -> str:
+    return render_template("rutas/detail.html", heading=heading, body=body)
 
 
 def _render_detail(ruta: Ruta, **context: object) -> str:
     """The whole page drawn now, never kept: after a refused post, with what was typed."""
-    return _page(ruta, Markup(_body(ruta, **context)))  # noqa: S704 (autoescaped template)
+    heading = page_stamps.Heading(ruta.id, ruta.school.name, ruta.horizon_label)
+    return _page(heading, Markup(_body(ruta, **context)))  # noqa: S704 (autoescaped template)
 
 
 @bp.get("/<int:ruta_id>")
 @roles_required(*ALL_ROLES)
 def detail(ruta_id: int) -> str:
     database, viewer = db_session(), current_actor()
-    ruta, stamps = page_stamps.ruta_in_scope(database, viewer, ruta_id, *ruta_page_loads())
+    heading, stamps = page_stamps.heading_in_scope(database, viewer, ruta_id)
 
     def draw() -> page_stamps.Body:
-        page_stamps.load_history(database, ruta)
+        ruta = page_stamps.load_ruta(database, ruta_id, *ruta_page_loads(joined=True))
         prefetch_ruta_page(database, ruta)
         return page_stamps.Body.of(_body(ruta))
 
     body = page_stamps.RUTA_BODIES.get(
-        page_stamps.body_key(ruta, stamps, viewer, mounted_at=request.script_root), draw)
-    return _page(ruta, body.filled(csrf_token=generate_csrf(), new_form_token=new_token))
+        page_stamps.body_key(ruta_id, stamps, viewer, mounted_at=request.script_root), draw)
+    return _page(heading, body.filled(csrf_token=generate_csrf(), new_form_token=new_token))
 
 
 @bp.post("/<int:ruta_id>/acciones/<trigger_name>")

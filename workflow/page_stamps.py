@@ -34,12 +34,12 @@ from typing import Any
 from markupsafe import Markup
 from sqlalchemy import select
 from sqlalchemy.orm import Session, joinedload
-from sqlalchemy.orm.attributes import set_committed_value
 
 from workflow.dates import BOGOTA
 from workflow.errors import NotFound
 from workflow.memo import Memo
 from workflow.models import Ruta, RutaTransition, School, Secretaria, User, utcnow
+from workflow.plain_rows import plain_rows
 from workflow.scoping import not_found_message, scoped
 
 # Each entry is one Ruta's body for one viewer (10 to 40 KB): a worker keeps at most this many.
@@ -76,30 +76,45 @@ class Body:
         return Markup("".join(out))  # noqa: S704 (drawn by autoescaped templates)
 
 
-def ruta_in_scope(session: Session, actor: User, ruta_id: int,
-                  *options: Any) -> tuple[Ruta, Stamps]:
-    """The Ruta (as ``scoping.get_in_scope``) and its stamps, read in the same statement."""
-    statement = (scoped(actor, Ruta).add_columns(Ruta.page_stamp, Secretaria.page_stamp)
+@dataclass(frozen=True)
+class Heading:
+    """What the page shows of the Ruta around its body (the title), read with the stamps."""
+
+    ruta_id: int
+    school_name: str
+    horizon_label: str
+
+
+def heading_in_scope(session: Session, actor: User, ruta_id: int) -> tuple[Heading, Stamps]:
+    """The Ruta's heading and stamps if ``actor`` may see it (``NotFound`` otherwise), in the
+    statement that checks the scope (``scoping.scoped``), as plain values: a kept body needs
+    no Ruta object, and building one (with its school, catalog and rules) was a fifth of the
+    page's time. A body that must be drawn loads the Ruta itself (``load_ruta``)."""
+    statement = (scoped(actor, Ruta)
+                 .with_only_columns(Ruta.id, School.name, Ruta.horizon_start_year,
+                                    Ruta.horizon_end_year, Ruta.page_stamp,
+                                    Secretaria.page_stamp)
                  .join(Secretaria, Secretaria.id == School.secretaria_id)
-                 .options(*options).where(Ruta.id == ruta_id))
-    found = session.execute(statement).unique().one_or_none()
+                 .where(Ruta.id == ruta_id))
+    found = plain_rows(session, statement).one_or_none()
     if found is None:
         raise NotFound(not_found_message(Ruta))
-    ruta, ruta_stamp, secretaria_stamp = found
-    return ruta, Stamps(ruta_stamp, secretaria_stamp)
+    found_id, school_name, start, end, ruta_stamp, secretaria_stamp = found
+    return (Heading(found_id, school_name, f"{start}–{end}"),
+            Stamps(ruta_stamp, secretaria_stamp))
 
 
-def body_key(ruta: Ruta, stamps: Stamps, viewer: User, *, mounted_at: str) -> Hashable:
+def load_ruta(session: Session, ruta_id: int, *options: Any) -> Ruta:
+    """The Ruta whose heading ``heading_in_scope`` found (so in scope), with ``options`` and
+    its history (each transition with who fired it), in one statement."""
+    return session.scalars(
+        select(Ruta).options(*options, joinedload(Ruta.transitions)
+                             .joinedload(RutaTransition.actor))
+        .where(Ruta.id == ruta_id)).unique().one()
+
+
+def body_key(ruta_id: int, stamps: Stamps, viewer: User, *, mounted_at: str) -> Hashable:
     """Everything the body is drawn from, as described above."""
-    return (ruta.id, stamps.ruta, stamps.secretaria, utcnow().astimezone(BOGOTA).date(),
+    return (ruta_id, stamps.ruta, stamps.secretaria, utcnow().astimezone(BOGOTA).date(),
             viewer.id, viewer.role, viewer.school_id, viewer.secretaria_id, viewer.active,
             mounted_at)
-
-
-def load_history(session: Session, ruta: Ruta) -> None:
-    """The Ruta's transitions, each with who fired it, in one statement (what
-    ``selectinload(Ruta.transitions).joinedload(RutaTransition.actor)`` would have read)."""
-    rows = session.scalars(select(RutaTransition).options(joinedload(RutaTransition.actor))
-                           .where(RutaTransition.ruta_id == ruta.id)
-                           .order_by(RutaTransition.id)).all()
-    set_committed_value(ruta, "transitions", list(rows))

@@ -297,5 +297,5 @@ def test_the_key_changes_at_midnight_in_bogota(db: Session, make: Factory,
     for moment in (datetime(2026, 3, 2, 4, 59, tzinfo=UTC), datetime(2026, 3, 2, 5, 0,
                                                                        tzinfo=UTC)):
         monkeypatch.setattr(page_stamps, "utcnow", lambda moment=moment: moment)
-        keys.append(page_stamps.body_key(ruta, stamps, viewer, mounted_at=""))
+        keys.append(page_stamps.body_key(ruta.id, stamps, viewer, mounted_at=""))
     assert keys[0] != keys[1]
