@@ -94,8 +94,9 @@ def _looks_alive(connection: psycopg.Connection[Any]) -> bool:
 
 def _reads_in_autocommit(session: Session, _transaction: SessionTransaction,
                          connection: Connection) -> None:
-    if not session.info.get(READS_OUTSIDE) or connection.dialect.name != "postgresql":
-        return
+    if not session.info.get(READS_OUTSIDE) or connection.dialect.name != "postgresql" \
+            or "isolation_level" in connection.get_execution_options():
+        return  # an isolation level asked for (a consistent snapshot) is kept as asked
     driver = connection.connection.driver_connection
     if driver is None or driver.autocommit \
             or driver.pgconn.transaction_status != TransactionStatus.IDLE:

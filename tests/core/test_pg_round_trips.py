@@ -187,3 +187,15 @@ def test_a_write_straight_to_the_driver_starts_the_transaction_too(
 ])
 def test_what_counts_as_a_plain_read(statement: str, plain: bool) -> None:
     assert plain_read(statement) is plain
+
+
+def test_an_isolation_level_asked_for_is_kept(app: Flask, school: School) -> None:
+    session = app.extensions["ruta_db"].session_factory()
+    reads_outside_transactions(session)
+    try:
+        connection = session.connection(
+            execution_options={"isolation_level": "REPEATABLE READ"})
+        assert connection.scalar(text("SHOW transaction_isolation")) == "repeatable read"
+        assert connection.connection.driver_connection.autocommit is False
+    finally:
+        session.close()
