@@ -195,7 +195,8 @@ def test_an_isolation_level_asked_for_is_kept(app: Flask, school: School) -> Non
     try:
         connection = session.connection(
             execution_options={"isolation_level": "REPEATABLE READ"})
-        assert connection.scalar(text("SHOW transaction_isolation")) == "repeatable read"
         assert connection.connection.driver_connection.autocommit is False
+        assert connection.scalar(text(
+            "SELECT current_setting('transaction_isolation')")) == "repeatable read"
     finally:
         session.close()
