@@ -5,6 +5,15 @@ lists and one page of the table in a handful of statements, whatever the number 
 plan sections are memoised per version of the data, and its charts carry that version as their
 ETag (a matching If-None-Match answers 304 without computing anything).
 
+Even so, drawing it costs 80 ms at 10,000 schools (a census of every school, the lists, the
+table, 100 KB of HTML). Its body is kept per process (``BODIES``) under the Secretaría's
+``consolidado`` token, which the database replaces with every write of what the page shows
+(migration 0042, ``workflow.scope_versions``), and the rest of what it is drawn from
+(``_body_key``: the day, the query string, the viewer's scope, their export jobs), until the
+first moment time alone changes it (a Ruta becoming estancada: ``Summary.changes_at``). A kept
+view reads the session, the export jobs and the token, and refills the CSRF token
+(``page_stamps.Body``). ``tests/web/test_reportes_page_cache.py`` proves the key complete.
+
 The exports read ``workflow.consolidado`` under the same filters. Every CSV sheet is streamed
 line by line as its rows are read, batch by batch, so the browser shows the download growing
 from the first byte; each reads only its own data (``workflow.consolidado.export_scope``),
@@ -25,7 +34,7 @@ from __future__ import annotations
 
 import base64
 import re
-from collections.abc import Iterator
+from collections.abc import Hashable, Iterator
 from dataclasses import replace
 from datetime import UTC, datetime
 from pathlib import Path
@@ -45,6 +54,7 @@ from flask import (
     stream_with_context,
     url_for,
 )
+from flask_wtf.csrf import generate_csrf
 from markupsafe import Markup
 
 from blueprints.access import SECRETARIA_ROLES, commit_or_conflict, form_int, roles_required
@@ -53,12 +63,15 @@ from blueprints.horizontes import horizon_choices
 from blueprints.listing import Sort, chosen_sort
 from ruta.db import db_session
 from ruta.security import FILE_CONTENT_SECURITY_POLICY, log_event
+from workflow import page_stamps, scope_versions
 from workflow.catalogo.models import LEVELS
 from workflow.charts import Bar, averages_chart, levels_chart
 from workflow.consolidado import consolidate as consolidado
 from workflow.consolidado import export_jobs, exports, section_read, summary
 from workflow.consolidado.export_scope import ExportScope
 from workflow.consolidado.models import ExportJob
+from workflow.correo.reminders import bogota_day
+from workflow.form_tokens import new_token
 from workflow.memo import Memo
 from workflow.models import Zona, utcnow
 from workflow.roles import Role
@@ -78,11 +91,18 @@ def _filters() -> consolidado.Filters:
                                      request.args.get("horizonte"))
 
 
+def _now() -> datetime:
+    """The request's moment: the kept body's key and what it draws read the same one."""
+    if "consolidado_now" not in g:
+        g.consolidado_now = utcnow()
+    return g.consolidado_now
+
+
 def _data() -> consolidado.Consolidado:
     """The consolidado under the address's filters, computed once per request."""
     if "consolidado" not in g:
         g.consolidado = consolidado.consolidate(
-            db_session(), _actor(), _filters(), now=datetime.now(UTC),
+            db_session(), _actor(), _filters(), now=_now(),
             stalled_days=current_app.config["STALLED_DAYS"])
     return g.consolidado
 
@@ -91,9 +111,10 @@ def _summary() -> summary.Summary:
     """The page's figures from the per-Ruta aggregates, once per request."""
     if "consolidado_summary" not in g:
         g.consolidado_summary = summary.summarize(
-            db_session(), _actor(), _filters(), now=datetime.now(UTC),
+            db_session(), _actor(), _filters(), now=_now(),
             stalled_days=current_app.config["STALLED_DAYS"],
-            list_limit=_print_max() if _printing() else summary.LIST_LIMIT)
+            list_limit=_print_max() if _printing() else summary.LIST_LIMIT,
+            token=g.get("consolidado_token"))
     return g.consolidado_summary
 
 
@@ -181,20 +202,71 @@ def _plan_sections(data: summary.Summary, mode: dict[str, Any]) -> Markup:
     return PLAN_SECTIONS_HTML.get((_actor().secretaria_id, data.version), render)
 
 
-@bp.get("/")
-@roles_required(*SECRETARIA_ROLES)
-def index() -> str:
+def _draw(jobs: bool) -> tuple[str, datetime | None]:
+    """The page's body as the address asks for it, and until when it holds (``_changes_at``)."""
     data = _summary()
     table, sort, query = _table(data)
     mode = _mode(data)
-    return render_template("reportes/index.html", data=data, zonas=list(Zona),
+    body = render_template("reportes/_index_body.html", data=data, zonas=list(Zona),
                            table=table.rows, table_total=table.total, table_query=query,
                            sort=sort, page=table.page, pages=table.pages,
                            states=STATE_ORDER, situations=summary.SITUATIONS,
                            horizons=horizon_choices(db_session(), _actor()),
-                           sheet_labels=exports.SHEET_LABELS,
-                           jobs=export_jobs.jobs_for(db_session(), _actor(), limit=5),
+                           sheet_labels=exports.SHEET_LABELS, jobs=jobs,
                            plan_sections=_plan_sections(data, mode), **mode)
+    return body, data.changes_at
+
+
+# Per process: the drawn body of /reportes/ (without its CSRF token), per key (``_body_key``),
+# with the moment it stops holding. Each entry is one page of 100 KB.
+BODIES: Memo[tuple[page_stamps.Body, datetime | None]] = scope_versions.memo(64)
+
+
+def _body_key(token: str, jobs: bool) -> Hashable:
+    """Everything the screen's body is drawn from besides the data the Secretaría's
+    ``consolidado`` token watches (migration 0042): the day in Bogotá (days in the state,
+    «PMI vencido»), the whole query string (filters, horizon, sort, page of the table), who
+    looks (their scope), whether they have export jobs to link to, and where the app is
+    mounted. The rest of the time (a Ruta becoming estancada) is the entry's end."""
+    viewer = _actor()
+    return (viewer.secretaria_id, token, bogota_day(_now()),
+            tuple(sorted(request.args.items(multi=True))), viewer.role, viewer.active,
+            viewer.school_id, jobs, request.script_root)
+
+
+def _body() -> Markup:
+    """The screen's body kept per ``_body_key`` while it holds; printing draws it each time.
+    It is kept only when the Secretaría's token read before drawing it is still the one read
+    after (none of it can be newer data than the key says, or this request's own writes:
+    the page refreshes missing aggregates itself, in a transaction never committed)."""
+    viewer, session = _actor(), db_session()
+    jobs = bool(export_jobs.jobs_for(session, viewer, limit=5))
+    token = g.consolidado_token = (
+        None if _printing() else
+        scope_versions.token(session, viewer.secretaria_id, scope_versions.CONSOLIDADO))
+    if token is None:
+        html, _ = _draw(jobs)
+        return Markup(html)  # noqa: S704 (drawn by an autoescaped template)
+    key = _body_key(token, jobs)
+    kept = BODIES.peek(key)
+    if kept is None or (kept[1] is not None and _now() >= kept[1]):
+        # The Secretaría's row (its current horizon) came with the session, before the
+        # token: read again, so that nothing drawn is older than the token.
+        session.expire(viewer.secretaria)
+        html, until = _draw(jobs)
+        body = page_stamps.Body.of(html)
+        if scope_versions.token(session, viewer.secretaria_id,
+                                scope_versions.CONSOLIDADO) == token:
+            BODIES.put(key, (body, until))
+    else:
+        body = kept[0]
+    return body.filled(csrf_token=generate_csrf(), new_form_token=new_token)
+
+
+@bp.get("/")
+@roles_required(*SECRETARIA_ROLES)
+def index() -> str:
+    return render_template("reportes/index.html", body=_body(), printable=_printing())
 
 
 def _svg(markup: str) -> Response:

@@ -312,7 +312,7 @@ def _release_engine(url: str) -> None:
     catalog_tree.clear()
     for memo in (consolidado_summary.CHARTS, consolidado_summary.SECTIONS,
                  consolidado_summary.PERFILES, reportes_view.PLAN_SECTIONS_HTML,
-                 page_stamps.RUTA_BODIES):
+                 reportes_view.BODIES, page_stamps.RUTA_BODIES):
         memo.clear()
 
 

@@ -10,6 +10,8 @@ worker keeps its own.
 - The revision queue's counts and the «Pendientes» badge: ``scope_versions.token``.
 - The Ruta page's body (``workflow.page_stamps``): the version is the Ruta's and its
   Secretaría's page stamps, which the database moves on every write the page can show.
+- The consolidado's body (``blueprints.reportes``): the Secretaría's ``consolidado`` token
+  (``scope_versions``), with the moment the body stops holding by time alone.
 """
 
 from __future__ import annotations
@@ -40,6 +42,22 @@ class Memo(Generic[T]):
             while len(self._items) > self.size:
                 self._items.popitem(last=False)
         return value
+
+    def peek(self, key: Hashable) -> T | None:
+        """What is kept under ``key`` (None: nothing), for a caller that decides itself
+        whether it still holds (``put`` replaces it)."""
+        with self._lock:
+            if key in self._items:
+                self._items.move_to_end(key)
+                return self._items[key]
+        return None
+
+    def put(self, key: Hashable, value: T) -> None:
+        with self._lock:
+            self._items[key] = value
+            self._items.move_to_end(key)
+            while len(self._items) > self.size:
+                self._items.popitem(last=False)
 
     def __len__(self) -> int:
         with self._lock:

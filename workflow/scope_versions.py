@@ -39,12 +39,14 @@ T = TypeVar("T")
 
 
 #: The tokens (``ScopeVersion.kind``): what the lists count (the revision queue, the
-#: «Pendientes» badge) and the outbox's counts by status.
-LISTS, OUTBOX = "lists", "outbox"
+#: «Pendientes» badge), the outbox's counts by status, and what the consolidado shows
+#: (/reportes/: its aggregates, schools, horizons; migration 0042).
+LISTS, OUTBOX, CONSOLIDADO = "lists", "outbox", "consolidado"
+KINDS = (LISTS, OUTBOX, CONSOLIDADO)
 
 
 def _token_statement(postgres: bool) -> Any:
-    # Both tokens at once (a page may want both: a GET request reads them once), and, on
+    # Every token at once (a page may want several: a GET request reads them once), and, on
     # PostgreSQL, whether this transaction has written anything yet (an id is assigned to a
     # transaction at its first write), in the same round trip.
     clean = (func.pg_current_xact_id_if_assigned().is_(None) if postgres
@@ -97,4 +99,4 @@ def bump_all(connection: Connection) -> None:
     if ids:
         connection.execute(insert(ScopeVersion), [
             {"secretaria_id": secretaria_id, "kind": kind, "token": uuid.uuid4().hex}
-            for secretaria_id in ids for kind in (LISTS, OUTBOX)])
+            for secretaria_id in ids for kind in KINDS])

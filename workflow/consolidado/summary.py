@@ -71,6 +71,8 @@ class PageRow:
     seguimiento: str
     owes: str
     idle_days: int | None
+    # When it last moved (None: no Ruta): the moment its ``idle_days`` grows is a day later.
+    last_activity_at: datetime | None = None
 
 
 @dataclass(frozen=True)
@@ -128,6 +130,10 @@ class Summary:
     version: str
     # Rutas of the scope whose figures are not computed yet (more than the page fills itself).
     missing: int = 0
+    # The next moment what the page shows changes by time alone within the day (a Ruta
+    # becomes estancada, a listed one's days without movement grow); None: none before the
+    # day ends. The page's drawn body is kept until then (``blueprints.reportes``).
+    changes_at: datetime | None = None
     # The schools and aggregates it was read from: the table reads the same.
     scope: Scope | None = field(default=None, compare=False, repr=False)
 
@@ -229,6 +235,9 @@ class Census:
     # The latest and the oldest refresh among the aggregates (None: no aggregate).
     latest: datetime | None
     oldest: datetime | None
+    # The oldest last movement among the Rutas that owe something and are not estancadas
+    # yet: the first of them becomes estancada ``stalled_days`` after it (None: none).
+    next_stalled_from: datetime | None = None
 
 
 def census(session: Session, scope: Scope) -> Census:
@@ -245,17 +254,22 @@ def census(session: Session, scope: Scope) -> Census:
             func.count(RutaAggregate.ruta_id),
             func.count(case((scope.overdue, 1))), func.count(case((scope.stalled, 1))),
             func.count(case((scope.attention, 1))),
-            func.max(RutaAggregate.refreshed_at), func.min(RutaAggregate.refreshed_at))
+            func.max(RutaAggregate.refreshed_at), func.min(RutaAggregate.refreshed_at),
+            func.min(case((and_(RutaAggregate.owes != "",
+                                RutaAggregate.last_activity_at >= scope.cutoff),
+                           RutaAggregate.last_activity_at))))
         .outerjoin(Ruta, and_(Ruta.school_id == School.id,
                               Ruta.horizon_start_year == scope.horizon))
         .group_by(RutaAggregate.state)).all()
     latest = [row[7] for row in rows if row[7] is not None]
     oldest = [row[8] for row in rows if row[8] is not None]
+    owing = [row[9] for row in rows if row[9] is not None]
     return Census(states={row[0]: row[3] for row in rows if row[0] is not None},
                   aggregates=sum(row[3] for row in rows), schools=sum(row[1] for row in rows),
                   missing=sum(row[2] for row in rows), overdue=sum(row[4] for row in rows),
                   stalled=sum(row[5] for row in rows), attention=sum(row[6] for row in rows),
-                  latest=max(latest, default=None), oldest=min(oldest, default=None))
+                  latest=max(latest, default=None), oldest=min(oldest, default=None),
+                  next_stalled_from=min(owing, default=None))
 
 
 def fill_missing(session: Session, scope: Scope, counted: Census) -> Census:
@@ -292,7 +306,8 @@ def _page_rows(session: Session, scope: Scope,
             (scope.today - bogota_day(agg.state_changed_at)).days,
             reminders.get(agg.last_reminder_id) if agg.last_reminder_id else None,
             overdue, bool(agg.owes) and agg.last_activity_at < scope.cutoff,
-            agg.seguimiento, agg.owes, max((scope.now - agg.last_activity_at).days, 0)))
+            agg.seguimiento, agg.owes, max((scope.now - agg.last_activity_at).days, 0),
+            agg.last_activity_at))
     return rows
 
 
@@ -363,13 +378,19 @@ def _listed(session: Session, scope: Scope, condition: Any, limit: int) -> list[
     return _page_rows(session, scope, [(school, agg) for school, agg in found])
 
 
-def version_of(scope: Scope, schools: int, aggregates: int, latest: datetime | None) -> str:
+def version_of(scope: Scope, schools: int, aggregates: int, latest: datetime | None,
+               token: str | None = None) -> str:
     """What identifies the data the page and its charts show (for ETags and the memo), from
     the scope's schools, their aggregates and the latest refresh: any refresh, a Ruta or a
-    school more or less, or another day (days and deadlines move) changes the version."""
-    raw = "|".join(str(part) for part in (
+    school more or less, or another day (days and deadlines move) changes the version.
+    ``token``: the Secretaría's ``consolidado`` token when the caller read it, which also
+    moves with writes no refresh follows (bulk statements: ``scope_versions``)."""
+    parts: list[Any] = [
         scope.actor.secretaria_id, scope.horizon, sorted(scope.filters.as_query().items()),
-        aggregates, latest, schools, scope.today, scope.catalog_id))
+        aggregates, latest, schools, scope.today, scope.catalog_id]
+    if token is not None:
+        parts.append(token)
+    raw = "|".join(str(part) for part in parts)
     return hashlib.sha256(raw.encode()).hexdigest()[:32]
 
 
@@ -428,17 +449,21 @@ def plans_view(session: Session, actor: User, data: Summary) -> PlansView:
 
 
 def summarize(session: Session, actor: User, filters: Filters, *, now: datetime,
-              stalled_days: int, list_limit: int = LIST_LIMIT) -> Summary:
+              stalled_days: int, list_limit: int = LIST_LIMIT,
+              token: str | None = None) -> Summary:
     """Everything /reportes/ shows above and beside the table, from the aggregates; the
-    lists of overdue and estancadas Rutas up to ``list_limit`` each."""
+    lists of overdue and estancadas Rutas up to ``list_limit`` each. ``token``: the
+    Secretaría's ``consolidado`` token read before, part of the version (``version_of``)."""
     scope, calendar = scope_of(session, actor, filters, now=now, stalled_days=stalled_days)
     counted = fill_missing(session, scope, census(session, scope))
     catalog = horizon_catalog(session, calendar)
-    version = version_of(scope, counted.schools, counted.aggregates, counted.latest)
+    version = version_of(scope, counted.schools, counted.aggregates, counted.latest, token)
     # A valoración changed refreshes its Ruta's aggregate, hence the version.
     perfil, perfil_schools, low_rated = PERFILES.get(
         (actor.secretaria_id, version),
         lambda: section_read.municipal_perfil(session, scope, catalog))
+    stalled = (_listed(session, scope, scope.stalled, list_limit) if counted.stalled
+               else [])
     return Summary(
         horizon_start_year=scope.horizon, horizon_label=calendar.horizon_label,
         filters=filters,
@@ -449,7 +474,18 @@ def summarize(session: Session, actor: User, filters: Filters, *, now: datetime,
         schools_count=counted.schools,
         overdue=_listed(session, scope, scope.overdue, list_limit) if counted.overdue else [],
         overdue_count=counted.overdue,
-        stalled=_listed(session, scope, scope.stalled, list_limit) if counted.stalled else [],
-        stalled_count=counted.stalled, attention_count=counted.attention,
+        stalled=stalled, stalled_count=counted.stalled, attention_count=counted.attention,
         refreshed_at=counted.oldest, version=version,
-        missing=counted.missing if counted.missing > INLINE_REFRESH_MAX else 0, scope=scope)
+        missing=counted.missing if counted.missing > INLINE_REFRESH_MAX else 0,
+        changes_at=_changes_at(scope, counted, stalled), scope=scope)
+
+
+def _changes_at(scope: Scope, counted: Census, stalled: Sequence[PageRow]) -> datetime | None:
+    """The first moment after ``scope.now`` at which the figures move by time alone, within
+    the day (days in the state and «PMI vencido» move with the day in Bogotá): the next Ruta
+    to become estancada, or a listed estancada's days without movement growing."""
+    moments = [row.last_activity_at + timedelta(days=(row.idle_days or 0) + 1)
+               for row in stalled if row.last_activity_at is not None]
+    if counted.next_stalled_from is not None:
+        moments.append(counted.next_stalled_from + (scope.now - scope.cutoff))
+    return min(moments, default=None)
