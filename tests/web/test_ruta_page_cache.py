@@ -330,3 +330,31 @@ def test_the_key_changes_at_midnight_in_bogota(db: Session, make: Factory,
         monkeypatch.setattr(page_stamps, "utcnow", lambda moment=moment: moment)
         keys.append(page_stamps.body_key(ruta, stamps, viewer, mounted_at=""))
     assert keys[0] != keys[1]
+
+
+def test_migration_0041_drops_only_the_reminders_insert_trigger_and_back(
+        tmp_path: Path) -> None:
+    from alembic import command
+
+    from ruta.db import make_engine
+    from ruta.migrate import alembic_config, upgrade
+
+    engine = make_engine(f"sqlite:///{tmp_path / 'ruta.db'}")
+
+    def triggers() -> set[str]:
+        with engine.connect() as connection:
+            return set(connection.scalars(text(
+                "SELECT name FROM sqlite_master WHERE type = 'trigger' "
+                "AND tbl_name = 'reminders_sent' AND name LIKE 'page_stamp%'")))
+
+    upgrade(engine)
+    assert triggers() == {"page_stamp_reminders_sent_update", "page_stamp_reminders_sent_delete"}
+    with engine.begin() as connection:
+        config = alembic_config()
+        config.attributes["connection"] = connection
+        command.downgrade(config, "0040")
+    assert triggers() == {"page_stamp_reminders_sent_insert", "page_stamp_reminders_sent_update",
+                          "page_stamp_reminders_sent_delete"}
+    upgrade(engine)
+    assert "page_stamp_reminders_sent_insert" not in triggers()
+    engine.dispose()
