@@ -11,7 +11,9 @@ because a started Ruta is no longer ``aprobado``. Then the reminder rules
 (``workflow.correo.reminders``, evaluated by ``workflow.correo.reminder_pass``): the job
 claims the day in ``job_runs`` (so they run once per day whoever starts the pass: the
 scheduler at its hour, the scheduler catching up at startup, or ``ruta jobs run-once``) and
-commits once.
+commits once. Once the day is claimed, the bodies of the messages sent before the outbox's
+retention are emptied (``retention.prune_sent``): on PostgreSQL in a transaction of their own,
+on another connection, while the reminders are evaluated.
 """
 
 from __future__ import annotations
@@ -19,6 +21,7 @@ from __future__ import annotations
 import gc
 import logging
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
@@ -214,10 +217,19 @@ def _run(app: Flask, *, now: datetime, day: date) -> DailyPass:
             session.rollback()
             log.info("La pasada diaria del %s ya se había ejecutado.", day.isoformat())
             return DailyPass(day=day, ran=False, started=started, advanced=advanced)
-        queued = evaluate_reminders(session, today=day, now=now)
-        forgotten = form_tokens.purge(session, before=now - FORM_TOKEN_RETENTION)
-        pruned = retention.prune_sent(session, now=now, retention_days=app.config.get(
-            "OUTBOX_RETENTION_DAYS", retention.DEFAULT_RETENTION_DAYS))
+        retention_days = app.config.get("OUTBOX_RETENTION_DAYS",
+                                        retention.DEFAULT_RETENTION_DAYS)
+        if session.get_bind().dialect.name != "postgresql":
+            queued = evaluate_reminders(session, today=day, now=now)
+            forgotten = form_tokens.purge(session, before=now - FORM_TOKEN_RETENTION)
+            pruned = retention.prune_sent(session, now=now, retention_days=retention_days)
+        else:
+            with ThreadPoolExecutor(max_workers=1, thread_name_prefix="daily-prune") as pool:
+                pruning = pool.submit(_prune_alone, factory, now=now,
+                                      retention_days=retention_days)
+                queued = evaluate_reminders(session, today=day, now=now)
+                forgotten = form_tokens.purge(session, before=now - FORM_TOKEN_RETENTION)
+                pruned = pruning.result()
         run.finished_at = now
         run.queued = len(queued)
         session.commit()
@@ -225,6 +237,23 @@ def _run(app: Flask, *, now: datetime, day: date) -> DailyPass:
              "hace más de su retención sin su texto.", day.isoformat(), len(queued), pruned)
     return DailyPass(day=day, ran=True, queued=queued, started=started,
                      forgotten_tokens=forgotten, advanced=advanced, pruned_messages=pruned)
+
+
+def _prune_alone(factory: sessionmaker[Session], *, now: datetime, retention_days: int) -> int:
+    """``retention.prune_sent`` in a transaction of its own (run beside the reminders).
+
+    Emptying the bodies is PostgreSQL's work alone (the messages the day before emptied are
+    read again, their pages' hint bits written: 0.4 to 0.6 s of the pass at 10,000 schools
+    the day after a large prune); on a connection of its own it overlaps the reminders'
+    Python work instead of following it. It touches no row the reminders write, and it is
+    idempotent: committed while the reminders are rolled back, the next attempt finds
+    nothing more to empty. SQLite, one writer at a time, would only wait for the pass's own
+    transaction: there the pass prunes in its transaction, after the reminders.
+    """
+    with factory() as session:
+        pruned = retention.prune_sent(session, now=now, retention_days=retention_days)
+        session.commit()
+    return pruned
 
 
 def catch_up(app: Flask, *, now: datetime, hour: int) -> DailyPass | None:

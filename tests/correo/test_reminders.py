@@ -16,12 +16,13 @@ from typing import Any
 
 import pytest
 from flask import Flask
-from sqlalchemy import func, select
+from sqlalchemy import event, func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from demo.calendario import seed_demo_calendar
 from tests.conftest import Factory, WebClient
+from workflow.correo import reminder_pass
 from workflow.correo.reminder_pass import QueuedReminder, evaluate_reminders
 from workflow.correo.reminders import (
     has_follow_up_report,
@@ -354,6 +355,52 @@ def test_reviewers_reminded_the_reviewer_who_took_it(
     message = db.scalars(select(OutboxMessage)).one()
     assert message.subject == f"PMI en revisión hace 6 días: {ruta.school.name}"
     assert f"con {taker.name}" in message.text_body
+
+
+def test_a_reviewer_of_another_secretaria_who_took_it_is_reminded(
+        db: Session, make: Factory, calendar: HorizonCalendar) -> None:
+    elsewhere = make.secretaria(name="Secretaría de Educación del Tolima", divipola="73")
+    taker = make.user(Role.REVISOR, secretaria=elsewhere)
+    on_time(None, taker)
+    own = reviewer(make)
+    ruta, _ = school_ruta(make, State.EN_REVISION,
+                          changed=datetime(2024, 2, 1, 15, 0, tzinfo=UTC))
+    ruta.reviewer = taker
+    db.commit()
+
+    queued = run(db, date(2024, 2, 7))
+
+    assert summary(queued) == [(ruta.id, "revision_pendiente", "en_revision-20240201T150000",
+                                [taker.email], [])]
+    # Only the Secretaría's own revisores are «all the revisores».
+    situation = reminder_pass._situation(db, calendar, date(2024, 2, 7))
+    assert [person.id for person in situation.people.reviewers] == [own.id]
+    assert situation.rutas[0].reviewer.id == taker.id
+
+
+def test_a_pass_reads_a_secretarias_people_once_for_all_its_calendars(
+        app: Flask, db: Session, make: Factory, calendar: HorizonCalendar) -> None:
+    ruta, rector = school_ruta(make, State.BORRADOR)
+    db.commit()
+    engine = app.extensions["ruta_db"].engine
+    read: dict[int, Any] = {}
+    sent: list[str] = []
+
+    def record(_connection: Any, _cursor: Any, statement: str, *_args: Any) -> None:
+        sent.append(statement)
+
+    event.listen(engine, "before_cursor_execute", record)
+    try:
+        first = reminder_pass._situation(db, calendar, date(2024, 2, 7), read)
+        counted = len(sent)
+        second = reminder_pass._situation(db, calendar, date(2024, 2, 7), read)
+    finally:
+        event.remove(engine, "before_cursor_execute", record)
+    # The second calendar of the Secretaría does not read its rectors again.
+    assert len(sent) - counted == counted - 1
+    assert first.people is second.people
+    assert second.people.rectors == {ruta.school_id: second.people.rectors[ruta.school_id]}
+    assert second.people.rectors[ruta.school_id].email == rector.email
 
 
 def test_reviewers_reminded_again_after_a_new_wait(

@@ -13,6 +13,7 @@ from flask import Flask
 from sqlalchemy import event, select, update
 from sqlalchemy.orm import Session
 
+import jobs.daily
 from jobs.daily import run_daily_pass
 from ruta import create_app
 from ruta.config import ConfigError, load_config
@@ -20,6 +21,7 @@ from tests.conftest import Factory, WebClient, app_config
 from tests.core.test_outbox import BASE_URL, queue
 from workflow import scope_versions
 from workflow.correo import retention
+from workflow.correo.reminder_pass import DAILY_JOB, has_run
 from workflow.models import OutboxMessage, OutboxStatus, User
 from workflow.roles import Role
 
@@ -122,6 +124,28 @@ def test_daily_pass_prunes_with_the_configured_retention(app: Flask, db: Session
                .values(sent_at=NOW - timedelta(days=31)))
     db.commit()
     assert run_daily_pass(app, now=NOW + timedelta(hours=1)).pruned_messages == 0
+
+
+def test_a_failed_pass_leaves_its_day_unclaimed_and_prunes_where_it_says(
+        app: Flask, db: Session, admin: User, monkeypatch: pytest.MonkeyPatch) -> None:
+    old = sent(db, admin, "viejo", NOW - RETENTION - timedelta(minutes=1))
+
+    def fail(*_args: object, **_kwargs: object) -> None:
+        raise RuntimeError("las reglas fallaron")
+
+    monkeypatch.setattr(jobs.daily, "evaluate_reminders", fail)
+    with pytest.raises(RuntimeError, match="las reglas fallaron"):
+        run_daily_pass(app, now=NOW)
+    postgres = db.get_bind().dialect.name == "postgresql"
+    # On PostgreSQL the prune is its own transaction, beside the reminders: it stays; on
+    # SQLite it is the pass's, rolled back with it.
+    assert stored(db, old).body_pruned_at == (NOW if postgres else None)
+    assert not has_run(db, job=DAILY_JOB, day=NOW.date())
+    db.rollback()
+    monkeypatch.undo()
+    result = run_daily_pass(app, now=NOW)
+    assert (result.ran, result.pruned_messages) == (True, 0 if postgres else 1)
+    assert stored(db, old).body_pruned_at == NOW
 
 
 def test_retention_setting_defaults_to_180_days_and_refuses_zero() -> None:

@@ -156,29 +156,54 @@ def test_each_stamped_table_moves_its_owner_when_a_row_is_written(db: Session) -
 def test_inserting_and_deleting_rows_moves_the_stamp(db: Session, make: Factory) -> None:
     ruta = make.ruta()
     db.commit()
-    before = stamp(db, "rutas", ruta.id)
+    inserted = stamp(db, "rutas", ruta.id)
+    db.execute(insert(PmiSnapshot).values(ruta_id=ruta.id, number=1, content={},
+                                          created_at=datetime.now(UTC)))
+    snapshot = stamp(db, "rutas", ruta.id)
+    assert snapshot > inserted
+    # A reminder is counted by the key instead (migration 0041): its delete still moves it.
     reminder = db.scalar(insert(ReminderSent).returning(ReminderSent.id).values(
         ruta_id=ruta.id, rule=next(iter(ReminderRule)).value, occurrence_key="horizonte-2024",
         day=date(2024, 2, 1), summary="Recordatorio", recipients="rector@prueba.co",
         created_at=datetime.now(UTC)))
-    inserted = stamp(db, "rutas", ruta.id)
-    assert inserted > before
+    assert stamp(db, "rutas", ruta.id) == snapshot
     db.execute(delete(ReminderSent).where(ReminderSent.id == reminder))
     deleted = stamp(db, "rutas", ruta.id)
-    assert deleted > inserted
+    assert deleted > snapshot
     # A statement that wrote no row of the Ruta leaves it as it was.
     db.execute(delete(ReminderSent).where(ReminderSent.ruta_id == ruta.id))
     assert stamp(db, "rutas", ruta.id) == deleted
-    # The tables only ever inserted into.
-    db.execute(insert(PmiSnapshot).values(ruta_id=ruta.id, number=1, content={},
-                                          created_at=datetime.now(UTC)))
-    snapshot = stamp(db, "rutas", ruta.id)
-    assert snapshot > deleted
+    # The other table only ever inserted into.
     db.execute(insert(RutaTransition).values(
         ruta_id=ruta.id, trigger=Trigger.ENVIAR_AUTOEVALUACION.value,
         from_state=State.BORRADOR, to_state=State.AUTOEVALUACION_ENVIADA,
         at=datetime.now(UTC), extra={}))
-    assert stamp(db, "rutas", ruta.id) > snapshot
+    assert stamp(db, "rutas", ruta.id) > deleted
+
+
+def test_each_reminder_added_moves_the_key_whichever_commits_first(
+        db: Session, make: Factory) -> None:
+    ruta = make.ruta()
+    db.commit()
+    viewer = make.user(Role.ADMINISTRADOR, secretaria=ruta.school.secretaria)
+    db.commit()
+
+    def key() -> Any:
+        heading, stamps = page_stamps.heading_in_scope(db, viewer, ruta.id)
+        db.rollback()
+        return page_stamps.body_key(heading.ruta_id, stamps, viewer, mounted_at="")
+
+    keys = [key()]
+    for number, rule in enumerate(list(ReminderRule)[:2]):
+        # The later id first, then the earlier one (two passes committing out of order).
+        db.execute(insert(ReminderSent).values(
+            id=100 - number, ruta_id=ruta.id, rule=rule.value, occurrence_key="semana",
+            day=date(2024, 2, 1), summary="Recordatorio", recipients="rector@prueba.co",
+            created_at=datetime.now(UTC)))
+        db.commit()
+        keys.append(key())
+    assert len(set(keys)) == 3
+    assert page_stamps.heading_in_scope(db, viewer, ruta.id)[1].reminders == 2
 
 
 def test_a_sign_in_moves_nothing_but_a_rename_does(db: Session, make: Factory) -> None:
@@ -241,6 +266,12 @@ def test_the_kept_page_follows_writes_made_behind_the_services_back(
         observations="Un comentario escrito por fuera de la aplicación", extra={}))
     db.commit()
     assert "Un comentario escrito por fuera de la aplicación" in page()
+    db.execute(insert(ReminderSent).values(
+        ruta_id=ruta.id, rule=ReminderRule.PMI_VENCIDO.value, occurrence_key="fuera",
+        day=date(2026, 1, 19), summary="Un recordatorio escrito por fuera de la aplicación",
+        recipients="rector@prueba.co", created_at=datetime.now(UTC)))
+    db.commit()
+    assert "Un recordatorio escrito por fuera de la aplicación" in page()
     db.execute(update(Ruta).where(Ruta.id == ruta.id).values(state=State.CERRADO))
     db.commit()
     assert "Estado actual:" in (shown := page()) and State.CERRADO.label in shown
@@ -299,3 +330,31 @@ def test_the_key_changes_at_midnight_in_bogota(db: Session, make: Factory,
         monkeypatch.setattr(page_stamps, "utcnow", lambda moment=moment: moment)
         keys.append(page_stamps.body_key(ruta.id, stamps, viewer, mounted_at=""))
     assert keys[0] != keys[1]
+
+
+def test_migration_0041_drops_only_the_reminders_insert_trigger_and_back(
+        tmp_path: Path) -> None:
+    from alembic import command
+
+    from ruta.db import make_engine
+    from ruta.migrate import alembic_config, upgrade
+
+    engine = make_engine(f"sqlite:///{tmp_path / 'ruta.db'}")
+
+    def triggers() -> set[str]:
+        with engine.connect() as connection:
+            return set(connection.scalars(text(
+                "SELECT name FROM sqlite_master WHERE type = 'trigger' "
+                "AND tbl_name = 'reminders_sent' AND name LIKE 'page_stamp%'")))
+
+    upgrade(engine)
+    assert triggers() == {"page_stamp_reminders_sent_update", "page_stamp_reminders_sent_delete"}
+    with engine.begin() as connection:
+        config = alembic_config()
+        config.attributes["connection"] = connection
+        command.downgrade(config, "0040")
+    assert triggers() == {"page_stamp_reminders_sent_insert", "page_stamp_reminders_sent_update",
+                          "page_stamp_reminders_sent_delete"}
+    upgrade(engine)
+    assert "page_stamp_reminders_sent_insert" not in triggers()
+    engine.dispose()

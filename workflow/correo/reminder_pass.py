@@ -9,11 +9,12 @@ both back). The pass flushes and never commits; the job commits once.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import date, datetime
-from typing import Final
+from typing import Any, Final
 
-from sqlalchemy import and_, func, or_, select
+from sqlalchemy import Select, and_, func, select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session, selectinload
 
@@ -59,32 +60,64 @@ ENTRY_COLUMNS: Final = (RutaTransition.id, RutaTransition.ruta_id, RutaTransitio
                         RutaTransition.observations, RutaTransition.extra)
 
 
-def _situation(session: Session, calendar: HorizonCalendar, today: date) -> Situation:
-    in_calendar = (School.secretaria_id == calendar.secretaria_id, School.active,
-                   Ruta.horizon_start_year == calendar.horizon_start_year,
-                   Ruta.state != State.CERRADO)
-    people = Recipients()
-    situation = Situation(session=session, calendar=calendar, rutas=[], today=today,
-                          people=people, last_entries={})
-    reviewer_ids = (select(Ruta.reviewer_id).join(Ruta.school)
-                    .where(*in_calendar, Ruta.reviewer_id.is_not(None)).distinct())
-    # The people and the last log entries are read-only here: plain rows with the same
-    # attribute names, not ORM objects (a pass reads every rector of the Secretaría, and
-    # building 10,000 tracked objects cost more than the query), read without the ORM's
-    # loading (``plain_rows``: nothing is pending before them). One query: the
-    # Secretaría's rectors and revisores, and the reviewers of its Rutas.
-    reviewers = {}
-    for user in plain_rows(session, select(*PERSON_COLUMNS).where(or_(
-            and_(User.secretaria_id == calendar.secretaria_id,
-                 User.role.in_([Role.RECTOR, Role.REVISOR])),
-            User.id.in_(reviewer_ids))).order_by(User.id)):
-        reviewers[user.id] = user
+# The people of a Secretaría as a pass reads them (``_people``): who it writes to, and every
+# person read, active or not, by id (the reviewers of its Rutas among them).
+People = tuple[Recipients, dict[int, Any]]
+
+
+def _add_people(people: Recipients, known: dict[int, Any], rows: Iterable[Any],
+                secretaria_id: int) -> None:
+    for user in rows:
+        known[user.id] = user
         if not user.active or user.activated_at is None:
             continue
         if user.role is Role.RECTOR and user.school_id is not None:
             people.rectors[user.school_id] = user
-        elif user.role is Role.REVISOR and user.secretaria_id == calendar.secretaria_id:
+        elif user.role is Role.REVISOR and user.secretaria_id == secretaria_id:
             people.reviewers.append(user)
+
+
+def _people(session: Session, calendar: HorizonCalendar, reviewer_ids: Select[Any],
+            read: dict[int, People]) -> People:
+    """The Secretaría's rectors and revisores, and the reviewers of the calendar's Rutas.
+
+    The people and the last log entries are read-only here: plain rows with the same
+    attribute names, not ORM objects (a pass reads every rector of the Secretaría, and
+    building 10,000 tracked objects cost more than the query), read without the ORM's
+    loading (``plain_rows``: nothing is pending before them). The Secretaría's own people
+    are read once per pass (``read``), not once per calendar: its two horizons' calendars
+    read the same 10,000 rectors. A calendar adds only the reviewers of its Rutas who are
+    not among them (in a Recipients of its own in the unlikely case they change it; one
+    active rector per school, so the order they come in does not matter).
+    """
+    secretaria_id = calendar.secretaria_id
+    own = and_(User.secretaria_id == secretaria_id, User.role.in_([Role.RECTOR, Role.REVISOR]))
+    if secretaria_id not in read:
+        people, known = Recipients(), {}
+        _add_people(people, known, plain_rows(
+            session, select(*PERSON_COLUMNS).where(own).order_by(User.id)), secretaria_id)
+        read[secretaria_id] = people, known
+    people, known = read[secretaria_id]
+    others = plain_rows(session, select(*PERSON_COLUMNS).where(
+        User.id.in_(reviewer_ids), ~own).order_by(User.id)).all()
+    if not others:
+        return people, known
+    people = Recipients(rectors=dict(people.rectors), reviewers=list(people.reviewers))
+    known = dict(known)
+    _add_people(people, known, others, secretaria_id)
+    return people, known
+
+
+def _situation(session: Session, calendar: HorizonCalendar, today: date,
+               read: dict[int, People] | None = None) -> Situation:
+    in_calendar = (School.secretaria_id == calendar.secretaria_id, School.active,
+                   Ruta.horizon_start_year == calendar.horizon_start_year,
+                   Ruta.state != State.CERRADO)
+    reviewer_ids = (select(Ruta.reviewer_id).join(Ruta.school)
+                    .where(*in_calendar, Ruta.reviewer_id.is_not(None)).distinct())
+    people, reviewers = _people(session, calendar, reviewer_ids, {} if read is None else read)
+    situation = Situation(session=session, calendar=calendar, rutas=[], today=today,
+                          people=people, last_entries={})
     schools: dict[int, SchoolRow] = {}
     situation.rutas = [
         RutaRow(id=ruta_id, school_id=school_id, state=state,
@@ -151,8 +184,9 @@ def evaluate_reminders(session: Session, *, today: date,
         HorizonCalendar.horizon_end_year >= today.year).order_by(HorizonCalendar.id)
         .options(selectinload(HorizonCalendar.weeks),
                  selectinload(HorizonCalendar.checkpoints))).all()
+    read: dict[int, People] = {}
     for calendar in calendars:
-        situation = _situation(session, calendar, today)
+        situation = _situation(session, calendar, today, read)
         if not situation.rutas:
             continue
         # Every rule first, then two batched inserts: one row at a time cost 1.5 ms each.
