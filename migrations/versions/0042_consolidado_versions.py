@@ -29,7 +29,7 @@ SQLite they fire at once. The table's CHECK on ``kind`` gains the new kind (on S
 table is copied: the triggers of 0039 name it, hence ``legacy_alter_table`` for the rename).
 
 Revision ID: 0042
-Revises: 0040
+Revises: 0041
 """
 
 # ruff: noqa: S608 (every name put in SQL here is one of this file's constants)
