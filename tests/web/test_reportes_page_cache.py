@@ -15,10 +15,8 @@ tests prove it from three sides, on both databases:
 
 from __future__ import annotations
 
-import importlib.util
 import re
 from datetime import UTC, date, datetime, timedelta
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -27,8 +25,8 @@ from sqlalchemy import delete, event, insert, select, text, update
 from sqlalchemy.orm import Session
 
 from blueprints import reportes
-from demo.seed import seed_demo
-from tests.conftest import PASSWORD, TEST_PASSWORDS, WebClient
+from tests.conftest import WebClient
+from tests.page_cache_support import load_demo, migration, tables_with_triggers
 from tests.query_counter import counting_statements
 from workflow import scope_versions
 from workflow.consolidado import summary
@@ -37,8 +35,6 @@ from workflow.horizontes.models import HorizonCalendar
 from workflow.models import Base, Ruta, School, ScopeVersion, Secretaria, User
 from workflow.roles import Role
 
-MIGRATION = (Path(__file__).resolve().parents[2] / "migrations" / "versions"
-             / "0042_consolidado_versions.py")
 # What the drawn body may read without the token watching it: the catalog's tree (its rows
 # never change once stored), the session and the tokens themselves, and what the key names
 # (the viewer's role, school, Secretaría and whether active; whether they have export jobs).
@@ -50,30 +46,12 @@ URLS = ("/reportes/", "/reportes/?pagina=2", "/reportes/?orden=dias&dir=desc",
 # What a kept view sends: the session, the viewer's export jobs, the token.
 KEPT_STATEMENTS = 3
 
-
-def migration() -> Any:
-    spec = importlib.util.spec_from_file_location("consolidado_versions", MIGRATION)
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+MIGRATION = "0042_consolidado_versions.py"
 
 
 def watched_tables(db: Session) -> set[str]:
-    """The tables that carry a trigger of migration 0042, as the database itself says."""
-    if db.get_bind().dialect.name == "postgresql":
-        query = ("SELECT DISTINCT event_object_table FROM information_schema.triggers "
-                 "WHERE trigger_name LIKE '%consolidado_version%'")
-    else:
-        query = ("SELECT DISTINCT tbl_name FROM sqlite_master "
-                 "WHERE type = 'trigger' AND name LIKE '%consolidado_version%'")
-    return set(db.scalars(text(query)))
-
-
-def load_demo(db: Session) -> Secretaria:
-    secretaria = seed_demo(db, school_count=10, password=PASSWORD, passwords=TEST_PASSWORDS)
-    db.commit()
-    return secretaria
+    """The tables that carry a 0042 (consolidado token) trigger, as the database itself says."""
+    return tables_with_triggers(db, "%consolidado_version%")
 
 
 def token(db: Session, secretaria_id: int) -> str | None:
@@ -149,9 +127,9 @@ def test_every_table_the_drawn_page_reads_is_watched(
 
 def test_each_watched_table_replaces_the_token_when_a_row_is_written(db: Session) -> None:
     secretaria = load_demo(db)
-    assert set(migration().WATCHED) == watched_tables(db)
+    assert set(migration(MIGRATION).WATCHED) == watched_tables(db)
     exercised = []
-    for table, (_, column, columns, events) in migration().WATCHED.items():
+    for table, (_, column, columns, events) in migration(MIGRATION).WATCHED.items():
         if "UPDATE" not in events:
             continue  # reminders' inserts: below
         rewritten = (columns or (column,))[0]

@@ -14,7 +14,6 @@ that from three sides, on both databases:
 
 from __future__ import annotations
 
-import importlib.util
 import re
 from datetime import UTC, date, datetime
 from pathlib import Path
@@ -25,18 +24,16 @@ from flask import Flask
 from sqlalchemy import delete, event, insert, select, text, update
 from sqlalchemy.orm import Session
 
-from demo.seed import seed_demo
-from tests.conftest import PASSWORD, TEST_PASSWORDS, Factory, WebClient
+from tests.conftest import Factory, WebClient
+from tests.page_cache_support import load_demo, migration, tables_with_triggers
 from tests.query_counter import counting_statements
 from workflow import page_stamps
 from workflow.horizontes.models import ReminderRule, ReminderSent
-from workflow.models import Base, Ruta, RutaTransition, School, Secretaria, User
+from workflow.models import Base, Ruta, RutaTransition, School, User
 from workflow.pmi.models import PmiSnapshot
 from workflow.roles import Role
 from workflow.states import State, Trigger
 
-MIGRATION = (Path(__file__).resolve().parents[2] / "migrations" / "versions"
-             / "0038_page_stamps.py")
 # What the page may read without a stamp: the catalog (its rows never change once stored;
 # ``workflow.catalogo.models.Catalog``), and what only the layout around the body uses: the
 # signed-in session and the version of the «Pendientes» badge's counts.
@@ -48,30 +45,12 @@ NOT_ON_THE_PAGE = frozenset({"outbox", "ruta_aggregates", "ruta_section_counts"}
 # Stamped tables whose own triggers refuse UPDATE and DELETE (migrations 0001 and 0006).
 WRITTEN_ONCE = frozenset({"ruta_transitions", "pmi_snapshots"})
 
-
-def migration() -> Any:
-    spec = importlib.util.spec_from_file_location("page_stamps_migration", MIGRATION)
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+MIGRATION = "0038_page_stamps.py"
 
 
 def stamped_tables(db: Session) -> set[str]:
     """The tables that carry a page-stamp trigger, as the database itself says."""
-    if db.get_bind().dialect.name == "postgresql":
-        query = ("SELECT DISTINCT event_object_table FROM information_schema.triggers "
-                 "WHERE trigger_name LIKE 'page_stamp%'")
-    else:
-        query = ("SELECT DISTINCT tbl_name FROM sqlite_master "
-                 "WHERE type = 'trigger' AND name LIKE 'page_stamp%'")
-    return set(db.scalars(text(query)))
-
-
-def load_demo(db: Session) -> Secretaria:
-    secretaria = seed_demo(db, school_count=10, password=PASSWORD, passwords=TEST_PASSWORDS)
-    db.commit()
-    return secretaria
+    return tables_with_triggers(db, "page_stamp%")
 
 
 def stamp(db: Session, owner: str, owner_id: int) -> int:
@@ -128,7 +107,7 @@ def test_every_table_with_a_ruta_is_stamped_or_not_on_the_page(db: Session) -> N
 def test_each_stamped_table_moves_its_owner_when_a_row_is_written(db: Session) -> None:
     load_demo(db)
     exercised = []
-    for table, owner, column, parent in migration()._triggered():
+    for table, owner, column, parent in migration(MIGRATION)._triggered():
         if table in WRITTEN_ONCE:
             continue  # their rows are only ever inserted: the insert test covers them
         owner_column = "ruta_id" if owner == "rutas" else "secretaria_id"
