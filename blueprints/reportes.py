@@ -255,8 +255,8 @@ def _body() -> Markup:
         session.expire(viewer.secretaria)
         html, until = _draw(jobs)
         body = page_stamps.Body.of(html)
-        if scope_versions.token(session, viewer.secretaria_id,
-                                scope_versions.CONSOLIDADO) == token:
+        if scope_versions.token(session, viewer.secretaria_id, scope_versions.CONSOLIDADO,
+                                fresh=True) == token:
             BODIES.put(key, (body, until))
     else:
         body = kept[0]

@@ -58,11 +58,19 @@ def _token_statement(postgres: bool) -> Any:
 _STATEMENTS = {postgres: _token_statement(postgres) for postgres in (False, True)}
 
 
-def token(session: Session, secretaria_id: int, kind: str = LISTS) -> str | None:
+def token(session: Session, secretaria_id: int, kind: str = LISTS, *,
+          fresh: bool = False) -> str | None:
     """The Secretaría's current token of ``kind``; None when there is none or when this
-    transaction has written (what it computes now may hold changes no token names yet)."""
+    transaction has written (what it computes now may hold changes no token names yet).
+
+    ``fresh`` asks the database even when this GET request read the tokens already: the
+    request's read memo (``ruta.read_memo``) answers a repeated read with the first one's rows,
+    and forgets them on writes made through the session only, not on those sent straight to
+    the driver (``plain_rows.driver_for_writes``)."""
     postgres = session.get_bind().dialect.name == "postgresql"
-    rows = session.execute(_STATEMENTS[postgres], {"secretaria_id": secretaria_id}).all()
+    statement, parameters = _STATEMENTS[postgres], {"secretaria_id": secretaria_id}
+    rows = (session.connection().execute(statement, parameters).all() if fresh
+            else session.execute(statement, parameters).all())
     return next((str(found) for of, found, clean in rows if of == kind and clean), None)
 
 

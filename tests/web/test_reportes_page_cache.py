@@ -25,10 +25,11 @@ from sqlalchemy import delete, event, insert, select, text, update
 from sqlalchemy.orm import Session
 
 from blueprints import reportes
+from ruta.db import db_session
 from tests.conftest import WebClient
 from tests.page_cache_support import load_demo, migration, tables_with_triggers
 from tests.query_counter import counting_statements
-from workflow import scope_versions
+from workflow import plain_rows, scope_versions
 from workflow.consolidado import summary
 from workflow.consolidado.models import ExportJob, RutaAggregate
 from workflow.horizontes.models import HorizonCalendar
@@ -340,6 +341,39 @@ def test_a_body_drawn_while_writing_is_not_kept(app: Flask, db: Session,
     with counting_statements(app) as again:
         web.get("/reportes/")
     assert again.count > KEPT_STATEMENTS, again.sent
+
+
+# The driver's own placeholders: psycopg's and sqlite3's.
+RENAME_BEHIND_THE_SESSION = {
+    "%s": "UPDATE schools SET name = 'AAA Nunca Guardada' WHERE id = %s",
+    "?": "UPDATE schools SET name = 'AAA Nunca Guardada' WHERE id = ?"}
+
+
+def test_a_write_sent_straight_to_the_driver_is_never_kept(
+        app: Flask, db: Session, web: WebClient, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A write no session event sees (the outbox's raw inserter) between the token's two
+    reads: the second read asks the database (not the request's read memo, which still holds
+    the first one's «clean» answer), so the body drawn over it is not kept."""
+    load_demo(db)
+    signed_in(web, db)
+    school = db.scalars(select(School).order_by(School.sort_key)).first()
+    assert school is not None
+    drawing = reportes._draw
+
+    def written_then_drawn(jobs: bool) -> tuple[str, datetime | None]:
+        driver = plain_rows.driver_for_writes(db_session())
+        placeholder = "%s" if db.get_bind().dialect.name == "postgresql" else "?"
+        driver.execute(RENAME_BEHIND_THE_SESSION[placeholder], (school.id,))
+        return drawing(jobs)
+
+    monkeypatch.setattr(reportes, "_draw", written_then_drawn)
+    assert "AAA Nunca Guardada" in web.get("/reportes/").get_data(as_text=True)
+    monkeypatch.setattr(reportes, "_draw", drawing)
+    with counting_statements(app) as again:
+        html = web.get("/reportes/").get_data(as_text=True)
+    assert again.count > KEPT_STATEMENTS, again.sent
+    assert "AAA Nunca Guardada" not in html  # the GET's transaction was rolled back
+    assert school.name in html
 
 
 def test_printing_draws_each_time(app: Flask, db: Session, web: WebClient) -> None:
