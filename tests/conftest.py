@@ -36,7 +36,7 @@ from blueprints import reportes as reportes_view
 from ruta import create_app
 from ruta.db import make_engine
 from ruta.migrate import upgrade
-from workflow import page_stamps
+from workflow import page_stamps, scope_versions
 from workflow.autoevaluacion.models import (
     Estamento,
     IdentityReview,
@@ -306,14 +306,21 @@ def _release_engine(url: str) -> None:
     engine = _ENGINES.setdefault(url, None)
     if engine is not None:
         engine.dispose()
-    # The process's catalog trees are keyed by database and catalog, the consolidado's memos
-    # and the Ruta page's bodies by a version of the data; a rebuilt database may reuse both,
-    # so forget them rather than trust the creation and refresh times (or stamps) to differ.
+    forget_what_the_process_keeps()
+
+
+def forget_what_the_process_keeps() -> None:
+    """The process's catalog trees are keyed by database and catalog, the consolidado's memos
+    and the Ruta page's bodies by a version of the data; a rebuilt database may reuse both,
+    so forget them rather than trust the creation and refresh times (or stamps) to differ."""
     catalog_tree.clear()
     for memo in (consolidado_summary.CHARTS, consolidado_summary.SECTIONS,
                  consolidado_summary.PERFILES, reportes_view.PLAN_SECTIONS_HTML,
-                 reportes_view.BODIES, page_stamps.RUTA_BODIES):
+                 page_stamps.RUTA_BODIES):
         memo.clear()
+    # The lists' counts and /reportes/'s bodies are kept per token: a restored copy of a
+    # database (``tests.page_cache_support.load_demo``) brings its tokens back.
+    scope_versions.clear_memos()
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])

@@ -1,6 +1,7 @@
 """What the tests of the kept pages share (the Ruta page's body under its stamps, /reportes/'s
 under its token): the migration that installs the triggers, read as a module; the tables that
-carry a trigger, as the database itself says; the demo Secretaría they draw."""
+carry a trigger, as the database itself says. (The demo Secretaría they draw comes from
+``tests.demo_copy``.)"""
 
 from __future__ import annotations
 
@@ -10,10 +11,6 @@ from typing import Any
 
 from sqlalchemy import text
 from sqlalchemy.orm import Session
-
-from demo.seed import seed_demo
-from tests.conftest import PASSWORD, TEST_PASSWORDS
-from workflow.models import Secretaria
 
 MIGRATIONS = Path(__file__).resolve().parents[1] / "migrations" / "versions"
 
@@ -37,9 +34,3 @@ def tables_with_triggers(db: Session, name_pattern: str) -> set[str]:
         query = ("SELECT DISTINCT tbl_name FROM sqlite_master "
                  "WHERE type = 'trigger' AND name LIKE :pattern")
     return set(db.scalars(text(query), {"pattern": name_pattern}))
-
-
-def load_demo(db: Session) -> Secretaria:
-    secretaria = seed_demo(db, school_count=10, password=PASSWORD, passwords=TEST_PASSWORDS)
-    db.commit()
-    return secretaria

@@ -12,9 +12,8 @@ from flask import Flask
 from sqlalchemy import delete, select, update
 from sqlalchemy.orm import Session
 
-from demo.seed import seed_demo
-from tests.conftest import PASSWORD, TEST_PASSWORDS
 from tests.consolidado.test_aggregates import perfil_shape
+from tests.demo_copy import load_demo
 from workflow.autoevaluacion.models import Valoracion
 from workflow.cierre.models import FinalEvaluation
 from workflow.consolidado import section_counts, section_read, summary
@@ -108,8 +107,7 @@ def observed_rounds(db: Session, ruta_id: int) -> int:
 
 def test_sections_from_the_sums_match_the_raw_rows_after_each_change(
         app: Flask, db: Session) -> None:
-    seed_demo(db, school_count=10, password=PASSWORD, passwords=TEST_PASSWORDS)
-    db.commit()
+    load_demo(db)
     admin = db.scalars(select(User).where(User.role == Role.ADMINISTRADOR)).first()
     assert admin is not None
     # The demo has something in every section: a test of empty sums would prove nothing.

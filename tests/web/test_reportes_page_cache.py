@@ -27,7 +27,8 @@ from sqlalchemy.orm import Session
 from blueprints import reportes
 from ruta.db import db_session
 from tests.conftest import WebClient
-from tests.page_cache_support import load_demo, migration, tables_with_triggers
+from tests.demo_copy import load_demo
+from tests.page_cache_support import migration, tables_with_triggers
 from tests.query_counter import counting_statements
 from workflow import plain_rows, scope_versions
 from workflow.consolidado import summary

@@ -25,7 +25,8 @@ from sqlalchemy import delete, event, insert, select, text, update
 from sqlalchemy.orm import Session
 
 from tests.conftest import Factory, WebClient
-from tests.page_cache_support import load_demo, migration, tables_with_triggers
+from tests.demo_copy import load_demo
+from tests.page_cache_support import migration, tables_with_triggers
 from tests.query_counter import counting_statements
 from workflow import page_stamps
 from workflow.horizontes.models import ReminderRule, ReminderSent
