@@ -40,7 +40,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from markupsafe import Markup
-from sqlalchemy import column, func, select, table
+from sqlalchemy import Select, bindparam, column, func, select, table
 from sqlalchemy.orm import Session, joinedload
 
 from workflow.dates import BOGOTA
@@ -48,7 +48,7 @@ from workflow.errors import NotFound
 from workflow.memo import Memo
 from workflow.models import Ruta, RutaTransition, School, Secretaria, User, utcnow
 from workflow.plain_rows import plain_rows
-from workflow.scoping import not_found_message, scoped
+from workflow.scoping import not_found_message, scoped_with_parameters
 
 # Each entry is one Ruta's body for one viewer (10 to 40 KB): a worker keeps at most this many.
 RUTA_BODIES: Memo[Body] = Memo(1024)
@@ -99,20 +99,23 @@ class Heading:
     horizon_label: str
 
 
+def _heading_and_stamps(in_scope: Select[Any]) -> Select[Any]:
+    reminders = (select(func.count()).select_from(_REMINDERS)
+                 .where(_REMINDERS.c.ruta_id == Ruta.id).scalar_subquery())
+    return (in_scope.with_only_columns(Ruta.id, School.name, Ruta.horizon_start_year,
+                                       Ruta.horizon_end_year, Ruta.page_stamp,
+                                       Secretaria.page_stamp, reminders)
+            .join(Secretaria, Secretaria.id == School.secretaria_id)
+            .where(Ruta.id == bindparam("ruta_id")))
+
+
 def heading_in_scope(session: Session, actor: User, ruta_id: int) -> tuple[Heading, Stamps]:
     """The Ruta's heading and stamps if ``actor`` may see it (``NotFound`` otherwise), in the
     statement that checks the scope (``scoping.scoped``), as plain values: a kept body needs
     no Ruta object, and building one (with its school, catalog and rules) was a fifth of the
     page's time. A body that must be drawn loads the Ruta itself (``load_ruta``)."""
-    reminders = (select(func.count()).select_from(_REMINDERS)
-                 .where(_REMINDERS.c.ruta_id == Ruta.id).scalar_subquery())
-    statement = (scoped(actor, Ruta)
-                 .with_only_columns(Ruta.id, School.name, Ruta.horizon_start_year,
-                                    Ruta.horizon_end_year, Ruta.page_stamp,
-                                    Secretaria.page_stamp, reminders)
-                 .join(Secretaria, Secretaria.id == School.secretaria_id)
-                 .where(Ruta.id == ruta_id))
-    found = plain_rows(session, statement).one_or_none()
+    statement, parameters = scoped_with_parameters(actor, Ruta, _heading_and_stamps)
+    found = plain_rows(session, statement, {**parameters, "ruta_id": ruta_id}).one_or_none()
     if found is None:
         raise NotFound(not_found_message(Ruta))
     found_id, school_name, start, end, ruta_stamp, secretaria_stamp, reminder_count = found

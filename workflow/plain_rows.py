@@ -22,13 +22,15 @@ from sqlalchemy.orm import Session
 AUTOCOMMITTED_READS = "ruta_autocommitted_reads"
 
 
-def plain_rows(session: Session, statement: Select[Any]) -> Result[Any]:
-    """The rows of ``statement`` (columns only), without the ORM's loading."""
+def plain_rows(session: Session, statement: Select[Any],
+               parameters: dict[str, Any] | None = None) -> Result[Any]:
+    """The rows of ``statement`` (columns only, with ``parameters`` for its bound names),
+    without the ORM's loading."""
     for column in statement.column_descriptions:
         entity = column.get("entity")
         if entity is not None and column.get("expr") is entity:
             raise TypeError(f"plain_rows reads columns, not entities ({entity.__name__})")
-    return session.connection().execute(statement)
+    return session.connection().execute(statement, parameters)
 
 
 def driver_for_writes(session: Session) -> Any:
