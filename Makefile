@@ -49,10 +49,10 @@ test: $(STAMP) node_modules/.installed
 ## from pyenv's folder; its own virtual environment in .venv-other. It runs the SQLite legs of
 ## the database tests and every test without a database (all the domain and web code); with
 ## TEST_DATABASE_URL also the PostgreSQL legs of the race tests (psycopg's compiled wheel under
-## real concurrency) and the review path in Chromium (playwright's). CI runs it after
-## `make test` without the SQLite legs, so each test runs there once at least and every piece
-## of the code on both Pythons (see .ci/run). Without a second Python it says so (and fails
-## under CI=true).
+## real concurrency) and the review path in Chromium (playwright's). OTHER_SELECTION narrows
+## the first part: CI runs `make test` without the SQLite legs, then this with the SQLite legs
+## alone, so each test runs once at least and the domain and web code on both Pythons (see
+## .ci/run). Without a second Python it says so (and fails under CI=true).
 OTHER_PYTHON ?= $(shell own=$$($(BIN)/python -c 'import sys; print("%d.%d" % sys.version_info[:2])' 2>/dev/null); \
   for v in 3.14 3.13 3.12; do [ "$$v" = "$$own" ] && continue; \
   for p in python$$v /usr/bin/python$$v /root/.pyenv/versions/$$v*/bin/python$$v; do \
@@ -60,6 +60,7 @@ OTHER_PYTHON ?= $(shell own=$$($(BIN)/python -c 'import sys; print("%d.%d" % sys
 OTHER_VENV := .venv-other
 OTHER_POSTGRES_TESTS := tests/core/test_race.py tests/core/test_form_tokens.py
 OTHER_BROWSER_TESTS := tests/browser/test_review_flow.py
+OTHER_SELECTION ?= -k "not postgresql"
 test-other-python: $(STAMP) node_modules/.installed
 	@if [ -z "$(OTHER_PYTHON)" ]; then \
 	  echo "No hay un segundo Python (3.12 o más reciente) en esta máquina."; \
@@ -73,7 +74,7 @@ test-other-python: $(STAMP) node_modules/.installed
 	  $(BIN)/uv pip install --quiet --python $(OTHER_VENV)/bin/python -e '.[test]' && \
 	  echo "$(OTHER_PYTHON)" > $(OTHER_VENV)/.installed; fi
 	env -u TEST_DATABASE_URL $(OTHER_VENV)/bin/python -m pytest -n $(PYTEST_WORKERS) \
-	  --dist worksteal -m "not browser and not postgres" -k "not postgresql" \
+	  --dist worksteal -m "not browser and not postgres" $(OTHER_SELECTION) \
 	  --ignore=tests/browser $(PYTEST_ARGS)
 	@if [ -n "$$TEST_DATABASE_URL" ]; then \
 	  echo "PostgreSQL and Chromium under $$($(OTHER_PYTHON) --version)"; \
