@@ -217,7 +217,8 @@ def _body_key(version: scope_versions.Version) -> Hashable:
     is mounted. The rest of the time (a row's «días») is the entry's end."""
     viewer = current_actor()
     mine = request.args.get("revisor") == "mias"
-    return (viewer.secretaria_id, version, tuple(sorted(request.args.items(multi=True))),
+    # In the address's order: with a name given twice the page reads the first value.
+    return (viewer.secretaria_id, version, tuple(request.args.items(multi=True)),
             viewer.role, viewer.active, viewer.school_id, viewer.id if mine else None,
             current_app.config["QUEUE_PAGE_SIZE"], request.script_root)
 

@@ -395,6 +395,10 @@ def test_each_address_keeps_its_own_body(app: Flask, db: Session, web: WebClient
         view = viewed(app, web, url)
         assert view.kept, url
         assert shown(view.html) == drawn[url], url
+    # A name given twice: the page reads the first value, so the order is part of the key.
+    twice = [body_of(viewed(app, web, f"/revision/?estado={first}&estado={second}").html)
+             for first, second in (("borrador", "en_revision"), ("en_revision", "borrador"))]
+    assert twice[0] != twice[1]
     # Another page size is another body.
     app.config["QUEUE_PAGE_SIZE"] = 4
     assert viewed(app, web, "/revision/?pagina=2").drawn
