@@ -61,7 +61,13 @@ _REMINDERS = table("reminders_sent", column("id"))
 class Version:
     """A token with the largest ids of the two tables no trigger watches on insert, read in
     one statement (so from one snapshot): a reminder or a transition added anywhere moves
-    ``latest_reminder`` or ``latest_transition`` (None: the table is empty)."""
+    ``latest_reminder`` or ``latest_transition`` (None: the table is empty).
+
+    Ids are handed out before the commit, so a row that commits after one with a larger id
+    moves neither. That takes two writers of the same log at once: reminders are only added
+    by the daily pass (one scheduler), and every transition a service logs also rewrites its
+    Ruta's state, which replaces the tokens that watch it at that commit; only rows added
+    behind the services' back, by two transactions at once, could go unseen."""
 
     token: str
     latest_reminder: int | None
