@@ -1,24 +1,44 @@
 """The Secretaría's queue of Rutas of one horizon (the current one unless ``?horizonte=``
 names another), filterable by state, school, zona, comuna (or corregimiento) and reviewer
 («mis Rutas»: those the reviewer holds; «sin revisor(a)»: nobody took them), sortable and
-paginated. Every filter is kept by the state tabs, the sort headers and the page links."""
+paginated. Every filter is kept by the state tabs, the sort headers and the page links.
+
+Drawing it costs some 11 ms of Python at 10,000 schools (the horizons, a large statement
+built and compiled, the Jinja of 20 rows), for a page that changes only when a few tables do.
+Its body (everything below the heading and the plan adjustments waiting, which have memos of
+their own) is kept per process (``BODIES``) under the Secretaría's ``queue`` token, which the
+database replaces with every write of what the body shows (migration 0043: Rutas, schools,
+people's names, horizons, reminders' updates), and under the rest of what it is drawn from
+(``_body_key``): the largest ids of ``reminders_sent`` and ``ruta_transitions`` (no trigger
+watches their inserts: the daily pass adds thousands of reminders at once), the whole query
+string, the viewer's scope (and who they are for «mis Rutas»), the page size and where the
+app is mounted. «Días en el estado» counts up with the clock: a kept body ends at the first
+moment one of its rows' day counts changes (``_draw``). It is kept only when the token read
+again after drawing is still the one read before (none of it is newer data than the key says,
+nor this request's own writes: ``chosen_horizon`` may store the current horizon). A kept view
+sends two statements: the session and the tokens. ``tests/web/test_queue_page_cache.py``
+proves the key complete."""
 
 from __future__ import annotations
 
+from collections.abc import Hashable
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 
-from flask import Blueprint, render_template, request
+from flask import Blueprint, current_app, g, render_template, request
 from flask_login import current_user
+from flask_wtf.csrf import generate_csrf
+from markupsafe import Markup
 from sqlalchemy import case, func, or_, select
 from sqlalchemy.orm import aliased
 
-from blueprints.access import SECRETARIA_ROLES, roles_required
+from blueprints.access import SECRETARIA_ROLES, current_actor, roles_required
 from blueprints.horizontes import horizon_choices
 from blueprints.listing import Inverted, Sort, chosen_sort, ordering, paginate, search_text
 from ruta.db import db_session
-from workflow import scope_versions
+from workflow import page_stamps, scope_versions
 from workflow.consolidado.consolidate import Filters, comunas_of, parse_horizon
+from workflow.form_tokens import new_token
 from workflow.horizontes.horizons import chosen_horizon
 from workflow.horizontes.models import ReminderSent
 from workflow.memo import Memo
@@ -82,9 +102,26 @@ _ROW_COLUMNS = (Ruta.id, Ruta.state, Ruta.state_changed_at, Ruta.horizon_start_y
                 Ruta.horizon_end_year, School.name, School.dane_code, _REVIEWER.name)
 
 
-@bp.get("/")
-@roles_required(*SECRETARIA_ROLES)
-def queue() -> str:
+def _now() -> datetime:
+    """The request's moment: the days it draws and the kept body's end read the same one."""
+    if "queue_now" not in g:
+        g.queue_now = utcnow()
+    return g.queue_now
+
+
+@dataclass(frozen=True)
+class Drawn:
+    """The queue as drawn: the horizon's label (the heading says it), the body, and the
+    moment it stops holding (a row's «días» goes up; None: no rows)."""
+
+    horizon_label: str
+    body: page_stamps.Body
+    until: datetime | None
+
+
+def _draw() -> tuple[str, str, datetime | None]:
+    """The queue's body as the address asks for it, its horizon's label, and until when the
+    body holds: the earliest moment one of its rows' «días en el estado» changes."""
     database = db_session()
     state_value = request.args.get("estado", "")
     state = State(state_value) if state_value in set(State) else None
@@ -141,12 +178,14 @@ def queue() -> str:
         "comuna": place.comuna or "", "revisor": reviewer,
         "horizonte": str(horizon.horizon_start_year) if request.args.get("horizonte") else "",
     }.items() if value}
-    return render_template(
-        "revision/queue.html", rutas=rutas, state=state, school_query=school_query,
+    now = _now()
+    days = {ruta.id: (now - ruta.state_changed_at).days for ruta in rutas}
+    body = render_template(
+        "revision/_queue_body.html", rutas=rutas, state=state, school_query=school_query,
         query_cut=query_cut, sort=sort,
         last_reminders={ruta.id: row[width] for ruta, row in zip(rutas, rows, strict=True)
                         if row[width]},
-        days={ruta.id: (utcnow() - ruta.state_changed_at).days for ruta in rutas},
+        days=days,
         page=page, pages=pages, total=total, counts=counts, states=STATE_ORDER,
         situations={ruta.id: situation_after(ruta.state, *row[width + 1:])
                     for ruta, row in zip(rutas, rows, strict=True)},
@@ -156,3 +195,59 @@ def queue() -> str:
         reviewer_filters=REVIEWER_FILTERS,
         comunas=comunas_of(database, current_user, place.zona),
     )
+    # A row's «días» is the whole days since its state changed: it goes up one day after
+    # the moment it last did (``timedelta.days`` floors, so that moment is after ``now``).
+    until = min((ruta.state_changed_at + timedelta(days=days[ruta.id] + 1) for ruta in rutas),
+                default=None)
+    return horizon.horizon_label, body, until
+
+
+# Per process: the drawn body of /revision/ (without its form tokens), per key
+# (``_body_key``), with the heading's horizon and the moment it stops holding. Each entry is
+# one page of 20 rows (15 to 25 KB).
+BODIES: Memo[Drawn] = scope_versions.memo(128)
+
+
+def _body_key(version: scope_versions.Version) -> Hashable:
+    """Everything the body is drawn from besides the data the Secretaría's ``queue`` token
+    watches (migration 0043): the largest ids of the reminders and of the history (their
+    inserts replace no token: a reminder or a transition added anywhere draws the body
+    again), the whole query string (horizon, filters, sort, page), the viewer's scope
+    (``scoping._rutas``) and, for «mis Rutas», who they are, the page size and where the app
+    is mounted. The rest of the time (a row's «días») is the entry's end."""
+    viewer = current_actor()
+    mine = request.args.get("revisor") == "mias"
+    # In the address's order: with a name given twice the page reads the first value.
+    return (viewer.secretaria_id, version, tuple(request.args.items(multi=True)),
+            viewer.role, viewer.active, viewer.school_id, viewer.id if mine else None,
+            current_app.config["QUEUE_PAGE_SIZE"], request.script_root)
+
+
+def _body() -> tuple[str, Markup]:
+    """The horizon's label and the queue's body, kept per ``_body_key`` while it holds."""
+    viewer, session = current_actor(), db_session()
+    version = scope_versions.version(session, viewer.secretaria_id, scope_versions.QUEUE)
+    if version is None:  # no token yet, or this transaction wrote: drawn every time
+        label, html, _ = _draw()
+        return label, Markup(html)  # noqa: S704 (drawn by an autoescaped template)
+    key = _body_key(version)
+    kept = BODIES.peek(key)
+    if kept is None or (kept.until is not None and _now() >= kept.until):
+        # The Secretaría's row (its current horizon) came with the session, before the
+        # token: read again, so that nothing drawn is older than the token.
+        session.expire(viewer.secretaria)
+        label, html, until = _draw()
+        kept = Drawn(label, page_stamps.Body.of(html), until)
+        if scope_versions.version(session, viewer.secretaria_id, scope_versions.QUEUE,
+                                  fresh=True) == version:
+            BODIES.put(key, kept)
+    # No form of the body carries a token today; one added later gets fresh ones.
+    return kept.horizon_label, kept.body.filled(csrf_token=generate_csrf(),
+                                                new_form_token=new_token)
+
+
+@bp.get("/")
+@roles_required(*SECRETARIA_ROLES)
+def queue() -> str:
+    horizon_label, body = _body()
+    return render_template("revision/queue.html", horizon_label=horizon_label, body=body)

@@ -12,6 +12,9 @@ worker keeps its own.
   Secretaría's page stamps, which the database moves on every write the page can show.
 - The consolidado's body (``blueprints.reportes``): the Secretaría's ``consolidado`` token
   (``scope_versions``), with the moment the body stops holding by time alone.
+- The revision queue's body (``blueprints.revision``): the Secretaría's ``queue`` token and
+  the largest ids of the reminders and of the history (``scope_versions.Version``), with the
+  moment a row's «días» goes up.
 """
 
 from __future__ import annotations

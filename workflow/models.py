@@ -137,8 +137,9 @@ class ScopeVersion(Base):
     """A token the database replaces, in the same transaction, whenever what a Secretaría's
     lists count changes (``kind`` «lists»: its schools, its Rutas' states and reviewers, its
     plan adjustments…; «outbox»: its messages' statuses; «consolidado»: what /reportes/
-    shows): the key of the per-process memos of ``workflow.scope_versions``. Kept by
-    triggers (migrations 0039 and 0042), never written by the application."""
+    shows; «queue»: what the revision queue shows): the key of the per-process memos of
+    ``workflow.scope_versions``. Kept by triggers (migrations 0039, 0042 and 0043), never
+    written by the application."""
 
     __tablename__ = "scope_versions"
 
@@ -147,7 +148,7 @@ class ScopeVersion(Base):
     token: Mapped[str] = mapped_column(String(32))
 
     __table_args__ = (
-        CheckConstraint("kind IN ('lists', 'outbox', 'consolidado')", name="kind"),
+        CheckConstraint("kind IN ('lists', 'outbox', 'consolidado', 'queue')", name="kind"),
     )
 
 

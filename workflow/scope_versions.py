@@ -21,47 +21,80 @@ Rutas»), and read only what the token's triggers watch.
 
 Writing rows with the triggers off (``session_replication_role = replica``, as ``bench.seed``
 copies its schools) leaves the tokens as they were: such a writer calls ``bump_all`` after.
+
+Two tables have no trigger on their inserts: ``reminders_sent`` (the daily pass records some
+9,000 reminders at once; a row trigger cost it 0.1–0.2 s) and ``ruta_transitions`` (the
+history, append-only). The same statement that reads the tokens reads the largest id of each
+(``Version``: an index-only look at the end of a primary key), for a key that must change
+when a row is added to them (the revision queue's).
 """
 
 from __future__ import annotations
 
 import uuid
 from collections.abc import Callable, Hashable
+from dataclasses import dataclass
 from typing import Any, TypeVar
 
-from sqlalchemy import Connection, bindparam, delete, func, insert, literal, select
+from sqlalchemy import Connection, bindparam, column, delete, func, insert, literal, select, table
 from sqlalchemy.orm import Session
 
 from workflow.memo import Memo
-from workflow.models import ScopeVersion, Secretaria
+from workflow.models import RutaTransition, ScopeVersion, Secretaria
 
 T = TypeVar("T")
 
 
 #: The tokens (``ScopeVersion.kind``): what the lists count (the revision queue, the
-#: «Pendientes» badge), the outbox's counts by status, and what the consolidado shows
-#: (/reportes/: its aggregates, schools, horizons; migration 0042).
-LISTS, OUTBOX, CONSOLIDADO = "lists", "outbox", "consolidado"
-KINDS = (LISTS, OUTBOX, CONSOLIDADO)
+#: «Pendientes» badge), the outbox's counts by status, what the consolidado shows
+#: (/reportes/: its aggregates, schools, horizons; migration 0042) and what the revision
+#: queue shows (its rows, filters and horizons; migration 0043).
+LISTS, OUTBOX, CONSOLIDADO, QUEUE = "lists", "outbox", "consolidado", "queue"
+KINDS = (LISTS, OUTBOX, CONSOLIDADO, QUEUE)
+
+# Named, not imported: the core does not import the stages
+# (``workflow.horizontes.models.ReminderSent``).
+_REMINDERS = table("reminders_sent", column("id"))
+
+
+@dataclass(frozen=True)
+class Version:
+    """A token with the largest ids of the two tables no trigger watches on insert, read in
+    one statement (so from one snapshot): a reminder or a transition added anywhere moves
+    ``latest_reminder`` or ``latest_transition`` (None: the table is empty).
+
+    Ids are handed out before the commit, so a row that commits after one with a larger id
+    moves neither. That takes two writers of the same log at once: reminders are only added
+    by the daily pass (one scheduler), and every transition a service logs also rewrites its
+    Ruta's state, which replaces the tokens that watch it at that commit; only rows added
+    behind the services' back, by two transactions at once, could go unseen."""
+
+    token: str
+    latest_reminder: int | None
+    latest_transition: int | None
 
 
 def _token_statement(postgres: bool) -> Any:
     # Every token at once (a page may want several: a GET request reads them once), and, on
     # PostgreSQL, whether this transaction has written anything yet (an id is assigned to a
-    # transaction at its first write), in the same round trip.
+    # transaction at its first write), in the same round trip; and the largest ids of the
+    # two logs (``Version``): each the last entry of a primary key's index.
     clean = (func.pg_current_xact_id_if_assigned().is_(None) if postgres
              else literal(True))
-    return select(ScopeVersion.kind, ScopeVersion.token, clean).where(
+    return select(ScopeVersion.kind, ScopeVersion.token, clean,
+                  select(func.max(_REMINDERS.c.id)).scalar_subquery(),
+                  select(func.max(RutaTransition.id)).scalar_subquery()).where(
         ScopeVersion.secretaria_id == bindparam("secretaria_id"))
 
 
 _STATEMENTS = {postgres: _token_statement(postgres) for postgres in (False, True)}
 
 
-def token(session: Session, secretaria_id: int, kind: str = LISTS, *,
-          fresh: bool = False) -> str | None:
-    """The Secretaría's current token of ``kind``; None when there is none or when this
-    transaction has written (what it computes now may hold changes no token names yet).
+def version(session: Session, secretaria_id: int, kind: str = LISTS, *,
+            fresh: bool = False) -> Version | None:
+    """The Secretaría's current token of ``kind`` with the logs' largest ids; None when
+    there is no token or when this transaction has written (what it computes now may hold
+    changes no token names yet).
 
     ``fresh`` asks the database even when this GET request read the tokens already: the
     request's read memo (``ruta.read_memo``) answers a repeated read with the first one's rows,
@@ -71,7 +104,16 @@ def token(session: Session, secretaria_id: int, kind: str = LISTS, *,
     statement, parameters = _STATEMENTS[postgres], {"secretaria_id": secretaria_id}
     rows = (session.connection().execute(statement, parameters).all() if fresh
             else session.execute(statement, parameters).all())
-    return next((str(found) for of, found, clean in rows if of == kind and clean), None)
+    return next((Version(str(found), reminder, transition)
+                 for of, found, clean, reminder, transition in rows if of == kind and clean),
+                None)
+
+
+def token(session: Session, secretaria_id: int, kind: str = LISTS, *,
+          fresh: bool = False) -> str | None:
+    """The Secretaría's current token of ``kind`` (``version`` says when it is None)."""
+    found = version(session, secretaria_id, kind, fresh=fresh)
+    return None if found is None else found.token
 
 
 _MEMOS: list[Memo[Any]] = []
