@@ -1,8 +1,9 @@
 """CI splits the suite between two Pythons by markers and test ids (``.ci/run``, the Makefile's
 ``test-other-python``): the second Python runs ``-m "not browser and not postgres"`` and
-``-k "not postgresql"`` (``-k sqlite`` under CI) without ``TEST_DATABASE_URL``. A test that asks for PostgreSQL itself, rather
-than through the ``backend`` legs (whose ids say ``postgresql``), must carry the ``postgres``
-marker, or that run fails it (``require_postgres`` fails under CI without the URL)."""
+``-k "not postgresql"`` (``-k sqlite`` under CI) without ``TEST_DATABASE_URL``. A test that
+asks for PostgreSQL itself, rather than through the ``backend`` legs (whose ids say
+``postgresql``), must carry the ``postgres`` marker, or that run fails it
+(``require_postgres`` fails under CI without the URL)."""
 
 from __future__ import annotations
 

@@ -254,6 +254,18 @@ def test_each_address_keeps_its_own_body(app: Flask, db: Session, web: WebClient
     assert {url: shown(web.get(url).get_data(as_text=True)) for url in URLS} == drawn
 
 
+def test_a_name_given_twice_in_another_order_is_another_page(db: Session,
+                                                              web: WebClient) -> None:
+    """The page reads the first value of a name given twice: the key keeps the order."""
+    load_demo(db)
+    signed_in(web, db)
+    urbana, rural = "/reportes/?zona=urbana&zona=rural", "/reportes/?zona=rural&zona=urbana"
+    drawn = {url: shown(web.get(url).get_data(as_text=True)) for url in (urbana, rural)}
+    assert drawn[urbana] != drawn[rural]
+    forget_everything()
+    assert shown(web.get(rural).get_data(as_text=True)) == drawn[rural]
+
+
 def test_each_session_gets_its_own_csrf_token(db: Session, web_factory: Any) -> None:
     load_demo(db)
     tokens = []
