@@ -13,7 +13,10 @@ For each N it prints, in one table at the end:
   engine, on the second request), p50/p95 for a single user (one request at a time, over
   HTTP), and throughput with ``bench.web.CLIENTS`` clients on loopback against gunicorn
   (``deploy/gunicorn.conf.py`` with ``bench.web.WORKERS`` workers), also as a share of a bare
-  Flask «hello» (``bench.hello``) served the same way and measured in the same run;
+  Flask «hello» (``bench.hello``) served the same way and measured in the same run; and the
+  CPU the app's processes and PostgreSQL spent per answer under that load, with «hello»'s as
+  a share of it (``bench.web.cpu_seconds``: steadier than requests per second on a VM whose
+  host lends its cores to other guests);
 * the daily pass of a late day of the horizon, and delivery of what it queued to an aiosmtpd
   sink on loopback (``bench.mail``'s, in a process of its own);
 * each export linked from /reportes/ and ``ruta export consolidado``: time and peak memory
@@ -76,6 +79,11 @@ class Row:
     share: float | None = None
     load_p95_ms: float | None = None
     note: str = ""
+    #: Under load: the CPU the app's processes and PostgreSQL spent per answer (ms), and
+    #: «hello»'s CPU per answer as a share of it.
+    app_cpu_ms: float | None = None
+    db_cpu_ms: float | None = None
+    cpu_share: float | None = None
 
 
 @dataclass
@@ -179,9 +187,10 @@ def measure_pages(settings: Settings, schools: int, listing: list[tuple[str, str
     log = settings.folder / f"gunicorn-{schools}.log"
     hello_seconds = max(1.0, settings.seconds / 2)
     hello_log = settings.folder / "hello.log"
-    with web.gunicorn("bench.hello:app", environment, hello_log) as hello_port, \
-            web.gunicorn("ruta:create_app()", environment, log) as port:
-        yardstick = [web.Client(hello_port) for _ in range(web.CLIENTS)]
+    with web.gunicorn("bench.hello:app", environment, hello_log) as hello_server, \
+            web.gunicorn("ruta:create_app()", environment, log) as server:
+        port = server.port
+        yardstick = [web.Client(hello_server.port) for _ in range(web.CLIENTS)]
         single = web.single_user(yardstick[0], "/", samples=settings.samples,
                                  budget_s=settings.budget_s)
         hello_row = Row("bare Flask «hello» (the yardstick)", schools, None, single.p50_ms,
@@ -196,16 +205,19 @@ def measure_pages(settings: Settings, schools: int, listing: list[tuple[str, str
                     client.sign_in(email, PASSWORD)
             single = web.single_user(signed[email][0], url, samples=settings.samples,
                                      budget_s=settings.budget_s)
-            hello = web.load(yardstick, "/", seconds=hello_seconds)
+            hello = web.load(yardstick, "/", seconds=hello_seconds,
+                             server_pid=hello_server.pid)
             hellos.append(hello)
-            loaded = web.load(signed[email], url, seconds=settings.seconds)
+            loaded = web.load(signed[email], url, seconds=settings.seconds,
+                              server_pid=server.pid)
             note = f"{single.kib:.1f} KiB compressed; «hello» just before: " \
                    f"{hello.per_second:,.0f} req/s"
             if loaded.errors:
                 note += f"; {loaded.errors} answers not 200 under load"
             settings.rows.append(Row(label, schools, counts.get(label), single.p50_ms,
                                      single.p95_ms, loaded.per_second, None,
-                                     loaded.p95_ms, note))
+                                     loaded.p95_ms, note, loaded.app_cpu_ms,
+                                     loaded.db_cpu_ms))
             say(f"{label}: p50 {single.p50_ms:.0f} ms, {loaded.per_second:.1f} req/s "
                 f"(hello {hello.per_second:.0f})")
         for client in yardstick:
@@ -220,6 +232,16 @@ def measure_pages(settings: Settings, schools: int, listing: list[tuple[str, str
         for row in settings.rows[settings.rows.index(hello_row) + 1:]:
             if row.per_second is not None:
                 row.share = 100 * row.per_second / median
+        # The same shares by CPU per answer: what the host's other guests take (steal) is
+        # in neither side, so these move much less from run to run than requests per second.
+        costs = [hello.app_cpu_ms for hello in hellos if hello.app_cpu_ms]
+        if costs:
+            hello_row.app_cpu_ms = statistics.median(costs)
+            hello_row.cpu_share = 100.0
+            for row in settings.rows[settings.rows.index(hello_row) + 1:]:
+                if row.app_cpu_ms:
+                    row.cpu_share = 100 * hello_row.app_cpu_ms / (row.app_cpu_ms
+                                                                  + (row.db_cpu_ms or 0.0))
     timeouts = web.worker_timeouts(log)
     if timeouts:
         settings.rows.append(Row("gunicorn worker timeouts during the page runs", schools,
@@ -361,14 +383,19 @@ def table(rows: list[Row]) -> str:
     for row in rows:
         order.setdefault(row.what, len(order))
     lines = ["| what | schools | SQL statements | p50 / time (ms) | p95 (ms) | "
-             f"req/s, {web.CLIENTS} clients | % of hello | p95 under load (ms) | notes |",
-             "|---|---:|---:|---:|---:|---:|---:|---:|---|"]
+             f"req/s, {web.CLIENTS} clients | % of hello | p95 under load (ms) | "
+             "CPU ms per answer (app + database) | % of hello by CPU | notes |",
+             "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|"]
     for row in sorted(rows, key=lambda row: (order[row.what], row.schools)):
         share = "" if row.share is None else f"{row.share:.2f} %"
+        cpu = ("" if row.app_cpu_ms is None else
+               f"{row.app_cpu_ms:.2f}" + ("" if row.db_cpu_ms is None or row.cpu_share == 100.0
+                                          else f" + {row.db_cpu_ms:.2f}"))
+        cpu_share = "" if row.cpu_share is None else f"{row.cpu_share:.2f} %"
         lines.append(f"| {row.what} | {row.schools:,} | {_cell(row.statements)} | "
                      f"{_cell(row.p50_ms, 1)} | {_cell(row.p95_ms, 1)} | "
                      f"{_cell(row.per_second, 1)} | {share} | {_cell(row.load_p95_ms)} | "
-                     f"{row.note} |")
+                     f"{cpu} | {cpu_share} | {row.note} |")
     return "\n".join(lines)
 
 

@@ -129,11 +129,52 @@ class Load:
     ok: int
     errors: int
     p95_ms: float
+    #: CPU the server's processes (gunicorn's master and workers) and PostgreSQL's spent per
+    #: answer, in ms (None: not measured, or not on Linux).
+    app_cpu_ms: float | None = None
+    db_cpu_ms: float | None = None
 
 
-def load(clients: list[Client], url: str, *, seconds: float) -> Load:
+_TICK = os.sysconf("SC_CLK_TCK") if hasattr(os, "sysconf") else 100
+
+
+def _stat(pid: str) -> tuple[str, int, float] | None:
+    """(command, parent pid, CPU seconds of the process and of its reaped children)."""
+    try:
+        text = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:  # gone meanwhile
+        return None
+    command = text[text.index("(") + 1:text.rindex(")")]
+    fields = text[text.rindex(")") + 2:].split()
+    # utime, stime, cutime, cstime: fields 14 to 17 of proc(5), from the state (3) on here.
+    return command, int(fields[1]), sum(int(value) for value in fields[11:15]) / _TICK
+
+
+def cpu_seconds(server_pid: int) -> tuple[float, float]:
+    """CPU seconds spent so far by the server (its master, with the workers it reaped, and
+    its live workers) and by every PostgreSQL process of the machine. Read from /proc, so
+    they count only what ran: time the host gave its other guests (steal) is in neither,
+    which makes a cost per request steadier than requests per second on a shared VM."""
+    app = database = 0.0
+    for entry in os.scandir("/proc"):
+        if not entry.name.isdigit():
+            continue
+        found = _stat(entry.name)
+        if found is None:
+            continue
+        command, parent, seconds = found
+        if int(entry.name) == server_pid or parent == server_pid:
+            app += seconds
+        elif command == "postgres" or command.startswith("postgres:"):
+            database += seconds
+    return app, database
+
+
+def load(clients: list[Client], url: str, *, seconds: float,
+         server_pid: int | None = None) -> Load:
     """Every client requests ``url`` back to back for ``seconds`` (each finishes the request
-    it started); throughput counts the answers 200 over the whole time."""
+    it started); throughput counts the answers 200 over the whole time. With the server's
+    pid (Linux), also the CPU it and PostgreSQL spent per answer."""
     counts = [[0, 0] for _ in clients]
     latencies: list[list[float]] = [[] for _ in clients]
     stop = time.perf_counter() + seconds
@@ -149,6 +190,8 @@ def load(clients: list[Client], url: str, *, seconds: float) -> Load:
             latencies[index].append((time.perf_counter() - begin) * 1000)
             counts[index][0 if status == 200 else 1] += 1
 
+    measured = server_pid is not None and Path("/proc/self/stat").exists()
+    before = cpu_seconds(server_pid) if measured and server_pid is not None else None
     start = time.perf_counter()
     threads = [threading.Thread(target=run, args=(index,)) for index in range(len(clients))]
     for thread in threads:
@@ -159,7 +202,12 @@ def load(clients: list[Client], url: str, *, seconds: float) -> Load:
     ok = sum(count[0] for count in counts)
     every = sorted(value for values in latencies for value in values)
     p95 = every[min(len(every) - 1, max(0, round(0.95 * len(every)) - 1))] if every else 0.0
-    return Load(ok / elapsed, ok, sum(count[1] for count in counts), p95)
+    result = Load(ok / elapsed, ok, sum(count[1] for count in counts), p95)
+    if before is not None and server_pid is not None and ok:
+        after = cpu_seconds(server_pid)
+        result.app_cpu_ms = (after[0] - before[0]) * 1000 / ok
+        result.db_cpu_ms = (after[1] - before[1]) * 1000 / ok
+    return result
 
 
 def server_environment(database_url: str, folder: Path) -> dict[str, str]:
@@ -173,10 +221,16 @@ def server_environment(database_url: str, folder: Path) -> dict[str, str]:
             "PYTHONPATH": str(ROOT) + os.pathsep + os.environ.get("PYTHONPATH", "")}
 
 
+@dataclass(frozen=True)
+class Served:
+    port: int
+    pid: int  # gunicorn's master
+
+
 @contextmanager
-def gunicorn(app: str, environment: dict[str, str], log: Path) -> Iterator[int]:
+def gunicorn(app: str, environment: dict[str, str], log: Path) -> Iterator[Served]:
     """``gunicorn -c deploy/gunicorn.conf.py`` with ``WORKERS`` workers on a free loopback
-    port; yields the port once the app answers."""
+    port; yields its port and master's pid once the app answers."""
     port = free_port()
     with log.open("ab") as output:
         process = subprocess.Popen(  # noqa: S603 (fixed arguments)
@@ -196,7 +250,7 @@ def gunicorn(app: str, environment: dict[str, str], log: Path) -> Iterator[int]:
                     tail = log.read_text(errors="replace")[-3000:]
                     raise SystemExit(f"gunicorn did not start ({app}):\n{tail}") from None
                 time.sleep(0.2)
-        yield port
+        yield Served(port, process.pid)
     finally:
         process.send_signal(signal.SIGTERM)
         try:
