@@ -25,7 +25,7 @@ from typing import Any, NamedTuple
 
 import pytest
 from flask import Flask
-from sqlalchemy import delete, event, insert, select, text, update
+from sqlalchemy import delete, insert, select, text, update
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session
 
@@ -33,7 +33,7 @@ from blueprints import revision
 from ruta.db import db_session, make_engine
 from tests.conftest import Factory, WebClient
 from tests.demo_copy import load_demo
-from tests.page_cache_support import migration, tables_with_triggers
+from tests.page_cache_support import TablesRead, migration, tables_with_triggers
 from tests.query_counter import counting_statements
 from workflow import plain_rows, scope_versions
 from workflow.dates import fecha
@@ -153,38 +153,19 @@ def desk(make: Factory) -> tuple[Secretaria, User]:
 def test_every_table_the_drawn_page_reads_is_watched(
         app: Flask, db: Session, web_factory: Any, monkeypatch: pytest.MonkeyPatch) -> None:
     load_demo(db)
-    names = set(Base.metadata.tables)
-    read: set[str] = set()
-    drawing = [False]
-
-    def record(_connection: Any, _cursor: Any, statement: str, *_args: Any) -> None:
-        if drawing[0]:
-            read.update(name for name in re.findall(r'\b(?:FROM|JOIN)\s+"?(\w+)', statement)
-                        if name in names)
-
-    draw = revision._draw
-
-    def recorded() -> tuple[str, str, datetime | None]:
-        # Only what the kept body is drawn from: the layout, the heading's plan adjustments
-        # and the menu's badge (kept under the «lists» token) are drawn on every view.
-        drawing[0] = True
-        try:
-            return draw()
-        finally:
-            drawing[0] = False
-
-    monkeypatch.setattr(revision, "_draw", recorded)
+    tables = TablesRead()
+    # Only what the kept body is drawn from: the layout, the heading's plan adjustments and
+    # the menu's badge (kept under the «lists» token) are drawn on every view.
+    monkeypatch.setattr(revision, "_draw", tables.only_while(revision._draw))
     engine = app.extensions["ruta_db"].engine
     for role in (Role.ADMINISTRADOR, Role.REVISOR, Role.CONSULTA):
         client: WebClient = web_factory()
         signed_in(client, db, role)
-        event.listen(engine, "before_cursor_execute", record)
-        try:
+        with tables.listening(engine):
             for url in URLS:
                 scope_versions.clear_memos()  # drawn, and its counts and comunas read
                 assert client.get(url).status_code == 200
-        finally:
-            event.remove(engine, "before_cursor_execute", record)
+    read = tables.read
     # The page's readers ran (a test that read nothing would pass).
     assert {"rutas", "schools", "users", "calendars", "secretarias", "reminders_sent",
             "ruta_transitions"} <= read

@@ -21,20 +21,20 @@ from typing import Any
 
 import pytest
 from flask import Flask
-from sqlalchemy import delete, event, insert, select, text, update
+from sqlalchemy import delete, insert, select, text, update
 from sqlalchemy.orm import Session
 
 from blueprints import reportes
 from ruta.db import db_session
 from tests.conftest import WebClient
 from tests.demo_copy import load_demo
-from tests.page_cache_support import migration, tables_with_triggers
+from tests.page_cache_support import TablesRead, migration, tables_with_triggers
 from tests.query_counter import counting_statements
 from workflow import plain_rows, scope_versions
 from workflow.consolidado import summary
 from workflow.consolidado.models import ExportJob, RutaAggregate
 from workflow.horizontes.models import HorizonCalendar
-from workflow.models import Base, Ruta, School, ScopeVersion, Secretaria, User
+from workflow.models import Ruta, School, ScopeVersion, Secretaria, User
 from workflow.roles import Role
 
 # What the drawn body may read without the token watching it: the catalog's tree (its rows
@@ -87,38 +87,19 @@ def shown(html: str) -> str:
 def test_every_table_the_drawn_page_reads_is_watched(
         app: Flask, db: Session, web_factory: Any, monkeypatch: pytest.MonkeyPatch) -> None:
     load_demo(db)
-    names = set(Base.metadata.tables)
-    read: set[str] = set()
-    drawing = [False]
-
-    def record(_connection: Any, _cursor: Any, statement: str, *_args: Any) -> None:
-        if drawing[0]:
-            read.update(name for name in re.findall(r'\b(?:FROM|JOIN)\s+"?(\w+)', statement)
-                        if name in names)
-
-    draw = reportes._draw
-
-    def recorded(jobs: bool) -> tuple[str, datetime | None]:
-        # Only what the kept body is drawn from: the layout around it (the menu's badge,
-        # kept under the «lists» token) is drawn on every view.
-        drawing[0] = True
-        try:
-            return draw(jobs)
-        finally:
-            drawing[0] = False
-
-    monkeypatch.setattr(reportes, "_draw", recorded)
+    tables = TablesRead()
+    # Only what the kept body is drawn from: the layout around it (the menu's badge, kept
+    # under the «lists» token) is drawn on every view.
+    monkeypatch.setattr(reportes, "_draw", tables.only_while(reportes._draw))
     engine = app.extensions["ruta_db"].engine
     for role in (Role.ADMINISTRADOR, Role.REVISOR, Role.CONSULTA):
         client: WebClient = web_factory()
         signed_in(client, db, role)
-        event.listen(engine, "before_cursor_execute", record)
-        try:
+        with tables.listening(engine):
             for url in URLS:
                 forget_everything()  # drawn, not served from a memo
                 assert client.get(url).status_code == 200
-        finally:
-            event.remove(engine, "before_cursor_execute", record)
+    read = tables.read
     # The page's readers ran (a test that read nothing would pass).
     assert {"ruta_aggregates", "section_sums", "schools", "calendars", "catalogs",
             "secretarias", "rutas"} <= read

@@ -21,12 +21,12 @@ from typing import Any
 
 import pytest
 from flask import Flask
-from sqlalchemy import delete, event, insert, select, text, update
+from sqlalchemy import delete, insert, select, text, update
 from sqlalchemy.orm import Session
 
 from tests.conftest import Factory, WebClient
 from tests.demo_copy import load_demo
-from tests.page_cache_support import migration, tables_with_triggers
+from tests.page_cache_support import TablesRead, migration, tables_with_triggers
 from tests.query_counter import counting_statements
 from workflow import page_stamps
 from workflow.horizontes.models import ReminderRule, ReminderSent
@@ -62,12 +62,7 @@ def stamp(db: Session, owner: str, owner_id: int) -> int:
 def test_every_table_the_drawn_page_reads_is_stamped(app: Flask, db: Session,
                                                      web_factory: Any) -> None:
     load_demo(db)
-    names = set(Base.metadata.tables)
-    read: set[str] = set()
-
-    def record(_connection: Any, _cursor: Any, statement: str, *_args: Any) -> None:
-        read.update(name for name in re.findall(r'\b(?:FROM|JOIN)\s+"?(\w+)', statement)
-                    if name in names)
+    tables = TablesRead()
 
     viewers = [db.scalars(select(User).where(User.role == role)).first()
                for role in (Role.ADMINISTRADOR, Role.REVISOR, Role.CONSULTA)]
@@ -82,13 +77,11 @@ def test_every_table_the_drawn_page_reads_is_stamped(app: Flask, db: Session,
         client: WebClient = web_factory()
         assert client.login(viewer.email).status_code == 302
         own = [ruta for ruta in rutas if viewer.school_id in (None, ruta.school_id)]
-        event.listen(engine, "before_cursor_execute", record)
-        try:
+        with tables.listening(engine):
             for ruta in own:
                 page_stamps.RUTA_BODIES.clear()  # drawn, not served from the memo
                 assert client.get(f"/rutas/{ruta.id}").status_code == 200
-        finally:
-            event.remove(engine, "before_cursor_execute", record)
+    read = tables.read
     # The readers of every stage ran (a test that read nothing would pass).
     assert {"valoraciones", "pmi_metas", "pmi_actividades", "follow_up_reports",
             "plan_adjustment_changes", "reminders_sent", "ruta_transitions", "calendars",
