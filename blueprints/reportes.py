@@ -236,31 +236,25 @@ def _body_key(token: str, jobs: bool) -> Hashable:
 
 
 def _body() -> Markup:
-    """The screen's body kept per ``_body_key`` while it holds; printing draws it each time.
-    It is kept only when the Secretaría's token read before drawing it is still the one read
-    after (none of it can be newer data than the key says, or this request's own writes:
-    the page refreshes missing aggregates itself, in a transaction never committed)."""
+    """The screen's body kept per ``_body_key`` while it holds (``kept_while_current``: not
+    this request's own writes either, as when the page refreshes missing aggregates itself,
+    in a transaction never committed); printing draws it each time."""
     viewer, session = _actor(), db_session()
     jobs = bool(export_jobs.jobs_for(session, viewer, limit=5))
-    token = g.consolidado_token = (
-        None if _printing() else
-        scope_versions.token(session, viewer.secretaria_id, scope_versions.CONSOLIDADO))
-    if token is None:
+    current = (None if _printing() else scope_versions.version(
+        session, viewer.secretaria_id, scope_versions.CONSOLIDADO))
+    g.consolidado_token = current.token if current is not None else None
+    if current is None:
         html, _ = _draw(jobs)
         return Markup(html)  # noqa: S704 (drawn by an autoescaped template)
-    key = _body_key(token, jobs)
-    kept = BODIES.peek(key)
-    if kept is None or (kept[1] is not None and _now() >= kept[1]):
-        # The Secretaría's row (its current horizon) came with the session, before the
-        # token: read again, so that nothing drawn is older than the token.
-        session.expire(viewer.secretaria)
+
+    def drawn() -> tuple[page_stamps.Body, datetime | None]:
         html, until = _draw(jobs)
-        body = page_stamps.Body.of(html)
-        if scope_versions.token(session, viewer.secretaria_id, scope_versions.CONSOLIDADO,
-                                fresh=True) == token:
-            BODIES.put(key, (body, until))
-    else:
-        body = kept[0]
+        return page_stamps.Body.of(html), until
+
+    body = scope_versions.kept_while_current(
+        BODIES, session, viewer.secretaria, scope_versions.CONSOLIDADO, current,
+        _body_key(current.token, jobs), drawn, _now())
     return body.filled(csrf_token=generate_csrf(), new_form_token=new_token)
 
 

@@ -109,16 +109,6 @@ def _now() -> datetime:
     return g.queue_now
 
 
-@dataclass(frozen=True)
-class Drawn:
-    """The queue as drawn: the horizon's label (the heading says it), the body, and the
-    moment it stops holding (a row's «días» goes up; None: no rows)."""
-
-    horizon_label: str
-    body: page_stamps.Body
-    until: datetime | None
-
-
 def _draw() -> tuple[str, str, datetime | None]:
     """The queue's body as the address asks for it, its horizon's label, and until when the
     body holds: the earliest moment one of its rows' «días en el estado» changes."""
@@ -202,10 +192,10 @@ def _draw() -> tuple[str, str, datetime | None]:
     return horizon.horizon_label, body, until
 
 
-# Per process: the drawn body of /revision/ (without its form tokens), per key
-# (``_body_key``), with the heading's horizon and the moment it stops holding. Each entry is
-# one page of 20 rows (15 to 25 KB).
-BODIES: Memo[Drawn] = scope_versions.memo(128)
+# Per process: the heading's horizon and the drawn body of /revision/ (without its form
+# tokens), per key (``_body_key``), with the moment it stops holding. Each entry is one page
+# of 20 rows (15 to 25 KB).
+BODIES: Memo[tuple[tuple[str, page_stamps.Body], datetime | None]] = scope_versions.memo(128)
 
 
 def _body_key(version: scope_versions.Version) -> Hashable:
@@ -230,20 +220,16 @@ def _body() -> tuple[str, Markup]:
     if version is None:  # no token yet, or this transaction wrote: drawn every time
         label, html, _ = _draw()
         return label, Markup(html)  # noqa: S704 (drawn by an autoescaped template)
-    key = _body_key(version)
-    kept = BODIES.peek(key)
-    if kept is None or (kept.until is not None and _now() >= kept.until):
-        # The Secretaría's row (its current horizon) came with the session, before the
-        # token: read again, so that nothing drawn is older than the token.
-        session.expire(viewer.secretaria)
+
+    def drawn() -> tuple[tuple[str, page_stamps.Body], datetime | None]:
         label, html, until = _draw()
-        kept = Drawn(label, page_stamps.Body.of(html), until)
-        if scope_versions.version(session, viewer.secretaria_id, scope_versions.QUEUE,
-                                  fresh=True) == version:
-            BODIES.put(key, kept)
+        return (label, page_stamps.Body.of(html)), until
+
+    label, body = scope_versions.kept_while_current(
+        BODIES, session, viewer.secretaria, scope_versions.QUEUE, version,
+        _body_key(version), drawn, _now())
     # No form of the body carries a token today; one added later gets fresh ones.
-    return kept.horizon_label, kept.body.filled(csrf_token=generate_csrf(),
-                                                new_form_token=new_token)
+    return label, body.filled(csrf_token=generate_csrf(), new_form_token=new_token)
 
 
 @bp.get("/")

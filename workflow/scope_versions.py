@@ -34,6 +34,7 @@ from __future__ import annotations
 import uuid
 from collections.abc import Callable, Hashable
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any, TypeVar
 
 from sqlalchemy import Connection, bindparam, column, delete, func, insert, literal, select, table
@@ -140,6 +141,28 @@ def cached(memo: Memo[T], session: Session, secretaria_id: int, key: Hashable,
     if current is None:
         return compute()
     return memo.get((secretaria_id, kind, current, key), compute)
+
+
+def kept_while_current(memo: Memo[tuple[T, datetime | None]], session: Session,
+                       secretaria: Secretaria, kind: str, current: Version, key: Hashable,
+                       draw: Callable[[], tuple[T, datetime | None]], now: datetime) -> T:
+    """What ``draw()`` gives (a page's drawn body), kept in ``memo`` under ``key``, which
+    names ``current`` (the Secretaría's ``kind`` read before) and everything else it is drawn
+    from, until the moment ``draw`` says it stops holding (None: never by time alone).
+
+    Before drawing, the Secretaría's row (its current horizon, loaded with the session
+    before the token) is read again, so nothing drawn is older than the token. What was drawn
+    is kept only if the token read again after drawing, from the database and not the GET's
+    read memo, is still ``current``: otherwise it may hold a change no token names, or this
+    request's own writes."""
+    kept = memo.peek(key)
+    if kept is not None and (kept[1] is None or now < kept[1]):
+        return kept[0]
+    session.expire(secretaria)
+    drawn = draw()
+    if version(session, secretaria.id, kind, fresh=True) == current:
+        memo.put(key, drawn)
+    return drawn[0]
 
 
 def bump_all(connection: Connection) -> None:
