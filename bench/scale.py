@@ -13,10 +13,11 @@ For each N it prints, in one table at the end:
   engine, on the second request), p50/p95 for a single user (one request at a time, over
   HTTP), and throughput with ``bench.web.CLIENTS`` clients on loopback against gunicorn
   (``deploy/gunicorn.conf.py`` with ``bench.web.WORKERS`` workers), also as a share of a bare
-  Flask «hello» (``bench.hello``) served the same way and measured in the same run; and the
-  CPU the app's processes and PostgreSQL spent per answer under that load, with «hello»'s as
-  a share of it (``bench.web.cpu_seconds``: steadier than requests per second on a VM whose
-  host lends its cores to other guests);
+  Flask «hello» (``bench.hello``) served the same way and measured in the same run, in
+  rounds right before each of the page's (``--rounds``: the share is the median of the
+  rounds' own ratios); and the CPU the app's processes and PostgreSQL spent per answer
+  under that load, with «hello»'s as a share of it (``bench.web.cpu_seconds``: steadier
+  than requests per second on a VM whose host lends its cores to other guests);
 * the daily pass of a late day of the horizon, and delivery of what it queued to an aiosmtpd
   sink on loopback (``bench.mail``'s, in a process of its own);
 * each export linked from /reportes/ and ``ruta export consolidado``: time and peak memory
@@ -95,6 +96,7 @@ class Settings:
     folder: Path
     exports: list[str] | None = None  # parts of the export URLs to measure; None: all
     console_export: bool = True
+    rounds: int = 5  # rounds of each page under load, each after a round of «hello»
     rows: list[Row] = field(default_factory=list)
 
 
@@ -173,19 +175,31 @@ def count_statements(app: Any, listing: list[tuple[str, str, str]]) -> tuple[dic
     return counts, reportes
 
 
+def _cpu_share(measured: web.Paired) -> float | None:
+    """«hello»'s CPU per answer as a share of the page's (app and database), per round, the
+    median: what the host's other guests take (steal) is in neither side, so these move much
+    less from run to run than requests per second."""
+    shares = sorted(100 * (hello.app_cpu_ms or 0.0) / (page.app_cpu_ms + (page.db_cpu_ms or 0.0))
+                    for hello, page in measured.rounds
+                    if hello.app_cpu_ms and page.app_cpu_ms)
+    return statistics.median(shares) if shares else None
+
+
 def measure_pages(settings: Settings, schools: int, listing: list[tuple[str, str, str]],
                   counts: dict[str, int]) -> None:
     """Each page alone, then under load, as a share of the «hello» of the same run.
 
-    The yardstick is measured before every page, not once per run, and the shares are
-    against the median of those measurements: on this shared two-core VM the same «hello»
-    answered from 574 to 1,504 req/s within one hour, and from 834 to 1,384 within one run
-    (the host's other guests), so a single measurement at the start made every share depend
-    on that one moment. Each page's note names the «hello» measured just before it. Both
-    gunicorns run side by side; the idle one costs nothing."""
+    Under load, each page is measured in ``settings.rounds`` rounds, each right after a round
+    of the yardstick of the same length (``web.paired``), and its share is the median of the
+    rounds' own ratios. On this shared two-core VM the same «hello» answered from 574 to
+    1,504 req/s within one hour, and from 1,645 to 3,864 within one run (the host's other
+    guests): a ratio against a yardstick measured at another moment, even a median of
+    them, moved a page's share from 9 % to 15 % between runs minutes apart. The table's
+    «hello» row gives the median of every yardstick round. Both gunicorns run side by side;
+    the idle one costs nothing."""
     environment = web.server_environment(settings.url, settings.folder)
     log = settings.folder / f"gunicorn-{schools}.log"
-    hello_seconds = max(1.0, settings.seconds / 2)
+    each = max(0.5, settings.seconds / settings.rounds)
     hello_log = settings.folder / "hello.log"
     with web.gunicorn("bench.hello:app", environment, hello_log) as hello_server, \
             web.gunicorn("ruta:create_app()", environment, log) as server:
@@ -205,43 +219,35 @@ def measure_pages(settings: Settings, schools: int, listing: list[tuple[str, str
                     client.sign_in(email, PASSWORD)
             single = web.single_user(signed[email][0], url, samples=settings.samples,
                                      budget_s=settings.budget_s)
-            hello = web.load(yardstick, "/", seconds=hello_seconds,
-                             server_pid=hello_server.pid)
-            hellos.append(hello)
-            loaded = web.load(signed[email], url, seconds=settings.seconds,
-                              server_pid=server.pid)
-            note = f"{single.kib:.1f} KiB compressed; «hello» just before: " \
-                   f"{hello.per_second:,.0f} req/s"
+            measured = web.paired(yardstick, hello_server.pid, signed[email], url,
+                                  server_pid=server.pid, rounds=settings.rounds,
+                                  seconds=each)
+            hellos.extend(hello for hello, _ in measured.rounds)
+            loaded = measured.page
+            shares = measured.shares
+            note = (f"{single.kib:.1f} KiB compressed; share: median of {len(shares)} rounds "
+                    f"after «hello» ({shares[0]:.1f}–{shares[-1]:.1f} %)" if shares else
+                    f"{single.kib:.1f} KiB compressed")
             if loaded.errors:
                 note += f"; {loaded.errors} answers not 200 under load"
             settings.rows.append(Row(label, schools, counts.get(label), single.p50_ms,
-                                     single.p95_ms, loaded.per_second, None,
+                                     single.p95_ms, loaded.per_second, measured.share,
                                      loaded.p95_ms, note, loaded.app_cpu_ms,
-                                     loaded.db_cpu_ms))
-            say(f"{label}: p50 {single.p50_ms:.0f} ms, {loaded.per_second:.1f} req/s "
-                f"(hello {hello.per_second:.0f})")
+                                     loaded.db_cpu_ms, _cpu_share(measured)))
+            say(f"{label}: p50 {single.p50_ms:.0f} ms, {loaded.per_second:.1f} req/s, "
+                f"{measured.share or 0:.1f} % of «hello» (median of {len(shares)} rounds)")
         for client in yardstick:
             client.close()
     if hellos:
         rates = sorted(hello.per_second for hello in hellos)
-        median = statistics.median(rates)
-        hello_row.per_second = median
+        hello_row.per_second = statistics.median(rates)
         hello_row.load_p95_ms = statistics.median(hello.p95_ms for hello in hellos)
-        hello_row.note = (f"median of {len(rates)} measurements, one before each page "
+        hello_row.note = (f"median of {len(rates)} rounds, one before each round of each page "
                           f"({rates[0]:,.0f}–{rates[-1]:,.0f} req/s)")
-        for row in settings.rows[settings.rows.index(hello_row) + 1:]:
-            if row.per_second is not None:
-                row.share = 100 * row.per_second / median
-        # The same shares by CPU per answer: what the host's other guests take (steal) is
-        # in neither side, so these move much less from run to run than requests per second.
         costs = [hello.app_cpu_ms for hello in hellos if hello.app_cpu_ms]
         if costs:
             hello_row.app_cpu_ms = statistics.median(costs)
             hello_row.cpu_share = 100.0
-            for row in settings.rows[settings.rows.index(hello_row) + 1:]:
-                if row.app_cpu_ms:
-                    row.cpu_share = 100 * hello_row.app_cpu_ms / (row.app_cpu_ms
-                                                                  + (row.db_cpu_ms or 0.0))
     timeouts = web.worker_timeouts(log)
     if timeouts:
         settings.rows.append(Row("gunicorn worker timeouts during the page runs", schools,
@@ -407,6 +413,9 @@ def main(argv: list[str] | None = None) -> None:
                         default=os.environ.get("BENCH_DATABASE_URL") or DEFAULT_URL)
     parser.add_argument("--seconds", type=float, default=2.0 if quick else 5.0,
                         help="how long each page is under load")
+    parser.add_argument("--rounds", type=int, default=3 if quick else 5,
+                        help="rounds of each page under load, each right after a round of "
+                             "«hello» as long; a page's share is the median of the rounds'")
     parser.add_argument("--exports", default=QUICK_EXPORTS if quick else "",
                         help="measure only the exports whose URL contains one of these "
                              "comma-separated parts (default: every one /reportes/ links)")
@@ -422,13 +431,15 @@ def main(argv: list[str] | None = None) -> None:
                             samples=10 if quick else 20, budget_s=2.0 if quick else 10.0,
                             folder=Path(folder),
                             exports=[part for part in options.exports.split(",") if part]
-                            or None, console_export=not options.no_console_export)
+                            or None, console_export=not options.no_console_export,
+                            rounds=max(1, options.rounds))
         seeder = Seeder()
         for schools in (int(value) for value in options.schools.split(",")):
             measure(settings, seeder, schools)
         print(f"\nbench.scale on PostgreSQL, {os.cpu_count()} CPUs; gunicorn "
               f"deploy/gunicorn.conf.py with {web.WORKERS} workers; {web.CLIENTS} clients on "
-              f"loopback for {options.seconds:g} s per page; whole run "
+              f"loopback for {options.seconds:g} s per page in {settings.rounds} rounds, "
+              f"each after a round of «hello» as long; whole run "
               f"{time.perf_counter() - started:.0f} s\n")
         print(table(settings.rows))
 

@@ -21,7 +21,7 @@ import threading
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from urllib.parse import urlencode
 
@@ -133,6 +133,63 @@ class Load:
     #: answer, in ms (None: not measured, or not on Linux).
     app_cpu_ms: float | None = None
     db_cpu_ms: float | None = None
+    seconds: float = 0.0
+    #: Every answer's time (ms), so that loads can be put together (``combined``).
+    latencies: list[float] = field(default_factory=list, repr=False)
+
+
+def _p95(latencies: list[float]) -> float:
+    every = sorted(latencies)
+    return every[min(len(every) - 1, max(0, round(0.95 * len(every)) - 1))] if every else 0.0
+
+
+def combined(loads: list[Load]) -> Load:
+    """Several loads of the same page as one: answers over the time they took together, the
+    p95 of all their answers, CPU per answer over all the answers."""
+    ok = sum(load.ok for load in loads)
+    seconds = sum(load.seconds for load in loads)
+    latencies = [value for load in loads for value in load.latencies]
+    result = Load(ok / seconds if seconds else 0.0, ok, sum(load.errors for load in loads),
+                  _p95(latencies), seconds=seconds, latencies=latencies)
+    if ok and all(load.app_cpu_ms is not None for load in loads):
+        result.app_cpu_ms = sum((load.app_cpu_ms or 0.0) * load.ok for load in loads) / ok
+        result.db_cpu_ms = sum((load.db_cpu_ms or 0.0) * load.ok for load in loads) / ok
+    return result
+
+
+@dataclass
+class Paired:
+    """A page measured in rounds, each right after the yardstick: ``rounds`` are the
+    (yardstick, page) pairs; the share is the median of each round's own ratio, so that a
+    moment when the host gave this VM less is in both sides of the ratio it moves."""
+
+    rounds: list[tuple[Load, Load]]
+
+    @property
+    def shares(self) -> list[float]:
+        return sorted(100 * page.per_second / hello.per_second
+                      for hello, page in self.rounds if hello.per_second)
+
+    @property
+    def share(self) -> float | None:
+        shares = self.shares
+        return statistics.median(shares) if shares else None
+
+    @property
+    def page(self) -> Load:
+        return combined([page for _, page in self.rounds])
+
+    @property
+    def hello(self) -> Load:
+        return combined([hello for hello, _ in self.rounds])
+
+
+def paired(yardstick: list[Client], hello_pid: int | None, clients: list[Client], url: str, *,
+           server_pid: int | None, rounds: int, seconds: float) -> Paired:
+    """``rounds`` times: the yardstick's «/» under load, then ``url``, ``seconds`` each."""
+    return Paired([(load(yardstick, "/", seconds=seconds, server_pid=hello_pid),
+                    load(clients, url, seconds=seconds, server_pid=server_pid))
+                   for _ in range(rounds)])
 
 
 _TICK = os.sysconf("SC_CLK_TCK") if hasattr(os, "sysconf") else 100
@@ -200,9 +257,9 @@ def load(clients: list[Client], url: str, *, seconds: float,
         thread.join()
     elapsed = time.perf_counter() - start
     ok = sum(count[0] for count in counts)
-    every = sorted(value for values in latencies for value in values)
-    p95 = every[min(len(every) - 1, max(0, round(0.95 * len(every)) - 1))] if every else 0.0
-    result = Load(ok / elapsed, ok, sum(count[1] for count in counts), p95)
+    every = [value for values in latencies for value in values]
+    result = Load(ok / elapsed, ok, sum(count[1] for count in counts), _p95(every),
+                  seconds=elapsed, latencies=every)
     if before is not None and server_pid is not None and ok:
         after = cpu_seconds(server_pid)
         result.app_cpu_ms = (after[0] - before[0]) * 1000 / ok
