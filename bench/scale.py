@@ -200,6 +200,7 @@ def measure_pages(settings: Settings, schools: int, listing: list[tuple[str, str
     environment = web.server_environment(settings.url, settings.folder)
     log = settings.folder / f"gunicorn-{schools}.log"
     each = max(0.5, settings.seconds / settings.rounds)
+    database = make_url(settings.url).database
     hello_log = settings.folder / "hello.log"
     with web.gunicorn("bench.hello:app", environment, hello_log) as hello_server, \
             web.gunicorn("ruta:create_app()", environment, log) as server:
@@ -221,7 +222,7 @@ def measure_pages(settings: Settings, schools: int, listing: list[tuple[str, str
                                      budget_s=settings.budget_s)
             measured = web.paired(yardstick, hello_server.pid, signed[email], url,
                                   server_pid=server.pid, rounds=settings.rounds,
-                                  seconds=each)
+                                  seconds=each, database=database)
             hellos.extend(hello for hello, _ in measured.rounds)
             loaded = measured.page
             shares = measured.shares

@@ -185,10 +185,13 @@ class Paired:
 
 
 def paired(yardstick: list[Client], hello_pid: int | None, clients: list[Client], url: str, *,
-           server_pid: int | None, rounds: int, seconds: float) -> Paired:
+           server_pid: int | None, rounds: int, seconds: float,
+           database: str | None = None) -> Paired:
     """``rounds`` times: the yardstick's «/» under load, then ``url``, ``seconds`` each."""
-    return Paired([(load(yardstick, "/", seconds=seconds, server_pid=hello_pid),
-                    load(clients, url, seconds=seconds, server_pid=server_pid))
+    return Paired([(load(yardstick, "/", seconds=seconds, server_pid=hello_pid,
+                         database=database),
+                    load(clients, url, seconds=seconds, server_pid=server_pid,
+                         database=database))
                    for _ in range(rounds)])
 
 
@@ -207,12 +210,35 @@ def _stat(pid: str) -> tuple[str, int, float] | None:
     return command, int(fields[1]), sum(int(value) for value in fields[11:15]) / _TICK
 
 
-def cpu_seconds(server_pid: int) -> tuple[float, float]:
+def backend_database(pid: str) -> str | None:
+    """The database a PostgreSQL backend serves, from its process title («postgres:
+    [cluster:] user database host(port) state»); None for the server's own processes
+    (checkpointer, walwriter…) and for anything else."""
+    try:
+        title = Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode(
+            "utf-8", "replace")
+    except OSError:
+        return None
+    words = title.split()
+    if not words or words[0] != "postgres:":
+        return None
+    words = words[1:]
+    if words and words[0].endswith(":"):  # cluster_name, as Debian sets it («15/main:»)
+        words = words[1:]
+    if len(words) < 3 or "(" not in words[2] and words[2] != "[local]":
+        return None
+    return words[1]
+
+
+def cpu_seconds(server_pid: int, database: str | None = None) -> tuple[float, float]:
     """CPU seconds spent so far by the server (its master, with the workers it reaped, and
-    its live workers) and by every PostgreSQL process of the machine. Read from /proc, so
-    they count only what ran: time the host gave its other guests (steal) is in neither,
-    which makes a cost per request steadier than requests per second on a shared VM."""
-    app = database = 0.0
+    its live workers) and by PostgreSQL: with ``database``, only the backends serving that
+    database (what runs beside the bench on other databases is not counted; the server's
+    own writers are shared, and left out), otherwise every PostgreSQL process. Read from
+    /proc, so they count only what ran: time the host gave its other guests (steal) is in
+    neither, which makes a cost per request steadier than requests per second on a shared
+    VM."""
+    app = used = 0.0
     for entry in os.scandir("/proc"):
         if not entry.name.isdigit():
             continue
@@ -222,16 +248,18 @@ def cpu_seconds(server_pid: int) -> tuple[float, float]:
         command, parent, seconds = found
         if int(entry.name) == server_pid or parent == server_pid:
             app += seconds
-        elif command == "postgres" or command.startswith("postgres:"):
-            database += seconds
-    return app, database
+        elif (command == "postgres" or command.startswith("postgres:")) and (
+                database is None or backend_database(entry.name) == database):
+            used += seconds
+    return app, used
 
 
 def load(clients: list[Client], url: str, *, seconds: float,
-         server_pid: int | None = None) -> Load:
+         server_pid: int | None = None, database: str | None = None) -> Load:
     """Every client requests ``url`` back to back for ``seconds`` (each finishes the request
     it started); throughput counts the answers 200 over the whole time. With the server's
-    pid (Linux), also the CPU it and PostgreSQL spent per answer."""
+    pid (Linux), also the CPU it and PostgreSQL (``database``'s backends, if given) spent
+    per answer."""
     counts = [[0, 0] for _ in clients]
     latencies: list[list[float]] = [[] for _ in clients]
     stop = time.perf_counter() + seconds
@@ -248,7 +276,7 @@ def load(clients: list[Client], url: str, *, seconds: float,
             counts[index][0 if status == 200 else 1] += 1
 
     measured = server_pid is not None and Path("/proc/self/stat").exists()
-    before = cpu_seconds(server_pid) if measured and server_pid is not None else None
+    before = cpu_seconds(server_pid, database) if measured and server_pid is not None else None
     start = time.perf_counter()
     threads = [threading.Thread(target=run, args=(index,)) for index in range(len(clients))]
     for thread in threads:
@@ -261,7 +289,7 @@ def load(clients: list[Client], url: str, *, seconds: float,
     result = Load(ok / elapsed, ok, sum(count[1] for count in counts), _p95(every),
                   seconds=elapsed, latencies=every)
     if before is not None and server_pid is not None and ok:
-        after = cpu_seconds(server_pid)
+        after = cpu_seconds(server_pid, database)
         result.app_cpu_ms = (after[0] - before[0]) * 1000 / ok
         result.db_cpu_ms = (after[1] - before[1]) * 1000 / ok
     return result
