@@ -25,7 +25,7 @@ import secrets
 import unicodedata
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from functools import cache
+from functools import cache, cached_property
 from pathlib import Path
 
 from argon2 import PasswordHasher
@@ -85,8 +85,15 @@ class Passwords:
     def __init__(self, time_cost: int = 3, memory_cost: int = 65536, parallelism: int = 4):
         self.hasher = PasswordHasher(time_cost=time_cost, memory_cost=memory_cost,
                                      parallelism=parallelism)
-        # Verified against when the account does not exist, so both paths cost the same.
-        self._dummy = self.hasher.hash(secrets.token_hex(16))
+
+    @cached_property
+    def _dummy(self) -> str:
+        """Verified against when the account does not exist, so both paths cost the same.
+        Made on the first such sign-in, not when the app starts: a hash at production cost
+        holds 64 MiB while it runs, and every console command and the scheduler start an
+        app that never verifies a password (``ruta export consolidado``'s peak was that
+        hash's, 175 MiB, before it read a row)."""
+        return self.hasher.hash(secrets.token_hex(16))
 
     def hash(self, password: str) -> str:
         return self.hasher.hash(password)
