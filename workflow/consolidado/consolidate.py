@@ -20,7 +20,7 @@ from collections import Counter
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime
-from typing import Any
+from typing import Any, Protocol
 
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
@@ -114,12 +114,23 @@ def parse_horizon(value: str | int | None) -> int | None:
     return int(text)
 
 
+class Reminded(Protocol):
+    """What the consolidado shows of a Ruta's last reminder (a ``ReminderSent``, or just
+    these two columns of one)."""
+
+    @property
+    def day(self) -> date: ...
+
+    @property
+    def summary(self) -> str: ...
+
+
 @dataclass(frozen=True)
 class SchoolRow:
     school: School
     ruta: Ruta | None
     days_in_state: int | None
-    last_reminder: ReminderSent | None
+    last_reminder: Reminded | None
     overdue: bool
     stalled: bool
     seguimiento: str = SEGUIMIENTO_PENDING
