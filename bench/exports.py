@@ -247,20 +247,19 @@ def measure(url: str, what: str,
 
 
 def measure_cli(url: str, folder: Path) -> tuple[float, int]:
-    """``ruta export consolidado`` as an operator runs it: seconds and peak RSS (the child's
-    own ``ru_maxrss``: this parent is small, started to measure, so the fork adds little)."""
+    """``ruta export consolidado`` as an operator runs it: seconds and peak RSS in bytes (the
+    command's own, written by ``bench.peak``: wait4's would start from this process's)."""
     out = folder / "consolidado.xlsx"
+    report = folder / "consolidado.peak"
     env = {**os.environ, "DATABASE_URL": url, "RUTA_ENV": "development",
            "SECRET_KEY": "b" * 40}
     start = time.perf_counter()
-    process = subprocess.Popen([sys.executable, "-c",  # noqa: S603 (our own command)
-                                "from ruta.commands import main; main()",
-                                "export", "consolidado",
-                                "--out", str(out)], env=env, stdout=subprocess.DEVNULL)
-    _, status, usage = os.wait4(process.pid, 0)
-    if status != 0:
+    process = subprocess.run([sys.executable, "-m", "bench.peak",  # noqa: S603 (our own)
+                              str(report), "--", "export", "consolidado", "--out", str(out)],
+                             env=env, stdout=subprocess.DEVNULL, check=False)
+    if process.returncode != 0:
         raise SystemExit("ruta export consolidado failed")
-    return time.perf_counter() - start, usage.ru_maxrss * 1024
+    return time.perf_counter() - start, int(float(report.read_text()) * 2**20)
 
 
 def main() -> None:

@@ -305,7 +305,9 @@ def export_urls(reportes: str) -> list[str]:
 
 
 def _child(command: list[str], environment: dict[str, str]) -> tuple[int, str, float, float]:
-    """Run ``command``; its exit code, output, seconds and peak memory (MiB, wait4)."""
+    """Run ``command``; its exit code, output, seconds and peak memory (MiB, wait4: at
+    least this process's own, which the child's high-water mark starts from; ``bench.peak``
+    and ``bench.probe`` measure their own)."""
     start = time.perf_counter()
     process = subprocess.Popen(command, stdout=subprocess.PIPE,  # noqa: S603
                                stderr=subprocess.DEVNULL, env=environment, cwd=web.ROOT)
@@ -346,16 +348,19 @@ def measure_exports(settings: Settings, schools: int, reportes: str) -> None:
     if not settings.console_export:
         return
     out = settings.folder / "consolidado.xlsx"
-    # The console command of this checkout (the installed «ruta» script may be another's).
-    command = [sys.executable, "-c", "from ruta.commands import main; main()", "export",
+    report = settings.folder / "consolidado.peak"
+    # The console command of this checkout (the installed «ruta» script may be another's),
+    # its own peak memory written by bench.peak (wait4's would start from this process's).
+    command = [sys.executable, "-m", "bench.peak", str(report), "--", "export",
                "consolidado", "--out", str(out)]
-    code, _, seconds, peak = _child(command, {**environment, "RUTA_ENV": "development",
-                                              "DATABASE_URL": settings.url})
+    code, _, seconds, _ = _child(command, {**environment, "RUTA_ENV": "development",
+                                           "DATABASE_URL": settings.url})
+    peak = float(report.read_text()) if report.exists() else 0.0
     size = out.stat().st_size / 1024 if out.exists() else 0
     settings.rows.append(Row("export: ruta export consolidado (Excel, console)", schools,
                              p50_ms=seconds * 1000,
                              note=f"exit {code}, {size:,.0f} KiB; peak {peak:.0f} MiB "
-                                  "(whole process, wait4)"))
+                                  "(the whole command: imports, app, export)"))
     say(f"ruta export consolidado: {seconds:.1f} s, {peak:.0f} MiB")
 
 
