@@ -195,8 +195,9 @@ def measure_pages(settings: Settings, schools: int, listing: list[tuple[str, str
     1,504 req/s within one hour, and from 1,645 to 3,864 within one run (the host's other
     guests): a ratio against a yardstick measured at another moment, even a median of
     them, moved a page's share from 9 % to 15 % between runs minutes apart. The table's
-    «hello» row gives the median of every yardstick round. Both gunicorns run side by side;
-    the idle one costs nothing."""
+    «hello» row gives the median of every yardstick round. Every request comes on a
+    connection of its own, as nginx sends them in production (``web.Client``). Both gunicorns
+    run side by side; the idle one costs nothing."""
     environment = web.server_environment(settings.url, settings.folder)
     log = settings.folder / f"gunicorn-{schools}.log"
     each = max(0.5, settings.seconds / settings.rounds)
@@ -205,7 +206,8 @@ def measure_pages(settings: Settings, schools: int, listing: list[tuple[str, str
     with web.gunicorn("bench.hello:app", environment, hello_log) as hello_server, \
             web.gunicorn("ruta:create_app()", environment, log) as server:
         port = server.port
-        yardstick = [web.Client(hello_server.port) for _ in range(web.CLIENTS)]
+        yardstick = [web.Client(hello_server.port, keep_alive=False)
+                     for _ in range(web.CLIENTS)]
         single = web.single_user(yardstick[0], "/", samples=settings.samples,
                                  budget_s=settings.budget_s)
         hello_row = Row("bare Flask «hello» (the yardstick)", schools, None, single.p50_ms,
@@ -215,7 +217,8 @@ def measure_pages(settings: Settings, schools: int, listing: list[tuple[str, str
         signed: dict[str, list[web.Client]] = {}
         for label, email, url in listing:
             if email not in signed:
-                signed[email] = [web.Client(port) for _ in range(web.CLIENTS)]
+                signed[email] = [web.Client(port, keep_alive=False)
+                                 for _ in range(web.CLIENTS)]
                 for client in signed[email]:
                     client.sign_in(email, PASSWORD)
             single = web.single_user(signed[email][0], url, samples=settings.samples,

@@ -56,6 +56,7 @@ class _Recorder(BaseHTTPRequestHandler):
 
     def do_GET(self) -> None:  # noqa: N802 (http.server's name)
         self.arrivals.append((time.monotonic(), self.server.name))  # type: ignore[attr-defined]
+        self.server.ports.add(self.client_address[1])  # type: ignore[attr-defined]
         if self.server.delay:  # type: ignore[attr-defined]
             time.sleep(self.server.delay)  # type: ignore[attr-defined]
         body = b"ok"
@@ -69,11 +70,13 @@ class _Recorder(BaseHTTPRequestHandler):
 
 
 @contextmanager
-def _server(name: str, delay: float, arrivals: list[tuple[float, str]]) -> Iterator[int]:
+def _server(name: str, delay: float, arrivals: list[tuple[float, str]],
+            ports: set[int] | None = None) -> Iterator[int]:
     handler = type(f"Recorder{name}", (_Recorder,), {"arrivals": arrivals})
     server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
     server.name = name  # type: ignore[attr-defined]
     server.delay = delay  # type: ignore[attr-defined]
+    server.ports = ports if ports is not None else set()  # type: ignore[attr-defined]
     server.protocol_version = "HTTP/1.1"
     handler.protocol_version = "HTTP/1.1"
     thread = threading.Thread(target=server.serve_forever, daemon=True)
@@ -108,3 +111,16 @@ def test_each_round_of_the_page_follows_a_round_of_the_yardstick() -> None:
               if index == 0 or sorted(arrivals)[index - 1][1] != name]
     assert blocks == ["hello", "page"] * 3
     assert measured.page.ok == sum(page.ok for _, page in measured.rounds)
+
+
+def test_a_client_without_keep_alive_opens_a_connection_per_request() -> None:
+    # As nginx sends requests to gunicorn in production: each to whichever worker accepts it.
+    for keep_alive, connections in ((False, 6), (True, 1)):
+        ports: set[int] = set()
+        with _server("page", 0.0, [], ports) as port:
+            client = Client(port, keep_alive=keep_alive)
+            try:
+                assert [client.get("/")[0] for _ in range(6)] == [200] * 6
+            finally:
+                client.connection.close()
+        assert len(ports) == connections
