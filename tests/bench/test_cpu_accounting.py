@@ -3,17 +3,14 @@ workers' it reaped and its live workers', read from /proc, never another process
 
 from __future__ import annotations
 
-import os
 import subprocess
 import sys
 import time
 from pathlib import Path
 
 import pytest
-from sqlalchemy import create_engine, text
 
-from bench.web import backend_database, cpu_seconds
-from tests.conftest import require_postgres
+from bench.web import cpu_seconds
 
 # A master that starts a worker burning about half a second of CPU, reaps it, then starts
 # another that burns as much and waits to be told to stop.
@@ -52,25 +49,3 @@ def test_a_server_counts_its_reaped_and_live_workers_and_nothing_else() -> None:
             master.stdin.close()
             master.wait(timeout=30)
 
-
-@pytest.mark.postgres
-def test_the_database_side_counts_only_the_backends_of_the_database_named() -> None:
-    url = require_postgres()
-    engine = create_engine(url.replace("postgresql://", "postgresql+psycopg://", 1))
-    name = engine.url.database
-    assert name
-    try:
-        with engine.connect() as connection:
-            backend = str(connection.scalar(text("SELECT pg_backend_pid()")))
-            assert backend_database(backend) == name
-            assert backend_database(str(os.getpid())) is None  # not a backend
-            _, mine_before = cpu_seconds(-1, name)
-            _, other_before = cpu_seconds(-1, name + "_not_this_one")
-            # About a second of the backend's CPU.
-            connection.execute(text("SELECT count(*) FROM generate_series(1, 15000000)"))
-            _, mine_after = cpu_seconds(-1, name)
-            _, other_after = cpu_seconds(-1, name + "_not_this_one")
-    finally:
-        engine.dispose()
-    assert mine_after - mine_before >= 0.2
-    assert other_after - other_before < 0.2
