@@ -89,18 +89,21 @@ class Passwords:
     @cached_property
     def _dummy(self) -> str:
         """Verified against when the account does not exist, so both paths cost the same.
-        Made on the first such sign-in, not when the app starts: a hash at production cost
-        holds 64 MiB while it runs, and every console command and the scheduler start an
-        app that never verifies a password (``ruta export consolidado``'s peak was that
-        hash's, 175 MiB, before it read a row)."""
+        Made on the first sign-in (``verify``), not when the app starts: a hash at
+        production cost holds 64 MiB while it runs, and every console command and the
+        scheduler start an app that never verifies a password (``ruta export
+        consolidado``'s peak was that hash's, 175 MiB, before it read a row)."""
         return self.hasher.hash(secrets.token_hex(16))
 
     def hash(self, password: str) -> str:
         return self.hasher.hash(password)
 
     def verify(self, password_hash: str | None, password: str) -> bool:
+        # The dummy is made on the first verification of any account, known or not, so the
+        # first sign-in of a process costs the same whether the account exists.
+        dummy = self._dummy
         try:
-            return self.hasher.verify(password_hash or self._dummy, password) and bool(
+            return self.hasher.verify(password_hash or dummy, password) and bool(
                 password_hash)
         except (VerificationError, InvalidHashError):
             return False
