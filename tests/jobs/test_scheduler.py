@@ -421,8 +421,11 @@ def terminate_lock_holder(database_url: str) -> int:
                            poolclass=NullPool)
     try:
         with engine.connect() as connection:
+            # pg_terminate_backend only signals unless given a timeout: then it waits until
+            # the session has ended and released its locks (a test that took the lock right
+            # after the bare call could find it still held, under load).
             ended = connection.execute(text(
-                "SELECT count(pg_terminate_backend(pid)) FROM pg_locks "
+                "SELECT count(*) FILTER (WHERE pg_terminate_backend(pid, 30000)) FROM pg_locks "
                 "WHERE locktype = 'advisory' AND granted AND objid::bigint = :key "
                 "AND database = (SELECT oid FROM pg_database "
                 "WHERE datname = current_database())"), {"key": SCHEDULER_LOCK_KEY}).scalar()
@@ -430,6 +433,55 @@ def terminate_lock_holder(database_url: str) -> int:
     finally:
         engine.dispose()
     return int(ended or 0)
+
+
+class TakenOver:
+    """The scheduler's lock, taken by the test the moment its holder's session ends: the
+    test's session waits for the lock (``pg_advisory_lock``, queued behind the holder) before
+    the holder is ended, so PostgreSQL grants it to the test first. A running scheduler re-takes
+    a lock nobody holds before its next job (``SchedulerLock.confirm``, every heartbeat): a
+    test that asked for the lock only after ending the holder raced that, and lost it under
+    load."""
+
+    def __init__(self, database_url: str) -> None:
+        from sqlalchemy import create_engine, text
+
+        self.engine = create_engine(
+            database_url.replace("postgresql://", "postgresql+psycopg://", 1),
+            poolclass=NullPool)
+        self.connection = self.engine.connect()
+        pid = self.connection.execute(text("SELECT pg_backend_pid()")).scalar()
+        self.connection.commit()
+        granted: queue.Queue[BaseException | None] = queue.Queue()
+
+        def wait_for_lock() -> None:
+            try:
+                self.connection.execute(text("SELECT pg_advisory_lock(:key)"),
+                                        {"key": SCHEDULER_LOCK_KEY})
+                self.connection.commit()  # a session lock: it outlives the transaction
+                granted.put(None)
+            except BaseException as failure:  # noqa: BLE001 (handed to the test's thread)
+                granted.put(failure)
+
+        waiter = threading.Thread(target=wait_for_lock, daemon=True)
+        waiter.start()
+        with self.engine.connect() as watcher:
+            deadline = clock.monotonic() + 30
+            while not watcher.execute(text(
+                    "SELECT EXISTS (SELECT 1 FROM pg_locks WHERE pid = :pid "
+                    "AND locktype = 'advisory' AND NOT granted)"), {"pid": pid}).scalar():
+                watcher.rollback()
+                assert clock.monotonic() < deadline, "the test's session never queued"
+                clock.sleep(0.01)
+        self.ended = terminate_lock_holder(database_url)
+        failure = granted.get(timeout=30)
+        waiter.join(timeout=30)
+        if failure is not None:
+            raise failure
+
+    def release(self) -> None:
+        self.connection.close()  # the session ends, and its lock with it
+        self.engine.dispose()
 
 
 @pytest.mark.postgres
@@ -479,10 +531,9 @@ def test_a_scheduler_that_lost_its_lock_stops_or_waits_and_two_never_run(
         first = start()
         first.wait_for(started)
         # A restart ends the first one's session, and another scheduler takes the lock before
-        # the first notices (here the test itself holds it, so the order is certain).
-        assert terminate_lock_holder(database_url) == 1
-        grabbed = SchedulerLock(database_url)
-        assert grabbed.acquire()
+        # the first notices (here the test itself, queued for it, so the order is certain).
+        grabbed = TakenOver(database_url)
+        assert grabbed.ended == 1
         try:
             second = start("--esperar")
             assert second.wait_for("Ya hay un programador").endswith("para reemplazarlo.")
@@ -497,9 +548,8 @@ def test_a_scheduler_that_lost_its_lock_stops_or_waits_and_two_never_run(
 
         # Now the running one (started with --esperar) loses its lock: it goes back to
         # waiting instead of leaving, and takes over again when the lock is free.
-        assert terminate_lock_holder(database_url) == 1
-        grabbed = SchedulerLock(database_url)
-        assert grabbed.acquire()
+        grabbed = TakenOver(database_url)
+        assert grabbed.ended == 1
         try:
             assert second.wait_for(lost, timeout=90).endswith("deja de ejecutar tareas.")
             assert second.wait_for("Ya hay un programador").endswith("para reemplazarlo.")
