@@ -24,10 +24,13 @@ import statistics
 import subprocess
 import sys
 import time
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import create_engine, text
+from sqlalchemy import text
+
+from ruta.db import make_engine
 
 SERVER = "postgresql://postgres@127.0.0.1:5432"
 SCRATCH = "daily_bench_run"
@@ -54,9 +57,11 @@ DUMPS = {
 
 
 def backend_cpu(url: str) -> dict[int, float]:
-    """CPU seconds (user + system) of every backend connected to the database of ``url``."""
+    """CPU seconds (user + system) of every other backend connected to the database of
+    ``url``, by pid. Read here rather than through ``bench.web.cpu_seconds``: a run of
+    ``--other`` imports that checkout's ``bench`` package, which may predate it."""
     tick = os.sysconf("SC_CLK_TCK")
-    engine = create_engine(url)
+    engine = make_engine(url)
     try:
         with engine.connect() as connection:
             pids = connection.scalars(text(
@@ -84,7 +89,6 @@ def measure(url: str, *, profile: str | None, dump: str | None) -> dict[str, Any
 
     app = create_app(app_config(url))
     database = app.extensions["ruta_db"]
-    from datetime import timedelta
     with database.session_factory() as session:
         retention.prune_sent(session, now=PASS_AT - timedelta(days=1))
         session.commit()
@@ -103,7 +107,7 @@ def measure(url: str, *, profile: str | None, dump: str | None) -> dict[str, Any
     after = backend_cpu(url)
     database.dispose()
     if dump:
-        engine = create_engine(url)
+        engine = make_engine(url)
         with engine.connect() as connection, open(dump, "w") as out:
             for table, query in DUMPS.items():
                 out.write(f"== {table}\n")
@@ -123,7 +127,8 @@ def _psql(*arguments: str) -> None:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--template", default="bench_s33")
+    parser.add_argument("--template",
+                        help="a database bench.seed filled, that nobody is connected to")
     parser.add_argument("--runs", type=int, default=3)
     parser.add_argument("--other", help="another checkout whose runs alternate with this one's")
     parser.add_argument("--profile", help="a cProfile file per run: FILE.<label>.<run>")
@@ -134,6 +139,8 @@ def main() -> None:
         print(json.dumps(measure(arguments.once, profile=arguments.profile,
                                  dump=arguments.dump)))
         return
+    if not arguments.template:
+        parser.error("--template is required: the seeded database each run copies")
     here = Path(__file__).resolve().parent.parent
     checkouts = [("new", here)] + ([("old", Path(arguments.other))] if arguments.other else [])
     if arguments.dump:

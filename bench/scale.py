@@ -307,18 +307,14 @@ def export_urls(reportes: str) -> list[str]:
     return list(seen.values())
 
 
-def _child(command: list[str], environment: dict[str, str]) -> tuple[int, str, float, float]:
-    """Run ``command``; its exit code, output, seconds and peak memory (MiB, wait4: at
-    least this process's own, which the child's high-water mark starts from; ``bench.peak``
-    and ``bench.probe`` measure their own)."""
+def _child(command: list[str], environment: dict[str, str]) -> tuple[int, str, float]:
+    """Run ``command``; its exit code, output and seconds. (Its memory: ``bench.peak`` and
+    ``bench.probe`` report their own; a child's ``ru_maxrss`` starts from this process's.)"""
     start = time.perf_counter()
-    process = subprocess.Popen(command, stdout=subprocess.PIPE,  # noqa: S603
-                               stderr=subprocess.DEVNULL, env=environment, cwd=web.ROOT)
-    assert process.stdout is not None
-    output = process.stdout.read().decode()
-    _, status, usage = os.wait4(process.pid, 0)
-    process.returncode = os.waitstatus_to_exitcode(status)
-    return process.returncode, output, time.perf_counter() - start, usage.ru_maxrss / 1024
+    done = subprocess.run(command, stdout=subprocess.PIPE,  # noqa: S603 (our own modules)
+                          stderr=subprocess.DEVNULL, env=environment, cwd=web.ROOT,
+                          check=False)
+    return done.returncode, done.stdout.decode(), time.perf_counter() - start
 
 
 def wanted(url: str, parts: list[str] | None) -> bool:
@@ -334,9 +330,9 @@ def wanted(url: str, parts: list[str] | None) -> bool:
 def measure_exports(settings: Settings, schools: int, reportes: str) -> None:
     environment = {**os.environ, "PYTHONPATH": str(web.ROOT)}
     urls = [url for url in export_urls(reportes) if wanted(url, settings.exports)]
-    _, output, _, _ = _child([sys.executable, "-m", "bench.probe", *urls,
-                              "--database-url", settings.url, "--email", ADMIN,
-                              "--password", PASSWORD], environment)
+    _, output, _ = _child([sys.executable, "-m", "bench.probe", *urls,
+                           "--database-url", settings.url, "--email", ADMIN,
+                           "--password", PASSWORD], environment)
     results = {line["url"]: line for line in map(json.loads, output.strip().splitlines())}
     for url in urls:
         result = results.get(url)
@@ -356,8 +352,8 @@ def measure_exports(settings: Settings, schools: int, reportes: str) -> None:
     # its own peak memory written by bench.peak (wait4's would start from this process's).
     command = [sys.executable, "-m", "bench.peak", str(report), "--", "export",
                "consolidado", "--out", str(out)]
-    code, _, seconds, _ = _child(command, {**environment, "RUTA_ENV": "development",
-                                           "DATABASE_URL": settings.url})
+    code, _, seconds = _child(command, {**environment, "RUTA_ENV": "development",
+                                        "DATABASE_URL": settings.url})
     peak = float(report.read_text()) if report.exists() else 0.0
     size = out.stat().st_size / 1024 if out.exists() else 0
     settings.rows.append(Row("export: ruta export consolidado (Excel, console)", schools,

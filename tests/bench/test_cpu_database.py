@@ -7,9 +7,10 @@ import os
 from pathlib import Path
 
 import pytest
-from sqlalchemy import create_engine, text
+from sqlalchemy import text
 
 from bench.web import backend_database, cpu_seconds
+from ruta.db import make_engine
 from tests.conftest import require_postgres
 
 pytestmark = [pytest.mark.postgres,
@@ -19,7 +20,7 @@ pytestmark = [pytest.mark.postgres,
 
 def test_the_database_side_counts_only_the_backends_of_the_database_named() -> None:
     url = require_postgres()
-    engine = create_engine(url.replace("postgresql://", "postgresql+psycopg://", 1))
+    engine = make_engine(url)
     name = engine.url.database
     assert name
     try:

@@ -40,6 +40,7 @@ from jobs.scheduler import (
     run_scheduler,
 )
 from ruta.config import ConfigError
+from ruta.db import make_engine
 from tests.conftest import Factory, machine_timezone
 from tests.correo.test_reminders import on_time
 from tests.seguimiento.test_seguimiento import build_plan
@@ -444,11 +445,9 @@ class TakenOver:
     load."""
 
     def __init__(self, database_url: str) -> None:
-        from sqlalchemy import create_engine, text
+        from sqlalchemy import text
 
-        self.engine = create_engine(
-            database_url.replace("postgresql://", "postgresql+psycopg://", 1),
-            poolclass=NullPool)
+        self.engine = make_engine(database_url, poolclass=NullPool)
         self.connection = self.engine.connect()
         pid = self.connection.execute(text("SELECT pg_backend_pid()")).scalar()
         self.connection.commit()
